@@ -1,0 +1,2 @@
+// bert-ts public API.
+export type { Kernels, Activation, DropoutSpec } from './tensor/kernels.js';

@@ -1,0 +1,135 @@
+// The Kernels interface: the few hot operations of BERT, implemented in plain TypeScript (js) and natively.
+//
+// Conventions shared by every implementation:
+// - Matrices are row-major Float32Array views; a "[m,k]" argument holds m*k floats starting at index 0 of the
+//   view (callers pass `subarray` views for offsets). Linear weights are PyTorch-shaped [out, in].
+// - Output arguments are overwritten unless the doc says "+=" (gradient accumulation into parameter grads).
+// - Dropout randomness is counter-based, so every backend draws the same mask for the same (seed, index):
+//   keep element i  <=>  dropoutHash(seed, i) >= floor(p * 2^32), kept values are scaled by 1 / (1 - p).
+//   Backward recomputes the mask from the seed instead of storing it.
+
+/** Activation functions of HF `hidden_act` (`gelu` is the exact erf form, `gelu_new`/`gelu_fast` the tanh forms). */
+export type Activation = 'gelu' | 'gelu_new' | 'gelu_fast' | 'quick_gelu' | 'relu' | 'silu' | 'tanh' | 'identity';
+
+/** Dropout of one kernel call: probability p in [0, 1) and a 32-bit seed (index i of the call is the counter). */
+export interface DropoutSpec {
+  p: number;
+  seed: number;
+}
+
+export interface Kernels {
+  /** 'js' or 'native' (with the library behind it, e.g. 'native (oneDNN)'). */
+  readonly name: string;
+
+  /** C[m,n] = alpha * op(A) @ op(B) + beta * C; op(A) is [m,k] (A stored [k,m] when transA), op(B) is [k,n]. */
+  gemm(
+    transA: boolean, transB: boolean, m: number, n: number, k: number,
+    alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number,
+    beta: number, c: Float32Array, ldc: number,
+  ): void;
+
+  /** nn.Linear: y[m,n] = x[m,k] @ w[n,k]^T + bias[n] (bias may be null). */
+  linearForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void;
+
+  /**
+   * nn.Linear backward: dx[m,k] = dy[m,n] @ w[n,k] (skipped when dx is null), dw[n,k] += dy^T @ x,
+   * db[n] += column sums of dy (skipped when db is null).
+   */
+  linearBackward(
+    dy: Float32Array, x: Float32Array, w: Float32Array,
+    dx: Float32Array | null, dw: Float32Array, db: Float32Array | null, m: number, n: number, k: number,
+  ): void;
+
+  /** y[i] = act(x[i]) for i < n (y may be x). */
+  activationForward(act: Activation, x: Float32Array, y: Float32Array, n: number): void;
+  /** dx[i] = dy[i] * act'(x[i]) where x is the pre-activation input (dx may be dy). */
+  activationBackward(act: Activation, x: Float32Array, dy: Float32Array, dx: Float32Array, n: number): void;
+
+  /**
+   * LayerNorm over the last dimension of x[rows, cols]: y = (x - mean) * rstd * gamma + beta.
+   * Saves mean[rows] and rstd[rows] = 1 / sqrt(var + eps) (biased variance) for backward.
+   */
+  layerNormForward(
+    x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array,
+    mean: Float32Array, rstd: Float32Array, rows: number, cols: number, eps: number,
+  ): void;
+  /** dx = d LN / dx (overwritten); dgamma += ..., dbeta += ... */
+  layerNormBackward(
+    dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, rstd: Float32Array,
+    dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number,
+  ): void;
+
+  /**
+   * Multi-head self-attention core for batch b, head h, query t, key s:
+   *   scores = scale * q[b,t,h,:] . k[b,s,h,:] + maskBias[b,s]
+   *   probs[b,h,t,:] = softmax(scores)            (saved; before dropout)
+   *   ctx[b,t,h,:] = sum_s dropout(probs)[b,h,t,s] * v[b,s,h,:]
+   * q, k, v, ctx are [B*T, H*D] with rows `ld` floats apart (ld >= H*D, so q/k/v may be column blocks of one
+   * fused QKV output); maskBias is [B,T] (0 for tokens, a large negative number for padding); probs is [B,H,T,T].
+   * Dropout (when given) is applied to the probabilities with counter index ((b*H + h)*T + t)*T + s.
+   */
+  attentionForward(
+    q: Float32Array, k: Float32Array, v: Float32Array, ld: number, maskBias: Float32Array,
+    probs: Float32Array, ctx: Float32Array, ldCtx: number,
+    batch: number, seqLen: number, heads: number, headDim: number, scale: number, dropout: DropoutSpec | null,
+  ): void;
+  /** Backward of attentionForward: writes dq, dk, dv (same layout and ld as q, k, v), overwriting them. */
+  attentionBackward(
+    dctx: Float32Array, ldCtx: number, q: Float32Array, k: Float32Array, v: Float32Array, ld: number,
+    probs: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array,
+    batch: number, seqLen: number, heads: number, headDim: number, scale: number, dropout: DropoutSpec | null,
+  ): void;
+
+  /** out[i,:] (=, or += when accumulate) table[ids[i],:] for i < n; ids are checked by the caller. */
+  embeddingForward(ids: Int32Array, table: Float32Array, out: Float32Array, n: number, dim: number, accumulate: boolean): void;
+  /** dtable[ids[i],:] += dout[i,:] (scatter-add; repeated ids add up). */
+  embeddingBackward(ids: Int32Array, dout: Float32Array, dtable: Float32Array, n: number, dim: number): void;
+
+  /** y = dropout(x) with the spec's counter-based mask (y may be x). */
+  dropoutForward(x: Float32Array, y: Float32Array, n: number, dropout: DropoutSpec): void;
+  /** dx = dropout mask applied to dy, recomputed from the same spec (dx may be dy). */
+  dropoutBackward(dy: Float32Array, dx: Float32Array, n: number, dropout: DropoutSpec): void;
+
+  /**
+   * Softmax cross-entropy over logits[n, c] with integer labels (label === ignoreIndex rows are skipped).
+   * Returns the summed loss and the number of counted rows; when dlogits is given it receives
+   * (softmax - onehot) * gradScale for counted rows and 0 for ignored rows.
+   */
+  softmaxCrossEntropy(
+    logits: Float32Array, labels: Int32Array, n: number, c: number, ignoreIndex: number,
+    dlogits: Float32Array | null, gradScale: number,
+  ): { lossSum: number; count: number };
+
+  /**
+   * One AdamW step over n contiguous parameters (torch semantics, decoupled decay):
+   *   p -= lr * weightDecay * p;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
+   *   p -= lr * (m / biasCorrection1) / (sqrt(v / biasCorrection2) + eps)
+   * biasCorrection1 = 1 - b1^t and biasCorrection2 = 1 - b2^t (pass 1 and 1 for no bias correction).
+   */
+  adamwStep(
+    params: Float32Array, grads: Float32Array, m: Float32Array, v: Float32Array, n: number,
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number,
+    biasCorrection1: number, biasCorrection2: number,
+  ): void;
+
+  /** Sum of squares of x[0..n) accumulated in double precision (for global-norm clipping). */
+  sumSquares(x: Float32Array, n: number): number;
+  /** x[i] *= s for i < n. */
+  scale(x: Float32Array, n: number, s: number): void;
+}
+
+/** The counter-based hash behind dropout (murmur3 finaliser of index mixed with seed), as an unsigned 32-bit int. */
+export function dropoutHash(seed: number, index: number): number {
+  let h = (index ^ Math.imul(seed | 0, 0x9e3779b1)) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Elements whose hash is below this are dropped. */
+export function dropoutThreshold(p: number): number {
+  return Math.min(0xffffffff, Math.floor(p * 4294967296));
+}
