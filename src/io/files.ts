@@ -1,0 +1,109 @@
+// Small file helpers shared by every writer and reader: atomic writes and JSON reading with clear errors.
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { CheckpointFormatError } from './errors.js';
+
+/**
+ * Write `data` to `path` so that readers see either the old file or the complete new one, never a half
+ * file: the bytes go to a temporary file in the same directory (same filesystem, so rename is atomic),
+ * which is fsynced, then renamed over `path`, then the directory is fsynced so the rename survives a crash.
+ * On any error (disk full, ...) the temporary file is removed and `path` is untouched.
+ * `data` may be an iterable of chunks, so large files are written without first concatenating them.
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array | Iterable<Uint8Array>, mode = 0o644): void {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const fd = openSync(tmp, 'wx', mode);
+  let ok = false;
+  try {
+    const chunks: Iterable<Uint8Array> =
+      typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data;
+    for (const chunk of chunks) {
+      let done = 0;
+      while (done < chunk.length) done += writeSync(fd, chunk, done, chunk.length - done);
+    }
+    fsyncSync(fd);
+    ok = true;
+  } finally {
+    closeSync(fd);
+    if (!ok) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // The original error matters more than a leftover temporary file.
+      }
+    }
+  }
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // ignore, see above
+    }
+    throw err;
+  }
+  syncDirectory(dir);
+}
+
+/** fsync a directory so a rename in it is durable; some platforms cannot open directories, which is fine. */
+function syncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Windows and some filesystems refuse fsync on directories; the rename itself is still atomic.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Line and column (1-based) of a character offset in `text`. */
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let start = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      start = i + 1;
+    }
+  }
+  return { line, column: offset - start + 1 };
+}
+
+/** Parse JSON text, turning a syntax error into a CheckpointFormatError with line and column. */
+export function parseJsonText(text: string, file: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const pos = /position (\d+)/.exec(message);
+    let where = '';
+    if (pos) {
+      const { line, column } = lineColumn(text, Number(pos[1]));
+      where = ` at line ${line}, column ${column}`;
+    }
+    throw new CheckpointFormatError(file, `${what} is not valid JSON${where}: ${message}`, { cause: err });
+  }
+}
+
+/**
+ * Read and parse a JSON file. `what` names it in errors ("config.json", "tokenizer config").
+ * A missing/unreadable file is an Error naming the file; invalid JSON a CheckpointFormatError with the line
+ * and column of the syntax error. The result is `unknown`: the caller validates its shape.
+ */
+export function readJsonFile(path: string, what = 'JSON file'): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'file not found' : (err as Error).message;
+    throw new Error(`${path}: cannot read ${what}: ${reason}`, { cause: err });
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a BOM is not JSON, but editors write it
+  return parseJsonText(text, path, what);
+}
