@@ -1,0 +1,186 @@
+// A worker_threads pool that loads a predictor (by default a pipeline) in each worker and answers batches, so
+// inference never blocks the caller's event loop (the HTTP server's, in particular).
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+
+/** What a worker is told to load. `module` must export `createPredictor(args)` resolving to a batch function. */
+export interface WorkerSpec {
+  /** Absolute path or file URL of an ES module exporting `createPredictor(args: unknown)`. */
+  module: string;
+  /** Structured-cloneable arguments passed to `createPredictor` (e.g. `{task, model, options}`). */
+  args: unknown;
+}
+
+export interface WorkerPoolOptions extends WorkerSpec {
+  /** Worker threads (default 1: the native kernels already use every core for one batch). */
+  size?: number;
+  /** Longest wait for a worker to load its model (default 120 s). */
+  startTimeoutMs?: number;
+  /** Environment for the workers (e.g. a thread count for the native backend); default: a copy of this process's. */
+  env?: Record<string, string>;
+}
+
+type Request = { id: number; inputs: unknown[] };
+type Reply =
+  | { type: 'ready'; info?: unknown }
+  | { type: 'result'; id: number; outputs: unknown[] }
+  | { type: 'error'; id: number; message: string }
+  | { type: 'fatal'; message: string };
+
+interface Job {
+  inputs: unknown[];
+  resolve: (outputs: unknown[]) => void;
+  reject: (error: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  job: Job | null;
+  id: number;
+}
+
+/** A worker died or failed to start; the message says which and why. */
+export class WorkerError extends Error {}
+
+const fromSource = import.meta.url.endsWith('.ts'); // running from source under tsx (tests), or from dist
+const ENTRY = new URL(`./worker-entry${fromSource ? '.ts' : '.js'}`, import.meta.url);
+
+/**
+ * Node 20 workers do not apply the parent's `--import tsx` hooks to their own entry module, so from source the
+ * worker starts with a small bootstrap that registers tsx first. From dist the entry is plain JavaScript.
+ */
+function workerScript(): { script: string | URL; eval: boolean } {
+  if (!fromSource) return { script: ENTRY, eval: false };
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const code =
+    `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ENTRY.href)}); })` +
+    ';';
+  return { script: code, eval: true };
+}
+
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private readonly waiting: Job[] = [];
+  private closed = false;
+  /** What the first worker reported once loaded (e.g. the pipeline's task and labels). */
+  info: unknown = undefined;
+
+  private constructor(private readonly options: WorkerPoolOptions) {}
+
+  /** Starts the workers and resolves once every one has loaded its predictor. */
+  static async create(options: WorkerPoolOptions): Promise<WorkerPool> {
+    const size = options.size ?? 1;
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`size must be a positive integer, got ${size}`);
+    const pool = new WorkerPool(options);
+    try {
+      await Promise.all(Array.from({ length: size }, () => pool.spawn()));
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
+    return pool;
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Runs one batch on the first free worker; batches queue here while every worker is busy. */
+  run(inputs: unknown[]): Promise<unknown[]> {
+    if (this.closed) return Promise.reject(new WorkerError('the worker pool is closed'));
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ inputs, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Terminates every worker; batches not finished are rejected. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const error = new WorkerError('the worker pool was closed before this batch ran');
+    this.waiting.splice(0).forEach((job) => job.reject(error));
+    const slots = this.slots.splice(0);
+    for (const slot of slots) {
+      slot.job?.reject(error);
+      slot.job = null;
+    }
+    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+  }
+
+  private spawn(): Promise<void> {
+    const module = this.options.module.startsWith('file:') ? fileURLToPath(this.options.module) : this.options.module;
+    const { script, eval: isEval } = workerScript();
+    const worker = new Worker(script, {
+      eval: isEval,
+      workerData: { module, args: this.options.args },
+      env: this.options.env ?? { ...process.env },
+    });
+    const slot: Slot = { worker, job: null, id: 0 };
+    return new Promise<void>((resolve, reject) => {
+      let ready = false;
+      const timeoutMs = this.options.startTimeoutMs ?? 120_000;
+      const timer = setTimeout(() => {
+        void worker.terminate();
+        reject(new WorkerError(`a worker did not load ${module} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      worker.on('message', (reply: Reply) => {
+        if (reply.type === 'ready') {
+          ready = true;
+          clearTimeout(timer);
+          this.info ??= reply.info;
+          this.slots.push(slot);
+          resolve();
+          this.pump();
+        } else if (reply.type === 'fatal') {
+          clearTimeout(timer);
+          reject(new WorkerError(`the worker could not load its predictor: ${reply.message}`));
+          void worker.terminate();
+        } else {
+          const job = slot.job;
+          if (!job || reply.id !== slot.id) return;
+          slot.job = null;
+          if (reply.type === 'result') job.resolve(reply.outputs);
+          else job.reject(new WorkerError(reply.message));
+          this.pump();
+        }
+      });
+      worker.on('error', (error) => {
+        clearTimeout(timer);
+        if (!ready) reject(new WorkerError(`the worker failed while loading: ${error.message}`));
+        slot.job?.reject(new WorkerError(`the worker crashed: ${error.message}`));
+        slot.job = null;
+      });
+      worker.on('exit', (code) => {
+        clearTimeout(timer);
+        const index = this.slots.indexOf(slot);
+        if (index !== -1) this.slots.splice(index, 1);
+        if (!ready) reject(new WorkerError(`the worker exited with code ${code} while loading`));
+        slot.job?.reject(new WorkerError(`the worker exited with code ${code} during a batch`));
+        slot.job = null;
+        // A worker that died after loading (out of memory, a native crash) is replaced so the pool keeps serving.
+        if (ready && !this.closed) {
+          this.spawn().catch((error: Error) => {
+            if (this.slots.length === 0) this.waiting.splice(0).forEach((job) => job.reject(error));
+          });
+        }
+      });
+    });
+  }
+
+  private pump(): void {
+    for (const slot of this.slots) {
+      if (this.waiting.length === 0) return;
+      if (slot.job) continue;
+      const job = this.waiting.shift()!;
+      slot.job = job;
+      slot.id++;
+      const request: Request = { id: slot.id, inputs: job.inputs };
+      try {
+        slot.worker.postMessage(request);
+      } catch (error) {
+        slot.job = null;
+        job.reject(new WorkerError(`inputs could not be sent to the worker: ${(error as Error).message}`));
+      }
+    }
+  }
+}

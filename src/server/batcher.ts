@@ -1,0 +1,188 @@
+// Dynamic batching: texts from concurrent requests are gathered into batches of at most maxBatch, waiting at most
+// maxWaitMs, behind a bounded queue, and handed to one predictBatch call per batch.
+
+/** Runs a model on a batch of texts; must return one result per text, in order. */
+export type PredictBatch<R> = (texts: string[]) => Promise<R[]>;
+
+export interface BatcherOptions<R> {
+  predictBatch: PredictBatch<R>;
+  /** Most texts in one predictBatch call. */
+  maxBatch: number;
+  /** Longest time the first text of a batch waits for others to join it. */
+  maxWaitMs: number;
+  /** Most texts waiting (not yet handed to predictBatch); more are refused with QueueFullError. */
+  maxQueue: number;
+  /** How many predictBatch calls may run at once (one per worker thread of the pool behind it). */
+  concurrency?: number;
+  /** Called after each batch, for metrics. */
+  onBatch?: (size: number, seconds: number, failed: boolean) => void;
+}
+
+/** The queue is full: the caller should answer 503 and ask the client to retry later. */
+export class QueueFullError extends Error {
+  readonly code = 'queue_full';
+  constructor(readonly queued: number, readonly requested: number, readonly limit: number) {
+    super(`the queue holds ${queued} texts and ${requested} more would exceed its limit of ${limit}; retry later`);
+  }
+}
+
+/** predictBatch failed or returned the wrong number of results. */
+export class InferenceError extends Error {
+  readonly code = 'inference_failed';
+}
+
+/** The batcher was closed before the texts were handed to the model. */
+export class BatcherClosedError extends Error {
+  readonly code = 'shutting_down';
+}
+
+/** One queued text; `done` delivers its result or error to the request that owns it. */
+interface Item<R> {
+  text: string;
+  done: (error: Error | null, result?: R) => void;
+}
+
+export class DynamicBatcher<R> {
+  private readonly queue: Item<R>[] = [];
+  private head = 0; // index of the first live item; the array is compacted lazily so dequeue stays O(1)
+  private timer: NodeJS.Timeout | null = null;
+  private running = 0;
+  private closed = false;
+  private readonly concurrency: number;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly options: BatcherOptions<R>) {
+    for (const key of ['maxBatch', 'maxQueue'] as const) {
+      const value = options[key];
+      if (!Number.isInteger(value) || value < 1) throw new RangeError(`${key} must be a positive integer, got ${value}`);
+    }
+    if (!(options.maxWaitMs >= 0)) throw new RangeError(`maxWaitMs must be >= 0, got ${options.maxWaitMs}`);
+    this.concurrency = options.concurrency ?? 1;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
+      throw new RangeError(`concurrency must be a positive integer, got ${options.concurrency}`);
+    }
+  }
+
+  /** Texts waiting for a batch. */
+  get depth(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** predictBatch calls in progress. */
+  get inFlight(): number {
+    return this.running;
+  }
+
+  /**
+   * Queues the texts and resolves with their results in order. All texts of one call are admitted or refused
+   * together, so a request never half-enters the queue.
+   */
+  submit(texts: string[]): Promise<R[]> {
+    if (this.closed) return Promise.reject(new BatcherClosedError('the server is shutting down'));
+    if (this.depth + texts.length > this.options.maxQueue) {
+      return Promise.reject(new QueueFullError(this.depth, texts.length, this.options.maxQueue));
+    }
+    if (texts.length === 0) return Promise.resolve([]);
+    return new Promise<R[]>((resolve, reject) => {
+      const results = new Array<R>(texts.length);
+      let remaining = texts.length;
+      let failed = false;
+      texts.forEach((text, i) => {
+        this.queue.push({
+          text,
+          done: (error, result) => {
+            if (failed) return;
+            if (error) {
+              failed = true;
+              reject(error);
+              return;
+            }
+            results[i] = result as R;
+            if (--remaining === 0) resolve(results);
+          },
+        });
+      });
+      this.schedule();
+    });
+  }
+
+  /** Refuses new texts, fails queued ones, and resolves once running batches have finished. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const error = new BatcherClosedError('the server shut down before this text was processed');
+    while (this.depth > 0) this.take(this.depth).forEach((item) => item.done(error));
+    if (this.running > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private take(n: number): Item<R>[] {
+    const items = this.queue.slice(this.head, this.head + n);
+    this.head += items.length;
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+    return items;
+  }
+
+  private schedule(): void {
+    while (this.running < this.concurrency && this.depth >= this.options.maxBatch) this.dispatch();
+    if (this.depth === 0 || this.running >= this.concurrency) return;
+    if (this.options.maxWaitMs === 0) {
+      this.dispatch();
+      return;
+    }
+    // A partial batch waits for company, but only maxWaitMs from the moment the timer started.
+    if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        if (this.depth > 0 && this.running < this.concurrency) this.dispatch();
+        this.schedule();
+      }, this.options.maxWaitMs);
+    }
+  }
+
+  private dispatch(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const items = this.take(this.options.maxBatch);
+    if (items.length === 0) return;
+    this.running++;
+    const started = process.hrtime.bigint();
+    const finish = (error: Error | null, results?: R[]): void => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.running--;
+      this.options.onBatch?.(items.length, seconds, error !== null);
+      items.forEach((item, i) => (error ? item.done(error) : item.done(null, results![i])));
+      if (this.running === 0 && this.idleWaiters.length > 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        waiters.forEach((wake) => wake());
+      }
+      if (!this.closed) this.schedule();
+    };
+    let pending: Promise<R[]>;
+    try {
+      pending = this.options.predictBatch(items.map((item) => item.text));
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    pending.then(
+      (results) => {
+        if (!Array.isArray(results) || results.length !== items.length) {
+          const got = Array.isArray(results) ? `${results.length} results` : typeof results;
+          finish(new InferenceError(`predictBatch returned ${got} for a batch of ${items.length} texts`));
+        } else {
+          finish(null, results);
+        }
+      },
+      (error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        finish(new InferenceError(`inference failed: ${message}`));
+      },
+    );
+  }
+}

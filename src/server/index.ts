@@ -1,0 +1,11 @@
+// The server's public surface: createServer, the dynamic batcher and metrics.
+export { createServer, type BertServer, type ServerOptions } from './server.js';
+export {
+  DynamicBatcher,
+  QueueFullError,
+  InferenceError,
+  BatcherClosedError,
+  type BatcherOptions,
+  type PredictBatch,
+} from './batcher.js';
+export { ServerMetrics, Histogram } from './metrics.js';
