@@ -1,0 +1,448 @@
+// Fused kernels of the bert-ts native backend: activations, layernorm, attention, embeddings, dropout,
+// cross-entropy, AdamW. Semantics follow src/tensor/kernels.ts; every loop is OpenMP-parallel when large.
+#include "kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "bert_native.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace bert {
+
+namespace {
+
+// Below this many elements, thread start-up costs more than the loop.
+constexpr int64_t PAR_MIN = 32768;
+
+inline float bitsToFloat(int32_t i) {
+  float f;
+  std::memcpy(&f, &i, sizeof f);
+  return f;
+}
+
+// exp in float with Cephes' polynomial (about 1 ulp), written so that loops over it vectorise.
+inline float fastExp(float x) {
+  const float xc = std::min(std::max(x, -87.33f), 88.37f);
+  const float fn = std::floor(xc * 1.44269504088896341f + 0.5f);
+  float r = xc - fn * 0.693359375f;
+  r = r + fn * 2.12194440e-4f;
+  const float r2 = r * r;
+  float y = 1.9875691500e-4f;
+  y = y * r + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * r2 + r + 1.0f;
+  const float s = bitsToFloat((static_cast<int32_t>(fn) + 127) << 23);
+  return x < -87.33f ? 0.0f : y * s;
+}
+
+// erf with Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7, below float resolution of GELU's output).
+inline float fastErf(float x) {
+  const float ax = std::fabs(x);
+  const float t = 1.0f / (1.0f + 0.3275911f * ax);
+  float p = 1.061405429f;
+  p = p * t - 1.453152027f;
+  p = p * t + 1.421413741f;
+  p = p * t - 0.284496736f;
+  p = p * t + 0.254829592f;
+  const float y = 1.0f - p * t * fastExp(-ax * ax);
+  return x < 0.0f ? -y : y;
+}
+
+inline float fastTanh(float x) {
+  // 1 - 2 / (e^{2x} + 1) saturates cleanly; for tiny |x| use x itself (the formula cancels there).
+  const float e = fastExp(2.0f * x);
+  const float t = 1.0f - 2.0f / (e + 1.0f);
+  return std::fabs(x) < 1e-4f ? x : t;
+}
+
+inline float sigmoid(float x) { return 1.0f / (1.0f + fastExp(-x)); }
+
+constexpr float SQRT1_2 = 0.70710678118654752f;
+constexpr float INV_SQRT_2PI = 0.39894228040143268f;
+constexpr float GELU_TANH_C = 0.79788456080286536f;  // sqrt(2/pi)
+
+template <int ACT>
+inline float actForward(float x) {
+  if constexpr (ACT == ACT_GELU) return 0.5f * x * (1.0f + fastErf(x * SQRT1_2));
+  else if constexpr (ACT == ACT_GELU_NEW || ACT == ACT_GELU_FAST)
+    return 0.5f * x * (1.0f + fastTanh(GELU_TANH_C * (x + 0.044715f * x * x * x)));
+  else if constexpr (ACT == ACT_QUICK_GELU) return x * sigmoid(1.702f * x);
+  else if constexpr (ACT == ACT_RELU) return x > 0.0f ? x : 0.0f;
+  else if constexpr (ACT == ACT_SILU) return x * sigmoid(x);
+  else if constexpr (ACT == ACT_TANH) return fastTanh(x);
+  else return x;
+}
+
+template <int ACT>
+inline float actGrad(float x) {
+  if constexpr (ACT == ACT_GELU) return 0.5f * (1.0f + fastErf(x * SQRT1_2)) + x * INV_SQRT_2PI * fastExp(-0.5f * x * x);
+  else if constexpr (ACT == ACT_GELU_NEW || ACT == ACT_GELU_FAST) {
+    const float t = fastTanh(GELU_TANH_C * (x + 0.044715f * x * x * x));
+    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * GELU_TANH_C * (1.0f + 3.0f * 0.044715f * x * x);
+  } else if constexpr (ACT == ACT_QUICK_GELU) {
+    const float s = sigmoid(1.702f * x);
+    return s + 1.702f * x * s * (1.0f - s);
+  } else if constexpr (ACT == ACT_RELU) return x > 0.0f ? 1.0f : 0.0f;
+  else if constexpr (ACT == ACT_SILU) {
+    const float s = sigmoid(x);
+    return s * (1.0f + x * (1.0f - s));
+  } else if constexpr (ACT == ACT_TANH) {
+    const float t = fastTanh(x);
+    return 1.0f - t * t;
+  } else return 1.0f;
+}
+
+template <int ACT>
+void actForwardLoop(const float* x, float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+  for (int64_t i = 0; i < n; i++) y[i] = actForward<ACT>(x[i]);
+}
+
+template <int ACT>
+void actBackwardLoop(const float* x, const float* dy, float* dx, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+  for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * actGrad<ACT>(x[i]);
+}
+
+inline uint32_t dropoutThreshold(double p) {
+  const double t = std::floor(p * 4294967296.0);
+  return t >= 4294967295.0 ? 0xffffffffu : static_cast<uint32_t>(t);
+}
+
+std::vector<float>& scratch(size_t n) {
+  thread_local std::vector<float> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf;
+}
+
+// Splits [0, n) into equal contiguous parts, one per thread.
+inline void threadRange(int64_t n, int64_t& begin, int64_t& end) {
+#ifdef _OPENMP
+  const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+  const int64_t t = 0, nt = 1;
+#endif
+  const int64_t chunk = (n + nt - 1) / nt;
+  begin = std::min(n, t * chunk);
+  end = std::min(n, begin + chunk);
+}
+
+}  // namespace
+
+void linearBackward(const float* dy, const float* x, const float* w, float* dx, float* dw, float* db, int64_t m,
+                    int64_t n, int64_t k) {
+  if (dx) sgemm(false, false, m, k, n, 1.0f, dy, n, w, k, 0.0f, dx, k);
+  sgemm(true, false, n, k, m, 1.0f, dy, n, x, k, 1.0f, dw, k);
+  if (db) {
+    // Column sums: each thread owns a slice of rows and adds its partial sums at the end.
+#pragma omp parallel if (m * n > PAR_MIN)
+    {
+      int64_t r0, r1;
+      threadRange(m, r0, r1);
+      std::vector<float>& part = scratch(static_cast<size_t>(n));
+      std::fill(part.begin(), part.begin() + n, 0.0f);
+      float* pp = part.data();
+      for (int64_t i = r0; i < r1; i++) {
+        const float* row = dy + i * n;
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) pp[j] += row[j];
+      }
+#pragma omp critical(bert_linear_db)
+      for (int64_t j = 0; j < n; j++) db[j] += pp[j];
+    }
+  }
+}
+
+void activationForward(int act, const float* x, float* y, int64_t n) {
+  switch (act) {
+    case ACT_GELU: actForwardLoop<ACT_GELU>(x, y, n); break;
+    case ACT_GELU_NEW: actForwardLoop<ACT_GELU_NEW>(x, y, n); break;
+    case ACT_GELU_FAST: actForwardLoop<ACT_GELU_FAST>(x, y, n); break;
+    case ACT_QUICK_GELU: actForwardLoop<ACT_QUICK_GELU>(x, y, n); break;
+    case ACT_RELU: actForwardLoop<ACT_RELU>(x, y, n); break;
+    case ACT_SILU: actForwardLoop<ACT_SILU>(x, y, n); break;
+    case ACT_TANH: actForwardLoop<ACT_TANH>(x, y, n); break;
+    default: actForwardLoop<ACT_IDENTITY>(x, y, n); break;
+  }
+}
+
+void activationBackward(int act, const float* x, const float* dy, float* dx, int64_t n) {
+  switch (act) {
+    case ACT_GELU: actBackwardLoop<ACT_GELU>(x, dy, dx, n); break;
+    case ACT_GELU_NEW: actBackwardLoop<ACT_GELU_NEW>(x, dy, dx, n); break;
+    case ACT_GELU_FAST: actBackwardLoop<ACT_GELU_FAST>(x, dy, dx, n); break;
+    case ACT_QUICK_GELU: actBackwardLoop<ACT_QUICK_GELU>(x, dy, dx, n); break;
+    case ACT_RELU: actBackwardLoop<ACT_RELU>(x, dy, dx, n); break;
+    case ACT_SILU: actBackwardLoop<ACT_SILU>(x, dy, dx, n); break;
+    case ACT_TANH: actBackwardLoop<ACT_TANH>(x, dy, dx, n); break;
+    default: actBackwardLoop<ACT_IDENTITY>(x, dy, dx, n); break;
+  }
+}
+
+void layerNormForward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
+                      int64_t rows, int64_t cols, double eps) {
+#pragma omp parallel for schedule(static) if (rows * cols > PAR_MIN)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < cols; j++) sum += xr[j];
+    const double mu = sum / static_cast<double>(cols);
+    double sq = 0.0;
+#pragma omp simd reduction(+ : sq)
+    for (int64_t j = 0; j < cols; j++) {
+      const double d = xr[j] - mu;
+      sq += d * d;
+    }
+    const double rs = 1.0 / std::sqrt(sq / static_cast<double>(cols) + eps);
+    mean[r] = static_cast<float>(mu);
+    rstd[r] = static_cast<float>(rs);
+    const float muf = static_cast<float>(mu), rsf = static_cast<float>(rs);
+#pragma omp simd
+    for (int64_t j = 0; j < cols; j++) yr[j] = (xr[j] - muf) * rsf * gamma[j] + beta[j];
+  }
+}
+
+void layerNormBackward(const float* dy, const float* x, const float* gamma, const float* mean, const float* rstd,
+                       float* dx, float* dgamma, float* dbeta, int64_t rows, int64_t cols) {
+#pragma omp parallel if (rows * cols > PAR_MIN)
+  {
+    int64_t r0, r1;
+    threadRange(rows, r0, r1);
+    std::vector<float>& part = scratch(static_cast<size_t>(2 * cols));
+    float* dg = part.data();
+    float* dbt = dg + cols;
+    std::fill(dg, dg + 2 * cols, 0.0f);
+    for (int64_t r = r0; r < r1; r++) {
+      const float* dyr = dy + r * cols;
+      const float* xr = x + r * cols;
+      float* dxr = dx + r * cols;
+      const float mu = mean[r], rs = rstd[r];
+      float sumG = 0.0f, sumGX = 0.0f;
+#pragma omp simd reduction(+ : sumG, sumGX)
+      for (int64_t j = 0; j < cols; j++) {
+        const float xhat = (xr[j] - mu) * rs;
+        const float g = dyr[j] * gamma[j];
+        sumG += g;
+        sumGX += g * xhat;
+        dg[j] += dyr[j] * xhat;
+        dbt[j] += dyr[j];
+      }
+      const float meanG = sumG / static_cast<float>(cols), meanGX = sumGX / static_cast<float>(cols);
+#pragma omp simd
+      for (int64_t j = 0; j < cols; j++) {
+        const float xhat = (xr[j] - mu) * rs;
+        dxr[j] = rs * (dyr[j] * gamma[j] - meanG - xhat * meanGX);
+      }
+    }
+#pragma omp critical(bert_layernorm_dgamma)
+    for (int64_t j = 0; j < cols; j++) {
+      dgamma[j] += dg[j];
+      dbeta[j] += dbt[j];
+    }
+  }
+}
+
+void attentionForward(const float* q, const float* k, const float* v, int64_t ld, const float* maskBias, float* probs,
+                      float* ctx, int64_t ldCtx, int64_t B, int64_t T, int64_t H, int64_t D, float scale,
+                      const Dropout& dropout) {
+  const uint32_t thr = dropout.on ? dropoutThreshold(dropout.p) : 0;
+  const double keepScale = dropout.on ? 1.0 / (1.0 - dropout.p) : 1.0;
+#pragma omp parallel for schedule(dynamic, 1) if (B * H > 1)
+  for (int64_t bh = 0; bh < B * H; bh++) {
+    const int64_t b = bh / H, h = bh % H;
+    const float* qb = q + b * T * ld + h * D;
+    const float* kb = k + b * T * ld + h * D;
+    const float* vb = v + b * T * ld + h * D;
+    float* P = probs + bh * T * T;
+    sgemmSerial(false, true, T, T, D, scale, qb, ld, kb, ld, 0.0f, P, T);
+    const float* mb = maskBias + b * T;
+    for (int64_t t = 0; t < T; t++) {
+      float* row = P + t * T;
+      float mx = -INFINITY;
+      for (int64_t s = 0; s < T; s++) {
+        row[s] += mb[s];
+        mx = std::max(mx, row[s]);
+      }
+      float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t s = 0; s < T; s++) {
+        const float e = fastExp(row[s] - mx);
+        row[s] = e;
+        sum += e;
+      }
+      const float inv = 1.0f / sum;
+#pragma omp simd
+      for (int64_t s = 0; s < T; s++) row[s] *= inv;
+    }
+    const float* Pused = P;
+    if (dropout.on) {
+      std::vector<float>& buf = scratch(static_cast<size_t>(T * T));
+      float* Pd = buf.data();
+      const uint32_t base = static_cast<uint32_t>(bh * T * T);
+      for (int64_t i = 0; i < T * T; i++) {
+        const bool keep = dropoutHash(dropout.seed, base + static_cast<uint32_t>(i)) >= thr;
+        Pd[i] = keep ? static_cast<float>(static_cast<double>(P[i]) * keepScale) : 0.0f;
+      }
+      Pused = Pd;
+    }
+    sgemmSerial(false, false, T, D, T, 1.0f, Pused, T, vb, ld, 0.0f, ctx + b * T * ldCtx + h * D, ldCtx);
+  }
+}
+
+void attentionBackward(const float* dctx, int64_t ldCtx, const float* q, const float* k, const float* v, int64_t ld,
+                       const float* probs, float* dq, float* dk, float* dv, int64_t B, int64_t T, int64_t H,
+                       int64_t D, float scale, const Dropout& dropout) {
+  const uint32_t thr = dropout.on ? dropoutThreshold(dropout.p) : 0;
+  const double keepScale = dropout.on ? 1.0 / (1.0 - dropout.p) : 1.0;
+#pragma omp parallel for schedule(dynamic, 1) if (B * H > 1)
+  for (int64_t bh = 0; bh < B * H; bh++) {
+    const int64_t b = bh / H, h = bh % H;
+    const int64_t off = b * T * ld + h * D;
+    const float* dcb = dctx + b * T * ldCtx + h * D;
+    const float* P = probs + bh * T * T;
+    std::vector<float>& buf = scratch(static_cast<size_t>(2 * T * T));
+    float* dP = buf.data();
+    float* Pd = dP + T * T;
+    const uint32_t base = static_cast<uint32_t>(bh * T * T);
+    const float* Pused = P;
+    if (dropout.on) {
+      for (int64_t i = 0; i < T * T; i++) {
+        const bool keep = dropoutHash(dropout.seed, base + static_cast<uint32_t>(i)) >= thr;
+        Pd[i] = keep ? static_cast<float>(static_cast<double>(P[i]) * keepScale) : 0.0f;
+      }
+      Pused = Pd;
+    }
+    // dV = dropout(P)^T dctx ; d(dropout(P)) = dctx V^T
+    sgemmSerial(true, false, T, D, T, 1.0f, Pused, T, dcb, ldCtx, 0.0f, dv + off, ld);
+    sgemmSerial(false, true, T, T, D, 1.0f, dcb, ldCtx, v + off, ld, 0.0f, dP, T);
+    if (dropout.on) {
+      for (int64_t i = 0; i < T * T; i++) {
+        const bool keep = dropoutHash(dropout.seed, base + static_cast<uint32_t>(i)) >= thr;
+        dP[i] = keep ? static_cast<float>(static_cast<double>(dP[i]) * keepScale) : 0.0f;
+      }
+    }
+    // Softmax backward in place: dS = P * (dP - sum_s dP * P).
+    for (int64_t t = 0; t < T; t++) {
+      const float* pr = P + t * T;
+      float* dr = dP + t * T;
+      float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+      for (int64_t s = 0; s < T; s++) dot += dr[s] * pr[s];
+#pragma omp simd
+      for (int64_t s = 0; s < T; s++) dr[s] = pr[s] * (dr[s] - dot);
+    }
+    sgemmSerial(false, false, T, D, T, scale, dP, T, k + off, ld, 0.0f, dq + off, ld);
+    sgemmSerial(true, false, T, D, T, scale, dP, T, q + off, ld, 0.0f, dk + off, ld);
+  }
+}
+
+void embeddingForward(const int32_t* ids, const float* table, float* out, int64_t n, int64_t dim, bool accumulate) {
+#pragma omp parallel for schedule(static) if (n * dim > PAR_MIN)
+  for (int64_t i = 0; i < n; i++) {
+    const float* src = table + static_cast<int64_t>(ids[i]) * dim;
+    float* dst = out + i * dim;
+    if (accumulate) {
+#pragma omp simd
+      for (int64_t j = 0; j < dim; j++) dst[j] += src[j];
+    } else {
+      std::memcpy(dst, src, sizeof(float) * dim);
+    }
+  }
+}
+
+void embeddingBackward(const int32_t* ids, const float* dout, float* dtable, int64_t n, int64_t dim) {
+  // Threads own disjoint column slices, so repeated ids never race and the summation order is the js order.
+#pragma omp parallel if (n * dim > PAR_MIN)
+  {
+    int64_t c0, c1;
+    threadRange(dim, c0, c1);
+    for (int64_t i = 0; i < n; i++) {
+      float* dst = dtable + static_cast<int64_t>(ids[i]) * dim;
+      const float* src = dout + i * dim;
+#pragma omp simd
+      for (int64_t j = c0; j < c1; j++) dst[j] += src[j];
+    }
+  }
+}
+
+void dropoutForward(const float* x, float* y, int64_t n, const Dropout& dropout) {
+  const uint32_t thr = dropoutThreshold(dropout.p);
+  const double keepScale = 1.0 / (1.0 - dropout.p);
+  const uint32_t seed = dropout.seed;
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+  for (int64_t i = 0; i < n; i++) {
+    const bool keep = dropoutHash(seed, static_cast<uint32_t>(i)) >= thr;
+    y[i] = keep ? static_cast<float>(static_cast<double>(x[i]) * keepScale) : 0.0f;
+  }
+}
+
+void softmaxCrossEntropy(const float* logits, const int32_t* labels, int64_t n, int64_t c, int32_t ignoreIndex,
+                         float* dlogits, double gradScale, double* lossSum, int64_t* count) {
+  double loss = 0.0;
+  int64_t cnt = 0;
+#pragma omp parallel for schedule(static) reduction(+ : loss, cnt) if (n * c > PAR_MIN)
+  for (int64_t i = 0; i < n; i++) {
+    const float* row = logits + i * c;
+    float* drow = dlogits ? dlogits + i * c : nullptr;
+    const int32_t label = labels[i];
+    if (label == ignoreIndex) {
+      if (drow) std::memset(drow, 0, sizeof(float) * c);
+      continue;
+    }
+    double mx = -INFINITY;
+    for (int64_t j = 0; j < c; j++) mx = std::max(mx, static_cast<double>(row[j]));
+    double sum = 0.0;
+    for (int64_t j = 0; j < c; j++) sum += std::exp(static_cast<double>(row[j]) - mx);
+    const double lse = mx + std::log(sum);
+    loss += lse - static_cast<double>(row[label]);
+    cnt += 1;
+    if (drow) {
+      for (int64_t j = 0; j < c; j++) drow[j] = static_cast<float>(std::exp(static_cast<double>(row[j]) - lse) * gradScale);
+      drow[label] = static_cast<float>(static_cast<double>(drow[label]) - gradScale);
+    }
+  }
+  *lossSum = loss;
+  *count = cnt;
+}
+
+void adamwStep(float* params, const float* grads, float* m, float* v, int64_t n, double lr, double beta1,
+               double beta2, double eps, double weightDecay, double bc1, double bc2) {
+  // Same operation order as the js kernel (double arithmetic, one float32 rounding per store).
+  const double decay = 1.0 - lr * weightDecay;
+  const double stepSize = lr / bc1;
+  const double bc2Sqrt = std::sqrt(bc2);
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+  for (int64_t i = 0; i < n; i++) {
+    const double g = grads[i];
+    const double mi = beta1 * m[i] + (1.0 - beta1) * g;
+    const double vi = beta2 * v[i] + (1.0 - beta2) * g * g;
+    m[i] = static_cast<float>(mi);
+    v[i] = static_cast<float>(vi);
+    params[i] = static_cast<float>(params[i] * decay - stepSize * mi / (std::sqrt(vi) / bc2Sqrt + eps));
+  }
+}
+
+double sumSquares(const float* x, int64_t n) {
+  double s = 0.0;
+#pragma omp parallel for simd schedule(static) reduction(+ : s) if (n > PAR_MIN)
+  for (int64_t i = 0; i < n; i++) s += static_cast<double>(x[i]) * x[i];
+  return s;
+}
+
+void scale(float* x, int64_t n, float s) {
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+  for (int64_t i = 0; i < n; i++) x[i] *= s;
+}
+
+}  // namespace bert

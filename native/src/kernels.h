@@ -1,0 +1,40 @@
+// The fused kernels of bert-ts (semantics: src/tensor/kernels.ts), OpenMP-parallel, GEMMs through gemm.cc.
+#pragma once
+#include <cstdint>
+
+namespace bert {
+
+enum Activation { ACT_GELU = 0, ACT_GELU_NEW = 1, ACT_GELU_FAST = 2, ACT_QUICK_GELU = 3, ACT_RELU = 4, ACT_SILU = 5,
+                  ACT_TANH = 6, ACT_IDENTITY = 7 };
+
+struct Dropout {
+  bool on;
+  double p;
+  uint32_t seed;
+};
+
+void linearBackward(const float* dy, const float* x, const float* w, float* dx, float* dw, float* db, int64_t m,
+                    int64_t n, int64_t k);
+void activationForward(int act, const float* x, float* y, int64_t n);
+void activationBackward(int act, const float* x, const float* dy, float* dx, int64_t n);
+void layerNormForward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
+                      int64_t rows, int64_t cols, double eps);
+void layerNormBackward(const float* dy, const float* x, const float* gamma, const float* mean, const float* rstd,
+                       float* dx, float* dgamma, float* dbeta, int64_t rows, int64_t cols);
+void attentionForward(const float* q, const float* k, const float* v, int64_t ld, const float* maskBias, float* probs,
+                      float* ctx, int64_t ldCtx, int64_t B, int64_t T, int64_t H, int64_t D, float scale,
+                      const Dropout& dropout);
+void attentionBackward(const float* dctx, int64_t ldCtx, const float* q, const float* k, const float* v, int64_t ld,
+                       const float* probs, float* dq, float* dk, float* dv, int64_t B, int64_t T, int64_t H,
+                       int64_t D, float scale, const Dropout& dropout);
+void embeddingForward(const int32_t* ids, const float* table, float* out, int64_t n, int64_t dim, bool accumulate);
+void embeddingBackward(const int32_t* ids, const float* dout, float* dtable, int64_t n, int64_t dim);
+void dropoutForward(const float* x, float* y, int64_t n, const Dropout& dropout);
+void softmaxCrossEntropy(const float* logits, const int32_t* labels, int64_t n, int64_t c, int32_t ignoreIndex,
+                         float* dlogits, double gradScale, double* lossSum, int64_t* count);
+void adamwStep(float* params, const float* grads, float* m, float* v, int64_t n, double lr, double beta1,
+               double beta2, double eps, double weightDecay, double bc1, double bc2);
+double sumSquares(const float* x, int64_t n);
+void scale(float* x, int64_t n, float s);
+
+}  // namespace bert

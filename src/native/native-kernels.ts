@@ -1,0 +1,52 @@
+// The Kernels interface over the native addon: a thin argument adapter, the math lives in native/src.
+import type { Activation, DropoutSpec, Kernels } from '../tensor/kernels.js';
+import type { NativeAddon } from './addon.js';
+
+const ACTIVATION_CODES: Record<Activation, number> = {
+  gelu: 0, gelu_new: 1, gelu_fast: 2, quick_gelu: 3, relu: 4, silu: 5, tanh: 6, identity: 7,
+};
+
+function actCode(act: Activation): number {
+  const code = ACTIVATION_CODES[act];
+  if (code === undefined) throw new RangeError(`native kernels: unsupported activation '${String(act)}'`);
+  return code;
+}
+
+/** Kernels backed by the addon; `name` says which GEMM library it was built with. */
+export function createNativeKernels(addon: NativeAddon): Kernels {
+  const info = addon.info();
+  const dp = (d: DropoutSpec | null): number => (d ? d.p : 0);
+  const ds = (d: DropoutSpec | null): number => (d ? d.seed | 0 : 0);
+  return {
+    name: `native (${info.library})`,
+    gemm: addon.gemm,
+    linearForward: addon.linearForward,
+    linearBackward: addon.linearBackward,
+    activationForward(act, x, y, n) {
+      addon.activationForward(actCode(act), x, y, n);
+    },
+    activationBackward(act, x, dy, dx, n) {
+      addon.activationBackward(actCode(act), x, dy, dx, n);
+    },
+    layerNormForward: addon.layerNormForward,
+    layerNormBackward: addon.layerNormBackward,
+    attentionForward(q, k, v, ld, maskBias, probs, ctx, ldCtx, batch, seqLen, heads, headDim, scale, dropout) {
+      addon.attentionForward(q, k, v, ld, maskBias, probs, ctx, ldCtx, batch, seqLen, heads, headDim, scale, dp(dropout), ds(dropout));
+    },
+    attentionBackward(dctx, ldCtx, q, k, v, ld, probs, dq, dk, dv, batch, seqLen, heads, headDim, scale, dropout) {
+      addon.attentionBackward(dctx, ldCtx, q, k, v, ld, probs, dq, dk, dv, batch, seqLen, heads, headDim, scale, dp(dropout), ds(dropout));
+    },
+    embeddingForward: addon.embeddingForward,
+    embeddingBackward: addon.embeddingBackward,
+    dropoutForward(x, y, n, dropout) {
+      addon.dropout(x, y, n, dropout.p, dropout.seed | 0);
+    },
+    dropoutBackward(dy, dx, n, dropout) {
+      addon.dropout(dy, dx, n, dropout.p, dropout.seed | 0);
+    },
+    softmaxCrossEntropy: addon.softmaxCrossEntropy,
+    adamwStep: addon.adamwStep,
+    sumSquares: addon.sumSquares,
+    scale: addon.scale,
+  };
+}
