@@ -24,3 +24,4 @@ export {
   writeSafetensors,
 } from './safetensors.js';
 export { writeFileAtomic, readJsonFile } from './files.js';
+export { readPytorchBin, readPytorchBinBuffer } from './pytorch.js';
