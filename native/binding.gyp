@@ -12,7 +12,7 @@
       'cflags!': ['-O2', '-O0', '-fno-exceptions'],
       'cflags_cc!': ['-O2', '-O0', '-fno-exceptions'],
       'cflags': ['-O3'],
-      'cflags_cc': ['-O3', '-std=c++17', '-fexceptions'],
+      'cflags_cc': ['-O3', '-std=c++17', '-fexceptions', '-ffp-contract=off'],
       'conditions': [
         ['OS!="mac"', {
           'cflags_cc': ['-fopenmp'],

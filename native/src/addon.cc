@@ -337,7 +337,7 @@ napi_value Scale(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     Args a(env, info, "scale", 3);
     const int64_t n = a.dim(1);
-    bert::scale(a.f32(0, n), n, static_cast<float>(a.num(2)));
+    bert::scale(a.f32(0, n), n, a.num(2));
     return undef(env);
   });
 }

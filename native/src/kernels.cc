@@ -440,9 +440,10 @@ double sumSquares(const float* x, int64_t n) {
   return s;
 }
 
-void scale(float* x, int64_t n, float s) {
+void scale(float* x, int64_t n, double s) {
+  // Double product, one rounding: what the js kernel's Float32Array store does.
 #pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
-  for (int64_t i = 0; i < n; i++) x[i] *= s;
+  for (int64_t i = 0; i < n; i++) x[i] = static_cast<float>(static_cast<double>(x[i]) * s);
 }
 
 }  // namespace bert

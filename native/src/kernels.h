@@ -35,6 +35,6 @@ void softmaxCrossEntropy(const float* logits, const int32_t* labels, int64_t n, 
 void adamwStep(float* params, const float* grads, float* m, float* v, int64_t n, double lr, double beta1,
                double beta2, double eps, double weightDecay, double bc1, double bc2);
 double sumSquares(const float* x, int64_t n);
-void scale(float* x, int64_t n, float s);
+void scale(float* x, int64_t n, double s);
 
 }  // namespace bert
