@@ -1,0 +1,598 @@
+// The public BERT models: BertModel and every BertFor* head, with HF loss rules, fromPretrained and save.
+import { getKernels } from '../native/index.js';
+import type { Kernels } from '../tensor/kernels.js';
+import { dropoutHash } from '../tensor/kernels.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { loadIntoStore, readConfig, readWeights, saveToDir } from './checkpoint.js';
+import { BertConfig } from './config.js';
+import type { ConfigJson, ProblemType } from './config.js';
+import { Backbone, FLOAT32_MIN, backboneSpecs, siteSeed } from './encoder.js';
+import type { BackboneBatch } from './encoder.js';
+import { LMHead, LinearHead, bceWithLogitsLoss, crossEntropyLoss, mseLoss } from './heads.js';
+import { initAll, initParameter, SeededRandom } from './init.js';
+import { flatten, flattenInt } from './inputs.js';
+import type { ArrayInput, BertInputs } from './inputs.js';
+import { ParameterStore } from './params.js';
+import type { Parameter, ParamSpec } from './params.js';
+
+export interface ModelOptions {
+  /** The kernels to compute with (default: getKernels(), i.e. the BERT_BACKEND choice). */
+  kernels?: Kernels;
+  /** Seed of the dropout masks and of random initialisation (default 0): same seed, same run. */
+  seed?: number;
+  /** Where warnings go (missing weights initialised, unused checkpoint tensors); default console.warn. */
+  warn?: (message: string) => void;
+  /** false leaves parameters at zero instead of the HF random initialisation (fromPretrained fills them). */
+  initWeights?: boolean;
+}
+
+export interface PretrainedOptions extends ModelOptions {
+  /** Overrides of config.json fields, as HF `from_pretrained(..., **kwargs)` (e.g. { num_labels: 2 }). */
+  config?: ConfigJson;
+}
+
+export interface ForwardOptions {
+  /** Training mode: dropout on (seeded). Default false (eval). */
+  train?: boolean;
+  outputHiddenStates?: boolean;
+  outputAttentions?: boolean;
+}
+
+/** Outputs every model may add. */
+export interface CommonOutput {
+  /** The loss when labels were given (a number; NaN when every label is ignored, as torch). */
+  loss?: number;
+  /** hidden_states[0] = embeddings output .. hidden_states[L], each [batch, seq, hidden]. */
+  hiddenStates?: Tensor[];
+  /** Attention probabilities of each layer, [batch, heads, seq, seq] (before attention dropout). */
+  attentions?: Tensor[];
+}
+
+export interface BertModelOutput extends CommonOutput {
+  lastHiddenState: Tensor;
+  poolerOutput?: Tensor;
+}
+export interface PreTrainingOutput extends CommonOutput {
+  predictionLogits: Tensor;
+  seqRelationshipLogits: Tensor;
+}
+export interface LogitsOutput extends CommonOutput {
+  logits: Tensor;
+}
+export interface QuestionAnsweringOutput extends CommonOutput {
+  startLogits: Tensor;
+  endLogits: Tensor;
+}
+
+function copyTensor(data: Float32Array, shape: number[]): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return { shape, data: data.slice(0, n) };
+}
+
+/** What a subclass passes to build the shared machinery. */
+interface Layout {
+  prefix: string;
+  addPooler: boolean;
+  headSpecs: ParamSpec[];
+  tie?: (store: ParameterStore) => void;
+}
+
+/** Shared machinery of every model: parameter store, backbone, inputs, dropout seeds, backward, save. */
+export abstract class BertPreTrainedModel {
+  readonly config: BertConfig;
+  readonly kernels: Kernels;
+  readonly store: ParameterStore;
+  /** '' for BertModel, 'bert.' for the heads (HF module names). */
+  readonly prefix: string;
+  protected readonly backbone: Backbone;
+  protected readonly warn: (message: string) => void;
+  /** Runs the backward of the last forward's loss; null when it had none. */
+  protected pending: (() => void) | null = null;
+  readonly seed: number;
+  private forwardCount = 0;
+  /** The HF class name written to config.json "architectures". */
+  abstract readonly architecture: string;
+
+  protected constructor(config: BertConfig, options: ModelOptions, layout: Layout) {
+    this.config = config;
+    this.kernels = options.kernels ?? getKernels();
+    this.seed = (options.seed ?? 0) >>> 0;
+    this.warn = options.warn ?? ((m: string) => console.warn(m));
+    this.prefix = layout.prefix;
+    this.store = new ParameterStore([...backboneSpecs(config, layout.prefix, layout.addPooler), ...layout.headSpecs]);
+    layout.tie?.(this.store);
+    this.backbone = new Backbone(config, this.store, layout.prefix, layout.addPooler, this.kernels);
+    if (options.initWeights !== false) initAll(this.store, config, this.seed);
+  }
+
+  /** Every parameter with its gradient, as named views over the flat buffers (tied weights listed once). */
+  parameters(): Parameter[] {
+    return this.store.parameters();
+  }
+
+  /** Gradients by parameter name (views into the flat gradient buffer). */
+  get gradients(): Map<string, Float32Array> {
+    return new Map(this.store.order.map((n) => [n, this.store.gradView(n)]));
+  }
+
+  /** The parameter values by HF name (views); aliases such as cls.predictions.decoder.weight resolve too. */
+  param(name: string): Float32Array {
+    return this.store.view(name);
+  }
+
+  zeroGrad(): void {
+    this.store.grad.fill(0);
+  }
+
+  /** Back-propagates the last forward's loss into `gradients` (+=). Call once per forward. */
+  backward(): void {
+    if (!this.pending) throw new Error(`${this.architecture}.backward(): the last forward computed no loss (pass labels), or backward already ran`);
+    const run = this.pending;
+    this.pending = null;
+    run();
+  }
+
+  /** Writes config.json + model.safetensors as transformers' save_pretrained does. */
+  async save(dir: string): Promise<void> {
+    const config = this.config.clone();
+    config.architectures = [this.architecture];
+    saveToDir(dir, config, this.store);
+  }
+
+  /** The seed of one forward pass: fresh per training forward, so masks differ between steps but not between runs. */
+  protected nextSeed(train: boolean): number {
+    if (!train) return 0;
+    this.forwardCount++;
+    return dropoutHash(this.seed, this.forwardCount);
+  }
+
+  protected headDropout(seed: number, train: boolean, p: number): { p: number; seed: number } | null {
+    return train && p > 0 ? { p, seed: siteSeed(seed, 0x7fffffff) } : null;
+  }
+
+  protected get classifierDropoutProb(): number {
+    return this.config.classifierDropout ?? this.config.hiddenDropoutProb;
+  }
+
+  /**
+   * Validates ids / mask / types and builds the backbone batch. `rank` 2: [batch, seq] (a single [seq] is batch 1);
+   * rank 3: [batch, choices, seq] flattened to [batch*choices, seq].
+   */
+  protected prepare(inputs: BertInputs, rank: 2 | 3): { batch: BackboneBatch; lead: number[] } {
+    const c = this.config;
+    if (!inputs || inputs.inputIds === undefined) throw new Error(`${this.architecture}.forward: inputs.inputIds is required`);
+    const ids = flattenInt(inputs.inputIds, 'inputIds');
+    let shape = ids.shape;
+    if (shape.length === rank - 1) shape = [1, ...shape];
+    if (shape.length !== rank) {
+      throw new Error(`${this.architecture}.forward: inputIds must have ${rank} dimensions (${rank === 3 ? '[batch, choices, seq]' : '[batch, seq]'}), found [${ids.shape.join(', ')}]`);
+    }
+    const T = shape[shape.length - 1]!;
+    const B = ids.data.length / Math.max(T, 1);
+    if (T < 1 || B < 1) throw new Error(`${this.architecture}.forward: empty input, shape [${shape.join(', ')}]`);
+    if (T > c.maxPositionEmbeddings) {
+      throw new Error(`${this.architecture}.forward: sequence length ${T} exceeds max_position_embeddings ${c.maxPositionEmbeddings}; truncate the input`);
+    }
+    for (let i = 0; i < ids.data.length; i++) {
+      const v = ids.data[i]!;
+      if (v < 0 || v >= c.vocabSize) throw new Error(`inputIds: id ${v} at flat index ${i} is outside the vocabulary [0, ${c.vocabSize})`);
+    }
+    const sameSize = (name: string, n: number): void => {
+      if (n !== ids.data.length) throw new Error(`${name}: has ${n} values but inputIds has ${ids.data.length} (shapes must match)`);
+    };
+    let types: Int32Array;
+    if (inputs.tokenTypeIds !== undefined) {
+      types = flattenInt(inputs.tokenTypeIds, 'tokenTypeIds').data;
+      sameSize('tokenTypeIds', types.length);
+      for (let i = 0; i < types.length; i++) {
+        if (types[i]! < 0 || types[i]! >= c.typeVocabSize) throw new Error(`tokenTypeIds: value ${types[i]} at flat index ${i} is outside [0, ${c.typeVocabSize}) (type_vocab_size)`);
+      }
+    } else types = new Int32Array(ids.data.length);
+    const maskBias = new Float32Array(ids.data.length);
+    if (inputs.attentionMask !== undefined) {
+      const m = flatten(inputs.attentionMask, 'attentionMask').data;
+      sameSize('attentionMask', m.length);
+      for (let i = 0; i < m.length; i++) {
+        const v = m[i]!;
+        if (v !== 0 && v !== 1) throw new Error(`attentionMask: value ${v} at flat index ${i} is not 0 or 1`);
+        // HF: (1 - mask) * torch.finfo(float32).min
+        maskBias[i] = v === 1 ? 0 : FLOAT32_MIN;
+      }
+    }
+    return { batch: { B, T, inputIds: ids.data, tokenTypeIds: types, maskBias }, lead: shape.slice(0, -1) };
+  }
+
+  /** Runs the backbone and gathers the optional outputs. */
+  protected runBackbone(batch: BackboneBatch, options: ForwardOptions, seed: number): CommonOutput {
+    this.pending = null;
+    this.backbone.forward(batch, options.train ?? false, seed);
+    const out: CommonOutput = {};
+    const { B, T } = batch;
+    const H = this.config.hiddenSize, nh = this.config.numAttentionHeads;
+    if (options.outputHiddenStates) out.hiddenStates = this.backbone.hiddenStates().map((h) => copyTensor(h, [B, T, H]));
+    if (options.outputAttentions) out.attentions = this.backbone.attentions().map((a) => copyTensor(a, [B, nh, T, T]));
+    return out;
+  }
+
+  /** Integer labels with an expected element count. */
+  protected intLabels(input: ArrayInput, name: string, n: number): Int32Array {
+    const l = flattenInt(input, name).data;
+    if (l.length !== n) throw new Error(`${this.architecture}.forward: ${name} has ${l.length} values, expected ${n}`);
+    return l;
+  }
+}
+
+type ModelConstructor<T> = new (config: BertConfig, options?: ModelOptions) => T;
+
+/** Shared fromPretrained: config (with overrides), weights, missing parameters initialised with a warning. */
+async function loadPretrained<T extends BertPreTrainedModel>(cls: ModelConstructor<T>, dir: string, options: PretrainedOptions): Promise<T> {
+  let config = readConfig(dir);
+  if (options.config) config = BertConfig.fromJson({ ...config.toJson(), ...options.config }, `${dir}/config.json (with overrides)`);
+  if (options.config && 'num_labels' in options.config && !('id2label' in options.config)) {
+    const n = options.config.num_labels;
+    if (typeof n === 'number' && n !== config.numLabels) config.setNumLabels(n);
+  }
+  const { tensors, file } = await readWeights(dir);
+  const model = new cls(config, { ...options, initWeights: false });
+  const warn = options.warn ?? ((m: string) => console.warn(m));
+  const report = loadIntoStore(model.store, model.prefix, tensors, file);
+  if (report.missing.length > 0) {
+    const rng = new SeededRandom(dropoutHash(model.seed, 0x1234));
+    for (const name of report.missing) initParameter(model.store, name, config, rng);
+    warn(
+      `Some weights of ${model.architecture} were not initialized from the model checkpoint at ${dir} and are newly initialized: ` +
+        `[${report.missing.join(', ')}]. You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.`,
+    );
+  }
+  if (report.unexpected.length > 0) {
+    warn(`Some weights of the model checkpoint at ${dir} were not used when initializing ${model.architecture}: [${report.unexpected.join(', ')}]`);
+  }
+  return model;
+}
+
+function toConfig(config: BertConfig | ConfigJson): BertConfig {
+  return config instanceof BertConfig ? config : BertConfig.fromJson(config);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The bare encoder (HF BertModel): last hidden state and pooler output. Parameter names have no `bert.` prefix. */
+export class BertModel extends BertPreTrainedModel {
+  readonly architecture = 'BertModel';
+
+  constructor(config: BertConfig | ConfigJson, options: ModelOptions & { addPoolingLayer?: boolean } = {}) {
+    const c = toConfig(config);
+    super(c, options, { prefix: '', addPooler: options.addPoolingLayer ?? true, headSpecs: [] });
+  }
+
+  static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertModel> {
+    return loadPretrained(BertModel, dir, options);
+  }
+
+  forward(inputs: BertInputs, options: ForwardOptions = {}): BertModelOutput {
+    const { batch } = this.prepare(inputs, 2);
+    const seed = this.nextSeed(options.train ?? false);
+    const common = this.runBackbone(batch, options, seed);
+    const { B, T } = batch, H = this.config.hiddenSize;
+    const out: BertModelOutput = { ...common, lastHiddenState: copyTensor(this.backbone.sequenceOutput, [B, T, H]) };
+    if (this.backbone.addPooler) out.poolerOutput = copyTensor(this.backbone.pooledOutput, [B, H]);
+    const N = B * T;
+    // Without a loss, backward takes the gradients of the outputs (for heads built outside this library).
+    this.pendingOutputs = { N, B };
+    return out;
+  }
+
+  private pendingOutputs: { N: number; B: number } | null = null;
+
+  /**
+   * Back-propagates given gradients of lastHiddenState [B,T,H] and/or poolerOutput [B,H] of the last forward into
+   * `gradients` (+=).
+   */
+  override backward(dLastHiddenState?: Float32Array | null, dPoolerOutput?: Float32Array | null): void {
+    const p = this.pendingOutputs;
+    if (!p) throw new Error('BertModel.backward(): call forward() first');
+    const H = this.config.hiddenSize;
+    if (!dLastHiddenState && !dPoolerOutput) throw new Error('BertModel.backward(dLastHiddenState, dPoolerOutput): give at least one gradient');
+    if (dLastHiddenState && dLastHiddenState.length !== p.N * H) throw new Error(`BertModel.backward: dLastHiddenState has ${dLastHiddenState.length} values, expected ${p.N * H}`);
+    if (dPoolerOutput && dPoolerOutput.length !== p.B * H) throw new Error(`BertModel.backward: dPoolerOutput has ${dPoolerOutput.length} values, expected ${p.B * H}`);
+    if (dPoolerOutput && !this.backbone.addPooler) throw new Error('BertModel.backward: this model has no pooler');
+    this.pendingOutputs = null;
+    this.backbone.backward(dLastHiddenState ? dLastHiddenState.slice() : null, dPoolerOutput ? dPoolerOutput.slice() : null);
+  }
+}
+
+/** BertForPreTraining: MLM prediction head + next sentence prediction; loss = MLM loss + NSP loss. */
+export class BertForPreTraining extends BertPreTrainedModel {
+  readonly architecture = 'BertForPreTraining';
+  private readonly lm: LMHead;
+  private readonly nsp: LinearHead;
+
+  constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
+    const c = toConfig(config);
+    super(c, options, {
+      prefix: 'bert.', addPooler: true,
+      headSpecs: [...LMHead.specs(c), ...LinearHead.specs('cls.seq_relationship', 2, c.hiddenSize)],
+      tie: (s) => LMHead.tie(s, 'bert.'),
+    });
+    this.lm = new LMHead(c, this.store, 'bert.', this.kernels);
+    this.nsp = new LinearHead(this.store, 'cls.seq_relationship', 2, c.hiddenSize, this.kernels);
+  }
+
+  static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForPreTraining> {
+    return loadPretrained(BertForPreTraining, dir, options);
+  }
+
+  forward(inputs: BertInputs, options: ForwardOptions = {}): PreTrainingOutput {
+    const { batch } = this.prepare(inputs, 2);
+    const train = options.train ?? false;
+    const seed = this.nextSeed(train);
+    const common = this.runBackbone(batch, options, seed);
+    const { B, T } = batch, N = B * T, V = this.config.vocabSize;
+    const logits = this.lm.forward(this.backbone.sequenceOutput, N);
+    const nspLogits = this.nsp.forward(this.backbone.pooledOutput, B, null);
+    const out: PreTrainingOutput = { ...common, predictionLogits: copyTensor(logits, [B, T, V]), seqRelationshipLogits: copyTensor(nspLogits, [B, 2]) };
+    if (inputs.labels !== undefined && inputs.nextSentenceLabel !== undefined) {
+      const labels = this.intLabels(inputs.labels, 'labels', N);
+      const nspLabels = this.intLabels(inputs.nextSentenceLabel, 'nextSentenceLabel', B);
+      const mlmLoss = crossEntropyLoss(this.kernels, logits, labels, N, V, -100, this.lm.dLogits);
+      const nspLoss = crossEntropyLoss(this.kernels, nspLogits, nspLabels, B, 2, -100, this.nsp.dLogits);
+      out.loss = mlmLoss + nspLoss;
+      this.pending = () => {
+        const dSeq = this.lm.backward();
+        const dPooled = this.nsp.backward();
+        this.backbone.backward(dSeq, dPooled);
+      };
+    }
+    return out;
+  }
+}
+
+/** BertForMaskedLM: the MLM head over every token (no pooler); loss = cross-entropy on labels != -100. */
+export class BertForMaskedLM extends BertPreTrainedModel {
+  readonly architecture = 'BertForMaskedLM';
+  private readonly lm: LMHead;
+
+  constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
+    const c = toConfig(config);
+    super(c, options, { prefix: 'bert.', addPooler: false, headSpecs: LMHead.specs(c), tie: (s) => LMHead.tie(s, 'bert.') });
+    this.lm = new LMHead(c, this.store, 'bert.', this.kernels);
+  }
+
+  static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForMaskedLM> {
+    return loadPretrained(BertForMaskedLM, dir, options);
+  }
+
+  forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
+    const { batch } = this.prepare(inputs, 2);
+    const seed = this.nextSeed(options.train ?? false);
+    const common = this.runBackbone(batch, options, seed);
+    const { B, T } = batch, N = B * T, V = this.config.vocabSize;
+    const logits = this.lm.forward(this.backbone.sequenceOutput, N);
+    const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, T, V]) };
+    if (inputs.labels !== undefined) {
+      const labels = this.intLabels(inputs.labels, 'labels', N);
+      out.loss = crossEntropyLoss(this.kernels, logits, labels, N, V, -100, this.lm.dLogits);
+      this.pending = () => this.backbone.backward(this.lm.backward(), null);
+    }
+    return out;
+  }
+}
+
+/** BertForNextSentencePrediction: linear layer on the pooled output; label 0 = B follows A. */
+export class BertForNextSentencePrediction extends BertPreTrainedModel {
+  readonly architecture = 'BertForNextSentencePrediction';
+  private readonly nsp: LinearHead;
+
+  constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
+    const c = toConfig(config);
+    super(c, options, { prefix: 'bert.', addPooler: true, headSpecs: LinearHead.specs('cls.seq_relationship', 2, c.hiddenSize) });
+    this.nsp = new LinearHead(this.store, 'cls.seq_relationship', 2, c.hiddenSize, this.kernels);
+  }
+
+  static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForNextSentencePrediction> {
+    return loadPretrained(BertForNextSentencePrediction, dir, options);
+  }
+
+  forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
+    const { batch } = this.prepare(inputs, 2);
+    const seed = this.nextSeed(options.train ?? false);
+    const common = this.runBackbone(batch, options, seed);
+    const B = batch.B;
+    const logits = this.nsp.forward(this.backbone.pooledOutput, B, null);
+    const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, 2]) };
+    const labelsInput = inputs.labels ?? inputs.nextSentenceLabel;
+    if (labelsInput !== undefined) {
+      const labels = this.intLabels(labelsInput, 'labels', B);
+      out.loss = crossEntropyLoss(this.kernels, logits, labels, B, 2, -100, this.nsp.dLogits);
+      this.pending = () => this.backbone.backward(null, this.nsp.backward());
+    }
+    return out;
+  }
+}
+
+/**
+ * BertForSequenceClassification: dropout + linear on the pooled output. The loss follows config.problem_type,
+ * inferred as HF does when unset: 1 label → regression (MSE), labels shaped [batch, numLabels] → multi-label
+ * (BCE with logits), integer labels [batch] → single-label (cross-entropy).
+ */
+export class BertForSequenceClassification extends BertPreTrainedModel {
+  readonly architecture = 'BertForSequenceClassification';
+  private readonly classifier: LinearHead;
+
+  constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
+    const c = toConfig(config);
+    super(c, options, { prefix: 'bert.', addPooler: true, headSpecs: LinearHead.specs('classifier', c.numLabels, c.hiddenSize) });
+    this.classifier = new LinearHead(this.store, 'classifier', c.numLabels, c.hiddenSize, this.kernels);
+  }
+
+  static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForSequenceClassification> {
+    return loadPretrained(BertForSequenceClassification, dir, options);
+  }
+
+  forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
+    const { batch } = this.prepare(inputs, 2);
+    const train = options.train ?? false;
+    const seed = this.nextSeed(train);
+    const common = this.runBackbone(batch, options, seed);
+    const B = batch.B, L = this.config.numLabels;
+    const logits = this.classifier.forward(this.backbone.pooledOutput, B, this.headDropout(seed, train, this.classifierDropoutProb));
+    const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, L]) };
+    if (inputs.labels !== undefined) {
+      const labels = flatten(inputs.labels, 'labels');
+      let problem: ProblemType | null = this.config.problemType;
+      if (problem === null) {
+        const integral = labels.data.every((v) => Number.isInteger(v));
+        const isFloatTyped = typeof inputs.labels === 'object' && inputs.labels !== null && 'data' in inputs.labels &&
+          (inputs.labels.data instanceof Float32Array || inputs.labels.data instanceof Float64Array);
+        if (L === 1) problem = 'regression';
+        else if (integral && !isFloatTyped && labels.data.length === B) problem = 'single_label_classification';
+        else problem = 'multi_label_classification';
+        // HF records the inferred problem type in the config (and save() writes it).
+        this.config.problemType = problem;
+      }
+      if (problem === 'single_label_classification') {
+        const l = this.intLabels(inputs.labels, 'labels', B);
+        out.loss = crossEntropyLoss(this.kernels, logits, l, B, L, -100, this.classifier.dLogits);
+      } else {
+        if (labels.data.length !== B * L) throw new Error(`${this.architecture}.forward: ${problem} labels need ${B * L} values ([batch, num_labels]), found ${labels.data.length}`);
+        const y = Float32Array.from(labels.data);
+        out.loss = problem === 'regression'
+          ? mseLoss(logits, y, B * L, this.classifier.dLogits)
+          : bceWithLogitsLoss(logits, y, B * L, this.classifier.dLogits);
+      }
+      this.pending = () => this.backbone.backward(null, this.classifier.backward());
+    }
+    return out;
+  }
+}
+
+/** BertForTokenClassification: dropout + linear on every token; cross-entropy over labels != -100. */
+export class BertForTokenClassification extends BertPreTrainedModel {
+  readonly architecture = 'BertForTokenClassification';
+  private readonly classifier: LinearHead;
+
+  constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
+    const c = toConfig(config);
+    super(c, options, { prefix: 'bert.', addPooler: false, headSpecs: LinearHead.specs('classifier', c.numLabels, c.hiddenSize) });
+    this.classifier = new LinearHead(this.store, 'classifier', c.numLabels, c.hiddenSize, this.kernels);
+  }
+
+  static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForTokenClassification> {
+    return loadPretrained(BertForTokenClassification, dir, options);
+  }
+
+  forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
+    const { batch } = this.prepare(inputs, 2);
+    const train = options.train ?? false;
+    const seed = this.nextSeed(train);
+    const common = this.runBackbone(batch, options, seed);
+    const { B, T } = batch, N = B * T, L = this.config.numLabels;
+    const logits = this.classifier.forward(this.backbone.sequenceOutput, N, this.headDropout(seed, train, this.classifierDropoutProb));
+    const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, T, L]) };
+    if (inputs.labels !== undefined) {
+      const labels = this.intLabels(inputs.labels, 'labels', N);
+      out.loss = crossEntropyLoss(this.kernels, logits, labels, N, L, -100, this.classifier.dLogits);
+      this.pending = () => this.backbone.backward(this.classifier.backward(), null);
+    }
+    return out;
+  }
+}
+
+/**
+ * BertForQuestionAnswering: qa_outputs gives start and end logits per token. Loss as HF: positions clamped to
+ * [0, seq], a clamped position equal to seq is ignored, loss = (start CE + end CE) / 2.
+ */
+export class BertForQuestionAnswering extends BertPreTrainedModel {
+  readonly architecture = 'BertForQuestionAnswering';
+  private readonly qa: LinearHead;
+  private dStart = new Float32Array(0);
+  private dEnd = new Float32Array(0);
+
+  constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
+    const c = toConfig(config);
+    super(c, options, { prefix: 'bert.', addPooler: false, headSpecs: LinearHead.specs('qa_outputs', 2, c.hiddenSize) });
+    this.qa = new LinearHead(this.store, 'qa_outputs', 2, c.hiddenSize, this.kernels);
+  }
+
+  static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForQuestionAnswering> {
+    return loadPretrained(BertForQuestionAnswering, dir, options);
+  }
+
+  forward(inputs: BertInputs, options: ForwardOptions = {}): QuestionAnsweringOutput {
+    const { batch } = this.prepare(inputs, 2);
+    const seed = this.nextSeed(options.train ?? false);
+    const common = this.runBackbone(batch, options, seed);
+    const { B, T } = batch, N = B * T;
+    const logits = this.qa.forward(this.backbone.sequenceOutput, N, null);
+    const start = new Float32Array(N), end = new Float32Array(N);
+    for (let i = 0; i < N; i++) {
+      start[i] = logits[2 * i]!;
+      end[i] = logits[2 * i + 1]!;
+    }
+    const out: QuestionAnsweringOutput = { ...common, startLogits: { shape: [B, T], data: start }, endLogits: { shape: [B, T], data: end } };
+    if (inputs.startPositions !== undefined && inputs.endPositions !== undefined) {
+      const clamp = (l: Int32Array): Int32Array => l.map((v) => Math.min(Math.max(v, 0), T));
+      const sp = clamp(this.intLabels(inputs.startPositions, 'startPositions', B));
+      const ep = clamp(this.intLabels(inputs.endPositions, 'endPositions', B));
+      if (this.dStart.length !== N) {
+        this.dStart = new Float32Array(N);
+        this.dEnd = new Float32Array(N);
+      }
+      const ls = crossEntropyLoss(this.kernels, start, sp, B, T, T, this.dStart, 0.5);
+      const le = crossEntropyLoss(this.kernels, end, ep, B, T, T, this.dEnd, 0.5);
+      out.loss = (ls + le) / 2;
+      for (let i = 0; i < N; i++) {
+        this.qa.dLogits[2 * i] = this.dStart[i]!;
+        this.qa.dLogits[2 * i + 1] = this.dEnd[i]!;
+      }
+      this.pending = () => this.backbone.backward(this.qa.backward(), null);
+    }
+    return out;
+  }
+}
+
+/** BertForMultipleChoice: inputs [batch, choices, seq]; one score per choice from the pooled output. */
+export class BertForMultipleChoice extends BertPreTrainedModel {
+  readonly architecture = 'BertForMultipleChoice';
+  private readonly classifier: LinearHead;
+
+  constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
+    const c = toConfig(config);
+    super(c, options, { prefix: 'bert.', addPooler: true, headSpecs: LinearHead.specs('classifier', 1, c.hiddenSize) });
+    this.classifier = new LinearHead(this.store, 'classifier', 1, c.hiddenSize, this.kernels);
+  }
+
+  static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForMultipleChoice> {
+    return loadPretrained(BertForMultipleChoice, dir, options);
+  }
+
+  forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
+    const { batch, lead } = this.prepare(inputs, 3);
+    const train = options.train ?? false;
+    const seed = this.nextSeed(train);
+    const common = this.runBackbone(batch, options, seed);
+    const [B, C] = lead as [number, number];
+    const logits = this.classifier.forward(this.backbone.pooledOutput, B * C, this.headDropout(seed, train, this.classifierDropoutProb));
+    const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, C]) };
+    if (inputs.labels !== undefined) {
+      const labels = this.intLabels(inputs.labels, 'labels', B);
+      out.loss = crossEntropyLoss(this.kernels, logits, labels, B, C, -100, this.classifier.dLogits);
+      this.pending = () => this.backbone.backward(null, this.classifier.backward());
+    }
+    return out;
+  }
+}
+
+/** Every model class by its HF architecture name. */
+export const MODEL_CLASSES = {
+  BertModel,
+  BertForPreTraining,
+  BertForMaskedLM,
+  BertForNextSentencePrediction,
+  BertForSequenceClassification,
+  BertForTokenClassification,
+  BertForQuestionAnswering,
+  BertForMultipleChoice,
+} as const;
+
+export type BertArchitecture = keyof typeof MODEL_CLASSES;

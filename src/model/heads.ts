@@ -1,0 +1,193 @@
+// Task head layers (MLM prediction head with the tied decoder, linear classifiers) and the HF loss functions,
+// forward and backward side by side.
+import type { DropoutSpec, Kernels } from '../tensor/kernels.js';
+import type { BertConfig } from './config.js';
+import type { ParameterStore, ParamSpec } from './params.js';
+
+interface PG {
+  w: Float32Array;
+  g: Float32Array;
+}
+
+function pg(store: ParameterStore, name: string): PG {
+  return { w: store.view(name), g: store.gradView(name) };
+}
+
+/** BertLMPredictionHead: dense → activation → LayerNorm → decoder tied to the word embeddings, + bias. */
+export class LMHead {
+  static specs(c: BertConfig): ParamSpec[] {
+    const H = c.hiddenSize;
+    return [
+      { name: 'cls.predictions.bias', shape: [c.vocabSize] },
+      { name: 'cls.predictions.transform.dense.weight', shape: [H, H] },
+      { name: 'cls.predictions.transform.dense.bias', shape: [H] },
+      { name: 'cls.predictions.transform.LayerNorm.weight', shape: [H] },
+      { name: 'cls.predictions.transform.LayerNorm.bias', shape: [H] },
+    ];
+  }
+
+  /** The decoder weight and bias are the same parameters as the word embedding and cls.predictions.bias. */
+  static tie(store: ParameterStore, prefix: string): void {
+    store.alias('cls.predictions.decoder.weight', `${prefix}embeddings.word_embeddings.weight`);
+    store.alias('cls.predictions.decoder.bias', 'cls.predictions.bias');
+  }
+
+  private readonly denseW: PG;
+  private readonly denseB: PG;
+  private readonly lnW: PG;
+  private readonly lnB: PG;
+  private readonly decoderW: PG;
+  private readonly decoderB: PG;
+  private n = 0;
+  private pre = new Float32Array(0);
+  private act = new Float32Array(0);
+  private lnMean = new Float32Array(0);
+  private lnRstd = new Float32Array(0);
+  private t = new Float32Array(0);
+  /** [N, V] logits of the last forward. */
+  logits = new Float32Array(0);
+  /** [N, V] gradient of the loss w.r.t. the logits, filled by the loss. */
+  dLogits = new Float32Array(0);
+  private dT = new Float32Array(0);
+  private dX = new Float32Array(0);
+  private x: Float32Array = new Float32Array(0);
+
+  constructor(private readonly config: BertConfig, store: ParameterStore, prefix: string, private readonly kernels: Kernels) {
+    this.denseW = pg(store, 'cls.predictions.transform.dense.weight');
+    this.denseB = pg(store, 'cls.predictions.transform.dense.bias');
+    this.lnW = pg(store, 'cls.predictions.transform.LayerNorm.weight');
+    this.lnB = pg(store, 'cls.predictions.transform.LayerNorm.bias');
+    this.decoderW = pg(store, `${prefix}embeddings.word_embeddings.weight`);
+    this.decoderB = pg(store, 'cls.predictions.bias');
+  }
+
+  private ensure(n: number): void {
+    if (this.n === n) return;
+    const H = this.config.hiddenSize, V = this.config.vocabSize;
+    this.n = n;
+    this.pre = new Float32Array(n * H);
+    this.act = new Float32Array(n * H);
+    this.lnMean = new Float32Array(n);
+    this.lnRstd = new Float32Array(n);
+    this.t = new Float32Array(n * H);
+    this.logits = new Float32Array(n * V);
+    this.dLogits = new Float32Array(n * V);
+    this.dT = new Float32Array(n * H);
+    this.dX = new Float32Array(n * H);
+  }
+
+  /** x [n, H] → logits [n, V] (this.logits). */
+  forward(x: Float32Array, n: number): Float32Array {
+    const k = this.kernels, c = this.config, H = c.hiddenSize;
+    this.ensure(n);
+    this.x = x;
+    k.linearForward(x, this.denseW.w, this.denseB.w, this.pre, n, H, H);
+    k.activationForward(c.activation, this.pre, this.act, n * H);
+    k.layerNormForward(this.act, this.lnW.w, this.lnB.w, this.t, this.lnMean, this.lnRstd, n, H, c.layerNormEps);
+    k.linearForward(this.t, this.decoderW.w, this.decoderB.w, this.logits, n, c.vocabSize, H);
+    return this.logits;
+  }
+
+  /** Back-propagates this.dLogits; returns d(x) [n, H] (a reused buffer). */
+  backward(): Float32Array {
+    const k = this.kernels, c = this.config, H = c.hiddenSize, n = this.n;
+    k.linearBackward(this.dLogits, this.t, this.decoderW.w, this.dT, this.decoderW.g, this.decoderB.g, n, c.vocabSize, H);
+    // dT → d(act) through LayerNorm (into dX as scratch), then through the activation in place.
+    k.layerNormBackward(this.dT, this.act, this.lnW.w, this.lnMean, this.lnRstd, this.dX, this.lnW.g, this.lnB.g, n, H);
+    k.activationBackward(c.activation, this.pre, this.dX, this.dX, n * H);
+    k.linearBackward(this.dX, this.x, this.denseW.w, this.dT, this.denseW.g, this.denseB.g, n, H, H);
+    return this.dT;
+  }
+}
+
+/** Optional dropout, then nn.Linear: the classifier / seq_relationship / qa_outputs heads. */
+export class LinearHead {
+  static specs(name: string, out: number, inDim: number): ParamSpec[] {
+    return [
+      { name: `${name}.weight`, shape: [out, inDim] },
+      { name: `${name}.bias`, shape: [out] },
+    ];
+  }
+
+  private readonly w: PG;
+  private readonly b: PG;
+  private m = 0;
+  private xd = new Float32Array(0);
+  /** [m, out] logits of the last forward. */
+  logits = new Float32Array(0);
+  /** [m, out] gradient of the loss w.r.t. the logits, filled by the loss. */
+  dLogits = new Float32Array(0);
+  private dX = new Float32Array(0);
+  private drop: DropoutSpec | null = null;
+
+  constructor(store: ParameterStore, name: string, readonly out: number, readonly inDim: number, private readonly kernels: Kernels) {
+    this.w = pg(store, `${name}.weight`);
+    this.b = pg(store, `${name}.bias`);
+  }
+
+  forward(x: Float32Array, m: number, dropout: DropoutSpec | null): Float32Array {
+    if (this.m !== m) {
+      this.m = m;
+      this.xd = new Float32Array(m * this.inDim);
+      this.logits = new Float32Array(m * this.out);
+      this.dLogits = new Float32Array(m * this.out);
+      this.dX = new Float32Array(m * this.inDim);
+    }
+    this.drop = dropout;
+    if (dropout) this.kernels.dropoutForward(x, this.xd, m * this.inDim, dropout);
+    else this.xd.set(x.subarray(0, m * this.inDim));
+    this.kernels.linearForward(this.xd, this.w.w, this.b.w, this.logits, m, this.out, this.inDim);
+    return this.logits;
+  }
+
+  /** Back-propagates this.dLogits; returns d(x) [m, inDim] (a reused buffer). */
+  backward(): Float32Array {
+    const k = this.kernels;
+    k.linearBackward(this.dLogits, this.xd, this.w.w, this.dX, this.w.g, this.b.g, this.m, this.out, this.inDim);
+    if (this.drop) k.dropoutBackward(this.dX, this.dX, this.m * this.inDim, this.drop);
+    return this.dX;
+  }
+}
+
+/** nn.CrossEntropyLoss (mean over rows whose label is not ignoreIndex); fills dlogits. NaN when no row counts, as torch. */
+export function crossEntropyLoss(
+  k: Kernels, logits: Float32Array, labels: Int32Array, n: number, c: number, ignoreIndex: number, dlogits: Float32Array,
+  weight = 1,
+): number {
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const l = labels[i]!;
+    if (l === ignoreIndex) continue;
+    if (!(l >= 0 && l < c)) throw new Error(`label ${l} at position ${i} is outside [0, ${c}) (use ${ignoreIndex} to ignore a position)`);
+    count++;
+  }
+  if (count === 0) {
+    dlogits.fill(0, 0, n * c);
+    return NaN;
+  }
+  const { lossSum } = k.softmaxCrossEntropy(logits, labels, n, c, ignoreIndex, dlogits, weight / count);
+  return lossSum / count;
+}
+
+/** nn.MSELoss (mean); dlogits = 2 (x - y) / n. */
+export function mseLoss(logits: Float32Array, labels: Float32Array, n: number, dlogits: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const d = logits[i]! - labels[i]!;
+    s += d * d;
+    dlogits[i] = (2 * d) / n;
+  }
+  return s / n;
+}
+
+/** nn.BCEWithLogitsLoss (mean), in the numerically stable form torch uses. */
+export function bceWithLogitsLoss(logits: Float32Array, labels: Float32Array, n: number, dlogits: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const x = logits[i]!, y = labels[i]!;
+    s += Math.max(x, 0) - x * y + Math.log1p(Math.exp(-Math.abs(x)));
+    const sig = x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+    dlogits[i] = (sig - y) / n;
+  }
+  return s / n;
+}
