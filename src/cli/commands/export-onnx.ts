@@ -1,0 +1,45 @@
+// `bert export-onnx --model DIR --output DIR [--head auto|base|...]`: writes an ONNX folder for ORT / transformers.js.
+import { parseArgs } from 'node:util';
+import { exportOnnxFolder } from '../../export/folder.js';
+import type { OnnxHead } from '../../export/onnx.js';
+
+export const usage = `Usage: bert export-onnx --model DIR --output DIR [--head auto|base|sequence-classification|token-classification|question-answering|masked-lm]
+
+Writes DIR/onnx/model.onnx (opset 17; int64 inputs input_ids, attention_mask, token_type_ids with dynamic
+batch_size and sequence_length), config.json and the tokenizer files, the layout transformers.js and
+onnxruntime read. The head comes from config.json "architectures" unless --head is given.`;
+
+const HEADS = ['auto', 'base', 'sequence-classification', 'token-classification', 'question-answering', 'masked-lm'];
+
+/** Runs the command; returns the process exit code (2 for usage errors). */
+export async function exportOnnxCommand(argv: string[]): Promise<number> {
+  let values: { model?: string; output?: string; head?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { model: { type: 'string' }, output: { type: 'string' }, head: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`bert export-onnx: ${(err as Error).message}\n${usage}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  if (!values.model || !values.output) {
+    process.stderr.write(`bert export-onnx: --model and --output are required\n${usage}\n`);
+    return 2;
+  }
+  const head = values.head ?? 'auto';
+  if (!HEADS.includes(head)) {
+    process.stderr.write(`bert export-onnx: --head ${head} is not one of ${HEADS.join(', ')}\n`);
+    return 2;
+  }
+  const result = exportOnnxFolder(values.model, values.output, { head: head as OnnxHead | 'auto' });
+  process.stdout.write(`${JSON.stringify({ onnx: result.onnxPath, bytes: result.bytes, files: result.files })}\n`);
+  return 0;
+}
+
+export default exportOnnxCommand;

@@ -1,0 +1,61 @@
+// Writes an ONNX model folder in the layout transformers.js reads: onnx/model.onnx, config.json, tokenizer files.
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readJsonFile, readPytorchBin, readSafetensors, writeFileAtomic } from '../io/index.js';
+import type { TensorEntry } from '../io/index.js';
+import { saveBertTokenizerFiles } from '../tokenizer/trainer-files.js';
+import { exportBertOnnx, OnnxExportError } from './onnx.js';
+import type { NamedTensor, OnnxExportOptions } from './onnx.js';
+
+const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
+
+function readModelWeights(dir: string): Map<string, TensorEntry> {
+  const st = join(dir, 'model.safetensors');
+  if (existsSync(st)) return readSafetensors(st).tensors;
+  const bin = join(dir, 'pytorch_model.bin');
+  if (existsSync(bin)) return readPytorchBin(bin).tensors;
+  throw new OnnxExportError(`${dir}: no model.safetensors or pytorch_model.bin to export`);
+}
+
+/** The float parameters of a checkpoint as NamedTensors (F16/BF16 arrive upcast to float32 by the readers). */
+export function floatTensors(tensors: Map<string, TensorEntry>): NamedTensor[] {
+  const out: NamedTensor[] = [];
+  for (const [name, e] of tensors) if (e.data instanceof Float32Array) out.push({ name, shape: e.shape, data: e.data });
+  return out;
+}
+
+export interface ExportFolderResult {
+  onnxPath: string;
+  bytes: number;
+  files: string[];
+}
+
+/** Exports the HF-format model folder `modelDir` to `outputDir` (onnx/model.onnx + config.json + tokenizer files). */
+export function exportOnnxFolder(modelDir: string, outputDir: string, options: OnnxExportOptions = {}): ExportFolderResult {
+  const configPath = join(modelDir, 'config.json');
+  if (!existsSync(configPath)) throw new OnnxExportError(`${modelDir}: config.json not found (is this a model folder?)`);
+  const config = readJsonFile(configPath, 'config.json');
+  if (!config || typeof config !== 'object' || Array.isArray(config)) throw new OnnxExportError(`${configPath}: expected a JSON object`);
+  const bytes = exportBertOnnx(config as Record<string, unknown>, floatTensors(readModelWeights(modelDir)), options);
+  mkdirSync(join(outputDir, 'onnx'), { recursive: true });
+  const onnxPath = join(outputDir, 'onnx', 'model.onnx');
+  writeFileAtomic(onnxPath, bytes);
+  const files = [onnxPath];
+  writeFileAtomic(join(outputDir, 'config.json'), readFileSync(configPath));
+  files.push(join(outputDir, 'config.json'));
+  for (const f of TOKENIZER_FILES) {
+    if (existsSync(join(modelDir, f))) {
+      copyFileSync(join(modelDir, f), join(outputDir, f));
+      files.push(join(outputDir, f));
+    }
+  }
+  // transformers.js reads tokenizer.json only: derive it from vocab.txt when the model folder lacks it.
+  if (!existsSync(join(modelDir, 'tokenizer.json')) && existsSync(join(modelDir, 'vocab.txt'))) {
+    const vocab = readFileSync(join(modelDir, 'vocab.txt'), 'utf8').split('\n');
+    if (vocab[vocab.length - 1] === '') vocab.pop();
+    const tc = existsSync(join(modelDir, 'tokenizer_config.json')) ? readJsonFile(join(modelDir, 'tokenizer_config.json'), 'tokenizer_config.json') as Record<string, unknown> : {};
+    const lowercase = typeof tc.do_lower_case === 'boolean' ? tc.do_lower_case : true;
+    for (const f of saveBertTokenizerFiles(outputDir, vocab, { lowercase })) if (!files.includes(f)) files.push(f);
+  }
+  return { onnxPath, bytes: bytes.length, files };
+}
