@@ -74,17 +74,103 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
   return { line, column: offset - start + 1 };
 }
 
+/**
+ * Offset of the first JSON syntax error in `text` (V8's messages do not always carry one), or -1.
+ * An iterative scanner (no recursion, so deep nesting cannot overflow the stack).
+ */
+export function jsonErrorOffset(text: string): number {
+  let i = 0;
+  const n = text.length;
+  const ws = () => {
+    while (i < n && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
+  };
+  const stack: Array<'{' | '['> = [];
+  // States: expecting a value, or after a value (expecting , ] } or end).
+  let expectValue = true;
+  let expectKey = false;
+  for (;;) {
+    ws();
+    if (expectValue) {
+      if (i >= n) return i;
+      const c = text[i]!;
+      if (expectKey) {
+        if (c !== '"') return i;
+      }
+      if (c === '{' || c === '[') {
+        stack.push(c);
+        i++;
+        ws();
+        if (text[i] === (c === '{' ? '}' : ']')) {
+          stack.pop();
+          i++;
+          expectValue = false;
+          continue;
+        }
+        expectKey = c === '{';
+        continue;
+      }
+      if (c === '"') {
+        i++;
+        while (i < n && text[i] !== '"') {
+          const code = text.charCodeAt(i);
+          if (code < 0x20) return i;
+          if (text[i] === '\\') {
+            const e = text[i + 1];
+            if (e === 'u') {
+              if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) return i;
+              i += 6;
+              continue;
+            }
+            if (e === undefined || !'"\\/bfnrt'.includes(e)) return i;
+            i += 2;
+            continue;
+          }
+          i++;
+        }
+        if (i >= n) return i;
+        i++;
+        if (expectKey) {
+          ws();
+          if (text[i] !== ':') return i;
+          i++;
+          expectKey = false;
+          continue; // the member's value follows
+        }
+      } else {
+        const m = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)/.exec(text.slice(i, i + 400));
+        if (!m) return i;
+        i += m[0].length;
+      }
+      expectValue = false;
+      continue;
+    }
+    if (stack.length === 0) return i < n ? i : -1;
+    const c = text[i];
+    const open = stack[stack.length - 1]!;
+    if (c === ',') {
+      i++;
+      expectValue = true;
+      expectKey = open === '{';
+    } else if ((c === '}' && open === '{') || (c === ']' && open === '[')) {
+      stack.pop();
+      i++;
+    } else {
+      return i;
+    }
+  }
+}
+
 /** Parse JSON text, turning a syntax error into a CheckpointFormatError with line and column. */
 export function parseJsonText(text: string, file: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    const pos = /position (\d+)/.exec(message);
+    const offset = jsonErrorOffset(text);
     let where = '';
-    if (pos) {
-      const { line, column } = lineColumn(text, Number(pos[1]));
-      where = ` at line ${line}, column ${column}`;
+    if (offset >= 0) {
+      const { line, column } = lineColumn(text, offset);
+      where = offset >= text.length ? ' (unexpected end of file)' : ` at line ${line}, column ${column}`;
     }
     throw new CheckpointFormatError(file, `${what} is not valid JSON${where}: ${message}`, { cause: err });
   }
