@@ -232,7 +232,7 @@ async function loadPretrained<T extends BertPreTrainedModel>(cls: ModelConstruct
     const n = options.config.num_labels;
     if (typeof n === 'number' && n !== config.numLabels) config.setNumLabels(n);
   }
-  const { tensors, file } = await readWeights(dir);
+  const { tensors, file } = readWeights(dir);
   const model = new cls(config, { ...options, initWeights: false });
   const warn = options.warn ?? ((m: string) => console.warn(m));
   const report = loadIntoStore(model.store, model.prefix, tensors, file);

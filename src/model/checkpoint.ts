@@ -1,7 +1,7 @@
 // HF checkpoint names ↔ our parameter store: reading a model folder's weights and writing what save_pretrained writes.
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { readJsonFile, readSafetensors, writeFileAtomic, writeSafetensors } from '../io/index.js';
+import { readJsonFile, readPytorchBin, readSafetensors, writeFileAtomic, writeSafetensors } from '../io/index.js';
 import type { TensorEntry, WritableTensor } from '../io/index.js';
 import { BertConfig } from './config.js';
 import type { ParameterStore } from './params.js';
@@ -14,15 +14,8 @@ export function readConfig(dir: string): BertConfig {
   return BertConfig.fromJson(readJsonFile(path, 'model config'), path);
 }
 
-/** Reader of PyTorch .bin checkpoints, registered by the io layer's module when it is loaded. */
-export type BinReader = (path: string) => { tensors: Map<string, TensorEntry> };
-let binReader: BinReader | null = null;
-export function registerBinReader(reader: BinReader): void {
-  binReader = reader;
-}
-
 /** Reads every tensor of a model folder: model.safetensors (or its shards), else pytorch_model.bin. */
-export async function readWeights(dir: string): Promise<{ tensors: Map<string, TensorEntry>; file: string }> {
+export function readWeights(dir: string): { tensors: Map<string, TensorEntry>; file: string } {
   const st = join(dir, 'model.safetensors');
   if (existsSync(st)) return { tensors: readSafetensors(st).tensors, file: st };
   const index = join(dir, 'model.safetensors.index.json');
@@ -33,24 +26,15 @@ export async function readWeights(dir: string): Promise<{ tensors: Map<string, T
     }
     const tensors = new Map<string, TensorEntry>();
     for (const shard of new Set(Object.values(j.weight_map))) {
+      if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\') || shard.startsWith('.')) {
+        throw new Error(`${index}: shard name ${JSON.stringify(shard)} must be a file name inside the model folder`);
+      }
       for (const [k, v] of readSafetensors(join(dir, shard)).tensors) tensors.set(k, v);
     }
     return { tensors, file: index };
   }
   const bin = join(dir, 'pytorch_model.bin');
-  if (existsSync(bin)) {
-    if (!binReader) {
-      try {
-        // The .bin reader lives in the io layer; loaded lazily so safetensors-only use never needs it.
-        const mod = (await import('../io/pytorch-bin.js' as string)) as { readPytorchBin?: BinReader };
-        if (mod.readPytorchBin) binReader = mod.readPytorchBin;
-      } catch {
-        // fall through to the error below
-      }
-    }
-    if (!binReader) throw new Error(`${bin}: reading PyTorch .bin checkpoints is not available in this build`);
-    return { tensors: binReader(bin).tensors, file: bin };
-  }
+  if (existsSync(bin)) return { tensors: readPytorchBin(bin).tensors, file: bin };
   throw new Error(`${dir}: no weights file (expected model.safetensors, model.safetensors.index.json or pytorch_model.bin)`);
 }
 
