@@ -1,0 +1,106 @@
+// Batching of encoded examples into model inputs, padded to the longest example of each batch.
+import type { BertInputs } from '../model/inputs.js';
+import type { TrainerDataset } from '../train/trainer.js';
+
+/** One tokenized example: ids (with [CLS]/[SEP]) and segment ids, plus the head's target. */
+export interface EncodedExample {
+  inputIds: number[];
+  tokenTypeIds?: number[];
+  /** Sequence classification: class id, multi-hot vector, or regression target(s). */
+  label?: number | number[];
+  /** Token classification: one label per piece (-100 ignored). */
+  tokenLabels?: number[];
+  /** Question answering: answer span in token positions. */
+  startPosition?: number;
+  endPosition?: number;
+}
+
+/** A multiple-choice example: one encoded sequence per choice and the index of the right one. */
+export interface EncodedChoices {
+  choices: { inputIds: number[]; tokenTypeIds?: number[] }[];
+  label: number;
+}
+
+export type EncodedTask = 'sequence' | 'token' | 'qa';
+
+function pad2d(rows: readonly (readonly number[] | undefined)[], T: number, fill: number, fallbackLen: readonly number[]): Int32Array {
+  const out = new Int32Array(rows.length * T).fill(fill);
+  rows.forEach((r, i) => {
+    if (r) out.set(r, i * T);
+    else out.fill(0, i * T, i * T + fallbackLen[i]!);
+  });
+  return out;
+}
+
+/**
+ * Pads `examples[indices]` into BertInputs. Labels are typed so the model picks the HF problem type: Int32Array for
+ * class ids (single label, token labels), Float32Array [B, L] for multi-label / regression.
+ */
+export function collateEncoded(examples: readonly EncodedExample[], indices: readonly number[], task: EncodedTask, padId: number): BertInputs {
+  const ex = indices.map((i) => examples[i]!);
+  const B = ex.length;
+  const T = Math.max(...ex.map((e) => e.inputIds.length));
+  const lens = ex.map((e) => e.inputIds.length);
+  const ids = pad2d(ex.map((e) => e.inputIds), T, padId, lens);
+  const types = pad2d(ex.map((e) => e.tokenTypeIds ?? new Array<number>(e.inputIds.length).fill(0)), T, 0, lens);
+  const mask = new Int32Array(B * T);
+  lens.forEach((n, i) => mask.fill(1, i * T, i * T + n));
+  const inputs: BertInputs = { inputIds: { data: ids, shape: [B, T] }, tokenTypeIds: { data: types, shape: [B, T] }, attentionMask: { data: mask, shape: [B, T] } };
+  if (task === 'token') {
+    if (ex.some((e) => e.tokenLabels === undefined)) return inputs;
+    inputs.labels = { data: pad2d(ex.map((e) => e.tokenLabels), T, -100, lens), shape: [B, T] };
+  } else if (task === 'qa') {
+    if (ex.some((e) => e.startPosition === undefined || e.endPosition === undefined)) return inputs;
+    inputs.startPositions = { data: Int32Array.from(ex.map((e) => e.startPosition!)), shape: [B] };
+    inputs.endPositions = { data: Int32Array.from(ex.map((e) => e.endPosition!)), shape: [B] };
+  } else {
+    if (ex.some((e) => e.label === undefined)) return inputs;
+    if (typeof ex[0]!.label === 'number') {
+      inputs.labels = { data: Int32Array.from(ex.map((e) => e.label as number)), shape: [B] };
+    } else {
+      const L = (ex[0]!.label as number[]).length;
+      inputs.labels = { data: Float32Array.from(ex.flatMap((e) => e.label as number[])), shape: [B, L] };
+    }
+  }
+  return inputs;
+}
+
+/** Pads multiple-choice examples into [B, C, T] inputs (T = longest choice of the batch). */
+export function collateChoices(examples: readonly EncodedChoices[], indices: readonly number[], padId: number): BertInputs {
+  const ex = indices.map((i) => examples[i]!);
+  const B = ex.length;
+  const C = ex[0]!.choices.length;
+  if (ex.some((e) => e.choices.length !== C)) throw new Error(`multiple choice: every example needs the same number of choices (${C})`);
+  const T = Math.max(...ex.flatMap((e) => e.choices.map((c) => c.inputIds.length)));
+  const ids = new Int32Array(B * C * T).fill(padId);
+  const types = new Int32Array(B * C * T);
+  const mask = new Int32Array(B * C * T);
+  ex.forEach((e, b) => e.choices.forEach((c, k) => {
+    const o = (b * C + k) * T;
+    ids.set(c.inputIds, o);
+    if (c.tokenTypeIds) types.set(c.tokenTypeIds, o);
+    mask.fill(1, o, o + c.inputIds.length);
+  }));
+  return {
+    inputIds: { data: ids, shape: [B, C, T] }, tokenTypeIds: { data: types, shape: [B, C, T] }, attentionMask: { data: mask, shape: [B, C, T] },
+    labels: { data: Int32Array.from(ex.map((e) => e.label)), shape: [B] },
+  };
+}
+
+/** A TrainerDataset over encoded single-sequence examples (classification, tokens, QA). */
+export function encodedDataset(examples: readonly EncodedExample[], task: EncodedTask, padId: number): TrainerDataset<BertInputs> {
+  return {
+    size: examples.length,
+    lengthOf: (i) => examples[i]!.inputIds.length,
+    collate: (idx) => collateEncoded(examples, idx, task, padId),
+  };
+}
+
+/** A TrainerDataset over multiple-choice examples. */
+export function choicesDataset(examples: readonly EncodedChoices[], padId: number): TrainerDataset<BertInputs> {
+  return {
+    size: examples.length,
+    lengthOf: (i) => Math.max(...examples[i]!.choices.map((c) => c.inputIds.length)),
+    collate: (idx) => collateChoices(examples, idx, padId),
+  };
+}

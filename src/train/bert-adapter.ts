@@ -1,0 +1,58 @@
+// Connects the BertFor* models to the Trainer: forward with loss under a trainer-chosen dropout seed, and eval loops.
+import type { BertInputs } from '../model/inputs.js';
+import type { ForwardOptions } from '../model/bert.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { Parameter } from '../model/params.js';
+import type { TrainerDataset, TrainerModel, TrainerParameter } from './trainer.js';
+
+/** The surface of a BertFor* model the adapter uses (every head has it). */
+export interface BertHeadModel {
+  readonly architecture: string;
+  readonly seed: number;
+  forward(inputs: BertInputs, options?: ForwardOptions): { loss?: number; logits?: Tensor; startLogits?: Tensor; endLogits?: Tensor };
+  backward(): void;
+  zeroGrad(): void;
+  parameters(): Parameter[];
+}
+
+/**
+ * Makes the model draw the dropout masks of the next forward from the trainer's seed. The model derives each
+ * forward's seed from a private forward counter; a resumed run must continue the same masks, so the counter is
+ * set from the trainer's (checkpointed) generator before every training forward.
+ * TODO(model): a public `seed` in ForwardOptions would replace this.
+ */
+function setForwardCounter(model: BertHeadModel, value: number): void {
+  if (!Reflect.has(model, 'forwardCount')) throw new Error(`${model.architecture}: cannot control dropout seeds (no forward counter)`);
+  // nextSeed() increments before use, so value - 1 makes this forward use `value`.
+  Reflect.set(model, 'forwardCount', (value - 1) >>> 0);
+}
+
+/** Wraps a BertFor* model for the Trainer. */
+export function bertTrainerModel(model: BertHeadModel): TrainerModel<BertInputs> {
+  const params: TrainerParameter[] = model.parameters().map((p) => ({ name: p.name, shape: p.shape, data: p.data, grad: p.grad }));
+  return {
+    forwardLoss(batch, train, seed) {
+      if (train) setForwardCounter(model, seed);
+      const out = model.forward(batch, { train });
+      if (out.loss === undefined) throw new Error(`${model.architecture}.forward returned no loss: the batch has no labels`);
+      return out.loss;
+    },
+    backward: () => model.backward(),
+    zeroGrad: () => model.zeroGrad(),
+    parameters: () => params,
+  };
+}
+
+/** Runs the model in eval mode (no dropout) over a dataset in order and returns the logits of each batch. */
+export function* predictBatches(
+  model: BertHeadModel, data: Pick<TrainerDataset<BertInputs>, 'size' | 'collate'>, batchSize: number,
+): Generator<{ indices: number[]; inputs: BertInputs; logits: Tensor; startLogits?: Tensor; endLogits?: Tensor; loss?: number }> {
+  for (let s = 0; s < data.size; s += batchSize) {
+    const indices = Array.from({ length: Math.min(batchSize, data.size - s) }, (_, i) => s + i);
+    const inputs = data.collate(indices);
+    const out = model.forward(inputs, { train: false });
+    const logits = out.logits ?? out.startLogits;
+    if (!logits) throw new Error(`${model.architecture}: forward returned no logits`);
+    yield { indices, inputs, logits, startLogits: out.startLogits, endLogits: out.endLogits, loss: out.loss };
+  }
+}

@@ -1,0 +1,108 @@
+// Evaluation loops for the fine-tuning heads: predictions in eval mode, then the matching metrics.
+import type { BertInputs } from '../model/inputs.js';
+import type { TrainerDataset } from './trainer.js';
+import { predictBatches, type BertHeadModel } from './bert-adapter.js';
+import { argmaxRows, classificationReport, entityReport, multiLabelReport, regressionReport } from './metrics.js';
+import type { ClassificationReport, EntityReport, MultiLabelReport, RegressionReport } from './metrics.js';
+
+export type EvalDataset = Pick<TrainerDataset<BertInputs>, 'size' | 'collate'>;
+
+export interface SequenceEvaluation {
+  /** Flat numbers for the trainer / JSON output: accuracy, f1 (macro), precision, recall, loss, examples, ... */
+  metrics: Record<string, number>;
+  report: ClassificationReport | MultiLabelReport | RegressionReport;
+  predictions: number[] | number[][];
+}
+
+/** Mean loss weighted by batch size (each batch's loss is a mean). */
+class LossMean {
+  private sum = 0;
+  private n = 0;
+  add(loss: number | undefined, count: number): void {
+    if (loss !== undefined && Number.isFinite(loss)) {
+      this.sum += loss * count;
+      this.n += count;
+    }
+  }
+  get value(): number {
+    return this.n ? this.sum / this.n : Number.NaN;
+  }
+}
+
+/** Sequence classification (single-label, multi-label or regression, by `problemType`). */
+export function evaluateSequenceClassification(
+  model: BertHeadModel, data: EvalDataset, labels: readonly (number | number[])[], numLabels: number,
+  problemType: 'single_label_classification' | 'multi_label_classification' | 'regression', batchSize = 32,
+): SequenceEvaluation {
+  const all: number[] = [];
+  const loss = new LossMean();
+  for (const b of predictBatches(model, data, batchSize)) {
+    for (const v of b.logits.data) all.push(v);
+    loss.add(b.loss, b.indices.length);
+  }
+  const rows = data.size;
+  if (problemType === 'regression') {
+    const preds = Array.from({ length: rows }, (_, r) => all[r * numLabels]!);
+    const targets = labels.map((l) => (Array.isArray(l) ? l[0]! : l));
+    const report = regressionReport(preds, targets);
+    return { metrics: { mse: report.mse, mae: report.mae, pearson: report.pearson, spearman: report.spearman, loss: loss.value, examples: rows }, report, predictions: preds };
+  }
+  if (problemType === 'multi_label_classification') {
+    const report = multiLabelReport(all, labels as number[][], numLabels);
+    const predictions = Array.from({ length: rows }, (_, r) => all.slice(r * numLabels, (r + 1) * numLabels).map((x) => (x > 0 ? 1 : 0)));
+    return {
+      metrics: { f1: report.microF1, micro_f1: report.microF1, macro_f1: report.macroF1, subset_accuracy: report.subsetAccuracy, accuracy: report.subsetAccuracy, loss: loss.value, examples: rows },
+      report, predictions,
+    };
+  }
+  const preds = argmaxRows(all, rows, numLabels);
+  const report = classificationReport(preds, labels as number[], numLabels);
+  return {
+    metrics: { accuracy: report.accuracy, f1: report.macro.f1, precision: report.macro.precision, recall: report.macro.recall, loss: loss.value, examples: rows },
+    report, predictions: preds,
+  };
+}
+
+export interface TokenEvaluation {
+  metrics: Record<string, number>;
+  report: EntityReport;
+}
+
+/**
+ * Token classification scored at entity level: for each sentence the tags of labelled positions (first WordPieces,
+ * label != -100) are compared as IOB2 sequences with conlleval semantics.
+ */
+export function evaluateTokenClassification(
+  model: BertHeadModel, data: EvalDataset, tokenLabels: readonly (readonly number[])[], id2label: Readonly<Record<number, string>>, batchSize = 32,
+): TokenEvaluation {
+  const predTags: string[][] = [];
+  const trueTags: string[][] = [];
+  const loss = new LossMean();
+  const name = (id: number): string => {
+    const l = id2label[id];
+    if (l === undefined) throw new Error(`label id ${id} has no name in id2label`);
+    return l;
+  };
+  for (const b of predictBatches(model, data, batchSize)) {
+    const [B, T, L] = b.logits.shape as [number, number, number];
+    loss.add(b.loss, b.indices.length);
+    const preds = argmaxRows(b.logits.data, B * T, L);
+    b.indices.forEach((ex, r) => {
+      const gold = tokenLabels[ex]!;
+      const p: string[] = [];
+      const t: string[] = [];
+      for (let i = 0; i < gold.length && i < T; i++) {
+        if (gold[i] === -100) continue;
+        t.push(name(gold[i]!));
+        p.push(name(preds[r * T + i]!));
+      }
+      predTags.push(p);
+      trueTags.push(t);
+    });
+  }
+  const report = entityReport(predTags, trueTags);
+  return {
+    metrics: { f1: report.f1, precision: report.precision, recall: report.recall, accuracy: report.tokenAccuracy, loss: loss.value, examples: data.size },
+    report,
+  };
+}
