@@ -77,11 +77,12 @@ function cleanupTokenization(s: string): string {
 
 /**
  * HF's subword test for a tokenizer with a continuing-subword prefix: the piece's text differs in length from the
- * characters it covers ("##ing" is 5 long and covers "ing"). An [UNK] piece is never a subword.
+ * characters it covers (`covered`: "##ing" is 5 long and covers "ing"). An [UNK] piece is never a subword.
  */
-export function isSubwordPiece(token: string, start: number, end: number, isUnknown: boolean): boolean {
+export function isSubwordPiece(token: string, covered: string, isUnknown: boolean): boolean {
   if (isUnknown) return false;
-  return token.length !== end - start;
+  // Python's len counts code points, so compare code points (not UTF-16 units) to match HF on non-BMP text.
+  return [...token].length !== [...covered].length;
 }
 
 function argmaxOf(scores: ArrayLike<number>): number {

@@ -36,6 +36,7 @@ export class ServerMetrics {
   readonly batchSeconds = new Histogram(LATENCY_BOUNDS);
   readonly batchSize = new Histogram(BATCH_BOUNDS);
   textsTotal = 0;
+  batchesTotal = 0;
   batchesFailed = 0;
   private readonly started = Date.now();
 
@@ -52,6 +53,7 @@ export class ServerMetrics {
     this.batchSize.observe(size);
     this.batchSeconds.observe(seconds);
     this.textsTotal += size;
+    this.batchesTotal++;
     if (failed) this.batchesFailed++;
   }
 

@@ -1,0 +1,154 @@
+// Load test of `bert serve` on loopback: requests/s and p50/p99 latency for 1, 8 and 64 concurrent keep-alive
+// clients posting one IMDb review each, against the server backed by a worker-thread pipeline; the same pipeline
+// called directly in batches (no HTTP, no queue) is the peer that bounds what the server can reach.
+// Usage: npx tsx bench/server.ts [--model DIR] [--duration S] [--clients 1,8,64] [--max-batch N] [--max-wait MS]
+//        [--max-length N] [--workers N]
+import http from 'node:http';
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { createServer } from '../src/server/index.js';
+import { createPipelinePool } from '../src/pipelines/pool.js';
+import { pipeline } from '../src/pipelines/pipeline.js';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i !== -1 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
+}
+
+const model = arg('model', '../shared/models/bert-mini-imdb-hf');
+const durationS = Number(arg('duration', '10'));
+const clientCounts = arg('clients', '1,8,64').split(',').map(Number);
+const maxBatch = Number(arg('max-batch', '32'));
+const maxWaitMs = Number(arg('max-wait', '5'));
+const maxLength = Number(arg('max-length', '128'));
+const workers = Number(arg('workers', '1'));
+
+// IMDb test reviews as the request texts (the first 500, <br /> replaced as the model's README says).
+const texts = gunzipSync(readFileSync('../shared/data/imdb/test.jsonl.gz'))
+  .toString('utf8')
+  .split('\n')
+  .filter(Boolean)
+  .slice(0, 500)
+  .map((line) => (JSON.parse(line) as { text: string }).text.replaceAll('<br />', '\n'));
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+interface Row {
+  clients: number;
+  requests: number;
+  errors: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  meanBatch: number;
+}
+
+/** `clients` loops, each with its own keep-alive connection, posting one text at a time for `seconds`. */
+async function load(port: number, clients: number, seconds: number): Promise<{ latencies: number[]; errors: number; wallS: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
+  const latencies: number[] = [];
+  let errors = 0;
+  let next = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  const post = (body: string): Promise<number> =>
+    new Promise((resolve) => {
+      const req = http.request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/predict', agent, headers: { 'Content-Type': 'application/json' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.setTimeout(60_000, () => req.destroy());
+      req.on('error', () => resolve(0));
+      req.end(body);
+    });
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < deadline) {
+        const body = JSON.stringify({ inputs: texts[next++ % texts.length] });
+        const t0 = performance.now();
+        const status = await post(body);
+        if (status === 200) latencies.push(performance.now() - t0);
+        else errors++;
+      }
+    }),
+  );
+  agent.destroy();
+  return { latencies, errors, wallS: (performance.now() - started) / 1000 };
+}
+
+const pool = await createPipelinePool({
+  task: 'text-classification',
+  model,
+  options: { maxLength },
+  callOptions: { topK: 1 },
+  workers,
+});
+const server = createServer({
+  predictBatch: (batch: string[]) => pool.predictEach(batch),
+  maxBatch,
+  maxWaitMs,
+  maxQueue: 4096,
+  concurrency: pool.size,
+});
+const { port } = await server.listen(0, '127.0.0.1');
+
+// Warm-up: the first batches pay for page faults and kernel setup.
+await load(port, 8, 2);
+
+const rows: Row[] = [];
+for (const clients of clientCounts) {
+  const countBefore = server.metrics.batchesTotal;
+  const textsBefore = server.metrics.textsTotal;
+  const { latencies, errors, wallS } = await load(port, clients, durationS);
+  const countAfter = server.metrics.batchesTotal;
+  latencies.sort((a, b) => a - b);
+  rows.push({
+    clients,
+    requests: latencies.length,
+    errors,
+    requestsPerSecond: latencies.length / wallS,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    meanBatch: (server.metrics.textsTotal - textsBefore) / Math.max(1, countAfter - countBefore),
+  });
+}
+await server.close();
+await pool.close();
+
+// Peer: the same pipeline called directly on batches of maxBatch texts, in this thread.
+const direct = await pipeline('text-classification', model, { maxLength, batchSize: maxBatch, warn: () => {} });
+await direct(texts.slice(0, maxBatch));
+const t0 = performance.now();
+let done = 0;
+while (performance.now() - t0 < durationS * 1000) {
+  await direct(texts.slice(done % 400, (done % 400) + maxBatch));
+  done += maxBatch;
+}
+const directPerSecond = done / ((performance.now() - t0) / 1000);
+
+const result = {
+  bench: 'server',
+  model,
+  maxLength,
+  maxBatch,
+  maxWaitMs,
+  workers,
+  durationS,
+  node: process.version,
+  backend: process.env.BERT_BACKEND ?? 'default',
+  rows,
+  directPipelineTextsPerSecond: directPerSecond,
+};
+console.log(JSON.stringify(result));
+console.log('\n| clients | requests/s | p50 ms | p99 ms | mean batch | errors |');
+console.log('|---:|---:|---:|---:|---:|---:|');
+for (const r of rows) {
+  console.log(`| ${r.clients} | ${r.requestsPerSecond.toFixed(1)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.meanBatch.toFixed(1)} | ${r.errors} |`);
+}
+console.log(`\ndirect pipeline (batch ${maxBatch}, no HTTP): ${directPerSecond.toFixed(1)} texts/s`);

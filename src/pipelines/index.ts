@@ -1,0 +1,18 @@
+// The pipelines' public surface: pipeline(), the worker pool, and the post-processing building blocks.
+export {
+  pipeline,
+  canonicalTask,
+  TASKS,
+  type AnyPipeline,
+  type CanonicalTask,
+  type PipelineBase,
+  type TextClassificationPipeline,
+  type FillMaskPipeline,
+  type TokenClassificationPipeline,
+  type QuestionAnsweringPipeline,
+  type FeatureExtractionPipeline,
+} from './pipeline.js';
+export { createPipelinePool, type PipelinePool } from './pool.js';
+export { WorkerPool, WorkerError, type WorkerPoolOptions, type WorkerSpec } from './worker.js';
+export { aggregateEntities, wordPieceTokensToString } from './aggregation.js';
+export type * from './types.js';

@@ -1,0 +1,117 @@
+// Types shared by the pipelines: the tokenizer surface they use, options, and the output shapes of transformers.js.
+import type { Kernels } from '../tensor/kernels.js';
+import type { AggregationStrategy } from './aggregation.js';
+
+/** One encoded text (or text pair), without padding. */
+export interface PipelineEncoding {
+  inputIds: number[];
+  tokenTypeIds: number[];
+  specialTokensMask: number[];
+  /** Character [start, end) of each token in its own text (JS string indices); [0, 0] for special tokens. */
+  offsets: [number, number][];
+}
+
+/** What the pipelines need from a tokenizer (an adapter over src/tokenizer's BertTokenizer). */
+export interface PipelineTokenizer {
+  /** Encodes with [CLS]/[SEP], truncated to maxLength (the second text first for pairs), with offsets. */
+  encode(text: string, pair: string | null, maxLength: number): PipelineEncoding;
+  /** Token ids of a text without special tokens, with offsets. */
+  tokenize(text: string): { ids: number[]; offsets: [number, number][] };
+  decode(ids: number[], skipSpecialTokens: boolean): string;
+  idToToken(id: number): string;
+  tokenToId(token: string): number | undefined;
+  readonly clsId: number;
+  readonly sepId: number;
+  readonly padId: number;
+  readonly maskId: number;
+  readonly unkId: number;
+  readonly maskToken: string;
+  /** tokenizer_config.json's model_max_length (or a large number when absent). */
+  readonly modelMaxLength: number;
+}
+
+export type Task =
+  | 'text-classification'
+  | 'sentiment-analysis'
+  | 'fill-mask'
+  | 'token-classification'
+  | 'ner'
+  | 'question-answering'
+  | 'feature-extraction';
+
+export interface PipelineOptions {
+  /** Kernels to compute with (default: the BERT_BACKEND choice, native when built). */
+  kernels?: Kernels;
+  /** Tokenizer folder when it is not the model folder. */
+  tokenizer?: string;
+  /** Texts per model call (default 8); longer inputs are padded to the longest of their batch only. */
+  batchSize?: number;
+  /** Longest encoded input (default: min(model_max_length, max_position_embeddings)). */
+  maxLength?: number;
+  /** Hub revision when `model` is a hub id. */
+  revision?: string;
+  /** Where model-loading warnings go (default: console.warn). */
+  warn?: (message: string) => void;
+}
+
+export interface LabelScore {
+  label: string;
+  score: number;
+}
+
+export interface FillMaskResult {
+  score: number;
+  token: number;
+  token_str: string;
+  sequence: string;
+}
+
+export type { TokenEntity, GroupedEntity, AggregationStrategy } from './aggregation.js';
+export type { QaAnswer } from './qa.js';
+
+export interface TextClassificationCallOptions {
+  /** Labels to return per text, best first (default 1); null returns every label. */
+  topK?: number | null;
+  /** Overrides the choice made from config.problem_type. */
+  functionToApply?: 'softmax' | 'sigmoid' | 'none';
+}
+
+export interface FillMaskCallOptions {
+  /** Predictions per mask (default 5). */
+  topK?: number;
+  /** Restrict predictions to these words (a word outside the vocabulary uses its first word piece, as HF). */
+  targets?: string | string[];
+}
+
+export interface TokenClassificationCallOptions {
+  aggregationStrategy?: AggregationStrategy;
+  /** Labels left out of the output (default ["O"]). */
+  ignoreLabels?: string[];
+}
+
+export interface QuestionAnsweringCallOptions {
+  topK?: number;
+  /** Longest answer in tokens (default 15). */
+  maxAnswerLen?: number;
+  /** Window length in tokens (default min(384, the model's maximum)). */
+  maxSeqLen?: number;
+  /** Context tokens shared by consecutive windows (default min(128, maxSeqLen / 2)). */
+  docStride?: number;
+  /** Adds an empty answer scored by the [CLS] span (SQuAD 2.0 models). */
+  handleImpossibleAnswer?: boolean;
+}
+
+export interface FeatureExtractionCallOptions {
+  /** none: one vector per token; cls: the [CLS] vector; mean: the mean over real tokens (default none). */
+  pooling?: 'none' | 'cls' | 'mean';
+  /** Divide each vector by its L2 norm (default false). */
+  normalize?: boolean;
+}
+
+export interface QaInput {
+  question: string;
+  context: string;
+}
+
+/** A text, or a pair of texts for sentence-pair classification. */
+export type TextInput = string | { text: string; text_pair?: string };
