@@ -209,6 +209,12 @@ export class BertConfig {
       type_vocab_size: this.typeVocabSize,
       vocab_size: this.vocabSize,
     });
+    // transformers 5 leaves the default two labels (LABEL_0, LABEL_1) out of config.json.
+    const defaultLabels = this.numLabels === 2 && this.id2label[0] === 'LABEL_0' && this.id2label[1] === 'LABEL_1';
+    if (defaultLabels) {
+      delete o.id2label;
+      delete o.label2id;
+    }
     if (this.problemType !== null) o.problem_type = this.problemType;
     else delete o.problem_type;
     if (o.architectures === undefined) delete o.architectures;
