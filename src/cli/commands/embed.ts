@@ -1,0 +1,37 @@
+// `bert embed`: sentence embeddings (mean or [CLS] pooling of the last hidden state), one JSON line per text.
+import { COMMON_OPTIONS, UsageError, batches, openOutput, parseCommand, pipelineOptions, readInputs, requireModel, runCommand } from './predict.js';
+
+export const usage = `Usage: bert embed --model DIR [options] [TEXT ...]
+
+Writes one JSON line per text: {"text": "...", "embedding": [0.12, -0.03, ...]} (hidden_size numbers; with
+--pooling none, one vector per token). Texts come from the arguments, --input FILE.jsonl, or stdin lines.
+
+Options:
+  --model DIR          any BERT folder (heads are ignored) or hub id
+  --pooling NAME       mean | cls | none (default mean: the average over real tokens, [CLS]/[SEP] included)
+  --no-normalize       keep raw vectors (default: L2-normalised, so dot product = cosine similarity)
+  --input FILE / --output FILE / --batch-size N / --max-length N / --backend NAME   as in bert predict
+  -h, --help           this text`;
+
+export async function embedCommand(argv: string[]): Promise<number> {
+  return runCommand('embed', usage, argv, async () => {
+    const { values, positionals } = parseCommand(argv, { ...COMMON_OPTIONS, pooling: { type: 'string' }, 'no-normalize': { type: 'boolean' } });
+    const model = requireModel(values);
+    const options = pipelineOptions(values);
+    const pooling = (values.pooling as string | undefined) ?? 'mean';
+    if (!['mean', 'cls', 'none'].includes(pooling)) throw new UsageError(`--pooling must be mean, cls or none, got "${pooling}"`);
+    const { pipeline } = await import('../../pipelines/pipeline.js');
+    const embed = await pipeline('feature-extraction', model, options);
+    const out = openOutput(values);
+    for await (const batch of batches(readInputs(values, positionals), options.batchSize ?? 16)) {
+      const results = await embed.predictEach(batch.map((r) => r.text as string), {
+        pooling: pooling as 'mean' | 'cls' | 'none',
+        normalize: values['no-normalize'] !== true,
+      });
+      for (let i = 0; i < batch.length; i++) await out.write({ ...batch[i], embedding: results[i] });
+    }
+    await out.close();
+  });
+}
+
+export default embedCommand;

@@ -1,0 +1,102 @@
+// `bert serve`: the HTTP JSON service over a pipeline running in worker threads (dynamic batching, bounded queue).
+import { UsageError, intOption, parseCommand, requireModel, runCommand } from './predict.js';
+import type { Task } from '../../pipelines/types.js';
+
+export const usage = `Usage: bert serve --model DIR [--port N] [options]
+
+Serves a model over HTTP on loopback (or --host):
+  POST /predict   {"inputs": "text"} or {"inputs": ["a", "b"]} (also "text" / "texts") -> the pipeline's output
+                  for one text (e.g. [{"label": "POSITIVE", "score": 0.98}]) or a list of them
+  GET  /health    {"status": "ok", "queueDepth", "inFlightBatches", "task", "model"}
+  GET  /metrics   Prometheus text: requests by code, latency and batch-size histograms, queue depth
+Concurrent requests are batched (up to --max-batch texts or --max-wait-ms); when --max-queue texts wait, new
+requests get 503 with Retry-After. Errors are JSON: {"error": {"code", "message"}}. Inference runs in worker
+threads, so health checks answer while the model computes. SIGINT / SIGTERM shut down gracefully.
+
+Options:
+  --model DIR              model folder or hub id
+  --task NAME              text-classification (default) | token-classification | fill-mask | feature-extraction
+  --port N                 default 8080 (0 picks a free port; the chosen one is printed)
+  --host ADDR              default 127.0.0.1
+  --workers N              worker threads, each holding a copy of the model (default 1)
+  --max-batch N            texts per model call (default 32)
+  --max-wait-ms N          longest wait for a batch to fill (default 5)
+  --max-queue N            texts waiting before 503 (default 1024)
+  --max-body-bytes N       larger bodies get 413 (default 1048576)
+  --max-texts N            texts per request (default 256)
+  --request-timeout-ms N   time to receive a whole request before 408 (default 30000)
+  --max-length N           truncate texts to N tokens (default: the model's maximum)
+  --top-k N                text-classification labels per text (default 1)
+  --aggregation NAME       token-classification strategy (default simple)
+  -h, --help               this text`;
+
+const SERVABLE: Task[] = ['text-classification', 'sentiment-analysis', 'token-classification', 'ner', 'fill-mask', 'feature-extraction'];
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  return runCommand('serve', usage, argv, async () => {
+    const { values, positionals } = parseCommand(argv, {
+      model: { type: 'string' },
+      task: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      workers: { type: 'string' },
+      'max-batch': { type: 'string' },
+      'max-wait-ms': { type: 'string' },
+      'max-queue': { type: 'string' },
+      'max-body-bytes': { type: 'string' },
+      'max-texts': { type: 'string' },
+      'request-timeout-ms': { type: 'string' },
+      'max-length': { type: 'string' },
+      'top-k': { type: 'string' },
+      aggregation: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    const model = requireModel(values);
+    const task = ((values.task as string | undefined) ?? 'text-classification') as Task;
+    if (!SERVABLE.includes(task)) throw new UsageError(`--task must be one of ${SERVABLE.join(', ')}, got "${task}"`);
+    const port = intOption(values, 'port', 8080, 0)!;
+    if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
+    const host = (values.host as string | undefined) ?? '127.0.0.1';
+    const workers = intOption(values, 'workers', 1)!;
+    const callOptions: Record<string, unknown> = {};
+    if (values['top-k'] !== undefined) callOptions.topK = intOption(values, 'top-k', 1);
+    if (task === 'token-classification' || task === 'ner') callOptions.aggregationStrategy = (values.aggregation as string | undefined) ?? 'simple';
+    if (task === 'feature-extraction') Object.assign(callOptions, { pooling: 'mean', normalize: true });
+
+    const { createPipelinePool } = await import('../../pipelines/pool.js');
+    const { createServer } = await import('../../server/server.js');
+    const pool = await createPipelinePool({
+      task,
+      model,
+      options: { maxLength: intOption(values, 'max-length', undefined, 3) },
+      callOptions,
+      workers,
+    });
+    const server = createServer({
+      predictBatch: (texts: string[]) => pool.predictEach(texts),
+      maxBatch: intOption(values, 'max-batch', 32),
+      maxWaitMs: intOption(values, 'max-wait-ms', 5, 0),
+      maxQueue: intOption(values, 'max-queue', 1024),
+      maxBodyBytes: intOption(values, 'max-body-bytes', 1 << 20),
+      maxTexts: intOption(values, 'max-texts', 256),
+      requestTimeoutMs: intOption(values, 'request-timeout-ms', 30_000),
+      concurrency: pool.size,
+      info: { task: pool.info.task, model },
+    });
+    const address = await server.listen(port, host);
+    process.stderr.write(`${JSON.stringify({ event: 'listening', url: `http://${address.host}:${address.port}`, task: pool.info.task, model, workers: pool.size })}\n`);
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string): void => {
+        process.stderr.write(`${JSON.stringify({ event: 'shutdown', signal })}\n`);
+        resolve();
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+    await server.close();
+    await pool.close();
+  });
+}
+
+export default serveCommand;
