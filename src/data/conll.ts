@@ -65,6 +65,23 @@ export async function readConllJsonl(path: string, opts: ConllOptions = {}): Pro
   return out;
 }
 
+/** The set of string tags used in a tokens/ner_tags JSONL file (to build a label list when none is given). */
+export async function collectTags(path: string, tagsColumn = 'ner_tags'): Promise<Set<string>> {
+  const tags = new Set<string>();
+  for await (const [lineNo, line] of readLines(path)) {
+    if (line.trim() === '') continue;
+    let row: unknown;
+    try {
+      row = JSON.parse(line);
+    } catch (e) {
+      throw new Error(`${path}:${lineNo}: not valid JSON (${(e as Error).message})`);
+    }
+    const t = (row as Record<string, unknown> | null)?.[tagsColumn];
+    if (Array.isArray(t)) for (const x of t) if (typeof x === 'string') tags.add(x);
+  }
+  return tags;
+}
+
 /** What alignment needs from a tokenizer: the WordPiece ids of one pre-split word, and the special ids. */
 export interface WordPieceSource {
   wordPieceIds(word: string): number[];

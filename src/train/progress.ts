@@ -21,7 +21,7 @@ export interface EvalRecord {
 
 export interface ProgressOptions {
   /** Where the bar or the lines go (default process.stderr, so stdout stays free for results). */
-  stream?: NodeJS.WriteStream | { write(s: string): boolean; isTTY?: boolean };
+  stream?: { write(s: string): boolean; isTTY?: boolean };
   /** Force the bar (true) or JSON lines (false); default: the stream's isTTY. */
   tty?: boolean;
   /** Also append JSON lines to this file (always, TTY or not). */
