@@ -263,8 +263,8 @@ export function createInstancesFromDocument(
           inputIds[aLen + 1] = vocab.sepId;
           inputIds.set(b.slice(bLo, bHi), aLen + 2);
           inputIds[inputIds.length - 1] = vocab.sepId;
-          let maskedPositions = new Int32Array(0);
-          let maskedLabels = new Int32Array(0);
+          let maskedPositions: Int32Array = new Int32Array(0);
+          let maskedLabels: Int32Array = new Int32Array(0);
           if (masking !== null) {
             const m = maskTokens(inputIds, vocab, masking, rng);
             maskedPositions = m.positions;
