@@ -12,7 +12,7 @@
       'cflags!': ['-O2', '-O0', '-fno-exceptions'],
       'cflags_cc!': ['-O2', '-O0', '-fno-exceptions'],
       'cflags': ['-O3'],
-      'cflags_cc': ['-O3', '-std=c++17', '-fexceptions', '-ffp-contract=off'],
+      'cflags_cc': ['-O3', '-std=c++17', '-fexceptions', '-ffp-contract=off', '-fno-trapping-math', '-fno-math-errno'],
       'conditions': [
         ['OS!="mac"', {
           'cflags_cc': ['-fopenmp'],
