@@ -140,7 +140,7 @@ describe('model construction and API', () => {
   });
 
   it('QA clamps positions to [0, seq] and ignores those equal to seq (loss from the valid example only)', () => {
-    const m = make(BertForQuestionAnswering, {}, 1);
+    const m = new BertForQuestionAnswering(BertConfig.fromJson(tinyJson), { seed: 1, kernels: jsKernels });
     const both = m.forward({ ...base, startPositions: [1, 50], endPositions: [2, 60] });
     const first = m.forward({ inputIds: [ids[0]!], attentionMask: [mask[0]!], tokenTypeIds: [types[0]!], startPositions: [1], endPositions: [2] });
     assert.ok(Math.abs(both.loss! - first.loss!) < 1e-6, `${both.loss} vs ${first.loss}`);
