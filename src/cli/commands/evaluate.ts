@@ -22,14 +22,14 @@ export const usage = `Usage: bert evaluate --model DIR --data FILE [--max-length
   --batch-size N      (default 32)
   --samples N         score a seeded random subset of N examples  --seed N (42)
   --text-column C --text-pair-column C --label-column C
-  --backend js|native|auto
+  --backend js|native|auto  --tokenizer DIR (when the model folder has no tokenizer files)
   --json              print one JSON object as the last line of stdout (accuracy, f1, precision, recall, examples, ...)`;
 
 const OPTIONS = {
   model: { type: 'string' }, data: { type: 'string' }, task: { type: 'string' }, 'max-length': { type: 'string' },
   'batch-size': { type: 'string' }, samples: { type: 'string' }, seed: { type: 'string' },
   'text-column': { type: 'string' }, 'text-pair-column': { type: 'string' }, 'label-column': { type: 'string' },
-  backend: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  backend: { type: 'string' }, tokenizer: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 export async function evaluateCommand(argv: string[]): Promise<number> {
@@ -70,7 +70,7 @@ async function run(argv: string[]): Promise<number> {
   const backend = values.backend ?? 'auto';
   if (!['js', 'native', 'auto'].includes(backend)) throw new UsageError(`--backend must be js, native or auto, got "${backend}"`);
   const kernels = getKernels({ backend: backend as BackendChoice });
-  const tok = await loadFinetuneTokenizer(modelDir);
+  const tok = await loadFinetuneTokenizer(values.tokenizer ?? modelDir);
   const t0 = performance.now();
   const id2label = config.id2label;
   const label2id = config.label2id;

@@ -44,6 +44,7 @@ Output
   --output DIR              HF model folder (config.json with id2label, model.safetensors, tokenizer files),
                             checkpoints/, training_curve.svg, eval_results.json
   --resume                  continue from DIR/checkpoints (same flags)
+  --tokenizer DIR           tokenizer folder when the model folder has none
   --log FILE                JSON lines log (also written when stderr is not a terminal)`;
 
 const OPTIONS = {
@@ -57,7 +58,7 @@ const OPTIONS = {
   'max-grad-norm': { type: 'string' }, seed: { type: 'string' }, 'length-bucketing': { type: 'boolean' },
   'eval-steps': { type: 'string' }, 'save-steps': { type: 'string' }, 'early-stopping': { type: 'string' }, metric: { type: 'string' },
   'eval-batch-size': { type: 'string' }, backend: { type: 'string' }, output: { type: 'string' }, resume: { type: 'boolean' },
-  log: { type: 'string' }, 'stop-after-steps': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  log: { type: 'string' }, tokenizer: { type: 'string' }, 'stop-after-steps': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** A usage error: reported without a stack, exit code 2. */
@@ -224,10 +225,18 @@ async function run(argv: string[]): Promise<number> {
     throw new UsageError(`${output} already holds a training checkpoint (${latestCheckpointDir(output)}); add --resume to continue it or choose another --output`);
   }
 
-  const tok = await loadFinetuneTokenizer(modelDir);
-  if (tok.vocabSize > config.vocabSize) {
-    throw new Error(`${modelDir}: the tokenizer has ${tok.vocabSize} tokens but the model's vocab_size is ${config.vocabSize}: tokenizer and model do not match`);
-  }
+  const tokDir = values.tokenizer ?? modelDir;
+  let tokLoaded: FinetuneTokenizer | null = null;
+  // Loaded after the data files were read and checked, so data errors come first (and fast).
+  const getTok = async (): Promise<FinetuneTokenizer> => {
+    if (tokLoaded) return tokLoaded;
+    const t = await loadFinetuneTokenizer(tokDir);
+    if (t.vocabSize > config.vocabSize) {
+      throw new Error(`${tokDir}: the tokenizer has ${t.vocabSize} tokens but the model's vocab_size is ${config.vocabSize}: tokenizer and model do not match`);
+    }
+    tokLoaded = t;
+    return t;
+  };
   const modelLabels = genericLabels(config) ? undefined : { ...config.label2id };
 
   // ---- data ----
@@ -263,6 +272,7 @@ async function run(argv: string[]): Promise<number> {
       ? Object.fromEntries(Object.entries(label2id).map(([k, v]) => [v, k]))
       : Object.fromEntries(Array.from({ length: numLabels }, (_, i) => [i, `LABEL_${i}`]));
     progress.message(`read ${train.length} training examples${evalEx ? ` and ${evalEx.length} evaluation examples` : ''}; tokenizing (max length ${maxLength})`);
+    const tok = await getTok();
     trainEnc = encodeText(tok, train, maxLength);
     evalEnc = evalEx ? encodeText(tok, evalEx, maxLength) : null;
     const overrides = { num_labels: numLabels, id2label, label2id: Object.fromEntries(Object.entries(id2label).map(([k, v]) => [v, Number(k)])), problem_type: problemType };
@@ -283,12 +293,14 @@ async function run(argv: string[]): Promise<number> {
     if (trainSamples !== undefined) train = sampleSubset(train, trainSamples, seed);
     if (evalEx && evalSamples !== undefined) evalEx = sampleSubset(evalEx, evalSamples, seed + 1);
     progress.message(`read ${train.length} training sentences${evalEx ? ` and ${evalEx.length} evaluation sentences` : ''}; tokenizing (max length ${maxLength})`);
+    const tok = await getTok();
     trainEnc = encodeTokens(tok, train, maxLength);
     evalEnc = evalEx ? encodeTokens(tok, evalEx, maxLength) : null;
     problemType = 'single_label_classification';
     const overrides = { num_labels: numLabels, id2label, label2id };
     buildModel = () => BertForTokenClassification.fromPretrained(modelDir, { kernels, seed, config: overrides, warn: (m) => progress.message(m) });
   }
+  const tok = await getTok();
   const model = await buildModel();
   if (evalEnc) {
     const ev = evalEnc;
@@ -318,7 +330,7 @@ async function run(argv: string[]): Promise<number> {
 
   // ---- output: a HF model folder ----
   await model.save(output);
-  const tokFiles = copyTokenizerFiles(modelDir, output);
+  const tokFiles = copyTokenizerFiles(tokDir, output);
   const last = result.evals.at(-1);
   const summary = {
     model: output, task, architecture: model.architecture, backend: kernels.name, train_examples: trainEnc.length, steps: result.steps,
