@@ -23,7 +23,7 @@ function pieces(): PreEntity[] {
     end,
     scores,
     index: i + 1, // [CLS] is index 0
-    isSubword: isSubwordPiece(word, start, end, false),
+    isSubword: isSubwordPiece(word, text.slice(start, end), false),
   }));
 }
 
@@ -37,7 +37,8 @@ function close(actual: unknown, expected: unknown): void {
 test('the subword test is HF\'s length comparison', () => {
   assert.deepEqual(pieces().map((p) => p.isSubword), [false, true, false, false, false, false, false]);
   assert.equal(text.slice(2, 7), 'gging');
-  assert.equal(isSubwordPiece('[UNK]', 0, 2, true), false);
+  assert.equal(isSubwordPiece('[UNK]', 'ab', true), false);
+  assert.equal(isSubwordPiece('😀', '😀', false), false); // one code point each, though two UTF-16 units
 });
 
 test('none: one entity per piece, "O" dropped, index kept', () => {
