@@ -19,6 +19,7 @@ import { isOptimizerName } from '../../train/optimizers.js';
 import { isScheduleName } from '../../train/schedules-extra.js';
 import { latestCheckpointDir } from '../../train/checkpoint.js';
 import { loadFinetuneTokenizer, type FinetuneTokenizer } from '../../train/text-encoding.js';
+import { loadForFinetuning } from '../../train/finetune-model.js';
 
 export const usage = `Usage: bert finetune --model DIR --train FILE --output DIR [options]
 
@@ -276,7 +277,7 @@ async function run(argv: string[]): Promise<number> {
     trainEnc = encodeText(tok, train, maxLength);
     evalEnc = evalEx ? encodeText(tok, evalEx, maxLength) : null;
     const overrides = { num_labels: numLabels, id2label, label2id: Object.fromEntries(Object.entries(id2label).map(([k, v]) => [v, Number(k)])), problem_type: problemType };
-    buildModel = () => BertForSequenceClassification.fromPretrained(modelDir, { kernels, seed, config: overrides, warn: (m) => progress.message(m) });
+    buildModel = async () => loadForFinetuning(BertForSequenceClassification, modelDir, overrides, { kernels, seed, warn: (m) => progress.message(m) });
   } else {
     let label2id = flagLabels ?? modelLabels;
     if (!label2id) {
@@ -298,7 +299,7 @@ async function run(argv: string[]): Promise<number> {
     evalEnc = evalEx ? encodeTokens(tok, evalEx, maxLength) : null;
     problemType = 'single_label_classification';
     const overrides = { num_labels: numLabels, id2label, label2id };
-    buildModel = () => BertForTokenClassification.fromPretrained(modelDir, { kernels, seed, config: overrides, warn: (m) => progress.message(m) });
+    buildModel = async () => loadForFinetuning(BertForTokenClassification, modelDir, overrides, { kernels, seed, warn: (m) => progress.message(m) });
   }
   const tok = await getTok();
   const model = await buildModel();
@@ -318,7 +319,7 @@ async function run(argv: string[]): Promise<number> {
     maxGradNorm, seed, lengthBucketing: Boolean(values['length-bucketing']), evalSteps, evaluate: evalFn, metricForBest: metric,
     greaterIsBetter: !['loss', 'mse', 'mae'].includes(metric), earlyStoppingPatience: patience, output, saveSteps, resume: Boolean(values.resume),
     progress, kernels, stopAfterSteps: stopAfter,
-    settings: { task, maxLength, train: values.train, trainSamples: trainSamples ?? null, numLabels, problemType },
+    settings: { model: modelDir, task, maxLength, train: values.train, trainSamples: trainSamples ?? null, numLabels, problemType },
   });
   progress.message(`fine-tuning ${model.architecture} (${kernels.name}): ${trainEnc.length} examples, ${trainer.totalSteps} steps, ` +
     `batch ${batchSize}${gradAccum > 1 ? ` x ${gradAccum}` : ''}, ${optimizer} lr ${lr} ${schedule}`);
