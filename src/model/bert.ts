@@ -136,6 +136,10 @@ export abstract class BertPreTrainedModel {
   async save(dir: string): Promise<void> {
     const config = this.config.clone();
     config.architectures = [this.architecture];
+    // The weights are written as F32: a dtype of float16 inherited from the loaded checkpoint would make
+    // transformers 5 (dtype="auto") load them back in half precision.
+    config.extra.dtype = 'float32';
+    if ('torch_dtype' in config.extra) config.extra.torch_dtype = 'float32';
     saveToDir(dir, config, this.store);
   }
 

@@ -46,8 +46,7 @@ export class LMHead {
   private t = new Float32Array(0);
   /** [N, V] logits of the last forward. */
   logits = new Float32Array(0);
-  /** [N, V] gradient of the loss w.r.t. the logits, filled by the loss. */
-  dLogits = new Float32Array(0);
+  private dLogitsBuf = new Float32Array(0);
   private dT = new Float32Array(0);
   private dX = new Float32Array(0);
   private x: Float32Array = new Float32Array(0);
@@ -71,9 +70,15 @@ export class LMHead {
     this.lnRstd = new Float32Array(n);
     this.t = new Float32Array(n * H);
     this.logits = new Float32Array(n * V);
-    this.dLogits = new Float32Array(n * V);
+    this.dLogitsBuf = new Float32Array(0);
     this.dT = new Float32Array(n * H);
     this.dX = new Float32Array(n * H);
+  }
+
+  /** [N, V] gradient of the loss w.r.t. the logits, filled by the loss; allocated on first use (inference never needs it). */
+  get dLogits(): Float32Array {
+    if (this.dLogitsBuf.length !== this.logits.length) this.dLogitsBuf = new Float32Array(this.logits.length);
+    return this.dLogitsBuf;
   }
 
   /** x [n, H] → logits [n, V] (this.logits). */
