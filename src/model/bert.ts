@@ -36,6 +36,12 @@ export interface ForwardOptions {
   train?: boolean;
   outputHiddenStates?: boolean;
   outputAttentions?: boolean;
+  /**
+   * BertForPreTraining / BertForMaskedLM with labels: run the MLM head only at labelled positions (label != -100),
+   * as the original BERT did. Same loss and gradients at a fraction of the decoder GEMM's cost (for pre-training);
+   * the MLM logits tensor is then [M, vocab] for the M labelled positions in row-major order.
+   */
+  mlmLabeledOnly?: boolean;
 }
 
 /** Outputs every model may add. */
@@ -254,6 +260,38 @@ async function loadPretrained<T extends BertPreTrainedModel>(cls: ModelConstruct
   return model;
 }
 
+/**
+ * Runs the MLM head over every token, or only over labelled rows (mlmLabeledOnly); returns the logits, their shape,
+ * the labels aligned with the logits rows, and a backward returning d(sequence output) [N, H].
+ */
+function runMlmHead(
+  lm: LMHead, seq: Float32Array, B: number, T: number, H: number, V: number, labels: Int32Array | null, labeledOnly: boolean,
+): { logits: Float32Array; shape: number[]; rowLabels: Int32Array | null; backward: () => Float32Array } {
+  const N = B * T;
+  if (!labeledOnly || !labels) {
+    const logits = lm.forward(seq, N);
+    return { logits, shape: [B, T, V], rowLabels: labels, backward: () => lm.backward() };
+  }
+  const rows: number[] = [];
+  for (let i = 0; i < N; i++) if (labels[i] !== -100) rows.push(i);
+  const M = rows.length;
+  if (M === 0) {
+    // Nothing to predict: NaN loss (as torch's mean over no rows) and no gradient through the head.
+    return { logits: new Float32Array(0), shape: [0, V], rowLabels: new Int32Array(0), backward: () => new Float32Array(N * H) };
+  }
+  const x = new Float32Array(M * H);
+  rows.forEach((r, j) => x.set(seq.subarray(r * H, (r + 1) * H), j * H));
+  const logits = lm.forward(x, M);
+  const rowLabels = Int32Array.from(rows, (r) => labels[r]!);
+  const backward = (): Float32Array => {
+    const dx = lm.backward();
+    const dSeq = new Float32Array(N * H);
+    rows.forEach((r, j) => dSeq.set(dx.subarray(j * H, (j + 1) * H), r * H));
+    return dSeq;
+  };
+  return { logits, shape: [M, V], rowLabels, backward };
+}
+
 function toConfig(config: BertConfig | ConfigJson): BertConfig {
   return config instanceof BertConfig ? config : BertConfig.fromJson(config);
 }
@@ -331,18 +369,19 @@ export class BertForPreTraining extends BertPreTrainedModel {
     const train = options.train ?? false;
     const seed = this.nextSeed(train);
     const common = this.runBackbone(batch, options, seed);
-    const { B, T } = batch, N = B * T, V = this.config.vocabSize;
-    const logits = this.lm.forward(this.backbone.sequenceOutput, N);
+    const { B, T } = batch, N = B * T, V = this.config.vocabSize, H = this.config.hiddenSize;
+    const labels = inputs.labels !== undefined ? this.intLabels(inputs.labels, 'labels', N) : null;
+    const mlm = runMlmHead(this.lm, this.backbone.sequenceOutput, B, T, H, V, labels, options.mlmLabeledOnly ?? false);
     const nspLogits = this.nsp.forward(this.backbone.pooledOutput, B, null);
-    const out: PreTrainingOutput = { ...common, predictionLogits: copyTensor(logits, [B, T, V]), seqRelationshipLogits: copyTensor(nspLogits, [B, 2]) };
-    if (inputs.labels !== undefined && inputs.nextSentenceLabel !== undefined) {
-      const labels = this.intLabels(inputs.labels, 'labels', N);
+    const out: PreTrainingOutput = { ...common, predictionLogits: copyTensor(mlm.logits, mlm.shape), seqRelationshipLogits: copyTensor(nspLogits, [B, 2]) };
+    if (labels && inputs.nextSentenceLabel !== undefined) {
       const nspLabels = this.intLabels(inputs.nextSentenceLabel, 'nextSentenceLabel', B);
-      const mlmLoss = crossEntropyLoss(this.kernels, logits, labels, N, V, -100, this.lm.dLogits);
+      const rowsN = mlm.rowLabels!.length;
+      const mlmLoss = crossEntropyLoss(this.kernels, mlm.logits, mlm.rowLabels!, rowsN, V, -100, this.lm.dLogits);
       const nspLoss = crossEntropyLoss(this.kernels, nspLogits, nspLabels, B, 2, -100, this.nsp.dLogits);
       out.loss = mlmLoss + nspLoss;
       this.pending = () => {
-        const dSeq = this.lm.backward();
+        const dSeq = mlm.backward();
         const dPooled = this.nsp.backward();
         this.backbone.backward(dSeq, dPooled);
       };
@@ -370,13 +409,13 @@ export class BertForMaskedLM extends BertPreTrainedModel {
     const { batch } = this.prepare(inputs, 2);
     const seed = this.nextSeed(options.train ?? false);
     const common = this.runBackbone(batch, options, seed);
-    const { B, T } = batch, N = B * T, V = this.config.vocabSize;
-    const logits = this.lm.forward(this.backbone.sequenceOutput, N);
-    const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, T, V]) };
-    if (inputs.labels !== undefined) {
-      const labels = this.intLabels(inputs.labels, 'labels', N);
-      out.loss = crossEntropyLoss(this.kernels, logits, labels, N, V, -100, this.lm.dLogits);
-      this.pending = () => this.backbone.backward(this.lm.backward(), null);
+    const { B, T } = batch, N = B * T, V = this.config.vocabSize, H = this.config.hiddenSize;
+    const labels = inputs.labels !== undefined ? this.intLabels(inputs.labels, 'labels', N) : null;
+    const mlm = runMlmHead(this.lm, this.backbone.sequenceOutput, B, T, H, V, labels, options.mlmLabeledOnly ?? false);
+    const out: LogitsOutput = { ...common, logits: copyTensor(mlm.logits, mlm.shape) };
+    if (labels) {
+      out.loss = crossEntropyLoss(this.kernels, mlm.logits, mlm.rowLabels!, mlm.rowLabels!.length, V, -100, this.lm.dLogits);
+      this.pending = () => this.backbone.backward(mlm.backward(), null);
     }
     return out;
   }

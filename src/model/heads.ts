@@ -44,7 +44,7 @@ export class LMHead {
   private lnMean = new Float32Array(0);
   private lnRstd = new Float32Array(0);
   private t = new Float32Array(0);
-  /** [N, V] logits of the last forward. */
+  /** Logits of the last forward in the first n * V values (the buffer may be longer). */
   logits = new Float32Array(0);
   private dLogitsBuf = new Float32Array(0);
   private dT = new Float32Array(0);
@@ -60,10 +60,11 @@ export class LMHead {
     this.decoderB = pg(store, 'cls.predictions.bias');
   }
 
+  /** Buffers grow to the largest row count seen and are reused (row counts vary when only labelled rows run). */
   private ensure(n: number): void {
-    if (this.n === n) return;
-    const H = this.config.hiddenSize, V = this.config.vocabSize;
     this.n = n;
+    if (this.lnMean.length >= n) return;
+    const H = this.config.hiddenSize, V = this.config.vocabSize;
     this.pre = new Float32Array(n * H);
     this.act = new Float32Array(n * H);
     this.lnMean = new Float32Array(n);
@@ -77,7 +78,7 @@ export class LMHead {
 
   /** [N, V] gradient of the loss w.r.t. the logits, filled by the loss; allocated on first use (inference never needs it). */
   get dLogits(): Float32Array {
-    if (this.dLogitsBuf.length !== this.logits.length) this.dLogitsBuf = new Float32Array(this.logits.length);
+    if (this.dLogitsBuf.length < this.logits.length) this.dLogitsBuf = new Float32Array(this.logits.length);
     return this.dLogitsBuf;
   }
 

@@ -76,6 +76,25 @@ describe('train mode: seeded dropout and a backward consistent with it', () => {
     });
   }
 
+  for (const [name, C, extra, inputs] of cases.slice(0, 2)) {
+    it(`${name}: mlmLabeledOnly gives the same loss and gradients with logits for the labelled rows only`, () => {
+      const full = make(C, extra, 11), part = make(C, extra, 11);
+      const a = full.forward(inputs, { train: true }) as { loss?: number };
+      const b = part.forward(inputs, { train: true, mlmLabeledOnly: true } as object) as { loss?: number } & Record<string, { shape: number[] }>;
+      const logits = b.predictionLogits ?? b.logits!;
+      assert.deepEqual(logits.shape, [4, 40], 'four labelled positions');
+      assert.ok(Math.abs(a.loss! - b.loss!) < 1e-6 * Math.abs(a.loss!), `${a.loss} vs ${b.loss}`);
+      full.backward();
+      part.backward();
+      let err = 0, scale = 0;
+      for (let i = 0; i < full.store.grad.length; i++) {
+        err = Math.max(err, Math.abs(full.store.grad[i]! - part.store.grad[i]!));
+        scale = Math.max(scale, Math.abs(full.store.grad[i]!));
+      }
+      assert.ok(err <= 1e-5 * scale, `gradient difference ${err} (scale ${scale})`);
+    });
+  }
+
   it('same seed → same losses over several steps; another seed → other dropout masks', () => {
     const [, C, extra, inputs] = cases[3]!;
     const run = (seed: number): number[] => {
