@@ -43,12 +43,19 @@ export function bertTrainerModel(model: BertHeadModel): TrainerModel<BertInputs>
   };
 }
 
-/** Runs the model in eval mode (no dropout) over a dataset in order and returns the logits of each batch. */
+/**
+ * Runs the model in eval mode (no dropout) over a dataset and returns the logits of each batch with the example
+ * indices it holds. When the dataset knows its lengths, examples are taken longest first so that batches hold
+ * similar lengths (less padding, same results: padding is masked).
+ */
 export function* predictBatches(
-  model: BertHeadModel, data: Pick<TrainerDataset<BertInputs>, 'size' | 'collate'>, batchSize: number,
+  model: BertHeadModel, data: Pick<TrainerDataset<BertInputs>, 'size' | 'collate'> & { lengthOf?: (i: number) => number }, batchSize: number,
 ): Generator<{ indices: number[]; inputs: BertInputs; logits: Tensor; startLogits?: Tensor; endLogits?: Tensor; loss?: number }> {
+  const order = Array.from({ length: data.size }, (_, i) => i);
+  const lengthOf = data.lengthOf;
+  if (lengthOf) order.sort((a, b) => lengthOf(b) - lengthOf(a) || a - b);
   for (let s = 0; s < data.size; s += batchSize) {
-    const indices = Array.from({ length: Math.min(batchSize, data.size - s) }, (_, i) => s + i);
+    const indices = order.slice(s, s + batchSize);
     const inputs = data.collate(indices);
     const out = model.forward(inputs, { train: false });
     const logits = out.logits ?? out.startLogits;

@@ -5,7 +5,7 @@ import { predictBatches, type BertHeadModel } from './bert-adapter.js';
 import { argmaxRows, classificationReport, entityReport, multiLabelReport, regressionReport } from './metrics.js';
 import type { ClassificationReport, EntityReport, MultiLabelReport, RegressionReport } from './metrics.js';
 
-export type EvalDataset = Pick<TrainerDataset<BertInputs>, 'size' | 'collate'>;
+export type EvalDataset = Pick<TrainerDataset<BertInputs>, 'size' | 'collate'> & { lengthOf?: (i: number) => number };
 
 export interface SequenceEvaluation {
   /** Flat numbers for the trainer / JSON output: accuracy, f1 (macro), precision, recall, loss, examples, ... */
@@ -34,13 +34,14 @@ export function evaluateSequenceClassification(
   model: BertHeadModel, data: EvalDataset, labels: readonly (number | number[])[], numLabels: number,
   problemType: 'single_label_classification' | 'multi_label_classification' | 'regression', batchSize = 32,
 ): SequenceEvaluation {
-  const all: number[] = [];
+  const rows = data.size;
+  const all = new Float32Array(rows * numLabels);
   const loss = new LossMean();
   for (const b of predictBatches(model, data, batchSize)) {
-    for (const v of b.logits.data) all.push(v);
+    // Batches come in length order: put each row back at its example's index.
+    b.indices.forEach((ex, r) => all.set(b.logits.data.subarray(r * numLabels, (r + 1) * numLabels), ex * numLabels));
     loss.add(b.loss, b.indices.length);
   }
-  const rows = data.size;
   if (problemType === 'regression') {
     const preds = Array.from({ length: rows }, (_, r) => all[r * numLabels]!);
     const targets = labels.map((l) => (Array.isArray(l) ? l[0]! : l));
@@ -49,7 +50,7 @@ export function evaluateSequenceClassification(
   }
   if (problemType === 'multi_label_classification') {
     const report = multiLabelReport(all, labels as number[][], numLabels);
-    const predictions = Array.from({ length: rows }, (_, r) => all.slice(r * numLabels, (r + 1) * numLabels).map((x) => (x > 0 ? 1 : 0)));
+    const predictions = Array.from({ length: rows }, (_, r) => Array.from(all.subarray(r * numLabels, (r + 1) * numLabels), (x) => (x > 0 ? 1 : 0)));
     return {
       metrics: { f1: report.microF1, micro_f1: report.microF1, macro_f1: report.macroF1, subset_accuracy: report.subsetAccuracy, accuracy: report.subsetAccuracy, loss: loss.value, examples: rows },
       report, predictions,
@@ -75,8 +76,8 @@ export interface TokenEvaluation {
 export function evaluateTokenClassification(
   model: BertHeadModel, data: EvalDataset, tokenLabels: readonly (readonly number[])[], id2label: Readonly<Record<number, string>>, batchSize = 32,
 ): TokenEvaluation {
-  const predTags: string[][] = [];
-  const trueTags: string[][] = [];
+  const predTags: string[][] = new Array(data.size);
+  const trueTags: string[][] = new Array(data.size);
   const loss = new LossMean();
   const name = (id: number): string => {
     const l = id2label[id];
@@ -96,8 +97,8 @@ export function evaluateTokenClassification(
         t.push(name(gold[i]!));
         p.push(name(preds[r * T + i]!));
       }
-      predTags.push(p);
-      trueTags.push(t);
+      predTags[ex] = p;
+      trueTags[ex] = t;
     });
   }
   const report = entityReport(predTags, trueTags);

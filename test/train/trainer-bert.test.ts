@@ -208,3 +208,17 @@ test('resume with a real BERT: stopped mid-epoch + resumed = uninterrupted (same
   const fp = full.parameters();
   b.parameters().forEach((p, i) => assert.deepEqual(Array.from(p.data), Array.from(fp[i]!.data), p.name));
 });
+
+test('evaluation in length order puts predictions back at their examples', async () => {
+  const model = await BertForSequenceClassification.fromPretrained(join(FIX, 'seq_cls3'), opts);
+  const ex = seqExamples(37, 12);
+  const withLengths = encodedDataset(ex, 'sequence', 0);
+  const { lengthOf: _dropped, ...inOrder } = withLengths;
+  const a = evaluateSequenceClassification(model, withLengths, ex.map((e) => e.label!), 3, 'single_label_classification', 8);
+  const b = evaluateSequenceClassification(model, inOrder, ex.map((e) => e.label!), 3, 'single_label_classification', 8);
+  assert.deepEqual(a.predictions, b.predictions);
+  // And the prediction of one example alone is the same as inside a padded batch.
+  const single = model.forward(withLengths.collate([5]), { train: false }).logits!.data;
+  const best = single.indexOf(Math.max(...single));
+  assert.equal((a.predictions as number[])[5], best);
+});
