@@ -46,7 +46,8 @@ Output
                             checkpoints/, training_curve.svg, eval_results.json
   --resume                  continue from DIR/checkpoints (same flags)
   --tokenizer DIR           tokenizer folder when the model folder has none
-  --log FILE                JSON lines log (also written when stderr is not a terminal)`;
+  --log FILE                JSON lines log of every step and evaluation (default DIR/train_log.jsonl); stderr shows
+                            a progress bar on a terminal, throttled JSON lines otherwise`;
 
 const OPTIONS = {
   model: { type: 'string' }, train: { type: 'string' }, eval: { type: 'string' }, task: { type: 'string' },
@@ -242,7 +243,8 @@ async function run(argv: string[]): Promise<number> {
 
   // ---- data ----
   const kernels = getKernels({ backend: backend as BackendChoice });
-  const progress = new ProgressReporter({ logFile: values.log });
+  // Every step goes to a JSON-lines log (default next to the checkpoints), whatever the terminal shows.
+  const progress = new ProgressReporter({ logFile: values.log ?? join(output, 'train_log.jsonl') });
   let numLabels: number;
   let id2label: Record<number, string>;
   let problemType: ProblemType = (problemFlag as ProblemType | undefined) ?? config.problemType ?? 'single_label_classification';
