@@ -104,6 +104,12 @@ export class BertConfig {
     if (pet !== undefined && pet !== null && pet !== 'absolute') {
       throw new Error(`${source}: "position_embedding_type" ${JSON.stringify(pet)} is not supported (only "absolute")`);
     }
+    // Settings that change the math in ways this implementation does not cover are refused, never ignored.
+    if (o.is_decoder === true) throw new Error(`${source}: "is_decoder": true (causal BERT decoder) is not supported`);
+    if (o.add_cross_attention === true) throw new Error(`${source}: "add_cross_attention": true (encoder-decoder BERT) is not supported`);
+    if (o.tie_word_embeddings === false) {
+      throw new Error(`${source}: "tie_word_embeddings": false is not supported (the MLM decoder is always the word embedding)`);
+    }
     if (c.hiddenSize % c.numAttentionHeads !== 0) {
       throw new Error(`${source}: "hidden_size" ${c.hiddenSize} is not a multiple of "num_attention_heads" ${c.numAttentionHeads}`);
     }

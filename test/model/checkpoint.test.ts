@@ -133,6 +133,9 @@ describe('bad input is refused with a clear error', () => {
     assert.throws(() => BertConfig.fromJson({ position_embedding_type: 'relative_key' }), /position_embedding_type.*relative_key.*absolute/);
     assert.throws(() => BertConfig.fromJson({ hidden_size: 30, num_attention_heads: 4 }), /multiple of "num_attention_heads"/);
     assert.throws(() => BertConfig.fromJson([1, 2]), /JSON object/);
+    assert.throws(() => BertConfig.fromJson({ is_decoder: true }), /is_decoder/);
+    assert.throws(() => BertConfig.fromJson({ tie_word_embeddings: false }), /tie_word_embeddings/);
+    assert.throws(() => BertConfig.fromJson({ layer_norm_eps: -1 }), /layer_norm_eps/);
   });
   it('weights whose shapes disagree with the config name the tensor, the expected and the found shape', async () => {
     const cfg = JSON.parse(goodConfig) as Record<string, unknown>;
