@@ -105,13 +105,16 @@ function argmaxCorrect(logits: Float32Array, labels: Int32Array, rows: number, c
 export class PretrainingBert extends BertForPreTraining {
   private readonly gatheredLm: LMHead;
   private readonly gatheredNsp: LinearHead;
-  /** Training forwards so far: the dropout seed of the next one derives from it. */
+  /** Training forwards so far: the dropout seed of the next one derives from it and `dropoutSeed`. */
   trainForwards = 0;
+  /** Seed of the dropout masks (default: the model's seed); the pre-training loop sets it to the run's seed. */
+  dropoutSeed: number;
   private gathered = new Float32Array(0);
   private dSeq = new Float32Array(0);
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     super(config, options);
+    this.dropoutSeed = this.seed;
     this.gatheredLm = new LMHead(this.config, this.store, 'bert.', this.kernels);
     this.gatheredNsp = new LinearHead(this.store, 'cls.seq_relationship', 2, this.config.hiddenSize, this.kernels);
   }
@@ -127,7 +130,7 @@ export class PretrainingBert extends BertForPreTraining {
   protected override nextSeed(train: boolean): number {
     if (!train) return 0;
     this.trainForwards++;
-    return dropoutHash(this.seed, this.trainForwards);
+    return dropoutHash(this.dropoutSeed >>> 0, this.trainForwards);
   }
 
   /**

@@ -1,0 +1,125 @@
+// Pre-training loop on a small IMDb corpus: the loss goes down, held-out MLM/NSP metrics, exact resume, saved folder.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { getKernels } from '../../src/native/index.js';
+import { pretrainingVocab } from '../../src/data/pretraining.js';
+import { createPretrainingData, type SentenceTokenizer } from '../../src/data/pretraining-dataset.js';
+import { PretrainingBert } from '../../src/data/pretraining-model.js';
+import { pretrain, evaluatePretraining, PretrainingStream } from '../../src/data/pretraining-trainer.js';
+import { ProgressReporter } from '../../src/train/progress.js';
+import { readDataset, readDatasetManifest } from '../../src/data/shards.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'bert-ts-pretrain-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+// A word-level vocabulary of the 1,500 most frequent lowercase words: enough to see MLM learn, with no dependency
+// on the WordPiece tokenizer.
+function reviews(file: string, n: number, offset: number): string[] {
+  const rows = gunzipSync(readFileSync(file)).toString('utf8').split('\n').filter(Boolean);
+  const step = Math.floor(rows.length / n);
+  return Array.from({ length: n }, (_, i) => (JSON.parse(rows[(i * step + offset) % rows.length]!) as { text: string }).text);
+}
+const words = (t: string): string[] => t.toLowerCase().replace(/<br\s*\/?>/g, ' ').match(/[a-z']+|[.,!?]/g) ?? [];
+const train = reviews('../shared/data/imdb/train.jsonl.gz', 400, 0);
+const held = reviews('../shared/data/imdb/test.jsonl.gz', 60, 7);
+const freq = new Map<string, number>();
+for (const t of train) for (const w of words(t)) freq.set(w, (freq.get(w) ?? 0) + 1);
+const vocabTokens = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...[...freq.entries()].sort((a, b) => b[1] - a[1]).slice(0, 1495).map((e) => e[0])];
+const ids = new Map(vocabTokens.map((t, i) => [t, i]));
+const tokenizer: SentenceTokenizer = { tokenize: words, convertTokensToIds: (ts) => ts.map((t) => ids.get(t) ?? 1) };
+const vocab = pretrainingVocab(vocabTokens);
+const config = {
+  vocab_size: vocabTokens.length, hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 128,
+  max_position_embeddings: 64, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1,
+};
+const quiet = (): ProgressReporter => new ProgressReporter({ stream: { write: () => true }, tty: false });
+
+const trainFile = join(dir, 'train.jsonl');
+writeFileSync(trainFile, train.map((text) => JSON.stringify({ text })).join('\n') + '\n');
+const heldFile = join(dir, 'held.jsonl');
+writeFileSync(heldFile, held.map((text) => JSON.stringify({ text })).join('\n') + '\n');
+const common = { tokenizer, vocabTokens, maxSeqLength: 64, maxPredictionsPerSeq: 10 };
+const dataDir = join(dir, 'data');
+const evalDir = join(dir, 'eval');
+const ready = Promise.all([
+  createPretrainingData({ ...common, inputs: [trainFile], outputDir: dataDir, dupeFactor: 2, documentsPerShard: 150 }),
+  createPretrainingData({ ...common, inputs: [heldFile], outputDir: evalDir, dupeFactor: 1 }),
+]);
+
+test('pre-training loss goes down on a small corpus; held-out MLM beats chance; the folder reloads', async () => {
+  await ready;
+  const out = join(dir, 'run');
+  const model = new PretrainingBert(config, { seed: 1 });
+  const before = evaluatePretraining(model, [...readDataset(evalDir, readDatasetManifest(evalDir))], 32, vocab.padId);
+  const r = await pretrain({
+    model, vocab, dataDir, evalDataDir: evalDir, outputDir: out, batchSize: 16, lr: 3e-3, warmupSteps: 5, steps: 40,
+    progress: quiet(), vocabDir: undefined,
+  });
+  assert.equal(r.steps, 40);
+  const log = JSON.parse(readFileSync(join(out, 'checkpoints', 'latest.json'), 'utf8')) as { step: number };
+  assert.equal(log.step, 40);
+  const state = JSON.parse(readFileSync(join(out, 'checkpoints', 'step-0000040', 'trainer_state.json'), 'utf8')) as {
+    history: { steps: { loss: number }[] };
+  };
+  const losses = state.history.steps.map((s) => s.loss);
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const first = mean(losses.slice(0, 5));
+  const last = mean(losses.slice(-5));
+  // Starts near ln(1500) + ln(2) = 8.0; predicting word frequencies alone takes MLM to ~6.
+  assert.ok(first > 7, `first losses ${first}`);
+  assert.ok(last < first - 1.2, `loss ${first.toFixed(3)} -> ${last.toFixed(3)}`);
+  const after = r.evaluation!;
+  assert.ok(after.mlm_loss < before.mlm_loss - 1, `held-out MLM loss ${before.mlm_loss} -> ${after.mlm_loss}`);
+  assert.ok(after.mlm_accuracy > 0.08, `held-out MLM accuracy ${after.mlm_accuracy}`);
+  assert.ok(after.nsp_accuracy >= 0 && after.nsp_accuracy <= 1);
+  for (const f of ['config.json', 'model.safetensors', 'training_curve.svg', 'pretrain_results.json']) assert.ok(existsSync(join(out, f)), f);
+  const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { architectures: string[] };
+  assert.deepEqual(cfg.architectures, ['BertForPreTraining']);
+  const { model: reloaded, missing } = PretrainingBert.load(out);
+  assert.deepEqual(missing, []);
+  const again = evaluatePretraining(reloaded, [...readDataset(evalDir, readDatasetManifest(evalDir))].slice(0, 2000), 32, vocab.padId);
+  assert.ok(Math.abs(again.mlm_loss - after.mlm_loss) < 1e-4, `reloaded ${again.mlm_loss} vs ${after.mlm_loss}`);
+});
+
+test('exact resume: interrupted at step 4 and resumed = uninterrupted 8 steps, bit for bit', async () => {
+  await ready;
+  // The js kernels: bit-for-bit reproducible (the native ones currently are not from run to run, see the report).
+  const kernels = getKernels({ backend: 'js' });
+  const small = { ...config, hidden_size: 32, intermediate_size: 64 };
+  const base = { vocab, dataDir, batchSize: 4, gradAccumSteps: 2, lr: 1e-3, warmupSteps: 3, steps: 8, progress: quiet(), checkpointEvery: 100 };
+  const a = new PretrainingBert(small, { seed: 5, kernels });
+  await pretrain({ ...base, model: a, outputDir: join(dir, 'a') });
+  let n = 0;
+  const b1 = new PretrainingBert(small, { seed: 5, kernels });
+  const r1 = await pretrain({ ...base, model: b1, outputDir: join(dir, 'b'), shouldStop: () => n++ >= 4 });
+  assert.equal(r1.stoppedBy, 'signal');
+  assert.equal(r1.steps, 4);
+  const b2 = new PretrainingBert(small, { seed: 999, kernels }); // init and dropout seed come from the checkpoint/run
+  const r2 = await pretrain({ ...base, model: b2, outputDir: join(dir, 'b'), resume: true });
+  assert.equal(r2.steps, 8);
+  assert.equal(a.trainForwards, b2.trainForwards);
+  let diff = 0;
+  for (let i = 0; i < a.store.data.length; i++) if (a.store.data[i] !== b2.store.data[i]) diff++;
+  assert.equal(diff, 0, `${diff} parameters differ after resume`);
+  // Resuming with other settings is refused before anything changes.
+  await assert.rejects(pretrain({ ...base, lr: 5e-4, model: b2, outputDir: join(dir, 'b'), resume: true }), /cannot resume with different settings \(lr/);
+});
+
+test('the stream covers every instance once per epoch, in a different order each epoch, and seeks exactly', async () => {
+  await ready;
+  const s = new PretrainingStream(dataDir, 3, vocab, {});
+  const total = s.instancesPerEpoch;
+  assert.ok(s.manifest.shards.length >= 2);
+  const key = (x: { inputIds: Int32Array }): string => x.inputIds.join(',');
+  const e0 = Array.from({ length: total }, () => key(s.next()));
+  const e1 = Array.from({ length: total }, () => key(s.next()));
+  assert.deepEqual([...e0].sort(), [...e1].sort());
+  assert.notDeepEqual(e0, e1);
+  const t = new PretrainingStream(dataDir, 3, vocab, {});
+  t.seek(1, 37);
+  assert.equal(key(t.next()), e1[37]);
+});
