@@ -34,6 +34,11 @@ export interface PretrainedOptions extends ModelOptions {
 export interface ForwardOptions {
   /** Training mode: dropout on (seeded). Default false (eval). */
   train?: boolean;
+  /**
+   * Dropout seed of this training forward (a non-negative integer). Default: a per-model counter (1, 2, ...), so
+   * `seed: k` reproduces the masks of the k-th training forward of a fresh model with the same model seed.
+   */
+  seed?: number;
   outputHiddenStates?: boolean;
   outputAttentions?: boolean;
   /**
@@ -149,9 +154,17 @@ export abstract class BertPreTrainedModel {
     saveToDir(dir, config, this.store);
   }
 
-  /** The seed of one forward pass: fresh per training forward, so masks differ between steps but not between runs. */
-  protected nextSeed(train: boolean): number {
+  /**
+   * The seed of one forward pass: an explicit `seed` (ForwardOptions) or the next value of a forward counter, mixed
+   * with the model seed. Masks differ between steps but not between runs; an explicit seed lets a resumed run
+   * replay them (seed k gives the masks the k-th counted training forward would draw).
+   */
+  protected nextSeed(train: boolean, explicit?: number): number {
     if (!train) return 0;
+    if (explicit !== undefined) {
+      if (!Number.isInteger(explicit) || explicit < 0) throw new Error(`forward: seed must be a non-negative integer, found ${explicit}`);
+      return dropoutHash(this.seed, explicit >>> 0);
+    }
     this.forwardCount++;
     return dropoutHash(this.seed, this.forwardCount);
   }
@@ -313,7 +326,7 @@ export class BertModel extends BertPreTrainedModel {
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): BertModelOutput {
     const { batch } = this.prepare(inputs, 2);
-    const seed = this.nextSeed(options.train ?? false);
+    const seed = this.nextSeed(options.train ?? false, options.seed);
     const common = this.runBackbone(batch, options, seed);
     const { B, T } = batch, H = this.config.hiddenSize;
     const out: BertModelOutput = { ...common, lastHiddenState: copyTensor(this.backbone.sequenceOutput, [B, T, H]) };
@@ -367,7 +380,7 @@ export class BertForPreTraining extends BertPreTrainedModel {
   forward(inputs: BertInputs, options: ForwardOptions = {}): PreTrainingOutput {
     const { batch } = this.prepare(inputs, 2);
     const train = options.train ?? false;
-    const seed = this.nextSeed(train);
+    const seed = this.nextSeed(train, options.seed);
     const common = this.runBackbone(batch, options, seed);
     const { B, T } = batch, N = B * T, V = this.config.vocabSize, H = this.config.hiddenSize;
     const labels = inputs.labels !== undefined ? this.intLabels(inputs.labels, 'labels', N) : null;
@@ -407,7 +420,7 @@ export class BertForMaskedLM extends BertPreTrainedModel {
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
     const { batch } = this.prepare(inputs, 2);
-    const seed = this.nextSeed(options.train ?? false);
+    const seed = this.nextSeed(options.train ?? false, options.seed);
     const common = this.runBackbone(batch, options, seed);
     const { B, T } = batch, N = B * T, V = this.config.vocabSize, H = this.config.hiddenSize;
     const labels = inputs.labels !== undefined ? this.intLabels(inputs.labels, 'labels', N) : null;
@@ -438,7 +451,7 @@ export class BertForNextSentencePrediction extends BertPreTrainedModel {
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
     const { batch } = this.prepare(inputs, 2);
-    const seed = this.nextSeed(options.train ?? false);
+    const seed = this.nextSeed(options.train ?? false, options.seed);
     const common = this.runBackbone(batch, options, seed);
     const B = batch.B;
     const logits = this.nsp.forward(this.backbone.pooledOutput, B, null);
@@ -475,7 +488,7 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
     const { batch } = this.prepare(inputs, 2);
     const train = options.train ?? false;
-    const seed = this.nextSeed(train);
+    const seed = this.nextSeed(train, options.seed);
     const common = this.runBackbone(batch, options, seed);
     const B = batch.B, L = this.config.numLabels;
     const logits = this.classifier.forward(this.backbone.pooledOutput, B, this.headDropout(seed, train, this.classifierDropoutProb));
@@ -527,7 +540,7 @@ export class BertForTokenClassification extends BertPreTrainedModel {
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
     const { batch } = this.prepare(inputs, 2);
     const train = options.train ?? false;
-    const seed = this.nextSeed(train);
+    const seed = this.nextSeed(train, options.seed);
     const common = this.runBackbone(batch, options, seed);
     const { B, T } = batch, N = B * T, L = this.config.numLabels;
     const logits = this.classifier.forward(this.backbone.sequenceOutput, N, this.headDropout(seed, train, this.classifierDropoutProb));
@@ -563,7 +576,7 @@ export class BertForQuestionAnswering extends BertPreTrainedModel {
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): QuestionAnsweringOutput {
     const { batch } = this.prepare(inputs, 2);
-    const seed = this.nextSeed(options.train ?? false);
+    const seed = this.nextSeed(options.train ?? false, options.seed);
     const common = this.runBackbone(batch, options, seed);
     const { B, T } = batch, N = B * T;
     const logits = this.qa.forward(this.backbone.sequenceOutput, N, null);
@@ -612,7 +625,7 @@ export class BertForMultipleChoice extends BertPreTrainedModel {
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
     const { batch, lead } = this.prepare(inputs, 3);
     const train = options.train ?? false;
-    const seed = this.nextSeed(train);
+    const seed = this.nextSeed(train, options.seed);
     const common = this.runBackbone(batch, options, seed);
     const [B, C] = lead as [number, number];
     const logits = this.classifier.forward(this.backbone.pooledOutput, B * C, this.headDropout(seed, train, this.classifierDropoutProb));

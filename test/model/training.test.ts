@@ -107,6 +107,9 @@ describe('train mode: seeded dropout and a backward consistent with it', () => {
     assert.notEqual(a[0], a[1], 'each training forward draws new masks');
     const m = make(C, extra, 1);
     assert.equal(m.forward(inputs).loss, m.forward(inputs).loss, 'eval mode is deterministic');
+    // an explicit forward seed k replays the k-th counted forward's masks (for resumed runs)
+    assert.equal((m.forward(inputs, { train: true, seed: 2 } as object) as { loss?: number }).loss, a[1]);
+    assert.equal((m.forward(inputs, { train: true, seed: 3 } as object) as { loss?: number }).loss, a[2]);
   });
 });
 
