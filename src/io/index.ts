@@ -25,3 +25,4 @@ export {
 } from './safetensors.js';
 export { writeFileAtomic, readJsonFile } from './files.js';
 export { readPytorchBin, readPytorchBinBuffer } from './pytorch.js';
+export { type HubOptions, MODEL_FILES, resolveModelPath, downloadHubFile, hfCacheDir, repoCacheFolder } from './hub.js';

@@ -17,7 +17,7 @@ test('readJsonFile: parses, and names the file, line and column of a syntax erro
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{\n  "a": 1,\n  "b": ,\n}');
     assert.throws(() => readJsonFile(bad, 'config.json'), (err: unknown) => {
-      assert.ok(err instanceof CheckpointFormatError);
+      assert.ok(err instanceof CheckpointFormatError, 'err instanceof CheckpointFormatError');
       assert.match(err.message, new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: config\\.json is not valid JSON at line 3, column 8`));
       return true;
     });
@@ -71,5 +71,5 @@ test('jsonErrorOffset agrees with JSON.parse on mutated JSON (V8 is the referenc
     }
     assert.equal(jsonErrorOffset(text) === -1, parses, text);
   }
-  assert.ok(invalid > 1000);
+  assert.ok(invalid > 1000, 'invalid > 1000');
 });

@@ -38,7 +38,7 @@ test('pytorch_model.bin (torch.save) gives bitwise the tensors of the safetensor
   const dec = bin.tensors.get('cls.predictions.decoder.weight')!;
   const emb = bin.tensors.get('bert.embeddings.word_embeddings.weight')!;
   assert.equal(dec.data.buffer, emb.data.buffer, 'tied weights share one storage, as in torch');
-  assert.ok(bytesOf(bin.tensors.get('cls.predictions.decoder.bias')!.data).equals(bytesOf(st.tensors.get('cls.predictions.bias')!.data)));
+  assert.ok(bytesOf(bin.tensors.get('cls.predictions.decoder.bias')!.data).equals(bytesOf(st.tensors.get('cls.predictions.bias')!.data)), 'bytesOf(bin.tensors.get(\'cls.predictions.decoder.bias\')!.data).equals(bytesOf(st.tensors.get(\'cls.predictions.bias\')!.data))');
 });
 
 test('storage offsets, strides (transpose), expansion, shared storages, F16 and I64 storages', () => {

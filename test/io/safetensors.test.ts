@@ -38,24 +38,24 @@ test('reads the F32 fixture: values equal those numpy reads from the same file',
   const w = tensors.get('bert.embeddings.word_embeddings.weight')!;
   assert.equal(w.dtype, 'F32');
   assert.deepEqual(w.shape, [1881, 32]);
-  assert.ok(w.data instanceof Float32Array);
+  assert.ok(w.data instanceof Float32Array, 'w.data instanceof Float32Array');
   // Reference values: numpy.frombuffer on the file (float32), printed as float64.
   assert.deepEqual(Array.from(w.data.subarray(0, 4)), [
     -0.0061315433122217655, 0.028790520504117012, -0.06256134063005447, 0.005722218658775091,
   ]);
-  assert.ok(Math.abs(sum(w.data as Float32Array) - 51.50770222186293) < 1e-9);
+  assert.ok(Math.abs(sum(w.data as Float32Array) - 51.50770222186293) < 1e-9, 'Math.abs(sum(w.data as Float32Array) - 51.50770222186293) < 1e-9');
 });
 
 test('reads the F16 fixture upcast exactly (values numpy computes)', () => {
   const { tensors } = readSafetensors(F16_FILE);
   const w = tensors.get('bert.embeddings.word_embeddings.weight')!;
   assert.equal(w.dtype, 'F16');
-  assert.ok(w.data instanceof Float32Array);
+  assert.ok(w.data instanceof Float32Array, 'w.data instanceof Float32Array');
   assert.deepEqual(Array.from(w.data.subarray(0, 4)), [
     -0.006130218505859375, 0.0287933349609375, -0.06256103515625, 0.0057220458984375,
   ]);
-  assert.ok(Math.abs(sum(w.data as Float32Array) - 51.5040220618248) < 1e-9);
-  assert.ok(tensors.has('cls.predictions.decoder.bias'));
+  assert.ok(Math.abs(sum(w.data as Float32Array) - 51.5040220618248) < 1e-9, 'Math.abs(sum(w.data as Float32Array) - 51.5040220618248) < 1e-9');
+  assert.ok(tensors.has('cls.predictions.decoder.bias'), 'tensors.has(\'cls.predictions.decoder.bias\')');
 });
 
 test('writing the F32 weights as F16 gives the bits torch wrote (round to nearest even)', () => {
@@ -84,7 +84,7 @@ test('reads I64 ids of reference.safetensors; toInt32Array converts with a range
   const ids = tensors.get('input.input_ids')!;
   assert.equal(ids.dtype, 'I64');
   assert.deepEqual(ids.shape, [3, 24]);
-  assert.ok(ids.data instanceof BigInt64Array);
+  assert.ok(ids.data instanceof BigInt64Array, 'ids.data instanceof BigInt64Array');
   // Row 0 as numpy reads it: [CLS]=9 ... [SEP]=10 (fixture README: special ids 9/10/11).
   assert.deepEqual(Array.from(toInt32Array(ids).subarray(0, 24)), [
     9, 80, 1269, 85, 50, 581, 99, 164, 224, 11, 11, 11, 10, 80, 1856, 85, 1649, 581, 82, 80, 65, 224, 164, 10,
@@ -137,7 +137,7 @@ test('writeSafetensors writes atomically and reads back; refuses inconsistent in
 test('F16 and BF16 conversions on hand-worked bit patterns', () => {
   assert.deepEqual(Array.from(halfToFloat32(Uint16Array.of(0x3c00, 0xc000, 0x7bff, 0x0001, 0x8000, 0x7c00, 0x0400))),
     [1, -2, 65504, 2 ** -24, -0, Infinity, 2 ** -14]);
-  assert.ok(Number.isNaN(halfToFloat32(Uint16Array.of(0x7e00))[0]));
+  assert.ok(Number.isNaN(halfToFloat32(Uint16Array.of(0x7e00))[0]), 'Number.isNaN(halfToFloat32(Uint16Array.of(0x7e00))[0])');
   // 1 + 2^-11 is halfway between 1 and 1 + 2^-10: ties to even (1); 1 + 3*2^-11 ties up to 1 + 2^-9.
   assert.deepEqual(Array.from(float32ToHalf(Float32Array.of(1 + 2 ** -11, 1 + 3 * 2 ** -11, 65520, 2 ** -25, 3 * 2 ** -26))),
     [0x3c00, 0x3c02, 0x7c00, 0x0000, 0x0001]);
