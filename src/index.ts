@@ -35,3 +35,10 @@ export type { AdamWOptions, OptimizableParameter } from './train/optim.js';
 export { clipGradNorm } from './train/clip.js';
 export { linearWarmupDecay, constantWarmup, LinearSchedule } from './train/schedule.js';
 export type { WarmupSchedule } from './train/schedule.js';
+// File formats and downloads (src/io): safetensors, PyTorch .bin, JSON, atomic writes, the HF hub cache.
+export {
+  CheckpointFormatError, UnsafePickleError, HubError, toInt32Array,
+  readSafetensors, openSafetensors, writeSafetensors, encodeSafetensors, readPytorchBin,
+  readJsonFile, writeFileAtomic, resolveModelPath, downloadHubFile, hfCacheDir,
+} from './io/index.js';
+export type { DType, TensorData, TensorEntry, SafetensorsContent, SafetensorsFile, WritableTensor, HubOptions } from './io/index.js';

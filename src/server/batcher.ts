@@ -14,6 +14,8 @@ export interface BatcherOptions<R> {
   maxQueue: number;
   /** How many predictBatch calls may run at once (one per worker thread of the pool behind it). */
   concurrency?: number;
+  /** When a batch fails, retry its texts one at a time so only the failing ones get errors (default true). */
+  isolateFailures?: boolean;
   /** Called after each batch, for metrics. */
   onBatch?: (size: number, seconds: number, failed: boolean) => void;
 }
@@ -152,37 +154,62 @@ export class DynamicBatcher<R> {
     if (items.length === 0) return;
     this.running++;
     const started = process.hrtime.bigint();
-    const finish = (error: Error | null, results?: R[]): void => {
+    void this.runItems(items.map((item) => item.text)).then((outcomes) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.running--;
-      this.options.onBatch?.(items.length, seconds, error !== null);
-      items.forEach((item, i) => (error ? item.done(error) : item.done(null, results![i])));
+      this.options.onBatch?.(items.length, seconds, outcomes.some((o) => !o.ok));
+      items.forEach((item, i) => {
+        const outcome = outcomes[i];
+        if (outcome.ok) item.done(null, outcome.value);
+        else item.done(outcome.error);
+      });
       if (this.running === 0 && this.idleWaiters.length > 0) {
         const waiters = this.idleWaiters;
         this.idleWaiters = [];
         waiters.forEach((wake) => wake());
       }
       if (!this.closed) this.schedule();
-    };
-    let pending: Promise<R[]>;
+    });
+  }
+
+  /** One predictBatch call, checked: the right number of results or an InferenceError. */
+  private async call(texts: string[]): Promise<R[]> {
+    let results: R[];
     try {
-      pending = this.options.predictBatch(items.map((item) => item.text));
+      results = await this.options.predictBatch(texts);
     } catch (error) {
-      pending = Promise.reject(error);
+      const message = error instanceof Error ? error.message : String(error);
+      throw new InferenceError(`inference failed: ${message}`);
     }
-    pending.then(
-      (results) => {
-        if (!Array.isArray(results) || results.length !== items.length) {
-          const got = Array.isArray(results) ? `${results.length} results` : typeof results;
-          finish(new InferenceError(`predictBatch returned ${got} for a batch of ${items.length} texts`));
-        } else {
-          finish(null, results);
+    if (!Array.isArray(results) || results.length !== texts.length) {
+      const got = Array.isArray(results) ? `${results.length} results` : typeof results;
+      throw new InferenceError(`predictBatch returned ${got} for a batch of ${texts.length} texts`);
+    }
+    return results;
+  }
+
+  /**
+   * Runs a batch; when it fails, runs its texts one by one so that one bad text (say, one the tokenizer refuses)
+   * fails only its own request, not the unrelated requests batched with it.
+   */
+  private async runItems(texts: string[]): Promise<Outcome<R>[]> {
+    try {
+      return (await this.call(texts)).map((value) => ({ ok: true, value }));
+    } catch (error) {
+      if (texts.length === 1 || this.options.isolateFailures === false) {
+        return texts.map(() => ({ ok: false, error: error as Error }));
+      }
+      const outcomes: Outcome<R>[] = [];
+      for (const text of texts) {
+        try {
+          outcomes.push({ ok: true, value: (await this.call([text]))[0] });
+        } catch (single) {
+          outcomes.push({ ok: false, error: single as Error });
         }
-      },
-      (error: unknown) => {
-        const message = error instanceof Error ? error.message : String(error);
-        finish(new InferenceError(`inference failed: ${message}`));
-      },
-    );
+      }
+      return outcomes;
+    }
   }
 }
+
+type Outcome<R> = { ok: true; value: R } | { ok: false; error: Error };

@@ -280,7 +280,10 @@ function parseRequest(body: Uint8Array, maxTexts: number): { texts: string[]; si
     throw new HttpError(400, 'invalid_request', `give exactly one of "inputs", "text" or "texts"; found ${found}`);
   }
   const inputs = record[keys[0]];
-  if (typeof inputs === 'string') return { texts: [inputs], single: true };
+  if (typeof inputs === 'string') {
+    checkWellFormed(inputs, `"${keys[0]}"`);
+    return { texts: [inputs], single: true };
+  }
   if (!Array.isArray(inputs)) {
     throw new HttpError(400, 'invalid_request', `"${keys[0]}" must be a string or an array of strings, got ${typeName(inputs)}`);
   }
@@ -292,8 +295,17 @@ function parseRequest(body: Uint8Array, maxTexts: number): { texts: string[]; si
     if (typeof text !== 'string') {
       throw new HttpError(400, 'invalid_request', `"${keys[0]}"[${i}] must be a string, got ${typeName(text)}`);
     }
+    checkWellFormed(text, `"${keys[0]}"[${i}]`);
   });
   return { texts: inputs as string[], single: false };
+}
+
+/** JSON escapes can encode lone UTF-16 surrogates ("\ud800"), which are not text: refuse them here, per request. */
+function checkWellFormed(text: string, where: string): void {
+  const lone = /\p{Surrogate}/u.exec(text);
+  if (lone) {
+    throw new HttpError(400, 'invalid_text', `${where} contains a lone UTF-16 surrogate (U+${lone[0].charCodeAt(0).toString(16).toUpperCase()}) at index ${lone.index}`);
+  }
 }
 
 function typeName(value: unknown): string {

@@ -74,6 +74,9 @@ test('bad requests get 400 with a specific JSON error code', async () => {
     [Buffer.concat([Buffer.from('{"inputs":"'), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')]), 'invalid_utf8'],
     [Buffer.concat([Buffer.from('{"inputs":"'), Buffer.from([0xe6, 0x97]), Buffer.from('"}')]), 'invalid_utf8'],
     [Buffer.concat([Buffer.from('{"inputs":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]), 'invalid_utf8'],
+    // Valid UTF-8 JSON whose escapes make a lone surrogate: not text either.
+    ['{"inputs": "abc\\ud800"}', 'invalid_text'],
+    ['{"inputs": ["ok", "\\udc00x"]}', 'invalid_text'],
   ];
   try {
     for (const [body, code] of cases) {
@@ -170,12 +173,37 @@ test('a failing model answers 500 to its batch only and the server stays up', as
   }
 });
 
+test('one text that fails the model fails only its own request, not those batched with it', async () => {
+  const seen: string[][] = [];
+  const { server, port } = await start({
+    predictBatch: async (texts: string[]) => {
+      seen.push(texts);
+      if (texts.includes('poison')) throw new Error('the tokenizer refused "poison"');
+      return texts.map((t) => t.length);
+    },
+    maxBatch: 8,
+    maxWaitMs: 50,
+  });
+  try {
+    const replies = await Promise.all(
+      ['a', 'poison', 'ccc'].map((t) => request(port, 'POST', '/predict', JSON.stringify({ inputs: t }))),
+    );
+    assert.deepEqual(replies.map((r) => r.status), [200, 500, 200]);
+    assert.deepEqual([replies[0].json(), replies[2].json()], [1, 3]);
+    assert.match(replies[1].body, /the tokenizer refused/);
+    assert.deepEqual(seen[0], ['a', 'poison', 'ccc'], 'the three texts were batched together first');
+  } finally {
+    await server.close();
+  }
+});
+
 test('a model returning the wrong number of results is an error, not a misaligned answer', async () => {
   const { server, port } = await start({ predictBatch: async (texts: string[]) => texts.slice(1), maxWaitMs: 0 });
   try {
     const reply = await request(port, 'POST', '/predict', JSON.stringify({ inputs: ['a', 'b'] }));
     assert.equal(reply.status, 500);
-    assert.match(reply.body, /returned 1 results for a batch of 2 texts/);
+    // The batch of two fails, then each text alone fails too (0 results for 1 text).
+    assert.match(reply.body, /returned 0 results for a batch of 1 texts/);
   } finally {
     await server.close();
   }
