@@ -35,10 +35,30 @@ export type { AdamWOptions, OptimizableParameter } from './train/optim.js';
 export { clipGradNorm } from './train/clip.js';
 export { linearWarmupDecay, constantWarmup, LinearSchedule } from './train/schedule.js';
 export type { WarmupSchedule } from './train/schedule.js';
-// File formats and downloads (src/io): safetensors, PyTorch .bin, JSON, atomic writes, the HF hub cache.
+// Fine-tuning (src/train, src/data): trainer, optimizers, schedules, checkpoints, metrics, progress, readers.
+export { Trainer, TrainingDivergedError, epochBatches } from './train/trainer.js';
+export type { TrainerModel, TrainerDataset, TrainerOptions, TrainerResult, TrainerParameter } from './train/trainer.js';
+export { AdamFamily, decays as decaysWeight } from './train/optimizers.js';
+export type { OptimizerName, OptimizerOptions } from './train/optimizers.js';
+export { learningRateAt, warmupStepsFromRatio } from './train/schedules-extra.js';
+export type { ScheduleName, ScheduleSpec } from './train/schedules-extra.js';
+export { saveCheckpoint as saveTrainingCheckpoint, loadCheckpoint as loadTrainingCheckpoint, latestCheckpointDir } from './train/checkpoint.js';
+export type { TrainerState } from './train/checkpoint.js';
 export {
-  CheckpointFormatError, UnsafePickleError, HubError, toInt32Array,
-  readSafetensors, openSafetensors, writeSafetensors, encodeSafetensors, readPytorchBin,
-  readJsonFile, writeFileAtomic, resolveModelPath, downloadHubFile, hfCacheDir,
-} from './io/index.js';
-export type { DType, TensorData, TensorEntry, SafetensorsContent, SafetensorsFile, WritableTensor, HubOptions } from './io/index.js';
+  accuracy, argmaxRows, classificationReport, multiLabelReport, regressionReport, extractEntities, entityReport,
+} from './train/metrics.js';
+export type { ClassificationReport, MultiLabelReport, RegressionReport, EntityReport, Entity, ClassMetrics } from './train/metrics.js';
+export { ProgressReporter, trainingCurveSvg } from './train/progress.js';
+export { bertTrainerModel, predictBatches } from './train/bert-adapter.js';
+export { evaluateSequenceClassification, evaluateTokenClassification } from './train/evaluation.js';
+export { loadForFinetuning } from './train/finetune-model.js';
+export {
+  readTextClassification, readJsonlClassification, readCsvClassification, readImdbFolder, cleanReviewText, IMDB_LABEL2ID,
+} from './data/classification.js';
+export type { TextClassificationExample, TextClassificationOptions } from './data/classification.js';
+export { parseCsv } from './data/csv.js';
+export { readConllJsonl, alignFirstWordPiece, CONLL2003_LABELS } from './data/conll.js';
+export type { TokenClassificationExample } from './data/conll.js';
+export { sampleSubset } from './data/sampling.js';
+export { collateEncoded, collateChoices, encodedDataset, choicesDataset } from './data/batching.js';
+export type { EncodedExample, EncodedChoices } from './data/batching.js';
