@@ -1,6 +1,6 @@
 // pipeline(task, model, options): transformers.js-style callables over a BERT checkpoint folder (or hub id),
 // returning HF's output shapes.
-import { existsSync, statSync } from 'node:fs';
+import { resolveModelPath } from '../io/hub.js';
 import {
   BertForMaskedLM,
   BertForQuestionAnswering,
@@ -102,31 +102,12 @@ export function canonicalTask(task: string): CanonicalTask {
   return canonical;
 }
 
-/** Resolves a model argument to a local folder (a hub id is fetched into the HF cache by src/io/hub). */
+/** Resolves a model argument to a local folder: a folder as is, a hub id ("org/name") through the HF cache. */
 export async function resolveModel(model: string | undefined, options: PipelineOptions): Promise<string> {
   if (!model) {
     throw new Error('pipeline() needs a model: a folder written by save_pretrained / bert train, or a hub id like "org/name"');
   }
-  if (existsSync(model)) {
-    if (!statSync(model).isDirectory()) throw new Error(`${model} is a file; pass the folder that holds config.json`);
-    return model;
-  }
-  const hub = await loadHub();
-  if (!hub) throw new Error(`${model}: no such folder (and hub downloads are not available in this build)`);
-  return hub(model, { revision: options.revision });
-}
-
-type HubResolver = (id: string, opts: { revision?: string }) => Promise<string>;
-
-/** src/io/hub.ts is optional at build time for this module: it is looked up when a model is not a folder. */
-async function loadHub(): Promise<HubResolver | null> {
-  const path = '../io/hub.js';
-  try {
-    const mod = (await import(path)) as { resolveModelPath?: HubResolver };
-    return mod.resolveModelPath ?? null;
-  } catch {
-    return null;
-  }
+  return resolveModelPath(model, { revision: options.revision });
 }
 
 function context<O>(model: ForwardModel<O>, tokenizer: PipelineTokenizer, options: PipelineOptions): RunnerContext<O> {
