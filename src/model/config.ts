@@ -37,7 +37,8 @@ export class BertConfig {
   typeVocabSize = 2;
   initializerRange = 0.02;
   layerNormEps = 1e-12;
-  padTokenId = 0;
+  /** nn.Embedding padding_idx: its row starts at zero and gets no gradient from the lookup; null = none (HF None). */
+  padTokenId: number | null = 0;
   positionEmbeddingType = 'absolute';
   classifierDropout: number | null = null;
   problemType: ProblemType | null = null;
@@ -82,7 +83,8 @@ export class BertConfig {
     c.attentionProbsDropoutProb = prob('attention_probs_dropout_prob', c.attentionProbsDropoutProb);
     if (o.classifier_dropout !== undefined && o.classifier_dropout !== null) c.classifierDropout = prob('classifier_dropout', 0);
     const pad = o.pad_token_id;
-    if (pad !== undefined && pad !== null) c.padTokenId = int('pad_token_id', 0, 0);
+    if (pad === null) c.padTokenId = null;
+    else if (pad !== undefined) c.padTokenId = int('pad_token_id', 0, 0);
     const ir = o.initializer_range;
     if (ir !== undefined) {
       if (typeof ir !== 'number' || !(ir >= 0)) throw new Error(`${source}: "initializer_range" must be a number >= 0, found ${JSON.stringify(ir)}`);
@@ -113,7 +115,7 @@ export class BertConfig {
     if (c.hiddenSize % c.numAttentionHeads !== 0) {
       throw new Error(`${source}: "hidden_size" ${c.hiddenSize} is not a multiple of "num_attention_heads" ${c.numAttentionHeads}`);
     }
-    if (c.padTokenId >= c.vocabSize) {
+    if (c.padTokenId !== null && c.padTokenId >= c.vocabSize) {
       throw new Error(`${source}: "pad_token_id" ${c.padTokenId} is outside the vocabulary of ${c.vocabSize}`);
     }
     const pt = o.problem_type;

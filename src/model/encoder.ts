@@ -263,10 +263,10 @@ export class Backbone {
     // nn.Embedding(padding_idx=pad_token_id): the padding row receives no gradient from the lookup (the tied MLM
     // decoder's contribution to that row, already accumulated, stays), so save and restore the row around the scatter.
     const pad = this.config.padTokenId;
-    const padRow = this.emb.word.g.subarray(pad * H, (pad + 1) * H);
-    a.padRowSave.set(padRow);
+    const padRow = pad === null ? null : this.emb.word.g.subarray(pad * H, (pad + 1) * H);
+    if (padRow) a.padRowSave.set(padRow);
     k.embeddingBackward(batch.inputIds, dIn, this.emb.word.g, N, H);
-    padRow.set(a.padRowSave);
+    if (padRow) padRow.set(a.padRowSave);
     k.embeddingBackward(a.posIds, dIn, this.emb.pos.g, N, H);
     k.embeddingBackward(batch.tokenTypeIds, dIn, this.emb.type.g, N, H);
   }

@@ -40,7 +40,7 @@ export function initParameter(store: ParameterStore, name: string, config: BertC
     const std = config.initializerRange;
     for (let i = 0; i < v.length; i++) v[i] = rng.normal() * std;
     // nn.Embedding(padding_idx=pad_token_id): the padding row starts at zero.
-    if (name.endsWith('embeddings.word_embeddings.weight')) {
+    if (name.endsWith('embeddings.word_embeddings.weight') && config.padTokenId !== null) {
       const H = config.hiddenSize;
       v.fill(0, config.padTokenId * H, (config.padTokenId + 1) * H);
     }

@@ -185,9 +185,17 @@ describe('model construction and API', () => {
       assert.ok(Math.abs(s - 1) < 1e-5);
     }
     assert.equal(a[6], 0);
-    m.backward(null, new Float32Array(16).fill(1));
+    m.backward(Float32Array.from({ length: 2 * 8 * 8 }, (_, i) => Math.sin(i)), new Float32Array(16).fill(1));
     assert.ok(m.gradients.get('pooler.dense.weight')!.some((v) => v !== 0));
     assert.ok(m.gradients.get('embeddings.word_embeddings.weight')!.subarray(0, 8).every((v) => v === 0), 'padding_idx row gets no gradient');
+    // pad_token_id null (HF None): no padding row, id 0 is an ordinary token
+    const n = new BertModel({ ...tinyJson, pad_token_id: null }, { kernels: jsKernels });
+    assert.equal(n.config.padTokenId, null);
+    assert.ok(n.param('embeddings.word_embeddings.weight').subarray(0, 8).some((v) => v !== 0));
+    n.forward(base);
+    // through the last hidden state (padded positions have outputs of their own; the pooler never sees them)
+    n.backward(Float32Array.from({ length: 2 * 8 * 8 }, (_, i) => Math.sin(i)), null);
+    assert.ok(n.gradients.get('embeddings.word_embeddings.weight')!.subarray(0, 8).some((v) => v !== 0));
   });
 });
 
