@@ -1,4 +1,5 @@
 // Shared pieces of the model benchmarks: the BERT-base config, deterministic inputs, FLOP counts, the sgemm limit.
+import { readFileSync } from 'node:fs';
 import { loadNativeAddon } from '../src/native/index.js';
 
 /** BERT-base shapes (random weights: the benchmark measures speed, not accuracy). */
@@ -74,6 +75,16 @@ export function sgemmLimit(tokens: number, reps = 3): { gflops: number; perShape
   return { gflops: flops / seconds / 1e9, perShape };
 }
 
+/**
+ * Peak resident memory of this process in MiB: VmHWM on Linux (getrusage's maxrss carries the parent's peak over
+ * fork + exec, which would charge a benchmark child with its parent's memory), maxRSS elsewhere.
+ */
 export function maxRssMiB(): number {
+  try {
+    const m = readFileSync('/proc/self/status', 'utf8').match(/^VmHWM:\s+(\d+) kB/m);
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux
+  }
   return process.resourceUsage().maxRSS / 1024;
 }

@@ -1,11 +1,14 @@
-// Forward benchmark: BERT-base (random weights) at 32x128 and 1x128, bert-ts vs onnxruntime-node on the same weights.
-// Usage: node --import tsx bench/forward.ts [--reps 3] [--rounds 2] [--shapes 32x128,1x128]
+// Forward benchmark: BERT-base (random weights) at 32x128 and 1x128, bert-ts vs onnxruntime-node on the same weights
+// (exported with src/export/onnx.ts). Timings alternate the two runtimes rep by rep in one process, so that load from
+// other processes hits both alike; peak RSS is measured in a separate child process per runtime and shape.
+// Usage: node --import tsx bench/forward.ts [--reps 5] [--shapes 32x128,1x128] [--no-rss]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
 import { BertModel } from '../src/model/bert.js';
 import { exportBertOnnx } from '../src/export/onnx.js';
 import { getKernels } from '../src/native/index.js';
@@ -13,103 +16,118 @@ import { BERT_BASE_CONFIG, benchInputs, forwardFlops, maxRssMiB, median, sgemmLi
 
 const { values } = parseArgs({
   options: {
-    child: { type: 'string' }, onnx: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
-    reps: { type: 'string', default: '3' }, rounds: { type: 'string', default: '2' }, shapes: { type: 'string', default: '32x128,1x128' },
+    child: { type: 'string' }, onnx: { type: 'string' }, shape: { type: 'string' },
+    reps: { type: 'string', default: '5' }, shapes: { type: 'string', default: '32x128,1x128' }, 'no-rss': { type: 'boolean', default: false },
   },
 });
 const reps = Number(values.reps);
 const threads = availableParallelism();
 const SEED = 1;
 
-interface ChildResult {
-  runtime: string;
-  times: number[];
-  rssMiB: number;
-  probe: number[];
+function parseShape(s: string): [number, number] {
+  const [b, t] = s.split('x').map(Number);
+  if (!(b > 0 && t > 0)) throw new Error(`bench/forward: shape ${s} is not BATCHxSEQ`);
+  return [b, t];
 }
 
-/** Forward passes in this process (bert-ts or ORT), printed as one JSON line. */
-async function child(): Promise<void> {
-  const B = Number(values.batch), T = Number(values.seq);
+function bertRunner(model: BertModel, B: number, T: number): () => Float32Array {
   const { ids, mask, types } = benchInputs(B, T);
-  const times: number[] = [];
-  let probe: number[] = [];
-  if (values.child === 'bert') {
-    const model = new BertModel(BERT_BASE_CONFIG, { seed: SEED, kernels: getKernels() });
-    const inputs = { inputIds: { data: ids, shape: [B, T] }, attentionMask: { data: mask, shape: [B, T] }, tokenTypeIds: { data: types, shape: [B, T] } };
-    for (let r = 0; r <= reps; r++) {
-      const t0 = process.hrtime.bigint();
-      const out = model.forward(inputs);
-      const t = Number(process.hrtime.bigint() - t0) / 1e9;
-      if (r > 0) times.push(t); // rep 0 warms up (activation buffers, oneDNN kernels)
-      probe = Array.from(out.lastHiddenState.data.subarray(0, 8));
-    }
-    console.log(JSON.stringify({ runtime: `bert-ts ${model.kernels.name}`, times, rssMiB: maxRssMiB(), probe } satisfies ChildResult));
-  } else {
-    const ort = await import('onnxruntime-node');
-    const session = await ort.InferenceSession.create(values.onnx!, {
-      intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential',
-    });
-    const big = (a: Int32Array) => new ort.Tensor('int64', BigInt64Array.from(a, (v) => BigInt(v)), [B, T]);
-    const feeds = { input_ids: big(ids), attention_mask: big(mask), token_type_ids: big(types) };
-    for (let r = 0; r <= reps; r++) {
-      const t0 = process.hrtime.bigint();
-      const out = await session.run(feeds);
-      const t = Number(process.hrtime.bigint() - t0) / 1e9;
-      if (r > 0) times.push(t);
-      probe = Array.from((out.last_hidden_state!.data as Float32Array).subarray(0, 8));
-    }
-    console.log(JSON.stringify({ runtime: `onnxruntime-node (${threads} threads)`, times, rssMiB: maxRssMiB(), probe } satisfies ChildResult));
-  }
+  const inputs = { inputIds: { data: ids, shape: [B, T] }, attentionMask: { data: mask, shape: [B, T] }, tokenTypeIds: { data: types, shape: [B, T] } };
+  return () => model.forward(inputs).lastHiddenState.data;
 }
 
-function runChild(kind: string, B: number, T: number, onnx: string): ChildResult {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', kind, '--batch', String(B), '--seq', String(T), '--reps', String(reps), '--onnx', onnx], {
-    encoding: 'utf8', maxBuffer: 1 << 24,
-  });
-  if (r.status !== 0) throw new Error(`bench/forward child ${kind} ${B}x${T} failed:\n${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildResult;
+function ortRunner(session: ort.InferenceSession, B: number, T: number): () => Promise<Float32Array> {
+  const { ids, mask, types } = benchInputs(B, T);
+  const big = (a: Int32Array) => new ort.Tensor('int64', BigInt64Array.from(a, (v) => BigInt(v)), [B, T]);
+  const feeds = { input_ids: big(ids), attention_mask: big(mask), token_type_ids: big(types) };
+  return async () => (await session.run(feeds)).last_hidden_state!.data as Float32Array;
 }
+
+/** ORT with threads = cores; `spin` false turns off its thread pool's busy-waiting (the fair peer on a busy machine). */
+function ortSession(path: string, spin = true): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(path, {
+    intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential',
+    ...(spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
+  });
+}
+
+/** RSS child: one runtime, one shape, warm-up + one forward; prints its peak RSS. */
+async function child(): Promise<void> {
+  const [B, T] = parseShape(values.shape!);
+  if (values.child === 'bert') {
+    const run = bertRunner(new BertModel(BERT_BASE_CONFIG, { seed: SEED, kernels: getKernels() }), B, T);
+    run(); run();
+  } else {
+    const run = ortRunner(await ortSession(values.onnx!), B, T);
+    await run(); await run();
+  }
+  console.log(JSON.stringify({ rssMiB: maxRssMiB() }));
+}
+
+function childRss(kind: string, shape: string, onnx: string): number {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', kind, '--shape', shape, '--onnx', onnx], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bench/forward: RSS child ${kind} ${shape} failed:\n${r.stderr}`);
+  return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { rssMiB: number }).rssMiB;
+}
+
+const secondsSince = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bert-bench-'));
   try {
-    // The same seeded weights in every process: the ONNX file is exported from a model built with SEED.
+    const model = new BertModel(BERT_BASE_CONFIG, { seed: SEED, kernels: getKernels() });
     const onnx = join(dir, 'model.onnx');
-    {
-      const model = new BertModel(BERT_BASE_CONFIG, { seed: SEED });
-      writeFileSync(onnx, exportBertOnnx(BERT_BASE_CONFIG, model.parameters(), { head: 'base' }));
-    }
+    writeFileSync(onnx, exportBertOnnx(BERT_BASE_CONFIG, model.parameters(), { head: 'base' }));
+    const session = await ortSession(onnx);
+    const sessionNoSpin = await ortSession(onnx, false);
     const rows = [];
     for (const shape of values.shapes!.split(',')) {
-      const [B, T] = shape.split('x').map(Number);
-      const limit = sgemmLimit(B * T);
-      const bert: ChildResult[] = [], ort: ChildResult[] = [];
-      // Alternate the runtimes so that load from other processes hits both alike.
-      for (let round = 0; round < Number(values.rounds); round++) {
-        bert.push(runChild('bert', B, T, onnx));
-        ort.push(runChild('ort', B, T, onnx));
+      const [B, T] = parseShape(shape);
+      const bert = bertRunner(model, B, T), onnxRun = ortRunner(session, B, T), onnxNoSpin = ortRunner(sessionNoSpin, B, T);
+      const a = bert().slice(), b = await onnxRun(); // warm-up, and the two must agree
+      await onnxNoSpin();
+      let maxDiff = 0;
+      for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+      const tb: number[] = [], to: number[] = [], tn: number[] = [];
+      for (let r = 0; r < reps; r++) {
+        let t0 = process.hrtime.bigint();
+        bert();
+        tb.push(secondsSince(t0));
+        t0 = process.hrtime.bigint();
+        await onnxRun();
+        to.push(secondsSince(t0));
+        t0 = process.hrtime.bigint();
+        await onnxNoSpin();
+        tn.push(secondsSince(t0));
       }
+      const limit = sgemmLimit(B * T);
       const flops = forwardFlops(B, T);
-      const tb = median(bert.flatMap((r) => r.times)), to = median(ort.flatMap((r) => r.times));
-      const probeDiff = Math.max(...bert[0].probe.map((v, i) => Math.abs(v - ort[0].probe[i])));
-      const row = {
-        shape, tokens: B * T, gflopPerForward: flops / 1e9, sgemmLimitGflops: limit.gflops,
-        bert: { runtime: bert[0].runtime, medianS: tb, tokensPerS: (B * T) / tb, gflops: flops / tb / 1e9, shareOfSgemm: flops / tb / 1e9 / limit.gflops, peakRssMiB: Math.max(...bert.map((r) => r.rssMiB)), samples: bert.flatMap((r) => r.times) },
-        ort: { runtime: ort[0].runtime, medianS: to, tokensPerS: (B * T) / to, gflops: flops / to / 1e9, shareOfSgemm: flops / to / 1e9 / limit.gflops, peakRssMiB: Math.max(...ort.map((r) => r.rssMiB)), samples: ort.flatMap((r) => r.times) },
-        speedupVsOrt: to / tb,
-        maxAbsDiffFirstValues: probeDiff,
+      const stats = (runtime: string, times: number[]) => {
+        const s = median(times);
+        return { runtime, medianS: s, tokensPerS: (B * T) / s, gflops: flops / s / 1e9, shareOfSgemm: flops / s / 1e9 / limit.gflops, peakRssMiB: 0, samples: times };
       };
+      const row = {
+        shape, tokens: B * T, gflopPerForward: flops / 1e9, sgemmLimitGflops: limit.gflops, sgemmPerShape: limit.perShape,
+        bert: stats(`bert-ts ${model.kernels.name}`, tb), ort: stats(`onnxruntime-node ${threads} threads`, to),
+        ortNoSpin: stats(`onnxruntime-node ${threads} thr, no spin`, tn),
+        // Against the faster of ORT's two thread-pool settings.
+        speedupVsOrt: Math.min(median(to), median(tn)) / median(tb), maxAbsDiffVsOrt: maxDiff,
+      };
+      if (!values['no-rss']) {
+        row.bert.peakRssMiB = childRss('bert', shape, onnx);
+        row.ort.peakRssMiB = childRss('ort', shape, onnx);
+        row.ortNoSpin.peakRssMiB = row.ort.peakRssMiB;
+      }
       rows.push(row);
-      process.stderr.write(`${shape}: bert-ts ${row.bert.tokensPerS.toFixed(0)} tok/s, ORT ${row.ort.tokensPerS.toFixed(0)} tok/s\n`);
+      process.stderr.write(`${shape}: bert-ts ${row.bert.tokensPerS.toFixed(0)} tok/s, ORT ${row.ort.tokensPerS.toFixed(0)} / ${row.ortNoSpin.tokensPerS.toFixed(0)} (no spin) tok/s\n`);
     }
-    console.log(JSON.stringify({ bench: 'forward', threads, reps, rounds: Number(values.rounds), rows }));
+    console.log(JSON.stringify({ bench: 'forward', threads, reps, loadavg: (await import('node:os')).loadavg(), rows }));
     console.log(`\n${'shape'.padEnd(8)} ${'runtime'.padEnd(34)} ${'median s'.padStart(9)} ${'tok/s'.padStart(8)} ${'GFLOP/s'.padStart(8)} ${'of sgemm'.padStart(9)} ${'peak RSS'.padStart(9)}`);
     for (const r of rows) {
-      for (const x of [r.bert, r.ort]) {
+      for (const x of [r.bert, r.ort, r.ortNoSpin]) {
         console.log(`${r.shape.padEnd(8)} ${x.runtime.padEnd(34)} ${x.medianS.toFixed(3).padStart(9)} ${x.tokensPerS.toFixed(0).padStart(8)} ${x.gflops.toFixed(1).padStart(8)} ${x.shareOfSgemm.toFixed(2).padStart(9)} ${(x.peakRssMiB.toFixed(0) + ' MiB').padStart(9)}`);
       }
-      console.log(`${r.shape.padEnd(8)} bert-ts / ORT throughput: ${r.speedupVsOrt.toFixed(2)}x   (sgemm limit ${r.sgemmLimitGflops.toFixed(1)} GFLOP/s; outputs agree to ${r.maxAbsDiffFirstValues.toExponential(1)})`);
+      console.log(`${r.shape.padEnd(8)} bert-ts / best ORT throughput ${r.speedupVsOrt.toFixed(2)}x; sgemm limit ${r.sgemmLimitGflops.toFixed(1)} GFLOP/s; max |bert-ts - ORT| ${r.maxAbsDiffVsOrt.toExponential(1)}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
