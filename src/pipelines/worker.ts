@@ -52,9 +52,7 @@ const ENTRY = new URL(`./worker-entry${fromSource ? '.ts' : '.js'}`, import.meta
 function workerScript(): { script: string | URL; eval: boolean } {
   if (!fromSource) return { script: ENTRY, eval: false };
   const tsxApi = import.meta.resolve('tsx/esm/api');
-  const code =
-    `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ENTRY.href)}); })` +
-    ';';
+  const code = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ENTRY.href)}); });`;
   return { script: code, eval: true };
 }
 
