@@ -84,19 +84,39 @@ function gemm(
   }
   if (alpha === 0 || k === 0) return;
   if (!transA && !transB) {
-    // i-k-j: streams rows of B, accumulating one row of C in double precision.
-    const acc = getRowScratch(n);
-    for (let i = 0; i < m; i++) {
+    // i-k-j: streams rows of B, accumulating rows of C in double precision; 4 rows of C share each row of B.
+    const acc = getRowScratch(4 * n);
+    let i = 0;
+    for (; i + 4 <= m; i += 4) {
+      acc.fill(0, 0, 4 * n);
+      const a0 = i * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+      for (let p = 0; p < k; p++) {
+        const v0 = a[a0 + p]!, v1 = a[a1 + p]!, v2 = a[a2 + p]!, v3 = a[a3 + p]!;
+        const bp = p * ldb;
+        for (let j = 0; j < n; j++) {
+          const bv = b[bp + j]!;
+          acc[j] += v0 * bv;
+          acc[n + j] += v1 * bv;
+          acc[2 * n + j] += v2 * bv;
+          acc[3 * n + j] += v3 * bv;
+        }
+      }
+      for (let r = 0; r < 4; r++) {
+        const ci = (i + r) * ldc;
+        for (let j = 0; j < n; j++) c[ci + j] += alpha * acc[r * n + j]!;
+      }
+    }
+    for (; i < m; i++) {
       acc.fill(0, 0, n);
       const ai = i * lda;
       for (let p = 0; p < k; p++) {
-        const av = a[ai + p];
+        const av = a[ai + p]!;
         if (av === 0) continue;
         const bp = p * ldb;
-        for (let j = 0; j < n; j++) acc[j] += av * b[bp + j];
+        for (let j = 0; j < n; j++) acc[j] += av * b[bp + j]!;
       }
       const ci = i * ldc;
-      for (let j = 0; j < n; j++) c[ci + j] += alpha * acc[j];
+      for (let j = 0; j < n; j++) c[ci + j] += alpha * acc[j]!;
     }
   } else if (!transA && transB) {
     // Row-by-row dot products (both operands contiguous); 4 rows of A share each row of B to cut traffic.
@@ -130,19 +150,30 @@ function gemm(
     }
   } else if (transA && !transB) {
     // C[i,j] = sum_p A[p,i] B[p,j]: outer products over p, in blocks of C rows so the double scratch stays small.
-    const block = Math.max(1, Math.min(m, Math.floor(262144 / Math.max(1, n))));
+    const block = Math.max(1, Math.min(m, Math.floor(16384 / Math.max(1, n))));
     const acc = getScratch(block * n);
     for (let i0 = 0; i0 < m; i0 += block) {
       const i1 = Math.min(m, i0 + block);
       acc.fill(0, 0, (i1 - i0) * n);
-      for (let p = 0; p < k; p++) {
+      // Four rows of B per pass: each accumulator row is loaded and stored once per four products.
+      let p = 0;
+      for (; p + 4 <= k; p += 4) {
+        const ap = p * lda;
+        const b0 = p * ldb, b1 = b0 + ldb, b2 = b1 + ldb, b3 = b2 + ldb;
+        for (let i = i0; i < i1; i++) {
+          const v0 = a[ap + i]!, v1 = a[ap + lda + i]!, v2 = a[ap + 2 * lda + i]!, v3 = a[ap + 3 * lda + i]!;
+          const off = (i - i0) * n;
+          for (let j = 0; j < n; j++) acc[off + j] += v0 * b[b0 + j]! + v1 * b[b1 + j]! + v2 * b[b2 + j]! + v3 * b[b3 + j]!;
+        }
+      }
+      for (; p < k; p++) {
         const ap = p * lda;
         const bp = p * ldb;
         for (let i = i0; i < i1; i++) {
-          const av = a[ap + i];
+          const av = a[ap + i]!;
           if (av === 0) continue;
           const off = (i - i0) * n;
-          for (let j = 0; j < n; j++) acc[off + j] += av * b[bp + j];
+          for (let j = 0; j < n; j++) acc[off + j] += av * b[bp + j]!;
         }
       }
       for (let i = i0; i < i1; i++) {
