@@ -7,7 +7,7 @@
 // - blobs/<etag>: the content, downloaded into blobs/<etag>.incomplete (resumed with Range) then renamed;
 // - snapshots/<commit>/<file>: relative symlink to the blob; refs/<revision>: the commit (no newline);
 // - .no_exist/<commit>/<file>: an empty marker for optional files the repo does not have.
-// Not done (yet): the cross-process .locks files Python uses, sharded checkpoints (*.index.json).
+// Not done (yet): the cross-process .locks files Python uses.
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
@@ -26,7 +26,7 @@ import { open } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { HubError } from './errors.js';
-import { writeFileAtomic } from './files.js';
+import { readJsonFile, writeFileAtomic } from './files.js';
 
 /** Options of {@link resolveModelPath} and {@link downloadHubFile}. Unset fields come from the HF environment variables. */
 export interface HubOptions {
@@ -48,11 +48,14 @@ export interface HubOptions {
   onProgress?: (file: string, receivedBytes: number, totalBytes: number | undefined) => void;
 }
 
-/** The files a BERT model folder needs: required ones, then optional tokenizer files, then weights (first found). */
+/**
+ * The files a BERT model folder needs: required ones, then optional tokenizer files, then weights (the first
+ * found; a `*.index.json` brings the shards its `weight_map` names).
+ */
 export const MODEL_FILES = {
   required: ['config.json'],
   optional: ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'special_tokens_map.json'],
-  weights: ['model.safetensors', 'pytorch_model.bin'],
+  weights: ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin'],
 } as const;
 
 const COMMIT_RE = /^[0-9a-f]{40}$/;
@@ -405,6 +408,19 @@ export async function downloadHubFile(repoId: string, file: string, options: Hub
   return download(settings(options), repoId, file);
 }
 
+/** The shard files named by a sharded checkpoint's index (`{"weight_map": {tensor: file}}`). */
+function shardFiles(indexPath: string): string[] {
+  const index = readJsonFile(indexPath, 'weights index') as { weight_map?: unknown };
+  const map = index.weight_map;
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new HubError(`${indexPath}: no "weight_map" object`);
+  const files = [...new Set(Object.values(map as Record<string, unknown>))];
+  for (const f of files) {
+    if (typeof f !== 'string') throw new HubError(`${indexPath}: weight_map values must be file names`);
+    checkRelativeFile(f);
+  }
+  return files as string[];
+}
+
 /**
  * A local model folder for `idOrDir`: an existing directory is returned as is; otherwise `idOrDir` is a hub
  * repo id ("org/name") whose config.json, tokenizer files and weights (model.safetensors, else
@@ -435,6 +451,9 @@ export async function resolveModelPath(idOrDir: string, options: HubOptions = {}
   for (const file of MODEL_FILES.weights) {
     try {
       weights = await download(s, idOrDir, file);
+      if (file.endsWith('.index.json')) {
+        for (const shard of shardFiles(weights)) await download(s, idOrDir, shard);
+      }
       break;
     } catch (err) {
       if (!(err instanceof NotFound || err instanceof Unavailable)) throw err;
@@ -444,7 +463,7 @@ export async function resolveModelPath(idOrDir: string, options: HubOptions = {}
   if (!weights) {
     const unavailable = failures.find((e) => e instanceof Unavailable);
     if (unavailable) throw unavailable;
-    throw new HubError(`${idOrDir} at revision "${s.revision}" has no weights: ${MODEL_FILES.weights.join(' and ')} not found (sharded checkpoints are not supported yet)`);
+    throw new HubError(`${idOrDir} at revision "${s.revision}" has no weights: none of ${MODEL_FILES.weights.join(', ')} found`);
   }
   return folder!;
 }

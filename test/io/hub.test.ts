@@ -36,6 +36,12 @@ before(async () => {
   hub.repos.set('org/private-bert', { refs: { main: COMMIT_B }, commits: { [COMMIT_B]: filesB }, token: 'hf_secret' });
   hub.repos.set('org/bin-only', { refs: { main: COMMIT_B }, commits: { [COMMIT_B]: { 'config.json': { content: config }, 'pytorch_model.bin': { content: bin, lfs: true } } } });
   hub.repos.set('org/big', { refs: { main: COMMIT_B }, commits: { [COMMIT_B]: { 'config.json': { content: config }, 'model.safetensors': { content: bin, lfs: true } } } });
+  hub.repos.set('org/sharded', { refs: { main: COMMIT_B }, commits: { [COMMIT_B]: {
+    'config.json': { content: config },
+    'model.safetensors.index.json': { content: Buffer.from(JSON.stringify({ metadata: {}, weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors', c: 'model-00001-of-00002.safetensors' } })) },
+    'model-00001-of-00002.safetensors': { content: weights, lfs: true },
+    'model-00002-of-00002.safetensors': { content: bin, lfs: true },
+  } } });
   hub.renamed.set('old-org/bert-tiny', 'org/bert-tiny');
 });
 
@@ -189,13 +195,18 @@ test('token: sent as Bearer to the hub only, never to the CDN; missing token is 
   assert.ok(cdn.length > 0 && cdn.every((r) => r.authorization === undefined), 'cdn.length > 0 && cdn.every((r) => r.authorization === undefined)');
 });
 
-test('weights fallback to pytorch_model.bin; a local folder is used as is', async () => {
+test('weights fallback to sharded safetensors and pytorch_model.bin; a local folder is used as is', async () => {
   const cacheDir = cache('bin');
   const folder = await resolveModelPath('org/bin-only', { endpoint, cacheDir, token: '' });
   assert.ok(readFileSync(join(folder, 'pytorch_model.bin')).equals(bin), 'readFileSync(join(folder, \'pytorch_model.bin\')).equals(bin)');
   assert.equal(existsSync(join(folder, 'model.safetensors')), false);
   assert.equal(await resolveModelPath(`${FIX}/seq_cls3`), join(process.cwd(), FIX, 'seq_cls3'));
   await assert.rejects(resolveModelPath('./no/such/folder'), /model folder \.\/no\/such\/folder does not exist/);
+  const sharded = await resolveModelPath('org/sharded', { endpoint, cacheDir, token: '' });
+  assert.deepEqual(readdirSync(sharded).sort(), ['config.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json'], 'index and both shards');
+  hub.repos.set('org/config-only', { refs: { main: COMMIT_B }, commits: { [COMMIT_B]: { 'config.json': { content: config } } } });
+  await assert.rejects(resolveModelPath('org/config-only', { endpoint, cacheDir, token: '' }),
+    /^HubError: org\/config-only at revision "main" has no weights: none of model\.safetensors, model\.safetensors\.index\.json, pytorch_model\.bin found/);
 });
 
 test('cache location follows HF_HUB_CACHE, then HF_HOME/hub, then XDG / ~/.cache', () => {
