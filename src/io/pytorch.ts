@@ -102,6 +102,10 @@ function makeResolver(file: string): (module: string, name: string) => PyValue {
       // A storage class is only ever an argument of a persistent id; calling it is refused in REDUCE.
       return new PyOpaque('torch storage class', STORAGE_DTYPES[name]!);
     }
+    if (module === 'torch' && /^\w+Storage$/.test(name)) {
+      // A storage class we cannot decode (float8, complex, quantized...): harmless, but unsupported.
+      throw new CheckpointFormatError(file, `tensors stored as torch.${name} are not supported (supported: ${Object.keys(STORAGE_DTYPES).join(', ')}); convert the checkpoint to float32 or float16`);
+    }
     throw new UnsafePickleError(file, `the pickle asks for the global ${qualified}, which is not a tensor-rebuilding function; refused, nothing was executed`);
   };
 }

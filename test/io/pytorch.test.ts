@@ -78,6 +78,7 @@ test('bad tensors: out-of-range views, huge expansions, missing storages, wrong 
   expectRefused(torchArchive(stateDictPickle([['x', rebuildTensor('FloatStorage', '7', 6, 0, [6], [1])]]), storage), CheckpointFormatError, /storage 7 has no archive\/data\/7 entry/);
   expectRefused(torchArchive(stateDictPickle([['x', rebuildTensor('FloatStorage', '0', 1_000_000_000, 0, [6], [1])]]), storage), CheckpointFormatError, /needs 4000000000/);
   expectRefused(torchArchive(pickle(op.proto(2), op.str('not a dict'), op.stop)), CheckpointFormatError, /holds a str, not a state dict/);
+  expectRefused(torchArchive(stateDictPickle([['x', rebuildTensor('ComplexFloatStorage', '0', 3, 0, [3], [1])]]), storage), CheckpointFormatError, /torch\.ComplexFloatStorage are not supported/);
   expectRefused(torchArchive(pickle(op.proto(2), op.emptyDict, op.str('k'), op.int(3), op.setitem, op.stop)), CheckpointFormatError, /"k" is a int, not a tensor/);
 });
 
