@@ -62,3 +62,10 @@ export type { TokenClassificationExample } from './data/conll.js';
 export { sampleSubset } from './data/sampling.js';
 export { collateEncoded, collateChoices, encodedDataset, choicesDataset } from './data/batching.js';
 export type { EncodedExample, EncodedChoices } from './data/batching.js';
+// File formats and downloads (src/io): safetensors, PyTorch .bin, JSON, atomic writes, the HF hub cache.
+export {
+  CheckpointFormatError, UnsafePickleError, HubError, toInt32Array,
+  readSafetensors, openSafetensors, writeSafetensors, encodeSafetensors, readPytorchBin,
+  readJsonFile, writeFileAtomic, resolveModelPath, downloadHubFile, hfCacheDir,
+} from './io/index.js';
+export type { DType, TensorData, TensorEntry, SafetensorsContent, SafetensorsFile, WritableTensor, HubOptions } from './io/index.js';
