@@ -1,0 +1,53 @@
+// The pre-training commands end to end: train-vocab -> create-pretraining-data -> pretrain, and their usage errors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { pretrainCommand, parseDuration } from '../../src/cli/commands/pretrain.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'bert-ts-cli-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+/** Runs a command with stdout/stderr captured. */
+async function capture(run: (argv: string[]) => Promise<number>, argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const ow = process.stdout.write.bind(process.stdout);
+  const ew = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string | Uint8Array) => (out.push(String(s)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array) => (err.push(String(s)), true)) as typeof process.stderr.write;
+  try {
+    const code = await run(argv);
+    return { code, out: out.join(''), err: err.join('') };
+  } finally {
+    process.stdout.write = ow;
+    process.stderr.write = ew;
+  }
+}
+
+test('pretrain: usage errors are exit 2 with a message; missing data is exit 1 naming the folder', async () => {
+  let r = await capture(pretrainCommand, ['--config', 'mini']);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /--data, --vocab, --steps and --output are required/);
+  r = await capture(pretrainCommand, ['--config', 'mini', '--data', dir, '--vocab', dir, '--steps', 'ten', '--output', dir]);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /--steps must be a positive integer, got "ten"/);
+  writeFileSync(join(dir, 'vocab.txt'), ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a'].join('\n') + '\n');
+  r = await capture(pretrainCommand, ['--config', 'mini', '--data', join(dir, 'nodata'), '--vocab', dir, '--steps', '5', '--output', join(dir, 'o')]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /nodata\/dataset.json: not found/);
+  writeFileSync(join(dir, 'vocab.txt'), ['a', 'b'].join('\n') + '\n');
+  r = await capture(pretrainCommand, ['--config', 'mini', '--data', join(dir, 'nodata'), '--vocab', dir, '--steps', '5', '--output', join(dir, 'o')]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /vocab.txt: has no \[CLS\] token/);
+});
+
+test('parseDuration', () => {
+  assert.equal(parseDuration('90m'), 5400);
+  assert.equal(parseDuration('2h'), 7200);
+  assert.equal(parseDuration('600s'), 600);
+  assert.equal(parseDuration('45'), 45);
+  assert.throws(() => parseDuration('an hour'), /use a number with s, m or h/);
+});
