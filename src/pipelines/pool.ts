@@ -13,10 +13,15 @@ export interface PipelinePool {
   close(): Promise<void>;
 }
 
-/** Starts `workers` threads (default 1), each loading `pipeline(task, model, options)`. */
-export async function createPipelinePool(args: PredictorArgs & { workers?: number; env?: Record<string, string> }): Promise<PipelinePool> {
-  const { workers, env, ...predictor } = args;
-  const pool = await WorkerPool.create({ module: PREDICTOR, args: predictor, size: workers ?? 1, env });
+/**
+ * Starts `workers` workers (default 1; child processes unless isolation is 'thread'), each loading
+ * `pipeline(task, model, options)`.
+ */
+export async function createPipelinePool(
+  args: PredictorArgs & { workers?: number; env?: Record<string, string>; isolation?: 'process' | 'thread' },
+): Promise<PipelinePool> {
+  const { workers, env, isolation, ...predictor } = args;
+  const pool = await WorkerPool.create({ module: PREDICTOR, args: predictor, size: workers ?? 1, env, isolation });
   return {
     predictEach: (inputs) => pool.run(inputs),
     info: pool.info as PipelinePool['info'],

@@ -1,4 +1,5 @@
-// Body of a pool worker: loads the predictor named in workerData, then answers batches posted by WorkerPool.
+// Body of a pool worker (a worker thread or a child process): loads the predictor named in workerData (thread)
+// or BERT_WORKER_SPEC (process), then answers the batches WorkerPool sends.
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 
@@ -7,9 +8,32 @@ interface PredictorModule {
   createPredictor: (args: unknown) => Promise<Predictor | { predict: Predictor; info?: unknown }>;
 }
 
-const { module, args } = workerData as { module: string; args: unknown };
-const port = parentPort;
-if (!port) throw new Error('worker-entry must run inside a worker thread');
+interface Port {
+  post(message: unknown): void;
+  onMessage(listener: (message: { id: number; inputs: unknown[] }) => void): void;
+}
+
+function connect(): { port: Port; spec: { module: string; args: unknown } } {
+  const thread = parentPort;
+  if (thread) {
+    return {
+      port: { post: (m) => thread.postMessage(m), onMessage: (l) => thread.on('message', l) },
+      spec: workerData as { module: string; args: unknown },
+    };
+  }
+  const send = process.send?.bind(process);
+  const raw = process.env.BERT_WORKER_SPEC;
+  if (!send || !raw) throw new Error('worker-entry must run in a worker thread or a child process started by WorkerPool');
+  // The pool disconnects to stop us: exit from the main thread (native thread pools are torn down cleanly there).
+  process.on('disconnect', () => process.exit(0));
+  return {
+    port: { post: (m) => send(m), onMessage: (l) => process.on('message', l) },
+    spec: JSON.parse(raw) as { module: string; args: unknown },
+  };
+}
+
+const { port, spec } = connect();
+const { module, args } = spec;
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -21,15 +45,15 @@ try {
   const made = await loaded.createPredictor(args);
   const predict = typeof made === 'function' ? made : made.predict;
   const info = typeof made === 'function' ? undefined : made.info;
-  port.on('message', async (request: { id: number; inputs: unknown[] }) => {
+  port.onMessage(async (request) => {
     try {
       const outputs = await predict(request.inputs);
-      port.postMessage({ type: 'result', id: request.id, outputs });
+      port.post({ type: 'result', id: request.id, outputs });
     } catch (error) {
-      port.postMessage({ type: 'error', id: request.id, message: message(error) });
+      port.post({ type: 'error', id: request.id, message: message(error) });
     }
   });
-  port.postMessage({ type: 'ready', info });
+  port.post({ type: 'ready', info });
 } catch (error) {
-  port.postMessage({ type: 'fatal', message: message(error) });
+  port.post({ type: 'fatal', message: message(error) });
 }

@@ -1,5 +1,6 @@
-// A worker_threads pool that loads a predictor (by default a pipeline) in each worker and answers batches, so
-// inference never blocks the caller's event loop (the HTTP server's, in particular).
+// A pool of workers (child processes by default, or worker threads) that each load a predictor (by default a
+// pipeline) and answer batches, so inference never blocks the caller's event loop (the HTTP server's, in particular).
+import { fork, type ChildProcess } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 
@@ -18,6 +19,67 @@ export interface WorkerPoolOptions extends WorkerSpec {
   startTimeoutMs?: number;
   /** Environment for the workers (e.g. a thread count for the native backend); default: a copy of this process's. */
   env?: Record<string, string>;
+  /**
+   * 'process' (default): each worker is a child process, so a native crash or an OpenMP runtime that cannot
+   * outlive a non-main thread only ever takes down that child, which the pool replaces. 'thread': worker_threads,
+   * cheaper to start and sharing memory with this process.
+   */
+  isolation?: 'process' | 'thread';
+}
+
+/** What the pool needs from a worker, whether a thread or a child process. */
+interface WorkerHandle {
+  send(message: Request): void;
+  onMessage(listener: (reply: Reply) => void): void;
+  onError(listener: (error: Error) => void): void;
+  onExit(listener: (code: number | null, signal: string | null) => void): void;
+  stop(): Promise<void>;
+}
+
+function threadWorker(module: string, args: unknown, env: Record<string, string> | undefined): WorkerHandle {
+  const { script, eval: isEval } = workerScript();
+  const worker = new Worker(script, { eval: isEval, workerData: { module, args }, env: env ?? { ...process.env } });
+  return {
+    send: (message) => worker.postMessage(message),
+    onMessage: (listener) => worker.on('message', listener),
+    onError: (listener) => worker.on('error', listener),
+    onExit: (listener) => worker.on('exit', (code) => listener(code, null)),
+    stop: async () => {
+      await worker.terminate();
+    },
+  };
+}
+
+function processWorker(module: string, args: unknown, env: Record<string, string> | undefined): WorkerHandle {
+  const execArgv = [...process.execArgv];
+  // From source the child needs tsx's loader for the .ts entry; the parent has it unless started oddly.
+  if (fromSource && !execArgv.some((a) => a.includes('tsx'))) execArgv.push('--import', 'tsx');
+  const child: ChildProcess = fork(fileURLToPath(ENTRY), [], {
+    execArgv,
+    serialization: 'advanced', // structured clone, as worker_threads: typed arrays and nested objects survive
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...(env ?? process.env), BERT_WORKER_SPEC: JSON.stringify({ module, args }) },
+  });
+  return {
+    send: (message) => {
+      child.send(message);
+    },
+    onMessage: (listener) => child.on('message', (m) => listener(m as Reply)),
+    onError: (listener) => child.on('error', listener),
+    onExit: (listener) => child.on('exit', listener),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        // Disconnecting lets the child finish and exit from its main thread; kill it if it does not.
+        const timer = setTimeout(() => child.kill('SIGKILL'), 2_000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        if (child.connected) child.disconnect();
+        else child.kill('SIGTERM');
+      }),
+  };
 }
 
 type Request = { id: number; inputs: unknown[] };
@@ -34,7 +96,7 @@ interface Job {
 }
 
 interface Slot {
-  worker: Worker;
+  worker: WorkerHandle;
   job: Job | null;
   id: number;
 }
@@ -59,6 +121,8 @@ function workerScript(): { script: string | URL; eval: boolean } {
 export class WorkerPool {
   private readonly slots: Slot[] = [];
   private readonly waiting: Job[] = [];
+  /** Workers still loading (stopped too on close). */
+  private readonly starting: Slot[] = [];
   private closed = false;
   /** What the first worker reported once loaded (e.g. the pipeline's task and labels). */
   info: unknown = undefined;
@@ -102,37 +166,45 @@ export class WorkerPool {
       slot.job?.reject(error);
       slot.job = null;
     }
-    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+    await Promise.all([...slots, ...this.starting.splice(0)].map((slot) => slot.worker.stop()));
   }
 
   private spawn(): Promise<void> {
     const module = this.options.module.startsWith('file:') ? fileURLToPath(this.options.module) : this.options.module;
-    const { script, eval: isEval } = workerScript();
-    const worker = new Worker(script, {
-      eval: isEval,
-      workerData: { module, args: this.options.args },
-      env: this.options.env ?? { ...process.env },
-    });
+    const isolation = this.options.isolation ?? 'process';
+    const worker = (isolation === 'thread' ? threadWorker : processWorker)(module, this.options.args, this.options.env);
     const slot: Slot = { worker, job: null, id: 0 };
+    this.starting.push(slot);
+    const started = (): void => {
+      const i = this.starting.indexOf(slot);
+      if (i !== -1) this.starting.splice(i, 1);
+    };
     return new Promise<void>((resolve, reject) => {
       let ready = false;
       const timeoutMs = this.options.startTimeoutMs ?? 120_000;
       const timer = setTimeout(() => {
-        void worker.terminate();
+        started();
+        void worker.stop();
         reject(new WorkerError(`a worker did not load ${module} within ${timeoutMs} ms`));
       }, timeoutMs);
-      worker.on('message', (reply: Reply) => {
+      worker.onMessage((reply: Reply) => {
         if (reply.type === 'ready') {
           ready = true;
           clearTimeout(timer);
+          started();
+          if (this.closed) {
+            void worker.stop();
+            return reject(new WorkerError('the worker pool was closed while a worker was loading'));
+          }
           this.info ??= reply.info;
           this.slots.push(slot);
           resolve();
           this.pump();
         } else if (reply.type === 'fatal') {
           clearTimeout(timer);
+          started();
           reject(new WorkerError(`the worker could not load its predictor: ${reply.message}`));
-          void worker.terminate();
+          void worker.stop();
         } else {
           const job = slot.job;
           if (!job || reply.id !== slot.id) return;
@@ -142,18 +214,20 @@ export class WorkerPool {
           this.pump();
         }
       });
-      worker.on('error', (error) => {
+      worker.onError((error) => {
         clearTimeout(timer);
         if (!ready) reject(new WorkerError(`the worker failed while loading: ${error.message}`));
         slot.job?.reject(new WorkerError(`the worker crashed: ${error.message}`));
         slot.job = null;
       });
-      worker.on('exit', (code) => {
+      worker.onExit((code, signal) => {
         clearTimeout(timer);
+        started();
+        const how = signal ? `signal ${signal}` : `code ${code}`;
         const index = this.slots.indexOf(slot);
         if (index !== -1) this.slots.splice(index, 1);
-        if (!ready) reject(new WorkerError(`the worker exited with code ${code} while loading`));
-        slot.job?.reject(new WorkerError(`the worker exited with code ${code} during a batch`));
+        if (!ready) reject(new WorkerError(`the worker exited with ${how} while loading`));
+        slot.job?.reject(new WorkerError(`the worker exited with ${how} during a batch`));
         slot.job = null;
         // A worker that died after loading (out of memory, a native crash) is replaced so the pool keeps serving.
         if (ready && !this.closed) {
@@ -174,7 +248,7 @@ export class WorkerPool {
       slot.id++;
       const request: Request = { id: slot.id, inputs: job.inputs };
       try {
-        slot.worker.postMessage(request);
+        slot.worker.send(request);
       } catch (error) {
         slot.job = null;
         job.reject(new WorkerError(`inputs could not be sent to the worker: ${(error as Error).message}`));

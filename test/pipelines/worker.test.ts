@@ -7,8 +7,9 @@ import { request } from '../server/helpers.js';
 
 const FAKE = new URL('./fixtures/fake-predictor.ts', import.meta.url).href;
 
-test('batches run off the main thread and come back in order', async () => {
-  const pool = await WorkerPool.create({ module: FAKE, args: { busyMs: 300 }, size: 2 });
+for (const isolation of ['process', 'thread'] as const) {
+test(`${isolation}: batches run off the main thread and come back in order`, async () => {
+  const pool = await WorkerPool.create({ module: FAKE, args: { busyMs: 300 }, size: 2, isolation });
   try {
     assert.equal(pool.size, 2);
     assert.equal((pool.info as { task: string }).task, 'fake');
@@ -26,8 +27,8 @@ test('batches run off the main thread and come back in order', async () => {
   }
 });
 
-test('a failing batch rejects, a crashed worker is replaced, a bad model fails create()', async () => {
-  const pool = await WorkerPool.create({ module: FAKE, args: { busyMs: 0 } });
+test(`${isolation}: a failing batch rejects, a crashed worker is replaced, a bad model fails create()`, async () => {
+  const pool = await WorkerPool.create({ module: FAKE, args: { busyMs: 0 }, isolation });
   try {
     await assert.rejects(pool.run(['fail']), (e: Error) => e instanceof WorkerError && /asked to fail/.test(e.message));
     assert.deepEqual(await pool.run(['ok']), [{ label: 'OK' }]);
@@ -38,10 +39,11 @@ test('a failing batch rejects, a crashed worker is replaced, a bad model fails c
   }
   await assert.rejects(pool.run(['x']), /closed/);
   await assert.rejects(
-    WorkerPool.create({ module: FAKE, args: { busyMs: 0, failLoad: true } }),
+    WorkerPool.create({ module: FAKE, args: { busyMs: 0, failLoad: true }, isolation }),
     /could not load its predictor: model.safetensors is missing/,
   );
 });
+}
 
 test('the server answers health checks while the worker computes', async () => {
   const pool = await WorkerPool.create({ module: FAKE, args: { busyMs: 400 } });
