@@ -69,3 +69,25 @@ export {
   readJsonFile, writeFileAtomic, resolveModelPath, downloadHubFile, hfCacheDir,
 } from './io/index.js';
 export type { DType, TensorData, TensorEntry, SafetensorsContent, SafetensorsFile, WritableTensor, HubOptions } from './io/index.js';
+// Inference (src/pipelines, src/server): transformers.js-style pipelines, the worker pool, the HTTP server.
+export { pipeline, canonicalTask, TASKS, createPipelinePool, WorkerPool, WorkerError } from './pipelines/index.js';
+export type {
+  AnyPipeline,
+  TextClassificationPipeline,
+  FillMaskPipeline,
+  TokenClassificationPipeline,
+  QuestionAnsweringPipeline,
+  FeatureExtractionPipeline,
+  PipelinePool,
+  PipelineOptions,
+  LabelScore,
+  FillMaskResult,
+  TokenEntity,
+  GroupedEntity,
+  QaAnswer,
+  QaInput,
+  TextInput,
+  Task,
+} from './pipelines/index.js';
+export { createServer, DynamicBatcher, QueueFullError } from './server/index.js';
+export type { BertServer, ServerOptions, PredictBatch } from './server/index.js';
