@@ -73,9 +73,12 @@ test('bert export-onnx command: usage errors are exit code 2 with a message', as
   try {
     assert.equal(await exportOnnxCommand(['--model', 'x']), 2);
     assert.equal(await exportOnnxCommand(['--model', 'x', '--output', 'y', '--head', 'nope']), 2);
+    assert.equal(await exportOnnxCommand(['--model', join(fixtures, 'multiple_choice'), '--output', join(tmpdir(), 'bert-onnx-never')]), 1);
   } finally {
     process.stderr.write = write;
   }
   assert.match(errors.join(''), /--model and --output are required/);
   assert.match(errors.join(''), /--head nope is not one of/);
+  assert.match(errors.join(''), /architecture BertForMultipleChoice cannot be exported/);
+  assert.ok(!existsSync(join(tmpdir(), 'bert-onnx-never')), 'nothing written for a model that cannot be exported');
 });

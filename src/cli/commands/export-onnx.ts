@@ -37,9 +37,15 @@ export async function exportOnnxCommand(argv: string[]): Promise<number> {
     process.stderr.write(`bert export-onnx: --head ${head} is not one of ${HEADS.join(', ')}\n`);
     return 2;
   }
-  const result = exportOnnxFolder(values.model, values.output, { head: head as OnnxHead | 'auto' });
-  process.stdout.write(`${JSON.stringify({ onnx: result.onnxPath, bytes: result.bytes, files: result.files })}\n`);
-  return 0;
+  try {
+    const result = exportOnnxFolder(values.model, values.output, { head: head as OnnxHead | 'auto' });
+    process.stdout.write(`${JSON.stringify({ onnx: result.onnxPath, bytes: result.bytes, files: result.files })}\n`);
+    return 0;
+  } catch (err) {
+    // Bad model folders (missing files, unsupported architecture or activation) are messages, not stack traces.
+    process.stderr.write(`bert export-onnx: ${(err as Error).message}\n`);
+    return 1;
+  }
 }
 
 export default exportOnnxCommand;
