@@ -35,6 +35,18 @@ export type { AdamWOptions, OptimizableParameter } from './train/optim.js';
 export { clipGradNorm } from './train/clip.js';
 export { linearWarmupDecay, constantWarmup, LinearSchedule } from './train/schedule.js';
 export type { WarmupSchedule } from './train/schedule.js';
+export { BertTokenizer, TokenizerError } from './tokenizer/index.js';
+export type {
+  AddedToken,
+  DecodeOptions,
+  EncodeOptions,
+  Encoding,
+  FlatBatchEncoding,
+  NormalizerSpec,
+  SpecialTokenNames,
+  TruncationStrategy,
+  VocabOptions,
+} from './tokenizer/index.js';
 // Fine-tuning (src/train, src/data): trainer, optimizers, schedules, checkpoints, metrics, progress, readers.
 export { Trainer, TrainingDivergedError, epochBatches } from './train/trainer.js';
 export type { TrainerModel, TrainerDataset, TrainerOptions, TrainerResult, TrainerParameter } from './train/trainer.js';
@@ -91,3 +103,9 @@ export type {
 } from './pipelines/index.js';
 export { createServer, DynamicBatcher, QueueFullError } from './server/index.js';
 export type { BertServer, ServerOptions, PredictBatch } from './server/index.js';
+// Native backend (src/native) and ONNX export (src/export).
+export { getKernels, tryNativeKernels, loadNativeAddon, nativeLoadError, nativeAddonPath } from './native/index.js';
+export type { BackendChoice, GetKernelsOptions, NativeAddon } from './native/index.js';
+export { exportBertOnnx, OnnxExportError } from './export/onnx.js';
+export type { NamedTensor, OnnxHead, OnnxExportOptions } from './export/onnx.js';
+export { exportOnnxFolder } from './export/folder.js';
