@@ -33,14 +33,18 @@ class LossMean {
 export function evaluateSequenceClassification(
   model: BertHeadModel, data: EvalDataset, labels: readonly (number | number[])[], numLabels: number,
   problemType: 'single_label_classification' | 'multi_label_classification' | 'regression', batchSize = 32,
+  onProgress?: (done: number, total: number) => void,
 ): SequenceEvaluation {
   const rows = data.size;
   const all = new Float32Array(rows * numLabels);
   const loss = new LossMean();
+  let done = 0;
   for (const b of predictBatches(model, data, batchSize)) {
     // Batches come in length order: put each row back at its example's index.
     b.indices.forEach((ex, r) => all.set(b.logits.data.subarray(r * numLabels, (r + 1) * numLabels), ex * numLabels));
     loss.add(b.loss, b.indices.length);
+    done += b.indices.length;
+    onProgress?.(done, rows);
   }
   if (problemType === 'regression') {
     const preds = Array.from({ length: rows }, (_, r) => all[r * numLabels]!);
@@ -75,7 +79,9 @@ export interface TokenEvaluation {
  */
 export function evaluateTokenClassification(
   model: BertHeadModel, data: EvalDataset, tokenLabels: readonly (readonly number[])[], id2label: Readonly<Record<number, string>>, batchSize = 32,
+  onProgress?: (done: number, total: number) => void,
 ): TokenEvaluation {
+  let done = 0;
   const predTags: string[][] = new Array(data.size);
   const trueTags: string[][] = new Array(data.size);
   const loss = new LossMean();
@@ -100,6 +106,8 @@ export function evaluateTokenClassification(
       predTags[ex] = p;
       trueTags[ex] = t;
     });
+    done += b.indices.length;
+    onProgress?.(done, data.size);
   }
   const report = entityReport(predTags, trueTags);
   return {

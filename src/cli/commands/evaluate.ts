@@ -11,6 +11,7 @@ import { encodedDataset, type EncodedExample } from '../../data/batching.js';
 import { evaluateSequenceClassification, evaluateTokenClassification } from '../../train/evaluation.js';
 import type { ClassificationReport, EntityReport } from '../../train/metrics.js';
 import { loadFinetuneTokenizer } from '../../train/text-encoding.js';
+import { formatDuration } from '../../train/progress.js';
 import { UsageError, num } from './finetune.js';
 
 export const usage = `Usage: bert evaluate --model DIR --data FILE [--max-length 128] [--json]
@@ -72,6 +73,18 @@ async function run(argv: string[]): Promise<number> {
   const kernels = getKernels({ backend: backend as BackendChoice });
   const tok = await loadFinetuneTokenizer(values.tokenizer ?? modelDir);
   const t0 = performance.now();
+  // Scoring 25,000 reviews takes minutes: show progress on stderr (a bar on a terminal, a JSON line every 10 s otherwise).
+  const tty = Boolean(process.stderr.isTTY);
+  let lastShown = 0;
+  const onProgress = (done: number, total: number): void => {
+    const now = performance.now();
+    if (done < total && now - lastShown < (tty ? 250 : 10_000)) return;
+    lastShown = now;
+    const rate = done / Math.max((now - t0) / 1000, 1e-9);
+    const eta = (total - done) / Math.max(rate, 1e-9);
+    if (tty) process.stderr.write(`\r\x1b[2Kevaluating ${done}/${total} ${rate.toFixed(1)} ex/s ETA ${formatDuration(eta)}${done === total ? '\n' : ''}`);
+    else process.stderr.write(`${JSON.stringify({ event: 'eval-progress', done, total, examplesPerSecond: Number(rate.toFixed(2)), etaSeconds: Math.round(eta) })}\n`);
+  };
   const id2label = config.id2label;
   const label2id = config.label2id;
   let result: Record<string, unknown>;
@@ -87,7 +100,7 @@ async function run(argv: string[]): Promise<number> {
     if (samples !== undefined) ex = sampleSubset(ex, samples, seed);
     const enc: EncodedExample[] = ex.map((e) => ({ ...tok.encode(e.text, e.textPair, maxLength), label: e.label }));
     const model = await BertForSequenceClassification.fromPretrained(modelDir, { kernels, warn: (m) => process.stderr.write(`${m}\n`) });
-    const ev = evaluateSequenceClassification(model, encodedDataset(enc, 'sequence', tok.padId), enc.map((e) => e.label!), config.numLabels, problemType, batchSize);
+    const ev = evaluateSequenceClassification(model, encodedDataset(enc, 'sequence', tok.padId), enc.map((e) => e.label!), config.numLabels, problemType, batchSize, onProgress);
     result = { ...ev.metrics };
     if (problemType === 'single_label_classification') {
       const r = ev.report as ClassificationReport;
@@ -107,7 +120,7 @@ async function run(argv: string[]): Promise<number> {
       return { inputIds: a.inputIds, tokenLabels: a.labels };
     });
     const model = await BertForTokenClassification.fromPretrained(modelDir, { kernels, warn: (m) => process.stderr.write(`${m}\n`) });
-    const ev = evaluateTokenClassification(model, encodedDataset(enc, 'token', tok.padId), enc.map((e) => e.tokenLabels!), id2label, batchSize);
+    const ev = evaluateTokenClassification(model, encodedDataset(enc, 'token', tok.padId), enc.map((e) => e.tokenLabels!), id2label, batchSize, onProgress);
     const r: EntityReport = ev.report;
     result = { ...ev.metrics, per_type: r.perType, true_entities: r.trueEntities, predicted_entities: r.predictedEntities };
     text = `entities: precision ${(r.precision * 100).toFixed(2)}%  recall ${(r.recall * 100).toFixed(2)}%  F1 ${(r.f1 * 100).toFixed(2)}  ` +
