@@ -11,6 +11,7 @@ self-contained HTML with inline SVG.
 
 Options:
   --model DIR          any BERT folder or hub id
+  --tokenizer DIR      tokenizer folder when the model folder has none
   --output FILE        the HTML file to write (required)
   --max-length N       truncate the text to N tokens (default 64)
   --backend NAME       js | native | auto
@@ -89,6 +90,7 @@ export async function attentionCommand(argv: string[]): Promise<number> {
   return runCommand('attention', usage, argv, async () => {
     const { values, positionals } = parseCommand(argv, {
       model: { type: 'string' },
+      tokenizer: { type: 'string' },
       output: { type: 'string' },
       'max-length': { type: 'string' },
       backend: { type: 'string' },
@@ -104,7 +106,7 @@ export async function attentionCommand(argv: string[]): Promise<number> {
     const { loadPipelineTokenizer } = await import('../../pipelines/tokenizer.js');
     const { resolveModel } = await import('../../pipelines/pipeline.js');
     const dir = await resolveModel(model, {});
-    const tokenizer = await loadPipelineTokenizer(dir);
+    const tokenizer = await loadPipelineTokenizer((values.tokenizer as string | undefined) ?? dir);
     const bert = await BertModel.fromPretrained(dir, { kernels, warn: () => {} });
     const limit = Math.min(maxLength, bert.config.maxPositionEmbeddings, tokenizer.modelMaxLength);
     const enc = tokenizer.encode(positionals[0], positionals[1] ?? null, limit);

@@ -10,7 +10,7 @@ Options:
   --model DIR          any BERT folder (heads are ignored) or hub id
   --pooling NAME       mean | cls | none (default mean: the average over real tokens, [CLS]/[SEP] included)
   --no-normalize       keep raw vectors (default: L2-normalised, so dot product = cosine similarity)
-  --input FILE / --output FILE / --batch-size N / --max-length N / --backend NAME   as in bert predict
+  --tokenizer DIR / --input FILE / --output FILE / --batch-size N / --max-length N / --backend NAME   as in bert predict
   -h, --help           this text`;
 
 export async function embedCommand(argv: string[]): Promise<number> {

@@ -13,7 +13,7 @@ Options:
   --model DIR            token-classification model folder or hub id
   --aggregation NAME     none | simple | first | average | max (default simple; HF's semantics)
   --ignore-labels A,B    labels left out (default O)
-  --input FILE / --output FILE / --batch-size N / --max-length N / --backend NAME   as in bert predict
+  --tokenizer DIR / --input FILE / --output FILE / --batch-size N / --max-length N / --backend NAME   as in bert predict
   -h, --help             this text`;
 
 const STRATEGIES = ['none', 'simple', 'first', 'average', 'max'];

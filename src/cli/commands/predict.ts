@@ -15,6 +15,7 @@ and optionally "text_pair"; its other fields are copied to the output), else fro
 
 Options:
   --model DIR          model folder (config.json, weights, tokenizer files) or hub id
+  --tokenizer DIR      tokenizer folder when the model folder has no tokenizer files
   --input FILE         JSONL input file
   --output FILE        write JSON lines here instead of stdout
   --top-k N            labels per text (default 1; 0 = every label)
@@ -29,6 +30,7 @@ Exit codes: 0 done, 1 a runtime error (message on stderr), 2 a usage error.`;
 /** Options every inference command accepts. */
 export const COMMON_OPTIONS = {
   model: { type: 'string' },
+  tokenizer: { type: 'string' },
   input: { type: 'string' },
   output: { type: 'string' },
   'batch-size': { type: 'string' },
@@ -73,6 +75,7 @@ export function pipelineOptions(values: ParsedValues): PipelineOptions {
     throw new UsageError(`--backend must be js, native or auto, got "${backend}"`);
   }
   return {
+    tokenizer: values.tokenizer as string | undefined,
     kernels: backend ? getKernels({ backend: backend as 'js' | 'native' | 'auto' }) : undefined,
     batchSize: intOption(values, 'batch-size', 16),
     maxLength: intOption(values, 'max-length', undefined, 3),

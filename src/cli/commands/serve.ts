@@ -15,6 +15,7 @@ threads, so health checks answer while the model computes. SIGINT / SIGTERM shut
 
 Options:
   --model DIR              model folder or hub id
+  --tokenizer DIR          tokenizer folder when the model folder has none
   --task NAME              text-classification (default) | token-classification | fill-mask | feature-extraction
   --port N                 default 8080 (0 picks a free port; the chosen one is printed)
   --host ADDR              default 127.0.0.1
@@ -36,6 +37,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   return runCommand('serve', usage, argv, async () => {
     const { values, positionals } = parseCommand(argv, {
       model: { type: 'string' },
+      tokenizer: { type: 'string' },
       task: { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
@@ -69,7 +71,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const pool = await createPipelinePool({
       task,
       model,
-      options: { maxLength: intOption(values, 'max-length', undefined, 3) },
+      options: { maxLength: intOption(values, 'max-length', undefined, 3), tokenizer: values.tokenizer as string | undefined },
       callOptions,
       workers,
     });
