@@ -26,8 +26,18 @@ function connect(): { port: Port; spec: { module: string; args: unknown } } {
   if (!send || !raw) throw new Error('worker-entry must run in a worker thread or a child process started by WorkerPool');
   // The pool disconnects to stop us: exit from the main thread (native thread pools are torn down cleanly there).
   process.on('disconnect', () => process.exit(0));
+  // Ctrl-C reaches the whole process group; the parent decides when workers stop (it disconnects), so a worker
+  // does not die under a batch or get respawned in the middle of a graceful shutdown.
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => {});
   return {
-    port: { post: (m) => send(m), onMessage: (l) => process.on('message', l) },
+    port: {
+      // A reply racing a disconnect has nobody to go to: drop it instead of crashing on ERR_IPC_CHANNEL_CLOSED.
+      post: (m) => {
+        if (process.connected) send(m, undefined, undefined, () => {});
+      },
+      onMessage: (l) => process.on('message', l),
+    },
     spec: JSON.parse(raw) as { module: string; args: unknown },
   };
 }
