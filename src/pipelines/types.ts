@@ -87,6 +87,11 @@ export interface TokenClassificationCallOptions {
   aggregationStrategy?: AggregationStrategy;
   /** Labels left out of the output (default ["O"]). */
   ignoreLabels?: string[];
+  /**
+   * Read texts longer than the model's maximum in overlapping windows sharing `stride` word pieces (HF's
+   * `stride`); without it long texts are truncated.
+   */
+  stride?: number;
 }
 
 export interface QuestionAnsweringCallOptions {

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { aggregateEntities, wordPieceTokensToString, isSubwordPiece, type PreEntity } from '../../src/pipelines/aggregation.js';
+import { aggregateOverlappingEntities } from '../../src/pipelines/tasks.js';
 
 const id2label = { 0: 'O', 1: 'B-ORG', 2: 'I-ORG', 3: 'B-LOC', 4: 'I-LOC' };
 const text = 'Hugging Face is in New York';
@@ -115,4 +116,12 @@ test('words are rebuilt with the WordPiece decoder and its cleanup', () => {
 test('an unknown label id is a clear error', () => {
   assert.throws(() => aggregateEntities(pieces(), 'none', { 0: 'O' }), /predicted label 1, which config.json's id2label does not name/);
   assert.throws(() => aggregateEntities(pieces(), 'mean' as 'max', id2label), /unknown aggregation strategy "mean"/);
+});
+
+test('overlapping windows: of overlapping entities the longer stays, the higher score on equal length', () => {
+  const e = (name: string, start: number, end: number, score: number) => ({ name, start, end, score });
+  const merged = aggregateOverlappingEntities([e('A', 0, 5, 0.9), e('C', 12, 15, 0.7), e('B', 3, 10, 0.4), e('D', 12, 15, 0.8), e('E', 20, 22, 0.6)]);
+  // Sorted by start: A B C D E. B overlaps A and is longer; C and D tie on length, D scores higher.
+  assert.deepEqual(merged.map((x) => x.name), ['B', 'D', 'E']);
+  assert.deepEqual(aggregateOverlappingEntities([]), []);
 });
