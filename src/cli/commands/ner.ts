@@ -1,5 +1,5 @@
 // `bert ner`: token classification (named entities) of texts, one JSON line of entities per text.
-import { COMMON_OPTIONS, UsageError, batches, openOutput, parseCommand, pipelineOptions, readInputs, requireModel, runCommand } from './predict.js';
+import { COMMON_OPTIONS, UsageError, batches, intOption, openOutput, parseCommand, pipelineOptions, readInputs, requireModel, runCommand } from './predict.js';
 import type { AggregationStrategy } from '../../pipelines/aggregation.js';
 
 export const usage = `Usage: bert ner --model DIR [options] [TEXT ...]
@@ -13,6 +13,7 @@ Options:
   --model DIR            token-classification model folder or hub id
   --aggregation NAME     none | simple | first | average | max (default simple; HF's semantics)
   --ignore-labels A,B    labels left out (default O)
+  --stride N             read long texts in overlapping windows sharing N word pieces (default: truncate)
   --tokenizer DIR / --input FILE / --output FILE / --batch-size N / --max-length N / --backend NAME   as in bert predict
   -h, --help             this text`;
 
@@ -20,7 +21,7 @@ const STRATEGIES = ['none', 'simple', 'first', 'average', 'max'];
 
 export async function nerCommand(argv: string[]): Promise<number> {
   return runCommand('ner', usage, argv, async () => {
-    const { values, positionals } = parseCommand(argv, { ...COMMON_OPTIONS, aggregation: { type: 'string' }, 'ignore-labels': { type: 'string' } });
+    const { values, positionals } = parseCommand(argv, { ...COMMON_OPTIONS, aggregation: { type: 'string' }, 'ignore-labels': { type: 'string' }, stride: { type: 'string' } });
     const model = requireModel(values);
     const options = pipelineOptions(values);
     const aggregation = (values.aggregation as string | undefined) ?? 'simple';
@@ -33,6 +34,7 @@ export async function nerCommand(argv: string[]): Promise<number> {
       const results = await ner.predictEach(batch.map((r) => r.text as string), {
         aggregationStrategy: aggregation as AggregationStrategy,
         ignoreLabels,
+        stride: intOption(values, 'stride', undefined, 0),
       });
       for (let i = 0; i < batch.length; i++) await out.write({ ...batch[i], entities: results[i] });
     }
