@@ -35,6 +35,18 @@ export type { AdamWOptions, OptimizableParameter } from './train/optim.js';
 export { clipGradNorm } from './train/clip.js';
 export { linearWarmupDecay, constantWarmup, LinearSchedule } from './train/schedule.js';
 export type { WarmupSchedule } from './train/schedule.js';
+export { BertTokenizer, TokenizerError } from './tokenizer/index.js';
+export type {
+  AddedToken,
+  DecodeOptions,
+  EncodeOptions,
+  Encoding,
+  FlatBatchEncoding,
+  NormalizerSpec,
+  SpecialTokenNames,
+  TruncationStrategy,
+  VocabOptions,
+} from './tokenizer/index.js';
 // Fine-tuning (src/train, src/data): trainer, optimizers, schedules, checkpoints, metrics, progress, readers.
 export { Trainer, TrainingDivergedError, epochBatches } from './train/trainer.js';
 export type { TrainerModel, TrainerDataset, TrainerOptions, TrainerResult, TrainerParameter } from './train/trainer.js';
