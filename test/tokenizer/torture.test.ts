@@ -1,0 +1,78 @@
+// Differential test against HF's Rust tokenizers on the Unicode torture set, seeded random strings and every
+// code point, for every folder: ids, type ids, masks and offsets identical (pairs too).
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { BertTokenizer } from '../../src/tokenizer/index.js';
+import { allFolders, configured, diffEncoding, hfTokenizer, shortText } from './helpers/oracle.js';
+import { TORTURE, everyCodePoint, randomTexts } from './helpers/torture.js';
+
+const RANDOM = randomTexts(3000);
+// Planes 0-3 and 14 in full, the uniform unassigned / private-use planes sampled (scripts/tokenizer-diff.ts: all).
+const EVERY = everyCodePoint(true);
+
+async function compareAll(ours: BertTokenizer, hf: Awaited<ReturnType<typeof hfTokenizer>>, texts: readonly string[]): Promise<string[]> {
+  const failures: string[] = [];
+  const encs = await hf.encodeBatch([...texts]);
+  texts.forEach((t, i) => {
+    const d = diffEncoding(encs[i]!, ours.encode(t, null, { returnOffsets: true }), t);
+    if (d && failures.length < 8) failures.push(`${shortText(t)}: ${d}`);
+  });
+  return failures;
+}
+
+for (const [name, dir] of Object.entries(allFolders())) {
+  describe(name, () => {
+    test(`${TORTURE.length} torture cases`, async () => {
+      const ours = BertTokenizer.fromPretrained(dir);
+      const hf = configured(await hfTokenizer(dir), {});
+      assert.deepEqual(await compareAll(ours, hf, TORTURE), []);
+    });
+
+    test(`${RANDOM.length} seeded random strings over hard characters`, async () => {
+      const ours = BertTokenizer.fromPretrained(dir);
+      const hf = configured(await hfTokenizer(dir), {});
+      assert.deepEqual(await compareAll(ours, hf, RANDOM), []);
+    });
+
+    test('every code point (uniform planes sampled), alone and inside a word', async () => {
+      const ours = BertTokenizer.fromPretrained(dir);
+      const hf = configured(await hfTokenizer(dir), {});
+      assert.deepEqual(await compareAll(ours, hf, EVERY), []);
+    });
+
+    test('torture pairs under every truncation strategy, padded to max_length', async () => {
+      const ours = BertTokenizer.fromPretrained(dir);
+      const base = await hfTokenizer(dir);
+      const failures: string[] = [];
+      for (const strategy of ['LongestFirst', 'OnlyFirst', 'OnlySecond'] as const) {
+        const truncation = ({ LongestFirst: 'longest_first', OnlyFirst: 'only_first', OnlySecond: 'only_second' } as const)[strategy];
+        for (const maxLength of [3, 4, 5, 6, 8, 40]) {
+          const hf = configured(base, { maxLength, strategy, padTo: maxLength, padId: ours.padTokenId ?? 0 });
+          for (let i = 0; i < TORTURE.length; i++) {
+            const a = TORTURE[i]!, b = TORTURE[(i * 7 + 3) % TORTURE.length]!;
+            let want = null, got = null;
+            try {
+              want = await hf.encode(a, b);
+            } catch {
+              // compared below: both must fail
+            }
+            try {
+              got = ours.encode(a, b, { maxLength, truncation, padding: 'max_length', returnOffsets: true });
+            } catch {
+              // idem
+            }
+            const where = `${strategy} maxLength ${maxLength} (${shortText(a, 40)}, ${shortText(b, 40)})`;
+            if (!want !== !got) {
+              if (failures.length < 8) failures.push(`${where}: HF ${want ? 'ok' : 'error'}, ours ${got ? 'ok' : 'error'}`);
+            } else if (want && got) {
+              const d = diffEncoding(want, got, a, b);
+              if (d && failures.length < 8) failures.push(`${where}: ${d}`);
+            }
+          }
+        }
+      }
+      configured(base, {});
+      assert.deepEqual(failures, []);
+    });
+  });
+}
