@@ -1,0 +1,174 @@
+// The inference commands (predict, fill-mask, ner, qa, embed, serve, attention) run in-process on fixture models.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { predictCommand } from '../../src/cli/commands/predict.js';
+import { fillMaskCommand } from '../../src/cli/commands/fill-mask.js';
+import { nerCommand } from '../../src/cli/commands/ner.js';
+import { qaCommand } from '../../src/cli/commands/qa.js';
+import { embedCommand } from '../../src/cli/commands/embed.js';
+import { serveCommand } from '../../src/cli/commands/serve.js';
+import { attentionCommand } from '../../src/cli/commands/attention.js';
+import { request } from '../server/helpers.js';
+
+const TINY = '../shared/fixtures/hf-tiny';
+const work = mkdtempSync(join(tmpdir(), 'bert-cli-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+
+function modelDir(name: string): string {
+  const dir = join(work, name);
+  rmSync(dir, { recursive: true, force: true });
+  copyDir(`${TINY}/${name}`, dir);
+  copyDir(`${TINY}/tokenizer`, dir);
+  return dir;
+}
+function copyDir(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const name of readdirSync(from)) copyFileSync(join(from, name), join(to, name));
+}
+
+/**
+ * Captures what a command writes to stderr while it runs (usage errors and warnings go there). stdout is left
+ * alone: the test runner reports through it, and swallowing that would hide test results.
+ */
+async function capture(fn: () => Promise<number>): Promise<{ code: number; stderr: string }> {
+  const err = process.stderr.write.bind(process.stderr);
+  let stderr = '';
+  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    return { code: await fn(), stderr };
+  } finally {
+    process.stderr.write = err;
+  }
+}
+
+function jsonLines(path: string): Record<string, unknown>[] {
+  return readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+test('every command prints --help and exits 0; a usage error exits 2', async () => {
+  // --help writes to stdout, so the commands run in a child process whose stdout we own.
+  const script = `
+    const names = ['predict', 'fill-mask', 'ner', 'qa', 'embed', 'serve', 'attention'];
+    const results = [];
+    for (const name of names) {
+      const mod = await import('./src/cli/commands/' + name + '.ts');
+      let out = '', err = '';
+      const o = process.stdout.write.bind(process.stdout), e = process.stderr.write.bind(process.stderr);
+      process.stdout.write = (c) => ((out += c), true);
+      process.stderr.write = (c) => ((err += c), true);
+      const help = await mod.default(['--help']);
+      const helpOut = out;
+      out = ''; err = '';
+      const bad = await mod.default(['--no-such-flag']);
+      process.stdout.write = o; process.stderr.write = e;
+      results.push({ name, help, helpOut, bad, badErr: err });
+    }
+    console.log(JSON.stringify(results));`;
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(child.status, 0, child.stderr);
+  const results = JSON.parse(child.stdout.trim().split('\n').pop()!) as { name: string; help: number; helpOut: string; bad: number; badErr: string }[];
+  assert.equal(results.length, 7);
+  for (const r of results) {
+    assert.equal(r.help, 0, r.name);
+    assert.match(r.helpOut, new RegExp(`^Usage: bert ${r.name} `));
+    assert.equal(r.bad, 2, r.name);
+    assert.match(r.badErr, /Unknown option '--no-such-flag'/);
+  }
+  const noModel = await capture(() => predictCommand(['some text']));
+  assert.equal(noModel.code, 2);
+  assert.match(noModel.stderr, /--model DIR is required/);
+  const missing = await capture(() => predictCommand(['--model', join(work, 'nope'), 'text']));
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /nope/);
+});
+
+test('predict: texts as arguments and a JSONL file in, JSON lines out with the extra fields kept', async () => {
+  const model = modelDir('seq_cls3');
+  const out1 = join(work, 'p1.jsonl');
+  assert.equal((await capture(() => predictCommand(['--model', model, '--output', out1, 'the movie was good', 'bad']))).code, 0);
+  const lines = jsonLines(out1);
+  assert.equal(lines.length, 2);
+  assert.equal(lines[0].text, 'the movie was good');
+  assert.ok(['negative', 'neutral', 'positive'].includes(lines[0].label as string));
+  assert.equal(typeof lines[0].score, 'number');
+  const input = join(work, 'in.jsonl');
+  writeFileSync(input, ['"plain string"', JSON.stringify({ id: 7, text: 'good', text_pair: 'bad' }), ''].join('\n'));
+  const out2 = join(work, 'p2.jsonl');
+  assert.equal((await capture(() => predictCommand(['--model', model, '--input', input, '--output', out2, '--top-k', '0']))).code, 0);
+  const lines2 = jsonLines(out2);
+  assert.equal(lines2.length, 2);
+  assert.equal(lines2[1].id, 7);
+  assert.equal((lines2[1].predictions as unknown[]).length, 3);
+  writeFileSync(input, '{"text": 3}\n');
+  const bad = await capture(() => predictCommand(['--model', model, '--input', input, '--output', out2]));
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /in\.jsonl:1: each line must be a JSON string or an object with a string "text"/);
+});
+
+test('fill-mask, ner, qa and embed write their JSON lines', async () => {
+  const out = join(work, 'o.jsonl');
+  assert.equal((await capture(() => fillMaskCommand(['--model', modelDir('masked_lm'), '--output', out, '--top-k', '3', 'the movie was [MASK].']))).code, 0);
+  assert.equal((jsonLines(out)[0].predictions as unknown[]).length, 3);
+
+  assert.equal((await capture(() => nerCommand(['--model', modelDir('token_cls5'), '--output', out, '--ignore-labels', '', 'hugging face in new york']))).code, 0);
+  const entities = jsonLines(out)[0].entities as { entity_group: string; start: number; end: number }[];
+  assert.ok(entities.length >= 1 && entities.every((e) => typeof e.entity_group === 'string'));
+
+  const context = 'i want my money back !';
+  assert.equal((await capture(() => qaCommand(['--model', modelDir('qa'), '--output', out, '--question', 'what do i want?', '--context', context]))).code, 0);
+  const [answer] = jsonLines(out);
+  assert.equal(answer.question, 'what do i want?');
+  assert.equal(answer.answer, context.slice(answer.start as number, answer.end as number));
+
+  assert.equal((await capture(() => embedCommand(['--model', modelDir('bert_model'), '--output', out, 'a', 'b c']))).code, 0);
+  const vectors = jsonLines(out).map((l) => l.embedding as number[]);
+  assert.equal(vectors.length, 2);
+  assert.equal(vectors[0].length, 32);
+  assert.ok(Math.abs(Math.hypot(...vectors[0]) - 1) < 1e-9);
+});
+
+test('serve: starts on a free port, answers /predict and /health, stops on SIGINT', async () => {
+  const model = modelDir('seq_cls3');
+  const err = process.stderr.write.bind(process.stderr);
+  let logged = '';
+  process.stderr.write = ((chunk: string | Uint8Array) => ((logged += String(chunk)), true)) as typeof process.stderr.write;
+  let running: Promise<number> | undefined;
+  try {
+    running = serveCommand(['--model', model, '--port', '0', '--max-batch', '4']);
+    const deadline = Date.now() + 30_000;
+    while (!/"event":"listening"/.test(logged) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const url = /"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(logged);
+    assert.ok(url, `no listening line in: ${logged}`);
+    const port = Number(url[1]);
+    const health = await request(port, 'GET', '/health');
+    assert.equal((health.json() as { task: string }).task, 'text-classification');
+    const reply = await request(port, 'POST', '/predict', JSON.stringify({ inputs: ['good', 'bad'] }));
+    assert.equal(reply.status, 200);
+    const body = reply.json() as { label: string; score: number }[][];
+    assert.equal(body.length, 2);
+    assert.ok(body.every((r) => r.length === 1 && typeof r[0].label === 'string'));
+  } finally {
+    process.emit('SIGINT');
+    const code = await running;
+    process.stderr.write = err;
+    assert.equal(code, 0);
+  }
+});
+
+test('attention: writes a self-contained HTML page with one heatmap per layer and head', async () => {
+  const out = join(work, 'att.html');
+  const run = await capture(() => attentionCommand(['--model', modelDir('bert_model'), '--output', out, 'the movie was good']));
+  assert.equal(run.code, 0, run.stderr);
+  const html = readFileSync(out, 'utf8');
+  assert.match(html, /^<!DOCTYPE html>/);
+  assert.equal((html.match(/<svg /g) ?? []).length, 2 * 4); // 2 layers x 4 heads
+  assert.ok(!/<script|src=|href=/.test(html), 'no external resources or scripts');
+  assert.match(html, /layer 2 · head 4/);
+  // Each heatmap row is a probability distribution: the weights in its titles sum to ~1.
+  const firstRow = [...html.matchAll(/<title>\[CLS\] → [^:]+: ([0-9.]+)<\/title>/g)].slice(0, 6).map((m) => Number(m[1]));
+  assert.ok(Math.abs(firstRow.reduce((a, b) => a + b, 0) - 1) < 0.01, `${firstRow}`);
+});
