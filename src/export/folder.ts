@@ -30,8 +30,17 @@ export interface ExportFolderResult {
   files: string[];
 }
 
+export interface ExportFolderOptions extends OnnxExportOptions {
+  /** Where the tokenizer files are (default: the model folder). */
+  tokenizerDir?: string;
+}
+
 /** Exports the HF-format model folder `modelDir` to `outputDir` (onnx/model.onnx + config.json + tokenizer files). */
-export function exportOnnxFolder(modelDir: string, outputDir: string, options: OnnxExportOptions = {}): ExportFolderResult {
+export function exportOnnxFolder(modelDir: string, outputDir: string, options: ExportFolderOptions = {}): ExportFolderResult {
+  const tokDir = options.tokenizerDir ?? modelDir;
+  if (options.tokenizerDir !== undefined && !existsSync(join(tokDir, 'vocab.txt')) && !existsSync(join(tokDir, 'tokenizer.json'))) {
+    throw new OnnxExportError(`${tokDir}: no vocab.txt or tokenizer.json (--tokenizer must be a tokenizer folder)`);
+  }
   const configPath = join(modelDir, 'config.json');
   if (!existsSync(configPath)) throw new OnnxExportError(`${modelDir}: config.json not found (is this a model folder?)`);
   const config = readJsonFile(configPath, 'config.json');
@@ -44,16 +53,16 @@ export function exportOnnxFolder(modelDir: string, outputDir: string, options: O
   writeFileAtomic(join(outputDir, 'config.json'), readFileSync(configPath));
   files.push(join(outputDir, 'config.json'));
   for (const f of TOKENIZER_FILES) {
-    if (existsSync(join(modelDir, f))) {
-      copyFileSync(join(modelDir, f), join(outputDir, f));
+    if (existsSync(join(tokDir, f))) {
+      copyFileSync(join(tokDir, f), join(outputDir, f));
       files.push(join(outputDir, f));
     }
   }
   // transformers.js reads tokenizer.json only: derive it from vocab.txt when the model folder lacks it.
-  if (!existsSync(join(modelDir, 'tokenizer.json')) && existsSync(join(modelDir, 'vocab.txt'))) {
-    const vocab = readFileSync(join(modelDir, 'vocab.txt'), 'utf8').split('\n');
+  if (!existsSync(join(tokDir, 'tokenizer.json')) && existsSync(join(tokDir, 'vocab.txt'))) {
+    const vocab = readFileSync(join(tokDir, 'vocab.txt'), 'utf8').split('\n');
     if (vocab[vocab.length - 1] === '') vocab.pop();
-    const tc = existsSync(join(modelDir, 'tokenizer_config.json')) ? readJsonFile(join(modelDir, 'tokenizer_config.json'), 'tokenizer_config.json') as Record<string, unknown> : {};
+    const tc = existsSync(join(tokDir, 'tokenizer_config.json')) ? readJsonFile(join(tokDir, 'tokenizer_config.json'), 'tokenizer_config.json') as Record<string, unknown> : {};
     const lowercase = typeof tc.do_lower_case === 'boolean' ? tc.do_lower_case : true;
     for (const f of saveBertTokenizerFiles(outputDir, vocab, { lowercase })) if (!files.includes(f)) files.push(f);
   }

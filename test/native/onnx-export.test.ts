@@ -30,9 +30,8 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 test('export seq_cls3: onnxruntime on our graph matches HF\'s ONNX export within 1e-5', async () => {
   const out = mkdtempSync(join(tmpdir(), 'bert-onnx-'));
   try {
-    const result = exportOnnxFolder(join(fixtures, 'seq_cls3'), out);
-    assert.ok(existsSync(join(out, 'onnx', 'model.onnx')));
-    assert.ok(existsSync(join(out, 'config.json')));
+    const result = exportOnnxFolder(join(fixtures, 'seq_cls3'), out, { tokenizerDir: join(fixtures, 'tokenizer') });
+    for (const f of ['onnx/model.onnx', 'config.json', 'vocab.txt', 'tokenizer.json', 'tokenizer_config.json']) assert.ok(existsSync(join(out, f)), f);
     const ours = await ort.InferenceSession.create(result.onnxPath);
     assert.deepEqual(ours.inputNames, ['input_ids', 'attention_mask', 'token_type_ids']);
     assert.deepEqual(ours.outputNames, ['logits']);

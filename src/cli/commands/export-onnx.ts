@@ -3,21 +3,22 @@ import { parseArgs } from 'node:util';
 import { exportOnnxFolder } from '../../export/folder.js';
 import type { OnnxHead } from '../../export/onnx.js';
 
-export const usage = `Usage: bert export-onnx --model DIR --output DIR [--head auto|base|sequence-classification|token-classification|question-answering|masked-lm]
+export const usage = `Usage: bert export-onnx --model DIR --output DIR [--tokenizer DIR] [--head auto|base|sequence-classification|token-classification|question-answering|masked-lm]
 
 Writes DIR/onnx/model.onnx (opset 17; int64 inputs input_ids, attention_mask, token_type_ids with dynamic
 batch_size and sequence_length), config.json and the tokenizer files, the layout transformers.js and
-onnxruntime read. The head comes from config.json "architectures" unless --head is given.`;
+onnxruntime read. The head comes from config.json "architectures" unless --head is given; the tokenizer files
+come from --tokenizer DIR (default: the model folder).`;
 
 const HEADS = ['auto', 'base', 'sequence-classification', 'token-classification', 'question-answering', 'masked-lm'];
 
 /** Runs the command; returns the process exit code (2 for usage errors). */
 export async function exportOnnxCommand(argv: string[]): Promise<number> {
-  let values: { model?: string; output?: string; head?: string; help?: boolean };
+  let values: { model?: string; output?: string; head?: string; tokenizer?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { model: { type: 'string' }, output: { type: 'string' }, head: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { model: { type: 'string' }, output: { type: 'string' }, head: { type: 'string' }, tokenizer: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
       strict: true,
     }));
   } catch (err) {
@@ -38,7 +39,7 @@ export async function exportOnnxCommand(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    const result = exportOnnxFolder(values.model, values.output, { head: head as OnnxHead | 'auto' });
+    const result = exportOnnxFolder(values.model, values.output, { head: head as OnnxHead | 'auto', tokenizerDir: values.tokenizer });
     process.stdout.write(`${JSON.stringify({ onnx: result.onnxPath, bytes: result.bytes, files: result.files })}\n`);
     return 0;
   } catch (err) {
