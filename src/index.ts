@@ -109,3 +109,25 @@ export type { BackendChoice, GetKernelsOptions, NativeAddon } from './native/ind
 export { exportBertOnnx, OnnxExportError } from './export/onnx.js';
 export type { NamedTensor, OnnxHead, OnnxExportOptions } from './export/onnx.js';
 export { exportOnnxFolder } from './export/folder.js';
+// Pre-training (src/tokenizer/trainer*, src/data/sentences, pretraining*, shards): vocabulary training, instances,
+// binary shards, the gather-first BertForPreTraining and the pre-training loop.
+export { trainWordPiece, WordCounter, BERT_SPECIAL_TOKENS } from './tokenizer/trainer.js';
+export type { WordPieceTrainerOptions, TrainerProgress, TrainedWordPiece } from './tokenizer/trainer.js';
+export { bertWordSplitter } from './tokenizer/trainer-words.js';
+export { saveBertTokenizerFiles, bertTokenizerJson, bertTokenizerConfig } from './tokenizer/trainer-files.js';
+export { splitSentences } from './data/sentences.js';
+export {
+  pretrainingVocab, createTrainingInstances, createInstancesFromDocument, maskTokens, maskDynamically, truncateSeqPair,
+  PretrainingVocabError,
+} from './data/pretraining.js';
+export type { PretrainingVocab, PretrainingInstance, TokenizedDocument, InstanceOptions, MaskingOptions, CreateInstancesOptions } from './data/pretraining.js';
+export { readCorpusDocuments, readCorpusTexts, detectCorpusFormat } from './data/pretraining-input.js';
+export type { CorpusFormat, CorpusDocument, CorpusReadOptions } from './data/pretraining-input.js';
+export { createPretrainingData } from './data/pretraining-dataset.js';
+export type { CreatePretrainingDataOptions, SentenceTokenizer } from './data/pretraining-dataset.js';
+export { ShardWriter, readShard, readShardHeader, readDataset, readDatasetManifest, ShardFormatError } from './data/shards.js';
+export type { ShardHeader, PretrainingDatasetManifest } from './data/shards.js';
+export { PretrainingBert, collatePretraining } from './data/pretraining-model.js';
+export type { PretrainingBatch, PretrainingStepOutput } from './data/pretraining-model.js';
+export { pretrain, evaluatePretraining, PretrainingStream } from './data/pretraining-trainer.js';
+export type { PretrainOptions, PretrainResult, PretrainEvaluation } from './data/pretraining-trainer.js';

@@ -18,6 +18,8 @@ export const COMMANDS: ReadonlyArray<readonly [name: string, summary: string, lo
   ['serve', 'serve a model over HTTP', () => import('./commands/serve.js')],
   ['finetune', 'fine-tune a model for text or token classification', () => import('./commands/finetune.js')],
   ['evaluate', 'score a fine-tuned model on labelled data', () => import('./commands/evaluate.js')],
+  ['train-vocab', 'learn a WordPiece vocabulary from raw text (HF WordPieceTrainer)', () => import('./commands/train-vocab.js')],
+  ['create-pretraining-data', 'text -> NSP pairs with MLM masks, in binary shards', () => import('./commands/create-pretraining-data.js')],
   ['pretrain', 'pre-train BERT with masked LM + next sentence prediction', () => import('./commands/pretrain.js')],
   ['attention', 'attention heatmaps of every layer and head (HTML)', () => import('./commands/attention.js')],
   ['export-onnx', 'export a model to ONNX (transformers.js layout)', () => import('./commands/export-onnx.js')],
