@@ -1,4 +1,5 @@
-// The tokenizer surface fine-tuning needs (pairs with truncation, per-word WordPieces), and its loader from a model folder.
+// The tokenizer surface fine-tuning needs (pairs with truncation, per-word WordPieces), over src/tokenizer's BertTokenizer.
+import { BertTokenizer } from '../tokenizer/tokenizer.js';
 
 export interface FinetuneTokenizer {
   /** `[CLS] text [SEP]` or `[CLS] text [SEP] pair [SEP]`, truncated (longest first) to at most maxLength ids. */
@@ -13,7 +14,22 @@ export interface FinetuneTokenizer {
   readonly vocabSize: number;
 }
 
+/** Wraps a BertTokenizer; throws when the vocabulary lacks [CLS] / [SEP] (fine-tuning needs both). */
+export function finetuneTokenizer(tok: BertTokenizer, source = 'tokenizer'): FinetuneTokenizer {
+  const cls = tok.clsTokenId;
+  const sep = tok.sepTokenId;
+  if (cls === undefined || sep === undefined) throw new Error(`${source}: the vocabulary has no [CLS] or [SEP] token`);
+  return {
+    encode: (text, pair, maxLength) => {
+      const e = tok.encode(text, pair ?? null, { maxLength, truncation: 'longest_first' });
+      return { inputIds: e.inputIds, tokenTypeIds: e.tokenTypeIds };
+    },
+    wordPieceIds: (word) => tok.encode(word, null, { addSpecialTokens: false }).inputIds,
+    clsId: cls, sepId: sep, unkId: tok.unkTokenId, padId: tok.padTokenId ?? 0, vocabSize: tok.vocabSize,
+  };
+}
+
 /** Loads the tokenizer of a model folder (tokenizer.json or vocab.txt + tokenizer_config.json). */
 export async function loadFinetuneTokenizer(dir: string): Promise<FinetuneTokenizer> {
-  throw new Error(`${dir}: no tokenizer implementation available yet`);
+  return finetuneTokenizer(BertTokenizer.fromPretrained(dir), dir);
 }
