@@ -112,6 +112,20 @@ export function createServer<R>(options: ServerOptions<R>): BertServer {
     setTimeout(() => socket.destroy(), 1_000).unref();
   });
 
+  // A client that asks "Expect: 100-continue" before a body over the limit is told 413 before sending a byte of it.
+  server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBodyBytes) {
+      const body = JSON.stringify({ error: { code: 'body_too_large', message: `the body declares ${declared} bytes; the limit is ${maxBodyBytes}` } });
+      res.writeHead(413, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+      res.end(body);
+      metrics.countRequest(routeOf(req.url ?? '/'), 413);
+      return;
+    }
+    res.writeContinue();
+    server.emit('request', req, res);
+  });
+
   server.on('request', (req, res) => {
     const started = process.hrtime.bigint();
     const route = routeOf(req.url ?? '/');

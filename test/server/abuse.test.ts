@@ -83,6 +83,43 @@ test('a 100 MB body gets 413 and the server stops reading it (declared and chunk
   }
 });
 
+test('Expect: 100-continue with an oversized body is refused before the body is sent; a small one is served', async () => {
+  const server = createServer({ ...fakeModel(), maxBodyBytes: MB });
+  const { port } = await server.listen();
+  const ask = (length: number, body: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1');
+      let response = '';
+      const timer = setTimeout(() => socket.destroy(new Error(`no answer; got ${response}`)), 5_000);
+      socket.on('error', reject);
+      socket.on('data', (d) => {
+        response += d.toString('utf8');
+        // Send the body only once the server said 100 Continue, as a well-behaved client does.
+        if (response.startsWith('HTTP/1.1 100 Continue\r\n\r\n') && body) {
+          socket.write(body);
+          body = '';
+        }
+        if (/\r\n\r\n[\s\S]*\}$/.test(response.replace(/^HTTP\/1\.1 100 Continue\r\n\r\n/, ''))) {
+          clearTimeout(timer);
+          socket.destroy();
+          resolve(response);
+        }
+      });
+      socket.write(`POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${length}\r\n\r\n`);
+    });
+  try {
+    const refused = await ask(100 * MB, 'never sent');
+    assert.match(refused, /^HTTP\/1\.1 413 /);
+    assert.match(refused, /"code":"body_too_large"/);
+    const body = '{"inputs":"abc"}';
+    const served = await ask(body.length, body);
+    assert.match(served, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    assert.match(served, /"label":"LEN_3"/);
+  } finally {
+    await server.close();
+  }
+});
+
 test('10,000 texts in one request are refused before reaching the model', async () => {
   const model = fakeModel();
   const server = createServer({ ...model, maxTexts: 256 });
