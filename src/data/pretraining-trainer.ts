@@ -148,6 +148,8 @@ export interface PretrainEvaluation {
   mlm_accuracy: number;
   nsp_loss: number;
   nsp_accuracy: number;
+  /** Share of random-next pairs: the NSP accuracy of always answering "random" (the recipe's majority class). */
+  nsp_random_fraction: number;
   instances: number;
 }
 
@@ -174,6 +176,8 @@ export function evaluatePretraining(
   let nspLossSum = 0;
   let nspCorrect = 0;
   let nspCount = 0;
+  let randomNext = 0;
+  for (const x of instances) if (x.isRandomNext) randomNext++;
   for (let i = 0; i < instances.length; i += batchSize) {
     const batch = collatePretraining(instances.slice(i, i + batchSize), padId);
     const o: PretrainingStepOutput = model.forwardPretraining(batch, { train: false });
@@ -189,6 +193,7 @@ export function evaluatePretraining(
     mlm_accuracy: mlmCorrect / mlmCount,
     nsp_loss: nspLossSum / nspCount,
     nsp_accuracy: nspCorrect / nspCount,
+    nsp_random_fraction: randomNext / nspCount,
     instances: nspCount,
   };
 }

@@ -76,6 +76,7 @@ test('pre-training loss goes down on a small corpus; held-out MLM beats chance; 
   assert.ok(after.mlm_loss < before.mlm_loss - 1, `held-out MLM loss ${before.mlm_loss} -> ${after.mlm_loss}`);
   assert.ok(after.mlm_accuracy > 0.08, `held-out MLM accuracy ${after.mlm_accuracy}`);
   assert.ok(after.nsp_accuracy >= 0 && after.nsp_accuracy <= 1);
+  assert.ok(after.nsp_random_fraction > 0.45 && after.nsp_random_fraction < 0.7);
   for (const f of ['config.json', 'model.safetensors', 'training_curve.svg', 'pretrain_results.json']) assert.ok(existsSync(join(out, f)), f);
   const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { architectures: string[] };
   assert.deepEqual(cfg.architectures, ['BertForPreTraining']);
@@ -122,4 +123,30 @@ test('the stream covers every instance once per epoch, in a different order each
   const t = new PretrainingStream(dataDir, 3, vocab, {});
   t.seek(1, 37);
   assert.equal(key(t.next()), e1[37]);
+});
+
+test('dynamic masking: the stream masks stored instances anew each epoch, with the dataset\'s settings', async () => {
+  await ready;
+  const dyn = join(dir, 'dynamic');
+  const m = await createPretrainingData({ ...common, inputs: [heldFile], outputDir: dyn, dupeFactor: 1, dynamicMasking: true });
+  const s = new PretrainingStream(dyn, 4, vocab, { maskedLmProb: m.maskedLmProb, maxPredictions: m.maxPredictionsPerSeq });
+  const unmaskedKey = (x: { inputIds: Int32Array; maskedPositions: Int32Array; maskedLabels: Int32Array }): string => {
+    const ids = x.inputIds.slice();
+    x.maskedPositions.forEach((p, k) => (ids[p] = x.maskedLabels[k]!));
+    return ids.join(',');
+  };
+  const masks = new Map<string, string>();
+  let changed = 0;
+  for (let epoch = 0; epoch < 2; epoch++) {
+    for (let i = 0; i < m.instances; i++) {
+      const x = s.next();
+      assert.ok(x.maskedPositions.length >= 1 && x.maskedPositions.length <= 10);
+      const k = unmaskedKey(x);
+      const mask = x.maskedPositions.join(',');
+      if (epoch === 0) masks.set(k, mask);
+      else if (masks.get(k) !== mask) changed++;
+    }
+  }
+  assert.equal(masks.size, m.instances);
+  assert.ok(changed > 0.9 * m.instances, `${changed} of ${m.instances} masks changed between epochs`);
 });
