@@ -8,7 +8,8 @@ import { gunzipSync } from 'node:zlib';
 import { getKernels } from '../../src/native/index.js';
 import { pretrainingVocab } from '../../src/data/pretraining.js';
 import { createPretrainingData, type SentenceTokenizer } from '../../src/data/pretraining-dataset.js';
-import { PretrainingBert } from '../../src/data/pretraining-model.js';
+import { PretrainingBert, collatePretraining } from '../../src/data/pretraining-model.js';
+import { BertForPreTraining } from '../../src/model/bert.js';
 import { pretrain, evaluatePretraining, PretrainingStream } from '../../src/data/pretraining-trainer.js';
 import { ProgressReporter } from '../../src/train/progress.js';
 import { readDataset, readDatasetManifest } from '../../src/data/shards.js';
@@ -82,6 +83,22 @@ test('pre-training loss goes down on a small corpus; held-out MLM beats chance; 
   assert.deepEqual(cfg.architectures, ['BertForPreTraining']);
   const { model: reloaded, missing } = PretrainingBert.load(out);
   assert.deepEqual(missing, []);
+  // The folder is a plain BertForPreTraining checkpoint: the library's own class loads it and computes the same
+  // MLM + NSP loss (HF's way: logits over every token, labels -100 except at the masked positions).
+  const official = await BertForPreTraining.fromPretrained(out, { warn: () => {} });
+  const evalInsts = [...readDataset(evalDir, readDatasetManifest(evalDir))].slice(0, 4);
+  const batch = collatePretraining(evalInsts, vocab.padId);
+  const labels = new Array<number>(batch.B * batch.T).fill(-100);
+  batch.maskedIndex.forEach((i, k) => (labels[i] = batch.maskedLabels[k]!));
+  const hfOut = official.forward({
+    inputIds: { data: batch.inputIds, shape: [batch.B, batch.T] },
+    tokenTypeIds: { data: batch.tokenTypeIds, shape: [batch.B, batch.T] },
+    attentionMask: { data: batch.attentionMask, shape: [batch.B, batch.T] },
+    labels: { data: labels, shape: [batch.B, batch.T] },
+    nextSentenceLabel: { data: batch.nextSentenceLabels, shape: [batch.B] },
+  });
+  const ours = reloaded.forwardPretraining(batch, { train: false });
+  assert.ok(Math.abs(hfOut.loss! - ours.loss) < 1e-4, `BertForPreTraining loss ${hfOut.loss} vs ${ours.loss}`);
   const again = evaluatePretraining(reloaded, [...readDataset(evalDir, readDatasetManifest(evalDir))].slice(0, 2000), 32, vocab.padId);
   assert.ok(Math.abs(again.mlm_loss - after.mlm_loss) < 1e-4, `reloaded ${again.mlm_loss} vs ${after.mlm_loss}`);
 });
