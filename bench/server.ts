@@ -2,7 +2,9 @@
 // clients posting one IMDb review each, against the server backed by a worker-thread pipeline; the same pipeline
 // called directly in batches (no HTTP, no queue) is the peer that bounds what the server can reach.
 // Usage: npx tsx bench/server.ts [--model DIR] [--duration S] [--clients 1,8,64] [--max-batch N] [--max-wait MS]
-//        [--max-length N] [--workers N]
+//        [--max-length N] [--workers N] [--port N]
+// With --port the clients load an already running server (e.g. `bert serve --port N` in another process) instead
+// of one started here; its /metrics give the batch sizes.
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
@@ -22,6 +24,7 @@ const maxBatch = Number(arg('max-batch', '32'));
 const maxWaitMs = Number(arg('max-wait', '5'));
 const maxLength = Number(arg('max-length', '128'));
 const workers = Number(arg('workers', '1'));
+const externalPort = process.argv.includes('--port') ? Number(arg('port', '0')) : null;
 
 // IMDb test reviews as the request texts (the first 500, <br /> replaced as the model's README says).
 const texts = gunzipSync(readFileSync('../shared/data/imdb/test.jsonl.gz'))
@@ -82,31 +85,48 @@ async function load(port: number, clients: number, seconds: number): Promise<{ l
   return { latencies, errors, wallS: (performance.now() - started) / 1000 };
 }
 
-const pool = await createPipelinePool({
-  task: 'text-classification',
-  model,
-  options: { maxLength },
-  callOptions: { topK: 1 },
-  workers,
-});
-const server = createServer({
-  predictBatch: (batch: string[]) => pool.predictEach(batch),
-  maxBatch,
-  maxWaitMs,
-  maxQueue: 4096,
-  concurrency: pool.size,
-});
-const { port } = await server.listen(0, '127.0.0.1');
+/** Texts and model calls so far, from the server's Prometheus metrics. */
+async function serverCounts(port: number): Promise<{ texts: number; batches: number }> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  const text = await res.text();
+  const read = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { texts: read('bert_texts_total'), batches: read('bert_batch_size_count') };
+}
+
+let stop = async (): Promise<void> => {};
+let port: number;
+if (externalPort !== null) {
+  port = externalPort;
+} else {
+  const pool = await createPipelinePool({
+    task: 'text-classification',
+    model,
+    options: { maxLength },
+    callOptions: { topK: 1 },
+    workers,
+  });
+  const server = createServer({
+    predictBatch: (batch: string[]) => pool.predictEach(batch),
+    maxBatch,
+    maxWaitMs,
+    maxQueue: 4096,
+    concurrency: pool.size,
+  });
+  port = (await server.listen(0, '127.0.0.1')).port;
+  stop = async () => {
+    await server.close();
+    await pool.close();
+  };
+}
 
 // Warm-up: the first batches pay for page faults and kernel setup.
 await load(port, 8, 2);
 
 const rows: Row[] = [];
 for (const clients of clientCounts) {
-  const countBefore = server.metrics.batchesTotal;
-  const textsBefore = server.metrics.textsTotal;
+  const before = await serverCounts(port);
   const { latencies, errors, wallS } = await load(port, clients, durationS);
-  const countAfter = server.metrics.batchesTotal;
+  const after = await serverCounts(port);
   latencies.sort((a, b) => a - b);
   rows.push({
     clients,
@@ -115,11 +135,10 @@ for (const clients of clientCounts) {
     requestsPerSecond: latencies.length / wallS,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
-    meanBatch: (server.metrics.textsTotal - textsBefore) / Math.max(1, countAfter - countBefore),
+    meanBatch: (after.texts - before.texts) / Math.max(1, after.batches - before.batches),
   });
 }
-await server.close();
-await pool.close();
+await stop();
 
 // Peer: the same pipeline called directly on batches of maxBatch texts, in this thread.
 const direct = await pipeline('text-classification', model, { maxLength, batchSize: maxBatch, warn: () => {} });
@@ -139,6 +158,7 @@ const result = {
   maxBatch,
   maxWaitMs,
   workers,
+  server: externalPort === null ? 'in-process' : `127.0.0.1:${externalPort}`,
   durationS,
   node: process.version,
   backend: process.env.BERT_BACKEND ?? 'default',
