@@ -43,7 +43,8 @@ Training
   --eval-batch-size N (32)  --backend js|native|auto
 Output
   --output DIR              HF model folder (config.json with id2label, model.safetensors, tokenizer files),
-                            checkpoints/, training_curve.svg, eval_results.json
+                            checkpoints/, training_curve.svg, eval_results.json; with --eval the saved weights
+                            are the best evaluated ones (--metric, default accuracy / f1 for tokens)
   --resume                  continue from DIR/checkpoints (same flags)
   --tokenizer DIR           tokenizer folder when the model folder has none
   --log FILE                JSON lines log of every step and evaluation (default DIR/train_log.jsonl); stderr shows
@@ -340,7 +341,7 @@ async function run(argv: string[]): Promise<number> {
     epochs: result.epochsCompleted, train_seconds: Number(result.seconds.toFixed(1)), prepare_seconds: Number(prepSeconds.toFixed(1)),
     train_examples_per_second: Number(result.examplesPerSecond.toFixed(2)), last_loss: result.lastLoss,
     best_metric: result.bestMetric, best_step: result.bestStep, metric, stopped_early: result.stoppedEarly,
-    eval: last?.metrics ?? null, tokenizer_files: tokFiles,
+    eval: last?.metrics ?? null, best_eval: result.evals.find((e) => e.step === result.bestStep)?.metrics ?? null, tokenizer_files: tokFiles,
   };
   writeFileAtomic(join(output, 'eval_results.json'), JSON.stringify(summary, null, 2) + '\n');
   process.stdout.write(JSON.stringify(summary) + '\n');
