@@ -89,12 +89,16 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const address = await server.listen(port, host);
     process.stderr.write(`${JSON.stringify({ event: 'listening', url: `http://${address.host}:${address.port}`, task: pool.info.task, model, workers: pool.size })}\n`);
     await new Promise<void>((resolve) => {
+      const onInt = (): void => stop('SIGINT');
+      const onTerm = (): void => stop('SIGTERM');
       const stop = (signal: string): void => {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
         process.stderr.write(`${JSON.stringify({ event: 'shutdown', signal })}\n`);
         resolve();
       };
-      process.once('SIGINT', () => stop('SIGINT'));
-      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', onInt);
+      process.on('SIGTERM', onTerm);
     });
     await server.close();
     await pool.close();
