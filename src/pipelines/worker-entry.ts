@@ -2,6 +2,7 @@
 // or BERT_WORKER_SPEC (process), then answers the batches WorkerPool sends.
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
+import { isInputError } from './errors.js';
 
 type Predictor = (inputs: unknown[]) => Promise<unknown[]> | unknown[];
 interface PredictorModule {
@@ -60,7 +61,7 @@ try {
       const outputs = await predict(request.inputs);
       port.post({ type: 'result', id: request.id, outputs });
     } catch (error) {
-      port.post({ type: 'error', id: request.id, message: message(error) });
+      port.post({ type: 'error', id: request.id, message: message(error), invalidInput: isInputError(error) });
     }
   });
   port.post({ type: 'ready', info });

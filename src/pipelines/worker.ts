@@ -86,7 +86,7 @@ type Request = { id: number; inputs: unknown[] };
 type Reply =
   | { type: 'ready'; info?: unknown }
   | { type: 'result'; id: number; outputs: unknown[] }
-  | { type: 'error'; id: number; message: string }
+  | { type: 'error'; id: number; message: string; invalidInput?: boolean }
   | { type: 'fatal'; message: string };
 
 interface Job {
@@ -101,8 +101,12 @@ interface Slot {
   id: number;
 }
 
-/** A worker died or failed to start; the message says which and why. */
-export class WorkerError extends Error {}
+/** A worker died, failed to start, or its predictor threw; `invalidInput` marks errors caused by the input. */
+export class WorkerError extends Error {
+  constructor(message: string, readonly invalidInput = false) {
+    super(message);
+  }
+}
 
 const fromSource = import.meta.url.endsWith('.ts'); // running from source under tsx (tests), or from dist
 const ENTRY = new URL(`./worker-entry${fromSource ? '.ts' : '.js'}`, import.meta.url);
@@ -210,7 +214,7 @@ export class WorkerPool {
           if (!job || reply.id !== slot.id) return;
           slot.job = null;
           if (reply.type === 'result') job.resolve(reply.outputs);
-          else job.reject(new WorkerError(reply.message));
+          else job.reject(new WorkerError(reply.message, reply.invalidInput === true));
           this.pump();
         }
       });

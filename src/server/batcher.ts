@@ -33,6 +33,11 @@ export class InferenceError extends Error {
   readonly code = 'inference_failed';
 }
 
+/** predictBatch refused a text because of the text itself (flagged `invalidInput`): a client error. */
+export class InvalidInputError extends Error {
+  readonly code = 'invalid_input';
+}
+
 /** The batcher was closed before the texts were handed to the model. */
 export class BatcherClosedError extends Error {
   readonly code = 'shutting_down';
@@ -179,6 +184,9 @@ export class DynamicBatcher<R> {
       results = await this.options.predictBatch(texts);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      if ((error as { invalidInput?: boolean } | null)?.invalidInput === true || (error as Error | null)?.name === 'TokenizerError') {
+        throw new InvalidInputError(message);
+      }
       throw new InferenceError(`inference failed: ${message}`);
     }
     if (!Array.isArray(results) || results.length !== texts.length) {

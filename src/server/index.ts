@@ -4,6 +4,7 @@ export {
   DynamicBatcher,
   QueueFullError,
   InferenceError,
+  InvalidInputError,
   BatcherClosedError,
   type BatcherOptions,
   type PredictBatch,

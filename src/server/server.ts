@@ -2,7 +2,7 @@
 // queue limits that answer with a status code and a JSON error instead of growing or hanging.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { BatcherClosedError, DynamicBatcher, InferenceError, QueueFullError, type PredictBatch } from './batcher.js';
+import { BatcherClosedError, DynamicBatcher, InferenceError, InvalidInputError, QueueFullError, type PredictBatch } from './batcher.js';
 import { ServerMetrics } from './metrics.js';
 
 export interface ServerOptions<R> {
@@ -195,6 +195,7 @@ export function createServer<R>(options: ServerOptions<R>): BertServer {
         }
         if (error instanceof QueueFullError) return fail(new HttpError(503, error.code, error.message));
         if (error instanceof BatcherClosedError) return fail(new HttpError(503, error.code, error.message));
+        if (error instanceof InvalidInputError) return fail(new HttpError(400, error.code, error.message));
         if (error instanceof InferenceError) return fail(new HttpError(500, error.code, error.message));
         fail(error);
       });

@@ -265,3 +265,21 @@ test('the pipeline pool answers in a worker thread, and the server serves it', a
     await pool.close();
   }
 });
+
+test('through the pool and the server, an input the pipeline refuses is a 400 for that request only', async () => {
+  const pool = await createPipelinePool({ task: 'fill-mask', model: `${TINY}/masked_lm`, options: { tokenizer: TOKENIZER }, callOptions: { topK: 2 } });
+  const server = createServer({ predictBatch: (texts: string[]) => pool.predictEach(texts), maxWaitMs: 30 });
+  const { port } = await server.listen();
+  try {
+    const [good, bad] = await Promise.all(
+      ['the movie was [MASK].', 'there is no mask here'].map((t) => request(port, 'POST', '/predict', JSON.stringify({ inputs: t }))),
+    );
+    assert.equal(good.status, 200);
+    assert.equal((good.json() as unknown[]).length, 2);
+    assert.equal(bad.status, 400, bad.body);
+    assert.match(bad.body, /"code":"invalid_input".*no mask token \(\[MASK\]\) found/);
+  } finally {
+    await server.close();
+    await pool.close();
+  }
+});

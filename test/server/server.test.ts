@@ -197,6 +197,28 @@ test('one text that fails the model fails only its own request, not those batche
   }
 });
 
+test('an error the model flags as caused by the input is a 400, not a 500', async () => {
+  const { server, port } = await start({
+    predictBatch: async (texts: string[]) => {
+      if (texts.some((t) => !t.includes('[MASK]'))) {
+        throw Object.assign(new Error('no mask token ([MASK]) found in the input'), { invalidInput: true });
+      }
+      return texts.map(() => 'filled');
+    },
+    maxWaitMs: 30,
+  });
+  try {
+    const [good, bad] = await Promise.all(
+      ['a [MASK] b', 'no mask'].map((t) => request(port, 'POST', '/predict', JSON.stringify({ inputs: t }))),
+    );
+    assert.equal(good.status, 200);
+    assert.equal(bad.status, 400);
+    assert.match(bad.body, /"code":"invalid_input".*no mask token/);
+  } finally {
+    await server.close();
+  }
+});
+
 test('a model returning the wrong number of results is an error, not a misaligned answer', async () => {
   const { server, port } = await start({ predictBatch: async (texts: string[]) => texts.slice(1), maxWaitMs: 0 });
   try {
