@@ -15,25 +15,13 @@ export interface BertHeadModel {
   parameters(): Parameter[];
 }
 
-/**
- * Makes the model draw the dropout masks of the next forward from the trainer's seed. The model derives each
- * forward's seed from a private forward counter; a resumed run must continue the same masks, so the counter is
- * set from the trainer's (checkpointed) generator before every training forward.
- * TODO(model): a public `seed` in ForwardOptions would replace this.
- */
-function setForwardCounter(model: BertHeadModel, value: number): void {
-  if (!Reflect.has(model, 'forwardCount')) throw new Error(`${model.architecture}: cannot control dropout seeds (no forward counter)`);
-  // nextSeed() increments before use, so value - 1 makes this forward use `value`.
-  Reflect.set(model, 'forwardCount', (value - 1) >>> 0);
-}
-
 /** Wraps a BertFor* model for the Trainer. */
 export function bertTrainerModel(model: BertHeadModel): TrainerModel<BertInputs> {
   const params: TrainerParameter[] = model.parameters().map((p) => ({ name: p.name, shape: p.shape, data: p.data, grad: p.grad }));
   return {
     forwardLoss(batch, train, seed) {
-      if (train) setForwardCounter(model, seed);
-      const out = model.forward(batch, { train });
+      // The trainer's (checkpointed) seed picks this forward's dropout masks, so a resumed run replays them.
+      const out = model.forward(batch, train ? { train, seed: seed >>> 0 } : { train });
       if (out.loss === undefined) throw new Error(`${model.architecture}.forward returned no loss: the batch has no labels`);
       return out.loss;
     },
