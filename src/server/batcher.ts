@@ -1,11 +1,11 @@
 // Dynamic batching: texts from concurrent requests are gathered into batches of at most maxBatch, waiting at most
 // maxWaitMs, behind a bounded queue, and handed to one predictBatch call per batch.
 
-/** Runs a model on a batch of texts; must return one result per text, in order. */
-export type PredictBatch<R> = (texts: string[]) => Promise<R[]>;
+/** Runs a model on a batch of texts (or other inputs, I); must return one result per input, in order. */
+export type PredictBatch<R, I = string> = (texts: I[]) => Promise<R[]>;
 
-export interface BatcherOptions<R> {
-  predictBatch: PredictBatch<R>;
+export interface BatcherOptions<R, I = string> {
+  predictBatch: PredictBatch<R, I>;
   /** Most texts in one predictBatch call. */
   maxBatch: number;
   /** Longest time the first text of a batch waits for others to join it. */
@@ -44,13 +44,13 @@ export class BatcherClosedError extends Error {
 }
 
 /** One queued text; `done` delivers its result or error to the request that owns it. */
-interface Item<R> {
-  text: string;
+interface Item<R, I> {
+  text: I;
   done: (error: Error | null, result?: R) => void;
 }
 
-export class DynamicBatcher<R> {
-  private readonly queue: Item<R>[] = [];
+export class DynamicBatcher<R, I = string> {
+  private readonly queue: Item<R, I>[] = [];
   private head = 0; // index of the first live item; the array is compacted lazily so dequeue stays O(1)
   private timer: NodeJS.Timeout | null = null;
   private running = 0;
@@ -58,7 +58,7 @@ export class DynamicBatcher<R> {
   private readonly concurrency: number;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly options: BatcherOptions<R>) {
+  constructor(private readonly options: BatcherOptions<R, I>) {
     for (const key of ['maxBatch', 'maxQueue'] as const) {
       const value = options[key];
       if (!Number.isInteger(value) || value < 1) throw new RangeError(`${key} must be a positive integer, got ${value}`);
@@ -84,7 +84,7 @@ export class DynamicBatcher<R> {
    * Queues the texts and resolves with their results in order. All texts of one call are admitted or refused
    * together, so a request never half-enters the queue.
    */
-  submit(texts: string[]): Promise<R[]> {
+  submit(texts: I[]): Promise<R[]> {
     if (this.closed) return Promise.reject(new BatcherClosedError('the server is shutting down'));
     if (this.depth + texts.length > this.options.maxQueue) {
       return Promise.reject(new QueueFullError(this.depth, texts.length, this.options.maxQueue));
@@ -123,7 +123,7 @@ export class DynamicBatcher<R> {
     if (this.running > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private take(n: number): Item<R>[] {
+  private take(n: number): Item<R, I>[] {
     const items = this.queue.slice(this.head, this.head + n);
     this.head += items.length;
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
@@ -178,7 +178,7 @@ export class DynamicBatcher<R> {
   }
 
   /** One predictBatch call, checked: the right number of results or an InferenceError. */
-  private async call(texts: string[]): Promise<R[]> {
+  private async call(texts: I[]): Promise<R[]> {
     let results: R[];
     try {
       results = await this.options.predictBatch(texts);
@@ -200,7 +200,7 @@ export class DynamicBatcher<R> {
    * Runs a batch; when it fails, runs its texts one by one so that one bad text (say, one the tokenizer refuses)
    * fails only its own request, not the unrelated requests batched with it.
    */
-  private async runItems(texts: string[]): Promise<Outcome<R>[]> {
+  private async runItems(texts: I[]): Promise<Outcome<R>[]> {
     try {
       return (await this.call(texts)).map((value) => ({ ok: true, value }));
     } catch (error) {

@@ -5,9 +5,14 @@ import type { AddressInfo, Socket } from 'node:net';
 import { BatcherClosedError, DynamicBatcher, InferenceError, InvalidInputError, QueueFullError, type PredictBatch } from './batcher.js';
 import { ServerMetrics } from './metrics.js';
 
-export interface ServerOptions<R> {
-  /** Runs the model on a batch of texts (e.g. a worker-thread pool, so inference stays off the event loop). */
-  predictBatch: PredictBatch<R>;
+export interface ServerOptions<R, I = string> {
+  /** Runs the model on a batch of texts (e.g. a worker pool, so inference stays off the event loop). */
+  predictBatch: PredictBatch<R, I>;
+  /**
+   * Validates one input of a request and returns what predictBatch takes (default: a string). Throw an Error
+   * whose message completes "<where> ..." (e.g. "must be {question, context}") to answer 400.
+   */
+  parseInput?: (value: unknown) => I;
   /** Most texts per model call (default 32). */
   maxBatch?: number;
   /** Longest wait for a batch to fill, in milliseconds (default 5). */
@@ -52,7 +57,7 @@ class HttpError extends Error {
 
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
-export function createServer<R>(options: ServerOptions<R>): BertServer {
+export function createServer<R, I = string>(options: ServerOptions<R, I>): BertServer {
   const maxBodyBytes = options.maxBodyBytes ?? 1 << 20;
   const maxTexts = options.maxTexts ?? 256;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
@@ -62,7 +67,8 @@ export function createServer<R>(options: ServerOptions<R>): BertServer {
     if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
   }
   const metrics = new ServerMetrics();
-  const batcher = new DynamicBatcher<R>({
+  const parseInput = options.parseInput ?? (parseTextInput as unknown as (value: unknown) => I);
+  const batcher = new DynamicBatcher<R, I>({
     predictBatch: options.predictBatch,
     maxBatch: options.maxBatch ?? 32,
     maxWaitMs: options.maxWaitMs ?? 5,
@@ -181,7 +187,7 @@ export function createServer<R>(options: ServerOptions<R>): BertServer {
 
     readBody(req, maxBodyBytes)
       .then((body) => {
-        const { texts, single } = parseRequest(body, maxTexts);
+        const { texts, single } = parseRequest(body, maxTexts, parseInput);
         return batcher.submit(texts).then((results) => respond(200, single ? results[0] : results));
       })
       .catch((error: unknown) => {
@@ -272,7 +278,21 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Validates `{"inputs": "text" | ["a", "b"]}` (or `text` / `texts`) and returns the texts. */
-function parseRequest(body: Uint8Array, maxTexts: number): { texts: string[]; single: boolean } {
+/** An input the model cannot take: answered 400 invalid_request with this message. */
+export class InputShapeError extends Error {}
+
+/** The default input: a string of well-formed UTF-16. */
+export function parseTextInput(value: unknown): string {
+  if (typeof value !== 'string') throw new InputShapeError(`must be a string, got ${typeName(value)}`);
+  checkWellFormed(value, 'the text');
+  return value;
+}
+
+/**
+ * Validates `{"inputs": X | [X, ...]}` (or `text` / `texts`) where each X is what `parseInput` accepts (a string by
+ * default); a bare X is a single input, an array a batch.
+ */
+function parseRequest<I>(body: Uint8Array, maxTexts: number, parseInput: (value: unknown) => I): { texts: I[]; single: boolean } {
   let source: string;
   try {
     source = utf8.decode(body);
@@ -294,29 +314,26 @@ function parseRequest(body: Uint8Array, maxTexts: number): { texts: string[]; si
     const found = keys.length === 0 ? 'none of them' : keys.join(' and ');
     throw new HttpError(400, 'invalid_request', `give exactly one of "inputs", "text" or "texts"; found ${found}`);
   }
-  const inputs = record[keys[0]];
-  if (typeof inputs === 'string') {
-    checkWellFormed(inputs, `"${keys[0]}"`);
-    return { texts: [inputs], single: true };
-  }
-  if (!Array.isArray(inputs)) {
-    throw new HttpError(400, 'invalid_request', `"${keys[0]}" must be a string or an array of strings, got ${typeName(inputs)}`);
-  }
-  if (inputs.length === 0) throw new HttpError(400, 'invalid_request', `"${keys[0]}" is an empty array`);
+  const key = keys[0];
+  const inputs = record[key];
+  const parse = (x: unknown, where: string): I => {
+    try {
+      return parseInput(x);
+    } catch (error) {
+      if (error instanceof HttpError) throw new HttpError(error.status, error.code, `${where}: ${error.message}`);
+      throw new HttpError(400, 'invalid_request', `${where} ${(error as Error).message}`);
+    }
+  };
+  if (!Array.isArray(inputs)) return { texts: [parse(inputs, `"${key}"`)], single: true };
+  if (inputs.length === 0) throw new HttpError(400, 'invalid_request', `"${key}" is an empty array`);
   if (inputs.length > maxTexts) {
     throw new HttpError(400, 'too_many_texts', `${inputs.length} texts in one request; the limit is ${maxTexts}`);
   }
-  inputs.forEach((text, i) => {
-    if (typeof text !== 'string') {
-      throw new HttpError(400, 'invalid_request', `"${keys[0]}"[${i}] must be a string, got ${typeName(text)}`);
-    }
-    checkWellFormed(text, `"${keys[0]}"[${i}]`);
-  });
-  return { texts: inputs as string[], single: false };
+  return { texts: inputs.map((x, i) => parse(x, `"${key}"[${i}]`)), single: false };
 }
 
 /** JSON escapes can encode lone UTF-16 surrogates ("\ud800"), which are not text: refuse them here, per request. */
-function checkWellFormed(text: string, where: string): void {
+export function checkWellFormed(text: string, where: string): void {
   const lone = /\p{Surrogate}/u.exec(text);
   if (lone) {
     throw new HttpError(400, 'invalid_text', `${where} contains a lone UTF-16 surrogate (U+${lone[0].charCodeAt(0).toString(16).toUpperCase()}) at index ${lone.index}`);

@@ -159,6 +159,35 @@ test('serve: starts on a free port, answers /predict and /health, stops on SIGIN
   }
 });
 
+test('serve --task question-answering takes {question, context} objects', async () => {
+  const model = modelDir('qa');
+  const err = process.stderr.write.bind(process.stderr);
+  let logged = '';
+  process.stderr.write = ((chunk: string | Uint8Array) => ((logged += String(chunk)), true)) as typeof process.stderr.write;
+  let running: Promise<number> | undefined;
+  try {
+    running = serveCommand(['--model', model, '--port', '0', '--task', 'question-answering']);
+    const deadline = Date.now() + 30_000;
+    while (!/"event":"listening"/.test(logged) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const port = Number(/"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(logged)?.[1]);
+    const context = 'i want my money back !';
+    const one = await request(port, 'POST', '/predict', JSON.stringify({ inputs: { question: 'what do i want?', context } }));
+    assert.equal(one.status, 200, one.body);
+    const answer = one.json() as { answer: string; start: number; end: number; score: number };
+    assert.equal(answer.answer, context.slice(answer.start, answer.end));
+    const two = await request(port, 'POST', '/predict', JSON.stringify({ inputs: [{ question: 'q', context }, { question: 'r', context }] }));
+    assert.equal((two.json() as unknown[]).length, 2);
+    const bad = await request(port, 'POST', '/predict', JSON.stringify({ inputs: 'just a string' }));
+    assert.equal(bad.status, 400);
+    assert.equal((bad.json() as { error: { message: string } }).error.message, '"inputs" must be an object {"question": string, "context": string}');
+  } finally {
+    process.emit('SIGINT');
+    const code = await running;
+    process.stderr.write = err;
+    assert.equal(code, 0);
+  }
+});
+
 test('attention: writes a self-contained HTML page with one heatmap per layer and head', async () => {
   const out = join(work, 'att.html');
   const run = await capture(() => attentionCommand(['--model', modelDir('bert_model'), '--output', out, 'the movie was good']));

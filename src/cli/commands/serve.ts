@@ -1,12 +1,14 @@
 // `bert serve`: the HTTP JSON service over a pipeline running in worker threads (dynamic batching, bounded queue).
 import { UsageError, intOption, parseCommand, requireModel, runCommand } from './predict.js';
+import { InputShapeError, checkWellFormed, parseTextInput } from '../../server/server.js';
 import type { Task } from '../../pipelines/types.js';
 
 export const usage = `Usage: bert serve --model DIR [--port N] [options]
 
 Serves a model over HTTP on loopback (or --host):
   POST /predict   {"inputs": "text"} or {"inputs": ["a", "b"]} (also "text" / "texts") -> the pipeline's output
-                  for one text (e.g. [{"label": "POSITIVE", "score": 0.98}]) or a list of them
+                  for one text (e.g. [{"label": "POSITIVE", "score": 0.98}]) or a list of them; for
+                  question-answering {"inputs": {"question": "...", "context": "..."}} or a list of such objects
   GET  /health    {"status": "ok", "queueDepth", "inFlightBatches", "task", "model"}
   GET  /metrics   Prometheus text: requests by code, latency and batch-size histograms, queue depth
 Concurrent requests are batched (up to --max-batch texts or --max-wait-ms); when --max-queue texts wait, new
@@ -16,7 +18,8 @@ threads, so health checks answer while the model computes. SIGINT / SIGTERM shut
 Options:
   --model DIR              model folder or hub id
   --tokenizer DIR          tokenizer folder when the model folder has none
-  --task NAME              text-classification (default) | token-classification | fill-mask | feature-extraction
+  --task NAME              text-classification (default) | token-classification | fill-mask | feature-extraction |
+                           question-answering
   --port N                 default 8080 (0 picks a free port; the chosen one is printed)
   --host ADDR              default 127.0.0.1
   --workers N              worker threads, each holding a copy of the model (default 1)
@@ -31,7 +34,26 @@ Options:
   --aggregation NAME       token-classification strategy (default simple)
   -h, --help               this text`;
 
-const SERVABLE: Task[] = ['text-classification', 'sentiment-analysis', 'token-classification', 'ner', 'fill-mask', 'feature-extraction'];
+const SERVABLE: Task[] = [
+  'text-classification',
+  'sentiment-analysis',
+  'token-classification',
+  'ner',
+  'fill-mask',
+  'feature-extraction',
+  'question-answering',
+];
+
+/** question-answering requests carry {"question", "context"} objects instead of strings. */
+function parseQaInput(value: unknown): { question: string; context: string } {
+  const v = value as { question?: unknown; context?: unknown } | null;
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || typeof v.question !== 'string' || typeof v.context !== 'string') {
+    throw new InputShapeError('must be an object {"question": string, "context": string}');
+  }
+  checkWellFormed(v.question, 'the question');
+  checkWellFormed(v.context, 'the context');
+  return { question: v.question, context: v.context };
+}
 
 export async function serveCommand(argv: string[]): Promise<number> {
   return runCommand('serve', usage, argv, async () => {
@@ -68,6 +90,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
 
     const { createPipelinePool } = await import('../../pipelines/pool.js');
     const { createServer } = await import('../../server/server.js');
+    const qa = task === 'question-answering';
     const pool = await createPipelinePool({
       task,
       model,
@@ -75,8 +98,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
       callOptions,
       workers,
     });
-    const server = createServer({
-      predictBatch: (texts: string[]) => pool.predictEach(texts),
+    const server = createServer<unknown, unknown>({
+      predictBatch: (inputs: unknown[]) => pool.predictEach(inputs),
+      parseInput: qa ? parseQaInput : parseTextInput,
       maxBatch: intOption(values, 'max-batch', 32),
       maxWaitMs: intOption(values, 'max-wait-ms', 5, 0),
       maxQueue: intOption(values, 'max-queue', 1024),
