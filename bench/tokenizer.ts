@@ -2,12 +2,11 @@
 // (RAYON_NUM_THREADS=1), offsets included on both sides. Repetitions alternate the contenders in one process so
 // that load from other processes hits all alike; the figures are medians. Prints a table, then one JSON line.
 // Usage: node --import tsx bench/tokenizer.ts [--reviews 5000] [--reps 5] [--model DIR]
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
-import { readFileSync } from 'node:fs';
 import { BertTokenizer } from '../src/tokenizer/index.js';
 
 // Rayon reads this when its pool first starts, which is after the import below.
@@ -92,8 +91,6 @@ const median = (xs: number[]) => {
 };
 
 // One warm-up pass each (JIT, HF's thread pool), checking that all count the same tokens.
-const counts = await Promise.all([]);
-void counts;
 const tokens: number[] = [];
 for (const c of contenders) tokens.push(await c.run());
 if (new Set(tokens).size !== 1) {

@@ -239,20 +239,7 @@ function parsePostProcessor(r: Reader, pp: Json | undefined): TemplateSpec | nul
     };
     const [sep, sepId] = pair('sep');
     const [cls, clsId] = pair('cls');
-    return {
-      single: [{ kind: 'special', name: cls, typeId: 0 }, { kind: 'sequence', sequence: 'A', typeId: 0 }, { kind: 'special', name: sep, typeId: 0 }],
-      pair: [
-        { kind: 'special', name: cls, typeId: 0 },
-        { kind: 'sequence', sequence: 'A', typeId: 0 },
-        { kind: 'special', name: sep, typeId: 0 },
-        { kind: 'sequence', sequence: 'B', typeId: 1 },
-        { kind: 'special', name: sep, typeId: 1 },
-      ],
-      specialTokens: new Map([
-        [cls, { ids: [clsId], tokens: [cls] }],
-        [sep, { ids: [sepId], tokens: [sep] }],
-      ]),
-    };
+    return bertTemplate(cls, clsId, sep, sepId);
   }
   if (o['type'] !== 'TemplateProcessing') {
     throw r.error('post_processor.type', `${describe(o['type'])} is not supported: ${SUPPORTED} (post_processor "TemplateProcessing", "BertProcessing" or null)`);
@@ -393,8 +380,72 @@ function readConfig(r: Reader, cfg: JsonObject): ConfigInfo {
   return { names, additional, modelMaxLength, neverSplit, decoderAdded };
 }
 
-function special(content: string): Omit<AddedToken, 'id'> {
-  return { content, singleWord: false, lstrip: false, rstrip: false, normalized: false, special: true };
+/** `[CLS] $A [SEP]` / `[CLS] $A [SEP] $B:1 [SEP]:1`, the template of BertProcessing and BertConverter (id -1:
+ * resolved by the tokenizer from its vocabulary and added tokens). */
+export function bertTemplate(cls: string, clsId: number, sep: string, sepId: number): TemplateSpec {
+  return {
+    single: [{ kind: 'special', name: cls, typeId: 0 }, { kind: 'sequence', sequence: 'A', typeId: 0 }, { kind: 'special', name: sep, typeId: 0 }],
+    pair: [
+      { kind: 'special', name: cls, typeId: 0 },
+      { kind: 'sequence', sequence: 'A', typeId: 0 },
+      { kind: 'special', name: sep, typeId: 0 },
+      { kind: 'sequence', sequence: 'B', typeId: 1 },
+      { kind: 'special', name: sep, typeId: 1 },
+    ],
+    specialTokens: new Map([
+      [cls, { ids: [clsId], tokens: [cls] }],
+      [sep, { ids: [sepId], tokens: [sep] }],
+    ]),
+  };
+}
+
+/** What transformers' BertConverter takes from a slow BertTokenizer besides its vocabulary. */
+export interface VocabConversion {
+  lowercase: boolean;
+  stripAccents: boolean | null;
+  handleChineseChars: boolean;
+  cleanText: boolean;
+  names: Required<SpecialTokenNames>;
+  /** additional_special_tokens. */
+  additional: readonly string[];
+  /** added_tokens_decoder entries, in id order (they come first). */
+  decoderAdded: readonly Omit<AddedToken, 'id'>[];
+  /** added_tokens.json entries, in id order (non-special, normalized). */
+  plainAdded: readonly string[];
+  continuingSubwordPrefix: string;
+  maxInputCharsPerWord: number;
+  modelMaxLength?: number;
+  neverSplit?: string[];
+}
+
+/** The tokenizer transformers builds from a vocabulary (lines in id order) and a slow tokenizer's settings. */
+export function specFromVocab(vocabLines: string[], c: VocabConversion): TokenizerSpec {
+  const vocab = new Map<string, number>();
+  vocabLines.forEach((token, i) => vocab.set(token, i));
+  const added: Omit<AddedToken, 'id'>[] = [...c.decoderAdded];
+  const have = new Set(added.map((t) => t.content));
+  const add = (t: Omit<AddedToken, 'id'>) => {
+    if (!have.has(t.content)) added.push(t);
+    have.add(t.content);
+  };
+  // transformers' order: the SPECIAL_TOKENS_ATTRIBUTES that are set, then additional_special_tokens.
+  const { unk, sep, pad, cls, mask } = c.names;
+  for (const t of [unk, sep, pad, cls, mask, ...c.additional]) add({ content: t, singleWord: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  for (const t of c.plainAdded) add({ content: t, singleWord: false, lstrip: false, rstrip: false, normalized: true, special: false });
+  return {
+    vocab,
+    unkToken: unk,
+    continuingSubwordPrefix: c.continuingSubwordPrefix,
+    maxInputCharsPerWord: c.maxInputCharsPerWord,
+    normalizer: { cleanText: c.cleanText, handleChineseChars: c.handleChineseChars, stripAccents: c.stripAccents, lowercase: c.lowercase },
+    addedTokens: added,
+    postProcessor: bertTemplate(cls, -1, sep, -1),
+    decoder: { prefix: c.continuingSubwordPrefix, cleanup: true },
+    specialTokenNames: c.names,
+    modelMaxLength: c.modelMaxLength,
+    neverSplit: c.neverSplit,
+    vocabLines,
+  };
 }
 
 /**
@@ -430,72 +481,34 @@ export function readTokenizerFolder(dir: string): TokenizerSpec {
     throw new TokenizerError(`${dir} has neither tokenizer.json nor vocab.txt: not a BERT tokenizer folder`);
   }
   const vocabLines = vocabTxtLines(readText(vocabPath));
-  const vocab = new Map<string, number>();
-  vocabLines.forEach((token, i) => vocab.set(token, i));
-  if (vocab.size === 0) throw new TokenizerError(`${vocabPath}: the vocabulary is empty`);
-  const lower = cr.bool(cfg, 'do_lower_case', '', true);
-  const names: SpecialTokenNames = {
-    unk: info.names.unk ?? '[UNK]',
-    cls: info.names.cls ?? '[CLS]',
-    sep: info.names.sep ?? '[SEP]',
-    pad: info.names.pad ?? '[PAD]',
-    mask: info.names.mask ?? '[MASK]',
-  };
-  const added: Omit<AddedToken, 'id'>[] = [...info.decoderAdded];
-  const have = new Set(added.map((t) => t.content));
-  for (const t of [names.unk, names.sep, names.pad, names.cls, names.mask, ...info.additional]) {
-    if (t !== undefined && !have.has(t)) {
-      added.push(special(t));
-      have.add(t);
-    }
-  }
+  if (vocabLines.length === 0) throw new TokenizerError(`${vocabPath}: the vocabulary is empty`);
+  const plainAdded: string[] = [];
   const addedJson = join(dir, 'added_tokens.json');
   if (existsSync(addedJson)) {
     const ar = new Reader(addedJson);
     const obj = ar.object(parseJson(readText(addedJson), addedJson), '');
-    const list = Object.keys(obj).map((k) => [k, ar.int(obj, k, '')] as const).sort((a, b) => a[1] - b[1]);
-    for (const [t] of list) {
-      if (!have.has(t)) {
-        added.push({ content: t, singleWord: false, lstrip: false, rstrip: false, normalized: true, special: false });
-        have.add(t);
-      }
-    }
+    plainAdded.push(...Object.keys(obj).map((k) => [k, ar.int(obj, k, '')] as const).sort((a, b) => a[1] - b[1]).map(([t]) => t));
   }
-  const cls = names.cls!, sep = names.sep!;
-  // Ids of cls/sep are resolved against vocab + added tokens by the tokenizer (see resolveTemplate).
-  const postProcessor: TemplateSpec = {
-    single: [{ kind: 'special', name: cls, typeId: 0 }, { kind: 'sequence', sequence: 'A', typeId: 0 }, { kind: 'special', name: sep, typeId: 0 }],
-    pair: [
-      { kind: 'special', name: cls, typeId: 0 },
-      { kind: 'sequence', sequence: 'A', typeId: 0 },
-      { kind: 'special', name: sep, typeId: 0 },
-      { kind: 'sequence', sequence: 'B', typeId: 1 },
-      { kind: 'special', name: sep, typeId: 1 },
-    ],
-    specialTokens: new Map([
-      [cls, { ids: [-1], tokens: [cls] }],
-      [sep, { ids: [-1], tokens: [sep] }],
-    ]),
-  };
-  return {
-    vocab,
-    unkToken: names.unk,
+  return specFromVocab(vocabLines, {
+    lowercase: cr.bool(cfg, 'do_lower_case', '', true),
+    stripAccents: cr.optionalBool(cfg, 'strip_accents', ''),
+    handleChineseChars: cr.bool(cfg, 'tokenize_chinese_chars', '', true),
+    cleanText: true,
+    names: {
+      unk: info.names.unk ?? '[UNK]',
+      cls: info.names.cls ?? '[CLS]',
+      sep: info.names.sep ?? '[SEP]',
+      pad: info.names.pad ?? '[PAD]',
+      mask: info.names.mask ?? '[MASK]',
+    },
+    additional: info.additional,
+    decoderAdded: info.decoderAdded,
+    plainAdded,
     continuingSubwordPrefix: '##',
     maxInputCharsPerWord: 100,
-    normalizer: {
-      cleanText: true,
-      handleChineseChars: cr.bool(cfg, 'tokenize_chinese_chars', '', true),
-      stripAccents: cr.optionalBool(cfg, 'strip_accents', ''),
-      lowercase: lower,
-    },
-    addedTokens: added,
-    postProcessor,
-    decoder: { prefix: '##', cleanup: true },
-    specialTokenNames: names,
     modelMaxLength: info.modelMaxLength,
     neverSplit: info.neverSplit,
-    vocabLines,
-  };
+  });
 }
 
 /** Writes a file through a temporary name, so that a failure never leaves half a file behind. */

@@ -6,6 +6,7 @@ import {
   parseJson,
   parseTokenizerJson,
   readTokenizerFolder,
+  specFromVocab,
   writeFileAtomic,
   type NormalizerSpec,
   type SpecialTokenNames,
@@ -101,6 +102,9 @@ interface ResolvedOptions {
   returnOffsets: boolean;
 }
 
+/** Capacity (code units or tokens) above which scratch buffers are dropped after use. */
+const SCRATCH_KEEP = 1 << 20;
+
 function fail(msg: string): never {
   throw new TokenizerError(msg);
 }
@@ -138,9 +142,9 @@ export class BertTokenizer {
   private readonly pairAdded: number;
 
   // Scratch buffers reused across calls (encoding is synchronous).
-  private readonly norm = new NormalizedBuffer();
-  private readonly bufA = new TokenBuffer();
-  private readonly bufB = new TokenBuffer();
+  private norm = new NormalizedBuffer();
+  private bufA = new TokenBuffer();
+  private bufB = new TokenBuffer();
 
   constructor(spec: TokenizerSpec) {
     this.spec = spec;
@@ -243,53 +247,31 @@ export class BertTokenizer {
     return new BertTokenizer(parseTokenizerJson(parseJson(json, source), source));
   }
 
-  /** A tokenizer over a vocabulary given as tokens in id order, configured like transformers' BertTokenizerFast. */
+  /** A tokenizer over a vocabulary given as tokens in id order, built as transformers builds BertTokenizerFast from a vocab.txt. */
   static fromVocab(tokens: readonly string[], options: VocabOptions = {}): BertTokenizer {
     if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === 'string')) fail('fromVocab: tokens must be an array of strings');
-    const vocab = new Map<string, number>();
-    tokens.forEach((t, i) => vocab.set(t, i));
-    const names: SpecialTokenNames = {
-      unk: options.unkToken ?? '[UNK]',
-      cls: options.clsToken ?? '[CLS]',
-      sep: options.sepToken ?? '[SEP]',
-      pad: options.padToken ?? '[PAD]',
-      mask: options.maskToken ?? '[MASK]',
-    };
-    const cls = names.cls!, sep = names.sep!;
-    const special = (content: string) => ({ content, singleWord: false, lstrip: false, rstrip: false, normalized: false, special: true });
-    const addedTokens = [...new Set([names.unk, sep, names.pad!, cls, names.mask!])].filter((t) => vocab.has(t)).map(special);
-    for (const t of [cls, sep]) if (!vocab.has(t)) fail(`fromVocab: the vocabulary has no ${JSON.stringify(t)} token`);
-    return new BertTokenizer({
-      vocab,
-      unkToken: names.unk,
-      continuingSubwordPrefix: options.continuingSubwordPrefix ?? '##',
-      maxInputCharsPerWord: options.maxInputCharsPerWord ?? 100,
-      normalizer: {
-        cleanText: options.cleanText ?? true,
-        handleChineseChars: options.handleChineseChars ?? true,
-        stripAccents: options.stripAccents ?? null,
+    if (tokens.length === 0) fail('fromVocab: the vocabulary is empty');
+    return new BertTokenizer(
+      specFromVocab([...tokens], {
         lowercase: options.lowercase ?? true,
-      },
-      addedTokens,
-      postProcessor: {
-        single: [{ kind: 'special', name: cls, typeId: 0 }, { kind: 'sequence', sequence: 'A', typeId: 0 }, { kind: 'special', name: sep, typeId: 0 }],
-        pair: [
-          { kind: 'special', name: cls, typeId: 0 },
-          { kind: 'sequence', sequence: 'A', typeId: 0 },
-          { kind: 'special', name: sep, typeId: 0 },
-          { kind: 'sequence', sequence: 'B', typeId: 1 },
-          { kind: 'special', name: sep, typeId: 1 },
-        ],
-        specialTokens: new Map([
-          [cls, { ids: [vocab.get(cls)!], tokens: [cls] }],
-          [sep, { ids: [vocab.get(sep)!], tokens: [sep] }],
-        ]),
-      },
-      decoder: { prefix: options.continuingSubwordPrefix ?? '##', cleanup: true },
-      specialTokenNames: names,
-      modelMaxLength: options.modelMaxLength,
-      vocabLines: [...tokens],
-    });
+        stripAccents: options.stripAccents ?? null,
+        handleChineseChars: options.handleChineseChars ?? true,
+        cleanText: options.cleanText ?? true,
+        names: {
+          unk: options.unkToken ?? '[UNK]',
+          cls: options.clsToken ?? '[CLS]',
+          sep: options.sepToken ?? '[SEP]',
+          pad: options.padToken ?? '[PAD]',
+          mask: options.maskToken ?? '[MASK]',
+        },
+        additional: [],
+        decoderAdded: [],
+        plainAdded: [],
+        continuingSubwordPrefix: options.continuingSubwordPrefix ?? '##',
+        maxInputCharsPerWord: options.maxInputCharsPerWord ?? 100,
+        modelMaxLength: options.modelMaxLength,
+      }),
+    );
   }
 
   /** Number of ids: model vocabulary plus added tokens outside it (HF get_vocab_size(with_added_tokens=true)). */
@@ -513,14 +495,20 @@ export class BertTokenizer {
   }
 
   private encodeOne(text: unknown, pair: unknown, o: ResolvedOptions): Assembled {
-    const limit = o.truncation !== null ? o.maxLength! : Infinity;
-    this.encodeInto(checkText(text, 'encode: text'), this.bufA, limit);
+    // HF's early stop applies to the sequences the strategy may truncate (it shows with only_second on one text).
+    const t = o.truncation;
+    this.encodeInto(checkText(text, 'encode: text'), this.bufA, t !== null && t !== 'only_second' ? o.maxLength! : Infinity);
     let b: Sequence | null = null;
     if (pair !== undefined && pair !== null) {
-      this.encodeInto(checkText(pair, 'encode: pair'), this.bufB, limit);
+      this.encodeInto(checkText(pair, 'encode: pair'), this.bufB, t !== null && t !== 'only_first' ? o.maxLength! : Infinity);
       b = this.bufB;
     }
-    return this.assemble(this.bufA, b, o);
+    const x = this.assemble(this.bufA, b, o);
+    // Scratch buffers grown by a huge text (10 MB: ~100 MB) are not kept alive afterwards.
+    if (this.norm.units.length > SCRATCH_KEEP) this.norm = new NormalizedBuffer();
+    if (this.bufA.ids.length > SCRATCH_KEEP) this.bufA = new TokenBuffer();
+    if (this.bufB.ids.length > SCRATCH_KEEP) this.bufB = new TokenBuffer();
+    return x;
   }
 
   private toEncoding(x: Assembled, padTo: number, o: ResolvedOptions): Encoding {

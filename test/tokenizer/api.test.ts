@@ -54,6 +54,38 @@ describe('batches and padding against HF encodeBatch', () => {
   }
 });
 
+test('without special tokens, truncation uses the whole maxLength, as HF', async () => {
+  const ours = BertTokenizer.fromPretrained(TINY_DIR);
+  const base = await hfTokenizer(TINY_DIR);
+  const failures: string[] = [];
+  for (const strategy of ['LongestFirst', 'OnlyFirst', 'OnlySecond'] as const) {
+    const truncation = ({ LongestFirst: 'longest_first', OnlyFirst: 'only_first', OnlySecond: 'only_second' } as const)[strategy];
+    for (const maxLength of [1, 2, 7, 30]) {
+      const hf = configured(base, { maxLength, strategy });
+      for (let i = 0; i < 30; i++) {
+        const a = SAMPLE[i]!, b = SAMPLE[SAMPLE.length - 1 - i]!;
+        for (const pair of [null, b]) {
+          let want = null, got = null;
+          try {
+            want = await hf.encode(a, pair, { addSpecialTokens: false });
+          } catch {
+            // both must fail
+          }
+          try {
+            got = ours.encode(a, pair, { addSpecialTokens: false, maxLength, truncation, returnOffsets: true });
+          } catch {
+            // both must fail
+          }
+          const d = !want !== !got ? `HF ${want ? 'ok' : 'error'}, ours ${got ? 'ok' : 'error'}` : want && got ? diffEncoding(want, got, a, pair) : null;
+          if (d && failures.length < 5) failures.push(`${strategy} ${maxLength} ${pair ? 'pair' : 'single'} ${shortText(a, 30)}: ${d}`);
+        }
+      }
+    }
+  }
+  configured(base, {});
+  assert.deepEqual(failures, []);
+});
+
 test('encodeBatchFlat holds encodeBatch row by row in [batch, seqLen] typed arrays', () => {
   const ours = BertTokenizer.fromPretrained(TINY_DIR);
   const texts = SAMPLE.slice(0, 40), pairs = SAMPLE.slice(40, 80);

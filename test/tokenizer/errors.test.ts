@@ -85,7 +85,10 @@ describe('options', () => {
     const noMax = BertTokenizer.fromVocab(['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'a']);
     throwsClearly(() => noMax.encode('a', null, { truncation: true }), /needs maxLength/);
     throwsClearly(() => noMax.encode('a', null, { padding: 'max_length' }), /needs maxLength/);
-    const noPad = BertTokenizer.fromVocab(['[UNK]', '[CLS]', '[SEP]', 'a']);
+    const tiny = JSON.parse(tinyJson) as { model: { vocab: Record<string, number> }; added_tokens: { content: string }[] };
+    delete tiny.model.vocab['[PAD]'];
+    tiny.added_tokens = tiny.added_tokens.filter((t) => t.content !== '[PAD]');
+    const noPad = BertTokenizer.fromTokenizerJson(JSON.stringify(tiny));
     throwsClearly(() => noPad.encodeBatch(['a', 'a a'], null, { padding: 'longest' }), /pad token/);
     throwsClearly(() => tok.encodeBatchFlat(['a b c d e'], null, { padding: 'max_length', maxLength: 4, truncation: false }), /more than maxLength 4: enable truncation/);
   });
