@@ -49,7 +49,7 @@ function jsonLines(path: string): Record<string, unknown>[] {
   return readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-test('every command prints --help and exits 0; a usage error exits 2', async () => {
+test('every command prints --help and exits 0; a usage error exits 2', { timeout: 60_000 }, async () => {
   // --help writes to stdout, so the commands run in a child process whose stdout we own.
   const script = `
     const names = ['predict', 'fill-mask', 'ner', 'qa', 'embed', 'serve', 'attention'];
@@ -86,7 +86,7 @@ test('every command prints --help and exits 0; a usage error exits 2', async () 
   assert.match(missing.stderr, /nope/);
 });
 
-test('predict: texts as arguments and a JSONL file in, JSON lines out with the extra fields kept', async () => {
+test('predict: texts as arguments and a JSONL file in, JSON lines out with the extra fields kept', { timeout: 60_000 }, async () => {
   const model = modelDir('seq_cls3');
   const out1 = join(work, 'p1.jsonl');
   assert.equal((await capture(() => predictCommand(['--model', model, '--output', out1, 'the movie was good', 'bad']))).code, 0);
@@ -109,7 +109,7 @@ test('predict: texts as arguments and a JSONL file in, JSON lines out with the e
   assert.match(bad.stderr, /in\.jsonl:1: each line must be a JSON string or an object with a string "text"/);
 });
 
-test('fill-mask, ner, qa and embed write their JSON lines', async () => {
+test('fill-mask, ner, qa and embed write their JSON lines', { timeout: 60_000 }, async () => {
   const out = join(work, 'o.jsonl');
   assert.equal((await capture(() => fillMaskCommand(['--model', modelDir('masked_lm'), '--output', out, '--top-k', '3', 'the movie was [MASK].']))).code, 0);
   assert.equal((jsonLines(out)[0].predictions as unknown[]).length, 3);
@@ -131,7 +131,7 @@ test('fill-mask, ner, qa and embed write their JSON lines', async () => {
   assert.ok(Math.abs(Math.hypot(...vectors[0]) - 1) < 1e-9);
 });
 
-test('serve: starts on a free port, answers /predict and /health, stops on SIGINT', async () => {
+test('serve: starts on a free port, answers /predict and /health, stops on SIGINT', { timeout: 60_000 }, async () => {
   const model = modelDir('seq_cls3');
   const err = process.stderr.write.bind(process.stderr);
   let logged = '';
@@ -159,7 +159,7 @@ test('serve: starts on a free port, answers /predict and /health, stops on SIGIN
   }
 });
 
-test('serve --task question-answering takes {question, context} objects', async () => {
+test('serve --task question-answering takes {question, context} objects', { timeout: 60_000 }, async () => {
   const model = modelDir('qa');
   const err = process.stderr.write.bind(process.stderr);
   let logged = '';
@@ -188,7 +188,7 @@ test('serve --task question-answering takes {question, context} objects', async 
   }
 });
 
-test('attention: writes a self-contained HTML page with one heatmap per layer and head', async () => {
+test('attention: writes a self-contained HTML page with one heatmap per layer and head', { timeout: 60_000 }, async () => {
   const out = join(work, 'att.html');
   const run = await capture(() => attentionCommand(['--model', modelDir('bert_model'), '--output', out, 'the movie was good']));
   assert.equal(run.code, 0, run.stderr);

@@ -16,7 +16,7 @@ const word = fc.oneof(
 );
 const text = fc.array(word, { maxLength: 40 }).map((ws) => ws.join(' '));
 
-test('text-classification and token-classification on random Unicode', async () => {
+test('text-classification and token-classification on random Unicode', { timeout: 60_000 }, async () => {
   const classify = await pipeline('text-classification', `${TINY}/seq_cls3`, options);
   const ner = await pipeline('ner', `${TINY}/token_cls5`, options);
   await fc.assert(
@@ -42,7 +42,7 @@ test('text-classification and token-classification on random Unicode', async () 
   );
 });
 
-test('question-answering on random Unicode contexts: answers are substrings at their offsets', async () => {
+test('question-answering on random Unicode contexts: answers are substrings at their offsets', { timeout: 60_000 }, async () => {
   const qa = await pipeline('question-answering', `${TINY}/qa`, options);
   await fc.assert(
     fc.asyncProperty(text, fc.array(word, { minLength: 1, maxLength: 120 }).map((ws) => ws.join(' ')), async (question, context) => {

@@ -43,7 +43,7 @@ function withTokenizer(model: string): string {
   return dir;
 }
 
-test('text-classification: the reference pair gets softmax(HF logits), topK and batch shapes as HF', async () => {
+test('text-classification: the reference pair gets softmax(HF logits), topK and batch shapes as HF', { timeout: 60_000 }, async () => {
   const dir = withTokenizer(`${TINY}/seq_cls3`);
   try {
     const classify = await pipeline('sentiment-analysis', dir, quiet);
@@ -78,7 +78,7 @@ test('text-classification: the reference pair gets softmax(HF logits), topK and 
   }
 });
 
-test('text-classification: sigmoid for multi-label, raw score for regression (problem_type)', async () => {
+test('text-classification: sigmoid for multi-label, raw score for regression (problem_type)', { timeout: 60_000 }, async () => {
   const multi = await pipeline('text-classification', `${TINY}/seq_multilabel`, { tokenizer: TOKENIZER, ...quiet });
   const logits = Array.from(ref('seq_multilabel.out.logits').subarray(4, 8));
   const scores = await multi({ text: Q, text_pair: C }, { topK: null });
@@ -93,7 +93,7 @@ test('text-classification: sigmoid for multi-label, raw score for regression (pr
   assert.ok(Math.abs(value.score - ref('seq_regression.out.logits')[1]) < 1e-4);
 });
 
-test('question-answering: the reference pair\'s HF logits give the hand-worked span', async () => {
+test('question-answering: the reference pair\'s HF logits give the hand-worked span', { timeout: 60_000 }, async () => {
   const qa = await pipeline('question-answering', `${TINY}/qa`, { tokenizer: TOKENIZER, ...quiet });
   const start = Array.from(ref('qa.out.start_logits').subarray(24, 24 + 17));
   const end = Array.from(ref('qa.out.end_logits').subarray(24, 24 + 17));
@@ -119,7 +119,7 @@ test('question-answering: the reference pair\'s HF logits give the hand-worked s
   assert.ok(!short.answer.includes(' '), short.answer);
 });
 
-test('question-answering: a long context is read in overlapping windows; answers are exact substrings', async () => {
+test('question-answering: a long context is read in overlapping windows; answers are exact substrings', { timeout: 60_000 }, async () => {
   const qa = await pipeline('question-answering', `${TINY}/qa`, { tokenizer: TOKENIZER, ...quiet });
   const context = Array.from({ length: 12 }, (_, i) => `the movie number ${i} was good and the acting was bad.`).join(' ');
   const answers = (await qa({ question: 'what was bad?', context }, { topK: 5, maxSeqLen: 32, docStride: 8 })) as {
@@ -137,7 +137,7 @@ test('question-answering: a long context is read in overlapping windows; answers
   await assert.rejects(qa({ question: 'q', context }, { maxSeqLen: 32, docStride: 40 }), /docStride 40 must be smaller/);
 });
 
-test('token-classification: every word piece scored, offsets into the text, aggregation shapes', async () => {
+test('token-classification: every word piece scored, offsets into the text, aggregation shapes', { timeout: 60_000 }, async () => {
   const ner = await pipeline('ner', `${TINY}/token_cls5`, { tokenizer: TOKENIZER, ...quiet });
   const text = 'The acting was superb, Hugging Face!';
   const tokens = await ner(text, { ignoreLabels: [] });
@@ -164,7 +164,7 @@ test('token-classification: every word piece scored, offsets into the text, aggr
   assert.equal(batch.length, 2);
 });
 
-test('token-classification with a stride reads a long text in windows and keeps each piece once', async () => {
+test('token-classification with a stride reads a long text in windows and keeps each piece once', { timeout: 60_000 }, async () => {
   const ner = await pipeline('ner', `${TINY}/token_cls5`, { tokenizer: TOKENIZER, maxLength: 24, ...quiet });
   const text = Array.from({ length: 15 }, (_, i) => `the movie ${i} was superb and the acting bad.`).join(' ');
   const pieces = ner.tokenizer.tokenize(text).ids.length;
@@ -182,7 +182,7 @@ test('token-classification with a stride reads a long text in windows and keeps 
   await assert.rejects(ner(text, { stride: 22 }), /stride must be an integer in \[0, 22\)/);
 });
 
-test('fill-mask: topK predictions with token_str and sequence, targets, several masks', async () => {
+test('fill-mask: topK predictions with token_str and sequence, targets, several masks', { timeout: 60_000 }, async () => {
   const fill = await pipeline('fill-mask', MINI, quiet);
   const preds = (await fill('the movie was [MASK].', { topK: 5 })) as { score: number; token: number; token_str: string; sequence: string }[];
   assert.equal(preds.length, 5);
@@ -208,7 +208,7 @@ test('fill-mask: topK predictions with token_str and sequence, targets, several 
   await assert.rejects(fill('no mask here'), /no mask token \(\[MASK\]\) found/);
 });
 
-test('feature-extraction: token vectors, cls and mean pooling, normalisation', async () => {
+test('feature-extraction: token vectors, cls and mean pooling, normalisation', { timeout: 60_000 }, async () => {
   const extract = await pipeline('feature-extraction', `${TINY}/bert_model`, { tokenizer: TOKENIZER, ...quiet });
   const tokens = (await extract('the movie was good')) as number[][];
   const H = 32;
@@ -228,13 +228,13 @@ test('feature-extraction: token vectors, cls and mean pooling, normalisation', a
   short.forEach((x, h) => assert.ok(Math.abs(x - alone[h]) < 1e-5));
 });
 
-test('unknown task and missing model are clear errors', async () => {
+test('unknown task and missing model are clear errors', { timeout: 60_000 }, async () => {
   await assert.rejects(pipeline('summarization' as 'ner', `${TINY}/qa`), /unknown task "summarization"/);
   await assert.rejects(pipeline('ner'), /needs a model/);
   await assert.rejects(pipeline('ner', './no/such/folder'), /no\/such\/folder/);
 });
 
-test('the pipeline pool answers in a worker thread, and the server serves it', async () => {
+test('the pipeline pool answers in a worker thread, and the server serves it', { timeout: 60_000 }, async () => {
   const args = { task: 'text-classification' as const, model: `${TINY}/seq_cls3`, options: { tokenizer: TOKENIZER } };
   const pool = await createPipelinePool(args);
   const server = createServer({ predictBatch: (texts: string[]) => pool.predictEach(texts), maxWaitMs: 2 });
@@ -266,7 +266,7 @@ test('the pipeline pool answers in a worker thread, and the server serves it', a
   }
 });
 
-test('through the pool and the server, an input the pipeline refuses is a 400 for that request only', async () => {
+test('through the pool and the server, an input the pipeline refuses is a 400 for that request only', { timeout: 60_000 }, async () => {
   const pool = await createPipelinePool({ task: 'fill-mask', model: `${TINY}/masked_lm`, options: { tokenizer: TOKENIZER }, callOptions: { topK: 2 } });
   const server = createServer({ predictBatch: (texts: string[]) => pool.predictEach(texts), maxWaitMs: 30 });
   const { port } = await server.listen();

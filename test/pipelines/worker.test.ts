@@ -8,7 +8,7 @@ import { request } from '../server/helpers.js';
 const FAKE = new URL('./fixtures/fake-predictor.ts', import.meta.url).href;
 
 for (const isolation of ['process', 'thread'] as const) {
-test(`${isolation}: batches run off the main thread and come back in order`, async () => {
+test(`${isolation}: batches run off the main thread and come back in order`, { timeout: 60_000 }, async () => {
   const pool = await WorkerPool.create({ module: FAKE, args: { busyMs: 300 }, size: 2, isolation });
   try {
     assert.equal(pool.size, 2);
@@ -27,7 +27,7 @@ test(`${isolation}: batches run off the main thread and come back in order`, asy
   }
 });
 
-test(`${isolation}: a failing batch rejects, a crashed worker is replaced, a bad model fails create()`, async () => {
+test(`${isolation}: a failing batch rejects, a crashed worker is replaced, a bad model fails create()`, { timeout: 60_000 }, async () => {
   const pool = await WorkerPool.create({ module: FAKE, args: { busyMs: 0 }, isolation });
   try {
     await assert.rejects(pool.run(['fail']), (e: Error) => e instanceof WorkerError && /asked to fail/.test(e.message));
@@ -45,7 +45,7 @@ test(`${isolation}: a failing batch rejects, a crashed worker is replaced, a bad
 });
 }
 
-test('the server answers health checks while the worker computes', async () => {
+test('the server answers health checks while the worker computes', { timeout: 60_000 }, async () => {
   const pool = await WorkerPool.create({ module: FAKE, args: { busyMs: 400 } });
   const server = createServer({ predictBatch: (texts) => pool.run(texts), maxWaitMs: 1 });
   const { port } = await server.listen();

@@ -45,7 +45,7 @@ function floodBody(port: number, head: string, bodyBytes: number, chunked: boole
   });
 }
 
-test('a 100 MB body gets 413 and the server stops reading it (declared and chunked)', async () => {
+test('a 100 MB body gets 413 and the server stops reading it (declared and chunked)', { timeout: 60_000 }, async () => {
   const model = fakeModel();
   const server = createServer({ ...model, maxBodyBytes: MB });
   const { port } = await server.listen();
@@ -83,7 +83,7 @@ test('a 100 MB body gets 413 and the server stops reading it (declared and chunk
   }
 });
 
-test('Expect: 100-continue with an oversized body is refused before the body is sent; a small one is served', async () => {
+test('Expect: 100-continue with an oversized body is refused before the body is sent; a small one is served', { timeout: 60_000 }, async () => {
   const server = createServer({ ...fakeModel(), maxBodyBytes: MB });
   const { port } = await server.listen();
   const ask = (length: number, body: string): Promise<string> =>
@@ -120,7 +120,7 @@ test('Expect: 100-continue with an oversized body is refused before the body is 
   }
 });
 
-test('10,000 texts in one request are refused before reaching the model', async () => {
+test('10,000 texts in one request are refused before reaching the model', { timeout: 60_000 }, async () => {
   const model = fakeModel();
   const server = createServer({ ...model, maxTexts: 256 });
   const { port } = await server.listen();
@@ -165,7 +165,7 @@ function slowClient(port: number, parts: string[], gapMs: number): Promise<{ res
   });
 }
 
-test('slow-loris clients get 408 and are disconnected; the server keeps serving others', async () => {
+test('slow-loris clients get 408 and are disconnected; the server keeps serving others', { timeout: 60_000 }, async () => {
   const server = createServer({ ...fakeModel(), requestTimeoutMs: 800, headersTimeoutMs: 400 });
   const { port } = await server.listen();
   try {
@@ -195,7 +195,7 @@ test('slow-loris clients get 408 and are disconnected; the server keeps serving 
   }
 });
 
-test('1,000 concurrent connections are all answered and batched', async () => {
+test('1,000 concurrent connections are all answered and batched', { timeout: 60_000 }, async () => {
   // The model holds its first batch until all 1,000 connections are open at once (or 15 s pass).
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));

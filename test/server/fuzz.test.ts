@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { createServer } from '../../src/server/index.js';
 import { fakeModel, request } from './helpers.js';
 
-test('random request bodies get 200 / 400 / 413 with a JSON body, and the server stays up', async () => {
+test('random request bodies get 200 / 400 / 413 with a JSON body, and the server stays up', { timeout: 60_000 }, async () => {
   const model = fakeModel();
   const server = createServer({ ...model, maxBodyBytes: 4096, maxTexts: 8, maxWaitMs: 0 });
   const { port } = await server.listen();

@@ -10,7 +10,7 @@ async function start<R>(options: Parameters<typeof createServer<R>>[0]): Promise
   return { server, port };
 }
 
-test('routes: health, metrics, 404, 405', async () => {
+test('routes: health, metrics, 404, 405', { timeout: 60_000 }, async () => {
   const { server, port } = await start({ ...fakeModel(), info: { task: 'text-classification' } });
   try {
     const health = await request(port, 'GET', '/health');
@@ -36,7 +36,7 @@ test('routes: health, metrics, 404, 405', async () => {
   }
 });
 
-test('predict: one text, many texts, and the text/texts aliases', async () => {
+test('predict: one text, many texts, and the text/texts aliases', { timeout: 60_000 }, async () => {
   const { server, port } = await start(fakeModel());
   try {
     const one = await request(port, 'POST', '/predict', JSON.stringify({ inputs: 'hello' }));
@@ -53,7 +53,7 @@ test('predict: one text, many texts, and the text/texts aliases', async () => {
   }
 });
 
-test('bad requests get 400 with a specific JSON error code', async () => {
+test('bad requests get 400 with a specific JSON error code', { timeout: 60_000 }, async () => {
   const model = fakeModel();
   const { server, port } = await start({ ...model, maxTexts: 5 });
   const cases: [string | Buffer, string][] = [
@@ -93,7 +93,7 @@ test('bad requests get 400 with a specific JSON error code', async () => {
   }
 });
 
-test('concurrent requests are batched together, each request gets its own results in order', async () => {
+test('concurrent requests are batched together, each request gets its own results in order', { timeout: 60_000 }, async () => {
   const model = fakeModel(5);
   const { server, port } = await start({ ...model, maxBatch: 8, maxWaitMs: 100 });
   try {
@@ -114,7 +114,7 @@ test('concurrent requests are batched together, each request gets its own result
   }
 });
 
-test('a full queue answers 503 with Retry-After; queued requests still complete', async () => {
+test('a full queue answers 503 with Retry-After; queued requests still complete', { timeout: 60_000 }, async () => {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   let calls = 0;
@@ -151,7 +151,7 @@ test('a full queue answers 503 with Retry-After; queued requests still complete'
   }
 });
 
-test('a failing model answers 500 to its batch only and the server stays up', async () => {
+test('a failing model answers 500 to its batch only and the server stays up', { timeout: 60_000 }, async () => {
   let fail = true;
   const { server, port } = await start({
     predictBatch: async (texts: string[]) => {
@@ -173,7 +173,7 @@ test('a failing model answers 500 to its batch only and the server stays up', as
   }
 });
 
-test('one text that fails the model fails only its own request, not those batched with it', async () => {
+test('one text that fails the model fails only its own request, not those batched with it', { timeout: 60_000 }, async () => {
   const seen: string[][] = [];
   const { server, port } = await start({
     predictBatch: async (texts: string[]) => {
@@ -197,7 +197,7 @@ test('one text that fails the model fails only its own request, not those batche
   }
 });
 
-test('an error the model flags as caused by the input is a 400, not a 500', async () => {
+test('an error the model flags as caused by the input is a 400, not a 500', { timeout: 60_000 }, async () => {
   const { server, port } = await start({
     predictBatch: async (texts: string[]) => {
       if (texts.some((t) => !t.includes('[MASK]'))) {
@@ -219,7 +219,7 @@ test('an error the model flags as caused by the input is a 400, not a 500', asyn
   }
 });
 
-test('a model returning the wrong number of results is an error, not a misaligned answer', async () => {
+test('a model returning the wrong number of results is an error, not a misaligned answer', { timeout: 60_000 }, async () => {
   const { server, port } = await start({ predictBatch: async (texts: string[]) => texts.slice(1), maxWaitMs: 0 });
   try {
     const reply = await request(port, 'POST', '/predict', JSON.stringify({ inputs: ['a', 'b'] }));
