@@ -33,18 +33,20 @@ function color(weight: number): string {
 /** One T x T heatmap with token labels on both axes. */
 export function heatmapSvg(tokens: string[], weights: Float32Array, offset: number, title: string, cell: number): string {
   const T = tokens.length;
-  const label = Math.min(90, 7 * Math.max(...tokens.map((t) => t.length)) + 6);
+  // Labels shrink with the cells so that long inputs stay legible (hover titles carry the full detail).
+  const font = Math.max(4, Math.min(10, cell - 1));
+  const label = Math.min(90, Math.ceil(0.62 * font * Math.max(...tokens.map((t) => t.length))) + 6);
   const size = label + T * cell + 4;
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size + 16}" viewBox="0 0 ${size} ${size + 16}" role="img">`);
   parts.push(`<text x="${label}" y="12" class="t">${escapeXml(title)}</text>`);
   const top = 16 + label;
   tokens.forEach((tok, j) => {
-    const x = label + j * cell + cell / 2 + 3;
-    parts.push(`<text class="l" transform="translate(${x},${top - 4}) rotate(-90)">${escapeXml(tok)}</text>`);
+    const x = label + j * cell + cell / 2 + font * 0.3;
+    parts.push(`<text class="l" font-size="${font}" transform="translate(${x},${top - 4}) rotate(-90)">${escapeXml(tok)}</text>`);
   });
   tokens.forEach((tok, i) => {
-    parts.push(`<text class="l" x="${label - 4}" y="${top + i * cell + cell / 2 + 3}" text-anchor="end">${escapeXml(tok)}</text>`);
+    parts.push(`<text class="l" font-size="${font}" x="${label - 4}" y="${top + i * cell + cell / 2 + font * 0.3}" text-anchor="end">${escapeXml(tok)}</text>`);
   });
   for (let i = 0; i < T; i++) {
     for (let j = 0; j < T; j++) {
@@ -63,7 +65,7 @@ export function heatmapSvg(tokens: string[], weights: Float32Array, offset: numb
 /** The whole page: one row per layer, one heatmap per head. */
 export function attentionHtml(text: string, tokens: string[], attentions: { shape: number[]; data: Float32Array }[], model: string): string {
   const T = tokens.length;
-  const cell = Math.max(4, Math.min(16, Math.floor(320 / T)));
+  const cell = Math.max(4, Math.min(20, Math.floor(320 / T)));
   const rows = attentions.map((att, layer) => {
     const heads = att.shape[1];
     const maps = Array.from({ length: heads }, (_, h) => heatmapSvg(tokens, att.data, h * T * T, `layer ${layer + 1} · head ${h + 1}`, cell));
@@ -75,7 +77,7 @@ export function attentionHtml(text: string, tokens: string[], attentions: { shap
 body { font-family: system-ui, sans-serif; margin: 16px; color: #222; }
 h1 { font-size: 18px; } h2 { font-size: 15px; margin: 12px 0 4px; }
 .row { display: flex; flex-wrap: wrap; gap: 12px; }
-svg .l { font: 10px monospace; fill: #333; } svg .t { font: bold 11px sans-serif; fill: #222; }
+svg .l { font-family: monospace; fill: #333; } svg .t { font: bold 11px sans-serif; fill: #222; }
 p { font-size: 13px; }
 </style></head><body>
 <h1>Attention of ${escapeXml(model)}</h1>
