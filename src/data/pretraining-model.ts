@@ -1,13 +1,12 @@
-// BertForPreTraining computing the MLM head only at the masked positions ("gather first"), and batching of shard instances.
+// Batching of pre-training instances and the pre-training forward over BertForPreTraining (MLM head at masked positions).
 //
 // The MLM output layer is [hidden x vocab] per token: for BERT-mini at 128 tokens it is most of a training step's
-// FLOPs. HF's BertForPreTraining computes it for every token and ignores all but ~15% in the loss; here the encoder
-// output rows at the masked positions are gathered first, the head runs on those M rows, and its input gradient is
-// scattered back. The loss and every gradient are the same as the full computation (tested), at ~15% of the cost.
+// FLOPs. HF's BertForPreTraining computes it for every token and ignores all but ~15% in the loss; the model's
+// `mlmLabeledOnly` option gathers the encoder output rows at the masked positions first and runs the head on those
+// rows only, with the same loss and gradients (tested) at ~15% of the cost.
 import { BertForPreTraining, type ModelOptions } from '../model/bert.js';
-import { BertConfig, type ConfigJson } from '../model/config.js';
-import { LMHead, LinearHead, crossEntropyLoss } from '../model/heads.js';
-import { loadIntoStore, readConfig, readWeights } from '../model/checkpoint.js';
+import { readConfig, readWeights, loadIntoStore } from '../model/checkpoint.js';
+import { crossEntropyLoss } from '../model/heads.js';
 import { dropoutHash } from '../tensor/kernels.js';
 import type { PretrainingInstance } from './pretraining.js';
 
@@ -57,7 +56,7 @@ export function collatePretraining(instances: readonly PretrainingInstance[], pa
 
 /** Losses and counts of one pre-training forward. */
 export interface PretrainingStepOutput {
-  /** mlmLoss + nspLoss (unscaled). */
+  /** mlmLoss + nspLoss. */
   loss: number;
   mlmLoss: number;
   nspLoss: number;
@@ -71,18 +70,15 @@ export interface PretrainingStepOutput {
 export interface PretrainingForwardOptions {
   /** Dropout on (default true). */
   train?: boolean;
-  /** Multiplies the gradients (1 / accumulation steps); the returned losses are not scaled. */
-  lossScale?: number;
   /** false: run the MLM head on every token, as HF does (for comparison and benchmarks). Default true. */
   gather?: boolean;
-  /** Compute gradients (prepare backward()). Default: same as train. */
-  withBackward?: boolean;
 }
 
-function argmaxCorrect(logits: Float32Array, labels: Int32Array, rows: number, cols: number): number {
+/** Rows of `logits` [rows, cols] whose argmax equals the label at the row given by rowOf(k), for labels[k]. */
+function argmaxCorrect(logits: Float32Array, cols: number, labels: Int32Array, rowOf: (k: number) => number): number {
   let correct = 0;
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
+  for (let k = 0; k < labels.length; k++) {
+    const o = rowOf(k) * cols;
     let best = 0;
     let bv = logits[o]!;
     for (let c = 1; c < cols; c++) {
@@ -92,7 +88,7 @@ function argmaxCorrect(logits: Float32Array, labels: Int32Array, rows: number, c
         best = c;
       }
     }
-    if (best === labels[r]) correct++;
+    if (best === labels[k]) correct++;
   }
   return correct;
 }
@@ -103,20 +99,15 @@ function argmaxCorrect(logits: Float32Array, labels: Int32Array, rows: number, c
  * (`trainForwards`), so that a resumed run draws the same masks as an uninterrupted one.
  */
 export class PretrainingBert extends BertForPreTraining {
-  private readonly gatheredLm: LMHead;
-  private readonly gatheredNsp: LinearHead;
   /** Training forwards so far: the dropout seed of the next one derives from it and `dropoutSeed`. */
   trainForwards = 0;
   /** Seed of the dropout masks (default: the model's seed); the pre-training loop sets it to the run's seed. */
   dropoutSeed: number;
-  private gathered = new Float32Array(0);
-  private dSeq = new Float32Array(0);
+  private nspScratch = new Float32Array(0);
 
-  constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
-    super(config, options);
+  constructor(...args: ConstructorParameters<typeof BertForPreTraining>) {
+    super(...args);
     this.dropoutSeed = this.seed;
-    this.gatheredLm = new LMHead(this.config, this.store, 'bert.', this.kernels);
-    this.gatheredNsp = new LinearHead(this.store, 'cls.seq_relationship', 2, this.config.hiddenSize, this.kernels);
   }
 
   /** Loads config.json + weights of a folder (a BertForPreTraining / BertModel checkpoint); missing heads stay initialised. */
@@ -134,77 +125,36 @@ export class PretrainingBert extends BertForPreTraining {
   }
 
   /**
-   * MLM + NSP forward on a batch; with `withBackward`, a following backward() accumulates the gradients of
-   * lossScale * (mlmLoss + nspLoss).
+   * MLM + NSP forward on a batch through `forward(..., { mlmLabeledOnly })`; a following backward() accumulates the
+   * gradients of mlmLoss + nspLoss.
    */
   forwardPretraining(batch: PretrainingBatch, options: PretrainingForwardOptions = {}): PretrainingStepOutput {
-    const train = options.train ?? true;
-    const withBackward = options.withBackward ?? train;
-    const scale = options.lossScale ?? 1;
     const gather = options.gather ?? true;
     const { B, T } = batch;
-    const c = this.config;
-    const H = c.hiddenSize;
-    const V = c.vocabSize;
     const N = B * T;
     const M = batch.maskedIndex.length;
     if (M === 0) throw new Error('forwardPretraining: the batch has no masked positions (unmasked data needs dynamic masking)');
-    const { batch: bb } = this.prepare(
+    const labels = new Int32Array(N).fill(-100);
+    for (let m = 0; m < M; m++) labels[batch.maskedIndex[m]!] = batch.maskedLabels[m]!;
+    const out = this.forward(
       {
         inputIds: { data: batch.inputIds, shape: [B, T] },
         tokenTypeIds: { data: batch.tokenTypeIds, shape: [B, T] },
         attentionMask: { data: batch.attentionMask, shape: [B, T] },
+        labels: { data: labels, shape: [B, T] },
+        nextSentenceLabel: { data: batch.nextSentenceLabels, shape: [B] },
       },
-      2,
+      { train: options.train ?? true, mlmLabeledOnly: gather },
     );
-    this.runBackbone(bb, { train }, this.nextSeed(train));
-    const seq = this.backbone.sequenceOutput;
-    const lm = this.gatheredLm;
-
-    let logits: Float32Array;
-    let mlmLoss: number;
-    let mlmCorrect: number;
-    if (gather) {
-      if (this.gathered.length !== M * H) this.gathered = new Float32Array(M * H);
-      for (let m = 0; m < M; m++) {
-        const i = batch.maskedIndex[m]!;
-        this.gathered.set(seq.subarray(i * H, (i + 1) * H), m * H);
-      }
-      logits = lm.forward(this.gathered, M);
-      mlmLoss = crossEntropyLoss(this.kernels, logits, batch.maskedLabels, M, V, -100, lm.dLogits, scale);
-      mlmCorrect = argmaxCorrect(logits, batch.maskedLabels, M, V);
-    } else {
-      const labels = new Int32Array(N).fill(-100);
-      for (let m = 0; m < M; m++) labels[batch.maskedIndex[m]!] = batch.maskedLabels[m]!;
-      logits = lm.forward(seq, N);
-      mlmLoss = crossEntropyLoss(this.kernels, logits, labels, N, V, -100, lm.dLogits, scale);
-      const rows = new Float32Array(M * V);
-      for (let m = 0; m < M; m++) rows.set(logits.subarray(batch.maskedIndex[m]! * V, (batch.maskedIndex[m]! + 1) * V), m * V);
-      mlmCorrect = argmaxCorrect(rows, batch.maskedLabels, M, V);
-    }
-    const nspLogits = this.gatheredNsp.forward(this.backbone.pooledOutput, B, null);
-    const nspLoss = crossEntropyLoss(this.kernels, nspLogits, batch.nextSentenceLabels, B, 2, -100, this.gatheredNsp.dLogits, scale);
-    const nspCorrect = argmaxCorrect(nspLogits, batch.nextSentenceLabels, B, 2);
-
-    this.pending = null;
-    if (withBackward) {
-      this.pending = () => {
-        const dX = lm.backward();
-        let dSeq: Float32Array;
-        if (gather) {
-          if (this.dSeq.length !== N * H) this.dSeq = new Float32Array(N * H);
-          else this.dSeq.fill(0);
-          dSeq = this.dSeq;
-          // Scatter-add: a position appears once per batch, but add anyway so duplicates would stay correct.
-          for (let m = 0; m < M; m++) {
-            const o = batch.maskedIndex[m]! * H;
-            for (let h = 0; h < H; h++) dSeq[o + h]! += dX[m * H + h]!;
-          }
-        } else dSeq = dX;
-        const dPooled = this.gatheredNsp.backward();
-        this.backbone.backward(dSeq, dPooled);
-      };
-    }
-    return { loss: mlmLoss + nspLoss, mlmLoss, nspLoss, mlmCorrect, mlmCount: M, nspCorrect, nspCount: B };
+    const V = this.config.vocabSize;
+    // Gathered logits are the labelled rows in row-major order; full logits are indexed by flat position.
+    const rowLabels = gather ? labels.filter((l) => l !== -100) : batch.maskedLabels;
+    const mlmCorrect = argmaxCorrect(out.predictionLogits.data, V, rowLabels, gather ? (k) => k : (k) => batch.maskedIndex[k]!);
+    const nspLogits = out.seqRelationshipLogits.data;
+    if (this.nspScratch.length !== B * 2) this.nspScratch = new Float32Array(B * 2);
+    const nspLoss = crossEntropyLoss(this.kernels, nspLogits, batch.nextSentenceLabels, B, 2, -100, this.nspScratch);
+    const nspCorrect = argmaxCorrect(nspLogits, 2, batch.nextSentenceLabels, (k) => k);
+    const loss = out.loss!;
+    return { loss, mlmLoss: loss - nspLoss, nspLoss, mlmCorrect, mlmCount: M, nspCorrect, nspCount: B };
   }
 }

@@ -2,8 +2,9 @@
 // atomic checkpoints with exact resume, held-out evaluation, progress and a loss curve.
 import { copyFileSync, existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { AdamFamily, clipGradNorm } from '../train/optimizers.js';
-import { learningRateAt } from '../train/schedules-extra.js';
+import { clipGradNorm } from '../train/clip.js';
+import { AdamW } from '../train/optim.js';
+import { learningRateAt } from '../train/schedule.js';
 import { loadCheckpoint, modelFingerprint, saveCheckpoint, CHECKPOINT_VERSION, type TrainerState } from '../train/checkpoint.js';
 import { ProgressReporter, trainingCurveSvg, type EvalRecord } from '../train/progress.js';
 import { Rng } from '../train/rng.js';
@@ -245,7 +246,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   }
 
   const params = model.parameters();
-  const optimizer = new AdamFamily(params, { name: 'adamw', eps: o.adamEps ?? 1e-6, weightDecay: o.weightDecay ?? 0.01 }, model.kernels);
+  const optimizer = new AdamW(params, { name: 'adamw', eps: o.adamEps ?? 1e-6, weightDecay: o.weightDecay ?? 0.01 }, model.kernels);
   const fingerprint = modelFingerprint(params);
   const settings: Record<string, unknown> = {
     batchSize: o.batchSize, gradAccumSteps: accum, lr: o.lr, warmupSteps: o.warmupSteps, steps: o.steps,
@@ -311,10 +312,12 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       for (let i = 0; i < micro; i++) insts.push(data.next());
       for (const x of insts) tokens += x.inputIds.length;
       const batch = collatePretraining(insts, o.vocab.padId);
-      const out = model.forwardPretraining(batch, { train: true, lossScale: 1 / accum, gather: !o.noGather });
+      const out = model.forwardPretraining(batch, { train: true, gather: !o.noGather });
       model.backward();
       loss += out.loss / accum;
     }
+    // Gradients of the mean over the micro-batches, as the fine-tuning Trainer averages them.
+    if (accum > 1) for (const p of params) model.kernels.scale(p.grad, p.grad.length, 1 / accum);
     if (!Number.isFinite(loss)) throw new Error(`pre-training diverged at step ${step + 1} (loss ${loss}); lower --lr or raise --warmup-steps`);
     clipGradNorm(params, o.maxGradNorm ?? 1, model.kernels);
     const lr = learningRateAt({ name: 'linear', lr: o.lr, warmupSteps: o.warmupSteps, totalSteps: o.steps }, step);
