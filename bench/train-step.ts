@@ -13,7 +13,7 @@ const reps = Number(values.reps), B = Number(values.batch), T = Number(values.se
 
 const kernels = getKernels();
 const model = new BertForSequenceClassification({ ...BERT_BASE_CONFIG, architectures: ['BertForSequenceClassification'], num_labels: 2 }, { seed: 1, kernels });
-const optimizer = new AdamW(model.parameters(), { lr: 2e-5, weightDecay: 0.01, kernels });
+const optimizer = new AdamW(model.parameters(), { name: 'adamw', weightDecay: 0.01 }, kernels);
 const { ids, mask, types } = benchInputs(B, T);
 const labels = Int32Array.from({ length: B }, (_, i) => i % 2);
 const inputs = {
@@ -32,7 +32,7 @@ for (let r = 0; r <= reps; r++) {
   const t1 = process.hrtime.bigint();
   model.backward();
   const t2 = process.hrtime.bigint();
-  optimizer.step();
+  optimizer.step(2e-5);
   const t3 = process.hrtime.bigint();
   losses.push(out.loss ?? Number.NaN);
   if (r === 0) continue; // warm-up: buffers, oneDNN kernels

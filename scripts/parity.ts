@@ -13,8 +13,8 @@ import { getKernels } from '../src/native/index.js';
 import type { Kernels } from '../src/tensor/kernels.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { clipGradNorm } from '../src/train/clip.js';
-import { AdamW, hfNoDecay } from '../src/train/optim.js';
-import { linearWarmupDecay } from '../src/train/schedule.js';
+import { AdamW } from '../src/train/optim.js';
+import { learningRateAt } from '../src/train/schedule.js';
 
 /** Tolerances of shared/fixtures/README.md. */
 export const TOL = { output: 1e-4, grad: 1e-4, param: 1e-4, loss: 1e-5 } as const;
@@ -291,17 +291,17 @@ async function replayAdamW(
   const a = info.adamw!;
   const model = await loadModel(info.class, modelDir, kernels, []);
   const params = model.parameters();
-  const opt = new AdamW(params, { lr: a.lr, betas: a.betas, eps: a.eps, weightDecay: a.weight_decay, noDecay: hfNoDecay, kernels });
+  const opt = new AdamW(params, { name: 'adamw', beta1: a.betas[0], beta2: a.betas[1], eps: a.eps, weightDecay: a.weight_decay }, kernels);
   for (let step = 0; step < a.losses.length; step++) {
     model.zeroGrad();
     const out = model.forward(inputs, {});
     model.backward();
     const norm = clipGradNorm(params, a.clip_norm, kernels);
-    opt.lr = a.lr * linearWarmupDecay(step, { warmupSteps: a.warmup_steps, totalSteps: a.total_steps });
+    const lr = learningRateAt({ name: 'linear', lr: a.lr, warmupSteps: a.warmup_steps, totalSteps: a.total_steps }, step);
     rep.add('steps', `loss ${step}`, relError(out.loss as number, a.losses[step]!), TOL.loss);
     rep.add('steps', `grad norm ${step}`, relError(norm, a.grad_norms_before_clip[step]!), TOL.grad);
-    rep.add('steps', `lr ${step}`, Math.abs(opt.lr - a.lr_used[step]!), 1e-12);
-    opt.step();
+    rep.add('steps', `lr ${step}`, Math.abs(lr - a.lr_used[step]!), 1e-12);
+    opt.step(lr);
   }
   // Adam normalises the step: a parameter whose true gradient is zero moves by round-off / (round-off + eps), up to
   // lr per step, in the reference and here independently. Such parameters may differ by at most the sum of the lrs.

@@ -30,11 +30,11 @@ export type {
 } from './model/bert.js';
 export type { BertInputs, ArrayInput, ShapedArray } from './model/inputs.js';
 export type { Parameter } from './model/params.js';
-export { AdamW, hfNoDecay } from './train/optim.js';
-export type { AdamWOptions, OptimizableParameter } from './train/optim.js';
+export { AdamW, decays as decaysWeight, isOptimizerName } from './train/optim.js';
+export type { NamedParameter, OptimizerName, OptimizerOptions } from './train/optim.js';
 export { clipGradNorm } from './train/clip.js';
-export { linearWarmupDecay, constantWarmup, LinearSchedule } from './train/schedule.js';
-export type { WarmupSchedule } from './train/schedule.js';
+export { learningRateAt, warmupStepsFromRatio, isScheduleName } from './train/schedule.js';
+export type { ScheduleName, ScheduleSpec } from './train/schedule.js';
 export { BertTokenizer, TokenizerError } from './tokenizer/index.js';
 export type {
   AddedToken,
@@ -50,10 +50,6 @@ export type {
 // Fine-tuning (src/train, src/data): trainer, optimizers, schedules, checkpoints, metrics, progress, readers.
 export { Trainer, TrainingDivergedError, epochBatches } from './train/trainer.js';
 export type { TrainerModel, TrainerDataset, TrainerOptions, TrainerResult, TrainerParameter } from './train/trainer.js';
-export { AdamFamily, decays as decaysWeight } from './train/optimizers.js';
-export type { OptimizerName, OptimizerOptions } from './train/optimizers.js';
-export { learningRateAt, warmupStepsFromRatio } from './train/schedules-extra.js';
-export type { ScheduleName, ScheduleSpec } from './train/schedules-extra.js';
 export { saveCheckpoint as saveTrainingCheckpoint, loadCheckpoint as loadTrainingCheckpoint, latestCheckpointDir } from './train/checkpoint.js';
 export type { TrainerState } from './train/checkpoint.js';
 export {

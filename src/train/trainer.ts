@@ -1,8 +1,9 @@
 // The fine-tuning loop for any head: seeded batches, accumulation, clipping, schedules, evaluation, checkpoints, resume.
 import type { Kernels } from '../tensor/kernels.js';
 import { Rng, permutation } from './rng.js';
-import { AdamFamily, clipGradNorm, type OptimizerOptions } from './optimizers.js';
-import { learningRateAt, warmupStepsFromRatio, type ScheduleName } from './schedules-extra.js';
+import { clipGradNorm } from './clip.js';
+import { AdamW, type OptimizerOptions } from './optim.js';
+import { learningRateAt, warmupStepsFromRatio, type ScheduleName } from './schedule.js';
 import { CHECKPOINT_VERSION, loadCheckpoint, modelFingerprint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { ProgressReporter, trainingCurveSvg, type EvalRecord } from './progress.js';
 import { writeFileAtomic } from '../io/files.js';
@@ -117,7 +118,7 @@ export function epochBatches(size: number, batchSize: number, seed: number, epoc
 }
 
 export class Trainer<B> {
-  readonly optimizer: AdamFamily;
+  readonly optimizer: AdamW;
   readonly totalSteps: number;
   readonly warmupSteps: number;
   readonly batchesPerEpoch: number;
@@ -143,7 +144,7 @@ export class Trainer<B> {
     this.stepsPerEpoch = Math.ceil(this.batchesPerEpoch / this.accum);
     this.totalSteps = this.stepsPerEpoch * opts.epochs;
     this.warmupSteps = opts.warmupSteps ?? warmupStepsFromRatio(opts.warmupRatio ?? 0, this.totalSteps);
-    this.optimizer = new AdamFamily(this.params, { ...opts.optimizer }, opts.kernels);
+    this.optimizer = new AdamW(this.params, { ...opts.optimizer }, opts.kernels);
     this.progress = opts.progress ?? new ProgressReporter();
   }
 

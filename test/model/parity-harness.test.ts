@@ -20,7 +20,7 @@ import type { Tensor } from '../../src/tensor/tensor.js';
 import { jsKernels } from '../../src/tensor/js-kernels.js';
 import { clipGradNorm } from '../../src/train/clip.js';
 import { AdamW } from '../../src/train/optim.js';
-import { linearWarmupDecay } from '../../src/train/schedule.js';
+import { learningRateAt } from '../../src/train/schedule.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'bert-ts-harness-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -116,16 +116,16 @@ async function buildFixture(dir: string): Promise<void> {
       m.backward();
       for (const p of m.parameters()) f32(`${head}.grad.${p.name}`, p.grad.slice(), p.shape);
       const params = m.parameters();
-      const opt = new AdamW(params, { lr: 2e-3, betas: [0.9, 0.99], eps: 1e-7, weightDecay: 0.05, kernels: jsKernels });
+      const opt = new AdamW(params, { name: 'adamw', beta1: 0.9, beta2: 0.99, eps: 1e-7, weightDecay: 0.05 }, jsKernels);
       const losses: number[] = [], norms: number[] = [], lrs: number[] = [];
       for (let step = 0; step < 3; step++) {
         m.zeroGrad();
         losses.push(m.forward(inputs).loss as number);
         m.backward();
         norms.push(clipGradNorm(params, 0.5, jsKernels));
-        opt.lr = 2e-3 * linearWarmupDecay(step, { warmupSteps: 1, totalSteps: 5 });
-        lrs.push(opt.lr);
-        opt.step();
+        const lr = learningRateAt({ name: 'linear', lr: 2e-3, warmupSteps: 1, totalSteps: 5 }, step);
+        lrs.push(lr);
+        opt.step(lr);
       }
       for (const p of params) f32(`${head}.after3.${p.name}`, p.data.slice(), p.shape);
       info.loss = losses[0];

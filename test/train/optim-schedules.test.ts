@@ -2,8 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jsKernels } from '../../src/tensor/js-kernels.js';
-import { learningRateAt, warmupStepsFromRatio } from '../../src/train/schedules-extra.js';
-import { AdamFamily, clipGradNorm, decays } from '../../src/train/optimizers.js';
+import { clipGradNorm } from '../../src/train/clip.js';
+import { AdamW, decays } from '../../src/train/optim.js';
+import { learningRateAt, warmupStepsFromRatio } from '../../src/train/schedule.js';
 
 const close = (a: number, b: number, tol = 1e-7) => assert.ok(Math.abs(a - b) <= tol, `${a} != ${b}`);
 
@@ -31,7 +32,7 @@ test('no weight decay on biases and LayerNorm parameters', () => {
 
 function one(name: 'adamw' | 'adam' | 'bert-adam', wd: number) {
   const p = { name: 'w.weight', data: Float32Array.from([1, -2]), grad: Float32Array.from([0.5, -0.25]) };
-  const opt = new AdamFamily([p], { name, eps: 1e-8, weightDecay: wd }, jsKernels);
+  const opt = new AdamW([p], { name, eps: 1e-8, weightDecay: wd }, jsKernels);
   opt.step(0.1);
   return { p, opt };
 }
