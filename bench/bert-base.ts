@@ -51,11 +51,15 @@ export function median(xs: number[]): number {
  * GEMM shapes, combined by FLOP share (total FLOPs / total time). GFLOP/s.
  */
 export function sgemmLimit(tokens: number, reps = 3): { gflops: number; perShape: Record<string, number> } {
-  const addon = loadNativeAddon();
-  if (!addon) throw new Error('sgemmLimit needs the native addon');
   const H = BERT_BASE_CONFIG.hidden_size, I = BERT_BASE_CONFIG.intermediate_size;
   // [m, n, k, count per layer]: QKV (fused), attention output, FFN up, FFN down.
-  const shapes: Array<[number, number, number, number]> = [[tokens, 3 * H, H, 1], [tokens, H, H, 1], [tokens, I, H, 1], [tokens, H, I, 1]];
+  return sgemmShapesLimit([[tokens, 3 * H, H, 1], [tokens, H, H, 1], [tokens, I, H, 1], [tokens, H, I, 1]], reps);
+}
+
+/** oneDNN's raw sgemm on GEMM shapes [m, n, k, count], combined by FLOP share (total FLOPs / total time). GFLOP/s. */
+export function sgemmShapesLimit(shapes: ReadonlyArray<readonly [number, number, number, number]>, reps = 3): { gflops: number; perShape: Record<string, number> } {
+  const addon = loadNativeAddon();
+  if (!addon) throw new Error('sgemmLimit needs the native addon');
   let flops = 0, seconds = 0;
   const perShape: Record<string, number> = {};
   for (const [m, n, k, count] of shapes) {
