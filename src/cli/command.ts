@@ -61,6 +61,55 @@ export function intFlag(values: ParsedValues, name: string, fallback: number | u
   return n;
 }
 
+/** Option definitions of a command, as node:util parseArgs takes them. */
+export type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+/** The typed values parseArgs returns for `O` (strict, no positionals). */
+export type FlagValues<O extends FlagOptions> = ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true }>>['values'];
+
+/**
+ * node:util parseArgs in strict mode without positionals, typed by `options`; its errors become UsageErrors (with
+ * `usage` after the message when given). `--help` prints `help` and gives undefined: the command then exits 0.
+ */
+export function parseFlags<O extends FlagOptions>(argv: string[], options: O, help: string, usage?: string): FlagValues<O> | undefined {
+  let values: FlagValues<O>;
+  try {
+    ({ values } = parseArgs({ args: argv, options, strict: true }));
+  } catch (error) {
+    throw new UsageError(usage === undefined ? (error as Error).message : `${(error as Error).message}\n${usage}`);
+  }
+  if ((values as Record<string, unknown>)['help']) {
+    process.stdout.write(`${help}\n`);
+    return undefined;
+  }
+  return values;
+}
+
+/** A number flag that passes `check` (`what` says what it must be), or `fallback` when absent. */
+export function numberFlag<F extends number | undefined>(
+  value: string | undefined, name: string, fallback: F, check: (n: number) => boolean, what: string,
+): number | F {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !check(n)) throw new UsageError(`--${name} must be ${what}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Integers >= min, as a numberFlag check. */
+export const integerAtLeast = (min: number) => (n: number): boolean => Number.isInteger(n) && n >= min;
+
+/**
+ * Runs a command body that returns its exit code: a UsageError is exit 2, any other error exit 1, each reported as
+ * `bert NAME: message` (then `usageHint` for usage errors).
+ */
+export async function exitCodeOf(name: string, body: () => Promise<number>, usageHint = ''): Promise<number> {
+  try {
+    return await body();
+  } catch (error) {
+    process.stderr.write(`bert ${name}: ${(error as Error).message}\n${error instanceof UsageError ? usageHint : ''}`);
+    return error instanceof UsageError ? 2 : 1;
+  }
+}
+
 /** Writes to stdout, waiting while its buffer is full. */
 export async function writeOut(text: string): Promise<void> {
   if (!process.stdout.write(text)) await new Promise<void>((resolve) => process.stdout.once('drain', resolve));

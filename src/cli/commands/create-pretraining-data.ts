@@ -1,10 +1,10 @@
 // `bert create-pretraining-data`: corpus -> NSP pairs with MLM masks (create_pretraining_data.py's recipe) -> binary shards.
-import { parseArgs } from 'node:util';
 import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BertTokenizer } from '../../tokenizer/tokenizer.js';
 import { createPretrainingData } from '../../data/pretraining-dataset.js';
 import type { CorpusFormat } from '../../data/pretraining-input.js';
+import { UsageError, exitCodeOf, integerAtLeast as int, numberFlag as num, parseFlags } from '../command.js';
 
 export const usage = `Usage: bert create-pretraining-data --input FILE[,FILE...] --vocab DIR --output DIR [options]
 
@@ -34,36 +34,15 @@ const OPTIONS = {
   'text-field': { type: 'string' }, format: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
-function num(value: string | undefined, name: string, fallback: number, check: (n: number) => boolean, what: string): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === '' || !check(n)) throw new UsageError(`--${name} must be ${what}, got ${JSON.stringify(value)}`);
-  return n;
-}
-class UsageError extends Error {}
-const int = (min: number) => (n: number): boolean => Number.isInteger(n) && n >= min;
 
 /** Runs the command; returns the process exit code (2 for usage errors, 1 for bad input). */
-export async function createPretrainingDataCommand(argv: string[]): Promise<number> {
-  try {
-    return await run(argv);
-  } catch (err) {
-    process.stderr.write(`bert create-pretraining-data: ${(err as Error).message}\n`);
-    return err instanceof UsageError ? 2 : 1;
-  }
+export function createPretrainingDataCommand(argv: string[]): Promise<number> {
+  return exitCodeOf('create-pretraining-data', () => run(argv));
 }
 
 async function run(argv: string[]): Promise<number> {
-  let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true }));
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n${usage}`);
-  }
-  if (values.help) {
-    process.stdout.write(`${usage}\n`);
-    return 0;
-  }
+  const values = parseFlags(argv, OPTIONS, usage, usage);
+  if (!values) return 0;
   const inputs = (values.input ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '');
   if (inputs.length === 0 || !values.vocab || !values.output) throw new UsageError(`--input, --vocab and --output are required\n${usage}`);
   if (values.format !== undefined && values.format !== 'jsonl' && values.format !== 'text') {

@@ -1,5 +1,4 @@
 // `bert evaluate`: scores a fine-tuned model folder on a labelled dataset; with --json the last stdout line is the metrics.
-import { parseArgs } from 'node:util';
 import { getKernels, type BackendChoice } from '../../native/index.js';
 import { BertForSequenceClassification, BertForTokenClassification } from '../../model/bert.js';
 import { readConfig } from '../../model/checkpoint.js';
@@ -12,7 +11,8 @@ import { evaluateSequenceClassification, evaluateTokenClassification } from '../
 import type { ClassificationReport, EntityReport } from '../../train/metrics.js';
 import { loadFinetuneTokenizer } from '../../train/text-encoding.js';
 import { formatDuration } from '../../train/progress.js';
-import { UsageError, num } from './finetune.js';
+import { num } from './finetune.js';
+import { UsageError, exitCodeOf, parseFlags } from '../command.js';
 
 export const usage = `Usage: bert evaluate --model DIR --data FILE [--max-length 128] [--json]
 
@@ -33,26 +33,13 @@ const OPTIONS = {
   backend: { type: 'string' }, tokenizer: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
-export async function evaluateCommand(argv: string[]): Promise<number> {
-  try {
-    return await run(argv);
-  } catch (e) {
-    process.stderr.write(`bert evaluate: ${(e as Error).message}\n${e instanceof UsageError ? '(see bert evaluate --help)\n' : ''}`);
-    return e instanceof UsageError ? 2 : 1;
-  }
+export function evaluateCommand(argv: string[]): Promise<number> {
+  return exitCodeOf('evaluate', () => run(argv), '(see bert evaluate --help)\n');
 }
 
 async function run(argv: string[]): Promise<number> {
-  let values: { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(`${usage}\n`);
-    return 0;
-  }
+  const values = parseFlags(argv, OPTIONS, usage);
+  if (!values) return 0;
   if (!values.model || !values.data) throw new UsageError('--model and --data are required');
   const modelDir = values.model;
   const config = readConfig(modelDir);

@@ -1,7 +1,6 @@
 // `bert finetune`: reads a dataset, fine-tunes a model folder for text or token classification, writes a HF model folder.
 import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { getKernels, type BackendChoice } from '../../native/index.js';
 import { BertForSequenceClassification, BertForTokenClassification } from '../../model/bert.js';
 import { readConfig } from '../../model/checkpoint.js';
@@ -11,7 +10,7 @@ import { readTextClassification, type TextClassificationExample } from '../../da
 import { readConllJsonl, alignFirstWordPiece, collectTags, CONLL2003_LABELS, type TokenClassificationExample } from '../../data/conll.js';
 import { sampleSubset } from '../../data/sampling.js';
 import { encodedDataset, type EncodedExample } from '../../data/batching.js';
-import { Trainer, TrainingDivergedError } from '../../train/trainer.js';
+import { Trainer } from '../../train/trainer.js';
 import { bertTrainerModel } from '../../train/bert-adapter.js';
 import { evaluateSequenceClassification, evaluateTokenClassification } from '../../train/evaluation.js';
 import { ProgressReporter } from '../../train/progress.js';
@@ -20,6 +19,7 @@ import { isScheduleName } from '../../train/schedule.js';
 import { latestCheckpointDir } from '../../train/checkpoint.js';
 import { loadFinetuneTokenizer, type FinetuneTokenizer } from '../../train/text-encoding.js';
 import { loadForFinetuning } from '../../train/finetune-model.js';
+import { UsageError, exitCodeOf, parseFlags } from '../command.js';
 
 export const usage = `Usage: bert finetune --model DIR --train FILE --output DIR [options]
 
@@ -63,9 +63,6 @@ const OPTIONS = {
   'eval-batch-size': { type: 'string' }, backend: { type: 'string' }, output: { type: 'string' }, resume: { type: 'boolean' },
   log: { type: 'string' }, tokenizer: { type: 'string' }, 'stop-after-steps': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
-
-/** A usage error: reported without a stack, exit code 2. */
-export class UsageError extends Error {}
 
 export function num(v: string | undefined, flag: string, dflt: number, kind: 'int' | 'float' = 'float'): number {
   if (v === undefined) return dflt;
@@ -137,34 +134,13 @@ function encodeTokens(tok: FinetuneTokenizer, ex: readonly TokenClassificationEx
 }
 
 /** Runs the command; returns the process exit code (2 for usage errors, 1 for data/model errors). */
-export async function finetuneCommand(argv: string[]): Promise<number> {
-  try {
-    return await run(argv);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`bert finetune: ${e.message}\n(see bert finetune --help)\n`);
-      return 2;
-    }
-    if (e instanceof TrainingDivergedError) {
-      process.stderr.write(`bert finetune: ${e.message}\n`);
-      return 1;
-    }
-    process.stderr.write(`bert finetune: ${(e as Error).message}\n`);
-    return 1;
-  }
+export function finetuneCommand(argv: string[]): Promise<number> {
+  return exitCodeOf('finetune', () => run(argv), '(see bert finetune --help)\n');
 }
 
 async function run(argv: string[]): Promise<number> {
-  let values: { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(`${usage}\n`);
-    return 0;
-  }
+  const values = parseFlags(argv, OPTIONS, usage);
+  if (!values) return 0;
   // ---- validate every flag before reading data or loading the model ----
   for (const f of ['model', 'train', 'output'] as const) if (!values[f]) throw new UsageError(`--${f} is required`);
   const modelDir = values.model!;

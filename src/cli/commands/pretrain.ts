@@ -1,5 +1,4 @@
 // `bert pretrain`: MLM + NSP pre-training of BertForPreTraining on create-pretraining-data shards; writes a HF folder.
-import { parseArgs } from 'node:util';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { getKernels, type BackendChoice } from '../../native/index.js';
@@ -8,6 +7,7 @@ import { pretrainingVocab } from '../../data/pretraining.js';
 import { PretrainingBert } from '../../data/pretraining-model.js';
 import { pretrain } from '../../data/pretraining-trainer.js';
 import { ProgressReporter } from '../../train/progress.js';
+import { UsageError, exitCodeOf, integerAtLeast as int, numberFlag as num, parseFlags } from '../command.js';
 
 export const usage = `Usage: bert pretrain --config tiny|mini|small|base|CONFIG.json --data DIR --vocab DIR --steps N --output DIR [options]
 
@@ -51,15 +51,6 @@ export const PRETRAIN_PRESETS: Record<string, { layers: number; hidden: number }
   base: { layers: 12, hidden: 768 },
 };
 
-class UsageError extends Error {}
-
-function num(value: string | undefined, name: string, fallback: number | undefined, check: (n: number) => boolean, what: string): number | undefined {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === '' || !check(n)) throw new UsageError(`--${name} must be ${what}, got ${JSON.stringify(value)}`);
-  return n;
-}
-const int = (min: number) => (n: number): boolean => Number.isInteger(n) && n >= min;
 
 /** "90m", "2h", "600s", "3600" (seconds) -> seconds. */
 export function parseDuration(s: string): number {
@@ -69,26 +60,13 @@ export function parseDuration(s: string): number {
 }
 
 /** Runs the command; returns the process exit code (2 for usage errors, 1 for failures). */
-export async function pretrainCommand(argv: string[]): Promise<number> {
-  try {
-    return await run(argv);
-  } catch (err) {
-    process.stderr.write(`bert pretrain: ${(err as Error).message}\n`);
-    return err instanceof UsageError ? 2 : 1;
-  }
+export function pretrainCommand(argv: string[]): Promise<number> {
+  return exitCodeOf('pretrain', () => run(argv));
 }
 
 async function run(argv: string[]): Promise<number> {
-  let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true }));
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n${usage}`);
-  }
-  if (values.help) {
-    process.stdout.write(`${usage}\n`);
-    return 0;
-  }
+  const values = parseFlags(argv, OPTIONS, usage, usage);
+  if (!values) return 0;
   if (!values.data || !values.vocab || !values.output || !values.steps || (!values.config && !values['init-from'])) {
     throw new UsageError(`--config (or --init-from), --data, --vocab, --steps and --output are required\n${usage}`);
   }
