@@ -12,6 +12,7 @@ import { pretrainCommand } from '../../src/cli/commands/pretrain.js';
 import { BertTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { bertWordSplitter } from '../../src/tokenizer/trainer-words.js';
 import { readDataset, readDatasetManifest } from '../../src/data/shards.js';
+import { capture } from './capture.js';
 
 interface HfBinding {
   Tokenizer: { fromFile(path: string): { encode(a: string): Promise<{ getTokens(): string[] }> } };
@@ -22,22 +23,6 @@ const hf = createRequire(import.meta.url)('tokenizers') as HfBinding;
 
 const dir = mkdtempSync(join(tmpdir(), 'bert-ts-e2e-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-
-async function capture(run: (argv: string[]) => Promise<number>, argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  // Only strings are ours: the test runner itself talks to its parent through stdout in binary chunks.
-  process.stdout.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? (out.push(s), true) : ow(s, ...rest))) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? (err.push(s), true) : ew(s, ...rest))) as typeof process.stderr.write;
-  try {
-    return { code: await run(argv), out: out.join(''), err: err.join('') };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-}
 
 const rows = gunzipSync(readFileSync('../shared/data/imdb/train.jsonl.gz')).toString('utf8').split('\n').filter(Boolean);
 const corpus = join(dir, 'imdb.jsonl');

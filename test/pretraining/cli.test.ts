@@ -6,27 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { pretrainCommand, parseDuration } from '../../src/cli/commands/pretrain.js';
+import { capture } from './capture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bert-ts-cli-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-
-/** Runs a command with stdout/stderr captured. */
-async function capture(run: (argv: string[]) => Promise<number>, argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  // Only strings are ours: the test runner itself talks to its parent through stdout in binary chunks.
-  process.stdout.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? (out.push(s), true) : ow(s, ...rest))) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? (err.push(s), true) : ew(s, ...rest))) as typeof process.stderr.write;
-  try {
-    const code = await run(argv);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-}
 
 test('pretrain: usage errors are exit 2 with a message; missing data is exit 1 naming the folder', async () => {
   let r = await capture(pretrainCommand, ['--config', 'mini']);
