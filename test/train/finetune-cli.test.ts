@@ -41,7 +41,7 @@ test('finetune: usage errors (exit 2) name the flag', async () => {
   r = await ft('--schedule', 'step');
   assert.match(r.err, /--schedule must be constant, linear or cosine/);
   r = await ft('--lr', 'fast');
-  assert.match(r.err, /--lr expects a number, got "fast"/);
+  assert.match(r.err, /--lr must be a number, got "fast"/);
   r = await ft('--optimizer', 'adam', '--weight-decay', '0.01');
   assert.match(r.err, /adam takes no --weight-decay/);
   r = await ft('--warmup-ratio', '1.5');

@@ -19,7 +19,7 @@ import { isScheduleName } from '../../train/schedule.js';
 import { latestCheckpointDir } from '../../train/checkpoint.js';
 import { loadFinetuneTokenizer, type FinetuneTokenizer } from '../../train/text-encoding.js';
 import { loadForFinetuning } from '../../train/finetune-model.js';
-import { UsageError, exitCodeOf, parseFlags } from '../command.js';
+import { UsageError, exitCodeOf, numberFlag, parseFlags } from '../command.js';
 
 export const usage = `Usage: bert finetune --model DIR --train FILE --output DIR [options]
 
@@ -64,13 +64,9 @@ const OPTIONS = {
   log: { type: 'string' }, tokenizer: { type: 'string' }, 'stop-after-steps': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** A number (or integer) flag `flag` ("--lr"), or `dflt` when absent: numberFlag's check and message. */
 export function num(v: string | undefined, flag: string, dflt: number, kind: 'int' | 'float' = 'float'): number {
-  if (v === undefined) return dflt;
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || (kind === 'int' && !Number.isInteger(x))) {
-    throw new UsageError(`${flag} expects ${kind === 'int' ? 'an integer' : 'a number'}, got "${v}"`);
-  }
-  return x;
+  return kind === 'int' ? numberFlag(v, flag.replace(/^--/, ''), dflt, Number.isInteger, 'an integer') : numberFlag(v, flag.replace(/^--/, ''), dflt, Number.isFinite, 'a number');
 }
 
 function optInt(v: string | undefined, flag: string): number | undefined {
