@@ -9,6 +9,7 @@ type Loader = () => Promise<{ default: CommandMain }>;
 
 /** Add a command with one line: name, summary for `bert --help`, loader (imported only when the command runs). */
 export const COMMANDS: ReadonlyArray<readonly [name: string, summary: string, load: Loader]> = [
+  ['demo', 'the seed notebook offline: fine-tune on an IMDb sample, evaluate, classify', () => import('./commands/demo.js')],
   ['tokenize', 'WordPiece tokens, ids and offsets of texts (JSON lines)', () => import('./commands/tokenize.js')],
   ['predict', 'classify texts with a sequence-classification model (JSON lines)', () => import('./commands/predict.js')],
   ['fill-mask', 'fill [MASK] tokens with a masked-LM model (JSON lines)', () => import('./commands/fill-mask.js')],
