@@ -1,7 +1,8 @@
 // `bert attention`: draws every layer's and head's attention over the tokens of a text as a self-contained HTML
 // page of SVG heatmaps (no scripts, no external files).
 import { writeFileSync } from 'node:fs';
-import { UsageError, intOption, parseCommand, pipelineOptions, requireModel, runCommand } from './predict.js';
+import { UsageError, intFlag, parseCommand, runCommand } from '../command.js';
+import { pipelineOptions, requireModel } from './predict.js';
 
 export const usage = `Usage: bert attention --model DIR --output FILE.html [options] "TEXT" ["SECOND TEXT"]
 
@@ -102,7 +103,7 @@ export async function attentionCommand(argv: string[]): Promise<number> {
     const output = values.output as string | undefined;
     if (!output) throw new UsageError('--output FILE.html is required');
     if (positionals.length < 1 || positionals.length > 2) throw new UsageError('give one text (or two for a pair) to visualise');
-    const maxLength = intOption(values, 'max-length', 64, 3)!;
+    const maxLength = intFlag(values, 'max-length', 64, 3)!;
     const { kernels } = pipelineOptions(values);
     const { BertModel } = await import('../../model/bert.js');
     const { loadPipelineTokenizer } = await import('../../pipelines/tokenizer.js');

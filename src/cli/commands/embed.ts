@@ -1,5 +1,6 @@
 // `bert embed`: sentence embeddings (mean or [CLS] pooling of the last hidden state), one JSON line per text.
-import { COMMON_OPTIONS, UsageError, batches, openOutput, parseCommand, pipelineOptions, readInputs, requireModel, runCommand } from './predict.js';
+import { UsageError, parseCommand, runCommand } from '../command.js';
+import { COMMON_OPTIONS, batches, openOutput, pipelineOptions, readInputs, requireModel } from './predict.js';
 
 export const usage = `Usage: bert embed --model DIR [options] [TEXT ...]
 

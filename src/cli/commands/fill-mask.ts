@@ -1,5 +1,6 @@
 // `bert fill-mask`: predicts the [MASK] tokens of texts with a masked-LM model, one JSON line per text.
-import { COMMON_OPTIONS, UsageError, batches, intOption, openOutput, parseCommand, pipelineOptions, readInputs, requireModel, runCommand } from './predict.js';
+import { UsageError, intFlag, parseCommand, runCommand } from '../command.js';
+import { COMMON_OPTIONS, batches, openOutput, pipelineOptions, readInputs, requireModel } from './predict.js';
 
 export const usage = `Usage: bert fill-mask --model DIR [options] [TEXT ...]
 
@@ -19,7 +20,7 @@ export async function fillMaskCommand(argv: string[]): Promise<number> {
     const { values, positionals } = parseCommand(argv, { ...COMMON_OPTIONS, 'top-k': { type: 'string' }, targets: { type: 'string' } });
     const model = requireModel(values);
     const options = pipelineOptions(values);
-    const topK = intOption(values, 'top-k', 5);
+    const topK = intFlag(values, 'top-k', 5);
     const targets = typeof values.targets === 'string' ? values.targets.split(',').map((t) => t.trim()).filter(Boolean) : undefined;
     if (targets && targets.length === 0) throw new UsageError('--targets is empty');
     const { pipeline } = await import('../../pipelines/pipeline.js');

@@ -1,5 +1,6 @@
 // `bert ner`: token classification (named entities) of texts, one JSON line of entities per text.
-import { COMMON_OPTIONS, UsageError, batches, intOption, openOutput, parseCommand, pipelineOptions, readInputs, requireModel, runCommand } from './predict.js';
+import { UsageError, intFlag, parseCommand, runCommand } from '../command.js';
+import { COMMON_OPTIONS, batches, openOutput, pipelineOptions, readInputs, requireModel } from './predict.js';
 import type { AggregationStrategy } from '../../pipelines/aggregation.js';
 
 export const usage = `Usage: bert ner --model DIR [options] [TEXT ...]
@@ -34,7 +35,7 @@ export async function nerCommand(argv: string[]): Promise<number> {
       const results = await ner.predictEach(batch.map((r) => r.text as string), {
         aggregationStrategy: aggregation as AggregationStrategy,
         ignoreLabels,
-        stride: intOption(values, 'stride', undefined, 0),
+        stride: intFlag(values, 'stride', undefined, 0),
       });
       for (let i = 0; i < batch.length; i++) await out.write({ ...batch[i], entities: results[i] });
     }

@@ -2,9 +2,10 @@
 // Also holds the input/output plumbing shared by the other inference commands (fill-mask, ner, qa, embed).
 import { createReadStream, createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { getKernels } from '../../native/index.js';
 import type { PipelineOptions } from '../../pipelines/types.js';
+import { UsageError, intFlag, parseCommand, runCommand, type ParsedValues } from '../command.js';
 
 export const usage = `Usage: bert predict --model DIR [options] [TEXT ...]
 
@@ -39,35 +40,6 @@ export const COMMON_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
-/** A usage error: the command prints it with the usage text and exits with 2. */
-export class UsageError extends Error {}
-
-export type ParsedValues = Record<string, string | boolean | undefined>;
-
-/** Parses argv; throws UsageError on unknown options or bad values. */
-export function parseCommand(
-  argv: string[],
-  options: NonNullable<ParseArgsConfig['options']>,
-): { values: ParsedValues; positionals: string[] } {
-  try {
-    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-    return { values: values as ParsedValues, positionals };
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
-/** A positive integer option, or `fallback` when absent. */
-export function intOption(values: ParsedValues, name: string, fallback: number | undefined, min = 1): number | undefined {
-  const raw = values[name];
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (typeof raw !== 'string' || !Number.isInteger(n) || n < min) {
-    throw new UsageError(`--${name} must be an integer >= ${min}, got "${String(raw)}"`);
-  }
-  return n;
-}
-
 /** Pipeline options from the common flags. */
 export function pipelineOptions(values: ParsedValues): PipelineOptions {
   const backend = values.backend as string | undefined;
@@ -77,8 +49,8 @@ export function pipelineOptions(values: ParsedValues): PipelineOptions {
   return {
     tokenizer: values.tokenizer as string | undefined,
     kernels: backend ? getKernels({ backend: backend as 'js' | 'native' | 'auto' }) : undefined,
-    batchSize: intOption(values, 'batch-size', 16),
-    maxLength: intOption(values, 'max-length', undefined, 3),
+    batchSize: intFlag(values, 'batch-size', 16),
+    maxLength: intFlag(values, 'max-length', undefined, 3),
     warn: (message) => process.stderr.write(`warning: ${message}\n`),
   };
 }
@@ -149,25 +121,6 @@ export function openOutput(values: ParsedValues): { write: (record: unknown) => 
   return { write, close };
 }
 
-/** Runs a command body with the shared error handling: usage errors exit 2, other errors exit 1. */
-export async function runCommand(name: string, usageText: string, argv: string[], body: () => Promise<void>): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`${usageText}\n`);
-    return 0;
-  }
-  try {
-    await body();
-    return 0;
-  } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`bert ${name}: ${error.message}\n\n${usageText}\n`);
-      return 2;
-    }
-    process.stderr.write(`bert ${name}: ${(error as Error).message}\n`);
-    return 1;
-  }
-}
-
 export function requireModel(values: ParsedValues): string {
   const model = values.model as string | undefined;
   if (!model) throw new UsageError('--model DIR is required');
@@ -179,7 +132,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
     const { values, positionals } = parseCommand(argv, { ...COMMON_OPTIONS, 'top-k': { type: 'string' }, function: { type: 'string' } });
     const model = requireModel(values);
     const options = pipelineOptions(values);
-    const topKOption = intOption(values, 'top-k', 1, 0)!;
+    const topKOption = intFlag(values, 'top-k', 1, 0)!;
     const fn = values.function as string | undefined;
     if (fn !== undefined && !['softmax', 'sigmoid', 'none'].includes(fn)) throw new UsageError(`--function must be softmax, sigmoid or none, got "${fn}"`);
     const { pipeline } = await import('../../pipelines/pipeline.js');

@@ -1,6 +1,7 @@
 // `bert qa`: extractive question answering over a context (long contexts in overlapping windows), as JSON lines.
 import { readFileSync } from 'node:fs';
-import { COMMON_OPTIONS, UsageError, batches, intOption, openOutput, parseCommand, pipelineOptions, readInputs, requireModel, runCommand, type InputRecord } from './predict.js';
+import { UsageError, intFlag, parseCommand, runCommand } from '../command.js';
+import { COMMON_OPTIONS, batches, openOutput, pipelineOptions, readInputs, requireModel, type InputRecord } from './predict.js';
 
 export const usage = `Usage: bert qa --model DIR --question TEXT (--context TEXT | --context-file FILE) [options]
        bert qa --model DIR --input FILE.jsonl      (lines {"question": "...", "context": "..."})
@@ -35,12 +36,12 @@ export async function qaCommand(argv: string[]): Promise<number> {
     const model = requireModel(values);
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}": use --question and --context`);
     const options = pipelineOptions(values);
-    const topK = intOption(values, 'top-k', 1)!;
+    const topK = intFlag(values, 'top-k', 1)!;
     const callOptions = {
       topK,
-      maxAnswerLen: intOption(values, 'max-answer-len', undefined),
-      maxSeqLen: intOption(values, 'max-seq-len', undefined, 8),
-      docStride: intOption(values, 'doc-stride', undefined),
+      maxAnswerLen: intFlag(values, 'max-answer-len', undefined),
+      maxSeqLen: intFlag(values, 'max-seq-len', undefined, 8),
+      docStride: intFlag(values, 'doc-stride', undefined),
       handleImpossibleAnswer: values.impossible === true,
     };
     let inputs: AsyncIterable<InputRecord>;

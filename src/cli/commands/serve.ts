@@ -1,5 +1,6 @@
 // `bert serve`: the HTTP JSON service over a pipeline running in worker threads (dynamic batching, bounded queue).
-import { UsageError, intOption, parseCommand, requireModel, runCommand } from './predict.js';
+import { UsageError, intFlag, parseCommand, runCommand } from '../command.js';
+import { requireModel } from './predict.js';
 import { InputShapeError, checkWellFormed, parseTextInput } from '../../server/server.js';
 import type { Task } from '../../pipelines/types.js';
 
@@ -79,12 +80,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const model = requireModel(values);
     const task = ((values.task as string | undefined) ?? 'text-classification') as Task;
     if (!SERVABLE.includes(task)) throw new UsageError(`--task must be one of ${SERVABLE.join(', ')}, got "${task}"`);
-    const port = intOption(values, 'port', 8080, 0)!;
+    const port = intFlag(values, 'port', 8080, 0)!;
     if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
     const host = (values.host as string | undefined) ?? '127.0.0.1';
-    const workers = intOption(values, 'workers', 1)!;
+    const workers = intFlag(values, 'workers', 1)!;
     const callOptions: Record<string, unknown> = {};
-    if (values['top-k'] !== undefined) callOptions.topK = intOption(values, 'top-k', 1);
+    if (values['top-k'] !== undefined) callOptions.topK = intFlag(values, 'top-k', 1);
     if (task === 'token-classification' || task === 'ner') callOptions.aggregationStrategy = (values.aggregation as string | undefined) ?? 'simple';
     if (task === 'feature-extraction') Object.assign(callOptions, { pooling: 'mean', normalize: true });
 
@@ -94,19 +95,19 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const pool = await createPipelinePool({
       task,
       model,
-      options: { maxLength: intOption(values, 'max-length', undefined, 3), tokenizer: values.tokenizer as string | undefined },
+      options: { maxLength: intFlag(values, 'max-length', undefined, 3), tokenizer: values.tokenizer as string | undefined },
       callOptions,
       workers,
     });
     const server = createServer<unknown, unknown>({
       predictBatch: (inputs: unknown[]) => pool.predictEach(inputs),
       parseInput: qa ? parseQaInput : parseTextInput,
-      maxBatch: intOption(values, 'max-batch', 32),
-      maxWaitMs: intOption(values, 'max-wait-ms', 5, 0),
-      maxQueue: intOption(values, 'max-queue', 1024),
-      maxBodyBytes: intOption(values, 'max-body-bytes', 1 << 20),
-      maxTexts: intOption(values, 'max-texts', 256),
-      requestTimeoutMs: intOption(values, 'request-timeout-ms', 30_000),
+      maxBatch: intFlag(values, 'max-batch', 32),
+      maxWaitMs: intFlag(values, 'max-wait-ms', 5, 0),
+      maxQueue: intFlag(values, 'max-queue', 1024),
+      maxBodyBytes: intFlag(values, 'max-body-bytes', 1 << 20),
+      maxTexts: intFlag(values, 'max-texts', 256),
+      requestTimeoutMs: intFlag(values, 'request-timeout-ms', 30_000),
       concurrency: pool.size,
       info: { task: pool.info.task, model },
     });
