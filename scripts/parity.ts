@@ -291,7 +291,7 @@ async function replayAdamW(
   const a = info.adamw!;
   const model = await loadModel(info.class, modelDir, kernels, []);
   const params = model.parameters();
-  const opt = new AdamW(params, { name: 'adamw', beta1: a.betas[0], beta2: a.betas[1], eps: a.eps, weightDecay: a.weight_decay }, kernels);
+  const opt = new AdamW(params, { name: 'adamw', betas: [a.betas[0], a.betas[1]], eps: a.eps, weightDecay: a.weight_decay }, kernels);
   for (let step = 0; step < a.losses.length; step++) {
     model.zeroGrad();
     const out = model.forward(inputs, {});

@@ -136,6 +136,43 @@ inline void threadRange(int64_t n, int64_t& begin, int64_t& end) {
   end = std::min(n, begin + chunk);
 }
 
+// Thread id and count inside a parallel region (0 and 1 outside one, or without OpenMP).
+inline int threadId() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+inline int threadCount() {
+#ifdef _OPENMP
+  return omp_get_num_threads();
+#else
+  return 1;
+#endif
+}
+inline int maxThreads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+// out[j] += parts[0][j] + parts[1][j] + ... in thread order, columns split between the threads: the sum does not
+// depend on which thread finishes first, so the same inputs give the same bits on every run (exact resume).
+// Every thread of the enclosing parallel region must call it after storing its own partial in parts[threadId()].
+inline void addPartsInThreadOrder(float* const* parts, float* out, int64_t n) {
+#pragma omp barrier
+  const int nt = threadCount();
+  int64_t c0, c1;
+  threadRange(n, c0, c1);
+  for (int t = 0; t < nt; t++) {
+    const float* p = parts[t];
+    for (int64_t j = c0; j < c1; j++) out[j] += p[j];
+  }
+}
+
 }  // namespace
 
 void linearBackward(const float* dy, const float* x, const float* w, float* dx, float* dw, float* db, int64_t m,
@@ -144,6 +181,7 @@ void linearBackward(const float* dy, const float* x, const float* w, float* dx, 
   sgemm(true, false, n, k, m, 1.0f, dy, n, x, k, 1.0f, dw, k);
   if (db) {
     // Column sums: each thread owns a slice of rows and adds its partial sums at the end.
+    std::vector<float*> parts(static_cast<size_t>(maxThreads()));
 #pragma omp parallel if (m * n > PAR_MIN)
     {
       int64_t r0, r1;
@@ -156,8 +194,8 @@ void linearBackward(const float* dy, const float* x, const float* w, float* dx, 
 #pragma omp simd
         for (int64_t j = 0; j < n; j++) pp[j] += row[j];
       }
-#pragma omp critical(bert_linear_db)
-      for (int64_t j = 0; j < n; j++) db[j] += pp[j];
+      parts[threadId()] = pp;
+      addPartsInThreadOrder(parts.data(), db, n);
     }
   }
 }
@@ -215,6 +253,7 @@ void layerNormForward(const float* x, const float* gamma, const float* beta, flo
 
 void layerNormBackward(const float* dy, const float* x, const float* gamma, const float* mean, const float* rstd,
                        float* dx, float* dgamma, float* dbeta, int64_t rows, int64_t cols) {
+  std::vector<float*> gammaParts(static_cast<size_t>(maxThreads())), betaParts(gammaParts.size());
 #pragma omp parallel if (rows * cols > PAR_MIN)
   {
     int64_t r0, r1;
@@ -245,11 +284,10 @@ void layerNormBackward(const float* dy, const float* x, const float* gamma, cons
         dxr[j] = rs * (dyr[j] * gamma[j] - meanG - xhat * meanGX);
       }
     }
-#pragma omp critical(bert_layernorm_dgamma)
-    for (int64_t j = 0; j < cols; j++) {
-      dgamma[j] += dg[j];
-      dbeta[j] += dbt[j];
-    }
+    gammaParts[threadId()] = dg;
+    betaParts[threadId()] = dbt;
+    addPartsInThreadOrder(gammaParts.data(), dgamma, cols);
+    addPartsInThreadOrder(betaParts.data(), dbeta, cols);
   }
 }
 
@@ -389,10 +427,16 @@ void dropoutForward(const float* x, float* y, int64_t n, const Dropout& dropout)
 
 void softmaxCrossEntropy(const float* logits, const int32_t* labels, int64_t n, int64_t c, int32_t ignoreIndex,
                          float* dlogits, double gradScale, double* lossSum, int64_t* count) {
+  // Per-thread partial sums added in thread order (not an OpenMP reduction, whose order is unspecified).
+  std::vector<double> lossParts(static_cast<size_t>(maxThreads()), 0.0);
+  std::vector<int64_t> countParts(lossParts.size(), 0);
+#pragma omp parallel if (n * c > PAR_MIN)
+  {
   double loss = 0.0;
   int64_t cnt = 0;
-#pragma omp parallel for schedule(static) reduction(+ : loss, cnt) if (n * c > PAR_MIN)
-  for (int64_t i = 0; i < n; i++) {
+  int64_t i0, i1;
+  threadRange(n, i0, i1);
+  for (int64_t i = i0; i < i1; i++) {
     const float* row = logits + i * c;
     float* drow = dlogits ? dlogits + i * c : nullptr;
     const int32_t label = labels[i];
@@ -411,6 +455,15 @@ void softmaxCrossEntropy(const float* logits, const int32_t* labels, int64_t n, 
       for (int64_t j = 0; j < c; j++) drow[j] = static_cast<float>(std::exp(static_cast<double>(row[j]) - lse) * gradScale);
       drow[label] = static_cast<float>(static_cast<double>(drow[label]) - gradScale);
     }
+  }
+  lossParts[threadId()] = loss;
+  countParts[threadId()] = cnt;
+  }
+  double loss = 0.0;
+  int64_t cnt = 0;
+  for (size_t t = 0; t < lossParts.size(); t++) {
+    loss += lossParts[t];
+    cnt += countParts[t];
   }
   *lossSum = loss;
   *count = cnt;
@@ -434,9 +487,19 @@ void adamwStep(float* params, const float* grads, float* m, float* v, int64_t n,
 }
 
 double sumSquares(const float* x, int64_t n) {
+  // Per-thread partial sums added in thread order: the same bits on every run (clipping must be reproducible).
+  std::vector<double> parts(static_cast<size_t>(maxThreads()), 0.0);
+#pragma omp parallel if (n > PAR_MIN)
+  {
+    int64_t i0, i1;
+    threadRange(n, i0, i1);
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = i0; i < i1; i++) s += static_cast<double>(x[i]) * x[i];
+    parts[threadId()] = s;
+  }
   double s = 0.0;
-#pragma omp parallel for simd schedule(static) reduction(+ : s) if (n > PAR_MIN)
-  for (int64_t i = 0; i < n; i++) s += static_cast<double>(x[i]) * x[i];
+  for (double p : parts) s += p;
   return s;
 }
 

@@ -14,14 +14,16 @@ export interface NamedParameter {
 export interface OptimizerOptions {
   /** Default 'adamw'. */
   name?: OptimizerName;
-  /** Default 0.9. */
-  beta1?: number;
-  /** Default 0.999. */
-  beta2?: number;
+  /** Learning rate of `step()` when it is called without one (a schedule passes its own). Default 1e-3 (torch). */
+  lr?: number;
+  /** (beta1, beta2), default (0.9, 0.999). */
+  betas?: readonly [number, number];
   /** Default 1e-8 (1e-6 for bert-adam, as google-research/bert). */
   eps?: number;
-  /** Decoupled weight decay, never applied where decays(name) is false. Default 0. */
+  /** Decoupled weight decay, applied only to parameters that `noDecay` does not exempt. Default 0. */
   weightDecay?: number;
+  /** Parameters exempt from weight decay, by name. Default: biases and LayerNorm parameters (HF's rule). */
+  noDecay?: (name: string) => boolean;
 }
 
 /** HF's rule (and BERT's): no weight decay on biases and LayerNorm parameters. */
@@ -43,6 +45,7 @@ export function isOptimizerName(s: string): s is OptimizerName {
  */
 export class AdamW {
   readonly name: OptimizerName;
+  readonly lr: number;
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
@@ -57,8 +60,9 @@ export class AdamW {
 
   constructor(readonly params: readonly NamedParameter[], opts: OptimizerOptions = {}, private readonly kernels: Kernels = getKernels()) {
     this.name = opts.name ?? 'adamw';
-    this.beta1 = opts.beta1 ?? 0.9;
-    this.beta2 = opts.beta2 ?? 0.999;
+    this.lr = opts.lr ?? 1e-3;
+    [this.beta1, this.beta2] = opts.betas ?? [0.9, 0.999];
+    const noDecay = opts.noDecay ?? ((name: string) => !decays(name));
     this.eps = opts.eps ?? (this.name === 'bert-adam' ? 1e-6 : 1e-8);
     this.weightDecay = opts.weightDecay ?? 0;
     if (this.name === 'adam' && this.weightDecay !== 0) {
@@ -66,20 +70,21 @@ export class AdamW {
     }
     if (!(this.beta1 >= 0 && this.beta1 < 1 && this.beta2 >= 0 && this.beta2 < 1)) throw new Error(`${this.name}: betas must be in [0, 1), got ${this.beta1}, ${this.beta2}`);
     if (!(this.eps > 0)) throw new Error(`${this.name}: eps must be > 0, got ${this.eps}`);
+    if (!(this.lr >= 0)) throw new Error(`${this.name}: lr must be >= 0, got ${this.lr}`);
     if (!(this.weightDecay >= 0)) throw new Error(`${this.name}: weight decay must be >= 0, got ${this.weightDecay}`);
     let n = 0;
     for (const p of params) {
       if (p.data.length !== p.grad.length) throw new Error(`${this.name}: parameter ${p.name} has ${p.data.length} values but ${p.grad.length} gradients`);
       this.offsets.push(n);
-      this.decayed.push(decays(p.name));
+      this.decayed.push(!noDecay(p.name));
       n += p.data.length;
     }
     this.m = new Float32Array(n);
     this.v = new Float32Array(n);
   }
 
-  /** One update of every parameter with learning rate lr (gradients already clipped / averaged). */
-  step(lr: number): void {
+  /** One update of every parameter with learning rate lr (default: the `lr` option); gradients already clipped. */
+  step(lr: number = this.lr): void {
     if (!(lr >= 0)) throw new Error(`${this.name}: lr must be >= 0, got ${lr}`);
     this.t++;
     const bias = this.name !== 'bert-adam';

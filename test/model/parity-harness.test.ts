@@ -116,7 +116,7 @@ async function buildFixture(dir: string): Promise<void> {
       m.backward();
       for (const p of m.parameters()) f32(`${head}.grad.${p.name}`, p.grad.slice(), p.shape);
       const params = m.parameters();
-      const opt = new AdamW(params, { name: 'adamw', beta1: 0.9, beta2: 0.99, eps: 1e-7, weightDecay: 0.05 }, jsKernels);
+      const opt = new AdamW(params, { name: 'adamw', betas: [0.9, 0.99], eps: 1e-7, weightDecay: 0.05 }, jsKernels);
       const losses: number[] = [], norms: number[] = [], lrs: number[] = [];
       for (let step = 0; step < 3; step++) {
         m.zeroGrad();

@@ -290,7 +290,7 @@ async function run(argv: string[]): Promise<number> {
 
   mkdirSync(output, { recursive: true });
   const trainer = new Trainer(bertTrainerModel(model), encodedDataset(trainEnc, task === 'token-classification' ? 'token' : 'sequence', tok.padId), {
-    epochs, batchSize, gradAccum, lr, optimizer: { name: optimizer, eps, beta1, beta2, weightDecay }, schedule, warmupRatio, warmupSteps,
+    epochs, batchSize, gradAccum, lr, optimizer: { name: optimizer, eps, betas: [beta1, beta2], weightDecay }, schedule, warmupRatio, warmupSteps,
     maxGradNorm, seed, lengthBucketing: Boolean(values['length-bucketing']), evalSteps, evaluate: evalFn, metricForBest: metric,
     greaterIsBetter: !['loss', 'mse', 'mae'].includes(metric), earlyStoppingPatience: patience, output, saveSteps, resume: Boolean(values.resume),
     progress, kernels, stopAfterSteps: stopAfter,
