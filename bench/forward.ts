@@ -33,7 +33,7 @@ function parseShape(s: string): [number, number] {
 function bertRunner(model: BertModel, B: number, T: number): () => Float32Array {
   const { ids, mask, types } = benchInputs(B, T);
   const inputs = { inputIds: { data: ids, shape: [B, T] }, attentionMask: { data: mask, shape: [B, T] }, tokenTypeIds: { data: types, shape: [B, T] } };
-  return () => model.forward(inputs).lastHiddenState.data;
+  return () => model.forward(inputs, { grad: false }).lastHiddenState.data;
 }
 
 function ortRunner(session: ort.InferenceSession, B: number, T: number): () => Promise<Float32Array> {

@@ -42,6 +42,11 @@ export interface ForwardOptions {
   outputHiddenStates?: boolean;
   outputAttentions?: boolean;
   /**
+   * Keep what backward() needs (default true). false — inference only: layers share activation buffers (BERT-base
+   * at 32 x 128 needs about a sixth of the memory) and backward() is refused until a forward with grad: true.
+   */
+  grad?: boolean;
+  /**
    * BertForPreTraining / BertForMaskedLM with labels: run the MLM head only at labelled positions (label != -100),
    * as the original BERT did. Same loss and gradients at a fraction of the decoder GEMM's cost (for pre-training);
    * the MLM logits tensor is then [M, vocab] for the M labelled positions in row-major order.
@@ -228,7 +233,8 @@ export abstract class BertPreTrainedModel {
   /** Runs the backbone and gathers the optional outputs. */
   protected runBackbone(batch: BackboneBatch, options: ForwardOptions, seed: number): CommonOutput {
     this.pending = null;
-    this.backbone.forward(batch, options.train ?? false, seed);
+    const keepAll = options.grad !== false || options.outputHiddenStates === true || options.outputAttentions === true;
+    this.backbone.forward(batch, options.train ?? false, seed, keepAll);
     const out: CommonOutput = {};
     const { B, T } = batch;
     const H = this.config.hiddenSize, nh = this.config.numAttentionHeads;

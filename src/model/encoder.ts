@@ -70,7 +70,11 @@ interface LayerActs {
   out: Float32Array; // [N, H] layer output
 }
 
-/** Everything the backbone keeps for one (batch, seqLen), allocated once and reused. */
+/**
+ * Everything the backbone keeps for one (batch, seqLen), allocated once and reused. With `keepAll` every layer has
+ * its own activations (what backward needs); without, two sets alternate between layers (inference only: layer l
+ * reads set (l-1) % 2 and writes set l % 2), a fraction of the memory for deep models.
+ */
 class BackboneActs {
   readonly N: number;
   readonly posIds: Int32Array;
@@ -92,7 +96,7 @@ class BackboneActs {
   readonly dPoolPre: Float32Array;
   readonly padRowSave: Float32Array;
 
-  constructor(readonly B: number, readonly T: number, c: BertConfig) {
+  constructor(readonly B: number, readonly T: number, c: BertConfig, readonly keepAll: boolean) {
     const N = (this.N = B * T);
     const H = c.hiddenSize, I = c.intermediateSize, nh = c.numAttentionHeads;
     this.posIds = new Int32Array(N);
@@ -101,7 +105,8 @@ class BackboneActs {
     this.embMean = new Float32Array(N);
     this.embRstd = new Float32Array(N);
     this.embOut = new Float32Array(N * H);
-    for (let l = 0; l < c.numHiddenLayers; l++) {
+    const sets = keepAll ? c.numHiddenLayers : Math.min(c.numHiddenLayers, 2);
+    for (let l = 0; l < sets; l++) {
       this.layers.push({
         qkv: new Float32Array(N * 3 * H), probs: new Float32Array(B * nh * T * T), ctx: new Float32Array(N * H),
         ln1In: new Float32Array(N * H), ln1Mean: new Float32Array(N), ln1Rstd: new Float32Array(N), h1: new Float32Array(N * H),
@@ -120,6 +125,11 @@ class BackboneActs {
     this.dCls = new Float32Array(B * H);
     this.dPoolPre = new Float32Array(B * H);
     this.padRowSave = new Float32Array(H);
+  }
+
+  /** The activations of layer l (shared between layers when not keepAll). */
+  layer(l: number): LayerActs {
+    return this.layers[l % this.layers.length]!;
   }
 }
 
@@ -149,6 +159,8 @@ export class Backbone {
   private batch: BackboneBatch | null = null;
   private train = false;
   private seed = 0;
+  /** Whether the last forward kept every layer's activations (backward, hidden states and attentions need it). */
+  private keptAll = false;
 
   constructor(
     readonly config: BertConfig, readonly store: ParameterStore, readonly prefix: string,
@@ -180,15 +192,18 @@ export class Backbone {
     return this.train && p > 0 ? { p, seed: siteSeed(this.seed, site) } : null;
   }
 
-  private ensureActs(B: number, T: number): BackboneActs {
-    if (!this.acts || this.acts.B !== B || this.acts.T !== T) this.acts = new BackboneActs(B, T, this.config);
-    return this.acts;
+  /** Activations for (B, T); per-layer ones when `keepAll` (an inference forward reuses them when they exist). */
+  private ensureActs(B: number, T: number, keepAll: boolean): BackboneActs {
+    const a = this.acts;
+    if (!a || a.B !== B || a.T !== T || (keepAll && !a.keepAll)) this.acts = new BackboneActs(B, T, this.config, keepAll);
+    return this.acts!;
   }
 
   /** Output of the last forward: [B*T, H] (a view, overwritten by the next forward). */
   get sequenceOutput(): Float32Array {
     const a = this.acts!;
-    return a.layers.length ? a.layers[a.layers.length - 1]!.out : a.embOut;
+    const L = this.config.numHiddenLayers;
+    return L > 0 ? a.layer(L - 1).out : a.embOut;
   }
 
   get pooledOutput(): Float32Array {
@@ -199,24 +214,31 @@ export class Backbone {
   /** hidden_states[0..L] of the last forward (views). */
   hiddenStates(): Float32Array[] {
     const a = this.acts!;
+    if (!this.keptAll) throw new Error('hidden states need a forward that keeps every layer (outputHiddenStates)');
     return [a.embOut, ...a.layers.map((l) => l.out)];
   }
 
   /** Attention probabilities [B, heads, T, T] of each layer in the last forward (views, before dropout). */
   attentions(): Float32Array[] {
+    if (!this.keptAll) throw new Error('attentions need a forward that keeps every layer (outputAttentions)');
     return this.acts!.layers.map((l) => l.probs);
   }
 
-  forward(batch: BackboneBatch, train: boolean, seed: number): void {
+  /**
+   * Runs embeddings, layers and pooler. `keepAll` false (inference) may share activations between layers: then
+   * backward() is refused until the next forward that keeps them.
+   */
+  forward(batch: BackboneBatch, train: boolean, seed: number, keepAll = true): void {
     this.batch = batch;
     this.train = train;
     this.seed = seed;
-    const a = this.ensureActs(batch.B, batch.T);
+    const a = this.ensureActs(batch.B, batch.T, keepAll);
+    this.keptAll = a.keepAll;
     this.embeddingsForward(a, batch);
     let x = a.embOut;
     for (let l = 0; l < this.config.numHiddenLayers; l++) {
-      this.layerForward(l, x, a.layers[l]!, batch);
-      x = a.layers[l]!.out;
+      this.layerForward(l, x, a.layer(l), batch);
+      x = a.layer(l).out;
     }
     if (this.pool) this.poolerForward(a, x);
   }
@@ -229,6 +251,7 @@ export class Backbone {
     const a = this.acts;
     const batch = this.batch;
     if (!a || !batch) throw new Error('backward() called before forward()');
+    if (!this.keptAll) throw new Error('backward() after an inference forward (grad: false): run forward with grad: true first');
     const H = this.config.hiddenSize;
     // dOut holds d(output of the current layer); starts in dA.
     const dOut = a.dA;
@@ -236,8 +259,8 @@ export class Backbone {
     else dOut.fill(0);
     if (dPooled) this.poolerBackward(a, dPooled, dOut);
     for (let l = this.config.numHiddenLayers - 1; l >= 0; l--) {
-      const x = l === 0 ? a.embOut : a.layers[l - 1]!.out;
-      this.layerBackward(l, x, a.layers[l]!, batch, dOut);
+      const x = l === 0 ? a.embOut : a.layer(l - 1).out;
+      this.layerBackward(l, x, a.layer(l), batch, dOut);
     }
     this.embeddingsBackward(a, batch, dOut);
   }

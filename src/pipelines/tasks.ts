@@ -6,6 +6,9 @@ import type { Tensor } from '../tensor/tensor.js';
 import { aggregateEntities, isSubwordPiece, type GroupedEntity, type PreEntity, type TokenEntity } from './aggregation.js';
 import { normalizeL2, sigmoid, softmax, topKIndices } from './math.js';
 import { buildWindows, decodeWindowSpans, rankAnswers, wordIdsFromTokens, type ContextTokens, type QaAnswer } from './qa.js';
+
+/** Pipelines never back-propagate: layers share activation buffers. */
+const INFERENCE = { grad: false } as const;
 import type {
   FeatureExtractionCallOptions,
   FillMaskCallOptions,
@@ -30,7 +33,7 @@ export interface ModelBatch {
 /** The model surface a runner needs: a forward pass returning named tensors. */
 export interface ForwardModel<O> {
   readonly config: BertConfig;
-  forward(inputs: ModelBatch): O;
+  forward(inputs: ModelBatch, options?: { grad?: boolean }): O;
 }
 
 /** Pads encodings to the longest of them (right padding, attention mask 0 on pads). */
@@ -96,7 +99,7 @@ export function textClassification(
       if (typeof text !== 'string') throw new PipelineInputError('a text-classification input must be a string or {text, text_pair}');
       return ctx.tokenizer.encode(text, pair, ctx.maxLength);
     });
-    const { logits } = ctx.model.forward(padBatch(encodings, ctx.tokenizer.padId));
+    const { logits } = ctx.model.forward(padBatch(encodings, ctx.tokenizer.padId), INFERENCE);
     const L = logits.shape[1];
     return chunk.map((_, b) => {
       const row = logits.data.subarray(b * L, (b + 1) * L);
@@ -125,7 +128,7 @@ export function fillMask(
         throw new PipelineInputError(`no mask token (${tok.maskToken}) found in the input "${chunk[i].slice(0, 80)}" (after truncation to ${ctx.maxLength} tokens)`);
       }
     });
-    const { logits } = ctx.model.forward(padBatch(encodings, tok.padId));
+    const { logits } = ctx.model.forward(padBatch(encodings, tok.padId), INFERENCE);
     const [, T, V] = logits.shape;
     return encodings.map((e, b) => {
       const masks = e.inputIds.flatMap((id, t) => (id === tok.maskId ? [t] : []));
@@ -187,7 +190,7 @@ export function tokenClassification(
   const pieces = inputs.map((text, n) => ({ n, text, windows: tokenWindows(tok, text, ctx.maxLength, options.stride) }));
   const flat = pieces.flatMap((p) => p.windows.map((w) => ({ n: p.n, text: p.text, w })));
   const perWindow = inChunks(flat, ctx.batchSize, (chunk) => {
-    const { logits } = ctx.model.forward(padBatch(chunk.map((c) => c.w), tok.padId));
+    const { logits } = ctx.model.forward(padBatch(chunk.map((c) => c.w), tok.padId), INFERENCE);
     const [, T, L] = logits.shape;
     return chunk.map(({ w: e, text }, b) => {
       const pre: PreEntity[] = [];
@@ -291,7 +294,7 @@ export function questionAnswering(
   const flat = prepared.flatMap((p, n) => p.windows.map((w) => ({ n, w })));
   const decoded = inChunks(flat, ctx.batchSize, (chunk) => {
     const batch = padBatch(chunk.map(({ w }) => w), tok.padId);
-    const { startLogits, endLogits } = ctx.model.forward(batch);
+    const { startLogits, endLogits } = ctx.model.forward(batch, INFERENCE);
     const T = batch.T;
     return chunk.map(({ w }, b) => {
       const n = w.inputIds.length;
@@ -322,7 +325,7 @@ export function featureExtraction(
   if (!['none', 'cls', 'mean'].includes(pooling)) throw new Error(`unknown pooling "${pooling}": use none, cls or mean`);
   return inChunks(inputs, ctx.batchSize, (chunk) => {
     const encodings = chunk.map((text) => ctx.tokenizer.encode(text, null, ctx.maxLength));
-    const { lastHiddenState } = ctx.model.forward(padBatch(encodings, ctx.tokenizer.padId));
+    const { lastHiddenState } = ctx.model.forward(padBatch(encodings, ctx.tokenizer.padId), INFERENCE);
     const [, T, H] = lastHiddenState.shape;
     const data = lastHiddenState.data;
     return encodings.map((e, b) => {

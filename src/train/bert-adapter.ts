@@ -45,7 +45,7 @@ export function* predictBatches(
   for (let s = 0; s < data.size; s += batchSize) {
     const indices = order.slice(s, s + batchSize);
     const inputs = data.collate(indices);
-    const out = model.forward(inputs, { train: false });
+    const out = model.forward(inputs, { train: false, grad: false });
     const logits = out.logits ?? out.startLogits;
     if (!logits) throw new Error(`${model.architecture}: forward returned no logits`);
     yield { indices, inputs, logits, startLogits: out.startLogits, endLogits: out.endLogits, loss: out.loss };
