@@ -3,7 +3,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseCsv } from './csv.js';
-import { readLines, readText } from './lines.js';
+import { readJsonlObjects, readText } from './lines.js';
 
 /** single label (class id), multi-label (multi-hot vector) or regression (one or more floats). */
 export type ProblemType = 'single_label_classification' | 'multi_label_classification' | 'regression';
@@ -134,17 +134,7 @@ function makeExample(
 export async function readJsonlClassification(path: string, opts: TextClassificationOptions = {}): Promise<TextClassificationExample[]> {
   const out: TextClassificationExample[] = [];
   let cols: { text: string; pair?: string; label: string } | undefined;
-  for await (const [lineNo, line] of readLines(path)) {
-    if (line.trim() === '') continue;
-    const where = `${path}:${lineNo}`;
-    let row: unknown;
-    try {
-      row = JSON.parse(line);
-    } catch (e) {
-      throw new Error(`${where}: not valid JSON (${(e as Error).message})`);
-    }
-    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new Error(`${where}: expected a JSON object per line`);
-    const obj = row as Record<string, unknown>;
+  for await (const { where, row: obj } of readJsonlObjects(path)) {
     if (cols === undefined) {
       // Columns are chosen from the first row; a later row missing them is reported as a missing text/label.
       const keys = Object.keys(obj);

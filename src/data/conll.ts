@@ -1,5 +1,5 @@
 // CoNLL-2003 style token classification data (JSONL of tokens + ner_tags) and first-WordPiece label alignment.
-import { readLines } from './lines.js';
+import { readJsonlObjects, readLines } from './lines.js';
 
 /** The CoNLL-2003 NER tag set in the order of the HF `conll2003` dataset (ids 0..8). */
 export const CONLL2003_LABELS: readonly string[] = Object.freeze(['O', 'B-PER', 'I-PER', 'B-ORG', 'I-ORG', 'B-LOC', 'I-LOC', 'B-MISC', 'I-MISC']);
@@ -27,16 +27,7 @@ export async function readConllJsonl(path: string, opts: ConllOptions = {}): Pro
   const tagCol = opts.tagsColumn ?? 'ner_tags';
   const numLabels = opts.numLabels ?? (opts.label2id ? new Set(Object.values(opts.label2id)).size : undefined);
   const out: TokenClassificationExample[] = [];
-  for await (const [lineNo, line] of readLines(path)) {
-    if (line.trim() === '') continue;
-    const where = `${path}:${lineNo}`;
-    let row: unknown;
-    try {
-      row = JSON.parse(line);
-    } catch (e) {
-      throw new Error(`${where}: not valid JSON (${(e as Error).message})`);
-    }
-    const obj = (typeof row === 'object' && row !== null ? row : {}) as Record<string, unknown>;
+  for await (const { where, row: obj } of readJsonlObjects(path)) {
     const tokens = obj[tokCol];
     const tags = obj[tagCol];
     if (!Array.isArray(tokens) || tokens.some((t) => typeof t !== 'string')) throw new Error(`${where}: "${tokCol}" must be an array of strings`);

@@ -41,6 +41,22 @@ export async function* readLines(path: string): AsyncGenerator<[number, string]>
   }
 }
 
+/** Every non-blank line of a JSON lines file parsed as a JSON object, with "file:line" for error messages. */
+export async function* readJsonlObjects(path: string): AsyncGenerator<{ where: string; row: Record<string, unknown> }> {
+  for await (const [lineNo, line] of readLines(path)) {
+    if (line.trim() === '') continue;
+    const where = `${path}:${lineNo}`;
+    let row: unknown;
+    try {
+      row = JSON.parse(line);
+    } catch (e) {
+      throw new Error(`${where}: not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new Error(`${where}: expected a JSON object per line`);
+    yield { where, row: row as Record<string, unknown> };
+  }
+}
+
 /** The whole file as UTF-8 text (gunzipped when .gz), BOM removed. */
 export async function readText(path: string): Promise<string> {
   assertReadableFile(path);

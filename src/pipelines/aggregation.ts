@@ -1,5 +1,6 @@
 // Token-classification post-processing exactly as HF's TokenClassificationPipeline does it: pre-entities from
 // word pieces, word aggregation (first / average / max), B-/I- grouping (simple and word strategies), and "O" filtering.
+import { cleanUpTokenization } from '../tokenizer/tokenizer.js';
 
 export type AggregationStrategy = 'none' | 'simple' | 'first' | 'average' | 'max';
 
@@ -55,24 +56,9 @@ export function wordPieceTokensToString(tokens: readonly string[]): string {
     .map((token, i) => {
       let t = token;
       if (i !== 0) t = t.startsWith('##') ? t.slice(2) : ` ${t}`;
-      return cleanupTokenization(t);
+      return cleanUpTokenization(t);
     })
     .join('');
-}
-
-function cleanupTokenization(s: string): string {
-  return s
-    .replaceAll(' .', '.')
-    .replaceAll(' ?', '?')
-    .replaceAll(' !', '!')
-    .replaceAll(' ,', ',')
-    .replaceAll(" ' ", "'")
-    .replaceAll(" n't", "n't")
-    .replaceAll(" 'm", "'m")
-    .replaceAll(' do not', " don't")
-    .replaceAll(" 's", "'s")
-    .replaceAll(" 've", "'ve")
-    .replaceAll(" 're", "'re");
 }
 
 /**

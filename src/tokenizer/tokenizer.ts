@@ -632,7 +632,7 @@ export class BertTokenizer {
     for (let i = 0; i < tokens.length; i++) {
       let t = tokens[i]!;
       if (i !== 0) t = t.startsWith(d.prefix) ? t.replace(d.prefix, '') : ' ' + t;
-      if (d.cleanup) t = cleanup(t);
+      if (d.cleanup) t = cleanUpTokenization(t);
       s += t;
     }
     return s;
@@ -702,8 +702,8 @@ export class BertTokenizer {
   }
 }
 
-/** The WordPiece decoder's clean-up, applied to each token as HF does. */
-function cleanup(s: string): string {
+/** The WordPiece decoder's clean-up (HF's clean_up_tokenization: no space before punctuation and contractions). */
+export function cleanUpTokenization(s: string): string {
   return s
     .replaceAll(' .', '.')
     .replaceAll(' ?', '?')
