@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CheckpointFormatError, readJsonFile, writeFileAtomic } from '../../src/io/index.js';
 import { jsonErrorOffset } from '../../src/io/files.js';
-import { rng } from './helpers/fuzz-io.js';
+import { seeded } from '../helpers/seeded.js';
 
 test('readJsonFile: parses, and names the file, line and column of a syntax error', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bert-ts-json-'));
@@ -50,7 +50,7 @@ test('writeFileAtomic: replaces the file whole; a failing write leaves the old f
 test('jsonErrorOffset agrees with JSON.parse on mutated JSON (V8 is the reference)', () => {
   const base = JSON.stringify({ a: [1, -2.5e3, true, null, { b: 'x\\"\\u00e9\\n' }], c: {}, d: [] , e: 'é' });
   const alphabet = '{}[],:" \\nu0123456789.eE+-tfalsrx';
-  const rand = rng(7);
+  const rand = seeded(7);
   let invalid = 0;
   for (let k = 0; k < 3000; k++) {
     const chars = [...base];

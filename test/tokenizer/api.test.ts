@@ -9,7 +9,8 @@ import { Tokenizer, WordPiece } from 'tokenizers';
 import { BertTokenizer } from '../../src/tokenizer/index.js';
 import { parseVocabTxt } from '../../src/tokenizer/config.js';
 import { MINI_DIR, SHARED, TINY_DIR, allFolders, configured, diffEncoding, hfTokenizer, readImdb, shortText } from './helpers/oracle.js';
-import { TORTURE, seeded } from './helpers/torture.js';
+import { TORTURE } from './helpers/torture.js';
+import { seeded } from '../helpers/seeded.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'bert-ts-api-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));

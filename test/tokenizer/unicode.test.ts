@@ -6,7 +6,8 @@ import { Tokenizer, bertNormalizer } from 'tokenizers';
 import { BertNormalizer } from '../../src/tokenizer/normalizer.js';
 import { BertTokenizer } from '../../src/tokenizer/index.js';
 import { diffEncoding, shortText } from './helpers/oracle.js';
-import { codePointStrings, randomTexts, seeded } from './helpers/torture.js';
+import { codePointStrings, randomTexts } from './helpers/torture.js';
+import { seeded } from '../helpers/seeded.js';
 
 const COMBOS: { cleanText: boolean; handleChineseChars: boolean; stripAccents: boolean; lowercase: boolean }[] = [];
 for (let m = 0; m < 16; m++) {

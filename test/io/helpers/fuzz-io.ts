@@ -10,18 +10,8 @@ import {
 import { openZip } from '../../../src/io/zip.js';
 import { bufferSource } from '../../../src/io/source.js';
 import { zipArchive } from './pickle-zip.js';
+import { seeded } from '../../helpers/seeded.js';
 
-/** mulberry32: a small seeded generator, so every failing case can be replayed from (seed, iteration). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING = [0, 1, 0x7f, 0x80, 0xff, 0x20, 0x22, 0x5b, 0x7b, 0x2c, 0x3a, 0x30, 0x39];
 
@@ -133,7 +123,7 @@ export function runIoFuzz(targets: FuzzTarget[], seed: number, iterations: numbe
   const report: FuzzReport = { cases: 0, accepted: 0, rejected: 0, failures: [], slowestMs: 0 };
   for (const target of targets) {
     for (let i = 0; i < iterations; i++) {
-      const rand = rng(seed * 1_000_003 + i);
+      const rand = seeded(seed * 1_000_003 + i);
       const input = target.mutate(target.seedInput, rand);
       const started = performance.now();
       try {

@@ -1,5 +1,6 @@
 // The Unicode torture set: hand-picked hard cases, seeded random strings over a pool of hard characters,
 // and strings that hold every code point.
+import { seeded } from '../../helpers/seeded.js';
 
 const a100 = 'a'.repeat(100);
 
@@ -121,17 +122,6 @@ export const TORTURE: readonly string[] = [
   'This is a long review. '.repeat(300),
 ];
 
-/** mulberry32: a small seeded generator so the random cases are the same on every run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const POOL = [
   ...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789',
