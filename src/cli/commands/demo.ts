@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readJsonFile } from '../../io/files.js';
 import { getKernels, type BackendChoice } from '../../native/index.js';
 import { pipeline } from '../../pipelines/pipeline.js';
 import { UsageError, parseCommand, runCommand } from '../command.js';
@@ -33,6 +34,14 @@ function defaultModelDir(): string {
   throw new UsageError(`no default model found (looked in ${candidates.map((u) => fileURLToPath(u)).join(' and ')}); pass --model DIR`);
 }
 
+/** The fields of finetune's eval_results.json that the demo reports. */
+interface DemoSummary {
+  backend: string;
+  train_seconds: number;
+  train_examples_per_second: number;
+  eval: { accuracy?: number; examples?: number } | null;
+}
+
 export async function demoCommand(argv: string[]): Promise<number> {
   return runCommand('demo', usage, argv, async () => {
     const { values, positionals } = parseCommand(argv, {
@@ -53,14 +62,20 @@ export async function demoCommand(argv: string[]): Promise<number> {
       '--model', model, '--train', sample('train'), '--eval', sample('test'), '--output', output,
       '--labels', 'NEGATIVE,POSITIVE', '--epochs', (values.epochs as string | undefined) ?? '2', '--batch-size', '8',
       '--lr', '5e-5', '--optimizer', 'adam', '--adam-eps', '1e-7', '--weight-decay', '0', '--schedule', 'constant',
-      '--max-length', '128', '--seed', '42', '--backend', backend,
+      '--max-length', '128', '--seed', '42', '--backend', backend, '--no-summary',
     ]);
     if (code !== 0) throw new Error(`fine-tuning failed (exit code ${code}); see the message above`);
 
+    const summary = readJsonFile(join(output, 'eval_results.json'), 'fine-tuning summary') as DemoSummary;
     const classifier = await pipeline('sentiment-analysis', output, { kernels: getKernels({ backend: backend as BackendChoice }) });
     const result = await classifier(text);
-    process.stdout.write(`model written to ${output}\n`);
-    process.stdout.write(`classifier(${JSON.stringify(text)})\n${JSON.stringify(result)}\n`);
+    const accuracy = summary.eval?.accuracy;
+    process.stdout.write(
+      `fine-tuned in ${summary.train_seconds} s (${summary.train_examples_per_second} examples/s, ${summary.backend}); ` +
+        `accuracy on the ${summary.eval?.examples ?? '?'} test reviews: ${accuracy === undefined ? '?' : (100 * accuracy).toFixed(1) + '%'}\n` +
+        `model written to ${output}\n` +
+        `classifier(${JSON.stringify(text)})\n${JSON.stringify(result)}\n`,
+    );
   });
 }
 

@@ -48,7 +48,8 @@ Output
   --resume                  continue from DIR/checkpoints (same flags)
   --tokenizer DIR           tokenizer folder when the model folder has none
   --log FILE                JSON lines log of every step and evaluation (default DIR/train_log.jsonl); stderr shows
-                            a progress bar on a terminal, throttled JSON lines otherwise`;
+                            a progress bar on a terminal, throttled JSON lines otherwise
+  --no-summary              do not print the summary JSON line on stdout (it is always in DIR/eval_results.json)`;
 
 const OPTIONS = {
   model: { type: 'string' }, train: { type: 'string' }, eval: { type: 'string' }, task: { type: 'string' },
@@ -61,7 +62,7 @@ const OPTIONS = {
   'max-grad-norm': { type: 'string' }, seed: { type: 'string' }, 'length-bucketing': { type: 'boolean' },
   'eval-steps': { type: 'string' }, 'save-steps': { type: 'string' }, 'early-stopping': { type: 'string' }, metric: { type: 'string' },
   'eval-batch-size': { type: 'string' }, backend: { type: 'string' }, output: { type: 'string' }, resume: { type: 'boolean' },
-  log: { type: 'string' }, tokenizer: { type: 'string' }, 'stop-after-steps': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  log: { type: 'string' }, tokenizer: { type: 'string' }, 'no-summary': { type: 'boolean' }, 'stop-after-steps': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** A number (or integer) flag `flag` ("--lr"), or `dflt` when absent: numberFlag's check and message. */
@@ -316,7 +317,7 @@ async function run(argv: string[]): Promise<number> {
     eval: last?.metrics ?? null, best_eval: result.evals.find((e) => e.step === result.bestStep)?.metrics ?? null, tokenizer_files: tokFiles,
   };
   writeFileAtomic(join(output, 'eval_results.json'), JSON.stringify(summary, null, 2) + '\n');
-  process.stdout.write(JSON.stringify(summary) + '\n');
+  if (values['no-summary'] !== true) process.stdout.write(JSON.stringify(summary) + '\n');
   return 0;
 }
 
