@@ -131,68 +131,47 @@ export class BertNormalizer {
     this.runLen = 0;
     for (let i = from; i < to; i++) {
       const c = text.charCodeAt(i);
+      // One output unit per input unit (ASCII, unchanged, or whitespace -> ' '), else the complex path below.
+      let unit: number;
       if (c < 128) {
-        const m = ascii[c]!;
-        if (m < 0) continue;
-        if (this.runLen > 0) {
+        unit = ascii[c]!;
+        if (unit < 0) continue;
+      } else {
+        const k = kinds[c]!;
+        if (k === K_SIMPLE) unit = c;
+        else if (k === K_SPACE) unit = 32;
+        else if (k === K_REMOVED) continue;
+        else {
+          // Astral code points, CJK, decompositions, marks and case changes.
+          let cp = c, len = 1;
+          if (k === K_HIGH) {
+            const d = i + 1 < to ? text.charCodeAt(i + 1) : 0;
+            if (d < 0xdc00 || d > 0xdfff) throw loneSurrogate(text, i);
+            cp = ((c - 0xd800) << 10) + (d - 0xdc00) + 0x10000;
+            len = 2;
+          } else if (k === K_LOW) {
+            throw loneSurrogate(text, i);
+          }
           out.length = n;
-          this.flushRun(out);
+          this.complex(cp, i, i + len, out);
           n = out.length;
           out.reserve(to - i + 8);
           units = out.units; starts = out.starts; ends = out.ends;
+          i += len - 1;
+          continue;
         }
-        units[n] = m;
-        starts[n] = i;
-        ends[n] = i + 1;
-        n++;
-        continue;
       }
-      const k = kinds[c]!;
-      if (k === K_SIMPLE) {
-        if (this.runLen > 0) {
-          out.length = n;
-          this.flushRun(out);
-          n = out.length;
-          out.reserve(to - i + 8);
-          units = out.units; starts = out.starts; ends = out.ends;
-        }
-        units[n] = c;
-        starts[n] = i;
-        ends[n] = i + 1;
-        n++;
-        continue;
+      if (this.runLen > 0) {
+        out.length = n;
+        this.flushRun(out);
+        n = out.length;
+        out.reserve(to - i + 8);
+        units = out.units; starts = out.starts; ends = out.ends;
       }
-      if (k === K_REMOVED) continue;
-      if (k === K_SPACE) {
-        if (this.runLen > 0) {
-          out.length = n;
-          this.flushRun(out);
-          n = out.length;
-          out.reserve(to - i + 8);
-          units = out.units; starts = out.starts; ends = out.ends;
-        }
-        units[n] = 32;
-        starts[n] = i;
-        ends[n] = i + 1;
-        n++;
-        continue;
-      }
-      // Astral code points, CJK, decompositions, marks and case changes.
-      let cp = c, len = 1;
-      if (k === K_HIGH) {
-        const d = i + 1 < to ? text.charCodeAt(i + 1) : 0;
-        if (d < 0xdc00 || d > 0xdfff) throw loneSurrogate(text, i);
-        cp = ((c - 0xd800) << 10) + (d - 0xdc00) + 0x10000;
-        len = 2;
-      } else if (k === K_LOW) {
-        throw loneSurrogate(text, i);
-      }
-      out.length = n;
-      this.complex(cp, i, i + len, out);
-      n = out.length;
-      out.reserve(to - i + 8);
-      units = out.units; starts = out.starts; ends = out.ends;
-      i += len - 1;
+      units[n] = unit;
+      starts[n] = i;
+      ends[n] = i + 1;
+      n++;
     }
     out.length = n;
     if (this.runLen > 0) this.flushRun(out);

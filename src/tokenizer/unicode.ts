@@ -80,12 +80,16 @@ for (let i = 0; i < COMBINING_CLASS_RANGES.length; i += 3) {
     setProp(cp, P_NON_STARTER);
   }
 }
-for (let i = 0; i < NFD_DECOMPOSITIONS.length; ) {
-  const cp = NFD_DECOMPOSITIONS[i]!, n = NFD_DECOMPOSITIONS[i + 1]!;
-  decompositions.set(cp, NFD_DECOMPOSITIONS.slice(i + 2, i + 2 + n));
-  setProp(cp, P_DECOMPOSES);
-  i += 2 + n;
+/** Reads a table of variable-length entries [cp, n, v1..vn, ...] into `map`, marking each cp with `prop`. */
+function setVariableEntries(table: readonly number[], map: Map<number, readonly number[]>, prop: number): void {
+  for (let i = 0; i < table.length; ) {
+    const cp = table[i]!, n = table[i + 1]!;
+    map.set(cp, table.slice(i + 2, i + 2 + n));
+    setProp(cp, prop);
+    i += 2 + n;
+  }
 }
+setVariableEntries(NFD_DECOMPOSITIONS, decompositions, P_DECOMPOSES);
 for (let cp = HANGUL_BASE; cp < HANGUL_BASE + HANGUL_COUNT; cp++) bmpProps[cp]! |= P_DECOMPOSES;
 for (let i = 0; i < LOWERCASE_RUNS.length; i += 4) {
   const start = LOWERCASE_RUNS[i]!, count = LOWERCASE_RUNS[i + 1]!, step = LOWERCASE_RUNS[i + 2]!, delta = LOWERCASE_RUNS[i + 3]!;
@@ -95,12 +99,7 @@ for (let i = 0; i < LOWERCASE_RUNS.length; i += 4) {
     setProp(cp, P_LOWERCASES);
   }
 }
-for (let i = 0; i < LOWERCASE_MULTI.length; ) {
-  const cp = LOWERCASE_MULTI[i]!, n = LOWERCASE_MULTI[i + 1]!;
-  lowercaseMap.set(cp, LOWERCASE_MULTI.slice(i + 2, i + 2 + n));
-  setProp(cp, P_LOWERCASES);
-  i += 2 + n;
-}
+setVariableEntries(LOWERCASE_MULTI, lowercaseMap, P_LOWERCASES);
 
 /** All property bits of a code point. */
 export function props(cp: number): number {
