@@ -21,6 +21,7 @@ export type {
   BertArchitecture,
   ModelOptions,
   PretrainedOptions,
+  SaveOptions,
   ForwardOptions,
   CommonOutput,
   BertModelOutput,

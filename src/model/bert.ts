@@ -93,6 +93,14 @@ interface Layout {
   tie?: (store: ParameterStore) => void;
 }
 
+/** Options of {@link BertPreTrainedModel.save}. */
+export interface SaveOptions {
+  /** Storage precision of model.safetensors: float32 (default), float16 or bfloat16. */
+  dtype?: 'float32' | 'float16' | 'bfloat16';
+}
+
+const SAVE_DTYPES: Record<string, 'F32' | 'F16' | 'BF16'> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' };
+
 /** Shared machinery of every model: parameter store, backbone, inputs, dropout seeds, backward, save. */
 export abstract class BertPreTrainedModel {
   readonly config: BertConfig;
@@ -148,15 +156,24 @@ export abstract class BertPreTrainedModel {
     run();
   }
 
-  /** Writes config.json + model.safetensors as transformers' save_pretrained does. */
-  async save(dir: string): Promise<void> {
+  /**
+   * Writes config.json + model.safetensors as transformers' save_pretrained does. `dtype` (default float32) is the
+   * storage precision of the weights and is recorded in config.json (`dtype`), which transformers 5 loads with
+   * (dtype="auto"); float16 / bfloat16 halve the file (values rounded to nearest even, as torch does).
+   */
+  async save(dir: string, options: SaveOptions = {}): Promise<void> {
+    const dtype = options.dtype ?? 'float32';
+    const stored = SAVE_DTYPES[dtype];
+    if (stored === undefined) {
+      throw new Error(`save: unknown dtype ${JSON.stringify(dtype)} (use ${Object.keys(SAVE_DTYPES).join(', ')})`);
+    }
     const config = this.config.clone();
     config.architectures = [this.architecture];
-    // The weights are written as F32: a dtype of float16 inherited from the loaded checkpoint would make
-    // transformers 5 (dtype="auto") load them back in half precision.
-    config.extra.dtype = 'float32';
-    if ('torch_dtype' in config.extra) config.extra.torch_dtype = 'float32';
-    saveToDir(dir, config, this.store);
+    // Always record the stored precision: a float16 inherited from a loaded checkpoint and left in config.json
+    // would make transformers load F32 weights back in half precision.
+    config.extra.dtype = dtype;
+    if ('torch_dtype' in config.extra) config.extra.torch_dtype = dtype;
+    saveToDir(dir, config, this.store, stored);
   }
 
   /**

@@ -92,13 +92,13 @@ export function loadIntoStore(store: ParameterStore, prefix: string, tensors: Ma
 }
 
 /**
- * Writes config.json + model.safetensors (F32) as transformers' save_pretrained does: every parameter by its HF
- * name, the tied decoder weight (and the decoder bias alias) not stored.
+ * Writes config.json + model.safetensors (F32 unless `dtype` says otherwise) as transformers' save_pretrained does:
+ * every parameter by its HF name, the tied decoder weight (and the decoder bias alias) not stored.
  */
-export function saveToDir(dir: string, config: BertConfig, store: ParameterStore): void {
+export function saveToDir(dir: string, config: BertConfig, store: ParameterStore, dtype: 'F32' | 'F16' | 'BF16' = 'F32'): void {
   mkdirSync(dir, { recursive: true });
   const tensors = new Map<string, WritableTensor>();
-  for (const name of store.order) tensors.set(name, { dtype: 'F32', shape: store.shape(name), data: store.view(name) });
+  for (const name of store.order) tensors.set(name, { dtype, shape: store.shape(name), data: store.view(name) });
   writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
   writeFileAtomic(join(dir, 'config.json'), JSON.stringify(config.toJson(), null, 2) + '\n');
 }

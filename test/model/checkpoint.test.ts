@@ -58,6 +58,34 @@ describe('save(dir) writes what save_pretrained writes', () => {
   }
 });
 
+describe('save(dir, { dtype })', () => {
+  it('float16 reproduces the F16 file HF wrote, tensor for tensor, and records dtype in config.json', async () => {
+    const src = '../shared/models/bert-mini-imdb-hf';
+    const model = await BertForPreTraining.fromPretrained(src, quiet);
+    const out = join(tmp, 'save-f16');
+    await model.save(out, { dtype: 'float16' });
+    const theirs = readSafetensors(join(src, 'model.safetensors')).tensors;
+    const ours = readSafetensors(join(out, 'model.safetensors')).tensors;
+    assert.deepEqual([...ours.keys()].sort(), [...theirs.keys()].sort(), 'same tensor names');
+    for (const [k, t] of theirs) {
+      assert.equal(ours.get(k)!.dtype, 'F16', `${k} dtype`);
+      assert.equal(maxDiff(ours.get(k)!.data as Float32Array, t.data as Float32Array), 0, `${k} values`);
+    }
+    const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(cfg.dtype, 'float16', 'config.json dtype');
+  });
+
+  it('float32 is the default and overrides an inherited float16; an unknown dtype is refused', async () => {
+    const model = await BertForPreTraining.fromPretrained('../shared/models/bert-mini-imdb-hf', quiet);
+    const out = join(tmp, 'save-f32');
+    await model.save(out);
+    assert.equal(readSafetensors(join(out, 'model.safetensors')).tensors.get('bert.pooler.dense.bias')!.dtype, 'F32', 'F32 weights');
+    const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(cfg.dtype, 'float32', 'config.json dtype');
+    await assert.rejects(model.save(join(tmp, 'bad'), { dtype: 'int8' as 'float16' }), /unknown dtype "int8"/);
+  });
+});
+
 describe('fromPretrained name handling', () => {
   it('loads a BertModel checkpoint (no bert. prefix) into a head model, initialising and naming the missing head', async () => {
     const warnings: string[] = [];
