@@ -3,7 +3,7 @@ export type { Kernels, Activation, DropoutSpec } from './tensor/kernels.js';
 // Model (src/model), tensors, optimizer pieces (src/train/optim, clip, schedule).
 export type { Tensor } from './tensor/tensor.js';
 export { jsKernels } from './tensor/js-kernels.js';
-export { BertConfig } from './model/config.js';
+export { BertConfig, ConfigError, CONFIG_LIMITS, MAX_PARAMETERS } from './model/config.js';
 export type { ProblemType, ConfigJson } from './model/config.js';
 export {
   BertPreTrainedModel,

@@ -1,8 +1,9 @@
 // Small file helpers shared by every writer and reader: atomic writes and JSON reading with clear errors.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CheckpointFormatError } from './errors.js';
+import { openFileSource, pathIdentity, sameFileIdentity, type ByteSource, type FileIdentity } from './source.js';
 
 /**
  * Write `data` to `path` so that readers see either the old file or the complete new one, never a half
@@ -178,18 +179,63 @@ export function parseJsonText(text: string, file: string, what: string): unknown
 
 /**
  * Read and parse a JSON file. `what` names it in errors ("config.json", "tokenizer config").
- * A missing/unreadable file is an Error naming the file; invalid JSON a CheckpointFormatError with the line
- * and column of the syntax error. The result is `unknown`: the caller validates its shape.
+ * A missing/unreadable file and invalid JSON are CheckpointFormatErrors naming the file (invalid JSON with the line
+ * and column of the syntax error). The file is read from one descriptor and must not change while it is read;
+ * `snapshot`, when given, remembers the version read (see {@link FolderSnapshot}). The result is `unknown`: the
+ * caller validates its shape.
  */
-export function readJsonFile(path: string, what = 'JSON file'): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'file not found' : (err as Error).message;
-    throw new Error(`${path}: cannot read ${what}: ${reason}`, { cause: err });
-  }
+export function readJsonFile(path: string, what = 'JSON file', snapshot?: FolderSnapshot): unknown {
+  let text = readTextFile(path, what, snapshot);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a BOM is not JSON, but editors write it
   return parseJsonText(text, path, what);
+}
+
+/** A whole UTF-8 text file, read from one descriptor; CheckpointFormatError if it is missing or changes meanwhile. */
+export function readTextFile(path: string, what: string, snapshot?: FolderSnapshot): string {
+  let source: ByteSource;
+  try {
+    source = openFileSource(path);
+  } catch (err) {
+    const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+    const reason = code === 'ENOENT' ? 'file not found' : err instanceof CheckpointFormatError ? err.problem : (err as Error).message;
+    throw new CheckpointFormatError(path, `cannot read ${what}: ${reason}`, { cause: err });
+  }
+  try {
+    const bytes = Buffer.alloc(source.size);
+    source.readInto(bytes, 0);
+    source.checkUnchanged();
+    snapshot?.record(path, source.identity!);
+    return bytes.toString('utf8');
+  } finally {
+    source.close();
+  }
+}
+
+/**
+ * The files read while loading one folder (a model: config.json, then the weights), each with the version that
+ * was read. {@link verify}, called once everything is read, refuses the load when any of them has since been
+ * replaced, rewritten or deleted: what was read is then the folder as it was at one moment, never a mix of an
+ * old config.json and new weights.
+ */
+export class FolderSnapshot {
+  private readonly files = new Map<string, FileIdentity>();
+
+  record(path: string, identity: FileIdentity | undefined): void {
+    if (identity) this.files.set(path, identity);
+  }
+
+  /** The paths recorded, in the order they were read. */
+  get paths(): string[] {
+    return [...this.files.keys()];
+  }
+
+  verify(): void {
+    for (const [path, identity] of this.files) {
+      const now = pathIdentity(path);
+      if (now === null || !sameFileIdentity(identity, now)) {
+        const how = now === null ? 'was deleted or renamed away' : now.ino !== identity.ino ? 'was replaced' : 'was rewritten';
+        throw new CheckpointFormatError(path, `${how} while the folder was being loaded, so the files read may not belong together; load it again`);
+      }
+    }
+  }
 }

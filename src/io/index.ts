@@ -23,6 +23,7 @@ export {
   encodeSafetensors,
   writeSafetensors,
 } from './safetensors.js';
-export { writeFileAtomic, readJsonFile } from './files.js';
+export { writeFileAtomic, readJsonFile, readTextFile, FolderSnapshot } from './files.js';
+export { type FileIdentity, pathIdentity } from './source.js';
 export { readPytorchBin, readPytorchBinBuffer } from './pytorch.js';
 export { type HubOptions, MODEL_FILES, resolveModelPath, downloadHubFile, hfCacheDir, repoCacheFolder } from './hub.js';

@@ -269,7 +269,9 @@ function readArchive(source: ByteSource): SafetensorsContent {
 export function readPytorchBin(path: string): SafetensorsContent {
   const source = openFileSource(path);
   try {
-    return readArchive(source);
+    const content = readArchive(source);
+    source.checkUnchanged();
+    return { ...content, identity: source.identity };
   } finally {
     source.close();
   }

@@ -19,7 +19,7 @@ import {
   type TensorData,
   type TensorEntry,
 } from './dtypes.js';
-import { bufferSource, openFileSource, type ByteSource } from './source.js';
+import { bufferSource, openFileSource, type ByteSource, type FileIdentity } from './source.js';
 import { writeFileAtomic } from './files.js';
 
 /** Largest header accepted, as in the Rust implementation (MAX_HEADER_SIZE = 100 MB). */
@@ -39,6 +39,8 @@ export interface SafetensorsContent {
   tensors: Map<string, TensorEntry>;
   /** The header's `__metadata__` (e.g. `{ format: 'pt' }`), empty when absent. */
   metadata: Record<string, string>;
+  /** The version of the file that was read (absent for bytes in memory). */
+  identity?: FileIdentity;
 }
 
 /**
@@ -244,9 +246,12 @@ export function openSafetensors(path: string): SafetensorsFile {
  * naming the file and the problem.
  */
 export function readSafetensors(path: string): SafetensorsContent {
-  const file = openSafetensors(path);
+  const source = openFileSource(path);
+  const file = parseSafetensors(source);
   try {
-    return { tensors: file.readAll(), metadata: { ...file.metadata } };
+    const tensors = file.readAll();
+    source.checkUnchanged();
+    return { tensors, metadata: { ...file.metadata }, identity: source.identity };
   } finally {
     file.close();
   }

@@ -3,7 +3,9 @@ import { getKernels } from '../native/index.js';
 import type { Kernels } from '../tensor/kernels.js';
 import { dropoutHash } from '../tensor/kernels.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { loadIntoStore, readConfig, readWeights, saveToDir } from './checkpoint.js';
+import { join } from 'node:path';
+import { FolderSnapshot } from '../io/index.js';
+import { checkConfigFitsWeights, loadIntoStore, readConfig, readWeights, saveToDir } from './checkpoint.js';
 import { BertConfig } from './config.js';
 import type { ConfigJson, ProblemType } from './config.js';
 import { Backbone, FLOAT32_MIN, backboneSpecs, siteSeed } from './encoder.js';
@@ -272,13 +274,17 @@ type ModelConstructor<T> = new (config: BertConfig, options?: ModelOptions) => T
 
 /** Shared fromPretrained: config (with overrides), weights, missing parameters initialised with a warning. */
 async function loadPretrained<T extends BertPreTrainedModel>(cls: ModelConstructor<T>, dir: string, options: PretrainedOptions): Promise<T> {
-  let config = readConfig(dir);
+  // Every file is read once, from one descriptor; the snapshot refuses the load if the folder changed meanwhile.
+  const snapshot = new FolderSnapshot();
+  let config = readConfig(dir, snapshot);
   if (options.config) config = BertConfig.fromJson({ ...config.toJson(), ...options.config }, `${dir}/config.json (with overrides)`);
   if (options.config && 'num_labels' in options.config && !('id2label' in options.config)) {
     const n = options.config.num_labels;
     if (typeof n === 'number' && n !== config.numLabels) config.setNumLabels(n);
   }
-  const { tensors, file } = readWeights(dir);
+  const { tensors, file } = readWeights(dir, snapshot);
+  snapshot.verify();
+  checkConfigFitsWeights(config, join(dir, 'config.json'), tensors, file);
   const model = new cls(config, { ...options, initWeights: false });
   const warn = options.warn ?? ((m: string) => console.warn(m));
   const report = loadIntoStore(model.store, model.prefix, tensors, file);

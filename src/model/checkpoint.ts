@@ -1,41 +1,68 @@
 // HF checkpoint names ↔ our parameter store: reading a model folder's weights and writing what save_pretrained writes.
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { readJsonFile, readPytorchBin, readSafetensors, writeFileAtomic, writeSafetensors } from '../io/index.js';
+import { CheckpointFormatError, readJsonFile, readPytorchBin, readSafetensors, writeFileAtomic, writeSafetensors } from '../io/index.js';
+import type { FolderSnapshot } from '../io/index.js';
 import type { TensorEntry, WritableTensor } from '../io/index.js';
 import { BertConfig } from './config.js';
 import type { ParameterStore } from './params.js';
 
-/** Reads and validates `dir/config.json`. */
-export function readConfig(dir: string): BertConfig {
+/** Reads and validates `dir/config.json` (`snapshot` remembers the version read). */
+export function readConfig(dir: string, snapshot?: FolderSnapshot): BertConfig {
   const path = join(dir, 'config.json');
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir}: not a model folder (no such directory)`);
-  if (!existsSync(path)) throw new Error(`${dir}: no config.json in the model folder`);
-  return BertConfig.fromJson(readJsonFile(path, 'model config'), path);
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new CheckpointFormatError(dir, 'not a model folder (no such directory)');
+  if (!existsSync(path)) throw new CheckpointFormatError(dir, 'no config.json in the model folder');
+  return BertConfig.fromJson(readJsonFile(path, 'model config', snapshot), path);
 }
 
 /** Reads every tensor of a model folder: model.safetensors (or its shards), else pytorch_model.bin. */
-export function readWeights(dir: string): { tensors: Map<string, TensorEntry>; file: string } {
+export function readWeights(dir: string, snapshot?: FolderSnapshot): { tensors: Map<string, TensorEntry>; file: string } {
+  const read = (path: string, reader: typeof readSafetensors): Map<string, TensorEntry> => {
+    const content = reader(path);
+    snapshot?.record(path, content.identity);
+    return content.tensors;
+  };
   const st = join(dir, 'model.safetensors');
-  if (existsSync(st)) return { tensors: readSafetensors(st).tensors, file: st };
+  if (existsSync(st)) return { tensors: read(st, readSafetensors), file: st };
   const index = join(dir, 'model.safetensors.index.json');
   if (existsSync(index)) {
-    const j = readJsonFile(index, 'safetensors index') as { weight_map?: Record<string, string> };
+    const j = readJsonFile(index, 'safetensors index', snapshot) as { weight_map?: Record<string, string> };
     if (!j || typeof j !== 'object' || !j.weight_map || typeof j.weight_map !== 'object') {
-      throw new Error(`${index}: no "weight_map" object in the safetensors index`);
+      throw new CheckpointFormatError(index, 'no "weight_map" object in the safetensors index');
     }
     const tensors = new Map<string, TensorEntry>();
     for (const shard of new Set(Object.values(j.weight_map))) {
       if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\') || shard.startsWith('.')) {
-        throw new Error(`${index}: shard name ${JSON.stringify(shard)} must be a file name inside the model folder`);
+        throw new CheckpointFormatError(index, `shard name ${JSON.stringify(shard)} must be a file name inside the model folder`);
       }
-      for (const [k, v] of readSafetensors(join(dir, shard)).tensors) tensors.set(k, v);
+      for (const [k, v] of read(join(dir, shard), readSafetensors)) tensors.set(k, v);
     }
     return { tensors, file: index };
   }
   const bin = join(dir, 'pytorch_model.bin');
-  if (existsSync(bin)) return { tensors: readPytorchBin(bin).tensors, file: bin };
-  throw new Error(`${dir}: no weights file (expected model.safetensors, model.safetensors.index.json or pytorch_model.bin)`);
+  if (existsSync(bin)) return { tensors: read(bin, readPytorchBin), file: bin };
+  throw new CheckpointFormatError(dir, 'no weights file (expected model.safetensors, model.safetensors.index.json or pytorch_model.bin)');
+}
+
+/** How many values fromPretrained may initialise beyond those the checkpoint holds: 2^24 (64 MiB), or the checkpoint's own size. */
+export const MAX_NEW_VALUES = 2 ** 24;
+
+/**
+ * Refuses, before anything is allocated, a config.json that describes a model much larger than the checkpoint next
+ * to it (e.g. `"num_hidden_layers": 4000` beside a 4-layer checkpoint): such a model would be mostly random
+ * initialisation, and the allocation would be sized by an untrusted number. A new head, or a few layers more, fit.
+ */
+export function checkConfigFitsWeights(config: BertConfig, configPath: string, tensors: Map<string, TensorEntry>, file: string): void {
+  let held = 0;
+  for (const t of tensors.values()) held += t.data.length;
+  const needed = config.parameterCount();
+  if (needed > 2 * held + MAX_NEW_VALUES) {
+    throw new CheckpointFormatError(
+      configPath,
+      `describes a model of ${needed} parameters but ${file} holds only ${held} values; this config.json does not belong to ` +
+        `these weights (fromPretrained initialises at most ${MAX_NEW_VALUES} + the checkpoint's size in new values)`,
+    );
+  }
 }
 
 export interface LoadReport {
@@ -76,13 +103,14 @@ export function loadIntoStore(store: ParameterStore, prefix: string, tensors: Ma
     const expected = store.shape(target);
     const shapeOk = entry.shape.length === expected.length && entry.shape.every((d, i) => d === expected[i]);
     if (!shapeOk) {
-      throw new Error(
-        `${file}: tensor "${rawKey}" has shape [${entry.shape.join(', ')}] but the config expects [${expected.join(', ')}] for ${target}; ` +
+      throw new CheckpointFormatError(
+        file,
+        `tensor "${rawKey}" has shape [${entry.shape.join(', ')}] but the config expects [${expected.join(', ')}] for ${target}; ` +
           'the weights do not belong to this config.json',
       );
     }
     if (!(entry.data instanceof Float32Array)) {
-      throw new Error(`${file}: tensor "${rawKey}" has dtype ${entry.dtype}; parameters must be floating point (F32, F16, BF16)`);
+      throw new CheckpointFormatError(file, `tensor "${rawKey}" has dtype ${entry.dtype}; parameters must be floating point (F32, F16, BF16)`);
     }
     store.view(target).set(entry.data);
     loaded.add(target);

@@ -23,6 +23,43 @@ const PROBLEM_TYPES: ProblemType[] = ['regression', 'single_label_classification
 /** Raw JSON object of a config.json. */
 export type ConfigJson = Record<string, unknown>;
 
+/**
+ * A config (a config.json, or an object given in code) that no BERT can be built from: a wrong type, a value out of
+ * range, an unsupported setting. The message starts with where the config came from (the file path) and names the key.
+ */
+export class ConfigError extends Error {
+  readonly source: string;
+  readonly problem: string;
+  constructor(source: string, problem: string) {
+    super(`${source}: ${problem}`);
+    this.name = 'ConfigError';
+    this.source = source;
+    this.problem = problem;
+  }
+}
+
+/**
+ * Upper bounds of the size fields, checked before anything is allocated from them (a config.json comes from the
+ * internet: `"vocab_size": 1e12` must be an error, not an allocation). Each is far above any published BERT
+ * (BERT-large: hidden 1024, 24 layers, intermediate 4096, 512 positions; the largest vocabularies ~250k).
+ */
+export const CONFIG_LIMITS: Readonly<Record<string, number>> = Object.freeze({
+  vocab_size: 2 ** 24,
+  hidden_size: 2 ** 16,
+  num_hidden_layers: 1024,
+  num_attention_heads: 2 ** 16,
+  intermediate_size: 2 ** 18,
+  max_position_embeddings: 2 ** 20,
+  type_vocab_size: 2 ** 16,
+  num_labels: 2 ** 20,
+});
+
+/**
+ * The most parameters a config may describe (backbone + the largest head): 2^30 values, 4 GiB as float32, which
+ * is also what one Float32Array holds on Node 20. BERT-large has 3.4e8.
+ */
+export const MAX_PARAMETERS = 2 ** 30;
+
 export class BertConfig {
   vocabSize = 30522;
   hiddenSize = 768;
@@ -50,8 +87,11 @@ export class BertConfig {
 
   /** Builds a config from a config.json object; `source` (a path) only improves error messages. */
   static fromJson(json: unknown, source = 'config'): BertConfig {
+    const fail = (problem: string): never => {
+      throw new ConfigError(source, problem);
+    };
     if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-      throw new Error(`${source}: a BERT config must be a JSON object, found ${Array.isArray(json) ? 'an array' : typeof json}`);
+      fail(`a BERT config must be a JSON object, found ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json}`);
     }
     const o = json as ConfigJson;
     const c = new BertConfig();
@@ -59,18 +99,19 @@ export class BertConfig {
     const int = (key: string, min: number, fallback: number): number => {
       const v = o[key];
       if (v === undefined || v === null) return fallback;
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-        throw new Error(`${source}: "${key}" must be an integer >= ${min}, found ${JSON.stringify(v)}`);
+      const max = CONFIG_LIMITS[key] ?? Number.MAX_SAFE_INTEGER;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+        fail(`"${key}" must be an integer in [${min}, ${max}], found ${show(v)}`);
       }
-      return v;
+      return v as number;
     };
     const prob = (key: string, fallback: number): number => {
       const v = o[key];
       if (v === undefined || v === null) return fallback;
       if (typeof v !== 'number' || !(v >= 0 && v < 1)) {
-        throw new Error(`${source}: "${key}" must be a probability in [0, 1), found ${JSON.stringify(v)}`);
+        fail(`"${key}" must be a probability in [0, 1), found ${show(v)}`);
       }
-      return v;
+      return v as number;
     };
     c.vocabSize = int('vocab_size', 1, c.vocabSize);
     c.hiddenSize = int('hidden_size', 1, c.hiddenSize);
@@ -87,54 +128,54 @@ export class BertConfig {
     else if (pad !== undefined) c.padTokenId = int('pad_token_id', 0, 0);
     const ir = o.initializer_range;
     if (ir !== undefined) {
-      if (typeof ir !== 'number' || !(ir >= 0)) throw new Error(`${source}: "initializer_range" must be a number >= 0, found ${JSON.stringify(ir)}`);
-      c.initializerRange = ir;
+      if (typeof ir !== 'number' || !(ir >= 0) || !Number.isFinite(ir)) fail(`"initializer_range" must be a finite number >= 0, found ${show(ir)}`);
+      c.initializerRange = ir as number;
     }
     const eps = o.layer_norm_eps;
     if (eps !== undefined) {
-      if (typeof eps !== 'number' || !(eps > 0)) throw new Error(`${source}: "layer_norm_eps" must be a positive number, found ${JSON.stringify(eps)}`);
-      c.layerNormEps = eps;
+      if (typeof eps !== 'number' || !(eps > 0) || !Number.isFinite(eps)) fail(`"layer_norm_eps" must be a finite positive number, found ${show(eps)}`);
+      c.layerNormEps = eps as number;
     }
     const act = o.hidden_act;
     if (act !== undefined) {
       if (typeof act !== 'string' || !(act in ACTIVATIONS)) {
-        throw new Error(`${source}: unsupported "hidden_act" ${JSON.stringify(act)}; supported: ${Object.keys(ACTIVATIONS).join(', ')}`);
+        fail(`unsupported "hidden_act" ${show(act)}; supported: ${Object.keys(ACTIVATIONS).join(', ')}`);
       }
-      c.hiddenAct = act;
+      c.hiddenAct = act as string;
     }
     const pet = o.position_embedding_type;
     if (pet !== undefined && pet !== null && pet !== 'absolute') {
-      throw new Error(`${source}: "position_embedding_type" ${JSON.stringify(pet)} is not supported (only "absolute")`);
+      fail(`"position_embedding_type" ${show(pet)} is not supported (only "absolute")`);
     }
     // Settings that change the math in ways this implementation does not cover are refused, never ignored.
-    if (o.is_decoder === true) throw new Error(`${source}: "is_decoder": true (causal BERT decoder) is not supported`);
-    if (o.add_cross_attention === true) throw new Error(`${source}: "add_cross_attention": true (encoder-decoder BERT) is not supported`);
+    if (o.is_decoder === true) fail('"is_decoder": true (causal BERT decoder) is not supported');
+    if (o.add_cross_attention === true) fail('"add_cross_attention": true (encoder-decoder BERT) is not supported');
     if (o.tie_word_embeddings === false) {
-      throw new Error(`${source}: "tie_word_embeddings": false is not supported (the MLM decoder is always the word embedding)`);
+      fail('"tie_word_embeddings": false is not supported (the MLM decoder is always the word embedding)');
     }
     if (c.hiddenSize % c.numAttentionHeads !== 0) {
-      throw new Error(`${source}: "hidden_size" ${c.hiddenSize} is not a multiple of "num_attention_heads" ${c.numAttentionHeads}`);
+      fail(`"hidden_size" ${c.hiddenSize} is not a multiple of "num_attention_heads" ${c.numAttentionHeads}`);
     }
     if (c.padTokenId !== null && c.padTokenId >= c.vocabSize) {
-      throw new Error(`${source}: "pad_token_id" ${c.padTokenId} is outside the vocabulary of ${c.vocabSize}`);
+      fail(`"pad_token_id" ${c.padTokenId} is outside the vocabulary of ${c.vocabSize}`);
     }
     const pt = o.problem_type;
     if (pt !== undefined && pt !== null) {
       if (typeof pt !== 'string' || !PROBLEM_TYPES.includes(pt as ProblemType)) {
-        throw new Error(`${source}: "problem_type" must be one of ${PROBLEM_TYPES.join(', ')}, found ${JSON.stringify(pt)}`);
+        fail(`"problem_type" must be one of ${PROBLEM_TYPES.join(', ')}, found ${show(pt)}`);
       }
       c.problemType = pt as ProblemType;
     }
     // Labels, as HF PretrainedConfig: id2label wins, else num_labels, else 2.
     if (o.id2label !== undefined && o.id2label !== null) {
-      if (typeof o.id2label !== 'object' || Array.isArray(o.id2label)) throw new Error(`${source}: "id2label" must be an object mapping ids to names`);
+      if (typeof o.id2label !== 'object' || Array.isArray(o.id2label)) fail('"id2label" must be an object mapping ids to names');
       const map: Record<number, string> = {};
       for (const [k, v] of Object.entries(o.id2label as Record<string, unknown>)) {
         const id = Number(k);
-        if (!Number.isInteger(id) || id < 0) throw new Error(`${source}: "id2label" key ${JSON.stringify(k)} is not a non-negative integer`);
+        if (!Number.isInteger(id) || id < 0) fail(`"id2label" key ${show(k)} is not a non-negative integer`);
         map[id] = String(v);
       }
-      c.setLabels(map);
+      c.setLabels(map, source);
     } else if (o.num_labels !== undefined) {
       c.setNumLabels(int('num_labels', 1, 2));
     }
@@ -144,7 +185,28 @@ export class BertConfig {
       if (Object.keys(l2i).length === c.numLabels) c.label2id = l2i;
     }
     if (Array.isArray(o.architectures)) c.architectures = o.architectures.map(String);
+    const count = c.parameterCount();
+    if (count > MAX_PARAMETERS) {
+      fail(
+        `the model would have ${count.toExponential(3)} parameters (vocab_size ${c.vocabSize}, hidden_size ${c.hiddenSize}, ` +
+          `num_hidden_layers ${c.numHiddenLayers}, intermediate_size ${c.intermediateSize}, max_position_embeddings ${c.maxPositionEmbeddings}); ` +
+          `the limit is ${MAX_PARAMETERS} (2^30)`,
+      );
+    }
     return c;
+  }
+
+  /**
+   * Parameters of the backbone with pooler plus an upper bound for any head (MLM + NSP + a num_labels classifier),
+   * computed in float64 arithmetic without allocating: what {@link MAX_PARAMETERS} bounds.
+   */
+  parameterCount(): number {
+    const V = this.vocabSize, H = this.hiddenSize, I = this.intermediateSize, L = this.numLabels;
+    const embeddings = (V + this.maxPositionEmbeddings + this.typeVocabSize) * H + 2 * H;
+    const layer = 4 * (H * H + H) + 2 * H + (H * I + I) + (I * H + H) + 2 * H;
+    const pooler = H * H + H;
+    const heads = H * H + 3 * H + V + (2 * H + 2) + (H * L + L);
+    return embeddings + this.numHiddenLayers * layer + pooler + heads;
   }
 
   /** A config with HF defaults and the given overrides (snake_case keys as in config.json). */
@@ -163,24 +225,26 @@ export class BertConfig {
   /** The kernel activation computing `hidden_act`. */
   get activation(): Activation {
     const a = ACTIVATIONS[this.hiddenAct];
-    if (!a) throw new Error(`config: unsupported "hidden_act" ${JSON.stringify(this.hiddenAct)}`);
+    if (!a) throw new ConfigError('config', `unsupported "hidden_act" ${show(this.hiddenAct)}`);
     return a;
   }
 
   /** Sets num_labels with HF's default names LABEL_i. */
   setNumLabels(n: number): void {
-    if (!Number.isInteger(n) || n < 1) throw new Error(`config: num_labels must be an integer >= 1, found ${n}`);
+    const max = CONFIG_LIMITS.num_labels!;
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new ConfigError('config', `num_labels must be an integer in [1, ${max}], found ${n}`);
     const map: Record<number, string> = {};
     for (let i = 0; i < n; i++) map[i] = `LABEL_${i}`;
     this.setLabels(map);
   }
 
-  setLabels(id2label: Record<number, string>): void {
+  setLabels(id2label: Record<number, string>, source = 'config'): void {
     const ids = Object.keys(id2label).map(Number).sort((a, b) => a - b);
     ids.forEach((id, i) => {
-      if (id !== i) throw new Error(`config: id2label ids must be 0..${ids.length - 1}, found ${id}`);
+      if (id !== i) throw new ConfigError(source, `id2label ids must be 0..${ids.length - 1}, found ${id}`);
     });
-    if (ids.length === 0) throw new Error('config: id2label is empty');
+    if (ids.length === 0) throw new ConfigError(source, 'id2label is empty');
+    if (ids.length > CONFIG_LIMITS.num_labels!) throw new ConfigError(source, `id2label has ${ids.length} labels; the limit is ${CONFIG_LIMITS.num_labels}`);
     this.id2label = { ...id2label };
     this.label2id = {};
     for (const id of ids) this.label2id[id2label[id]!] = id;
@@ -229,4 +293,10 @@ export class BertConfig {
     // Stable key order, as HF writes (sorted).
     return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
   }
+}
+
+/** A JSON value for an error message, cut to 60 characters. */
+function show(v: unknown): string {
+  const s = v === undefined ? 'nothing' : typeof v === 'number' && !Number.isFinite(v) ? String(v) : (JSON.stringify(v) ?? String(v));
+  return s.length > 60 ? `${s.slice(0, 60)}...` : s;
 }

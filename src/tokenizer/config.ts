@@ -1,6 +1,6 @@
 // Reading and writing HF tokenizer folders: tokenizer.json, or vocab.txt + tokenizer_config.json the way
 // transformers converts a slow BertTokenizer; every unsupported component is refused by name.
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { AddedToken } from './added-tokens.js';
 import { TokenizerError } from './errors.js';
@@ -124,11 +124,52 @@ export function parseJson(text: string, file: string): Json {
   }
 }
 
-function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new TokenizerError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+/** What changes when a file is replaced, deleted, truncated or written to (ctime moves on every write and rename). */
+function sameVersion(a: BigIntStats, b: BigIntStats | undefined): boolean {
+  return b !== undefined && a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+}
+
+/**
+ * The files of one folder read, each read whole from one descriptor, with the version read. verify() refuses the
+ * read when any of them changed before the end, so that tokenizer.json and tokenizer_config.json come from the
+ * same moment (the model loader does the same in src/io FolderSnapshot; the tokenizer imports nothing of ours).
+ */
+class FolderReads {
+  private readonly versions: [string, BigIntStats][] = [];
+
+  text(path: string): string {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (e) {
+      throw new TokenizerError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    try {
+      const before = fstatSync(fd, { bigint: true });
+      if (!before.isFile()) throw new TokenizerError(`cannot read ${path}: not a regular file`);
+      const bytes = Buffer.alloc(Number(before.size));
+      let done = 0;
+      while (done < bytes.length) {
+        const n = readSync(fd, bytes, done, bytes.length - done, done);
+        if (n === 0) break;
+        done += n;
+      }
+      if (done !== bytes.length || !sameVersion(before, fstatSync(fd, { bigint: true }))) {
+        throw new TokenizerError(`${path}: the file changed while being read; read it again`);
+      }
+      this.versions.push([path, before]);
+      return bytes.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  verify(): void {
+    for (const [path, version] of this.versions) {
+      if (!sameVersion(version, statSync(path, { bigint: true, throwIfNoEntry: false }))) {
+        throw new TokenizerError(`${path}: replaced, changed or deleted while the tokenizer folder was being read; load it again`);
+      }
+    }
   }
 }
 
@@ -453,8 +494,17 @@ export function specFromVocab(vocabLines: string[], c: VocabConversion): Tokeniz
  * model_max_length), else vocab.txt + tokenizer_config.json converted as transformers' BertConverter does.
  */
 export function readTokenizerFolder(dir: string): TokenizerSpec {
-  if (!existsSync(dir)) throw new TokenizerError(`tokenizer folder ${dir} does not exist`);
-  if (!statSync(dir).isDirectory()) throw new TokenizerError(`${dir} is a file; give the folder that holds tokenizer.json or vocab.txt`);
+  const reads = new FolderReads();
+  const spec = readFolderSpec(dir, reads);
+  reads.verify();
+  return spec;
+}
+
+function readFolderSpec(dir: string, reads: FolderReads): TokenizerSpec {
+  const readText = (path: string) => reads.text(path);
+  const stat = statSync(dir, { throwIfNoEntry: false });
+  if (!stat) throw new TokenizerError(`tokenizer folder ${dir} does not exist`);
+  if (!stat.isDirectory()) throw new TokenizerError(`${dir} is a file; give the folder that holds tokenizer.json or vocab.txt`);
   const jsonPath = join(dir, 'tokenizer.json');
   const vocabPath = join(dir, 'vocab.txt');
   const configPath = join(dir, 'tokenizer_config.json');
