@@ -10,14 +10,18 @@ const HEAD_PREFIXES = ['classifier.', 'qa_outputs.'];
  * Builds `cls` from `dir` with config overrides (num_labels, id2label, ...). Head tensors whose shape no longer fits
  * (e.g. a 3-class classifier fine-tuned for 2 classes) are dropped and freshly initialised with a warning, as HF does
  * with ignore_mismatched_sizes; any other mismatch is an error, since it means the weights belong to another model.
+ * `randomInit` ignores the weights (HF's from_config): the baseline a pre-trained start is compared with.
  */
 export function loadForFinetuning<T extends BertPreTrainedModel>(
-  cls: new (config: BertConfig, options?: ModelOptions) => T, dir: string, overrides: ConfigJson, options: ModelOptions = {},
+  cls: new (config: BertConfig, options?: ModelOptions) => T, dir: string, overrides: ConfigJson,
+  options: ModelOptions & { randomInit?: boolean } = {},
 ): T {
   const base = readConfig(dir);
   const config = BertConfig.fromJson({ ...base.toJson(), ...overrides }, `${dir}/config.json (with fine-tuning overrides)`);
   // Random init first (seeded): whatever the checkpoint does not provide keeps HF's initialisation.
-  const model = new cls(config, { ...options, initWeights: true });
+  const { randomInit, ...modelOptions } = options;
+  const model = new cls(config, { ...modelOptions, initWeights: true });
+  if (randomInit) return model;
   const { tensors, file } = readWeights(dir);
   const warn = options.warn ?? ((m: string) => console.warn(m));
   const resized: string[] = [];

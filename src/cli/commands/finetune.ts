@@ -47,6 +47,8 @@ Output
                             are the best evaluated ones (--metric, default accuracy / f1 for tokens)
   --resume                  continue from DIR/checkpoints (same flags)
   --tokenizer DIR           tokenizer folder when the model folder has none
+  --random-init             take only config.json (and the tokenizer) from --model and start from HF's random
+                            initialisation (seeded by --seed): the no-pre-training baseline
   --log FILE                JSON lines log of every step and evaluation (default DIR/train_log.jsonl); stderr shows
                             a progress bar on a terminal, throttled JSON lines otherwise
   --no-summary              do not print the summary JSON line on stdout (it is always in DIR/eval_results.json)`;
@@ -62,7 +64,7 @@ const OPTIONS = {
   'max-grad-norm': { type: 'string' }, seed: { type: 'string' }, 'length-bucketing': { type: 'boolean' },
   'eval-steps': { type: 'string' }, 'save-steps': { type: 'string' }, 'early-stopping': { type: 'string' }, metric: { type: 'string' },
   'eval-batch-size': { type: 'string' }, backend: { type: 'string' }, output: { type: 'string' }, resume: { type: 'boolean' },
-  log: { type: 'string' }, tokenizer: { type: 'string' }, 'no-summary': { type: 'boolean' }, 'stop-after-steps': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  log: { type: 'string' }, tokenizer: { type: 'string' }, 'no-summary': { type: 'boolean' }, 'random-init': { type: 'boolean' }, 'stop-after-steps': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** A number (or integer) flag `flag` ("--lr"), or `dflt` when absent: numberFlag's check and message. */
@@ -173,6 +175,7 @@ async function run(argv: string[]): Promise<number> {
   const maxGradNorm = num(values['max-grad-norm'], '--max-grad-norm', 1);
   if (maxGradNorm < 0) throw new UsageError('--max-grad-norm must be >= 0');
   const seed = num(values.seed, '--seed', 42, 'int');
+  const randomInit = values['random-init'] === true;
   const trainSamples = optInt(values['train-samples'], '--train-samples');
   const evalSamples = optInt(values['eval-samples'], '--eval-samples');
   const evalSteps = optInt(values['eval-steps'], '--eval-steps');
@@ -253,7 +256,7 @@ async function run(argv: string[]): Promise<number> {
     trainEnc = encodeText(tok, train, maxLength);
     evalEnc = evalEx ? encodeText(tok, evalEx, maxLength) : null;
     const overrides = { num_labels: numLabels, id2label, label2id: Object.fromEntries(Object.entries(id2label).map(([k, v]) => [v, Number(k)])), problem_type: problemType };
-    buildModel = async () => loadForFinetuning(BertForSequenceClassification, modelDir, overrides, { kernels, seed, warn: (m) => progress.message(m) });
+    buildModel = async () => loadForFinetuning(BertForSequenceClassification, modelDir, overrides, { kernels, seed, randomInit, warn: (m) => progress.message(m) });
   } else {
     let label2id = flagLabels ?? modelLabels;
     if (!label2id) {
@@ -275,7 +278,7 @@ async function run(argv: string[]): Promise<number> {
     evalEnc = evalEx ? encodeTokens(tok, evalEx, maxLength) : null;
     problemType = 'single_label_classification';
     const overrides = { num_labels: numLabels, id2label, label2id };
-    buildModel = async () => loadForFinetuning(BertForTokenClassification, modelDir, overrides, { kernels, seed, warn: (m) => progress.message(m) });
+    buildModel = async () => loadForFinetuning(BertForTokenClassification, modelDir, overrides, { kernels, seed, randomInit, warn: (m) => progress.message(m) });
   }
   const tok = await getTok();
   const model = await buildModel();
@@ -295,7 +298,7 @@ async function run(argv: string[]): Promise<number> {
     maxGradNorm, seed, lengthBucketing: Boolean(values['length-bucketing']), evalSteps, evaluate: evalFn, metricForBest: metric,
     greaterIsBetter: !['loss', 'mse', 'mae'].includes(metric), earlyStoppingPatience: patience, output, saveSteps, resume: Boolean(values.resume),
     progress, kernels, stopAfterSteps: stopAfter,
-    settings: { model: modelDir, task, maxLength, train: values.train, trainSamples: trainSamples ?? null, numLabels, problemType },
+    settings: { model: modelDir, task, maxLength, train: values.train, trainSamples: trainSamples ?? null, numLabels, problemType, randomInit },
   });
   progress.message(`fine-tuning ${model.architecture} (${kernels.name}): ${trainEnc.length} examples, ${trainer.totalSteps} steps, ` +
     `batch ${batchSize}${gradAccum > 1 ? ` x ${gradAccum}` : ''}, ${optimizer} lr ${lr} ${schedule}`);
