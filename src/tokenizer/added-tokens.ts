@@ -55,13 +55,16 @@ export class AddedTokenMatcher {
 
   /** `patterns` pairs each token with the text to find (its content, or its normalized content). */
   constructor(patterns: ReadonlyArray<readonly [string, AddedToken]>) {
+    // HF builds one automaton over all patterns; for equal patterns the first one given wins (a set, not a scan of
+    // the list: a file can hold thousands of tokens that share their first character).
+    const seen = new Set<string>();
     for (const [text, token] of patterns) {
-      if (text.length === 0) continue;
+      if (text.length === 0 || seen.has(text)) continue;
+      seen.add(text);
       const units = new Uint16Array(text.length);
       for (let i = 0; i < text.length; i++) units[i] = text.charCodeAt(i);
       const list = this.byFirst.get(units[0]!) ?? [];
-      // HF builds one automaton over all patterns; for equal patterns the first one given wins.
-      if (!list.some((p) => p.units.length === units.length && p.units.every((u, i) => u === units[i]))) list.push({ units, token });
+      list.push({ units, token });
       this.byFirst.set(units[0]!, list);
     }
     for (const list of this.byFirst.values()) list.sort((a, b) => b.units.length - a.units.length);

@@ -102,6 +102,9 @@ interface ResolvedOptions {
   returnOffsets: boolean;
 }
 
+/** The longest model_max_length that padding 'max_length' uses without an explicit maxLength. */
+const MAX_IMPLICIT_PAD_LENGTH = 1 << 20;
+
 /** Capacity (code units or tokens) above which scratch buffers are dropped after use. */
 const SCRATCH_KEEP = 1 << 20;
 
@@ -180,18 +183,28 @@ export class BertTokenizer {
         this.specialContents.add(t.content);
       }
     }
-    const same = (a: Omit<AddedToken, 'id'>, b: Omit<AddedToken, 'id'>) =>
-      a.content === b.content && a.singleWord === b.singleWord && a.lstrip === b.lstrip && a.rstrip === b.rstrip && a.normalized === b.normalized && a.special === b.special;
+    // A file can list thousands of added tokens, so this stays linear: `seen` holds the signatures (content and
+    // flags) of the tokens now in addedById, one per id, and the largest id so far is kept as it grows.
+    const seen = new Set<string>();
+    const signatureById = new Map<number, string>();
+    const signature = (t: Omit<AddedToken, 'id'>) => JSON.stringify([t.content, t.singleWord, t.lstrip, t.rstrip, t.normalized, t.special]);
     const vocabSize = spec.vocab.size;
+    let maxAddedId = -1;
     for (const t of spec.addedTokens) {
-      if (t.content === '' || [...this.addedById.values()].some((v) => same(v, t))) continue;
+      if (t.content === '') continue;
+      const sig = signature(t);
+      if (seen.has(sig)) continue;
       let id = this.addedByContent.get(t.content) ?? spec.vocab.get(t.content);
       if (id === undefined) {
-        let max = -1;
-        for (const v of this.addedByContent.values()) max = Math.max(max, v);
+        const max = maxAddedId;
         id = max < 0 ? vocabSize : max >= vocabSize || vocabSize === 0 ? max + 1 : vocabSize;
       }
+      const replaced = signatureById.get(id);
+      if (replaced !== undefined) seen.delete(replaced);
+      seen.add(sig);
+      signatureById.set(id, sig);
       this.addedByContent.set(t.content, id);
+      maxAddedId = Math.max(maxAddedId, id);
       this.addedById.set(id, { ...t, id });
       if (!this.specialContents.has(t.content)) plainOrder.push(t);
     }
@@ -406,6 +419,11 @@ export class BertTokenizer {
     const len = maxLength ?? this.modelMaxLength;
     if ((trunc !== null || pad === 'max_length') && len === undefined) {
       fail(`${trunc !== null ? 'truncation' : "padding 'max_length'"} needs maxLength (this tokenizer has no model_max_length)`);
+    }
+    // model_max_length comes from a file; padding to it allocates that many ids per text, so a huge one (a hand-written
+    // "no limit") is never padded to unless asked for with maxLength.
+    if (pad === 'max_length' && maxLength === undefined && len! > MAX_IMPLICIT_PAD_LENGTH) {
+      fail(`padding 'max_length' to model_max_length ${len} (from the tokenizer folder) would make ${len} ids per text; give maxLength`);
     }
     if (pad !== null && (batch || pad === 'max_length') && this.padTokenId === undefined) {
       fail('padding needs a pad token, and this tokenizer has none (pad_token)');

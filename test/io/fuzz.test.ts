@@ -3,10 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ioFuzzTargets, runIoFuzz } from './helpers/fuzz-io.js';
 
-test('mutated safetensors and .bin files only ever raise CheckpointFormatError, quickly', () => {
+test('mutated safetensors and .bin files only ever raise CheckpointFormatError, quickly', async () => {
   const targets = ioFuzzTargets();
   const before = process.memoryUsage().rss;
-  const report = runIoFuzz(targets, 20261126, 150);
+  const report = await runIoFuzz(targets, 20261126, 150);
   const grownMb = (process.memoryUsage().rss - before) / 2 ** 20;
   assert.deepEqual(report.failures, [], JSON.stringify(report.failures.slice(0, 3), null, 1));
   assert.equal(report.cases, targets.length * 150);

@@ -79,7 +79,9 @@ export interface FuzzTarget {
   name: string;
   seedInput: Uint8Array;
   mutate(input: Uint8Array, rand: () => number): Uint8Array;
-  read(bytes: Uint8Array): void;
+  read(bytes: Uint8Array): void | Promise<void>;
+  /** The errors this target may raise (the library's typed errors); default: CheckpointFormatError. */
+  isTyped?(err: unknown): boolean;
 }
 
 /** The seed files and mutators over the safetensors and .bin readers. */
@@ -118,19 +120,26 @@ export function ioFuzzTargets(fixtures = '../shared/fixtures/hf-tiny'): FuzzTarg
   ];
 }
 
-/** Run `iterations` mutations per target from `seed`; a case slower than `maxCaseMs` counts as a failure. */
-export function runIoFuzz(targets: FuzzTarget[], seed: number, iterations: number, maxCaseMs = 2000): FuzzReport {
+/**
+ * Run `iterations` mutations per target from `seed`; a case slower than `maxCaseMs` counts as a failure.
+ * `onCase` is told of each case before it runs (a watchdog can name the case that hangs).
+ */
+export async function runIoFuzz(
+  targets: FuzzTarget[], seed: number, iterations: number, maxCaseMs = 2000, onCase?: (target: string, iteration: number) => void,
+): Promise<FuzzReport> {
   const report: FuzzReport = { cases: 0, accepted: 0, rejected: 0, failures: [], slowestMs: 0 };
   for (const target of targets) {
+    const isTyped = target.isTyped ?? ((err: unknown) => err instanceof CheckpointFormatError);
     for (let i = 0; i < iterations; i++) {
       const rand = seeded(seed * 1_000_003 + i);
       const input = target.mutate(target.seedInput, rand);
+      onCase?.(target.name, i);
       const started = performance.now();
       try {
-        target.read(input);
+        await target.read(input);
         report.accepted++;
       } catch (err) {
-        if (err instanceof CheckpointFormatError) report.rejected++;
+        if (isTyped(err)) report.rejected++;
         else report.failures.push({ target: target.name, seed, iteration: i, error: err instanceof Error ? `${err.name}: ${err.message}\n${err.stack}` : String(err) });
       }
       const ms = performance.now() - started;
