@@ -164,6 +164,24 @@ export interface PretrainResult {
   seconds: number;
 }
 
+/**
+ * The first `limit` instances of a held-out dataset, in shard order. A dynamically masked dataset is masked once,
+ * with a seed derived from `seed`, so that every evaluation of a run scores the same predictions.
+ */
+export function readEvalInstances(dir: string, limit: number, vocab: PretrainingVocab, seed: number): PretrainingInstance[] {
+  const m = readDatasetManifest(dir);
+  if (m.vocabSize !== vocab.size) {
+    throw new Error(`${dir}: made with a vocabulary of ${m.vocabSize} tokens, the model's vocabulary has ${vocab.size}; use the same vocabulary`);
+  }
+  const masking: MaskingOptions = { maskedLmProb: m.maskedLmProb, maxPredictions: m.maxPredictionsPerSeq, wholeWordMask: m.wholeWordMask };
+  const out: PretrainingInstance[] = [];
+  for (const inst of readDataset(dir, m)) {
+    if (out.length >= limit) break;
+    out.push(m.masking === 'dynamic' ? maskDynamically(inst, vocab, masking, seed ^ 0x5eed, 0, out.length) : inst);
+  }
+  return out;
+}
+
 /** Held-out evaluation: MLM loss (mean over predicted positions) and accuracy, NSP loss and accuracy. */
 export function evaluatePretraining(
   model: PretrainingBert,
@@ -232,18 +250,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const masking: MaskingOptions = { maskedLmProb: m.maskedLmProb, maxPredictions: m.maxPredictionsPerSeq, wholeWordMask: m.wholeWordMask };
   const data = new PretrainingStream(o.dataDir, seed, o.vocab, masking);
 
-  let evalSet: PretrainingInstance[] | null = null;
-  if (o.evalDataDir) {
-    const em = readDatasetManifest(o.evalDataDir);
-    const limit = o.evalInstances ?? 2000;
-    evalSet = [];
-    let i = 0;
-    for (const inst of readDataset(o.evalDataDir, em)) {
-      if (evalSet.length >= limit) break;
-      evalSet.push(em.masking === 'dynamic' ? maskDynamically(inst, o.vocab, masking, seed ^ 0x5eed, 0, i) : inst);
-      i++;
-    }
-  }
+  const evalSet = o.evalDataDir ? readEvalInstances(o.evalDataDir, o.evalInstances ?? 2000, o.vocab, seed) : null;
 
   const params = model.parameters();
   const optimizer = new AdamW(params, { name: 'adamw', eps: o.adamEps ?? 1e-6, weightDecay: o.weightDecay ?? 0.01 }, model.kernels);

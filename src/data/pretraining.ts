@@ -6,6 +6,8 @@
 // sentences of this one are put back); the pair is truncated from a random end of the longer side; then 15% of
 // the tokens (at most max_predictions_per_seq, never [CLS]/[SEP]) are chosen: 80% become [MASK], 10% a random
 // token, 10% stay. The random choices are made in the same order as the Python script, from a seeded generator.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Rng } from '../train/rng.js';
 
 /** What the instance builder needs to know about the vocabulary. */
@@ -27,6 +29,18 @@ export class PretrainingVocabError extends Error {
     super(message);
     this.name = 'PretrainingVocabError';
   }
+}
+
+/**
+ * The {@link PretrainingVocab} of a tokenizer folder: its vocab.txt tokens in id order, the vocabulary the
+ * pre-training data was made with.
+ */
+export function readPretrainingVocab(dir: string): PretrainingVocab {
+  const file = join(dir, 'vocab.txt');
+  if (!existsSync(file)) throw new PretrainingVocabError(`${file}: not found; pre-training needs the tokenizer folder the data was made with`);
+  const tokens = readFileSync(file, 'utf8').split(/\r?\n/);
+  if (tokens[tokens.length - 1] === '') tokens.pop();
+  return pretrainingVocab(tokens, file);
 }
 
 /**

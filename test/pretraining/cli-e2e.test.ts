@@ -9,6 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { trainVocabCommand } from '../../src/cli/commands/train-vocab.js';
 import { createPretrainingDataCommand } from '../../src/cli/commands/create-pretraining-data.js';
 import { pretrainCommand } from '../../src/cli/commands/pretrain.js';
+import { evaluateCommand } from '../../src/cli/commands/evaluate.js';
 import { BertTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { bertWordSplitter } from '../../src/tokenizer/trainer-words.js';
 import { readDataset, readDatasetManifest } from '../../src/data/shards.js';
@@ -77,6 +78,16 @@ test('train-vocab -> create-pretraining-data -> pretrain, then resume', async ()
   for (const f of ['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer.json', 'training_curve.svg', 'log.jsonl']) {
     assert.ok(existsSync(join(out, f)), f);
   }
+  // `bert evaluate` on the shards scores the saved folder as the run's own final evaluation did (same instances and batches).
+  r = await capture(evaluateCommand, ['--model', out, '--data', dataDir, '--samples', '32', '--batch-size', '8', '--json']);
+  assert.equal(r.code, 0, r.err);
+  const scored = JSON.parse(r.out.trim().split('\n').pop()!) as Record<string, number>;
+  for (const k of ['mlm_loss', 'mlm_accuracy', 'nsp_loss', 'nsp_accuracy', 'instances'] as const) {
+    assert.equal(scored[k], (result.evaluation as unknown as Record<string, number>)[k], `evaluate ${k}`);
+  }
+  r = await capture(evaluateCommand, ['--model', '../shared/fixtures/hf-tiny/seq_cls3', '--data', dataDir, '--tokenizer', vocabDir]);
+  assert.equal(r.code, 1, 'a classifier cannot be scored on pre-training shards');
+  assert.match(r.err, /seq_cls3: not a pre-trained BERT \(no cls\./);
   r = await capture(pretrainCommand, [...args.slice(0, 7), '6', ...args.slice(8), '--resume']);
   assert.equal(r.code, 1, 'changing --steps on resume is refused');
   assert.match(r.err, /cannot resume with different settings \(.*steps: checkpoint 4, now 6/);

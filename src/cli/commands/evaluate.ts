@@ -1,5 +1,10 @@
 // `bert evaluate`: scores a fine-tuned model folder on a labelled dataset; with --json the last stdout line is the metrics.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { getKernels, type BackendChoice } from '../../native/index.js';
+import { readPretrainingVocab } from '../../data/pretraining.js';
+import { PretrainingBert } from '../../data/pretraining-model.js';
+import { evaluatePretraining, readEvalInstances } from '../../data/pretraining-trainer.js';
 import { BertForSequenceClassification, BertForTokenClassification } from '../../model/bert.js';
 import { readConfig } from '../../model/checkpoint.js';
 import type { ProblemType } from '../../model/config.js';
@@ -12,12 +17,15 @@ import type { ClassificationReport, EntityReport } from '../../train/metrics.js'
 import { loadFinetuneTokenizer } from '../../train/text-encoding.js';
 import { formatDuration } from '../../train/progress.js';
 import { num } from './finetune.js';
-import { UsageError, exitCodeOf, parseFlags } from '../command.js';
+import { UsageError, exitCodeOf, parseFlags, type FlagValues } from '../command.js';
 
 export const usage = `Usage: bert evaluate --model DIR --data FILE [--max-length 128] [--json]
 
-  --model DIR         a fine-tuned model folder (BertForSequenceClassification or BertForTokenClassification)
-  --data FILE         labelled data: .jsonl/.jsonl.gz, .csv/.tsv(.gz), an aclImdb split folder, or CoNLL JSONL
+  --model DIR         a fine-tuned model folder (BertForSequenceClassification or BertForTokenClassification),
+                      or a pre-trained one (BertForPreTraining) with --data a folder of pre-training shards
+  --data FILE         labelled data: .jsonl/.jsonl.gz, .csv/.tsv(.gz), an aclImdb split folder, or CoNLL JSONL;
+                      or pre-training shards (a folder with dataset.json from bert create-pretraining-data):
+                      held-out MLM loss / accuracy and NSP loss / accuracy, on the first --samples instances
   --task T            text-classification | token-classification (default: from config.json architectures)
   --max-length N      tokens per example (default 128)
   --batch-size N      (default 32)
@@ -41,6 +49,7 @@ async function run(argv: string[]): Promise<number> {
   const values = parseFlags(argv, OPTIONS, usage);
   if (!values) return 0;
   if (!values.model || !values.data) throw new UsageError('--model and --data are required');
+  if (existsSync(join(values.data, 'dataset.json'))) return evaluatePretrainingData(values);
   const modelDir = values.model;
   const config = readConfig(modelDir);
   const arch = config.architectures?.[0];
@@ -119,6 +128,35 @@ async function run(argv: string[]): Promise<number> {
   result['examples_per_second'] = Number((Number(result['examples']) / seconds).toFixed(2));
   if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else process.stdout.write(`${text}\n`);
+  return 0;
+}
+
+/** `bert evaluate` on pre-training shards: MLM and NSP metrics of a BertForPreTraining folder. */
+async function evaluatePretrainingData(values: FlagValues<typeof OPTIONS>): Promise<number> {
+  const modelDir = values.model!;
+  const backend = values.backend ?? 'auto';
+  if (!['js', 'native', 'auto'].includes(backend)) throw new UsageError(`--backend must be js, native or auto, got "${backend}"`);
+  const batchSize = num(values['batch-size'], '--batch-size', 32, 'int');
+  if (batchSize <= 0) throw new UsageError('--batch-size must be positive');
+  const samples = values.samples === undefined ? Infinity : num(values.samples, '--samples', 0, 'int');
+  if (samples <= 0) throw new UsageError('--samples must be positive');
+  const vocab = readPretrainingVocab(values.tokenizer ?? modelDir);
+  const instances = readEvalInstances(values.data!, samples, vocab, num(values.seed, '--seed', 42, 'int'));
+  const { model, missing } = PretrainingBert.load(modelDir, { kernels: getKernels({ backend: backend as BackendChoice }) });
+  if (missing.length > 0) throw new Error(`${modelDir}: not a pre-trained BERT (no ${missing[0]}); the MLM and NSP heads are needed`);
+  if (model.config.vocabSize !== vocab.size) {
+    throw new Error(`${modelDir}: vocab_size ${model.config.vocabSize}, but the data was made with a vocabulary of ${vocab.size} tokens`);
+  }
+  const t0 = performance.now();
+  const ev = evaluatePretraining(model, instances, batchSize, vocab.padId);
+  const seconds = (performance.now() - t0) / 1000;
+  const result = { ...ev, seconds: Number(seconds.toFixed(2)), examples_per_second: Number((ev.instances / seconds).toFixed(2)) };
+  if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else {
+    process.stdout.write(`MLM accuracy ${(ev.mlm_accuracy * 100).toFixed(2)}% (loss ${ev.mlm_loss.toFixed(4)})  NSP accuracy ` +
+      `${(ev.nsp_accuracy * 100).toFixed(2)}% (loss ${ev.nsp_loss.toFixed(4)}; always "random" would score ` +
+      `${(ev.nsp_random_fraction * 100).toFixed(2)}%)  ${ev.instances} instances\n`);
+  }
   return 0;
 }
 

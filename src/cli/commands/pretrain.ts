@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { getKernels, type BackendChoice } from '../../native/index.js';
 import { readDatasetManifest } from '../../data/shards.js';
-import { pretrainingVocab } from '../../data/pretraining.js';
+import { readPretrainingVocab } from '../../data/pretraining.js';
 import { PretrainingBert } from '../../data/pretraining-model.js';
 import { pretrain } from '../../data/pretraining-trainer.js';
 import { ProgressReporter } from '../../train/progress.js';
@@ -88,14 +88,10 @@ async function run(argv: string[]): Promise<number> {
 
   // The vocabulary: tokens in id order from vocab.txt (what the data was made with).
   const vocabDir = existsSync(values.vocab) && statSync(values.vocab).isFile() ? dirname(values.vocab) : values.vocab;
-  const vocabFile = join(vocabDir, 'vocab.txt');
-  if (!existsSync(vocabFile)) throw new Error(`${vocabFile}: not found; --vocab needs the tokenizer folder the data was made with`);
-  const vocabTokens = readFileSync(vocabFile, 'utf8').split(/\r?\n/);
-  if (vocabTokens[vocabTokens.length - 1] === '') vocabTokens.pop();
-  const vocab = pretrainingVocab(vocabTokens, vocabFile);
+  const vocab = readPretrainingVocab(vocabDir);
   const manifest = readDatasetManifest(values.data);
   if (manifest.vocabSize !== vocab.size) {
-    throw new Error(`${values.data} was made with a vocabulary of ${manifest.vocabSize} tokens, ${vocabFile} has ${vocab.size}; use the same --vocab`);
+    throw new Error(`${values.data} was made with a vocabulary of ${manifest.vocabSize} tokens, --vocab ${values.vocab} has ${vocab.size}; use the same --vocab`);
   }
 
   let model: PretrainingBert;
@@ -120,7 +116,7 @@ async function run(argv: string[]): Promise<number> {
       throw new UsageError(`--config ${c}: not one of ${Object.keys(PRETRAIN_PRESETS).join(', ')} nor a config.json file`);
     }
     if (config.vocab_size !== undefined && config.vocab_size !== vocab.size) {
-      throw new Error(`--config ${c}: vocab_size ${String(config.vocab_size)} differs from ${vocabFile} (${vocab.size} tokens)`);
+      throw new Error(`--config ${c}: vocab_size ${String(config.vocab_size)} differs from --vocab ${values.vocab} (${vocab.size} tokens)`);
     }
     model = new PretrainingBert({ ...config, vocab_size: vocab.size, architectures: ['BertForPreTraining'] }, { kernels, seed });
   }
