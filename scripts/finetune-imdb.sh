@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The IMDb fine-tuning runs of issue 5 on ../shared/models/bert-mini-imdb-hf, timed, logged to /tmp.
+# The IMDb fine-tuning runs of issue 5 on ../shared/models/bert-mini-imdb-hf (or MODEL=DIR), timed, logged to /tmp.
 #   scripts/finetune-imdb.sh notebook   # seed-notebook protocol: 1,000 seeded reviews, 3 epochs, Adam 5e-5 constant, eps 1e-7, len 128
 #   scripts/finetune-imdb.sh full       # 25,000 reviews, len 256, 2 epochs, batch 32, AdamW 1e-4, 10% warmup + linear, eps 1e-6, wd 0.01
 #   scripts/finetune-imdb.sh conll      # NER: CoNLL-2003 train -> dev, entity-level F1
+# Extra arguments go to `bert finetune`, e.g. `scripts/finetune-imdb.sh notebook --random-init` (no pre-training).
 # Run from the repository root after `npm run build`. Each run appends a JSON summary to /tmp/bert-ts-finetune-runs.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL=../shared/models/bert-mini-imdb-hf
+MODEL=${MODEL:-../shared/models/bert-mini-imdb-hf}
 DATA=../shared/data/imdb
 RUN=${1:-notebook}
 OUT=${OUT:-/tmp/bert-ts-ft-$RUN}
@@ -39,4 +40,4 @@ case "$RUN" in
   *) echo "usage: $0 notebook|full|conll [extra finetune flags]" >&2; exit 2 ;;
 esac
 end=$(date +%s)
-echo "{\"run\":\"$RUN\",\"train_seconds\":$((mid - start)),\"eval_seconds\":$((end - mid)),\"wall_seconds\":$((end - start)),\"output\":\"$OUT\"}" | tee -a /tmp/bert-ts-finetune-runs.jsonl
+echo "{\"run\":\"$RUN\",\"model\":\"$MODEL\",\"flags\":\"${*:2}\",\"train_seconds\":$((mid - start)),\"eval_seconds\":$((end - mid)),\"wall_seconds\":$((end - start)),\"output\":\"$OUT\"}" | tee -a /tmp/bert-ts-finetune-runs.jsonl
