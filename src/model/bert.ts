@@ -5,7 +5,7 @@ import { dropoutHash } from '../tensor/kernels.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { join } from 'node:path';
 import { FolderSnapshot } from '../io/index.js';
-import { checkConfigFitsWeights, loadIntoStore, readConfig, readWeights, saveToDir } from './checkpoint.js';
+import { checkConfigFitsWeights, loadIntoStore, readConfig, readWeights, resolveModelFolder, saveToDir } from './checkpoint.js';
 import { BertConfig } from './config.js';
 import type { ConfigJson, ProblemType } from './config.js';
 import { Backbone, FLOAT32_MIN, backboneSpecs, siteSeed } from './encoder.js';
@@ -273,8 +273,9 @@ export abstract class BertPreTrainedModel {
 type ModelConstructor<T> = new (config: BertConfig, options?: ModelOptions) => T;
 
 /** Shared fromPretrained: config (with overrides), weights, missing parameters initialised with a warning. */
-async function loadPretrained<T extends BertPreTrainedModel>(cls: ModelConstructor<T>, dir: string, options: PretrainedOptions): Promise<T> {
+async function loadPretrained<T extends BertPreTrainedModel>(cls: ModelConstructor<T>, folder: string, options: PretrainedOptions): Promise<T> {
   // Every file is read once, from one descriptor; the snapshot refuses the load if the folder changed meanwhile.
+  const dir = resolveModelFolder(folder);
   const snapshot = new FolderSnapshot();
   let config = readConfig(dir, snapshot);
   if (options.config) config = BertConfig.fromJson({ ...config.toJson(), ...options.config }, `${dir}/config.json (with overrides)`);

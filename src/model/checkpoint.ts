@@ -1,11 +1,24 @@
 // HF checkpoint names ↔ our parameter store: reading a model folder's weights and writing what save_pretrained writes.
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointFormatError, readJsonFile, readPytorchBin, readSafetensors, writeFileAtomic, writeSafetensors } from '../io/index.js';
 import type { FolderSnapshot } from '../io/index.js';
 import type { TensorEntry, WritableTensor } from '../io/index.js';
 import { BertConfig } from './config.js';
 import type { ParameterStore } from './params.js';
+
+/**
+ * The folder's real path, resolved once: a model reached through a symlink that is swapped while it loads
+ * (`current -> v2`, the atomic way to deploy a new version) is then read whole from one version. A path that does
+ * not resolve is returned as given, for readConfig to report.
+ */
+export function resolveModelFolder(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return dir;
+  }
+}
 
 /** Reads and validates `dir/config.json` (`snapshot` remembers the version read). */
 export function readConfig(dir: string, snapshot?: FolderSnapshot): BertConfig {

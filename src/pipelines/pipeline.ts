@@ -9,6 +9,7 @@ import {
   BertModel,
 } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
+import { resolveModelFolder } from '../model/checkpoint.js';
 import type { GroupedEntity, TokenEntity } from './aggregation.js';
 import type { QaAnswer } from './qa.js';
 import {
@@ -133,11 +134,13 @@ export function pipeline(task: Task, model?: string, options?: PipelineOptions):
 export async function pipeline(task: Task, model?: string, options: PipelineOptions = {}): Promise<AnyPipeline> {
   const canonical = canonicalTask(task);
   const dir = await resolveModel(model, options);
-  const tokenizer = await loadPipelineTokenizer(options.tokenizer ?? dir);
+  // One real path for the tokenizer and the model: a folder symlink swapped meanwhile cannot pair two versions.
+  const folder = resolveModelFolder(dir);
+  const tokenizer = await loadPipelineTokenizer(options.tokenizer ?? folder);
   const load = { kernels: options.kernels, warn: options.warn };
   switch (canonical) {
     case 'text-classification': {
-      const m = await BertForSequenceClassification.fromPretrained(dir, load);
+      const m = await BertForSequenceClassification.fromPretrained(folder, load);
       const ctx = context(m, tokenizer, options);
       const predictEach = async (inputs: TextInput[], o?: TextClassificationCallOptions) => textClassification(ctx, inputs, o);
       const call = async (input: TextInput | TextInput[], o?: TextClassificationCallOptions) => {
@@ -148,7 +151,7 @@ export async function pipeline(task: Task, model?: string, options: PipelineOpti
       return callable(call, { task: canonical, model: dir, config: m.config, tokenizer, predictEach }) as TextClassificationPipeline;
     }
     case 'fill-mask': {
-      const m = await BertForMaskedLM.fromPretrained(dir, load);
+      const m = await BertForMaskedLM.fromPretrained(folder, load);
       const ctx = context(m, tokenizer, options);
       const predictEach = async (inputs: string[], o?: FillMaskCallOptions) => fillMask(ctx, inputs, o);
       const call = async (input: string | string[], o?: FillMaskCallOptions) =>
@@ -156,7 +159,7 @@ export async function pipeline(task: Task, model?: string, options: PipelineOpti
       return callable(call, { task: canonical, model: dir, config: m.config, tokenizer, predictEach }) as FillMaskPipeline;
     }
     case 'token-classification': {
-      const m = await BertForTokenClassification.fromPretrained(dir, load);
+      const m = await BertForTokenClassification.fromPretrained(folder, load);
       const ctx = context(m, tokenizer, options);
       const predictEach = async (inputs: string[], o?: TokenClassificationCallOptions) => tokenClassification(ctx, inputs, o);
       const call = async (input: string | string[], o?: TokenClassificationCallOptions) =>
@@ -164,7 +167,7 @@ export async function pipeline(task: Task, model?: string, options: PipelineOpti
       return callable(call, { task: canonical, model: dir, config: m.config, tokenizer, predictEach }) as TokenClassificationPipeline;
     }
     case 'question-answering': {
-      const m = await BertForQuestionAnswering.fromPretrained(dir, load);
+      const m = await BertForQuestionAnswering.fromPretrained(folder, load);
       const ctx = context(m, tokenizer, options);
       const predictEach = async (inputs: QaInput[], o?: QuestionAnsweringCallOptions) => {
         const ranked = questionAnswering(ctx, inputs, o);
@@ -186,7 +189,7 @@ export async function pipeline(task: Task, model?: string, options: PipelineOpti
       return callable(call, { task: canonical, model: dir, config: m.config, tokenizer, predictEach }) as QuestionAnsweringPipeline;
     }
     case 'feature-extraction': {
-      const m = await BertModel.fromPretrained(dir, { ...load, warn: options.warn ?? (() => {}) });
+      const m = await BertModel.fromPretrained(folder, { ...load, warn: options.warn ?? (() => {}) });
       const ctx = context(m, tokenizer, options);
       const predictEach = async (inputs: string[], o?: FeatureExtractionCallOptions) => featureExtraction(ctx, inputs, o);
       const call = async (input: string | string[], o?: FeatureExtractionCallOptions) =>

@@ -1,6 +1,6 @@
 // Reading and writing HF tokenizer folders: tokenizer.json, or vocab.txt + tokenizer_config.json the way
 // transformers converts a slow BertTokenizer; every unsupported component is refused by name.
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, realpathSync, renameSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { AddedToken } from './added-tokens.js';
 import { TokenizerError } from './errors.js';
@@ -495,7 +495,14 @@ export function specFromVocab(vocabLines: string[], c: VocabConversion): Tokeniz
  */
 export function readTokenizerFolder(dir: string): TokenizerSpec {
   const reads = new FolderReads();
-  const spec = readFolderSpec(dir, reads);
+  // Resolved once, so a folder symlink swapped while this reads (`current -> v2`) is read from one version.
+  let real = dir;
+  try {
+    real = realpathSync(dir);
+  } catch {
+    // reported below as a missing folder
+  }
+  const spec = readFolderSpec(real, reads);
   reads.verify();
   return spec;
 }
