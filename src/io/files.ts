@@ -190,6 +190,9 @@ export function readJsonFile(path: string, what = 'JSON file', snapshot?: Folder
   return parseJsonText(text, path, what);
 }
 
+/** The largest JSON / text file read (a config.json is a few KB, a tokenizer.json a few MB; V8 strings end at 512 MiB). */
+export const MAX_TEXT_FILE_BYTES = 256 * 2 ** 20;
+
 /** A whole UTF-8 text file, read from one descriptor; CheckpointFormatError if it is missing or changes meanwhile. */
 export function readTextFile(path: string, what: string, snapshot?: FolderSnapshot): string {
   let source: ByteSource;
@@ -201,6 +204,9 @@ export function readTextFile(path: string, what: string, snapshot?: FolderSnapsh
     throw new CheckpointFormatError(path, `cannot read ${what}: ${reason}`, { cause: err });
   }
   try {
+    if (source.size > MAX_TEXT_FILE_BYTES) {
+      throw new CheckpointFormatError(path, `${what} is ${source.size} bytes; text files over ${MAX_TEXT_FILE_BYTES} bytes (256 MiB) are refused`);
+    }
     const bytes = Buffer.alloc(source.size);
     source.readInto(bytes, 0);
     source.checkUnchanged();

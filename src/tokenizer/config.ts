@@ -124,6 +124,9 @@ export function parseJson(text: string, file: string): Json {
   }
 }
 
+/** The largest tokenizer file read (bert-base's tokenizer.json is 466 KB; V8 strings end at 512 MiB). */
+const MAX_FILE_BYTES = 256n * 2n ** 20n;
+
 /** What changes when a file is replaced, deleted, truncated or written to (ctime moves on every write and rename). */
 function sameVersion(a: BigIntStats, b: BigIntStats | undefined): boolean {
   return b !== undefined && a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
@@ -147,6 +150,7 @@ class FolderReads {
     try {
       const before = fstatSync(fd, { bigint: true });
       if (!before.isFile()) throw new TokenizerError(`cannot read ${path}: not a regular file`);
+      if (before.size > MAX_FILE_BYTES) throw new TokenizerError(`${path}: ${before.size} bytes; tokenizer files over 256 MiB are refused`);
       const bytes = Buffer.alloc(Number(before.size));
       let done = 0;
       while (done < bytes.length) {

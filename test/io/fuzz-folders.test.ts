@@ -2,7 +2,7 @@
 // (longer runs: `npx tsx scripts/fuzz-io.ts 60 1 folders`), and the hostile sizes a config.json can ask for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runIoFuzz } from './helpers/fuzz-io.js';
@@ -102,6 +102,28 @@ test("padding 'max_length' to a huge model_max_length from the folder is refused
       return true;
     });
     assert.equal(tokenizer.encode('hello', null, { padding: 'max_length', maxLength: 8 }).inputIds.length, 8);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a 300 MB config.json or tokenizer.json (sparse) is refused by size before it is read', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bert-ts-big-'));
+  try {
+    writeFileSync(join(dir, 'config.json'), '');
+    truncateSync(join(dir, 'config.json'), 300 * 2 ** 20);
+    await assert.rejects(BertForSequenceClassification.fromPretrained(dir, { kernels: jsKernels, warn: () => {} }), (err: unknown) => {
+      assert.ok(err instanceof CheckpointFormatError, String(err));
+      assert.match((err as Error).message, /config\.json: model config is 314572800 bytes; text files over 268435456 bytes \(256 MiB\) are refused/);
+      return true;
+    });
+    writeFileSync(join(dir, 'tokenizer.json'), '');
+    truncateSync(join(dir, 'tokenizer.json'), 300 * 2 ** 20);
+    assert.throws(() => BertTokenizer.fromPretrained(dir), (err: unknown) => {
+      assert.ok(err instanceof TokenizerError, String(err));
+      assert.match((err as Error).message, /tokenizer\.json: 314572800 bytes; tokenizer files over 256 MiB are refused/);
+      return true;
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
