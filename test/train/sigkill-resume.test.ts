@@ -1,4 +1,4 @@
-// A training child process killed with SIGKILL at an arbitrary moment resumes to the same weights as an uninterrupted run.
+// A training child process killed with SIGKILL at three random steps resumes to the same weights as an uninterrupted run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -13,6 +13,7 @@ import { ProgressReporter } from '../../src/train/progress.js';
 import { latestCheckpointDir } from '../../src/train/checkpoint.js';
 import { encodedDataset } from '../../src/data/batching.js';
 import { sigkillExamples, sigkillOptions } from './helpers/sigkill-shared.js';
+import { seeded } from '../helpers/seeded.js';
 
 const CHILD = 'test/train/helpers/sigkill-child.ts';
 
@@ -43,21 +44,32 @@ function runChild(out: string, resume: boolean, killAfterStep?: number): Promise
   });
 }
 
-test('SIGKILL mid-run, then --resume: same final weights as an uninterrupted run', { timeout: 120_000 }, async () => {
+/** Three distinct kill steps in 1..17 (of 18), drawn from a fixed seed; scripts/sigkill-loop.ts runs many more. */
+function killSteps(seed: number): number[] {
+  const rand = seeded(seed);
+  const steps = new Set<number>();
+  while (steps.size < 3) steps.add(1 + Math.floor(rand() * 17));
+  return [...steps].sort((a, b) => a - b);
+}
+
+test('SIGKILL at three random steps, --resume after each: same final weights as an uninterrupted run', { timeout: 180_000 }, async () => {
   const full = await BertForSequenceClassification.fromPretrained('../shared/fixtures/hf-tiny/seq_cls3', { kernels: jsKernels, warn: () => {} });
   await new Trainer(bertTrainerModel(full), encodedDataset(sigkillExamples(), 'sequence', 0), {
     ...sigkillOptions, kernels: jsKernels, progress: new ProgressReporter({ stream: { write: () => true }, tty: false }),
   }).train();
 
   const out = mkdtempSync(join(tmpdir(), 'bert-ts-sigkill-'));
-  const first = await runChild(out, false, 13); // 9 steps per epoch: killed during epoch 2
-  assert.equal(first.signal, 'SIGKILL');
-  const saved = latestCheckpointDir(out);
-  assert.ok(saved, 'a complete checkpoint survives the kill');
-  const second = await runChild(out, true);
-  assert.equal(second.code, 0);
-  assert.ok(second.lines.some((l) => l.includes('resumed from')));
-  assert.ok(second.lines.at(-1)!.includes('"done"'));
+  const kills = killSteps(20261126);
+  for (const [i, step] of kills.entries()) {
+    // Killed right after the step line: in the middle of that step's checkpoint write (9 steps per epoch).
+    const run = await runChild(out, i > 0, step);
+    assert.equal(run.signal, 'SIGKILL', `run ${i} was killed at step ${step}`);
+    assert.ok(latestCheckpointDir(out), `a complete checkpoint survives the kill at step ${step}`);
+  }
+  const last = await runChild(out, true);
+  assert.equal(last.code, 0);
+  assert.ok(last.lines.some((l) => l.includes('resumed from')), 'the last run resumed');
+  assert.ok(last.lines.at(-1)!.includes('"done"'), 'the last run finished');
 
   const resumed = await BertForSequenceClassification.fromPretrained('../shared/fixtures/hf-tiny/seq_cls3', { kernels: jsKernels, warn: () => {} });
   const { loadCheckpoint, modelFingerprint } = await import('../../src/train/checkpoint.js');
