@@ -78,7 +78,7 @@ for (const [what, changes, message] of HOSTILE) {
   });
 }
 
-test('a tokenizer.json with 10,000 added tokens loads in linear time (was quadratic: ~11 s)', () => {
+test('a tokenizer.json with 10,000 added tokens loads in linear time (was quadratic: 8,000 took 7.5 s)', () => {
   const doc = JSON.parse(readFileSync(join(TINY, 'tokenizer/tokenizer.json'), 'utf8')) as { added_tokens: unknown[] };
   for (let i = 0; i < 10_000; i++) {
     doc.added_tokens.push({ id: 5000 + i, content: `<t${i}>`, single_word: false, lstrip: false, rstrip: false, normalized: i % 2 === 0, special: i % 3 === 0 });
