@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jsKernels } from '../../src/tensor/js-kernels.js';
@@ -52,13 +52,14 @@ function killSteps(seed: number): number[] {
   return [...steps].sort((a, b) => a - b);
 }
 
-test('SIGKILL at three random steps, --resume after each: same final weights as an uninterrupted run', { timeout: 180_000 }, async () => {
+test('SIGKILL at three random steps, --resume after each: same final weights as an uninterrupted run', { timeout: 180_000 }, async (t) => {
   const full = await BertForSequenceClassification.fromPretrained('../shared/fixtures/hf-tiny/seq_cls3', { kernels: jsKernels, warn: () => {} });
   await new Trainer(bertTrainerModel(full), encodedDataset(sigkillExamples(), 'sequence', 0), {
     ...sigkillOptions, kernels: jsKernels, progress: new ProgressReporter({ stream: { write: () => true }, tty: false }),
   }).train();
 
   const out = mkdtempSync(join(tmpdir(), 'bert-ts-sigkill-'));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
   const kills = killSteps(20261126);
   for (const [i, step] of kills.entries()) {
     // Killed right after the step line: in the middle of that step's checkpoint write (9 steps per epoch).
