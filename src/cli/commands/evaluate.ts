@@ -49,7 +49,9 @@ async function run(argv: string[]): Promise<number> {
   const values = parseFlags(argv, OPTIONS, usage);
   if (!values) return 0;
   if (!values.model || !values.data) throw new UsageError('--model and --data are required');
-  if (existsSync(join(values.data, 'dataset.json'))) return evaluatePretrainingData(values);
+  const backend = values.backend ?? 'auto';
+  if (!['js', 'native', 'auto'].includes(backend)) throw new UsageError(`--backend must be js, native or auto, got "${backend}"`);
+  if (existsSync(join(values.data, 'dataset.json'))) return evaluatePretrainingData(values, backend as BackendChoice);
   const modelDir = values.model;
   const config = readConfig(modelDir);
   const arch = config.architectures?.[0];
@@ -64,8 +66,6 @@ async function run(argv: string[]): Promise<number> {
   const samples = values.samples === undefined ? undefined : num(values.samples, '--samples', 0, 'int');
   if (samples !== undefined && samples <= 0) throw new UsageError('--samples must be positive');
   const seed = num(values.seed, '--seed', 42, 'int');
-  const backend = values.backend ?? 'auto';
-  if (!['js', 'native', 'auto'].includes(backend)) throw new UsageError(`--backend must be js, native or auto, got "${backend}"`);
   const kernels = getKernels({ backend: backend as BackendChoice });
   const tok = await loadFinetuneTokenizer(values.tokenizer ?? modelDir);
   const t0 = performance.now();
@@ -132,17 +132,15 @@ async function run(argv: string[]): Promise<number> {
 }
 
 /** `bert evaluate` on pre-training shards: MLM and NSP metrics of a BertForPreTraining folder. */
-async function evaluatePretrainingData(values: FlagValues<typeof OPTIONS>): Promise<number> {
+async function evaluatePretrainingData(values: FlagValues<typeof OPTIONS>, backend: BackendChoice): Promise<number> {
   const modelDir = values.model!;
-  const backend = values.backend ?? 'auto';
-  if (!['js', 'native', 'auto'].includes(backend)) throw new UsageError(`--backend must be js, native or auto, got "${backend}"`);
   const batchSize = num(values['batch-size'], '--batch-size', 32, 'int');
   if (batchSize <= 0) throw new UsageError('--batch-size must be positive');
   const samples = values.samples === undefined ? Infinity : num(values.samples, '--samples', 0, 'int');
   if (samples <= 0) throw new UsageError('--samples must be positive');
   const vocab = readPretrainingVocab(values.tokenizer ?? modelDir);
   const instances = readEvalInstances(values.data!, samples, vocab, num(values.seed, '--seed', 42, 'int'));
-  const { model, missing } = PretrainingBert.load(modelDir, { kernels: getKernels({ backend: backend as BackendChoice }) });
+  const { model, missing } = PretrainingBert.load(modelDir, { kernels: getKernels({ backend }) });
   if (missing.length > 0) throw new Error(`${modelDir}: not a pre-trained BERT (no ${missing[0]}); the MLM and NSP heads are needed`);
   if (model.config.vocabSize !== vocab.size) {
     throw new Error(`${modelDir}: vocab_size ${model.config.vocabSize}, but the data was made with a vocabulary of ${vocab.size} tokens`);
