@@ -15,8 +15,8 @@ export const usage = `Usage: bert demo [--model DIR] [--output DIR] [--epochs N]
 The seed notebook in one command, offline: fine-tunes a pre-trained BERT on an IMDb sample shipped with bert-ts
 (800 train / 500 test reviews, balanced), evaluates it on the test sample, then classifies a new review.
 
-  --model DIR     pre-trained model folder (default: the embedded default model; in development
-                  ../shared/models/bert-mini-imdb-hf beside the repository)
+  --model DIR     pre-trained model folder (default: assets/default-model, bert-ts's own BERT-mini
+                  pre-trained on IMDb text)
   --output DIR    where the fine-tuned model is written (default: a new folder under the system temp dir)
   --epochs N      fine-tuning epochs (default 2)
   --text TEXT     the review to classify (default "This movie was absolutely fantastic!")
@@ -24,14 +24,11 @@ The seed notebook in one command, offline: fine-tunes a pre-trained BERT on an I
 
 const packageRoot = new URL('../../../', import.meta.url);
 
-/** The model the demo starts from: a folder shipped in assets/, else the shared development checkpoint. */
+/** The model the demo starts from: the pre-trained BERT shipped in assets/default-model. */
 function defaultModelDir(): string {
-  const candidates = [new URL('assets/default-model/', packageRoot), new URL('../shared/models/bert-mini-imdb-hf/', packageRoot)];
-  for (const url of candidates) {
-    const dir = fileURLToPath(url);
-    if (existsSync(join(dir, 'config.json'))) return dir;
-  }
-  throw new UsageError(`no default model found (looked in ${candidates.map((u) => fileURLToPath(u)).join(' and ')}); pass --model DIR`);
+  const dir = fileURLToPath(new URL('assets/default-model/', packageRoot));
+  if (!existsSync(join(dir, 'config.json'))) throw new UsageError(`the default model is missing (${dir}config.json not found); pass --model DIR`);
+  return dir;
 }
 
 /** The fields of finetune's eval_results.json that the demo reports. */
