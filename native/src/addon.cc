@@ -142,6 +142,18 @@ napi_value SgemmBuiltin(napi_env env, napi_callback_info info) {
   return gemmCommon(env, info, "sgemmBuiltin", builtinParallel);
 }
 
+int activationCode(const Args& a, size_t i) {
+  const int32_t code = a.i32num(i);
+  if (code < 0 || code > bert::ACT_IDENTITY) a.fail(i, "is not a known activation code");
+  return code;
+}
+
+// -1 (none) or an activation code.
+int optionalActivationCode(const Args& a, size_t i) {
+  const int32_t code = a.i32num(i);
+  return code == -1 ? -1 : activationCode(a, i);
+}
+
 napi_value LinearForward(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     Args a(env, info, "linearForward", 7);
@@ -150,7 +162,8 @@ napi_value LinearForward(napi_env env, napi_callback_info info) {
     const float* w = a.f32(1, n * k);
     const float* bias = a.f32(2, n, true);
     float* y = a.f32(3, m * n);
-    bert::linearForward(x, w, bias, y, m, n, k);
+    const int act = a.argc > 7 ? optionalActivationCode(a, 7) : -1;
+    bert::linearForward(x, w, bias, y, m, n, k, act);
     return undef(env);
   });
 }
@@ -168,12 +181,6 @@ napi_value LinearBackward(napi_env env, napi_callback_info info) {
     bert::linearBackward(dy, x, w, dx, dw, db, m, n, k);
     return undef(env);
   });
-}
-
-int activationCode(const Args& a, size_t i) {
-  const int32_t code = a.i32num(i);
-  if (code < 0 || code > bert::ACT_IDENTITY) a.fail(i, "is not a known activation code");
-  return code;
 }
 
 napi_value ActivationForward(napi_env env, napi_callback_info info) {
@@ -200,7 +207,8 @@ napi_value LayerNormForward(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     Args a(env, info, "layerNormForward", 9);
     const int64_t rows = a.dim(6), cols = a.dim(7);
-    bert::layerNormForward(a.f32(0, rows * cols), a.f32(1, cols), a.f32(2, cols), a.f32(3, rows * cols),
+    const float* residual = a.argc > 9 ? a.f32(9, rows * cols, true) : nullptr;
+    bert::layerNormForward(a.f32(0, rows * cols), residual, a.f32(1, cols), a.f32(2, cols), a.f32(3, rows * cols),
                            a.f32(4, rows), a.f32(5, rows), rows, cols, a.num(8));
     return undef(env);
   });
@@ -224,7 +232,7 @@ napi_value AttentionForward(napi_env env, napi_callback_info info) {
     if (ld < H * D) a.fail(3, "(ld) must be >= heads * headDim");
     if (ldCtx < H * D) a.fail(7, "(ldCtx) must be >= heads * headDim");
     const int64_t qkv = span(B * T, H * D, ld);
-    bert::attentionForward(a.f32(0, qkv), a.f32(1, qkv), a.f32(2, qkv), ld, a.f32(4, B * T), a.f32(5, B * H * T * T),
+    bert::attentionForward(a.f32(0, qkv), a.f32(1, qkv), a.f32(2, qkv), ld, a.f32(4, B * T), a.f32(5, B * H * T * T, true),
                            a.f32(6, span(B * T, H * D, ldCtx)), ldCtx, B, T, H, D, static_cast<float>(a.num(12)),
                            a.dropout(13, 14));
     return undef(env);
@@ -242,6 +250,15 @@ napi_value AttentionBackward(napi_env env, napi_callback_info info) {
     bert::attentionBackward(a.f32(0, span(B * T, H * D, ldCtx)), ldCtx, a.f32(2, qkv), a.f32(3, qkv), a.f32(4, qkv), ld,
                             a.f32(6, B * H * T * T), a.f32(7, qkv), a.f32(8, qkv), a.f32(9, qkv), B, T, H, D,
                             static_cast<float>(a.num(14)), a.dropout(15, 16));
+    return undef(env);
+  });
+}
+
+napi_value Add(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, "add", 3);
+    const int64_t n = a.dim(2);
+    bert::add(a.f32(0, n), a.f32(1, n), n);
     return undef(env);
   });
 }
@@ -378,6 +395,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"attentionBackward", nullptr, AttentionBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"embeddingForward", nullptr, EmbeddingForward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"embeddingBackward", nullptr, EmbeddingBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"add", nullptr, Add, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"dropout", nullptr, DropoutForward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"softmaxCrossEntropy", nullptr, SoftmaxCrossEntropy, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"adamwStep", nullptr, AdamwStep, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -18,8 +18,6 @@ void sgemmReference(bool transA, bool transB, int64_t m, int64_t n, int64_t k, f
 // The portable blocked kernel used when no library is present (also exposed for testing).
 void sgemmBuiltin(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                   const float* b, int64_t ldb, float beta, float* c, int64_t ldc, bool parallel);
-// y[m,n] = x[m,k] @ w[n,k]^T + bias[n]
-void linearForward(const float* x, const float* w, const float* bias, float* y, int64_t m, int64_t n, int64_t k);
 
 std::string backendName();
 // The instruction set the library dispatches to at run time (oneDNN only; "unknown" otherwise).

@@ -124,17 +124,6 @@ void sgemmSerial(bool transA, bool transB, int64_t m, int64_t n, int64_t k, floa
 #endif
 }
 
-void linearForward(const float* x, const float* w, const float* bias, float* y, int64_t m, int64_t n, int64_t k) {
-  if (bias) {
-    // Broadcast the bias into y and let the GEMM accumulate onto it (beta = 1): one pass instead of two.
-#pragma omp parallel for schedule(static) if (m * n > 65536)
-    for (int64_t i = 0; i < m; i++) std::memcpy(y + i * n, bias, sizeof(float) * n);
-    sgemm(false, true, m, n, k, 1.0f, x, k, w, k, 1.0f, y, n);
-  } else {
-    sgemm(false, true, m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
-  }
-}
-
 std::string cpuIsa() {
 #if defined(BERT_USE_DNNL)
   switch (static_cast<int>(dnnl_get_effective_cpu_isa())) {

@@ -175,6 +175,44 @@ inline void addPartsInThreadOrder(float* const* parts, float* out, int64_t n) {
 
 }  // namespace
 
+namespace {
+
+// y[i, :] = act(y[i, :] + bias) over the rows, in one pass (bias may be null).
+template <int ACT>
+void biasActivationRows(float* y, const float* bias, int64_t m, int64_t n) {
+#pragma omp parallel for schedule(static) if (m * n > PAR_MIN)
+  for (int64_t i = 0; i < m; i++) {
+    float* row = y + i * n;
+    if (bias) {
+#pragma omp simd
+      for (int64_t j = 0; j < n; j++) row[j] = actForward<ACT>(row[j] + bias[j]);
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < n; j++) row[j] = actForward<ACT>(row[j]);
+    }
+  }
+}
+
+}  // namespace
+
+void linearForward(const float* x, const float* w, const float* bias, float* y, int64_t m, int64_t n, int64_t k,
+                   int act) {
+  // GEMM into y, then bias and activation in one pass over y (the order of the js kernel: round(x w^T) + b, then act).
+  sgemm(false, true, m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
+  switch (act) {
+    case ACT_GELU: biasActivationRows<ACT_GELU>(y, bias, m, n); break;
+    case ACT_GELU_NEW: biasActivationRows<ACT_GELU_NEW>(y, bias, m, n); break;
+    case ACT_GELU_FAST: biasActivationRows<ACT_GELU_FAST>(y, bias, m, n); break;
+    case ACT_QUICK_GELU: biasActivationRows<ACT_QUICK_GELU>(y, bias, m, n); break;
+    case ACT_RELU: biasActivationRows<ACT_RELU>(y, bias, m, n); break;
+    case ACT_SILU: biasActivationRows<ACT_SILU>(y, bias, m, n); break;
+    case ACT_TANH: biasActivationRows<ACT_TANH>(y, bias, m, n); break;
+    default:
+      if (bias) biasActivationRows<ACT_IDENTITY>(y, bias, m, n);
+      break;
+  }
+}
+
 void linearBackward(const float* dy, const float* x, const float* w, float* dx, float* dw, float* db, int64_t m,
                     int64_t n, int64_t k) {
   if (dx) sgemm(false, false, m, k, n, 1.0f, dy, n, w, k, 0.0f, dx, k);
@@ -226,12 +264,17 @@ void activationBackward(int act, const float* x, const float* dy, float* dx, int
   }
 }
 
-void layerNormForward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
-                      int64_t rows, int64_t cols, double eps) {
+void layerNormForward(float* x, const float* residual, const float* gamma, const float* beta, float* y, float* mean,
+                      float* rstd, int64_t rows, int64_t cols, double eps) {
 #pragma omp parallel for schedule(static) if (rows * cols > PAR_MIN)
   for (int64_t r = 0; r < rows; r++) {
-    const float* xr = x + r * cols;
+    float* xr = x + r * cols;
     float* yr = y + r * cols;
+    if (residual) {
+      const float* rr = residual + r * cols;
+#pragma omp simd
+      for (int64_t j = 0; j < cols; j++) xr[j] += rr[j];
+    }
     double sum = 0.0;
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < cols; j++) sum += xr[j];
@@ -302,15 +345,19 @@ void attentionForward(const float* q, const float* k, const float* v, int64_t ld
     const float* qb = q + b * T * ld + h * D;
     const float* kb = k + b * T * ld + h * D;
     const float* vb = v + b * T * ld + h * D;
-    float* P = probs + bh * T * T;
+    // Scratch per thread: the probabilities when the caller keeps none (they stay in cache), and their dropout.
+    float* work = scratch(static_cast<size_t>(2 * T * T)).data();
+    float* P = probs ? probs + bh * T * T : work;
     sgemmSerial(false, true, T, T, D, scale, qb, ld, kb, ld, 0.0f, P, T);
     const float* mb = maskBias + b * T;
     for (int64_t t = 0; t < T; t++) {
       float* row = P + t * T;
       float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
       for (int64_t s = 0; s < T; s++) {
-        row[s] += mb[s];
-        mx = std::max(mx, row[s]);
+        const float v = row[s] + mb[s];
+        row[s] = v;
+        mx = v > mx ? v : mx;
       }
       float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
@@ -325,8 +372,7 @@ void attentionForward(const float* q, const float* k, const float* v, int64_t ld
     }
     const float* Pused = P;
     if (dropout.on) {
-      std::vector<float>& buf = scratch(static_cast<size_t>(T * T));
-      float* Pd = buf.data();
+      float* Pd = work + T * T;
       const uint32_t base = static_cast<uint32_t>(bh * T * T);
       for (int64_t i = 0; i < T * T; i++) {
         const bool keep = dropoutHash(dropout.seed, base + static_cast<uint32_t>(i)) >= thr;
@@ -412,6 +458,11 @@ void embeddingBackward(const int32_t* ids, const float* dout, float* dtable, int
       for (int64_t j = c0; j < c1; j++) dst[j] += src[j];
     }
   }
+}
+
+void add(float* dst, const float* src, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+  for (int64_t i = 0; i < n; i++) dst[i] += src[i];
 }
 
 void dropoutForward(const float* x, float* y, int64_t n, const Dropout& dropout) {

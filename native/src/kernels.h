@@ -13,11 +13,15 @@ struct Dropout {
   uint32_t seed;
 };
 
+// y[m,n] = act(x[m,k] @ w[n,k]^T + bias[n]); act < 0 means none (bias may be null).
+void linearForward(const float* x, const float* w, const float* bias, float* y, int64_t m, int64_t n, int64_t k,
+                   int act);
 void linearBackward(const float* dy, const float* x, const float* w, float* dx, float* dw, float* db, int64_t m,
                     int64_t n, int64_t k);
 void activationForward(int act, const float* x, float* y, int64_t n);
 void activationBackward(int act, const float* x, const float* dy, float* dx, int64_t n);
-void layerNormForward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
+// With a residual, x += residual first (in place).
+void layerNormForward(float* x, const float* residual, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
                       int64_t rows, int64_t cols, double eps);
 void layerNormBackward(const float* dy, const float* x, const float* gamma, const float* mean, const float* rstd,
                        float* dx, float* dgamma, float* dbeta, int64_t rows, int64_t cols);
@@ -29,6 +33,7 @@ void attentionBackward(const float* dctx, int64_t ldCtx, const float* q, const f
                        int64_t D, float scale, const Dropout& dropout);
 void embeddingForward(const int32_t* ids, const float* table, float* out, int64_t n, int64_t dim, bool accumulate);
 void embeddingBackward(const int32_t* ids, const float* dout, float* dtable, int64_t n, int64_t dim);
+void add(float* dst, const float* src, int64_t n);
 void dropoutForward(const float* x, float* y, int64_t n, const Dropout& dropout);
 void softmaxCrossEntropy(const float* logits, const int32_t* labels, int64_t n, int64_t c, int32_t ignoreIndex,
                          float* dlogits, double gradScale, double* lossSum, int64_t* count);

@@ -58,13 +58,13 @@ interface LayerParams {
 /** Activations of one encoder layer kept for backward. */
 interface LayerActs {
   qkv: Float32Array; // [N, 3H]
-  probs: Float32Array; // [B, heads, T, T]
+  probs: Float32Array | null; // [B, heads, T, T]; null in inference sets (the kernel keeps them in scratch)
   ctx: Float32Array; // [N, H]
   ln1In: Float32Array; // [N, H] dropout(attention output dense) + residual
   ln1Mean: Float32Array; ln1Rstd: Float32Array;
   h1: Float32Array; // [N, H] attention block output
-  inter: Float32Array; // [N, I] pre-activation
-  interAct: Float32Array; // [N, I]
+  inter: Float32Array; // [N, I] pre-activation; in inference sets, the activation itself (fused into the GEMM pass)
+  interAct: Float32Array | null; // [N, I]; null in inference sets
   ln2In: Float32Array; // [N, H]
   ln2Mean: Float32Array; ln2Rstd: Float32Array;
   out: Float32Array; // [N, H] layer output
@@ -86,7 +86,7 @@ class BackboneActs {
   readonly clsRows: Float32Array; // [B, H]
   readonly poolPre: Float32Array; // [B, H]
   readonly pooled: Float32Array; // [B, H]
-  // backward scratch
+  // backward scratch (empty unless keepAll: backward is refused after an inference forward)
   readonly dA: Float32Array;
   readonly dB: Float32Array;
   readonly dC: Float32Array;
@@ -108,23 +108,24 @@ class BackboneActs {
     const sets = keepAll ? c.numHiddenLayers : Math.min(c.numHiddenLayers, 2);
     for (let l = 0; l < sets; l++) {
       this.layers.push({
-        qkv: new Float32Array(N * 3 * H), probs: new Float32Array(B * nh * T * T), ctx: new Float32Array(N * H),
+        qkv: new Float32Array(N * 3 * H), probs: keepAll ? new Float32Array(B * nh * T * T) : null, ctx: new Float32Array(N * H),
         ln1In: new Float32Array(N * H), ln1Mean: new Float32Array(N), ln1Rstd: new Float32Array(N), h1: new Float32Array(N * H),
-        inter: new Float32Array(N * I), interAct: new Float32Array(N * I),
+        inter: new Float32Array(N * I), interAct: keepAll ? new Float32Array(N * I) : null,
         ln2In: new Float32Array(N * H), ln2Mean: new Float32Array(N), ln2Rstd: new Float32Array(N), out: new Float32Array(N * H),
       });
     }
     this.clsRows = new Float32Array(B * H);
     this.poolPre = new Float32Array(B * H);
     this.pooled = new Float32Array(B * H);
-    this.dA = new Float32Array(N * H);
-    this.dB = new Float32Array(N * H);
-    this.dC = new Float32Array(N * H);
-    this.dI = new Float32Array(N * I);
-    this.dQKV = new Float32Array(N * 3 * H);
-    this.dCls = new Float32Array(B * H);
-    this.dPoolPre = new Float32Array(B * H);
-    this.padRowSave = new Float32Array(H);
+    const g = keepAll ? 1 : 0;
+    this.dA = new Float32Array(g * N * H);
+    this.dB = new Float32Array(g * N * H);
+    this.dC = new Float32Array(g * N * H);
+    this.dI = new Float32Array(g * N * I);
+    this.dQKV = new Float32Array(g * N * 3 * H);
+    this.dCls = new Float32Array(g * B * H);
+    this.dPoolPre = new Float32Array(g * B * H);
+    this.padRowSave = new Float32Array(g * H);
   }
 
   /** The activations of layer l (shared between layers when not keepAll). */
@@ -221,7 +222,7 @@ export class Backbone {
   /** Attention probabilities [B, heads, T, T] of each layer in the last forward (views, before dropout). */
   attentions(): Float32Array[] {
     if (!this.keptAll) throw new Error('attentions need a forward that keeps every layer (outputAttentions)');
-    return this.acts!.layers.map((l) => l.probs);
+    return this.acts!.layers.map((l) => l.probs!);
   }
 
   /**
@@ -310,12 +311,12 @@ export class Backbone {
     const k = this.kernels, c = this.config, H = c.hiddenSize, N = batch.B * batch.T;
     const dq = a.dQKV;
     k.attentionBackward(
-      dCtx, H, s.qkv, s.qkv.subarray(H), s.qkv.subarray(2 * H), 3 * H, s.probs, dq, dq.subarray(H), dq.subarray(2 * H),
+      dCtx, H, s.qkv, s.qkv.subarray(H), s.qkv.subarray(2 * H), 3 * H, s.probs!, dq, dq.subarray(H), dq.subarray(2 * H),
       batch.B, batch.T, c.numAttentionHeads, c.headDim, 1 / Math.sqrt(c.headDim), this.drop(c.attentionProbsDropoutProb, 1 + 3 * l),
     );
     const dTmp = a.dC;
     k.linearBackward(dq, x, p.qkvW.w, dTmp, p.qkvW.g, p.qkvB.g, N, 3 * H, H);
-    for (let i = 0; i < N * H; i++) dX[i] += dTmp[i];
+    k.add(dX, dTmp, N * H);
   }
 
   // ---- attention output: dense, dropout, residual, LayerNorm ----
@@ -325,8 +326,7 @@ export class Backbone {
     k.linearForward(s.ctx, p.aoW.w, p.aoB.w, s.ln1In, N, H, H);
     const d = this.drop(c.hiddenDropoutProb, 2 + 3 * l);
     if (d) k.dropoutForward(s.ln1In, s.ln1In, N * H, d);
-    for (let i = 0; i < N * H; i++) s.ln1In[i] += x[i];
-    k.layerNormForward(s.ln1In, p.ln1W.w, p.ln1B.w, s.h1, s.ln1Mean, s.ln1Rstd, N, H, c.layerNormEps);
+    k.layerNormForward(s.ln1In, p.ln1W.w, p.ln1B.w, s.h1, s.ln1Mean, s.ln1Rstd, N, H, c.layerNormEps, x); // ln1In += x first
   }
 
   /** dH1 in (d attention block output); writes d(residual input) into dX (overwrite) and d(ctx) into dCtx. */
@@ -345,8 +345,13 @@ export class Backbone {
 
   private intermediateForward(p: LayerParams, s: LayerActs, N: number): void {
     const k = this.kernels, c = this.config;
-    k.linearForward(s.h1, p.inW.w, p.inB.w, s.inter, N, c.intermediateSize, c.hiddenSize);
-    k.activationForward(c.activation, s.inter, s.interAct, N * c.intermediateSize);
+    if (s.interAct) {
+      k.linearForward(s.h1, p.inW.w, p.inB.w, s.inter, N, c.intermediateSize, c.hiddenSize);
+      k.activationForward(c.activation, s.inter, s.interAct, N * c.intermediateSize);
+    } else {
+      // Inference: the activation is applied in the GEMM's bias pass; the pre-activation is not kept.
+      k.linearForward(s.h1, p.inW.w, p.inB.w, s.inter, N, c.intermediateSize, c.hiddenSize, c.activation);
+    }
   }
 
   /** dInterAct [N,I] in (modified); adds d(h1) into dH1. */
@@ -354,18 +359,17 @@ export class Backbone {
     const k = this.kernels, c = this.config, H = c.hiddenSize, I = c.intermediateSize;
     k.activationBackward(c.activation, s.inter, dInterAct, dInterAct, N * I);
     k.linearBackward(dInterAct, s.h1, p.inW.w, dTmp, p.inW.g, p.inB.g, N, I, H);
-    for (let i = 0; i < N * H; i++) dH1[i] += dTmp[i];
+    k.add(dH1, dTmp, N * H);
   }
 
   // ---- output: dense, dropout, residual, LayerNorm ----
 
   private outputForward(p: LayerParams, s: LayerActs, N: number, l: number): void {
     const k = this.kernels, c = this.config, H = c.hiddenSize;
-    k.linearForward(s.interAct, p.outW.w, p.outB.w, s.ln2In, N, H, c.intermediateSize);
+    k.linearForward(s.interAct ?? s.inter, p.outW.w, p.outB.w, s.ln2In, N, H, c.intermediateSize);
     const d = this.drop(c.hiddenDropoutProb, 3 + 3 * l);
     if (d) k.dropoutForward(s.ln2In, s.ln2In, N * H, d);
-    for (let i = 0; i < N * H; i++) s.ln2In[i] += s.h1[i];
-    k.layerNormForward(s.ln2In, p.ln2W.w, p.ln2B.w, s.out, s.ln2Mean, s.ln2Rstd, N, H, c.layerNormEps);
+    k.layerNormForward(s.ln2In, p.ln2W.w, p.ln2B.w, s.out, s.ln2Mean, s.ln2Rstd, N, H, c.layerNormEps, s.h1); // ln2In += h1 first
   }
 
   /** dOut in (consumed); writes d(h1) (residual part + dense part is added later) into dH1 and d(interAct) into dInterAct. */
@@ -375,7 +379,7 @@ export class Backbone {
     const d = this.drop(c.hiddenDropoutProb, 3 + 3 * l);
     if (d) k.dropoutBackward(dH1, dOut, N * H, d);
     else dOut.set(dH1.subarray(0, N * H));
-    k.linearBackward(dOut, s.interAct, p.outW.w, dInterAct, p.outW.g, p.outB.g, N, H, c.intermediateSize);
+    k.linearBackward(dOut, s.interAct!, p.outW.w, dInterAct, p.outW.g, p.outB.g, N, H, c.intermediateSize);
   }
 
   // ---- layer = attention + attention output + intermediate + output ----

@@ -16,14 +16,15 @@ export interface NativeAddon {
   sgemmReference: GemmFn;
   /** The portable built-in kernel, whatever library the addon was built with. */
   sgemmBuiltin: GemmFn;
-  linearForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void;
+  /** act: an activation code, or -1 for none. */
+  linearForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number, act: number): void;
   linearBackward(dy: Float32Array, x: Float32Array, w: Float32Array, dx: Float32Array | null, dw: Float32Array, db: Float32Array | null, m: number, n: number, k: number): void;
   activationForward(act: number, x: Float32Array, y: Float32Array, n: number): void;
   activationBackward(act: number, x: Float32Array, dy: Float32Array, dx: Float32Array, n: number): void;
-  layerNormForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array, rstd: Float32Array, rows: number, cols: number, eps: number): void;
+  layerNormForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array, rstd: Float32Array, rows: number, cols: number, eps: number, residual: Float32Array | null): void;
   layerNormBackward(dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, rstd: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number): void;
   attentionForward(
-    q: Float32Array, k: Float32Array, v: Float32Array, ld: number, maskBias: Float32Array, probs: Float32Array,
+    q: Float32Array, k: Float32Array, v: Float32Array, ld: number, maskBias: Float32Array, probs: Float32Array | null,
     ctx: Float32Array, ldCtx: number, batch: number, seqLen: number, heads: number, headDim: number, scale: number,
     p: number, seed: number,
   ): void;
@@ -35,6 +36,7 @@ export interface NativeAddon {
   embeddingForward(ids: Int32Array, table: Float32Array, out: Float32Array, n: number, dim: number, accumulate: boolean): void;
   embeddingBackward(ids: Int32Array, dout: Float32Array, dtable: Float32Array, n: number, dim: number): void;
   dropout(x: Float32Array, y: Float32Array, n: number, p: number, seed: number): void;
+  add(dst: Float32Array, src: Float32Array, n: number): void;
   softmaxCrossEntropy(logits: Float32Array, labels: Int32Array, n: number, c: number, ignoreIndex: number, dlogits: Float32Array | null, gradScale: number): { lossSum: number; count: number };
   adamwStep(params: Float32Array, grads: Float32Array, m: Float32Array, v: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, bc1: number, bc2: number): void;
   sumSquares(x: Float32Array, n: number): number;

@@ -20,7 +20,9 @@ export function createNativeKernels(addon: NativeAddon): Kernels {
   return {
     name: `native (${info.library})`,
     gemm: addon.gemm,
-    linearForward: addon.linearForward,
+    linearForward(x, w, bias, y, m, n, k, activation) {
+      addon.linearForward(x, w, bias, y, m, n, k, activation ? actCode(activation) : -1);
+    },
     linearBackward: addon.linearBackward,
     activationForward(act, x, y, n) {
       addon.activationForward(actCode(act), x, y, n);
@@ -28,7 +30,9 @@ export function createNativeKernels(addon: NativeAddon): Kernels {
     activationBackward(act, x, dy, dx, n) {
       addon.activationBackward(actCode(act), x, dy, dx, n);
     },
-    layerNormForward: addon.layerNormForward,
+    layerNormForward(x, gamma, beta, y, mean, rstd, rows, cols, eps, residual) {
+      addon.layerNormForward(x, gamma, beta, y, mean, rstd, rows, cols, eps, residual ?? null);
+    },
     layerNormBackward: addon.layerNormBackward,
     attentionForward(q, k, v, ld, maskBias, probs, ctx, ldCtx, batch, seqLen, heads, headDim, scale, dropout) {
       addon.attentionForward(q, k, v, ld, maskBias, probs, ctx, ldCtx, batch, seqLen, heads, headDim, scale, dp(dropout), ds(dropout));
@@ -36,6 +40,7 @@ export function createNativeKernels(addon: NativeAddon): Kernels {
     attentionBackward(dctx, ldCtx, q, k, v, ld, probs, dq, dk, dv, batch, seqLen, heads, headDim, scale, dropout) {
       addon.attentionBackward(dctx, ldCtx, q, k, v, ld, probs, dq, dk, dv, batch, seqLen, heads, headDim, scale, dp(dropout), ds(dropout));
     },
+    add: addon.add,
     embeddingForward: addon.embeddingForward,
     embeddingBackward: addon.embeddingBackward,
     dropoutForward(x, y, n, dropout) {

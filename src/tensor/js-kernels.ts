@@ -202,7 +202,7 @@ export const jsKernels: Kernels = {
 
   gemm,
 
-  linearForward(x, w, bias, y, m, n, k) {
+  linearForward(x, w, bias, y, m, n, k, activation) {
     gemm(false, true, m, n, k, 1, x, k, w, k, 0, y, n);
     if (bias) {
       for (let i = 0; i < m; i++) {
@@ -210,6 +210,7 @@ export const jsKernels: Kernels = {
         for (let j = 0; j < n; j++) y[yi + j] += bias[j];
       }
     }
+    if (activation && activation !== 'identity') for (let i = 0; i < m * n; i++) y[i] = actValue(activation, y[i]);
   },
 
   linearBackward(dy, x, w, dx, dw, db, m, n, k) {
@@ -234,9 +235,10 @@ export const jsKernels: Kernels = {
     for (let i = 0; i < n; i++) dx[i] = dy[i] * actDerivative(act, x[i]);
   },
 
-  layerNormForward(x, gamma, beta, y, mean, rstd, rows, cols, eps) {
+  layerNormForward(x, gamma, beta, y, mean, rstd, rows, cols, eps, residual) {
     for (let r = 0; r < rows; r++) {
       const off = r * cols;
+      if (residual) for (let j = 0; j < cols; j++) x[off + j] += residual[off + j];
       let s = 0;
       for (let j = 0; j < cols; j++) s += x[off + j];
       const mu = s / cols;
@@ -305,7 +307,7 @@ export const jsKernels: Kernels = {
           for (let d = 0; d < headDim; d++) ctx[cOff + d] = 0;
           for (let s = 0; s < T; s++) {
             const p = row[s] / sum;
-            probs[pOff + s] = p;
+            if (probs) probs[pOff + s] = p;
             let pd = p;
             if (dropout) pd = dropoutHash(dropout.seed, pOff + s) >= thr ? p * ks : 0;
             if (pd === 0) continue;
@@ -363,6 +365,10 @@ export const jsKernels: Kernels = {
         }
       }
     }
+  },
+
+add(dst, src, n) {
+    for (let i = 0; i < n; i++) dst[i] += src[i];
   },
 
   embeddingForward(ids, table, out, n, dim, accumulate) {

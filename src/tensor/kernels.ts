@@ -28,8 +28,14 @@ export interface Kernels {
     beta: number, c: Float32Array, ldc: number,
   ): void;
 
-  /** nn.Linear: y[m,n] = x[m,k] @ w[n,k]^T + bias[n] (bias may be null). */
-  linearForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void;
+  /**
+   * nn.Linear: y[m,n] = x[m,k] @ w[n,k]^T + bias[n] (bias may be null), then y = act(y) in the same pass when an
+   * activation is given (inference: the pre-activation a backward would need is not kept).
+   */
+  linearForward(
+    x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number,
+    activation?: Activation,
+  ): void;
 
   /**
    * nn.Linear backward: dx[m,k] = dy[m,n] @ w[n,k] (skipped when dx is null), dw[n,k] += dy^T @ x,
@@ -48,10 +54,11 @@ export interface Kernels {
   /**
    * LayerNorm over the last dimension of x[rows, cols]: y = (x - mean) * rstd * gamma + beta.
    * Saves mean[rows] and rstd[rows] = 1 / sqrt(var + eps) (biased variance) for backward.
+   * With a residual [rows, cols], x += residual first, in place (x then holds the input backward needs).
    */
   layerNormForward(
     x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array,
-    mean: Float32Array, rstd: Float32Array, rows: number, cols: number, eps: number,
+    mean: Float32Array, rstd: Float32Array, rows: number, cols: number, eps: number, residual?: Float32Array | null,
   ): void;
   /** dx = d LN / dx (overwritten); dgamma += ..., dbeta += ... */
   layerNormBackward(
@@ -65,12 +72,13 @@ export interface Kernels {
    *   probs[b,h,t,:] = softmax(scores)            (saved; before dropout)
    *   ctx[b,t,h,:] = sum_s dropout(probs)[b,h,t,s] * v[b,s,h,:]
    * q, k, v, ctx are [B*T, H*D] with rows `ld` floats apart (ld >= H*D, so q/k/v may be column blocks of one
-   * fused QKV output); maskBias is [B,T] (0 for tokens, a large negative number for padding); probs is [B,H,T,T].
+   * fused QKV output); maskBias is [B,T] (0 for tokens, a large negative number for padding); probs is [B,H,T,T],
+   * or null when no one needs the probabilities (inference without output_attentions: they stay in scratch).
    * Dropout (when given) is applied to the probabilities with counter index ((b*H + h)*T + t)*T + s.
    */
   attentionForward(
     q: Float32Array, k: Float32Array, v: Float32Array, ld: number, maskBias: Float32Array,
-    probs: Float32Array, ctx: Float32Array, ldCtx: number,
+    probs: Float32Array | null, ctx: Float32Array, ldCtx: number,
     batch: number, seqLen: number, heads: number, headDim: number, scale: number, dropout: DropoutSpec | null,
   ): void;
   /** Backward of attentionForward: writes dq, dk, dv (same layout and ld as q, k, v), overwriting them. */
@@ -79,6 +87,9 @@ export interface Kernels {
     probs: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array,
     batch: number, seqLen: number, heads: number, headDim: number, scale: number, dropout: DropoutSpec | null,
   ): void;
+
+  /** dst[i] += src[i] for i < n (residual and gradient accumulation). */
+  add(dst: Float32Array, src: Float32Array, n: number): void;
 
   /** out[i,:] (=, or += when accumulate) table[ids[i],:] for i < n; ids are checked by the caller. */
   embeddingForward(ids: Int32Array, table: Float32Array, out: Float32Array, n: number, dim: number, accumulate: boolean): void;

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BertForSequenceClassification } from '../../src/model/bert.js';
+import { tryNativeKernels } from '../../src/native/index.js';
 import { jsKernels } from '../../src/tensor/js-kernels.js';
 
 // Three layers, so that the two alternating activation sets wrap around at least once.
@@ -12,22 +13,26 @@ const config = {
 const inputIds = [[2, 5, 9, 33, 7, 0], [4, 8, 15, 16, 23, 42]];
 const attentionMask = [[1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1]];
 
-test('grad: false gives bit-identical logits and hidden states to a full forward', () => {
-  const model = new BertForSequenceClassification(config, { kernels: jsKernels, seed: 3 });
-  const full = model.forward({ inputIds, attentionMask });
-  const lean = model.forward({ inputIds, attentionMask }, { grad: false });
-  assert.deepEqual(Array.from(lean.logits.data), Array.from(full.logits.data), 'logits differ');
-  // A fresh model whose first forward is an inference one (two shared sets) agrees too.
-  const fresh = new BertForSequenceClassification(config, { kernels: jsKernels, seed: 3 });
-  const first = fresh.forward({ inputIds, attentionMask }, { grad: false });
-  assert.deepEqual(Array.from(first.logits.data), Array.from(full.logits.data), 'logits of a first inference forward differ');
-  const states = fresh.forward({ inputIds, attentionMask }, { grad: false, outputHiddenStates: true });
-  const ref = model.forward({ inputIds, attentionMask }, { outputHiddenStates: true });
-  assert.equal(states.hiddenStates?.length, 4, 'hidden_states 0..3');
-  for (let i = 0; i < 4; i++) {
-    assert.deepEqual(Array.from(states.hiddenStates![i]!.data), Array.from(ref.hiddenStates![i]!.data), `hidden state ${i} differs`);
-  }
-});
+// Inference fuses work (the activation into the GEMM's bias pass, attention probabilities in scratch): every backend
+// must give the bits of its own full forward.
+for (const kernels of [jsKernels, tryNativeKernels()].filter((k) => k !== null)) {
+  test(`grad: false gives bit-identical logits and hidden states to a full forward (${kernels.name})`, () => {
+    const model = new BertForSequenceClassification(config, { kernels, seed: 3 });
+    const full = model.forward({ inputIds, attentionMask });
+    const lean = model.forward({ inputIds, attentionMask }, { grad: false });
+    assert.deepEqual(Array.from(lean.logits.data), Array.from(full.logits.data), 'logits differ');
+    // A fresh model whose first forward is an inference one (two shared sets) agrees too.
+    const fresh = new BertForSequenceClassification(config, { kernels, seed: 3 });
+    const first = fresh.forward({ inputIds, attentionMask }, { grad: false });
+    assert.deepEqual(Array.from(first.logits.data), Array.from(full.logits.data), 'logits of a first inference forward differ');
+    const states = fresh.forward({ inputIds, attentionMask }, { grad: false, outputHiddenStates: true });
+    const ref = model.forward({ inputIds, attentionMask }, { outputHiddenStates: true });
+    assert.equal(states.hiddenStates?.length, 4, 'hidden_states 0..3');
+    for (let i = 0; i < 4; i++) {
+      assert.deepEqual(Array.from(states.hiddenStates![i]!.data), Array.from(ref.hiddenStates![i]!.data), `hidden state ${i} differs`);
+    }
+  });
+}
 
 test('backward after an inference forward is refused with a clear error; a full forward allows it again', () => {
   const model = new BertForSequenceClassification(config, { kernels: jsKernels, seed: 3 });

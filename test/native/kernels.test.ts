@@ -87,6 +87,16 @@ test('linearForward / linearBackward, with and without bias, dx, db', { skip }, 
       jsKernels.linearForward(x, w, withBias ? bias : null, yj, m, n, k);
       native().linearForward(x, w, withBias ? bias : null, yn, m, n, k);
       assertClose(yn, yj, 2e-5, `linearForward ${m}x${n}x${k} bias=${withBias}`);
+      // The fused activation (inference) equals linear then the activation kernel, in both backends.
+      for (const act of ['gelu', 'gelu_new', 'tanh', 'relu', 'identity'] as Activation[]) {
+        const fj = new Float32Array(m * n), fn = new Float32Array(m * n).fill(Number.NaN);
+        jsKernels.linearForward(x, w, withBias ? bias : null, fj, m, n, k, act);
+        native().linearForward(x, w, withBias ? bias : null, fn, m, n, k, act);
+        const sep = new Float32Array(m * n);
+        jsKernels.activationForward(act, yj, sep, m * n);
+        assert.deepEqual(fj, sep, `js linearForward ${m}x${n}x${k} bias=${withBias} ${act}: fused = linear + activation`);
+        assertClose(fn, fj, 2e-5, `linearForward ${m}x${n}x${k} bias=${withBias} ${act}`);
+      }
     }
     const dy = randomArray(m * n);
     const dw0 = randomArray(n * k), db0 = randomArray(n);
@@ -138,6 +148,17 @@ test('layerNorm forward and backward (mean, rstd, dgamma/dbeta accumulate)', { s
     };
     const fj = out(jsKernels), fn = out(native());
     const what = `layerNorm ${rows}x${cols}`;
+    // With a residual: x += residual in place first, then the same LayerNorm, in both backends.
+    const residual = randomArray(rows * cols);
+    const summed = x.map((v, i) => Math.fround(v + residual[i]!));
+    for (const k of [jsKernels, native()]) {
+      const xr = x.slice(), y = new Float32Array(rows * cols), mean = new Float32Array(rows), rstd = new Float32Array(rows);
+      k.layerNormForward(xr, gamma, beta, y, mean, rstd, rows, cols, eps, residual);
+      assert.deepEqual(xr, summed, `${what} ${k.name}: x += residual in place`);
+      const yRef = new Float32Array(rows * cols), mRef = new Float32Array(rows), rRef = new Float32Array(rows);
+      jsKernels.layerNormForward(summed.slice(), gamma, beta, yRef, mRef, rRef, rows, cols, eps);
+      assertClose(y, yRef, cols === 1 ? 1e-3 : 2e-5, `${what} ${k.name} with residual: y`);
+    }
     assertClose(fn.y, fj.y, cols === 1 ? 1e-3 : 2e-5, `${what} y`);
     assertClose(fn.mean, fj.mean, 1e-6, `${what} mean`);
     assertClose(fn.rstd, fj.rstd, cols === 1 ? 1e-3 : 2e-5, `${what} rstd`);
@@ -178,6 +199,12 @@ test('attention forward and backward: fused QKV column blocks, padding mask, dro
     const what = `attention B=${B} T=${T} H=${H} D=${D} dropout=${dropout ? dropout.p : 'none'}`;
     assertClose(fn.probs, fj.probs, 1e-5, `${what} probs`);
     assertClose(fn.ctx, fj.ctx, 2e-5, `${what} ctx (padding columns untouched)`);
+    // Without a probs buffer (inference): the same context, bit for bit, in both backends.
+    for (const [kk, ref] of [[jsKernels, fj], [native(), fn]] as const) {
+      const ctx = new Float32Array(B * T * ldCtx).fill(7);
+      kk.attentionForward(q, k, v, ld, maskBias, null, ctx, ldCtx, B, T, H, D, scale, dropout);
+      assert.deepEqual(ctx, ref.ctx, `${what} ${kk.name}: ctx without probs`);
+    }
     const dctx = randomArray(B * T * ldCtx);
     const bwd = (kk: Kernels) => {
       const g = new Float32Array(B * T * ld).fill(5);
@@ -187,6 +214,17 @@ test('attention forward and backward: fused QKV column blocks, padding mask, dro
     };
     assertClose(bwd(native()), bwd(jsKernels), 5e-5, `${what} dq/dk/dv`);
   }
+});
+
+test('add: dst += src, serial and parallel sizes, subarray views', { skip }, () => {
+  for (const n of [1, 17, 100003]) {
+    const a = randomArray(n + 5), b = randomArray(n + 3);
+    const dj = a.slice(), dn = a.slice();
+    jsKernels.add(dj.subarray(2), b.subarray(1), n);
+    native().add(dn.subarray(2), b.subarray(1), n);
+    assert.deepEqual(dn, dj, `add n=${n}`);
+  }
+  assert.throws(() => native().add(new Float32Array(3), new Float32Array(2), 3), /add: argument 1 is too short/);
 });
 
 test('embedding forward (=, +=) and backward with repeated ids; bad ids are errors', { skip }, () => {
@@ -273,5 +311,7 @@ test('arguments are checked: short arrays and wrong types are specific errors, n
     /lda/);
   assert.throws(() => native().linearForward(new Float64Array(4) as unknown as Float32Array, new Float32Array(4), null, new Float32Array(4), 2, 2, 2),
     /must be a Float32Array/);
+  assert.throws(() => addon!.linearForward(new Float32Array(4), new Float32Array(4), null, new Float32Array(4), 2, 2, 2, 99),
+    /linearForward: argument 7 is not a known activation code/);
   assert.throws(() => native().dropoutForward(new Float32Array(4), new Float32Array(4), 4, { p: 1, seed: 1 }), /dropout p/);
 });
