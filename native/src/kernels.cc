@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "bert_native.h"
@@ -113,6 +114,22 @@ void actBackwardLoop(const float* x, const float* dy, float* dx, int64_t n) {
   for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * actGrad<ACT>(x[i]);
 }
 
+// Calls f(std::integral_constant<int, ACT>{}) for the activation code act (identity for any other code), so that
+// each activation gets its own vectorised loop.
+template <typename F>
+void dispatchActivation(int act, F&& f) {
+  switch (act) {
+    case ACT_GELU: f(std::integral_constant<int, ACT_GELU>{}); break;
+    case ACT_GELU_NEW: f(std::integral_constant<int, ACT_GELU_NEW>{}); break;
+    case ACT_GELU_FAST: f(std::integral_constant<int, ACT_GELU_FAST>{}); break;
+    case ACT_QUICK_GELU: f(std::integral_constant<int, ACT_QUICK_GELU>{}); break;
+    case ACT_RELU: f(std::integral_constant<int, ACT_RELU>{}); break;
+    case ACT_SILU: f(std::integral_constant<int, ACT_SILU>{}); break;
+    case ACT_TANH: f(std::integral_constant<int, ACT_TANH>{}); break;
+    default: f(std::integral_constant<int, ACT_IDENTITY>{}); break;
+  }
+}
+
 inline uint32_t dropoutThreshold(double p) {
   const double t = std::floor(p * 4294967296.0);
   return t >= 4294967295.0 ? 0xffffffffu : static_cast<uint32_t>(t);
@@ -199,18 +216,8 @@ void linearForward(const float* x, const float* w, const float* bias, float* y, 
                    int act) {
   // GEMM into y, then bias and activation in one pass over y (the order of the js kernel: round(x w^T) + b, then act).
   sgemm(false, true, m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
-  switch (act) {
-    case ACT_GELU: biasActivationRows<ACT_GELU>(y, bias, m, n); break;
-    case ACT_GELU_NEW: biasActivationRows<ACT_GELU_NEW>(y, bias, m, n); break;
-    case ACT_GELU_FAST: biasActivationRows<ACT_GELU_FAST>(y, bias, m, n); break;
-    case ACT_QUICK_GELU: biasActivationRows<ACT_QUICK_GELU>(y, bias, m, n); break;
-    case ACT_RELU: biasActivationRows<ACT_RELU>(y, bias, m, n); break;
-    case ACT_SILU: biasActivationRows<ACT_SILU>(y, bias, m, n); break;
-    case ACT_TANH: biasActivationRows<ACT_TANH>(y, bias, m, n); break;
-    default:
-      if (bias) biasActivationRows<ACT_IDENTITY>(y, bias, m, n);
-      break;
-  }
+  if (!bias && (act < 0 || act == ACT_IDENTITY)) return;
+  dispatchActivation(act, [&](auto a) { biasActivationRows<decltype(a)::value>(y, bias, m, n); });
 }
 
 void linearBackward(const float* dy, const float* x, const float* w, float* dx, float* dw, float* db, int64_t m,
@@ -239,29 +246,11 @@ void linearBackward(const float* dy, const float* x, const float* w, float* dx, 
 }
 
 void activationForward(int act, const float* x, float* y, int64_t n) {
-  switch (act) {
-    case ACT_GELU: actForwardLoop<ACT_GELU>(x, y, n); break;
-    case ACT_GELU_NEW: actForwardLoop<ACT_GELU_NEW>(x, y, n); break;
-    case ACT_GELU_FAST: actForwardLoop<ACT_GELU_FAST>(x, y, n); break;
-    case ACT_QUICK_GELU: actForwardLoop<ACT_QUICK_GELU>(x, y, n); break;
-    case ACT_RELU: actForwardLoop<ACT_RELU>(x, y, n); break;
-    case ACT_SILU: actForwardLoop<ACT_SILU>(x, y, n); break;
-    case ACT_TANH: actForwardLoop<ACT_TANH>(x, y, n); break;
-    default: actForwardLoop<ACT_IDENTITY>(x, y, n); break;
-  }
+  dispatchActivation(act, [&](auto a) { actForwardLoop<decltype(a)::value>(x, y, n); });
 }
 
 void activationBackward(int act, const float* x, const float* dy, float* dx, int64_t n) {
-  switch (act) {
-    case ACT_GELU: actBackwardLoop<ACT_GELU>(x, dy, dx, n); break;
-    case ACT_GELU_NEW: actBackwardLoop<ACT_GELU_NEW>(x, dy, dx, n); break;
-    case ACT_GELU_FAST: actBackwardLoop<ACT_GELU_FAST>(x, dy, dx, n); break;
-    case ACT_QUICK_GELU: actBackwardLoop<ACT_QUICK_GELU>(x, dy, dx, n); break;
-    case ACT_RELU: actBackwardLoop<ACT_RELU>(x, dy, dx, n); break;
-    case ACT_SILU: actBackwardLoop<ACT_SILU>(x, dy, dx, n); break;
-    case ACT_TANH: actBackwardLoop<ACT_TANH>(x, dy, dx, n); break;
-    default: actBackwardLoop<ACT_IDENTITY>(x, dy, dx, n); break;
-  }
+  dispatchActivation(act, [&](auto a) { actBackwardLoop<decltype(a)::value>(x, dy, dx, n); });
 }
 
 void layerNormForward(float* x, const float* residual, const float* gamma, const float* beta, float* y, float* mean,
