@@ -70,6 +70,30 @@ interface LayerActs {
   out: Float32Array; // [N, H] layer output
 }
 
+/** Buffers only backward uses, for one (batch, seqLen). */
+class BackwardScratch {
+  readonly dA: Float32Array; // [N, H]
+  readonly dB: Float32Array; // [N, H]
+  readonly dC: Float32Array; // [N, H]
+  readonly dI: Float32Array; // [N, I]
+  readonly dQKV: Float32Array; // [N, 3H]
+  readonly dCls: Float32Array; // [B, H]
+  readonly dPoolPre: Float32Array; // [B, H]
+  readonly padRowSave: Float32Array; // [H]
+
+  constructor(B: number, T: number, c: BertConfig) {
+    const N = B * T, H = c.hiddenSize;
+    this.dA = new Float32Array(N * H);
+    this.dB = new Float32Array(N * H);
+    this.dC = new Float32Array(N * H);
+    this.dI = new Float32Array(N * c.intermediateSize);
+    this.dQKV = new Float32Array(N * 3 * H);
+    this.dCls = new Float32Array(B * H);
+    this.dPoolPre = new Float32Array(B * H);
+    this.padRowSave = new Float32Array(H);
+  }
+}
+
 /**
  * Everything the backbone keeps for one (batch, seqLen), allocated once and reused. With `keepAll` every layer has
  * its own activations (what backward needs); without, two sets alternate between layers (inference only: layer l
@@ -86,15 +110,8 @@ class BackboneActs {
   readonly clsRows: Float32Array; // [B, H]
   readonly poolPre: Float32Array; // [B, H]
   readonly pooled: Float32Array; // [B, H]
-  // backward scratch (empty unless keepAll: backward is refused after an inference forward)
-  readonly dA: Float32Array;
-  readonly dB: Float32Array;
-  readonly dC: Float32Array;
-  readonly dI: Float32Array;
-  readonly dQKV: Float32Array;
-  readonly dCls: Float32Array;
-  readonly dPoolPre: Float32Array;
-  readonly padRowSave: Float32Array;
+  /** Backward's scratch; null unless keepAll (backward is refused after an inference forward). */
+  readonly grad: BackwardScratch | null;
 
   constructor(readonly B: number, readonly T: number, c: BertConfig, readonly keepAll: boolean) {
     const N = (this.N = B * T);
@@ -117,15 +134,7 @@ class BackboneActs {
     this.clsRows = new Float32Array(B * H);
     this.poolPre = new Float32Array(B * H);
     this.pooled = new Float32Array(B * H);
-    const g = keepAll ? 1 : 0;
-    this.dA = new Float32Array(g * N * H);
-    this.dB = new Float32Array(g * N * H);
-    this.dC = new Float32Array(g * N * H);
-    this.dI = new Float32Array(g * N * I);
-    this.dQKV = new Float32Array(g * N * 3 * H);
-    this.dCls = new Float32Array(g * B * H);
-    this.dPoolPre = new Float32Array(g * B * H);
-    this.padRowSave = new Float32Array(g * H);
+    this.grad = keepAll ? new BackwardScratch(B, T, c) : null;
   }
 
   /** The activations of layer l (shared between layers when not keepAll). */
@@ -252,18 +261,19 @@ export class Backbone {
     const a = this.acts;
     const batch = this.batch;
     if (!a || !batch) throw new Error('backward() called before forward()');
-    if (!this.keptAll) throw new Error('backward() after an inference forward (grad: false): run forward with grad: true first');
+    if (!this.keptAll || !a.grad) throw new Error('backward() after an inference forward (grad: false): run forward with grad: true first');
+    const g = a.grad;
     const H = this.config.hiddenSize;
     // dOut holds d(output of the current layer); starts in dA.
-    const dOut = a.dA;
+    const dOut = g.dA;
     if (dSeq) dOut.set(dSeq.subarray(0, a.N * H));
     else dOut.fill(0);
-    if (dPooled) this.poolerBackward(a, dPooled, dOut);
+    if (dPooled) this.poolerBackward(a, g, dPooled, dOut);
     for (let l = this.config.numHiddenLayers - 1; l >= 0; l--) {
       const x = l === 0 ? a.embOut : a.layer(l - 1).out;
-      this.layerBackward(l, x, a.layer(l), batch, dOut);
+      this.layerBackward(l, x, a.layer(l), batch, dOut, g);
     }
-    this.embeddingsBackward(a, batch, dOut);
+    this.embeddingsBackward(a, g, batch, dOut);
   }
 
   // ---- embeddings: word + position + token type, LayerNorm, dropout ----
@@ -278,19 +288,19 @@ export class Backbone {
     if (d) k.dropoutForward(a.embOut, a.embOut, N * H, d);
   }
 
-  private embeddingsBackward(a: BackboneActs, batch: BackboneBatch, dOut: Float32Array): void {
+  private embeddingsBackward(a: BackboneActs, g: BackwardScratch, batch: BackboneBatch, dOut: Float32Array): void {
     const k = this.kernels, H = this.config.hiddenSize, N = a.N;
     const d = this.drop(this.config.hiddenDropoutProb, 0);
     if (d) k.dropoutBackward(dOut, dOut, N * H, d);
-    const dIn = a.dB;
+    const dIn = g.dB;
     k.layerNormBackward(dOut, a.embIn, this.emb.lnW.w, a.embMean, a.embRstd, dIn, this.emb.lnW.g, this.emb.lnB.g, N, H);
     // nn.Embedding(padding_idx=pad_token_id): the padding row receives no gradient from the lookup (the tied MLM
     // decoder's contribution to that row, already accumulated, stays), so save and restore the row around the scatter.
     const pad = this.config.padTokenId;
     const padRow = pad === null ? null : this.emb.word.g.subarray(pad * H, (pad + 1) * H);
-    if (padRow) a.padRowSave.set(padRow);
+    if (padRow) g.padRowSave.set(padRow);
     k.embeddingBackward(batch.inputIds, dIn, this.emb.word.g, N, H);
-    if (padRow) padRow.set(a.padRowSave);
+    if (padRow) padRow.set(g.padRowSave);
     k.embeddingBackward(a.posIds, dIn, this.emb.pos.g, N, H);
     k.embeddingBackward(batch.tokenTypeIds, dIn, this.emb.type.g, N, H);
   }
@@ -307,14 +317,14 @@ export class Backbone {
   }
 
   /** dCtx [N,H] in; accumulates QKV grads and adds d(x) into dX. */
-  private selfAttentionBackward(p: LayerParams, x: Float32Array, s: LayerActs, batch: BackboneBatch, l: number, dCtx: Float32Array, dX: Float32Array, a: BackboneActs): void {
+  private selfAttentionBackward(p: LayerParams, x: Float32Array, s: LayerActs, batch: BackboneBatch, l: number, dCtx: Float32Array, dX: Float32Array, g: BackwardScratch): void {
     const k = this.kernels, c = this.config, H = c.hiddenSize, N = batch.B * batch.T;
-    const dq = a.dQKV;
+    const dq = g.dQKV;
     k.attentionBackward(
       dCtx, H, s.qkv, s.qkv.subarray(H), s.qkv.subarray(2 * H), 3 * H, s.probs!, dq, dq.subarray(H), dq.subarray(2 * H),
       batch.B, batch.T, c.numAttentionHeads, c.headDim, 1 / Math.sqrt(c.headDim), this.drop(c.attentionProbsDropoutProb, 1 + 3 * l),
     );
-    const dTmp = a.dC;
+    const dTmp = g.dC;
     k.linearBackward(dq, x, p.qkvW.w, dTmp, p.qkvW.g, p.qkvB.g, N, 3 * H, H);
     k.add(dX, dTmp, N * H);
   }
@@ -392,18 +402,18 @@ export class Backbone {
     this.outputForward(p, s, N, l);
   }
 
-  /** dOut: d(layer output) in, d(layer input) out (same buffer, a.dA). */
-  private layerBackward(l: number, x: Float32Array, s: LayerActs, batch: BackboneBatch, dOut: Float32Array): void {
-    const a = this.acts!, p = this.layerParams[l]!, N = batch.B * batch.T;
-    const dH1 = a.dB;
-    this.outputBackward(p, s, N, l, dOut, dH1, a.dI);
-    this.intermediateBackward(p, s, N, a.dI, dH1, a.dC);
-    // dOut (a.dA) is free now: it receives d(layer input); a.dC receives d(ctx).
-    this.attentionOutputBackward(p, s, N, l, dH1, dOut, a.dC);
-    // selfAttentionBackward uses a.dC as scratch after reading d(ctx) into dQKV, so copy d(ctx) aside first.
-    const dCtx = a.dB;
-    dCtx.set(a.dC.subarray(0, N * this.config.hiddenSize));
-    this.selfAttentionBackward(p, x, s, batch, l, dCtx, dOut, a);
+  /** dOut: d(layer output) in, d(layer input) out (same buffer, g.dA). */
+  private layerBackward(l: number, x: Float32Array, s: LayerActs, batch: BackboneBatch, dOut: Float32Array, g: BackwardScratch): void {
+    const p = this.layerParams[l]!, N = batch.B * batch.T;
+    const dH1 = g.dB;
+    this.outputBackward(p, s, N, l, dOut, dH1, g.dI);
+    this.intermediateBackward(p, s, N, g.dI, dH1, g.dC);
+    // dOut (g.dA) is free now: it receives d(layer input); g.dC receives d(ctx).
+    this.attentionOutputBackward(p, s, N, l, dH1, dOut, g.dC);
+    // selfAttentionBackward uses g.dC as scratch after reading d(ctx) into dQKV, so copy d(ctx) aside first.
+    const dCtx = g.dB;
+    dCtx.set(g.dC.subarray(0, N * this.config.hiddenSize));
+    this.selfAttentionBackward(p, x, s, batch, l, dCtx, dOut, g);
   }
 
   // ---- pooler: dense + tanh on the first token ----
@@ -416,13 +426,13 @@ export class Backbone {
   }
 
   /** Adds the pooler's contribution to d(sequence output) rows of the first tokens. */
-  private poolerBackward(a: BackboneActs, dPooled: Float32Array, dSeq: Float32Array): void {
+  private poolerBackward(a: BackboneActs, g: BackwardScratch, dPooled: Float32Array, dSeq: Float32Array): void {
     const k = this.kernels, H = this.config.hiddenSize, B = a.B, T = a.T;
-    k.activationBackward('tanh', a.poolPre, dPooled, a.dPoolPre, B * H);
-    k.linearBackward(a.dPoolPre, a.clsRows, this.pool!.w.w, a.dCls, this.pool!.w.g, this.pool!.b.g, B, H, H);
+    k.activationBackward('tanh', a.poolPre, dPooled, g.dPoolPre, B * H);
+    k.linearBackward(g.dPoolPre, a.clsRows, this.pool!.w.w, g.dCls, this.pool!.w.g, this.pool!.b.g, B, H, H);
     for (let b = 0; b < B; b++) {
       const off = b * T * H;
-      for (let j = 0; j < H; j++) dSeq[off + j] += a.dCls[b * H + j];
+      for (let j = 0; j < H; j++) dSeq[off + j] += g.dCls[b * H + j];
     }
   }
 }
