@@ -24,7 +24,9 @@ export const BERT_BASE_CONFIG = {
 /** Token ids (LCG, reproducible), all-ones mask, segment 0 then 1: the same inputs for every runtime. */
 export function benchInputs(batch: number, seq: number): { ids: Int32Array; mask: Int32Array; types: Int32Array } {
   const n = batch * seq;
-  const ids = new Int32Array(n), mask = new Int32Array(n).fill(1), types = new Int32Array(n);
+  const ids = new Int32Array(n),
+    mask = new Int32Array(n).fill(1),
+    types = new Int32Array(n);
   let s = 20240607;
   for (let i = 0; i < n; i++) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
@@ -37,7 +39,9 @@ export function benchInputs(batch: number, seq: number): { ids: Int32Array; mask
 
 /** Encoder forward FLOPs (2 per multiply-add): the GEMMs plus the two attention products; pooler/head ignored. */
 export function forwardFlops(batch: number, seq: number, c = BERT_BASE_CONFIG): number {
-  const N = batch * seq, H = c.hidden_size, I = c.intermediate_size;
+  const N = batch * seq,
+    H = c.hidden_size,
+    I = c.intermediate_size;
   return c.num_hidden_layers * (2 * N * 4 * H * H + 2 * N * 2 * H * I + 2 * 2 * batch * seq * seq * H);
 }
 
@@ -51,19 +55,34 @@ export function median(xs: number[]): number {
  * GEMM shapes, combined by FLOP share (total FLOPs / total time). GFLOP/s.
  */
 export function sgemmLimit(tokens: number, reps = 3): { gflops: number; perShape: Record<string, number> } {
-  const H = BERT_BASE_CONFIG.hidden_size, I = BERT_BASE_CONFIG.intermediate_size;
+  const H = BERT_BASE_CONFIG.hidden_size,
+    I = BERT_BASE_CONFIG.intermediate_size;
   // [m, n, k, count per layer]: QKV (fused), attention output, FFN up, FFN down.
-  return sgemmShapesLimit([[tokens, 3 * H, H, 1], [tokens, H, H, 1], [tokens, I, H, 1], [tokens, H, I, 1]], reps);
+  return sgemmShapesLimit(
+    [
+      [tokens, 3 * H, H, 1],
+      [tokens, H, H, 1],
+      [tokens, I, H, 1],
+      [tokens, H, I, 1],
+    ],
+    reps,
+  );
 }
 
 /** oneDNN's raw sgemm on GEMM shapes [m, n, k, count], combined by FLOP share (total FLOPs / total time). GFLOP/s. */
-export function sgemmShapesLimit(shapes: ReadonlyArray<readonly [number, number, number, number]>, reps = 3): { gflops: number; perShape: Record<string, number> } {
+export function sgemmShapesLimit(
+  shapes: ReadonlyArray<readonly [number, number, number, number]>,
+  reps = 3,
+): { gflops: number; perShape: Record<string, number> } {
   const addon = loadNativeAddon();
   if (!addon) throw new Error('sgemmLimit needs the native addon');
-  let flops = 0, seconds = 0;
+  let flops = 0,
+    seconds = 0;
   const perShape: Record<string, number> = {};
   for (const [m, n, k, count] of shapes) {
-    const a = new Float32Array(m * k).fill(0.5), b = new Float32Array(n * k).fill(0.25), c = new Float32Array(m * n);
+    const a = new Float32Array(m * k).fill(0.5),
+      b = new Float32Array(n * k).fill(0.25),
+      c = new Float32Array(m * n);
     addon.sgemmReference(false, true, m, n, k, 1, a, k, b, k, 0, c, n);
     const times: number[] = [];
     for (let r = 0; r < reps; r++) {

@@ -16,8 +16,12 @@ import { BERT_BASE_CONFIG, benchInputs, forwardFlops, maxRssMiB, median, sgemmLi
 
 const { values } = parseArgs({
   options: {
-    child: { type: 'string' }, onnx: { type: 'string' }, shape: { type: 'string' },
-    reps: { type: 'string', default: '5' }, shapes: { type: 'string', default: '32x128,1x128' }, 'no-rss': { type: 'boolean', default: false },
+    child: { type: 'string' },
+    onnx: { type: 'string' },
+    shape: { type: 'string' },
+    reps: { type: 'string', default: '5' },
+    shapes: { type: 'string', default: '32x128,1x128' },
+    'no-rss': { type: 'boolean', default: false },
   },
 });
 const reps = Number(values.reps);
@@ -32,13 +36,22 @@ function parseShape(s: string): [number, number] {
 
 function bertRunner(model: BertModel, B: number, T: number): () => Float32Array {
   const { ids, mask, types } = benchInputs(B, T);
-  const inputs = { inputIds: { data: ids, shape: [B, T] }, attentionMask: { data: mask, shape: [B, T] }, tokenTypeIds: { data: types, shape: [B, T] } };
+  const inputs = {
+    inputIds: { data: ids, shape: [B, T] },
+    attentionMask: { data: mask, shape: [B, T] },
+    tokenTypeIds: { data: types, shape: [B, T] },
+  };
   return () => model.forward(inputs, { grad: false }).lastHiddenState.data;
 }
 
 function ortRunner(session: ort.InferenceSession, B: number, T: number): () => Promise<Float32Array> {
   const { ids, mask, types } = benchInputs(B, T);
-  const big = (a: Int32Array) => new ort.Tensor('int64', BigInt64Array.from(a, (v) => BigInt(v)), [B, T]);
+  const big = (a: Int32Array) =>
+    new ort.Tensor(
+      'int64',
+      BigInt64Array.from(a, (v) => BigInt(v)),
+      [B, T],
+    );
   const feeds = { input_ids: big(ids), attention_mask: big(mask), token_type_ids: big(types) };
   return async () => (await session.run(feeds)).last_hidden_state!.data as Float32Array;
 }
@@ -46,7 +59,10 @@ function ortRunner(session: ort.InferenceSession, B: number, T: number): () => P
 /** ORT with threads = cores; `spin` false turns off its thread pool's busy-waiting (the fair peer on a busy machine). */
 function ortSession(path: string, spin = true): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(path, {
-    intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
     ...(spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
   });
 }
@@ -56,16 +72,22 @@ async function child(): Promise<void> {
   const [B, T] = parseShape(values.shape!);
   if (values.child === 'bert') {
     const run = bertRunner(new BertModel(BERT_BASE_CONFIG, { seed: SEED, kernels: getKernels() }), B, T);
-    run(); run();
+    run();
+    run();
   } else {
     const run = ortRunner(await ortSession(values.onnx!), B, T);
-    await run(); await run();
+    await run();
+    await run();
   }
   console.log(JSON.stringify({ rssMiB: maxRssMiB() }));
 }
 
 function childRss(kind: string, shape: string, onnx: string): number {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', kind, '--shape', shape, '--onnx', onnx], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', kind, '--shape', shape, '--onnx', onnx],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`bench/forward: RSS child ${kind} ${shape} failed:\n${r.stderr}`);
   return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { rssMiB: number }).rssMiB;
 }
@@ -83,12 +105,18 @@ async function main(): Promise<void> {
     const rows = [];
     for (const shape of values.shapes!.split(',')) {
       const [B, T] = parseShape(shape);
-      const bert = bertRunner(model, B, T), onnxRun = ortRunner(session, B, T), onnxNoSpin = ortRunner(sessionNoSpin, B, T);
-      const a = bert().slice(), b = await onnxRun(); // warm-up, and the two must agree
+      const bert = bertRunner(model, B, T),
+        onnxRun = ortRunner(session, B, T),
+        onnxNoSpin = ortRunner(sessionNoSpin, B, T);
+      const a = bert().slice(),
+        b = await onnxRun(); // warm-up, and the two must agree
       await onnxNoSpin();
       let maxDiff = 0;
       for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
-      const tb: number[] = [], to: number[] = [], tn: number[] = [], limits: number[] = [];
+      const tb: number[] = [],
+        to: number[] = [],
+        tn: number[] = [],
+        limits: number[] = [];
       for (let r = 0; r < reps; r++) {
         let t0 = process.hrtime.bigint();
         bert();
@@ -105,14 +133,29 @@ async function main(): Promise<void> {
       const flops = forwardFlops(B, T);
       const stats = (runtime: string, times: number[]) => {
         const s = median(times);
-        return { runtime, medianS: s, tokensPerS: (B * T) / s, gflops: flops / s / 1e9, shareOfSgemm: flops / s / 1e9 / limit.gflops, peakRssMiB: 0, samples: times };
+        return {
+          runtime,
+          medianS: s,
+          tokensPerS: (B * T) / s,
+          gflops: flops / s / 1e9,
+          shareOfSgemm: flops / s / 1e9 / limit.gflops,
+          peakRssMiB: 0,
+          samples: times,
+        };
       };
       const row = {
-        shape, tokens: B * T, gflopPerForward: flops / 1e9, sgemmLimitGflops: limit.gflops, sgemmLimitSamples: limits, sgemmPerShape: limit.perShape,
-        bert: stats(`bert-ts ${model.kernels.name}`, tb), ort: stats(`onnxruntime-node ${threads} threads`, to),
+        shape,
+        tokens: B * T,
+        gflopPerForward: flops / 1e9,
+        sgemmLimitGflops: limit.gflops,
+        sgemmLimitSamples: limits,
+        sgemmPerShape: limit.perShape,
+        bert: stats(`bert-ts ${model.kernels.name}`, tb),
+        ort: stats(`onnxruntime-node ${threads} threads`, to),
         ortNoSpin: stats(`onnxruntime-node ${threads} thr, no spin`, tn),
         // Against the faster of ORT's two thread-pool settings.
-        speedupVsOrt: Math.min(median(to), median(tn)) / median(tb), maxAbsDiffVsOrt: maxDiff,
+        speedupVsOrt: Math.min(median(to), median(tn)) / median(tb),
+        maxAbsDiffVsOrt: maxDiff,
       };
       if (!values['no-rss']) {
         row.bert.peakRssMiB = childRss('bert', shape, onnx);
@@ -120,15 +163,25 @@ async function main(): Promise<void> {
         row.ortNoSpin.peakRssMiB = row.ort.peakRssMiB;
       }
       rows.push(row);
-      process.stderr.write(`${shape}: bert-ts ${row.bert.tokensPerS.toFixed(0)} tok/s, ORT ${row.ort.tokensPerS.toFixed(0)} / ${row.ortNoSpin.tokensPerS.toFixed(0)} (no spin) tok/s\n`);
+      process.stderr.write(
+        `${shape}: bert-ts ${row.bert.tokensPerS.toFixed(0)} tok/s, ORT ${row.ort.tokensPerS.toFixed(0)} / ${row.ortNoSpin.tokensPerS.toFixed(0)} (no spin) tok/s\n`,
+      );
     }
-    console.log(JSON.stringify({ bench: 'forward', threads, reps, loadavg: (await import('node:os')).loadavg(), rows }));
-    console.log(`\n${'shape'.padEnd(8)} ${'runtime'.padEnd(34)} ${'median s'.padStart(9)} ${'tok/s'.padStart(8)} ${'GFLOP/s'.padStart(8)} ${'of sgemm'.padStart(9)} ${'peak RSS'.padStart(9)}`);
+    console.log(
+      JSON.stringify({ bench: 'forward', threads, reps, loadavg: (await import('node:os')).loadavg(), rows }),
+    );
+    console.log(
+      `\n${'shape'.padEnd(8)} ${'runtime'.padEnd(34)} ${'median s'.padStart(9)} ${'tok/s'.padStart(8)} ${'GFLOP/s'.padStart(8)} ${'of sgemm'.padStart(9)} ${'peak RSS'.padStart(9)}`,
+    );
     for (const r of rows) {
       for (const x of [r.bert, r.ort, r.ortNoSpin]) {
-        console.log(`${r.shape.padEnd(8)} ${x.runtime.padEnd(34)} ${x.medianS.toFixed(3).padStart(9)} ${x.tokensPerS.toFixed(0).padStart(8)} ${x.gflops.toFixed(1).padStart(8)} ${x.shareOfSgemm.toFixed(2).padStart(9)} ${(x.peakRssMiB.toFixed(0) + ' MiB').padStart(9)}`);
+        console.log(
+          `${r.shape.padEnd(8)} ${x.runtime.padEnd(34)} ${x.medianS.toFixed(3).padStart(9)} ${x.tokensPerS.toFixed(0).padStart(8)} ${x.gflops.toFixed(1).padStart(8)} ${x.shareOfSgemm.toFixed(2).padStart(9)} ${(x.peakRssMiB.toFixed(0) + ' MiB').padStart(9)}`,
+        );
       }
-      console.log(`${r.shape.padEnd(8)} bert-ts / best ORT throughput ${r.speedupVsOrt.toFixed(2)}x; sgemm limit ${r.sgemmLimitGflops.toFixed(1)} GFLOP/s; max |bert-ts - ORT| ${r.maxAbsDiffVsOrt.toExponential(1)}`);
+      console.log(
+        `${r.shape.padEnd(8)} bert-ts / best ORT throughput ${r.speedupVsOrt.toFixed(2)}x; sgemm limit ${r.sgemmLimitGflops.toFixed(1)} GFLOP/s; max |bert-ts - ORT| ${r.maxAbsDiffVsOrt.toExponential(1)}`,
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -48,25 +48,42 @@ function timeAll(fns: Array<() => void>): number[] {
 }
 
 // [m, n, k] as in y[m,n] = x[m,k] @ w[n,k]^T: QKV/output projections, FFN up, FFN down (32 x 128 tokens).
-const shapes: Array<[number, number, number]> = [[4096, 768, 768], [4096, 3072, 768], [4096, 768, 3072]];
+const shapes: Array<[number, number, number]> = [
+  [4096, 768, 768],
+  [4096, 3072, 768],
+  [4096, 768, 3072],
+];
 const rows: Row[] = [];
 for (const [m, n, k] of shapes) {
-  const x = randomArray(m * k, 1), w = randomArray(n * k, 2), bias = randomArray(n, 3), y = new Float32Array(m * n);
+  const x = randomArray(m * k, 1),
+    w = randomArray(n * k, 2),
+    bias = randomArray(n, 3),
+    y = new Float32Array(m * n);
   const flops = 2 * m * n * k;
   const shape = `${m}x${n}x${k}`;
   const ops: Array<[string, () => void]> = [
-    [`sgemmReference (${addon.info().library})`, () => addon.sgemmReference(false, true, m, n, k, 1, x, k, w, k, 0, y, n)],
+    [
+      `sgemmReference (${addon.info().library})`,
+      () => addon.sgemmReference(false, true, m, n, k, 1, x, k, w, k, 0, y, n),
+    ],
     ['kernels.gemm (NT)', () => kernels.gemm(false, true, m, n, k, 1, x, k, w, k, 0, y, n)],
     ['kernels.gemm (NN)', () => kernels.gemm(false, false, m, n, k, 1, x, k, w, n, 0, y, n)],
     ['kernels.linearForward (+bias)', () => kernels.linearForward(x, w, bias, y, m, n, k)],
   ];
-  if (process.env.BENCH_BUILTIN === '1') ops.push(['sgemmBuiltin', () => addon.sgemmBuiltin(false, true, m, n, k, 1, x, k, w, k, 0, y, n)]);
+  if (process.env.BENCH_BUILTIN === '1')
+    ops.push(['sgemmBuiltin', () => addon.sgemmBuiltin(false, true, m, n, k, 1, x, k, w, k, 0, y, n)]);
   const ms = timeAll(ops.map(([, fn]) => fn));
-  ops.forEach(([op], i) => rows.push({ shape, op, ms: ms[i], gflops: flops / ms[i] / 1e6, ratioToReference: ms[0] / ms[i] }));
+  ops.forEach(([op], i) =>
+    rows.push({ shape, op, ms: ms[i], gflops: flops / ms[i] / 1e6, ratioToReference: ms[0] / ms[i] }),
+  );
 }
 
 console.log(JSON.stringify({ bench: 'gemm', ...addon.info(), reps, rows }));
-console.log(`\n${'shape (m x n x k)'.padEnd(18)} ${'op'.padEnd(34)} ${'ms'.padStart(8)} ${'GFLOP/s'.padStart(9)} ${'vs ref'.padStart(7)}`);
+console.log(
+  `\n${'shape (m x n x k)'.padEnd(18)} ${'op'.padEnd(34)} ${'ms'.padStart(8)} ${'GFLOP/s'.padStart(9)} ${'vs ref'.padStart(7)}`,
+);
 for (const r of rows) {
-  console.log(`${r.shape.padEnd(18)} ${r.op.padEnd(34)} ${r.ms.toFixed(2).padStart(8)} ${r.gflops.toFixed(1).padStart(9)} ${r.ratioToReference.toFixed(3).padStart(7)}`);
+  console.log(
+    `${r.shape.padEnd(18)} ${r.op.padEnd(34)} ${r.ms.toFixed(2).padStart(8)} ${r.gflops.toFixed(1).padStart(9)} ${r.ratioToReference.toFixed(3).padStart(7)}`,
+  );
 }

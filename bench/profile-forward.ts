@@ -9,7 +9,13 @@ import { getKernels, loadNativeAddon } from '../src/native/index.js';
 import type { Kernels } from '../src/tensor/kernels.js';
 import { BERT_BASE_CONFIG, benchInputs, forwardFlops, median } from './bert-base.js';
 
-const { values } = parseArgs({ options: { shape: { type: 'string', default: '1x128' }, reps: { type: 'string', default: '7' }, 'in-situ': { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    shape: { type: 'string', default: '1x128' },
+    reps: { type: 'string', default: '7' },
+    'in-situ': { type: 'boolean', default: false },
+  },
+});
 const inSitu = values['in-situ']!;
 const inSituMs = new Map<string, number>();
 let inSituY = new Float32Array(0);
@@ -47,7 +53,11 @@ const timed = new Proxy(base, {
 
 const model = new BertModel(BERT_BASE_CONFIG, { seed: 1, kernels: timed });
 const { ids, mask, types } = benchInputs(B, T);
-const inputs = { inputIds: { data: ids, shape: [B, T] }, attentionMask: { data: mask, shape: [B, T] }, tokenTypeIds: { data: types, shape: [B, T] } };
+const inputs = {
+  inputIds: { data: ids, shape: [B, T] },
+  attentionMask: { data: mask, shape: [B, T] },
+  tokenTypeIds: { data: types, shape: [B, T] },
+};
 model.forward(inputs, { grad: false });
 spent.clear();
 calls.clear();
@@ -62,19 +72,31 @@ for (let r = 0; r < reps; r++) {
 }
 const total = median(totals);
 const gflop = forwardFlops(B, T) / 1e9;
-console.log(`BERT-base ${B}x${T} forward (grad: false): median ${total.toFixed(1)} ms, ${(gflop / total * 1e3).toFixed(1)} GFLOP/s, ${(B * T / total * 1e3).toFixed(0)} tokens/s`);
+console.log(
+  `BERT-base ${B}x${T} forward (grad: false): median ${total.toFixed(1)} ms, ${((gflop / total) * 1e3).toFixed(1)} GFLOP/s, ${(((B * T) / total) * 1e3).toFixed(0)} tokens/s`,
+);
 const kernelSum = [...spent.values()].reduce((a, b) => a + b, 0) / reps;
 console.log(`time outside kernels (JS glue): ${(total - kernelSum).toFixed(1)} ms per forward`);
 for (const [key, ms] of [...spent].sort((a, b) => b[1] - a[1])) {
   const raw = inSituMs.get(key);
-  const rawNote = raw === undefined ? '' : `   raw sgemm on the same buffers ${(raw / reps).toFixed(2)} ms (linearForward at ${(raw / ms).toFixed(2)} of it)`;
-  console.log(`${key.padEnd(40)} ${(ms / reps).toFixed(2).padStart(8)} ms  ${(100 * ms / reps / total).toFixed(1).padStart(5)} %  ${(calls.get(key)! / reps).toFixed(0).padStart(4)} calls${rawNote}`);
+  const rawNote =
+    raw === undefined
+      ? ''
+      : `   raw sgemm on the same buffers ${(raw / reps).toFixed(2)} ms (linearForward at ${(raw / ms).toFixed(2)} of it)`;
+  console.log(
+    `${key.padEnd(40)} ${(ms / reps).toFixed(2).padStart(8)} ms  ${((100 * ms) / reps / total).toFixed(1).padStart(5)} %  ${(calls.get(key)! / reps).toFixed(0).padStart(4)} calls${rawNote}`,
+  );
 }
 
 // Raw sgemm on the linear shapes (x @ w^T), for comparison with linearForward's rate above.
 const addon = loadNativeAddon();
 if (addon) {
-  for (const [n, k] of [[768, 768], [2304, 768], [3072, 768], [768, 3072]] as const) {
+  for (const [n, k] of [
+    [768, 768],
+    [2304, 768],
+    [3072, 768],
+    [768, 3072],
+  ] as const) {
     const m = B * T;
     const x = new Float32Array(m * k).fill(0.01);
     const w = new Float32Array(n * k).fill(0.02);
@@ -86,6 +108,6 @@ if (addon) {
       times.push(now() - t0);
     }
     const ms = median(times.slice(1));
-    console.log(`sgemm m=${m} n=${n} k=${k}: ${ms.toFixed(2)} ms, ${(2 * m * n * k / ms / 1e6).toFixed(1)} GFLOP/s`);
+    console.log(`sgemm m=${m} n=${n} k=${k}: ${ms.toFixed(2)} ms, ${((2 * m * n * k) / ms / 1e6).toFixed(1)} GFLOP/s`);
   }
 }

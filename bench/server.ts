@@ -50,7 +50,11 @@ interface Row {
 }
 
 /** `clients` loops, each with its own keep-alive connection, posting one text at a time for `seconds`. */
-async function load(port: number, clients: number, seconds: number): Promise<{ latencies: number[]; errors: number; wallS: number }> {
+async function load(
+  port: number,
+  clients: number,
+  seconds: number,
+): Promise<{ latencies: number[]; errors: number; wallS: number }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   const latencies: number[] = [];
   let errors = 0;
@@ -60,7 +64,14 @@ async function load(port: number, clients: number, seconds: number): Promise<{ l
   const post = (body: string): Promise<number> =>
     new Promise((resolve) => {
       const req = http.request(
-        { host: '127.0.0.1', port, method: 'POST', path: '/predict', agent, headers: { 'Content-Type': 'application/json' } },
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/predict',
+          agent,
+          headers: { 'Content-Type': 'application/json' },
+        },
         (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode ?? 0));
@@ -169,6 +180,8 @@ console.log(JSON.stringify(result));
 console.log('\n| clients | requests/s | p50 ms | p99 ms | mean batch | errors |');
 console.log('|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
-  console.log(`| ${r.clients} | ${r.requestsPerSecond.toFixed(1)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.meanBatch.toFixed(1)} | ${r.errors} |`);
+  console.log(
+    `| ${r.clients} | ${r.requestsPerSecond.toFixed(1)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.meanBatch.toFixed(1)} | ${r.errors} |`,
+  );
 }
 console.log(`\ndirect pipeline (batch ${maxBatch}, no HTTP): ${directPerSecond.toFixed(1)} texts/s`);

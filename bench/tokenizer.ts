@@ -79,7 +79,8 @@ const contenders: { name: string; what: string; run: Run }[] = [
     what: 'await encodeBatch(64 reviews), lengths only: Rust computes offsets but none are copied to JS',
     run: async () => {
       let n = 0;
-      for (let i = 0; i < texts.length; i += 64) for (const e of await hf.encodeBatch(texts.slice(i, i + 64))) n += e.getLength();
+      for (let i = 0; i < texts.length; i += 64)
+        for (const e of await hf.encodeBatch(texts.slice(i, i + 64))) n += e.getLength();
       return n;
     },
   },
@@ -106,15 +107,27 @@ for (let r = 0; r < reps; r++) {
     times[c]!.push((performance.now() - t0) / 1000);
   }
 }
-const results = contenders.map((c, i) => ({ name: c.name, what: c.what, seconds: median(times[i]!), tokensPerSecond: totalTokens / median(times[i]!) }));
-const ref = results[2]!.tokensPerSecond, rustOnly = results[3]!.tokensPerSecond;
+const results = contenders.map((c, i) => ({
+  name: c.name,
+  what: c.what,
+  seconds: median(times[i]!),
+  tokensPerSecond: totalTokens / median(times[i]!),
+}));
+const ref = results[2]!.tokensPerSecond,
+  rustOnly = results[3]!.tokensPerSecond;
 
-console.log(`IMDb train, first ${texts.length} reviews: ${totalTokens} tokens, ${chars} characters; ${reps} reps, medians`);
-console.log(`HF tokenizers (Rust) with RAYON_NUM_THREADS=1; CPU: ${cpus()[0]?.model ?? '?'}; node ${process.version}\n`);
+console.log(
+  `IMDb train, first ${texts.length} reviews: ${totalTokens} tokens, ${chars} characters; ${reps} reps, medians`,
+);
+console.log(
+  `HF tokenizers (Rust) with RAYON_NUM_THREADS=1; CPU: ${cpus()[0]?.model ?? '?'}; node ${process.version}\n`,
+);
 const pad = (s: string, n: number) => s.padEnd(n);
 console.log(`${pad('contender', 34)}${pad('tokens/s', 14)}${pad('vs HF+offsets', 15)}vs HF Rust-only`);
 for (const r of results) {
-  console.log(`${pad(r.name, 34)}${pad(Math.round(r.tokensPerSecond).toLocaleString('en-US'), 14)}${pad((r.tokensPerSecond / ref).toFixed(2) + 'x', 15)}${(r.tokensPerSecond / rustOnly).toFixed(2)}x`);
+  console.log(
+    `${pad(r.name, 34)}${pad(Math.round(r.tokensPerSecond).toLocaleString('en-US'), 14)}${pad((r.tokensPerSecond / ref).toFixed(2) + 'x', 15)}${(r.tokensPerSecond / rustOnly).toFixed(2)}x`,
+  );
 }
 console.log('');
 console.log(

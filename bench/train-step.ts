@@ -8,16 +8,29 @@ import { getKernels } from '../src/native/index.js';
 import { AdamW } from '../src/train/optim.js';
 import { BERT_BASE_CONFIG, benchInputs, forwardFlops, maxRssMiB, median, sgemmLimit } from './bert-base.js';
 
-const { values } = parseArgs({ options: { reps: { type: 'string', default: '3' }, batch: { type: 'string', default: '16' }, seq: { type: 'string', default: '128' } } });
-const reps = Number(values.reps), B = Number(values.batch), T = Number(values.seq);
+const { values } = parseArgs({
+  options: {
+    reps: { type: 'string', default: '3' },
+    batch: { type: 'string', default: '16' },
+    seq: { type: 'string', default: '128' },
+  },
+});
+const reps = Number(values.reps),
+  B = Number(values.batch),
+  T = Number(values.seq);
 
 const kernels = getKernels();
-const model = new BertForSequenceClassification({ ...BERT_BASE_CONFIG, architectures: ['BertForSequenceClassification'], num_labels: 2 }, { seed: 1, kernels });
+const model = new BertForSequenceClassification(
+  { ...BERT_BASE_CONFIG, architectures: ['BertForSequenceClassification'], num_labels: 2 },
+  { seed: 1, kernels },
+);
 const optimizer = new AdamW(model.parameters(), { name: 'adamw', weightDecay: 0.01 }, kernels);
 const { ids, mask, types } = benchInputs(B, T);
 const labels = Int32Array.from({ length: B }, (_, i) => i % 2);
 const inputs = {
-  inputIds: { data: ids, shape: [B, T] }, attentionMask: { data: mask, shape: [B, T] }, tokenTypeIds: { data: types, shape: [B, T] },
+  inputIds: { data: ids, shape: [B, T] },
+  attentionMask: { data: mask, shape: [B, T] },
+  tokenTypeIds: { data: types, shape: [B, T] },
   labels: { data: labels, shape: [B] },
 };
 
@@ -46,11 +59,29 @@ const limit = { gflops: median(limits) };
 const flops = 3 * forwardFlops(B, T);
 const step = median(phases.step);
 const result = {
-  bench: 'train-step', kernels: kernels.name, batch: B, seq: T, reps,
-  medianStepS: step, medianForwardS: median(phases.forward), medianBackwardS: median(phases.backward), medianOptimizerS: median(phases.optimizer),
-  tokensPerS: (B * T) / step, gflops: flops / step / 1e9, sgemmLimitGflops: limit.gflops, shareOfSgemm: flops / step / 1e9 / limit.gflops,
-  peakRssMiB: maxRssMiB(), losses, samples: phases.step, sgemmLimitSamples: limits, loadavg: loadavg(),
+  bench: 'train-step',
+  kernels: kernels.name,
+  batch: B,
+  seq: T,
+  reps,
+  medianStepS: step,
+  medianForwardS: median(phases.forward),
+  medianBackwardS: median(phases.backward),
+  medianOptimizerS: median(phases.optimizer),
+  tokensPerS: (B * T) / step,
+  gflops: flops / step / 1e9,
+  sgemmLimitGflops: limit.gflops,
+  shareOfSgemm: flops / step / 1e9 / limit.gflops,
+  peakRssMiB: maxRssMiB(),
+  losses,
+  samples: phases.step,
+  sgemmLimitSamples: limits,
+  loadavg: loadavg(),
 };
 console.log(JSON.stringify(result));
-console.log(`\ntrain step ${B}x${T} (${kernels.name}): median ${step.toFixed(2)} s (forward ${result.medianForwardS.toFixed(2)}, backward ${result.medianBackwardS.toFixed(2)}, AdamW ${result.medianOptimizerS.toFixed(2)})`);
-console.log(`  ${result.tokensPerS.toFixed(0)} tokens/s, ${result.gflops.toFixed(1)} GFLOP/s counting 3x forward = ${result.shareOfSgemm.toFixed(2)} of the sgemm limit (${limit.gflops.toFixed(1)} GFLOP/s); peak RSS ${result.peakRssMiB.toFixed(0)} MiB`);
+console.log(
+  `\ntrain step ${B}x${T} (${kernels.name}): median ${step.toFixed(2)} s (forward ${result.medianForwardS.toFixed(2)}, backward ${result.medianBackwardS.toFixed(2)}, AdamW ${result.medianOptimizerS.toFixed(2)})`,
+);
+console.log(
+  `  ${result.tokensPerS.toFixed(0)} tokens/s, ${result.gflops.toFixed(1)} GFLOP/s counting 3x forward = ${result.shareOfSgemm.toFixed(2)} of the sgemm limit (${limit.gflops.toFixed(1)} GFLOP/s); peak RSS ${result.peakRssMiB.toFixed(0)} MiB`,
+);

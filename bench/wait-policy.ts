@@ -9,7 +9,9 @@ import { median } from './bert-base.js';
 
 const { values } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '5' }, reps: { type: 'string', default: '5' }, shape: { type: 'string', default: '1x128' },
+    rounds: { type: 'string', default: '5' },
+    reps: { type: 'string', default: '5' },
+    shape: { type: 'string', default: '1x128' },
     spins: { type: 'string', default: 'passive,1000,10000,30000,100000' },
   },
 });
@@ -24,13 +26,21 @@ for (let round = 0; round < Number(values.rounds); round++) {
     delete env.GOMP_SPINCOUNT;
     if (setting === 'passive') env.OMP_WAIT_POLICY = 'passive';
     else env.GOMP_SPINCOUNT = setting;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', profile, '--shape', values.shape!, '--reps', values.reps!], { env, encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', profile, '--shape', values.shape!, '--reps', values.reps!],
+      { env, encoding: 'utf8' },
+    );
     const ms = /median ([\d.]+) ms/.exec(r.stdout)?.[1];
     if (r.status !== 0 || ms === undefined) throw new Error(`bench/wait-policy: ${setting} failed:\n${r.stderr}`);
     results.get(setting)!.push(Number(ms));
   }
 }
-console.log(`BERT-base ${values.shape} forward, median ms per setting over ${values.rounds} rounds (each a median of ${values.reps} reps)`);
+console.log(
+  `BERT-base ${values.shape} forward, median ms per setting over ${values.rounds} rounds (each a median of ${values.reps} reps)`,
+);
 for (const [setting, ms] of results) {
-  console.log(`${setting.padEnd(10)} median ${median(ms).toFixed(1)} ms   rounds: ${ms.map((v) => v.toFixed(0)).join(' ')}`);
+  console.log(
+    `${setting.padEnd(10)} median ${median(ms).toFixed(1)} ms   rounds: ${ms.map((v) => v.toFixed(0)).join(' ')}`,
+  );
 }

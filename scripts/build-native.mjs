@@ -23,7 +23,9 @@ function giveUp(reason) {
   } catch {
     // the log is a courtesy; the message below is what matters
   }
-  say(`native addon not built (${reason}; details in native/build/build-native.log); bert-ts will use the TypeScript kernels`);
+  say(
+    `native addon not built (${reason}; details in native/build/build-native.log); bert-ts will use the TypeScript kernels`,
+  );
   process.exit(0);
 }
 
@@ -51,8 +53,16 @@ function probe(source, flags) {
 }
 
 const probes = {
-  dnnl: () => probe('#include <oneapi/dnnl/dnnl.h>\nint main(){float a=1,b=1,c=0;return dnnl_sgemm(\'N\',\'N\',1,1,1,1.f,&a,1,&b,1,0.f,&c,1)!=dnnl_success;}\n', ['-ldnnl']),
-  openblas: () => probe('#include <cblas.h>\nint main(){float a=1,b=1,c=0;cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,1,1,1,1.f,&a,1,&b,1,0.f,&c,1);return c!=1.f;}\n', ['-lopenblas']),
+  dnnl: () =>
+    probe(
+      "#include <oneapi/dnnl/dnnl.h>\nint main(){float a=1,b=1,c=0;return dnnl_sgemm('N','N',1,1,1,1.f,&a,1,&b,1,0.f,&c,1)!=dnnl_success;}\n",
+      ['-ldnnl'],
+    ),
+  openblas: () =>
+    probe(
+      '#include <cblas.h>\nint main(){float a=1,b=1,c=0;cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,1,1,1,1.f,&a,1,&b,1,0.f,&c,1);return c!=1.f;}\n',
+      ['-lopenblas'],
+    ),
   accelerate: () => process.platform === 'darwin',
   builtin: () => true,
 };
@@ -61,7 +71,10 @@ function simdLevel() {
   if (process.env.BERT_NATIVE_SIMD) return process.env.BERT_NATIVE_SIMD;
   if (process.platform !== 'linux' || process.arch !== 'x64') return 'none';
   try {
-    const flags = readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1].split(/\s+/) ?? [];
+    const flags =
+      readFileSync('/proc/cpuinfo', 'utf8')
+        .match(/^flags\s*:(.*)$/m)?.[1]
+        .split(/\s+/) ?? [];
     return flags.includes('avx2') && flags.includes('fma') && flags.includes('f16c') ? 'avx2' : 'none';
   } catch {
     return 'none';
@@ -78,7 +91,9 @@ function findNodeGyp() {
   }
   const prefix = dirname(dirname(process.execPath));
   candidates.push(join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
-  candidates.push(join(dirname(process.execPath), 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  candidates.push(
+    join(dirname(process.execPath), 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+  );
   return candidates.find((p) => existsSync(p));
 }
 
@@ -93,19 +108,29 @@ const wanted = process.env.BERT_NATIVE_BACKEND;
 const order = wanted ? [wanted] : ['dnnl', 'openblas', 'accelerate', 'builtin'];
 const simd = simdLevel();
 for (const backend of order) {
-  if (!(backend in probes)) giveUp(`unknown BERT_NATIVE_BACKEND=${backend} (use dnnl, openblas, accelerate or builtin)`);
+  if (!(backend in probes))
+    giveUp(`unknown BERT_NATIVE_BACKEND=${backend} (use dnnl, openblas, accelerate or builtin)`);
   if (!probes[backend]()) continue;
   const env = { ...process.env, BERT_NATIVE_BACKEND: backend, BERT_NATIVE_SIMD: simd };
-  const ok = run(process.execPath, [nodeGyp, 'rebuild', '--directory', nativeDir, '-j', '2', ...nodedirArgs], { env, cwd: root });
+  const ok = run(process.execPath, [nodeGyp, 'rebuild', '--directory', nativeDir, '-j', '2', ...nodedirArgs], {
+    env,
+    cwd: root,
+  });
   if (!ok) continue;
   const addon = join(nativeDir, 'build', 'Release', 'bert_native.node');
-  const check = spawnSync(process.execPath, ['-e', `console.log(JSON.stringify(require(${JSON.stringify(addon)}).info()))`], { encoding: 'utf8' });
+  const check = spawnSync(
+    process.execPath,
+    ['-e', `console.log(JSON.stringify(require(${JSON.stringify(addon)}).info()))`],
+    { encoding: 'utf8' },
+  );
   if (check.status !== 0) {
     log.push(`load check failed for ${backend}:`, check.stderr);
     continue;
   }
   const info = JSON.parse(check.stdout);
-  say(`native addon built with ${info.library} (${simd === 'avx2' ? 'AVX2/FMA fused kernels' : 'portable fused kernels'}, ${info.threads} threads)`);
+  say(
+    `native addon built with ${info.library} (${simd === 'avx2' ? 'AVX2/FMA fused kernels' : 'portable fused kernels'}, ${info.threads} threads)`,
+  );
   process.exit(0);
 }
 giveUp(wanted ? `the ${wanted} build failed` : 'no backend built');

@@ -28,37 +28,64 @@ json.dump(result, open(io_file + ".out", "w"))
 `;
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { python: { type: 'string', default: 'python3' } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { python: { type: 'string', default: 'python3' } },
+  });
   const dir = positionals[0];
   if (dir === undefined) throw new Error('usage: npx tsx scripts/check-hf-load.ts MODEL_DIR [--python PYTHON]');
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { architectures: string[] };
   const architecture = config.architectures[0] as BertArchitecture;
   const cls = MODEL_CLASSES[architecture];
   if (!cls) throw new Error(`${dir}: architecture ${architecture} is not one bert-ts has`);
-  const model = await cls.fromPretrained(dir, { warn: (m) => { throw new Error(`bert-ts: ${m}`); } });
+  const model = await cls.fromPretrained(dir, {
+    warn: (m) => {
+      throw new Error(`bert-ts: ${m}`);
+    },
+  });
   const tok = BertTokenizer.fromPretrained(dir);
-  const texts = ['This movie was absolutely fantastic!', 'The plot made no sense and the acting was worse. I left early.'];
+  const texts = [
+    'This movie was absolutely fantastic!',
+    'The plot made no sense and the acting was worse. I left early.',
+  ];
   const enc = tok.encodeBatch(texts, undefined, { padding: 'longest' });
   const B = texts.length;
   const T = enc[0]!.inputIds.length;
-  const flat = (k: 'inputIds' | 'attentionMask' | 'tokenTypeIds'): Int32Array => Int32Array.from(enc.flatMap((e) => [...e[k]]));
-  const inputs = { inputIds: { data: flat('inputIds'), shape: [B, T] }, attentionMask: { data: flat('attentionMask'), shape: [B, T] }, tokenTypeIds: { data: flat('tokenTypeIds'), shape: [B, T] } };
+  const flat = (k: 'inputIds' | 'attentionMask' | 'tokenTypeIds'): Int32Array =>
+    Int32Array.from(enc.flatMap((e) => [...e[k]]));
+  const inputs = {
+    inputIds: { data: flat('inputIds'), shape: [B, T] },
+    attentionMask: { data: flat('attentionMask'), shape: [B, T] },
+    tokenTypeIds: { data: flat('tokenTypeIds'), shape: [B, T] },
+  };
   const ours = model.forward(inputs, { grad: false }) as unknown as Record<string, { data: Float32Array } | undefined>;
   // bert-ts output names -> transformers' ModelOutput fields.
   const names: Record<string, string> = {
-    lastHiddenState: 'last_hidden_state', predictionLogits: 'prediction_logits', seqRelationshipLogits: 'seq_relationship_logits', logits: 'logits',
+    lastHiddenState: 'last_hidden_state',
+    predictionLogits: 'prediction_logits',
+    seqRelationshipLogits: 'seq_relationship_logits',
+    logits: 'logits',
   };
   const outputs = Object.keys(names).filter((k) => ours[k]?.data instanceof Float32Array);
   const tmp = mkdtempSync(join(tmpdir(), 'bert-ts-hfcheck-'));
   try {
     const io = join(tmp, 'io.json');
-    writeFileSync(io, JSON.stringify({
-      architecture, outputs: outputs.map((k) => names[k]),
-      input_ids: enc.map((e) => [...e.inputIds]), attention_mask: enc.map((e) => [...e.attentionMask]), token_type_ids: enc.map((e) => [...e.tokenTypeIds]),
-    }));
+    writeFileSync(
+      io,
+      JSON.stringify({
+        architecture,
+        outputs: outputs.map((k) => names[k]),
+        input_ids: enc.map((e) => [...e.inputIds]),
+        attention_mask: enc.map((e) => [...e.attentionMask]),
+        token_type_ids: enc.map((e) => [...e.tokenTypeIds]),
+      }),
+    );
     const py = spawnSync(values.python!, ['-c', PYTHON_SIDE, dir, io], { encoding: 'utf8' });
     if (py.status !== 0) throw new Error(`python failed (${py.status}):\n${py.stderr}`);
-    const theirs = JSON.parse(readFileSync(`${io}.out`, 'utf8')) as { loading_info: Record<string, unknown>; outputs: Record<string, number[]> };
+    const theirs = JSON.parse(readFileSync(`${io}.out`, 'utf8')) as {
+      loading_info: Record<string, unknown>;
+      outputs: Record<string, number[]>;
+    };
     console.log(`transformers loaded ${dir} as ${architecture}: ${JSON.stringify(theirs.loading_info)}`);
     let worst = 0;
     for (const k of outputs) {
@@ -72,7 +99,9 @@ async function main(): Promise<void> {
         maxRef = Math.max(maxRef, Math.abs(b[i]!));
       }
       worst = Math.max(worst, maxAbs / Math.max(maxRef, 1e-6));
-      console.log(`${names[k]!.padEnd(24)} ${a.length} values  max |bert-ts - transformers| ${maxAbs.toExponential(2)}  (max |value| ${maxRef.toFixed(3)})`);
+      console.log(
+        `${names[k]!.padEnd(24)} ${a.length} values  max |bert-ts - transformers| ${maxAbs.toExponential(2)}  (max |value| ${maxRef.toFixed(3)})`,
+      );
     }
     const missing = (theirs.loading_info.missing_keys as string[] | undefined) ?? [];
     if (missing.length > 0) throw new Error(`transformers reports missing keys: ${missing.join(', ')}`);

@@ -37,13 +37,20 @@ const watchdog = new Worker(
 watchdog.unref();
 const onCase = (name: string, iteration: number) => {
   Atomics.add(beat, 0, 1);
-  Atomics.store(beat, 1, targets.findIndex((t) => t.name === name));
+  Atomics.store(
+    beat,
+    1,
+    targets.findIndex((t) => t.name === name),
+  );
   Atomics.store(beat, 2, iteration);
   Atomics.store(beat, 3, seed);
 };
 
 const deadline = Date.now() + seconds * 1000;
-const totals = new Map<string, { cases: number; accepted: number; rejected: number; failures: number; slowestMs: number }>();
+const totals = new Map<
+  string,
+  { cases: number; accepted: number; rejected: number; failures: number; slowestMs: number }
+>();
 const failures: unknown[] = [];
 while (Date.now() < deadline) {
   for (const target of targets) {
@@ -60,8 +67,11 @@ while (Date.now() < deadline) {
   seed++;
 }
 folders?.cleanup();
-for (const [name, t] of totals) console.log(JSON.stringify({ target: name, ...t, slowestMs: Number(t.slowestMs.toFixed(1)) }));
+for (const [name, t] of totals)
+  console.log(JSON.stringify({ target: name, ...t, slowestMs: Number(t.slowestMs.toFixed(1)) }));
 for (const f of failures.slice(0, 10)) console.log(JSON.stringify(f));
 const sum = (k: 'cases' | 'accepted' | 'rejected') => [...totals.values()].reduce((s, t) => s + t[k], 0);
-console.log(`fuzz-io (${which}): ${sum('cases')} cases in ${seconds} s, ${sum('accepted')} accepted / ${sum('rejected')} rejected, ${failures.length} failures (last seed ${seed - 1})`);
+console.log(
+  `fuzz-io (${which}): ${sum('cases')} cases in ${seconds} s, ${sum('accepted')} accepted / ${sum('rejected')} rejected, ${failures.length} failures (last seed ${seed - 1})`,
+);
 process.exit(failures.length ? 1 : 0);

@@ -24,7 +24,11 @@ async function main(): Promise<void> {
     throw new Error('usage: npx tsx scripts/make-default-model.ts PRETRAIN_DIR [--output DIR] [--card FILE.md]');
   }
   const output = values.output!;
-  const model = await BertForPreTraining.fromPretrained(source, { warn: (m) => { throw new Error(`${source}: ${m}`); } });
+  const model = await BertForPreTraining.fromPretrained(source, {
+    warn: (m) => {
+      throw new Error(`${source}: ${m}`);
+    },
+  });
   await model.save(output, { dtype: 'float16' });
   BertTokenizer.fromPretrained(source).save(output);
   if (values.card !== undefined) copyFileSync(values.card, join(output, 'README.md'));

@@ -18,7 +18,10 @@ async function balanced(path: string, perLabel: number, seed: number): Promise<s
 
 const out = 'assets/imdb-sample';
 mkdirSync(out, { recursive: true });
-for (const [split, perLabel, seed] of [['train', 400, 42], ['test', 250, 7]] as const) {
+for (const [split, perLabel, seed] of [
+  ['train', 400, 42],
+  ['test', 250, 7],
+] as const) {
   const rows = await balanced(`../shared/data/imdb/${split}.jsonl.gz`, perLabel, seed);
   writeFileSync(`${out}/${split}.jsonl.gz`, gzipSync(`${rows.join('\n')}\n`, { level: 9 }));
   console.log(`${out}/${split}.jsonl.gz: ${rows.length} reviews`);

@@ -20,8 +20,16 @@ import { learningRateAt } from '../src/train/schedule.js';
 export const TOL = { output: 1e-4, grad: 1e-4, param: 1e-4, loss: 1e-5 } as const;
 
 interface AdamwInfo {
-  lr: number; betas: [number, number]; eps: number; weight_decay: number; warmup_steps: number; total_steps: number;
-  clip_norm: number; losses: number[]; grad_norms_before_clip: number[]; lr_used: number[];
+  lr: number;
+  betas: [number, number];
+  eps: number;
+  weight_decay: number;
+  warmup_steps: number;
+  total_steps: number;
+  clip_norm: number;
+  losses: number[];
+  grad_norms_before_clip: number[];
+  lr_used: number[];
 }
 interface HeadInfo {
   dir: string;
@@ -130,7 +138,11 @@ function floatData(e: TensorEntry, key: string): Float32Array {
 }
 
 /** Inputs and labels of a head, from the reference tensors, by head class (as gen_fixtures.py pairs them). */
-function headInputs(cls: string, config: { numLabels: number; problemType: string | null }, ref: Map<string, TensorEntry>): BertInputs {
+function headInputs(
+  cls: string,
+  config: { numLabels: number; problemType: string | null },
+  ref: Map<string, TensorEntry>,
+): BertInputs {
   const get = (k: string): TensorEntry => {
     const e = ref.get(k);
     if (!e) throw new Error(`reference.safetensors has no tensor "${k}"`);
@@ -139,7 +151,9 @@ function headInputs(cls: string, config: { numLabels: number; problemType: strin
   const shaped = (k: string) => ({ data: get(k).data, shape: get(k).shape });
   const pre = cls === 'BertForMultipleChoice' ? 'input.mc.' : 'input.';
   const inputs: BertInputs = {
-    inputIds: shaped(`${pre}input_ids`), tokenTypeIds: shaped(`${pre}token_type_ids`), attentionMask: shaped(`${pre}attention_mask`),
+    inputIds: shaped(`${pre}input_ids`),
+    tokenTypeIds: shaped(`${pre}token_type_ids`),
+    attentionMask: shaped(`${pre}attention_mask`),
   };
   const firstKey = (stem: string, preferred: string): string => {
     if (ref.has(preferred)) return preferred;
@@ -155,13 +169,19 @@ function headInputs(cls: string, config: { numLabels: number; problemType: strin
     case 'BertForNextSentencePrediction':
       return { ...inputs, labels: shaped('labels.nsp') };
     case 'BertForSequenceClassification':
-      if (config.problemType === 'regression' || config.numLabels === 1) return { ...inputs, labels: shaped('labels.regression') };
-      if (config.problemType === 'multi_label_classification') return { ...inputs, labels: shaped('labels.multi_label') };
+      if (config.problemType === 'regression' || config.numLabels === 1)
+        return { ...inputs, labels: shaped('labels.regression') };
+      if (config.problemType === 'multi_label_classification')
+        return { ...inputs, labels: shaped('labels.multi_label') };
       return { ...inputs, labels: shaped(firstKey('labels.cls', `labels.cls${config.numLabels}`)) };
     case 'BertForTokenClassification':
       return { ...inputs, labels: shaped(firstKey('labels.token', `labels.token${config.numLabels}`)) };
     case 'BertForQuestionAnswering':
-      return { ...inputs, startPositions: shaped('labels.start_positions'), endPositions: shaped('labels.end_positions') };
+      return {
+        ...inputs,
+        startPositions: shaped('labels.start_positions'),
+        endPositions: shaped('labels.end_positions'),
+      };
     case 'BertForMultipleChoice':
       return { ...inputs, labels: shaped('labels.mc') };
     default:
@@ -170,8 +190,13 @@ function headInputs(cls: string, config: { numLabels: number; problemType: strin
 }
 
 const OUTPUT_FIELDS: Record<string, string> = {
-  logits: 'logits', prediction_logits: 'predictionLogits', seq_relationship_logits: 'seqRelationshipLogits',
-  start_logits: 'startLogits', end_logits: 'endLogits', last_hidden_state: 'lastHiddenState', pooler_output: 'poolerOutput',
+  logits: 'logits',
+  prediction_logits: 'predictionLogits',
+  seq_relationship_logits: 'seqRelationshipLogits',
+  start_logits: 'startLogits',
+  end_logits: 'endLogits',
+  last_hidden_state: 'lastHiddenState',
+  pooler_output: 'poolerOutput',
 };
 
 function pickOutput(out: Record<string, unknown>, name: string): Tensor | number | undefined {
@@ -191,7 +216,13 @@ async function loadModel(cls: string, dir: string, kernels: Kernels, warnings: s
   return (await C.fromPretrained(dir, { kernels, warn: (m) => warnings.push(m) })) as unknown as AnyModel;
 }
 
-function compareOutput(rep: HeadReport, out: Record<string, unknown>, name: string, ref: TensorEntry | undefined, refKey: string): void {
+function compareOutput(
+  rep: HeadReport,
+  out: Record<string, unknown>,
+  name: string,
+  ref: TensorEntry | undefined,
+  refKey: string,
+): void {
   if (!ref) return rep.fail('outputs', name, `reference ${refKey} missing`);
   const got = pickOutput(out, name);
   if (name === 'loss') {
@@ -199,7 +230,8 @@ function compareOutput(rep: HeadReport, out: Record<string, unknown>, name: stri
     return rep.add('loss', name, relError(got, floatData(ref, refKey)[0]!), TOL.loss);
   }
   if (got === undefined || typeof got === 'number') return rep.fail('outputs', name, 'output not produced');
-  if (!shapeEq(got.shape, ref.shape)) return rep.fail('outputs', name, `shape [${got.shape}] vs reference [${ref.shape}]`);
+  if (!shapeEq(got.shape, ref.shape))
+    return rep.fail('outputs', name, `shape [${got.shape}] vs reference [${ref.shape}]`);
   rep.add('outputs', name, outputError(got.data, floatData(ref, refKey)), TOL.output);
 }
 
@@ -210,7 +242,8 @@ export async function runParity(dir: string, options: { kernels?: Kernels } = {}
   const ref = readSafetensors(join(dir, 'reference.safetensors')).tensors;
   const lines: string[] = [];
   const failures: string[] = [];
-  let passed = 0, total = 0;
+  let passed = 0,
+    total = 0;
   const finish = (rep: HeadReport): void => {
     lines.push(rep.line());
     failures.push(...rep.failures);
@@ -239,12 +272,18 @@ export async function runParity(dir: string, options: { kernels?: Kernels } = {}
         const ours = model.parameters().map((p) => p.name);
         const extra = ours.filter((n) => !names.has(n));
         const missing = [...names].filter((n) => !model.store.has(n));
-        if (extra.length || missing.length) rep.fail('names', 'parameters', `ours not in reference: [${extra}], reference not ours: [${missing}]`);
+        if (extra.length || missing.length)
+          rep.fail('names', 'parameters', `ours not in reference: [${extra}], reference not ours: [${missing}]`);
         else rep.add('names', 'parameters', 0, 0);
         for (const k of gradKeys) {
           const name = k.slice(`${head}.grad.`.length);
           if (!model.store.has(name)) continue;
-          rep.add('grads', name, tensorError(model.store.gradView(name), floatData(ref.get(k)!, k), GRAD_ZERO_FLOOR), TOL.grad);
+          rep.add(
+            'grads',
+            name,
+            tensorError(model.store.gradView(name), floatData(ref.get(k)!, k), GRAD_ZERO_FLOOR),
+            TOL.grad,
+          );
         }
       }
       if (info.adamw) await replayAdamW(rep, head, info, modelDir, inputs, ref, kernels);
@@ -269,7 +308,12 @@ export async function runParity(dir: string, options: { kernels?: Kernels } = {}
       // The F16 variant has its own expected logits; the .bin one reproduces the F32 model of the same class.
       const own = [...ref.keys()].filter((k) => k.startsWith(`${variant}.out.`));
       const baseHead = Object.entries(manifest.heads).find(([, h]) => h.class === cls)?.[0];
-      const keys = own.length > 0 ? own : [...ref.keys()].filter((k) => baseHead && k.startsWith(`${baseHead}.out.`) && !/\.(hidden_states|attentions)\./.test(k));
+      const keys =
+        own.length > 0
+          ? own
+          : [...ref.keys()].filter(
+              (k) => baseHead && k.startsWith(`${baseHead}.out.`) && !/\.(hidden_states|attentions)\./.test(k),
+            );
       if (keys.length === 0) rep.fail('outputs', variant, 'no reference outputs for this variant');
       for (const key of keys) {
         const name = key.slice(key.indexOf('.out.') + 5);
@@ -286,18 +330,31 @@ export async function runParity(dir: string, options: { kernels?: Kernels } = {}
 
 /** Three optimizer steps exactly as gen_fixtures.py: eval-mode loss, clip, AdamW, linear warmup/decay. */
 async function replayAdamW(
-  rep: HeadReport, head: string, info: HeadInfo, modelDir: string, inputs: BertInputs, ref: Map<string, TensorEntry>, kernels: Kernels,
+  rep: HeadReport,
+  head: string,
+  info: HeadInfo,
+  modelDir: string,
+  inputs: BertInputs,
+  ref: Map<string, TensorEntry>,
+  kernels: Kernels,
 ): Promise<void> {
   const a = info.adamw!;
   const model = await loadModel(info.class, modelDir, kernels, []);
   const params = model.parameters();
-  const opt = new AdamW(params, { name: 'adamw', betas: [a.betas[0], a.betas[1]], eps: a.eps, weightDecay: a.weight_decay }, kernels);
+  const opt = new AdamW(
+    params,
+    { name: 'adamw', betas: [a.betas[0], a.betas[1]], eps: a.eps, weightDecay: a.weight_decay },
+    kernels,
+  );
   for (let step = 0; step < a.losses.length; step++) {
     model.zeroGrad();
     const out = model.forward(inputs, {});
     model.backward();
     const norm = clipGradNorm(params, a.clip_norm, kernels);
-    const lr = learningRateAt({ name: 'linear', lr: a.lr, warmupSteps: a.warmup_steps, totalSteps: a.total_steps }, step);
+    const lr = learningRateAt(
+      { name: 'linear', lr: a.lr, warmupSteps: a.warmup_steps, totalSteps: a.total_steps },
+      step,
+    );
     rep.add('steps', `loss ${step}`, relError(out.loss as number, a.losses[step]!), TOL.loss);
     rep.add('steps', `grad norm ${step}`, relError(norm, a.grad_norms_before_clip[step]!), TOL.grad);
     rep.add('steps', `lr ${step}`, Math.abs(lr - a.lr_used[step]!), 1e-12);
@@ -312,7 +369,12 @@ async function replayAdamW(
     const g = ref.get(`${head}.grad.${p.name}`);
     if (!r) rep.fail('after3', p.name, `reference ${key} missing`);
     else if (g && maxAbs(floatData(g, p.name)) <= TOL.grad * GRAD_ZERO_FLOOR) {
-      rep.add('after3', `${p.name} (zero gradient)`, (maxDiff(p.data, floatData(r, key)) / Math.max(lrSum, 1e-12)) * TOL.param, TOL.param);
+      rep.add(
+        'after3',
+        `${p.name} (zero gradient)`,
+        (maxDiff(p.data, floatData(r, key)) / Math.max(lrSum, 1e-12)) * TOL.param,
+        TOL.param,
+      );
     } else rep.add('after3', p.name, tensorError(p.data, floatData(r, key)), TOL.param);
   }
 }

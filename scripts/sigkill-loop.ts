@@ -67,7 +67,14 @@ function attempt(args: string[], killAfterMs: number): Promise<Attempt> {
     child.on('close', (code) => {
       clearTimeout(timer);
       const steps = [...output.matchAll(/"step":(\d+)/g)].map((m) => Number(m[1]));
-      resolve({ outcome: killed && code === null ? 'killed' : 'finished', code, ms: performance.now() - started, lastStep: steps.length ? Math.max(...steps) : null, firstStepMs, stderr });
+      resolve({
+        outcome: killed && code === null ? 'killed' : 'finished',
+        code,
+        ms: performance.now() - started,
+        lastStep: steps.length ? Math.max(...steps) : null,
+        firstStepMs,
+        stderr,
+      });
     });
   });
 }
@@ -75,7 +82,8 @@ function attempt(args: string[], killAfterMs: number): Promise<Attempt> {
 /** Where a kill landed: from what it left in checkpoints/, and whether this attempt had finished a step. */
 function killPhase(out: string, stepsSeen: boolean): string {
   const ck = join(out, 'checkpoints');
-  if (!existsSync(join(ck, 'latest.json'))) return stepsSeen ? 'before the first checkpoint was published' : 'start-up, nothing saved yet';
+  if (!existsSync(join(ck, 'latest.json')))
+    return stepsSeen ? 'before the first checkpoint was published' : 'start-up, nothing saved yet';
   const latest = (JSON.parse(readFileSync(join(ck, 'latest.json'), 'utf8')) as { dir: string }).dir;
   const leftovers = readdirSync(ck).filter((f) => f !== 'latest.json' && f !== latest);
   const tempInLatest = readdirSync(join(ck, latest)).some((f) => f.includes('.tmp-'));
@@ -98,13 +106,21 @@ async function killLoop(task: string, args: (out: string) => string[]): Promise<
   const refOut = join(work, `${task}-reference`);
   let t = performance.now();
   const ref = await attempt(args(refOut), 2 ** 31 - 1);
-  if (ref.code !== 0) throw new Error(`${task}: the uninterrupted run failed (${ref.code}): ${ref.stderr.slice(-2000)}`);
+  if (ref.code !== 0)
+    throw new Error(`${task}: the uninterrupted run failed (${ref.code}): ${ref.stderr.slice(-2000)}`);
   const referenceMs = ref.ms;
   const firstStepMs = ref.firstStepMs ?? 0;
   const reference = readFileSync(join(refOut, 'model.safetensors'));
   const rand = seeded(seed * 7919 + task.length);
   const summary: TaskSummary = {
-    task, kills: 0, episodes: 0, identical: 0, phases: {}, referenceMs: Math.round(referenceMs), firstStepMs: Math.round(firstStepMs), failures: [],
+    task,
+    kills: 0,
+    episodes: 0,
+    identical: 0,
+    phases: {},
+    referenceMs: Math.round(referenceMs),
+    firstStepMs: Math.round(firstStepMs),
+    failures: [],
   };
   while (summary.kills < kills) {
     const out = join(work, `${task}-episode-${summary.episodes}`);
@@ -117,18 +133,34 @@ async function killLoop(task: string, args: (out: string) => string[]): Promise<
       const delay = Math.round(from + rand() * (referenceMs - from));
       const a = await attempt([...args(out), ...(resume ? ['--resume'] : [])], delay);
       if (a.outcome === 'finished') {
-        if (a.code !== 0) summary.failures.push(`${task} episode ${summary.episodes}: a ${resume ? 'resumed' : 'fresh'} run failed (${a.code}): ${a.stderr.slice(-500)}`);
+        if (a.code !== 0)
+          summary.failures.push(
+            `${task} episode ${summary.episodes}: a ${resume ? 'resumed' : 'fresh'} run failed (${a.code}): ${a.stderr.slice(-500)}`,
+          );
         break;
       }
       const phase = killPhase(out, a.lastStep !== null);
       summary.phases[phase] = (summary.phases[phase] ?? 0) + 1;
       summary.kills++;
-      console.log(JSON.stringify({ task, episode: summary.episodes, kill: summary.kills, afterMs: delay, resumed: resume, lastStepSeen: a.lastStep, phase }));
+      console.log(
+        JSON.stringify({
+          task,
+          episode: summary.episodes,
+          kill: summary.kills,
+          afterMs: delay,
+          resumed: resume,
+          lastStepSeen: a.lastStep,
+          phase,
+        }),
+      );
     }
     const got = existsSync(join(out, 'model.safetensors')) ? readFileSync(join(out, 'model.safetensors')) : null;
     const same = got !== null && got.equals(reference);
     if (same) summary.identical++;
-    else summary.failures.push(`${task} episode ${summary.episodes}: final model.safetensors ${got ? 'differs from' : 'missing, unlike'} the uninterrupted run's`);
+    else
+      summary.failures.push(
+        `${task} episode ${summary.episodes}: final model.safetensors ${got ? 'differs from' : 'missing, unlike'} the uninterrupted run's`,
+      );
     summary.episodes++;
     rmSync(out, { recursive: true, force: true });
   }
@@ -138,17 +170,55 @@ async function killLoop(task: string, args: (out: string) => string[]): Promise<
 }
 
 // Data: an IMDb sample (both labels) for fine-tuning; a vocabulary and pre-training shards made by the CLI itself.
-const rows = gunzipSync(readFileSync(join(SHARED, 'data/imdb/train.jsonl.gz'))).toString('utf8').split('\n').filter(Boolean);
+const rows = gunzipSync(readFileSync(join(SHARED, 'data/imdb/train.jsonl.gz')))
+  .toString('utf8')
+  .split('\n')
+  .filter(Boolean);
 const train = join(work, 'train.jsonl');
-writeFileSync(train, rows.filter((_, i) => i % 521 === 0).slice(0, 48).join('\n') + '\n');
+writeFileSync(
+  train,
+  rows
+    .filter((_, i) => i % 521 === 0)
+    .slice(0, 48)
+    .join('\n') + '\n',
+);
 const summaries: TaskSummary[] = [];
 
 if (which !== 'pretrain') {
-  summaries.push(await killLoop('finetune', (out) => [
-    'finetune', '--model', join(SHARED, 'fixtures/hf-tiny/seq_cls3'), '--tokenizer', join(SHARED, 'fixtures/hf-tiny/tokenizer'),
-    '--train', train, '--labels', 'negative,positive', '--max-length', '48', '--epochs', '2', '--batch-size', '4', '--lr', '1e-3',
-    '--schedule', 'linear', '--warmup-ratio', '0.1', '--save-steps', '1', '--seed', '17', '--backend', 'js', '--no-summary', '--output', out,
-  ]));
+  summaries.push(
+    await killLoop('finetune', (out) => [
+      'finetune',
+      '--model',
+      join(SHARED, 'fixtures/hf-tiny/seq_cls3'),
+      '--tokenizer',
+      join(SHARED, 'fixtures/hf-tiny/tokenizer'),
+      '--train',
+      train,
+      '--labels',
+      'negative,positive',
+      '--max-length',
+      '48',
+      '--epochs',
+      '2',
+      '--batch-size',
+      '4',
+      '--lr',
+      '1e-3',
+      '--schedule',
+      'linear',
+      '--warmup-ratio',
+      '0.1',
+      '--save-steps',
+      '1',
+      '--seed',
+      '17',
+      '--backend',
+      'js',
+      '--no-summary',
+      '--output',
+      out,
+    ]),
+  );
 }
 if (which !== 'finetune') {
   const corpus = join(work, 'corpus.jsonl');
@@ -157,11 +227,48 @@ if (which !== 'finetune') {
   const data = join(work, 'shards');
   mkdirSync(work, { recursive: true });
   runToEnd(['train-vocab', '--input', corpus, '--vocab-size', '2000', '--lowercase', '--output', vocab]);
-  runToEnd(['create-pretraining-data', '--input', corpus, '--vocab', vocab, '--max-seq-length', '32', '--max-predictions', '5', '--dupe-factor', '1', '--seed', '3', '--output', data]);
-  summaries.push(await killLoop('pretrain', (out) => [
-    'pretrain', '--config', 'tiny', '--data', data, '--vocab', vocab, '--steps', '16', '--batch-size', '4', '--lr', '1e-3',
-    '--checkpoint-every', '1', '--seed', '42', '--backend', 'js', '--output', out,
-  ]));
+  runToEnd([
+    'create-pretraining-data',
+    '--input',
+    corpus,
+    '--vocab',
+    vocab,
+    '--max-seq-length',
+    '32',
+    '--max-predictions',
+    '5',
+    '--dupe-factor',
+    '1',
+    '--seed',
+    '3',
+    '--output',
+    data,
+  ]);
+  summaries.push(
+    await killLoop('pretrain', (out) => [
+      'pretrain',
+      '--config',
+      'tiny',
+      '--data',
+      data,
+      '--vocab',
+      vocab,
+      '--steps',
+      '16',
+      '--batch-size',
+      '4',
+      '--lr',
+      '1e-3',
+      '--checkpoint-every',
+      '1',
+      '--seed',
+      '42',
+      '--backend',
+      'js',
+      '--output',
+      out,
+    ]),
+  );
 }
 for (const s of summaries) console.log(JSON.stringify(s));
 const failures = summaries.flatMap((s) => s.failures);

@@ -5,7 +5,14 @@
 import { bertNormalizer } from 'tokenizers';
 import { BertTokenizer } from '../src/tokenizer/index.js';
 import { BertNormalizer } from '../src/tokenizer/normalizer.js';
-import { allFolders, configured, diffEncoding, hfTokenizer, readImdb, shortText } from '../test/tokenizer/helpers/oracle.js';
+import {
+  allFolders,
+  configured,
+  diffEncoding,
+  hfTokenizer,
+  readImdb,
+  shortText,
+} from '../test/tokenizer/helpers/oracle.js';
 import { TORTURE, codePointStrings, everyCodePoint, randomTexts } from '../test/tokenizer/helpers/torture.js';
 
 interface Row {
@@ -19,7 +26,13 @@ interface Row {
 const rows: Row[] = [];
 const t0 = performance.now();
 
-async function singles(folder: string, ours: BertTokenizer, hf: Awaited<ReturnType<typeof hfTokenizer>>, set: string, texts: readonly string[]): Promise<void> {
+async function singles(
+  folder: string,
+  ours: BertTokenizer,
+  hf: Awaited<ReturnType<typeof hfTokenizer>>,
+  set: string,
+  texts: readonly string[],
+): Promise<void> {
   const row: Row = { folder, set, cases: texts.length, tokens: 0, differences: 0 };
   for (let start = 0; start < texts.length; start += 2000) {
     const chunk = texts.slice(start, start + 2000);
@@ -38,30 +51,54 @@ async function singles(folder: string, ours: BertTokenizer, hf: Awaited<ReturnTy
   console.error(`${folder} / ${set}: ${row.cases} cases, ${row.differences} differences`);
 }
 
-async function pairs(folder: string, ours: BertTokenizer, base: Awaited<ReturnType<typeof hfTokenizer>>, texts: readonly string[]): Promise<void> {
+async function pairs(
+  folder: string,
+  ours: BertTokenizer,
+  base: Awaited<ReturnType<typeof hfTokenizer>>,
+  texts: readonly string[],
+): Promise<void> {
   const row: Row = { folder, set: 'pairs x 3 strategies x 8 lengths x pad', cases: 0, tokens: 0, differences: 0 };
   const n = texts.length;
   for (const strategy of ['LongestFirst', 'OnlyFirst', 'OnlySecond'] as const) {
-    const truncation = ({ LongestFirst: 'longest_first', OnlyFirst: 'only_first', OnlySecond: 'only_second' } as const)[strategy];
+    const truncation = ({ LongestFirst: 'longest_first', OnlyFirst: 'only_first', OnlySecond: 'only_second' } as const)[
+      strategy
+    ];
     for (const maxLength of [3, 4, 5, 9, 32, 128, 333, 512]) {
       for (const pad of [false, true]) {
-        const hf = configured(base, { maxLength, strategy, padTo: pad ? maxLength : undefined, padId: ours.padTokenId ?? 0 });
+        const hf = configured(base, {
+          maxLength,
+          strategy,
+          padTo: pad ? maxLength : undefined,
+          padId: ours.padTokenId ?? 0,
+        });
         for (let i = 0; i < 150; i++) {
-          const a = texts[(i * 7919) % n]!, b0 = texts[(i * 104729 + 13) % n]!;
+          const a = texts[(i * 7919) % n]!,
+            b0 = texts[(i * 104729 + 13) % n]!;
           const b = i % 3 === 0 ? b0.split(/[.!?]/)[0]! : b0;
-          let want = null, got = null;
+          let want = null,
+            got = null;
           try {
             want = await hf.encode(a, b);
           } catch {
             // both must fail
           }
           try {
-            got = ours.encode(a, b, { maxLength, truncation, padding: pad ? 'max_length' : false, returnOffsets: true });
+            got = ours.encode(a, b, {
+              maxLength,
+              truncation,
+              padding: pad ? 'max_length' : false,
+              returnOffsets: true,
+            });
           } catch {
             // both must fail
           }
           row.cases++;
-          const d = !want !== !got ? `HF ${want ? 'ok' : 'error'}, ours ${got ? 'ok' : 'error'}` : want && got ? diffEncoding(want, got, a, b) : null;
+          const d =
+            !want !== !got
+              ? `HF ${want ? 'ok' : 'error'}, ours ${got ? 'ok' : 'error'}`
+              : want && got
+                ? diffEncoding(want, got, a, b)
+                : null;
           if (got) row.tokens += got.inputIds.length;
           if (d) {
             row.differences++;
@@ -89,11 +126,23 @@ for (const [name, dir] of Object.entries(allFolders())) {
   await pairs(name, ours, hf, imdb);
 }
 
-const normRow: Row = { folder: '(BertNormalizer)', set: '16 option combinations x every code point', cases: 0, tokens: 0, differences: 0 };
+const normRow: Row = {
+  folder: '(BertNormalizer)',
+  set: '16 option combinations x every code point',
+  cases: 0,
+  tokens: 0,
+  differences: 0,
+};
 const strings = codePointStrings(false);
 for (let m = 0; m < 16; m++) {
-  const combo = { cleanText: (m & 1) !== 0, handleChineseChars: (m & 2) !== 0, stripAccents: (m & 4) !== 0, lowercase: (m & 8) !== 0 };
-  const hf = bertNormalizer(combo), ours = new BertNormalizer(combo);
+  const combo = {
+    cleanText: (m & 1) !== 0,
+    handleChineseChars: (m & 2) !== 0,
+    stripAccents: (m & 4) !== 0,
+    lowercase: (m & 8) !== 0,
+  };
+  const hf = bertNormalizer(combo),
+    ours = new BertNormalizer(combo);
   for (const s of strings) {
     normRow.cases++;
     if (hf.normalizeString(s) !== ours.normalize(s)) {
@@ -105,10 +154,21 @@ for (let m = 0; m < 16; m++) {
 rows.push(normRow);
 
 const total = rows.reduce((n, r) => n + r.differences, 0);
-console.log(`${'folder'.padEnd(26)}${'set'.padEnd(42)}${'cases'.padStart(9)}${'tokens'.padStart(12)}${'differences'.padStart(13)}`);
+console.log(
+  `${'folder'.padEnd(26)}${'set'.padEnd(42)}${'cases'.padStart(9)}${'tokens'.padStart(12)}${'differences'.padStart(13)}`,
+);
 for (const r of rows) {
-  console.log(`${r.folder.padEnd(26)}${r.set.padEnd(42)}${String(r.cases).padStart(9)}${String(r.tokens).padStart(12)}${String(r.differences).padStart(13)}`);
+  console.log(
+    `${r.folder.padEnd(26)}${r.set.padEnd(42)}${String(r.cases).padStart(9)}${String(r.tokens).padStart(12)}${String(r.differences).padStart(13)}`,
+  );
   if (r.first) console.log(`  first: ${r.first}`);
 }
-console.log(JSON.stringify({ script: 'tokenizer-diff', differences: total, seconds: Math.round((performance.now() - t0) / 1000), rows }));
+console.log(
+  JSON.stringify({
+    script: 'tokenizer-diff',
+    differences: total,
+    seconds: Math.round((performance.now() - t0) / 1000),
+    rows,
+  }),
+);
 process.exitCode = total === 0 ? 0 : 1;

@@ -51,18 +51,40 @@ export type {
 // Fine-tuning (src/train, src/data): trainer, optimizers, schedules, checkpoints, metrics, progress, readers.
 export { Trainer, TrainingDivergedError, epochBatches } from './train/trainer.js';
 export type { TrainerModel, TrainerDataset, TrainerOptions, TrainerResult, TrainerParameter } from './train/trainer.js';
-export { saveCheckpoint as saveTrainingCheckpoint, loadCheckpoint as loadTrainingCheckpoint, latestCheckpointDir } from './train/checkpoint.js';
+export {
+  saveCheckpoint as saveTrainingCheckpoint,
+  loadCheckpoint as loadTrainingCheckpoint,
+  latestCheckpointDir,
+} from './train/checkpoint.js';
 export type { TrainerState } from './train/checkpoint.js';
 export {
-  accuracy, argmaxRows, classificationReport, multiLabelReport, regressionReport, extractEntities, entityReport,
+  accuracy,
+  argmaxRows,
+  classificationReport,
+  multiLabelReport,
+  regressionReport,
+  extractEntities,
+  entityReport,
 } from './train/metrics.js';
-export type { ClassificationReport, MultiLabelReport, RegressionReport, EntityReport, Entity, ClassMetrics } from './train/metrics.js';
+export type {
+  ClassificationReport,
+  MultiLabelReport,
+  RegressionReport,
+  EntityReport,
+  Entity,
+  ClassMetrics,
+} from './train/metrics.js';
 export { ProgressReporter, trainingCurveSvg } from './train/progress.js';
 export { bertTrainerModel, predictBatches } from './train/bert-adapter.js';
 export { evaluateSequenceClassification, evaluateTokenClassification } from './train/evaluation.js';
 export { loadForFinetuning } from './train/finetune-model.js';
 export {
-  readTextClassification, readJsonlClassification, readCsvClassification, readImdbFolder, cleanReviewText, IMDB_LABEL2ID,
+  readTextClassification,
+  readJsonlClassification,
+  readCsvClassification,
+  readImdbFolder,
+  cleanReviewText,
+  IMDB_LABEL2ID,
 } from './data/classification.js';
 export type { TextClassificationExample, TextClassificationOptions } from './data/classification.js';
 export { parseCsv } from './data/csv.js';
@@ -73,11 +95,30 @@ export { collateEncoded, collateChoices, encodedDataset, choicesDataset } from '
 export type { EncodedExample, EncodedChoices } from './data/batching.js';
 // File formats and downloads (src/io): safetensors, PyTorch .bin, JSON, atomic writes, the HF hub cache.
 export {
-  CheckpointFormatError, UnsafePickleError, HubError, toInt32Array,
-  readSafetensors, openSafetensors, writeSafetensors, encodeSafetensors, readPytorchBin,
-  readJsonFile, writeFileAtomic, resolveModelPath, downloadHubFile, hfCacheDir,
+  CheckpointFormatError,
+  UnsafePickleError,
+  HubError,
+  toInt32Array,
+  readSafetensors,
+  openSafetensors,
+  writeSafetensors,
+  encodeSafetensors,
+  readPytorchBin,
+  readJsonFile,
+  writeFileAtomic,
+  resolveModelPath,
+  downloadHubFile,
+  hfCacheDir,
 } from './io/index.js';
-export type { DType, TensorData, TensorEntry, SafetensorsContent, SafetensorsFile, WritableTensor, HubOptions } from './io/index.js';
+export type {
+  DType,
+  TensorData,
+  TensorEntry,
+  SafetensorsContent,
+  SafetensorsFile,
+  WritableTensor,
+  HubOptions,
+} from './io/index.js';
 // Inference (src/pipelines, src/server): transformers.js-style pipelines, the worker pool, the HTTP server.
 export { pipeline, canonicalTask, TASKS, createPipelinePool, WorkerPool, WorkerError } from './pipelines/index.js';
 export type {
@@ -114,15 +155,34 @@ export { bertWordSplitter } from './tokenizer/trainer-words.js';
 export { saveBertTokenizerFiles, bertTokenizerJson, bertTokenizerConfig } from './tokenizer/trainer-files.js';
 export { splitSentences } from './data/sentences.js';
 export {
-  pretrainingVocab, createTrainingInstances, createInstancesFromDocument, maskTokens, maskDynamically, truncateSeqPair,
+  pretrainingVocab,
+  createTrainingInstances,
+  createInstancesFromDocument,
+  maskTokens,
+  maskDynamically,
+  truncateSeqPair,
   PretrainingVocabError,
 } from './data/pretraining.js';
-export type { PretrainingVocab, PretrainingInstance, TokenizedDocument, InstanceOptions, MaskingOptions, CreateInstancesOptions } from './data/pretraining.js';
+export type {
+  PretrainingVocab,
+  PretrainingInstance,
+  TokenizedDocument,
+  InstanceOptions,
+  MaskingOptions,
+  CreateInstancesOptions,
+} from './data/pretraining.js';
 export { readCorpusDocuments, readCorpusTexts, detectCorpusFormat } from './data/pretraining-input.js';
 export type { CorpusFormat, CorpusDocument, CorpusReadOptions } from './data/pretraining-input.js';
 export { createPretrainingData } from './data/pretraining-dataset.js';
 export type { CreatePretrainingDataOptions, SentenceTokenizer } from './data/pretraining-dataset.js';
-export { ShardWriter, readShard, readShardHeader, readDataset, readDatasetManifest, ShardFormatError } from './data/shards.js';
+export {
+  ShardWriter,
+  readShard,
+  readShardHeader,
+  readDataset,
+  readDatasetManifest,
+  ShardFormatError,
+} from './data/shards.js';
 export type { ShardHeader, PretrainingDatasetManifest } from './data/shards.js';
 export { PretrainingBert, collatePretraining } from './data/pretraining-model.js';
 export type { PretrainingBatch, PretrainingStepOutput } from './data/pretraining-model.js';

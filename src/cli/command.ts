@@ -20,7 +20,12 @@ export function errorLine(error: unknown): string {
  * Runs a command body: `--help`/`-h` prints the usage (exit 0), a UsageError prints message and usage (2), any
  * other error prints `bert NAME: message` on one line (1).
  */
-export async function runCommand(name: string, usage: string, argv: string[], body: () => Promise<void> | void): Promise<number> {
+export async function runCommand(
+  name: string,
+  usage: string,
+  argv: string[],
+  body: () => Promise<void> | void,
+): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${usage}\n`);
     return 0;
@@ -41,7 +46,10 @@ export async function runCommand(name: string, usage: string, argv: string[], bo
 export type ParsedValues = Record<string, string | boolean | undefined>;
 
 /** node:util parseArgs in strict mode; its errors become UsageErrors. */
-export function parseCommand(argv: string[], options: NonNullable<ParseArgsConfig['options']>): { values: ParsedValues; positionals: string[] } {
+export function parseCommand(
+  argv: string[],
+  options: NonNullable<ParseArgsConfig['options']>,
+): { values: ParsedValues; positionals: string[] } {
   try {
     const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
     return { values: values as ParsedValues, positionals };
@@ -64,13 +72,20 @@ export function intFlag(values: ParsedValues, name: string, fallback: number | u
 /** Option definitions of a command, as node:util parseArgs takes them. */
 export type FlagOptions = NonNullable<ParseArgsConfig['options']>;
 /** The typed values parseArgs returns for `O` (strict, no positionals). */
-export type FlagValues<O extends FlagOptions> = ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true }>>['values'];
+export type FlagValues<O extends FlagOptions> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; strict: true }>
+>['values'];
 
 /**
  * node:util parseArgs in strict mode without positionals, typed by `options`; its errors become UsageErrors (with
  * `usage` after the message when given). `--help` prints `help` and gives undefined: the command then exits 0.
  */
-export function parseFlags<O extends FlagOptions>(argv: string[], options: O, help: string, usage?: string): FlagValues<O> | undefined {
+export function parseFlags<O extends FlagOptions>(
+  argv: string[],
+  options: O,
+  help: string,
+  usage?: string,
+): FlagValues<O> | undefined {
   let values: FlagValues<O>;
   try {
     ({ values } = parseArgs({ args: argv, options, strict: true }));
@@ -86,7 +101,11 @@ export function parseFlags<O extends FlagOptions>(argv: string[], options: O, he
 
 /** A number flag that passes `check` (`what` says what it must be), or `fallback` when absent. */
 export function numberFlag<F extends number | undefined>(
-  value: string | undefined, name: string, fallback: F, check: (n: number) => boolean, what: string,
+  value: string | undefined,
+  name: string,
+  fallback: F,
+  check: (n: number) => boolean,
+  what: string,
 ): number | F {
   if (value === undefined) return fallback;
   const n = Number(value);
@@ -95,7 +114,10 @@ export function numberFlag<F extends number | undefined>(
 }
 
 /** Integers >= min, as a numberFlag check. */
-export const integerAtLeast = (min: number) => (n: number): boolean => Number.isInteger(n) && n >= min;
+export const integerAtLeast =
+  (min: number) =>
+  (n: number): boolean =>
+    Number.isInteger(n) && n >= min;
 
 /**
  * Runs a command body that returns its exit code: a UsageError is exit 2, any other error exit 1, each reported as

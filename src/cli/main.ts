@@ -9,9 +9,17 @@ type Loader = () => Promise<{ default: CommandMain }>;
 
 /** Add a command with one line: name, summary for `bert --help`, loader (imported only when the command runs). */
 export const COMMANDS: ReadonlyArray<readonly [name: string, summary: string, load: Loader]> = [
-  ['demo', 'the seed notebook offline: fine-tune on an IMDb sample, evaluate, classify', () => import('./commands/demo.js')],
+  [
+    'demo',
+    'the seed notebook offline: fine-tune on an IMDb sample, evaluate, classify',
+    () => import('./commands/demo.js'),
+  ],
   ['tokenize', 'WordPiece tokens, ids and offsets of texts (JSON lines)', () => import('./commands/tokenize.js')],
-  ['predict', 'classify texts with a sequence-classification model (JSON lines)', () => import('./commands/predict.js')],
+  [
+    'predict',
+    'classify texts with a sequence-classification model (JSON lines)',
+    () => import('./commands/predict.js'),
+  ],
   ['fill-mask', 'fill [MASK] tokens with a masked-LM model (JSON lines)', () => import('./commands/fill-mask.js')],
   ['ner', 'tag entities with a token-classification model (JSON lines)', () => import('./commands/ner.js')],
   ['qa', 'extract answer spans with a question-answering model', () => import('./commands/qa.js')],
@@ -19,8 +27,16 @@ export const COMMANDS: ReadonlyArray<readonly [name: string, summary: string, lo
   ['serve', 'serve a model over HTTP', () => import('./commands/serve.js')],
   ['finetune', 'fine-tune a model for text or token classification', () => import('./commands/finetune.js')],
   ['evaluate', 'score a fine-tuned model on labelled data', () => import('./commands/evaluate.js')],
-  ['train-vocab', 'learn a WordPiece vocabulary from raw text (HF WordPieceTrainer)', () => import('./commands/train-vocab.js')],
-  ['create-pretraining-data', 'text -> NSP pairs with MLM masks, in binary shards', () => import('./commands/create-pretraining-data.js')],
+  [
+    'train-vocab',
+    'learn a WordPiece vocabulary from raw text (HF WordPieceTrainer)',
+    () => import('./commands/train-vocab.js'),
+  ],
+  [
+    'create-pretraining-data',
+    'text -> NSP pairs with MLM masks, in binary shards',
+    () => import('./commands/create-pretraining-data.js'),
+  ],
   ['pretrain', 'pre-train BERT with masked LM + next sentence prediction', () => import('./commands/pretrain.js')],
   ['attention', 'attention heatmaps of every layer and head (HTML)', () => import('./commands/attention.js')],
   ['export-onnx', 'export a model to ONNX (transformers.js layout)', () => import('./commands/export-onnx.js')],
@@ -28,7 +44,9 @@ export const COMMANDS: ReadonlyArray<readonly [name: string, summary: string, lo
 
 function version(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
     return pkg.version ?? 'unknown';
   } catch {
     return 'unknown';

@@ -23,7 +23,12 @@ export interface EncodedChoices {
 
 export type EncodedTask = 'sequence' | 'token' | 'qa';
 
-function pad2d(rows: readonly (readonly number[] | undefined)[], T: number, fill: number, fallbackLen: readonly number[]): Int32Array {
+function pad2d(
+  rows: readonly (readonly number[] | undefined)[],
+  T: number,
+  fill: number,
+  fallbackLen: readonly number[],
+): Int32Array {
   const out = new Int32Array(rows.length * T).fill(fill);
   rows.forEach((r, i) => {
     if (r) out.set(r, i * T);
@@ -36,19 +41,46 @@ function pad2d(rows: readonly (readonly number[] | undefined)[], T: number, fill
  * Pads `examples[indices]` into BertInputs. Labels are typed so the model picks the HF problem type: Int32Array for
  * class ids (single label, token labels), Float32Array [B, L] for multi-label / regression.
  */
-export function collateEncoded(examples: readonly EncodedExample[], indices: readonly number[], task: EncodedTask, padId: number): BertInputs {
+export function collateEncoded(
+  examples: readonly EncodedExample[],
+  indices: readonly number[],
+  task: EncodedTask,
+  padId: number,
+): BertInputs {
   const ex = indices.map((i) => examples[i]!);
   const B = ex.length;
   const T = Math.max(...ex.map((e) => e.inputIds.length));
   const lens = ex.map((e) => e.inputIds.length);
-  const ids = pad2d(ex.map((e) => e.inputIds), T, padId, lens);
-  const types = pad2d(ex.map((e) => e.tokenTypeIds ?? new Array<number>(e.inputIds.length).fill(0)), T, 0, lens);
+  const ids = pad2d(
+    ex.map((e) => e.inputIds),
+    T,
+    padId,
+    lens,
+  );
+  const types = pad2d(
+    ex.map((e) => e.tokenTypeIds ?? new Array<number>(e.inputIds.length).fill(0)),
+    T,
+    0,
+    lens,
+  );
   const mask = new Int32Array(B * T);
   lens.forEach((n, i) => mask.fill(1, i * T, i * T + n));
-  const inputs: BertInputs = { inputIds: { data: ids, shape: [B, T] }, tokenTypeIds: { data: types, shape: [B, T] }, attentionMask: { data: mask, shape: [B, T] } };
+  const inputs: BertInputs = {
+    inputIds: { data: ids, shape: [B, T] },
+    tokenTypeIds: { data: types, shape: [B, T] },
+    attentionMask: { data: mask, shape: [B, T] },
+  };
   if (task === 'token') {
     if (ex.some((e) => e.tokenLabels === undefined)) return inputs;
-    inputs.labels = { data: pad2d(ex.map((e) => e.tokenLabels), T, -100, lens), shape: [B, T] };
+    inputs.labels = {
+      data: pad2d(
+        ex.map((e) => e.tokenLabels),
+        T,
+        -100,
+        lens,
+      ),
+      shape: [B, T],
+    };
   } else if (task === 'qa') {
     if (ex.some((e) => e.startPosition === undefined || e.endPosition === undefined)) return inputs;
     inputs.startPositions = { data: Int32Array.from(ex.map((e) => e.startPosition!)), shape: [B] };
@@ -66,29 +98,42 @@ export function collateEncoded(examples: readonly EncodedExample[], indices: rea
 }
 
 /** Pads multiple-choice examples into [B, C, T] inputs (T = longest choice of the batch). */
-export function collateChoices(examples: readonly EncodedChoices[], indices: readonly number[], padId: number): BertInputs {
+export function collateChoices(
+  examples: readonly EncodedChoices[],
+  indices: readonly number[],
+  padId: number,
+): BertInputs {
   const ex = indices.map((i) => examples[i]!);
   const B = ex.length;
   const C = ex[0]!.choices.length;
-  if (ex.some((e) => e.choices.length !== C)) throw new Error(`multiple choice: every example needs the same number of choices (${C})`);
+  if (ex.some((e) => e.choices.length !== C))
+    throw new Error(`multiple choice: every example needs the same number of choices (${C})`);
   const T = Math.max(...ex.flatMap((e) => e.choices.map((c) => c.inputIds.length)));
   const ids = new Int32Array(B * C * T).fill(padId);
   const types = new Int32Array(B * C * T);
   const mask = new Int32Array(B * C * T);
-  ex.forEach((e, b) => e.choices.forEach((c, k) => {
-    const o = (b * C + k) * T;
-    ids.set(c.inputIds, o);
-    if (c.tokenTypeIds) types.set(c.tokenTypeIds, o);
-    mask.fill(1, o, o + c.inputIds.length);
-  }));
+  ex.forEach((e, b) =>
+    e.choices.forEach((c, k) => {
+      const o = (b * C + k) * T;
+      ids.set(c.inputIds, o);
+      if (c.tokenTypeIds) types.set(c.tokenTypeIds, o);
+      mask.fill(1, o, o + c.inputIds.length);
+    }),
+  );
   return {
-    inputIds: { data: ids, shape: [B, C, T] }, tokenTypeIds: { data: types, shape: [B, C, T] }, attentionMask: { data: mask, shape: [B, C, T] },
+    inputIds: { data: ids, shape: [B, C, T] },
+    tokenTypeIds: { data: types, shape: [B, C, T] },
+    attentionMask: { data: mask, shape: [B, C, T] },
     labels: { data: Int32Array.from(ex.map((e) => e.label)), shape: [B] },
   };
 }
 
 /** A TrainerDataset over encoded single-sequence examples (classification, tokens, QA). */
-export function encodedDataset(examples: readonly EncodedExample[], task: EncodedTask, padId: number): TrainerDataset<BertInputs> {
+export function encodedDataset(
+  examples: readonly EncodedExample[],
+  task: EncodedTask,
+  padId: number,
+): TrainerDataset<BertInputs> {
   return {
     size: examples.length,
     lengthOf: (i) => examples[i]!.inputIds.length,

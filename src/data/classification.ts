@@ -37,7 +37,12 @@ export interface TextClassificationOptions {
 }
 
 /** The label names of the IMDb sentiment task, in the order of the HF `imdb` dataset. */
-export const IMDB_LABEL2ID: Readonly<Record<string, number>> = Object.freeze({ negative: 0, positive: 1, neg: 0, pos: 1 });
+export const IMDB_LABEL2ID: Readonly<Record<string, number>> = Object.freeze({
+  negative: 0,
+  positive: 1,
+  neg: 0,
+  pos: 1,
+});
 
 const TEXT_COLUMNS = ['text', 'review', 'sentence', 'content'];
 const LABEL_COLUMNS = ['label', 'labels', 'sentiment'];
@@ -47,7 +52,13 @@ export function cleanReviewText(text: string): string {
   return text.replace(/<br\s*\/?\s*>/gi, '\n');
 }
 
-function pickColumn(explicit: string | undefined, defaults: string[], available: string[], what: string, source: string): string {
+function pickColumn(
+  explicit: string | undefined,
+  defaults: string[],
+  available: string[],
+  what: string,
+  source: string,
+): string {
   if (explicit !== undefined) {
     if (!available.includes(explicit)) {
       throw new Error(`${source}: no ${what} column "${explicit}" (columns: ${available.join(', ')})`);
@@ -61,14 +72,20 @@ function pickColumn(explicit: string | undefined, defaults: string[], available:
 }
 
 /** Converts one raw label value into the example's label, or throws naming the row. */
-function convertLabel(raw: unknown, where: string, opts: TextClassificationOptions, fromCsv: boolean): number | number[] {
+function convertLabel(
+  raw: unknown,
+  where: string,
+  opts: TextClassificationOptions,
+  fromCsv: boolean,
+): number | number[] {
   const problem = opts.problemType ?? 'single_label_classification';
   const numLabels = opts.numLabels ?? (opts.label2id ? new Set(Object.values(opts.label2id)).size : undefined);
   if (problem === 'regression') {
     const vals = Array.isArray(raw) ? raw : [raw];
     return vals.map((v) => {
       const x = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-      if (typeof x !== 'number' || !Number.isFinite(x)) throw new Error(`${where}: regression label must be a number, got ${JSON.stringify(v)}`);
+      if (typeof x !== 'number' || !Number.isFinite(x))
+        throw new Error(`${where}: regression label must be a number, got ${JSON.stringify(v)}`);
       return x;
     });
   }
@@ -82,7 +99,9 @@ function convertLabel(raw: unknown, where: string, opts: TextClassificationOptio
       }
     }
     if (!Array.isArray(vec) || vec.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
-      throw new Error(`${where}: multi-label label must be an array of numbers (multi-hot), got ${JSON.stringify(raw)}`);
+      throw new Error(
+        `${where}: multi-label label must be an array of numbers (multi-hot), got ${JSON.stringify(raw)}`,
+      );
     }
     if (numLabels !== undefined && vec.length !== numLabels) {
       throw new Error(`${where}: multi-label vector has ${vec.length} entries, the model has ${numLabels} labels`);
@@ -102,36 +121,53 @@ function convertLabel(raw: unknown, where: string, opts: TextClassificationOptio
     } else if (opts.label2id) {
       throw new Error(`${where}: unknown label "${key}" (known: ${Object.keys(opts.label2id).join(', ')})`);
     } else {
-      throw new Error(`${where}: label "${key}" is a string but no label2id was given; pass one (e.g. --label2id '{"negative":0,"positive":1}') or use integer labels`);
+      throw new Error(
+        `${where}: label "${key}" is a string but no label2id was given; pass one (e.g. --label2id '{"negative":0,"positive":1}') or use integer labels`,
+      );
     }
   } else {
     throw new Error(`${where}: label must be an integer or a string, got ${JSON.stringify(raw)}`);
   }
-  if (!Number.isInteger(id) || id < 0) throw new Error(`${where}: label ${JSON.stringify(raw)} is not a non-negative integer class id`);
-  if (numLabels !== undefined && id >= numLabels) throw new Error(`${where}: label id ${id} is out of range for ${numLabels} labels`);
+  if (!Number.isInteger(id) || id < 0)
+    throw new Error(`${where}: label ${JSON.stringify(raw)} is not a non-negative integer class id`);
+  if (numLabels !== undefined && id >= numLabels)
+    throw new Error(`${where}: label id ${id} is out of range for ${numLabels} labels`);
   return id;
 }
 
 function makeExample(
-  row: Record<string, unknown>, where: string, cols: { text: string; pair?: string; label: string },
-  opts: TextClassificationOptions, fromCsv: boolean,
+  row: Record<string, unknown>,
+  where: string,
+  cols: { text: string; pair?: string; label: string },
+  opts: TextClassificationOptions,
+  fromCsv: boolean,
 ): TextClassificationExample {
   const text = row[cols.text];
-  if (typeof text !== 'string' || text.trim() === '') throw new Error(`${where}: row has no text (column "${cols.text}")`);
+  if (typeof text !== 'string' || text.trim() === '')
+    throw new Error(`${where}: row has no text (column "${cols.text}")`);
   const rawLabel = row[cols.label];
-  if (rawLabel === undefined || rawLabel === null || rawLabel === '') throw new Error(`${where}: row has no label (column "${cols.label}")`);
+  if (rawLabel === undefined || rawLabel === null || rawLabel === '')
+    throw new Error(`${where}: row has no label (column "${cols.label}")`);
   const clean = opts.cleanHtml === false ? (s: string) => s : cleanReviewText;
-  const ex: TextClassificationExample = { text: clean(text), label: convertLabel(rawLabel, where, opts, fromCsv), source: where };
+  const ex: TextClassificationExample = {
+    text: clean(text),
+    label: convertLabel(rawLabel, where, opts, fromCsv),
+    source: where,
+  };
   if (cols.pair !== undefined) {
     const pair = row[cols.pair];
-    if (typeof pair !== 'string' || pair.trim() === '') throw new Error(`${where}: row has no text pair (column "${cols.pair}")`);
+    if (typeof pair !== 'string' || pair.trim() === '')
+      throw new Error(`${where}: row has no text pair (column "${cols.pair}")`);
     ex.textPair = clean(pair);
   }
   return ex;
 }
 
 /** Reads a JSON-lines file (.jsonl or .jsonl.gz, streamed) of objects with a text and a label field. */
-export async function readJsonlClassification(path: string, opts: TextClassificationOptions = {}): Promise<TextClassificationExample[]> {
+export async function readJsonlClassification(
+  path: string,
+  opts: TextClassificationOptions = {},
+): Promise<TextClassificationExample[]> {
   const out: TextClassificationExample[] = [];
   let cols: { text: string; pair?: string; label: string } | undefined;
   for await (const { where, row: obj } of readJsonlObjects(path)) {
@@ -152,7 +188,10 @@ export async function readJsonlClassification(path: string, opts: TextClassifica
 }
 
 /** Reads a CSV file (RFC 4180, header row first; .csv or .csv.gz). The common IMDb `review,sentiment` file works as is. */
-export async function readCsvClassification(path: string, opts: TextClassificationOptions = {}): Promise<TextClassificationExample[]> {
+export async function readCsvClassification(
+  path: string,
+  opts: TextClassificationOptions = {},
+): Promise<TextClassificationExample[]> {
   const delimiter = /\.tsv(\.gz)?$/.test(path) ? '\t' : ',';
   const records = parseCsv(await readText(path), path, delimiter);
   if (records.length === 0) throw new Error(`${path}: file has no rows`);
@@ -166,13 +205,17 @@ export async function readCsvClassification(path: string, opts: TextClassificati
   if (opts.textPairColumn !== undefined) cols.pair = pickColumn(opts.textPairColumn, [], header, 'text-pair', where0);
   // The IMDb CSV's positive/negative strings are a known task: use its mapping when the caller gave none.
   const o: TextClassificationOptions =
-    opts.label2id === undefined && cols.label === 'sentiment' ? { ...opts, label2id: { ...IMDB_LABEL2ID }, numLabels: opts.numLabels ?? 2 } : opts;
+    opts.label2id === undefined && cols.label === 'sentiment'
+      ? { ...opts, label2id: { ...IMDB_LABEL2ID }, numLabels: opts.numLabels ?? 2 }
+      : opts;
   const out: TextClassificationExample[] = [];
   for (let r = 1; r < records.length; r++) {
     const rec = records[r]!;
     const where = `${path}:${rec.line}`;
     if (rec.fields.length !== header.length) {
-      throw new Error(`${where}: row has ${rec.fields.length} fields, the header has ${header.length} (unquoted comma or newline?)`);
+      throw new Error(
+        `${where}: row has ${rec.fields.length} fields, the header has ${header.length} (unquoted comma or newline?)`,
+      );
     }
     const row: Record<string, unknown> = {};
     header.forEach((h, j) => (row[h] = rec.fields[j]));
@@ -186,7 +229,10 @@ export async function readCsvClassification(path: string, opts: TextClassificati
  * Reads the original aclImdb layout: `dir/pos/<id>_<rating>.txt` (label 1) and `dir/neg/...` (label 0), where dir is
  * `aclImdb/train` or `aclImdb/test`. Files are ordered neg then pos, by numeric id, like the HF dataset.
  */
-export async function readImdbFolder(dir: string, opts: Pick<TextClassificationOptions, 'cleanHtml' | 'limit'> = {}): Promise<TextClassificationExample[]> {
+export async function readImdbFolder(
+  dir: string,
+  opts: Pick<TextClassificationOptions, 'cleanHtml' | 'limit'> = {},
+): Promise<TextClassificationExample[]> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir}: not a folder`);
   const hasSplit = (d: string) => existsSync(join(d, 'pos')) && existsSync(join(d, 'neg'));
   if (!hasSplit(dir)) {
@@ -195,7 +241,10 @@ export async function readImdbFolder(dir: string, opts: Pick<TextClassificationO
   }
   const out: TextClassificationExample[] = [];
   const pattern = /^(\d+)_(\d+)\.txt$/;
-  for (const [sub, label] of [['neg', 0], ['pos', 1]] as const) {
+  for (const [sub, label] of [
+    ['neg', 0],
+    ['pos', 1],
+  ] as const) {
     const folder = join(dir, sub);
     const files = readdirSync(folder)
       .map((f) => ({ f, m: pattern.exec(f) }))
@@ -220,7 +269,10 @@ export function imdbRatingFromName(path: string): number | undefined {
 }
 
 /** Any supported text-classification source, chosen by what `path` is: a folder (aclImdb), .csv/.tsv(.gz), else JSONL. */
-export async function readTextClassification(path: string, opts: TextClassificationOptions = {}): Promise<TextClassificationExample[]> {
+export async function readTextClassification(
+  path: string,
+  opts: TextClassificationOptions = {},
+): Promise<TextClassificationExample[]> {
   if (!existsSync(path)) throw new Error(`${path}: no such file or folder`);
   if (statSync(path).isDirectory()) return readImdbFolder(path, opts);
   if (/\.(csv|tsv)(\.gz)?$/i.test(path)) return readCsvClassification(path, opts);

@@ -2,7 +2,17 @@
 import { readJsonlObjects, readLines } from './lines.js';
 
 /** The CoNLL-2003 NER tag set in the order of the HF `conll2003` dataset (ids 0..8). */
-export const CONLL2003_LABELS: readonly string[] = Object.freeze(['O', 'B-PER', 'I-PER', 'B-ORG', 'I-ORG', 'B-LOC', 'I-LOC', 'B-MISC', 'I-MISC']);
+export const CONLL2003_LABELS: readonly string[] = Object.freeze([
+  'O',
+  'B-PER',
+  'I-PER',
+  'B-ORG',
+  'I-ORG',
+  'B-LOC',
+  'I-LOC',
+  'B-MISC',
+  'I-MISC',
+]);
 
 export interface TokenClassificationExample {
   /** Pre-split words. */
@@ -30,7 +40,8 @@ export async function readConllJsonl(path: string, opts: ConllOptions = {}): Pro
   for await (const { where, row: obj } of readJsonlObjects(path)) {
     const tokens = obj[tokCol];
     const tags = obj[tagCol];
-    if (!Array.isArray(tokens) || tokens.some((t) => typeof t !== 'string')) throw new Error(`${where}: "${tokCol}" must be an array of strings`);
+    if (!Array.isArray(tokens) || tokens.some((t) => typeof t !== 'string'))
+      throw new Error(`${where}: "${tokCol}" must be an array of strings`);
     if (!Array.isArray(tags)) throw new Error(`${where}: row has no "${tagCol}" array`);
     if (tags.length !== tokens.length) throw new Error(`${where}: ${tokens.length} tokens but ${tags.length} tags`);
     if (tokens.length === 0) continue; // document separators / empty sentences carry nothing to learn
@@ -40,7 +51,9 @@ export async function readConllJsonl(path: string, opts: ConllOptions = {}): Pro
       else if (typeof t === 'string') {
         if (!opts.label2id) throw new Error(`${where}: tag "${t}" is a string but no label2id was given`);
         if (!Object.prototype.hasOwnProperty.call(opts.label2id, t)) {
-          throw new Error(`${where}: unknown tag "${t}" at word ${i} (known: ${Object.keys(opts.label2id).join(', ')})`);
+          throw new Error(
+            `${where}: unknown tag "${t}" at word ${i} (known: ${Object.keys(opts.label2id).join(', ')})`,
+          );
         }
         id = opts.label2id[t]!;
       } else throw new Error(`${where}: tag ${i} must be a string or an integer`);
@@ -94,7 +107,11 @@ export interface AlignedTokenExample {
  * (e.g. control characters) become [UNK] so that every word keeps a prediction. Sequences longer than maxLength are
  * cut at the piece budget; words cut off lose their labels (and are not scored), as in HF's example.
  */
-export function alignFirstWordPiece(ex: TokenClassificationExample, tok: WordPieceSource, maxLength: number): AlignedTokenExample {
+export function alignFirstWordPiece(
+  ex: TokenClassificationExample,
+  tok: WordPieceSource,
+  maxLength: number,
+): AlignedTokenExample {
   const inputIds = [tok.clsId];
   const labels = [-100];
   const wordIds = [-1];

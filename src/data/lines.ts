@@ -52,7 +52,8 @@ export async function* readJsonlObjects(path: string): AsyncGenerator<{ where: s
     } catch (e) {
       throw new Error(`${where}: not valid JSON (${(e as Error).message})`);
     }
-    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new Error(`${where}: expected a JSON object per line`);
+    if (typeof row !== 'object' || row === null || Array.isArray(row))
+      throw new Error(`${where}: expected a JSON object per line`);
     yield { where, row: row as Record<string, unknown> };
   }
 }

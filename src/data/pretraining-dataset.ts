@@ -8,7 +8,12 @@
 import { writeFileSync, renameSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../train/rng.js';
-import { createTrainingInstances, pretrainingVocab, type MaskingOptions, type TokenizedDocument } from './pretraining.js';
+import {
+  createTrainingInstances,
+  pretrainingVocab,
+  type MaskingOptions,
+  type TokenizedDocument,
+} from './pretraining.js';
 import { readCorpusDocuments, type CorpusReadOptions } from './pretraining-input.js';
 import { MANIFEST_FILE, ShardWriter, type PretrainingDatasetManifest } from './shards.js';
 
@@ -50,7 +55,8 @@ export async function createPretrainingData(o: CreatePretrainingDataOptions): Pr
   const dynamic = o.dynamicMasking ?? false;
   const seed = o.seed ?? 12345;
   const perShard = o.documentsPerShard ?? 10000;
-  if (!Number.isInteger(perShard) || perShard < 4) throw new RangeError(`documentsPerShard must be an integer >= 4, got ${perShard}`);
+  if (!Number.isInteger(perShard) || perShard < 4)
+    throw new RangeError(`documentsPerShard must be an integer >= 4, got ${perShard}`);
   if (o.inputs.length === 0) throw new Error('create-pretraining-data: no input files given');
   const vocab = pretrainingVocab(o.vocabTokens, o.vocabSource);
   const masking: MaskingOptions | null = dynamic ? null : { maskedLmProb, maxPredictions, wholeWordMask };
@@ -73,7 +79,11 @@ export async function createPretrainingData(o: CreatePretrainingDataOptions): Pr
     const made = createTrainingInstances(docs, vocab, { maxSeqLength, shortSeqProb, dupeFactor, masking }, rng);
     const file = `shard-${String(index).padStart(5, '0')}.bin`;
     const w = new ShardWriter(join(o.outputDir, file), {
-      masked: !dynamic, wholeWordMask, maxSeqLength, maxPredictions, vocabSize: vocab.size,
+      masked: !dynamic,
+      wholeWordMask,
+      maxSeqLength,
+      maxPredictions,
+      vocabSize: vocab.size,
     });
     try {
       for (const inst of made) {
@@ -132,7 +142,11 @@ export async function createPretrainingData(o: CreatePretrainingDataOptions): Pr
     documentsPerShard: perShard,
     vocabSize: vocab.size,
     specialIds: {
-      pad: vocab.padId, unk: o.vocabTokens.indexOf('[UNK]'), cls: vocab.clsId, sep: vocab.sepId, mask: vocab.maskId,
+      pad: vocab.padId,
+      unk: o.vocabTokens.indexOf('[UNK]'),
+      cls: vocab.clsId,
+      sep: vocab.sepId,
+      mask: vocab.maskId,
     },
     inputs: [...o.inputs],
     documents,

@@ -28,12 +28,17 @@ function jsonText(line: string, path: string, lineNo: number, field: string): st
   try {
     row = JSON.parse(line);
   } catch (e) {
-    throw new Error(`${path}:${lineNo}: not valid JSON (${(e as Error).message}); JSONL input needs one JSON object a line`);
+    throw new Error(
+      `${path}:${lineNo}: not valid JSON (${(e as Error).message}); JSONL input needs one JSON object a line`,
+    );
   }
-  if (row === null || typeof row !== 'object' || Array.isArray(row)) throw new Error(`${path}:${lineNo}: expected a JSON object`);
+  if (row === null || typeof row !== 'object' || Array.isArray(row))
+    throw new Error(`${path}:${lineNo}: expected a JSON object`);
   const v = (row as Record<string, unknown>)[field];
   if (typeof v !== 'string') {
-    throw new Error(`${path}:${lineNo}: no string field "${field}" (fields: ${Object.keys(row).join(', ')}); choose it with --text-field`);
+    throw new Error(
+      `${path}:${lineNo}: no string field "${field}" (fields: ${Object.keys(row).join(', ')}); choose it with --text-field`,
+    );
   }
   return v;
 }
@@ -44,7 +49,10 @@ function jsonText(line: string, path: string, lineNo: number, field: string): st
  * non-blank line is a sentence, a blank line ends a document (create_pretraining_data.py's format). Documents
  * without sentences are skipped.
  */
-export async function* readCorpusDocuments(paths: readonly string[], options: CorpusReadOptions = {}): AsyncGenerator<CorpusDocument> {
+export async function* readCorpusDocuments(
+  paths: readonly string[],
+  options: CorpusReadOptions = {},
+): AsyncGenerator<CorpusDocument> {
   const field = options.textField ?? 'text';
   for (const path of paths) {
     const format = options.format ?? detectCorpusFormat(path);
@@ -76,7 +84,10 @@ export async function* readCorpusDocuments(paths: readonly string[], options: Co
  * Streams the texts to count words in for vocabulary training: each JSONL object's text (with `<br />` tags
  * removed, which would otherwise become tokens), or each non-blank line of a plain-text file.
  */
-export async function* readCorpusTexts(paths: readonly string[], options: CorpusReadOptions = {}): AsyncGenerator<string> {
+export async function* readCorpusTexts(
+  paths: readonly string[],
+  options: CorpusReadOptions = {},
+): AsyncGenerator<string> {
   const field = options.textField ?? 'text';
   for (const path of paths) {
     const format = options.format ?? detectCorpusFormat(path);

@@ -25,7 +25,11 @@ export interface PretrainingBatch {
 }
 
 /** Pads instances (masked ones) into a batch of the longest length, or of `padTo`. */
-export function collatePretraining(instances: readonly PretrainingInstance[], padId: number, padTo?: number): PretrainingBatch {
+export function collatePretraining(
+  instances: readonly PretrainingInstance[],
+  padId: number,
+  padTo?: number,
+): PretrainingBatch {
   const B = instances.length;
   if (B === 0) throw new Error('collatePretraining: empty batch');
   let T = padTo ?? 0;
@@ -111,7 +115,10 @@ export class PretrainingBert extends BertForPreTraining {
   }
 
   /** Loads config.json + weights of a folder (a BertForPreTraining / BertModel checkpoint); missing heads stay initialised. */
-  static load(dir: string, options: ModelOptions = {}): { model: PretrainingBert; missing: string[]; unexpected: string[] } {
+  static load(
+    dir: string,
+    options: ModelOptions = {},
+  ): { model: PretrainingBert; missing: string[]; unexpected: string[] } {
     const model = new PretrainingBert(readConfig(dir), options);
     const { tensors, file } = readWeights(dir);
     const report = loadIntoStore(model.store, model.prefix, tensors, file);
@@ -133,7 +140,8 @@ export class PretrainingBert extends BertForPreTraining {
     const { B, T } = batch;
     const N = B * T;
     const M = batch.maskedIndex.length;
-    if (M === 0) throw new Error('forwardPretraining: the batch has no masked positions (unmasked data needs dynamic masking)');
+    if (M === 0)
+      throw new Error('forwardPretraining: the batch has no masked positions (unmasked data needs dynamic masking)');
     const labels = new Int32Array(N).fill(-100);
     for (let m = 0; m < M; m++) labels[batch.maskedIndex[m]!] = batch.maskedLabels[m]!;
     const out = this.forward(
@@ -149,7 +157,12 @@ export class PretrainingBert extends BertForPreTraining {
     const V = this.config.vocabSize;
     // Gathered logits are the labelled rows in row-major order; full logits are indexed by flat position.
     const rowLabels = gather ? labels.filter((l) => l !== -100) : batch.maskedLabels;
-    const mlmCorrect = argmaxCorrect(out.predictionLogits.data, V, rowLabels, gather ? (k) => k : (k) => batch.maskedIndex[k]!);
+    const mlmCorrect = argmaxCorrect(
+      out.predictionLogits.data,
+      V,
+      rowLabels,
+      gather ? (k) => k : (k) => batch.maskedIndex[k]!,
+    );
     const nspLogits = out.seqRelationshipLogits.data;
     if (this.nspScratch.length !== B * 2) this.nspScratch = new Float32Array(B * 2);
     const nspLoss = crossEntropyLoss(this.kernels, nspLogits, batch.nextSentenceLabels, B, 2, -100, this.nspScratch);

@@ -5,10 +5,21 @@ import { join } from 'node:path';
 import { clipGradNorm } from '../train/clip.js';
 import { AdamW } from '../train/optim.js';
 import { learningRateAt } from '../train/schedule.js';
-import { loadCheckpoint, modelFingerprint, saveCheckpoint, CHECKPOINT_VERSION, type TrainerState } from '../train/checkpoint.js';
+import {
+  loadCheckpoint,
+  modelFingerprint,
+  saveCheckpoint,
+  CHECKPOINT_VERSION,
+  type TrainerState,
+} from '../train/checkpoint.js';
 import { ProgressReporter, trainingCurveSvg, type EvalRecord } from '../train/progress.js';
 import { Rng } from '../train/rng.js';
-import { maskDynamically, type MaskingOptions, type PretrainingInstance, type PretrainingVocab } from './pretraining.js';
+import {
+  maskDynamically,
+  type MaskingOptions,
+  type PretrainingInstance,
+  type PretrainingVocab,
+} from './pretraining.js';
 import { collatePretraining, type PretrainingBert, type PretrainingStepOutput } from './pretraining-model.js';
 import { readDataset, readDatasetManifest, readShard, type PretrainingDatasetManifest } from './shards.js';
 
@@ -168,12 +179,23 @@ export interface PretrainResult {
  * The first `limit` instances of a held-out dataset, in shard order. A dynamically masked dataset is masked once,
  * with a seed derived from `seed`, so that every evaluation of a run scores the same predictions.
  */
-export function readEvalInstances(dir: string, limit: number, vocab: PretrainingVocab, seed: number): PretrainingInstance[] {
+export function readEvalInstances(
+  dir: string,
+  limit: number,
+  vocab: PretrainingVocab,
+  seed: number,
+): PretrainingInstance[] {
   const m = readDatasetManifest(dir);
   if (m.vocabSize !== vocab.size) {
-    throw new Error(`${dir}: made with a vocabulary of ${m.vocabSize} tokens, the model's vocabulary has ${vocab.size}; use the same vocabulary`);
+    throw new Error(
+      `${dir}: made with a vocabulary of ${m.vocabSize} tokens, the model's vocabulary has ${vocab.size}; use the same vocabulary`,
+    );
   }
-  const masking: MaskingOptions = { maskedLmProb: m.maskedLmProb, maxPredictions: m.maxPredictionsPerSeq, wholeWordMask: m.wholeWordMask };
+  const masking: MaskingOptions = {
+    maskedLmProb: m.maskedLmProb,
+    maxPredictions: m.maxPredictionsPerSeq,
+    wholeWordMask: m.wholeWordMask,
+  };
   const out: PretrainingInstance[] = [];
   for (const inst of readDataset(dir, m)) {
     if (out.length >= limit) break;
@@ -231,33 +253,54 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const checkpointEvery = o.checkpointEvery ?? 500;
   const evalEvery = o.evalEvery ?? 0;
   const progress = o.progress ?? new ProgressReporter({ logFile: join(o.outputDir, 'log.jsonl') });
-  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new RangeError(`--batch-size must be a positive integer, got ${o.batchSize}`);
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1)
+    throw new RangeError(`--batch-size must be a positive integer, got ${o.batchSize}`);
   if (!Number.isInteger(accum) || accum < 1 || o.batchSize % accum !== 0) {
     throw new RangeError(`--grad-accum ${accum} must be a positive integer dividing --batch-size ${o.batchSize}`);
   }
-  if (!Number.isInteger(o.steps) || o.steps < 1) throw new RangeError(`--steps must be a positive integer, got ${o.steps}`);
+  if (!Number.isInteger(o.steps) || o.steps < 1)
+    throw new RangeError(`--steps must be a positive integer, got ${o.steps}`);
   if (!(o.lr > 0)) throw new RangeError(`--lr must be > 0, got ${o.lr}`);
   mkdirSync(o.outputDir, { recursive: true });
 
   const m = readDatasetManifest(o.dataDir);
   if (m.vocabSize !== model.config.vocabSize) {
-    throw new Error(`${o.dataDir}: made with a vocabulary of ${m.vocabSize} tokens, the model has vocab_size ${model.config.vocabSize}; use the same vocabulary`);
+    throw new Error(
+      `${o.dataDir}: made with a vocabulary of ${m.vocabSize} tokens, the model has vocab_size ${model.config.vocabSize}; use the same vocabulary`,
+    );
   }
   if (m.maxSeqLength > model.config.maxPositionEmbeddings) {
-    throw new Error(`${o.dataDir}: max_seq_length ${m.maxSeqLength} > the model's max_position_embeddings ${model.config.maxPositionEmbeddings}`);
+    throw new Error(
+      `${o.dataDir}: max_seq_length ${m.maxSeqLength} > the model's max_position_embeddings ${model.config.maxPositionEmbeddings}`,
+    );
   }
   // Dynamic masking follows the dataset's own settings.
-  const masking: MaskingOptions = { maskedLmProb: m.maskedLmProb, maxPredictions: m.maxPredictionsPerSeq, wholeWordMask: m.wholeWordMask };
+  const masking: MaskingOptions = {
+    maskedLmProb: m.maskedLmProb,
+    maxPredictions: m.maxPredictionsPerSeq,
+    wholeWordMask: m.wholeWordMask,
+  };
   const data = new PretrainingStream(o.dataDir, seed, o.vocab, masking);
 
   const evalSet = o.evalDataDir ? readEvalInstances(o.evalDataDir, o.evalInstances ?? 2000, o.vocab, seed) : null;
 
   const params = model.parameters();
-  const optimizer = new AdamW(params, { name: 'adamw', eps: o.adamEps ?? 1e-6, weightDecay: o.weightDecay ?? 0.01 }, model.kernels);
+  const optimizer = new AdamW(
+    params,
+    { name: 'adamw', eps: o.adamEps ?? 1e-6, weightDecay: o.weightDecay ?? 0.01 },
+    model.kernels,
+  );
   const fingerprint = modelFingerprint(params);
   const settings: Record<string, unknown> = {
-    batchSize: o.batchSize, gradAccumSteps: accum, lr: o.lr, warmupSteps: o.warmupSteps, steps: o.steps,
-    weightDecay: o.weightDecay ?? 0.01, maxGradNorm: o.maxGradNorm ?? 1, seed, dataInstances: m.instances,
+    batchSize: o.batchSize,
+    gradAccumSteps: accum,
+    lr: o.lr,
+    warmupSteps: o.warmupSteps,
+    steps: o.steps,
+    weightDecay: o.weightDecay ?? 0.01,
+    maxGradNorm: o.maxGradNorm ?? 1,
+    seed,
+    dataInstances: m.instances,
     gather: !o.noGather,
   };
   let step = 0;
@@ -266,7 +309,8 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     const ck = loadCheckpoint(o.outputDir, fingerprint, settings);
     for (const p of params) {
       const v = ck.params.get(p.name);
-      if (!v || v.length !== p.data.length) throw new Error(`${ck.dir}: parameter ${p.name} missing or of another size`);
+      if (!v || v.length !== p.data.length)
+        throw new Error(`${ck.dir}: parameter ${p.name} missing or of another size`);
       p.data.set(v);
     }
     optimizer.load({ m: ck.m, v: ck.v, t: ck.state.optimizerT });
@@ -282,11 +326,26 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
 
   const saveState = (): void => {
     const state: TrainerState = {
-      version: CHECKPOINT_VERSION, step, epoch: data.epoch, batchInEpoch: data.consumed, optimizerT: optimizer.t,
-      rngState: model.trainForwards, seed, bestMetric: null, bestStep: null, evalsWithoutImprovement: 0,
-      modelFingerprint: fingerprint, settings, history,
+      version: CHECKPOINT_VERSION,
+      step,
+      epoch: data.epoch,
+      batchInEpoch: data.consumed,
+      optimizerT: optimizer.t,
+      rngState: model.trainForwards,
+      seed,
+      bestMetric: null,
+      bestStep: null,
+      evalsWithoutImprovement: 0,
+      modelFingerprint: fingerprint,
+      settings,
+      history,
     };
-    saveCheckpoint(o.outputDir, params.map((p) => ({ name: p.name, shape: p.shape, data: p.data })), { m: optimizer.m, v: optimizer.v }, state);
+    saveCheckpoint(
+      o.outputDir,
+      params.map((p) => ({ name: p.name, shape: p.shape, data: p.data })),
+      { m: optimizer.m, v: optimizer.v },
+      state,
+    );
   };
   const runEval = (): PretrainEvaluation | null => {
     if (!evalSet || evalSet.length === 0) return null;
@@ -325,7 +384,8 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     }
     // Gradients of the mean over the micro-batches, as the fine-tuning Trainer averages them.
     if (accum > 1) for (const p of params) model.kernels.scale(p.grad, p.grad.length, 1 / accum);
-    if (!Number.isFinite(loss)) throw new Error(`pre-training diverged at step ${step + 1} (loss ${loss}); lower --lr or raise --warmup-steps`);
+    if (!Number.isFinite(loss))
+      throw new Error(`pre-training diverged at step ${step + 1} (loss ${loss}); lower --lr or raise --warmup-steps`);
     clipGradNorm(params, o.maxGradNorm ?? 1, model.kernels);
     const lr = learningRateAt({ name: 'linear', lr: o.lr, warmupSteps: o.warmupSteps, totalSteps: o.steps }, step);
     optimizer.step(lr);
@@ -335,7 +395,11 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     const elapsed = (Date.now() - t0) / 1000;
     const done = step - startStep;
     progress.step({
-      step, totalSteps: o.steps, epoch: data.epoch + data.consumed / data.instancesPerEpoch, loss, lr,
+      step,
+      totalSteps: o.steps,
+      epoch: data.epoch + data.consumed / data.instancesPerEpoch,
+      loss,
+      lr,
       examplesPerSecond: (done * o.batchSize) / Math.max(elapsed, 1e-9),
       etaSeconds: ((o.steps - step) * elapsed) / Math.max(1, done),
     });
@@ -352,8 +416,18 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       if (existsSync(join(o.vocabDir, f))) copyFileSync(join(o.vocabDir, f), join(o.outputDir, f));
     }
   }
-  writeAtomicText(join(o.outputDir, 'training_curve.svg'), trainingCurveSvg(history.steps, history.evals, 'pre-training: MLM + NSP loss'));
-  const result: PretrainResult = { steps: step, stoppedBy, tokensPerSecond: tokens / Math.max(seconds, 1e-9), finalLoss: lastLoss, evaluation, seconds };
+  writeAtomicText(
+    join(o.outputDir, 'training_curve.svg'),
+    trainingCurveSvg(history.steps, history.evals, 'pre-training: MLM + NSP loss'),
+  );
+  const result: PretrainResult = {
+    steps: step,
+    stoppedBy,
+    tokensPerSecond: tokens / Math.max(seconds, 1e-9),
+    finalLoss: lastLoss,
+    evaluation,
+    seconds,
+  };
   writeAtomicText(join(o.outputDir, 'pretrain_results.json'), JSON.stringify(result, null, 2) + '\n');
   return result;
 }

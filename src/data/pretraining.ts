@@ -37,7 +37,10 @@ export class PretrainingVocabError extends Error {
  */
 export function readPretrainingVocab(dir: string): PretrainingVocab {
   const file = join(dir, 'vocab.txt');
-  if (!existsSync(file)) throw new PretrainingVocabError(`${file}: not found; pre-training needs the tokenizer folder the data was made with`);
+  if (!existsSync(file))
+    throw new PretrainingVocabError(
+      `${file}: not found; pre-training needs the tokenizer folder the data was made with`,
+    );
   const tokens = readFileSync(file, 'utf8').split(/\r?\n/);
   if (tokens[tokens.length - 1] === '') tokens.pop();
   return pretrainingVocab(tokens, file);
@@ -116,16 +119,20 @@ function checkInstanceOptions(o: InstanceOptions): { maxSeqLength: number; short
   const maxSeqLength = o.maxSeqLength ?? 128;
   const shortSeqProb = o.shortSeqProb ?? 0.1;
   if (!Number.isInteger(maxSeqLength) || maxSeqLength < 5 || maxSeqLength > 65535) {
-    throw new RangeError(`maxSeqLength must be an integer in [5, 65535] (room for [CLS] A [SEP] B [SEP]), got ${maxSeqLength}`);
+    throw new RangeError(
+      `maxSeqLength must be an integer in [5, 65535] (room for [CLS] A [SEP] B [SEP]), got ${maxSeqLength}`,
+    );
   }
-  if (!(shortSeqProb >= 0 && shortSeqProb <= 1)) throw new RangeError(`shortSeqProb must be in [0, 1], got ${shortSeqProb}`);
+  if (!(shortSeqProb >= 0 && shortSeqProb <= 1))
+    throw new RangeError(`shortSeqProb must be in [0, 1], got ${shortSeqProb}`);
   return { maxSeqLength, shortSeqProb };
 }
 
 function checkMaskingOptions(o: MaskingOptions): Required<MaskingOptions> {
   const maskedLmProb = o.maskedLmProb ?? 0.15;
   const maxPredictions = o.maxPredictions ?? 20;
-  if (!(maskedLmProb > 0 && maskedLmProb <= 1)) throw new RangeError(`maskedLmProb must be in (0, 1], got ${maskedLmProb}`);
+  if (!(maskedLmProb > 0 && maskedLmProb <= 1))
+    throw new RangeError(`maskedLmProb must be in (0, 1], got ${maskedLmProb}`);
   if (!Number.isInteger(maxPredictions) || maxPredictions < 1 || maxPredictions > 65535) {
     throw new RangeError(`maxPredictions must be an integer in [1, 65535], got ${maxPredictions}`);
   }
@@ -314,7 +321,8 @@ export function createTrainingInstances(
   rng: Rng,
 ): PretrainingInstance[] {
   const dupeFactor = options.dupeFactor ?? 10;
-  if (!Number.isInteger(dupeFactor) || dupeFactor < 1) throw new RangeError(`dupeFactor must be an integer >= 1, got ${dupeFactor}`);
+  if (!Number.isInteger(dupeFactor) || dupeFactor < 1)
+    throw new RangeError(`dupeFactor must be an integer >= 1, got ${dupeFactor}`);
   checkInstanceOptions(options);
   const masking = options.masking === undefined ? {} : options.masking;
   if (masking !== null) checkMaskingOptions(masking);

@@ -1,5 +1,15 @@
 // Binary shards of pre-training instances (format in docs/pretraining-data.md): atomic writer, streaming reader.
-import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { crc32 } from 'node:zlib';
 import type { PretrainingInstance } from './pretraining.js';
 
@@ -14,7 +24,10 @@ export const SHARD_FLAG_WHOLE_WORD = 2;
 
 /** A shard file is not valid: bad header, truncated, corrupted. The message names the file and the byte offset. */
 export class ShardFormatError extends Error {
-  constructor(readonly file: string, problem: string) {
+  constructor(
+    readonly file: string,
+    problem: string,
+  ) {
     super(`${file}: ${problem}`);
     this.name = 'ShardFormatError';
   }
@@ -60,9 +73,14 @@ export class ShardWriter {
   private dataBytes = 0;
   private count = 0;
 
-  constructor(readonly path: string, private readonly options: ShardWriterOptions) {
-    if (options.vocabSize < 1 || options.vocabSize > 0x100000000) throw new RangeError(`ShardWriter: bad vocabSize ${options.vocabSize}`);
-    if (options.maxSeqLength > 0xffff) throw new RangeError(`ShardWriter: maxSeqLength ${options.maxSeqLength} does not fit 16 bits`);
+  constructor(
+    readonly path: string,
+    private readonly options: ShardWriterOptions,
+  ) {
+    if (options.vocabSize < 1 || options.vocabSize > 0x100000000)
+      throw new RangeError(`ShardWriter: bad vocabSize ${options.vocabSize}`);
+    if (options.maxSeqLength > 0xffff)
+      throw new RangeError(`ShardWriter: maxSeqLength ${options.maxSeqLength} does not fit 16 bits`);
     this.tokenBytes = options.vocabSize <= 0x10000 ? 2 : 4;
     this.tmp = `${path}.tmp-${process.pid}`;
     this.fd = openSync(this.tmp, 'w');
@@ -78,9 +96,12 @@ export class ShardWriter {
     const n = inst.inputIds.length;
     const m = inst.maskedPositions.length;
     const o = this.options;
-    if (n > o.maxSeqLength) throw new RangeError(`${this.path}: instance of ${n} tokens > maxSeqLength ${o.maxSeqLength}`);
-    if (m > o.maxPredictions) throw new RangeError(`${this.path}: ${m} predictions > maxPredictions ${o.maxPredictions}`);
-    if (!o.masked && m > 0) throw new RangeError(`${this.path}: an instance with masked positions in an unmasked shard`);
+    if (n > o.maxSeqLength)
+      throw new RangeError(`${this.path}: instance of ${n} tokens > maxSeqLength ${o.maxSeqLength}`);
+    if (m > o.maxPredictions)
+      throw new RangeError(`${this.path}: ${m} predictions > maxPredictions ${o.maxPredictions}`);
+    if (!o.masked && m > 0)
+      throw new RangeError(`${this.path}: an instance with masked positions in an unmasked shard`);
     const size = RECORD_HEADER_BYTES + n * this.tokenBytes + m * 2 + m * this.tokenBytes;
     if (this.used + size > this.buf.length) this.flush();
     if (size > this.buf.length) this.buf = Buffer.allocUnsafe(size);
@@ -94,7 +115,8 @@ export class ShardWriter {
     p += RECORD_HEADER_BYTES;
     const putIds = (ids: Int32Array): void => {
       for (const id of ids) {
-        if (id < 0 || id >= o.vocabSize) throw new RangeError(`${this.path}: token id ${id} outside the vocabulary (size ${o.vocabSize})`);
+        if (id < 0 || id >= o.vocabSize)
+          throw new RangeError(`${this.path}: token id ${id} outside the vocabulary (size ${o.vocabSize})`);
         if (this.tokenBytes === 2) b.writeUInt16LE(id, p);
         else b.writeUInt32LE(id, p);
         p += this.tokenBytes;
@@ -175,13 +197,20 @@ function encodeHeader(h: ShardHeader): Buffer {
 }
 
 function decodeHeader(b: Buffer, file: string, fileBytes: number): ShardHeader {
-  if (b.length < SHARD_HEADER_BYTES) throw new ShardFormatError(file, `${b.length} bytes, shorter than the ${SHARD_HEADER_BYTES}-byte header (truncated or not a shard)`);
-  if (b.toString('latin1', 0, 8) !== SHARD_MAGIC) throw new ShardFormatError(file, 'not a bert-ts pre-training shard (bad magic)');
+  if (b.length < SHARD_HEADER_BYTES)
+    throw new ShardFormatError(
+      file,
+      `${b.length} bytes, shorter than the ${SHARD_HEADER_BYTES}-byte header (truncated or not a shard)`,
+    );
+  if (b.toString('latin1', 0, 8) !== SHARD_MAGIC)
+    throw new ShardFormatError(file, 'not a bert-ts pre-training shard (bad magic)');
   const version = b.readUInt32LE(8);
-  if (version !== SHARD_VERSION) throw new ShardFormatError(file, `shard format version ${version}; this bert-ts reads version ${SHARD_VERSION}`);
+  if (version !== SHARD_VERSION)
+    throw new ShardFormatError(file, `shard format version ${version}; this bert-ts reads version ${SHARD_VERSION}`);
   const flags = b.readUInt32LE(12);
   const tokenBytes = b.readUInt32LE(16);
-  if (tokenBytes !== 2 && tokenBytes !== 4) throw new ShardFormatError(file, `token width ${tokenBytes} bytes at byte 16 (must be 2 or 4)`);
+  if (tokenBytes !== 2 && tokenBytes !== 4)
+    throw new ShardFormatError(file, `token width ${tokenBytes} bytes at byte 16 (must be 2 or 4)`);
   const vocabRaw = b.readUInt32LE(28);
   const h: ShardHeader = {
     version,
@@ -196,7 +225,10 @@ function decodeHeader(b: Buffer, file: string, fileBytes: number): ShardHeader {
     crc32: b.readUInt32LE(48),
   };
   if (SHARD_HEADER_BYTES + h.dataBytes !== fileBytes) {
-    throw new ShardFormatError(file, `header says ${SHARD_HEADER_BYTES + h.dataBytes} bytes, the file has ${fileBytes} (truncated or corrupted)`);
+    throw new ShardFormatError(
+      file,
+      `header says ${SHARD_HEADER_BYTES + h.dataBytes} bytes, the file has ${fileBytes} (truncated or corrupted)`,
+    );
   }
   return h;
 }
@@ -268,7 +300,8 @@ export function* readShard(path: string): Generator<PretrainingInstance> {
       };
       if (n < 5 || n > h.maxSeqLength) bad(`${n} tokens (must be 5..${h.maxSeqLength})`);
       if (segA < 3 || segA > n - 2) bad(`segment A length ${segA} for ${n} tokens`);
-      if (m > h.maxPredictions || (!h.masked && m !== 0)) bad(`${m} predictions (max ${h.maxPredictions}, masked=${h.masked})`);
+      if (m > h.maxPredictions || (!h.masked && m !== 0))
+        bad(`${m} predictions (max ${h.maxPredictions}, masked=${h.masked})`);
       if (label > 1) bad(`next-sentence label ${label}`);
       const size1 = RECORD_HEADER_BYTES + n * w + m * 2 + m * w;
       if (!fill(size1)) bad('truncated');
@@ -296,8 +329,9 @@ export function* readShard(path: string): Generator<PretrainingInstance> {
       count++;
       yield { inputIds, segmentALength: segA, isRandomNext: label === 1, maskedPositions, maskedLabels };
     }
-    if (count !== h.instances) throw new ShardFormatError(path, `holds ${count} instances, its header says ${h.instances}`);
-    if ((crc >>> 0) !== h.crc32) throw new ShardFormatError(path, 'checksum mismatch: the records are corrupted');
+    if (count !== h.instances)
+      throw new ShardFormatError(path, `holds ${count} instances, its header says ${h.instances}`);
+    if (crc >>> 0 !== h.crc32) throw new ShardFormatError(path, 'checksum mismatch: the records are corrupted');
   } finally {
     closeSync(fd);
   }
@@ -341,7 +375,9 @@ export function readDatasetManifest(dir: string): PretrainingDatasetManifest {
   try {
     text = readFileSync(path, 'utf8');
   } catch {
-    throw new Error(`${path}: not found; make the folder with \`bert create-pretraining-data --output ${dir}\` (an interrupted run leaves no dataset.json)`);
+    throw new Error(
+      `${path}: not found; make the folder with \`bert create-pretraining-data --output ${dir}\` (an interrupted run leaves no dataset.json)`,
+    );
   }
   let m: PretrainingDatasetManifest;
   try {
@@ -349,7 +385,8 @@ export function readDatasetManifest(dir: string): PretrainingDatasetManifest {
   } catch (e) {
     throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
   }
-  if (m.format !== 'bert-ts-pretraining-shards') throw new Error(`${path}: not a bert-ts pre-training dataset (format ${String(m.format)})`);
+  if (m.format !== 'bert-ts-pretraining-shards')
+    throw new Error(`${path}: not a bert-ts pre-training dataset (format ${String(m.format)})`);
   if (m.version !== 1) throw new Error(`${path}: dataset version ${m.version}; this bert-ts reads version 1`);
   if (!Array.isArray(m.shards) || m.shards.length === 0) throw new Error(`${path}: lists no shards`);
   return m;

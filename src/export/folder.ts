@@ -36,15 +36,25 @@ export interface ExportFolderOptions extends OnnxExportOptions {
 }
 
 /** Exports the HF-format model folder `modelDir` to `outputDir` (onnx/model.onnx + config.json + tokenizer files). */
-export function exportOnnxFolder(modelDir: string, outputDir: string, options: ExportFolderOptions = {}): ExportFolderResult {
+export function exportOnnxFolder(
+  modelDir: string,
+  outputDir: string,
+  options: ExportFolderOptions = {},
+): ExportFolderResult {
   const tokDir = options.tokenizerDir ?? modelDir;
-  if (options.tokenizerDir !== undefined && !existsSync(join(tokDir, 'vocab.txt')) && !existsSync(join(tokDir, 'tokenizer.json'))) {
+  if (
+    options.tokenizerDir !== undefined &&
+    !existsSync(join(tokDir, 'vocab.txt')) &&
+    !existsSync(join(tokDir, 'tokenizer.json'))
+  ) {
     throw new OnnxExportError(`${tokDir}: no vocab.txt or tokenizer.json (--tokenizer must be a tokenizer folder)`);
   }
   const configPath = join(modelDir, 'config.json');
-  if (!existsSync(configPath)) throw new OnnxExportError(`${modelDir}: config.json not found (is this a model folder?)`);
+  if (!existsSync(configPath))
+    throw new OnnxExportError(`${modelDir}: config.json not found (is this a model folder?)`);
   const config = readJsonFile(configPath, 'config.json');
-  if (!config || typeof config !== 'object' || Array.isArray(config)) throw new OnnxExportError(`${configPath}: expected a JSON object`);
+  if (!config || typeof config !== 'object' || Array.isArray(config))
+    throw new OnnxExportError(`${configPath}: expected a JSON object`);
   const bytes = exportBertOnnx(config as Record<string, unknown>, floatTensors(readModelWeights(modelDir)), options);
   mkdirSync(join(outputDir, 'onnx'), { recursive: true });
   const onnxPath = join(outputDir, 'onnx', 'model.onnx');
@@ -62,7 +72,9 @@ export function exportOnnxFolder(modelDir: string, outputDir: string, options: E
   if (!existsSync(join(tokDir, 'tokenizer.json')) && existsSync(join(tokDir, 'vocab.txt'))) {
     const vocab = readFileSync(join(tokDir, 'vocab.txt'), 'utf8').split('\n');
     if (vocab[vocab.length - 1] === '') vocab.pop();
-    const tc = existsSync(join(tokDir, 'tokenizer_config.json')) ? readJsonFile(join(tokDir, 'tokenizer_config.json'), 'tokenizer_config.json') as Record<string, unknown> : {};
+    const tc = existsSync(join(tokDir, 'tokenizer_config.json'))
+      ? (readJsonFile(join(tokDir, 'tokenizer_config.json'), 'tokenizer_config.json') as Record<string, unknown>)
+      : {};
     const lowercase = typeof tc.do_lower_case === 'boolean' ? tc.do_lower_case : true;
     for (const f of saveBertTokenizerFiles(outputDir, vocab, { lowercase })) if (!files.includes(f)) files.push(f);
   }

@@ -44,7 +44,8 @@ function bytesOf(a: Float32Array | BigInt64Array): Uint8Array {
 
 function valueInfo(name: string, elemType: number, dims: Array<number | string>): ProtoWriter {
   const shape = new ProtoWriter();
-  for (const d of dims) shape.message(1, typeof d === 'number' ? new ProtoWriter().int(1, d) : new ProtoWriter().string(2, d));
+  for (const d of dims)
+    shape.message(1, typeof d === 'number' ? new ProtoWriter().int(1, d) : new ProtoWriter().string(2, d));
   const tensorType = new ProtoWriter().int(1, elemType).message(2, shape);
   return new ProtoWriter().string(1, name).message(2, new ProtoWriter().message(1, tensorType));
 }
@@ -104,35 +105,61 @@ interface GraphConfig {
 function readConfig(config: Record<string, unknown>): GraphConfig {
   const num = (key: string, fallback?: number): number => {
     const v = config[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new OnnxExportError(`config.json: "${key}" must be a number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new OnnxExportError(`config.json: "${key}" must be a number, got ${JSON.stringify(v)}`);
     return v;
   };
   const act = config.hidden_act ?? 'gelu';
   if (typeof act !== 'string' || !ACTIVATIONS.has(act)) {
-    throw new OnnxExportError(`config.json: hidden_act ${JSON.stringify(act)} is not supported by the ONNX exporter (supported: ${[...ACTIVATIONS].join(', ')})`);
+    throw new OnnxExportError(
+      `config.json: hidden_act ${JSON.stringify(act)} is not supported by the ONNX exporter (supported: ${[...ACTIVATIONS].join(', ')})`,
+    );
   }
   const id2label = config.id2label;
-  const numLabels = typeof config.num_labels === 'number' ? config.num_labels
-    : id2label && typeof id2label === 'object' ? Object.keys(id2label).length : 2;
-  const hidden = num('hidden_size'), heads = num('num_attention_heads');
-  if (hidden % heads !== 0) throw new OnnxExportError(`config.json: hidden_size ${hidden} is not a multiple of num_attention_heads ${heads}`);
+  const numLabels =
+    typeof config.num_labels === 'number'
+      ? config.num_labels
+      : id2label && typeof id2label === 'object'
+        ? Object.keys(id2label).length
+        : 2;
+  const hidden = num('hidden_size'),
+    heads = num('num_attention_heads');
+  if (hidden % heads !== 0)
+    throw new OnnxExportError(`config.json: hidden_size ${hidden} is not a multiple of num_attention_heads ${heads}`);
   return { hidden, heads, layers: num('num_hidden_layers'), eps: num('layer_norm_eps', 1e-12), act, numLabels };
 }
 
-const ACTIVATIONS = new Set(['gelu', 'gelu_new', 'gelu_fast', 'gelu_pytorch_tanh', 'quick_gelu', 'relu', 'silu', 'swish', 'tanh']);
+const ACTIVATIONS = new Set([
+  'gelu',
+  'gelu_new',
+  'gelu_fast',
+  'gelu_pytorch_tanh',
+  'quick_gelu',
+  'relu',
+  'silu',
+  'swish',
+  'tanh',
+]);
 
 function headFromConfig(config: Record<string, unknown>): OnnxHead {
   const arch = Array.isArray(config.architectures) ? String(config.architectures[0]) : 'BertModel';
   switch (arch) {
-    case 'BertModel': return 'base';
-    case 'BertForSequenceClassification': return 'sequence-classification';
-    case 'BertForTokenClassification': return 'token-classification';
-    case 'BertForQuestionAnswering': return 'question-answering';
+    case 'BertModel':
+      return 'base';
+    case 'BertForSequenceClassification':
+      return 'sequence-classification';
+    case 'BertForTokenClassification':
+      return 'token-classification';
+    case 'BertForQuestionAnswering':
+      return 'question-answering';
     case 'BertForMaskedLM':
     case 'BertForPreTraining':
-    case 'BertLMHeadModel': return 'masked-lm';
+    case 'BertLMHeadModel':
+      return 'masked-lm';
     default:
-      throw new OnnxExportError(`config.json: architecture ${arch} cannot be exported to ONNX (supported: BertModel, BertForSequenceClassification, BertForTokenClassification, BertForQuestionAnswering, BertForMaskedLM, BertForPreTraining)`);
+      throw new OnnxExportError(
+        `config.json: architecture ${arch} cannot be exported to ONNX (supported: BertModel, BertForSequenceClassification, BertForTokenClassification, BertForQuestionAnswering, BertForMaskedLM, BertForPreTraining)`,
+      );
   }
 }
 
@@ -150,7 +177,9 @@ function transposed(w: NamedTensor): Float32Array {
  * logits, or start_logits + end_logits — the names transformers.js and optimum use.
  */
 export function exportBertOnnx(
-  configJson: Record<string, unknown>, parameters: Iterable<NamedTensor>, options: OnnxExportOptions = {},
+  configJson: Record<string, unknown>,
+  parameters: Iterable<NamedTensor>,
+  options: OnnxExportOptions = {},
 ): Uint8Array {
   const cfg = readConfig(configJson);
   const head = !options.head || options.head === 'auto' ? headFromConfig(configJson) : options.head;
@@ -159,11 +188,13 @@ export function exportBertOnnx(
   const get = (name: string): NamedTensor => {
     const p = params.get(name);
     if (!p) throw new OnnxExportError(`parameter ${name} is missing (needed by the ${head} graph)`);
-    if (p.data.length !== p.shape.reduce((a, b) => a * b, 1)) throw new OnnxExportError(`parameter ${name}: data length ${p.data.length} does not match shape [${p.shape}]`);
+    if (p.data.length !== p.shape.reduce((a, b) => a * b, 1))
+      throw new OnnxExportError(`parameter ${name}: data length ${p.data.length} does not match shape [${p.shape}]`);
     return p;
   };
   const g = new Graph();
-  const H = cfg.hidden, D = H / cfg.heads;
+  const H = cfg.hidden,
+    D = H / cfg.heads;
   const weight = (name: string): string => g.init(name, get(name).shape, get(name).data);
   const linearWeightT = (name: string): string => {
     const w = get(name);
@@ -174,11 +205,21 @@ export function exportBertOnnx(
     return params.has(`${prefix}.bias`) ? g.node('Add', `${prefix}/Add`, [y, weight(`${prefix}.bias`)]) : y;
   };
   const layerNorm = (x: string, prefix: string): string =>
-    g.node('LayerNormalization', `${prefix}/LayerNorm`, [x, weight(`${prefix}.weight`), weight(`${prefix}.bias`)], [{ name: 'axis', i: -1 }, { name: 'epsilon', f: cfg.eps }]);
+    g.node(
+      'LayerNormalization',
+      `${prefix}/LayerNorm`,
+      [x, weight(`${prefix}.weight`), weight(`${prefix}.bias`)],
+      [
+        { name: 'axis', i: -1 },
+        { name: 'epsilon', f: cfg.eps },
+      ],
+    );
   const activation = (x: string, prefix: string): string => {
     switch (cfg.act) {
       case 'gelu': {
-        const erf = g.node('Erf', `${prefix}/Erf`, [g.node('Mul', `${prefix}/MulSqrtHalf`, [x, g.scalar(Math.SQRT1_2)])]);
+        const erf = g.node('Erf', `${prefix}/Erf`, [
+          g.node('Mul', `${prefix}/MulSqrtHalf`, [x, g.scalar(Math.SQRT1_2)]),
+        ]);
         const onePlus = g.node('Add', `${prefix}/AddOne`, [erf, g.scalar(1)]);
         return g.node('Mul', `${prefix}/MulHalf`, [g.node('Mul', `${prefix}/MulX`, [x, onePlus]), g.scalar(0.5)]);
       }
@@ -186,13 +227,21 @@ export function exportBertOnnx(
       case 'gelu_fast':
       case 'gelu_pytorch_tanh': {
         const cube = g.node('Mul', `${prefix}/Cube`, [g.node('Mul', `${prefix}/Square`, [x, x]), x]);
-        const inner = g.node('Add', `${prefix}/Inner`, [x, g.node('Mul', `${prefix}/MulCoef`, [cube, g.scalar(0.044715)])]);
-        const t = g.node('Tanh', `${prefix}/Tanh`, [g.node('Mul', `${prefix}/MulC`, [inner, g.scalar(Math.sqrt(2 / Math.PI))])]);
+        const inner = g.node('Add', `${prefix}/Inner`, [
+          x,
+          g.node('Mul', `${prefix}/MulCoef`, [cube, g.scalar(0.044715)]),
+        ]);
+        const t = g.node('Tanh', `${prefix}/Tanh`, [
+          g.node('Mul', `${prefix}/MulC`, [inner, g.scalar(Math.sqrt(2 / Math.PI))]),
+        ]);
         const onePlus = g.node('Add', `${prefix}/AddOne`, [t, g.scalar(1)]);
         return g.node('Mul', `${prefix}/MulHalf`, [g.node('Mul', `${prefix}/MulX`, [x, onePlus]), g.scalar(0.5)]);
       }
       case 'quick_gelu':
-        return g.node('Mul', `${prefix}/Mul`, [x, g.node('Sigmoid', `${prefix}/Sigmoid`, [g.node('Mul', `${prefix}/Mul1702`, [x, g.scalar(1.702)])])]);
+        return g.node('Mul', `${prefix}/Mul`, [
+          x,
+          g.node('Sigmoid', `${prefix}/Sigmoid`, [g.node('Mul', `${prefix}/Mul1702`, [x, g.scalar(1.702)])]),
+        ]);
       case 'silu':
       case 'swish':
         return g.node('Mul', `${prefix}/Mul`, [x, g.node('Sigmoid', `${prefix}/Sigmoid`, [x])]);
@@ -204,18 +253,35 @@ export function exportBertOnnx(
   };
 
   // Embeddings: word + position (0..T-1) + token type, then LayerNorm.
-  const seqLen = g.node('Gather', '/embeddings/SeqLen', [g.node('Shape', '/embeddings/Shape', ['input_ids']), g.int64s([1], [])], [{ name: 'axis', i: 0 }]);
+  const seqLen = g.node(
+    'Gather',
+    '/embeddings/SeqLen',
+    [g.node('Shape', '/embeddings/Shape', ['input_ids']), g.int64s([1], [])],
+    [{ name: 'axis', i: 0 }],
+  );
   const positions = g.node('Range', '/embeddings/Range', [g.int64s([0], []), seqLen, g.int64s([1], [])]);
-  const words = g.node('Gather', '/embeddings/word_embeddings/Gather', [weight('embeddings.word_embeddings.weight'), 'input_ids']);
-  const pos = g.node('Gather', '/embeddings/position_embeddings/Gather', [weight('embeddings.position_embeddings.weight'), positions]);
-  const types = g.node('Gather', '/embeddings/token_type_embeddings/Gather', [weight('embeddings.token_type_embeddings.weight'), 'token_type_ids']);
+  const words = g.node('Gather', '/embeddings/word_embeddings/Gather', [
+    weight('embeddings.word_embeddings.weight'),
+    'input_ids',
+  ]);
+  const pos = g.node('Gather', '/embeddings/position_embeddings/Gather', [
+    weight('embeddings.position_embeddings.weight'),
+    positions,
+  ]);
+  const types = g.node('Gather', '/embeddings/token_type_embeddings/Gather', [
+    weight('embeddings.token_type_embeddings.weight'),
+    'token_type_ids',
+  ]);
   const sum = g.node('Add', '/embeddings/Add1', [g.node('Add', '/embeddings/Add0', [words, pos]), types]);
   let x = layerNorm(sum, 'embeddings.LayerNorm');
 
   // Additive mask [B,1,1,T]: 0 for tokens, float32 min for padding (HF's extended attention mask).
   const maskF = g.node('Cast', '/mask/Cast', ['attention_mask'], [{ name: 'to', i: ONNX_FLOAT }]);
   const inverted = g.node('Sub', '/mask/Sub', [g.scalar(1), maskF]);
-  const maskBias = g.node('Unsqueeze', '/mask/Unsqueeze', [g.node('Mul', '/mask/Mul', [inverted, g.scalar(-3.4028234663852886e38)]), g.int64s([1, 2])]);
+  const maskBias = g.node('Unsqueeze', '/mask/Unsqueeze', [
+    g.node('Mul', '/mask/Mul', [inverted, g.scalar(-3.4028234663852886e38)]),
+    g.int64s([1, 2]),
+  ]);
 
   const splitHeads = g.int64s([0, 0, cfg.heads, D]);
   const mergeHeads = g.int64s([0, 0, H]);
@@ -223,13 +289,29 @@ export function exportBertOnnx(
   for (let l = 0; l < cfg.layers; l++) {
     const p = `encoder.layer.${l}`;
     const heads = (name: string, perm: number[]): string =>
-      g.node('Transpose', `/${p}/${name}/Transpose`, [g.node('Reshape', `/${p}/${name}/Reshape`, [linear(x, `${p}.attention.self.${name}`), splitHeads])], [{ name: 'perm', ints: perm }]);
+      g.node(
+        'Transpose',
+        `/${p}/${name}/Transpose`,
+        [g.node('Reshape', `/${p}/${name}/Reshape`, [linear(x, `${p}.attention.self.${name}`), splitHeads])],
+        [{ name: 'perm', ints: perm }],
+      );
     const q = heads('query', [0, 2, 1, 3]);
     const kT = heads('key', [0, 2, 3, 1]);
     const v = heads('value', [0, 2, 1, 3]);
-    const scores = g.node('Add', `/${p}/attention/AddMask`, [g.node('Mul', `/${p}/attention/Scale`, [g.node('MatMul', `/${p}/attention/QK`, [q, kT]), scale]), maskBias]);
+    const scores = g.node('Add', `/${p}/attention/AddMask`, [
+      g.node('Mul', `/${p}/attention/Scale`, [g.node('MatMul', `/${p}/attention/QK`, [q, kT]), scale]),
+      maskBias,
+    ]);
     const probs = g.node('Softmax', `/${p}/attention/Softmax`, [scores], [{ name: 'axis', i: -1 }]);
-    const ctx = g.node('Reshape', `/${p}/attention/Merge`, [g.node('Transpose', `/${p}/attention/ContextT`, [g.node('MatMul', `/${p}/attention/PV`, [probs, v])], [{ name: 'perm', ints: [0, 2, 1, 3] }]), mergeHeads]);
+    const ctx = g.node('Reshape', `/${p}/attention/Merge`, [
+      g.node(
+        'Transpose',
+        `/${p}/attention/ContextT`,
+        [g.node('MatMul', `/${p}/attention/PV`, [probs, v])],
+        [{ name: 'perm', ints: [0, 2, 1, 3] }],
+      ),
+      mergeHeads,
+    ]);
     const attnOut = g.node('Add', `/${p}/attention/output/Residual`, [linear(ctx, `${p}.attention.output.dense`), x]);
     x = layerNorm(attnOut, `${p}.attention.output.LayerNorm`);
     const inter = activation(linear(x, `${p}.intermediate.dense`), `/${p}/intermediate/act`);
@@ -260,17 +342,27 @@ export function exportBertOnnx(
     case 'question-answering': {
       const both = linear(x, 'qa_outputs');
       const [s, e] = ['start', 'end'].map((n, i) =>
-        g.node('Squeeze', `/qa/${n}/Squeeze`, [g.node('Slice', `/qa/${n}/Slice`, [both, g.int64s([i]), g.int64s([i + 1]), g.int64s([-1])]), g.int64s([-1])]));
+        g.node('Squeeze', `/qa/${n}/Squeeze`, [
+          g.node('Slice', `/qa/${n}/Slice`, [both, g.int64s([i]), g.int64s([i + 1]), g.int64s([-1])]),
+          g.int64s([-1]),
+        ]),
+      );
       output(s, 'start_logits', ['batch_size', 'sequence_length']);
       output(e, 'end_logits', ['batch_size', 'sequence_length']);
       break;
     }
     case 'masked-lm': {
-      const t = layerNorm(activation(linear(x, 'cls.predictions.transform.dense'), '/cls/transform/act'), 'cls.predictions.transform.LayerNorm');
+      const t = layerNorm(
+        activation(linear(x, 'cls.predictions.transform.dense'), '/cls/transform/act'),
+        'cls.predictions.transform.LayerNorm',
+      );
       const emb = params.get('cls.predictions.decoder.weight') ?? get('embeddings.word_embeddings.weight');
       const decoderT = g.init('cls.predictions.decoder.weight.T', [emb.shape[1], emb.shape[0]], transposed(emb));
       const bias = params.get('cls.predictions.bias') ?? get('cls.predictions.decoder.bias');
-      const logits = g.node('Add', '/cls/decoder/Add', [g.node('MatMul', '/cls/decoder/MatMul', [t, decoderT]), g.init('cls.predictions.bias', bias.shape, bias.data)]);
+      const logits = g.node('Add', '/cls/decoder/Add', [
+        g.node('MatMul', '/cls/decoder/MatMul', [t, decoderT]),
+        g.init('cls.predictions.bias', bias.shape, bias.data),
+      ]);
       output(logits, 'logits', ['batch_size', 'sequence_length', emb.shape[0]]);
       break;
     }
@@ -280,7 +372,8 @@ export function exportBertOnnx(
   for (const n of g.nodes) graph.message(1, n);
   graph.string(2, 'bert-ts');
   for (const i of g.initializers) graph.message(5, i);
-  for (const name of ['input_ids', 'attention_mask', 'token_type_ids']) graph.message(11, valueInfo(name, ONNX_INT64, ['batch_size', 'sequence_length']));
+  for (const name of ['input_ids', 'attention_mask', 'token_type_ids'])
+    graph.message(11, valueInfo(name, ONNX_INT64, ['batch_size', 'sequence_length']));
   for (const o of outputs) graph.message(12, o);
   const model = new ProtoWriter()
     .int(1, 8) // ir_version 8 (ONNX 1.10+), the one that pairs with opset 17

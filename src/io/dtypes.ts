@@ -4,14 +4,7 @@
 export type DType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 /** Typed arrays a tensor's data may arrive in. Float dtypes are always decoded to Float32Array. */
-export type TensorData =
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | Int32Array
-  | Int16Array
-  | Int8Array
-  | Uint8Array;
+export type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 
 /**
  * One tensor read from a checkpoint: `dtype` is the type stored in the file, `data` the decoded values in
@@ -28,7 +21,16 @@ export interface TensorEntry {
 
 /** Bytes per element of each dtype. */
 export const DTYPE_SIZE: Readonly<Record<DType, number>> = {
-  F64: 8, I64: 8, F32: 4, I32: 4, F16: 2, BF16: 2, I16: 2, I8: 1, U8: 1, BOOL: 1,
+  F64: 8,
+  I64: 8,
+  F32: 4,
+  I32: 4,
+  F16: 2,
+  BF16: 2,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
 };
 
 export const KNOWN_DTYPES: readonly DType[] = ['F32', 'F16', 'BF16', 'F64', 'I64', 'I32', 'I16', 'I8', 'U8', 'BOOL'];
@@ -105,7 +107,10 @@ export function bfloat16ToFloat32(bf: Uint16Array, out: Float32Array = new Float
 }
 
 /** Round float32 values to IEEE binary16 bit patterns, to nearest even, as torch's `.half()` does. */
-export function float32ToHalf(src: Float32Array | Float64Array, out: Uint16Array = new Uint16Array(src.length)): Uint16Array {
+export function float32ToHalf(
+  src: Float32Array | Float64Array,
+  out: Uint16Array = new Uint16Array(src.length),
+): Uint16Array {
   const f = new Float32Array(1);
   const u = new Uint32Array(f.buffer);
   for (let i = 0; i < src.length; i++) {
@@ -133,12 +138,12 @@ export function float32ToHalf(src: Float32Array | Float64Array, out: Uint16Array
       let h = mant >>> shift;
       const rem = mant & ((1 << shift) - 1);
       const halfway = 1 << (shift - 1);
-      if (rem > halfway || (rem === halfway && (h & 1))) h++;
+      if (rem > halfway || (rem === halfway && h & 1)) h++;
       out[i] = sign | h;
     } else {
       let h = (e << 10) | (mant >>> 13);
       const rem = mant & 0x1fff;
-      if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++; // may carry into the exponent: correct, up to Inf
+      if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // may carry into the exponent: correct, up to Inf
       out[i] = sign | h;
     }
   }
@@ -146,7 +151,10 @@ export function float32ToHalf(src: Float32Array | Float64Array, out: Uint16Array
 }
 
 /** Round float32 values to bfloat16 bit patterns, to nearest even (NaN stays NaN), as torch does. */
-export function float32ToBfloat16(src: Float32Array | Float64Array, out: Uint16Array = new Uint16Array(src.length)): Uint16Array {
+export function float32ToBfloat16(
+  src: Float32Array | Float64Array,
+  out: Uint16Array = new Uint16Array(src.length),
+): Uint16Array {
   const f = new Float32Array(1);
   const u = new Uint32Array(f.buffer);
   for (let i = 0; i < src.length; i++) {
@@ -179,6 +187,7 @@ export function toInt32Array(entry: Pick<TensorEntry, 'dtype' | 'data'>, what = 
     }
     return out;
   }
-  if (data instanceof Int16Array || data instanceof Int8Array || data instanceof Uint8Array) return Int32Array.from(data);
+  if (data instanceof Int16Array || data instanceof Int8Array || data instanceof Uint8Array)
+    return Int32Array.from(data);
   throw new TypeError(`${what}: dtype ${entry.dtype} is not an integer type`);
 }

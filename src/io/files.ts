@@ -200,12 +200,20 @@ export function readTextFile(path: string, what: string, snapshot?: FolderSnapsh
     source = openFileSource(path);
   } catch (err) {
     const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
-    const reason = code === 'ENOENT' ? 'file not found' : err instanceof CheckpointFormatError ? err.problem : (err as Error).message;
+    const reason =
+      code === 'ENOENT'
+        ? 'file not found'
+        : err instanceof CheckpointFormatError
+          ? err.problem
+          : (err as Error).message;
     throw new CheckpointFormatError(path, `cannot read ${what}: ${reason}`, { cause: err });
   }
   try {
     if (source.size > MAX_TEXT_FILE_BYTES) {
-      throw new CheckpointFormatError(path, `${what} is ${source.size} bytes; text files over ${MAX_TEXT_FILE_BYTES} bytes (256 MiB) are refused`);
+      throw new CheckpointFormatError(
+        path,
+        `${what} is ${source.size} bytes; text files over ${MAX_TEXT_FILE_BYTES} bytes (256 MiB) are refused`,
+      );
     }
     const bytes = Buffer.alloc(source.size);
     source.readInto(bytes, 0);
@@ -239,8 +247,12 @@ export class FolderSnapshot {
     for (const [path, identity] of this.files) {
       const now = pathIdentity(path);
       if (now === null || !sameFileIdentity(identity, now)) {
-        const how = now === null ? 'was deleted or renamed away' : now.ino !== identity.ino ? 'was replaced' : 'was rewritten';
-        throw new CheckpointFormatError(path, `${how} while the folder was being loaded, so the files read may not belong together; load it again`);
+        const how =
+          now === null ? 'was deleted or renamed away' : now.ino !== identity.ino ? 'was replaced' : 'was rewritten';
+        throw new CheckpointFormatError(
+          path,
+          `${how} while the folder was being loaded, so the files read may not belong together; load it again`,
+        );
       }
     }
   }

@@ -119,7 +119,9 @@ export function repoCacheFolder(repoId: string): string {
 
 function checkRepoId(repoId: string): void {
   if (!REPO_RE.test(repoId) || repoId.includes('--') || repoId.includes('..')) {
-    throw new HubError(`"${repoId}" is neither an existing folder nor a valid hub repo id (expected "name" or "org/name")`);
+    throw new HubError(
+      `"${repoId}" is neither an existing folder nor a valid hub repo id (expected "name" or "org/name")`,
+    );
   }
 }
 
@@ -170,19 +172,33 @@ function errorFor(res: Response, what: string, s: Settings): HubError {
   const serverMessage = res.headers.get('x-error-message');
   const detail = serverMessage ? ` (${serverMessage})` : '';
   if (res.status === 404 || code === 'EntryNotFound' || code === 'RepoNotFound' || code === 'RevisionNotFound') {
-    const kind = code === 'RepoNotFound' ? 'repository not found' : code === 'RevisionNotFound' ? `revision "${s.revision}" not found` : 'not found';
-    const err = new NotFound(`${what}: ${kind} (HTTP ${res.status})${detail}; check the repo id, file name and revision${s.token ? '' : ' (private or gated repos need HF_TOKEN)'}`);
+    const kind =
+      code === 'RepoNotFound'
+        ? 'repository not found'
+        : code === 'RevisionNotFound'
+          ? `revision "${s.revision}" not found`
+          : 'not found';
+    const err = new NotFound(
+      `${what}: ${kind} (HTTP ${res.status})${detail}; check the repo id, file name and revision${s.token ? '' : ' (private or gated repos need HF_TOKEN)'}`,
+    );
     if (code === 'EntryNotFound' || code === '') err.commit = res.headers.get('x-repo-commit') ?? undefined;
     return err;
   }
   if (res.status === 401 || res.status === 403 || code === 'GatedRepo') {
-    return new HubError(`${what}: access denied (HTTP ${res.status})${detail}; ${s.token ? 'the token lacks access to this repo' : 'set HF_TOKEN for private or gated repos'}`);
+    return new HubError(
+      `${what}: access denied (HTTP ${res.status})${detail}; ${s.token ? 'the token lacks access to this repo' : 'set HF_TOKEN for private or gated repos'}`,
+    );
   }
   return new HubError(`${what}: HTTP ${res.status}${detail}`);
 }
 
 /** fetch with a stall timeout; Authorization only to the hub's own origin (never to a CDN). */
-async function request(s: Settings, url: string, method: 'HEAD' | 'GET', extra: Record<string, string> = {}): Promise<{ res: Response; abort: AbortController; touch: () => void; done: () => void }> {
+async function request(
+  s: Settings,
+  url: string,
+  method: 'HEAD' | 'GET',
+  extra: Record<string, string> = {},
+): Promise<{ res: Response; abort: AbortController; touch: () => void; done: () => void }> {
   const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const touch = () => {
@@ -224,7 +240,8 @@ async function fetchMetadata(s: Settings, repoId: string, file: string): Promise
     const commit = res.headers.get('x-repo-commit') ?? undefined;
     const etag = normalizeEtag(res.headers.get('x-linked-etag') ?? res.headers.get('etag'));
     const sizeHeader = res.headers.get('x-linked-size') ?? res.headers.get('content-length');
-    if (!commit || !COMMIT_RE.test(commit)) throw new HubError(`${what}: the server sent no X-Repo-Commit header (is ${s.endpoint} a HuggingFace hub?)`);
+    if (!commit || !COMMIT_RE.test(commit))
+      throw new HubError(`${what}: the server sent no X-Repo-Commit header (is ${s.endpoint} a HuggingFace hub?)`);
     if (!etag || !/^[\w.-]{1,128}$/.test(etag)) throw new HubError(`${what}: the server sent no usable ETag`);
     const size = sizeHeader !== null && /^\d+$/.test(sizeHeader) ? Number(sizeHeader) : undefined;
     return { commit, etag, size, downloadUrl: location ? new URL(location, url).toString() : url };
@@ -233,7 +250,13 @@ async function fetchMetadata(s: Settings, repoId: string, file: string): Promise
 }
 
 /** Download `url` into `incomplete`, resuming from its current length with Range; returns when complete. */
-async function downloadBlob(s: Settings, url: string, incomplete: string, meta: FileMetadata, label: string): Promise<void> {
+async function downloadBlob(
+  s: Settings,
+  url: string,
+  incomplete: string,
+  meta: FileMetadata,
+  label: string,
+): Promise<void> {
   let attempt = 0;
   for (;;) {
     let have = existsSync(incomplete) ? statSync(incomplete).size : 0;
@@ -271,7 +294,8 @@ async function downloadBlob(s: Settings, url: string, incomplete: string, meta: 
               touch();
               await handle.write(chunk);
               received += chunk.length;
-              if (meta.size !== undefined && received > meta.size) throw new HubError(`${label}: server sent more than the announced ${meta.size} bytes`);
+              if (meta.size !== undefined && received > meta.size)
+                throw new HubError(`${label}: server sent more than the announced ${meta.size} bytes`);
               s.onProgress?.(label, received, meta.size);
             }
           }
@@ -289,7 +313,10 @@ async function downloadBlob(s: Settings, url: string, incomplete: string, meta: 
       if (err instanceof HubError) throw err;
       if (attempt >= s.retries) {
         const got = existsSync(incomplete) ? statSync(incomplete).size : 0;
-        throw new HubError(`${label}: download interrupted after ${got}${meta.size !== undefined ? ` of ${meta.size}` : ''} bytes (${(err as Error).message}); run again to resume from ${incomplete}`, { cause: err });
+        throw new HubError(
+          `${label}: download interrupted after ${got}${meta.size !== undefined ? ` of ${meta.size}` : ''} bytes (${(err as Error).message}); run again to resume from ${incomplete}`,
+          { cause: err },
+        );
       }
       attempt++;
     }
@@ -351,7 +378,9 @@ async function download(s: Settings, repoId: string, file: string): Promise<stri
     if (cached) return cached;
     if (cached === null) throw new NotFound(`${label}: not found (recorded in the cache's .no_exist)`);
     if (s.offline) {
-      throw new Unavailable(`${label}: offline mode (HF_HUB_OFFLINE) and the file is not in the cache ${s.cacheDir}; download it once online first`);
+      throw new Unavailable(
+        `${label}: offline mode (HF_HUB_OFFLINE) and the file is not in the cache ${s.cacheDir}; download it once online first`,
+      );
     }
   }
   let meta: FileMetadata;
@@ -372,7 +401,10 @@ async function download(s: Settings, repoId: string, file: string): Promise<stri
       // As huggingface_hub does: no connection, but a cached copy of this revision → use it.
       const cached = fromCache(repoDir, s.revision, file);
       if (cached) return cached;
-      throw new Unavailable(`${label}: cannot reach ${s.endpoint} (${(err as Error).message}) and the file is not cached`, { cause: err });
+      throw new Unavailable(
+        `${label}: cannot reach ${s.endpoint} (${(err as Error).message}) and the file is not cached`,
+        { cause: err },
+      );
     }
     throw err;
   }
@@ -390,7 +422,9 @@ async function download(s: Settings, repoId: string, file: string): Promise<stri
       const digest = await sha256File(incomplete);
       if (digest !== meta.etag) {
         unlinkSync(incomplete);
-        throw new HubError(`${label}: downloaded file is corrupted (sha256 ${digest}, expected ${meta.etag}); it was discarded, try again`);
+        throw new HubError(
+          `${label}: downloaded file is corrupted (sha256 ${digest}, expected ${meta.etag}); it was discarded, try again`,
+        );
       }
     }
     renameSync(incomplete, blob);
@@ -412,7 +446,8 @@ export async function downloadHubFile(repoId: string, file: string, options: Hub
 function shardFiles(indexPath: string): string[] {
   const index = readJsonFile(indexPath, 'weights index') as { weight_map?: unknown };
   const map = index.weight_map;
-  if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new HubError(`${indexPath}: no "weight_map" object`);
+  if (typeof map !== 'object' || map === null || Array.isArray(map))
+    throw new HubError(`${indexPath}: no "weight_map" object`);
   const files = [...new Set(Object.values(map as Record<string, unknown>))];
   for (const f of files) {
     if (typeof f !== 'string') throw new HubError(`${indexPath}: weight_map values must be file names`);
@@ -429,7 +464,8 @@ function shardFiles(indexPath: string): string[] {
  */
 export async function resolveModelPath(idOrDir: string, options: HubOptions = {}): Promise<string> {
   if (existsSync(idOrDir)) {
-    if (!statSync(idOrDir).isDirectory()) throw new HubError(`${idOrDir} is a file; a model folder (config.json + weights) is expected`);
+    if (!statSync(idOrDir).isDirectory())
+      throw new HubError(`${idOrDir} is a file; a model folder (config.json + weights) is expected`);
     return resolve(idOrDir);
   }
   if (/^(\.|\/|~|[A-Za-z]:\\)/.test(idOrDir) || idOrDir.split('/').length > 2) {
@@ -463,7 +499,9 @@ export async function resolveModelPath(idOrDir: string, options: HubOptions = {}
   if (!weights) {
     const unavailable = failures.find((e) => e instanceof Unavailable);
     if (unavailable) throw unavailable;
-    throw new HubError(`${idOrDir} at revision "${s.revision}" has no weights: none of ${MODEL_FILES.weights.join(', ')} found`);
+    throw new HubError(
+      `${idOrDir} at revision "${s.revision}" has no weights: none of ${MODEL_FILES.weights.join(', ')} found`,
+    );
   }
   return folder!;
 }

@@ -69,12 +69,16 @@ function makeResolver(file: string): (module: string, name: string) => PyValue {
     }
     const [storage, offset, size, stride] = args;
     if (!(storage instanceof PyOpaque) || storage.kind !== 'torch storage') {
-      throw new CheckpointFormatError(file, `_rebuild_tensor_v2: first argument is a ${pyTypeName(storage!)}, not a storage`);
+      throw new CheckpointFormatError(
+        file,
+        `_rebuild_tensor_v2: first argument is a ${pyTypeName(storage!)}, not a storage`,
+      );
     }
     if (!isInt(offset!) || offset < 0) throw new CheckpointFormatError(file, '_rebuild_tensor_v2: bad storage offset');
     const shape = intTuple(size!, file, '_rebuild_tensor_v2 size');
     const strides = intTuple(stride!, file, '_rebuild_tensor_v2 stride');
-    if (shape.length !== strides.length) throw new CheckpointFormatError(file, '_rebuild_tensor_v2: size and stride differ in length');
+    if (shape.length !== strides.length)
+      throw new CheckpointFormatError(file, '_rebuild_tensor_v2: size and stride differ in length');
     const ref: TensorRef = { storage: storage.value as StorageRef, offset, shape, stride: strides };
     return new PyOpaque('torch tensor', ref);
   };
@@ -89,7 +93,10 @@ function makeResolver(file: string): (module: string, name: string) => PyValue {
   const orderedDict = (args: PyValue[]): PyValue => {
     const dict = new PyDict();
     if (args.length === 0) return dict;
-    throw new CheckpointFormatError(file, 'collections.OrderedDict called with arguments (only the empty call torch.save uses is supported)');
+    throw new CheckpointFormatError(
+      file,
+      'collections.OrderedDict called with arguments (only the empty call torch.save uses is supported)',
+    );
   };
   return (module, name) => {
     const qualified = `${module}.${name}`;
@@ -104,9 +111,15 @@ function makeResolver(file: string): (module: string, name: string) => PyValue {
     }
     if (module === 'torch' && /^\w+Storage$/.test(name)) {
       // A storage class we cannot decode (float8, complex, quantized...): harmless, but unsupported.
-      throw new CheckpointFormatError(file, `tensors stored as torch.${name} are not supported (supported: ${Object.keys(STORAGE_DTYPES).join(', ')}); convert the checkpoint to float32 or float16`);
+      throw new CheckpointFormatError(
+        file,
+        `tensors stored as torch.${name} are not supported (supported: ${Object.keys(STORAGE_DTYPES).join(', ')}); convert the checkpoint to float32 or float16`,
+      );
     }
-    throw new UnsafePickleError(file, `the pickle asks for the global ${qualified}, which is not a tensor-rebuilding function; refused, nothing was executed`);
+    throw new UnsafePickleError(
+      file,
+      `the pickle asks for the global ${qualified}, which is not a tensor-rebuilding function; refused, nothing was executed`,
+    );
   };
 }
 
@@ -121,16 +134,20 @@ function parseArchive(zip: ZipArchive): ParsedBin {
   const file = zip.name;
   const pkls = [...zip.entries.keys()].filter((n) => /^[^/]+\/data\.pkl$/.test(n));
   if (pkls.length !== 1) {
-    throw new CheckpointFormatError(file, pkls.length === 0
-      ? 'zip archive without <name>/data.pkl: not a torch.save checkpoint'
-      : `zip archive with ${pkls.length} data.pkl entries`);
+    throw new CheckpointFormatError(
+      file,
+      pkls.length === 0
+        ? 'zip archive without <name>/data.pkl: not a torch.save checkpoint'
+        : `zip archive with ${pkls.length} data.pkl entries`,
+    );
   }
   const prefix = pkls[0]!.slice(0, -'data.pkl'.length);
   let bigEndian = false;
   const byteorder = zip.entries.get(`${prefix}byteorder`);
   if (byteorder) {
     const order = new TextDecoder().decode(zip.read(byteorder, 16));
-    if (order !== 'little' && order !== 'big') throw new CheckpointFormatError(file, `unknown byteorder ${JSON.stringify(order)}`);
+    if (order !== 'little' && order !== 'big')
+      throw new CheckpointFormatError(file, `unknown byteorder ${JSON.stringify(order)}`);
     bigEndian = order === 'big';
   }
   const pkl = zip.read(zip.entries.get(pkls[0]!)!, MAX_PICKLE_BYTES);
@@ -143,7 +160,10 @@ function parseArchive(zip: ZipArchive): ParsedBin {
     }
     const [, cls, key, , numel] = pid.items;
     if (!(cls instanceof PyOpaque) || cls.kind !== 'torch storage class') {
-      throw new UnsafePickleError(file, `persistent id names a ${pyTypeName(cls!)} instead of a torch storage class; refused`);
+      throw new UnsafePickleError(
+        file,
+        `persistent id names a ${pyTypeName(cls!)} instead of a torch storage class; refused`,
+      );
     }
     if (typeof key !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(key) || key.includes('..')) {
       throw new UnsafePickleError(file, `storage key ${JSON.stringify(key)} is not a plain name; refused`);
@@ -152,13 +172,18 @@ function parseArchive(zip: ZipArchive): ParsedBin {
     const dtype = cls.value as DType;
     const existing = storages.get(key);
     if (existing) {
-      if (existing.dtype !== dtype || existing.numel !== numel) throw new CheckpointFormatError(file, `storage ${key} is declared twice differently`);
+      if (existing.dtype !== dtype || existing.numel !== numel)
+        throw new CheckpointFormatError(file, `storage ${key} is declared twice differently`);
       return new PyOpaque('torch storage', existing);
     }
     const entry = zip.entries.get(`${prefix}data/${key}`);
-    if (!entry) throw new CheckpointFormatError(file, `storage ${key} has no ${prefix}data/${key} entry in the archive`);
+    if (!entry)
+      throw new CheckpointFormatError(file, `storage ${key} has no ${prefix}data/${key} entry in the archive`);
     if (entry.size !== numel * DTYPE_SIZE[dtype]) {
-      throw new CheckpointFormatError(file, `storage ${key}: entry holds ${entry.size} bytes but ${numel} × ${dtype} needs ${numel * DTYPE_SIZE[dtype]}`);
+      throw new CheckpointFormatError(
+        file,
+        `storage ${key}: entry holds ${entry.size} bytes but ${numel} × ${dtype} needs ${numel * DTYPE_SIZE[dtype]}`,
+      );
     }
     const ref: StorageRef = { key, dtype, numel };
     storages.set(key, ref);
@@ -166,12 +191,16 @@ function parseArchive(zip: ZipArchive): ParsedBin {
     return new PyOpaque('torch storage', ref);
   };
   const root = unpickle(pkl, { file: `${file} (${pkls[0]})`, resolveGlobal: makeResolver(file), persistentLoad });
-  if (!(root instanceof PyDict)) throw new CheckpointFormatError(file, `the pickle holds a ${pyTypeName(root)}, not a state dict`);
+  if (!(root instanceof PyDict))
+    throw new CheckpointFormatError(file, `the pickle holds a ${pyTypeName(root)}, not a state dict`);
   const tensors = new Map<string, TensorRef>();
   for (const [key, value] of root.entries) {
     if (typeof key !== 'string') throw new CheckpointFormatError(file, `state dict key ${String(key)} is not a string`);
     if (!(value instanceof PyOpaque) || value.kind !== 'torch tensor') {
-      throw new CheckpointFormatError(file, `state dict entry ${JSON.stringify(key)} is a ${pyTypeName(value)}, not a tensor (is this a full training checkpoint rather than a state dict?)`);
+      throw new CheckpointFormatError(
+        file,
+        `state dict entry ${JSON.stringify(key)} is a ${pyTypeName(value)}, not a tensor (is this a full training checkpoint rather than a state dict?)`,
+      );
     }
     tensors.set(key, value.value as TensorRef);
   }
@@ -192,15 +221,24 @@ function loadStorage(zip: ZipArchive, ref: StorageRef, entry: ZipEntry, bigEndia
     return array;
   };
   switch (ref.dtype) {
-    case 'F32': return fill(new Float32Array(ref.numel));
-    case 'F16': return halfToFloat32(fill(new Uint16Array(ref.numel)));
-    case 'BF16': return bfloat16ToFloat32(fill(new Uint16Array(ref.numel)));
-    case 'F64': return Float32Array.from(fill(new Float64Array(ref.numel)));
-    case 'I64': return fill(new BigInt64Array(ref.numel));
-    case 'I32': return fill(new Int32Array(ref.numel));
-    case 'I16': return fill(new Int16Array(ref.numel));
-    case 'I8': return fill(new Int8Array(ref.numel));
-    default: return fill(new Uint8Array(ref.numel));
+    case 'F32':
+      return fill(new Float32Array(ref.numel));
+    case 'F16':
+      return halfToFloat32(fill(new Uint16Array(ref.numel)));
+    case 'BF16':
+      return bfloat16ToFloat32(fill(new Uint16Array(ref.numel)));
+    case 'F64':
+      return Float32Array.from(fill(new Float64Array(ref.numel)));
+    case 'I64':
+      return fill(new BigInt64Array(ref.numel));
+    case 'I32':
+      return fill(new Int32Array(ref.numel));
+    case 'I16':
+      return fill(new Int16Array(ref.numel));
+    case 'I8':
+      return fill(new Int8Array(ref.numel));
+    default:
+      return fill(new Uint8Array(ref.numel));
   }
 }
 
@@ -213,7 +251,10 @@ function materialize(file: string, name: string, t: TensorRef, storage: TensorDa
   let last = offset;
   for (let i = 0; i < shape.length; i++) last += (shape[i]! - 1) * stride[i]!;
   if (last >= t.storage.numel) {
-    throw new CheckpointFormatError(file, `tensor ${JSON.stringify(name)}: offset ${offset}, size [${shape}], stride [${stride}] reach element ${last} of a storage of ${t.storage.numel}`);
+    throw new CheckpointFormatError(
+      file,
+      `tensor ${JSON.stringify(name)}: offset ${offset}, size [${shape}], stride [${stride}] reach element ${last} of a storage of ${t.storage.numel}`,
+    );
   }
   let contiguous = true;
   for (let i = shape.length - 1, expected = 1; i >= 0; i--) {
@@ -224,7 +265,10 @@ function materialize(file: string, name: string, t: TensorRef, storage: TensorDa
   // Strided (e.g. a saved transpose): copy into row-major order. Expanded tensors (stride 0) could make a
   // huge tensor from a tiny storage, so the copy is bounded by the storage size.
   if (count > t.storage.numel) {
-    throw new CheckpointFormatError(file, `tensor ${JSON.stringify(name)} has ${count} elements over a storage of ${t.storage.numel} (an expanded/overlapping view); re-save it contiguous`);
+    throw new CheckpointFormatError(
+      file,
+      `tensor ${JSON.stringify(name)} has ${count} elements over a storage of ${t.storage.numel} (an expanded/overlapping view); re-save it contiguous`,
+    );
   }
   const out = new (storage.constructor as { new (n: number): TensorData })(count);
   const index = new Array<number>(shape.length).fill(0);

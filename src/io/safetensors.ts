@@ -86,7 +86,9 @@ function parseHeader(source: ByteSource): {
   source.readInto(lenBytes, 0);
   const headerLen = new DataView(lenBytes.buffer).getBigUint64(0, true);
   if (headerLen > BigInt(source.size - 8)) {
-    fail(`header length ${headerLen} is beyond the end of the file (${source.size} bytes; truncated or not safetensors?)`);
+    fail(
+      `header length ${headerLen} is beyond the end of the file (${source.size} bytes; truncated or not safetensors?)`,
+    );
   }
   if (headerLen > BigInt(MAX_SAFETENSORS_HEADER)) {
     fail(`header length ${headerLen} exceeds the ${MAX_SAFETENSORS_HEADER}-byte limit`);
@@ -131,7 +133,8 @@ function parseHeader(source: ByteSource): {
       fail(`${where}: shape ${describe(shape)} is not a list of non-negative integers`);
     }
     if (
-      !Array.isArray(offsets) || offsets.length !== 2 ||
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
       !offsets.every((o) => Number.isSafeInteger(o) && (o as number) >= 0) ||
       (offsets[0] as number) > (offsets[1] as number)
     ) {
@@ -145,7 +148,9 @@ function parseHeader(source: ByteSource): {
     }
     const [begin, end] = offsets as [number, number];
     if (end - begin !== bytes) {
-      fail(`${where}: shape ${describe(shape)} × ${dtype} (${DTYPE_SIZE[dtype as DType]} bytes) needs ${bytes} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
+      fail(
+        `${where}: shape ${describe(shape)} × ${dtype} (${DTYPE_SIZE[dtype as DType]} bytes) needs ${bytes} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`,
+      );
     }
     infos.push([name, { dtype: dtype as DType, shape: [...dims], dataOffsets: [begin, end] }]);
   }
@@ -154,7 +159,9 @@ function parseHeader(source: ByteSource): {
   const dataLen = source.size - dataStart;
   for (const [name, info] of infos) {
     if (info.dataOffsets[1] > dataLen) {
-      fail(`tensor ${describe(name)}: data_offsets [${info.dataOffsets[0]}, ${info.dataOffsets[1]}] are outside the data section of ${dataLen} bytes (file truncated?)`);
+      fail(
+        `tensor ${describe(name)}: data_offsets [${info.dataOffsets[0]}, ${info.dataOffsets[1]}] are outside the data section of ${dataLen} bytes (file truncated?)`,
+      );
     }
   }
   infos.sort((a, b) => a[1].dataOffsets[0] - b[1].dataOffsets[0] || a[1].dataOffsets[1] - b[1].dataOffsets[1]);
@@ -162,13 +169,17 @@ function parseHeader(source: ByteSource): {
   let previous = '(start of data)';
   for (const [name, info] of infos) {
     const [begin, end] = info.dataOffsets;
-    if (begin < covered) fail(`tensor ${describe(name)}: data_offsets [${begin}, ${end}] overlap tensor ${describe(previous)}`);
-    if (begin > covered) fail(`gap of ${begin - covered} bytes in the data section before tensor ${describe(name)} (offset ${covered})`);
+    if (begin < covered)
+      fail(`tensor ${describe(name)}: data_offsets [${begin}, ${end}] overlap tensor ${describe(previous)}`);
+    if (begin > covered)
+      fail(`gap of ${begin - covered} bytes in the data section before tensor ${describe(name)} (offset ${covered})`);
     covered = end;
     previous = name;
   }
   if (covered !== dataLen) {
-    fail(`the tensors cover ${covered} bytes but the data section has ${dataLen} (${dataLen - covered} trailing bytes)`);
+    fail(
+      `the tensors cover ${covered} bytes but the data section has ${dataLen} (${dataLen - covered} trailing bytes)`,
+    );
   }
   return { metadata, tensors: new Map(infos), dataStart };
 }
@@ -186,16 +197,34 @@ function readTensor(source: ByteSource, dataStart: number, info: SafetensorsTens
   };
   let data: TensorData;
   switch (info.dtype) {
-    case 'F32': data = fill(new Float32Array(count), 4); break;
-    case 'F16': data = halfToFloat32(fill(new Uint16Array(count), 2)); break;
-    case 'BF16': data = bfloat16ToFloat32(fill(new Uint16Array(count), 2)); break;
-    case 'F64': data = Float32Array.from(fill(new Float64Array(count), 8)); break;
-    case 'I64': data = fill(new BigInt64Array(count), 8); break;
-    case 'I32': data = fill(new Int32Array(count), 4); break;
-    case 'I16': data = fill(new Int16Array(count), 2); break;
-    case 'I8': data = fill(new Int8Array(count), 1); break;
+    case 'F32':
+      data = fill(new Float32Array(count), 4);
+      break;
+    case 'F16':
+      data = halfToFloat32(fill(new Uint16Array(count), 2));
+      break;
+    case 'BF16':
+      data = bfloat16ToFloat32(fill(new Uint16Array(count), 2));
+      break;
+    case 'F64':
+      data = Float32Array.from(fill(new Float64Array(count), 8));
+      break;
+    case 'I64':
+      data = fill(new BigInt64Array(count), 8);
+      break;
+    case 'I32':
+      data = fill(new Int32Array(count), 4);
+      break;
+    case 'I16':
+      data = fill(new Int16Array(count), 2);
+      break;
+    case 'I8':
+      data = fill(new Int8Array(count), 1);
+      break;
     case 'U8':
-    case 'BOOL': data = fill(new Uint8Array(count), 1); break;
+    case 'BOOL':
+      data = fill(new Uint8Array(count), 1);
+      break;
   }
   return { dtype: info.dtype, shape: [...info.shape], data };
 }
@@ -269,24 +298,38 @@ const RUST_DTYPE_ORDER: readonly DType[] = ['BOOL', 'U8', 'I8', 'I16', 'F16', 'B
 function checkWritable(name: string, tensor: WritableTensor): number {
   const where = `writeSafetensors: tensor ${describe(name)}`;
   if (name === '__metadata__' || name.length === 0) throw new Error(`${where}: invalid tensor name`);
-  if (!isDType(tensor.dtype)) throw new Error(`${where}: unknown dtype ${describe(tensor.dtype)} (supported: ${KNOWN_DTYPES.join(', ')})`);
+  if (!isDType(tensor.dtype))
+    throw new Error(`${where}: unknown dtype ${describe(tensor.dtype)} (supported: ${KNOWN_DTYPES.join(', ')})`);
   let count = 1;
   for (const d of tensor.shape) {
-    if (!Number.isSafeInteger(d) || d < 0) throw new Error(`${where}: shape ${describe(tensor.shape)} is not a list of non-negative integers`);
+    if (!Number.isSafeInteger(d) || d < 0)
+      throw new Error(`${where}: shape ${describe(tensor.shape)} is not a list of non-negative integers`);
     count *= d;
   }
   if (tensor.data.length !== count) {
-    throw new Error(`${where}: shape ${describe(tensor.shape)} has ${count} elements but data has ${tensor.data.length}`);
+    throw new Error(
+      `${where}: shape ${describe(tensor.shape)} has ${count} elements but data has ${tensor.data.length}`,
+    );
   }
   const d = tensor.data;
   const ok = (() => {
     switch (tensor.dtype) {
-      case 'F32': case 'F16': case 'BF16': case 'F64': return d instanceof Float32Array || d instanceof Float64Array;
-      case 'I64': return d instanceof BigInt64Array || d instanceof Int32Array;
-      case 'I32': return d instanceof Int32Array;
-      case 'I16': return d instanceof Int16Array;
-      case 'I8': return d instanceof Int8Array;
-      case 'U8': case 'BOOL': return d instanceof Uint8Array;
+      case 'F32':
+      case 'F16':
+      case 'BF16':
+      case 'F64':
+        return d instanceof Float32Array || d instanceof Float64Array;
+      case 'I64':
+        return d instanceof BigInt64Array || d instanceof Int32Array;
+      case 'I32':
+        return d instanceof Int32Array;
+      case 'I16':
+        return d instanceof Int16Array;
+      case 'I8':
+        return d instanceof Int8Array;
+      case 'U8':
+      case 'BOOL':
+        return d instanceof Uint8Array;
     }
   })();
   if (!ok) throw new Error(`${where}: ${d.constructor.name} cannot be written as ${tensor.dtype}`);
@@ -307,14 +350,25 @@ function littleEndianBytes(array: TensorData | Uint16Array, width: number): Uint
 function encodeData(tensor: WritableTensor): Uint8Array {
   const d = tensor.data;
   switch (tensor.dtype) {
-    case 'F32': return littleEndianBytes(d instanceof Float32Array ? d : Float32Array.from(d as Float64Array), 4);
-    case 'F64': return littleEndianBytes(d instanceof Float64Array ? d : Float64Array.from(d as Float32Array), 8);
-    case 'F16': return littleEndianBytes(float32ToHalf(d as Float32Array | Float64Array), 2);
-    case 'BF16': return littleEndianBytes(float32ToBfloat16(d as Float32Array | Float64Array), 2);
-    case 'I64': return littleEndianBytes(d instanceof BigInt64Array ? d : BigInt64Array.from(d as Int32Array, (v) => BigInt(v)), 8);
-    case 'I32': return littleEndianBytes(d as Int32Array, 4);
-    case 'I16': return littleEndianBytes(d as Int16Array, 2);
-    default: return littleEndianBytes(d as Int8Array | Uint8Array, 1);
+    case 'F32':
+      return littleEndianBytes(d instanceof Float32Array ? d : Float32Array.from(d as Float64Array), 4);
+    case 'F64':
+      return littleEndianBytes(d instanceof Float64Array ? d : Float64Array.from(d as Float32Array), 8);
+    case 'F16':
+      return littleEndianBytes(float32ToHalf(d as Float32Array | Float64Array), 2);
+    case 'BF16':
+      return littleEndianBytes(float32ToBfloat16(d as Float32Array | Float64Array), 2);
+    case 'I64':
+      return littleEndianBytes(
+        d instanceof BigInt64Array ? d : BigInt64Array.from(d as Int32Array, (v) => BigInt(v)),
+        8,
+      );
+    case 'I32':
+      return littleEndianBytes(d as Int32Array, 4);
+    case 'I16':
+      return littleEndianBytes(d as Int16Array, 2);
+    default:
+      return littleEndianBytes(d as Int8Array | Uint8Array, 1);
   }
 }
 
@@ -326,9 +380,11 @@ function prepare(
   const order = [...tensors.entries()];
   const sizes = new Map<string, number>();
   for (const [name, t] of order) sizes.set(name, checkWritable(name, t));
-  order.sort(([an, a], [bn, b]) =>
-    RUST_DTYPE_ORDER.indexOf(b.dtype) - RUST_DTYPE_ORDER.indexOf(a.dtype) ||
-    Buffer.compare(Buffer.from(an, 'utf8'), Buffer.from(bn, 'utf8')));
+  order.sort(
+    ([an, a], [bn, b]) =>
+      RUST_DTYPE_ORDER.indexOf(b.dtype) - RUST_DTYPE_ORDER.indexOf(a.dtype) ||
+      Buffer.compare(Buffer.from(an, 'utf8'), Buffer.from(bn, 'utf8')),
+  );
   const header: Record<string, unknown> = {};
   if (metadata !== undefined) {
     for (const [k, v] of Object.entries(metadata)) {
@@ -356,7 +412,10 @@ function prepare(
  * Encode tensors to safetensors bytes exactly as huggingface/safetensors writes them (same header JSON, key
  * order, padding and data order), so `safe_open` / `load_file` in Python read it back.
  */
-export function encodeSafetensors(tensors: ReadonlyMap<string, WritableTensor>, metadata?: Record<string, string>): Uint8Array {
+export function encodeSafetensors(
+  tensors: ReadonlyMap<string, WritableTensor>,
+  metadata?: Record<string, string>,
+): Uint8Array {
   const { head, order } = prepare(tensors, metadata);
   return Buffer.concat([head, ...order.map(([, t]) => encodeData(t))]);
 }

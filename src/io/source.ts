@@ -82,13 +82,20 @@ export function openFileSource(path: string): ByteSource {
       // readSync may return fewer bytes than asked (large reads are split), so loop until full.
       while (done < target.length) {
         const n = readSync(fd, target, done, Math.min(target.length - done, 1 << 30), position + done);
-        if (n === 0) throw new CheckpointFormatError(path, `file ended at byte ${position + done} of ${size}: it shrank while being read`);
+        if (n === 0)
+          throw new CheckpointFormatError(
+            path,
+            `file ended at byte ${position + done} of ${size}: it shrank while being read`,
+          );
         done += n;
       }
     },
     checkUnchanged(): void {
       if (!sameFileIdentity(identity, fileIdentity(fstatSync(fd, { bigint: true })))) {
-        throw new CheckpointFormatError(path, 'the file was written to while being read (truncated, grown or rewritten in place); read it again');
+        throw new CheckpointFormatError(
+          path,
+          'the file was written to while being read (truncated, grown or rewritten in place); read it again',
+        );
       }
     },
     close(): void {

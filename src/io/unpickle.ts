@@ -172,7 +172,8 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): PyValue {
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   };
   const asKey = (k: PyValue): PyKey => {
-    if (k === null || typeof k === 'string' || typeof k === 'number' || typeof k === 'bigint' || typeof k === 'boolean') return k;
+    if (k === null || typeof k === 'string' || typeof k === 'number' || typeof k === 'bigint' || typeof k === 'boolean')
+      return k;
     return fail(`dict key of type ${pyTypeName(k)} is not supported`);
   };
   const setItems = (dict: PyValue, items: PyValue[]): void => {
@@ -210,13 +211,17 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): PyValue {
     if (pos >= data.length) fail('pickle ended without a STOP opcode');
     const op = data[pos++]!;
     switch (op) {
-      case 0x80: { // PROTO
+      case 0x80: {
+        // PROTO
         const proto = u8();
         if (proto > 5) fail(`unsupported pickle protocol ${proto}`);
         break;
       }
-      case 0x95: u64(); break; // FRAME: only a read-ahead hint
-      case 0x2e: { // STOP
+      case 0x95:
+        u64();
+        break; // FRAME: only a read-ahead hint
+      case 0x2e: {
+        // STOP
         const result = pop();
         return result;
       }
@@ -225,13 +230,26 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): PyValue {
         marks.push(stack);
         stack = [];
         break;
-      case 0x30: pop(); break; // POP
-      case 0x31: popMark(); break; // POP_MARK
-      case 0x32: push(top()); break; // DUP
-      case 0x4e: push(null); break; // NONE
-      case 0x88: push(true); break; // NEWTRUE
-      case 0x89: push(false); break; // NEWFALSE
-      case 0x49: { // INT (text)
+      case 0x30:
+        pop();
+        break; // POP
+      case 0x31:
+        popMark();
+        break; // POP_MARK
+      case 0x32:
+        push(top());
+        break; // DUP
+      case 0x4e:
+        push(null);
+        break; // NONE
+      case 0x88:
+        push(true);
+        break; // NEWTRUE
+      case 0x89:
+        push(false);
+        break; // NEWFALSE
+      case 0x49: {
+        // INT (text)
         const s = line();
         if (s === '00') push(false);
         else if (s === '01') push(true);
@@ -239,135 +257,198 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): PyValue {
         else fail(`bad INT argument ${JSON.stringify(s.slice(0, 30))}`);
         break;
       }
-      case 0x4c: { // LONG (text)
+      case 0x4c: {
+        // LONG (text)
         const s = line().replace(/L$/, '');
         if (!/^[+-]?\d{1,150}$/.test(s)) fail(`bad LONG argument ${JSON.stringify(s.slice(0, 30))}`);
         const v = BigInt(s);
         push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
         break;
       }
-      case 0x4a: push(i32()); break; // BININT
-      case 0x4b: push(u8()); break; // BININT1
-      case 0x4d: push(u16()); break; // BININT2
-      case 0x8a: push(decodeLong(bytes(u8()))); break; // LONG1
-      case 0x8b: { // LONG4
+      case 0x4a:
+        push(i32());
+        break; // BININT
+      case 0x4b:
+        push(u8());
+        break; // BININT1
+      case 0x4d:
+        push(u16());
+        break; // BININT2
+      case 0x8a:
+        push(decodeLong(bytes(u8())));
+        break; // LONG1
+      case 0x8b: {
+        // LONG4
         const n = i32();
         if (n < 0) fail('negative LONG4 length');
         push(decodeLong(bytes(n)));
         break;
       }
-      case 0x46: { // FLOAT (text)
+      case 0x46: {
+        // FLOAT (text)
         const s = line();
         const v = Number(s);
         if (Number.isNaN(v) && !/^[+-]?nan$/i.test(s)) fail(`bad FLOAT argument ${JSON.stringify(s.slice(0, 30))}`);
         push(v);
         break;
       }
-      case 0x47: { // BINFLOAT (big-endian double)
+      case 0x47: {
+        // BINFLOAT (big-endian double)
         need(8);
         push(view.getFloat64(pos, false));
         pos += 8;
         break;
       }
-      case 0x58: push(text(bytes(u32()))); break; // BINUNICODE
-      case 0x8c: push(text(bytes(u8()))); break; // SHORT_BINUNICODE
-      case 0x8d: push(text(bytes(u64()))); break; // BINUNICODE8
-      case 0x54: { // BINSTRING (python 2 str, read as latin-1 text)
+      case 0x58:
+        push(text(bytes(u32())));
+        break; // BINUNICODE
+      case 0x8c:
+        push(text(bytes(u8())));
+        break; // SHORT_BINUNICODE
+      case 0x8d:
+        push(text(bytes(u64())));
+        break; // BINUNICODE8
+      case 0x54: {
+        // BINSTRING (python 2 str, read as latin-1 text)
         const n = i32();
         if (n < 0) fail('negative BINSTRING length');
         push(latin1.decode(bytes(n)));
         break;
       }
-      case 0x55: push(latin1.decode(bytes(u8()))); break; // SHORT_BINSTRING
-      case 0x42: push(new PyBytes(bytes(u32()))); break; // BINBYTES
-      case 0x43: push(new PyBytes(bytes(u8()))); break; // SHORT_BINBYTES
-      case 0x8e: push(new PyBytes(bytes(u64()))); break; // BINBYTES8
-      case 0x29: push(new PyTuple([])); break; // EMPTY_TUPLE
-      case 0x74: push(new PyTuple(popMark())); break; // TUPLE
-      case 0x85: push(new PyTuple([pop()])); break; // TUPLE1
-      case 0x86: { // TUPLE2
+      case 0x55:
+        push(latin1.decode(bytes(u8())));
+        break; // SHORT_BINSTRING
+      case 0x42:
+        push(new PyBytes(bytes(u32())));
+        break; // BINBYTES
+      case 0x43:
+        push(new PyBytes(bytes(u8())));
+        break; // SHORT_BINBYTES
+      case 0x8e:
+        push(new PyBytes(bytes(u64())));
+        break; // BINBYTES8
+      case 0x29:
+        push(new PyTuple([]));
+        break; // EMPTY_TUPLE
+      case 0x74:
+        push(new PyTuple(popMark()));
+        break; // TUPLE
+      case 0x85:
+        push(new PyTuple([pop()]));
+        break; // TUPLE1
+      case 0x86: {
+        // TUPLE2
         const b = pop();
         const a = pop();
         push(new PyTuple([a, b]));
         break;
       }
-      case 0x87: { // TUPLE3
+      case 0x87: {
+        // TUPLE3
         const c = pop();
         const b = pop();
         const a = pop();
         push(new PyTuple([a, b, c]));
         break;
       }
-      case 0x5d: push(new PyList([])); break; // EMPTY_LIST
-      case 0x6c: push(new PyList(popMark())); break; // LIST
-      case 0x61: { // APPEND
+      case 0x5d:
+        push(new PyList([]));
+        break; // EMPTY_LIST
+      case 0x6c:
+        push(new PyList(popMark()));
+        break; // LIST
+      case 0x61: {
+        // APPEND
         const item = pop();
         appendItems(top(), [item]);
         break;
       }
-      case 0x65: { // APPENDS
+      case 0x65: {
+        // APPENDS
         const items = popMark();
         appendItems(top(), items);
         break;
       }
-      case 0x7d: push(new PyDict()); break; // EMPTY_DICT
-      case 0x64: { // DICT
+      case 0x7d:
+        push(new PyDict());
+        break; // EMPTY_DICT
+      case 0x64: {
+        // DICT
         const items = popMark();
         const d = new PyDict();
         setItems(d, items);
         push(d);
         break;
       }
-      case 0x73: { // SETITEM
+      case 0x73: {
+        // SETITEM
         const v = pop();
         const k = pop();
         setItems(top(), [k, v]);
         break;
       }
-      case 0x75: { // SETITEMS
+      case 0x75: {
+        // SETITEMS
         const items = popMark();
         setItems(top(), items);
         break;
       }
-      case 0x67: { // GET (text)
+      case 0x67: {
+        // GET (text)
         const s = line();
         if (!/^\d{1,10}$/.test(s)) fail('bad GET argument');
         memoGet(Number(s));
         break;
       }
-      case 0x68: memoGet(u8()); break; // BINGET
-      case 0x6a: memoGet(u32()); break; // LONG_BINGET
-      case 0x70: { // PUT (text)
+      case 0x68:
+        memoGet(u8());
+        break; // BINGET
+      case 0x6a:
+        memoGet(u32());
+        break; // LONG_BINGET
+      case 0x70: {
+        // PUT (text)
         const s = line();
         if (!/^\d{1,10}$/.test(s)) fail('bad PUT argument');
         memoPut(Number(s));
         break;
       }
-      case 0x71: memoPut(u8()); break; // BINPUT
-      case 0x72: memoPut(u32()); break; // LONG_BINPUT
-      case 0x94: memoPut(memo.size); break; // MEMOIZE
-      case 0x63: { // GLOBAL "module\nname\n"
+      case 0x71:
+        memoPut(u8());
+        break; // BINPUT
+      case 0x72:
+        memoPut(u32());
+        break; // LONG_BINPUT
+      case 0x94:
+        memoPut(memo.size);
+        break; // MEMOIZE
+      case 0x63: {
+        // GLOBAL "module\nname\n"
         const module = line();
         const name = line();
         global(module, name);
         break;
       }
-      case 0x93: { // STACK_GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
         const name = pop();
         const module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') fail('STACK_GLOBAL needs two strings');
         global(module as string, name as string);
         break;
       }
-      case 0x52: { // REDUCE: callable(*args)
+      case 0x52: {
+        // REDUCE: callable(*args)
         const args = pop();
         const callable = pop();
-        if (!(callable instanceof PyCallable)) refuse(`REDUCE on a ${pyTypeName(callable)}, which is not an allowed callable`);
+        if (!(callable instanceof PyCallable))
+          refuse(`REDUCE on a ${pyTypeName(callable)}, which is not an allowed callable`);
         if (!(args instanceof PyTuple)) fail(`REDUCE arguments are a ${pyTypeName(args)}, not a tuple`);
         push((callable as PyCallable).call((args as PyTuple).items));
         break;
       }
-      case 0x62: { // BUILD: obj.__setstate__(state)
+      case 0x62: {
+        // BUILD: obj.__setstate__(state)
         const state = pop();
         const obj = top();
         // torch.save's OrderedDict carries `_metadata` (module versions) as state: harmless, dropped.
@@ -376,24 +457,41 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): PyValue {
         }
         break;
       }
-      case 0x51: { // BINPERSID
+      case 0x51: {
+        // BINPERSID
         const pid = pop();
         if (!options.persistentLoad) refuse('persistent ids are not allowed here');
         push(options.persistentLoad!(pid));
         break;
       }
-      case 0x50: refuse('text persistent id (PERSID) is not allowed'); break;
-      case 0x69: { // INST "module\nname\n"
+      case 0x50:
+        refuse('text persistent id (PERSID) is not allowed');
+        break;
+      case 0x69: {
+        // INST "module\nname\n"
         const module = line();
         const name = line();
         refuse(`INST of ${module}.${name} (object construction) is not allowed`);
         break;
       }
-      case 0x6f: refuse('OBJ (object construction) is not allowed'); break;
-      case 0x81: refuse('NEWOBJ (cls.__new__) is not allowed'); break;
-      case 0x92: refuse('NEWOBJ_EX (cls.__new__) is not allowed'); break;
-      case 0x82: case 0x83: case 0x84: refuse('EXT (extension registry globals) is not allowed'); break;
-      case 0x97: case 0x98: refuse('out-of-band buffers are not allowed'); break;
+      case 0x6f:
+        refuse('OBJ (object construction) is not allowed');
+        break;
+      case 0x81:
+        refuse('NEWOBJ (cls.__new__) is not allowed');
+        break;
+      case 0x92:
+        refuse('NEWOBJ_EX (cls.__new__) is not allowed');
+        break;
+      case 0x82:
+      case 0x83:
+      case 0x84:
+        refuse('EXT (extension registry globals) is not allowed');
+        break;
+      case 0x97:
+      case 0x98:
+        refuse('out-of-band buffers are not allowed');
+        break;
       default:
         fail(`unknown or unsupported opcode 0x${op.toString(16).padStart(2, '0')}`);
     }

@@ -5,7 +5,14 @@ import { dropoutHash } from '../tensor/kernels.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { join } from 'node:path';
 import { FolderSnapshot } from '../io/index.js';
-import { checkConfigFitsWeights, loadIntoStore, readConfig, readWeights, resolveModelFolder, saveToDir } from './checkpoint.js';
+import {
+  checkConfigFitsWeights,
+  loadIntoStore,
+  readConfig,
+  readWeights,
+  resolveModelFolder,
+  saveToDir,
+} from './checkpoint.js';
 import { BertConfig } from './config.js';
 import type { ConfigJson, ProblemType } from './config.js';
 import { Backbone, FLOAT32_MIN, backboneSpecs, siteSeed } from './encoder.js';
@@ -152,7 +159,10 @@ export abstract class BertPreTrainedModel {
 
   /** Back-propagates the last forward's loss into `gradients` (+=). Call once per forward. */
   backward(): void {
-    if (!this.pending) throw new Error(`${this.architecture}.backward(): the last forward computed no loss (pass labels), or backward already ran`);
+    if (!this.pending)
+      throw new Error(
+        `${this.architecture}.backward(): the last forward computed no loss (pass labels), or backward already ran`,
+      );
     const run = this.pending;
     this.pending = null;
     run();
@@ -186,7 +196,8 @@ export abstract class BertPreTrainedModel {
   protected nextSeed(train: boolean, explicit?: number): number {
     if (!train) return 0;
     if (explicit !== undefined) {
-      if (!Number.isInteger(explicit) || explicit < 0) throw new Error(`forward: seed must be a non-negative integer, found ${explicit}`);
+      if (!Number.isInteger(explicit) || explicit < 0)
+        throw new Error(`forward: seed must be a non-negative integer, found ${explicit}`);
       return dropoutHash(this.seed, explicit >>> 0);
     }
     this.forwardCount++;
@@ -207,32 +218,42 @@ export abstract class BertPreTrainedModel {
    */
   protected prepare(inputs: BertInputs, rank: 2 | 3): { batch: BackboneBatch; lead: number[] } {
     const c = this.config;
-    if (!inputs || inputs.inputIds === undefined) throw new Error(`${this.architecture}.forward: inputs.inputIds is required`);
+    if (!inputs || inputs.inputIds === undefined)
+      throw new Error(`${this.architecture}.forward: inputs.inputIds is required`);
     const ids = flattenInt(inputs.inputIds, 'inputIds');
     let shape = ids.shape;
     if (shape.length === rank - 1) shape = [1, ...shape];
     if (shape.length !== rank) {
-      throw new Error(`${this.architecture}.forward: inputIds must have ${rank} dimensions (${rank === 3 ? '[batch, choices, seq]' : '[batch, seq]'}), found [${ids.shape.join(', ')}]`);
+      throw new Error(
+        `${this.architecture}.forward: inputIds must have ${rank} dimensions (${rank === 3 ? '[batch, choices, seq]' : '[batch, seq]'}), found [${ids.shape.join(', ')}]`,
+      );
     }
     const T = shape[shape.length - 1]!;
     const B = ids.data.length / Math.max(T, 1);
     if (T < 1 || B < 1) throw new Error(`${this.architecture}.forward: empty input, shape [${shape.join(', ')}]`);
     if (T > c.maxPositionEmbeddings) {
-      throw new Error(`${this.architecture}.forward: sequence length ${T} exceeds max_position_embeddings ${c.maxPositionEmbeddings}; truncate the input`);
+      throw new Error(
+        `${this.architecture}.forward: sequence length ${T} exceeds max_position_embeddings ${c.maxPositionEmbeddings}; truncate the input`,
+      );
     }
     for (let i = 0; i < ids.data.length; i++) {
       const v = ids.data[i]!;
-      if (v < 0 || v >= c.vocabSize) throw new Error(`inputIds: id ${v} at flat index ${i} is outside the vocabulary [0, ${c.vocabSize})`);
+      if (v < 0 || v >= c.vocabSize)
+        throw new Error(`inputIds: id ${v} at flat index ${i} is outside the vocabulary [0, ${c.vocabSize})`);
     }
     const sameSize = (name: string, n: number): void => {
-      if (n !== ids.data.length) throw new Error(`${name}: has ${n} values but inputIds has ${ids.data.length} (shapes must match)`);
+      if (n !== ids.data.length)
+        throw new Error(`${name}: has ${n} values but inputIds has ${ids.data.length} (shapes must match)`);
     };
     let types: Int32Array;
     if (inputs.tokenTypeIds !== undefined) {
       types = flattenInt(inputs.tokenTypeIds, 'tokenTypeIds').data;
       sameSize('tokenTypeIds', types.length);
       for (let i = 0; i < types.length; i++) {
-        if (types[i]! < 0 || types[i]! >= c.typeVocabSize) throw new Error(`tokenTypeIds: value ${types[i]} at flat index ${i} is outside [0, ${c.typeVocabSize}) (type_vocab_size)`);
+        if (types[i]! < 0 || types[i]! >= c.typeVocabSize)
+          throw new Error(
+            `tokenTypeIds: value ${types[i]} at flat index ${i} is outside [0, ${c.typeVocabSize}) (type_vocab_size)`,
+          );
       }
     } else types = new Int32Array(ids.data.length);
     const maskBias = new Float32Array(ids.data.length);
@@ -256,8 +277,10 @@ export abstract class BertPreTrainedModel {
     this.backbone.forward(batch, options.train ?? false, seed, keepAll);
     const out: CommonOutput = {};
     const { B, T } = batch;
-    const H = this.config.hiddenSize, nh = this.config.numAttentionHeads;
-    if (options.outputHiddenStates) out.hiddenStates = this.backbone.hiddenStates().map((h) => copyTensor(h, [B, T, H]));
+    const H = this.config.hiddenSize,
+      nh = this.config.numAttentionHeads;
+    if (options.outputHiddenStates)
+      out.hiddenStates = this.backbone.hiddenStates().map((h) => copyTensor(h, [B, T, H]));
     if (options.outputAttentions) out.attentions = this.backbone.attentions().map((a) => copyTensor(a, [B, nh, T, T]));
     return out;
   }
@@ -273,12 +296,17 @@ export abstract class BertPreTrainedModel {
 type ModelConstructor<T> = new (config: BertConfig, options?: ModelOptions) => T;
 
 /** Shared fromPretrained: config (with overrides), weights, missing parameters initialised with a warning. */
-async function loadPretrained<T extends BertPreTrainedModel>(cls: ModelConstructor<T>, folder: string, options: PretrainedOptions): Promise<T> {
+async function loadPretrained<T extends BertPreTrainedModel>(
+  cls: ModelConstructor<T>,
+  folder: string,
+  options: PretrainedOptions,
+): Promise<T> {
   // Every file is read once, from one descriptor; the snapshot refuses the load if the folder changed meanwhile.
   const dir = resolveModelFolder(folder);
   const snapshot = new FolderSnapshot();
   let config = readConfig(dir, snapshot);
-  if (options.config) config = BertConfig.fromJson({ ...config.toJson(), ...options.config }, `${dir}/config.json (with overrides)`);
+  if (options.config)
+    config = BertConfig.fromJson({ ...config.toJson(), ...options.config }, `${dir}/config.json (with overrides)`);
   if (options.config && 'num_labels' in options.config && !('id2label' in options.config)) {
     const n = options.config.num_labels;
     if (typeof n === 'number' && n !== config.numLabels) config.setNumLabels(n);
@@ -298,7 +326,9 @@ async function loadPretrained<T extends BertPreTrainedModel>(cls: ModelConstruct
     );
   }
   if (report.unexpected.length > 0) {
-    warn(`Some weights of the model checkpoint at ${dir} were not used when initializing ${model.architecture}: [${report.unexpected.join(', ')}]`);
+    warn(
+      `Some weights of the model checkpoint at ${dir} were not used when initializing ${model.architecture}: [${report.unexpected.join(', ')}]`,
+    );
   }
   return model;
 }
@@ -308,7 +338,14 @@ async function loadPretrained<T extends BertPreTrainedModel>(cls: ModelConstruct
  * the labels aligned with the logits rows, and a backward returning d(sequence output) [N, H].
  */
 function runMlmHead(
-  lm: LMHead, seq: Float32Array, B: number, T: number, H: number, V: number, labels: Int32Array | null, labeledOnly: boolean,
+  lm: LMHead,
+  seq: Float32Array,
+  B: number,
+  T: number,
+  H: number,
+  V: number,
+  labels: Int32Array | null,
+  labeledOnly: boolean,
 ): { logits: Float32Array; shape: number[]; rowLabels: Int32Array | null; backward: () => Float32Array } {
   const N = B * T;
   if (!labeledOnly || !labels) {
@@ -320,7 +357,12 @@ function runMlmHead(
   const M = rows.length;
   if (M === 0) {
     // Nothing to predict: NaN loss (as torch's mean over no rows) and no gradient through the head.
-    return { logits: new Float32Array(0), shape: [0, V], rowLabels: new Int32Array(0), backward: () => new Float32Array(N * H) };
+    return {
+      logits: new Float32Array(0),
+      shape: [0, V],
+      rowLabels: new Int32Array(0),
+      backward: () => new Float32Array(N * H),
+    };
   }
   const x = new Float32Array(M * H);
   rows.forEach((r, j) => x.set(seq.subarray(r * H, (r + 1) * H), j * H));
@@ -358,7 +400,8 @@ export class BertModel extends BertPreTrainedModel {
     const { batch } = this.prepare(inputs, 2);
     const seed = this.nextSeed(options.train ?? false, options.seed);
     const common = this.runBackbone(batch, options, seed);
-    const { B, T } = batch, H = this.config.hiddenSize;
+    const { B, T } = batch,
+      H = this.config.hiddenSize;
     const out: BertModelOutput = { ...common, lastHiddenState: copyTensor(this.backbone.sequenceOutput, [B, T, H]) };
     if (this.backbone.addPooler) out.poolerOutput = copyTensor(this.backbone.pooledOutput, [B, H]);
     const N = B * T;
@@ -377,12 +420,20 @@ export class BertModel extends BertPreTrainedModel {
     const p = this.pendingOutputs;
     if (!p) throw new Error('BertModel.backward(): call forward() first');
     const H = this.config.hiddenSize;
-    if (!dLastHiddenState && !dPoolerOutput) throw new Error('BertModel.backward(dLastHiddenState, dPoolerOutput): give at least one gradient');
-    if (dLastHiddenState && dLastHiddenState.length !== p.N * H) throw new Error(`BertModel.backward: dLastHiddenState has ${dLastHiddenState.length} values, expected ${p.N * H}`);
-    if (dPoolerOutput && dPoolerOutput.length !== p.B * H) throw new Error(`BertModel.backward: dPoolerOutput has ${dPoolerOutput.length} values, expected ${p.B * H}`);
+    if (!dLastHiddenState && !dPoolerOutput)
+      throw new Error('BertModel.backward(dLastHiddenState, dPoolerOutput): give at least one gradient');
+    if (dLastHiddenState && dLastHiddenState.length !== p.N * H)
+      throw new Error(
+        `BertModel.backward: dLastHiddenState has ${dLastHiddenState.length} values, expected ${p.N * H}`,
+      );
+    if (dPoolerOutput && dPoolerOutput.length !== p.B * H)
+      throw new Error(`BertModel.backward: dPoolerOutput has ${dPoolerOutput.length} values, expected ${p.B * H}`);
     if (dPoolerOutput && !this.backbone.addPooler) throw new Error('BertModel.backward: this model has no pooler');
     this.pendingOutputs = null;
-    this.backbone.backward(dLastHiddenState ? dLastHiddenState.slice() : null, dPoolerOutput ? dPoolerOutput.slice() : null);
+    this.backbone.backward(
+      dLastHiddenState ? dLastHiddenState.slice() : null,
+      dPoolerOutput ? dPoolerOutput.slice() : null,
+    );
   }
 }
 
@@ -395,7 +446,8 @@ export class BertForPreTraining extends BertPreTrainedModel {
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     const c = toConfig(config);
     super(c, options, {
-      prefix: 'bert.', addPooler: true,
+      prefix: 'bert.',
+      addPooler: true,
       headSpecs: [...LMHead.specs(c), ...LinearHead.specs('cls.seq_relationship', 2, c.hiddenSize)],
       tie: (s) => LMHead.tie(s, 'bert.'),
     });
@@ -412,11 +464,18 @@ export class BertForPreTraining extends BertPreTrainedModel {
     const train = options.train ?? false;
     const seed = this.nextSeed(train, options.seed);
     const common = this.runBackbone(batch, options, seed);
-    const { B, T } = batch, N = B * T, V = this.config.vocabSize, H = this.config.hiddenSize;
+    const { B, T } = batch,
+      N = B * T,
+      V = this.config.vocabSize,
+      H = this.config.hiddenSize;
     const labels = inputs.labels !== undefined ? this.intLabels(inputs.labels, 'labels', N) : null;
     const mlm = runMlmHead(this.lm, this.backbone.sequenceOutput, B, T, H, V, labels, options.mlmLabeledOnly ?? false);
     const nspLogits = this.nsp.forward(this.backbone.pooledOutput, B, null);
-    const out: PreTrainingOutput = { ...common, predictionLogits: copyTensor(mlm.logits, mlm.shape), seqRelationshipLogits: copyTensor(nspLogits, [B, 2]) };
+    const out: PreTrainingOutput = {
+      ...common,
+      predictionLogits: copyTensor(mlm.logits, mlm.shape),
+      seqRelationshipLogits: copyTensor(nspLogits, [B, 2]),
+    };
     if (labels && inputs.nextSentenceLabel !== undefined) {
       const nspLabels = this.intLabels(inputs.nextSentenceLabel, 'nextSentenceLabel', B);
       const rowsN = mlm.rowLabels!.length;
@@ -440,7 +499,12 @@ export class BertForMaskedLM extends BertPreTrainedModel {
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     const c = toConfig(config);
-    super(c, options, { prefix: 'bert.', addPooler: false, headSpecs: LMHead.specs(c), tie: (s) => LMHead.tie(s, 'bert.') });
+    super(c, options, {
+      prefix: 'bert.',
+      addPooler: false,
+      headSpecs: LMHead.specs(c),
+      tie: (s) => LMHead.tie(s, 'bert.'),
+    });
     this.lm = new LMHead(c, this.store, 'bert.', this.kernels);
   }
 
@@ -452,12 +516,23 @@ export class BertForMaskedLM extends BertPreTrainedModel {
     const { batch } = this.prepare(inputs, 2);
     const seed = this.nextSeed(options.train ?? false, options.seed);
     const common = this.runBackbone(batch, options, seed);
-    const { B, T } = batch, N = B * T, V = this.config.vocabSize, H = this.config.hiddenSize;
+    const { B, T } = batch,
+      N = B * T,
+      V = this.config.vocabSize,
+      H = this.config.hiddenSize;
     const labels = inputs.labels !== undefined ? this.intLabels(inputs.labels, 'labels', N) : null;
     const mlm = runMlmHead(this.lm, this.backbone.sequenceOutput, B, T, H, V, labels, options.mlmLabeledOnly ?? false);
     const out: LogitsOutput = { ...common, logits: copyTensor(mlm.logits, mlm.shape) };
     if (labels) {
-      out.loss = crossEntropyLoss(this.kernels, mlm.logits, mlm.rowLabels!, mlm.rowLabels!.length, V, -100, this.lm.dLogits);
+      out.loss = crossEntropyLoss(
+        this.kernels,
+        mlm.logits,
+        mlm.rowLabels!,
+        mlm.rowLabels!.length,
+        V,
+        -100,
+        this.lm.dLogits,
+      );
       this.pending = () => this.backbone.backward(mlm.backward(), null);
     }
     return out;
@@ -471,7 +546,11 @@ export class BertForNextSentencePrediction extends BertPreTrainedModel {
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     const c = toConfig(config);
-    super(c, options, { prefix: 'bert.', addPooler: true, headSpecs: LinearHead.specs('cls.seq_relationship', 2, c.hiddenSize) });
+    super(c, options, {
+      prefix: 'bert.',
+      addPooler: true,
+      headSpecs: LinearHead.specs('cls.seq_relationship', 2, c.hiddenSize),
+    });
     this.nsp = new LinearHead(this.store, 'cls.seq_relationship', 2, c.hiddenSize, this.kernels);
   }
 
@@ -507,7 +586,11 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     const c = toConfig(config);
-    super(c, options, { prefix: 'bert.', addPooler: true, headSpecs: LinearHead.specs('classifier', c.numLabels, c.hiddenSize) });
+    super(c, options, {
+      prefix: 'bert.',
+      addPooler: true,
+      headSpecs: LinearHead.specs('classifier', c.numLabels, c.hiddenSize),
+    });
     this.classifier = new LinearHead(this.store, 'classifier', c.numLabels, c.hiddenSize, this.kernels);
   }
 
@@ -520,15 +603,23 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
     const train = options.train ?? false;
     const seed = this.nextSeed(train, options.seed);
     const common = this.runBackbone(batch, options, seed);
-    const B = batch.B, L = this.config.numLabels;
-    const logits = this.classifier.forward(this.backbone.pooledOutput, B, this.headDropout(seed, train, this.classifierDropoutProb));
+    const B = batch.B,
+      L = this.config.numLabels;
+    const logits = this.classifier.forward(
+      this.backbone.pooledOutput,
+      B,
+      this.headDropout(seed, train, this.classifierDropoutProb),
+    );
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, L]) };
     if (inputs.labels !== undefined) {
       const labels = flatten(inputs.labels, 'labels');
       let problem: ProblemType | null = this.config.problemType;
       if (problem === null) {
         const integral = labels.data.every((v) => Number.isInteger(v));
-        const isFloatTyped = typeof inputs.labels === 'object' && inputs.labels !== null && 'data' in inputs.labels &&
+        const isFloatTyped =
+          typeof inputs.labels === 'object' &&
+          inputs.labels !== null &&
+          'data' in inputs.labels &&
           (inputs.labels.data instanceof Float32Array || inputs.labels.data instanceof Float64Array);
         if (L === 1) problem = 'regression';
         else if (integral && !isFloatTyped && labels.data.length === B) problem = 'single_label_classification';
@@ -540,11 +631,15 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
         const l = this.intLabels(inputs.labels, 'labels', B);
         out.loss = crossEntropyLoss(this.kernels, logits, l, B, L, -100, this.classifier.dLogits);
       } else {
-        if (labels.data.length !== B * L) throw new Error(`${this.architecture}.forward: ${problem} labels need ${B * L} values ([batch, num_labels]), found ${labels.data.length}`);
+        if (labels.data.length !== B * L)
+          throw new Error(
+            `${this.architecture}.forward: ${problem} labels need ${B * L} values ([batch, num_labels]), found ${labels.data.length}`,
+          );
         const y = Float32Array.from(labels.data);
-        out.loss = problem === 'regression'
-          ? mseLoss(logits, y, B * L, this.classifier.dLogits)
-          : bceWithLogitsLoss(logits, y, B * L, this.classifier.dLogits);
+        out.loss =
+          problem === 'regression'
+            ? mseLoss(logits, y, B * L, this.classifier.dLogits)
+            : bceWithLogitsLoss(logits, y, B * L, this.classifier.dLogits);
       }
       this.pending = () => this.backbone.backward(null, this.classifier.backward());
     }
@@ -559,7 +654,11 @@ export class BertForTokenClassification extends BertPreTrainedModel {
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     const c = toConfig(config);
-    super(c, options, { prefix: 'bert.', addPooler: false, headSpecs: LinearHead.specs('classifier', c.numLabels, c.hiddenSize) });
+    super(c, options, {
+      prefix: 'bert.',
+      addPooler: false,
+      headSpecs: LinearHead.specs('classifier', c.numLabels, c.hiddenSize),
+    });
     this.classifier = new LinearHead(this.store, 'classifier', c.numLabels, c.hiddenSize, this.kernels);
   }
 
@@ -572,8 +671,14 @@ export class BertForTokenClassification extends BertPreTrainedModel {
     const train = options.train ?? false;
     const seed = this.nextSeed(train, options.seed);
     const common = this.runBackbone(batch, options, seed);
-    const { B, T } = batch, N = B * T, L = this.config.numLabels;
-    const logits = this.classifier.forward(this.backbone.sequenceOutput, N, this.headDropout(seed, train, this.classifierDropoutProb));
+    const { B, T } = batch,
+      N = B * T,
+      L = this.config.numLabels;
+    const logits = this.classifier.forward(
+      this.backbone.sequenceOutput,
+      N,
+      this.headDropout(seed, train, this.classifierDropoutProb),
+    );
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, T, L]) };
     if (inputs.labels !== undefined) {
       const labels = this.intLabels(inputs.labels, 'labels', N);
@@ -596,7 +701,11 @@ export class BertForQuestionAnswering extends BertPreTrainedModel {
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     const c = toConfig(config);
-    super(c, options, { prefix: 'bert.', addPooler: false, headSpecs: LinearHead.specs('qa_outputs', 2, c.hiddenSize) });
+    super(c, options, {
+      prefix: 'bert.',
+      addPooler: false,
+      headSpecs: LinearHead.specs('qa_outputs', 2, c.hiddenSize),
+    });
     this.qa = new LinearHead(this.store, 'qa_outputs', 2, c.hiddenSize, this.kernels);
   }
 
@@ -608,14 +717,20 @@ export class BertForQuestionAnswering extends BertPreTrainedModel {
     const { batch } = this.prepare(inputs, 2);
     const seed = this.nextSeed(options.train ?? false, options.seed);
     const common = this.runBackbone(batch, options, seed);
-    const { B, T } = batch, N = B * T;
+    const { B, T } = batch,
+      N = B * T;
     const logits = this.qa.forward(this.backbone.sequenceOutput, N, null);
-    const start = new Float32Array(N), end = new Float32Array(N);
+    const start = new Float32Array(N),
+      end = new Float32Array(N);
     for (let i = 0; i < N; i++) {
       start[i] = logits[2 * i]!;
       end[i] = logits[2 * i + 1]!;
     }
-    const out: QuestionAnsweringOutput = { ...common, startLogits: { shape: [B, T], data: start }, endLogits: { shape: [B, T], data: end } };
+    const out: QuestionAnsweringOutput = {
+      ...common,
+      startLogits: { shape: [B, T], data: start },
+      endLogits: { shape: [B, T], data: end },
+    };
     if (inputs.startPositions !== undefined && inputs.endPositions !== undefined) {
       const clamp = (l: Int32Array): Int32Array => l.map((v) => Math.min(Math.max(v, 0), T));
       const sp = clamp(this.intLabels(inputs.startPositions, 'startPositions', B));
@@ -658,7 +773,11 @@ export class BertForMultipleChoice extends BertPreTrainedModel {
     const seed = this.nextSeed(train, options.seed);
     const common = this.runBackbone(batch, options, seed);
     const [B, C] = lead as [number, number];
-    const logits = this.classifier.forward(this.backbone.pooledOutput, B * C, this.headDropout(seed, train, this.classifierDropoutProb));
+    const logits = this.classifier.forward(
+      this.backbone.pooledOutput,
+      B * C,
+      this.headDropout(seed, train, this.classifierDropoutProb),
+    );
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, C]) };
     if (inputs.labels !== undefined) {
       const labels = this.intLabels(inputs.labels, 'labels', B);

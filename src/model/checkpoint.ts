@@ -1,7 +1,14 @@
 // HF checkpoint names ↔ our parameter store: reading a model folder's weights and writing what save_pretrained writes.
 import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CheckpointFormatError, readJsonFile, readPytorchBin, readSafetensors, writeFileAtomic, writeSafetensors } from '../io/index.js';
+import {
+  CheckpointFormatError,
+  readJsonFile,
+  readPytorchBin,
+  readSafetensors,
+  writeFileAtomic,
+  writeSafetensors,
+} from '../io/index.js';
 import type { FolderSnapshot } from '../io/index.js';
 import type { TensorEntry, WritableTensor } from '../io/index.js';
 import { BertConfig } from './config.js';
@@ -23,13 +30,17 @@ export function resolveModelFolder(dir: string): string {
 /** Reads and validates `dir/config.json` (`snapshot` remembers the version read). */
 export function readConfig(dir: string, snapshot?: FolderSnapshot): BertConfig {
   const path = join(dir, 'config.json');
-  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new CheckpointFormatError(dir, 'not a model folder (no such directory)');
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+    throw new CheckpointFormatError(dir, 'not a model folder (no such directory)');
   if (!existsSync(path)) throw new CheckpointFormatError(dir, 'no config.json in the model folder');
   return BertConfig.fromJson(readJsonFile(path, 'model config', snapshot), path);
 }
 
 /** Reads every tensor of a model folder: model.safetensors (or its shards), else pytorch_model.bin. */
-export function readWeights(dir: string, snapshot?: FolderSnapshot): { tensors: Map<string, TensorEntry>; file: string } {
+export function readWeights(
+  dir: string,
+  snapshot?: FolderSnapshot,
+): { tensors: Map<string, TensorEntry>; file: string } {
   const read = (path: string, reader: typeof readSafetensors): Map<string, TensorEntry> => {
     const content = reader(path);
     snapshot?.record(path, content.identity);
@@ -46,7 +57,10 @@ export function readWeights(dir: string, snapshot?: FolderSnapshot): { tensors: 
     const tensors = new Map<string, TensorEntry>();
     for (const shard of new Set(Object.values(j.weight_map))) {
       if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\') || shard.startsWith('.')) {
-        throw new CheckpointFormatError(index, `shard name ${JSON.stringify(shard)} must be a file name inside the model folder`);
+        throw new CheckpointFormatError(
+          index,
+          `shard name ${JSON.stringify(shard)} must be a file name inside the model folder`,
+        );
       }
       for (const [k, v] of read(join(dir, shard), readSafetensors)) tensors.set(k, v);
     }
@@ -54,7 +68,10 @@ export function readWeights(dir: string, snapshot?: FolderSnapshot): { tensors: 
   }
   const bin = join(dir, 'pytorch_model.bin');
   if (existsSync(bin)) return { tensors: read(bin, readPytorchBin), file: bin };
-  throw new CheckpointFormatError(dir, 'no weights file (expected model.safetensors, model.safetensors.index.json or pytorch_model.bin)');
+  throw new CheckpointFormatError(
+    dir,
+    'no weights file (expected model.safetensors, model.safetensors.index.json or pytorch_model.bin)',
+  );
 }
 
 /** How many values fromPretrained may initialise beyond those the checkpoint holds: 2^24 (64 MiB), or the checkpoint's own size. */
@@ -65,7 +82,12 @@ export const MAX_NEW_VALUES = 2 ** 24;
  * to it (e.g. `"num_hidden_layers": 4000` beside a 4-layer checkpoint): such a model would be mostly random
  * initialisation, and the allocation would be sized by an untrusted number. A new head, or a few layers more, fit.
  */
-export function checkConfigFitsWeights(config: BertConfig, configPath: string, tensors: Map<string, TensorEntry>, file: string): void {
+export function checkConfigFitsWeights(
+  config: BertConfig,
+  configPath: string,
+  tensors: Map<string, TensorEntry>,
+  file: string,
+): void {
   let held = 0;
   for (const t of tensors.values()) held += t.data.length;
   const needed = config.parameterCount();
@@ -96,7 +118,12 @@ const BACKBONE_ROOTS = ['embeddings.', 'encoder.', 'pooler.'];
  * Copies checkpoint tensors into the store by HF name. `prefix` is the backbone prefix of the model ('bert.' or
  * ''): checkpoints with and without it are both accepted. Shapes must match exactly.
  */
-export function loadIntoStore(store: ParameterStore, prefix: string, tensors: Map<string, TensorEntry>, file: string): LoadReport {
+export function loadIntoStore(
+  store: ParameterStore,
+  prefix: string,
+  tensors: Map<string, TensorEntry>,
+  file: string,
+): LoadReport {
   const loaded = new Set<string>();
   const unexpected: string[] = [];
   // Names in the checkpoint that mean the same parameter: prefer the first seen (e.g. cls.predictions.bias over decoder.bias).
@@ -123,7 +150,10 @@ export function loadIntoStore(store: ParameterStore, prefix: string, tensors: Ma
       );
     }
     if (!(entry.data instanceof Float32Array)) {
-      throw new CheckpointFormatError(file, `tensor "${rawKey}" has dtype ${entry.dtype}; parameters must be floating point (F32, F16, BF16)`);
+      throw new CheckpointFormatError(
+        file,
+        `tensor "${rawKey}" has dtype ${entry.dtype}; parameters must be floating point (F32, F16, BF16)`,
+      );
     }
     store.view(target).set(entry.data);
     loaded.add(target);
@@ -136,7 +166,12 @@ export function loadIntoStore(store: ParameterStore, prefix: string, tensors: Ma
  * Writes config.json + model.safetensors (F32 unless `dtype` says otherwise) as transformers' save_pretrained does:
  * every parameter by its HF name, the tied decoder weight (and the decoder bias alias) not stored.
  */
-export function saveToDir(dir: string, config: BertConfig, store: ParameterStore, dtype: 'F32' | 'F16' | 'BF16' = 'F32'): void {
+export function saveToDir(
+  dir: string,
+  config: BertConfig,
+  store: ParameterStore,
+  dtype: 'F32' | 'F16' | 'BF16' = 'F32',
+): void {
   mkdirSync(dir, { recursive: true });
   const tensors = new Map<string, WritableTensor>();
   for (const name of store.order) tensors.set(name, { dtype, shape: store.shape(name), data: store.view(name) });

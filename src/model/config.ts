@@ -91,7 +91,9 @@ export class BertConfig {
       throw new ConfigError(source, problem);
     };
     if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-      fail(`a BERT config must be a JSON object, found ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json}`);
+      fail(
+        `a BERT config must be a JSON object, found ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json}`,
+      );
     }
     const o = json as ConfigJson;
     const c = new BertConfig();
@@ -122,18 +124,21 @@ export class BertConfig {
     c.typeVocabSize = int('type_vocab_size', 1, c.typeVocabSize);
     c.hiddenDropoutProb = prob('hidden_dropout_prob', c.hiddenDropoutProb);
     c.attentionProbsDropoutProb = prob('attention_probs_dropout_prob', c.attentionProbsDropoutProb);
-    if (o.classifier_dropout !== undefined && o.classifier_dropout !== null) c.classifierDropout = prob('classifier_dropout', 0);
+    if (o.classifier_dropout !== undefined && o.classifier_dropout !== null)
+      c.classifierDropout = prob('classifier_dropout', 0);
     const pad = o.pad_token_id;
     if (pad === null) c.padTokenId = null;
     else if (pad !== undefined) c.padTokenId = int('pad_token_id', 0, 0);
     const ir = o.initializer_range;
     if (ir !== undefined) {
-      if (typeof ir !== 'number' || !(ir >= 0) || !Number.isFinite(ir)) fail(`"initializer_range" must be a finite number >= 0, found ${show(ir)}`);
+      if (typeof ir !== 'number' || !(ir >= 0) || !Number.isFinite(ir))
+        fail(`"initializer_range" must be a finite number >= 0, found ${show(ir)}`);
       c.initializerRange = ir as number;
     }
     const eps = o.layer_norm_eps;
     if (eps !== undefined) {
-      if (typeof eps !== 'number' || !(eps > 0) || !Number.isFinite(eps)) fail(`"layer_norm_eps" must be a finite positive number, found ${show(eps)}`);
+      if (typeof eps !== 'number' || !(eps > 0) || !Number.isFinite(eps))
+        fail(`"layer_norm_eps" must be a finite positive number, found ${show(eps)}`);
       c.layerNormEps = eps as number;
     }
     const act = o.hidden_act;
@@ -168,7 +173,8 @@ export class BertConfig {
     }
     // Labels, as HF PretrainedConfig: id2label wins, else num_labels, else 2.
     if (o.id2label !== undefined && o.id2label !== null) {
-      if (typeof o.id2label !== 'object' || Array.isArray(o.id2label)) fail('"id2label" must be an object mapping ids to names');
+      if (typeof o.id2label !== 'object' || Array.isArray(o.id2label))
+        fail('"id2label" must be an object mapping ids to names');
       const map: Record<number, string> = {};
       for (const [k, v] of Object.entries(o.id2label as Record<string, unknown>)) {
         const id = Number(k);
@@ -201,7 +207,10 @@ export class BertConfig {
    * computed in float64 arithmetic without allocating: what {@link MAX_PARAMETERS} bounds.
    */
   parameterCount(): number {
-    const V = this.vocabSize, H = this.hiddenSize, I = this.intermediateSize, L = this.numLabels;
+    const V = this.vocabSize,
+      H = this.hiddenSize,
+      I = this.intermediateSize,
+      L = this.numLabels;
     const embeddings = (V + this.maxPositionEmbeddings + this.typeVocabSize) * H + 2 * H;
     const layer = 4 * (H * H + H) + 2 * H + (H * I + I) + (I * H + H) + 2 * H;
     const pooler = H * H + H;
@@ -232,19 +241,23 @@ export class BertConfig {
   /** Sets num_labels with HF's default names LABEL_i. */
   setNumLabels(n: number): void {
     const max = CONFIG_LIMITS.num_labels!;
-    if (!Number.isInteger(n) || n < 1 || n > max) throw new ConfigError('config', `num_labels must be an integer in [1, ${max}], found ${n}`);
+    if (!Number.isInteger(n) || n < 1 || n > max)
+      throw new ConfigError('config', `num_labels must be an integer in [1, ${max}], found ${n}`);
     const map: Record<number, string> = {};
     for (let i = 0; i < n; i++) map[i] = `LABEL_${i}`;
     this.setLabels(map);
   }
 
   setLabels(id2label: Record<number, string>, source = 'config'): void {
-    const ids = Object.keys(id2label).map(Number).sort((a, b) => a - b);
+    const ids = Object.keys(id2label)
+      .map(Number)
+      .sort((a, b) => a - b);
     ids.forEach((id, i) => {
       if (id !== i) throw new ConfigError(source, `id2label ids must be 0..${ids.length - 1}, found ${id}`);
     });
     if (ids.length === 0) throw new ConfigError(source, 'id2label is empty');
-    if (ids.length > CONFIG_LIMITS.num_labels!) throw new ConfigError(source, `id2label has ${ids.length} labels; the limit is ${CONFIG_LIMITS.num_labels}`);
+    if (ids.length > CONFIG_LIMITS.num_labels!)
+      throw new ConfigError(source, `id2label has ${ids.length} labels; the limit is ${CONFIG_LIMITS.num_labels}`);
     this.id2label = { ...id2label };
     this.label2id = {};
     for (const id of ids) this.label2id[id2label[id]!] = id;
@@ -291,12 +304,21 @@ export class BertConfig {
     else delete o.problem_type;
     if (o.architectures === undefined) delete o.architectures;
     // Stable key order, as HF writes (sorted).
-    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
+    return Object.fromEntries(
+      Object.keys(o)
+        .sort()
+        .map((k) => [k, o[k]]),
+    );
   }
 }
 
 /** A JSON value for an error message, cut to 60 characters. */
 function show(v: unknown): string {
-  const s = v === undefined ? 'nothing' : typeof v === 'number' && !Number.isFinite(v) ? String(v) : (JSON.stringify(v) ?? String(v));
+  const s =
+    v === undefined
+      ? 'nothing'
+      : typeof v === 'number' && !Number.isFinite(v)
+        ? String(v)
+        : (JSON.stringify(v) ?? String(v));
   return s.length > 60 ? `${s.slice(0, 60)}...` : s;
 }

@@ -7,7 +7,8 @@ import type { ParameterStore, ParamSpec } from './params.js';
 
 /** Parameter names and shapes of the backbone under `prefix` ('bert.' inside heads, '' for BertModel). */
 export function backboneSpecs(c: BertConfig, prefix: string, addPooler: boolean): ParamSpec[] {
-  const H = c.hiddenSize, I = c.intermediateSize;
+  const H = c.hiddenSize,
+    I = c.intermediateSize;
   const s: ParamSpec[] = [
     { name: `${prefix}embeddings.word_embeddings.weight`, shape: [c.vocabSize, H] },
     { name: `${prefix}embeddings.position_embeddings.weight`, shape: [c.maxPositionEmbeddings, H] },
@@ -50,9 +51,18 @@ interface PG {
 }
 
 interface LayerParams {
-  qkvW: PG; qkvB: PG;
-  aoW: PG; aoB: PG; ln1W: PG; ln1B: PG;
-  inW: PG; inB: PG; outW: PG; outB: PG; ln2W: PG; ln2B: PG;
+  qkvW: PG;
+  qkvB: PG;
+  aoW: PG;
+  aoB: PG;
+  ln1W: PG;
+  ln1B: PG;
+  inW: PG;
+  inB: PG;
+  outW: PG;
+  outB: PG;
+  ln2W: PG;
+  ln2B: PG;
 }
 
 /** Activations of one encoder layer kept for backward. */
@@ -61,12 +71,14 @@ interface LayerActs {
   probs: Float32Array | null; // [B, heads, T, T]; null in inference sets (the kernel keeps them in scratch)
   ctx: Float32Array; // [N, H]
   ln1In: Float32Array; // [N, H] dropout(attention output dense) + residual
-  ln1Mean: Float32Array; ln1Rstd: Float32Array;
+  ln1Mean: Float32Array;
+  ln1Rstd: Float32Array;
   h1: Float32Array; // [N, H] attention block output
   inter: Float32Array; // [N, I] pre-activation; in inference sets, the activation itself (fused into the GEMM pass)
   interAct: Float32Array | null; // [N, I]; null in inference sets
   ln2In: Float32Array; // [N, H]
-  ln2Mean: Float32Array; ln2Rstd: Float32Array;
+  ln2Mean: Float32Array;
+  ln2Rstd: Float32Array;
   out: Float32Array; // [N, H] layer output
 }
 
@@ -82,7 +94,8 @@ class BackwardScratch {
   readonly padRowSave: Float32Array; // [H]
 
   constructor(B: number, T: number, c: BertConfig) {
-    const N = B * T, H = c.hiddenSize;
+    const N = B * T,
+      H = c.hiddenSize;
     this.dA = new Float32Array(N * H);
     this.dB = new Float32Array(N * H);
     this.dC = new Float32Array(N * H);
@@ -113,9 +126,16 @@ class BackboneActs {
   /** Backward's scratch; null unless keepAll (backward is refused after an inference forward). */
   readonly grad: BackwardScratch | null;
 
-  constructor(readonly B: number, readonly T: number, c: BertConfig, readonly keepAll: boolean) {
+  constructor(
+    readonly B: number,
+    readonly T: number,
+    c: BertConfig,
+    readonly keepAll: boolean,
+  ) {
     const N = (this.N = B * T);
-    const H = c.hiddenSize, I = c.intermediateSize, nh = c.numAttentionHeads;
+    const H = c.hiddenSize,
+      I = c.intermediateSize,
+      nh = c.numAttentionHeads;
     this.posIds = new Int32Array(N);
     for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) this.posIds[b * T + t] = t;
     this.embIn = new Float32Array(N * H);
@@ -125,10 +145,19 @@ class BackboneActs {
     const sets = keepAll ? c.numHiddenLayers : Math.min(c.numHiddenLayers, 2);
     for (let l = 0; l < sets; l++) {
       this.layers.push({
-        qkv: new Float32Array(N * 3 * H), probs: keepAll ? new Float32Array(B * nh * T * T) : null, ctx: new Float32Array(N * H),
-        ln1In: new Float32Array(N * H), ln1Mean: new Float32Array(N), ln1Rstd: new Float32Array(N), h1: new Float32Array(N * H),
-        inter: new Float32Array(N * I), interAct: keepAll ? new Float32Array(N * I) : null,
-        ln2In: new Float32Array(N * H), ln2Mean: new Float32Array(N), ln2Rstd: new Float32Array(N), out: new Float32Array(N * H),
+        qkv: new Float32Array(N * 3 * H),
+        probs: keepAll ? new Float32Array(B * nh * T * T) : null,
+        ctx: new Float32Array(N * H),
+        ln1In: new Float32Array(N * H),
+        ln1Mean: new Float32Array(N),
+        ln1Rstd: new Float32Array(N),
+        h1: new Float32Array(N * H),
+        inter: new Float32Array(N * I),
+        interAct: keepAll ? new Float32Array(N * I) : null,
+        ln2In: new Float32Array(N * H),
+        ln2Mean: new Float32Array(N),
+        ln2Rstd: new Float32Array(N),
+        out: new Float32Array(N * H),
       });
     }
     this.clsRows = new Float32Array(B * H);
@@ -173,26 +202,38 @@ export class Backbone {
   private keptAll = false;
 
   constructor(
-    readonly config: BertConfig, readonly store: ParameterStore, readonly prefix: string,
-    readonly addPooler: boolean, private readonly kernels: Kernels,
+    readonly config: BertConfig,
+    readonly store: ParameterStore,
+    readonly prefix: string,
+    readonly addPooler: boolean,
+    private readonly kernels: Kernels,
   ) {
     const pg = (name: string): PG => ({ w: store.view(name), g: store.gradView(name) });
     const p = prefix;
     this.emb = {
-      word: pg(`${p}embeddings.word_embeddings.weight`), pos: pg(`${p}embeddings.position_embeddings.weight`),
-      type: pg(`${p}embeddings.token_type_embeddings.weight`), lnW: pg(`${p}embeddings.LayerNorm.weight`), lnB: pg(`${p}embeddings.LayerNorm.bias`),
+      word: pg(`${p}embeddings.word_embeddings.weight`),
+      pos: pg(`${p}embeddings.position_embeddings.weight`),
+      type: pg(`${p}embeddings.token_type_embeddings.weight`),
+      lnW: pg(`${p}embeddings.LayerNorm.weight`),
+      lnB: pg(`${p}embeddings.LayerNorm.bias`),
     };
     for (let l = 0; l < config.numHiddenLayers; l++) {
       const q = `${p}encoder.layer.${l}.`;
       const qkvW = store.span(`${q}attention.self.query.weight`, 3);
       const qkvB = store.span(`${q}attention.self.query.bias`, 3);
       this.layerParams.push({
-        qkvW: { w: qkvW.data, g: qkvW.grad }, qkvB: { w: qkvB.data, g: qkvB.grad },
-        aoW: pg(`${q}attention.output.dense.weight`), aoB: pg(`${q}attention.output.dense.bias`),
-        ln1W: pg(`${q}attention.output.LayerNorm.weight`), ln1B: pg(`${q}attention.output.LayerNorm.bias`),
-        inW: pg(`${q}intermediate.dense.weight`), inB: pg(`${q}intermediate.dense.bias`),
-        outW: pg(`${q}output.dense.weight`), outB: pg(`${q}output.dense.bias`),
-        ln2W: pg(`${q}output.LayerNorm.weight`), ln2B: pg(`${q}output.LayerNorm.bias`),
+        qkvW: { w: qkvW.data, g: qkvW.grad },
+        qkvB: { w: qkvB.data, g: qkvB.grad },
+        aoW: pg(`${q}attention.output.dense.weight`),
+        aoB: pg(`${q}attention.output.dense.bias`),
+        ln1W: pg(`${q}attention.output.LayerNorm.weight`),
+        ln1B: pg(`${q}attention.output.LayerNorm.bias`),
+        inW: pg(`${q}intermediate.dense.weight`),
+        inB: pg(`${q}intermediate.dense.bias`),
+        outW: pg(`${q}output.dense.weight`),
+        outB: pg(`${q}output.dense.bias`),
+        ln2W: pg(`${q}output.LayerNorm.weight`),
+        ln2B: pg(`${q}output.LayerNorm.bias`),
       });
     }
     this.pool = addPooler ? { w: pg(`${p}pooler.dense.weight`), b: pg(`${p}pooler.dense.bias`) } : null;
@@ -205,7 +246,8 @@ export class Backbone {
   /** Activations for (B, T); per-layer ones when `keepAll` (an inference forward reuses them when they exist). */
   private ensureActs(B: number, T: number, keepAll: boolean): BackboneActs {
     const a = this.acts;
-    if (!a || a.B !== B || a.T !== T || (keepAll && !a.keepAll)) this.acts = new BackboneActs(B, T, this.config, keepAll);
+    if (!a || a.B !== B || a.T !== T || (keepAll && !a.keepAll))
+      this.acts = new BackboneActs(B, T, this.config, keepAll);
     return this.acts!;
   }
 
@@ -261,7 +303,8 @@ export class Backbone {
     const a = this.acts;
     const batch = this.batch;
     if (!a || !batch) throw new Error('backward() called before forward()');
-    if (!this.keptAll || !a.grad) throw new Error('backward() after an inference forward (grad: false): run forward with grad: true first');
+    if (!this.keptAll || !a.grad)
+      throw new Error('backward() after an inference forward (grad: false): run forward with grad: true first');
     const g = a.grad;
     const H = this.config.hiddenSize;
     // dOut holds d(output of the current layer); starts in dA.
@@ -279,17 +322,31 @@ export class Backbone {
   // ---- embeddings: word + position + token type, LayerNorm, dropout ----
 
   private embeddingsForward(a: BackboneActs, batch: BackboneBatch): void {
-    const k = this.kernels, H = this.config.hiddenSize, N = a.N;
+    const k = this.kernels,
+      H = this.config.hiddenSize,
+      N = a.N;
     k.embeddingForward(batch.inputIds, this.emb.word.w, a.embIn, N, H, false);
     k.embeddingForward(a.posIds, this.emb.pos.w, a.embIn, N, H, true);
     k.embeddingForward(batch.tokenTypeIds, this.emb.type.w, a.embIn, N, H, true);
-    k.layerNormForward(a.embIn, this.emb.lnW.w, this.emb.lnB.w, a.embOut, a.embMean, a.embRstd, N, H, this.config.layerNormEps);
+    k.layerNormForward(
+      a.embIn,
+      this.emb.lnW.w,
+      this.emb.lnB.w,
+      a.embOut,
+      a.embMean,
+      a.embRstd,
+      N,
+      H,
+      this.config.layerNormEps,
+    );
     const d = this.drop(this.config.hiddenDropoutProb, 0);
     if (d) k.dropoutForward(a.embOut, a.embOut, N * H, d);
   }
 
   private embeddingsBackward(a: BackboneActs, g: BackwardScratch, batch: BackboneBatch, dOut: Float32Array): void {
-    const k = this.kernels, H = this.config.hiddenSize, N = a.N;
+    const k = this.kernels,
+      H = this.config.hiddenSize,
+      N = a.N;
     const d = this.drop(this.config.hiddenDropoutProb, 0);
     if (d) k.dropoutBackward(dOut, dOut, N * H, d);
     const dIn = g.dB;
@@ -308,21 +365,62 @@ export class Backbone {
   // ---- self-attention: fused QKV projection, scaled dot-product attention with the padding mask ----
 
   private selfAttentionForward(p: LayerParams, x: Float32Array, s: LayerActs, batch: BackboneBatch, l: number): void {
-    const k = this.kernels, c = this.config, H = c.hiddenSize, N = batch.B * batch.T;
+    const k = this.kernels,
+      c = this.config,
+      H = c.hiddenSize,
+      N = batch.B * batch.T;
     k.linearForward(x, p.qkvW.w, p.qkvB.w, s.qkv, N, 3 * H, H);
     k.attentionForward(
-      s.qkv, s.qkv.subarray(H), s.qkv.subarray(2 * H), 3 * H, batch.maskBias, s.probs, s.ctx, H,
-      batch.B, batch.T, c.numAttentionHeads, c.headDim, 1 / Math.sqrt(c.headDim), this.drop(c.attentionProbsDropoutProb, 1 + 3 * l),
+      s.qkv,
+      s.qkv.subarray(H),
+      s.qkv.subarray(2 * H),
+      3 * H,
+      batch.maskBias,
+      s.probs,
+      s.ctx,
+      H,
+      batch.B,
+      batch.T,
+      c.numAttentionHeads,
+      c.headDim,
+      1 / Math.sqrt(c.headDim),
+      this.drop(c.attentionProbsDropoutProb, 1 + 3 * l),
     );
   }
 
   /** dCtx [N,H] in; accumulates QKV grads and adds d(x) into dX. */
-  private selfAttentionBackward(p: LayerParams, x: Float32Array, s: LayerActs, batch: BackboneBatch, l: number, dCtx: Float32Array, dX: Float32Array, g: BackwardScratch): void {
-    const k = this.kernels, c = this.config, H = c.hiddenSize, N = batch.B * batch.T;
+  private selfAttentionBackward(
+    p: LayerParams,
+    x: Float32Array,
+    s: LayerActs,
+    batch: BackboneBatch,
+    l: number,
+    dCtx: Float32Array,
+    dX: Float32Array,
+    g: BackwardScratch,
+  ): void {
+    const k = this.kernels,
+      c = this.config,
+      H = c.hiddenSize,
+      N = batch.B * batch.T;
     const dq = g.dQKV;
     k.attentionBackward(
-      dCtx, H, s.qkv, s.qkv.subarray(H), s.qkv.subarray(2 * H), 3 * H, s.probs!, dq, dq.subarray(H), dq.subarray(2 * H),
-      batch.B, batch.T, c.numAttentionHeads, c.headDim, 1 / Math.sqrt(c.headDim), this.drop(c.attentionProbsDropoutProb, 1 + 3 * l),
+      dCtx,
+      H,
+      s.qkv,
+      s.qkv.subarray(H),
+      s.qkv.subarray(2 * H),
+      3 * H,
+      s.probs!,
+      dq,
+      dq.subarray(H),
+      dq.subarray(2 * H),
+      batch.B,
+      batch.T,
+      c.numAttentionHeads,
+      c.headDim,
+      1 / Math.sqrt(c.headDim),
+      this.drop(c.attentionProbsDropoutProb, 1 + 3 * l),
     );
     const dTmp = g.dC;
     k.linearBackward(dq, x, p.qkvW.w, dTmp, p.qkvW.g, p.qkvB.g, N, 3 * H, H);
@@ -332,7 +430,9 @@ export class Backbone {
   // ---- attention output: dense, dropout, residual, LayerNorm ----
 
   private attentionOutputForward(p: LayerParams, x: Float32Array, s: LayerActs, N: number, l: number): void {
-    const k = this.kernels, c = this.config, H = c.hiddenSize;
+    const k = this.kernels,
+      c = this.config,
+      H = c.hiddenSize;
     k.linearForward(s.ctx, p.aoW.w, p.aoB.w, s.ln1In, N, H, H);
     const d = this.drop(c.hiddenDropoutProb, 2 + 3 * l);
     if (d) k.dropoutForward(s.ln1In, s.ln1In, N * H, d);
@@ -340,8 +440,18 @@ export class Backbone {
   }
 
   /** dH1 in (d attention block output); writes d(residual input) into dX (overwrite) and d(ctx) into dCtx. */
-  private attentionOutputBackward(p: LayerParams, s: LayerActs, N: number, l: number, dH1: Float32Array, dX: Float32Array, dCtx: Float32Array): void {
-    const k = this.kernels, c = this.config, H = c.hiddenSize;
+  private attentionOutputBackward(
+    p: LayerParams,
+    s: LayerActs,
+    N: number,
+    l: number,
+    dH1: Float32Array,
+    dX: Float32Array,
+    dCtx: Float32Array,
+  ): void {
+    const k = this.kernels,
+      c = this.config,
+      H = c.hiddenSize;
     k.layerNormBackward(dH1, s.ln1In, p.ln1W.w, s.ln1Mean, s.ln1Rstd, dX, p.ln1W.g, p.ln1B.g, N, H);
     // dX now holds d(ln1In) = d(residual input); the dense branch gets the same gradient through dropout.
     const d = this.drop(c.hiddenDropoutProb, 2 + 3 * l);
@@ -354,7 +464,8 @@ export class Backbone {
   // ---- intermediate: dense + activation ----
 
   private intermediateForward(p: LayerParams, s: LayerActs, N: number): void {
-    const k = this.kernels, c = this.config;
+    const k = this.kernels,
+      c = this.config;
     if (s.interAct) {
       k.linearForward(s.h1, p.inW.w, p.inB.w, s.inter, N, c.intermediateSize, c.hiddenSize);
       k.activationForward(c.activation, s.inter, s.interAct, N * c.intermediateSize);
@@ -365,8 +476,18 @@ export class Backbone {
   }
 
   /** dInterAct [N,I] in (modified); adds d(h1) into dH1. */
-  private intermediateBackward(p: LayerParams, s: LayerActs, N: number, dInterAct: Float32Array, dH1: Float32Array, dTmp: Float32Array): void {
-    const k = this.kernels, c = this.config, H = c.hiddenSize, I = c.intermediateSize;
+  private intermediateBackward(
+    p: LayerParams,
+    s: LayerActs,
+    N: number,
+    dInterAct: Float32Array,
+    dH1: Float32Array,
+    dTmp: Float32Array,
+  ): void {
+    const k = this.kernels,
+      c = this.config,
+      H = c.hiddenSize,
+      I = c.intermediateSize;
     k.activationBackward(c.activation, s.inter, dInterAct, dInterAct, N * I);
     k.linearBackward(dInterAct, s.h1, p.inW.w, dTmp, p.inW.g, p.inB.g, N, I, H);
     k.add(dH1, dTmp, N * H);
@@ -375,7 +496,9 @@ export class Backbone {
   // ---- output: dense, dropout, residual, LayerNorm ----
 
   private outputForward(p: LayerParams, s: LayerActs, N: number, l: number): void {
-    const k = this.kernels, c = this.config, H = c.hiddenSize;
+    const k = this.kernels,
+      c = this.config,
+      H = c.hiddenSize;
     k.linearForward(s.interAct ?? s.inter, p.outW.w, p.outB.w, s.ln2In, N, H, c.intermediateSize);
     const d = this.drop(c.hiddenDropoutProb, 3 + 3 * l);
     if (d) k.dropoutForward(s.ln2In, s.ln2In, N * H, d);
@@ -383,8 +506,18 @@ export class Backbone {
   }
 
   /** dOut in (consumed); writes d(h1) (residual part + dense part is added later) into dH1 and d(interAct) into dInterAct. */
-  private outputBackward(p: LayerParams, s: LayerActs, N: number, l: number, dOut: Float32Array, dH1: Float32Array, dInterAct: Float32Array): void {
-    const k = this.kernels, c = this.config, H = c.hiddenSize;
+  private outputBackward(
+    p: LayerParams,
+    s: LayerActs,
+    N: number,
+    l: number,
+    dOut: Float32Array,
+    dH1: Float32Array,
+    dInterAct: Float32Array,
+  ): void {
+    const k = this.kernels,
+      c = this.config,
+      H = c.hiddenSize;
     k.layerNormBackward(dOut, s.ln2In, p.ln2W.w, s.ln2Mean, s.ln2Rstd, dH1, p.ln2W.g, p.ln2B.g, N, H);
     const d = this.drop(c.hiddenDropoutProb, 3 + 3 * l);
     if (d) k.dropoutBackward(dH1, dOut, N * H, d);
@@ -395,7 +528,8 @@ export class Backbone {
   // ---- layer = attention + attention output + intermediate + output ----
 
   private layerForward(l: number, x: Float32Array, s: LayerActs, batch: BackboneBatch): void {
-    const p = this.layerParams[l]!, N = batch.B * batch.T;
+    const p = this.layerParams[l]!,
+      N = batch.B * batch.T;
     this.selfAttentionForward(p, x, s, batch, l);
     this.attentionOutputForward(p, x, s, N, l);
     this.intermediateForward(p, s, N);
@@ -403,8 +537,16 @@ export class Backbone {
   }
 
   /** dOut: d(layer output) in, d(layer input) out (same buffer, g.dA). */
-  private layerBackward(l: number, x: Float32Array, s: LayerActs, batch: BackboneBatch, dOut: Float32Array, g: BackwardScratch): void {
-    const p = this.layerParams[l]!, N = batch.B * batch.T;
+  private layerBackward(
+    l: number,
+    x: Float32Array,
+    s: LayerActs,
+    batch: BackboneBatch,
+    dOut: Float32Array,
+    g: BackwardScratch,
+  ): void {
+    const p = this.layerParams[l]!,
+      N = batch.B * batch.T;
     const dH1 = g.dB;
     this.outputBackward(p, s, N, l, dOut, dH1, g.dI);
     this.intermediateBackward(p, s, N, g.dI, dH1, g.dC);
@@ -419,7 +561,10 @@ export class Backbone {
   // ---- pooler: dense + tanh on the first token ----
 
   private poolerForward(a: BackboneActs, x: Float32Array): void {
-    const k = this.kernels, H = this.config.hiddenSize, B = a.B, T = a.T;
+    const k = this.kernels,
+      H = this.config.hiddenSize,
+      B = a.B,
+      T = a.T;
     for (let b = 0; b < B; b++) a.clsRows.set(x.subarray(b * T * H, b * T * H + H), b * H);
     k.linearForward(a.clsRows, this.pool!.w.w, this.pool!.b.w, a.poolPre, B, H, H);
     k.activationForward('tanh', a.poolPre, a.pooled, B * H);
@@ -427,7 +572,10 @@ export class Backbone {
 
   /** Adds the pooler's contribution to d(sequence output) rows of the first tokens. */
   private poolerBackward(a: BackboneActs, g: BackwardScratch, dPooled: Float32Array, dSeq: Float32Array): void {
-    const k = this.kernels, H = this.config.hiddenSize, B = a.B, T = a.T;
+    const k = this.kernels,
+      H = this.config.hiddenSize,
+      B = a.B,
+      T = a.T;
     k.activationBackward('tanh', a.poolPre, dPooled, g.dPoolPre, B * H);
     k.linearBackward(g.dPoolPre, a.clsRows, this.pool!.w.w, g.dCls, this.pool!.w.g, this.pool!.b.g, B, H, H);
     for (let b = 0; b < B; b++) {

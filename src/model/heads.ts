@@ -51,7 +51,12 @@ export class LMHead {
   private dX = new Float32Array(0);
   private x: Float32Array = new Float32Array(0);
 
-  constructor(private readonly config: BertConfig, store: ParameterStore, prefix: string, private readonly kernels: Kernels) {
+  constructor(
+    private readonly config: BertConfig,
+    store: ParameterStore,
+    prefix: string,
+    private readonly kernels: Kernels,
+  ) {
     this.denseW = pg(store, 'cls.predictions.transform.dense.weight');
     this.denseB = pg(store, 'cls.predictions.transform.dense.bias');
     this.lnW = pg(store, 'cls.predictions.transform.LayerNorm.weight');
@@ -64,7 +69,8 @@ export class LMHead {
   private ensure(n: number): void {
     this.n = n;
     if (this.lnMean.length >= n) return;
-    const H = this.config.hiddenSize, V = this.config.vocabSize;
+    const H = this.config.hiddenSize,
+      V = this.config.vocabSize;
     this.pre = new Float32Array(n * H);
     this.act = new Float32Array(n * H);
     this.lnMean = new Float32Array(n);
@@ -84,7 +90,9 @@ export class LMHead {
 
   /** x [n, H] → logits [n, V] (this.logits). */
   forward(x: Float32Array, n: number): Float32Array {
-    const k = this.kernels, c = this.config, H = c.hiddenSize;
+    const k = this.kernels,
+      c = this.config,
+      H = c.hiddenSize;
     this.ensure(n);
     this.x = x;
     k.linearForward(x, this.denseW.w, this.denseB.w, this.pre, n, H, H);
@@ -96,8 +104,21 @@ export class LMHead {
 
   /** Back-propagates this.dLogits; returns d(x) [n, H] (a reused buffer). */
   backward(): Float32Array {
-    const k = this.kernels, c = this.config, H = c.hiddenSize, n = this.n;
-    k.linearBackward(this.dLogits, this.t, this.decoderW.w, this.dT, this.decoderW.g, this.decoderB.g, n, c.vocabSize, H);
+    const k = this.kernels,
+      c = this.config,
+      H = c.hiddenSize,
+      n = this.n;
+    k.linearBackward(
+      this.dLogits,
+      this.t,
+      this.decoderW.w,
+      this.dT,
+      this.decoderW.g,
+      this.decoderB.g,
+      n,
+      c.vocabSize,
+      H,
+    );
     // dT → d(act) through LayerNorm (into dX as scratch), then through the activation in place.
     k.layerNormBackward(this.dT, this.act, this.lnW.w, this.lnMean, this.lnRstd, this.dX, this.lnW.g, this.lnB.g, n, H);
     k.activationBackward(c.activation, this.pre, this.dX, this.dX, n * H);
@@ -126,7 +147,13 @@ export class LinearHead {
   private dX = new Float32Array(0);
   private drop: DropoutSpec | null = null;
 
-  constructor(store: ParameterStore, name: string, readonly out: number, readonly inDim: number, private readonly kernels: Kernels) {
+  constructor(
+    store: ParameterStore,
+    name: string,
+    readonly out: number,
+    readonly inDim: number,
+    private readonly kernels: Kernels,
+  ) {
     this.w = pg(store, `${name}.weight`);
     this.b = pg(store, `${name}.bias`);
   }
@@ -157,14 +184,21 @@ export class LinearHead {
 
 /** nn.CrossEntropyLoss (mean over rows whose label is not ignoreIndex); fills dlogits. NaN when no row counts, as torch. */
 export function crossEntropyLoss(
-  k: Kernels, logits: Float32Array, labels: Int32Array, n: number, c: number, ignoreIndex: number, dlogits: Float32Array,
+  k: Kernels,
+  logits: Float32Array,
+  labels: Int32Array,
+  n: number,
+  c: number,
+  ignoreIndex: number,
+  dlogits: Float32Array,
   weight = 1,
 ): number {
   let count = 0;
   for (let i = 0; i < n; i++) {
     const l = labels[i]!;
     if (l === ignoreIndex) continue;
-    if (!(l >= 0 && l < c)) throw new Error(`label ${l} at position ${i} is outside [0, ${c}) (use ${ignoreIndex} to ignore a position)`);
+    if (!(l >= 0 && l < c))
+      throw new Error(`label ${l} at position ${i} is outside [0, ${c}) (use ${ignoreIndex} to ignore a position)`);
     count++;
   }
   if (count === 0) {
@@ -187,10 +221,16 @@ export function mseLoss(logits: Float32Array, labels: Float32Array, n: number, d
 }
 
 /** nn.BCEWithLogitsLoss (mean), in the numerically stable form torch uses. */
-export function bceWithLogitsLoss(logits: Float32Array, labels: Float32Array, n: number, dlogits: Float32Array): number {
+export function bceWithLogitsLoss(
+  logits: Float32Array,
+  labels: Float32Array,
+  n: number,
+  dlogits: Float32Array,
+): number {
   let s = 0;
   for (let i = 0; i < n; i++) {
-    const x = logits[i]!, y = labels[i]!;
+    const x = logits[i]!,
+      y = labels[i]!;
     s += Math.max(x, 0) - x * y + Math.log1p(Math.exp(-Math.abs(x)));
     const sig = x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
     dlogits[i] = (sig - y) / n;

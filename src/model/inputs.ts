@@ -39,13 +39,16 @@ export function flatten(input: ArrayInput, what: string): Flat {
   if (isShaped(input)) {
     const shape = Array.from(input.shape);
     const n = shape.reduce((a, b) => a * b, 1);
-    if (!shape.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`${what}: invalid shape [${shape.join(', ')}]`);
-    if (input.data.length !== n) throw new Error(`${what}: shape [${shape.join(', ')}] needs ${n} values but data has ${input.data.length}`);
+    if (!shape.every((d) => Number.isInteger(d) && d >= 0))
+      throw new Error(`${what}: invalid shape [${shape.join(', ')}]`);
+    if (input.data.length !== n)
+      throw new Error(`${what}: shape [${shape.join(', ')}] needs ${n} values but data has ${input.data.length}`);
     const data = new Float64Array(n);
     for (let i = 0; i < n; i++) data[i] = Number(input.data[i]);
     return { data, shape };
   }
-  if (!Array.isArray(input)) throw new Error(`${what}: expected nested number arrays or { data, shape }, found ${typeof input}`);
+  if (!Array.isArray(input))
+    throw new Error(`${what}: expected nested number arrays or { data, shape }, found ${typeof input}`);
   const shape: number[] = [];
   let probe: unknown = input;
   while (Array.isArray(probe)) {
@@ -57,12 +60,15 @@ export function flatten(input: ArrayInput, what: string): Flat {
   let pos = 0;
   const walk = (x: unknown, depth: number, path: string): void => {
     if (depth === shape.length) {
-      if (typeof x !== 'number' || Number.isNaN(x)) throw new Error(`${what}${path}: expected a number, found ${JSON.stringify(x)}`);
+      if (typeof x !== 'number' || Number.isNaN(x))
+        throw new Error(`${what}${path}: expected a number, found ${JSON.stringify(x)}`);
       data[pos++] = x;
       return;
     }
     if (!Array.isArray(x) || x.length !== shape[depth]) {
-      throw new Error(`${what}${path}: ragged input, expected an array of length ${shape[depth]} (pad sequences to one length)`);
+      throw new Error(
+        `${what}${path}: ragged input, expected an array of length ${shape[depth]} (pad sequences to one length)`,
+      );
     }
     for (let i = 0; i < x.length; i++) walk(x[i], depth + 1, `${path}[${i}]`);
   };
@@ -76,7 +82,8 @@ export function flattenInt(input: ArrayInput, what: string): { data: Int32Array;
   const out = new Int32Array(f.data.length);
   for (let i = 0; i < f.data.length; i++) {
     const v = f.data[i]!;
-    if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647) throw new Error(`${what}: value ${v} at flat index ${i} is not a 32-bit integer`);
+    if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647)
+      throw new Error(`${what}: value ${v} at flat index ${i} is not a 32-bit integer`);
     out[i] = v;
   }
   return { data: out, shape: f.shape };

@@ -94,6 +94,11 @@ export class ParameterStore {
 
   /** Every parameter (aliases excluded), in buffer order. */
   parameters(): Parameter[] {
-    return this.order.map((name) => ({ name, shape: this.shape(name), data: this.view(name), grad: this.gradView(name) }));
+    return this.order.map((name) => ({
+      name,
+      shape: this.shape(name),
+      data: this.view(name),
+      grad: this.gradView(name),
+    }));
   }
 }

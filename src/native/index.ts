@@ -44,11 +44,15 @@ export function getKernels(options: GetKernelsOptions = {}): Kernels {
   const native = tryNativeKernels();
   if (native) return native;
   if (choice === 'native') {
-    throw new Error(`native backend requested (${options.backend ? 'backend option' : 'BERT_BACKEND=native'}) but ${nativeLoadError()}`);
+    throw new Error(
+      `native backend requested (${options.backend ? 'backend option' : 'BERT_BACKEND=native'}) but ${nativeLoadError()}`,
+    );
   }
   if (!warned) {
     warned = true;
-    process.stderr.write(`bert-ts: ${nativeLoadError()}; using the TypeScript kernels (much slower). Set BERT_BACKEND=js to silence this.\n`);
+    process.stderr.write(
+      `bert-ts: ${nativeLoadError()}; using the TypeScript kernels (much slower). Set BERT_BACKEND=js to silence this.\n`,
+    );
   }
   return jsKernels;
 }

@@ -3,7 +3,14 @@ import type { Activation, DropoutSpec, Kernels } from '../tensor/kernels.js';
 import type { NativeAddon } from './addon.js';
 
 const ACTIVATION_CODES: Record<Activation, number> = {
-  gelu: 0, gelu_new: 1, gelu_fast: 2, quick_gelu: 3, relu: 4, silu: 5, tanh: 6, identity: 7,
+  gelu: 0,
+  gelu_new: 1,
+  gelu_fast: 2,
+  quick_gelu: 3,
+  relu: 4,
+  silu: 5,
+  tanh: 6,
+  identity: 7,
 };
 
 function actCode(act: Activation): number {
@@ -35,10 +42,44 @@ export function createNativeKernels(addon: NativeAddon): Kernels {
     },
     layerNormBackward: addon.layerNormBackward,
     attentionForward(q, k, v, ld, maskBias, probs, ctx, ldCtx, batch, seqLen, heads, headDim, scale, dropout) {
-      addon.attentionForward(q, k, v, ld, maskBias, probs, ctx, ldCtx, batch, seqLen, heads, headDim, scale, dp(dropout), ds(dropout));
+      addon.attentionForward(
+        q,
+        k,
+        v,
+        ld,
+        maskBias,
+        probs,
+        ctx,
+        ldCtx,
+        batch,
+        seqLen,
+        heads,
+        headDim,
+        scale,
+        dp(dropout),
+        ds(dropout),
+      );
     },
     attentionBackward(dctx, ldCtx, q, k, v, ld, probs, dq, dk, dv, batch, seqLen, heads, headDim, scale, dropout) {
-      addon.attentionBackward(dctx, ldCtx, q, k, v, ld, probs, dq, dk, dv, batch, seqLen, heads, headDim, scale, dp(dropout), ds(dropout));
+      addon.attentionBackward(
+        dctx,
+        ldCtx,
+        q,
+        k,
+        v,
+        ld,
+        probs,
+        dq,
+        dk,
+        dv,
+        batch,
+        seqLen,
+        heads,
+        headDim,
+        scale,
+        dp(dropout),
+        ds(dropout),
+      );
     },
     add: addon.add,
     embeddingForward: addon.embeddingForward,

@@ -86,11 +86,16 @@ function getTag(name: string): [string, string] {
 
 function label(id2label: Record<number, string>, id: number): string {
   const name = id2label[id];
-  if (name === undefined) throw new Error(`the model predicted label ${id}, which config.json's id2label does not name`);
+  if (name === undefined)
+    throw new Error(`the model predicted label ${id}, which config.json's id2label does not name`);
   return name;
 }
 
-function aggregateWord(pieces: PreEntity[], strategy: 'first' | 'average' | 'max', id2label: Record<number, string>): Labelled {
+function aggregateWord(
+  pieces: PreEntity[],
+  strategy: 'first' | 'average' | 'max',
+  id2label: Record<number, string>,
+): Labelled {
   const word = wordPieceTokensToString(pieces.map((p) => p.word));
   let scores: ArrayLike<number>;
   if (strategy === 'first') {
@@ -115,7 +120,13 @@ function aggregateWord(pieces: PreEntity[], strategy: 'first' | 'average' | 'max
     scores = mean;
   }
   const id = argmaxOf(scores);
-  return { entity: label(id2label, id), score: scores[id], word, start: pieces[0].start, end: pieces[pieces.length - 1].end };
+  return {
+    entity: label(id2label, id),
+    score: scores[id],
+    word,
+    start: pieces[0].start,
+    end: pieces[pieces.length - 1].end,
+  };
 }
 
 function groupSubEntities(group: Labelled[]): GroupedEntity {
@@ -168,7 +179,14 @@ export function aggregateEntities(
   if (strategy === 'none' || strategy === 'simple') {
     const tokens: TokenEntity[] = preEntities.map((p) => {
       const id = argmaxOf(p.scores);
-      return { entity: label(id2label, id), score: p.scores[id], index: p.index, word: p.word, start: p.start, end: p.end };
+      return {
+        entity: label(id2label, id),
+        score: p.scores[id],
+        index: p.index,
+        word: p.word,
+        start: p.start,
+        end: p.end,
+      };
     });
     if (strategy === 'none') return tokens.filter((e) => !ignoreLabels.includes(e.entity));
     return groupEntities(tokens).filter((e) => !ignoreLabels.includes(e.entity_group));

@@ -112,7 +112,8 @@ export function decodeWindowSpans(
   // any positive score, so ranking the band alone gives the same top-k (then undesired spans are filtered out).
   const candidates: SpanCandidate[] = [];
   for (let i = 0; i < n; i++) {
-    for (let j = i; j < Math.min(n, i + maxAnswerLen); j++) candidates.push({ start: i, end: j, score: start[i] * end[j] });
+    for (let j = i; j < Math.min(n, i + maxAnswerLen); j++)
+      candidates.push({ start: i, end: j, score: start[i] * end[j] });
   }
   // Stable sort: ties keep row-major order, as numpy's argmax does for topK = 1.
   candidates.sort((a, b) => b.score - a.score);
@@ -126,7 +127,8 @@ export function decodeWindowSpans(
  */
 export function spanToChars(window: QaWindow, context: ContextTokens, start: number, end: number): [number, number] {
   const toContext = (i: number): number => window.contextStart + (i - window.contextOffset);
-  const inContext = (i: number): boolean => i >= window.contextOffset && i < window.contextOffset + window.contextEnd - window.contextStart;
+  const inContext = (i: number): boolean =>
+    i >= window.contextOffset && i < window.contextOffset + window.contextEnd - window.contextStart;
   if (!inContext(start) || !inContext(end)) return [0, 0]; // a [CLS] span: HF's offsets for [CLS] are (0, 0)
   const s = toContext(start);
   const e = toContext(end);

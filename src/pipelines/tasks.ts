@@ -3,9 +3,22 @@
 import type { BertConfig } from '../model/config.js';
 import { PipelineInputError } from './errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { aggregateEntities, isSubwordPiece, type GroupedEntity, type PreEntity, type TokenEntity } from './aggregation.js';
+import {
+  aggregateEntities,
+  isSubwordPiece,
+  type GroupedEntity,
+  type PreEntity,
+  type TokenEntity,
+} from './aggregation.js';
 import { normalizeL2, sigmoid, softmax, topKIndices } from './math.js';
-import { buildWindows, decodeWindowSpans, rankAnswers, wordIdsFromTokens, type ContextTokens, type QaAnswer } from './qa.js';
+import {
+  buildWindows,
+  decodeWindowSpans,
+  rankAnswers,
+  wordIdsFromTokens,
+  type ContextTokens,
+  type QaAnswer,
+} from './qa.js';
 
 /** Pipelines never back-propagate: layers share activation buffers. */
 const INFERENCE = { grad: false } as const;
@@ -37,7 +50,10 @@ export interface ForwardModel<O> {
 }
 
 /** Pads encodings to the longest of them (right padding, attention mask 0 on pads). */
-export function padBatch(encodings: { inputIds: number[]; tokenTypeIds: number[] }[], padId: number): ModelBatch & { T: number } {
+export function padBatch(
+  encodings: { inputIds: number[]; tokenTypeIds: number[] }[],
+  padId: number,
+): ModelBatch & { T: number } {
   const B = encodings.length;
   const T = Math.max(1, ...encodings.map((e) => e.inputIds.length));
   const ids = new Int32Array(B * T).fill(padId);
@@ -51,7 +67,12 @@ export function padBatch(encodings: { inputIds: number[]; tokenTypeIds: number[]
     }
   });
   const shape = [B, T];
-  return { inputIds: { data: ids, shape }, attentionMask: { data: mask, shape }, tokenTypeIds: { data: types, shape }, T };
+  return {
+    inputIds: { data: ids, shape },
+    attentionMask: { data: mask, shape },
+    tokenTypeIds: { data: types, shape },
+    T,
+  };
 }
 
 /** Runs `fn` on consecutive slices of at most `size` items and concatenates the results. */
@@ -91,19 +112,21 @@ export function textClassification(
       : config.problemType === 'multi_label_classification' || numLabels === 1
         ? 'sigmoid'
         : 'softmax');
-  const topK = options.topK === null ? Infinity : options.topK ?? 1;
+  const topK = options.topK === null ? Infinity : (options.topK ?? 1);
   if (!(topK >= 1)) throw new RangeError(`topK must be at least 1 (or null for every label), got ${options.topK}`);
   return inChunks(inputs, ctx.batchSize, (chunk) => {
     const encodings = chunk.map((input) => {
       const [text, pair] = typeof input === 'string' ? [input, null] : [input.text, input.text_pair ?? null];
-      if (typeof text !== 'string') throw new PipelineInputError('a text-classification input must be a string or {text, text_pair}');
+      if (typeof text !== 'string')
+        throw new PipelineInputError('a text-classification input must be a string or {text, text_pair}');
       return ctx.tokenizer.encode(text, pair, ctx.maxLength);
     });
     const { logits } = ctx.model.forward(padBatch(encodings, ctx.tokenizer.padId), INFERENCE);
     const L = logits.shape[1];
     return chunk.map((_, b) => {
       const row = logits.data.subarray(b * L, (b + 1) * L);
-      const scores = fn === 'softmax' ? softmax(row) : fn === 'sigmoid' ? Float64Array.from(row, sigmoid) : Float64Array.from(row);
+      const scores =
+        fn === 'softmax' ? softmax(row) : fn === 'sigmoid' ? Float64Array.from(row, sigmoid) : Float64Array.from(row);
       return topKIndices(scores, Math.min(topK, L)).map((i) => ({ label: labelOf(config, i), score: scores[i] }));
     });
   });
@@ -125,7 +148,9 @@ export function fillMask(
     const encodings = chunk.map((text) => tok.encode(text, null, ctx.maxLength));
     encodings.forEach((e, i) => {
       if (!e.inputIds.includes(tok.maskId)) {
-        throw new PipelineInputError(`no mask token (${tok.maskToken}) found in the input "${chunk[i].slice(0, 80)}" (after truncation to ${ctx.maxLength} tokens)`);
+        throw new PipelineInputError(
+          `no mask token (${tok.maskToken}) found in the input "${chunk[i].slice(0, 80)}" (after truncation to ${ctx.maxLength} tokens)`,
+        );
       }
     });
     const { logits } = ctx.model.forward(padBatch(encodings, tok.padId), INFERENCE);
@@ -146,7 +171,10 @@ export function fillMask(
             token,
             token_str: tok.decode([token], false),
             // With several masks the other [MASK]s are kept in the sequence (HF skips special tokens only for one).
-            sequence: tok.decode(filled.filter((id) => id !== tok.padId), single),
+            sequence: tok.decode(
+              filled.filter((id) => id !== tok.padId),
+              single,
+            ),
           };
         });
       });
@@ -187,10 +215,20 @@ export function tokenClassification(
   const id2label: Record<number, string> = {};
   for (const [k, v] of Object.entries(config.id2label)) id2label[Number(k)] = v;
   // Each text becomes one encoding, or with `stride` as many overlapping windows as a long text needs.
-  const pieces = inputs.map((text, n) => ({ n, text, windows: tokenWindows(tok, text, ctx.maxLength, options.stride) }));
+  const pieces = inputs.map((text, n) => ({
+    n,
+    text,
+    windows: tokenWindows(tok, text, ctx.maxLength, options.stride),
+  }));
   const flat = pieces.flatMap((p) => p.windows.map((w) => ({ n: p.n, text: p.text, w })));
   const perWindow = inChunks(flat, ctx.batchSize, (chunk) => {
-    const { logits } = ctx.model.forward(padBatch(chunk.map((c) => c.w), tok.padId), INFERENCE);
+    const { logits } = ctx.model.forward(
+      padBatch(
+        chunk.map((c) => c.w),
+        tok.padId,
+      ),
+      INFERENCE,
+    );
     const [, T, L] = logits.shape;
     return chunk.map(({ w: e, text }, b) => {
       const pre: PreEntity[] = [];
@@ -208,7 +246,8 @@ export function tokenClassification(
   });
   return pieces.map((p) => {
     const entities = perWindow.filter((_, i) => flat[i].n === p.n).flat() as (TokenEntity | GroupedEntity)[];
-    return (p.windows.length > 1 ? aggregateOverlappingEntities(entities) : entities) as TokenEntity[] | GroupedEntity[];
+    return (p.windows.length > 1 ? aggregateOverlappingEntities(entities) : entities) as
+      TokenEntity[] | GroupedEntity[];
   });
 }
 
@@ -216,7 +255,12 @@ export function tokenClassification(
  * The encodings of one text: the text truncated to maxLength, or (with a stride) windows of maxLength - 2 word
  * pieces, each repeating the last `stride` pieces of the previous one, as HF's tokenizer overflow does.
  */
-function tokenWindows(tok: PipelineTokenizer, text: string, maxLength: number, stride: number | undefined): PipelineEncoding[] {
+function tokenWindows(
+  tok: PipelineTokenizer,
+  text: string,
+  maxLength: number,
+  stride: number | undefined,
+): PipelineEncoding[] {
   if (stride === undefined) return [tok.encode(text, null, maxLength)];
   const room = maxLength - 2;
   if (!Number.isInteger(stride) || stride < 0 || stride >= room) {
@@ -242,7 +286,9 @@ function tokenWindows(tok: PipelineTokenizer, text: string, maxLength: number, s
  * HF's aggregate_overlapping_entities: entities of overlapping windows sorted by start; of two that overlap the
  * longer one stays (the higher score on equal lengths).
  */
-export function aggregateOverlappingEntities<E extends { start: number; end: number; score: number }>(entities: E[]): E[] {
+export function aggregateOverlappingEntities<E extends { start: number; end: number; score: number }>(
+  entities: E[],
+): E[] {
   if (entities.length === 0) return entities;
   const sorted = [...entities].sort((a, b) => a.start - b.start);
   const out: E[] = [];
@@ -293,7 +339,10 @@ export function questionAnswering(
   });
   const flat = prepared.flatMap((p, n) => p.windows.map((w) => ({ n, w })));
   const decoded = inChunks(flat, ctx.batchSize, (chunk) => {
-    const batch = padBatch(chunk.map(({ w }) => w), tok.padId);
+    const batch = padBatch(
+      chunk.map(({ w }) => w),
+      tok.padId,
+    );
     const { startLogits, endLogits } = ctx.model.forward(batch, INFERENCE);
     const T = batch.T;
     return chunk.map(({ w }, b) => {
@@ -322,7 +371,8 @@ export function featureExtraction(
   options: FeatureExtractionCallOptions = {},
 ): (number[] | number[][])[] {
   const pooling = options.pooling ?? 'none';
-  if (!['none', 'cls', 'mean'].includes(pooling)) throw new Error(`unknown pooling "${pooling}": use none, cls or mean`);
+  if (!['none', 'cls', 'mean'].includes(pooling))
+    throw new Error(`unknown pooling "${pooling}": use none, cls or mean`);
   return inChunks(inputs, ctx.batchSize, (chunk) => {
     const encodings = chunk.map((text) => ctx.tokenizer.encode(text, null, ctx.maxLength));
     const { lastHiddenState } = ctx.model.forward(padBatch(encodings, ctx.tokenizer.padId), INFERENCE);

@@ -24,7 +24,8 @@ function connect(): { port: Port; spec: { module: string; args: unknown } } {
   }
   const send = process.send?.bind(process);
   const raw = process.env.BERT_WORKER_SPEC;
-  if (!send || !raw) throw new Error('worker-entry must run in a worker thread or a child process started by WorkerPool');
+  if (!send || !raw)
+    throw new Error('worker-entry must run in a worker thread or a child process started by WorkerPool');
   // The pool disconnects to stop us: exit from the main thread (native thread pools are torn down cleanly there).
   process.on('disconnect', () => process.exit(0));
   // Ctrl-C reaches the whole process group; the parent decides when workers stop (it disconnects), so a worker

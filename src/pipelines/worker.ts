@@ -103,7 +103,10 @@ interface Slot {
 
 /** A worker died, failed to start, or its predictor threw; `invalidInput` marks errors caused by the input. */
 export class WorkerError extends Error {
-  constructor(message: string, readonly invalidInput = false) {
+  constructor(
+    message: string,
+    readonly invalidInput = false,
+  ) {
     super(message);
   }
 }

@@ -23,7 +23,11 @@ export interface BatcherOptions<R, I = string> {
 /** The queue is full: the caller should answer 503 and ask the client to retry later. */
 export class QueueFullError extends Error {
   readonly code = 'queue_full';
-  constructor(readonly queued: number, readonly requested: number, readonly limit: number) {
+  constructor(
+    readonly queued: number,
+    readonly requested: number,
+    readonly limit: number,
+  ) {
     super(`the queue holds ${queued} texts and ${requested} more would exceed its limit of ${limit}; retry later`);
   }
 }
@@ -61,7 +65,8 @@ export class DynamicBatcher<R, I = string> {
   constructor(private readonly options: BatcherOptions<R, I>) {
     for (const key of ['maxBatch', 'maxQueue'] as const) {
       const value = options[key];
-      if (!Number.isInteger(value) || value < 1) throw new RangeError(`${key} must be a positive integer, got ${value}`);
+      if (!Number.isInteger(value) || value < 1)
+        throw new RangeError(`${key} must be a positive integer, got ${value}`);
     }
     if (!(options.maxWaitMs >= 0)) throw new RangeError(`maxWaitMs must be >= 0, got ${options.maxWaitMs}`);
     this.concurrency = options.concurrency ?? 1;
@@ -162,7 +167,11 @@ export class DynamicBatcher<R, I = string> {
     void this.runItems(items.map((item) => item.text)).then((outcomes) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.running--;
-      this.options.onBatch?.(items.length, seconds, outcomes.some((o) => !o.ok));
+      this.options.onBatch?.(
+        items.length,
+        seconds,
+        outcomes.some((o) => !o.ok),
+      );
       items.forEach((item, i) => {
         const outcome = outcomes[i];
         if (outcome.ok) item.done(null, outcome.value);
@@ -184,7 +193,10 @@ export class DynamicBatcher<R, I = string> {
       results = await this.options.predictBatch(texts);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      if ((error as { invalidInput?: boolean } | null)?.invalidInput === true || (error as Error | null)?.name === 'TokenizerError') {
+      if (
+        (error as { invalidInput?: boolean } | null)?.invalidInput === true ||
+        (error as Error | null)?.name === 'TokenizerError'
+      ) {
         throw new InvalidInputError(message);
       }
       throw new InferenceError(`inference failed: ${message}`);

@@ -2,7 +2,14 @@
 // queue limits that answer with a status code and a JSON error instead of growing or hanging.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { BatcherClosedError, DynamicBatcher, InferenceError, InvalidInputError, QueueFullError, type PredictBatch } from './batcher.js';
+import {
+  BatcherClosedError,
+  DynamicBatcher,
+  InferenceError,
+  InvalidInputError,
+  QueueFullError,
+  type PredictBatch,
+} from './batcher.js';
 import { ServerMetrics } from './metrics.js';
 
 export interface ServerOptions<R, I = string> {
@@ -50,12 +57,20 @@ export interface BertServer {
 
 /** An error answered to the client as `{error: {code, message}}`. */
 class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
 
 export function createServer<R, I = string>(options: ServerOptions<R, I>): BertServer {
   const maxBodyBytes = options.maxBodyBytes ?? 1 << 20;
@@ -101,8 +116,7 @@ export function createServer<R, I = string>(options: ServerOptions<R, I>): BertS
       socket.destroy();
       return;
     }
-    const status =
-      error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
     const code = status === 408 ? 'request_timeout' : status === 431 ? 'headers_too_large' : 'bad_request';
     const message =
       status === 408
@@ -122,8 +136,14 @@ export function createServer<R, I = string>(options: ServerOptions<R, I>): BertS
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > maxBodyBytes) {
-      const body = JSON.stringify({ error: { code: 'body_too_large', message: `the body declares ${declared} bytes; the limit is ${maxBodyBytes}` } });
-      res.writeHead(413, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+      const body = JSON.stringify({
+        error: { code: 'body_too_large', message: `the body declares ${declared} bytes; the limit is ${maxBodyBytes}` },
+      });
+      res.writeHead(413, {
+        'Content-Type': 'application/json',
+        'Content-Length': Buffer.byteLength(body),
+        Connection: 'close',
+      });
       res.end(body);
       metrics.countRequest(routeOf(req.url ?? '/'), 413);
       return;
@@ -177,7 +197,13 @@ export function createServer<R, I = string>(options: ServerOptions<R, I>): BertS
     }
     if (route !== '/predict') {
       req.resume();
-      return fail(new HttpError(404, 'not_found', `no route ${req.method} ${route}; try POST /predict, GET /health or GET /metrics`));
+      return fail(
+        new HttpError(
+          404,
+          'not_found',
+          `no route ${req.method} ${route}; try POST /predict, GET /health or GET /metrics`,
+        ),
+      );
     }
     if (req.method !== 'POST') {
       req.resume();
@@ -292,7 +318,11 @@ export function parseTextInput(value: unknown): string {
  * Validates `{"inputs": X | [X, ...]}` (or `text` / `texts`) where each X is what `parseInput` accepts (a string by
  * default); a bare X is a single input, an array a batch.
  */
-function parseRequest<I>(body: Uint8Array, maxTexts: number, parseInput: (value: unknown) => I): { texts: I[]; single: boolean } {
+function parseRequest<I>(
+  body: Uint8Array,
+  maxTexts: number,
+  parseInput: (value: unknown) => I,
+): { texts: I[]; single: boolean } {
   let source: string;
   try {
     source = utf8.decode(body);
@@ -336,7 +366,11 @@ function parseRequest<I>(body: Uint8Array, maxTexts: number, parseInput: (value:
 export function checkWellFormed(text: string, where: string): void {
   const lone = /\p{Surrogate}/u.exec(text);
   if (lone) {
-    throw new HttpError(400, 'invalid_text', `${where} contains a lone UTF-16 surrogate (U+${lone[0].charCodeAt(0).toString(16).toUpperCase()}) at index ${lone.index}`);
+    throw new HttpError(
+      400,
+      'invalid_text',
+      `${where} contains a lone UTF-16 surrogate (U+${lone[0].charCodeAt(0).toString(16).toUpperCase()}) at index ${lone.index}`,
+    );
   }
 }
 

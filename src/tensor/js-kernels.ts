@@ -72,9 +72,19 @@ function actDerivative(act: Activation, x: number): number {
 }
 
 function gemm(
-  transA: boolean, transB: boolean, m: number, n: number, k: number,
-  alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number,
-  beta: number, c: Float32Array, ldc: number,
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  ldb: number,
+  beta: number,
+  c: Float32Array,
+  ldc: number,
 ): void {
   // BLAS semantics: beta = 0 overwrites C, so NaN/garbage in C never leaks into the result.
   for (let i = 0; i < m; i++) {
@@ -89,9 +99,15 @@ function gemm(
     let i = 0;
     for (; i + 4 <= m; i += 4) {
       acc.fill(0, 0, 4 * n);
-      const a0 = i * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+      const a0 = i * lda,
+        a1 = a0 + lda,
+        a2 = a1 + lda,
+        a3 = a2 + lda;
       for (let p = 0; p < k; p++) {
-        const v0 = a[a0 + p]!, v1 = a[a1 + p]!, v2 = a[a2 + p]!, v3 = a[a3 + p]!;
+        const v0 = a[a0 + p]!,
+          v1 = a[a1 + p]!,
+          v2 = a[a2 + p]!,
+          v3 = a[a3 + p]!;
         const bp = p * ldb;
         for (let j = 0; j < n; j++) {
           const bv = b[bp + j]!;
@@ -122,10 +138,16 @@ function gemm(
     // Row-by-row dot products (both operands contiguous); 4 rows of A share each row of B to cut traffic.
     let i = 0;
     for (; i + 4 <= m; i += 4) {
-      const a0 = i * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+      const a0 = i * lda,
+        a1 = a0 + lda,
+        a2 = a1 + lda,
+        a3 = a2 + lda;
       for (let j = 0; j < n; j++) {
         const bj = j * ldb;
-        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        let s0 = 0,
+          s1 = 0,
+          s2 = 0,
+          s3 = 0;
         for (let p = 0; p < k; p++) {
           const bv = b[bj + p];
           s0 += a[a0 + p] * bv;
@@ -159,11 +181,18 @@ function gemm(
       let p = 0;
       for (; p + 4 <= k; p += 4) {
         const ap = p * lda;
-        const b0 = p * ldb, b1 = b0 + ldb, b2 = b1 + ldb, b3 = b2 + ldb;
+        const b0 = p * ldb,
+          b1 = b0 + ldb,
+          b2 = b1 + ldb,
+          b3 = b2 + ldb;
         for (let i = i0; i < i1; i++) {
-          const v0 = a[ap + i]!, v1 = a[ap + lda + i]!, v2 = a[ap + 2 * lda + i]!, v3 = a[ap + 3 * lda + i]!;
+          const v0 = a[ap + i]!,
+            v1 = a[ap + lda + i]!,
+            v2 = a[ap + 2 * lda + i]!,
+            v3 = a[ap + 3 * lda + i]!;
           const off = (i - i0) * n;
-          for (let j = 0; j < n; j++) acc[off + j] += v0 * b[b0 + j]! + v1 * b[b1 + j]! + v2 * b[b2 + j]! + v3 * b[b3 + j]!;
+          for (let j = 0; j < n; j++)
+            acc[off + j] += v0 * b[b0 + j]! + v1 * b[b1 + j]! + v2 * b[b2 + j]! + v3 * b[b3 + j]!;
         }
       }
       for (; p < k; p++) {
@@ -259,14 +288,16 @@ export const jsKernels: Kernels = {
       const off = r * cols;
       const mu = mean[r];
       const rs = rstd[r];
-      let sumD = 0, sumDX = 0;
+      let sumD = 0,
+        sumDX = 0;
       for (let j = 0; j < cols; j++) {
         const xhat = (x[off + j] - mu) * rs;
         const dxhat = dy[off + j] * gamma[j];
         sumD += dxhat;
         sumDX += dxhat * xhat;
       }
-      const meanD = sumD / cols, meanDX = sumDX / cols;
+      const meanD = sumD / cols,
+        meanDX = sumDX / cols;
       for (let j = 0; j < cols; j++) {
         const xhat = (x[off + j] - mu) * rs;
         const g = dy[off + j];
@@ -367,7 +398,7 @@ export const jsKernels: Kernels = {
     }
   },
 
-add(dst, src, n) {
+  add(dst, src, n) {
     for (let i = 0; i < n; i++) dst[i] += src[i];
   },
 
@@ -411,7 +442,9 @@ add(dst, src, n) {
         continue;
       }
       if (!(label >= 0 && label < c)) {
-        throw new RangeError(`softmaxCrossEntropy: label ${label} at row ${i} is outside [0, ${c}) and is not the ignore index ${ignoreIndex}`);
+        throw new RangeError(
+          `softmaxCrossEntropy: label ${label} at row ${i} is outside [0, ${c}) and is not the ignore index ${ignoreIndex}`,
+        );
       }
       let max = -Infinity;
       for (let j = 0; j < c; j++) if (logits[off + j] > max) max = logits[off + j];
@@ -438,7 +471,7 @@ add(dst, src, n) {
       const vi = beta2 * v[i] + (1 - beta2) * g * g;
       m[i] = mi;
       v[i] = vi;
-      params[i] = params[i] * decay - stepSize * mi / (Math.sqrt(vi) / bc2Sqrt + eps);
+      params[i] = params[i] * decay - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
     }
   },
 

@@ -23,9 +23,19 @@ export interface Kernels {
 
   /** C[m,n] = alpha * op(A) @ op(B) + beta * C; op(A) is [m,k] (A stored [k,m] when transA), op(B) is [k,n]. */
   gemm(
-    transA: boolean, transB: boolean, m: number, n: number, k: number,
-    alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number,
-    beta: number, c: Float32Array, ldc: number,
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    lda: number,
+    b: Float32Array,
+    ldb: number,
+    beta: number,
+    c: Float32Array,
+    ldc: number,
   ): void;
 
   /**
@@ -33,7 +43,13 @@ export interface Kernels {
    * activation is given (inference: the pre-activation a backward would need is not kept).
    */
   linearForward(
-    x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number,
+    x: Float32Array,
+    w: Float32Array,
+    bias: Float32Array | null,
+    y: Float32Array,
+    m: number,
+    n: number,
+    k: number,
     activation?: Activation,
   ): void;
 
@@ -42,8 +58,15 @@ export interface Kernels {
    * db[n] += column sums of dy (skipped when db is null).
    */
   linearBackward(
-    dy: Float32Array, x: Float32Array, w: Float32Array,
-    dx: Float32Array | null, dw: Float32Array, db: Float32Array | null, m: number, n: number, k: number,
+    dy: Float32Array,
+    x: Float32Array,
+    w: Float32Array,
+    dx: Float32Array | null,
+    dw: Float32Array,
+    db: Float32Array | null,
+    m: number,
+    n: number,
+    k: number,
   ): void;
 
   /** y[i] = act(x[i]) for i < n (y may be x). */
@@ -57,13 +80,29 @@ export interface Kernels {
    * With a residual [rows, cols], x += residual first, in place (x then holds the input backward needs).
    */
   layerNormForward(
-    x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array,
-    mean: Float32Array, rstd: Float32Array, rows: number, cols: number, eps: number, residual?: Float32Array | null,
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    y: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    rows: number,
+    cols: number,
+    eps: number,
+    residual?: Float32Array | null,
   ): void;
   /** dx = d LN / dx (overwritten); dgamma += ..., dbeta += ... */
   layerNormBackward(
-    dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, rstd: Float32Array,
-    dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number,
+    dy: Float32Array,
+    x: Float32Array,
+    gamma: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    dx: Float32Array,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
+    rows: number,
+    cols: number,
   ): void;
 
   /**
@@ -77,22 +116,53 @@ export interface Kernels {
    * Dropout (when given) is applied to the probabilities with counter index ((b*H + h)*T + t)*T + s.
    */
   attentionForward(
-    q: Float32Array, k: Float32Array, v: Float32Array, ld: number, maskBias: Float32Array,
-    probs: Float32Array | null, ctx: Float32Array, ldCtx: number,
-    batch: number, seqLen: number, heads: number, headDim: number, scale: number, dropout: DropoutSpec | null,
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    ld: number,
+    maskBias: Float32Array,
+    probs: Float32Array | null,
+    ctx: Float32Array,
+    ldCtx: number,
+    batch: number,
+    seqLen: number,
+    heads: number,
+    headDim: number,
+    scale: number,
+    dropout: DropoutSpec | null,
   ): void;
   /** Backward of attentionForward: writes dq, dk, dv (same layout and ld as q, k, v), overwriting them. */
   attentionBackward(
-    dctx: Float32Array, ldCtx: number, q: Float32Array, k: Float32Array, v: Float32Array, ld: number,
-    probs: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array,
-    batch: number, seqLen: number, heads: number, headDim: number, scale: number, dropout: DropoutSpec | null,
+    dctx: Float32Array,
+    ldCtx: number,
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    ld: number,
+    probs: Float32Array,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+    batch: number,
+    seqLen: number,
+    heads: number,
+    headDim: number,
+    scale: number,
+    dropout: DropoutSpec | null,
   ): void;
 
   /** dst[i] += src[i] for i < n (residual and gradient accumulation). */
   add(dst: Float32Array, src: Float32Array, n: number): void;
 
   /** out[i,:] (=, or += when accumulate) table[ids[i],:] for i < n; ids are checked by the caller. */
-  embeddingForward(ids: Int32Array, table: Float32Array, out: Float32Array, n: number, dim: number, accumulate: boolean): void;
+  embeddingForward(
+    ids: Int32Array,
+    table: Float32Array,
+    out: Float32Array,
+    n: number,
+    dim: number,
+    accumulate: boolean,
+  ): void;
   /** dtable[ids[i],:] += dout[i,:] (scatter-add; repeated ids add up). */
   embeddingBackward(ids: Int32Array, dout: Float32Array, dtable: Float32Array, n: number, dim: number): void;
 
@@ -107,8 +177,13 @@ export interface Kernels {
    * (softmax - onehot) * gradScale for counted rows and 0 for ignored rows.
    */
   softmaxCrossEntropy(
-    logits: Float32Array, labels: Int32Array, n: number, c: number, ignoreIndex: number,
-    dlogits: Float32Array | null, gradScale: number,
+    logits: Float32Array,
+    labels: Int32Array,
+    n: number,
+    c: number,
+    ignoreIndex: number,
+    dlogits: Float32Array | null,
+    gradScale: number,
   ): { lossSum: number; count: number };
 
   /**
@@ -118,9 +193,18 @@ export interface Kernels {
    * biasCorrection1 = 1 - b1^t and biasCorrection2 = 1 - b2^t (pass 1 and 1 for no bias correction).
    */
   adamwStep(
-    params: Float32Array, grads: Float32Array, m: Float32Array, v: Float32Array, n: number,
-    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number,
-    biasCorrection1: number, biasCorrection2: number,
+    params: Float32Array,
+    grads: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    biasCorrection1: number,
+    biasCorrection2: number,
   ): void;
 
   /** Sum of squares of x[0..n) accumulated in double precision (for global-norm clipping). */

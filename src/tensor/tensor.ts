@@ -16,7 +16,9 @@ export function shapeSize(shape: readonly number[]): number {
 /** Wraps data in a Tensor after checking that the shape matches its length. */
 export function tensor(data: Float32Array, shape: number[]): Tensor {
   if (shapeSize(shape) !== data.length) {
-    throw new Error(`tensor: shape [${shape.join(', ')}] holds ${shapeSize(shape)} elements but the data has ${data.length}`);
+    throw new Error(
+      `tensor: shape [${shape.join(', ')}] holds ${shapeSize(shape)} elements but the data has ${data.length}`,
+    );
   }
   return { shape, data };
 }

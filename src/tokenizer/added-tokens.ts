@@ -115,13 +115,15 @@ export class AddedTokenMatcher {
     let startOffset = 0;
     let pos = 0;
     while (pos < s.length) {
-      let pat: Pattern | null = null, at = pos;
+      let pat: Pattern | null = null,
+        at = pos;
       for (; at < s.length; at++) {
         pat = this.longestAt(s, at);
         if (pat) break;
       }
       if (!pat) break;
-      let start = at, stop = at + pat.units.length;
+      let start = at,
+        stop = at + pat.units.length;
       pos = stop;
       const t = pat.token;
       if (t.singleWord) {

@@ -1,6 +1,18 @@
 // Reading and writing HF tokenizer folders: tokenizer.json, or vocab.txt + tokenizer_config.json the way
 // transformers converts a slow BertTokenizer; every unsupported component is refused by name.
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, realpathSync, renameSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+  type BigIntStats,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { AddedToken } from './added-tokens.js';
 import { TokenizerError } from './errors.js';
@@ -14,7 +26,8 @@ export interface NormalizerSpec {
 }
 
 /** One piece of a TemplateProcessing template. */
-export type TemplatePiece = { kind: 'special'; name: string; typeId: number } | { kind: 'sequence'; sequence: 'A' | 'B'; typeId: number };
+export type TemplatePiece =
+  { kind: 'special'; name: string; typeId: number } | { kind: 'sequence'; sequence: 'A' | 'B'; typeId: number };
 
 export interface TemplateSpec {
   single: TemplatePiece[];
@@ -98,7 +111,8 @@ class Reader {
   int(o: JsonObject, key: string, path: string, fallback?: number): number {
     const v = o[key];
     if (v === undefined && fallback !== undefined) return fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw this.error(join2(path, key), `expected a non-negative integer, got ${describe(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+      throw this.error(join2(path, key), `expected a non-negative integer, got ${describe(v)}`);
     return v;
   }
 }
@@ -129,7 +143,14 @@ const MAX_FILE_BYTES = 256n * 2n ** 20n;
 
 /** What changes when a file is replaced, deleted, truncated or written to (ctime moves on every write and rename). */
 function sameVersion(a: BigIntStats, b: BigIntStats | undefined): boolean {
-  return b !== undefined && a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+  return (
+    b !== undefined &&
+    a.dev === b.dev &&
+    a.ino === b.ino &&
+    a.size === b.size &&
+    a.mtimeNs === b.mtimeNs &&
+    a.ctimeNs === b.ctimeNs
+  );
 }
 
 /**
@@ -150,7 +171,8 @@ class FolderReads {
     try {
       const before = fstatSync(fd, { bigint: true });
       if (!before.isFile()) throw new TokenizerError(`cannot read ${path}: not a regular file`);
-      if (before.size > MAX_FILE_BYTES) throw new TokenizerError(`${path}: ${before.size} bytes; tokenizer files over 256 MiB are refused`);
+      if (before.size > MAX_FILE_BYTES)
+        throw new TokenizerError(`${path}: ${before.size} bytes; tokenizer files over 256 MiB are refused`);
       const bytes = Buffer.alloc(Number(before.size));
       let done = 0;
       while (done < bytes.length) {
@@ -171,7 +193,9 @@ class FolderReads {
   verify(): void {
     for (const [path, version] of this.versions) {
       if (!sameVersion(version, statSync(path, { bigint: true, throwIfNoEntry: false }))) {
-        throw new TokenizerError(`${path}: replaced, changed or deleted while the tokenizer folder was being read; load it again`);
+        throw new TokenizerError(
+          `${path}: replaced, changed or deleted while the tokenizer folder was being read; load it again`,
+        );
       }
     }
   }
@@ -186,16 +210,21 @@ export function parseTokenizerJson(doc: Json, file: string): TokenizerSpec {
 
   const model = r.object(root['model'], 'model');
   const modelType = model['type'];
-  const looksWordPiece = modelType === undefined && isObject(model['vocab']) && 'continuing_subword_prefix' in model && !('merges' in model);
+  const looksWordPiece =
+    modelType === undefined && isObject(model['vocab']) && 'continuing_subword_prefix' in model && !('merges' in model);
   if (modelType !== 'WordPiece' && !looksWordPiece) {
     const kind = typeof modelType === 'string' ? `"${modelType}"` : describe(modelType);
-    throw r.error('model.type', `${kind} is not supported: ${SUPPORTED} (model.type "WordPiece"); BPE, Unigram and WordLevel models are not`);
+    throw r.error(
+      'model.type',
+      `${kind} is not supported: ${SUPPORTED} (model.type "WordPiece"); BPE, Unigram and WordLevel models are not`,
+    );
   }
   const vocabObj = r.object(model['vocab'], 'model.vocab');
   const entries: [string, number][] = [];
   for (const key of Object.keys(vocabObj)) {
     const id = vocabObj[key];
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw r.error(`model.vocab[${JSON.stringify(key)}]`, `expected a non-negative integer id, got ${describe(id)}`);
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0)
+      throw r.error(`model.vocab[${JSON.stringify(key)}]`, `expected a non-negative integer id, got ${describe(id)}`);
     entries.push([key, id]);
   }
   // In id order (JavaScript objects list integer-like keys such as "0" first).
@@ -209,7 +238,10 @@ export function parseTokenizerJson(doc: Json, file: string): TokenizerSpec {
   if (n !== undefined && n !== null) {
     const no = r.object(n, 'normalizer');
     if (no['type'] !== 'BertNormalizer') {
-      throw r.error('normalizer.type', `${describe(no['type'])} is not supported: ${SUPPORTED} (normalizer "BertNormalizer" or null)`);
+      throw r.error(
+        'normalizer.type',
+        `${describe(no['type'])} is not supported: ${SUPPORTED} (normalizer "BertNormalizer" or null)`,
+      );
     }
     normalizer = {
       cleanText: r.bool(no, 'clean_text', 'normalizer', true),
@@ -250,17 +282,26 @@ export function parseTokenizerJson(doc: Json, file: string): TokenizerSpec {
   const d = root['decoder'];
   if (d !== undefined && d !== null) {
     const dobj = r.object(d, 'decoder');
-    if (dobj['type'] !== 'WordPiece') throw r.error('decoder.type', `${describe(dobj['type'])} is not supported: ${SUPPORTED} (decoder "WordPiece" or null)`);
+    if (dobj['type'] !== 'WordPiece')
+      throw r.error(
+        'decoder.type',
+        `${describe(dobj['type'])} is not supported: ${SUPPORTED} (decoder "WordPiece" or null)`,
+      );
     decoder = { prefix: r.string(dobj, 'prefix', 'decoder', '##'), cleanup: r.bool(dobj, 'cleanup', 'decoder', true) };
   }
 
   // Roles: tokenizer_config.json (read by the caller) overrides these guesses from the file itself.
   const names: SpecialTokenNames = { unk: unkToken };
   if (postProcessor) {
-    const specials = postProcessor.single.filter((p): p is Extract<TemplatePiece, { kind: 'special' }> => p.kind === 'special');
-    const first = specials[0], last = specials[specials.length - 1];
-    if (first && postProcessor.single[0]?.kind === 'special') names.cls = postProcessor.specialTokens.get(first.name)?.tokens[0];
-    if (last && postProcessor.single[postProcessor.single.length - 1]?.kind === 'special') names.sep = postProcessor.specialTokens.get(last.name)?.tokens[0];
+    const specials = postProcessor.single.filter(
+      (p): p is Extract<TemplatePiece, { kind: 'special' }> => p.kind === 'special',
+    );
+    const first = specials[0],
+      last = specials[specials.length - 1];
+    if (first && postProcessor.single[0]?.kind === 'special')
+      names.cls = postProcessor.specialTokens.get(first.name)?.tokens[0];
+    if (last && postProcessor.single[postProcessor.single.length - 1]?.kind === 'special')
+      names.sep = postProcessor.specialTokens.get(last.name)?.tokens[0];
   }
   const known = new Set([...vocab.keys(), ...addedTokens.map((t) => t.content)]);
   if (known.has('[PAD]')) names.pad = '[PAD]';
@@ -268,7 +309,17 @@ export function parseTokenizerJson(doc: Json, file: string): TokenizerSpec {
   const padding = root['padding'];
   if (isObject(padding) && typeof padding['pad_token'] === 'string') names.pad = padding['pad_token'];
 
-  return { vocab, unkToken, continuingSubwordPrefix, maxInputCharsPerWord, normalizer, addedTokens, postProcessor, decoder, specialTokenNames: names };
+  return {
+    vocab,
+    unkToken,
+    continuingSubwordPrefix,
+    maxInputCharsPerWord,
+    normalizer,
+    addedTokens,
+    postProcessor,
+    decoder,
+    specialTokenNames: names,
+  };
 }
 
 function parsePostProcessor(r: Reader, pp: Json | undefined): TemplateSpec | null {
@@ -277,7 +328,14 @@ function parsePostProcessor(r: Reader, pp: Json | undefined): TemplateSpec | nul
   if (o['type'] === 'BertProcessing') {
     const pair = (key: string): [string, number] => {
       const v = o[key];
-      if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'string' || typeof v[1] !== 'number' || !Number.isInteger(v[1]) || v[1] < 0) {
+      if (
+        !Array.isArray(v) ||
+        v.length !== 2 ||
+        typeof v[0] !== 'string' ||
+        typeof v[1] !== 'number' ||
+        !Number.isInteger(v[1]) ||
+        v[1] < 0
+      ) {
         throw r.error(`post_processor.${key}`, `expected ["token", id], got ${describe(v)}`);
       }
       return [v[0], v[1]];
@@ -287,15 +345,20 @@ function parsePostProcessor(r: Reader, pp: Json | undefined): TemplateSpec | nul
     return bertTemplate(cls, clsId, sep, sepId);
   }
   if (o['type'] !== 'TemplateProcessing') {
-    throw r.error('post_processor.type', `${describe(o['type'])} is not supported: ${SUPPORTED} (post_processor "TemplateProcessing", "BertProcessing" or null)`);
+    throw r.error(
+      'post_processor.type',
+      `${describe(o['type'])} is not supported: ${SUPPORTED} (post_processor "TemplateProcessing", "BertProcessing" or null)`,
+    );
   }
   const specialTokens = new Map<string, { ids: number[]; tokens: string[] }>();
   const st = r.object(o['special_tokens'] ?? {}, 'post_processor.special_tokens');
   for (const key of Object.keys(st)) {
     const path = `post_processor.special_tokens[${JSON.stringify(key)}]`;
     const s = r.object(st[key], path);
-    const ids = s['ids'], tokens = s['tokens'];
-    if (!Array.isArray(ids) || !ids.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0)) throw r.error(`${path}.ids`, `expected an array of ids, got ${describe(ids)}`);
+    const ids = s['ids'],
+      tokens = s['tokens'];
+    if (!Array.isArray(ids) || !ids.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0))
+      throw r.error(`${path}.ids`, `expected an array of ids, got ${describe(ids)}`);
     if (!Array.isArray(tokens) || !tokens.every((x) => typeof x === 'string') || tokens.length !== ids.length) {
       throw r.error(`${path}.tokens`, 'expected an array of strings as long as ids');
     }
@@ -310,13 +373,15 @@ function parsePostProcessor(r: Reader, pp: Json | undefined): TemplateSpec | nul
       if (isObject(p['SpecialToken'])) {
         const s = p['SpecialToken'];
         const name = r.string(s, 'id', `${path}[${i}].SpecialToken`);
-        if (!specialTokens.has(name)) throw r.error(`${path}[${i}].SpecialToken.id`, `"${name}" is not in post_processor.special_tokens`);
+        if (!specialTokens.has(name))
+          throw r.error(`${path}[${i}].SpecialToken.id`, `"${name}" is not in post_processor.special_tokens`);
         return { kind: 'special', name, typeId: r.int(s, 'type_id', `${path}[${i}].SpecialToken`, 0) } as const;
       }
       if (isObject(p['Sequence'])) {
         const s = p['Sequence'];
         const id = s['id'];
-        if (id !== 'A' && id !== 'B') throw r.error(`${path}[${i}].Sequence.id`, `expected "A" or "B", got ${describe(id)}`);
+        if (id !== 'A' && id !== 'B')
+          throw r.error(`${path}[${i}].Sequence.id`, `expected "A" or "B", got ${describe(id)}`);
         return { kind: 'sequence', sequence: id, typeId: r.int(s, 'type_id', `${path}[${i}].Sequence`, 0) } as const;
       }
       throw r.error(`${path}[${i}]`, 'expected {"SpecialToken": ...} or {"Sequence": ...}');
@@ -324,10 +389,21 @@ function parsePostProcessor(r: Reader, pp: Json | undefined): TemplateSpec | nul
   };
   const single = template('single');
   const pair = template('pair');
-  if (single.filter((p) => p.kind === 'sequence').map((p) => (p as { sequence: string }).sequence).join() !== 'A') {
+  if (
+    single
+      .filter((p) => p.kind === 'sequence')
+      .map((p) => (p as { sequence: string }).sequence)
+      .join() !== 'A'
+  ) {
     throw r.error('post_processor.single', 'the single template must contain sequence A exactly once');
   }
-  if (pair.filter((p) => p.kind === 'sequence').map((p) => (p as { sequence: string }).sequence).sort().join() !== 'A,B') {
+  if (
+    pair
+      .filter((p) => p.kind === 'sequence')
+      .map((p) => (p as { sequence: string }).sequence)
+      .sort()
+      .join() !== 'A,B'
+  ) {
     throw r.error('post_processor.pair', 'the pair template must contain sequences A and B exactly once');
   }
   return { single, pair, specialTokens };
@@ -390,7 +466,8 @@ function readConfig(r: Reader, cfg: JsonObject): ConfigInfo {
   let modelMaxLength: number | undefined;
   const mml = cfg['model_max_length'];
   if (mml !== undefined && mml !== null) {
-    if (typeof mml !== 'number' || !(mml > 0)) throw r.error('model_max_length', `expected a positive number, got ${describe(mml)}`);
+    if (typeof mml !== 'number' || !(mml > 0))
+      throw r.error('model_max_length', `expected a positive number, got ${describe(mml)}`);
     // transformers writes int(1e30) for "no limit".
     if (mml < 1e15) modelMaxLength = Math.floor(mml);
   }
@@ -429,7 +506,11 @@ function readConfig(r: Reader, cfg: JsonObject): ConfigInfo {
  * resolved by the tokenizer from its vocabulary and added tokens). */
 export function bertTemplate(cls: string, clsId: number, sep: string, sepId: number): TemplateSpec {
   return {
-    single: [{ kind: 'special', name: cls, typeId: 0 }, { kind: 'sequence', sequence: 'A', typeId: 0 }, { kind: 'special', name: sep, typeId: 0 }],
+    single: [
+      { kind: 'special', name: cls, typeId: 0 },
+      { kind: 'sequence', sequence: 'A', typeId: 0 },
+      { kind: 'special', name: sep, typeId: 0 },
+    ],
     pair: [
       { kind: 'special', name: cls, typeId: 0 },
       { kind: 'sequence', sequence: 'A', typeId: 0 },
@@ -475,14 +556,21 @@ export function specFromVocab(vocabLines: string[], c: VocabConversion): Tokeniz
   };
   // transformers' order: the SPECIAL_TOKENS_ATTRIBUTES that are set, then additional_special_tokens.
   const { unk, sep, pad, cls, mask } = c.names;
-  for (const t of [unk, sep, pad, cls, mask, ...c.additional]) add({ content: t, singleWord: false, lstrip: false, rstrip: false, normalized: false, special: true });
-  for (const t of c.plainAdded) add({ content: t, singleWord: false, lstrip: false, rstrip: false, normalized: true, special: false });
+  for (const t of [unk, sep, pad, cls, mask, ...c.additional])
+    add({ content: t, singleWord: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  for (const t of c.plainAdded)
+    add({ content: t, singleWord: false, lstrip: false, rstrip: false, normalized: true, special: false });
   return {
     vocab,
     unkToken: unk,
     continuingSubwordPrefix: c.continuingSubwordPrefix,
     maxInputCharsPerWord: c.maxInputCharsPerWord,
-    normalizer: { cleanText: c.cleanText, handleChineseChars: c.handleChineseChars, stripAccents: c.stripAccents, lowercase: c.lowercase },
+    normalizer: {
+      cleanText: c.cleanText,
+      handleChineseChars: c.handleChineseChars,
+      stripAccents: c.stripAccents,
+      lowercase: c.lowercase,
+    },
     addedTokens: added,
     postProcessor: bertTemplate(cls, -1, sep, -1),
     decoder: { prefix: c.continuingSubwordPrefix, cleanup: true },
@@ -515,7 +603,8 @@ function readFolderSpec(dir: string, reads: FolderReads): TokenizerSpec {
   const readText = (path: string) => reads.text(path);
   const stat = statSync(dir, { throwIfNoEntry: false });
   if (!stat) throw new TokenizerError(`tokenizer folder ${dir} does not exist`);
-  if (!stat.isDirectory()) throw new TokenizerError(`${dir} is a file; give the folder that holds tokenizer.json or vocab.txt`);
+  if (!stat.isDirectory())
+    throw new TokenizerError(`${dir} is a file; give the folder that holds tokenizer.json or vocab.txt`);
   const jsonPath = join(dir, 'tokenizer.json');
   const vocabPath = join(dir, 'vocab.txt');
   const configPath = join(dir, 'tokenizer_config.json');
@@ -548,7 +637,12 @@ function readFolderSpec(dir: string, reads: FolderReads): TokenizerSpec {
   if (existsSync(addedJson)) {
     const ar = new Reader(addedJson);
     const obj = ar.object(parseJson(readText(addedJson), addedJson), '');
-    plainAdded.push(...Object.keys(obj).map((k) => [k, ar.int(obj, k, '')] as const).sort((a, b) => a[1] - b[1]).map(([t]) => t));
+    plainAdded.push(
+      ...Object.keys(obj)
+        .map((k) => [k, ar.int(obj, k, '')] as const)
+        .sort((a, b) => a[1] - b[1])
+        .map(([t]) => t),
+    );
   }
   return specFromVocab(vocabLines, {
     lowercase: cr.bool(cfg, 'do_lower_case', '', true),
@@ -583,6 +677,8 @@ export function ensureDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new TokenizerError(`cannot create folder ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new TokenizerError(
+      `cannot create folder ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
 }

@@ -36,7 +36,9 @@ export class NormalizedBuffer {
     if (need <= this.units.length) return;
     let cap = this.units.length * 2;
     while (cap < need) cap *= 2;
-    const units = new Uint16Array(cap), starts = new Int32Array(cap), ends = new Int32Array(cap);
+    const units = new Uint16Array(cap),
+      starts = new Int32Array(cap),
+      ends = new Int32Array(cap);
     units.set(this.units.subarray(0, this.length));
     starts.set(this.starts.subarray(0, this.length));
     ends.set(this.ends.subarray(0, this.length));
@@ -125,8 +127,11 @@ export class BertNormalizer {
   /** Appends the normalization of text[from, to) to `out`. Throws on lone surrogates. */
   normalizeInto(text: string, from: number, to: number, out: NormalizedBuffer): void {
     out.reserve(to - from + 8);
-    const ascii = this.ascii, kinds = this.kinds;
-    let units = out.units, starts = out.starts, ends = out.ends;
+    const ascii = this.ascii,
+      kinds = this.kinds;
+    let units = out.units,
+      starts = out.starts,
+      ends = out.ends;
     let n = out.length;
     this.runLen = 0;
     for (let i = from; i < to; i++) {
@@ -143,7 +148,8 @@ export class BertNormalizer {
         else if (k === K_REMOVED) continue;
         else {
           // Astral code points, CJK, decompositions, marks and case changes.
-          let cp = c, len = 1;
+          let cp = c,
+            len = 1;
           if (k === K_HIGH) {
             const d = i + 1 < to ? text.charCodeAt(i + 1) : 0;
             if (d < 0xdc00 || d > 0xdfff) throw loneSurrogate(text, i);
@@ -156,7 +162,9 @@ export class BertNormalizer {
           this.complex(cp, i, i + len, out);
           n = out.length;
           out.reserve(to - i + 8);
-          units = out.units; starts = out.starts; ends = out.ends;
+          units = out.units;
+          starts = out.starts;
+          ends = out.ends;
           i += len - 1;
           continue;
         }
@@ -166,7 +174,9 @@ export class BertNormalizer {
         this.flushRun(out);
         n = out.length;
         out.reserve(to - i + 8);
-        units = out.units; starts = out.starts; ends = out.ends;
+        units = out.units;
+        starts = out.starts;
+        ends = out.ends;
       }
       units[n] = unit;
       starts[n] = i;
@@ -258,7 +268,11 @@ export class BertNormalizer {
   private flushRun(out: NormalizedBuffer): void {
     const len = this.runLen;
     this.runLen = 0;
-    const cps = this.runCp, ranks = this.runRank, change = this.runChange, rs = this.runStart, re = this.runEnd;
+    const cps = this.runCp,
+      ranks = this.runRank,
+      change = this.runChange,
+      rs = this.runStart,
+      re = this.runEnd;
     let sorted = true;
     for (let i = 1; i < len; i++) if (ranks[i]! < ranks[i - 1]!) sorted = false;
     if (sorted) {

@@ -35,7 +35,9 @@ export class PieceTable {
     let total = 0;
     for (const [k] of entries) total += k.length;
     this.pool = new Uint16Array(total);
-    let at = 0, maxLength = 0, size = 0;
+    let at = 0,
+      maxLength = 0,
+      size = 0;
     for (const [key, value] of entries) {
       const start = at;
       for (let i = 0; i < key.length; i++) this.pool[at++] = key.charCodeAt(i);
@@ -58,14 +60,16 @@ export class PieceTable {
   /** Value of units[from, to) whose FNV-1a hash is h, or -1. */
   find(units: Uint16Array, from: number, to: number, h: number): number {
     const len = to - from;
-    const slots = this.slots, mask = this.mask;
+    const slots = this.slots,
+      mask = this.mask;
     let slot = (h ^ (h >>> 16)) & mask;
     for (;;) {
       const e = slots[slot]!;
       if (e === -1) return -1;
       if (this.keyHash[e] === h && this.keyLength[e] === len) {
         const pool = this.pool;
-        let p = this.keyStart[e]!, i = from;
+        let p = this.keyStart[e]!,
+          i = from;
         while (i < to && pool[p] === units[i]) {
           p++;
           i++;

@@ -113,7 +113,8 @@ function fail(msg: string): never {
 }
 
 function checkText(text: unknown, what: string): string {
-  if (typeof text !== 'string') fail(`${what} must be a string, got ${text === null ? 'null' : Array.isArray(text) ? 'an array' : typeof text}`);
+  if (typeof text !== 'string')
+    fail(`${what} must be a string, got ${text === null ? 'null' : Array.isArray(text) ? 'an array' : typeof text}`);
   return text;
 }
 
@@ -158,12 +159,19 @@ export class BertTokenizer {
     this.modelMaxLength = spec.modelMaxLength;
     const unkId = spec.vocab.get(spec.unkToken);
     if (unkId === undefined) {
-      fail(`the vocabulary (${spec.vocab.size} tokens) has no entry for the unk token ${JSON.stringify(spec.unkToken)}; add it to the vocabulary or name the right unk_token`);
+      fail(
+        `the vocabulary (${spec.vocab.size} tokens) has no entry for the unk token ${JSON.stringify(spec.unkToken)}; add it to the vocabulary or name the right unk_token`,
+      );
     }
     const n = spec.normalizer;
     this.normalizer = new BertNormalizer(
       n
-        ? { cleanText: n.cleanText, handleChineseChars: n.handleChineseChars, stripAccents: n.stripAccents ?? n.lowercase, lowercase: n.lowercase }
+        ? {
+            cleanText: n.cleanText,
+            handleChineseChars: n.handleChineseChars,
+            stripAccents: n.stripAccents ?? n.lowercase,
+            lowercase: n.lowercase,
+          }
         : { cleanText: false, handleChineseChars: false, stripAccents: false, lowercase: false },
     );
     this.wordpiece = new WordPiece({
@@ -187,7 +195,8 @@ export class BertTokenizer {
     // flags) of the tokens now in addedById, one per id, and the largest id so far is kept as it grows.
     const seen = new Set<string>();
     const signatureById = new Map<number, string>();
-    const signature = (t: Omit<AddedToken, 'id'>) => JSON.stringify([t.content, t.singleWord, t.lstrip, t.rstrip, t.normalized, t.special]);
+    const signature = (t: Omit<AddedToken, 'id'>) =>
+      JSON.stringify([t.content, t.singleWord, t.lstrip, t.rstrip, t.normalized, t.special]);
     const vocabSize = spec.vocab.size;
     let maxAddedId = -1;
     for (const t of spec.addedTokens) {
@@ -209,7 +218,8 @@ export class BertTokenizer {
       if (!this.specialContents.has(t.content)) plainOrder.push(t);
     }
     this.addedTokens = [...this.addedById.values()].sort((a, b) => a.id - b.id);
-    for (const t of this.addedTokens) this.addedStrings.set(t.id, t.normalized ? this.normalizer.normalize(t.content) : t.content);
+    for (const t of this.addedTokens)
+      this.addedStrings.set(t.id, t.normalized ? this.normalizer.normalize(t.content) : t.content);
     const raw: [string, AddedToken][] = [];
     const normalized: [string, AddedToken][] = [];
     for (const t of [...specialOrder, ...plainOrder]) {
@@ -228,7 +238,10 @@ export class BertTokenizer {
         const ids = s.ids.map((id, i) => {
           if (id >= 0) return id;
           const r = this.tokenToId(s.tokens[i]!);
-          if (r === undefined) fail(`special token ${JSON.stringify(s.tokens[i])} of the template is neither in the vocabulary nor an added token`);
+          if (r === undefined)
+            fail(
+              `special token ${JSON.stringify(s.tokens[i])} of the template is neither in the vocabulary nor an added token`,
+            );
           return r;
         });
         specialTokens.set(name, { ids, tokens: s.tokens });
@@ -262,7 +275,8 @@ export class BertTokenizer {
 
   /** A tokenizer over a vocabulary given as tokens in id order, built as transformers builds BertTokenizerFast from a vocab.txt. */
   static fromVocab(tokens: readonly string[], options: VocabOptions = {}): BertTokenizer {
-    if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === 'string')) fail('fromVocab: tokens must be an array of strings');
+    if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === 'string'))
+      fail('fromVocab: tokens must be an array of strings');
     if (tokens.length === 0) fail('fromVocab: the vocabulary is empty');
     return new BertTokenizer(
       specFromVocab([...tokens], {
@@ -345,7 +359,8 @@ export class BertTokenizer {
     if (!Array.isArray(ids)) fail('convertIdsToTokens: expected an array of ids');
     return ids.map((id) => {
       const t = typeof id === 'number' ? this.idToTokenString(id) : undefined;
-      if (t === undefined) fail(`convertIdsToTokens: ${String(id)} is not a token id of this vocabulary (size ${this.vocabSize})`);
+      if (t === undefined)
+        fail(`convertIdsToTokens: ${String(id)} is not a token id of this vocabulary (size ${this.vocabSize})`);
       return t;
     });
   }
@@ -414,16 +429,24 @@ export class BertTokenizer {
     if (truncation === undefined) trunc = maxLength !== undefined && pad === null ? 'longest_first' : null;
     else if (truncation === false) trunc = null;
     else if (truncation === true) trunc = 'longest_first';
-    else if (truncation === 'longest_first' || truncation === 'only_first' || truncation === 'only_second') trunc = truncation;
-    else fail(`truncation must be 'longest_first', 'only_first', 'only_second', true or false, got ${JSON.stringify(truncation)}`);
+    else if (truncation === 'longest_first' || truncation === 'only_first' || truncation === 'only_second')
+      trunc = truncation;
+    else
+      fail(
+        `truncation must be 'longest_first', 'only_first', 'only_second', true or false, got ${JSON.stringify(truncation)}`,
+      );
     const len = maxLength ?? this.modelMaxLength;
     if ((trunc !== null || pad === 'max_length') && len === undefined) {
-      fail(`${trunc !== null ? 'truncation' : "padding 'max_length'"} needs maxLength (this tokenizer has no model_max_length)`);
+      fail(
+        `${trunc !== null ? 'truncation' : "padding 'max_length'"} needs maxLength (this tokenizer has no model_max_length)`,
+      );
     }
     // model_max_length comes from a file; padding to it allocates that many ids per text, so a huge one (a hand-written
     // "no limit") is never padded to unless asked for with maxLength.
     if (pad === 'max_length' && maxLength === undefined && len! > MAX_IMPLICIT_PAD_LENGTH) {
-      fail(`padding 'max_length' to model_max_length ${len} (from the tokenizer folder) would make ${len} ids per text; give maxLength`);
+      fail(
+        `padding 'max_length' to model_max_length ${len} (from the tokenizer folder) would make ${len} ids per text; give maxLength`,
+      );
     }
     if (pad !== null && (batch || pad === 'max_length') && this.padTokenId === undefined) {
       fail('padding needs a pad token, and this tokenizer has none (pad_token)');
@@ -433,7 +456,8 @@ export class BertTokenizer {
 
   /** Truncates like HF's truncate_encodings, then applies the template. */
   private assemble(a: Sequence, b: Sequence | null, o: ResolvedOptions): Assembled {
-    let nA = a.length, nB = b ? b.length : 0;
+    let nA = a.length,
+      nB = b ? b.length : 0;
     const added = o.addSpecialTokens ? (b ? this.pairAdded : this.singleAdded) : 0;
     if (o.truncation !== null) {
       if (o.maxLength! < added) {
@@ -448,7 +472,9 @@ export class BertTokenizer {
         const toRemove = total - max;
         if (o.truncation === 'longest_first') {
           if (b) {
-            let n1 = nA, n2 = nB, swap = false;
+            let n1 = nA,
+              n2 = nB,
+              swap = false;
             if (n1 > n2) {
               swap = true;
               [n1, n2] = [n2, n1];
@@ -481,8 +507,11 @@ export class BertTokenizer {
       }
     }
     const length = nA + nB + added;
-    const ids = new Int32Array(length), typeIds = new Int32Array(length), special = new Uint8Array(length);
-    const starts = new Int32Array(length), ends = new Int32Array(length);
+    const ids = new Int32Array(length),
+      typeIds = new Int32Array(length),
+      special = new Uint8Array(length);
+    const starts = new Int32Array(length),
+      ends = new Int32Array(length);
     let k = 0;
     const copy = (s: Sequence, n: number, typeId: number) => {
       ids.set(s.ids.subarray(0, n), k);
@@ -515,10 +544,18 @@ export class BertTokenizer {
   private encodeOne(text: unknown, pair: unknown, o: ResolvedOptions): Assembled {
     // HF's early stop applies to the sequences the strategy may truncate (it shows with only_second on one text).
     const t = o.truncation;
-    this.encodeInto(checkText(text, 'encode: text'), this.bufA, t !== null && t !== 'only_second' ? o.maxLength! : Infinity);
+    this.encodeInto(
+      checkText(text, 'encode: text'),
+      this.bufA,
+      t !== null && t !== 'only_second' ? o.maxLength! : Infinity,
+    );
     let b: Sequence | null = null;
     if (pair !== undefined && pair !== null) {
-      this.encodeInto(checkText(pair, 'encode: pair'), this.bufB, t !== null && t !== 'only_first' ? o.maxLength! : Infinity);
+      this.encodeInto(
+        checkText(pair, 'encode: pair'),
+        this.bufB,
+        t !== null && t !== 'only_first' ? o.maxLength! : Infinity,
+      );
       b = this.bufB;
     }
     const x = this.assemble(this.bufA, b, o);
@@ -567,7 +604,11 @@ export class BertTokenizer {
     return this.toEncoding(x, o.padding === 'max_length' ? o.maxLength! : 0, o);
   }
 
-  private encodeAll(texts: readonly string[], pairs: readonly string[] | null | undefined, o: ResolvedOptions): { all: Assembled[]; padTo: number } {
+  private encodeAll(
+    texts: readonly string[],
+    pairs: readonly string[] | null | undefined,
+    o: ResolvedOptions,
+  ): { all: Assembled[]; padTo: number } {
     if (!Array.isArray(texts)) fail('encodeBatch: texts must be an array of strings');
     if (pairs !== undefined && pairs !== null) {
       if (!Array.isArray(pairs)) fail('encodeBatch: pairs must be an array of strings');
@@ -599,18 +640,26 @@ export class BertTokenizer {
    * Encodes a batch into flat [batch, seqLen] Int32Arrays (padding defaults to 'longest'; a longer row than
    * seqLen is an error, so set truncation when padding to 'max_length').
    */
-  encodeBatchFlat(texts: readonly string[], pairs?: readonly string[] | null, options?: EncodeOptions): FlatBatchEncoding {
+  encodeBatchFlat(
+    texts: readonly string[],
+    pairs?: readonly string[] | null,
+    options?: EncodeOptions,
+  ): FlatBatchEncoding {
     const o = this.resolve({ padding: 'longest', ...options }, true);
     if (o.padding === null) fail('encodeBatchFlat needs padding (longest or max_length)');
     const { all, padTo } = this.encodeAll(texts, pairs, o);
-    const batch = all.length, seqLen = padTo;
-    const inputIds = new Int32Array(batch * seqLen), tokenTypeIds = new Int32Array(batch * seqLen);
-    const attentionMask = new Int32Array(batch * seqLen), specialTokensMask = new Int32Array(batch * seqLen);
+    const batch = all.length,
+      seqLen = padTo;
+    const inputIds = new Int32Array(batch * seqLen),
+      tokenTypeIds = new Int32Array(batch * seqLen);
+    const attentionMask = new Int32Array(batch * seqLen),
+      specialTokensMask = new Int32Array(batch * seqLen);
     const offsets = o.returnOffsets ? new Int32Array(batch * seqLen * 2) : undefined;
     const padId = batch > 0 ? this.padTokenId! : 0;
     for (let r = 0; r < batch; r++) {
       const x = all[r]!;
-      if (x.length > seqLen) fail(`batch item ${r} has ${x.length} tokens, more than maxLength ${seqLen}: enable truncation`);
+      if (x.length > seqLen)
+        fail(`batch item ${r} has ${x.length} tokens, more than maxLength ${seqLen}: enable truncation`);
       const base = r * seqLen;
       inputIds.set(x.ids.subarray(0, x.length), base);
       tokenTypeIds.set(x.typeIds.subarray(0, x.length), base);
@@ -681,8 +730,12 @@ export class BertTokenizer {
     let post = 'null';
     if (this.template) {
       const piece = (p: TemplatePiece) =>
-        p.kind === 'special' ? `{"SpecialToken":{"id":${q(p.name)},"type_id":${p.typeId}}}` : `{"Sequence":{"id":"${p.sequence}","type_id":${p.typeId}}}`;
-      const specials = [...this.template.specialTokens].map(([name, s]) => `${q(name)}:{"id":${q(name)},"ids":${q(s.ids)},"tokens":${q(s.tokens)}}`);
+        p.kind === 'special'
+          ? `{"SpecialToken":{"id":${q(p.name)},"type_id":${p.typeId}}}`
+          : `{"Sequence":{"id":"${p.sequence}","type_id":${p.typeId}}}`;
+      const specials = [...this.template.specialTokens].map(
+        ([name, s]) => `${q(name)}:{"id":${q(name)},"ids":${q(s.ids)},"tokens":${q(s.tokens)}}`,
+      );
       post = `{"type":"TemplateProcessing","single":[${this.template.single.map(piece).join(',')}],"pair":[${this.template.pair.map(piece).join(',')}],"special_tokens":{${specials.join(',')}}}`;
     }
     const d = this.spec.decoder;
@@ -708,12 +761,20 @@ export class BertTokenizer {
     };
     if (this.modelMaxLength !== undefined) cfg['model_max_length'] = this.modelMaxLength;
     cfg['unk_token'] = names.unk;
-    for (const role of ['sep', 'pad', 'cls', 'mask'] as const) if (names[role] !== undefined) cfg[`${role}_token`] = names[role];
+    for (const role of ['sep', 'pad', 'cls', 'mask'] as const)
+      if (names[role] !== undefined) cfg[`${role}_token`] = names[role];
     if (this.spec.neverSplit) cfg['never_split'] = this.spec.neverSplit;
     cfg['clean_up_tokenization_spaces'] = true;
     const decoder: Record<string, unknown> = {};
     for (const t of this.addedTokens) {
-      decoder[String(t.id)] = { content: t.content, lstrip: t.lstrip, normalized: t.normalized, rstrip: t.rstrip, single_word: t.singleWord, special: t.special };
+      decoder[String(t.id)] = {
+        content: t.content,
+        lstrip: t.lstrip,
+        normalized: t.normalized,
+        rstrip: t.rstrip,
+        single_word: t.singleWord,
+        special: t.special,
+      };
     }
     cfg['added_tokens_decoder'] = decoder;
     return cfg;

@@ -34,7 +34,10 @@ function specialNames(o: BertTokenizerFilesOptions): SpecialNames {
 }
 
 /** The tokenizer.json a HF `BertTokenizerFast` saves for this vocabulary (as an object, ready for JSON). */
-export function bertTokenizerJson(vocab: readonly string[], options: BertTokenizerFilesOptions): Record<string, unknown> {
+export function bertTokenizerJson(
+  vocab: readonly string[],
+  options: BertTokenizerFilesOptions,
+): Record<string, unknown> {
   const sp = specialNames(options);
   const ids = new Map<string, number>();
   vocab.forEach((t, i) => {
@@ -133,9 +136,14 @@ function writeAtomic(path: string, content: string): void {
 }
 
 /** Writes vocab.txt, tokenizer.json and tokenizer_config.json into `dir` (created if needed); returns their paths. */
-export function saveBertTokenizerFiles(dir: string, vocab: readonly string[], options: BertTokenizerFilesOptions): string[] {
+export function saveBertTokenizerFiles(
+  dir: string,
+  vocab: readonly string[],
+  options: BertTokenizerFilesOptions,
+): string[] {
   for (const t of vocab) {
-    if (/[\n\r]/.test(t)) throw new Error(`vocab.txt: token ${JSON.stringify(t)} contains a line break and cannot be written one per line`);
+    if (/[\n\r]/.test(t))
+      throw new Error(`vocab.txt: token ${JSON.stringify(t)} contains a line break and cannot be written one per line`);
   }
   const tokenizerJson = bertTokenizerJson(vocab, options); // validates the special tokens before anything is written
   mkdirSync(dir, { recursive: true });

@@ -177,7 +177,8 @@ function validate(o: WordPieceTrainerOptions): void {
   intOpt('limitAlphabet', o.limitAlphabet, 0);
   intOpt('maxTokenLength', o.maxTokenLength, 1);
   for (const c of o.initialAlphabet ?? []) {
-    if ([...c].length !== 1) throw new RangeError(`trainWordPiece: initialAlphabet entry ${JSON.stringify(c)} is not one character`);
+    if ([...c].length !== 1)
+      throw new RangeError(`trainWordPiece: initialAlphabet entry ${JSON.stringify(c)} is not one character`);
   }
 }
 

@@ -48,7 +48,8 @@ function setProp(cp: number, bit: number): void {
 
 function setRanges(ranges: readonly number[], bit: number, astralToo: boolean): void {
   for (let i = 0; i < ranges.length; i += 2) {
-    const start = ranges[i]!, end = ranges[i + 1]!;
+    const start = ranges[i]!,
+      end = ranges[i + 1]!;
     for (let cp = start; cp <= end; cp++) {
       if (cp >= 0x10000 && !astralToo) break;
       setProp(cp, bit);
@@ -58,7 +59,8 @@ function setRanges(ranges: readonly number[], bit: number, astralToo: boolean): 
 
 // Large astral ranges (private use planes, CJK extensions) are answered by range search instead of map entries.
 function inRanges(ranges: readonly number[], cp: number): boolean {
-  let lo = 0, hi = (ranges.length >> 1) - 1;
+  let lo = 0,
+    hi = (ranges.length >> 1) - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
     if (cp < ranges[2 * mid]!) hi = mid - 1;
@@ -82,8 +84,9 @@ for (let i = 0; i < COMBINING_CLASS_RANGES.length; i += 3) {
 }
 /** Reads a table of variable-length entries [cp, n, v1..vn, ...] into `map`, marking each cp with `prop`. */
 function setVariableEntries(table: readonly number[], map: Map<number, readonly number[]>, prop: number): void {
-  for (let i = 0; i < table.length; ) {
-    const cp = table[i]!, n = table[i + 1]!;
+  for (let i = 0; i < table.length;) {
+    const cp = table[i]!,
+      n = table[i + 1]!;
     map.set(cp, table.slice(i + 2, i + 2 + n));
     setProp(cp, prop);
     i += 2 + n;
@@ -92,7 +95,10 @@ function setVariableEntries(table: readonly number[], map: Map<number, readonly 
 setVariableEntries(NFD_DECOMPOSITIONS, decompositions, P_DECOMPOSES);
 for (let cp = HANGUL_BASE; cp < HANGUL_BASE + HANGUL_COUNT; cp++) bmpProps[cp]! |= P_DECOMPOSES;
 for (let i = 0; i < LOWERCASE_RUNS.length; i += 4) {
-  const start = LOWERCASE_RUNS[i]!, count = LOWERCASE_RUNS[i + 1]!, step = LOWERCASE_RUNS[i + 2]!, delta = LOWERCASE_RUNS[i + 3]!;
+  const start = LOWERCASE_RUNS[i]!,
+    count = LOWERCASE_RUNS[i + 1]!,
+    step = LOWERCASE_RUNS[i + 2]!,
+    delta = LOWERCASE_RUNS[i + 3]!;
   for (let k = 0; k < count; k++) {
     const cp = start + k * step;
     lowercaseMap.set(cp, [cp + delta]);
@@ -122,7 +128,9 @@ export function combiningRank(cp: number): number {
 export function decompose(cp: number): readonly number[] | null {
   if (cp >= HANGUL_BASE && cp < HANGUL_BASE + HANGUL_COUNT) {
     const s = cp - HANGUL_BASE;
-    const l = 0x1100 + Math.floor(s / 588), v = 0x1161 + Math.floor((s % 588) / 28), t = s % 28;
+    const l = 0x1100 + Math.floor(s / 588),
+      v = 0x1161 + Math.floor((s % 588) / 28),
+      t = s % 28;
     return t === 0 ? [l, v] : [l, v, 0x11a7 + t];
   }
   return decompositions.get(cp) ?? null;

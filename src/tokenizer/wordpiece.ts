@@ -16,7 +16,9 @@ export class TokenBuffer {
     if (need <= this.ids.length) return;
     let cap = this.ids.length * 2;
     while (cap < need) cap *= 2;
-    const ids = new Int32Array(cap), starts = new Int32Array(cap), ends = new Int32Array(cap);
+    const ids = new Int32Array(cap),
+      starts = new Int32Array(cap),
+      ends = new Int32Array(cap);
     ids.set(this.ids.subarray(0, this.length));
     starts.set(this.starts.subarray(0, this.length));
     ends.set(this.ends.subarray(0, this.length));
@@ -75,7 +77,9 @@ export class WordPiece {
     this.words = new PieceTable(entries);
     const p = this.prefix;
     this.continuations =
-      p === '' ? this.words : new PieceTable(entries.filter(([k]) => k.startsWith(p)).map(([k, v]) => [k.slice(p.length), v] as const));
+      p === ''
+        ? this.words
+        : new PieceTable(entries.filter(([k]) => k.startsWith(p)).map(([k, v]) => [k.slice(p.length), v] as const));
     this.hashes = new Int32Array(Math.max(this.words.maxLength, this.continuations.maxLength) + 1);
   }
 
@@ -90,7 +94,8 @@ export class WordPiece {
     let h = FNV_OFFSET;
     for (let i = from; i < to; i++) {
       const c = units[i]!;
-      let cls: number, len = 1;
+      let cls: number,
+        len = 1;
       if (c < 128) {
         cls = ASCII_CLASS[c]!;
       } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < to) {
@@ -157,7 +162,8 @@ export class WordPiece {
 
   /** Greedy longest-match-first, the whole word becoming unk when some position has no piece. */
   private greedy(buf: NormalizedBuffer, from: number, to: number, out: TokenBuffer): void {
-    const units = buf.units, hashes = this.hashes;
+    const units = buf.units,
+      hashes = this.hashes;
     const mark = out.length;
     let start = from;
     while (start < to) {
@@ -168,7 +174,8 @@ export class WordPiece {
         h = Math.imul(h ^ units[k]!, FNV_PRIME);
         hashes[k - start] = h;
       }
-      let end = limit, id = -1;
+      let end = limit,
+        id = -1;
       for (; end > start; end--) {
         // Pieces end on code point boundaries, never between the halves of a surrogate pair.
         if (end < to) {

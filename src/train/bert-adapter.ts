@@ -9,7 +9,10 @@ import type { TrainerDataset, TrainerModel, TrainerParameter } from './trainer.j
 export interface BertHeadModel {
   readonly architecture: string;
   readonly seed: number;
-  forward(inputs: BertInputs, options?: ForwardOptions): { loss?: number; logits?: Tensor; startLogits?: Tensor; endLogits?: Tensor };
+  forward(
+    inputs: BertInputs,
+    options?: ForwardOptions,
+  ): { loss?: number; logits?: Tensor; startLogits?: Tensor; endLogits?: Tensor };
   backward(): void;
   zeroGrad(): void;
   parameters(): Parameter[];
@@ -17,12 +20,15 @@ export interface BertHeadModel {
 
 /** Wraps a BertFor* model for the Trainer. */
 export function bertTrainerModel(model: BertHeadModel): TrainerModel<BertInputs> {
-  const params: TrainerParameter[] = model.parameters().map((p) => ({ name: p.name, shape: p.shape, data: p.data, grad: p.grad }));
+  const params: TrainerParameter[] = model
+    .parameters()
+    .map((p) => ({ name: p.name, shape: p.shape, data: p.data, grad: p.grad }));
   return {
     forwardLoss(batch, train, seed) {
       // The trainer's (checkpointed) seed picks this forward's dropout masks, so a resumed run replays them.
       const out = model.forward(batch, train ? { train, seed: seed >>> 0 } : { train });
-      if (out.loss === undefined) throw new Error(`${model.architecture}.forward returned no loss: the batch has no labels`);
+      if (out.loss === undefined)
+        throw new Error(`${model.architecture}.forward returned no loss: the batch has no labels`);
       return out.loss;
     },
     backward: () => model.backward(),
@@ -37,8 +43,17 @@ export function bertTrainerModel(model: BertHeadModel): TrainerModel<BertInputs>
  * similar lengths (less padding, same results: padding is masked).
  */
 export function* predictBatches(
-  model: BertHeadModel, data: Pick<TrainerDataset<BertInputs>, 'size' | 'collate'> & { lengthOf?: (i: number) => number }, batchSize: number,
-): Generator<{ indices: number[]; inputs: BertInputs; logits: Tensor; startLogits?: Tensor; endLogits?: Tensor; loss?: number }> {
+  model: BertHeadModel,
+  data: Pick<TrainerDataset<BertInputs>, 'size' | 'collate'> & { lengthOf?: (i: number) => number },
+  batchSize: number,
+): Generator<{
+  indices: number[];
+  inputs: BertInputs;
+  logits: Tensor;
+  startLogits?: Tensor;
+  endLogits?: Tensor;
+  loss?: number;
+}> {
   const order = Array.from({ length: data.size }, (_, i) => i);
   const lengthOf = data.lengthOf;
   if (lengthOf) order.sort((a, b) => lengthOf(b) - lengthOf(a) || a - b);

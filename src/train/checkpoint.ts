@@ -40,7 +40,10 @@ export interface TrainerState {
   /** Settings that must not change on resume (batch size, lr, ...), compared on load. */
   settings: Record<string, unknown>;
   /** Loss / eval history, so the plot and log of a resumed run are complete. */
-  history: { steps: { step: number; loss: number }[]; evals: { step: number; epoch: number; metrics: Record<string, number> }[] };
+  history: {
+    steps: { step: number; loss: number }[];
+    evals: { step: number; epoch: number; metrics: Record<string, number> }[];
+  };
 }
 
 /** sha256 over "name:shape" of every parameter, in order. */
@@ -84,9 +87,15 @@ export function saveCheckpoint(
   // The best weights so far travel with the checkpoint so that a resumed run still ends with the best model.
   if (best) writeSafetensors(join(dir, 'best.safetensors'), toMap(best), { format: 'pt' });
   writeFileAtomic(join(dir, 'trainer_state.json'), JSON.stringify(state, null, 1) + '\n');
-  writeFileAtomic(join(ckRoot, 'latest.json'), JSON.stringify({ dir: name, step: state.step, version: CHECKPOINT_VERSION }) + '\n');
-  const steps = readdirSync(ckRoot).filter((f) => /^step-\d+$/.test(f)).sort();
-  for (const old of steps.slice(0, Math.max(0, steps.length - keep))) if (old !== name) rmSync(join(ckRoot, old), { recursive: true, force: true });
+  writeFileAtomic(
+    join(ckRoot, 'latest.json'),
+    JSON.stringify({ dir: name, step: state.step, version: CHECKPOINT_VERSION }) + '\n',
+  );
+  const steps = readdirSync(ckRoot)
+    .filter((f) => /^step-\d+$/.test(f))
+    .sort();
+  for (const old of steps.slice(0, Math.max(0, steps.length - keep)))
+    if (old !== name) rmSync(join(ckRoot, old), { recursive: true, force: true });
   return dir;
 }
 
@@ -105,7 +114,8 @@ export function latestCheckpointDir(root: string): string | null {
   const pointer = join(root, 'checkpoints', 'latest.json');
   if (!existsSync(pointer)) return null;
   const j = readJsonFile(pointer, 'checkpoint pointer') as { dir?: unknown };
-  if (typeof j.dir !== 'string' || !/^step-\d+$/.test(j.dir)) throw new Error(`${pointer}: malformed checkpoint pointer`);
+  if (typeof j.dir !== 'string' || !/^step-\d+$/.test(j.dir))
+    throw new Error(`${pointer}: malformed checkpoint pointer`);
   const dir = join(root, 'checkpoints', j.dir);
   if (!existsSync(dir)) throw new Error(`${pointer}: points at ${dir}, which does not exist`);
   return dir;
@@ -115,17 +125,29 @@ export function latestCheckpointDir(root: string): string | null {
  * Loads the latest checkpoint of `root` and checks it belongs to this model (fingerprint) and these settings.
  * Throws a specific error otherwise, before anything is modified.
  */
-export function loadCheckpoint(root: string, expectedFingerprint: string, settings: Record<string, unknown>): LoadedCheckpoint {
+export function loadCheckpoint(
+  root: string,
+  expectedFingerprint: string,
+  settings: Record<string, unknown>,
+): LoadedCheckpoint {
   const dir = latestCheckpointDir(root);
-  if (dir === null) throw new Error(`${root}: no checkpoint to resume from (expected ${join(root, 'checkpoints', 'latest.json')}); run without --resume`);
+  if (dir === null)
+    throw new Error(
+      `${root}: no checkpoint to resume from (expected ${join(root, 'checkpoints', 'latest.json')}); run without --resume`,
+    );
   const state = readJsonFile(join(dir, 'trainer_state.json'), 'trainer state') as TrainerState;
-  if (state.version !== CHECKPOINT_VERSION) throw new Error(`${dir}: checkpoint version ${state.version}, this bert-ts reads ${CHECKPOINT_VERSION}`);
+  if (state.version !== CHECKPOINT_VERSION)
+    throw new Error(`${dir}: checkpoint version ${state.version}, this bert-ts reads ${CHECKPOINT_VERSION}`);
   if (state.modelFingerprint !== expectedFingerprint) {
-    throw new Error(`${dir}: checkpoint of another model (parameter names/shapes differ: ${state.modelFingerprint} vs ${expectedFingerprint}); use a fresh --output folder`);
+    throw new Error(
+      `${dir}: checkpoint of another model (parameter names/shapes differ: ${state.modelFingerprint} vs ${expectedFingerprint}); use a fresh --output folder`,
+    );
   }
   const diffs = Object.keys(settings).filter((k) => JSON.stringify(settings[k]) !== JSON.stringify(state.settings[k]));
   if (diffs.length > 0) {
-    const d = diffs.map((k) => `${k}: checkpoint ${JSON.stringify(state.settings[k])}, now ${JSON.stringify(settings[k])}`).join('; ');
+    const d = diffs
+      .map((k) => `${k}: checkpoint ${JSON.stringify(state.settings[k])}, now ${JSON.stringify(settings[k])}`)
+      .join('; ');
     throw new Error(`${dir}: cannot resume with different settings (${d}); use the original flags or a fresh --output`);
   }
   const model = readSafetensors(join(dir, 'model.safetensors'));
@@ -134,7 +156,8 @@ export function loadCheckpoint(root: string, expectedFingerprint: string, settin
   const opt = readSafetensors(join(dir, 'optimizer.safetensors'));
   const m = opt.tensors.get('exp_avg')?.data;
   const v = opt.tensors.get('exp_avg_sq')?.data;
-  if (!(m instanceof Float32Array) || !(v instanceof Float32Array)) throw new Error(`${dir}/optimizer.safetensors: missing exp_avg / exp_avg_sq`);
+  if (!(m instanceof Float32Array) || !(v instanceof Float32Array))
+    throw new Error(`${dir}/optimizer.safetensors: missing exp_avg / exp_avg_sq`);
   let best: Map<string, Float32Array> | null = null;
   if (existsSync(join(dir, 'best.safetensors'))) {
     best = new Map();

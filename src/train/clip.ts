@@ -6,7 +6,11 @@ import type { Kernels } from '../tensor/kernels.js';
  * Scales every gradient by maxNorm / (norm + 1e-6) when that is below 1 (torch's rule) and returns the total norm
  * before clipping. A non-finite norm is returned untouched so the caller can skip the step.
  */
-export function clipGradNorm(params: readonly { grad: Float32Array }[], maxNorm: number, kernels: Kernels = getKernels()): number {
+export function clipGradNorm(
+  params: readonly { grad: Float32Array }[],
+  maxNorm: number,
+  kernels: Kernels = getKernels(),
+): number {
   let sq = 0;
   for (const p of params) sq += kernels.sumSquares(p.grad, p.grad.length);
   const norm = Math.sqrt(sq);

@@ -31,8 +31,12 @@ class LossMean {
 
 /** Sequence classification (single-label, multi-label or regression, by `problemType`). */
 export function evaluateSequenceClassification(
-  model: BertHeadModel, data: EvalDataset, labels: readonly (number | number[])[], numLabels: number,
-  problemType: 'single_label_classification' | 'multi_label_classification' | 'regression', batchSize = 32,
+  model: BertHeadModel,
+  data: EvalDataset,
+  labels: readonly (number | number[])[],
+  numLabels: number,
+  problemType: 'single_label_classification' | 'multi_label_classification' | 'regression',
+  batchSize = 32,
   onProgress?: (done: number, total: number) => void,
 ): SequenceEvaluation {
   const rows = data.size;
@@ -50,21 +54,51 @@ export function evaluateSequenceClassification(
     const preds = Array.from({ length: rows }, (_, r) => all[r * numLabels]!);
     const targets = labels.map((l) => (Array.isArray(l) ? l[0]! : l));
     const report = regressionReport(preds, targets);
-    return { metrics: { mse: report.mse, mae: report.mae, pearson: report.pearson, spearman: report.spearman, loss: loss.value, examples: rows }, report, predictions: preds };
+    return {
+      metrics: {
+        mse: report.mse,
+        mae: report.mae,
+        pearson: report.pearson,
+        spearman: report.spearman,
+        loss: loss.value,
+        examples: rows,
+      },
+      report,
+      predictions: preds,
+    };
   }
   if (problemType === 'multi_label_classification') {
     const report = multiLabelReport(all, labels as number[][], numLabels);
-    const predictions = Array.from({ length: rows }, (_, r) => Array.from(all.subarray(r * numLabels, (r + 1) * numLabels), (x) => (x > 0 ? 1 : 0)));
+    const predictions = Array.from({ length: rows }, (_, r) =>
+      Array.from(all.subarray(r * numLabels, (r + 1) * numLabels), (x) => (x > 0 ? 1 : 0)),
+    );
     return {
-      metrics: { f1: report.microF1, micro_f1: report.microF1, macro_f1: report.macroF1, subset_accuracy: report.subsetAccuracy, accuracy: report.subsetAccuracy, loss: loss.value, examples: rows },
-      report, predictions,
+      metrics: {
+        f1: report.microF1,
+        micro_f1: report.microF1,
+        macro_f1: report.macroF1,
+        subset_accuracy: report.subsetAccuracy,
+        accuracy: report.subsetAccuracy,
+        loss: loss.value,
+        examples: rows,
+      },
+      report,
+      predictions,
     };
   }
   const preds = argmaxRows(all, rows, numLabels);
   const report = classificationReport(preds, labels as number[], numLabels);
   return {
-    metrics: { accuracy: report.accuracy, f1: report.macro.f1, precision: report.macro.precision, recall: report.macro.recall, loss: loss.value, examples: rows },
-    report, predictions: preds,
+    metrics: {
+      accuracy: report.accuracy,
+      f1: report.macro.f1,
+      precision: report.macro.precision,
+      recall: report.macro.recall,
+      loss: loss.value,
+      examples: rows,
+    },
+    report,
+    predictions: preds,
   };
 }
 
@@ -78,7 +112,11 @@ export interface TokenEvaluation {
  * label != -100) are compared as IOB2 sequences with conlleval semantics.
  */
 export function evaluateTokenClassification(
-  model: BertHeadModel, data: EvalDataset, tokenLabels: readonly (readonly number[])[], id2label: Readonly<Record<number, string>>, batchSize = 32,
+  model: BertHeadModel,
+  data: EvalDataset,
+  tokenLabels: readonly (readonly number[])[],
+  id2label: Readonly<Record<number, string>>,
+  batchSize = 32,
   onProgress?: (done: number, total: number) => void,
 ): TokenEvaluation {
   let done = 0;
@@ -111,7 +149,14 @@ export function evaluateTokenClassification(
   }
   const report = entityReport(predTags, trueTags);
   return {
-    metrics: { f1: report.f1, precision: report.precision, recall: report.recall, accuracy: report.tokenAccuracy, loss: loss.value, examples: data.size },
+    metrics: {
+      f1: report.f1,
+      precision: report.precision,
+      recall: report.recall,
+      accuracy: report.tokenAccuracy,
+      loss: loss.value,
+      examples: data.size,
+    },
     report,
   };
 }

@@ -13,11 +13,16 @@ const HEAD_PREFIXES = ['classifier.', 'qa_outputs.'];
  * `randomInit` ignores the weights (HF's from_config): the baseline a pre-trained start is compared with.
  */
 export function loadForFinetuning<T extends BertPreTrainedModel>(
-  cls: new (config: BertConfig, options?: ModelOptions) => T, dir: string, overrides: ConfigJson,
+  cls: new (config: BertConfig, options?: ModelOptions) => T,
+  dir: string,
+  overrides: ConfigJson,
   options: ModelOptions & { randomInit?: boolean } = {},
 ): T {
   const base = readConfig(dir);
-  const config = BertConfig.fromJson({ ...base.toJson(), ...overrides }, `${dir}/config.json (with fine-tuning overrides)`);
+  const config = BertConfig.fromJson(
+    { ...base.toJson(), ...overrides },
+    `${dir}/config.json (with fine-tuning overrides)`,
+  );
   // Random init first (seeded): whatever the checkpoint does not provide keeps HF's initialisation.
   const { randomInit, ...modelOptions } = options;
   const model = new cls(config, { ...modelOptions, initWeights: true });
@@ -34,8 +39,14 @@ export function loadForFinetuning<T extends BertPreTrainedModel>(
     }
   }
   const report = loadIntoStore(model.store, model.prefix, tensors, file);
-  if (resized.length > 0) warn(`Some weights of ${model.architecture} were re-initialized because their shapes did not match the checkpoint at ${dir}: ${resized.join('; ')}`);
+  if (resized.length > 0)
+    warn(
+      `Some weights of ${model.architecture} were re-initialized because their shapes did not match the checkpoint at ${dir}: ${resized.join('; ')}`,
+    );
   const fresh = report.missing.filter((n) => !resized.some((r) => r.startsWith(`${n}:`)));
-  if (fresh.length > 0) warn(`Some weights of ${model.architecture} were not in the checkpoint at ${dir} and are newly initialized: [${fresh.join(', ')}]`);
+  if (fresh.length > 0)
+    warn(
+      `Some weights of ${model.architecture} were not in the checkpoint at ${dir} and are newly initialized: [${fresh.join(', ')}]`,
+    );
   return model;
 }

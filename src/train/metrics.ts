@@ -53,14 +53,20 @@ export interface ClassificationReport {
 const safeDiv = (a: number, b: number): number => (b === 0 ? 0 : a / b); // sklearn's zero_division=0
 
 /** Precision / recall / F1 per class and averaged, and the confusion matrix, for single-label classification. */
-export function classificationReport(preds: readonly number[], labels: readonly number[], numLabels: number): ClassificationReport {
+export function classificationReport(
+  preds: readonly number[],
+  labels: readonly number[],
+  numLabels: number,
+): ClassificationReport {
   checkSameLength(preds, labels, 'classificationReport');
   const confusion = Array.from({ length: numLabels }, () => new Array<number>(numLabels).fill(0));
   for (let i = 0; i < preds.length; i++) {
     const t = labels[i]!;
     const p = preds[i]!;
     if (!(t >= 0 && t < numLabels) || !(p >= 0 && p < numLabels)) {
-      throw new Error(`classificationReport: example ${i} has label ${t} / prediction ${p} outside 0..${numLabels - 1}`);
+      throw new Error(
+        `classificationReport: example ${i} has label ${t} / prediction ${p} outside 0..${numLabels - 1}`,
+      );
     }
     confusion[t]![p]!++;
   }
@@ -104,10 +110,15 @@ export interface MultiLabelReport {
  * Multi-label metrics from logits [rows, numLabels] and 0/1 targets; a label is predicted when sigmoid(logit) > 0.5,
  * i.e. logit > 0 (HF's problem_type multi_label_classification uses BCE-with-logits).
  */
-export function multiLabelReport(logits: Float32Array | number[], targets: readonly (readonly number[])[], numLabels: number): MultiLabelReport {
+export function multiLabelReport(
+  logits: Float32Array | number[],
+  targets: readonly (readonly number[])[],
+  numLabels: number,
+): MultiLabelReport {
   const rows = targets.length;
   if (rows === 0) throw new Error('multiLabelReport: no examples to score');
-  if (logits.length !== rows * numLabels) throw new Error(`multiLabelReport: ${logits.length} logits for ${rows} x ${numLabels}`);
+  if (logits.length !== rows * numLabels)
+    throw new Error(`multiLabelReport: ${logits.length} logits for ${rows} x ${numLabels}`);
   const tp = new Array<number>(numLabels).fill(0);
   const fp = new Array<number>(numLabels).fill(0);
   const fn = new Array<number>(numLabels).fill(0);
@@ -175,7 +186,7 @@ function pearsonOf(x: readonly number[], y: readonly number[]): number {
 export function averageRanks(x: readonly number[]): number[] {
   const idx = x.map((_, i) => i).sort((a, b) => x[a]! - x[b]!);
   const ranks = new Array<number>(x.length);
-  for (let i = 0; i < idx.length; ) {
+  for (let i = 0; i < idx.length;) {
     let j = i;
     while (j + 1 < idx.length && x[idx[j + 1]!] === x[idx[i]!]) j++;
     const r = (i + j) / 2 + 1;
@@ -272,7 +283,10 @@ export interface EntityReport {
 }
 
 /** Entity-level precision / recall / F1 (exact type and span) over sentences of IOB2 tags. */
-export function entityReport(predTags: readonly (readonly string[])[], trueTags: readonly (readonly string[])[]): EntityReport {
+export function entityReport(
+  predTags: readonly (readonly string[])[],
+  trueTags: readonly (readonly string[])[],
+): EntityReport {
   checkSameLength(predTags, trueTags, 'entityReport');
   // NUL-separated keys: entity types may contain any printable character.
   const key = (s: number, e: Entity) => `${s}\u0000${e.type}\u0000${e.start}\u0000${e.end}`;
@@ -284,7 +298,8 @@ export function entityReport(predTags: readonly (readonly string[])[], trueTags:
   for (let s = 0; s < trueTags.length; s++) {
     const t = trueTags[s]!;
     const p = predTags[s]!;
-    if (t.length !== p.length) throw new Error(`entityReport: sentence ${s} has ${t.length} true tags but ${p.length} predicted`);
+    if (t.length !== p.length)
+      throw new Error(`entityReport: sentence ${s} has ${t.length} true tags but ${p.length} predicted`);
     for (let i = 0; i < t.length; i++) {
       tokens++;
       if (t[i] === p[i]) tokOk++;

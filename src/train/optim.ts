@@ -58,7 +58,11 @@ export class AdamW {
   private readonly offsets: number[] = [];
   private readonly decayed: boolean[] = [];
 
-  constructor(readonly params: readonly NamedParameter[], opts: OptimizerOptions = {}, private readonly kernels: Kernels = getKernels()) {
+  constructor(
+    readonly params: readonly NamedParameter[],
+    opts: OptimizerOptions = {},
+    private readonly kernels: Kernels = getKernels(),
+  ) {
     this.name = opts.name ?? 'adamw';
     this.lr = opts.lr ?? 1e-3;
     [this.beta1, this.beta2] = opts.betas ?? [0.9, 0.999];
@@ -68,13 +72,15 @@ export class AdamW {
     if (this.name === 'adam' && this.weightDecay !== 0) {
       throw new Error(`optimizer adam takes no weight decay (got ${this.weightDecay}); use adamw for decoupled decay`);
     }
-    if (!(this.beta1 >= 0 && this.beta1 < 1 && this.beta2 >= 0 && this.beta2 < 1)) throw new Error(`${this.name}: betas must be in [0, 1), got ${this.beta1}, ${this.beta2}`);
+    if (!(this.beta1 >= 0 && this.beta1 < 1 && this.beta2 >= 0 && this.beta2 < 1))
+      throw new Error(`${this.name}: betas must be in [0, 1), got ${this.beta1}, ${this.beta2}`);
     if (!(this.eps > 0)) throw new Error(`${this.name}: eps must be > 0, got ${this.eps}`);
     if (!(this.lr >= 0)) throw new Error(`${this.name}: lr must be >= 0, got ${this.lr}`);
     if (!(this.weightDecay >= 0)) throw new Error(`${this.name}: weight decay must be >= 0, got ${this.weightDecay}`);
     let n = 0;
     for (const p of params) {
-      if (p.data.length !== p.grad.length) throw new Error(`${this.name}: parameter ${p.name} has ${p.data.length} values but ${p.grad.length} gradients`);
+      if (p.data.length !== p.grad.length)
+        throw new Error(`${this.name}: parameter ${p.name} has ${p.data.length} values but ${p.grad.length} gradients`);
       this.offsets.push(n);
       this.decayed.push(!noDecay(p.name));
       n += p.data.length;
@@ -95,14 +101,29 @@ export class AdamW {
       const o = this.offsets[i]!;
       const n = p.data.length;
       const wd = this.decayed[i] ? this.weightDecay : 0;
-      this.kernels.adamwStep(p.data, p.grad, this.m.subarray(o, o + n), this.v.subarray(o, o + n), n, lr, this.beta1, this.beta2, this.eps, wd, bc1, bc2);
+      this.kernels.adamwStep(
+        p.data,
+        p.grad,
+        this.m.subarray(o, o + n),
+        this.v.subarray(o, o + n),
+        n,
+        lr,
+        this.beta1,
+        this.beta2,
+        this.eps,
+        wd,
+        bc1,
+        bc2,
+      );
     }
   }
 
   /** Restores moments and step count (from a checkpoint). */
   load(state: { m: Float32Array; v: Float32Array; t: number }): void {
     if (state.m.length !== this.m.length || state.v.length !== this.v.length) {
-      throw new Error(`optimizer state has ${state.m.length} moments, the model has ${this.m.length} parameters: checkpoint of another model`);
+      throw new Error(
+        `optimizer state has ${state.m.length} moments, the model has ${this.m.length} parameters: checkpoint of another model`,
+      );
     }
     this.m.set(state.m);
     this.v.set(state.v);

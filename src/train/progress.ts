@@ -94,7 +94,9 @@ export class ProgressReporter {
   evaluation(e: EvalRecord): void {
     this.evals.push(e);
     this.log({ event: 'eval', ...e });
-    const text = Object.entries(e.metrics).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`).join(' ');
+    const text = Object.entries(e.metrics)
+      .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`)
+      .join(' ');
     if (this.tty) this.message(`eval @ step ${e.step}: ${text}`);
     else this.stream.write(JSON.stringify({ event: 'eval', ...e }) + '\n');
   }
@@ -117,13 +119,18 @@ export class ProgressReporter {
   }
 }
 
-const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const esc = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /**
  * A self-contained SVG of the training curve: training loss per step (left axis) and each evaluation metric per step
  * (right axis, 0..1 when the metric is a fraction). No scripts, fonts or external references, so it opens anywhere.
  */
-export function trainingCurveSvg(steps: readonly Pick<StepRecord, 'step' | 'loss'>[], evals: readonly EvalRecord[], title = 'training curve'): string {
+export function trainingCurveSvg(
+  steps: readonly Pick<StepRecord, 'step' | 'loss'>[],
+  evals: readonly EvalRecord[],
+  title = 'training curve',
+): string {
   const W = 800;
   const H = 420;
   const L = 60;
@@ -139,8 +146,12 @@ export function trainingCurveSvg(steps: readonly Pick<StepRecord, 'step' | 'loss
   const lossMin = losses.length ? Math.min(0, ...losses) : 0;
   const x = (step: number) => L + (step / maxStep) * pw;
   const yLoss = (v: number) => T + ph - ((v - lossMin) / (lossMax - lossMin || 1)) * ph;
-  const metricNames = [...new Set(evals.flatMap((e) => Object.keys(e.metrics)))].filter((k) => k !== 'loss' && k !== 'examples');
-  const allMetric = evals.flatMap((e) => metricNames.map((k) => e.metrics[k]).filter((v): v is number => Number.isFinite(v)));
+  const metricNames = [...new Set(evals.flatMap((e) => Object.keys(e.metrics)))].filter(
+    (k) => k !== 'loss' && k !== 'examples',
+  );
+  const allMetric = evals.flatMap((e) =>
+    metricNames.map((k) => e.metrics[k]).filter((v): v is number => Number.isFinite(v)),
+  );
   const unit = allMetric.every((v) => v >= 0 && v <= 1);
   const mMin = unit ? 0 : Math.min(...allMetric, 0);
   const mMax = unit ? 1 : Math.max(...allMetric, 1);
@@ -151,7 +162,9 @@ export function trainingCurveSvg(steps: readonly Pick<StepRecord, 'step' | 'loss
   const lossPath = pts.map((s, i) => `${i ? 'L' : 'M'}${x(s.step).toFixed(1)},${yLoss(s.loss).toFixed(1)}`).join('');
   const colors = ['#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   parts.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`);
   parts.push(`<rect x="${L}" y="${T}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>`);
@@ -159,19 +172,29 @@ export function trainingCurveSvg(steps: readonly Pick<StepRecord, 'step' | 'loss
     const f = i / 4;
     const yy = T + ph - f * ph;
     parts.push(`<line x1="${L}" x2="${L + pw}" y1="${yy}" y2="${yy}" stroke="#eee"/>`);
-    parts.push(`<text x="${L - 6}" y="${yy + 4}" text-anchor="end" fill="#1f77b4">${(lossMin + f * (lossMax - lossMin)).toPrecision(3)}</text>`);
-    if (metricNames.length) parts.push(`<text x="${L + pw + 6}" y="${yy + 4}">${(mMin + f * (mMax - mMin)).toPrecision(3)}</text>`);
+    parts.push(
+      `<text x="${L - 6}" y="${yy + 4}" text-anchor="end" fill="#1f77b4">${(lossMin + f * (lossMax - lossMin)).toPrecision(3)}</text>`,
+    );
+    if (metricNames.length)
+      parts.push(`<text x="${L + pw + 6}" y="${yy + 4}">${(mMin + f * (mMax - mMin)).toPrecision(3)}</text>`);
     parts.push(`<text x="${x(f * maxStep)}" y="${T + ph + 18}" text-anchor="middle">${Math.round(f * maxStep)}</text>`);
   }
   parts.push(`<text x="${L + pw / 2}" y="${H - 12}" text-anchor="middle">step</text>`);
-  parts.push(`<text x="14" y="${T + ph / 2}" transform="rotate(-90 14 ${T + ph / 2})" text-anchor="middle" fill="#1f77b4">training loss</text>`);
+  parts.push(
+    `<text x="14" y="${T + ph / 2}" transform="rotate(-90 14 ${T + ph / 2})" text-anchor="middle" fill="#1f77b4">training loss</text>`,
+  );
   if (lossPath) parts.push(`<path d="${lossPath}" fill="none" stroke="#1f77b4" stroke-width="1.2"/>`);
   metricNames.forEach((name, k) => {
     const c = colors[k % colors.length]!;
     const es = evals.filter((e) => Number.isFinite(e.metrics[name]));
-    const d = es.map((e, i) => `${i ? 'L' : 'M'}${x(e.step).toFixed(1)},${yMetric(e.metrics[name]!).toFixed(1)}`).join('');
+    const d = es
+      .map((e, i) => `${i ? 'L' : 'M'}${x(e.step).toFixed(1)},${yMetric(e.metrics[name]!).toFixed(1)}`)
+      .join('');
     if (d) parts.push(`<path d="${d}" fill="none" stroke="${c}" stroke-width="2"/>`);
-    for (const e of es) parts.push(`<circle cx="${x(e.step).toFixed(1)}" cy="${yMetric(e.metrics[name]!).toFixed(1)}" r="3" fill="${c}"><title>${esc(name)} ${e.metrics[name]} @ step ${e.step}</title></circle>`);
+    for (const e of es)
+      parts.push(
+        `<circle cx="${x(e.step).toFixed(1)}" cy="${yMetric(e.metrics[name]!).toFixed(1)}" r="3" fill="${c}"><title>${esc(name)} ${e.metrics[name]} @ step ${e.step}</title></circle>`,
+      );
     parts.push(`<text x="${L + 10 + 130 * (k + 1)}" y="${T + 16}" fill="${c}">● eval ${esc(name)}</text>`);
   });
   parts.push(`<text x="${L + 10}" y="${T + 16}" fill="#1f77b4">— training loss</text>`);

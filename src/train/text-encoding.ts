@@ -25,7 +25,11 @@ export function finetuneTokenizer(tok: BertTokenizer, source = 'tokenizer'): Fin
       return { inputIds: e.inputIds, tokenTypeIds: e.tokenTypeIds };
     },
     wordPieceIds: (word) => tok.encode(word, null, { addSpecialTokens: false }).inputIds,
-    clsId: cls, sepId: sep, unkId: tok.unkTokenId, padId: tok.padTokenId ?? 0, vocabSize: tok.vocabSize,
+    clsId: cls,
+    sepId: sep,
+    unkId: tok.unkTokenId,
+    padId: tok.padTokenId ?? 0,
+    vocabSize: tok.vocabSize,
   };
 }
 

@@ -4,7 +4,13 @@ import { Rng, permutation } from './rng.js';
 import { clipGradNorm } from './clip.js';
 import { AdamW, type OptimizerOptions } from './optim.js';
 import { learningRateAt, warmupStepsFromRatio, type ScheduleName } from './schedule.js';
-import { CHECKPOINT_VERSION, loadCheckpoint, modelFingerprint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import {
+  CHECKPOINT_VERSION,
+  loadCheckpoint,
+  modelFingerprint,
+  saveCheckpoint,
+  type TrainerState,
+} from './checkpoint.js';
 import { ProgressReporter, trainingCurveSvg, type EvalRecord } from './progress.js';
 import { writeFileAtomic } from '../io/files.js';
 import { mkdirSync } from 'node:fs';
@@ -92,14 +98,23 @@ export interface TrainerResult {
 
 /** Thrown when the loss or the gradient norm becomes NaN/Inf; the last good checkpoint is left in place. */
 export class TrainingDivergedError extends Error {
-  constructor(message: string, readonly step: number) {
+  constructor(
+    message: string,
+    readonly step: number,
+  ) {
     super(message);
     this.name = 'TrainingDivergedError';
   }
 }
 
 /** The batches (lists of example indices) of one epoch, seeded by (seed, epoch) so a resume can rebuild them. */
-export function epochBatches(size: number, batchSize: number, seed: number, epoch: number, lengthOf?: (i: number) => number): number[][] {
+export function epochBatches(
+  size: number,
+  batchSize: number,
+  seed: number,
+  epoch: number,
+  lengthOf?: (i: number) => number,
+): number[][] {
   const rng = new Rng((seed ^ Math.imul(epoch + 1, 0x9e3779b1)) >>> 0);
   const order = permutation(size, rng);
   const batches: number[][] = [];
@@ -128,7 +143,11 @@ export class Trainer<B> {
   private readonly progress: ProgressReporter;
   private readonly fingerprint: string;
 
-  constructor(private readonly model: TrainerModel<B>, private readonly data: TrainerDataset<B>, private readonly opts: TrainerOptions) {
+  constructor(
+    private readonly model: TrainerModel<B>,
+    private readonly data: TrainerDataset<B>,
+    private readonly opts: TrainerOptions,
+  ) {
     const posInt = (v: number, flag: string) => {
       if (!Number.isInteger(v) || v <= 0) throw new Error(`${flag} must be a positive integer, got ${v}`);
     };
@@ -152,14 +171,26 @@ export class Trainer<B> {
   private settings(): Record<string, unknown> {
     const o = this.opts;
     return {
-      epochs: o.epochs, batchSize: o.batchSize, gradAccum: this.accum, lr: o.lr, optimizer: o.optimizer, schedule: o.schedule,
-      warmupSteps: this.warmupSteps, maxGradNorm: o.maxGradNorm ?? 1, seed: o.seed, lengthBucketing: Boolean(o.lengthBucketing),
-      trainExamples: this.data.size, ...(o.settings ?? {}),
+      epochs: o.epochs,
+      batchSize: o.batchSize,
+      gradAccum: this.accum,
+      lr: o.lr,
+      optimizer: o.optimizer,
+      schedule: o.schedule,
+      warmupSteps: this.warmupSteps,
+      maxGradNorm: o.maxGradNorm ?? 1,
+      seed: o.seed,
+      lengthBucketing: Boolean(o.lengthBucketing),
+      trainExamples: this.data.size,
+      ...(o.settings ?? {}),
     };
   }
 
   private lrAt(step: number): number {
-    return learningRateAt({ name: this.opts.schedule, lr: this.opts.lr, warmupSteps: this.warmupSteps, totalSteps: this.totalSteps }, step);
+    return learningRateAt(
+      { name: this.opts.schedule, lr: this.opts.lr, warmupSteps: this.warmupSteps, totalSteps: this.totalSteps },
+      step,
+    );
   }
 
   async train(): Promise<TrainerResult> {
@@ -182,7 +213,8 @@ export class Trainer<B> {
       const ck = loadCheckpoint(o.output, this.fingerprint, this.settings());
       for (const p of this.params) {
         const saved = ck.params.get(p.name);
-        if (!saved || saved.length !== p.data.length) throw new Error(`${ck.dir}: checkpoint lacks parameter ${p.name} or has another shape`);
+        if (!saved || saved.length !== p.data.length)
+          throw new Error(`${ck.dir}: checkpoint lacks parameter ${p.name} or has another shape`);
         p.data.set(saved);
       }
       this.optimizer.load({ m: ck.m, v: ck.v, t: ck.state.optimizerT });
@@ -203,8 +235,18 @@ export class Trainer<B> {
     const saveNow = (): string | null => {
       if (!o.output) return null;
       const state: TrainerState = {
-        version: CHECKPOINT_VERSION, step, epoch, batchInEpoch, optimizerT: this.optimizer.t, rngState: rng.state, seed: o.seed,
-        bestMetric, bestStep, evalsWithoutImprovement: sinceBest, modelFingerprint: this.fingerprint, settings: this.settings(),
+        version: CHECKPOINT_VERSION,
+        step,
+        epoch,
+        batchInEpoch,
+        optimizerT: this.optimizer.t,
+        rngState: rng.state,
+        seed: o.seed,
+        bestMetric,
+        bestStep,
+        evalsWithoutImprovement: sinceBest,
+        modelFingerprint: this.fingerprint,
+        settings: this.settings(),
         history: { steps: lossHistory, evals: this.progress.evals },
       };
       const bestParams = best ? this.params.map((p, i) => ({ name: p.name, shape: p.shape, data: best![i]! })) : null;
@@ -219,7 +261,10 @@ export class Trainer<B> {
       const rec = { step, epoch: step / this.stepsPerEpoch, metrics };
       this.progress.evaluation(rec);
       const v = metrics[metric];
-      if (v === undefined) throw new Error(`evaluation returned no "${metric}" (got ${Object.keys(metrics).join(', ')}); pick another --metric`);
+      if (v === undefined)
+        throw new Error(
+          `evaluation returned no "${metric}" (got ${Object.keys(metrics).join(', ')}); pick another --metric`,
+        );
       if (bestMetric === null || (greater ? v > bestMetric : v < bestMetric)) {
         bestMetric = v;
         bestStep = step;
@@ -237,7 +282,13 @@ export class Trainer<B> {
     let lastEvalStep = -1;
     let lastSaveStep = step;
     outer: while (epoch < o.epochs) {
-      const batches = epochBatches(this.data.size, o.batchSize, o.seed, epoch, o.lengthBucketing ? (i) => this.data.lengthOf(i) : undefined);
+      const batches = epochBatches(
+        this.data.size,
+        o.batchSize,
+        o.seed,
+        epoch,
+        o.lengthBucketing ? (i) => this.data.lengthOf(i) : undefined,
+      );
       while (batchInEpoch < batches.length) {
         // One optimizer step over up to `accum` micro-batches (fewer at the end of an epoch, as HF does).
         const micro = batches.slice(batchInEpoch, batchInEpoch + this.accum);
@@ -247,7 +298,8 @@ export class Trainer<B> {
           const batch = this.data.collate(idx);
           const loss = this.model.forwardLoss(batch, true, rng.nextUint32());
           if (!Number.isFinite(loss)) {
-            const msg = `loss is ${loss} at step ${step + 1} (epoch ${epoch + 1}); stopping. ` +
+            const msg =
+              `loss is ${loss} at step ${step + 1} (epoch ${epoch + 1}); stopping. ` +
               (o.output ? `The last good checkpoint is kept in ${join(o.output, 'checkpoints')}.` : '') +
               ' Lower --lr, add warmup or clipping.';
             this.progress.message(msg, { event: 'diverged', step: step + 1 });
@@ -260,7 +312,8 @@ export class Trainer<B> {
         if (micro.length > 1) for (const p of this.params) o.kernels.scale(p.grad, p.grad.length, 1 / micro.length);
         const norm = clipGradNorm(this.params, o.maxGradNorm ?? 1, o.kernels);
         if (!Number.isFinite(norm)) {
-          const msg = `gradient norm is ${norm} at step ${step + 1}; stopping without applying it` +
+          const msg =
+            `gradient norm is ${norm} at step ${step + 1}; stopping without applying it` +
             (o.output ? ` (last good checkpoint kept in ${join(o.output, 'checkpoints')})` : '');
           this.progress.message(msg, { event: 'diverged', step: step + 1 });
           throw new TrainingDivergedError(msg, step + 1);
@@ -275,8 +328,13 @@ export class Trainer<B> {
         const rate = examplesSeen / Math.max(elapsed, 1e-9);
         const remainingExamples = (this.totalSteps - step) * this.accum * o.batchSize;
         this.progress.step({
-          step, totalSteps: this.totalSteps, epoch: epoch + batchInEpoch / batches.length, loss: lastLoss, lr,
-          examplesPerSecond: rate, etaSeconds: remainingExamples / Math.max(rate, 1e-9),
+          step,
+          totalSteps: this.totalSteps,
+          epoch: epoch + batchInEpoch / batches.length,
+          loss: lastLoss,
+          lr,
+          examplesPerSecond: rate,
+          etaSeconds: remainingExamples / Math.max(rate, 1e-9),
         });
         const epochDone = batchInEpoch >= batches.length;
         if (epochDone) {
@@ -289,13 +347,20 @@ export class Trainer<B> {
           lastEvalStep = step;
           evaluated = true;
         }
-        const wantSave = evaluated || epochDone || (o.saveSteps !== undefined && step % o.saveSteps === 0) || step === o.stopAfterSteps || stoppedEarly;
+        const wantSave =
+          evaluated ||
+          epochDone ||
+          (o.saveSteps !== undefined && step % o.saveSteps === 0) ||
+          step === o.stopAfterSteps ||
+          stoppedEarly;
         if (wantSave && step < this.totalSteps && o.output) {
           saveNow();
           lastSaveStep = step;
         }
         if (stoppedEarly) {
-          this.progress.message(`early stopping at step ${step}: ${metric} has not improved for ${sinceBest} evaluations (best ${bestMetric} at step ${bestStep})`);
+          this.progress.message(
+            `early stopping at step ${step}: ${metric} has not improved for ${sinceBest} evaluations (best ${bestMetric} at step ${bestStep})`,
+          );
           break outer;
         }
         if (o.stopAfterSteps !== undefined && step >= o.stopAfterSteps && step < this.totalSteps) {
@@ -316,12 +381,24 @@ export class Trainer<B> {
     this.progress.finish();
     if (o.output) {
       mkdirSync(o.output, { recursive: true });
-      writeFileAtomic(join(o.output, 'training_curve.svg'), trainingCurveSvg(lossHistory, this.progress.evals, `fine-tuning: ${this.totalSteps} steps`));
+      writeFileAtomic(
+        join(o.output, 'training_curve.svg'),
+        trainingCurveSvg(lossHistory, this.progress.evals, `fine-tuning: ${this.totalSteps} steps`),
+      );
     }
     const seconds = (performance.now() - t0) / 1000;
     return {
-      steps: step, totalSteps: this.totalSteps, epochsCompleted: epoch, lastLoss, bestMetric, bestStep, stoppedEarly, interrupted,
-      examplesPerSecond: examplesSeen / Math.max(seconds, 1e-9), seconds, evals: this.progress.evals,
+      steps: step,
+      totalSteps: this.totalSteps,
+      epochsCompleted: epoch,
+      lastLoss,
+      bestMetric,
+      bestStep,
+      stoppedEarly,
+      interrupted,
+      examplesPerSecond: examplesSeen / Math.max(seconds, 1e-9),
+      seconds,
+      evals: this.progress.evals,
     };
   }
 }

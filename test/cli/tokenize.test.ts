@@ -14,7 +14,12 @@ const MINI = fileURLToPath(new URL('../../../shared/models/bert-mini-imdb-hf', i
 
 function bert(args: string[], input?: string, entry = src): { code: number; stdout: string; stderr: string } {
   const pre = entry.endsWith('.ts') ? ['--import', 'tsx'] : [];
-  const r = spawnSync(process.execPath, [...pre, entry, ...args], { cwd: root, input: input ?? '', encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...pre, entry, ...args], {
+    cwd: root,
+    input: input ?? '',
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -22,7 +27,16 @@ const lines = (s: string) =>
   s
     .trim()
     .split('\n')
-    .map((l) => JSON.parse(l) as { text: string; tokens: string[]; ids: number[]; offsets: [number, number][]; typeIds?: number[] });
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          text: string;
+          tokens: string[];
+          ids: number[];
+          offsets: [number, number][];
+          typeIds?: number[];
+        },
+    );
 
 describe('bert', () => {
   test('--help lists the commands, exit 0; no command or an unknown one is a usage error (2)', () => {
@@ -68,10 +82,16 @@ describe('bert tokenize', () => {
   });
 
   test('stdin lines, --model, --pair, --max-length, --no-special-tokens', () => {
-    const r = bert(['tokenize', '--model', MINI, '--max-length', '6', '--pair', 'and a pair'], 'first line here, quite long\r\nsecond\n\n');
+    const r = bert(
+      ['tokenize', '--model', MINI, '--max-length', '6', '--pair', 'and a pair'],
+      'first line here, quite long\r\nsecond\n\n',
+    );
     assert.equal(r.code, 0, r.stderr);
     const out = lines(r.stdout);
-    assert.deepEqual(out.map((o) => o.text), ['first line here, quite long', 'second', '']);
+    assert.deepEqual(
+      out.map((o) => o.text),
+      ['first line here, quite long', 'second', ''],
+    );
     // HF's longest_first: 6 - 3 special tokens leaves 3, split 2 + 1 with the longer text first.
     assert.deepEqual(out[0]!.tokens, ['[CLS]', 'first', 'line', '[SEP]', 'and', '[SEP]']);
     assert.deepEqual(out[1]!.tokens, ['[CLS]', 'second', '[SEP]', 'and', 'a', '[SEP]']);
@@ -79,11 +99,19 @@ describe('bert tokenize', () => {
     assert.deepEqual(out[2]!.tokens, ['[CLS]', '[SEP]', 'and', 'a', 'pair', '[SEP]']);
     const plain = bert(['tokenize', '--no-special-tokens', 'Hello, World']);
     assert.deepEqual(lines(plain.stdout)[0]!.tokens, ['hello', ',', 'world']);
-    assert.deepEqual(lines(plain.stdout)[0]!.offsets, [[0, 5], [5, 6], [7, 12]]);
+    assert.deepEqual(lines(plain.stdout)[0]!.offsets, [
+      [0, 5],
+      [5, 6],
+      [7, 12],
+    ]);
   });
 
   test('usage errors exit 2 with the usage; runtime errors exit 1 on one line without a stack', () => {
-    for (const args of [['tokenize', '--bogus', 'x'], ['tokenize', '--max-length', 'ten', 'x'], ['tokenize', '--max-length', '0', 'x']]) {
+    for (const args of [
+      ['tokenize', '--bogus', 'x'],
+      ['tokenize', '--max-length', 'ten', 'x'],
+      ['tokenize', '--max-length', '0', 'x'],
+    ]) {
       const r = bert(args);
       assert.equal(r.code, 2, args.join(' '));
       assert.match(r.stderr, /^bert tokenize: .*\n\nUsage: bert tokenize/);
@@ -93,13 +121,20 @@ describe('bert tokenize', () => {
     assert.equal(missing.stderr, 'bert tokenize: tokenizer folder /no/such/folder does not exist\n');
     const badJson = bert(['tokenize', '--model', fileURLToPath(new URL('../../package.json', import.meta.url)), 'x']);
     assert.equal(badJson.code, 1);
-    assert.match(badJson.stderr, /^bert tokenize: .*package\.json is a file; give the folder that holds tokenizer\.json or vocab\.txt\n$/);
+    assert.match(
+      badJson.stderr,
+      /^bert tokenize: .*package\.json is a file; give the folder that holds tokenizer\.json or vocab\.txt\n$/,
+    );
     assert.doesNotMatch(missing.stderr + badJson.stderr, /\n\s+at /);
   });
 
-  test('the built command (dist/cli/main.js) finds the embedded tokenizer too', { skip: !existsSync(dist) && 'dist/ not built (npm test builds it)' }, () => {
-    const r = bert(['tokenize', 'Hello world'], undefined, dist);
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(lines(r.stdout)[0]!.ids, [101, 7592, 2088, 102]);
-  });
+  test(
+    'the built command (dist/cli/main.js) finds the embedded tokenizer too',
+    { skip: !existsSync(dist) && 'dist/ not built (npm test builds it)' },
+    () => {
+      const r = bert(['tokenize', 'Hello world'], undefined, dist);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(lines(r.stdout)[0]!.ids, [101, 7592, 2088, 102]);
+    },
+  );
 });

@@ -19,15 +19,24 @@ const file = (name: string, content: string | Buffer): string => {
 
 test('parseCsv follows RFC 4180: quotes, doubled quotes, embedded commas and newlines, CRLF', () => {
   const recs = parseCsv('a,b,c\r\n"x, y","he said ""hi""","line1\r\nline2"\r\n1,,3\n', 'f.csv');
-  assert.deepEqual(recs.map((r) => r.fields), [
-    ['a', 'b', 'c'],
-    ['x, y', 'he said "hi"', 'line1\r\nline2'],
-    ['1', '', '3'],
-  ]);
+  assert.deepEqual(
+    recs.map((r) => r.fields),
+    [
+      ['a', 'b', 'c'],
+      ['x, y', 'he said "hi"', 'line1\r\nline2'],
+      ['1', '', '3'],
+    ],
+  );
   // The record after a two-line field starts on line 4.
-  assert.deepEqual(recs.map((r) => r.line), [1, 2, 4]);
+  assert.deepEqual(
+    recs.map((r) => r.line),
+    [1, 2, 4],
+  );
   // No trailing newline; empty quoted last field still a field.
-  assert.deepEqual(parseCsv('a,""').map((r) => r.fields), [['a', '']]);
+  assert.deepEqual(
+    parseCsv('a,""').map((r) => r.fields),
+    [['a', '']],
+  );
   assert.throws(() => parseCsv('a,b\n"open,1\n2', 'bad.csv'), /bad\.csv:2: quoted field opened here is never closed/);
 });
 
@@ -43,8 +52,17 @@ test('JSONL and JSONL.gz readers agree and read the shared IMDb format', async (
   const body = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
   const a = await readTextClassification(file('a.jsonl', body));
   const b = await readTextClassification(file('a.jsonl.gz', gzipSync(body)));
-  assert.deepEqual(a.map((e) => [e.text, e.label]), [['Bad.\n\nReally bad.', 0], ['Great "film", loved it', 1]]);
-  assert.deepEqual(b.map((e) => [e.text, e.label]), a.map((e) => [e.text, e.label]));
+  assert.deepEqual(
+    a.map((e) => [e.text, e.label]),
+    [
+      ['Bad.\n\nReally bad.', 0],
+      ['Great "film", loved it', 1],
+    ],
+  );
+  assert.deepEqual(
+    b.map((e) => [e.text, e.label]),
+    a.map((e) => [e.text, e.label]),
+  );
   assert.match(a[1]!.source, /a\.jsonl:2$/);
 });
 
@@ -58,25 +76,56 @@ test('the real shared IMDb test file has 25,000 balanced reviews', async () => {
 test('CSV review,sentiment file maps positive/negative; multi-line quoted reviews survive', async () => {
   const p = file('imdb.csv', 'review,sentiment\n"One<br />two, three",positive\n"multi\nline ""quoted""",negative\n');
   const ex = await readTextClassification(p);
-  assert.deepEqual(ex.map((e) => [e.text, e.label]), [['One\ntwo, three', 1], ['multi\nline "quoted"', 0]]);
+  assert.deepEqual(
+    ex.map((e) => [e.text, e.label]),
+    [
+      ['One\ntwo, three', 1],
+      ['multi\nline "quoted"', 0],
+    ],
+  );
 });
 
 test('general reader: named text / pair / label columns and label2id', async () => {
-  const p = file('nli.jsonl', '{"premise":"A man.","hypothesis":"A person.","gold":"entailment"}\n{"premise":"x","hypothesis":"y","gold":"contradiction"}\n');
+  const p = file(
+    'nli.jsonl',
+    '{"premise":"A man.","hypothesis":"A person.","gold":"entailment"}\n{"premise":"x","hypothesis":"y","gold":"contradiction"}\n',
+  );
   const ex = await readTextClassification(p, {
-    textColumn: 'premise', textPairColumn: 'hypothesis', labelColumn: 'gold',
+    textColumn: 'premise',
+    textPairColumn: 'hypothesis',
+    labelColumn: 'gold',
     label2id: { entailment: 0, neutral: 1, contradiction: 2 },
   });
-  assert.deepEqual(ex.map((e) => [e.text, e.textPair, e.label]), [['A man.', 'A person.', 0], ['x', 'y', 2]]);
+  assert.deepEqual(
+    ex.map((e) => [e.text, e.textPair, e.label]),
+    [
+      ['A man.', 'A person.', 0],
+      ['x', 'y', 2],
+    ],
+  );
   const csv = file('n.csv', 's1,s2,y\nhello,world,1\n');
-  const c = await readTextClassification(csv, { textColumn: 's1', textPairColumn: 's2', labelColumn: 'y', numLabels: 2 });
-  assert.deepEqual(c.map((e) => [e.text, e.textPair, e.label]), [['hello', 'world', 1]]);
+  const c = await readTextClassification(csv, {
+    textColumn: 's1',
+    textPairColumn: 's2',
+    labelColumn: 'y',
+    numLabels: 2,
+  });
+  assert.deepEqual(
+    c.map((e) => [e.text, e.textPair, e.label]),
+    [['hello', 'world', 1]],
+  );
 });
 
 test('multi-label and regression labels', async () => {
   const ml = file('ml.jsonl', '{"text":"a","label":[1,0,1]}\n');
-  assert.deepEqual((await readTextClassification(ml, { problemType: 'multi_label_classification', numLabels: 3 }))[0]!.label, [1, 0, 1]);
-  await assert.rejects(readTextClassification(ml, { problemType: 'multi_label_classification', numLabels: 4 }), /ml\.jsonl:1: multi-label vector has 3 entries/);
+  assert.deepEqual(
+    (await readTextClassification(ml, { problemType: 'multi_label_classification', numLabels: 3 }))[0]!.label,
+    [1, 0, 1],
+  );
+  await assert.rejects(
+    readTextClassification(ml, { problemType: 'multi_label_classification', numLabels: 4 }),
+    /ml\.jsonl:1: multi-label vector has 3 entries/,
+  );
   const rg = file('rg.csv', 'text,label\nfoo,3.5\n');
   assert.deepEqual((await readTextClassification(rg, { problemType: 'regression' }))[0]!.label, [3.5]);
 });
@@ -97,10 +146,22 @@ test('clear errors: empty file, missing text, missing label, unknown label, stri
     readTextClassification(file('ul.jsonl', '{"text":"ok","label":"meh"}\n'), { label2id: { bad: 0, good: 1 } }),
     /ul\.jsonl:1: unknown label "meh" \(known: bad, good\)/,
   );
-  await assert.rejects(readTextClassification(file('sl.jsonl', '{"text":"ok","label":"good"}\n')), /sl\.jsonl:1: label "good" is a string but no label2id/);
-  await assert.rejects(readTextClassification(file('oor.jsonl', '{"text":"ok","label":5}\n'), { numLabels: 2 }), /out of range for 2 labels/);
-  await assert.rejects(readTextClassification(file('ncol.jsonl', '{"body":"ok","label":1}\n')), /cannot find a text column/);
-  await assert.rejects(readTextClassification(file('ragged.csv', 'text,label\na,1,extra\n')), /ragged\.csv:2: row has 3 fields/);
+  await assert.rejects(
+    readTextClassification(file('sl.jsonl', '{"text":"ok","label":"good"}\n')),
+    /sl\.jsonl:1: label "good" is a string but no label2id/,
+  );
+  await assert.rejects(
+    readTextClassification(file('oor.jsonl', '{"text":"ok","label":5}\n'), { numLabels: 2 }),
+    /out of range for 2 labels/,
+  );
+  await assert.rejects(
+    readTextClassification(file('ncol.jsonl', '{"body":"ok","label":1}\n')),
+    /cannot find a text column/,
+  );
+  await assert.rejects(
+    readTextClassification(file('ragged.csv', 'text,label\na,1,extra\n')),
+    /ragged\.csv:2: row has 3 fields/,
+  );
   await assert.rejects(readTextClassification(join(dir, 'nope.jsonl')), /no such file/);
 });
 
@@ -112,7 +173,14 @@ test('aclImdb folder layout: neg then pos by numeric id, labels from the folder'
   writeFileSync(join(root, 'neg', '0_1.txt'), 'Awful.');
   writeFileSync(join(root, 'neg', 'urls.txt'), 'ignored');
   const ex = await readImdbFolder(root);
-  assert.deepEqual(ex.map((e) => [e.text, e.label]), [['Awful.', 0], ['Nice.', 1], ['Loved it.\nYes.', 1]]);
+  assert.deepEqual(
+    ex.map((e) => [e.text, e.label]),
+    [
+      ['Awful.', 0],
+      ['Nice.', 1],
+      ['Loved it.\nYes.', 1],
+    ],
+  );
   await assert.rejects(readTextClassification(join(dir, 'aclImdb')), /did you mean .*aclImdb\/train/);
 });
 
@@ -131,13 +199,21 @@ test('CoNLL JSONL: string tags through label2id; first-WordPiece alignment', asy
   const label2id = Object.fromEntries(CONLL2003_LABELS.map((l, i) => [l, i]));
   const ex = await readConllJsonl('../shared/data/conll2003/dev.jsonl', { label2id });
   assert.equal(ex.length, 3250);
-  assert.equal(ex.reduce((s, e) => s + e.tokens.length, 0), 51362);
+  assert.equal(
+    ex.reduce((s, e) => s + e.tokens.length, 0),
+    51362,
+  );
   assert.deepEqual(ex[1]!.tokens, ['LONDON', '1996-08-30']);
   assert.deepEqual(ex[1]!.tags, [5, 0]);
-  await assert.rejects(readConllJsonl(file('c.jsonl', '{"tokens":["a"],"ner_tags":["B-FOO"]}\n'), { label2id }), /c\.jsonl:1: unknown tag "B-FOO"/);
+  await assert.rejects(
+    readConllJsonl(file('c.jsonl', '{"tokens":["a"],"ner_tags":["B-FOO"]}\n'), { label2id }),
+    /c\.jsonl:1: unknown tag "B-FOO"/,
+  );
   // A toy word-piecer: words longer than 3 chars split into 3-char pieces; ids are piece lengths + 100.
   const tok = {
-    clsId: 1, sepId: 2, unkId: 3,
+    clsId: 1,
+    sepId: 2,
+    unkId: 3,
     wordPieceIds: (w: string) => (w.match(/.{1,3}/g) ?? []).map((p) => 100 + p.length),
   };
   const a = alignFirstWordPiece({ tokens: ['John', 'is', 'here'], tags: [1, 0, 0], source: 't' }, tok, 16);

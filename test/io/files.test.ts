@@ -16,12 +16,23 @@ test('readJsonFile: parses, and names the file, line and column of a syntax erro
     assert.deepEqual(readJsonFile(good, 'config.json'), { hidden_size: 32 });
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{\n  "a": 1,\n  "b": ,\n}');
-    assert.throws(() => readJsonFile(bad, 'config.json'), (err: unknown) => {
-      assert.ok(err instanceof CheckpointFormatError, 'err instanceof CheckpointFormatError');
-      assert.match(err.message, new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: config\\.json is not valid JSON at line 3, column 8`));
-      return true;
-    });
-    assert.throws(() => readJsonFile(join(dir, 'missing.json'), 'config.json'), /missing\.json: cannot read config\.json: file not found/);
+    assert.throws(
+      () => readJsonFile(bad, 'config.json'),
+      (err: unknown) => {
+        assert.ok(err instanceof CheckpointFormatError, 'err instanceof CheckpointFormatError');
+        assert.match(
+          err.message,
+          new RegExp(
+            `^${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: config\\.json is not valid JSON at line 3, column 8`,
+          ),
+        );
+        return true;
+      },
+    );
+    assert.throws(
+      () => readJsonFile(join(dir, 'missing.json'), 'config.json'),
+      /missing\.json: cannot read config\.json: file not found/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -48,7 +59,7 @@ test('writeFileAtomic: replaces the file whole; a failing write leaves the old f
 });
 
 test('jsonErrorOffset agrees with JSON.parse on mutated JSON (V8 is the reference)', () => {
-  const base = JSON.stringify({ a: [1, -2.5e3, true, null, { b: 'x\\"\\u00e9\\n' }], c: {}, d: [] , e: 'é' });
+  const base = JSON.stringify({ a: [1, -2.5e3, true, null, { b: 'x\\"\\u00e9\\n' }], c: {}, d: [], e: 'é' });
   const alphabet = '{}[],:" \\nu0123456789.eE+-tfalsrx';
   const rand = seeded(7);
   let invalid = 0;

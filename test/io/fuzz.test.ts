@@ -10,6 +10,9 @@ test('mutated safetensors and .bin files only ever raise CheckpointFormatError, 
   const grownMb = (process.memoryUsage().rss - before) / 2 ** 20;
   assert.deepEqual(report.failures, [], JSON.stringify(report.failures.slice(0, 3), null, 1));
   assert.equal(report.cases, targets.length * 150);
-  assert.ok(report.rejected > report.cases / 3, `most mutations should be rejected (${report.rejected} of ${report.cases})`);
+  assert.ok(
+    report.rejected > report.cases / 3,
+    `most mutations should be rejected (${report.rejected} of ${report.cases})`,
+  );
   assert.ok(grownMb < 512, `memory grew by ${grownMb.toFixed(0)} MB`);
 });

@@ -12,7 +12,16 @@ import {
   readPytorchBinBuffer,
   readSafetensors,
 } from '../../src/io/index.js';
-import { f32Bytes, op, pickle, rebuildTensor, stateDictPickle, storagePid, torchArchive, zipArchive } from './helpers/pickle-zip.js';
+import {
+  f32Bytes,
+  op,
+  pickle,
+  rebuildTensor,
+  stateDictPickle,
+  storagePid,
+  torchArchive,
+  zipArchive,
+} from './helpers/pickle-zip.js';
 
 const FIX = '../shared/fixtures/hf-tiny';
 const BIN = `${FIX}/pretraining_bin/pytorch_model.bin`;
@@ -33,12 +42,19 @@ test('pytorch_model.bin (torch.save) gives bitwise the tensors of the safetensor
     assert.ok(bytesOf(t.data).equals(bytesOf(ref.data)), `${name} differs`);
   }
   // Only the tied decoder (weight = word embeddings, bias = cls.predictions.bias) is extra in the .bin.
-  assert.deepEqual([...bin.tensors.keys()].filter((k) => !st.tensors.has(k)).sort(),
-    ['cls.predictions.decoder.bias', 'cls.predictions.decoder.weight']);
+  assert.deepEqual([...bin.tensors.keys()].filter((k) => !st.tensors.has(k)).sort(), [
+    'cls.predictions.decoder.bias',
+    'cls.predictions.decoder.weight',
+  ]);
   const dec = bin.tensors.get('cls.predictions.decoder.weight')!;
   const emb = bin.tensors.get('bert.embeddings.word_embeddings.weight')!;
   assert.equal(dec.data.buffer, emb.data.buffer, 'tied weights share one storage, as in torch');
-  assert.ok(bytesOf(bin.tensors.get('cls.predictions.decoder.bias')!.data).equals(bytesOf(st.tensors.get('cls.predictions.bias')!.data)), 'bytesOf(bin.tensors.get(\'cls.predictions.decoder.bias\')!.data).equals(bytesOf(st.tensors.get(\'cls.predictions.bias\')!.data))');
+  assert.ok(
+    bytesOf(bin.tensors.get('cls.predictions.decoder.bias')!.data).equals(
+      bytesOf(st.tensors.get('cls.predictions.bias')!.data),
+    ),
+    "bytesOf(bin.tensors.get('cls.predictions.decoder.bias')!.data).equals(bytesOf(st.tensors.get('cls.predictions.bias')!.data))",
+  );
 });
 
 test('storage offsets, strides (transpose), expansion, shared storages, F16 and I64 storages', () => {
@@ -49,11 +65,14 @@ test('storage offsets, strides (transpose), expansion, shared storages, F16 and 
     ['h', rebuildTensor('HalfStorage', '1', 2, 0, [2], [1])],
     ['l', rebuildTensor('LongStorage', '2', 1, 0, [], [])],
   ]);
-  const out = readPytorchBinBuffer(torchArchive(pkl, {
-    0: f32Bytes([0, 1, 2, 3, 4, 5]),
-    1: Uint8Array.of(0x00, 0x3c, 0x00, 0xc0), // half 1.0, -2.0
-    2: new Uint8Array(BigInt64Array.of(-7n).buffer),
-  }), 'mem.bin');
+  const out = readPytorchBinBuffer(
+    torchArchive(pkl, {
+      0: f32Bytes([0, 1, 2, 3, 4, 5]),
+      1: Uint8Array.of(0x00, 0x3c, 0x00, 0xc0), // half 1.0, -2.0
+      2: new Uint8Array(BigInt64Array.of(-7n).buffer),
+    }),
+    'mem.bin',
+  );
   assert.deepEqual(Array.from(out.tensors.get('t')!.data as Float32Array), [0, 3, 1, 4, 2, 5]);
   assert.deepEqual(out.tensors.get('t')!.shape, [3, 2]);
   assert.deepEqual(Array.from(out.tensors.get('o')!.data as Float32Array), [2, 3]);
@@ -63,23 +82,54 @@ test('storage offsets, strides (transpose), expansion, shared storages, F16 and 
 });
 
 function expectRefused(bytes: Uint8Array, cls: typeof CheckpointFormatError, pattern: RegExp): void {
-  assert.throws(() => readPytorchBinBuffer(bytes, 'evil.bin'), (err: unknown) => {
-    assert.ok(err instanceof cls, `expected ${cls.name}, got ${String(err)}`);
-    assert.match((err as Error).message, /^evil\.bin/);
-    assert.match((err as Error).message, pattern);
-    return true;
-  });
+  assert.throws(
+    () => readPytorchBinBuffer(bytes, 'evil.bin'),
+    (err: unknown) => {
+      assert.ok(err instanceof cls, `expected ${cls.name}, got ${String(err)}`);
+      assert.match((err as Error).message, /^evil\.bin/);
+      assert.match((err as Error).message, pattern);
+      return true;
+    },
+  );
 }
 
 test('bad tensors: out-of-range views, huge expansions, missing storages, wrong sizes', () => {
   const storage = { 0: f32Bytes([0, 1, 2, 3, 4, 5]) };
-  expectRefused(torchArchive(stateDictPickle([['x', rebuildTensor('FloatStorage', '0', 6, 4, [3], [1])]]), storage), CheckpointFormatError, /reach element 6 of a storage of 6/);
-  expectRefused(torchArchive(stateDictPickle([['x', rebuildTensor('FloatStorage', '0', 6, 0, [100000, 100000], [0, 0])]]), storage), CheckpointFormatError, /expanded\/overlapping view/);
-  expectRefused(torchArchive(stateDictPickle([['x', rebuildTensor('FloatStorage', '7', 6, 0, [6], [1])]]), storage), CheckpointFormatError, /storage 7 has no archive\/data\/7 entry/);
-  expectRefused(torchArchive(stateDictPickle([['x', rebuildTensor('FloatStorage', '0', 1_000_000_000, 0, [6], [1])]]), storage), CheckpointFormatError, /needs 4000000000/);
-  expectRefused(torchArchive(pickle(op.proto(2), op.str('not a dict'), op.stop)), CheckpointFormatError, /holds a str, not a state dict/);
-  expectRefused(torchArchive(stateDictPickle([['x', rebuildTensor('ComplexFloatStorage', '0', 3, 0, [3], [1])]]), storage), CheckpointFormatError, /torch\.ComplexFloatStorage are not supported/);
-  expectRefused(torchArchive(pickle(op.proto(2), op.emptyDict, op.str('k'), op.int(3), op.setitem, op.stop)), CheckpointFormatError, /"k" is a int, not a tensor/);
+  expectRefused(
+    torchArchive(stateDictPickle([['x', rebuildTensor('FloatStorage', '0', 6, 4, [3], [1])]]), storage),
+    CheckpointFormatError,
+    /reach element 6 of a storage of 6/,
+  );
+  expectRefused(
+    torchArchive(stateDictPickle([['x', rebuildTensor('FloatStorage', '0', 6, 0, [100000, 100000], [0, 0])]]), storage),
+    CheckpointFormatError,
+    /expanded\/overlapping view/,
+  );
+  expectRefused(
+    torchArchive(stateDictPickle([['x', rebuildTensor('FloatStorage', '7', 6, 0, [6], [1])]]), storage),
+    CheckpointFormatError,
+    /storage 7 has no archive\/data\/7 entry/,
+  );
+  expectRefused(
+    torchArchive(stateDictPickle([['x', rebuildTensor('FloatStorage', '0', 1_000_000_000, 0, [6], [1])]]), storage),
+    CheckpointFormatError,
+    /needs 4000000000/,
+  );
+  expectRefused(
+    torchArchive(pickle(op.proto(2), op.str('not a dict'), op.stop)),
+    CheckpointFormatError,
+    /holds a str, not a state dict/,
+  );
+  expectRefused(
+    torchArchive(stateDictPickle([['x', rebuildTensor('ComplexFloatStorage', '0', 3, 0, [3], [1])]]), storage),
+    CheckpointFormatError,
+    /torch\.ComplexFloatStorage are not supported/,
+  );
+  expectRefused(
+    torchArchive(pickle(op.proto(2), op.emptyDict, op.str('k'), op.int(3), op.setitem, op.stop)),
+    CheckpointFormatError,
+    /"k" is a int, not a tensor/,
+  );
 });
 
 // ---- the malicious corpus: every one must be refused, and its payload (creating a file) never run ----
@@ -87,44 +137,290 @@ test('bad tensors: out-of-range views, huge expansions, missing storages, wrong 
 const sentinelDir = mkdtempSync(join(tmpdir(), 'bert-ts-pwn-'));
 const sentinel = join(sentinelDir, 'pwned');
 const payload = `touch ${sentinel}`;
-const callWith = (module: string, name: string, ...args: number[][]) => [op.global(module, name), op.mark, ...args, op.tuple, op.reduce];
+const callWith = (module: string, name: string, ...args: number[][]) => [
+  op.global(module, name),
+  op.mark,
+  ...args,
+  op.tuple,
+  op.reduce,
+];
 
 const corpus: Array<[string, Uint8Array, typeof CheckpointFormatError, RegExp]> = [
-  ['os.system', pickle(op.proto(2), ...callWith('os', 'system', op.str(payload)), op.stop), UnsafePickleError, /global os\.system/],
-  ['posix.system', pickle(op.proto(2), ...callWith('posix', 'system', op.str(payload)), op.stop), UnsafePickleError, /global posix\.system/],
-  ['nt.system', pickle(op.proto(2), ...callWith('nt', 'system', op.str(payload)), op.stop), UnsafePickleError, /global nt\.system/],
-  ['builtins.eval', pickle(op.proto(2), ...callWith('builtins', 'eval', op.str(`__import__('os').system('${payload}')`)), op.stop), UnsafePickleError, /global builtins\.eval/],
-  ['builtins.exec', pickle(op.proto(2), ...callWith('builtins', 'exec', op.str(`import os; os.system('${payload}')`)), op.stop), UnsafePickleError, /global builtins\.exec/],
-  ['__builtin__.eval (python 2)', pickle(op.proto(2), ...callWith('__builtin__', 'eval', op.str('1')), op.stop), UnsafePickleError, /global __builtin__\.eval/],
-  ['subprocess.Popen', pickle(op.proto(2), ...callWith('subprocess', 'Popen', [op.mark, op.str('touch'), op.str(sentinel), op.tuple].flat()), op.stop), UnsafePickleError, /global subprocess\.Popen/],
-  ['subprocess.check_output', pickle(op.proto(2), ...callWith('subprocess', 'check_output', op.str(payload)), op.stop), UnsafePickleError, /global subprocess\.check_output/],
-  ['__reduce__ of builtins.getattr(os, "system")', pickle(op.proto(2), op.global('builtins', 'getattr'), op.mark, op.global('os', 'path'), op.str('join'), op.tuple, op.reduce, op.stop), UnsafePickleError, /global builtins\.getattr/],
-  ['STACK_GLOBAL os.system (protocol 4)', pickle(op.proto(4), op.str('os'), op.str('system'), op.stackGlobal, op.mark, op.str(payload), op.tuple, op.reduce, op.stop), UnsafePickleError, /global os\.system/],
-  ['torch.load itself (recursion)', pickle(op.proto(2), ...callWith('torch', 'load', op.str('/etc/passwd')), op.stop), UnsafePickleError, /global torch\.load/],
-  ['torch._utils._rebuild_device_tensor_from_numpy (not allowlisted)', pickle(op.proto(2), ...callWith('torch._utils', '_rebuild_device_tensor_from_numpy', op.none), op.stop), UnsafePickleError, /_rebuild_device_tensor_from_numpy/],
-  ['nested REDUCE: eval inside OrderedDict arguments', pickle(op.proto(2), op.global('collections', 'OrderedDict'), op.mark, ...callWith('builtins', 'eval', op.str('1')), op.tuple, op.reduce, op.stop), UnsafePickleError, /global builtins\.eval/],
-  ['nested REDUCE: calling the result of a REDUCE', pickle(op.proto(2), op.global('collections', 'OrderedDict'), op.emptyTuple, op.reduce, op.mark, op.str(payload), op.tuple, op.reduce, op.stop), UnsafePickleError, /REDUCE on a dict/],
-  ['REDUCE of a storage class (torch.FloatStorage(...))', pickle(op.proto(2), ...callWith('torch', 'FloatStorage', op.int(5)), op.stop), UnsafePickleError, /REDUCE on a torch storage class/],
-  ['REDUCE of a string', pickle(op.proto(2), op.str('os.system'), op.mark, op.str(payload), op.tuple, op.reduce, op.stop), UnsafePickleError, /REDUCE on a str/],
-  ['memoised global reused after refusal is impossible: GET of never-stored entry', pickle(op.proto(2), op.binget(3), op.stop), CheckpointFormatError, /memo entry 3 was never stored/],
+  [
+    'os.system',
+    pickle(op.proto(2), ...callWith('os', 'system', op.str(payload)), op.stop),
+    UnsafePickleError,
+    /global os\.system/,
+  ],
+  [
+    'posix.system',
+    pickle(op.proto(2), ...callWith('posix', 'system', op.str(payload)), op.stop),
+    UnsafePickleError,
+    /global posix\.system/,
+  ],
+  [
+    'nt.system',
+    pickle(op.proto(2), ...callWith('nt', 'system', op.str(payload)), op.stop),
+    UnsafePickleError,
+    /global nt\.system/,
+  ],
+  [
+    'builtins.eval',
+    pickle(op.proto(2), ...callWith('builtins', 'eval', op.str(`__import__('os').system('${payload}')`)), op.stop),
+    UnsafePickleError,
+    /global builtins\.eval/,
+  ],
+  [
+    'builtins.exec',
+    pickle(op.proto(2), ...callWith('builtins', 'exec', op.str(`import os; os.system('${payload}')`)), op.stop),
+    UnsafePickleError,
+    /global builtins\.exec/,
+  ],
+  [
+    '__builtin__.eval (python 2)',
+    pickle(op.proto(2), ...callWith('__builtin__', 'eval', op.str('1')), op.stop),
+    UnsafePickleError,
+    /global __builtin__\.eval/,
+  ],
+  [
+    'subprocess.Popen',
+    pickle(
+      op.proto(2),
+      ...callWith('subprocess', 'Popen', [op.mark, op.str('touch'), op.str(sentinel), op.tuple].flat()),
+      op.stop,
+    ),
+    UnsafePickleError,
+    /global subprocess\.Popen/,
+  ],
+  [
+    'subprocess.check_output',
+    pickle(op.proto(2), ...callWith('subprocess', 'check_output', op.str(payload)), op.stop),
+    UnsafePickleError,
+    /global subprocess\.check_output/,
+  ],
+  [
+    '__reduce__ of builtins.getattr(os, "system")',
+    pickle(
+      op.proto(2),
+      op.global('builtins', 'getattr'),
+      op.mark,
+      op.global('os', 'path'),
+      op.str('join'),
+      op.tuple,
+      op.reduce,
+      op.stop,
+    ),
+    UnsafePickleError,
+    /global builtins\.getattr/,
+  ],
+  [
+    'STACK_GLOBAL os.system (protocol 4)',
+    pickle(
+      op.proto(4),
+      op.str('os'),
+      op.str('system'),
+      op.stackGlobal,
+      op.mark,
+      op.str(payload),
+      op.tuple,
+      op.reduce,
+      op.stop,
+    ),
+    UnsafePickleError,
+    /global os\.system/,
+  ],
+  [
+    'torch.load itself (recursion)',
+    pickle(op.proto(2), ...callWith('torch', 'load', op.str('/etc/passwd')), op.stop),
+    UnsafePickleError,
+    /global torch\.load/,
+  ],
+  [
+    'torch._utils._rebuild_device_tensor_from_numpy (not allowlisted)',
+    pickle(op.proto(2), ...callWith('torch._utils', '_rebuild_device_tensor_from_numpy', op.none), op.stop),
+    UnsafePickleError,
+    /_rebuild_device_tensor_from_numpy/,
+  ],
+  [
+    'nested REDUCE: eval inside OrderedDict arguments',
+    pickle(
+      op.proto(2),
+      op.global('collections', 'OrderedDict'),
+      op.mark,
+      ...callWith('builtins', 'eval', op.str('1')),
+      op.tuple,
+      op.reduce,
+      op.stop,
+    ),
+    UnsafePickleError,
+    /global builtins\.eval/,
+  ],
+  [
+    'nested REDUCE: calling the result of a REDUCE',
+    pickle(
+      op.proto(2),
+      op.global('collections', 'OrderedDict'),
+      op.emptyTuple,
+      op.reduce,
+      op.mark,
+      op.str(payload),
+      op.tuple,
+      op.reduce,
+      op.stop,
+    ),
+    UnsafePickleError,
+    /REDUCE on a dict/,
+  ],
+  [
+    'REDUCE of a storage class (torch.FloatStorage(...))',
+    pickle(op.proto(2), ...callWith('torch', 'FloatStorage', op.int(5)), op.stop),
+    UnsafePickleError,
+    /REDUCE on a torch storage class/,
+  ],
+  [
+    'REDUCE of a string',
+    pickle(op.proto(2), op.str('os.system'), op.mark, op.str(payload), op.tuple, op.reduce, op.stop),
+    UnsafePickleError,
+    /REDUCE on a str/,
+  ],
+  [
+    'memoised global reused after refusal is impossible: GET of never-stored entry',
+    pickle(op.proto(2), op.binget(3), op.stop),
+    CheckpointFormatError,
+    /memo entry 3 was never stored/,
+  ],
   ['PERSID (text persistent id)', pickle(op.proto(2), op.persid('0'), op.stop), UnsafePickleError, /PERSID/],
-  ['BINPERSID that is not a storage tuple', pickle(op.proto(2), op.str(payload), ...[op.binpersid], op.stop), UnsafePickleError, /not a torch storage reference/],
-  ['BINPERSID naming os.system as the storage class', pickle(op.proto(2), op.mark, op.str('storage'), op.global('os', 'system'), op.str('0'), op.str('cpu'), op.int(1), op.tuple, op.binpersid, op.stop), UnsafePickleError, /global os\.system/],
-  ['BINPERSID with a string as storage class', pickle(op.proto(2), op.mark, op.str('storage'), op.str('torch.FloatStorage'), op.str('0'), op.str('cpu'), op.int(1), op.tuple, op.binpersid, op.stop), UnsafePickleError, /names a str instead of a torch storage class/],
-  ['BINPERSID with a path-traversal key', pickle(op.proto(2), ...storagePid('FloatStorage', '../../../../etc/passwd', 1), op.stop), UnsafePickleError, /storage key ".*etc\/passwd" is not a plain name/],
-  ['INST os.system', pickle(op.mark, op.str(payload), op.inst('os', 'system'), op.stop), UnsafePickleError, /INST of os\.system/],
-  ['OBJ with an allowlisted class', pickle(op.proto(2), op.mark, op.global('collections', 'OrderedDict'), op.obj, op.stop), UnsafePickleError, /OBJ/],
-  ['NEWOBJ of OrderedDict', pickle(op.proto(2), op.global('collections', 'OrderedDict'), op.emptyTuple, op.newobj, op.stop), UnsafePickleError, /NEWOBJ/],
-  ['NEWOBJ_EX', pickle(op.proto(4), op.global('collections', 'OrderedDict'), op.emptyTuple, op.emptyDict, op.newobjEx, op.stop), UnsafePickleError, /NEWOBJ_EX/],
+  [
+    'BINPERSID that is not a storage tuple',
+    pickle(op.proto(2), op.str(payload), ...[op.binpersid], op.stop),
+    UnsafePickleError,
+    /not a torch storage reference/,
+  ],
+  [
+    'BINPERSID naming os.system as the storage class',
+    pickle(
+      op.proto(2),
+      op.mark,
+      op.str('storage'),
+      op.global('os', 'system'),
+      op.str('0'),
+      op.str('cpu'),
+      op.int(1),
+      op.tuple,
+      op.binpersid,
+      op.stop,
+    ),
+    UnsafePickleError,
+    /global os\.system/,
+  ],
+  [
+    'BINPERSID with a string as storage class',
+    pickle(
+      op.proto(2),
+      op.mark,
+      op.str('storage'),
+      op.str('torch.FloatStorage'),
+      op.str('0'),
+      op.str('cpu'),
+      op.int(1),
+      op.tuple,
+      op.binpersid,
+      op.stop,
+    ),
+    UnsafePickleError,
+    /names a str instead of a torch storage class/,
+  ],
+  [
+    'BINPERSID with a path-traversal key',
+    pickle(op.proto(2), ...storagePid('FloatStorage', '../../../../etc/passwd', 1), op.stop),
+    UnsafePickleError,
+    /storage key ".*etc\/passwd" is not a plain name/,
+  ],
+  [
+    'INST os.system',
+    pickle(op.mark, op.str(payload), op.inst('os', 'system'), op.stop),
+    UnsafePickleError,
+    /INST of os\.system/,
+  ],
+  [
+    'OBJ with an allowlisted class',
+    pickle(op.proto(2), op.mark, op.global('collections', 'OrderedDict'), op.obj, op.stop),
+    UnsafePickleError,
+    /OBJ/,
+  ],
+  [
+    'NEWOBJ of OrderedDict',
+    pickle(op.proto(2), op.global('collections', 'OrderedDict'), op.emptyTuple, op.newobj, op.stop),
+    UnsafePickleError,
+    /NEWOBJ/,
+  ],
+  [
+    'NEWOBJ_EX',
+    pickle(op.proto(4), op.global('collections', 'OrderedDict'), op.emptyTuple, op.emptyDict, op.newobjEx, op.stop),
+    UnsafePickleError,
+    /NEWOBJ_EX/,
+  ],
   ['EXT1 (copyreg extension registry)', pickle(op.proto(2), op.ext1(1), op.stop), UnsafePickleError, /EXT/],
-  ['BUILD (__setstate__) on a tensor', pickle(op.proto(2), op.emptyDict, op.str('x'), ...rebuildTensor('FloatStorage', '0', 1, 0, [1], [1]), op.emptyDict, op.build, op.setitem, op.stop), UnsafePickleError, /BUILD \(__setstate__\) on a torch tensor/],
-  ['BUILD on a dict with a non-dict state', pickle(op.proto(2), op.emptyDict, op.str(payload), op.build, op.stop), UnsafePickleError, /BUILD/],
-  ['_rebuild_tensor_v2 with a string as storage', pickle(op.proto(2), ...callWith('torch._utils', '_rebuild_tensor_v2', op.str(payload), op.int(0), op.intTuple([1]), op.intTuple([1]), op.newfalse, op.emptyDict), op.stop), CheckpointFormatError, /first argument is a str, not a storage/],
-  ['OrderedDict called with arguments', pickle(op.proto(2), ...callWith('collections', 'OrderedDict', op.str(payload)), op.stop), CheckpointFormatError, /OrderedDict called with arguments/],
+  [
+    'BUILD (__setstate__) on a tensor',
+    pickle(
+      op.proto(2),
+      op.emptyDict,
+      op.str('x'),
+      ...rebuildTensor('FloatStorage', '0', 1, 0, [1], [1]),
+      op.emptyDict,
+      op.build,
+      op.setitem,
+      op.stop,
+    ),
+    UnsafePickleError,
+    /BUILD \(__setstate__\) on a torch tensor/,
+  ],
+  [
+    'BUILD on a dict with a non-dict state',
+    pickle(op.proto(2), op.emptyDict, op.str(payload), op.build, op.stop),
+    UnsafePickleError,
+    /BUILD/,
+  ],
+  [
+    '_rebuild_tensor_v2 with a string as storage',
+    pickle(
+      op.proto(2),
+      ...callWith(
+        'torch._utils',
+        '_rebuild_tensor_v2',
+        op.str(payload),
+        op.int(0),
+        op.intTuple([1]),
+        op.intTuple([1]),
+        op.newfalse,
+        op.emptyDict,
+      ),
+      op.stop,
+    ),
+    CheckpointFormatError,
+    /first argument is a str, not a storage/,
+  ],
+  [
+    'OrderedDict called with arguments',
+    pickle(op.proto(2), ...callWith('collections', 'OrderedDict', op.str(payload)), op.stop),
+    CheckpointFormatError,
+    /OrderedDict called with arguments/,
+  ],
   ['unknown opcode', pickle(op.proto(2), [0xff], op.stop), CheckpointFormatError, /unknown or unsupported opcode 0xff/],
   ['no STOP', pickle(op.proto(2), op.emptyDict), CheckpointFormatError, /without a STOP/],
-  ['200,000 nested marks', Uint8Array.from([0x80, 2, ...new Array<number>(200_000).fill(0x28), 0x2e]), CheckpointFormatError, /more than 100000 nested marks/],
-  ['string length beyond the pickle', pickle(op.proto(2), [0x58, 0xff, 0xff, 0xff, 0x7f], op.stop), CheckpointFormatError, /truncated/],
+  [
+    '200,000 nested marks',
+    Uint8Array.from([0x80, 2, ...new Array<number>(200_000).fill(0x28), 0x2e]),
+    CheckpointFormatError,
+    /more than 100000 nested marks/,
+  ],
+  [
+    'string length beyond the pickle',
+    pickle(op.proto(2), [0x58, 0xff, 0xff, 0xff, 0x7f], op.stop),
+    CheckpointFormatError,
+    /truncated/,
+  ],
 ];
 
 for (const [name, pkl, cls, pattern] of corpus) {
@@ -145,13 +441,29 @@ test('zip problems: not a zip, legacy torch format, compressed entries, CRC mism
   const good = torchArchive(pkl, { 0: f32Bytes([1, 2]) });
   assert.deepEqual(readPytorchBinBuffer(good).tensors.get('w')!.data, Float32Array.of(1, 2));
   expectRefused(new TextEncoder().encode('{"this": "is json"}'), CheckpointFormatError, /not a zip archive/);
-  expectRefused(Uint8Array.of(0x80, 0x02, 0x8a, 0x0a, ...new Array(40).fill(0)), CheckpointFormatError, /legacy \(pre-1\.6\) torch\.save format/);
-  expectRefused(zipArchive([{ name: 'archive/data.pkl', data: pkl, method: 8 }]), CheckpointFormatError, /compressed \(method 8\)/);
-  expectRefused(zipArchive([{ name: 'archive/data.pkl', data: pkl, crc: 1234 }]), CheckpointFormatError, /CRC-32 mismatch/);
+  expectRefused(
+    Uint8Array.of(0x80, 0x02, 0x8a, 0x0a, ...new Array(40).fill(0)),
+    CheckpointFormatError,
+    /legacy \(pre-1\.6\) torch\.save format/,
+  );
+  expectRefused(
+    zipArchive([{ name: 'archive/data.pkl', data: pkl, method: 8 }]),
+    CheckpointFormatError,
+    /compressed \(method 8\)/,
+  );
+  expectRefused(
+    zipArchive([{ name: 'archive/data.pkl', data: pkl, crc: 1234 }]),
+    CheckpointFormatError,
+    /CRC-32 mismatch/,
+  );
   expectRefused(zipArchive([{ name: 'weights.pkl', data: pkl }]), CheckpointFormatError, /without <name>\/data\.pkl/);
   expectRefused(good.subarray(0, good.length - 30), CheckpointFormatError, /not a zip archive|outside the file/);
   const real = readFileSync(BIN);
-  expectRefused(real.subarray(0, real.length - 200), CheckpointFormatError, /not a zip archive|outside the file|truncated/);
+  expectRefused(
+    real.subarray(0, real.length - 200),
+    CheckpointFormatError,
+    /not a zip archive|outside the file|truncated/,
+  );
   const cut = Buffer.from(real);
   cut.writeUInt32LE(0xfffffff0, cut.length - 22 + 16); // classic EOCD CD offset; zip64 record still rules
   assert.equal(readPytorchBinBuffer(cut).tensors.size, 48, 'the zip64 end record torch writes takes precedence');
@@ -162,7 +474,11 @@ test('file-based errors name the path', () => {
   try {
     const path = join(dir, 'pytorch_model.bin');
     writeFileSync(path, torchArchive(pickle(op.proto(2), ...callWith('os', 'system', op.str(payload)), op.stop)));
-    assert.throws(() => readPytorchBin(path), (err: unknown) => err instanceof UnsafePickleError && err.message.startsWith(path) && /os\.system/.test(err.message));
+    assert.throws(
+      () => readPytorchBin(path),
+      (err: unknown) =>
+        err instanceof UnsafePickleError && err.message.startsWith(path) && /os\.system/.test(err.message),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

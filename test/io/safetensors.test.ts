@@ -40,10 +40,14 @@ test('reads the F32 fixture: values equal those numpy reads from the same file',
   assert.deepEqual(w.shape, [1881, 32]);
   assert.ok(w.data instanceof Float32Array, 'w.data instanceof Float32Array');
   // Reference values: numpy.frombuffer on the file (float32), printed as float64.
-  assert.deepEqual(Array.from(w.data.subarray(0, 4)), [
-    -0.0061315433122217655, 0.028790520504117012, -0.06256134063005447, 0.005722218658775091,
-  ]);
-  assert.ok(Math.abs(sum(w.data as Float32Array) - 51.50770222186293) < 1e-9, 'Math.abs(sum(w.data as Float32Array) - 51.50770222186293) < 1e-9');
+  assert.deepEqual(
+    Array.from(w.data.subarray(0, 4)),
+    [-0.0061315433122217655, 0.028790520504117012, -0.06256134063005447, 0.005722218658775091],
+  );
+  assert.ok(
+    Math.abs(sum(w.data as Float32Array) - 51.50770222186293) < 1e-9,
+    'Math.abs(sum(w.data as Float32Array) - 51.50770222186293) < 1e-9',
+  );
 });
 
 test('reads the F16 fixture upcast exactly (values numpy computes)', () => {
@@ -51,11 +55,15 @@ test('reads the F16 fixture upcast exactly (values numpy computes)', () => {
   const w = tensors.get('bert.embeddings.word_embeddings.weight')!;
   assert.equal(w.dtype, 'F16');
   assert.ok(w.data instanceof Float32Array, 'w.data instanceof Float32Array');
-  assert.deepEqual(Array.from(w.data.subarray(0, 4)), [
-    -0.006130218505859375, 0.0287933349609375, -0.06256103515625, 0.0057220458984375,
-  ]);
-  assert.ok(Math.abs(sum(w.data as Float32Array) - 51.5040220618248) < 1e-9, 'Math.abs(sum(w.data as Float32Array) - 51.5040220618248) < 1e-9');
-  assert.ok(tensors.has('cls.predictions.decoder.bias'), 'tensors.has(\'cls.predictions.decoder.bias\')');
+  assert.deepEqual(
+    Array.from(w.data.subarray(0, 4)),
+    [-0.006130218505859375, 0.0287933349609375, -0.06256103515625, 0.0057220458984375],
+  );
+  assert.ok(
+    Math.abs(sum(w.data as Float32Array) - 51.5040220618248) < 1e-9,
+    'Math.abs(sum(w.data as Float32Array) - 51.5040220618248) < 1e-9',
+  );
+  assert.ok(tensors.has('cls.predictions.decoder.bias'), "tensors.has('cls.predictions.decoder.bias')");
 });
 
 test('writing the F32 weights as F16 gives the bits torch wrote (round to nearest even)', () => {
@@ -67,8 +75,12 @@ test('writing the F32 weights as F16 gives the bits torch wrote (round to neares
     for (const [name, t] of f32) {
       const info = file.tensors.get(name)!;
       const dataStart = 8 + Number(bytes.readBigUInt64LE(0));
-      const torchBits = new Uint16Array(bytes.buffer.slice(
-        bytes.byteOffset + dataStart + info.dataOffsets[0], bytes.byteOffset + dataStart + info.dataOffsets[1]));
+      const torchBits = new Uint16Array(
+        bytes.buffer.slice(
+          bytes.byteOffset + dataStart + info.dataOffsets[0],
+          bytes.byteOffset + dataStart + info.dataOffsets[1],
+        ),
+      );
       assert.deepEqual(float32ToHalf(t.data as Float32Array), torchBits, name);
       compared++;
     }
@@ -86,15 +98,23 @@ test('reads I64 ids of reference.safetensors; toInt32Array converts with a range
   assert.deepEqual(ids.shape, [3, 24]);
   assert.ok(ids.data instanceof BigInt64Array, 'ids.data instanceof BigInt64Array');
   // Row 0 as numpy reads it: [CLS]=9 ... [SEP]=10 (fixture README: special ids 9/10/11).
-  assert.deepEqual(Array.from(toInt32Array(ids).subarray(0, 24)), [
-    9, 80, 1269, 85, 50, 581, 99, 164, 224, 11, 11, 11, 10, 80, 1856, 85, 1649, 581, 82, 80, 65, 224, 164, 10,
-  ]);
-  assert.throws(() => toInt32Array({ dtype: 'I64', data: BigInt64Array.of(1n, 2n ** 31n) }, 'ids'), /ids: value 2147483648 at index 1/);
+  assert.deepEqual(
+    Array.from(toInt32Array(ids).subarray(0, 24)),
+    [9, 80, 1269, 85, 50, 581, 99, 164, 224, 11, 11, 11, 10, 80, 1856, 85, 1649, 581, 82, 80, 65, 224, 164, 10],
+  );
+  assert.throws(
+    () => toInt32Array({ dtype: 'I64', data: BigInt64Array.of(1n, 2n ** 31n) }, 'ids'),
+    /ids: value 2147483648 at index 1/,
+  );
   assert.throws(() => toInt32Array({ dtype: 'F32', data: new Float32Array(1) }), /not an integer type/);
 });
 
 test('encode reproduces the files HuggingFace wrote byte for byte (header, key order, padding, data order)', () => {
-  for (const [file, metadata] of [[F32_FILE, { format: 'pt' }], [F16_FILE, { format: 'pt' }], [REF_FILE, undefined]] as const) {
+  for (const [file, metadata] of [
+    [F32_FILE, { format: 'pt' }],
+    [F16_FILE, { format: 'pt' }],
+    [REF_FILE, undefined],
+  ] as const) {
     const { tensors } = readSafetensors(file);
     const encoded = encodeSafetensors(tensors as Map<string, WritableTensor>, metadata);
     assert.ok(Buffer.compare(Buffer.from(encoded), readFileSync(file)) === 0, `${file} differs when re-encoded`);
@@ -125,9 +145,18 @@ test('writeSafetensors writes atomically and reads back; refuses inconsistent in
     const bytes = readFileSync(path);
     const n = Number(bytes.readBigUInt64LE(0));
     assert.equal(n % 8, 0);
-    assert.match(bytes.subarray(8, 8 + n).toString(), /^\{"__metadata__":\{"format":"pt"\},"a":\{"dtype":"I64","shape":\[2\],"data_offsets":\[0,16\]\},/);
-    assert.throws(() => writeSafetensors(path, new Map([['x', { dtype: 'F32', shape: [3], data: new Float32Array(2) }]])), /has 3 elements but data has 2/);
-    assert.throws(() => writeSafetensors(path, new Map([['x', { dtype: 'I32', shape: [1], data: new Float32Array(1) }]])), /Float32Array cannot be written as I32/);
+    assert.match(
+      bytes.subarray(8, 8 + n).toString(),
+      /^\{"__metadata__":\{"format":"pt"\},"a":\{"dtype":"I64","shape":\[2\],"data_offsets":\[0,16\]\},/,
+    );
+    assert.throws(
+      () => writeSafetensors(path, new Map([['x', { dtype: 'F32', shape: [3], data: new Float32Array(2) }]])),
+      /has 3 elements but data has 2/,
+    );
+    assert.throws(
+      () => writeSafetensors(path, new Map([['x', { dtype: 'I32', shape: [1], data: new Float32Array(1) }]])),
+      /Float32Array cannot be written as I32/,
+    );
     assert.equal(readSafetensors(path).tensors.size, 5, 'a refused write leaves the previous file intact');
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -135,14 +164,29 @@ test('writeSafetensors writes atomically and reads back; refuses inconsistent in
 });
 
 test('F16 and BF16 conversions on hand-worked bit patterns', () => {
-  assert.deepEqual(Array.from(halfToFloat32(Uint16Array.of(0x3c00, 0xc000, 0x7bff, 0x0001, 0x8000, 0x7c00, 0x0400))),
-    [1, -2, 65504, 2 ** -24, -0, Infinity, 2 ** -14]);
-  assert.ok(Number.isNaN(halfToFloat32(Uint16Array.of(0x7e00))[0]), 'Number.isNaN(halfToFloat32(Uint16Array.of(0x7e00))[0])');
+  assert.deepEqual(Array.from(halfToFloat32(Uint16Array.of(0x3c00, 0xc000, 0x7bff, 0x0001, 0x8000, 0x7c00, 0x0400))), [
+    1,
+    -2,
+    65504,
+    2 ** -24,
+    -0,
+    Infinity,
+    2 ** -14,
+  ]);
+  assert.ok(
+    Number.isNaN(halfToFloat32(Uint16Array.of(0x7e00))[0]),
+    'Number.isNaN(halfToFloat32(Uint16Array.of(0x7e00))[0])',
+  );
   // 1 + 2^-11 is halfway between 1 and 1 + 2^-10: ties to even (1); 1 + 3*2^-11 ties up to 1 + 2^-9.
-  assert.deepEqual(Array.from(float32ToHalf(Float32Array.of(1 + 2 ** -11, 1 + 3 * 2 ** -11, 65520, 2 ** -25, 3 * 2 ** -26))),
-    [0x3c00, 0x3c02, 0x7c00, 0x0000, 0x0001]);
+  assert.deepEqual(
+    Array.from(float32ToHalf(Float32Array.of(1 + 2 ** -11, 1 + 3 * 2 ** -11, 65520, 2 ** -25, 3 * 2 ** -26))),
+    [0x3c00, 0x3c02, 0x7c00, 0x0000, 0x0001],
+  );
   assert.deepEqual(Array.from(bfloat16ToFloat32(Uint16Array.of(0x3f80, 0xc000, 0x7f80))), [1, -2, Infinity]);
-  assert.deepEqual(Array.from(float32ToBfloat16(Float32Array.of(1 + 2 ** -8, 1 + 3 * 2 ** -8, -1))), [0x3f80, 0x3f82, 0xbf80]);
+  assert.deepEqual(
+    Array.from(float32ToBfloat16(Float32Array.of(1 + 2 ** -8, 1 + 3 * 2 ** -8, -1))),
+    [0x3f80, 0x3f82, 0xbf80],
+  );
 });
 
 // ---- bad input (issue 3): each refused with a CheckpointFormatError naming the file and the problem ----
@@ -156,7 +200,10 @@ function header(obj: unknown, dataBytes: number, pad = true): Buffer {
   return out;
 }
 
-const valid = { w: { dtype: 'F32', shape: [2, 2], data_offsets: [0, 16] }, b: { dtype: 'F32', shape: [2], data_offsets: [16, 24] } };
+const valid = {
+  w: { dtype: 'F32', shape: [2, 2], data_offsets: [0, 16] },
+  b: { dtype: 'F32', shape: [2], data_offsets: [16, 24] },
+};
 
 function expectBad(bytes: Uint8Array, pattern: RegExp): void {
   const dir = mkdtempSync(join(tmpdir(), 'bert-ts-bad-'));
@@ -164,12 +211,15 @@ function expectBad(bytes: Uint8Array, pattern: RegExp): void {
   try {
     writeFileSync(path, bytes);
     const started = Date.now();
-    assert.throws(() => readSafetensors(path), (err: unknown) => {
-      assert.ok(err instanceof CheckpointFormatError, `expected CheckpointFormatError, got ${String(err)}`);
-      assert.ok(err.message.startsWith(path), `message names the file: ${err.message}`);
-      assert.match(err.message, pattern);
-      return true;
-    });
+    assert.throws(
+      () => readSafetensors(path),
+      (err: unknown) => {
+        assert.ok(err instanceof CheckpointFormatError, `expected CheckpointFormatError, got ${String(err)}`);
+        assert.ok(err.message.startsWith(path), `message names the file: ${err.message}`);
+        assert.match(err.message, pattern);
+        return true;
+      },
+    );
     assert.ok(Date.now() - started < 2000, 'refused in bounded time');
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -204,18 +254,36 @@ test('bad input: header not JSON, not an object, not UTF-8', () => {
 });
 
 test('bad input: unknown dtype', () => {
-  expectBad(header({ ...valid, w: { dtype: 'F8_E4M3', shape: [16], data_offsets: [0, 16] } }, 24), /tensor "w": unknown or unsupported dtype "F8_E4M3"/);
-  expectBad(header({ ...valid, w: { dtype: 7, shape: [16], data_offsets: [0, 16] } }, 24), /unknown or unsupported dtype 7/);
+  expectBad(
+    header({ ...valid, w: { dtype: 'F8_E4M3', shape: [16], data_offsets: [0, 16] } }, 24),
+    /tensor "w": unknown or unsupported dtype "F8_E4M3"/,
+  );
+  expectBad(
+    header({ ...valid, w: { dtype: 7, shape: [16], data_offsets: [0, 16] } }, 24),
+    /unknown or unsupported dtype 7/,
+  );
 });
 
 test('bad input: shape disagreeing with the byte range', () => {
-  expectBad(header({ ...valid, w: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 16] } }, 24), /needs 24 bytes but data_offsets \[0, 16\] hold 16/);
-  expectBad(header({ ...valid, w: { dtype: 'F32', shape: [2, -2], data_offsets: [0, 16] } }, 24), /not a list of non-negative integers/);
-  expectBad(header({ ...valid, w: { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 16] } }, 24), /too large/);
+  expectBad(
+    header({ ...valid, w: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 16] } }, 24),
+    /needs 24 bytes but data_offsets \[0, 16\] hold 16/,
+  );
+  expectBad(
+    header({ ...valid, w: { dtype: 'F32', shape: [2, -2], data_offsets: [0, 16] } }, 24),
+    /not a list of non-negative integers/,
+  );
+  expectBad(
+    header({ ...valid, w: { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 16] } }, 24),
+    /too large/,
+  );
 });
 
 test('bad input: ranges outside the file, overlapping, with gaps, trailing bytes', () => {
-  expectBad(header({ ...valid, b: { dtype: 'F32', shape: [2], data_offsets: [24, 32] } }, 24), /outside the data section of 24 bytes/);
+  expectBad(
+    header({ ...valid, b: { dtype: 'F32', shape: [2], data_offsets: [24, 32] } }, 24),
+    /outside the data section of 24 bytes/,
+  );
   expectBad(header({ ...valid, b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }, 24), /overlap tensor/);
   expectBad(header({ ...valid, b: { dtype: 'F32', shape: [2], data_offsets: [20, 28] } }, 28), /gap of 4 bytes/);
   expectBad(header(valid, 32), /8 trailing bytes/);

@@ -8,7 +8,11 @@ import { readSafetensors, writeSafetensors } from '../../src/io/index.js';
 import type { WritableTensor } from '../../src/io/index.js';
 import { BertConfig } from '../../src/model/config.js';
 import {
-  BertForMaskedLM, BertForPreTraining, BertForSequenceClassification, BertModel, MODEL_CLASSES,
+  BertForMaskedLM,
+  BertForPreTraining,
+  BertForSequenceClassification,
+  BertModel,
+  MODEL_CLASSES,
 } from '../../src/model/bert.js';
 import type { BertArchitecture } from '../../src/model/bert.js';
 
@@ -18,7 +22,11 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const ref = readSafetensors(join(FIX, 'reference.safetensors')).tensors;
 const shaped = (k: string) => ({ data: ref.get(k)!.data, shape: ref.get(k)!.shape });
-const inputs = { inputIds: shaped('input.input_ids'), tokenTypeIds: shaped('input.token_type_ids'), attentionMask: shaped('input.attention_mask') };
+const inputs = {
+  inputIds: shaped('input.input_ids'),
+  tokenTypeIds: shaped('input.token_type_ids'),
+  attentionMask: shaped('input.attention_mask'),
+};
 const quiet = { warn: () => {} };
 
 function maxDiff(a: Float32Array, b: Float32Array): number {
@@ -28,7 +36,17 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
 }
 
 describe('save(dir) writes what save_pretrained writes', () => {
-  for (const head of ['bert_model', 'pretraining', 'masked_lm', 'next_sentence', 'seq_cls3', 'seq_regression', 'token_cls5', 'qa', 'multiple_choice']) {
+  for (const head of [
+    'bert_model',
+    'pretraining',
+    'masked_lm',
+    'next_sentence',
+    'seq_cls3',
+    'seq_regression',
+    'token_cls5',
+    'qa',
+    'multiple_choice',
+  ]) {
     it(`${head}: same tensor names, shapes, dtypes and values as the HF folder, and a config that reloads`, async () => {
       const cfg = JSON.parse(readFileSync(join(FIX, head, 'config.json'), 'utf8')) as { architectures: string[] };
       const cls = MODEL_CLASSES[cfg.architectures[0] as BertArchitecture];
@@ -46,14 +64,30 @@ describe('save(dir) writes what save_pretrained writes', () => {
       }
       assert.deepEqual(ours.metadata, theirs.metadata);
       // HF's writer and ours agree byte for byte on the same tensors.
-      assert.ok(readFileSync(join(out, 'model.safetensors')).equals(readFileSync(join(FIX, head, 'model.safetensors'))), 'byte-identical safetensors');
+      assert.ok(
+        readFileSync(join(out, 'model.safetensors')).equals(readFileSync(join(FIX, head, 'model.safetensors'))),
+        'byte-identical safetensors',
+      );
       const savedCfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
       const hfCfg = JSON.parse(readFileSync(join(FIX, head, 'config.json'), 'utf8')) as Record<string, unknown>;
-      for (const key of ['architectures', 'hidden_act', 'hidden_size', 'layer_norm_eps', 'vocab_size', 'type_vocab_size', 'pad_token_id', 'id2label', 'problem_type']) {
+      for (const key of [
+        'architectures',
+        'hidden_act',
+        'hidden_size',
+        'layer_norm_eps',
+        'vocab_size',
+        'type_vocab_size',
+        'pad_token_id',
+        'id2label',
+        'problem_type',
+      ]) {
         assert.deepEqual(savedCfg[key], hfCfg[key], `config.json ${key}`);
       }
       const again = await cls.fromPretrained(out, quiet);
-      assert.deepEqual(again.parameters().map((p) => p.name), model.parameters().map((p) => p.name));
+      assert.deepEqual(
+        again.parameters().map((p) => p.name),
+        model.parameters().map((p) => p.name),
+      );
     });
   }
 });
@@ -79,7 +113,11 @@ describe('save(dir, { dtype })', () => {
     const model = await BertForPreTraining.fromPretrained('../shared/models/bert-mini-imdb-hf', quiet);
     const out = join(tmp, 'save-f32');
     await model.save(out);
-    assert.equal(readSafetensors(join(out, 'model.safetensors')).tensors.get('bert.pooler.dense.bias')!.dtype, 'F32', 'F32 weights');
+    assert.equal(
+      readSafetensors(join(out, 'model.safetensors')).tensors.get('bert.pooler.dense.bias')!.dtype,
+      'F32',
+      'F32 weights',
+    );
     const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
     assert.equal(cfg.dtype, 'float32', 'config.json dtype');
     await assert.rejects(model.save(join(tmp, 'bad'), { dtype: 'int8' as 'float16' }), /unknown dtype "int8"/);
@@ -89,11 +127,17 @@ describe('save(dir, { dtype })', () => {
 describe('fromPretrained name handling', () => {
   it('loads a BertModel checkpoint (no bert. prefix) into a head model, initialising and naming the missing head', async () => {
     const warnings: string[] = [];
-    const m = await BertForSequenceClassification.fromPretrained(join(FIX, 'bert_model'), { warn: (w) => warnings.push(w), config: { num_labels: 3 } });
+    const m = await BertForSequenceClassification.fromPretrained(join(FIX, 'bert_model'), {
+      warn: (w) => warnings.push(w),
+      config: { num_labels: 3 },
+    });
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /newly initialized: \[classifier\.weight, classifier\.bias\]/);
     const base = await BertModel.fromPretrained(join(FIX, 'bert_model'), quiet);
-    assert.equal(maxDiff(m.param('bert.encoder.layer.1.output.dense.weight'), base.param('encoder.layer.1.output.dense.weight')), 0);
+    assert.equal(
+      maxDiff(m.param('bert.encoder.layer.1.output.dense.weight'), base.param('encoder.layer.1.output.dense.weight')),
+      0,
+    );
     // HF's initialisation of the fresh head: N(0, initializer_range) weights, zero bias.
     const w = m.param('classifier.weight');
     const std = Math.sqrt(w.reduce((s, v) => s + v * v, 0) / w.length);
@@ -106,7 +150,9 @@ describe('fromPretrained name handling', () => {
     const m = await BertModel.fromPretrained(join(FIX, 'seq_cls3'), { warn: (w) => warnings.push(w) });
     assert.match(warnings.join('\n'), /not used .*classifier\.weight/);
     const out = m.forward(inputs);
-    assert.ok(maxDiff(out.lastHiddenState.data, ref.get('bert_model.out.last_hidden_state')!.data as Float32Array) < 1e-4);
+    assert.ok(
+      maxDiff(out.lastHiddenState.data, ref.get('bert_model.out.last_hidden_state')!.data as Float32Array) < 1e-4,
+    );
   });
 
   it('accepts the legacy LayerNorm.gamma/beta names and a stored tied decoder weight', async () => {
@@ -115,7 +161,8 @@ describe('fromPretrained name handling', () => {
     copyFileSync(join(FIX, 'masked_lm', 'config.json'), join(dir, 'config.json'));
     const src = readSafetensors(join(FIX, 'masked_lm', 'model.safetensors')).tensors;
     const renamed = new Map<string, WritableTensor>();
-    for (const [k, t] of src) renamed.set(k.replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta'), t);
+    for (const [k, t] of src)
+      renamed.set(k.replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta'), t);
     renamed.set('cls.predictions.decoder.weight', src.get('bert.embeddings.word_embeddings.weight')!);
     assert.ok([...renamed.keys()].some((k) => k.endsWith('gamma')));
     writeSafetensors(join(dir, 'model.safetensors'), renamed, { format: 'pt' });
@@ -125,7 +172,8 @@ describe('fromPretrained name handling', () => {
     const out = m.forward(inputs);
     let err = 0;
     const r = ref.get('masked_lm.out.logits')!.data as Float32Array;
-    for (let i = 0; i < r.length; i++) err = Math.max(err, Math.abs(out.logits.data[i]! - r[i]!) / Math.max(1, Math.abs(r[i]!)));
+    for (let i = 0; i < r.length; i++)
+      err = Math.max(err, Math.abs(out.logits.data[i]! - r[i]!) / Math.max(1, Math.abs(r[i]!)));
     assert.ok(err < 1e-4, `logits error ${err}`);
   });
 
@@ -151,15 +199,26 @@ describe('bad input is refused with a clear error', () => {
 
   it('config.json that is not JSON names the file', async () => {
     const dir = folder('badjson', '{ "hidden_size": 32,, }', 'seq_cls3');
-    await assert.rejects(BertForSequenceClassification.fromPretrained(dir, quiet), (e: Error) => e.message.includes(join(dir, 'config.json')));
+    await assert.rejects(BertForSequenceClassification.fromPretrained(dir, quiet), (e: Error) =>
+      e.message.includes(join(dir, 'config.json')),
+    );
   });
   it('an unknown hidden_act is named with the supported list', async () => {
     const cfg = JSON.parse(goodConfig) as Record<string, unknown>;
     cfg.hidden_act = 'gelu_banana';
     const dir = folder('badact', JSON.stringify(cfg), 'seq_cls3');
-    await assert.rejects(BertForSequenceClassification.fromPretrained(dir, quiet), /hidden_act.*gelu_banana.*supported: gelu/);
-    assert.throws(() => BertConfig.fromJson({ position_embedding_type: 'relative_key' }), /position_embedding_type.*relative_key.*absolute/);
-    assert.throws(() => BertConfig.fromJson({ hidden_size: 30, num_attention_heads: 4 }), /multiple of "num_attention_heads"/);
+    await assert.rejects(
+      BertForSequenceClassification.fromPretrained(dir, quiet),
+      /hidden_act.*gelu_banana.*supported: gelu/,
+    );
+    assert.throws(
+      () => BertConfig.fromJson({ position_embedding_type: 'relative_key' }),
+      /position_embedding_type.*relative_key.*absolute/,
+    );
+    assert.throws(
+      () => BertConfig.fromJson({ hidden_size: 30, num_attention_heads: 4 }),
+      /multiple of "num_attention_heads"/,
+    );
     assert.throws(() => BertConfig.fromJson([1, 2]), /JSON object/);
     assert.throws(() => BertConfig.fromJson({ is_decoder: true }), /is_decoder/);
     assert.throws(() => BertConfig.fromJson({ tie_word_embeddings: false }), /tie_word_embeddings/);
@@ -176,15 +235,30 @@ describe('bad input is refused with a clear error', () => {
   });
   it('a folder with no weights file, and a missing folder', async () => {
     const dir = folder('noweights', goodConfig, null);
-    await assert.rejects(BertForSequenceClassification.fromPretrained(dir, quiet), /no weights file.*model\.safetensors.*pytorch_model\.bin/);
+    await assert.rejects(
+      BertForSequenceClassification.fromPretrained(dir, quiet),
+      /no weights file.*model\.safetensors.*pytorch_model\.bin/,
+    );
     await assert.rejects(BertModel.fromPretrained(join(tmp, 'does-not-exist'), quiet), /not a model folder/);
     await assert.rejects(BertModel.fromPretrained(folder('noconfig', null, 'seq_cls3'), quiet), /no config\.json/);
   });
   it('forward rejects ids outside the vocabulary, too-long sequences, ragged batches and bad masks', async () => {
     const m = await BertForSequenceClassification.fromPretrained(join(FIX, 'seq_cls3'), quiet);
     assert.throws(() => m.forward({ inputIds: [[1, 2, 5000]] }), /id 5000.*vocabulary \[0, 1881\)/);
-    assert.throws(() => m.forward({ inputIds: [new Array(65).fill(1)] }), /sequence length 65 exceeds max_position_embeddings 64/);
-    assert.throws(() => m.forward({ inputIds: [[1, 2, 3], [1, 2]] }), /ragged/);
+    assert.throws(
+      () => m.forward({ inputIds: [new Array(65).fill(1)] }),
+      /sequence length 65 exceeds max_position_embeddings 64/,
+    );
+    assert.throws(
+      () =>
+        m.forward({
+          inputIds: [
+            [1, 2, 3],
+            [1, 2],
+          ],
+        }),
+      /ragged/,
+    );
     assert.throws(() => m.forward({ inputIds: [[1, 2]], attentionMask: [[1, 2]] }), /attentionMask.*not 0 or 1/);
     assert.throws(() => m.forward({ inputIds: [[1, 2]], tokenTypeIds: [[0, 2]] }), /type_vocab_size/);
     assert.throws(() => m.forward({ inputIds: [[1, 2]], labels: [7] }), /label 7/);

@@ -31,7 +31,10 @@ describe('ONNX Runtime on the HF-exported seq_cls3 model', () => {
     assert.deepEqual(ours.logits.shape, [3, 3]);
     assert.equal(onnxLogits.length, 9);
     for (let i = 0; i < 9; i++) {
-      assert.ok(Math.abs(ours.logits.data[i]! - onnxLogits[i]!) <= 1e-5, `logit ${i}: ${ours.logits.data[i]} vs onnxruntime ${onnxLogits[i]}`);
+      assert.ok(
+        Math.abs(ours.logits.data[i]! - onnxLogits[i]!) <= 1e-5,
+        `logit ${i}: ${ours.logits.data[i]} vs onnxruntime ${onnxLogits[i]}`,
+      );
     }
   });
 });
@@ -42,7 +45,10 @@ describe('bert-mini-imdb-hf (F16 safetensors, 30522 WordPieces)', () => {
   it('BertForSequenceClassification loads, warns that the classifier is new, and classifies a review', async () => {
     const warnings: string[] = [];
     const model = await BertForSequenceClassification.fromPretrained(MINI, { warn: (w) => warnings.push(w) });
-    assert.ok(warnings.some((w) => /newly initialized: \[classifier\.weight, classifier\.bias\]/.test(w)), warnings.join('\n'));
+    assert.ok(
+      warnings.some((w) => /newly initialized: \[classifier\.weight, classifier\.bias\]/.test(w)),
+      warnings.join('\n'),
+    );
     const enc = await tok.encode('This movie was a wonderful surprise: great acting and a clever plot.');
     const ids = enc.getIds();
     const out = model.forward({ inputIds: [ids], attentionMask: [ids.map(() => 1)] });
@@ -51,7 +57,9 @@ describe('bert-mini-imdb-hf (F16 safetensors, 30522 WordPieces)', () => {
   });
 
   it('BertForPreTraining predicts masked words: sensible fills and an MLM loss near the README figure', async () => {
-    const model = await BertForPreTraining.fromPretrained(MINI, { warn: (w) => assert.fail(`unexpected warning: ${w}`) });
+    const model = await BertForPreTraining.fromPretrained(MINI, {
+      warn: (w) => assert.fail(`unexpected warning: ${w}`),
+    });
     const V = model.config.vocabSize;
     const maskId = tok.tokenToId('[MASK]')!;
     const topAtMask = async (text: string, k: number): Promise<string[]> => {
@@ -59,17 +67,24 @@ describe('bert-mini-imdb-hf (F16 safetensors, 30522 WordPieces)', () => {
       const pos = ids.indexOf(maskId);
       assert.ok(pos > 0, `[MASK] not found in ${ids}`);
       const row = model.forward({ inputIds: [ids] }).predictionLogits.data.subarray(pos * V, (pos + 1) * V);
-      return Array.from(row.keys()).sort((a, b) => row[b]! - row[a]!).slice(0, k).map((i) => tok.idToToken(i)!);
+      return Array.from(row.keys())
+        .sort((a, b) => row[b]! - row[a]!)
+        .slice(0, k)
+        .map((i) => tok.idToToken(i)!);
     };
     // The README calls this model lightly trained (held-out MLM accuracy 14.6%): frequent words dominate, so the
     // checks are that the fill is a word and that context shows where it is strong.
     const fill = await topAtMask('the movie was [MASK] good.', 5);
     assert.ok(/^[a-z.,!']+$/.test(fill[0]!), `top fill of "the movie was [MASK] good." is ${fill[0]}`);
     const worst = await topAtMask('this is one of the worst [MASK] i have ever seen.', 10);
-    assert.ok(worst.some((t) => ['movie', 'movies', 'film', 'films'].includes(t)), `fills of "worst [MASK]": ${worst.join(', ')}`);
+    assert.ok(
+      worst.some((t) => ['movie', 'movies', 'film', 'films'].includes(t)),
+      `fills of "worst [MASK]": ${worst.join(', ')}`,
+    );
     // MLM loss on review text with every 6th WordPiece masked: the README reports 6.04 held out; uniform guessing
     // over 30522 pieces is ln(30522) = 10.3.
-    const text = 'i watched this film last night with my family. the story was slow at first, but the second half was ' +
+    const text =
+      'i watched this film last night with my family. the story was slow at first, but the second half was ' +
       'exciting and the actors did a great job. the music was beautiful and i would recommend it to anyone who likes drama.';
     const ids = (await tok.encode(text)).getIds();
     const masked = ids.slice();
@@ -79,7 +94,8 @@ describe('bert-mini-imdb-hf (F16 safetensors, 30522 WordPieces)', () => {
       masked[i] = maskId;
     }
     const logits = model.forward({ inputIds: [masked] }).predictionLogits.data;
-    let loss = 0, n = 0;
+    let loss = 0,
+      n = 0;
     for (let i = 0; i < ids.length; i++) {
       if (labels[i] === -100) continue;
       const row = logits.subarray(i * V, (i + 1) * V);

@@ -7,11 +7,25 @@ import { jsKernels } from '../../src/tensor/js-kernels.js';
 
 // Three layers, so that the two alternating activation sets wrap around at least once.
 const config = {
-  vocab_size: 120, hidden_size: 16, num_hidden_layers: 3, num_attention_heads: 2, intermediate_size: 24,
-  max_position_embeddings: 32, type_vocab_size: 2, hidden_act: 'gelu', layer_norm_eps: 1e-12, num_labels: 3,
+  vocab_size: 120,
+  hidden_size: 16,
+  num_hidden_layers: 3,
+  num_attention_heads: 2,
+  intermediate_size: 24,
+  max_position_embeddings: 32,
+  type_vocab_size: 2,
+  hidden_act: 'gelu',
+  layer_norm_eps: 1e-12,
+  num_labels: 3,
 };
-const inputIds = [[2, 5, 9, 33, 7, 0], [4, 8, 15, 16, 23, 42]];
-const attentionMask = [[1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1]];
+const inputIds = [
+  [2, 5, 9, 33, 7, 0],
+  [4, 8, 15, 16, 23, 42],
+];
+const attentionMask = [
+  [1, 1, 1, 1, 1, 0],
+  [1, 1, 1, 1, 1, 1],
+];
 
 // Inference fuses work (the activation into the GEMM's bias pass, attention probabilities in scratch): every backend
 // must give the bits of its own full forward.
@@ -24,12 +38,20 @@ for (const kernels of [jsKernels, tryNativeKernels()].filter((k) => k !== null))
     // A fresh model whose first forward is an inference one (two shared sets) agrees too.
     const fresh = new BertForSequenceClassification(config, { kernels, seed: 3 });
     const first = fresh.forward({ inputIds, attentionMask }, { grad: false });
-    assert.deepEqual(Array.from(first.logits.data), Array.from(full.logits.data), 'logits of a first inference forward differ');
+    assert.deepEqual(
+      Array.from(first.logits.data),
+      Array.from(full.logits.data),
+      'logits of a first inference forward differ',
+    );
     const states = fresh.forward({ inputIds, attentionMask }, { grad: false, outputHiddenStates: true });
     const ref = model.forward({ inputIds, attentionMask }, { outputHiddenStates: true });
     assert.equal(states.hiddenStates?.length, 4, 'hidden_states 0..3');
     for (let i = 0; i < 4; i++) {
-      assert.deepEqual(Array.from(states.hiddenStates![i]!.data), Array.from(ref.hiddenStates![i]!.data), `hidden state ${i} differs`);
+      assert.deepEqual(
+        Array.from(states.hiddenStates![i]!.data),
+        Array.from(ref.hiddenStates![i]!.data),
+        `hidden state ${i} differs`,
+      );
     }
   });
 }

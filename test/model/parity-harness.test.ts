@@ -10,8 +10,12 @@ import { runParity } from '../../scripts/parity.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/index.js';
 import type { WritableTensor } from '../../src/io/index.js';
 import {
-  BertForMultipleChoice, BertForPreTraining, BertForQuestionAnswering, BertForSequenceClassification,
-  BertForTokenClassification, BertModel,
+  BertForMultipleChoice,
+  BertForPreTraining,
+  BertForQuestionAnswering,
+  BertForSequenceClassification,
+  BertForTokenClassification,
+  BertModel,
 } from '../../src/model/bert.js';
 import type { BertPreTrainedModel, ModelOptions } from '../../src/model/bert.js';
 import { BertConfig } from '../../src/model/config.js';
@@ -26,23 +30,37 @@ const tmp = mkdtempSync(join(tmpdir(), 'bert-ts-harness-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const config = {
-  vocab_size: 70, hidden_size: 12, num_hidden_layers: 3, num_attention_heads: 3, intermediate_size: 19,
-  max_position_embeddings: 20, type_vocab_size: 3, hidden_act: 'gelu_new', layer_norm_eps: 1e-5, pad_token_id: 1,
-  hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, initializer_range: 0.2,
+  vocab_size: 70,
+  hidden_size: 12,
+  num_hidden_layers: 3,
+  num_attention_heads: 3,
+  intermediate_size: 19,
+  max_position_embeddings: 20,
+  type_vocab_size: 3,
+  hidden_act: 'gelu_new',
+  layer_norm_eps: 1e-5,
+  pad_token_id: 1,
+  hidden_dropout_prob: 0.1,
+  attention_probs_dropout_prob: 0.1,
+  initializer_range: 0.2,
 };
-const B = 2, T = 11, PAD = 1;
+const B = 2,
+  T = 11,
+  PAD = 1;
 
 type AnyModel = BertPreTrainedModel & { forward(i: BertInputs, o?: object): Record<string, unknown> };
 type Ctor = new (c: BertConfig, o?: ModelOptions) => AnyModel;
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 async function buildFixture(dir: string): Promise<void> {
   const r = lcg(99);
-  const ids = new BigInt64Array(B * T), types = new BigInt64Array(B * T), mask = new BigInt64Array(B * T);
+  const ids = new BigInt64Array(B * T),
+    types = new BigInt64Array(B * T),
+    mask = new BigInt64Array(B * T);
   for (let b = 0; b < B; b++) {
     const len = b === 0 ? T : 7;
     for (let t = 0; t < T; t++) {
@@ -79,19 +97,66 @@ async function buildFixture(dir: string): Promise<void> {
   i64('labels.end_positions', BigInt64Array.from([4n, 41n]), [B]);
   i64('labels.mc', BigInt64Array.from([1n, 0n]), [B]);
   const shaped = (k: string) => ({ data: tensors.get(k)!.data as BigInt64Array, shape: [...tensors.get(k)!.shape] });
-  const base = { inputIds: shaped('input.input_ids'), tokenTypeIds: shaped('input.token_type_ids'), attentionMask: shaped('input.attention_mask') };
-  const mc = { inputIds: shaped('input.mc.input_ids'), tokenTypeIds: shaped('input.mc.token_type_ids'), attentionMask: shaped('input.mc.attention_mask') };
+  const base = {
+    inputIds: shaped('input.input_ids'),
+    tokenTypeIds: shaped('input.token_type_ids'),
+    attentionMask: shaped('input.attention_mask'),
+  };
+  const mc = {
+    inputIds: shaped('input.mc.input_ids'),
+    tokenTypeIds: shaped('input.mc.token_type_ids'),
+    attentionMask: shaped('input.mc.attention_mask'),
+  };
   const heads: [string, Ctor, Record<string, unknown>, BertInputs, Record<string, string>][] = [
-    ['pretraining', BertForPreTraining as unknown as Ctor, {}, { ...base, labels: shaped('labels.mlm'), nextSentenceLabel: shaped('labels.nsp') },
-      { prediction_logits: 'predictionLogits', seq_relationship_logits: 'seqRelationshipLogits' }],
-    ['bert_model', BertModel as unknown as Ctor, {}, base, { last_hidden_state: 'lastHiddenState', pooler_output: 'poolerOutput' }],
-    ['seq_cls3', BertForSequenceClassification as unknown as Ctor, { id2label: { 0: 'a', 1: 'b', 2: 'c' } }, { ...base, labels: shaped('labels.cls3') }, { logits: 'logits' }],
-    ['seq_regression', BertForSequenceClassification as unknown as Ctor, { num_labels: 1, problem_type: 'regression' },
-      { ...base, labels: { data: tensors.get('labels.regression')!.data as Float32Array, shape: [B, 1] } }, { logits: 'logits' }],
-    ['token_cls5', BertForTokenClassification as unknown as Ctor, { num_labels: 5 }, { ...base, labels: shaped('labels.token5') }, { logits: 'logits' }],
-    ['qa', BertForQuestionAnswering as unknown as Ctor, {}, { ...base, startPositions: shaped('labels.start_positions'), endPositions: shaped('labels.end_positions') },
-      { start_logits: 'startLogits', end_logits: 'endLogits' }],
-    ['multiple_choice', BertForMultipleChoice as unknown as Ctor, {}, { ...mc, labels: shaped('labels.mc') }, { logits: 'logits' }],
+    [
+      'pretraining',
+      BertForPreTraining as unknown as Ctor,
+      {},
+      { ...base, labels: shaped('labels.mlm'), nextSentenceLabel: shaped('labels.nsp') },
+      { prediction_logits: 'predictionLogits', seq_relationship_logits: 'seqRelationshipLogits' },
+    ],
+    [
+      'bert_model',
+      BertModel as unknown as Ctor,
+      {},
+      base,
+      { last_hidden_state: 'lastHiddenState', pooler_output: 'poolerOutput' },
+    ],
+    [
+      'seq_cls3',
+      BertForSequenceClassification as unknown as Ctor,
+      { id2label: { 0: 'a', 1: 'b', 2: 'c' } },
+      { ...base, labels: shaped('labels.cls3') },
+      { logits: 'logits' },
+    ],
+    [
+      'seq_regression',
+      BertForSequenceClassification as unknown as Ctor,
+      { num_labels: 1, problem_type: 'regression' },
+      { ...base, labels: { data: tensors.get('labels.regression')!.data as Float32Array, shape: [B, 1] } },
+      { logits: 'logits' },
+    ],
+    [
+      'token_cls5',
+      BertForTokenClassification as unknown as Ctor,
+      { num_labels: 5 },
+      { ...base, labels: shaped('labels.token5') },
+      { logits: 'logits' },
+    ],
+    [
+      'qa',
+      BertForQuestionAnswering as unknown as Ctor,
+      {},
+      { ...base, startPositions: shaped('labels.start_positions'), endPositions: shaped('labels.end_positions') },
+      { start_logits: 'startLogits', end_logits: 'endLogits' },
+    ],
+    [
+      'multiple_choice',
+      BertForMultipleChoice as unknown as Ctor,
+      {},
+      { ...mc, labels: shaped('labels.mc') },
+      { logits: 'logits' },
+    ],
   ];
   const manifest: { heads: Record<string, unknown>; variants: Record<string, string> } = { heads: {}, variants: {} };
   for (const [head, C, extra, inputs, outMap] of heads) {
@@ -99,7 +164,8 @@ async function buildFixture(dir: string): Promise<void> {
     // Every parameter random, LayerNorms and biases included, as gen_fixtures.py does.
     const rr = lcg(head.length * 7);
     for (const p of m.parameters()) {
-      for (let i = 0; i < p.data.length; i++) p.data[i] = p.name.includes('LayerNorm.weight') ? 1 + 0.2 * (rr() - 0.5) : 0.3 * (rr() - 0.5);
+      for (let i = 0; i < p.data.length; i++)
+        p.data[i] = p.name.includes('LayerNorm.weight') ? 1 + 0.2 * (rr() - 0.5) : 0.3 * (rr() - 0.5);
     }
     await m.save(join(dir, head));
     const out = m.forward(inputs, { outputHiddenStates: true, outputAttentions: true });
@@ -117,7 +183,9 @@ async function buildFixture(dir: string): Promise<void> {
       for (const p of m.parameters()) f32(`${head}.grad.${p.name}`, p.grad.slice(), p.shape);
       const params = m.parameters();
       const opt = new AdamW(params, { name: 'adamw', betas: [0.9, 0.99], eps: 1e-7, weightDecay: 0.05 }, jsKernels);
-      const losses: number[] = [], norms: number[] = [], lrs: number[] = [];
+      const losses: number[] = [],
+        norms: number[] = [],
+        lrs: number[] = [];
       for (let step = 0; step < 3; step++) {
         m.zeroGrad();
         losses.push(m.forward(inputs).loss as number);
@@ -129,7 +197,18 @@ async function buildFixture(dir: string): Promise<void> {
       }
       for (const p of params) f32(`${head}.after3.${p.name}`, p.data.slice(), p.shape);
       info.loss = losses[0];
-      info.adamw = { lr: 2e-3, betas: [0.9, 0.99], eps: 1e-7, weight_decay: 0.05, warmup_steps: 1, total_steps: 5, clip_norm: 0.5, losses, grad_norms_before_clip: norms, lr_used: lrs };
+      info.adamw = {
+        lr: 2e-3,
+        betas: [0.9, 0.99],
+        eps: 1e-7,
+        weight_decay: 0.05,
+        warmup_steps: 1,
+        total_steps: 5,
+        clip_norm: 0.5,
+        losses,
+        grad_norms_before_clip: norms,
+        lr_used: lrs,
+      };
     }
     info.outputs = [...tensors.keys()].filter((k) => k.startsWith(`${head}.out.`)).sort();
     manifest.heads[head] = info;
@@ -138,10 +217,17 @@ async function buildFixture(dir: string): Promise<void> {
   const pt = readSafetensors(join(dir, 'pretraining', 'model.safetensors')).tensors;
   const half = new Map<string, WritableTensor>();
   for (const [k, t] of pt) half.set(k, { dtype: 'F16', shape: t.shape, data: t.data });
-  half.set('cls.predictions.decoder.bias', { dtype: 'F16', shape: pt.get('cls.predictions.bias')!.shape, data: pt.get('cls.predictions.bias')!.data });
+  half.set('cls.predictions.decoder.bias', {
+    dtype: 'F16',
+    shape: pt.get('cls.predictions.bias')!.shape,
+    data: pt.get('cls.predictions.bias')!.data,
+  });
   mkdirSync(join(dir, 'pretraining_fp16'), { recursive: true });
   writeSafetensors(join(dir, 'pretraining_fp16', 'model.safetensors'), half, { format: 'pt' });
-  writeFileSync(join(dir, 'pretraining_fp16', 'config.json'), JSON.stringify({ ...config, architectures: ['BertForPreTraining'] }));
+  writeFileSync(
+    join(dir, 'pretraining_fp16', 'config.json'),
+    JSON.stringify({ ...config, architectures: ['BertForPreTraining'] }),
+  );
   manifest.variants.pretraining_fp16 = 'F16 copy';
   const m16 = await BertForPreTraining.fromPretrained(join(dir, 'pretraining_fp16'), { kernels: jsKernels });
   const o16 = m16.forward(base);
@@ -166,7 +252,9 @@ describe('parity harness on a fixture folder of another shape', () => {
     const bad = join(tmp, 'perturbed');
     await buildFixture(bad);
     const ref = readSafetensors(join(bad, 'reference.safetensors'));
-    const t = new Map<string, WritableTensor>([...ref.tensors].map(([k, v]) => [k, { dtype: v.dtype, shape: v.shape, data: v.data }]));
+    const t = new Map<string, WritableTensor>(
+      [...ref.tensors].map(([k, v]) => [k, { dtype: v.dtype, shape: v.shape, data: v.data }]),
+    );
     (t.get('qa.grad.bert.encoder.layer.2.intermediate.dense.weight')!.data as Float32Array)[5]! *= 1.01;
     (t.get('seq_cls3.out.hidden_states.2')!.data as Float32Array)[7]! += 1e-3;
     (t.get('token_cls5.after3.classifier.bias')!.data as Float32Array)[0]! += 1e-3;

@@ -21,9 +21,20 @@ describe('parity with HF fixtures (hf-tiny)', () => {
   }
 
   it('npm run parity prints one line per head and exits 0; a bad folder exits non-zero', () => {
-    const ok = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/parity.ts', FIXTURE], { encoding: 'utf8', env: { ...process.env, BERT_BACKEND: 'js' } });
+    const ok = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/parity.ts', FIXTURE], {
+      encoding: 'utf8',
+      env: { ...process.env, BERT_BACKEND: 'js' },
+    });
     assert.equal(ok.status, 0, ok.stdout + ok.stderr);
-    for (const head of ['pretraining', 'bert_model', 'masked_lm', 'qa', 'multiple_choice', 'pretraining_bin', 'pretraining_fp16']) {
+    for (const head of [
+      'pretraining',
+      'bert_model',
+      'masked_lm',
+      'qa',
+      'multiple_choice',
+      'pretraining_bin',
+      'pretraining_fp16',
+    ]) {
       assert.match(ok.stdout, new RegExp(`^${head} `, 'm'));
     }
     assert.match(ok.stdout, /\nparity: (\d+) of \1 checks within tolerance\n$/);

@@ -3,8 +3,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  BertForMaskedLM, BertForMultipleChoice, BertForNextSentencePrediction, BertForPreTraining, BertForQuestionAnswering,
-  BertForSequenceClassification, BertForTokenClassification, BertModel,
+  BertForMaskedLM,
+  BertForMultipleChoice,
+  BertForNextSentencePrediction,
+  BertForPreTraining,
+  BertForQuestionAnswering,
+  BertForSequenceClassification,
+  BertForTokenClassification,
+  BertModel,
 } from '../../src/model/bert.js';
 import type { BertPreTrainedModel, ModelOptions } from '../../src/model/bert.js';
 import { BertConfig } from '../../src/model/config.js';
@@ -15,31 +21,114 @@ import { AdamW } from '../../src/train/optim.js';
 import { learningRateAt } from '../../src/train/schedule.js';
 
 const tinyJson = {
-  vocab_size: 40, hidden_size: 8, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 12,
-  max_position_embeddings: 16, type_vocab_size: 2, hidden_act: 'gelu_new', hidden_dropout_prob: 0.2,
-  attention_probs_dropout_prob: 0.25, classifier_dropout: 0.3, layer_norm_eps: 1e-6, initializer_range: 0.3, pad_token_id: 0,
+  vocab_size: 40,
+  hidden_size: 8,
+  num_hidden_layers: 2,
+  num_attention_heads: 2,
+  intermediate_size: 12,
+  max_position_embeddings: 16,
+  type_vocab_size: 2,
+  hidden_act: 'gelu_new',
+  hidden_dropout_prob: 0.2,
+  attention_probs_dropout_prob: 0.25,
+  classifier_dropout: 0.3,
+  layer_norm_eps: 1e-6,
+  initializer_range: 0.3,
+  pad_token_id: 0,
 };
 
 type Trainable = BertPreTrainedModel & { forward(i: BertInputs, o?: { train?: boolean }): { loss?: number } };
 type Ctor = new (c: BertConfig, o?: ModelOptions) => Trainable;
 
-const ids = [[2, 7, 9, 11, 3, 5, 0, 0], [2, 13, 4, 4, 30, 3, 21, 3]];
-const mask = [[1, 1, 1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1, 1]];
-const types = [[0, 0, 0, 0, 1, 1, 0, 0], [0, 0, 0, 1, 1, 1, 1, 1]];
+const ids = [
+  [2, 7, 9, 11, 3, 5, 0, 0],
+  [2, 13, 4, 4, 30, 3, 21, 3],
+];
+const mask = [
+  [1, 1, 1, 1, 1, 1, 0, 0],
+  [1, 1, 1, 1, 1, 1, 1, 1],
+];
+const types = [
+  [0, 0, 0, 0, 1, 1, 0, 0],
+  [0, 0, 0, 1, 1, 1, 1, 1],
+];
 const base = { inputIds: ids, attentionMask: mask, tokenTypeIds: types };
 
 const cases: [string, Ctor, Record<string, unknown>, BertInputs][] = [
-  ['BertForPreTraining', BertForPreTraining, {}, { ...base, labels: [[-100, 7, -100, 11, -100, -100, -100, -100], [-100, -100, 4, -100, -100, -100, 21, -100]], nextSentenceLabel: [0, 1] }],
-  ['BertForMaskedLM', BertForMaskedLM, {}, { ...base, labels: [[-100, 7, -100, 11, -100, -100, -100, -100], [-100, -100, 4, -100, -100, -100, 21, -100]] }],
+  [
+    'BertForPreTraining',
+    BertForPreTraining,
+    {},
+    {
+      ...base,
+      labels: [
+        [-100, 7, -100, 11, -100, -100, -100, -100],
+        [-100, -100, 4, -100, -100, -100, 21, -100],
+      ],
+      nextSentenceLabel: [0, 1],
+    },
+  ],
+  [
+    'BertForMaskedLM',
+    BertForMaskedLM,
+    {},
+    {
+      ...base,
+      labels: [
+        [-100, 7, -100, 11, -100, -100, -100, -100],
+        [-100, -100, 4, -100, -100, -100, 21, -100],
+      ],
+    },
+  ],
   ['BertForNextSentencePrediction', BertForNextSentencePrediction, {}, { ...base, labels: [1, 0] }],
-  ['BertForSequenceClassification (single label)', BertForSequenceClassification, { num_labels: 3 }, { ...base, labels: [2, 0] }],
-  ['BertForSequenceClassification (regression)', BertForSequenceClassification, { num_labels: 1 }, { ...base, labels: [0.5, -1.5] }],
-  ['BertForSequenceClassification (multi label)', BertForSequenceClassification, { num_labels: 3 }, { ...base, labels: [[1, 0, 1], [0, 0, 1]] }],
-  ['BertForTokenClassification', BertForTokenClassification, { num_labels: 4 }, { ...base, labels: [[-100, 1, 2, 3, 0, 1, -100, -100], [-100, 3, 3, 2, 1, 0, 1, -100]] }],
+  [
+    'BertForSequenceClassification (single label)',
+    BertForSequenceClassification,
+    { num_labels: 3 },
+    { ...base, labels: [2, 0] },
+  ],
+  [
+    'BertForSequenceClassification (regression)',
+    BertForSequenceClassification,
+    { num_labels: 1 },
+    { ...base, labels: [0.5, -1.5] },
+  ],
+  [
+    'BertForSequenceClassification (multi label)',
+    BertForSequenceClassification,
+    { num_labels: 3 },
+    {
+      ...base,
+      labels: [
+        [1, 0, 1],
+        [0, 0, 1],
+      ],
+    },
+  ],
+  [
+    'BertForTokenClassification',
+    BertForTokenClassification,
+    { num_labels: 4 },
+    {
+      ...base,
+      labels: [
+        [-100, 1, 2, 3, 0, 1, -100, -100],
+        [-100, 3, 3, 2, 1, 0, 1, -100],
+      ],
+    },
+  ],
   ['BertForQuestionAnswering', BertForQuestionAnswering, {}, { ...base, startPositions: [1, 3], endPositions: [2, 6] }],
-  ['BertForMultipleChoice', BertForMultipleChoice, {}, {
-    inputIds: [ids, [ids[1]!, ids[0]!]], attentionMask: [mask, [mask[1]!, mask[0]!]], tokenTypeIds: [types, [types[1]!, types[0]!]], labels: [1, 0],
-  }],
+  [
+    'BertForMultipleChoice',
+    BertForMultipleChoice,
+    {},
+    {
+      inputIds: [ids, [ids[1]!, ids[0]!]],
+      attentionMask: [mask, [mask[1]!, mask[0]!]],
+      tokenTypeIds: [types, [types[1]!, types[0]!]],
+      labels: [1, 0],
+    },
+  ],
 ];
 
 function make(C: Ctor, extra: Record<string, unknown>, seed: number): Trainable {
@@ -78,15 +167,20 @@ describe('train mode: seeded dropout and a backward consistent with it', () => {
 
   for (const [name, C, extra, inputs] of cases.slice(0, 2)) {
     it(`${name}: mlmLabeledOnly gives the same loss and gradients with logits for the labelled rows only`, () => {
-      const full = make(C, extra, 11), part = make(C, extra, 11);
+      const full = make(C, extra, 11),
+        part = make(C, extra, 11);
       const a = full.forward(inputs, { train: true }) as { loss?: number };
-      const b = part.forward(inputs, { train: true, mlmLabeledOnly: true } as object) as { loss?: number } & Record<string, { shape: number[] }>;
+      const b = part.forward(inputs, { train: true, mlmLabeledOnly: true } as object) as { loss?: number } & Record<
+        string,
+        { shape: number[] }
+      >;
       const logits = b.predictionLogits ?? b.logits!;
       assert.deepEqual(logits.shape, [4, 40], 'four labelled positions');
       assert.ok(Math.abs(a.loss! - b.loss!) < 1e-6 * Math.abs(a.loss!), `${a.loss} vs ${b.loss}`);
       full.backward();
       part.backward();
-      let err = 0, scale = 0;
+      let err = 0,
+        scale = 0;
       for (let i = 0; i < full.store.grad.length; i++) {
         err = Math.max(err, Math.abs(full.store.grad[i]! - part.store.grad[i]!));
         scale = Math.max(scale, Math.abs(full.store.grad[i]!));
@@ -101,7 +195,9 @@ describe('train mode: seeded dropout and a backward consistent with it', () => {
       const m = make(C, extra, seed);
       return [1, 2, 3].map(() => m.forward(inputs, { train: true }).loss!);
     };
-    const a = run(1), b = run(1), c = run(2);
+    const a = run(1),
+      b = run(1),
+      c = run(2);
     assert.deepEqual(a, b);
     assert.notDeepEqual(a, c);
     assert.notEqual(a[0], a[1], 'each training forward draws new masks');
@@ -115,21 +211,31 @@ describe('train mode: seeded dropout and a backward consistent with it', () => {
 
 describe('model construction and API', () => {
   it('a model from a config is initialised as HF _init_weights (normal std initializer_range, LayerNorm 1/0, biases 0, pad row 0)', () => {
-    const m = new BertForPreTraining({ ...tinyJson, vocab_size: 500, hidden_size: 64, num_attention_heads: 4, initializer_range: 0.02 }, { seed: 3 });
+    const m = new BertForPreTraining(
+      { ...tinyJson, vocab_size: 500, hidden_size: 64, num_attention_heads: 4, initializer_range: 0.02 },
+      { seed: 3 },
+    );
     const w = m.param('bert.embeddings.word_embeddings.weight');
-    let s = 0, s2 = 0;
+    let s = 0,
+      s2 = 0;
     for (const v of w) {
       s += v;
       s2 += v * v;
     }
     const std = Math.sqrt(s2 / w.length - (s / w.length) ** 2);
     assert.ok(Math.abs(std - 0.02) < 0.001, `std ${std}`);
-    assert.ok(w.subarray(0, 64).every((v) => v === 0), 'padding row is zero');
+    assert.ok(
+      w.subarray(0, 64).every((v) => v === 0),
+      'padding row is zero',
+    );
     assert.ok(m.param('bert.encoder.layer.1.output.LayerNorm.weight').every((v) => v === 1));
     assert.ok(m.param('bert.encoder.layer.1.output.LayerNorm.bias').every((v) => v === 0));
     assert.ok(m.param('bert.encoder.layer.0.attention.self.query.bias').every((v) => v === 0));
     assert.ok(m.param('cls.predictions.bias').every((v) => v === 0));
-    const again = new BertForPreTraining({ ...tinyJson, vocab_size: 500, hidden_size: 64, num_attention_heads: 4, initializer_range: 0.02 }, { seed: 3 });
+    const again = new BertForPreTraining(
+      { ...tinyJson, vocab_size: 500, hidden_size: 64, num_attention_heads: 4, initializer_range: 0.02 },
+      { seed: 3 },
+    );
     assert.deepEqual(again.param('bert.pooler.dense.weight'), m.param('bert.pooler.dense.weight'));
   });
 
@@ -154,7 +260,13 @@ describe('model construction and API', () => {
     a.forward({ inputIds: ids, labels: [0.5, 1] });
     assert.equal(a.config.problemType, 'regression');
     const b = make(BertForSequenceClassification, { num_labels: 3 }, 1);
-    b.forward({ inputIds: ids, labels: [[1, 0, 1], [0, 1, 0]] });
+    b.forward({
+      inputIds: ids,
+      labels: [
+        [1, 0, 1],
+        [0, 1, 0],
+      ],
+    });
     assert.equal(b.config.problemType, 'multi_label_classification');
     const c = make(BertForSequenceClassification, { num_labels: 3 }, 1);
     c.forward({ inputIds: ids, labels: { data: Int32Array.from([2, 1]), shape: [2] } });
@@ -164,7 +276,13 @@ describe('model construction and API', () => {
   it('QA clamps positions to [0, seq] and ignores those equal to seq (loss from the valid example only)', () => {
     const m = new BertForQuestionAnswering(BertConfig.fromJson(tinyJson), { seed: 1, kernels: jsKernels });
     const both = m.forward({ ...base, startPositions: [1, 50], endPositions: [2, 60] });
-    const first = m.forward({ inputIds: [ids[0]!], attentionMask: [mask[0]!], tokenTypeIds: [types[0]!], startPositions: [1], endPositions: [2] });
+    const first = m.forward({
+      inputIds: [ids[0]!],
+      attentionMask: [mask[0]!],
+      tokenTypeIds: [types[0]!],
+      startPositions: [1],
+      endPositions: [2],
+    });
     assert.ok(Math.abs(both.loss! - first.loss!) < 1e-6, `${both.loss} vs ${first.loss}`);
     assert.deepEqual(both.startLogits.shape, [2, 8]);
   });
@@ -185,24 +303,49 @@ describe('model construction and API', () => {
       assert.ok(Math.abs(s - 1) < 1e-5);
     }
     assert.equal(a[6], 0);
-    m.backward(Float32Array.from({ length: 2 * 8 * 8 }, (_, i) => Math.sin(i)), new Float32Array(16).fill(1));
+    m.backward(
+      Float32Array.from({ length: 2 * 8 * 8 }, (_, i) => Math.sin(i)),
+      new Float32Array(16).fill(1),
+    );
     assert.ok(m.gradients.get('pooler.dense.weight')!.some((v) => v !== 0));
-    assert.ok(m.gradients.get('embeddings.word_embeddings.weight')!.subarray(0, 8).every((v) => v === 0), 'padding_idx row gets no gradient');
+    assert.ok(
+      m.gradients
+        .get('embeddings.word_embeddings.weight')!
+        .subarray(0, 8)
+        .every((v) => v === 0),
+      'padding_idx row gets no gradient',
+    );
     // pad_token_id null (HF None): no padding row, id 0 is an ordinary token
     const n = new BertModel({ ...tinyJson, pad_token_id: null }, { kernels: jsKernels });
     assert.equal(n.config.padTokenId, null);
-    assert.ok(n.param('embeddings.word_embeddings.weight').subarray(0, 8).some((v) => v !== 0));
+    assert.ok(
+      n
+        .param('embeddings.word_embeddings.weight')
+        .subarray(0, 8)
+        .some((v) => v !== 0),
+    );
     n.forward(base);
     // through the last hidden state (padded positions have outputs of their own; the pooler never sees them)
-    n.backward(Float32Array.from({ length: 2 * 8 * 8 }, (_, i) => Math.sin(i)), null);
-    assert.ok(n.gradients.get('embeddings.word_embeddings.weight')!.subarray(0, 8).some((v) => v !== 0));
+    n.backward(
+      Float32Array.from({ length: 2 * 8 * 8 }, (_, i) => Math.sin(i)),
+      null,
+    );
+    assert.ok(
+      n.gradients
+        .get('embeddings.word_embeddings.weight')!
+        .subarray(0, 8)
+        .some((v) => v !== 0),
+    );
   });
 });
 
 describe('AdamW, clipping, schedule', () => {
   it('the schedule is transformers get_linear_schedule_with_warmup', () => {
     const s = { warmupSteps: 2, totalSteps: 10 };
-    assert.deepEqual([0, 1, 2, 3, 9, 10, 11].map((t) => learningRateAt({ name: 'linear', lr: 1, ...s }, t)), [0, 0.5, 1, 7 / 8, 1 / 8, 0, 0]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 9, 10, 11].map((t) => learningRateAt({ name: 'linear', lr: 1, ...s }, t)),
+      [0, 0.5, 1, 7 / 8, 1 / 8, 0, 0],
+    );
     assert.equal(learningRateAt({ name: 'linear', lr: 1e-3, ...s }, 1), 5e-4);
   });
   it('clipping scales by max / (norm + 1e-6) only above the max and returns the norm before clipping', () => {
@@ -213,7 +356,11 @@ describe('AdamW, clipping, schedule', () => {
     assert.ok(Math.abs(p[1]!.grad[0]! - 4 / (5 + 1e-6)) < 1e-7);
   });
   it('AdamW skips decay on biases and LayerNorm by default, and a training loop lowers the loss', () => {
-    const m = make(BertForSequenceClassification, { num_labels: 2, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, classifier_dropout: 0 }, 5);
+    const m = make(
+      BertForSequenceClassification,
+      { num_labels: 2, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, classifier_dropout: 0 },
+      5,
+    );
     const opt = new AdamW(m.parameters(), { name: 'adamw', weightDecay: 0.5 }, jsKernels);
     const before = m.param('bert.encoder.layer.0.output.LayerNorm.weight').slice();
     const wBefore = m.param('bert.encoder.layer.0.output.dense.weight').slice();

@@ -5,7 +5,10 @@ import { test } from 'node:test';
 import { getKernels, loadNativeAddon } from '../../src/native/index.js';
 import { jsKernels } from '../../src/tensor/js-kernels.js';
 
-function runChild(env: Record<string, string>, body: string): { status: number | null; stdout: string; stderr: string } {
+function runChild(
+  env: Record<string, string>,
+  body: string,
+): { status: number | null; stdout: string; stderr: string } {
   const script = `import { getKernels } from './src/native/index.ts';\n${body}`;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     encoding: 'utf8',
@@ -27,8 +30,10 @@ test('BERT_BACKEND=native without the addon is a clear error', () => {
 });
 
 test('auto without the addon falls back to js and warns exactly once', () => {
-  const r = runChild({ BERT_BACKEND: '', BERT_NATIVE_ADDON: '/nonexistent/bert_native.node' },
-    'console.log(getKernels().name, getKernels().name, getKernels({ backend: "auto" }).name);');
+  const r = runChild(
+    { BERT_BACKEND: '', BERT_NATIVE_ADDON: '/nonexistent/bert_native.node' },
+    'console.log(getKernels().name, getKernels().name, getKernels({ backend: "auto" }).name);',
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'js js js');
   assert.equal(r.stderr.match(/using the TypeScript kernels/g)?.length, 1, r.stderr);

@@ -13,16 +13,28 @@ if (skip) process.stderr.write(`test/native/determinism.test.ts: ${skip}\n`);
 
 // Big enough that every kernel takes its multi-threaded path (rows x cols well above the parallel threshold).
 const config = {
-  vocab_size: 500, hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 256,
-  max_position_embeddings: 128, type_vocab_size: 2, hidden_act: 'gelu', layer_norm_eps: 1e-12, num_labels: 3,
-  hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, initializer_range: 0.02, pad_token_id: 0,
+  vocab_size: 500,
+  hidden_size: 128,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  intermediate_size: 256,
+  max_position_embeddings: 128,
+  type_vocab_size: 2,
+  hidden_act: 'gelu',
+  layer_norm_eps: 1e-12,
+  num_labels: 3,
+  hidden_dropout_prob: 0.1,
+  attention_probs_dropout_prob: 0.1,
+  initializer_range: 0.02,
+  pad_token_id: 0,
 };
 
 function train(kernels: Kernels): Float32Array[] {
   const model = new BertForSequenceClassification(config, { kernels, seed: 7 });
   const params = model.parameters();
   const opt = new AdamW(params, { lr: 1e-3, weightDecay: 0.01 });
-  const batch = 16, seq = 96;
+  const batch = 16,
+    seq = 96;
   const inputIds: number[][] = [];
   for (let b = 0; b < batch; b++) inputIds.push(Array.from({ length: seq }, (_, t) => 1 + ((b * 131 + t * 17) % 499)));
   const labels = Array.from({ length: batch }, (_, b) => b % 3);

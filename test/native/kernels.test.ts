@@ -25,14 +25,20 @@ function randomArray(n: number, lo = -1, hi = 1): Float32Array {
 /** |a - b| <= tol * (1 + |b|) everywhere, reporting the worst element. */
 function assertClose(actual: Float32Array, expected: Float32Array, tol: number, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
-  let worst = -1, worstErr = 0;
+  let worst = -1,
+    worstErr = 0;
   for (let i = 0; i < expected.length; i++) {
     if (Number.isNaN(expected[i]) && Number.isNaN(actual[i])) continue; // untouched padding stays NaN in both
     const err = Math.abs(actual[i] - expected[i]) / (1 + Math.abs(expected[i]));
-    if (!(err <= worstErr)) { worstErr = err; worst = i; }
+    if (!(err <= worstErr)) {
+      worstErr = err;
+      worst = i;
+    }
   }
   if (worst >= 0 && !(worstErr <= tol)) {
-    assert.fail(`${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (rel err ${worstErr} > ${tol})`);
+    assert.fail(
+      `${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (rel err ${worstErr} > ${tol})`,
+    );
   }
 }
 
@@ -42,17 +48,37 @@ function native(): Kernels {
 }
 
 test('gemm: all transposes, awkward shapes, ld > cols, alpha/beta', { skip }, () => {
-  const shapes: Array<[number, number, number]> = [[1, 1, 1], [3, 17, 1], [17, 3, 5], [1, 768, 17], [17, 1, 768], [33, 65, 129], [128, 96, 64]];
+  const shapes: Array<[number, number, number]> = [
+    [1, 1, 1],
+    [3, 17, 1],
+    [17, 3, 5],
+    [1, 768, 17],
+    [17, 1, 768],
+    [33, 65, 129],
+    [128, 96, 64],
+  ];
   for (const [m, n, k] of shapes) {
     for (const transA of [false, true]) {
       for (const transB of [false, true]) {
-        for (const [alpha, beta] of [[1, 0], [0.7, 1], [-1.25, -0.5]]) {
-          const aRows = transA ? k : m, aCols = transA ? m : k, bRows = transB ? n : k, bCols = transB ? k : n;
-          const lda = aCols + 3, ldb = bCols + 1, ldc = n + 2;
-          const a = randomArray(aRows * lda), b = randomArray(bRows * ldb);
+        for (const [alpha, beta] of [
+          [1, 0],
+          [0.7, 1],
+          [-1.25, -0.5],
+        ]) {
+          const aRows = transA ? k : m,
+            aCols = transA ? m : k,
+            bRows = transB ? n : k,
+            bCols = transB ? k : n;
+          const lda = aCols + 3,
+            ldb = bCols + 1,
+            ldc = n + 2;
+          const a = randomArray(aRows * lda),
+            b = randomArray(bRows * ldb);
           const c0 = randomArray(m * ldc);
           if (beta === 0) c0.fill(Number.NaN); // beta = 0 must overwrite, never read C
-          const cj = c0.slice(), cn = c0.slice(), cb = c0.slice();
+          const cj = c0.slice(),
+            cn = c0.slice(),
+            cb = c0.slice();
           jsKernels.gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cj, ldc);
           native().gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cn, ldc);
           addon!.sgemmBuiltin(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cb, ldc);
@@ -66,43 +92,73 @@ test('gemm: all transposes, awkward shapes, ld > cols, alpha/beta', { skip }, ()
 });
 
 test('gemm: subarray views with offsets and k = 0', { skip }, () => {
-  const m = 5, n = 7, k = 3;
-  const bufA = randomArray(100), bufB = randomArray(100), bufC = randomArray(100);
-  const a = bufA.subarray(11, 11 + m * k), b = bufB.subarray(3, 3 + k * n);
-  const cj = bufC.slice().subarray(9, 9 + m * n), cn = bufC.slice().subarray(9, 9 + m * n);
+  const m = 5,
+    n = 7,
+    k = 3;
+  const bufA = randomArray(100),
+    bufB = randomArray(100),
+    bufC = randomArray(100);
+  const a = bufA.subarray(11, 11 + m * k),
+    b = bufB.subarray(3, 3 + k * n);
+  const cj = bufC.slice().subarray(9, 9 + m * n),
+    cn = bufC.slice().subarray(9, 9 + m * n);
   jsKernels.gemm(false, false, m, n, k, 1, a, k, b, n, 0.5, cj, n);
   native().gemm(false, false, m, n, k, 1, a, k, b, n, 0.5, cn, n);
   assertClose(cn, cj, 1e-6, 'gemm on views');
-  const cz = randomArray(m * n), czj = cz.slice();
+  const cz = randomArray(m * n),
+    czj = cz.slice();
   native().gemm(false, false, m, n, 0, 1, a, k, b, n, 0.5, cz, n);
   jsKernels.gemm(false, false, m, n, 0, 1, a, k, b, n, 0.5, czj, n);
   assertClose(cz, czj, 0, 'gemm k=0 scales C by beta');
 });
 
 test('linearForward / linearBackward, with and without bias, dx, db', { skip }, () => {
-  for (const [m, n, k] of [[1, 1, 1], [17, 3, 768], [1, 768, 17], [33, 50, 19], [64, 768, 768]] as Array<[number, number, number]>) {
-    const x = randomArray(m * k), w = randomArray(n * k), bias = randomArray(n);
+  for (const [m, n, k] of [
+    [1, 1, 1],
+    [17, 3, 768],
+    [1, 768, 17],
+    [33, 50, 19],
+    [64, 768, 768],
+  ] as Array<[number, number, number]>) {
+    const x = randomArray(m * k),
+      w = randomArray(n * k),
+      bias = randomArray(n);
     for (const withBias of [true, false]) {
-      const yj = new Float32Array(m * n), yn = new Float32Array(m * n).fill(Number.NaN);
+      const yj = new Float32Array(m * n),
+        yn = new Float32Array(m * n).fill(Number.NaN);
       jsKernels.linearForward(x, w, withBias ? bias : null, yj, m, n, k);
       native().linearForward(x, w, withBias ? bias : null, yn, m, n, k);
       assertClose(yn, yj, 2e-5, `linearForward ${m}x${n}x${k} bias=${withBias}`);
       // The fused activation (inference) equals linear then the activation kernel, in both backends.
       for (const act of ['gelu', 'gelu_new', 'tanh', 'relu', 'identity'] as Activation[]) {
-        const fj = new Float32Array(m * n), fn = new Float32Array(m * n).fill(Number.NaN);
+        const fj = new Float32Array(m * n),
+          fn = new Float32Array(m * n).fill(Number.NaN);
         jsKernels.linearForward(x, w, withBias ? bias : null, fj, m, n, k, act);
         native().linearForward(x, w, withBias ? bias : null, fn, m, n, k, act);
         const sep = new Float32Array(m * n);
         jsKernels.activationForward(act, yj, sep, m * n);
-        assert.deepEqual(fj, sep, `js linearForward ${m}x${n}x${k} bias=${withBias} ${act}: fused = linear + activation`);
+        assert.deepEqual(
+          fj,
+          sep,
+          `js linearForward ${m}x${n}x${k} bias=${withBias} ${act}: fused = linear + activation`,
+        );
         assertClose(fn, fj, 2e-5, `linearForward ${m}x${n}x${k} bias=${withBias} ${act}`);
       }
     }
     const dy = randomArray(m * n);
-    const dw0 = randomArray(n * k), db0 = randomArray(n);
-    for (const [withDx, withDb] of [[true, true], [false, false], [true, false]]) {
-      const dxj = withDx ? new Float32Array(m * k) : null, dxn = withDx ? new Float32Array(m * k).fill(Number.NaN) : null;
-      const dwj = dw0.slice(), dwn = dw0.slice(), dbj = withDb ? db0.slice() : null, dbn = withDb ? db0.slice() : null;
+    const dw0 = randomArray(n * k),
+      db0 = randomArray(n);
+    for (const [withDx, withDb] of [
+      [true, true],
+      [false, false],
+      [true, false],
+    ]) {
+      const dxj = withDx ? new Float32Array(m * k) : null,
+        dxn = withDx ? new Float32Array(m * k).fill(Number.NaN) : null;
+      const dwj = dw0.slice(),
+        dwn = dw0.slice(),
+        dbj = withDb ? db0.slice() : null,
+        dbn = withDb ? db0.slice() : null;
       jsKernels.linearBackward(dy, x, w, dxj, dwj, dbj, m, n, k);
       native().linearBackward(dy, x, w, dxn, dwn, dbn, m, n, k);
       const what = `linearBackward ${m}x${n}x${k} dx=${withDx} db=${withDb}`;
@@ -118,14 +174,19 @@ test('activations forward and backward, every hidden_act, serial and parallel si
   for (const n of [1, 17, 100003]) {
     const x = randomArray(n, -8, 8);
     x[0] = 0;
-    if (n > 2) { x[1] = -1e-6; x[2] = 1e-6; }
+    if (n > 2) {
+      x[1] = -1e-6;
+      x[2] = 1e-6;
+    }
     const dy = randomArray(n);
     for (const act of acts) {
-      const yj = new Float32Array(n), yn = new Float32Array(n);
+      const yj = new Float32Array(n),
+        yn = new Float32Array(n);
       jsKernels.activationForward(act, x, yj, n);
       native().activationForward(act, x, yn, n);
       assertClose(yn, yj, 1e-6, `${act} forward n=${n}`);
-      const dxj = new Float32Array(n), dxn = new Float32Array(n);
+      const dxj = new Float32Array(n),
+        dxn = new Float32Array(n);
       jsKernels.activationBackward(act, x, dy, dxj, n);
       native().activationBackward(act, x, dy, dxn, n);
       assertClose(dxn, dxj, 2e-6, `${act} backward n=${n}`);
@@ -138,37 +199,58 @@ test('activations forward and backward, every hidden_act, serial and parallel si
 });
 
 test('layerNorm forward and backward (mean, rstd, dgamma/dbeta accumulate)', { skip }, () => {
-  for (const [rows, cols] of [[1, 1], [3, 17], [17, 768], [64, 768], [5, 3]] as Array<[number, number]>) {
-    const x = randomArray(rows * cols, -3, 2), gamma = randomArray(cols, 0.5, 1.5), beta = randomArray(cols);
+  for (const [rows, cols] of [
+    [1, 1],
+    [3, 17],
+    [17, 768],
+    [64, 768],
+    [5, 3],
+  ] as Array<[number, number]>) {
+    const x = randomArray(rows * cols, -3, 2),
+      gamma = randomArray(cols, 0.5, 1.5),
+      beta = randomArray(cols);
     const eps = 1e-12;
     const out = (k: Kernels) => {
-      const y = new Float32Array(rows * cols), mean = new Float32Array(rows), rstd = new Float32Array(rows);
+      const y = new Float32Array(rows * cols),
+        mean = new Float32Array(rows),
+        rstd = new Float32Array(rows);
       k.layerNormForward(x, gamma, beta, y, mean, rstd, rows, cols, eps);
       return { y, mean, rstd };
     };
-    const fj = out(jsKernels), fn = out(native());
+    const fj = out(jsKernels),
+      fn = out(native());
     const what = `layerNorm ${rows}x${cols}`;
     // With a residual: x += residual in place first, then the same LayerNorm, in both backends.
     const residual = randomArray(rows * cols);
     const summed = x.map((v, i) => Math.fround(v + residual[i]!));
     for (const k of [jsKernels, native()]) {
-      const xr = x.slice(), y = new Float32Array(rows * cols), mean = new Float32Array(rows), rstd = new Float32Array(rows);
+      const xr = x.slice(),
+        y = new Float32Array(rows * cols),
+        mean = new Float32Array(rows),
+        rstd = new Float32Array(rows);
       k.layerNormForward(xr, gamma, beta, y, mean, rstd, rows, cols, eps, residual);
       assert.deepEqual(xr, summed, `${what} ${k.name}: x += residual in place`);
-      const yRef = new Float32Array(rows * cols), mRef = new Float32Array(rows), rRef = new Float32Array(rows);
+      const yRef = new Float32Array(rows * cols),
+        mRef = new Float32Array(rows),
+        rRef = new Float32Array(rows);
       jsKernels.layerNormForward(summed.slice(), gamma, beta, yRef, mRef, rRef, rows, cols, eps);
       assertClose(y, yRef, cols === 1 ? 1e-3 : 2e-5, `${what} ${k.name} with residual: y`);
     }
     assertClose(fn.y, fj.y, cols === 1 ? 1e-3 : 2e-5, `${what} y`);
     assertClose(fn.mean, fj.mean, 1e-6, `${what} mean`);
     assertClose(fn.rstd, fj.rstd, cols === 1 ? 1e-3 : 2e-5, `${what} rstd`);
-    const dy = randomArray(rows * cols), dg0 = randomArray(cols), db0 = randomArray(cols);
+    const dy = randomArray(rows * cols),
+      dg0 = randomArray(cols),
+      db0 = randomArray(cols);
     const bwd = (k: Kernels) => {
-      const dx = new Float32Array(rows * cols), dgamma = dg0.slice(), dbeta = db0.slice();
+      const dx = new Float32Array(rows * cols),
+        dgamma = dg0.slice(),
+        dbeta = db0.slice();
       k.layerNormBackward(dy, x, gamma, fj.mean, fj.rstd, dx, dgamma, dbeta, rows, cols);
       return { dx, dgamma, dbeta };
     };
-    const bj = bwd(jsKernels), bn = bwd(native());
+    const bj = bwd(jsKernels),
+      bn = bwd(native());
     assertClose(bn.dx, bj.dx, 5e-5, `${what} dx`);
     assertClose(bn.dgamma, bj.dgamma, 2e-5, `${what} dgamma`);
     assertClose(bn.dbeta, bj.dbeta, 2e-5, `${what} dbeta`);
@@ -184,23 +266,32 @@ test('attention forward and backward: fused QKV column blocks, padding mask, dro
     { B: 1, T: 128, H: 12, D: 64, dropout: null },
   ];
   for (const { B, T, H, D, dropout } of cases) {
-    const hd = H * D, ld = 3 * hd + 1, ldCtx = hd + 3;
+    const hd = H * D,
+      ld = 3 * hd + 1,
+      ldCtx = hd + 3;
     const qkv = randomArray(B * T * ld, -2, 2);
-    const q = qkv.subarray(0), k = qkv.subarray(hd), v = qkv.subarray(2 * hd);
+    const q = qkv.subarray(0),
+      k = qkv.subarray(hd),
+      v = qkv.subarray(2 * hd);
     const maskBias = new Float32Array(B * T);
     for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) if (t > 0 && t >= T - b * 3) maskBias[b * T + t] = -10000;
     const scale = 1 / Math.sqrt(D);
     const fwd = (kk: Kernels) => {
-      const probs = new Float32Array(B * H * T * T), ctx = new Float32Array(B * T * ldCtx).fill(7);
+      const probs = new Float32Array(B * H * T * T),
+        ctx = new Float32Array(B * T * ldCtx).fill(7);
       kk.attentionForward(q, k, v, ld, maskBias, probs, ctx, ldCtx, B, T, H, D, scale, dropout);
       return { probs, ctx };
     };
-    const fj = fwd(jsKernels), fn = fwd(native());
+    const fj = fwd(jsKernels),
+      fn = fwd(native());
     const what = `attention B=${B} T=${T} H=${H} D=${D} dropout=${dropout ? dropout.p : 'none'}`;
     assertClose(fn.probs, fj.probs, 1e-5, `${what} probs`);
     assertClose(fn.ctx, fj.ctx, 2e-5, `${what} ctx (padding columns untouched)`);
     // Without a probs buffer (inference): the same context, bit for bit, in both backends.
-    for (const [kk, ref] of [[jsKernels, fj], [native(), fn]] as const) {
+    for (const [kk, ref] of [
+      [jsKernels, fj],
+      [native(), fn],
+    ] as const) {
       const ctx = new Float32Array(B * T * ldCtx).fill(7);
       kk.attentionForward(q, k, v, ld, maskBias, null, ctx, ldCtx, B, T, H, D, scale, dropout);
       assert.deepEqual(ctx, ref.ctx, `${what} ${kk.name}: ctx without probs`);
@@ -208,7 +299,9 @@ test('attention forward and backward: fused QKV column blocks, padding mask, dro
     const dctx = randomArray(B * T * ldCtx);
     const bwd = (kk: Kernels) => {
       const g = new Float32Array(B * T * ld).fill(5);
-      const dq = g.subarray(0), dk = g.subarray(hd), dv = g.subarray(2 * hd);
+      const dq = g.subarray(0),
+        dk = g.subarray(hd),
+        dv = g.subarray(2 * hd);
       kk.attentionBackward(dctx, ldCtx, q, k, v, ld, fj.probs, dq, dk, dv, B, T, H, D, scale, dropout);
       return g;
     };
@@ -218,8 +311,10 @@ test('attention forward and backward: fused QKV column blocks, padding mask, dro
 
 test('add: dst += src, serial and parallel sizes, subarray views', { skip }, () => {
   for (const n of [1, 17, 100003]) {
-    const a = randomArray(n + 5), b = randomArray(n + 3);
-    const dj = a.slice(), dn = a.slice();
+    const a = randomArray(n + 5),
+      b = randomArray(n + 3);
+    const dj = a.slice(),
+      dn = a.slice();
     jsKernels.add(dj.subarray(2), b.subarray(1), n);
     native().add(dn.subarray(2), b.subarray(1), n);
     assert.deepEqual(dn, dj, `add n=${n}`);
@@ -228,33 +323,52 @@ test('add: dst += src, serial and parallel sizes, subarray views', { skip }, () 
 });
 
 test('embedding forward (=, +=) and backward with repeated ids; bad ids are errors', { skip }, () => {
-  for (const [vocab, dim, n] of [[1, 1, 1], [30, 17, 50], [1000, 768, 64]] as Array<[number, number, number]>) {
+  for (const [vocab, dim, n] of [
+    [1, 1, 1],
+    [30, 17, 50],
+    [1000, 768, 64],
+  ] as Array<[number, number, number]>) {
     const table = randomArray(vocab * dim);
     const ids = new Int32Array(n);
     for (let i = 0; i < n; i++) ids[i] = Math.floor(rand() * Math.min(vocab, 7)); // many repeats
     for (const accumulate of [false, true]) {
-      const o0 = randomArray(n * dim), oj = o0.slice(), on = o0.slice();
+      const o0 = randomArray(n * dim),
+        oj = o0.slice(),
+        on = o0.slice();
       jsKernels.embeddingForward(ids, table, oj, n, dim, accumulate);
       native().embeddingForward(ids, table, on, n, dim, accumulate);
       assertClose(on, oj, 0, `embeddingForward ${vocab}x${dim} n=${n} accumulate=${accumulate}`);
     }
-    const dout = randomArray(n * dim), d0 = randomArray(vocab * dim), dj = d0.slice(), dn = d0.slice();
+    const dout = randomArray(n * dim),
+      d0 = randomArray(vocab * dim),
+      dj = d0.slice(),
+      dn = d0.slice();
     jsKernels.embeddingBackward(ids, dout, dj, n, dim);
     native().embeddingBackward(ids, dout, dn, n, dim);
     assertClose(dn, dj, 1e-6, `embeddingBackward ${vocab}x${dim} n=${n}`);
   }
-  assert.throws(() => native().embeddingForward(Int32Array.of(0, 5), new Float32Array(5 * 4), new Float32Array(8), 2, 4, false), /id 5 at 1/);
+  assert.throws(
+    () => native().embeddingForward(Int32Array.of(0, 5), new Float32Array(5 * 4), new Float32Array(8), 2, 4, false),
+    /id 5 at 1/,
+  );
 });
 
 test('dropout: masks and values bit-identical to js, forward and backward, in place', { skip }, () => {
   for (const n of [1, 17, 100003]) {
-    for (const spec of [{ p: 0.1, seed: 42 }, { p: 0.5, seed: -123456789 }, { p: 0.9, seed: 0x7fffffff }, { p: 0, seed: 3 }]) {
+    for (const spec of [
+      { p: 0.1, seed: 42 },
+      { p: 0.5, seed: -123456789 },
+      { p: 0.9, seed: 0x7fffffff },
+      { p: 0, seed: 3 },
+    ]) {
       const x = randomArray(n);
-      const yj = new Float32Array(n), yn = new Float32Array(n);
+      const yj = new Float32Array(n),
+        yn = new Float32Array(n);
       jsKernels.dropoutForward(x, yj, n, spec);
       native().dropoutForward(x, yn, n, spec);
       assert.deepEqual(yn, yj, `dropoutForward n=${n} p=${spec.p}`);
-      const dj = x.slice(), dn = x.slice();
+      const dj = x.slice(),
+        dn = x.slice();
       jsKernels.dropoutBackward(dj, dj, n, spec);
       native().dropoutBackward(dn, dn, n, spec);
       assert.deepEqual(dn, dj, `dropoutBackward in place n=${n} p=${spec.p}`);
@@ -269,35 +383,57 @@ test('dropout: masks and values bit-identical to js, forward and backward, in pl
 });
 
 test('softmaxCrossEntropy: ignore index, with and without dlogits, big vocab; bad labels are errors', { skip }, () => {
-  for (const [n, c] of [[1, 1], [17, 3], [5, 30522], [64, 2]] as Array<[number, number]>) {
+  for (const [n, c] of [
+    [1, 1],
+    [17, 3],
+    [5, 30522],
+    [64, 2],
+  ] as Array<[number, number]>) {
     const logits = randomArray(n * c, -5, 5);
     const labels = new Int32Array(n);
     for (let i = 0; i < n; i++) labels[i] = i % 4 === 3 ? -100 : Math.floor(rand() * c);
-    const dj = new Float32Array(n * c).fill(9), dn = new Float32Array(n * c).fill(9);
+    const dj = new Float32Array(n * c).fill(9),
+      dn = new Float32Array(n * c).fill(9);
     const rj = jsKernels.softmaxCrossEntropy(logits, labels, n, c, -100, dj, 0.25);
     const rn = native().softmaxCrossEntropy(logits, labels, n, c, -100, dn, 0.25);
     assert.equal(rn.count, rj.count, `count ${n}x${c}`);
-    assert.ok(Math.abs(rn.lossSum - rj.lossSum) <= 1e-9 * (1 + Math.abs(rj.lossSum)), `lossSum ${rn.lossSum} vs ${rj.lossSum}`);
+    assert.ok(
+      Math.abs(rn.lossSum - rj.lossSum) <= 1e-9 * (1 + Math.abs(rj.lossSum)),
+      `lossSum ${rn.lossSum} vs ${rj.lossSum}`,
+    );
     assertClose(dn, dj, 1e-7, `dlogits ${n}x${c}`);
     const r2 = native().softmaxCrossEntropy(logits, labels, n, c, -100, null, 1);
     assert.ok(Math.abs(r2.lossSum - rj.lossSum) <= 1e-9 * (1 + Math.abs(rj.lossSum)));
   }
-  assert.throws(() => native().softmaxCrossEntropy(new Float32Array(6), Int32Array.of(1, 3), 2, 3, -100, null, 1), /label 3 at row 1/);
+  assert.throws(
+    () => native().softmaxCrossEntropy(new Float32Array(6), Int32Array.of(1, 3), 2, 3, -100, null, 1),
+    /label 3 at row 1/,
+  );
 });
 
 test('adamwStep, sumSquares, scale', { skip }, () => {
   for (const n of [1, 17, 100003]) {
-    const p0 = randomArray(n), g = randomArray(n, -0.1, 0.1), m0 = randomArray(n, -0.01, 0.01), v0 = randomArray(n, 0, 1e-4);
-    const pj = p0.slice(), mj = m0.slice(), vj = v0.slice(), pn = p0.slice(), mn = m0.slice(), vn = v0.slice();
+    const p0 = randomArray(n),
+      g = randomArray(n, -0.1, 0.1),
+      m0 = randomArray(n, -0.01, 0.01),
+      v0 = randomArray(n, 0, 1e-4);
+    const pj = p0.slice(),
+      mj = m0.slice(),
+      vj = v0.slice(),
+      pn = p0.slice(),
+      mn = m0.slice(),
+      vn = v0.slice();
     const args = [2e-5, 0.9, 0.999, 1e-8, 0.01, 1 - 0.9 ** 3, 1 - 0.999 ** 3] as const;
     jsKernels.adamwStep(pj, g, mj, vj, n, ...args);
     native().adamwStep(pn, g, mn, vn, n, ...args);
     assertClose(pn, pj, 1e-7, `adamw params n=${n}`);
     assertClose(mn, mj, 1e-7, `adamw m n=${n}`);
     assertClose(vn, vj, 1e-7, `adamw v n=${n}`);
-    const sj = jsKernels.sumSquares(g, n), sn = native().sumSquares(g, n);
+    const sj = jsKernels.sumSquares(g, n),
+      sn = native().sumSquares(g, n);
     assert.ok(Math.abs(sn - sj) <= 1e-12 * (1 + sj), `sumSquares ${sn} vs ${sj}`);
-    const xj = p0.slice(), xn = p0.slice();
+    const xj = p0.slice(),
+      xn = p0.slice();
     jsKernels.scale(xj, n, 0.37);
     native().scale(xn, n, 0.37);
     assert.deepEqual(xn, xj, `scale n=${n}`);
@@ -305,13 +441,63 @@ test('adamwStep, sumSquares, scale', { skip }, () => {
 });
 
 test('arguments are checked: short arrays and wrong types are specific errors, not crashes', { skip }, () => {
-  assert.throws(() => native().gemm(false, false, 4, 4, 4, 1, new Float32Array(15), 4, new Float32Array(16), 4, 0, new Float32Array(16), 4),
-    /gemm: argument 6 is too short: 15 elements, the shapes need 16/);
-  assert.throws(() => native().gemm(false, false, 4, 4, 4, 1, new Float32Array(16), 3, new Float32Array(16), 4, 0, new Float32Array(16), 4),
-    /lda/);
-  assert.throws(() => native().linearForward(new Float64Array(4) as unknown as Float32Array, new Float32Array(4), null, new Float32Array(4), 2, 2, 2),
-    /must be a Float32Array/);
-  assert.throws(() => addon!.linearForward(new Float32Array(4), new Float32Array(4), null, new Float32Array(4), 2, 2, 2, 99),
-    /linearForward: argument 7 is not a known activation code/);
-  assert.throws(() => native().dropoutForward(new Float32Array(4), new Float32Array(4), 4, { p: 1, seed: 1 }), /dropout p/);
+  assert.throws(
+    () =>
+      native().gemm(
+        false,
+        false,
+        4,
+        4,
+        4,
+        1,
+        new Float32Array(15),
+        4,
+        new Float32Array(16),
+        4,
+        0,
+        new Float32Array(16),
+        4,
+      ),
+    /gemm: argument 6 is too short: 15 elements, the shapes need 16/,
+  );
+  assert.throws(
+    () =>
+      native().gemm(
+        false,
+        false,
+        4,
+        4,
+        4,
+        1,
+        new Float32Array(16),
+        3,
+        new Float32Array(16),
+        4,
+        0,
+        new Float32Array(16),
+        4,
+      ),
+    /lda/,
+  );
+  assert.throws(
+    () =>
+      native().linearForward(
+        new Float64Array(4) as unknown as Float32Array,
+        new Float32Array(4),
+        null,
+        new Float32Array(4),
+        2,
+        2,
+        2,
+      ),
+    /must be a Float32Array/,
+  );
+  assert.throws(
+    () => addon!.linearForward(new Float32Array(4), new Float32Array(4), null, new Float32Array(4), 2, 2, 2, 99),
+    /linearForward: argument 7 is not a known activation code/,
+  );
+  assert.throws(
+    () => native().dropoutForward(new Float32Array(4), new Float32Array(4), 4, { p: 1, seed: 1 }),
+    /dropout p/,
+  );
 });

@@ -17,7 +17,11 @@ function feeds(): Record<string, ort.Tensor> {
     const e = ref.get(key)!;
     return new ort.Tensor('int64', e.data as BigInt64Array, e.shape);
   };
-  return { input_ids: t('input.input_ids'), attention_mask: t('input.attention_mask'), token_type_ids: t('input.token_type_ids') };
+  return {
+    input_ids: t('input.input_ids'),
+    attention_mask: t('input.attention_mask'),
+    token_type_ids: t('input.token_type_ids'),
+  };
 }
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -27,11 +31,12 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-test('export seq_cls3: onnxruntime on our graph matches HF\'s ONNX export within 1e-5', async () => {
+test("export seq_cls3: onnxruntime on our graph matches HF's ONNX export within 1e-5", async () => {
   const out = mkdtempSync(join(tmpdir(), 'bert-onnx-'));
   try {
     const result = exportOnnxFolder(join(fixtures, 'seq_cls3'), out, { tokenizerDir: join(fixtures, 'tokenizer') });
-    for (const f of ['onnx/model.onnx', 'config.json', 'vocab.txt', 'tokenizer.json', 'tokenizer_config.json']) assert.ok(existsSync(join(out, f)), f);
+    for (const f of ['onnx/model.onnx', 'config.json', 'vocab.txt', 'tokenizer.json', 'tokenizer_config.json'])
+      assert.ok(existsSync(join(out, f)), f);
     const ours = await ort.InferenceSession.create(result.onnxPath);
     assert.deepEqual(ours.inputNames, ['input_ids', 'attention_mask', 'token_type_ids']);
     assert.deepEqual(ours.outputNames, ['logits']);
@@ -39,7 +44,10 @@ test('export seq_cls3: onnxruntime on our graph matches HF\'s ONNX export within
     const a = (await ours.run(feeds())).logits!;
     const b = (await hf.run(feeds())).logits!;
     assert.deepEqual(a.dims, [3, 3]);
-    assert.ok(maxAbsDiff(a.data as Float32Array, b.data as Float32Array) <= 1e-5, `vs HF ONNX: ${maxAbsDiff(a.data as Float32Array, b.data as Float32Array)}`);
+    assert.ok(
+      maxAbsDiff(a.data as Float32Array, b.data as Float32Array) <= 1e-5,
+      `vs HF ONNX: ${maxAbsDiff(a.data as Float32Array, b.data as Float32Array)}`,
+    );
     const torch = ref.get('seq_cls3.out.logits')!.data as Float32Array;
     assert.ok(maxAbsDiff(a.data as Float32Array, torch) <= 1e-5, 'vs PyTorch logits');
   } finally {
@@ -56,7 +64,10 @@ test('export of every head runs in onnxruntime and matches PyTorch (dynamic batc
   ];
   for (const [dir, output, key] of cases) {
     const config = JSON.parse(readFileSync(join(fixtures, dir, 'config.json'), 'utf8')) as Record<string, unknown>;
-    const bytes = exportBertOnnx(config, floatTensors(readSafetensors(join(fixtures, dir, 'model.safetensors')).tensors));
+    const bytes = exportBertOnnx(
+      config,
+      floatTensors(readSafetensors(join(fixtures, dir, 'model.safetensors')).tensors),
+    );
     const session = await ort.InferenceSession.create(bytes);
     const got = (await session.run(feeds()))[output]!.data as Float32Array;
     const want = ref.get(key)!.data as Float32Array;
@@ -68,11 +79,22 @@ test('bert export-onnx command: usage errors are exit code 2 with a message', as
   const { exportOnnxCommand } = await import('../../src/cli/commands/export-onnx.js');
   const errors: string[] = [];
   const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string) => { errors.push(String(s)); return true; }) as typeof process.stderr.write;
+  process.stderr.write = ((s: string) => {
+    errors.push(String(s));
+    return true;
+  }) as typeof process.stderr.write;
   try {
     assert.equal(await exportOnnxCommand(['--model', 'x']), 2);
     assert.equal(await exportOnnxCommand(['--model', 'x', '--output', 'y', '--head', 'nope']), 2);
-    assert.equal(await exportOnnxCommand(['--model', join(fixtures, 'multiple_choice'), '--output', join(tmpdir(), 'bert-onnx-never')]), 1);
+    assert.equal(
+      await exportOnnxCommand([
+        '--model',
+        join(fixtures, 'multiple_choice'),
+        '--output',
+        join(tmpdir(), 'bert-onnx-never'),
+      ]),
+      1,
+    );
   } finally {
     process.stderr.write = write;
   }

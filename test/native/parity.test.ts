@@ -10,7 +10,9 @@ if (skip) process.stderr.write(`test/native/parity.test.ts: ${skip}\n`);
 
 test('parity harness passes on hf-tiny with BERT_BACKEND=native', { skip }, () => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/parity.ts', '../shared/fixtures/hf-tiny'], {
-    encoding: 'utf8', env: { ...process.env, BERT_BACKEND: 'native' }, timeout: 120_000,
+    encoding: 'utf8',
+    env: { ...process.env, BERT_BACKEND: 'native' },
+    timeout: 120_000,
   });
   const out = `${r.stdout}\n${r.stderr}`;
   assert.match(out, /kernels: native \(/, 'the harness ran on the native kernels');

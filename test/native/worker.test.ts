@@ -22,18 +22,24 @@ parentPort.postMessage(c);
 function runWorker(m: number, n: number, k: number, reps: number): Promise<Float32Array> {
   return new Promise((resolve, reject) => {
     const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { path: nativeAddonPath(), m, n, k, reps } });
-    w.once('message', (c: Float32Array) => { resolve(c); void w.terminate(); });
+    w.once('message', (c: Float32Array) => {
+      resolve(c);
+      void w.terminate();
+    });
     w.once('error', reject);
   });
 }
 
 test('native kernels run in worker threads, concurrently, without blocking the main event loop', { skip }, async () => {
-  const m = 256, n = 384, k = 512;
+  const m = 256,
+    n = 384,
+    k = 512;
   let ticks = 0;
   const timer = setInterval(() => ticks++, 1);
   const [c1, c2] = await Promise.all([runWorker(m, n, k, 40), runWorker(m, n, k, 40)]);
   clearInterval(timer);
-  const a = new Float32Array(m * k).map((_, i) => Math.sin(i)), b = new Float32Array(k * n).map((_, i) => Math.cos(i));
+  const a = new Float32Array(m * k).map((_, i) => Math.sin(i)),
+    b = new Float32Array(k * n).map((_, i) => Math.cos(i));
   const c = new Float32Array(m * n);
   addon!.gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n);
   for (const [i, got] of [c1, c2].entries()) {

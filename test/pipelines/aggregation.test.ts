@@ -1,7 +1,12 @@
 // Token-classification aggregation against examples worked by hand through HF's TokenClassificationPipeline code.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { aggregateEntities, wordPieceTokensToString, isSubwordPiece, type PreEntity } from '../../src/pipelines/aggregation.js';
+import {
+  aggregateEntities,
+  wordPieceTokensToString,
+  isSubwordPiece,
+  type PreEntity,
+} from '../../src/pipelines/aggregation.js';
 import { aggregateOverlappingEntities } from '../../src/pipelines/tasks.js';
 
 const id2label = { 0: 'O', 1: 'B-ORG', 2: 'I-ORG', 3: 'B-LOC', 4: 'I-LOC' };
@@ -31,12 +36,17 @@ function pieces(): PreEntity[] {
 function close(actual: unknown, expected: unknown): void {
   // Scores are float sums; compare them to 1e-12 and everything else exactly.
   const round = (v: unknown): unknown =>
-    JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === 'number' && !Number.isInteger(x) ? Math.round(x * 1e12) / 1e12 : x)));
+    JSON.parse(
+      JSON.stringify(v, (_k, x) => (typeof x === 'number' && !Number.isInteger(x) ? Math.round(x * 1e12) / 1e12 : x)),
+    );
   assert.deepEqual(round(actual), round(expected));
 }
 
-test('the subword test is HF\'s length comparison', () => {
-  assert.deepEqual(pieces().map((p) => p.isSubword), [false, true, false, false, false, false, false]);
+test("the subword test is HF's length comparison", () => {
+  assert.deepEqual(
+    pieces().map((p) => p.isSubword),
+    [false, true, false, false, false, false, false],
+  );
   assert.equal(text.slice(2, 7), 'gging');
   assert.equal(isSubwordPiece('[UNK]', 'ab', true), false);
   assert.equal(isSubwordPiece('😀', '😀', false), false); // one code point each, though two UTF-16 units
@@ -59,14 +69,14 @@ test('simple: pieces grouped by tag, score is the mean of the piece scores', () 
   ]);
 });
 
-test('first: a word takes its first piece\'s label', () => {
+test("first: a word takes its first piece's label", () => {
   close(aggregateEntities(pieces(), 'first', id2label), [
     { entity_group: 'ORG', score: (0.7 + 0.8) / 2, word: 'hugging face', start: 0, end: 12 },
     { entity_group: 'LOC', score: 0.55, word: 'new york', start: 19, end: 27 },
   ]);
 });
 
-test('average: a word takes the argmax of its pieces\' mean probabilities', () => {
+test("average: a word takes the argmax of its pieces' mean probabilities", () => {
   // hugging = mean([.1,.7,.1,.05,.05], [.05,.05,.9,0,0]) = [.075,.375,.5,.025,.025] -> I-ORG .5
   close(aggregateEntities(pieces(), 'average', id2label), [
     { entity_group: 'ORG', score: (0.5 + 0.8) / 2, word: 'hugging face', start: 0, end: 12 },
@@ -89,7 +99,12 @@ test('B- starts a new group even after the same tag; labels without prefix group
     return { word, start, end: start + word.length, scores, index, isSubword: false };
   };
   // "paris london . rome": B-LOC B-LOC O I-LOC
-  const entities = [mk('paris', 0, 3, 0.9, 1), mk('london', 6, 3, 0.8, 2), { ...mk('.', 12, 0, 1, 3), scores: [1, 0, 0, 0, 0] }, mk('rome', 14, 4, 0.7, 4)];
+  const entities = [
+    mk('paris', 0, 3, 0.9, 1),
+    mk('london', 6, 3, 0.8, 2),
+    { ...mk('.', 12, 0, 1, 3), scores: [1, 0, 0, 0, 0] },
+    mk('rome', 14, 4, 0.7, 4),
+  ];
   close(aggregateEntities(entities, 'simple', id2label), [
     { entity_group: 'LOC', score: 0.9, word: 'paris', start: 0, end: 5 },
     { entity_group: 'LOC', score: 0.8, word: 'london', start: 6, end: 12 },
@@ -102,7 +117,10 @@ test('B- starts a new group even after the same tag; labels without prefix group
     { entity_group: 'ORG', score: 0.7, word: 'rome', start: 14, end: 18 },
   ]);
   // ignoreLabels is applied after grouping; with none ignored the "O" group shows.
-  assert.equal((aggregateEntities(entities, 'simple', id2label, []) as { entity_group: string }[])[2].entity_group, 'O');
+  assert.equal(
+    (aggregateEntities(entities, 'simple', id2label, []) as { entity_group: string }[])[2].entity_group,
+    'O',
+  );
 });
 
 test('words are rebuilt with the WordPiece decoder and its cleanup', () => {
@@ -114,14 +132,26 @@ test('words are rebuilt with the WordPiece decoder and its cleanup', () => {
 });
 
 test('an unknown label id is a clear error', () => {
-  assert.throws(() => aggregateEntities(pieces(), 'none', { 0: 'O' }), /predicted label 1, which config.json's id2label does not name/);
+  assert.throws(
+    () => aggregateEntities(pieces(), 'none', { 0: 'O' }),
+    /predicted label 1, which config.json's id2label does not name/,
+  );
   assert.throws(() => aggregateEntities(pieces(), 'mean' as 'max', id2label), /unknown aggregation strategy "mean"/);
 });
 
 test('overlapping windows: of overlapping entities the longer stays, the higher score on equal length', () => {
   const e = (name: string, start: number, end: number, score: number) => ({ name, start, end, score });
-  const merged = aggregateOverlappingEntities([e('A', 0, 5, 0.9), e('C', 12, 15, 0.7), e('B', 3, 10, 0.4), e('D', 12, 15, 0.8), e('E', 20, 22, 0.6)]);
+  const merged = aggregateOverlappingEntities([
+    e('A', 0, 5, 0.9),
+    e('C', 12, 15, 0.7),
+    e('B', 3, 10, 0.4),
+    e('D', 12, 15, 0.8),
+    e('E', 20, 22, 0.6),
+  ]);
   // Sorted by start: A B C D E. B overlaps A and is longer; C and D tie on length, D scores higher.
-  assert.deepEqual(merged.map((x) => x.name), ['B', 'D', 'E']);
+  assert.deepEqual(
+    merged.map((x) => x.name),
+    ['B', 'D', 'E'],
+  );
   assert.deepEqual(aggregateOverlappingEntities([]), []);
 });

@@ -37,7 +37,10 @@ function copyDir(from: string, to: string): void {
 async function capture(fn: () => Promise<number>): Promise<{ code: number; stderr: string }> {
   const err = process.stderr.write.bind(process.stderr);
   let stderr = '';
-  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)) as typeof process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => (
+    (stderr += String(chunk)),
+    true
+  )) as typeof process.stderr.write;
   try {
     return { code: await fn(), stderr };
   } finally {
@@ -46,7 +49,10 @@ async function capture(fn: () => Promise<number>): Promise<{ code: number; stder
 }
 
 function jsonLines(path: string): Record<string, unknown>[] {
-  return readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  return readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 test('every command prints --help and exits 0; a usage error exits 2', { timeout: 60_000 }, async () => {
@@ -68,9 +74,18 @@ test('every command prints --help and exits 0; a usage error exits 2', { timeout
       results.push({ name, help, helpOut, bad, badErr: err });
     }
     console.log(JSON.stringify(results));`;
-  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(child.status, 0, child.stderr);
-  const results = JSON.parse(child.stdout.trim().split('\n').pop()!) as { name: string; help: number; helpOut: string; bad: number; badErr: string }[];
+  const results = JSON.parse(child.stdout.trim().split('\n').pop()!) as {
+    name: string;
+    help: number;
+    helpOut: string;
+    bad: number;
+    badErr: string;
+  }[];
   assert.equal(results.length, 7);
   for (const r of results) {
     assert.equal(r.help, 0, r.name);
@@ -86,45 +101,88 @@ test('every command prints --help and exits 0; a usage error exits 2', { timeout
   assert.match(missing.stderr, /nope/);
 });
 
-test('predict: texts as arguments and a JSONL file in, JSON lines out with the extra fields kept', { timeout: 60_000 }, async () => {
-  const model = modelDir('seq_cls3');
-  const out1 = join(work, 'p1.jsonl');
-  assert.equal((await capture(() => predictCommand(['--model', model, '--output', out1, 'the movie was good', 'bad']))).code, 0);
-  const lines = jsonLines(out1);
-  assert.equal(lines.length, 2);
-  assert.equal(lines[0].text, 'the movie was good');
-  assert.ok(['negative', 'neutral', 'positive'].includes(lines[0].label as string));
-  assert.equal(typeof lines[0].score, 'number');
-  const input = join(work, 'in.jsonl');
-  writeFileSync(input, ['"plain string"', JSON.stringify({ id: 7, text: 'good', text_pair: 'bad' }), ''].join('\n'));
-  const out2 = join(work, 'p2.jsonl');
-  assert.equal((await capture(() => predictCommand(['--model', model, '--input', input, '--output', out2, '--top-k', '0']))).code, 0);
-  const lines2 = jsonLines(out2);
-  assert.equal(lines2.length, 2);
-  assert.equal(lines2[1].id, 7);
-  assert.equal((lines2[1].predictions as unknown[]).length, 3);
-  writeFileSync(input, '{"text": 3}\n');
-  const bad = await capture(() => predictCommand(['--model', model, '--input', input, '--output', out2]));
-  assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /in\.jsonl:1: each line must be a JSON string or an object with a string "text"/);
-});
+test(
+  'predict: texts as arguments and a JSONL file in, JSON lines out with the extra fields kept',
+  { timeout: 60_000 },
+  async () => {
+    const model = modelDir('seq_cls3');
+    const out1 = join(work, 'p1.jsonl');
+    assert.equal(
+      (await capture(() => predictCommand(['--model', model, '--output', out1, 'the movie was good', 'bad']))).code,
+      0,
+    );
+    const lines = jsonLines(out1);
+    assert.equal(lines.length, 2);
+    assert.equal(lines[0].text, 'the movie was good');
+    assert.ok(['negative', 'neutral', 'positive'].includes(lines[0].label as string));
+    assert.equal(typeof lines[0].score, 'number');
+    const input = join(work, 'in.jsonl');
+    writeFileSync(input, ['"plain string"', JSON.stringify({ id: 7, text: 'good', text_pair: 'bad' }), ''].join('\n'));
+    const out2 = join(work, 'p2.jsonl');
+    assert.equal(
+      (await capture(() => predictCommand(['--model', model, '--input', input, '--output', out2, '--top-k', '0'])))
+        .code,
+      0,
+    );
+    const lines2 = jsonLines(out2);
+    assert.equal(lines2.length, 2);
+    assert.equal(lines2[1].id, 7);
+    assert.equal((lines2[1].predictions as unknown[]).length, 3);
+    writeFileSync(input, '{"text": 3}\n');
+    const bad = await capture(() => predictCommand(['--model', model, '--input', input, '--output', out2]));
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /in\.jsonl:1: each line must be a JSON string or an object with a string "text"/);
+  },
+);
 
 test('fill-mask, ner, qa and embed write their JSON lines', { timeout: 60_000 }, async () => {
   const out = join(work, 'o.jsonl');
-  assert.equal((await capture(() => fillMaskCommand(['--model', modelDir('masked_lm'), '--output', out, '--top-k', '3', 'the movie was [MASK].']))).code, 0);
+  assert.equal(
+    (
+      await capture(() =>
+        fillMaskCommand(['--model', modelDir('masked_lm'), '--output', out, '--top-k', '3', 'the movie was [MASK].']),
+      )
+    ).code,
+    0,
+  );
   assert.equal((jsonLines(out)[0].predictions as unknown[]).length, 3);
 
-  assert.equal((await capture(() => nerCommand(['--model', modelDir('token_cls5'), '--output', out, '--ignore-labels', '', 'hugging face in new york']))).code, 0);
+  assert.equal(
+    (
+      await capture(() =>
+        nerCommand([
+          '--model',
+          modelDir('token_cls5'),
+          '--output',
+          out,
+          '--ignore-labels',
+          '',
+          'hugging face in new york',
+        ]),
+      )
+    ).code,
+    0,
+  );
   const entities = jsonLines(out)[0].entities as { entity_group: string; start: number; end: number }[];
   assert.ok(entities.length >= 1 && entities.every((e) => typeof e.entity_group === 'string'));
 
   const context = 'i want my money back !';
-  assert.equal((await capture(() => qaCommand(['--model', modelDir('qa'), '--output', out, '--question', 'what do i want?', '--context', context]))).code, 0);
+  assert.equal(
+    (
+      await capture(() =>
+        qaCommand(['--model', modelDir('qa'), '--output', out, '--question', 'what do i want?', '--context', context]),
+      )
+    ).code,
+    0,
+  );
   const [answer] = jsonLines(out);
   assert.equal(answer.question, 'what do i want?');
   assert.equal(answer.answer, context.slice(answer.start as number, answer.end as number));
 
-  assert.equal((await capture(() => embedCommand(['--model', modelDir('bert_model'), '--output', out, 'a', 'b c']))).code, 0);
+  assert.equal(
+    (await capture(() => embedCommand(['--model', modelDir('bert_model'), '--output', out, 'a', 'b c']))).code,
+    0,
+  );
   const vectors = jsonLines(out).map((l) => l.embedding as number[]);
   assert.equal(vectors.length, 2);
   assert.equal(vectors[0].length, 32);
@@ -135,7 +193,10 @@ test('serve: starts on a free port, answers /predict and /health, stops on SIGIN
   const model = modelDir('seq_cls3');
   const err = process.stderr.write.bind(process.stderr);
   let logged = '';
-  process.stderr.write = ((chunk: string | Uint8Array) => ((logged += String(chunk)), true)) as typeof process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => (
+    (logged += String(chunk)),
+    true
+  )) as typeof process.stderr.write;
   let running: Promise<number> | undefined;
   try {
     running = serveCommand(['--model', model, '--port', '0', '--max-batch', '4']);
@@ -163,7 +224,10 @@ test('serve --task question-answering takes {question, context} objects', { time
   const model = modelDir('qa');
   const err = process.stderr.write.bind(process.stderr);
   let logged = '';
-  process.stderr.write = ((chunk: string | Uint8Array) => ((logged += String(chunk)), true)) as typeof process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => (
+    (logged += String(chunk)),
+    true
+  )) as typeof process.stderr.write;
   let running: Promise<number> | undefined;
   try {
     running = serveCommand(['--model', model, '--port', '0', '--task', 'question-answering']);
@@ -171,15 +235,33 @@ test('serve --task question-answering takes {question, context} objects', { time
     while (!/"event":"listening"/.test(logged) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const port = Number(/"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(logged)?.[1]);
     const context = 'i want my money back !';
-    const one = await request(port, 'POST', '/predict', JSON.stringify({ inputs: { question: 'what do i want?', context } }));
+    const one = await request(
+      port,
+      'POST',
+      '/predict',
+      JSON.stringify({ inputs: { question: 'what do i want?', context } }),
+    );
     assert.equal(one.status, 200, one.body);
     const answer = one.json() as { answer: string; start: number; end: number; score: number };
     assert.equal(answer.answer, context.slice(answer.start, answer.end));
-    const two = await request(port, 'POST', '/predict', JSON.stringify({ inputs: [{ question: 'q', context }, { question: 'r', context }] }));
+    const two = await request(
+      port,
+      'POST',
+      '/predict',
+      JSON.stringify({
+        inputs: [
+          { question: 'q', context },
+          { question: 'r', context },
+        ],
+      }),
+    );
     assert.equal((two.json() as unknown[]).length, 2);
     const bad = await request(port, 'POST', '/predict', JSON.stringify({ inputs: 'just a string' }));
     assert.equal(bad.status, 400);
-    assert.equal((bad.json() as { error: { message: string } }).error.message, '"inputs" must be an object {"question": string, "context": string}');
+    assert.equal(
+      (bad.json() as { error: { message: string } }).error.message,
+      '"inputs" must be an object {"question": string, "context": string}',
+    );
   } finally {
     process.emit('SIGINT');
     const code = await running;
@@ -188,16 +270,24 @@ test('serve --task question-answering takes {question, context} objects', { time
   }
 });
 
-test('attention: writes a self-contained HTML page with one heatmap per layer and head', { timeout: 60_000 }, async () => {
-  const out = join(work, 'att.html');
-  const run = await capture(() => attentionCommand(['--model', modelDir('bert_model'), '--output', out, 'the movie was good']));
-  assert.equal(run.code, 0, run.stderr);
-  const html = readFileSync(out, 'utf8');
-  assert.match(html, /^<!DOCTYPE html>/);
-  assert.equal((html.match(/<svg /g) ?? []).length, 2 * 4); // 2 layers x 4 heads
-  assert.ok(!/<script|src=|href=/.test(html), 'no external resources or scripts');
-  assert.match(html, /layer 2 · head 4/);
-  // Each heatmap row is a probability distribution: the weights in its titles sum to ~1.
-  const firstRow = [...html.matchAll(/<title>\[CLS\] → [^:]+: ([0-9.]+)<\/title>/g)].slice(0, 6).map((m) => Number(m[1]));
-  assert.ok(Math.abs(firstRow.reduce((a, b) => a + b, 0) - 1) < 0.01, `${firstRow}`);
-});
+test(
+  'attention: writes a self-contained HTML page with one heatmap per layer and head',
+  { timeout: 60_000 },
+  async () => {
+    const out = join(work, 'att.html');
+    const run = await capture(() =>
+      attentionCommand(['--model', modelDir('bert_model'), '--output', out, 'the movie was good']),
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const html = readFileSync(out, 'utf8');
+    assert.match(html, /^<!DOCTYPE html>/);
+    assert.equal((html.match(/<svg /g) ?? []).length, 2 * 4); // 2 layers x 4 heads
+    assert.ok(!/<script|src=|href=/.test(html), 'no external resources or scripts');
+    assert.match(html, /layer 2 · head 4/);
+    // Each heatmap row is a probability distribution: the weights in its titles sum to ~1.
+    const firstRow = [...html.matchAll(/<title>\[CLS\] → [^:]+: ([0-9.]+)<\/title>/g)]
+      .slice(0, 6)
+      .map((m) => Number(m[1]));
+    assert.ok(Math.abs(firstRow.reduce((a, b) => a + b, 0) - 1) < 0.01, `${firstRow}`);
+  },
+);

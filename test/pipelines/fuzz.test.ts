@@ -10,7 +10,23 @@ const options = { tokenizer: `${TINY}/tokenizer`, warn: () => {} };
 
 // Words from the fixture vocabulary mixed with arbitrary Unicode (emoji, CJK, accents, controls, spaces).
 const word = fc.oneof(
-  fc.constantFrom('the', 'movie', 'was', 'good', 'bad', 'acting', 'superb', '!', ',', '.', "'s", 'hugging', 'face', 'café', 'naïve'),
+  fc.constantFrom(
+    'the',
+    'movie',
+    'was',
+    'good',
+    'bad',
+    'acting',
+    'superb',
+    '!',
+    ',',
+    '.',
+    "'s",
+    'hugging',
+    'face',
+    'café',
+    'naïve',
+  ),
   fc.string({ unit: 'grapheme', maxLength: 6 }),
   fc.string({ unit: 'binary', maxLength: 4 }),
 );
@@ -31,7 +47,10 @@ test('text-classification and token-classification on random Unicode', { timeout
         results.forEach((entities, i) => {
           let last = 0;
           for (const e of entities as { start: number; end: number; score: number }[]) {
-            assert.ok(e.start >= last && e.start <= e.end && e.end <= texts[i].length, `${strategy}: ${e.start}..${e.end} in ${JSON.stringify(texts[i])}`);
+            assert.ok(
+              e.start >= last && e.start <= e.end && e.end <= texts[i].length,
+              `${strategy}: ${e.start}..${e.end} in ${JSON.stringify(texts[i])}`,
+            );
             assert.ok(e.score > 0 && e.score <= 1 + 1e-9);
             last = e.start;
           }
@@ -42,26 +61,39 @@ test('text-classification and token-classification on random Unicode', { timeout
   );
 });
 
-test('question-answering on random Unicode contexts: answers are substrings at their offsets', { timeout: 60_000 }, async () => {
-  const qa = await pipeline('question-answering', `${TINY}/qa`, options);
-  await fc.assert(
-    fc.asyncProperty(text, fc.array(word, { minLength: 1, maxLength: 120 }).map((ws) => ws.join(' ')), async (question, context) => {
-      const q = [...question].slice(0, 40).join(''); // by code points: never cut a surrogate pair
-      let answers;
-      try {
-        answers = (await qa({ question: q, context }, { topK: 3, maxSeqLen: 48, docStride: 12 })) as {
-          score: number; start: number; end: number; answer: string;
-        }[] | { score: number; start: number; end: number; answer: string };
-      } catch (error) {
-        // A question too long for the window is the one allowed, specific refusal.
-        assert.match((error as Error).message, /leaving no room for the context|docStride 12 must be smaller/);
-        return;
-      }
-      for (const a of Array.isArray(answers) ? answers : [answers]) {
-        assert.equal(a.answer, context.slice(a.start, a.end));
-        assert.ok(a.score >= 0 && a.score <= 1);
-      }
-    }),
-    { seed: 11, numRuns: 60 },
-  );
-});
+test(
+  'question-answering on random Unicode contexts: answers are substrings at their offsets',
+  { timeout: 60_000 },
+  async () => {
+    const qa = await pipeline('question-answering', `${TINY}/qa`, options);
+    await fc.assert(
+      fc.asyncProperty(
+        text,
+        fc.array(word, { minLength: 1, maxLength: 120 }).map((ws) => ws.join(' ')),
+        async (question, context) => {
+          const q = [...question].slice(0, 40).join(''); // by code points: never cut a surrogate pair
+          let answers;
+          try {
+            answers = (await qa({ question: q, context }, { topK: 3, maxSeqLen: 48, docStride: 12 })) as
+              | {
+                  score: number;
+                  start: number;
+                  end: number;
+                  answer: string;
+                }[]
+              | { score: number; start: number; end: number; answer: string };
+          } catch (error) {
+            // A question too long for the window is the one allowed, specific refusal.
+            assert.match((error as Error).message, /leaving no room for the context|docStride 12 must be smaller/);
+            return;
+          }
+          for (const a of Array.isArray(answers) ? answers : [answers]) {
+            assert.equal(a.answer, context.slice(a.start, a.end));
+            assert.ok(a.score >= 0 && a.score <= 1);
+          }
+        },
+      ),
+      { seed: 11, numRuns: 60 },
+    );
+  },
+);

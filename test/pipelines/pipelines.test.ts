@@ -43,57 +43,75 @@ function withTokenizer(model: string): string {
   return dir;
 }
 
-test('text-classification: the reference pair gets softmax(HF logits), topK and batch shapes as HF', { timeout: 60_000 }, async () => {
-  const dir = withTokenizer(`${TINY}/seq_cls3`);
-  try {
-    const classify = await pipeline('sentiment-analysis', dir, quiet);
-    assert.equal(classify.task, 'text-classification');
-    assert.deepEqual(classify.tokenizer.encode(Q, C, 64).inputIds, ROW1_IDS);
-    const logits = Array.from(ref('seq_cls3.out.logits').subarray(3, 6));
-    const probs = softmaxOf(logits);
-    const all = await classify({ text: Q, text_pair: C }, { topK: null });
-    const expected = ['negative', 'neutral', 'positive']
-      .map((label, i) => ({ label, score: probs[i] }))
-      .sort((a, b) => b.score - a.score);
-    assert.equal(all.length, 3);
-    all.forEach((r, i) => {
-      assert.equal(r.label, expected[i].label);
-      assert.ok(Math.abs(r.score - expected[i].score) < 1e-4, `${r.label}: ${r.score} vs ${expected[i].score}`);
+test(
+  'text-classification: the reference pair gets softmax(HF logits), topK and batch shapes as HF',
+  { timeout: 60_000 },
+  async () => {
+    const dir = withTokenizer(`${TINY}/seq_cls3`);
+    try {
+      const classify = await pipeline('sentiment-analysis', dir, quiet);
+      assert.equal(classify.task, 'text-classification');
+      assert.deepEqual(classify.tokenizer.encode(Q, C, 64).inputIds, ROW1_IDS);
+      const logits = Array.from(ref('seq_cls3.out.logits').subarray(3, 6));
+      const probs = softmaxOf(logits);
+      const all = await classify({ text: Q, text_pair: C }, { topK: null });
+      const expected = ['negative', 'neutral', 'positive']
+        .map((label, i) => ({ label, score: probs[i] }))
+        .sort((a, b) => b.score - a.score);
+      assert.equal(all.length, 3);
+      all.forEach((r, i) => {
+        assert.equal(r.label, expected[i].label);
+        assert.ok(Math.abs(r.score - expected[i].score) < 1e-4, `${r.label}: ${r.score} vs ${expected[i].score}`);
+      });
+      // One text: [{label, score}]; several: one {label, score} each; several with topK 2: a list each.
+      const one = await classify('the movie was good');
+      assert.equal(one.length, 1);
+      assert.deepEqual(Object.keys(one[0]).sort(), ['label', 'score']);
+      const many = (await classify(['the movie was good', 'bad', 'the acting was superb and the plot'])) as {
+        label: string;
+      }[];
+      assert.equal(many.length, 3);
+      assert.ok(many.every((r) => typeof r.label === 'string' && !Array.isArray(r)));
+      const many2 = (await classify(['good', 'bad'], { topK: 2 })) as { label: string }[][];
+      assert.ok(many2.every((r) => Array.isArray(r) && r.length === 2));
+      // Batching does not change results: the same text alone and padded inside a batch.
+      const alone = await classify('bad', { topK: null });
+      const inBatch = (
+        (await classify(['the acting was superb and the plot was long', 'bad'], { topK: 3 })) as {
+          label: string;
+          score: number;
+        }[][]
+      )[1];
+      alone.forEach((r, i) => assert.ok(Math.abs(r.score - inBatch[i].score) < 1e-5));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'text-classification: sigmoid for multi-label, raw score for regression (problem_type)',
+  { timeout: 60_000 },
+  async () => {
+    const multi = await pipeline('text-classification', `${TINY}/seq_multilabel`, { tokenizer: TOKENIZER, ...quiet });
+    const logits = Array.from(ref('seq_multilabel.out.logits').subarray(4, 8));
+    const scores = await multi({ text: Q, text_pair: C }, { topK: null });
+    assert.equal(scores.length, 4);
+    for (const { label, score } of scores) {
+      const i = Number(label.replace('LABEL_', ''));
+      assert.ok(Math.abs(score - 1 / (1 + Math.exp(-logits[i]))) < 1e-4, `${label}`);
+    }
+    assert.ok(Math.abs(scores.reduce((a, r) => a + r.score, 0) - 1) > 0.1, 'sigmoid scores do not sum to 1');
+    const regression = await pipeline('text-classification', `${TINY}/seq_regression`, {
+      tokenizer: TOKENIZER,
+      ...quiet,
     });
-    // One text: [{label, score}]; several: one {label, score} each; several with topK 2: a list each.
-    const one = await classify('the movie was good');
-    assert.equal(one.length, 1);
-    assert.deepEqual(Object.keys(one[0]).sort(), ['label', 'score']);
-    const many = (await classify(['the movie was good', 'bad', 'the acting was superb and the plot'])) as { label: string }[];
-    assert.equal(many.length, 3);
-    assert.ok(many.every((r) => typeof r.label === 'string' && !Array.isArray(r)));
-    const many2 = (await classify(['good', 'bad'], { topK: 2 })) as { label: string }[][];
-    assert.ok(many2.every((r) => Array.isArray(r) && r.length === 2));
-    // Batching does not change results: the same text alone and padded inside a batch.
-    const alone = await classify('bad', { topK: null });
-    const inBatch = ((await classify(['the acting was superb and the plot was long', 'bad'], { topK: 3 })) as { label: string; score: number }[][])[1];
-    alone.forEach((r, i) => assert.ok(Math.abs(r.score - inBatch[i].score) < 1e-5));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+    const [value] = await regression({ text: Q, text_pair: C });
+    assert.ok(Math.abs(value.score - ref('seq_regression.out.logits')[1]) < 1e-4);
+  },
+);
 
-test('text-classification: sigmoid for multi-label, raw score for regression (problem_type)', { timeout: 60_000 }, async () => {
-  const multi = await pipeline('text-classification', `${TINY}/seq_multilabel`, { tokenizer: TOKENIZER, ...quiet });
-  const logits = Array.from(ref('seq_multilabel.out.logits').subarray(4, 8));
-  const scores = await multi({ text: Q, text_pair: C }, { topK: null });
-  assert.equal(scores.length, 4);
-  for (const { label, score } of scores) {
-    const i = Number(label.replace('LABEL_', ''));
-    assert.ok(Math.abs(score - 1 / (1 + Math.exp(-logits[i]))) < 1e-4, `${label}`);
-  }
-  assert.ok(Math.abs(scores.reduce((a, r) => a + r.score, 0) - 1) > 0.1, 'sigmoid scores do not sum to 1');
-  const regression = await pipeline('text-classification', `${TINY}/seq_regression`, { tokenizer: TOKENIZER, ...quiet });
-  const [value] = await regression({ text: Q, text_pair: C });
-  assert.ok(Math.abs(value.score - ref('seq_regression.out.logits')[1]) < 1e-4);
-});
-
-test('question-answering: the reference pair\'s HF logits give the hand-worked span', { timeout: 60_000 }, async () => {
+test("question-answering: the reference pair's HF logits give the hand-worked span", { timeout: 60_000 }, async () => {
   const qa = await pipeline('question-answering', `${TINY}/qa`, { tokenizer: TOKENIZER, ...quiet });
   const start = Array.from(ref('qa.out.start_logits').subarray(24, 24 + 17));
   const end = Array.from(ref('qa.out.end_logits').subarray(24, 24 + 17));
@@ -119,94 +137,152 @@ test('question-answering: the reference pair\'s HF logits give the hand-worked s
   assert.ok(!short.answer.includes(' '), short.answer);
 });
 
-test('question-answering: a long context is read in overlapping windows; answers are exact substrings', { timeout: 60_000 }, async () => {
-  const qa = await pipeline('question-answering', `${TINY}/qa`, { tokenizer: TOKENIZER, ...quiet });
-  const context = Array.from({ length: 12 }, (_, i) => `the movie number ${i} was good and the acting was bad.`).join(' ');
-  const answers = (await qa({ question: 'what was bad?', context }, { topK: 5, maxSeqLen: 32, docStride: 8 })) as {
-    score: number; start: number; end: number; answer: string;
-  }[];
-  assert.equal(answers.length, 5);
-  for (const a of answers) {
-    assert.equal(a.answer, context.slice(a.start, a.end));
-    assert.ok(a.score > 0 && a.score <= 1);
-  }
-  // Answers come from several windows: at least one starts beyond the first window's reach (~27 tokens).
-  const batch = await qa.predictEach([{ question: 'what was bad?', context }, { question: Q, context: C }], { maxSeqLen: 32, docStride: 8 });
-  assert.equal(batch.length, 2);
-  assert.equal((batch[1] as { answer: string }).answer, 'i want [MASK] money');
-  await assert.rejects(qa({ question: 'q', context }, { maxSeqLen: 32, docStride: 40 }), /docStride 40 must be smaller/);
-});
-
-test('token-classification: every word piece scored, offsets into the text, aggregation shapes', { timeout: 60_000 }, async () => {
-  const ner = await pipeline('ner', `${TINY}/token_cls5`, { tokenizer: TOKENIZER, ...quiet });
-  const text = 'The acting was superb, Hugging Face!';
-  const tokens = await ner(text, { ignoreLabels: [] });
-  assert.ok(tokens.length > 5);
-  for (const t of tokens as { entity: string; score: number; index: number; word: string; start: number; end: number }[]) {
-    assert.match(t.entity, /^LABEL_[0-4]$/);
-    assert.ok(t.score > 0.2 && t.score <= 1);
-    assert.ok(t.index >= 1);
-    const covered = text.slice(t.start, t.end).toLowerCase();
-    assert.equal(t.word.replace(/^##/, ''), covered, `${t.word} at ${t.start}..${t.end}`);
-  }
-  for (const strategy of ['simple', 'first', 'average', 'max'] as const) {
-    const groups = (await ner(text, { aggregationStrategy: strategy, ignoreLabels: [] })) as { entity_group: string; word: string; start: number; end: number }[];
-    assert.ok(groups.length >= 1);
-    for (const g of groups) {
-      assert.ok(!('index' in g));
-      assert.match(g.entity_group, /^LABEL_[0-4]$/);
-      assert.ok(g.start < g.end && g.end <= text.length);
+test(
+  'question-answering: a long context is read in overlapping windows; answers are exact substrings',
+  { timeout: 60_000 },
+  async () => {
+    const qa = await pipeline('question-answering', `${TINY}/qa`, { tokenizer: TOKENIZER, ...quiet });
+    const context = Array.from({ length: 12 }, (_, i) => `the movie number ${i} was good and the acting was bad.`).join(
+      ' ',
+    );
+    const answers = (await qa({ question: 'what was bad?', context }, { topK: 5, maxSeqLen: 32, docStride: 8 })) as {
+      score: number;
+      start: number;
+      end: number;
+      answer: string;
+    }[];
+    assert.equal(answers.length, 5);
+    for (const a of answers) {
+      assert.equal(a.answer, context.slice(a.start, a.end));
+      assert.ok(a.score > 0 && a.score <= 1);
     }
-    // Word strategies never split a word: every group boundary is at a word boundary of the text.
-    if (strategy !== 'simple') for (const g of groups) assert.ok(g.end === text.length || !/\w/.test(text[g.end]) || !/\w/.test(text[g.end - 1]));
-  }
-  const batch = await ner(['a b', 'hugging face'], { aggregationStrategy: 'simple', ignoreLabels: [] });
-  assert.equal(batch.length, 2);
-});
+    // Answers come from several windows: at least one starts beyond the first window's reach (~27 tokens).
+    const batch = await qa.predictEach(
+      [
+        { question: 'what was bad?', context },
+        { question: Q, context: C },
+      ],
+      { maxSeqLen: 32, docStride: 8 },
+    );
+    assert.equal(batch.length, 2);
+    assert.equal((batch[1] as { answer: string }).answer, 'i want [MASK] money');
+    await assert.rejects(
+      qa({ question: 'q', context }, { maxSeqLen: 32, docStride: 40 }),
+      /docStride 40 must be smaller/,
+    );
+  },
+);
 
-test('token-classification with a stride reads a long text in windows and keeps each piece once', { timeout: 60_000 }, async () => {
-  const ner = await pipeline('ner', `${TINY}/token_cls5`, { tokenizer: TOKENIZER, maxLength: 24, ...quiet });
-  const text = Array.from({ length: 15 }, (_, i) => `the movie ${i} was superb and the acting bad.`).join(' ');
-  const pieces = ner.tokenizer.tokenize(text).ids.length;
-  assert.ok(pieces > 100, `${pieces} pieces`);
-  const truncated = (await ner(text, { ignoreLabels: [] })) as { start: number }[];
-  assert.equal(truncated.length, 22, 'without a stride the text is cut to maxLength - 2 pieces');
-  const windowed = (await ner(text, { ignoreLabels: [], stride: 6 })) as { start: number; end: number; word: string }[];
-  assert.equal(windowed.length, pieces, 'every word piece once, duplicates from overlaps merged');
-  windowed.forEach((e, i) => {
-    if (i > 0) assert.ok(e.start >= windowed[i - 1].end);
-    assert.equal(e.word.replace(/^##/, ''), text.slice(e.start, e.end).toLowerCase());
-  });
-  const grouped = (await ner(text, { aggregationStrategy: 'first', ignoreLabels: [], stride: 6 })) as { start: number; end: number }[];
-  grouped.forEach((g, i) => i > 0 && assert.ok(g.start >= grouped[i - 1].end));
-  await assert.rejects(ner(text, { stride: 22 }), /stride must be an integer in \[0, 22\)/);
-});
+test(
+  'token-classification: every word piece scored, offsets into the text, aggregation shapes',
+  { timeout: 60_000 },
+  async () => {
+    const ner = await pipeline('ner', `${TINY}/token_cls5`, { tokenizer: TOKENIZER, ...quiet });
+    const text = 'The acting was superb, Hugging Face!';
+    const tokens = await ner(text, { ignoreLabels: [] });
+    assert.ok(tokens.length > 5);
+    for (const t of tokens as {
+      entity: string;
+      score: number;
+      index: number;
+      word: string;
+      start: number;
+      end: number;
+    }[]) {
+      assert.match(t.entity, /^LABEL_[0-4]$/);
+      assert.ok(t.score > 0.2 && t.score <= 1);
+      assert.ok(t.index >= 1);
+      const covered = text.slice(t.start, t.end).toLowerCase();
+      assert.equal(t.word.replace(/^##/, ''), covered, `${t.word} at ${t.start}..${t.end}`);
+    }
+    for (const strategy of ['simple', 'first', 'average', 'max'] as const) {
+      const groups = (await ner(text, { aggregationStrategy: strategy, ignoreLabels: [] })) as {
+        entity_group: string;
+        word: string;
+        start: number;
+        end: number;
+      }[];
+      assert.ok(groups.length >= 1);
+      for (const g of groups) {
+        assert.ok(!('index' in g));
+        assert.match(g.entity_group, /^LABEL_[0-4]$/);
+        assert.ok(g.start < g.end && g.end <= text.length);
+      }
+      // Word strategies never split a word: every group boundary is at a word boundary of the text.
+      if (strategy !== 'simple')
+        for (const g of groups)
+          assert.ok(g.end === text.length || !/\w/.test(text[g.end]) || !/\w/.test(text[g.end - 1]));
+    }
+    const batch = await ner(['a b', 'hugging face'], { aggregationStrategy: 'simple', ignoreLabels: [] });
+    assert.equal(batch.length, 2);
+  },
+);
 
-test('fill-mask: topK predictions with token_str and sequence, targets, several masks', { timeout: 60_000 }, async () => {
-  const fill = await pipeline('fill-mask', MINI, quiet);
-  const preds = (await fill('the movie was [MASK].', { topK: 5 })) as { score: number; token: number; token_str: string; sequence: string }[];
-  assert.equal(preds.length, 5);
-  for (let i = 0; i < preds.length; i++) {
-    const p = preds[i];
-    assert.deepEqual(Object.keys(p).sort(), ['score', 'sequence', 'token', 'token_str']);
-    if (i > 0) assert.ok(preds[i - 1].score >= p.score);
-    assert.equal(p.token_str, fill.tokenizer.idToToken(p.token)); // HF: decode([id]) keeps a leading ##
-    assert.ok(p.sequence.startsWith('the movie was'), p.sequence);
-    assert.ok(!p.sequence.includes('[CLS]') && !p.sequence.includes('[MASK]'));
-  }
-  assert.ok(preds.reduce((a, p) => a + p.score, 0) <= 1 + 1e-9);
-  // Targets: only the given words, with the probabilities they have in the full distribution.
-  const targeted = (await fill('the movie was [MASK].', { targets: ['good', 'bad', preds[0].token_str] })) as typeof preds;
-  assert.equal(targeted.length, 3);
-  assert.deepEqual(new Set(targeted.map((t) => t.token_str)), new Set(['good', 'bad', preds[0].token_str]));
-  const same = targeted.find((t) => t.token === preds[0].token)!;
-  assert.ok(Math.abs(same.score - preds[0].score) < 1e-12);
-  // Two masks: a list per mask, the other [MASK] kept in each sequence.
-  const two = (await fill('the [MASK] was [MASK].', { topK: 2 })) as (typeof preds)[];
-  assert.equal(two.length, 2);
-  assert.ok(two.every((row) => row.length === 2 && row.every((p) => p.sequence.includes('[MASK]'))));
-  await assert.rejects(fill('no mask here'), /no mask token \(\[MASK\]\) found/);
-});
+test(
+  'token-classification with a stride reads a long text in windows and keeps each piece once',
+  { timeout: 60_000 },
+  async () => {
+    const ner = await pipeline('ner', `${TINY}/token_cls5`, { tokenizer: TOKENIZER, maxLength: 24, ...quiet });
+    const text = Array.from({ length: 15 }, (_, i) => `the movie ${i} was superb and the acting bad.`).join(' ');
+    const pieces = ner.tokenizer.tokenize(text).ids.length;
+    assert.ok(pieces > 100, `${pieces} pieces`);
+    const truncated = (await ner(text, { ignoreLabels: [] })) as { start: number }[];
+    assert.equal(truncated.length, 22, 'without a stride the text is cut to maxLength - 2 pieces');
+    const windowed = (await ner(text, { ignoreLabels: [], stride: 6 })) as {
+      start: number;
+      end: number;
+      word: string;
+    }[];
+    assert.equal(windowed.length, pieces, 'every word piece once, duplicates from overlaps merged');
+    windowed.forEach((e, i) => {
+      if (i > 0) assert.ok(e.start >= windowed[i - 1].end);
+      assert.equal(e.word.replace(/^##/, ''), text.slice(e.start, e.end).toLowerCase());
+    });
+    const grouped = (await ner(text, { aggregationStrategy: 'first', ignoreLabels: [], stride: 6 })) as {
+      start: number;
+      end: number;
+    }[];
+    grouped.forEach((g, i) => i > 0 && assert.ok(g.start >= grouped[i - 1].end));
+    await assert.rejects(ner(text, { stride: 22 }), /stride must be an integer in \[0, 22\)/);
+  },
+);
+
+test(
+  'fill-mask: topK predictions with token_str and sequence, targets, several masks',
+  { timeout: 60_000 },
+  async () => {
+    const fill = await pipeline('fill-mask', MINI, quiet);
+    const preds = (await fill('the movie was [MASK].', { topK: 5 })) as {
+      score: number;
+      token: number;
+      token_str: string;
+      sequence: string;
+    }[];
+    assert.equal(preds.length, 5);
+    for (let i = 0; i < preds.length; i++) {
+      const p = preds[i];
+      assert.deepEqual(Object.keys(p).sort(), ['score', 'sequence', 'token', 'token_str']);
+      if (i > 0) assert.ok(preds[i - 1].score >= p.score);
+      assert.equal(p.token_str, fill.tokenizer.idToToken(p.token)); // HF: decode([id]) keeps a leading ##
+      assert.ok(p.sequence.startsWith('the movie was'), p.sequence);
+      assert.ok(!p.sequence.includes('[CLS]') && !p.sequence.includes('[MASK]'));
+    }
+    assert.ok(preds.reduce((a, p) => a + p.score, 0) <= 1 + 1e-9);
+    // Targets: only the given words, with the probabilities they have in the full distribution.
+    const targeted = (await fill('the movie was [MASK].', {
+      targets: ['good', 'bad', preds[0].token_str],
+    })) as typeof preds;
+    assert.equal(targeted.length, 3);
+    assert.deepEqual(new Set(targeted.map((t) => t.token_str)), new Set(['good', 'bad', preds[0].token_str]));
+    const same = targeted.find((t) => t.token === preds[0].token)!;
+    assert.ok(Math.abs(same.score - preds[0].score) < 1e-12);
+    // Two masks: a list per mask, the other [MASK] kept in each sequence.
+    const two = (await fill('the [MASK] was [MASK].', { topK: 2 })) as (typeof preds)[];
+    assert.equal(two.length, 2);
+    assert.ok(two.every((row) => row.length === 2 && row.every((p) => p.sequence.includes('[MASK]'))));
+    await assert.rejects(fill('no mask here'), /no mask token \(\[MASK\]\) found/);
+  },
+);
 
 test('feature-extraction: token vectors, cls and mean pooling, normalisation', { timeout: 60_000 }, async () => {
   const extract = await pipeline('feature-extraction', `${TINY}/bert_model`, { tokenizer: TOKENIZER, ...quiet });
@@ -223,7 +299,9 @@ test('feature-extraction: token vectors, cls and mean pooling, normalisation', {
   const unit = (await extract('the movie was good', { pooling: 'mean', normalize: true })) as number[];
   assert.ok(Math.abs(Math.hypot(...unit) - 1) < 1e-9);
   // Padding inside a batch does not change a text's vector.
-  const [short] = (await extract(['good', 'the movie was long and the acting was bad'], { pooling: 'mean' })) as number[][];
+  const [short] = (await extract(['good', 'the movie was long and the acting was bad'], {
+    pooling: 'mean',
+  })) as number[][];
   const alone = (await extract('good', { pooling: 'mean' })) as number[];
   short.forEach((x, h) => assert.ok(Math.abs(x - alone[h]) < 1e-5));
 });
@@ -266,20 +344,31 @@ test('the pipeline pool answers in a worker thread, and the server serves it', {
   }
 });
 
-test('through the pool and the server, an input the pipeline refuses is a 400 for that request only', { timeout: 60_000 }, async () => {
-  const pool = await createPipelinePool({ task: 'fill-mask', model: `${TINY}/masked_lm`, options: { tokenizer: TOKENIZER }, callOptions: { topK: 2 } });
-  const server = createServer({ predictBatch: (texts: string[]) => pool.predictEach(texts), maxWaitMs: 30 });
-  const { port } = await server.listen();
-  try {
-    const [good, bad] = await Promise.all(
-      ['the movie was [MASK].', 'there is no mask here'].map((t) => request(port, 'POST', '/predict', JSON.stringify({ inputs: t }))),
-    );
-    assert.equal(good.status, 200);
-    assert.equal((good.json() as unknown[]).length, 2);
-    assert.equal(bad.status, 400, bad.body);
-    assert.match(bad.body, /"code":"invalid_input".*no mask token \(\[MASK\]\) found/);
-  } finally {
-    await server.close();
-    await pool.close();
-  }
-});
+test(
+  'through the pool and the server, an input the pipeline refuses is a 400 for that request only',
+  { timeout: 60_000 },
+  async () => {
+    const pool = await createPipelinePool({
+      task: 'fill-mask',
+      model: `${TINY}/masked_lm`,
+      options: { tokenizer: TOKENIZER },
+      callOptions: { topK: 2 },
+    });
+    const server = createServer({ predictBatch: (texts: string[]) => pool.predictEach(texts), maxWaitMs: 30 });
+    const { port } = await server.listen();
+    try {
+      const [good, bad] = await Promise.all(
+        ['the movie was [MASK].', 'there is no mask here'].map((t) =>
+          request(port, 'POST', '/predict', JSON.stringify({ inputs: t })),
+        ),
+      );
+      assert.equal(good.status, 200);
+      assert.equal((good.json() as unknown[]).length, 2);
+      assert.equal(bad.status, 400, bad.body);
+      assert.match(bad.body, /"code":"invalid_input".*no mask token \(\[MASK\]\) found/);
+    } finally {
+      await server.close();
+      await pool.close();
+    }
+  },
+);

@@ -1,7 +1,14 @@
 // Question-answering windows and span scoring against examples worked by hand through HF's pipeline code.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildWindows, decodeWindowSpans, rankAnswers, spanToChars, wordIdsFromTokens, type ContextTokens } from '../../src/pipelines/qa.js';
+import {
+  buildWindows,
+  decodeWindowSpans,
+  rankAnswers,
+  spanToChars,
+  wordIdsFromTokens,
+  type ContextTokens,
+} from '../../src/pipelines/qa.js';
 
 const CLS = 9;
 const SEP = 10;
@@ -10,7 +17,14 @@ test('windows overlap by the stride and cover the whole context', () => {
   const context: ContextTokens = { ids: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((x) => x + 100), offsets: [], wordIds: [] };
   // maxSeqLen 10 with a 2-token question leaves 5 context tokens per window; stride 2 -> windows start 0, 3, 6.
   const windows = buildWindows([50, 51], context, { cls: CLS, sep: SEP }, 10, 2);
-  assert.deepEqual(windows.map((w) => [w.contextStart, w.contextEnd]), [[0, 5], [3, 8], [6, 10]]);
+  assert.deepEqual(
+    windows.map((w) => [w.contextStart, w.contextEnd]),
+    [
+      [0, 5],
+      [3, 8],
+      [6, 10],
+    ],
+  );
   assert.deepEqual(windows[0].inputIds, [CLS, 50, 51, SEP, 101, 102, 103, 104, 105, SEP]);
   assert.deepEqual(windows[0].tokenTypeIds, [0, 0, 0, 0, 1, 1, 1, 1, 1, 1]);
   assert.deepEqual(windows[0].pMask, [0, 1, 1, 1, 0, 0, 0, 0, 0, 1]);
@@ -18,7 +32,10 @@ test('windows overlap by the stride and cover the whole context', () => {
   assert.equal(windows[1].contextOffset, 4);
   // A context that fits is one window.
   assert.equal(buildWindows([50], context, { cls: CLS, sep: SEP }, 64, 32).length, 1);
-  assert.throws(() => buildWindows([50, 51], context, { cls: CLS, sep: SEP }, 10, 5), /docStride 5 must be smaller than the 5 context tokens/);
+  assert.throws(
+    () => buildWindows([50, 51], context, { cls: CLS, sep: SEP }, 10, 5),
+    /docStride 5 must be smaller than the 5 context tokens/,
+  );
   assert.throws(() => buildWindows(new Array(8).fill(50), context, { cls: CLS, sep: SEP }, 10, 1), /leaving no room/);
 });
 
@@ -44,7 +61,10 @@ test('span scores are start_prob * end_prob over context tokens, [CLS] excluded,
   });
   // maxAnswerLen 1 allows only single tokens: c3 alone (2/9 * 1/2) wins over c2 alone (4/9 * 1/10).
   const single = decodeWindowSpans(startLogits, endLogits, pMask, 1, 1).spans;
-  assert.deepEqual(single.map((s) => [s.start, s.end]), [[5, 5]]);
+  assert.deepEqual(
+    single.map((s) => [s.start, s.end]),
+    [[5, 5]],
+  );
   assert.ok(Math.abs(single[0].score - 1 / 9) < 1e-12);
 });
 
@@ -53,7 +73,13 @@ test('answers are widened to whole words and ranked across windows', () => {
   const tokens = ['the', 'quick', 'brown', '##ish', 'fox'];
   const ctx: ContextTokens = {
     ids: [1, 2, 3, 4, 5],
-    offsets: [[0, 3], [4, 9], [10, 15], [15, 18], [19, 22]],
+    offsets: [
+      [0, 3],
+      [4, 9],
+      [10, 15],
+      [15, 18],
+      [19, 22],
+    ],
     wordIds: wordIdsFromTokens(tokens),
   };
   assert.deepEqual(ctx.wordIds, [0, 1, 2, 2, 3]);
@@ -63,7 +89,13 @@ test('answers are widened to whole words and ranked across windows', () => {
   assert.deepEqual(spanToChars(whole, ctx, 4, 5), [4, 18]);
   // In a window that starts at "##ish", the word is only the part inside the window (tokenizers' word_to_chars).
   const windows = buildWindows([50], ctx, { cls: CLS, sep: SEP }, 7, 1); // 3 context tokens per window, step 2
-  assert.deepEqual(windows.map((w) => [w.contextStart, w.contextEnd]), [[0, 3], [2, 5]]);
+  assert.deepEqual(
+    windows.map((w) => [w.contextStart, w.contextEnd]),
+    [
+      [0, 3],
+      [2, 5],
+    ],
+  );
   assert.deepEqual(spanToChars(windows[1], ctx, 3, 3), [10, 18]);
   const tail = buildWindows([50], ctx, { cls: CLS, sep: SEP }, 6, 1); // 2 per window, step 1: [0,2] [1,3] [2,4] [3,5]
   assert.deepEqual(spanToChars(tail[3], ctx, 3, 3), [15, 18]);

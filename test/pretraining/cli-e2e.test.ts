@@ -25,26 +25,43 @@ const hf = createRequire(import.meta.url)('tokenizers') as HfBinding;
 const dir = mkdtempSync(join(tmpdir(), 'bert-ts-e2e-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
-const rows = gunzipSync(readFileSync('../shared/data/imdb/train.jsonl.gz')).toString('utf8').split('\n').filter(Boolean);
+const rows = gunzipSync(readFileSync('../shared/data/imdb/train.jsonl.gz'))
+  .toString('utf8')
+  .split('\n')
+  .filter(Boolean);
 const corpus = join(dir, 'imdb.jsonl');
 writeFileSync(corpus, rows.filter((_, i) => i % 80 === 0).join('\n') + '\n');
 
 test('word splitting = HF BertNormalizer + BertPreTokenizer on IMDb text and edge cases (cased and uncased)', () => {
   const texts = [
-    'Héllo wörld! 你好，世界。 naïve café — “quotes” ½ ﬁ \u200b zero\u00a0nbsp \t tab', 'Ǆ ǅ İstanbul ẞ ß ΣΑΣ <br />x',
+    'Héllo wörld! 你好，世界。 naïve café — “quotes” ½ ﬁ \u200b zero\u00a0nbsp \t tab',
+    'Ǆ ǅ İstanbul ẞ ß ΣΑΣ <br />x',
     ...rows.slice(0, 400).map((r) => (JSON.parse(r) as { text: string }).text),
   ];
   for (const lowercase of [true, false]) {
     const norm = hf.bertNormalizer({ lowercase });
     const pre = hf.bertPreTokenizer();
     const split = bertWordSplitter({ lowercase });
-    for (const t of texts) assert.deepEqual(split(t), pre.preTokenizeString(norm.normalizeString(t)).map((w) => w[0]), t.slice(0, 60));
+    for (const t of texts)
+      assert.deepEqual(
+        split(t),
+        pre.preTokenizeString(norm.normalizeString(t)).map((w) => w[0]),
+        t.slice(0, 60),
+      );
   }
 });
 
 test('train-vocab -> create-pretraining-data -> pretrain, then resume', async () => {
   const vocabDir = join(dir, 'vocab');
-  let r = await capture(trainVocabCommand, ['--input', corpus, '--vocab-size', '3000', '--lowercase', '--output', vocabDir]);
+  let r = await capture(trainVocabCommand, [
+    '--input',
+    corpus,
+    '--vocab-size',
+    '3000',
+    '--lowercase',
+    '--output',
+    vocabDir,
+  ]);
   assert.equal(r.code, 0, r.err);
   const summary = JSON.parse(r.out) as { vocabSize: number; texts: number };
   assert.equal(summary.vocabSize, 3000);
@@ -59,7 +76,18 @@ test('train-vocab -> create-pretraining-data -> pretrain, then resume', async ()
 
   const dataDir = join(dir, 'data');
   r = await capture(createPretrainingDataCommand, [
-    '--input', corpus, '--vocab', vocabDir, '--max-seq-length', '64', '--max-predictions', '10', '--dupe-factor', '2', '--output', dataDir,
+    '--input',
+    corpus,
+    '--vocab',
+    vocabDir,
+    '--max-seq-length',
+    '64',
+    '--max-predictions',
+    '10',
+    '--dupe-factor',
+    '2',
+    '--output',
+    dataDir,
   ]);
   assert.equal(r.code, 0, r.err);
   const m = readDatasetManifest(dataDir);
@@ -69,23 +97,65 @@ test('train-vocab -> create-pretraining-data -> pretrain, then resume', async ()
   assert.equal(ours.convertIdsToTokens([...first.inputIds])[0], '[CLS]');
 
   const out = join(dir, 'model');
-  const args = ['--config', 'tiny', '--data', dataDir, '--vocab', vocabDir, '--steps', '4', '--batch-size', '8', '--lr', '1e-3',
-    '--eval-data', dataDir, '--eval-instances', '32', '--output', out];
+  const args = [
+    '--config',
+    'tiny',
+    '--data',
+    dataDir,
+    '--vocab',
+    vocabDir,
+    '--steps',
+    '4',
+    '--batch-size',
+    '8',
+    '--lr',
+    '1e-3',
+    '--eval-data',
+    dataDir,
+    '--eval-instances',
+    '32',
+    '--output',
+    out,
+  ];
   r = await capture(pretrainCommand, args);
   assert.equal(r.code, 0, r.err);
   const result = JSON.parse(r.out) as { steps: number; evaluation: { mlm_accuracy: number } };
   assert.equal(result.steps, 4);
-  for (const f of ['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer.json', 'training_curve.svg', 'log.jsonl']) {
+  for (const f of [
+    'config.json',
+    'model.safetensors',
+    'vocab.txt',
+    'tokenizer.json',
+    'training_curve.svg',
+    'log.jsonl',
+  ]) {
     assert.ok(existsSync(join(out, f)), f);
   }
   // `bert evaluate` on the shards scores the saved folder as the run's own final evaluation did (same instances and batches).
-  r = await capture(evaluateCommand, ['--model', out, '--data', dataDir, '--samples', '32', '--batch-size', '8', '--json']);
+  r = await capture(evaluateCommand, [
+    '--model',
+    out,
+    '--data',
+    dataDir,
+    '--samples',
+    '32',
+    '--batch-size',
+    '8',
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.err);
   const scored = JSON.parse(r.out.trim().split('\n').pop()!) as Record<string, number>;
   for (const k of ['mlm_loss', 'mlm_accuracy', 'nsp_loss', 'nsp_accuracy', 'instances'] as const) {
     assert.equal(scored[k], (result.evaluation as unknown as Record<string, number>)[k], `evaluate ${k}`);
   }
-  r = await capture(evaluateCommand, ['--model', '../shared/fixtures/hf-tiny/seq_cls3', '--data', dataDir, '--tokenizer', vocabDir]);
+  r = await capture(evaluateCommand, [
+    '--model',
+    '../shared/fixtures/hf-tiny/seq_cls3',
+    '--data',
+    dataDir,
+    '--tokenizer',
+    vocabDir,
+  ]);
   assert.equal(r.code, 1, 'a classifier cannot be scored on pre-training shards');
   assert.match(r.err, /seq_cls3: not a pre-trained BERT \(no cls\./);
   r = await capture(pretrainCommand, [...args.slice(0, 7), '6', ...args.slice(8), '--resume']);
@@ -107,7 +177,14 @@ test('bad input: empty corpus, vocabulary without special tokens, one document',
   assert.match(r.err, /has no \[CLS\] token/);
   const one = join(dir, 'one.txt');
   writeFileSync(one, 'Just one document.\nWith two sentences.\n');
-  r = await capture(createPretrainingDataCommand, ['--input', one, '--vocab', join(dir, 'vocab'), '--output', join(dir, 'd1')]);
+  r = await capture(createPretrainingDataCommand, [
+    '--input',
+    one,
+    '--vocab',
+    join(dir, 'vocab'),
+    '--output',
+    join(dir, 'd1'),
+  ]);
   assert.equal(r.code, 1);
   assert.match(r.err, /1 document\(s\) with text.*at least 2/);
 });

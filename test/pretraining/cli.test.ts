@@ -15,15 +15,48 @@ test('pretrain: usage errors are exit 2 with a message; missing data is exit 1 n
   let r = await capture(pretrainCommand, ['--config', 'mini']);
   assert.equal(r.code, 2);
   assert.match(r.err, /--data, --vocab, --steps and --output are required/);
-  r = await capture(pretrainCommand, ['--config', 'mini', '--data', dir, '--vocab', dir, '--steps', 'ten', '--output', dir]);
+  r = await capture(pretrainCommand, [
+    '--config',
+    'mini',
+    '--data',
+    dir,
+    '--vocab',
+    dir,
+    '--steps',
+    'ten',
+    '--output',
+    dir,
+  ]);
   assert.equal(r.code, 2);
   assert.match(r.err, /--steps must be a positive integer, got "ten"/);
   writeFileSync(join(dir, 'vocab.txt'), ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a'].join('\n') + '\n');
-  r = await capture(pretrainCommand, ['--config', 'mini', '--data', join(dir, 'nodata'), '--vocab', dir, '--steps', '5', '--output', join(dir, 'o')]);
+  r = await capture(pretrainCommand, [
+    '--config',
+    'mini',
+    '--data',
+    join(dir, 'nodata'),
+    '--vocab',
+    dir,
+    '--steps',
+    '5',
+    '--output',
+    join(dir, 'o'),
+  ]);
   assert.equal(r.code, 1);
   assert.match(r.err, /nodata\/dataset.json: not found/);
   writeFileSync(join(dir, 'vocab.txt'), ['a', 'b'].join('\n') + '\n');
-  r = await capture(pretrainCommand, ['--config', 'mini', '--data', join(dir, 'nodata'), '--vocab', dir, '--steps', '5', '--output', join(dir, 'o')]);
+  r = await capture(pretrainCommand, [
+    '--config',
+    'mini',
+    '--data',
+    join(dir, 'nodata'),
+    '--vocab',
+    dir,
+    '--steps',
+    '5',
+    '--output',
+    join(dir, 'o'),
+  ]);
   assert.equal(r.code, 1);
   assert.match(r.err, /vocab.txt: has no \[CLS\] token/);
 });

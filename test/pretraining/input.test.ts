@@ -18,22 +18,43 @@ async function all<T>(g: AsyncGenerator<T>): Promise<T[]> {
 
 test('plain text: a sentence a line, blank lines (any number, CRLF, spaces) end documents', async () => {
   const p = join(dir, 'c.txt');
-  writeFileSync(p, '\ufeffFirst doc, one.\r\nFirst doc, two.\r\n\r\n\r\n   \nSecond doc.\n\nThird doc a.\nThird doc b.');
+  writeFileSync(
+    p,
+    '\ufeffFirst doc, one.\r\nFirst doc, two.\r\n\r\n\r\n   \nSecond doc.\n\nThird doc a.\nThird doc b.',
+  );
   const docs = await all(readCorpusDocuments([p]));
-  assert.deepEqual(docs.map((d) => d.sentences), [['First doc, one.', 'First doc, two.'], ['Second doc.'], ['Third doc a.', 'Third doc b.']]);
+  assert.deepEqual(
+    docs.map((d) => d.sentences),
+    [['First doc, one.', 'First doc, two.'], ['Second doc.'], ['Third doc a.', 'Third doc b.']],
+  );
   assert.equal(docs[1]!.source, `${p}:6`);
-  assert.deepEqual(await all(readCorpusTexts([p])), ['First doc, one.', 'First doc, two.', 'Second doc.', 'Third doc a.', 'Third doc b.']);
+  assert.deepEqual(await all(readCorpusTexts([p])), [
+    'First doc, one.',
+    'First doc, two.',
+    'Second doc.',
+    'Third doc a.',
+    'Third doc b.',
+  ]);
   // Several files: a file boundary also ends a document.
   const q = join(dir, 'd.txt.gz');
   writeFileSync(q, gzipSync('Gz doc.\n'));
-  assert.deepEqual((await all(readCorpusDocuments([p, q]))).map((d) => d.sentences.length), [2, 1, 2, 1]);
+  assert.deepEqual(
+    (await all(readCorpusDocuments([p, q]))).map((d) => d.sentences.length),
+    [2, 1, 2, 1],
+  );
 });
 
 test('JSONL(.gz): each text a document split into sentences; <br /> removed for vocabulary counting', async () => {
   const p = join(dir, 'r.jsonl.gz');
-  writeFileSync(p, gzipSync('{"text": "Great film. Loved it!<br /><br />Would watch again."}\n\n{"text": ""}\n{"text": "Second."}\n'));
+  writeFileSync(
+    p,
+    gzipSync('{"text": "Great film. Loved it!<br /><br />Would watch again."}\n\n{"text": ""}\n{"text": "Second."}\n'),
+  );
   const docs = await all(readCorpusDocuments([p]));
-  assert.deepEqual(docs.map((d) => d.sentences), [['Great film.', 'Loved it!', 'Would watch again.'], ['Second.']]);
+  assert.deepEqual(
+    docs.map((d) => d.sentences),
+    [['Great film.', 'Loved it!', 'Would watch again.'], ['Second.']],
+  );
   assert.deepEqual(await all(readCorpusTexts([p])), ['Great film. Loved it!  Would watch again.', '', 'Second.']);
   const f = join(dir, 'f.jsonl');
   writeFileSync(f, '{"review": "Other field."}\n');

@@ -10,14 +10,28 @@ const V = 300;
 const tokens = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...Array.from({ length: V - 5 }, (_, i) => `t${i}`)];
 const vocab = pretrainingVocab(tokens);
 const config = {
-  vocab_size: V, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64,
-  max_position_embeddings: 64, type_vocab_size: 2, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1,
+  vocab_size: V,
+  hidden_size: 32,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  intermediate_size: 64,
+  max_position_embeddings: 64,
+  type_vocab_size: 2,
+  hidden_dropout_prob: 0.1,
+  attention_probs_dropout_prob: 0.1,
 };
 function docs(seed: number): TokenizedDocument[] {
   const rng = new Rng(seed);
-  return Array.from({ length: 20 }, () => Array.from({ length: 4 + rng.int(5) }, () => Int32Array.from({ length: 3 + rng.int(8) }, () => 5 + rng.int(V - 5))));
+  return Array.from({ length: 20 }, () =>
+    Array.from({ length: 4 + rng.int(5) }, () => Int32Array.from({ length: 3 + rng.int(8) }, () => 5 + rng.int(V - 5))),
+  );
 }
-const instances = createTrainingInstances(docs(1), vocab, { maxSeqLength: 32, dupeFactor: 1, masking: { maxPredictions: 5 } }, new Rng(2));
+const instances = createTrainingInstances(
+  docs(1),
+  vocab,
+  { maxSeqLength: 32, dupeFactor: 1, masking: { maxPredictions: 5 } },
+  new Rng(2),
+);
 
 for (const backend of ['js', 'native'] as const) {
   test(`gathered MLM head = full MLM head: loss and every gradient (${backend} kernels)`, (t) => {

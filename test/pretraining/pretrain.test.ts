@@ -22,20 +22,43 @@ process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 function reviews(file: string, n: number, offset: number): string[] {
   const rows = gunzipSync(readFileSync(file)).toString('utf8').split('\n').filter(Boolean);
   const step = Math.floor(rows.length / n);
-  return Array.from({ length: n }, (_, i) => (JSON.parse(rows[(i * step + offset) % rows.length]!) as { text: string }).text);
+  return Array.from(
+    { length: n },
+    (_, i) => (JSON.parse(rows[(i * step + offset) % rows.length]!) as { text: string }).text,
+  );
 }
-const words = (t: string): string[] => t.toLowerCase().replace(/<br\s*\/?>/g, ' ').match(/[a-z']+|[.,!?]/g) ?? [];
+const words = (t: string): string[] =>
+  t
+    .toLowerCase()
+    .replace(/<br\s*\/?>/g, ' ')
+    .match(/[a-z']+|[.,!?]/g) ?? [];
 const train = reviews('../shared/data/imdb/train.jsonl.gz', 400, 0);
 const held = reviews('../shared/data/imdb/test.jsonl.gz', 60, 7);
 const freq = new Map<string, number>();
 for (const t of train) for (const w of words(t)) freq.set(w, (freq.get(w) ?? 0) + 1);
-const vocabTokens = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...[...freq.entries()].sort((a, b) => b[1] - a[1]).slice(0, 1495).map((e) => e[0])];
+const vocabTokens = [
+  '[PAD]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  '[MASK]',
+  ...[...freq.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 1495)
+    .map((e) => e[0]),
+];
 const ids = new Map(vocabTokens.map((t, i) => [t, i]));
 const tokenizer: SentenceTokenizer = { tokenize: words, convertTokensToIds: (ts) => ts.map((t) => ids.get(t) ?? 1) };
 const vocab = pretrainingVocab(vocabTokens);
 const config = {
-  vocab_size: vocabTokens.length, hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 128,
-  max_position_embeddings: 64, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1,
+  vocab_size: vocabTokens.length,
+  hidden_size: 64,
+  num_hidden_layers: 2,
+  num_attention_heads: 2,
+  intermediate_size: 128,
+  max_position_embeddings: 64,
+  hidden_dropout_prob: 0.1,
+  attention_probs_dropout_prob: 0.1,
 };
 const quiet = (): ProgressReporter => new ProgressReporter({ stream: { write: () => true }, tty: false });
 
@@ -57,8 +80,17 @@ test('pre-training loss goes down on a small corpus; held-out MLM beats chance; 
   const model = new PretrainingBert(config, { seed: 1 });
   const before = evaluatePretraining(model, [...readDataset(evalDir, readDatasetManifest(evalDir))], 32, vocab.padId);
   const r = await pretrain({
-    model, vocab, dataDir, evalDataDir: evalDir, outputDir: out, batchSize: 16, lr: 3e-3, warmupSteps: 5, steps: 40,
-    progress: quiet(), vocabDir: undefined,
+    model,
+    vocab,
+    dataDir,
+    evalDataDir: evalDir,
+    outputDir: out,
+    batchSize: 16,
+    lr: 3e-3,
+    warmupSteps: 5,
+    steps: 40,
+    progress: quiet(),
+    vocabDir: undefined,
   });
   assert.equal(r.steps, 40);
   const log = JSON.parse(readFileSync(join(out, 'checkpoints', 'latest.json'), 'utf8')) as { step: number };
@@ -78,7 +110,8 @@ test('pre-training loss goes down on a small corpus; held-out MLM beats chance; 
   assert.ok(after.mlm_accuracy > 0.08, `held-out MLM accuracy ${after.mlm_accuracy}`);
   assert.ok(after.nsp_accuracy >= 0 && after.nsp_accuracy <= 1);
   assert.ok(after.nsp_random_fraction > 0.45 && after.nsp_random_fraction < 0.7);
-  for (const f of ['config.json', 'model.safetensors', 'training_curve.svg', 'pretrain_results.json']) assert.ok(existsSync(join(out, f)), f);
+  for (const f of ['config.json', 'model.safetensors', 'training_curve.svg', 'pretrain_results.json'])
+    assert.ok(existsSync(join(out, f)), f);
   const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { architectures: string[] };
   assert.deepEqual(cfg.architectures, ['BertForPreTraining']);
   const { model: reloaded, missing } = PretrainingBert.load(out);
@@ -99,7 +132,12 @@ test('pre-training loss goes down on a small corpus; held-out MLM beats chance; 
   });
   const ours = reloaded.forwardPretraining(batch, { train: false });
   assert.ok(Math.abs(hfOut.loss! - ours.loss) < 1e-4, `BertForPreTraining loss ${hfOut.loss} vs ${ours.loss}`);
-  const again = evaluatePretraining(reloaded, [...readDataset(evalDir, readDatasetManifest(evalDir))].slice(0, 2000), 32, vocab.padId);
+  const again = evaluatePretraining(
+    reloaded,
+    [...readDataset(evalDir, readDatasetManifest(evalDir))].slice(0, 2000),
+    32,
+    vocab.padId,
+  );
   assert.ok(Math.abs(again.mlm_loss - after.mlm_loss) < 1e-4, `reloaded ${again.mlm_loss} vs ${after.mlm_loss}`);
 });
 
@@ -108,7 +146,17 @@ test('exact resume: interrupted at step 4 and resumed = uninterrupted 8 steps, b
   // The js kernels: bit-for-bit reproducible (the native ones currently are not from run to run, see the report).
   const kernels = getKernels({ backend: 'js' });
   const small = { ...config, hidden_size: 32, intermediate_size: 64 };
-  const base = { vocab, dataDir, batchSize: 4, gradAccumSteps: 2, lr: 1e-3, warmupSteps: 3, steps: 8, progress: quiet(), checkpointEvery: 100 };
+  const base = {
+    vocab,
+    dataDir,
+    batchSize: 4,
+    gradAccumSteps: 2,
+    lr: 1e-3,
+    warmupSteps: 3,
+    steps: 8,
+    progress: quiet(),
+    checkpointEvery: 100,
+  };
   const a = new PretrainingBert(small, { seed: 5, kernels });
   await pretrain({ ...base, model: a, outputDir: join(dir, 'a') });
   let n = 0;
@@ -124,7 +172,10 @@ test('exact resume: interrupted at step 4 and resumed = uninterrupted 8 steps, b
   for (let i = 0; i < a.store.data.length; i++) if (a.store.data[i] !== b2.store.data[i]) diff++;
   assert.equal(diff, 0, `${diff} parameters differ after resume`);
   // Resuming with other settings is refused before anything changes.
-  await assert.rejects(pretrain({ ...base, lr: 5e-4, model: b2, outputDir: join(dir, 'b'), resume: true }), /cannot resume with different settings \(lr/);
+  await assert.rejects(
+    pretrain({ ...base, lr: 5e-4, model: b2, outputDir: join(dir, 'b'), resume: true }),
+    /cannot resume with different settings \(lr/,
+  );
 });
 
 test('the stream covers every instance once per epoch, in a different order each epoch, and seeks exactly', async () => {
@@ -142,11 +193,20 @@ test('the stream covers every instance once per epoch, in a different order each
   assert.equal(key(t.next()), e1[37]);
 });
 
-test('dynamic masking: the stream masks stored instances anew each epoch, with the dataset\'s settings', async () => {
+test("dynamic masking: the stream masks stored instances anew each epoch, with the dataset's settings", async () => {
   await ready;
   const dyn = join(dir, 'dynamic');
-  const m = await createPretrainingData({ ...common, inputs: [heldFile], outputDir: dyn, dupeFactor: 1, dynamicMasking: true });
-  const s = new PretrainingStream(dyn, 4, vocab, { maskedLmProb: m.maskedLmProb, maxPredictions: m.maxPredictionsPerSeq });
+  const m = await createPretrainingData({
+    ...common,
+    inputs: [heldFile],
+    outputDir: dyn,
+    dupeFactor: 1,
+    dynamicMasking: true,
+  });
+  const s = new PretrainingStream(dyn, 4, vocab, {
+    maskedLmProb: m.maskedLmProb,
+    maxPredictions: m.maxPredictionsPerSeq,
+  });
   const unmaskedKey = (x: { inputIds: Int32Array; maskedPositions: Int32Array; maskedLabels: Int32Array }): string => {
     const ids = x.inputIds.slice();
     x.maskedPositions.forEach((p, k) => (ids[p] = x.maskedLabels[k]!));

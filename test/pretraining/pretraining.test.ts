@@ -73,7 +73,12 @@ function checkStructure(inst: PretrainingInstance, cls: number, sep: number, max
 
 const corpus = makeCorpus(150, [8, 40], [3, 25], 1);
 const vocab = pretrainingVocab(corpus.vocabTokens);
-const unmasked = createTrainingInstances(corpus.docs, vocab, { maxSeqLength: 64, dupeFactor: 3, masking: null }, new Rng(7));
+const unmasked = createTrainingInstances(
+  corpus.docs,
+  vocab,
+  { maxSeqLength: 64, dupeFactor: 3, masking: null },
+  new Rng(7),
+);
 
 test('vocabulary: special ids found, specials and [unusedN] never random replacements', () => {
   assert.deepEqual([vocab.padId, vocab.clsId, vocab.sepId, vocab.maskId], [0, 2, 3, 4]);
@@ -94,8 +99,11 @@ test('A is contiguous text of one document; B is its actual continuation, or tex
   let random = 0;
   for (const inst of unmasked) {
     const a = [...inst.inputIds.subarray(1, inst.segmentALength - 1)].map((t) => corpus.origin.get(t)!);
-    const b = [...inst.inputIds.subarray(inst.segmentALength, inst.inputIds.length - 1)].map((t) => corpus.origin.get(t)!);
-    const contiguous = (xs: Origin[]): boolean => xs.every((o, k) => k === 0 || (o.doc === xs[0]!.doc && o.pos === xs[k - 1]!.pos + 1));
+    const b = [...inst.inputIds.subarray(inst.segmentALength, inst.inputIds.length - 1)].map((t) =>
+      corpus.origin.get(t)!,
+    );
+    const contiguous = (xs: Origin[]): boolean =>
+      xs.every((o, k) => k === 0 || (o.doc === xs[0]!.doc && o.pos === xs[k - 1]!.pos + 1));
     assert.ok(contiguous(a) && contiguous(b), 'segments are contiguous runs of one document');
     if (inst.isRandomNext) {
       random++;
@@ -123,7 +131,12 @@ test('unused sentences are put back: random-next pairs do not skip text of the d
   // without put-back, the sentences after A in a random-next chunk would never be used.
   const { docs, origin } = corpus;
   const used = new Set<string>();
-  const one = createTrainingInstances(docs, vocab, { maxSeqLength: 64, dupeFactor: 1, masking: null, shortSeqProb: 0 }, new Rng(3));
+  const one = createTrainingInstances(
+    docs,
+    vocab,
+    { maxSeqLength: 64, dupeFactor: 1, masking: null, shortSeqProb: 0 },
+    new Rng(3),
+  );
   for (const inst of one) {
     const end = inst.isRandomNext ? inst.segmentALength - 1 : inst.inputIds.length - 1;
     for (const t of inst.inputIds.subarray(1, end)) {
@@ -185,7 +198,12 @@ test('truncate_seq_pair: longer side first (A on ties), front/back about half ea
 });
 
 test('masking statistics: 15% of tokens (Python rounding), 80/10/10, never [CLS]/[SEP], at most max_predictions', () => {
-  const masked = createTrainingInstances(corpus.docs, vocab, { maxSeqLength: 128, dupeFactor: 4, masking: { maxPredictions: 15 } }, new Rng(5));
+  const masked = createTrainingInstances(
+    corpus.docs,
+    vocab,
+    { maxSeqLength: 128, dupeFactor: 4, masking: { maxPredictions: 15 } },
+    new Rng(5),
+  );
   let preds = 0;
   let maskTok = 0;
   let same = 0;
@@ -223,7 +241,9 @@ test('masking statistics: 15% of tokens (Python rounding), 80/10/10, never [CLS]
 });
 
 test('masking picks positions uniformly (every position of a fixed sequence about equally often)', () => {
-  const ids = Int32Array.from({ length: 40 }, (_, i) => (i === 0 ? vocab.clsId : i === 20 || i === 39 ? vocab.sepId : 100 + i));
+  const ids = Int32Array.from({ length: 40 }, (_, i) =>
+    i === 0 ? vocab.clsId : i === 20 || i === 39 ? vocab.sepId : 100 + i,
+  );
   const hits = new Array<number>(40).fill(0);
   const trials = 4000;
   for (let s = 0; s < trials; s++) {
@@ -234,7 +254,10 @@ test('masking picks positions uniformly (every position of a fixed sequence abou
       if (!m.positions.includes(k)) assert.equal(copy[k], ids[k], 'unchosen positions untouched');
     }
     for (const p of m.positions) hits[p]!++;
-    assert.deepEqual([...m.labels], [...m.positions].map((p) => ids[p]!));
+    assert.deepEqual(
+      [...m.labels],
+      [...m.positions].map((p) => ids[p]!),
+    );
   }
   assert.equal(hits[0], 0);
   assert.equal(hits[20], 0);
@@ -242,7 +265,8 @@ test('masking picks positions uniformly (every position of a fixed sequence abou
   // 37 candidates, 6 picked: p = 6/37 per position; 4-sigma band.
   const p = 6 / 37;
   const band = 4 * Math.sqrt(trials * p * (1 - p));
-  for (let k = 1; k < 39; k++) if (k !== 20) assert.ok(Math.abs(hits[k]! - trials * p) < band, `position ${k}: ${hits[k]}`);
+  for (let k = 1; k < 39; k++)
+    if (k !== 20) assert.ok(Math.abs(hits[k]! - trials * p) < band, `position ${k}: ${hits[k]}`);
 });
 
 test('Python round(): halves to even', () => {
@@ -253,7 +277,10 @@ test('Python round(): halves to even', () => {
 
 test('whole-word masking: all pieces of a word or none, never over the prediction budget', () => {
   const masked = createTrainingInstances(
-    corpus.docs, vocab, { maxSeqLength: 64, dupeFactor: 2, masking: { wholeWordMask: true, maxPredictions: 10 } }, new Rng(9),
+    corpus.docs,
+    vocab,
+    { maxSeqLength: 64, dupeFactor: 2, masking: { wholeWordMask: true, maxPredictions: 10 } },
+    new Rng(9),
   );
   let multi = 0;
   for (const inst of masked) {
@@ -298,7 +325,10 @@ test('seeded: same seed same instances, other seed other instances; dynamic mask
   assert.deepEqual(maskDynamically(inst, vocab, {}, 1, 0, 0), e0);
   const e1 = maskDynamically(inst, vocab, {}, 1, 1, 0);
   assert.notDeepEqual([...e1.maskedPositions], [...e0.maskedPositions]);
-  assert.deepEqual([...e0.maskedLabels], [...e0.maskedPositions].map((p) => inst.inputIds[p]!));
+  assert.deepEqual(
+    [...e0.maskedLabels],
+    [...e0.maskedPositions].map((p) => inst.inputIds[p]!),
+  );
   assert.equal(inst.maskedPositions.length, 0, 'the stored instance is not modified');
 });
 
@@ -311,8 +341,10 @@ test('bad input: empty corpus, a single document, one-sentence documents, vocab 
   const inst = createTrainingInstances(single, vocab, { dupeFactor: 2 }, new Rng(1));
   assert.equal(inst.length, 100);
   assert.ok(inst.every((x) => x.isRandomNext));
-  assert.throws(() => pretrainingVocab(['a', 'b', '[CLS]', '[SEP]'], 'my/vocab.txt'), (e: unknown) =>
-    e instanceof PretrainingVocabError && /my\/vocab.txt: has no \[MASK\] token/.test(e.message));
+  assert.throws(
+    () => pretrainingVocab(['a', 'b', '[CLS]', '[SEP]'], 'my/vocab.txt'),
+    (e: unknown) => e instanceof PretrainingVocabError && /my\/vocab.txt: has no \[MASK\] token/.test(e.message),
+  );
   assert.throws(() => createTrainingInstances(corpus.docs, vocab, { maxSeqLength: 4 }, new Rng(1)), /maxSeqLength/);
   assert.throws(() => createTrainingInstances(corpus.docs, vocab, { dupeFactor: 0 }, new Rng(1)), /dupeFactor/);
 });

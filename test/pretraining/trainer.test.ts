@@ -38,7 +38,10 @@ const hf = createRequire(import.meta.url)('tokenizers') as HfBinding;
 
 // 2,000 IMDb reviews spread over both labels (the file is sorted by label).
 function imdbSample(n: number): string[] {
-  const rows = gunzipSync(readFileSync('../shared/data/imdb/train.jsonl.gz')).toString('utf8').split('\n').filter(Boolean);
+  const rows = gunzipSync(readFileSync('../shared/data/imdb/train.jsonl.gz'))
+    .toString('utf8')
+    .split('\n')
+    .filter(Boolean);
   const step = Math.floor(rows.length / n);
   const out: string[] = [];
   for (let i = 0; i < n; i++) out.push((JSON.parse(rows[i * step]!) as { text: string }).text.replace(/[\r\n]+/g, ' '));
@@ -116,25 +119,98 @@ test('minFrequency stops early: a strict prefix of the unrestricted merge sequen
 
 test('HF bpe trainer unit test test_train (no prefix, min_frequency 2)', () => {
   const wc = new Map<string, number>([
-    ['roses', 1], ['are', 2], ['red', 1], ['voilets', 1], ['blue', 1], ['BERT', 1],
-    ['is', 2], ['big', 1], ['and', 1], ['so', 1], ['GPT-2', 1],
+    ['roses', 1],
+    ['are', 2],
+    ['red', 1],
+    ['voilets', 1],
+    ['blue', 1],
+    ['BERT', 1],
+    ['is', 2],
+    ['big', 1],
+    ['and', 1],
+    ['so', 1],
+    ['GPT-2', 1],
   ]);
-  const r = trainWordPiece(wc, { minFrequency: 2, specialTokens: [], limitAlphabet: null, continuingSubwordPrefix: '' });
+  const r = trainWordPiece(wc, {
+    minFrequency: 2,
+    specialTokens: [],
+    limitAlphabet: null,
+    continuingSubwordPrefix: '',
+  });
   assert.deepEqual(r.vocab, [
-    '-', '2', 'B', 'E', 'G', 'P', 'R', 'T', 'a', 'b', 'd', 'e', 'g', 'i', 'l', 'n', 'o', 'r', 's', 't', 'u', 'v',
-    're', 'are', 'is',
+    '-',
+    '2',
+    'B',
+    'E',
+    'G',
+    'P',
+    'R',
+    'T',
+    'a',
+    'b',
+    'd',
+    'e',
+    'g',
+    'i',
+    'l',
+    'n',
+    'o',
+    'r',
+    's',
+    't',
+    'u',
+    'v',
+    're',
+    'are',
+    'is',
   ]);
-  assert.deepEqual(r.merges, [['r', 'e'], ['a', 're'], ['i', 's']]);
+  assert.deepEqual(r.merges, [
+    ['r', 'e'],
+    ['a', 're'],
+    ['i', 's'],
+  ]);
 });
 
 test('HF bpe trainer unit test bpe_test_max_token_length_direct_assert', () => {
   const words = ['sin', 'Sin', 'Lon', 'Ano', '짧은한', '긴한글', '短字符', '长字符', '短い文', '長い文', 'so', 'GP'];
   const r = trainWordPiece(new Map(words.map((w) => [w, 2])), {
-    minFrequency: 0, specialTokens: [], limitAlphabet: null, continuingSubwordPrefix: '', maxTokenLength: 2,
+    minFrequency: 0,
+    specialTokens: [],
+    limitAlphabet: null,
+    continuingSubwordPrefix: '',
+    maxTokenLength: 2,
   });
   const expected: Record<string, number> = {
-    短: 12, n: 6, i: 5, s: 8, 字符: 23, 長: 14, 긴: 17, い文: 22, L: 2, in: 21, o: 7, 은한: 29, S: 4, P: 3, so: 27,
-    符: 13, 文: 11, 字: 10, 짧: 19, GP: 25, 글: 16, G: 1, An: 24, 长: 15, A: 0, Lo: 26, 긴한: 28, い: 9, 한: 20, 은: 18,
+    短: 12,
+    n: 6,
+    i: 5,
+    s: 8,
+    字符: 23,
+    長: 14,
+    긴: 17,
+    い文: 22,
+    L: 2,
+    in: 21,
+    o: 7,
+    은한: 29,
+    S: 4,
+    P: 3,
+    so: 27,
+    符: 13,
+    文: 11,
+    字: 10,
+    짧: 19,
+    GP: 25,
+    글: 16,
+    G: 1,
+    An: 24,
+    长: 15,
+    A: 0,
+    Lo: 26,
+    긴한: 28,
+    い: 9,
+    한: 20,
+    은: 18,
   };
   assert.deepEqual(Object.fromEntries(r.vocab.map((t, i) => [t, i])), expected);
 });
@@ -142,7 +218,14 @@ test('HF bpe trainer unit test bpe_test_max_token_length_direct_assert', () => {
 test('limitAlphabet drops the rarest characters (hand-worked)', () => {
   // a:6 b:3 d:2 c:1 -> with limit 2, c and d go; "c" and "d" become empty words; then a+##a (3) ties ##a+##b (3):
   // the smaller id pair (a=5, ##a=7) wins, then aa+##b.
-  const r = trainWordPiece(new Map([['aab', 3], ['c', 1], ['d', 2]]), { limitAlphabet: 2, minFrequency: 0 });
+  const r = trainWordPiece(
+    new Map([
+      ['aab', 3],
+      ['c', 1],
+      ['d', 2],
+    ]),
+    { limitAlphabet: 2, minFrequency: 0 },
+  );
   assert.deepEqual(r.vocab, [...BERT_SPECIAL_TOKENS, 'a', 'b', '##a', '##b', 'aa', 'aab']);
 });
 
@@ -173,5 +256,8 @@ test('written tokenizer.json / vocab.txt load in HF tokenizers and tokenize like
   assert.ok(a.getTokens().filter((t) => t === '[SEP]').length === 2);
   const config = JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
   assert.equal(config.do_lower_case, true);
-  assert.throws(() => saveBertTokenizerFiles(join(dir, 'bad'), ['a', 'b'], { lowercase: true }), /no unk token "\[UNK\]"/);
+  assert.throws(
+    () => saveBertTokenizerFiles(join(dir, 'bad'), ['a', 'b'], { lowercase: true }),
+    /no unk token "\[UNK\]"/,
+  );
 });

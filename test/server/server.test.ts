@@ -43,11 +43,19 @@ test('predict: one text, many texts, and the text/texts aliases', { timeout: 60_
     assert.equal(one.status, 200);
     assert.deepEqual(one.json(), { label: 'LEN_5', score: 1 });
     const many = await request(port, 'POST', '/predict', JSON.stringify({ inputs: ['a', 'bb', 'ccc'] }));
-    assert.deepEqual(many.json(), [1, 2, 3].map((n) => ({ label: `LEN_${n}`, score: 1 })));
+    assert.deepEqual(
+      many.json(),
+      [1, 2, 3].map((n) => ({ label: `LEN_${n}`, score: 1 })),
+    );
     assert.deepEqual((await request(port, 'POST', '/predict', '{"text":"xy"}')).json(), { label: 'LEN_2', score: 1 });
-    assert.deepEqual((await request(port, 'POST', '/predict', '{"texts":["xy"]}')).json(), [{ label: 'LEN_2', score: 1 }]);
+    assert.deepEqual((await request(port, 'POST', '/predict', '{"texts":["xy"]}')).json(), [
+      { label: 'LEN_2', score: 1 },
+    ]);
     // Multi-byte UTF-8 arrives intact (length counted in UTF-16 code units by the fake model).
-    assert.deepEqual((await request(port, 'POST', '/predict', '{"inputs":"é日"}')).json(), { label: 'LEN_2', score: 1 });
+    assert.deepEqual((await request(port, 'POST', '/predict', '{"inputs":"é日"}')).json(), {
+      label: 'LEN_2',
+      score: 1,
+    });
   } finally {
     await server.close();
   }
@@ -93,26 +101,41 @@ test('bad requests get 400 with a specific JSON error code', { timeout: 60_000 }
   }
 });
 
-test('concurrent requests are batched together, each request gets its own results in order', { timeout: 60_000 }, async () => {
-  const model = fakeModel(5);
-  const { server, port } = await start({ ...model, maxBatch: 8, maxWaitMs: 100 });
-  try {
-    const texts = Array.from({ length: 20 }, (_, i) => 'x'.repeat(i + 1));
-    const replies = await Promise.all(texts.map((t) => request(port, 'POST', '/predict', JSON.stringify({ inputs: t }))));
-    replies.forEach((reply, i) => assert.deepEqual(reply.json(), { label: `LEN_${i + 1}`, score: 1 }));
-    assert.ok(model.batches.every((b) => b.length <= 8), `batch sizes ${model.batches.map((b) => b.length)}`);
-    assert.equal(model.batches.flat().length, 20);
-    assert.ok(model.batches.length <= 4, `20 texts took ${model.batches.length} model calls`);
-    // A request with more texts than maxBatch is split over batches and reassembled in order.
-    model.batches.length = 0;
-    const big = Array.from({ length: 19 }, (_, i) => 'y'.repeat(i));
-    const reply = await request(port, 'POST', '/predict', JSON.stringify({ inputs: big }));
-    assert.deepEqual(reply.json(), big.map((t) => ({ label: `LEN_${t.length}`, score: 1 })));
-    assert.deepEqual(model.batches.map((b) => b.length), [8, 8, 3]);
-  } finally {
-    await server.close();
-  }
-});
+test(
+  'concurrent requests are batched together, each request gets its own results in order',
+  { timeout: 60_000 },
+  async () => {
+    const model = fakeModel(5);
+    const { server, port } = await start({ ...model, maxBatch: 8, maxWaitMs: 100 });
+    try {
+      const texts = Array.from({ length: 20 }, (_, i) => 'x'.repeat(i + 1));
+      const replies = await Promise.all(
+        texts.map((t) => request(port, 'POST', '/predict', JSON.stringify({ inputs: t }))),
+      );
+      replies.forEach((reply, i) => assert.deepEqual(reply.json(), { label: `LEN_${i + 1}`, score: 1 }));
+      assert.ok(
+        model.batches.every((b) => b.length <= 8),
+        `batch sizes ${model.batches.map((b) => b.length)}`,
+      );
+      assert.equal(model.batches.flat().length, 20);
+      assert.ok(model.batches.length <= 4, `20 texts took ${model.batches.length} model calls`);
+      // A request with more texts than maxBatch is split over batches and reassembled in order.
+      model.batches.length = 0;
+      const big = Array.from({ length: 19 }, (_, i) => 'y'.repeat(i));
+      const reply = await request(port, 'POST', '/predict', JSON.stringify({ inputs: big }));
+      assert.deepEqual(
+        reply.json(),
+        big.map((t) => ({ label: `LEN_${t.length}`, score: 1 })),
+      );
+      assert.deepEqual(
+        model.batches.map((b) => b.length),
+        [8, 8, 3],
+      );
+    } finally {
+      await server.close();
+    }
+  },
+);
 
 test('a full queue answers 503 with Retry-After; queued requests still complete', { timeout: 60_000 }, async () => {
   let release!: () => void;
@@ -131,7 +154,9 @@ test('a full queue answers 503 with Retry-After; queued requests still complete'
   });
   try {
     // One text runs (blocked on the gate), three wait in the queue, the fifth does not fit.
-    const admitted = [1, 2, 3, 4].map((n) => request(port, 'POST', '/predict', JSON.stringify({ inputs: 'a'.repeat(n) })));
+    const admitted = [1, 2, 3, 4].map((n) =>
+      request(port, 'POST', '/predict', JSON.stringify({ inputs: 'a'.repeat(n) })),
+    );
     while (calls === 0) await new Promise((r) => setTimeout(r, 5));
     const metricsBefore = await request(port, 'GET', '/metrics');
     const depth = Number(/^bert_queue_depth (\d+)$/m.exec(metricsBefore.body)?.[1]);
@@ -143,8 +168,14 @@ test('a full queue answers 503 with Retry-After; queued requests still complete'
     assert.equal((await request(port, 'POST', '/predict', JSON.stringify({ inputs: ['c', 'd'] }))).status, 503);
     release();
     const done = await Promise.all(admitted);
-    assert.deepEqual(done.map((r) => r.status), [200, 200, 200, 200]);
-    assert.deepEqual(done.map((r) => r.json()), [1, 2, 3, 4]);
+    assert.deepEqual(
+      done.map((r) => r.status),
+      [200, 200, 200, 200],
+    );
+    assert.deepEqual(
+      done.map((r) => r.json()),
+      [1, 2, 3, 4],
+    );
     assert.equal(depth, 3);
   } finally {
     await server.close();
@@ -173,29 +204,36 @@ test('a failing model answers 500 to its batch only and the server stays up', { 
   }
 });
 
-test('one text that fails the model fails only its own request, not those batched with it', { timeout: 60_000 }, async () => {
-  const seen: string[][] = [];
-  const { server, port } = await start({
-    predictBatch: async (texts: string[]) => {
-      seen.push(texts);
-      if (texts.includes('poison')) throw new Error('the tokenizer refused "poison"');
-      return texts.map((t) => t.length);
-    },
-    maxBatch: 8,
-    maxWaitMs: 50,
-  });
-  try {
-    const replies = await Promise.all(
-      ['a', 'poison', 'ccc'].map((t) => request(port, 'POST', '/predict', JSON.stringify({ inputs: t }))),
-    );
-    assert.deepEqual(replies.map((r) => r.status), [200, 500, 200]);
-    assert.deepEqual([replies[0].json(), replies[2].json()], [1, 3]);
-    assert.match(replies[1].body, /the tokenizer refused/);
-    assert.deepEqual(seen[0], ['a', 'poison', 'ccc'], 'the three texts were batched together first');
-  } finally {
-    await server.close();
-  }
-});
+test(
+  'one text that fails the model fails only its own request, not those batched with it',
+  { timeout: 60_000 },
+  async () => {
+    const seen: string[][] = [];
+    const { server, port } = await start({
+      predictBatch: async (texts: string[]) => {
+        seen.push(texts);
+        if (texts.includes('poison')) throw new Error('the tokenizer refused "poison"');
+        return texts.map((t) => t.length);
+      },
+      maxBatch: 8,
+      maxWaitMs: 50,
+    });
+    try {
+      const replies = await Promise.all(
+        ['a', 'poison', 'ccc'].map((t) => request(port, 'POST', '/predict', JSON.stringify({ inputs: t }))),
+      );
+      assert.deepEqual(
+        replies.map((r) => r.status),
+        [200, 500, 200],
+      );
+      assert.deepEqual([replies[0].json(), replies[2].json()], [1, 3]);
+      assert.match(replies[1].body, /the tokenizer refused/);
+      assert.deepEqual(seen[0], ['a', 'poison', 'ccc'], 'the three texts were batched together first');
+    } finally {
+      await server.close();
+    }
+  },
+);
 
 test('an error the model flags as caused by the input is a 400, not a 500', { timeout: 60_000 }, async () => {
   const { server, port } = await start({
@@ -219,14 +257,18 @@ test('an error the model flags as caused by the input is a 400, not a 500', { ti
   }
 });
 
-test('a model returning the wrong number of results is an error, not a misaligned answer', { timeout: 60_000 }, async () => {
-  const { server, port } = await start({ predictBatch: async (texts: string[]) => texts.slice(1), maxWaitMs: 0 });
-  try {
-    const reply = await request(port, 'POST', '/predict', JSON.stringify({ inputs: ['a', 'b'] }));
-    assert.equal(reply.status, 500);
-    // The batch of two fails, then each text alone fails too (0 results for 1 text).
-    assert.match(reply.body, /returned 0 results for a batch of 1 texts/);
-  } finally {
-    await server.close();
-  }
-});
+test(
+  'a model returning the wrong number of results is an error, not a misaligned answer',
+  { timeout: 60_000 },
+  async () => {
+    const { server, port } = await start({ predictBatch: async (texts: string[]) => texts.slice(1), maxWaitMs: 0 });
+    try {
+      const reply = await request(port, 'POST', '/predict', JSON.stringify({ inputs: ['a', 'b'] }));
+      assert.equal(reply.status, 500);
+      // The batch of two fails, then each text alone fails too (0 results for 1 text).
+      assert.match(reply.body, /returned 0 results for a batch of 1 texts/);
+    } finally {
+      await server.close();
+    }
+  },
+);

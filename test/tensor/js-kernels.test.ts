@@ -10,7 +10,7 @@ function rng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296 * 2 - 1;
+    return (s / 4294967296) * 2 - 1;
   };
 }
 function rand(n: number, seed: number, scale = 1): Float32Array {
@@ -30,9 +30,19 @@ function close(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: st
 describe('erf', () => {
   it('matches reference values (C libm erf via Python math.erf) to double precision', () => {
     const table: [number, number][] = [
-      [0, 0], [0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [0.84375, 0.7672256612323416], [2.9, 0.9999589021219005], [0.3, 0.3286267594591274],
-      [1, 0.8427007929497149], [1.25, 0.9229001282564582], [2, 0.9953222650189527], [3, 0.9999779095030014],
-      [-0.5, -0.5204998778130465], [5, 0.9999999999984626], [7, 1],
+      [0, 0],
+      [0.1, 0.1124629160182849],
+      [0.5, 0.5204998778130465],
+      [0.84375, 0.7672256612323416],
+      [2.9, 0.9999589021219005],
+      [0.3, 0.3286267594591274],
+      [1, 0.8427007929497149],
+      [1.25, 0.9229001282564582],
+      [2, 0.9953222650189527],
+      [3, 0.9999779095030014],
+      [-0.5, -0.5204998778130465],
+      [5, 0.9999999999984626],
+      [7, 1],
     ];
     for (const [x, v] of table) assert.ok(Math.abs(erf(x) - v) < 1e-15, `erf(${x}) = ${erf(x)}, expected ${v}`);
   });
@@ -40,16 +50,26 @@ describe('erf', () => {
 
 describe('gemm', () => {
   it('computes alpha op(A) op(B) + beta C for every transpose combination and odd sizes with leading dims', () => {
-    for (const [m, n, k] of [[1, 1, 1], [5, 7, 3], [6, 9, 13], [17, 4, 8]] as const) {
+    for (const [m, n, k] of [
+      [1, 1, 1],
+      [5, 7, 3],
+      [6, 9, 13],
+      [17, 4, 8],
+    ] as const) {
       for (const tA of [false, true]) {
         for (const tB of [false, true]) {
-          const lda = (tA ? m : k) + 2, ldb = (tB ? k : n) + 1, ldc = n + 3;
-          const a = rand((tA ? k : m) * lda, 1), b = rand((tB ? n : k) * ldb, 2), c = rand(m * ldc, 3);
+          const lda = (tA ? m : k) + 2,
+            ldb = (tB ? k : n) + 1,
+            ldc = n + 3;
+          const a = rand((tA ? k : m) * lda, 1),
+            b = rand((tB ? n : k) * ldb, 2),
+            c = rand(m * ldc, 3);
           const expected = Float64Array.from(c);
           for (let i = 0; i < m; i++) {
             for (let j = 0; j < n; j++) {
               let s = 0;
-              for (let p = 0; p < k; p++) s += (tA ? a[p * lda + i]! : a[i * lda + p]!) * (tB ? b[j * ldb + p]! : b[p * ldb + j]!);
+              for (let p = 0; p < k; p++)
+                s += (tA ? a[p * lda + i]! : a[i * lda + p]!) * (tB ? b[j * ldb + p]! : b[p * ldb + j]!);
               expected[i * ldc + j] = 0.5 * s + -2 * c[i * ldc + j]!;
             }
           }
@@ -68,33 +88,43 @@ describe('gemm', () => {
 
 describe('linear', () => {
   it('forward is x W^T + b and backward matches finite differences of a weighted sum', () => {
-    const m = 3, n = 5, k = 4;
-    const x = rand(m * k, 4), w = rand(n * k, 5), b = rand(n, 6), g = rand(m * n, 7);
+    const m = 3,
+      n = 5,
+      k = 4;
+    const x = rand(m * k, 4),
+      w = rand(n * k, 5),
+      b = rand(n, 6),
+      g = rand(m * n, 7);
     const y = new Float32Array(m * n);
     K.linearForward(x, w, b, y, m, n, k);
-    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-      let s = b[j]!;
-      for (let p = 0; p < k; p++) s += x[i * k + p]! * w[j * k + p]!;
-      assert.ok(Math.abs(y[i * n + j]! - s) < 1e-6);
-    }
-    const dx = new Float32Array(m * k), dw = new Float32Array(n * k).fill(1), db = new Float32Array(n).fill(1);
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let s = b[j]!;
+        for (let p = 0; p < k; p++) s += x[i * k + p]! * w[j * k + p]!;
+        assert.ok(Math.abs(y[i * n + j]! - s) < 1e-6);
+      }
+    const dx = new Float32Array(m * k),
+      dw = new Float32Array(n * k).fill(1),
+      db = new Float32Array(n).fill(1);
     K.linearBackward(g, x, w, dx, dw, db, m, n, k);
     // L = sum g * y: dL/dw[j,p] = sum_i g[i,j] x[i,p] (+1 from the initial fill: gradients accumulate)
-    for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) {
-      let s = 1;
-      for (let i = 0; i < m; i++) s += g[i * n + j]! * x[i * k + p]!;
-      assert.ok(Math.abs(dw[j * k + p]! - s) < 1e-5, 'dw accumulates');
-    }
+    for (let j = 0; j < n; j++)
+      for (let p = 0; p < k; p++) {
+        let s = 1;
+        for (let i = 0; i < m; i++) s += g[i * n + j]! * x[i * k + p]!;
+        assert.ok(Math.abs(dw[j * k + p]! - s) < 1e-5, 'dw accumulates');
+      }
     for (let j = 0; j < n; j++) {
       let s = 1;
       for (let i = 0; i < m; i++) s += g[i * n + j]!;
       assert.ok(Math.abs(db[j]! - s) < 1e-5, 'db accumulates');
     }
-    for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) {
-      let s = 0;
-      for (let j = 0; j < n; j++) s += g[i * n + j]! * w[j * k + p]!;
-      assert.ok(Math.abs(dx[i * k + p]! - s) < 1e-5, 'dx');
-    }
+    for (let i = 0; i < m; i++)
+      for (let p = 0; p < k; p++) {
+        let s = 0;
+        for (let j = 0; j < n; j++) s += g[i * n + j]! * w[j * k + p]!;
+        assert.ok(Math.abs(dx[i * k + p]! - s) < 1e-5, 'dx');
+      }
   });
 });
 
@@ -107,7 +137,10 @@ describe('activations', () => {
       gelu_new: 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))),
       gelu_fast: 0.5 * x * (1 + Math.tanh(x * 0.7978845608 * (1 + 0.044715 * x * x))),
       quick_gelu: x / (1 + Math.exp(-1.702 * x)),
-      relu: x, silu: x / (1 + Math.exp(-x)), tanh: Math.tanh(x), identity: x,
+      relu: x,
+      silu: x / (1 + Math.exp(-x)),
+      tanh: Math.tanh(x),
+      identity: x,
     };
     for (const a of acts) {
       const y = new Float32Array(1);
@@ -149,15 +182,25 @@ function fdCheck(f: (x: Float32Array) => number, x: Float32Array, grad: Float32A
     const down = f(x);
     x[i] = old;
     const fd = (up - down) / (2 * h);
-    assert.ok(Math.abs(grad[i]! - fd) <= tol * Math.max(1, Math.abs(fd)), `${what}[${i}]: analytic ${grad[i]} vs finite difference ${fd}`);
+    assert.ok(
+      Math.abs(grad[i]! - fd) <= tol * Math.max(1, Math.abs(fd)),
+      `${what}[${i}]: analytic ${grad[i]} vs finite difference ${fd}`,
+    );
   }
 }
 
 describe('layerNorm', () => {
   it('normalises rows (biased variance, eps) and its backward matches finite differences', () => {
-    const rows = 3, cols = 6, eps = 1e-5;
-    const x = rand(rows * cols, 8, 2), gamma = rand(cols, 9), beta = rand(cols, 10), g = rand(rows * cols, 11);
-    const y = new Float32Array(rows * cols), mean = new Float32Array(rows), rstd = new Float32Array(rows);
+    const rows = 3,
+      cols = 6,
+      eps = 1e-5;
+    const x = rand(rows * cols, 8, 2),
+      gamma = rand(cols, 9),
+      beta = rand(cols, 10),
+      g = rand(rows * cols, 11);
+    const y = new Float32Array(rows * cols),
+      mean = new Float32Array(rows),
+      rstd = new Float32Array(rows);
     K.layerNormForward(x, gamma, beta, y, mean, rstd, rows, cols, eps);
     for (let r = 0; r < rows; r++) {
       let mu = 0;
@@ -178,7 +221,9 @@ describe('layerNorm', () => {
       for (let i = 0; i < yy.length; i++) s += yy[i]! * g[i]!;
       return s;
     };
-    const dx = new Float32Array(rows * cols), dgamma = new Float32Array(cols), dbeta = new Float32Array(cols);
+    const dx = new Float32Array(rows * cols),
+      dgamma = new Float32Array(cols),
+      dbeta = new Float32Array(cols);
     K.layerNormBackward(g, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, cols);
     fdCheck((v) => loss(v, gamma, beta), x, dx, 'dx');
     fdCheck((v) => loss(x, v, beta), gamma, dgamma, 'dgamma');
@@ -187,32 +232,41 @@ describe('layerNorm', () => {
 });
 
 describe('attention', () => {
-  const B = 2, T = 4, Hh = 2, D = 3, ld = 3 * Hh * D + 1;
+  const B = 2,
+    T = 4,
+    Hh = 2,
+    D = 3,
+    ld = 3 * Hh * D + 1;
   const mask = new Float32Array(B * T);
   mask[B * T - 1] = -3.4028234663852886e38; // last token of the second example is padding
   const scale = 1 / Math.sqrt(D);
 
   function naive(qkv: Float32Array, drop: DropoutSpec | null): { probs: Float64Array; ctx: Float64Array } {
-    const probs = new Float64Array(B * Hh * T * T), ctx = new Float64Array(B * T * Hh * D);
+    const probs = new Float64Array(B * Hh * T * T),
+      ctx = new Float64Array(B * T * Hh * D);
     const thr = drop ? dropoutThreshold(drop.p) : 0;
-    for (let b = 0; b < B; b++) for (let h = 0; h < Hh; h++) for (let t = 0; t < T; t++) {
-      const sc: number[] = [];
-      for (let s = 0; s < T; s++) {
-        let d = 0;
-        for (let e = 0; e < D; e++) d += qkv[(b * T + t) * ld + h * D + e]! * qkv[(b * T + s) * ld + Hh * D + h * D + e]!;
-        sc.push(d * scale + mask[b * T + s]!);
-      }
-      const mx = Math.max(...sc);
-      const ex = sc.map((v) => Math.exp(v - mx));
-      const sum = ex.reduce((p, c) => p + c, 0);
-      for (let s = 0; s < T; s++) {
-        const idx = ((b * Hh + h) * T + t) * T + s;
-        const p = ex[s]! / sum;
-        probs[idx] = p;
-        const pd = drop ? (dropoutHash(drop.seed, idx) >= thr ? p / (1 - drop.p) : 0) : p;
-        for (let e = 0; e < D; e++) ctx[(b * T + t) * Hh * D + h * D + e] += pd * qkv[(b * T + s) * ld + 2 * Hh * D + h * D + e]!;
-      }
-    }
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < Hh; h++)
+        for (let t = 0; t < T; t++) {
+          const sc: number[] = [];
+          for (let s = 0; s < T; s++) {
+            let d = 0;
+            for (let e = 0; e < D; e++)
+              d += qkv[(b * T + t) * ld + h * D + e]! * qkv[(b * T + s) * ld + Hh * D + h * D + e]!;
+            sc.push(d * scale + mask[b * T + s]!);
+          }
+          const mx = Math.max(...sc);
+          const ex = sc.map((v) => Math.exp(v - mx));
+          const sum = ex.reduce((p, c) => p + c, 0);
+          for (let s = 0; s < T; s++) {
+            const idx = ((b * Hh + h) * T + t) * T + s;
+            const p = ex[s]! / sum;
+            probs[idx] = p;
+            const pd = drop ? (dropoutHash(drop.seed, idx) >= thr ? p / (1 - drop.p) : 0) : p;
+            for (let e = 0; e < D; e++)
+              ctx[(b * T + t) * Hh * D + h * D + e] += pd * qkv[(b * T + s) * ld + 2 * Hh * D + h * D + e]!;
+          }
+        }
     return { probs, ctx };
   }
 
@@ -220,7 +274,8 @@ describe('attention', () => {
     it(`forward matches softmax(QK^T/sqrt d + mask) V and backward matches finite differences (dropout ${drop ? 'on' : 'off'})`, () => {
       const qkv = rand(B * T * ld, 12);
       const HD = Hh * D;
-      const probs = new Float32Array(B * Hh * T * T), ctx = new Float32Array(B * T * HD);
+      const probs = new Float32Array(B * Hh * T * T),
+        ctx = new Float32Array(B * T * HD);
       const run = (src: Float32Array, p: Float32Array, c: Float32Array): void =>
         K.attentionForward(src, src.subarray(HD), src.subarray(2 * HD), ld, mask, p, c, HD, B, T, Hh, D, scale, drop);
       run(qkv, probs, ctx);
@@ -228,10 +283,28 @@ describe('attention', () => {
       close(probs, ref.probs, 1e-6, 'probs');
       close(ctx, ref.ctx, 1e-5, 'ctx');
       // padding gets exactly zero probability
-      for (let h = 0; h < Hh; h++) for (let t = 0; t < T; t++) assert.equal(probs[((1 * Hh + h) * T + t) * T + T - 1], 0);
+      for (let h = 0; h < Hh; h++)
+        for (let t = 0; t < T; t++) assert.equal(probs[((1 * Hh + h) * T + t) * T + T - 1], 0);
       const g = rand(B * T * HD, 13);
       const dqkv = new Float32Array(B * T * ld).fill(7); // the padding column must be left alone
-      K.attentionBackward(g, HD, qkv, qkv.subarray(HD), qkv.subarray(2 * HD), ld, probs, dqkv, dqkv.subarray(HD), dqkv.subarray(2 * HD), B, T, Hh, D, scale, drop);
+      K.attentionBackward(
+        g,
+        HD,
+        qkv,
+        qkv.subarray(HD),
+        qkv.subarray(2 * HD),
+        ld,
+        probs,
+        dqkv,
+        dqkv.subarray(HD),
+        dqkv.subarray(2 * HD),
+        B,
+        T,
+        Hh,
+        D,
+        scale,
+        drop,
+      );
       for (let r = 0; r < B * T; r++) assert.equal(dqkv[r * ld + 3 * HD], 7, 'column outside q/k/v untouched');
       const loss = (src: Float32Array): number => {
         const c = new Float32Array(B * T * HD);
@@ -261,8 +334,11 @@ describe('embeddings, dropout, cross-entropy, adamw, reductions', () => {
     assert.deepEqual(Array.from(d), [2, 2, 0, 0, 4, 4]);
   });
   it('dropout keeps about 1-p of the values, scales them by 1/(1-p), and is a function of (seed, index)', () => {
-    const n = 20000, p = 0.25;
-    const x = new Float32Array(n).fill(1), y = new Float32Array(n), y2 = new Float32Array(n);
+    const n = 20000,
+      p = 0.25;
+    const x = new Float32Array(n).fill(1),
+      y = new Float32Array(n),
+      y2 = new Float32Array(n);
     K.dropoutForward(x, y, n, { p, seed: 42 });
     K.dropoutForward(x, y2, n, { p, seed: 42 });
     assert.deepEqual(y, y2);
@@ -289,17 +365,25 @@ describe('embeddings, dropout, cross-entropy, adamw, reductions', () => {
     const { lossSum, count } = K.softmaxCrossEntropy(logits, labels, 3, 3, -100, d, 0.5);
     const lse = (a: number[]): number => Math.log(a.reduce((s, v) => s + Math.exp(v), 0));
     assert.equal(count, 2);
-    assert.ok(Math.abs(lossSum - ((lse([1, 2, 3]) - 3) + (lse([5, 1, -1]) - 5))) < 1e-9);
+    assert.ok(Math.abs(lossSum - (lse([1, 2, 3]) - 3 + (lse([5, 1, -1]) - 5))) < 1e-9);
     assert.deepEqual(Array.from(d.slice(3, 6)), [0, 0, 0]);
     const sm = [1, 2, 3].map((v) => Math.exp(v - lse([1, 2, 3])));
     close(d.slice(0, 3), [sm[0]! * 0.5, sm[1]! * 0.5, (sm[2]! - 1) * 0.5], 1e-6, 'dlogits');
     assert.throws(() => K.softmaxCrossEntropy(logits, Int32Array.from([3, 0, 0]), 3, 3, -100, null, 1), /outside/);
   });
   it('adamw follows torch.optim.AdamW for two steps (decoupled decay, bias correction)', () => {
-    const p = Float32Array.from([0.5, -1]), g = Float32Array.from([0.1, -0.2]);
-    const m = new Float32Array(2), v = new Float32Array(2);
-    const lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
-    const ref = [0.5, -1], rm = [0, 0], rv = [0, 0];
+    const p = Float32Array.from([0.5, -1]),
+      g = Float32Array.from([0.1, -0.2]);
+    const m = new Float32Array(2),
+      v = new Float32Array(2);
+    const lr = 0.01,
+      b1 = 0.9,
+      b2 = 0.999,
+      eps = 1e-8,
+      wd = 0.1;
+    const ref = [0.5, -1],
+      rm = [0, 0],
+      rv = [0, 0];
     for (let t = 1; t <= 2; t++) {
       K.adamwStep(p, g, m, v, 2, lr, b1, b2, eps, wd, 1 - b1 ** t, 1 - b2 ** t);
       for (let i = 0; i < 2; i++) {

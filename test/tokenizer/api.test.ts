@@ -8,7 +8,17 @@ import { after, describe, test } from 'node:test';
 import { Tokenizer, WordPiece } from 'tokenizers';
 import { BertTokenizer } from '../../src/tokenizer/index.js';
 import { parseVocabTxt } from '../../src/tokenizer/config.js';
-import { MINI_DIR, SHARED, TINY_DIR, allFolders, configured, diffEncoding, hfTokenizer, readImdb, shortText } from './helpers/oracle.js';
+import {
+  MINI_DIR,
+  SHARED,
+  TINY_DIR,
+  allFolders,
+  configured,
+  diffEncoding,
+  hfTokenizer,
+  readImdb,
+  shortText,
+} from './helpers/oracle.js';
 import { TORTURE } from './helpers/torture.js';
 import { seeded } from '../helpers/seeded.js';
 
@@ -25,7 +35,12 @@ describe('batches and padding against HF encodeBatch', () => {
       const texts = SAMPLE.slice(0, 120);
       const pairs = texts.map((_, i) => SAMPLE[(i * 13 + 5) % SAMPLE.length]!);
       const failures: string[] = [];
-      const check = (label: string, want: Awaited<ReturnType<typeof base.encodeBatch>>, got: ReturnType<typeof ours.encodeBatch>, withPairs: boolean) => {
+      const check = (
+        label: string,
+        want: Awaited<ReturnType<typeof base.encodeBatch>>,
+        got: ReturnType<typeof ours.encodeBatch>,
+        withPairs: boolean,
+      ) => {
         assert.equal(got.length, want.length);
         for (let i = 0; i < want.length && failures.length < 5; i++) {
           const d = diffEncoding(want[i]!, got[i]!, texts[i]!, withPairs ? pairs[i] : null);
@@ -35,18 +50,33 @@ describe('batches and padding against HF encodeBatch', () => {
       // padding to the longest of the batch, no truncation
       base.disableTruncation();
       base.setPadding({ padId, padToken: '[PAD]' });
-      check('longest', await base.encodeBatch(texts), ours.encodeBatch(texts, null, { padding: 'longest', returnOffsets: true }), false);
+      check(
+        'longest',
+        await base.encodeBatch(texts),
+        ours.encodeBatch(texts, null, { padding: 'longest', returnOffsets: true }),
+        false,
+      );
       // (the binding's encodeBatch takes no pairs: each pair is padded to the longest of the batch by hand)
       const oursPairs = ours.encodeBatch(texts, pairs, { padding: true, returnOffsets: true });
       base.setPadding({ padId, padToken: '[PAD]', maxLength: oursPairs[0]!.inputIds.length });
       check('longest pairs', await Promise.all(texts.map((t, i) => base.encode(t, pairs[i]!))), oursPairs, true);
       // max_length with truncation
       configured(base, { maxLength: 64, strategy: 'LongestFirst', padTo: 64, padId });
-      check('max_length 64', await base.encodeBatch(texts), ours.encodeBatch(texts, null, { padding: 'max_length', maxLength: 64, truncation: true, returnOffsets: true }), false);
+      check(
+        'max_length 64',
+        await base.encodeBatch(texts),
+        ours.encodeBatch(texts, null, { padding: 'max_length', maxLength: 64, truncation: true, returnOffsets: true }),
+        false,
+      );
       check(
         'max_length 64 pairs',
         await Promise.all(texts.map((t, i) => base.encode(t, pairs[i]!))),
-        ours.encodeBatch(texts, pairs, { padding: 'max_length', maxLength: 64, truncation: 'longest_first', returnOffsets: true }),
+        ours.encodeBatch(texts, pairs, {
+          padding: 'max_length',
+          maxLength: 64,
+          truncation: 'longest_first',
+          returnOffsets: true,
+        }),
         true,
       );
       configured(base, {});
@@ -60,13 +90,17 @@ test('without special tokens, truncation uses the whole maxLength, as HF', async
   const base = await hfTokenizer(TINY_DIR);
   const failures: string[] = [];
   for (const strategy of ['LongestFirst', 'OnlyFirst', 'OnlySecond'] as const) {
-    const truncation = ({ LongestFirst: 'longest_first', OnlyFirst: 'only_first', OnlySecond: 'only_second' } as const)[strategy];
+    const truncation = ({ LongestFirst: 'longest_first', OnlyFirst: 'only_first', OnlySecond: 'only_second' } as const)[
+      strategy
+    ];
     for (const maxLength of [1, 2, 7, 30]) {
       const hf = configured(base, { maxLength, strategy });
       for (let i = 0; i < 30; i++) {
-        const a = SAMPLE[i]!, b = SAMPLE[SAMPLE.length - 1 - i]!;
+        const a = SAMPLE[i]!,
+          b = SAMPLE[SAMPLE.length - 1 - i]!;
         for (const pair of [null, b]) {
-          let want = null, got = null;
+          let want = null,
+            got = null;
           try {
             want = await hf.encode(a, pair, { addSpecialTokens: false });
           } catch {
@@ -77,8 +111,14 @@ test('without special tokens, truncation uses the whole maxLength, as HF', async
           } catch {
             // both must fail
           }
-          const d = !want !== !got ? `HF ${want ? 'ok' : 'error'}, ours ${got ? 'ok' : 'error'}` : want && got ? diffEncoding(want, got, a, pair) : null;
-          if (d && failures.length < 5) failures.push(`${strategy} ${maxLength} ${pair ? 'pair' : 'single'} ${shortText(a, 30)}: ${d}`);
+          const d =
+            !want !== !got
+              ? `HF ${want ? 'ok' : 'error'}, ours ${got ? 'ok' : 'error'}`
+              : want && got
+                ? diffEncoding(want, got, a, pair)
+                : null;
+          if (d && failures.length < 5)
+            failures.push(`${strategy} ${maxLength} ${pair ? 'pair' : 'single'} ${shortText(a, 30)}: ${d}`);
         }
       }
     }
@@ -89,8 +129,12 @@ test('without special tokens, truncation uses the whole maxLength, as HF', async
 
 test('encodeBatchFlat holds encodeBatch row by row in [batch, seqLen] typed arrays', () => {
   const ours = BertTokenizer.fromPretrained(TINY_DIR);
-  const texts = SAMPLE.slice(0, 40), pairs = SAMPLE.slice(40, 80);
-  for (const options of [{ returnOffsets: true }, { padding: 'max_length', maxLength: 48, truncation: 'longest_first', returnOffsets: true }] as const) {
+  const texts = SAMPLE.slice(0, 40),
+    pairs = SAMPLE.slice(40, 80);
+  for (const options of [
+    { returnOffsets: true },
+    { padding: 'max_length', maxLength: 48, truncation: 'longest_first', returnOffsets: true },
+  ] as const) {
     const rows = ours.encodeBatch(texts, pairs, { padding: 'longest', ...options });
     const flat = ours.encodeBatchFlat(texts, pairs, options);
     assert.equal(flat.batch, texts.length);
@@ -102,7 +146,10 @@ test('encodeBatchFlat holds encodeBatch row by row in [batch, seqLen] typed arra
       assert.deepEqual(row(flat.tokenTypeIds), r.tokenTypeIds);
       assert.deepEqual(row(flat.attentionMask), r.attentionMask);
       assert.deepEqual(row(flat.specialTokensMask), r.specialTokensMask);
-      assert.deepEqual(Array.from(flat.offsets!.subarray(2 * b * flat.seqLen, 2 * (b + 1) * flat.seqLen)), r.offsets!.flat());
+      assert.deepEqual(
+        Array.from(flat.offsets!.subarray(2 * b * flat.seqLen, 2 * (b + 1) * flat.seqLen)),
+        r.offsets!.flat(),
+      );
     });
   }
   assert.equal(ours.encodeBatchFlat([], null).batch, 0);
@@ -121,7 +168,13 @@ test('decode equals HF decode (WordPiece decoder, clean-up, unknown ids skipped,
       const n = Math.floor(rand() * 30);
       for (let k = 0; k < n; k++) {
         const r = rand();
-        ids.push(r < 0.1 ? special[Math.floor(rand() * special.length)]! : r < 0.13 ? ours.vocabSize + Math.floor(rand() * 10) : Math.floor(rand() * ours.vocabSize));
+        ids.push(
+          r < 0.1
+            ? special[Math.floor(rand() * special.length)]!
+            : r < 0.13
+              ? ours.vocabSize + Math.floor(rand() * 10)
+              : Math.floor(rand() * ours.vocabSize),
+        );
       }
       idLists.push(ids);
     }
@@ -130,7 +183,10 @@ test('decode equals HF decode (WordPiece decoder, clean-up, unknown ids skipped,
       for (const skip of [false, true]) {
         const want = await hf.decode(ids, skip);
         const got = ours.decode(ids, { skipSpecialTokens: skip });
-        if (want !== got && failures.length < 5) failures.push(`${dir} ${JSON.stringify(ids.slice(0, 12))} skip ${skip}: HF ${JSON.stringify(want)} vs ${JSON.stringify(got)}`);
+        if (want !== got && failures.length < 5)
+          failures.push(
+            `${dir} ${JSON.stringify(ids.slice(0, 12))} skip ${skip}: HF ${JSON.stringify(want)} vs ${JSON.stringify(got)}`,
+          );
       }
     }
   }
@@ -140,7 +196,8 @@ test('decode equals HF decode (WordPiece decoder, clean-up, unknown ids skipped,
 test('tokenize equals HF tokens without special tokens; token/id conversions', async () => {
   const ours = BertTokenizer.fromPretrained(MINI_DIR);
   const hf = configured(await hfTokenizer(MINI_DIR), {});
-  for (const t of SAMPLE.slice(0, 100)) assert.deepEqual(ours.tokenize(t), (await hf.encode(t, null, { addSpecialTokens: false })).getTokens());
+  for (const t of SAMPLE.slice(0, 100))
+    assert.deepEqual(ours.tokenize(t), (await hf.encode(t, null, { addSpecialTokens: false })).getTokens());
   assert.deepEqual(ours.tokenize('Unaffable [MASK]!'), ['una', '##ffa', '##ble', '[MASK]', '!']);
   assert.equal(ours.convertTokensToIds('[MASK]'), 103);
   assert.deepEqual(ours.convertTokensToIds(['hello', 'no-such-token', '##s']), [7592, 100, 2015]);
@@ -161,13 +218,21 @@ test('special-token roles and ids come from the folder (hf-tiny has [CLS]=9, [SE
   assert.equal(tiny.modelMaxLength, 512);
   assert.deepEqual(tiny.encode('the cat').inputIds.at(0), 9);
   const chinese = BertTokenizer.fromPretrained(allFolders()['chinese cased vocab.txt']!);
-  assert.deepEqual(chinese.normalizerOptions, { cleanText: true, handleChineseChars: true, stripAccents: null, lowercase: false });
+  assert.deepEqual(chinese.normalizerOptions, {
+    cleanText: true,
+    handleChineseChars: true,
+    stripAccents: null,
+    lowercase: false,
+  });
 });
 
 /** hf-tiny's tokenizer.json with added tokens of every kind. */
 function addedTokensJson(): string {
   const doc = JSON.parse(readFileSync(join(TINY_DIR, 'tokenizer.json'), 'utf8')) as { added_tokens: object[] };
-  const t = (content: string, o: Partial<Record<'single_word' | 'lstrip' | 'rstrip' | 'normalized' | 'special', boolean>>) => ({
+  const t = (
+    content: string,
+    o: Partial<Record<'single_word' | 'lstrip' | 'rstrip' | 'normalized' | 'special', boolean>>,
+  ) => ({
     id: 0,
     content,
     single_word: false,
@@ -217,12 +282,14 @@ test('added tokens with lstrip, rstrip, single_word, normalized and new ids matc
     if (d && failures.length < 5) failures.push(`${shortText(t, 60)}: ${d}`);
   });
   for (let i = 0; i < 11; i++) {
-    const a = texts[i]!, b = texts[(i + 3) % 11]!;
+    const a = texts[i]!,
+      b = texts[(i + 3) % 11]!;
     const d = diffEncoding(await hf.encode(a, b), ours.encode(a, b, { returnOffsets: true }), a, b);
     if (d && failures.length < 5) failures.push(`pair ${i}: ${d}`);
     const want = await hf.decode((await hf.encode(a)).getIds(), true);
     const got = ours.decode(ours.encode(a).inputIds, { skipSpecialTokens: true });
-    if (want !== got && failures.length < 5) failures.push(`decode ${i}: HF ${JSON.stringify(want)} vs ${JSON.stringify(got)}`);
+    if (want !== got && failures.length < 5)
+      failures.push(`decode ${i}: HF ${JSON.stringify(want)} vs ${JSON.stringify(got)}`);
   }
   assert.deepEqual(failures, []);
   assert.equal(ours.vocabSize, hf.getVocabSize(true));
@@ -237,13 +304,26 @@ test('templates: BertProcessing, unusual TemplateProcessing, no post-processor, 
       post_processor: {
         type: 'TemplateProcessing',
         single: [{ Sequence: { id: 'A', type_id: 1 } }, { SpecialToken: { id: 'END', type_id: 2 } }],
-        pair: [{ SpecialToken: { id: 'END', type_id: 0 } }, { Sequence: { id: 'B', type_id: 0 } }, { Sequence: { id: 'A', type_id: 1 } }, { SpecialToken: { id: 'END', type_id: 1 } }],
+        pair: [
+          { SpecialToken: { id: 'END', type_id: 0 } },
+          { Sequence: { id: 'B', type_id: 0 } },
+          { Sequence: { id: 'A', type_id: 1 } },
+          { SpecialToken: { id: 'END', type_id: 1 } },
+        ],
         special_tokens: { END: { id: 'END', ids: [10, 11], tokens: ['[SEP]', '[MASK]'] } },
       },
     },
     { post_processor: null },
     { normalizer: null, decoder: null },
-    { normalizer: { type: 'BertNormalizer', clean_text: false, handle_chinese_chars: false, strip_accents: true, lowercase: false } },
+    {
+      normalizer: {
+        type: 'BertNormalizer',
+        clean_text: false,
+        handle_chinese_chars: false,
+        strip_accents: true,
+        lowercase: false,
+      },
+    },
   ];
   const failures: string[] = [];
   for (const v of variants) {
@@ -251,20 +331,29 @@ test('templates: BertProcessing, unusual TemplateProcessing, no post-processor, 
     const hf = Tokenizer.fromString(json);
     const ours = BertTokenizer.fromTokenizerJson(json);
     for (let i = 0; i < 40; i++) {
-      const a = SAMPLE[i + 200]!, b = SAMPLE[(i * 5) % SAMPLE.length]!;
+      const a = SAMPLE[i + 200]!,
+        b = SAMPLE[(i * 5) % SAMPLE.length]!;
       for (const pair of [null, b]) {
         const d = diffEncoding(await hf.encode(a, pair), ours.encode(a, pair, { returnOffsets: true }), a, pair);
         if (d && failures.length < 5) failures.push(`${JSON.stringify(v).slice(0, 60)} ${shortText(a, 30)}: ${d}`);
       }
       const ids = ours.encode(a).inputIds;
-      const want = await hf.decode(ids, false), got = ours.decode(ids);
-      if (want !== got && failures.length < 5) failures.push(`${JSON.stringify(v).slice(0, 60)} decode: HF ${JSON.stringify(want)} vs ${JSON.stringify(got)}`);
+      const want = await hf.decode(ids, false),
+        got = ours.decode(ids);
+      if (want !== got && failures.length < 5)
+        failures.push(`${JSON.stringify(v).slice(0, 60)} decode: HF ${JSON.stringify(want)} vs ${JSON.stringify(got)}`);
     }
     // Truncation counts the template's special tokens (two for END here).
     const hfT = Tokenizer.fromString(json);
     hfT.setTruncation(12);
-    const a = SAMPLE[0]!, b = SAMPLE[1]!;
-    const d = diffEncoding(await hfT.encode(a, b), ours.encode(a, b, { maxLength: 12, truncation: true, returnOffsets: true }), a, b);
+    const a = SAMPLE[0]!,
+      b = SAMPLE[1]!;
+    const d = diffEncoding(
+      await hfT.encode(a, b),
+      ours.encode(a, b, { maxLength: 12, truncation: true, returnOffsets: true }),
+      a,
+      b,
+    );
     if (d && failures.length < 5) failures.push(`${JSON.stringify(v).slice(0, 60)} truncated: ${d}`);
   }
   assert.deepEqual(failures, []);
@@ -344,12 +433,22 @@ test('options: maxLength alone truncates; padding max_length alone does not; lon
     tokenTypeIds: [0, 0, 0, 0, 0, 0],
     attentionMask: [1, 1, 1, 0, 0, 0],
     specialTokensMask: [1, 0, 1, 1, 1, 1],
-    offsets: [[0, 0], [0, 2], [0, 0], [0, 0], [0, 0], [0, 0]],
+    offsets: [
+      [0, 0],
+      [0, 2],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+    ],
   });
   assert.deepEqual(ours.encode('hi', null, { addSpecialTokens: false }).inputIds, [7632]);
   assert.equal(ours.encode('hi').offsets, undefined);
   // Offsets index the caller's string in UTF-16 units, astral characters included.
   const text = '😀 naïve Zoë 𠀀x';
   const e = ours.encode(text, null, { returnOffsets: true, addSpecialTokens: false });
-  assert.deepEqual(e.offsets!.map(([s, t]) => text.slice(s, t)), ['😀', 'naïve', 'Zoë', '𠀀', 'x']);
+  assert.deepEqual(
+    e.offsets!.map(([s, t]) => text.slice(s, t)),
+    ['😀', 'naïve', 'Zoë', '𠀀', 'x'],
+  );
 });

@@ -79,18 +79,33 @@ describe('options', () => {
   });
 
   test('impossible truncation', () => {
-    throwsClearly(() => tok.encode('a b c', 'd e', { maxLength: 2, truncation: true }), /maxLength 2 is smaller than the 3 special tokens/);
-    throwsClearly(() => tok.encode('a b c d e f', null, { maxLength: 4, truncation: 'only_second' }), /only_second.*needs a second sequence/);
-    throwsClearly(() => tok.encode('a b', 'c d e f g h', { maxLength: 6, truncation: 'only_first' }), /cannot truncate the first sequence \(2 tokens\)/);
+    throwsClearly(
+      () => tok.encode('a b c', 'd e', { maxLength: 2, truncation: true }),
+      /maxLength 2 is smaller than the 3 special tokens/,
+    );
+    throwsClearly(
+      () => tok.encode('a b c d e f', null, { maxLength: 4, truncation: 'only_second' }),
+      /only_second.*needs a second sequence/,
+    );
+    throwsClearly(
+      () => tok.encode('a b', 'c d e f g h', { maxLength: 6, truncation: 'only_first' }),
+      /cannot truncate the first sequence \(2 tokens\)/,
+    );
     const noMax = BertTokenizer.fromVocab(['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'a']);
     throwsClearly(() => noMax.encode('a', null, { truncation: true }), /needs maxLength/);
     throwsClearly(() => noMax.encode('a', null, { padding: 'max_length' }), /needs maxLength/);
-    const tiny = JSON.parse(tinyJson) as { model: { vocab: Record<string, number> }; added_tokens: { content: string }[] };
+    const tiny = JSON.parse(tinyJson) as {
+      model: { vocab: Record<string, number> };
+      added_tokens: { content: string }[];
+    };
     delete tiny.model.vocab['[PAD]'];
     tiny.added_tokens = tiny.added_tokens.filter((t) => t.content !== '[PAD]');
     const noPad = BertTokenizer.fromTokenizerJson(JSON.stringify(tiny));
     throwsClearly(() => noPad.encodeBatch(['a', 'a a'], null, { padding: 'longest' }), /pad token/);
-    throwsClearly(() => tok.encodeBatchFlat(['a b c d e'], null, { padding: 'max_length', maxLength: 4, truncation: false }), /more than maxLength 4: enable truncation/);
+    throwsClearly(
+      () => tok.encodeBatchFlat(['a b c d e'], null, { padding: 'max_length', maxLength: 4, truncation: false }),
+      /more than maxLength 4: enable truncation/,
+    );
   });
 
   test('decode and conversions', () => {
@@ -105,14 +120,26 @@ describe('folders and files', () => {
   test('a missing folder, or one without a vocabulary', () => {
     throwsClearly(() => BertTokenizer.fromPretrained(join(tmp, 'nope')), /does not exist/);
     throwsClearly(() => BertTokenizer.fromPretrained(folder('empty', {})), /neither tokenizer.json nor vocab.txt/);
-    throwsClearly(() => BertTokenizer.fromPretrained(folder('blank-vocab', { 'vocab.txt': '' })), /vocabulary is empty/);
+    throwsClearly(
+      () => BertTokenizer.fromPretrained(folder('blank-vocab', { 'vocab.txt': '' })),
+      /vocabulary is empty/,
+    );
     throwsClearly(() => BertTokenizer.fromPretrained(''), /non-empty string/);
   });
 
   test('a vocabulary without its unk token', () => {
-    throwsClearly(() => BertTokenizer.fromPretrained(folder('no-unk', { 'vocab.txt': '[PAD]\n[CLS]\n[SEP]\nhello\n' })), /no entry for the unk token "\[UNK\]"/);
     throwsClearly(
-      () => BertTokenizer.fromPretrained(folder('other-unk', { 'vocab.txt': '[PAD]\n[UNK]\n[CLS]\n[SEP]\n', 'tokenizer_config.json': '{"unk_token": "<unk>"}' })),
+      () => BertTokenizer.fromPretrained(folder('no-unk', { 'vocab.txt': '[PAD]\n[CLS]\n[SEP]\nhello\n' })),
+      /no entry for the unk token "\[UNK\]"/,
+    );
+    throwsClearly(
+      () =>
+        BertTokenizer.fromPretrained(
+          folder('other-unk', {
+            'vocab.txt': '[PAD]\n[UNK]\n[CLS]\n[SEP]\n',
+            'tokenizer_config.json': '{"unk_token": "<unk>"}',
+          }),
+        ),
       /"<unk>"/,
     );
     const doc = JSON.parse(tinyJson) as { model: { vocab: Record<string, number> } };
@@ -121,18 +148,31 @@ describe('folders and files', () => {
   });
 
   test('malformed tokenizer.json and tokenizer_config.json', () => {
-    throwsClearly(() => BertTokenizer.fromPretrained(folder('bad-json', { 'tokenizer.json': '{"model": {' })), /tokenizer.json: not valid JSON/);
+    throwsClearly(
+      () => BertTokenizer.fromPretrained(folder('bad-json', { 'tokenizer.json': '{"model": {' })),
+      /tokenizer.json: not valid JSON/,
+    );
     throwsClearly(() => BertTokenizer.fromTokenizerJson('[1, 2]'), /expected an object, got an array/);
     throwsClearly(() => BertTokenizer.fromTokenizerJson('{}'), /model: expected an object, got nothing/);
     const doc = () => JSON.parse(tinyJson) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-    const cases: [(d: Record<string, any>) => void, RegExp][] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
-      [(d) => (d['model']['vocab']['hello'] = 'one'), /model\.vocab\["hello"\]: expected a non-negative integer id, got string/],
+    const cases: [(d: Record<string, any>) => void, RegExp][] = [
+      // eslint-disable-line @typescript-eslint/no-explicit-any
+      [
+        (d) => (d['model']['vocab']['hello'] = 'one'),
+        /model\.vocab\["hello"\]: expected a non-negative integer id, got string/,
+      ],
       [(d) => (d['model']['vocab'] = []), /model\.vocab: expected an object/],
       [(d) => (d['model']['max_input_chars_per_word'] = -3), /max_input_chars_per_word/],
       [(d) => (d['normalizer']['lowercase'] = 'yes'), /normalizer\.lowercase: expected true or false/],
       [(d) => (d['added_tokens'][0]['content'] = 5), /added_tokens\[0\]\.content: expected a string/],
-      [(d) => (d['post_processor']['single'][0] = { SpecialToken: { id: '[NOPE]', type_id: 0 } }), /"\[NOPE\]" is not in post_processor\.special_tokens/],
-      [(d) => (d['post_processor']['pair'] = d['post_processor']['single']), /pair template must contain sequences A and B/],
+      [
+        (d) => (d['post_processor']['single'][0] = { SpecialToken: { id: '[NOPE]', type_id: 0 } }),
+        /"\[NOPE\]" is not in post_processor\.special_tokens/,
+      ],
+      [
+        (d) => (d['post_processor']['pair'] = d['post_processor']['single']),
+        /pair template must contain sequences A and B/,
+      ],
       [(d) => (d['post_processor']['special_tokens']['[CLS]']['ids'] = ['x']), /ids: expected an array of ids/],
     ];
     for (const [mutate, pattern] of cases) {
@@ -140,25 +180,60 @@ describe('folders and files', () => {
       mutate(d);
       throwsClearly(() => BertTokenizer.fromTokenizerJson(JSON.stringify(d)), pattern);
     }
-    const cfgDir = folder('bad-config', { 'vocab.txt': '[PAD]\n[UNK]\n[CLS]\n[SEP]\n', 'tokenizer_config.json': '{"do_lower_case": "no"}' });
-    throwsClearly(() => BertTokenizer.fromPretrained(cfgDir), /tokenizer_config\.json: do_lower_case: expected true or false/);
-    const cfgDir2 = folder('bad-config2', { 'vocab.txt': '[PAD]\n[UNK]\n[CLS]\n[SEP]\n', 'tokenizer_config.json': '{"model_max_length": "512"' });
+    const cfgDir = folder('bad-config', {
+      'vocab.txt': '[PAD]\n[UNK]\n[CLS]\n[SEP]\n',
+      'tokenizer_config.json': '{"do_lower_case": "no"}',
+    });
+    throwsClearly(
+      () => BertTokenizer.fromPretrained(cfgDir),
+      /tokenizer_config\.json: do_lower_case: expected true or false/,
+    );
+    const cfgDir2 = folder('bad-config2', {
+      'vocab.txt': '[PAD]\n[UNK]\n[CLS]\n[SEP]\n',
+      'tokenizer_config.json': '{"model_max_length": "512"',
+    });
     throwsClearly(() => BertTokenizer.fromPretrained(cfgDir2), /tokenizer_config\.json: not valid JSON/);
   });
 
   test('tokenizers of other kinds say what is unsupported', () => {
     const base = JSON.parse(tinyJson) as Record<string, unknown>;
-    const bpe = { ...base, model: { type: 'BPE', dropout: null, unk_token: '<unk>', vocab: { a: 0 }, merges: [] }, pre_tokenizer: { type: 'ByteLevel' } };
-    throwsClearly(() => BertTokenizer.fromTokenizerJson(JSON.stringify(bpe)), /model\.type: "BPE" is not supported/, /WordPiece/);
+    const bpe = {
+      ...base,
+      model: { type: 'BPE', dropout: null, unk_token: '<unk>', vocab: { a: 0 }, merges: [] },
+      pre_tokenizer: { type: 'ByteLevel' },
+    };
+    throwsClearly(
+      () => BertTokenizer.fromTokenizerJson(JSON.stringify(bpe)),
+      /model\.type: "BPE" is not supported/,
+      /WordPiece/,
+    );
     const unigram = { ...base, model: { type: 'Unigram', unk_id: 0, vocab: [['<unk>', 0]] } };
     throwsClearly(() => BertTokenizer.fromTokenizerJson(JSON.stringify(unigram)), /"Unigram" is not supported/);
     const untypedBpe = { ...base, model: { vocab: { a: 0 }, merges: [] } };
-    throwsClearly(() => BertTokenizer.fromTokenizerJson(JSON.stringify(untypedBpe)), /model\.type: nothing \(missing\) is not supported/);
-    throwsClearly(() => BertTokenizer.fromTokenizerJson(JSON.stringify({ ...base, normalizer: { type: 'NFKC' } })), /normalizer\.type: string "NFKC" is not supported/);
-    throwsClearly(() => BertTokenizer.fromTokenizerJson(JSON.stringify({ ...base, pre_tokenizer: { type: 'ByteLevel' } })), /pre_tokenizer: string "ByteLevel" is not supported/);
-    throwsClearly(() => BertTokenizer.fromTokenizerJson(JSON.stringify({ ...base, post_processor: { type: 'RobertaProcessing' } })), /post_processor\.type: string "RobertaProcessing"/);
-    throwsClearly(() => BertTokenizer.fromTokenizerJson(JSON.stringify({ ...base, decoder: { type: 'ByteLevel' } })), /decoder\.type/);
-    throwsClearly(() => BertTokenizer.fromPretrained(folder('bpe', { 'tokenizer.json': JSON.stringify(bpe) })), /bpe[/\\]tokenizer\.json: model\.type: "BPE"/);
+    throwsClearly(
+      () => BertTokenizer.fromTokenizerJson(JSON.stringify(untypedBpe)),
+      /model\.type: nothing \(missing\) is not supported/,
+    );
+    throwsClearly(
+      () => BertTokenizer.fromTokenizerJson(JSON.stringify({ ...base, normalizer: { type: 'NFKC' } })),
+      /normalizer\.type: string "NFKC" is not supported/,
+    );
+    throwsClearly(
+      () => BertTokenizer.fromTokenizerJson(JSON.stringify({ ...base, pre_tokenizer: { type: 'ByteLevel' } })),
+      /pre_tokenizer: string "ByteLevel" is not supported/,
+    );
+    throwsClearly(
+      () => BertTokenizer.fromTokenizerJson(JSON.stringify({ ...base, post_processor: { type: 'RobertaProcessing' } })),
+      /post_processor\.type: string "RobertaProcessing"/,
+    );
+    throwsClearly(
+      () => BertTokenizer.fromTokenizerJson(JSON.stringify({ ...base, decoder: { type: 'ByteLevel' } })),
+      /decoder\.type/,
+    );
+    throwsClearly(
+      () => BertTokenizer.fromPretrained(folder('bpe', { 'tokenizer.json': JSON.stringify(bpe) })),
+      /bpe[/\\]tokenizer\.json: model\.type: "BPE"/,
+    );
   });
 
   test('save to a place that cannot be a folder', () => {

@@ -23,7 +23,8 @@ for (const [name, dir] of Object.entries(allFolders())) {
         const encs = await hf.encodeBatch(chunk);
         for (let i = 0; i < chunk.length; i++) {
           const d = diffEncoding(encs[i]!, ours.encode(chunk[i]!, null, { returnOffsets: true }), chunk[i]!);
-          if (d && failures.length < 5) failures.push(`review ${(start + i) * step}: ${d}\n  text ${shortText(chunk[i]!)}`);
+          if (d && failures.length < 5)
+            failures.push(`review ${(start + i) * step}: ${d}\n  text ${shortText(chunk[i]!)}`);
         }
       }
       assert.deepEqual(failures, []);
@@ -36,27 +37,37 @@ for (const [name, dir] of Object.entries(allFolders())) {
       // Pairs of very different lengths: a first sentence with a review, a review with a first sentence, two reviews.
       const pairs: [string, string][] = [];
       for (let i = 0; i < 60; i++) {
-        const a = reviews[(i * 7919) % reviews.length]!, b = reviews[(i * 104729 + 13) % reviews.length]!;
+        const a = reviews[(i * 7919) % reviews.length]!,
+          b = reviews[(i * 104729 + 13) % reviews.length]!;
         const firstSentence = a.split(/[.!?]/)[0]!.slice(0, 200);
         pairs.push(i % 3 === 0 ? [firstSentence, b] : i % 3 === 1 ? [b, firstSentence] : [a, b]);
       }
       pairs.push(['', 'only the second text'], ['only the first text', ''], ['', '']);
       const failures: string[] = [];
       for (const strategy of ['LongestFirst', 'OnlyFirst', 'OnlySecond'] as const) {
-        const ourStrategy = ({ LongestFirst: 'longest_first', OnlyFirst: 'only_first', OnlySecond: 'only_second' } as const)[strategy];
+        const ourStrategy = (
+          { LongestFirst: 'longest_first', OnlyFirst: 'only_first', OnlySecond: 'only_second' } as const
+        )[strategy];
         for (const maxLength of [3, 4, 9, 64, 512]) {
           for (const pad of [false, true]) {
             const hf = configured(base, { maxLength, strategy, padTo: pad ? maxLength : undefined, padId });
             for (const [a, b] of pairs) {
-              let want: Awaited<ReturnType<typeof hf.encode>> | null = null, wantError = '';
+              let want: Awaited<ReturnType<typeof hf.encode>> | null = null,
+                wantError = '';
               try {
                 want = await hf.encode(a, b);
               } catch (e) {
                 wantError = (e as Error).message;
               }
-              let got: ReturnType<typeof ours.encode> | null = null, gotError = '';
+              let got: ReturnType<typeof ours.encode> | null = null,
+                gotError = '';
               try {
-                got = ours.encode(a, b, { maxLength, truncation: ourStrategy, padding: pad ? 'max_length' : false, returnOffsets: true });
+                got = ours.encode(a, b, {
+                  maxLength,
+                  truncation: ourStrategy,
+                  padding: pad ? 'max_length' : false,
+                  returnOffsets: true,
+                });
               } catch (e) {
                 gotError = (e as Error).message;
               }
@@ -65,7 +76,9 @@ for (const [name, dir] of Object.entries(allFolders())) {
                 const d = diffEncoding(want, got, a, b);
                 if (d && failures.length < 5) failures.push(`${where}: ${d}`);
               } else if (!want !== !got && failures.length < 5) {
-                failures.push(`${where}: HF ${wantError ? 'error ' + wantError : 'ok'}, ours ${gotError ? 'error ' + gotError : 'ok'}`);
+                failures.push(
+                  `${where}: HF ${wantError ? 'error ' + wantError : 'ok'}, ours ${gotError ? 'error ' + gotError : 'ok'}`,
+                );
               }
             }
           }

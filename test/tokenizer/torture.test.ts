@@ -10,7 +10,11 @@ const RANDOM = randomTexts(3000);
 // Planes 0-3 and 14 in full, the uniform unassigned / private-use planes sampled (scripts/tokenizer-diff.ts: all).
 const EVERY = everyCodePoint(true);
 
-async function compareAll(ours: BertTokenizer, hf: Awaited<ReturnType<typeof hfTokenizer>>, texts: readonly string[]): Promise<string[]> {
+async function compareAll(
+  ours: BertTokenizer,
+  hf: Awaited<ReturnType<typeof hfTokenizer>>,
+  texts: readonly string[],
+): Promise<string[]> {
   const failures: string[] = [];
   const encs = await hf.encodeBatch([...texts]);
   texts.forEach((t, i) => {
@@ -45,12 +49,16 @@ for (const [name, dir] of Object.entries(allFolders())) {
       const base = await hfTokenizer(dir);
       const failures: string[] = [];
       for (const strategy of ['LongestFirst', 'OnlyFirst', 'OnlySecond'] as const) {
-        const truncation = ({ LongestFirst: 'longest_first', OnlyFirst: 'only_first', OnlySecond: 'only_second' } as const)[strategy];
+        const truncation = (
+          { LongestFirst: 'longest_first', OnlyFirst: 'only_first', OnlySecond: 'only_second' } as const
+        )[strategy];
         for (const maxLength of [3, 4, 5, 6, 8, 40]) {
           const hf = configured(base, { maxLength, strategy, padTo: maxLength, padId: ours.padTokenId ?? 0 });
           for (let i = 0; i < TORTURE.length; i++) {
-            const a = TORTURE[i]!, b = TORTURE[(i * 7 + 3) % TORTURE.length]!;
-            let want = null, got = null;
+            const a = TORTURE[i]!,
+              b = TORTURE[(i * 7 + 3) % TORTURE.length]!;
+            let want = null,
+              got = null;
             try {
               want = await hf.encode(a, b);
             } catch {
@@ -63,7 +71,8 @@ for (const [name, dir] of Object.entries(allFolders())) {
             }
             const where = `${strategy} maxLength ${maxLength} (${shortText(a, 40)}, ${shortText(b, 40)})`;
             if (!want !== !got) {
-              if (failures.length < 8) failures.push(`${where}: HF ${want ? 'ok' : 'error'}, ours ${got ? 'ok' : 'error'}`);
+              if (failures.length < 8)
+                failures.push(`${where}: HF ${want ? 'ok' : 'error'}, ours ${got ? 'ok' : 'error'}`);
             } else if (want && got) {
               const d = diffEncoding(want, got, a, b);
               if (d && failures.length < 8) failures.push(`${where}: ${d}`);

@@ -11,7 +11,12 @@ import { seeded } from '../helpers/seeded.js';
 
 const COMBOS: { cleanText: boolean; handleChineseChars: boolean; stripAccents: boolean; lowercase: boolean }[] = [];
 for (let m = 0; m < 16; m++) {
-  COMBOS.push({ cleanText: (m & 1) !== 0, handleChineseChars: (m & 2) !== 0, stripAccents: (m & 4) !== 0, lowercase: (m & 8) !== 0 });
+  COMBOS.push({
+    cleanText: (m & 1) !== 0,
+    handleChineseChars: (m & 2) !== 0,
+    stripAccents: (m & 4) !== 0,
+    lowercase: (m & 8) !== 0,
+  });
 }
 const label = (c: (typeof COMBOS)[number]) =>
   `clean ${+c.cleanText} chinese ${+c.handleChineseChars} strip ${+c.stripAccents} lower ${+c.lowercase}`;
@@ -23,11 +28,14 @@ test('normalized text equals HF BertNormalizer on every code point, under all 16
     const hf = bertNormalizer(combo);
     const ours = new BertNormalizer(combo);
     for (const s of strings) {
-      const want = hf.normalizeString(s), got = ours.normalize(s);
+      const want = hf.normalizeString(s),
+        got = ours.normalize(s);
       if (want !== got) {
         let k = 0;
         while (k < want.length && want[k] === got[k]) k++;
-        failures.push(`${label(combo)}: first difference at ${k}: HF ${JSON.stringify(want.slice(k, k + 8))} vs ${JSON.stringify(got.slice(k, k + 8))}`);
+        failures.push(
+          `${label(combo)}: first difference at ${k}: HF ${JSON.stringify(want.slice(k, k + 8))} vs ${JSON.stringify(got.slice(k, k + 8))}`,
+        );
         break;
       }
     }
@@ -36,8 +44,58 @@ test('normalized text equals HF BertNormalizer on every code point, under all 16
 });
 
 /** Marks of many combining classes (and non-starters that survive accent stripping), to exercise reordering. */
-const MARKS = ['\u0301', '\u0300', '\u0316', '\u0317', '\u0327', '\u0328', '\u0334', '\u0345', '\u035c', '\u035d', '\u05b0', '\u05b1', '\u093c', '\u094d', '\u0e38', '\u0e48', '\u302a', '\u302e', '\u1dce', '\u{1d165}', '\u{1d16d}', '\u{1d16e}', '\u{1e944}', '\u1b44', '\u0f71', '\u0f72'];
-const BASES = ['a', 'E', 'i', 'I', 'İ', 'é', 'Å', 'ǅ', 'ﬁ', '中', '豈', '한', 'Σ', '\u{1d15f}', '\u{1d160}', ' ', '\u0000', '\u200b', '!', '𝐀', 'ß', 'ΐ'];
+const MARKS = [
+  '\u0301',
+  '\u0300',
+  '\u0316',
+  '\u0317',
+  '\u0327',
+  '\u0328',
+  '\u0334',
+  '\u0345',
+  '\u035c',
+  '\u035d',
+  '\u05b0',
+  '\u05b1',
+  '\u093c',
+  '\u094d',
+  '\u0e38',
+  '\u0e48',
+  '\u302a',
+  '\u302e',
+  '\u1dce',
+  '\u{1d165}',
+  '\u{1d16d}',
+  '\u{1d16e}',
+  '\u{1e944}',
+  '\u1b44',
+  '\u0f71',
+  '\u0f72',
+];
+const BASES = [
+  'a',
+  'E',
+  'i',
+  'I',
+  'İ',
+  'é',
+  'Å',
+  'ǅ',
+  'ﬁ',
+  '中',
+  '豈',
+  '한',
+  'Σ',
+  '\u{1d15f}',
+  '\u{1d160}',
+  ' ',
+  '\u0000',
+  '\u200b',
+  '!',
+  '𝐀',
+  'ß',
+  'ΐ',
+];
 
 function markStrings(count: number, seed: number): string[] {
   const rand = seeded(seed);
@@ -73,11 +131,23 @@ test('the original span of every normalized character equals HF alignments, unde
       truncation: null,
       padding: null,
       added_tokens: [],
-      normalizer: { type: 'BertNormalizer', clean_text: combo.cleanText, handle_chinese_chars: combo.handleChineseChars, strip_accents: combo.stripAccents, lowercase: combo.lowercase },
+      normalizer: {
+        type: 'BertNormalizer',
+        clean_text: combo.cleanText,
+        handle_chinese_chars: combo.handleChineseChars,
+        strip_accents: combo.stripAccents,
+        lowercase: combo.lowercase,
+      },
       pre_tokenizer: { type: 'BertPreTokenizer' },
       post_processor: null,
       decoder: null,
-      model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+      model: {
+        type: 'WordPiece',
+        unk_token: '[UNK]',
+        continuing_subword_prefix: '##',
+        max_input_chars_per_word: 100,
+        vocab,
+      },
     });
     const hf = Tokenizer.fromString(json);
     const ours = BertTokenizer.fromTokenizerJson(json);

@@ -9,7 +9,8 @@ import { loadCheckpoint, modelFingerprint, saveCheckpoint, type TrainerState } f
 
 // A real full disk: a 1,200 KiB tmpfs (needs root, as CI runs; skipped with a message elsewhere).
 const mountPoint = mkdtempSync(join(tmpdir(), 'bert-ts-full-disk-'));
-const mounted = process.getuid?.() === 0 && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1200k', 'tmpfs', mountPoint]).status === 0;
+const mounted =
+  process.getuid?.() === 0 && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1200k', 'tmpfs', mountPoint]).status === 0;
 const skip = mounted ? false : 'SKIPPED: cannot mount a small tmpfs here (needs root)';
 if (skip) process.stderr.write(`test/train/disk-full.test.ts: ${skip}\n`);
 after(() => {
@@ -23,8 +24,19 @@ const fingerprint = modelFingerprint(params);
 
 function state(step: number): TrainerState {
   return {
-    version: 1, step, epoch: 0, batchInEpoch: step, optimizerT: step, rngState: 7, seed: 42, bestMetric: null, bestStep: null,
-    evalsWithoutImprovement: 0, modelFingerprint: fingerprint, settings: { lr: 1e-3 }, history: { steps: [], evals: [] },
+    version: 1,
+    step,
+    epoch: 0,
+    batchInEpoch: step,
+    optimizerT: step,
+    rngState: 7,
+    seed: 42,
+    bestMetric: null,
+    bestStep: null,
+    evalsWithoutImprovement: 0,
+    modelFingerprint: fingerprint,
+    settings: { lr: 1e-3 },
+    history: { steps: [], evals: [] },
   };
 }
 
@@ -33,10 +45,17 @@ test('a checkpoint write that hits ENOSPC fails loudly and leaves the previous c
   params[0]!.data.fill(1);
   saveCheckpoint(mountPoint, params, moments, state(1));
   params[0]!.data.fill(2);
-  assert.throws(() => saveCheckpoint(mountPoint, params, moments, state(2)), /ENOSPC|no space/i, 'the second save must fail: the disk is full');
+  assert.throws(
+    () => saveCheckpoint(mountPoint, params, moments, state(2)),
+    /ENOSPC|no space/i,
+    'the second save must fail: the disk is full',
+  );
   const loaded = loadCheckpoint(mountPoint, fingerprint, { lr: 1e-3 });
   assert.equal(loaded.state.step, 1, 'latest.json still names step 1');
-  assert.ok(loaded.params.get('w')!.every((x) => x === 1), 'step-1 weights intact');
+  assert.ok(
+    loaded.params.get('w')!.every((x) => x === 1),
+    'step-1 weights intact',
+  );
   assert.ok(loaded.m.every((x) => x === 0.25) && loaded.v.every((x) => x === 0.5), 'step-1 optimizer moments intact');
   const leftovers = readdirSync(join(mountPoint, 'checkpoints')).filter((f) => f.includes('.tmp'));
   assert.deepEqual(leftovers, [], 'no temp files left in checkpoints/');

@@ -16,7 +16,10 @@ writeFileSync(train, '{"text":"good movie","label":1}\n{"text":"bad movie","labe
  * Runs a command capturing stderr (where every error goes). stdout is left alone: node's test runner reports
  * through it, and these calls all fail before printing results.
  */
-async function capture(fn: (argv: string[]) => Promise<number>, argv: string[]): Promise<{ code: number; err: string }> {
+async function capture(
+  fn: (argv: string[]) => Promise<number>,
+  argv: string[],
+): Promise<{ code: number; err: string }> {
   let err = '';
   const ew = process.stderr.write.bind(process.stderr);
   process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
@@ -27,7 +30,8 @@ async function capture(fn: (argv: string[]) => Promise<number>, argv: string[]):
   }
 }
 
-const ft = (...a: string[]) => capture(finetuneCommand, ['--model', TINY, '--train', train, '--output', join(dir, 'out'), '--backend', 'js', ...a]);
+const ft = (...a: string[]) =>
+  capture(finetuneCommand, ['--model', TINY, '--train', train, '--output', join(dir, 'out'), '--backend', 'js', ...a]);
 
 test('finetune: usage errors (exit 2) name the flag', async () => {
   let r = await capture(finetuneCommand, ['--train', train, '--output', join(dir, 'o')]);
@@ -62,28 +66,83 @@ test('finetune: a folder holding a checkpoint needs --resume; --resume needs a c
   let r = await capture(finetuneCommand, ['--model', TINY, '--train', train, '--output', out, '--max-length', '64']);
   assert.equal(r.code, 2);
   assert.match(r.err, /already holds a training checkpoint .*add --resume/);
-  r = await capture(finetuneCommand, ['--model', TINY, '--train', train, '--output', join(dir, 'empty'), '--resume', '--max-length', '64']);
+  r = await capture(finetuneCommand, [
+    '--model',
+    TINY,
+    '--train',
+    train,
+    '--output',
+    join(dir, 'empty'),
+    '--resume',
+    '--max-length',
+    '64',
+  ]);
   assert.match(r.err, /--resume: .* holds no checkpoint/);
 });
 
 test('finetune: data errors (exit 1) point at file:line before the model is loaded', async () => {
   const bad = join(dir, 'bad.jsonl');
   writeFileSync(bad, '{"text":"fine","label":1}\n{"text":"no label here"}\n');
-  let r = await capture(finetuneCommand, ['--model', TINY, '--train', bad, '--output', join(dir, 'o2'), '--max-length', '64']);
+  let r = await capture(finetuneCommand, [
+    '--model',
+    TINY,
+    '--train',
+    bad,
+    '--output',
+    join(dir, 'o2'),
+    '--max-length',
+    '64',
+  ]);
   assert.equal(r.code, 1);
   assert.match(r.err, /bad\.jsonl:2: row has no label/);
   const str = join(dir, 'str.jsonl');
   writeFileSync(str, '{"text":"fine","label":"great"}\n');
-  r = await capture(finetuneCommand, ['--model', '../shared/fixtures/hf-tiny/token_cls5', '--train', str, '--output', join(dir, 'o3'), '--max-length', '64']);
+  r = await capture(finetuneCommand, [
+    '--model',
+    '../shared/fixtures/hf-tiny/token_cls5',
+    '--train',
+    str,
+    '--output',
+    join(dir, 'o3'),
+    '--max-length',
+    '64',
+  ]);
   assert.match(r.err, /str\.jsonl:1: label "great" is a string but no label2id/);
   // seq_cls3 has named labels (negative/neutral/positive): a label outside them is unknown.
-  r = await capture(finetuneCommand, ['--model', TINY, '--train', str, '--output', join(dir, 'o4'), '--max-length', '64']);
+  r = await capture(finetuneCommand, [
+    '--model',
+    TINY,
+    '--train',
+    str,
+    '--output',
+    join(dir, 'o4'),
+    '--max-length',
+    '64',
+  ]);
   assert.match(r.err, /str\.jsonl:1: unknown label "great" \(known: negative, neutral, positive\)/);
   const empty = join(dir, 'empty.jsonl');
   writeFileSync(empty, '');
-  r = await capture(finetuneCommand, ['--model', TINY, '--train', empty, '--output', join(dir, 'o5'), '--max-length', '64']);
+  r = await capture(finetuneCommand, [
+    '--model',
+    TINY,
+    '--train',
+    empty,
+    '--output',
+    join(dir, 'o5'),
+    '--max-length',
+    '64',
+  ]);
   assert.match(r.err, /empty\.jsonl: file is empty/);
-  r = await capture(finetuneCommand, ['--model', join(dir, 'nope'), '--train', train, '--output', join(dir, 'o6'), '--max-length', '64']);
+  r = await capture(finetuneCommand, [
+    '--model',
+    join(dir, 'nope'),
+    '--train',
+    train,
+    '--output',
+    join(dir, 'o6'),
+    '--max-length',
+    '64',
+  ]);
   assert.match(r.err, /not a model folder/);
 });
 

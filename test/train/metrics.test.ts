@@ -2,7 +2,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  accuracy, argmaxRows, classificationReport, multiLabelReport, regressionReport, averageRanks, extractEntities, entityReport,
+  accuracy,
+  argmaxRows,
+  classificationReport,
+  multiLabelReport,
+  regressionReport,
+  averageRanks,
+  extractEntities,
+  entityReport,
 } from '../../src/train/metrics.js';
 
 const close = (a: number, b: number, tol = 1e-9) => assert.ok(Math.abs(a - b) <= tol, `${a} != ${b}`);
@@ -15,11 +22,21 @@ test('classificationReport matches the scikit-learn f1_score docs example', () =
   close(r.weighted.f1, 0.26666666666666666);
   close(r.macro.precision, 0.2222222222222222);
   close(r.macro.recall, 0.3333333333333333);
-  assert.deepEqual(r.perClass.map((c) => Number(c.f1.toFixed(6))), [0.8, 0, 0]);
-  assert.deepEqual(r.perClass.map((c) => c.support), [2, 2, 2]);
+  assert.deepEqual(
+    r.perClass.map((c) => Number(c.f1.toFixed(6))),
+    [0.8, 0, 0],
+  );
+  assert.deepEqual(
+    r.perClass.map((c) => c.support),
+    [2, 2, 2],
+  );
   close(r.accuracy, 2 / 6);
   // confusion[true][pred] (sklearn confusion_matrix orientation).
-  assert.deepEqual(r.confusion, [[2, 0, 0], [1, 0, 1], [0, 2, 0]]);
+  assert.deepEqual(r.confusion, [
+    [2, 0, 0],
+    [1, 0, 1],
+    [0, 2, 0],
+  ]);
   assert.throws(() => classificationReport([0, 3], [0, 1], 3), /outside 0\.\.2/);
   assert.throws(() => accuracy([0], [0, 1]), /1 predictions but 2 labels/);
 });
@@ -30,11 +47,22 @@ test('argmaxRows picks the first maximum per row', () => {
 
 test('multiLabelReport matches scikit-learn on its docs example', () => {
   // sklearn f1_score docs: per-label f1 [0.667, 1, 0.667]; micro = 2*4 / (2*4 + 1 + 1) = 0.8; subset acc 2/3.
-  const yTrue = [[0, 0, 0], [1, 1, 1], [0, 1, 1]];
-  const yPred = [[0, 0, 0], [1, 1, 1], [1, 1, 0]];
+  const yTrue = [
+    [0, 0, 0],
+    [1, 1, 1],
+    [0, 1, 1],
+  ];
+  const yPred = [
+    [0, 0, 0],
+    [1, 1, 1],
+    [1, 1, 0],
+  ];
   const logits = yPred.flat().map((v) => (v ? 2 : -2));
   const r = multiLabelReport(logits, yTrue, 3);
-  assert.deepEqual(r.perLabelF1.map((x) => Number(x.toFixed(6))), [0.666667, 1, 0.666667]);
+  assert.deepEqual(
+    r.perLabelF1.map((x) => Number(x.toFixed(6))),
+    [0.666667, 1, 0.666667],
+  );
   close(r.macroF1, (2 / 3 + 1 + 2 / 3) / 3);
   close(r.microF1, 0.8);
   close(r.subsetAccuracy, 2 / 3);
@@ -54,18 +82,30 @@ test('regressionReport: scipy pearsonr / spearmanr docs values, MSE / MAE by han
 test('extractEntities follows conlleval / seqeval get_entities', () => {
   const spans = (tags: string[]) => extractEntities(tags).map((e) => [e.type, e.start, e.end]);
   // seqeval README: get_entities(['B-PER', 'I-PER', 'O', 'B-LOC']) == [('PER', 0, 1), ('LOC', 3, 3)]
-  assert.deepEqual(spans(['B-PER', 'I-PER', 'O', 'B-LOC']), [['PER', 0, 1], ['LOC', 3, 3]]);
+  assert.deepEqual(spans(['B-PER', 'I-PER', 'O', 'B-LOC']), [
+    ['PER', 0, 1],
+    ['LOC', 3, 3],
+  ]);
   // conlleval: I- without B starts an entity; a type switch inside I- splits; B after B splits.
   assert.deepEqual(spans(['I-PER', 'I-PER', 'I-LOC', 'O', 'B-ORG', 'B-ORG', 'I-ORG']), [
-    ['PER', 0, 1], ['LOC', 2, 2], ['ORG', 4, 4], ['ORG', 5, 6],
+    ['PER', 0, 1],
+    ['LOC', 2, 2],
+    ['ORG', 4, 4],
+    ['ORG', 5, 6],
   ]);
   assert.deepEqual(spans(['O', 'O']), []);
   assert.deepEqual(spans(['B-MISC']), [['MISC', 0, 0]]);
 });
 
 test('entityReport reproduces the seqeval README example (micro F1 0.50, MISC 0, PER 1)', () => {
-  const yTrue = [['O', 'O', 'O', 'B-MISC', 'I-MISC', 'I-MISC', 'O'], ['B-PER', 'I-PER', 'O']];
-  const yPred = [['O', 'O', 'B-MISC', 'I-MISC', 'I-MISC', 'I-MISC', 'O'], ['B-PER', 'I-PER', 'O']];
+  const yTrue = [
+    ['O', 'O', 'O', 'B-MISC', 'I-MISC', 'I-MISC', 'O'],
+    ['B-PER', 'I-PER', 'O'],
+  ];
+  const yPred = [
+    ['O', 'O', 'B-MISC', 'I-MISC', 'I-MISC', 'I-MISC', 'O'],
+    ['B-PER', 'I-PER', 'O'],
+  ];
   const r = entityReport(yPred, yTrue);
   close(r.f1, 0.5);
   close(r.precision, 0.5);

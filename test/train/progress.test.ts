@@ -6,7 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProgressReporter, formatBar, formatDuration, trainingCurveSvg } from '../../src/train/progress.js';
 
-const rec = (step: number, loss: number) => ({ step, totalSteps: 10, epoch: step / 5, loss, lr: 5e-5, examplesPerSecond: 8, etaSeconds: 65 });
+const rec = (step: number, loss: number) => ({
+  step,
+  totalSteps: 10,
+  epoch: step / 5,
+  loss,
+  lr: 5e-5,
+  examplesPerSecond: 8,
+  etaSeconds: 65,
+});
 
 test('formatDuration and formatBar', () => {
   assert.equal(formatDuration(42), '42s');
@@ -19,13 +27,27 @@ test('formatDuration and formatBar', () => {
 test('non-TTY: JSON lines to the stream (throttled) and every step to the log file', () => {
   const out: string[] = [];
   const log = join(mkdtempSync(join(tmpdir(), 'bert-ts-prog-')), 'sub', 'train.jsonl');
-  const p = new ProgressReporter({ stream: { write: (s) => (out.push(s), true), isTTY: false }, logFile: log, intervalMs: 1e9 });
+  const p = new ProgressReporter({
+    stream: { write: (s) => (out.push(s), true), isTTY: false },
+    logFile: log,
+    intervalMs: 1e9,
+  });
   for (let s = 1; s <= 10; s++) p.step(rec(s, 1 / s));
   p.evaluation({ step: 10, epoch: 2, metrics: { accuracy: 0.75 } });
   // First step (interval starts at 0) and the last step are drawn; the rest are throttled.
   const streamed = out.map((l) => JSON.parse(l) as { event: string; step?: number });
-  assert.deepEqual(streamed.map((l) => [l.event, l.step]), [['step', 1], ['step', 10], ['eval', 10]]);
-  const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; loss?: number });
+  assert.deepEqual(
+    streamed.map((l) => [l.event, l.step]),
+    [
+      ['step', 1],
+      ['step', 10],
+      ['eval', 10],
+    ],
+  );
+  const lines = readFileSync(log, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { event: string; loss?: number });
   assert.equal(lines.filter((l) => l.event === 'step').length, 10);
   assert.equal(lines[1]!.loss, 0.5);
 });
@@ -41,7 +63,11 @@ test('TTY: carriage-return bar, messages on their own line', () => {
 });
 
 test('trainingCurveSvg is self-contained and plots loss and metrics', () => {
-  const svg = trainingCurveSvg([rec(1, 0.9), rec(2, Number.NaN), rec(3, 0.4)], [{ step: 3, epoch: 1, metrics: { accuracy: 0.8, examples: 10 } }], 'a <b> & c');
+  const svg = trainingCurveSvg(
+    [rec(1, 0.9), rec(2, Number.NaN), rec(3, 0.4)],
+    [{ step: 3, epoch: 1, metrics: { accuracy: 0.8, examples: 10 } }],
+    'a <b> & c',
+  );
   assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   assert.ok(svg.trimEnd().endsWith('</svg>'));
   assert.ok(svg.includes('a &lt;b&gt; &amp; c'));

@@ -18,9 +18,15 @@ import { seeded } from '../helpers/seeded.js';
 const CHILD = 'test/train/helpers/sigkill-child.ts';
 
 /** Runs the child; when killAfterStep is given, sends SIGKILL once that step's line appears (mid-write of the next). */
-function runChild(out: string, resume: boolean, killAfterStep?: number): Promise<{ code: number | null; signal: string | null; lines: string[] }> {
+function runChild(
+  out: string,
+  resume: boolean,
+  killAfterStep?: number,
+): Promise<{ code: number | null; signal: string | null; lines: string[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, out, resume ? 'resume' : 'fresh'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, out, resume ? 'resume' : 'fresh'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const lines: string[] = [];
     let buf = '';
     let err = '';
@@ -52,34 +58,49 @@ function killSteps(seed: number): number[] {
   return [...steps].sort((a, b) => a - b);
 }
 
-test('SIGKILL at three random steps, --resume after each: same final weights as an uninterrupted run', { timeout: 180_000 }, async (t) => {
-  const full = await BertForSequenceClassification.fromPretrained('../shared/fixtures/hf-tiny/seq_cls3', { kernels: jsKernels, warn: () => {} });
-  await new Trainer(bertTrainerModel(full), encodedDataset(sigkillExamples(), 'sequence', 0), {
-    ...sigkillOptions, kernels: jsKernels, progress: new ProgressReporter({ stream: { write: () => true }, tty: false }),
-  }).train();
+test(
+  'SIGKILL at three random steps, --resume after each: same final weights as an uninterrupted run',
+  { timeout: 180_000 },
+  async (t) => {
+    const full = await BertForSequenceClassification.fromPretrained('../shared/fixtures/hf-tiny/seq_cls3', {
+      kernels: jsKernels,
+      warn: () => {},
+    });
+    await new Trainer(bertTrainerModel(full), encodedDataset(sigkillExamples(), 'sequence', 0), {
+      ...sigkillOptions,
+      kernels: jsKernels,
+      progress: new ProgressReporter({ stream: { write: () => true }, tty: false }),
+    }).train();
 
-  const out = mkdtempSync(join(tmpdir(), 'bert-ts-sigkill-'));
-  t.after(() => rmSync(out, { recursive: true, force: true }));
-  const kills = killSteps(20261126);
-  for (const [i, step] of kills.entries()) {
-    // Killed right after the step line: in the middle of that step's checkpoint write (9 steps per epoch).
-    const run = await runChild(out, i > 0, step);
-    assert.equal(run.signal, 'SIGKILL', `run ${i} was killed at step ${step}`);
-    assert.ok(latestCheckpointDir(out), `a complete checkpoint survives the kill at step ${step}`);
-  }
-  const last = await runChild(out, true);
-  assert.equal(last.code, 0);
-  assert.ok(last.lines.some((l) => l.includes('resumed from')), 'the last run resumed');
-  assert.ok(last.lines.at(-1)!.includes('"done"'), 'the last run finished');
+    const out = mkdtempSync(join(tmpdir(), 'bert-ts-sigkill-'));
+    t.after(() => rmSync(out, { recursive: true, force: true }));
+    const kills = killSteps(20261126);
+    for (const [i, step] of kills.entries()) {
+      // Killed right after the step line: in the middle of that step's checkpoint write (9 steps per epoch).
+      const run = await runChild(out, i > 0, step);
+      assert.equal(run.signal, 'SIGKILL', `run ${i} was killed at step ${step}`);
+      assert.ok(latestCheckpointDir(out), `a complete checkpoint survives the kill at step ${step}`);
+    }
+    const last = await runChild(out, true);
+    assert.equal(last.code, 0);
+    assert.ok(
+      last.lines.some((l) => l.includes('resumed from')),
+      'the last run resumed',
+    );
+    assert.ok(last.lines.at(-1)!.includes('"done"'), 'the last run finished');
 
-  const resumed = await BertForSequenceClassification.fromPretrained('../shared/fixtures/hf-tiny/seq_cls3', { kernels: jsKernels, warn: () => {} });
-  const { loadCheckpoint, modelFingerprint } = await import('../../src/train/checkpoint.js');
-  const ck = loadCheckpoint(out, modelFingerprint(resumed.parameters()), {});
-  assert.equal(ck.state.step, 18);
-  for (const p of full.parameters()) {
-    const got = ck.params.get(p.name)!;
-    let maxErr = 0;
-    for (let i = 0; i < got.length; i++) maxErr = Math.max(maxErr, Math.abs(got[i]! - p.data[i]!));
-    assert.equal(maxErr, 0, `${p.name} differs by ${maxErr}`);
-  }
-});
+    const resumed = await BertForSequenceClassification.fromPretrained('../shared/fixtures/hf-tiny/seq_cls3', {
+      kernels: jsKernels,
+      warn: () => {},
+    });
+    const { loadCheckpoint, modelFingerprint } = await import('../../src/train/checkpoint.js');
+    const ck = loadCheckpoint(out, modelFingerprint(resumed.parameters()), {});
+    assert.equal(ck.state.step, 18);
+    for (const p of full.parameters()) {
+      const got = ck.params.get(p.name)!;
+      let maxErr = 0;
+      for (let i = 0; i < got.length; i++) maxErr = Math.max(maxErr, Math.abs(got[i]! - p.data[i]!));
+      assert.equal(maxErr, 0, `${p.name} differs by ${maxErr}`);
+    }
+  },
+);

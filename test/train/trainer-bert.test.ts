@@ -8,7 +8,10 @@ import { readSafetensors } from '../../src/io/safetensors.js';
 import { toInt32Array } from '../../src/io/dtypes.js';
 import { jsKernels } from '../../src/tensor/js-kernels.js';
 import {
-  BertForMultipleChoice, BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification,
+  BertForMultipleChoice,
+  BertForQuestionAnswering,
+  BertForSequenceClassification,
+  BertForTokenClassification,
 } from '../../src/model/bert.js';
 import type { BertInputs } from '../../src/model/inputs.js';
 import { Trainer, type TrainerDataset, type TrainerOptions } from '../../src/train/trainer.js';
@@ -39,18 +42,39 @@ function fixtureParity(head: string, model: BertHeadModel, batch: BertInputs): P
     const p = quiet();
     // Batch of all 3 examples, 10 epochs = 10 steps: warmup 2, linear decay to 0 at step 10, clip 1.0; stop after 3.
     const o: TrainerOptions = {
-      epochs: 10, batchSize: 3, lr: 1e-3, optimizer: { name: 'adamw', eps: 1e-6, weightDecay: 0.01 }, schedule: 'linear',
-      warmupSteps: 2, maxGradNorm: 1, seed: 0, kernels: jsKernels, progress: p, stopAfterSteps: 3,
+      epochs: 10,
+      batchSize: 3,
+      lr: 1e-3,
+      optimizer: { name: 'adamw', eps: 1e-6, weightDecay: 0.01 },
+      schedule: 'linear',
+      warmupSteps: 2,
+      maxGradNorm: 1,
+      seed: 0,
+      kernels: jsKernels,
+      progress: p,
+      stopAfterSteps: 3,
     };
     await new Trainer(evalModeTrainerModel(model), data, o).train();
     const a = manifest.heads[head]!.adamw;
-    assert.deepEqual(p.steps.map((s) => s.lr), a.lr_used);
-    p.steps.forEach((s, i) => assert.ok(Math.abs(s.loss - a.losses[i]!) <= 1e-5 * Math.abs(a.losses[i]!), `${head} loss ${i}: ${s.loss} vs ${a.losses[i]}`));
+    assert.deepEqual(
+      p.steps.map((s) => s.lr),
+      a.lr_used,
+    );
+    p.steps.forEach((s, i) =>
+      assert.ok(
+        Math.abs(s.loss - a.losses[i]!) <= 1e-5 * Math.abs(a.losses[i]!),
+        `${head} loss ${i}: ${s.loss} vs ${a.losses[i]}`,
+      ),
+    );
     for (const prm of model.parameters()) {
       // Multiple choice: the classifier bias adds the same score to every choice (QA: qa_outputs.bias the same score
       // to every position), so under the softmax its true gradient is exactly 0 and both sides hold only float
       // rounding noise (~1e-5 > eps), which Adam's m / sqrt(v) blows up to +-lr.
-      if ((head === 'multiple_choice' && prm.name === 'classifier.bias') || (head === 'qa' && prm.name === 'qa_outputs.bias')) continue;
+      if (
+        (head === 'multiple_choice' && prm.name === 'classifier.bias') ||
+        (head === 'qa' && prm.name === 'qa_outputs.bias')
+      )
+        continue;
       const want = ref.get(`${head}.after3.${prm.name}`);
       assert.ok(want, `no reference for ${prm.name}`);
       const w = want.data as Float32Array;
@@ -60,7 +84,10 @@ function fixtureParity(head: string, model: BertHeadModel, batch: BertInputs): P
         maxAbs = Math.max(maxAbs, Math.abs(w[i]!));
         maxErr = Math.max(maxErr, Math.abs(w[i]! - prm.data[i]!));
       }
-      assert.ok(maxErr <= 1e-4 * Math.max(maxAbs, 1e-12), `${head} ${prm.name}: max error ${maxErr} (max |ref| ${maxAbs})`);
+      assert.ok(
+        maxErr <= 1e-4 * Math.max(maxAbs, 1e-12),
+        `${head} ${prm.name}: max error ${maxErr} (max |ref| ${maxAbs})`,
+      );
     }
   })();
 }
@@ -78,18 +105,25 @@ test('three Trainer steps match torch AdamW + clipping + linear warmup (seq_cls3
   await fixtureParity('token_cls5', t, { ...baseInputs(), labels: { data: ints('labels.token5'), shape: [3, 24] } });
   const mc = await BertForMultipleChoice.fromPretrained(join(FIX, 'multiple_choice'), opts);
   await fixtureParity('multiple_choice', mc, {
-    inputIds: { data: ints('input.mc.input_ids'), shape: [3, 2, 24] }, tokenTypeIds: { data: ints('input.mc.token_type_ids'), shape: [3, 2, 24] },
-    attentionMask: { data: ints('input.mc.attention_mask'), shape: [3, 2, 24] }, labels: { data: ints('labels.mc'), shape: [3] },
+    inputIds: { data: ints('input.mc.input_ids'), shape: [3, 2, 24] },
+    tokenTypeIds: { data: ints('input.mc.token_type_ids'), shape: [3, 2, 24] },
+    attentionMask: { data: ints('input.mc.attention_mask'), shape: [3, 2, 24] },
+    labels: { data: ints('labels.mc'), shape: [3] },
   });
 });
 
 test('three Trainer steps match torch AdamW (qa)', async () => {
   const q = await BertForQuestionAnswering.fromPretrained(join(FIX, 'qa'), opts);
-  await fixtureParity('qa', q, { ...baseInputs(), startPositions: { data: ints('labels.start_positions'), shape: [3] }, endPositions: { data: ints('labels.end_positions'), shape: [3] } });
+  await fixtureParity('qa', q, {
+    ...baseInputs(),
+    startPositions: { data: ints('labels.start_positions'), shape: [3] },
+    endPositions: { data: ints('labels.end_positions'), shape: [3] },
+  });
 });
 
 // ---- synthetic tasks: learnable from token identity ----
-const CLS = 9, SEP = 10;
+const CLS = 9,
+  SEP = 10;
 const WORDS = Array.from({ length: 200 }, (_, i) => 1000 + i);
 
 /** Random sentences; class = which of three marker ids (1501..1503) appears. */
@@ -104,18 +138,42 @@ function seqExamples(n: number, seed: number): EncodedExample[] {
   });
 }
 
-const base = { batchSize: 8, lr: 3e-3, optimizer: { name: 'adamw' as const, eps: 1e-6, weightDecay: 0.01 }, schedule: 'linear' as const, warmupRatio: 0.1, seed: 3, kernels: jsKernels };
+const base = {
+  batchSize: 8,
+  lr: 3e-3,
+  optimizer: { name: 'adamw' as const, eps: 1e-6, weightDecay: 0.01 },
+  schedule: 'linear' as const,
+  warmupRatio: 0.1,
+  seed: 3,
+  kernels: jsKernels,
+};
 
 test('sequence classification: loss goes down, accuracy rises, dropout on in training', async () => {
   const model = await BertForSequenceClassification.fromPretrained(join(FIX, 'seq_cls3'), opts);
   const train = seqExamples(96, 1);
   const dev = seqExamples(48, 2);
   const devData = encodedDataset(dev, 'sequence', 0);
-  const before = evaluateSequenceClassification(model, devData, dev.map((e) => e.label!), 3, 'single_label_classification').metrics;
+  const before = evaluateSequenceClassification(
+    model,
+    devData,
+    dev.map((e) => e.label!),
+    3,
+    'single_label_classification',
+  ).metrics;
   const p = quiet();
   const r = await new Trainer(bertTrainerModel(model), encodedDataset(train, 'sequence', 0), {
-    ...base, epochs: 8, progress: p, evalSteps: 24,
-    evaluate: () => evaluateSequenceClassification(model, devData, dev.map((e) => e.label!), 3, 'single_label_classification').metrics,
+    ...base,
+    epochs: 8,
+    progress: p,
+    evalSteps: 24,
+    evaluate: () =>
+      evaluateSequenceClassification(
+        model,
+        devData,
+        dev.map((e) => e.label!),
+        3,
+        'single_label_classification',
+      ).metrics,
   }).train();
   const first = p.steps.slice(0, 6).reduce((s, x) => s + x.loss, 0) / 6;
   const last = p.steps.slice(-6).reduce((s, x) => s + x.loss, 0) / 6;
@@ -138,7 +196,12 @@ test('question answering trains on synthetic spans (answer = the span between ma
     const s = 1 + r.int(len - 3);
     body[s - 1] = 1600; // marker before the answer
     body[s + 1] = 1601; // marker after a one-token answer
-    return { inputIds: [CLS, 1700, SEP, ...body, SEP], tokenTypeIds: [0, 0, 0, ...body.map(() => 1), 1], startPosition: 3 + s, endPosition: 3 + s };
+    return {
+      inputIds: [CLS, 1700, SEP, ...body, SEP],
+      tokenTypeIds: [0, 0, 0, ...body.map(() => 1), 1],
+      startPosition: 3 + s,
+      endPosition: 3 + s,
+    };
   });
   const p = quiet();
   await new Trainer(bertTrainerModel(model), encodedDataset(ex, 'qa', 0), { ...base, epochs: 10, progress: p }).train();
@@ -171,24 +234,41 @@ test('token classification trains and scores entities', async () => {
   const id2label: Record<number, string> = { 0: 'O', 1: 'B-PER', 2: 'I-PER', 3: 'B-LOC', 4: 'I-LOC' };
   const r = new Rng(8);
   // ids 1200..1209 start a person (B-PER), 1210..1219 continue it (I-PER), 1300..1309 are one-word places (B-LOC).
-  const make = (n: number): EncodedExample[] => Array.from({ length: n }, () => {
-    const ids: number[] = [CLS];
-    const labels: number[] = [-100];
-    for (let w = 0; w < 8; w++) {
-      const k = r.int(4);
-      if (k === 0) { ids.push(1200 + r.int(10), 1210 + r.int(10)); labels.push(1, 2); }
-      else if (k === 1) { ids.push(1300 + r.int(10)); labels.push(3); }
-      else { ids.push(WORDS[r.int(WORDS.length)]!); labels.push(0); }
-    }
-    ids.push(SEP);
-    labels.push(-100);
-    return { inputIds: ids, tokenLabels: labels };
-  });
+  const make = (n: number): EncodedExample[] =>
+    Array.from({ length: n }, () => {
+      const ids: number[] = [CLS];
+      const labels: number[] = [-100];
+      for (let w = 0; w < 8; w++) {
+        const k = r.int(4);
+        if (k === 0) {
+          ids.push(1200 + r.int(10), 1210 + r.int(10));
+          labels.push(1, 2);
+        } else if (k === 1) {
+          ids.push(1300 + r.int(10));
+          labels.push(3);
+        } else {
+          ids.push(WORDS[r.int(WORDS.length)]!);
+          labels.push(0);
+        }
+      }
+      ids.push(SEP);
+      labels.push(-100);
+      return { inputIds: ids, tokenLabels: labels };
+    });
   const train = make(80);
   const dev = make(30);
   const devData = encodedDataset(dev, 'token', 0);
-  await new Trainer(bertTrainerModel(model), encodedDataset(train, 'token', 0), { ...base, epochs: 8, progress: quiet() }).train();
-  const ev = evaluateTokenClassification(model, devData, dev.map((e) => e.tokenLabels!), id2label);
+  await new Trainer(bertTrainerModel(model), encodedDataset(train, 'token', 0), {
+    ...base,
+    epochs: 8,
+    progress: quiet(),
+  }).train();
+  const ev = evaluateTokenClassification(
+    model,
+    devData,
+    dev.map((e) => e.tokenLabels!),
+    id2label,
+  );
   assert.ok(ev.report.trueEntities > 30);
   assert.ok(ev.metrics['f1']! > 0.8, `entity F1 ${ev.metrics['f1']}`);
 });
@@ -200,9 +280,19 @@ test('resume with a real BERT: stopped mid-epoch + resumed = uninterrupted (same
   await new Trainer(bertTrainerModel(full), encodedDataset(train, 'sequence', 0), { ...o, progress: quiet() }).train();
   const out = mkdtempSync(join(tmpdir(), 'bert-ts-resume-bert-'));
   const a = await BertForSequenceClassification.fromPretrained(join(FIX, 'seq_cls3'), opts);
-  await new Trainer(bertTrainerModel(a), encodedDataset(train, 'sequence', 0), { ...o, output: out, stopAfterSteps: 10, progress: quiet() }).train();
+  await new Trainer(bertTrainerModel(a), encodedDataset(train, 'sequence', 0), {
+    ...o,
+    output: out,
+    stopAfterSteps: 10,
+    progress: quiet(),
+  }).train();
   const b = await BertForSequenceClassification.fromPretrained(join(FIX, 'seq_cls3'), opts); // fresh process-like start
-  await new Trainer(bertTrainerModel(b), encodedDataset(train, 'sequence', 0), { ...o, output: out, resume: true, progress: quiet() }).train();
+  await new Trainer(bertTrainerModel(b), encodedDataset(train, 'sequence', 0), {
+    ...o,
+    output: out,
+    resume: true,
+    progress: quiet(),
+  }).train();
   const fp = full.parameters();
   b.parameters().forEach((p, i) => assert.deepEqual(Array.from(p.data), Array.from(fp[i]!.data), p.name));
 });
@@ -212,8 +302,22 @@ test('evaluation in length order puts predictions back at their examples', async
   const ex = seqExamples(37, 12);
   const withLengths = encodedDataset(ex, 'sequence', 0);
   const { lengthOf: _dropped, ...inOrder } = withLengths;
-  const a = evaluateSequenceClassification(model, withLengths, ex.map((e) => e.label!), 3, 'single_label_classification', 8);
-  const b = evaluateSequenceClassification(model, inOrder, ex.map((e) => e.label!), 3, 'single_label_classification', 8);
+  const a = evaluateSequenceClassification(
+    model,
+    withLengths,
+    ex.map((e) => e.label!),
+    3,
+    'single_label_classification',
+    8,
+  );
+  const b = evaluateSequenceClassification(
+    model,
+    inOrder,
+    ex.map((e) => e.label!),
+    3,
+    'single_label_classification',
+    8,
+  );
   assert.deepEqual(a.predictions, b.predictions);
   // And the prediction of one example alone is the same as inside a padded batch.
   const single = model.forward(withLengths.collate([5]), { train: false }).logits!.data;

@@ -6,14 +6,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jsKernels } from '../../src/tensor/js-kernels.js';
 import { dropoutHash } from '../../src/tensor/kernels.js';
-import { Trainer, TrainingDivergedError, epochBatches, type TrainerDataset, type TrainerModel, type TrainerParameter } from '../../src/train/trainer.js';
+import {
+  Trainer,
+  TrainingDivergedError,
+  epochBatches,
+  type TrainerDataset,
+  type TrainerModel,
+  type TrainerParameter,
+} from '../../src/train/trainer.js';
 import { ProgressReporter } from '../../src/train/progress.js';
 import { latestCheckpointDir } from '../../src/train/checkpoint.js';
 import { Rng } from '../../src/train/rng.js';
 
 const D = 6;
 const C = 3;
-interface Batch { x: Float32Array; y: Int32Array; n: number }
+interface Batch {
+  x: Float32Array;
+  y: Int32Array;
+  n: number;
+}
 
 /** Softmax regression with input dropout p=0.2 drawn from the step seed: a stand-in with the same contract as BERT. */
 class Toy implements TrainerModel<Batch> {
@@ -46,7 +57,11 @@ class Toy implements TrainerModel<Batch> {
     const dz = new Float32Array(n * C);
     let loss = 0;
     for (let r = 0; r < n; r++) {
-      const z = [0, 0, 0].map((_, c) => { let s = this.b[c]!; for (let d = 0; d < D; d++) s += this.w[c * D + d]! * xd[r * D + d]!; return s; });
+      const z = [0, 0, 0].map((_, c) => {
+        let s = this.b[c]!;
+        for (let d = 0; d < D; d++) s += this.w[c * D + d]! * xd[r * D + d]!;
+        return s;
+      });
       const mx = Math.max(...z);
       const e = z.map((v) => Math.exp(v - mx));
       const sum = e.reduce((a, b2) => a + b2, 0);
@@ -58,10 +73,11 @@ class Toy implements TrainerModel<Batch> {
   }
   backward(): void {
     const { xd, dz, n } = this.last!;
-    for (let r = 0; r < n; r++) for (let c = 0; c < C; c++) {
-      this.gb[c]! += dz[r * C + c]!;
-      for (let d = 0; d < D; d++) this.gw[c * D + d]! += dz[r * C + c]! * xd[r * D + d]!;
-    }
+    for (let r = 0; r < n; r++)
+      for (let c = 0; c < C; c++) {
+        this.gb[c]! += dz[r * C + c]!;
+        for (let d = 0; d < D; d++) this.gw[c * D + d]! += dz[r * C + c]! * xd[r * D + d]!;
+      }
   }
 }
 
@@ -76,23 +92,48 @@ function makeData(): TrainerDataset<Batch> & { xs: number[][]; ys: number[] } {
     xs.push(Array.from({ length: D }, (_, d) => (d % 3 === y ? 1.5 : 0) + (r.next() - 0.5)));
   }
   return {
-    xs, ys, size: 53, lengthOf: (i) => 5 + (i % 7),
-    collate: (idx) => ({ x: Float32Array.from(idx.flatMap((i) => xs[i]!)), y: Int32Array.from(idx.map((i) => ys[i]!)), n: idx.length }),
+    xs,
+    ys,
+    size: 53,
+    lengthOf: (i) => 5 + (i % 7),
+    collate: (idx) => ({
+      x: Float32Array.from(idx.flatMap((i) => xs[i]!)),
+      y: Int32Array.from(idx.map((i) => ys[i]!)),
+      n: idx.length,
+    }),
   };
 }
 
 const quiet = () => new ProgressReporter({ stream: { write: () => true }, tty: false });
-const base = { epochs: 3, batchSize: 4, lr: 0.05, optimizer: { name: 'adamw' as const, weightDecay: 0.01, eps: 1e-6 }, schedule: 'linear' as const, warmupRatio: 0.1, seed: 42, kernels: jsKernels };
+const base = {
+  epochs: 3,
+  batchSize: 4,
+  lr: 0.05,
+  optimizer: { name: 'adamw' as const, weightDecay: 0.01, eps: 1e-6 },
+  schedule: 'linear' as const,
+  warmupRatio: 0.1,
+  seed: 42,
+  kernels: jsKernels,
+};
 
 test('epochBatches: a seeded permutation cut into batches; bucketing groups similar lengths', () => {
   const b = epochBatches(10, 4, 1, 0);
-  assert.deepEqual(b.map((x) => x.length), [4, 4, 2]);
-  assert.deepEqual([...b.flat()].sort((a, c) => a - c), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(
+    b.map((x) => x.length),
+    [4, 4, 2],
+  );
+  assert.deepEqual(
+    [...b.flat()].sort((a, c) => a - c),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  );
   assert.deepEqual(b, epochBatches(10, 4, 1, 0));
   assert.notDeepEqual(b, epochBatches(10, 4, 1, 1)); // new order every epoch
   const len = (i: number) => i % 10;
   const bb = epochBatches(1000, 10, 3, 0, len);
-  assert.deepEqual([...bb.flat()].sort((a, c) => a - c), Array.from({ length: 1000 }, (_, i) => i));
+  assert.deepEqual(
+    [...bb.flat()].sort((a, c) => a - c),
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
   const spread = bb.map((x) => Math.max(...x.map(len)) - Math.min(...x.map(len)));
   // Each chunk of 500 sorted by length: only batches straddling a length boundary (<= 9 per chunk) are mixed.
   assert.ok(spread.filter((s) => s === 0).length >= 100 - 18, 'bucketed batches hold equal lengths');
@@ -117,7 +158,10 @@ test('loss goes down and the training curve and log are written', async () => {
   assert.equal(r.totalSteps, 3 * 14);
   const losses = p.steps.map((s) => s.loss);
   const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / a.length;
-  assert.ok(mean(losses.slice(-10)) < 0.6 * mean(losses.slice(0, 5)), `loss ${mean(losses.slice(0, 5))} -> ${mean(losses.slice(-10))}`);
+  assert.ok(
+    mean(losses.slice(-10)) < 0.6 * mean(losses.slice(0, 5)),
+    `loss ${mean(losses.slice(0, 5))} -> ${mean(losses.slice(-10))}`,
+  );
   assert.ok(r.bestMetric! > 0.8);
   assert.equal(p.steps[0]!.lr, 0); // warmup starts at 0 (HF LambdaLR)
   assert.ok(existsSync(join(out, 'training_curve.svg')));
@@ -141,15 +185,29 @@ test('a run stopped mid-epoch and resumed ends with the same weights and loss cu
   assert.equal(r2.steps, 42);
   assert.deepEqual(Array.from(b.w), Array.from(full.w));
   assert.deepEqual(Array.from(b.b), Array.from(full.b));
-  assert.deepEqual(pB.steps.map((s) => s.loss), pFull.steps.slice(19).map((s) => s.loss));
+  assert.deepEqual(
+    pB.steps.map((s) => s.loss),
+    pFull.steps.slice(19).map((s) => s.loss),
+  );
 
   // Changing a setting that shapes the curve is refused.
-  await assert.rejects(new Trainer(new Toy(1), data, { ...base, lr: 0.01, output: out, resume: true, progress: quiet() }).train(), /different settings \(lr: checkpoint 0\.05, now 0\.01/);
+  await assert.rejects(
+    new Trainer(new Toy(1), data, { ...base, lr: 0.01, output: out, resume: true, progress: quiet() }).train(),
+    /different settings \(lr: checkpoint 0\.05, now 0\.01/,
+  );
   // A checkpoint of another model is refused.
   const other = new Toy(1);
-  const wrong: TrainerModel<Batch> = { ...other, forwardLoss: other.forwardLoss.bind(other), backward: other.backward.bind(other), zeroGrad: other.zeroGrad.bind(other),
-    parameters: () => [{ name: 'other.weight', shape: [C, D], data: other.w, grad: other.gw }] };
-  await assert.rejects(new Trainer(wrong, data, { ...base, output: out, resume: true, progress: quiet() }).train(), /checkpoint of another model/);
+  const wrong: TrainerModel<Batch> = {
+    ...other,
+    forwardLoss: other.forwardLoss.bind(other),
+    backward: other.backward.bind(other),
+    zeroGrad: other.zeroGrad.bind(other),
+    parameters: () => [{ name: 'other.weight', shape: [C, D], data: other.w, grad: other.gw }],
+  };
+  await assert.rejects(
+    new Trainer(wrong, data, { ...base, output: out, resume: true, progress: quiet() }).train(),
+    /checkpoint of another model/,
+  );
 });
 
 test('gradient accumulation of 2 x 4 equals batches of 8 without dropout differences in the update', async () => {
@@ -163,17 +221,55 @@ test('gradient accumulation of 2 x 4 equals batches of 8 without dropout differe
   // Same example order in both runs: batches of 8 are the concatenation of pairs of batches of 4 only if the
   // permutation is the same, which it is (epochBatches cuts one seeded permutation).
   const a = new NoDrop(1);
-  await new Trainer(a, data, { ...base, epochs: 1, batchSize: 8, optimizer: { name: 'adam', eps: 1e-6 }, schedule: 'constant', warmupRatio: 0, maxGradNorm: 0, progress: quiet() }).train();
+  await new Trainer(a, data, {
+    ...base,
+    epochs: 1,
+    batchSize: 8,
+    optimizer: { name: 'adam', eps: 1e-6 },
+    schedule: 'constant',
+    warmupRatio: 0,
+    maxGradNorm: 0,
+    progress: quiet(),
+  }).train();
   const b = new NoDrop(1);
-  const rb = await new Trainer(b, data, { ...base, epochs: 1, batchSize: 4, gradAccum: 2, optimizer: { name: 'adam', eps: 1e-6 }, schedule: 'constant', warmupRatio: 0, maxGradNorm: 0, progress: quiet() }).train();
+  const rb = await new Trainer(b, data, {
+    ...base,
+    epochs: 1,
+    batchSize: 4,
+    gradAccum: 2,
+    optimizer: { name: 'adam', eps: 1e-6 },
+    schedule: 'constant',
+    warmupRatio: 0,
+    maxGradNorm: 0,
+    progress: quiet(),
+  }).train();
   assert.equal(rb.steps, 7);
   // The last step has 8 = 4+4? 53 = 6*8 + 5: batches of 8 end with 5; pairs of 4 end with (4, 1): the mean of two
   // micro-batch means differs from the mean over 5, so compare after the first 6 steps only via a 48-example set.
   const data48 = { ...data, size: 48 };
   const c = new NoDrop(1);
-  await new Trainer(c, data48, { ...base, epochs: 1, batchSize: 8, optimizer: { name: 'adam', eps: 1e-6 }, schedule: 'constant', warmupRatio: 0, maxGradNorm: 0, progress: quiet() }).train();
+  await new Trainer(c, data48, {
+    ...base,
+    epochs: 1,
+    batchSize: 8,
+    optimizer: { name: 'adam', eps: 1e-6 },
+    schedule: 'constant',
+    warmupRatio: 0,
+    maxGradNorm: 0,
+    progress: quiet(),
+  }).train();
   const d = new NoDrop(1);
-  await new Trainer(d, data48, { ...base, epochs: 1, batchSize: 4, gradAccum: 2, optimizer: { name: 'adam', eps: 1e-6 }, schedule: 'constant', warmupRatio: 0, maxGradNorm: 0, progress: quiet() }).train();
+  await new Trainer(d, data48, {
+    ...base,
+    epochs: 1,
+    batchSize: 4,
+    gradAccum: 2,
+    optimizer: { name: 'adam', eps: 1e-6 },
+    schedule: 'constant',
+    warmupRatio: 0,
+    maxGradNorm: 0,
+    progress: quiet(),
+  }).train();
   // Epoch permutations of 48 differ from 53's, but c and d share theirs: batch-of-8 k = micro-batches 2k, 2k+1.
   for (let i = 0; i < c.w.length; i++) assert.ok(Math.abs(c.w[i]! - d.w[i]!) < 1e-6, `w[${i}] ${c.w[i]} vs ${d.w[i]}`);
 });
@@ -203,7 +299,13 @@ test('early stopping after `patience` evaluations without improvement, best weig
     if (v === 0.7) bestW = Array.from(m.w);
     return { accuracy: v };
   };
-  const r = await new Trainer(m, makeData(), { ...base, evalSteps: 5, evaluate, earlyStoppingPatience: 2, progress: quiet() }).train();
+  const r = await new Trainer(m, makeData(), {
+    ...base,
+    evalSteps: 5,
+    evaluate,
+    earlyStoppingPatience: 2,
+    progress: quiet(),
+  }).train();
   assert.equal(r.stoppedEarly, true);
   assert.equal(r.steps, 20);
   assert.equal(r.bestStep, 10);

@@ -32,22 +32,34 @@ function color(weight: number): string {
 }
 
 /** One T x T heatmap with token labels on both axes. */
-export function heatmapSvg(tokens: string[], weights: Float32Array, offset: number, title: string, cell: number): string {
+export function heatmapSvg(
+  tokens: string[],
+  weights: Float32Array,
+  offset: number,
+  title: string,
+  cell: number,
+): string {
   const T = tokens.length;
   // Labels shrink with the cells so that long inputs stay legible (hover titles carry the full detail).
   const font = Math.max(4, Math.min(10, cell - 1));
   const label = Math.min(90, Math.ceil(0.62 * font * Math.max(...tokens.map((t) => t.length))) + 6);
   const size = label + T * cell + 4;
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size + 16}" viewBox="0 0 ${size} ${size + 16}" role="img">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size + 16}" viewBox="0 0 ${size} ${size + 16}" role="img">`,
+  );
   parts.push(`<text x="${label}" y="12" class="t">${escapeXml(title)}</text>`);
   const top = 16 + label;
   tokens.forEach((tok, j) => {
     const x = label + j * cell + cell / 2 + font * 0.3;
-    parts.push(`<text class="l" font-size="${font}" transform="translate(${x},${top - 4}) rotate(-90)">${escapeXml(tok)}</text>`);
+    parts.push(
+      `<text class="l" font-size="${font}" transform="translate(${x},${top - 4}) rotate(-90)">${escapeXml(tok)}</text>`,
+    );
   });
   tokens.forEach((tok, i) => {
-    parts.push(`<text class="l" font-size="${font}" x="${label - 4}" y="${top + i * cell + cell / 2 + font * 0.3}" text-anchor="end">${escapeXml(tok)}</text>`);
+    parts.push(
+      `<text class="l" font-size="${font}" x="${label - 4}" y="${top + i * cell + cell / 2 + font * 0.3}" text-anchor="end">${escapeXml(tok)}</text>`,
+    );
   });
   for (let i = 0; i < T; i++) {
     for (let j = 0; j < T; j++) {
@@ -64,12 +76,19 @@ export function heatmapSvg(tokens: string[], weights: Float32Array, offset: numb
 }
 
 /** The whole page: one row per layer, one heatmap per head. */
-export function attentionHtml(text: string, tokens: string[], attentions: { shape: number[]; data: Float32Array }[], model: string): string {
+export function attentionHtml(
+  text: string,
+  tokens: string[],
+  attentions: { shape: number[]; data: Float32Array }[],
+  model: string,
+): string {
   const T = tokens.length;
   const cell = Math.max(4, Math.min(20, Math.floor(320 / T)));
   const rows = attentions.map((att, layer) => {
     const heads = att.shape[1];
-    const maps = Array.from({ length: heads }, (_, h) => heatmapSvg(tokens, att.data, h * T * T, `layer ${layer + 1} · head ${h + 1}`, cell));
+    const maps = Array.from({ length: heads }, (_, h) =>
+      heatmapSvg(tokens, att.data, h * T * T, `layer ${layer + 1} · head ${h + 1}`, cell),
+    );
     return `<section><h2>Layer ${layer + 1}</h2><div class="row">${maps.join('')}</div></section>`;
   });
   return `<!DOCTYPE html>
@@ -102,7 +121,8 @@ export async function attentionCommand(argv: string[]): Promise<number> {
     const model = requireModel(values);
     const output = values.output as string | undefined;
     if (!output) throw new UsageError('--output FILE.html is required');
-    if (positionals.length < 1 || positionals.length > 2) throw new UsageError('give one text (or two for a pair) to visualise');
+    if (positionals.length < 1 || positionals.length > 2)
+      throw new UsageError('give one text (or two for a pair) to visualise');
     const maxLength = intFlag(values, 'max-length', 64, 3)!;
     const { kernels } = pipelineOptions(values);
     const { BertModel } = await import('../../model/bert.js');
@@ -121,11 +141,14 @@ export async function attentionCommand(argv: string[]): Promise<number> {
       },
       { outputAttentions: true },
     );
-    if (!out.attentions || out.attentions.length === 0) throw new Error('the model returned no attention probabilities');
+    if (!out.attentions || out.attentions.length === 0)
+      throw new Error('the model returned no attention probabilities');
     const tokens = enc.inputIds.map((id) => tokenizer.idToToken(id));
     const html = attentionHtml(positionals.join(' ‖ '), tokens, out.attentions, model);
     writeFileSync(output, html);
-    process.stdout.write(`${JSON.stringify({ output, tokens: T, layers: out.attentions.length, heads: out.attentions[0].shape[1], bytes: Buffer.byteLength(html) })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ output, tokens: T, layers: out.attentions.length, heads: out.attentions[0].shape[1], bytes: Buffer.byteLength(html) })}\n`,
+    );
   });
 }
 

@@ -27,13 +27,22 @@ kept). Writes DIR/shard-NNNNN.bin and DIR/dataset.json (format: docs/pretraining
 Progress goes to stderr as JSON lines; the dataset summary goes to stdout.`;
 
 const OPTIONS = {
-  input: { type: 'string', multiple: true }, vocab: { type: 'string' }, output: { type: 'string' },
-  'max-seq-length': { type: 'string' }, 'max-predictions': { type: 'string' }, 'masked-lm-prob': { type: 'string' },
-  'short-seq-prob': { type: 'string' }, 'dupe-factor': { type: 'string' }, 'whole-word-mask': { type: 'boolean' },
-  'dynamic-masking': { type: 'boolean' }, seed: { type: 'string' }, 'documents-per-shard': { type: 'string' },
-  'text-field': { type: 'string' }, format: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  input: { type: 'string', multiple: true },
+  vocab: { type: 'string' },
+  output: { type: 'string' },
+  'max-seq-length': { type: 'string' },
+  'max-predictions': { type: 'string' },
+  'masked-lm-prob': { type: 'string' },
+  'short-seq-prob': { type: 'string' },
+  'dupe-factor': { type: 'string' },
+  'whole-word-mask': { type: 'boolean' },
+  'dynamic-masking': { type: 'boolean' },
+  seed: { type: 'string' },
+  'documents-per-shard': { type: 'string' },
+  'text-field': { type: 'string' },
+  format: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
-
 
 /** Runs the command; returns the process exit code (2 for usage errors, 1 for bad input). */
 export function createPretrainingDataCommand(argv: string[]): Promise<number> {
@@ -44,12 +53,25 @@ async function run(argv: string[]): Promise<number> {
   const values = parseFlags(argv, OPTIONS, usage, usage);
   if (!values) return 0;
   const inputs = (values.input ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '');
-  if (inputs.length === 0 || !values.vocab || !values.output) throw new UsageError(`--input, --vocab and --output are required\n${usage}`);
+  if (inputs.length === 0 || !values.vocab || !values.output)
+    throw new UsageError(`--input, --vocab and --output are required\n${usage}`);
   if (values.format !== undefined && values.format !== 'jsonl' && values.format !== 'text') {
     throw new UsageError(`--format must be jsonl or text, got ${values.format}`);
   }
-  const maxSeqLength = num(values['max-seq-length'], 'max-seq-length', 128, (n) => int(5)(n) && n <= 65535, 'an integer in [5, 65535]');
-  const maxPredictions = num(values['max-predictions'], 'max-predictions', 20, (n) => int(1)(n) && n <= 65535, 'an integer >= 1');
+  const maxSeqLength = num(
+    values['max-seq-length'],
+    'max-seq-length',
+    128,
+    (n) => int(5)(n) && n <= 65535,
+    'an integer in [5, 65535]',
+  );
+  const maxPredictions = num(
+    values['max-predictions'],
+    'max-predictions',
+    20,
+    (n) => int(1)(n) && n <= 65535,
+    'an integer >= 1',
+  );
   const maskedLmProb = num(values['masked-lm-prob'], 'masked-lm-prob', 0.15, (n) => n > 0 && n <= 1, 'in (0, 1]');
   const shortSeqProb = num(values['short-seq-prob'], 'short-seq-prob', 0.1, (n) => n >= 0 && n <= 1, 'in [0, 1]');
   const dupeFactor = num(values['dupe-factor'], 'dupe-factor', 10, int(1), 'an integer >= 1');
@@ -69,27 +91,44 @@ async function run(argv: string[]): Promise<number> {
   const t0 = Date.now();
   let last = 0;
   const manifest = await createPretrainingData({
-    inputs, outputDir: values.output, vocabSource: vocabDir, vocabTokens,
+    inputs,
+    outputDir: values.output,
+    vocabSource: vocabDir,
+    vocabTokens,
     tokenizer: {
       tokenize: (text) => tokenizer.tokenize(text),
       convertTokensToIds: (tokens) => tokenizer.convertTokensToIds(tokens) as number[],
     },
-    maxSeqLength, maxPredictionsPerSeq: maxPredictions, maskedLmProb, shortSeqProb, dupeFactor,
-    wholeWordMask: values['whole-word-mask'] ?? false, dynamicMasking: values['dynamic-masking'] ?? false,
-    seed, documentsPerShard, textField: values['text-field'], format: values.format as CorpusFormat | undefined,
+    maxSeqLength,
+    maxPredictionsPerSeq: maxPredictions,
+    maskedLmProb,
+    shortSeqProb,
+    dupeFactor,
+    wholeWordMask: values['whole-word-mask'] ?? false,
+    dynamicMasking: values['dynamic-masking'] ?? false,
+    seed,
+    documentsPerShard,
+    textField: values['text-field'],
+    format: values.format as CorpusFormat | undefined,
     onProgress: (p) => {
       const now = Date.now();
       if (now - last < 2000) return;
       last = now;
       const s = (now - t0) / 1000;
-      process.stderr.write(JSON.stringify({ event: 'shard', ...p, seconds: s, documentsPerSecond: p.documents / s }) + '\n');
+      process.stderr.write(
+        JSON.stringify({ event: 'shard', ...p, seconds: s, documentsPerSecond: p.documents / s }) + '\n',
+      );
     },
   });
   const { shards, ...summary } = manifest;
   process.stdout.write(
     JSON.stringify({
-      output: values.output, ...summary, shards: shards.length, randomNextFraction: manifest.randomNext / manifest.instances,
-      predictionsPerInstance: manifest.predictions / manifest.instances, seconds: (Date.now() - t0) / 1000,
+      output: values.output,
+      ...summary,
+      shards: shards.length,
+      randomNextFraction: manifest.randomNext / manifest.instances,
+      predictionsPerInstance: manifest.predictions / manifest.instances,
+      seconds: (Date.now() - t0) / 1000,
     }) + '\n',
   );
   return 0;

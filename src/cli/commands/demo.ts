@@ -27,7 +27,8 @@ const packageRoot = new URL('../../../', import.meta.url);
 /** The model the demo starts from: the pre-trained BERT shipped in assets/default-model. */
 function defaultModelDir(): string {
   const dir = fileURLToPath(new URL('assets/default-model/', packageRoot));
-  if (!existsSync(join(dir, 'config.json'))) throw new UsageError(`the default model is missing (${dir}config.json not found); pass --model DIR`);
+  if (!existsSync(join(dir, 'config.json')))
+    throw new UsageError(`the default model is missing (${dir}config.json not found); pass --model DIR`);
   return dir;
 }
 
@@ -42,31 +43,67 @@ interface DemoSummary {
 export async function demoCommand(argv: string[]): Promise<number> {
   return runCommand('demo', usage, argv, async () => {
     const { values, positionals } = parseCommand(argv, {
-      model: { type: 'string' }, output: { type: 'string' }, epochs: { type: 'string' }, text: { type: 'string' },
+      model: { type: 'string' },
+      output: { type: 'string' },
+      epochs: { type: 'string' },
+      text: { type: 'string' },
       backend: { type: 'string' },
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     const model = (values.model as string | undefined) ?? defaultModelDir();
     const output = (values.output as string | undefined) ?? mkdtempSync(join(tmpdir(), 'bert-ts-demo-'));
-    const sample = (split: string): string => fileURLToPath(new URL(`assets/imdb-sample/${split}.jsonl.gz`, packageRoot));
+    const sample = (split: string): string =>
+      fileURLToPath(new URL(`assets/imdb-sample/${split}.jsonl.gz`, packageRoot));
     const text = (values.text as string | undefined) ?? 'This movie was absolutely fantastic!';
     const backend = (values.backend as string | undefined) ?? 'auto';
-    if (!['auto', 'js', 'native'].includes(backend)) throw new UsageError(`--backend must be js, native or auto, got "${backend}"`);
+    if (!['auto', 'js', 'native'].includes(backend))
+      throw new UsageError(`--backend must be js, native or auto, got "${backend}"`);
 
-    process.stderr.write(`bert demo: fine-tuning ${model} on ${sample('train')} (AdamW lr 2e-4, 10% warmup + linear decay, batch 8, max length 128)\n`);
+    process.stderr.write(
+      `bert demo: fine-tuning ${model} on ${sample('train')} (AdamW lr 2e-4, 10% warmup + linear decay, batch 8, max length 128)\n`,
+    );
     // A small BERT on 800 reviews wants a larger step than the notebook's BERT-base setting (Adam 5e-5 constant, 2
     // epochs: 60.0% on the test sample, and "This movie was absolutely fantastic!" came out NEGATIVE): AdamW 2e-4
     // with warmup and decay over 3 epochs gives 71.2% (docs/results.md, "The demo's settings").
     const code = await finetuneCommand([
-      '--model', model, '--train', sample('train'), '--eval', sample('test'), '--output', output,
-      '--labels', 'NEGATIVE,POSITIVE', '--epochs', (values.epochs as string | undefined) ?? '3', '--batch-size', '8',
-      '--lr', '2e-4', '--optimizer', 'adamw', '--weight-decay', '0.01', '--schedule', 'linear', '--warmup-ratio', '0.1',
-      '--max-length', '128', '--seed', '42', '--backend', backend, '--no-summary',
+      '--model',
+      model,
+      '--train',
+      sample('train'),
+      '--eval',
+      sample('test'),
+      '--output',
+      output,
+      '--labels',
+      'NEGATIVE,POSITIVE',
+      '--epochs',
+      (values.epochs as string | undefined) ?? '3',
+      '--batch-size',
+      '8',
+      '--lr',
+      '2e-4',
+      '--optimizer',
+      'adamw',
+      '--weight-decay',
+      '0.01',
+      '--schedule',
+      'linear',
+      '--warmup-ratio',
+      '0.1',
+      '--max-length',
+      '128',
+      '--seed',
+      '42',
+      '--backend',
+      backend,
+      '--no-summary',
     ]);
     if (code !== 0) throw new Error(`fine-tuning failed (exit code ${code}); see the message above`);
 
     const summary = readJsonFile(join(output, 'eval_results.json'), 'fine-tuning summary') as DemoSummary;
-    const classifier = await pipeline('sentiment-analysis', output, { kernels: getKernels({ backend: backend as BackendChoice }) });
+    const classifier = await pipeline('sentiment-analysis', output, {
+      kernels: getKernels({ backend: backend as BackendChoice }),
+    });
     const result = await classifier(text);
     const accuracy = summary.eval?.accuracy;
     process.stdout.write(

@@ -16,19 +16,27 @@ Options:
 
 export async function embedCommand(argv: string[]): Promise<number> {
   return runCommand('embed', usage, argv, async () => {
-    const { values, positionals } = parseCommand(argv, { ...COMMON_OPTIONS, pooling: { type: 'string' }, 'no-normalize': { type: 'boolean' } });
+    const { values, positionals } = parseCommand(argv, {
+      ...COMMON_OPTIONS,
+      pooling: { type: 'string' },
+      'no-normalize': { type: 'boolean' },
+    });
     const model = requireModel(values);
     const options = pipelineOptions(values);
     const pooling = (values.pooling as string | undefined) ?? 'mean';
-    if (!['mean', 'cls', 'none'].includes(pooling)) throw new UsageError(`--pooling must be mean, cls or none, got "${pooling}"`);
+    if (!['mean', 'cls', 'none'].includes(pooling))
+      throw new UsageError(`--pooling must be mean, cls or none, got "${pooling}"`);
     const { pipeline } = await import('../../pipelines/pipeline.js');
     const embed = await pipeline('feature-extraction', model, options);
     const out = openOutput(values);
     for await (const batch of batches(readInputs(values, positionals), options.batchSize ?? 16)) {
-      const results = await embed.predictEach(batch.map((r) => r.text as string), {
-        pooling: pooling as 'mean' | 'cls' | 'none',
-        normalize: values['no-normalize'] !== true,
-      });
+      const results = await embed.predictEach(
+        batch.map((r) => r.text as string),
+        {
+          pooling: pooling as 'mean' | 'cls' | 'none',
+          normalize: values['no-normalize'] !== true,
+        },
+      );
       for (let i = 0; i < batch.length; i++) await out.write({ ...batch[i], embedding: results[i] });
     }
     await out.close();

@@ -35,10 +35,20 @@ export const usage = `Usage: bert evaluate --model DIR --data FILE [--max-length
   --json              print one JSON object as the last line of stdout (accuracy, f1, precision, recall, examples, ...)`;
 
 const OPTIONS = {
-  model: { type: 'string' }, data: { type: 'string' }, task: { type: 'string' }, 'max-length': { type: 'string' },
-  'batch-size': { type: 'string' }, samples: { type: 'string' }, seed: { type: 'string' },
-  'text-column': { type: 'string' }, 'text-pair-column': { type: 'string' }, 'label-column': { type: 'string' },
-  backend: { type: 'string' }, tokenizer: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  model: { type: 'string' },
+  data: { type: 'string' },
+  task: { type: 'string' },
+  'max-length': { type: 'string' },
+  'batch-size': { type: 'string' },
+  samples: { type: 'string' },
+  seed: { type: 'string' },
+  'text-column': { type: 'string' },
+  'text-pair-column': { type: 'string' },
+  'label-column': { type: 'string' },
+  backend: { type: 'string' },
+  tokenizer: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 
 export function evaluateCommand(argv: string[]): Promise<number> {
@@ -50,16 +60,20 @@ async function run(argv: string[]): Promise<number> {
   if (!values) return 0;
   if (!values.model || !values.data) throw new UsageError('--model and --data are required');
   const backend = values.backend ?? 'auto';
-  if (!['js', 'native', 'auto'].includes(backend)) throw new UsageError(`--backend must be js, native or auto, got "${backend}"`);
+  if (!['js', 'native', 'auto'].includes(backend))
+    throw new UsageError(`--backend must be js, native or auto, got "${backend}"`);
   if (existsSync(join(values.data, 'dataset.json'))) return evaluatePretrainingData(values, backend as BackendChoice);
   const modelDir = values.model;
   const config = readConfig(modelDir);
   const arch = config.architectures?.[0];
   const task = values.task ?? (arch === 'BertForTokenClassification' ? 'token-classification' : 'text-classification');
-  if (task !== 'text-classification' && task !== 'token-classification') throw new UsageError(`--task must be text-classification or token-classification, got "${task}"`);
+  if (task !== 'text-classification' && task !== 'token-classification')
+    throw new UsageError(`--task must be text-classification or token-classification, got "${task}"`);
   const maxLength = num(values['max-length'], '--max-length', 128, 'int');
   if (maxLength < 2 || maxLength > config.maxPositionEmbeddings) {
-    throw new UsageError(`--max-length ${maxLength} must be in [2, ${config.maxPositionEmbeddings}] (max_position_embeddings of ${modelDir})`);
+    throw new UsageError(
+      `--max-length ${maxLength} must be in [2, ${config.maxPositionEmbeddings}] (max_position_embeddings of ${modelDir})`,
+    );
   }
   const batchSize = num(values['batch-size'], '--batch-size', 32, 'int');
   if (batchSize <= 0) throw new UsageError('--batch-size must be positive');
@@ -78,8 +92,14 @@ async function run(argv: string[]): Promise<number> {
     lastShown = now;
     const rate = done / Math.max((now - t0) / 1000, 1e-9);
     const eta = (total - done) / Math.max(rate, 1e-9);
-    if (tty) process.stderr.write(`\r\x1b[2Kevaluating ${done}/${total} ${rate.toFixed(1)} ex/s ETA ${formatDuration(eta)}${done === total ? '\n' : ''}`);
-    else process.stderr.write(`${JSON.stringify({ event: 'eval-progress', done, total, examplesPerSecond: Number(rate.toFixed(2)), etaSeconds: Math.round(eta) })}\n`);
+    if (tty)
+      process.stderr.write(
+        `\r\x1b[2Kevaluating ${done}/${total} ${rate.toFixed(1)} ex/s ETA ${formatDuration(eta)}${done === total ? '\n' : ''}`,
+      );
+    else
+      process.stderr.write(
+        `${JSON.stringify({ event: 'eval-progress', done, total, examplesPerSecond: Number(rate.toFixed(2)), etaSeconds: Math.round(eta) })}\n`,
+      );
   };
   const id2label = config.id2label;
   const label2id = config.label2id;
@@ -90,23 +110,46 @@ async function run(argv: string[]): Promise<number> {
     const problemType: ProblemType = config.problemType ?? 'single_label_classification';
     const generic = Object.entries(id2label).every(([k, v]) => v === `LABEL_${k}`);
     let ex = await readTextClassification(values.data, {
-      textColumn: values['text-column'], textPairColumn: values['text-pair-column'], labelColumn: values['label-column'],
-      label2id: generic ? undefined : label2id, numLabels: config.numLabels, problemType,
+      textColumn: values['text-column'],
+      textPairColumn: values['text-pair-column'],
+      labelColumn: values['label-column'],
+      label2id: generic ? undefined : label2id,
+      numLabels: config.numLabels,
+      problemType,
     });
     if (samples !== undefined) ex = sampleSubset(ex, samples, seed);
     const enc: EncodedExample[] = ex.map((e) => ({ ...tok.encode(e.text, e.textPair, maxLength), label: e.label }));
-    const model = await BertForSequenceClassification.fromPretrained(modelDir, { kernels, warn: (m) => process.stderr.write(`${m}\n`) });
-    const ev = evaluateSequenceClassification(model, encodedDataset(enc, 'sequence', tok.padId), enc.map((e) => e.label!), config.numLabels, problemType, batchSize, onProgress);
+    const model = await BertForSequenceClassification.fromPretrained(modelDir, {
+      kernels,
+      warn: (m) => process.stderr.write(`${m}\n`),
+    });
+    const ev = evaluateSequenceClassification(
+      model,
+      encodedDataset(enc, 'sequence', tok.padId),
+      enc.map((e) => e.label!),
+      config.numLabels,
+      problemType,
+      batchSize,
+      onProgress,
+    );
     result = { ...ev.metrics };
     if (problemType === 'single_label_classification') {
       const r = ev.report as ClassificationReport;
       result['per_class'] = Object.fromEntries(r.perClass.map((c, i) => [id2label[i] ?? String(i), c]));
       result['confusion_matrix'] = r.confusion;
-      text = `accuracy ${(r.accuracy * 100).toFixed(2)}%  macro F1 ${r.macro.f1.toFixed(4)}  (${r.examples} examples)\n` +
-        r.perClass.map((c, i) => `  ${(id2label[i] ?? String(i)).padEnd(12)} P ${c.precision.toFixed(4)} R ${c.recall.toFixed(4)} F1 ${c.f1.toFixed(4)} n ${c.support}`).join('\n') +
+      text =
+        `accuracy ${(r.accuracy * 100).toFixed(2)}%  macro F1 ${r.macro.f1.toFixed(4)}  (${r.examples} examples)\n` +
+        r.perClass
+          .map(
+            (c, i) =>
+              `  ${(id2label[i] ?? String(i)).padEnd(12)} P ${c.precision.toFixed(4)} R ${c.recall.toFixed(4)} F1 ${c.f1.toFixed(4)} n ${c.support}`,
+          )
+          .join('\n') +
         `\n  confusion [true][pred]: ${JSON.stringify(r.confusion)}`;
     } else {
-      text = Object.entries(ev.metrics).map(([k, v]) => `${k} ${v}`).join('  ');
+      text = Object.entries(ev.metrics)
+        .map(([k, v]) => `${k} ${v}`)
+        .join('  ');
     }
   } else {
     let ex = await readConllJsonl(values.data, { label2id, numLabels: config.numLabels });
@@ -115,13 +158,34 @@ async function run(argv: string[]): Promise<number> {
       const a = alignFirstWordPiece(e, tok, maxLength);
       return { inputIds: a.inputIds, tokenLabels: a.labels };
     });
-    const model = await BertForTokenClassification.fromPretrained(modelDir, { kernels, warn: (m) => process.stderr.write(`${m}\n`) });
-    const ev = evaluateTokenClassification(model, encodedDataset(enc, 'token', tok.padId), enc.map((e) => e.tokenLabels!), id2label, batchSize, onProgress);
+    const model = await BertForTokenClassification.fromPretrained(modelDir, {
+      kernels,
+      warn: (m) => process.stderr.write(`${m}\n`),
+    });
+    const ev = evaluateTokenClassification(
+      model,
+      encodedDataset(enc, 'token', tok.padId),
+      enc.map((e) => e.tokenLabels!),
+      id2label,
+      batchSize,
+      onProgress,
+    );
     const r: EntityReport = ev.report;
-    result = { ...ev.metrics, per_type: r.perType, true_entities: r.trueEntities, predicted_entities: r.predictedEntities };
-    text = `entities: precision ${(r.precision * 100).toFixed(2)}%  recall ${(r.recall * 100).toFixed(2)}%  F1 ${(r.f1 * 100).toFixed(2)}  ` +
+    result = {
+      ...ev.metrics,
+      per_type: r.perType,
+      true_entities: r.trueEntities,
+      predicted_entities: r.predictedEntities,
+    };
+    text =
+      `entities: precision ${(r.precision * 100).toFixed(2)}%  recall ${(r.recall * 100).toFixed(2)}%  F1 ${(r.f1 * 100).toFixed(2)}  ` +
       `(${r.trueEntities} true, ${r.predictedEntities} predicted, ${r.examples} sentences; token accuracy ${(r.tokenAccuracy * 100).toFixed(2)}%)\n` +
-      Object.entries(r.perType).map(([t, c]) => `  ${t.padEnd(6)} P ${c.precision.toFixed(4)} R ${c.recall.toFixed(4)} F1 ${c.f1.toFixed(4)} n ${c.support}`).join('\n');
+      Object.entries(r.perType)
+        .map(
+          ([t, c]) =>
+            `  ${t.padEnd(6)} P ${c.precision.toFixed(4)} R ${c.recall.toFixed(4)} F1 ${c.f1.toFixed(4)} n ${c.support}`,
+        )
+        .join('\n');
   }
   const seconds = (performance.now() - t0) / 1000;
   result['seconds'] = Number(seconds.toFixed(2));
@@ -141,19 +205,28 @@ async function evaluatePretrainingData(values: FlagValues<typeof OPTIONS>, backe
   const vocab = readPretrainingVocab(values.tokenizer ?? modelDir);
   const instances = readEvalInstances(values.data!, samples, vocab, num(values.seed, '--seed', 42, 'int'));
   const { model, missing } = PretrainingBert.load(modelDir, { kernels: getKernels({ backend }) });
-  if (missing.length > 0) throw new Error(`${modelDir}: not a pre-trained BERT (no ${missing[0]}); the MLM and NSP heads are needed`);
+  if (missing.length > 0)
+    throw new Error(`${modelDir}: not a pre-trained BERT (no ${missing[0]}); the MLM and NSP heads are needed`);
   if (model.config.vocabSize !== vocab.size) {
-    throw new Error(`${modelDir}: vocab_size ${model.config.vocabSize}, but the data was made with a vocabulary of ${vocab.size} tokens`);
+    throw new Error(
+      `${modelDir}: vocab_size ${model.config.vocabSize}, but the data was made with a vocabulary of ${vocab.size} tokens`,
+    );
   }
   const t0 = performance.now();
   const ev = evaluatePretraining(model, instances, batchSize, vocab.padId);
   const seconds = (performance.now() - t0) / 1000;
-  const result = { ...ev, seconds: Number(seconds.toFixed(2)), examples_per_second: Number((ev.instances / seconds).toFixed(2)) };
+  const result = {
+    ...ev,
+    seconds: Number(seconds.toFixed(2)),
+    examples_per_second: Number((ev.instances / seconds).toFixed(2)),
+  };
   if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else {
-    process.stdout.write(`MLM accuracy ${(ev.mlm_accuracy * 100).toFixed(2)}% (loss ${ev.mlm_loss.toFixed(4)})  NSP accuracy ` +
-      `${(ev.nsp_accuracy * 100).toFixed(2)}% (loss ${ev.nsp_loss.toFixed(4)}; always "random" would score ` +
-      `${(ev.nsp_random_fraction * 100).toFixed(2)}%)  ${ev.instances} instances\n`);
+    process.stdout.write(
+      `MLM accuracy ${(ev.mlm_accuracy * 100).toFixed(2)}% (loss ${ev.mlm_loss.toFixed(4)})  NSP accuracy ` +
+        `${(ev.nsp_accuracy * 100).toFixed(2)}% (loss ${ev.nsp_loss.toFixed(4)}; always "random" would score ` +
+        `${(ev.nsp_random_fraction * 100).toFixed(2)}%)  ${ev.instances} instances\n`,
+    );
   }
   return 0;
 }

@@ -18,7 +18,13 @@ export async function exportOnnxCommand(argv: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { model: { type: 'string' }, output: { type: 'string' }, head: { type: 'string' }, tokenizer: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        model: { type: 'string' },
+        output: { type: 'string' },
+        head: { type: 'string' },
+        tokenizer: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
       strict: true,
     }));
   } catch (err) {
@@ -39,7 +45,10 @@ export async function exportOnnxCommand(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    const result = exportOnnxFolder(values.model, values.output, { head: head as OnnxHead | 'auto', tokenizerDir: values.tokenizer });
+    const result = exportOnnxFolder(values.model, values.output, {
+      head: head as OnnxHead | 'auto',
+      tokenizerDir: values.tokenizer,
+    });
     process.stdout.write(`${JSON.stringify({ onnx: result.onnxPath, bytes: result.bytes, files: result.files })}\n`);
     return 0;
   } catch (err) {

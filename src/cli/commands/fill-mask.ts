@@ -17,17 +17,30 @@ Options:
 
 export async function fillMaskCommand(argv: string[]): Promise<number> {
   return runCommand('fill-mask', usage, argv, async () => {
-    const { values, positionals } = parseCommand(argv, { ...COMMON_OPTIONS, 'top-k': { type: 'string' }, targets: { type: 'string' } });
+    const { values, positionals } = parseCommand(argv, {
+      ...COMMON_OPTIONS,
+      'top-k': { type: 'string' },
+      targets: { type: 'string' },
+    });
     const model = requireModel(values);
     const options = pipelineOptions(values);
     const topK = intFlag(values, 'top-k', 5);
-    const targets = typeof values.targets === 'string' ? values.targets.split(',').map((t) => t.trim()).filter(Boolean) : undefined;
+    const targets =
+      typeof values.targets === 'string'
+        ? values.targets
+            .split(',')
+            .map((t) => t.trim())
+            .filter(Boolean)
+        : undefined;
     if (targets && targets.length === 0) throw new UsageError('--targets is empty');
     const { pipeline } = await import('../../pipelines/pipeline.js');
     const fill = await pipeline('fill-mask', model, options);
     const out = openOutput(values);
     for await (const batch of batches(readInputs(values, positionals), options.batchSize ?? 16)) {
-      const results = await fill.predictEach(batch.map((r) => r.text as string), { topK, targets });
+      const results = await fill.predictEach(
+        batch.map((r) => r.text as string),
+        { topK, targets },
+      );
       for (let i = 0; i < batch.length; i++) await out.write({ ...batch[i], predictions: results[i] });
     }
     await out.close();

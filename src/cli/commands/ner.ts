@@ -22,21 +22,31 @@ const STRATEGIES = ['none', 'simple', 'first', 'average', 'max'];
 
 export async function nerCommand(argv: string[]): Promise<number> {
   return runCommand('ner', usage, argv, async () => {
-    const { values, positionals } = parseCommand(argv, { ...COMMON_OPTIONS, aggregation: { type: 'string' }, 'ignore-labels': { type: 'string' }, stride: { type: 'string' } });
+    const { values, positionals } = parseCommand(argv, {
+      ...COMMON_OPTIONS,
+      aggregation: { type: 'string' },
+      'ignore-labels': { type: 'string' },
+      stride: { type: 'string' },
+    });
     const model = requireModel(values);
     const options = pipelineOptions(values);
     const aggregation = (values.aggregation as string | undefined) ?? 'simple';
-    if (!STRATEGIES.includes(aggregation)) throw new UsageError(`--aggregation must be one of ${STRATEGIES.join(', ')}, got "${aggregation}"`);
-    const ignoreLabels = typeof values['ignore-labels'] === 'string' ? values['ignore-labels'].split(',').filter(Boolean) : undefined;
+    if (!STRATEGIES.includes(aggregation))
+      throw new UsageError(`--aggregation must be one of ${STRATEGIES.join(', ')}, got "${aggregation}"`);
+    const ignoreLabels =
+      typeof values['ignore-labels'] === 'string' ? values['ignore-labels'].split(',').filter(Boolean) : undefined;
     const { pipeline } = await import('../../pipelines/pipeline.js');
     const ner = await pipeline('token-classification', model, options);
     const out = openOutput(values);
     for await (const batch of batches(readInputs(values, positionals), options.batchSize ?? 16)) {
-      const results = await ner.predictEach(batch.map((r) => r.text as string), {
-        aggregationStrategy: aggregation as AggregationStrategy,
-        ignoreLabels,
-        stride: intFlag(values, 'stride', undefined, 0),
-      });
+      const results = await ner.predictEach(
+        batch.map((r) => r.text as string),
+        {
+          aggregationStrategy: aggregation as AggregationStrategy,
+          ignoreLabels,
+          stride: intFlag(values, 'stride', undefined, 0),
+        },
+      );
       for (let i = 0; i < batch.length; i++) await out.write({ ...batch[i], entities: results[i] });
     }
     await out.close();

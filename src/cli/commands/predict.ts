@@ -62,13 +62,18 @@ export type InputRecord = Record<string, unknown>;
  * Yields input records: positional texts, else --input JSONL lines, else stdin lines. A JSONL line may be a string
  * (becomes {text}) or an object; `field` names the key that must hold a string ("text" by default).
  */
-export async function* readInputs(values: ParsedValues, positionals: string[], field = 'text'): AsyncGenerator<InputRecord> {
+export async function* readInputs(
+  values: ParsedValues,
+  positionals: string[],
+  field = 'text',
+): AsyncGenerator<InputRecord> {
   if (positionals.length > 0) {
     for (const text of positionals) yield { [field]: text };
     return;
   }
   const file = values.input as string | undefined;
-  if (!file && process.stdin.isTTY) throw new UsageError('no input: give texts as arguments, --input FILE.jsonl, or pipe lines to stdin');
+  if (!file && process.stdin.isTTY)
+    throw new UsageError('no input: give texts as arguments, --input FILE.jsonl, or pipe lines to stdin');
   const lines = createInterface({ input: file ? createReadStream(file) : process.stdin, crlfDelay: Infinity });
   let lineNo = 0;
   for await (const line of lines) {
@@ -85,7 +90,12 @@ export async function* readInputs(values: ParsedValues, positionals: string[], f
       throw new Error(`${file}:${lineNo}: not valid JSON (${(error as Error).message})`);
     }
     if (typeof value === 'string') yield { [field]: value };
-    else if (value && typeof value === 'object' && !Array.isArray(value) && typeof (value as InputRecord)[field] === 'string') {
+    else if (
+      value &&
+      typeof value === 'object' &&
+      !Array.isArray(value) &&
+      typeof (value as InputRecord)[field] === 'string'
+    ) {
       yield value as InputRecord;
     } else {
       throw new Error(`${file}:${lineNo}: each line must be a JSON string or an object with a string "${field}"`);
@@ -107,7 +117,10 @@ export async function* batches<T>(items: AsyncIterable<T>, size: number): AsyncG
 }
 
 /** Where JSON lines go: --output FILE or stdout; `close` waits until everything is flushed. */
-export function openOutput(values: ParsedValues): { write: (record: unknown) => Promise<void>; close: () => Promise<void> } {
+export function openOutput(values: ParsedValues): {
+  write: (record: unknown) => Promise<void>;
+  close: () => Promise<void>;
+} {
   const file = values.output as string | undefined;
   const stream = file ? createWriteStream(file) : process.stdout;
   const write = (record: unknown): Promise<void> =>
@@ -117,7 +130,9 @@ export function openOutput(values: ParsedValues): { write: (record: unknown) => 
       else stream.once('drain', resolve);
     });
   const close = (): Promise<void> =>
-    file ? new Promise((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve()))) : Promise.resolve();
+    file
+      ? new Promise((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())))
+      : Promise.resolve();
   return { write, close };
 }
 
@@ -129,22 +144,36 @@ export function requireModel(values: ParsedValues): string {
 
 export async function predictCommand(argv: string[]): Promise<number> {
   return runCommand('predict', usage, argv, async () => {
-    const { values, positionals } = parseCommand(argv, { ...COMMON_OPTIONS, 'top-k': { type: 'string' }, function: { type: 'string' } });
+    const { values, positionals } = parseCommand(argv, {
+      ...COMMON_OPTIONS,
+      'top-k': { type: 'string' },
+      function: { type: 'string' },
+    });
     const model = requireModel(values);
     const options = pipelineOptions(values);
     const topKOption = intFlag(values, 'top-k', 1, 0)!;
     const fn = values.function as string | undefined;
-    if (fn !== undefined && !['softmax', 'sigmoid', 'none'].includes(fn)) throw new UsageError(`--function must be softmax, sigmoid or none, got "${fn}"`);
+    if (fn !== undefined && !['softmax', 'sigmoid', 'none'].includes(fn))
+      throw new UsageError(`--function must be softmax, sigmoid or none, got "${fn}"`);
     const { pipeline } = await import('../../pipelines/pipeline.js');
     const classify = await pipeline('text-classification', model, options);
     const out = openOutput(values);
-    const callOptions = { topK: topKOption === 0 ? null : topKOption, functionToApply: fn as 'softmax' | 'sigmoid' | 'none' | undefined };
+    const callOptions = {
+      topK: topKOption === 0 ? null : topKOption,
+      functionToApply: fn as 'softmax' | 'sigmoid' | 'none' | undefined,
+    };
     for await (const batch of batches(readInputs(values, positionals), options.batchSize ?? 16)) {
-      const inputs = batch.map((r) => (typeof r.text_pair === 'string' ? { text: r.text as string, text_pair: r.text_pair } : (r.text as string)));
+      const inputs = batch.map((r) =>
+        typeof r.text_pair === 'string' ? { text: r.text as string, text_pair: r.text_pair } : (r.text as string),
+      );
       const results = await classify.predictEach(inputs, callOptions);
       for (let i = 0; i < batch.length; i++) {
         const labels = results[i];
-        await out.write(topKOption === 1 ? { ...batch[i], label: labels[0].label, score: labels[0].score } : { ...batch[i], predictions: labels });
+        await out.write(
+          topKOption === 1
+            ? { ...batch[i], label: labels[0].label, score: labels[0].score }
+            : { ...batch[i], predictions: labels },
+        );
       }
     }
     await out.close();

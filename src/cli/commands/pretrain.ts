@@ -33,12 +33,27 @@ bert create-pretraining-data. The MLM head runs only at the masked positions. Ad
 Ctrl-C stops after the current step with a checkpoint; --resume continues exactly.`;
 
 const OPTIONS = {
-  config: { type: 'string' }, 'init-from': { type: 'string' }, data: { type: 'string' }, 'eval-data': { type: 'string' },
-  vocab: { type: 'string' }, 'batch-size': { type: 'string' }, 'grad-accum': { type: 'string' }, lr: { type: 'string' },
-  'warmup-steps': { type: 'string' }, steps: { type: 'string' }, 'time-budget': { type: 'string' },
-  'weight-decay': { type: 'string' }, 'max-grad-norm': { type: 'string' }, seed: { type: 'string' },
-  'eval-every': { type: 'string' }, 'eval-instances': { type: 'string' }, 'checkpoint-every': { type: 'string' },
-  resume: { type: 'boolean' }, 'no-gather': { type: 'boolean' }, backend: { type: 'string' }, output: { type: 'string' },
+  config: { type: 'string' },
+  'init-from': { type: 'string' },
+  data: { type: 'string' },
+  'eval-data': { type: 'string' },
+  vocab: { type: 'string' },
+  'batch-size': { type: 'string' },
+  'grad-accum': { type: 'string' },
+  lr: { type: 'string' },
+  'warmup-steps': { type: 'string' },
+  steps: { type: 'string' },
+  'time-budget': { type: 'string' },
+  'weight-decay': { type: 'string' },
+  'max-grad-norm': { type: 'string' },
+  seed: { type: 'string' },
+  'eval-every': { type: 'string' },
+  'eval-instances': { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+  resume: { type: 'boolean' },
+  'no-gather': { type: 'boolean' },
+  backend: { type: 'string' },
+  output: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -50,7 +65,6 @@ export const PRETRAIN_PRESETS: Record<string, { layers: number; hidden: number }
   medium: { layers: 8, hidden: 512 },
   base: { layers: 12, hidden: 768 },
 };
-
 
 /** "90m", "2h", "600s", "3600" (seconds) -> seconds. */
 export function parseDuration(s: string): number {
@@ -83,7 +97,8 @@ async function run(argv: string[]): Promise<number> {
   const checkpointEvery = num(values['checkpoint-every'], 'checkpoint-every', 500, int(1), 'a positive integer')!;
   const timeBudgetSeconds = values['time-budget'] ? parseDuration(values['time-budget']) : undefined;
   const backend = (values.backend ?? 'auto') as BackendChoice;
-  if (!['auto', 'js', 'native'].includes(backend)) throw new UsageError(`--backend must be js, native or auto, got ${backend}`);
+  if (!['auto', 'js', 'native'].includes(backend))
+    throw new UsageError(`--backend must be js, native or auto, got ${backend}`);
   const kernels = getKernels({ backend });
 
   // The vocabulary: tokens in id order from vocab.txt (what the data was made with).
@@ -91,34 +106,54 @@ async function run(argv: string[]): Promise<number> {
   const vocab = readPretrainingVocab(vocabDir);
   const manifest = readDatasetManifest(values.data);
   if (manifest.vocabSize !== vocab.size) {
-    throw new Error(`${values.data} was made with a vocabulary of ${manifest.vocabSize} tokens, --vocab ${values.vocab} has ${vocab.size}; use the same --vocab`);
+    throw new Error(
+      `${values.data} was made with a vocabulary of ${manifest.vocabSize} tokens, --vocab ${values.vocab} has ${vocab.size}; use the same --vocab`,
+    );
   }
 
   let model: PretrainingBert;
   if (values['init-from']) {
     const loaded = PretrainingBert.load(values['init-from'], { kernels, seed });
     model = loaded.model;
-    if (loaded.missing.length > 0) process.stderr.write(`bert pretrain: newly initialised (not in ${values['init-from']}): ${loaded.missing.join(', ')}\n`);
+    if (loaded.missing.length > 0)
+      process.stderr.write(
+        `bert pretrain: newly initialised (not in ${values['init-from']}): ${loaded.missing.join(', ')}\n`,
+      );
   } else {
     const c = values.config!;
     let config: Record<string, unknown>;
     const preset = PRETRAIN_PRESETS[c];
     if (preset) {
       config = {
-        hidden_size: preset.hidden, num_hidden_layers: preset.layers, num_attention_heads: preset.hidden / 64,
-        intermediate_size: preset.hidden * 4, max_position_embeddings: 512, type_vocab_size: 2, hidden_act: 'gelu',
-        hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, initializer_range: 0.02, layer_norm_eps: 1e-12,
+        hidden_size: preset.hidden,
+        num_hidden_layers: preset.layers,
+        num_attention_heads: preset.hidden / 64,
+        intermediate_size: preset.hidden * 4,
+        max_position_embeddings: 512,
+        type_vocab_size: 2,
+        hidden_act: 'gelu',
+        hidden_dropout_prob: 0.1,
+        attention_probs_dropout_prob: 0.1,
+        initializer_range: 0.02,
+        layer_norm_eps: 1e-12,
         pad_token_id: vocab.padId,
       };
     } else if (existsSync(c)) {
       config = JSON.parse(readFileSync(c, 'utf8')) as Record<string, unknown>;
     } else {
-      throw new UsageError(`--config ${c}: not one of ${Object.keys(PRETRAIN_PRESETS).join(', ')} nor a config.json file`);
+      throw new UsageError(
+        `--config ${c}: not one of ${Object.keys(PRETRAIN_PRESETS).join(', ')} nor a config.json file`,
+      );
     }
     if (config.vocab_size !== undefined && config.vocab_size !== vocab.size) {
-      throw new Error(`--config ${c}: vocab_size ${String(config.vocab_size)} differs from --vocab ${values.vocab} (${vocab.size} tokens)`);
+      throw new Error(
+        `--config ${c}: vocab_size ${String(config.vocab_size)} differs from --vocab ${values.vocab} (${vocab.size} tokens)`,
+      );
     }
-    model = new PretrainingBert({ ...config, vocab_size: vocab.size, architectures: ['BertForPreTraining'] }, { kernels, seed });
+    model = new PretrainingBert(
+      { ...config, vocab_size: vocab.size, architectures: ['BertForPreTraining'] },
+      { kernels, seed },
+    );
   }
 
   let interrupted = false;
@@ -136,9 +171,27 @@ async function run(argv: string[]): Promise<number> {
         `on ${manifest.instances} instances (${values.data}), ${steps} steps of ${batchSize}`,
     );
     const result = await pretrain({
-      model, vocab, dataDir: values.data, evalDataDir: values['eval-data'], evalInstances, evalEvery, outputDir: values.output,
-      batchSize, gradAccumSteps: gradAccum, lr, warmupSteps, steps, weightDecay, maxGradNorm, seed, timeBudgetSeconds,
-      checkpointEvery, resume: values.resume ?? false, vocabDir, noGather: values['no-gather'] ?? false, progress,
+      model,
+      vocab,
+      dataDir: values.data,
+      evalDataDir: values['eval-data'],
+      evalInstances,
+      evalEvery,
+      outputDir: values.output,
+      batchSize,
+      gradAccumSteps: gradAccum,
+      lr,
+      warmupSteps,
+      steps,
+      weightDecay,
+      maxGradNorm,
+      seed,
+      timeBudgetSeconds,
+      checkpointEvery,
+      resume: values.resume ?? false,
+      vocabDir,
+      noGather: values['no-gather'] ?? false,
+      progress,
       shouldStop: () => interrupted,
     });
     process.stdout.write(JSON.stringify({ output: values.output, ...result }) + '\n');

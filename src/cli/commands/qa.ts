@@ -1,7 +1,15 @@
 // `bert qa`: extractive question answering over a context (long contexts in overlapping windows), as JSON lines.
 import { readFileSync } from 'node:fs';
 import { UsageError, intFlag, parseCommand, runCommand } from '../command.js';
-import { COMMON_OPTIONS, batches, openOutput, pipelineOptions, readInputs, requireModel, type InputRecord } from './predict.js';
+import {
+  COMMON_OPTIONS,
+  batches,
+  openOutput,
+  pipelineOptions,
+  readInputs,
+  requireModel,
+  type InputRecord,
+} from './predict.js';
 
 export const usage = `Usage: bert qa --model DIR --question TEXT (--context TEXT | --context-file FILE) [options]
        bert qa --model DIR --input FILE.jsonl      (lines {"question": "...", "context": "..."})
@@ -34,7 +42,8 @@ export async function qaCommand(argv: string[]): Promise<number> {
       impossible: { type: 'boolean' },
     });
     const model = requireModel(values);
-    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}": use --question and --context`);
+    if (positionals.length > 0)
+      throw new UsageError(`unexpected argument "${positionals[0]}": use --question and --context`);
     const options = pipelineOptions(values);
     const topK = intFlag(values, 'top-k', 1)!;
     const callOptions = {
@@ -46,13 +55,15 @@ export async function qaCommand(argv: string[]): Promise<number> {
     };
     let inputs: AsyncIterable<InputRecord>;
     if (typeof values.question === 'string') {
-      const context = typeof values['context-file'] === 'string' ? readFileSync(values['context-file'], 'utf8') : values.context;
+      const context =
+        typeof values['context-file'] === 'string' ? readFileSync(values['context-file'], 'utf8') : values.context;
       if (typeof context !== 'string') throw new UsageError('--question needs --context TEXT or --context-file FILE');
       inputs = (async function* () {
         yield { question: values.question, context };
       })();
     } else {
-      if (typeof values.input !== 'string') throw new UsageError('give --question with --context, or --input FILE.jsonl');
+      if (typeof values.input !== 'string')
+        throw new UsageError('give --question with --context, or --input FILE.jsonl');
       inputs = readInputs(values, [], 'question');
     }
     const { pipeline } = await import('../../pipelines/pipeline.js');

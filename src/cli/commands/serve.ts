@@ -48,7 +48,13 @@ const SERVABLE: Task[] = [
 /** question-answering requests carry {"question", "context"} objects instead of strings. */
 function parseQaInput(value: unknown): { question: string; context: string } {
   const v = value as { question?: unknown; context?: unknown } | null;
-  if (typeof v !== 'object' || v === null || Array.isArray(v) || typeof v.question !== 'string' || typeof v.context !== 'string') {
+  if (
+    typeof v !== 'object' ||
+    v === null ||
+    Array.isArray(v) ||
+    typeof v.question !== 'string' ||
+    typeof v.context !== 'string'
+  ) {
     throw new InputShapeError('must be an object {"question": string, "context": string}');
   }
   checkWellFormed(v.question, 'the question');
@@ -86,7 +92,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const workers = intFlag(values, 'workers', 1)!;
     const callOptions: Record<string, unknown> = {};
     if (values['top-k'] !== undefined) callOptions.topK = intFlag(values, 'top-k', 1);
-    if (task === 'token-classification' || task === 'ner') callOptions.aggregationStrategy = (values.aggregation as string | undefined) ?? 'simple';
+    if (task === 'token-classification' || task === 'ner')
+      callOptions.aggregationStrategy = (values.aggregation as string | undefined) ?? 'simple';
     if (task === 'feature-extraction') Object.assign(callOptions, { pooling: 'mean', normalize: true });
 
     const { createPipelinePool } = await import('../../pipelines/pool.js');
@@ -95,7 +102,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const pool = await createPipelinePool({
       task,
       model,
-      options: { maxLength: intFlag(values, 'max-length', undefined, 3), tokenizer: values.tokenizer as string | undefined },
+      options: {
+        maxLength: intFlag(values, 'max-length', undefined, 3),
+        tokenizer: values.tokenizer as string | undefined,
+      },
       callOptions,
       workers,
     });
@@ -112,7 +122,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
       info: { task: pool.info.task, model },
     });
     const address = await server.listen(port, host);
-    process.stderr.write(`${JSON.stringify({ event: 'listening', url: `http://${address.host}:${address.port}`, task: pool.info.task, model, workers: pool.size })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({ event: 'listening', url: `http://${address.host}:${address.port}`, task: pool.info.task, model, workers: pool.size })}\n`,
+    );
     await new Promise<void>((resolve) => {
       const onInt = (): void => stop('SIGINT');
       const onTerm = (): void => stop('SIGTERM');

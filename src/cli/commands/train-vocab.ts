@@ -25,15 +25,23 @@ frequency) and writes DIR/vocab.txt, DIR/tokenizer.json and DIR/tokenizer_config
 Progress goes to stderr as JSON lines; a summary JSON line goes to stdout.`;
 
 const OPTIONS = {
-  input: { type: 'string', multiple: true }, output: { type: 'string' }, 'vocab-size': { type: 'string' },
-  'min-frequency': { type: 'string' }, 'limit-alphabet': { type: 'string' }, lowercase: { type: 'boolean' },
-  'special-tokens': { type: 'string' }, 'text-field': { type: 'string' }, format: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  input: { type: 'string', multiple: true },
+  output: { type: 'string' },
+  'vocab-size': { type: 'string' },
+  'min-frequency': { type: 'string' },
+  'limit-alphabet': { type: 'string' },
+  lowercase: { type: 'boolean' },
+  'special-tokens': { type: 'string' },
+  'text-field': { type: 'string' },
+  format: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 
 function intOption(value: string | undefined, name: string, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -98,22 +106,41 @@ async function run(argv: string[]): Promise<number> {
   const counter = new WordCounter();
   let texts = 0;
   let lastLog = Date.now();
-  for await (const text of readCorpusTexts(inputs, { format: format as CorpusFormat | undefined, textField: values['text-field'] })) {
+  for await (const text of readCorpusTexts(inputs, {
+    format: format as CorpusFormat | undefined,
+    textField: values['text-field'],
+  })) {
     counter.add(split(text));
     texts++;
     if (Date.now() - lastLog > 5000) {
       lastLog = Date.now();
-      log({ event: 'count', texts, words: counter.total, distinctWords: counter.counts.size, seconds: (Date.now() - t0) / 1000 });
+      log({
+        event: 'count',
+        texts,
+        words: counter.total,
+        distinctWords: counter.counts.size,
+        seconds: (Date.now() - t0) / 1000,
+      });
     }
   }
   if (counter.total === 0) {
     process.stderr.write(`bert train-vocab: no words in ${inputs.join(', ')} (empty corpus?)\n`);
     return 1;
   }
-  log({ event: 'counted', texts, words: counter.total, distinctWords: counter.counts.size, inputBytes: totalBytes, seconds: (Date.now() - t0) / 1000 });
+  log({
+    event: 'counted',
+    texts,
+    words: counter.total,
+    distinctWords: counter.counts.size,
+    inputBytes: totalBytes,
+    seconds: (Date.now() - t0) / 1000,
+  });
   let lastPhase = '';
   const trained = trainWordPiece(counter.counts, {
-    vocabSize, minFrequency, limitAlphabet, specialTokens,
+    vocabSize,
+    minFrequency,
+    limitAlphabet,
+    specialTokens,
     onProgress: (p) => {
       if (p.phase !== lastPhase || Date.now() - lastLog > 5000) {
         lastPhase = p.phase;
@@ -124,11 +151,22 @@ async function run(argv: string[]): Promise<number> {
   });
   const files = saveBertTokenizerFiles(values.output, trained.vocab, { lowercase });
   const summary = {
-    output: values.output, vocabSize: trained.vocab.length, requestedVocabSize: vocabSize, merges: trained.merges.length,
-    texts, words: counter.total, distinctWords: trained.wordTypes, lowercase, seconds: (Date.now() - t0) / 1000, files,
+    output: values.output,
+    vocabSize: trained.vocab.length,
+    requestedVocabSize: vocabSize,
+    merges: trained.merges.length,
+    texts,
+    words: counter.total,
+    distinctWords: trained.wordTypes,
+    lowercase,
+    seconds: (Date.now() - t0) / 1000,
+    files,
   };
   if (trained.vocab.length < vocabSize) {
-    log({ event: 'note', message: `stopped at ${trained.vocab.length} tokens: no pair occurs ${minFrequency} times or more (lower --min-frequency or add text)` });
+    log({
+      event: 'note',
+      message: `stopped at ${trained.vocab.length} tokens: no pair occurs ${minFrequency} times or more (lower --min-frequency or add text)`,
+    });
   }
   process.stdout.write(JSON.stringify(summary) + '\n');
   return 0;

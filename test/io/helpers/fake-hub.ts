@@ -71,7 +71,8 @@ export class FakeHub {
   private blobs(): Map<string, Buffer> {
     const out = new Map<string, Buffer>();
     for (const repo of this.repos.values()) {
-      for (const files of Object.values(repo.commits)) for (const f of Object.values(files)) out.set(sha256(f.content), f.content);
+      for (const files of Object.values(repo.commits))
+        for (const f of Object.values(files)) out.set(sha256(f.content), f.content);
     }
     return out;
   }
@@ -96,7 +97,8 @@ export class FakeHub {
     }
     const repo = this.repos.get(repoId!);
     if (!repo) return this.fail(res, 404, 'RepoNotFound', 'Repository not found');
-    if (repo.token && req.headers.authorization !== `Bearer ${repo.token}`) return this.fail(res, 401, 'GatedRepo', 'Access to this repo is restricted');
+    if (repo.token && req.headers.authorization !== `Bearer ${repo.token}`)
+      return this.fail(res, 401, 'GatedRepo', 'Access to this repo is restricted');
     const commit = repo.refs[rev] ?? (repo.commits[rev] ? rev : undefined);
     if (!commit) return this.fail(res, 404, 'RevisionNotFound', `Invalid rev id: ${rev}`);
     const f = repo.commits[commit]![file];
@@ -150,8 +152,19 @@ export class FakeHub {
     res.end(body);
   }
 
-  private fail(res: ServerResponse, status: number, code: string, message: string, extra: Record<string, string> = {}): void {
-    res.writeHead(status, { 'x-error-code': code, 'x-error-message': message, 'content-type': 'application/json', ...extra });
+  private fail(
+    res: ServerResponse,
+    status: number,
+    code: string,
+    message: string,
+    extra: Record<string, string> = {},
+  ): void {
+    res.writeHead(status, {
+      'x-error-code': code,
+      'x-error-message': message,
+      'content-type': 'application/json',
+      ...extra,
+    });
     res.end(JSON.stringify({ error: message }));
   }
 }

@@ -16,8 +16,40 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 /** Stands for a number JSON.stringify cannot write (1e999 parses as Infinity); replaced in the text. */
 const HUGE = '\u0000huge\u0000';
 
-const STRINGS = ['', 'x', '[UNK]', '[CLS]', '##', 'WordPiece', 'BPE', 'BertNormalizer', 'gelu', '\ud800', '\u0000', 'a'.repeat(5000), '-1', '4'];
-const NUMBERS = [0, 1, -1, 2, 0.5, -0.0, 2 ** 31, 2 ** 31 - 1, 2 ** 32, 2 ** 53, 2 ** 63, 1e9, 1e12, 1e300, -1e300, 1e-300];
+const STRINGS = [
+  '',
+  'x',
+  '[UNK]',
+  '[CLS]',
+  '##',
+  'WordPiece',
+  'BPE',
+  'BertNormalizer',
+  'gelu',
+  '\ud800',
+  '\u0000',
+  'a'.repeat(5000),
+  '-1',
+  '4',
+];
+const NUMBERS = [
+  0,
+  1,
+  -1,
+  2,
+  0.5,
+  -0.0,
+  2 ** 31,
+  2 ** 31 - 1,
+  2 ** 32,
+  2 ** 53,
+  2 ** 63,
+  1e9,
+  1e12,
+  1e300,
+  -1e300,
+  1e-300,
+];
 
 /** Every value's location in a document: [parent, key], up to `limit` of them (documents can be large). */
 function locations(doc: Json, limit = 20_000): Array<[Json[] | { [key: string]: Json }, string | number]> {
@@ -26,7 +58,7 @@ function locations(doc: Json, limit = 20_000): Array<[Json[] | { [key: string]: 
   while (stack.length > 0 && out.length < limit) {
     const v = stack.pop()!;
     if (Array.isArray(v)) v.forEach((c, i) => (out.push([v, i]), stack.push(c)));
-    else if (v !== null && typeof v === 'object') for (const k of Object.keys(v)) out.push([v, k]), stack.push(v[k]!);
+    else if (v !== null && typeof v === 'object') for (const k of Object.keys(v)) (out.push([v, k]), stack.push(v[k]!));
   }
   return out;
 }
@@ -35,14 +67,34 @@ function locations(doc: Json, limit = 20_000): Array<[Json[] | { [key: string]: 
 function replacement(old: Json, doc: Json, rand: () => number): Json {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   switch (Math.floor(rand() * 8)) {
-    case 0: return typeof old === 'number' ? pick([old + 1, old - 1, -old, old * 2, old * 1000, old / 2, old + 0.5]) : pick(NUMBERS);
-    case 1: return pick(NUMBERS);
-    case 2: return pick(STRINGS);
-    case 3: return pick([null, true, false, [], {}, HUGE]);
-    case 4: return typeof old === 'number' ? String(old) : typeof old === 'string' && /^\d+$/.test(old) ? Number(old) : pick([[old], { a: old }]);
-    case 5: { const all = locations(doc, 2000); if (all.length === 0) return null; const [p, k] = pick(all); return structuredClone((p as Record<string, Json>)[k as string] ?? null); }
-    case 6: return Array.isArray(old) ? [] : old !== null && typeof old === 'object' ? {} : pick(NUMBERS);
-    default: return Array.isArray(old) && old.length > 0 ? Array.from({ length: 1 + Math.floor(rand() * 50) }, () => structuredClone(pick(old))) : pick(STRINGS);
+    case 0:
+      return typeof old === 'number'
+        ? pick([old + 1, old - 1, -old, old * 2, old * 1000, old / 2, old + 0.5])
+        : pick(NUMBERS);
+    case 1:
+      return pick(NUMBERS);
+    case 2:
+      return pick(STRINGS);
+    case 3:
+      return pick([null, true, false, [], {}, HUGE]);
+    case 4:
+      return typeof old === 'number'
+        ? String(old)
+        : typeof old === 'string' && /^\d+$/.test(old)
+          ? Number(old)
+          : pick([[old], { a: old }]);
+    case 5: {
+      const all = locations(doc, 2000);
+      if (all.length === 0) return null;
+      const [p, k] = pick(all);
+      return structuredClone((p as Record<string, Json>)[k as string] ?? null);
+    }
+    case 6:
+      return Array.isArray(old) ? [] : old !== null && typeof old === 'object' ? {} : pick(NUMBERS);
+    default:
+      return Array.isArray(old) && old.length > 0
+        ? Array.from({ length: 1 + Math.floor(rand() * 50) }, () => structuredClone(pick(old)))
+        : pick(STRINGS);
   }
 }
 
@@ -62,11 +114,15 @@ export function mutateJson(input: Uint8Array, rand: () => number): Uint8Array {
     } else {
       const k = key as string;
       if (r < 0.15) delete parent[k];
-      else if (r < 0.2) { parent[`${k}_`] = parent[k]!; delete parent[k]; }
-      else parent[k] = replacement(parent[k]!, doc, rand);
+      else if (r < 0.2) {
+        parent[`${k}_`] = parent[k]!;
+        delete parent[k];
+      } else parent[k] = replacement(parent[k]!, doc, rand);
     }
   }
-  const text = JSON.stringify(doc).split(JSON.stringify(HUGE)).join(rand() < 0.5 ? '1e999' : '-1e999');
+  const text = JSON.stringify(doc)
+    .split(JSON.stringify(HUGE))
+    .join(rand() < 0.5 ? '1e999' : '-1e999');
   return Buffer.from(text, 'utf8');
 }
 
@@ -80,7 +136,11 @@ const MODEL_ERRORS = (err: unknown) => err instanceof CheckpointFormatError || e
 
 /** A loaded tokenizer must work: encode a pair with offsets and truncation, decode, all without a foreign error. */
 function exercise(tokenizer: BertTokenizer): void {
-  const e = tokenizer.encode('Hello, WORLD! naïve café 中文 [MASK] ok', 'a second text', { maxLength: 16, truncation: true, returnOffsets: true });
+  const e = tokenizer.encode('Hello, WORLD! naïve café 中文 [MASK] ok', 'a second text', {
+    maxLength: 16,
+    truncation: true,
+    returnOffsets: true,
+  });
   tokenizer.decode(e.inputIds, { skipSpecialTokens: true });
   tokenizer.decode(e.inputIds);
 }
@@ -131,11 +191,41 @@ export function folderFuzzTargets(shared = '../shared'): FolderFuzz {
   };
 
   const targets: FuzzTarget[] = [
-    { name: 'tokenizer.json fields (hf-tiny)', seedInput: bytes(join(tiny, 'tokenizer/tokenizer.json')), mutate: mutateJson, read: loadTokenizer(tokJsonDir, 'tokenizer.json'), isTyped: TOKENIZER_ERRORS },
-    { name: 'tokenizer.json bytes (hf-tiny)', seedInput: bytes(join(tiny, 'tokenizer/tokenizer.json')), mutate: (b, r) => mutateBytes(b, r), read: loadTokenizer(tokJsonDir, 'tokenizer.json'), isTyped: TOKENIZER_ERRORS },
-    { name: 'tokenizer_config.json beside tokenizer.json (bert-mini)', seedInput: bytes(join(mini, 'tokenizer_config.json')), mutate: mutateJsonOrBytes, read: loadTokenizer(tokCfgDir, 'tokenizer_config.json'), isTyped: TOKENIZER_ERRORS },
-    { name: 'tokenizer_config.json beside vocab.txt (bert-mini)', seedInput: bytes(join(mini, 'tokenizer_config.json')), mutate: mutateJsonOrBytes, read: loadTokenizer(vocabCfgDir, 'tokenizer_config.json'), isTyped: TOKENIZER_ERRORS },
-    { name: 'vocab.txt bytes (hf-tiny)', seedInput: bytes(join(tiny, 'vocab.txt')), mutate: (b, r) => mutateBytes(b, r), read: loadTokenizer(vocabDir, 'vocab.txt'), isTyped: TOKENIZER_ERRORS },
+    {
+      name: 'tokenizer.json fields (hf-tiny)',
+      seedInput: bytes(join(tiny, 'tokenizer/tokenizer.json')),
+      mutate: mutateJson,
+      read: loadTokenizer(tokJsonDir, 'tokenizer.json'),
+      isTyped: TOKENIZER_ERRORS,
+    },
+    {
+      name: 'tokenizer.json bytes (hf-tiny)',
+      seedInput: bytes(join(tiny, 'tokenizer/tokenizer.json')),
+      mutate: (b, r) => mutateBytes(b, r),
+      read: loadTokenizer(tokJsonDir, 'tokenizer.json'),
+      isTyped: TOKENIZER_ERRORS,
+    },
+    {
+      name: 'tokenizer_config.json beside tokenizer.json (bert-mini)',
+      seedInput: bytes(join(mini, 'tokenizer_config.json')),
+      mutate: mutateJsonOrBytes,
+      read: loadTokenizer(tokCfgDir, 'tokenizer_config.json'),
+      isTyped: TOKENIZER_ERRORS,
+    },
+    {
+      name: 'tokenizer_config.json beside vocab.txt (bert-mini)',
+      seedInput: bytes(join(mini, 'tokenizer_config.json')),
+      mutate: mutateJsonOrBytes,
+      read: loadTokenizer(vocabCfgDir, 'tokenizer_config.json'),
+      isTyped: TOKENIZER_ERRORS,
+    },
+    {
+      name: 'vocab.txt bytes (hf-tiny)',
+      seedInput: bytes(join(tiny, 'vocab.txt')),
+      mutate: (b, r) => mutateBytes(b, r),
+      read: loadTokenizer(vocabDir, 'vocab.txt'),
+      isTyped: TOKENIZER_ERRORS,
+    },
     {
       name: 'config.json fields → BertConfig (bert-mini)',
       seedInput: bytes(join(mini, 'config.json')),
@@ -146,8 +236,20 @@ export function folderFuzzTargets(shared = '../shared'): FolderFuzz {
       },
       isTyped: MODEL_ERRORS,
     },
-    { name: 'config.json → fromPretrained + forward (hf-tiny seq_cls3)', seedInput: bytes(join(tiny, 'seq_cls3/config.json')), mutate: mutateJsonOrBytes, read: loadModel(modelDir, 'config.json'), isTyped: MODEL_ERRORS },
-    { name: 'model.safetensors header → fromPretrained (hf-tiny seq_cls3)', seedInput: bytes(join(tiny, 'seq_cls3/model.safetensors')), mutate: mutateSafetensorsHeader, read: loadModel(weightsDir, 'model.safetensors'), isTyped: MODEL_ERRORS },
+    {
+      name: 'config.json → fromPretrained + forward (hf-tiny seq_cls3)',
+      seedInput: bytes(join(tiny, 'seq_cls3/config.json')),
+      mutate: mutateJsonOrBytes,
+      read: loadModel(modelDir, 'config.json'),
+      isTyped: MODEL_ERRORS,
+    },
+    {
+      name: 'model.safetensors header → fromPretrained (hf-tiny seq_cls3)',
+      seedInput: bytes(join(tiny, 'seq_cls3/model.safetensors')),
+      mutate: mutateSafetensorsHeader,
+      read: loadModel(weightsDir, 'model.safetensors'),
+      isTyped: MODEL_ERRORS,
+    },
   ];
   return { targets, cleanup: () => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })) };
 }

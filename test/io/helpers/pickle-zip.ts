@@ -59,15 +59,40 @@ export function pickle(...parts: Array<number[]>): Uint8Array {
 
 /** Opcodes pushing torch.save's persistent id ('storage', torch.<cls>, key, 'cpu', numel) + BINPERSID. */
 export function storagePid(cls: string, key: string, numel: number): number[][] {
-  return [op.mark, op.str('storage'), op.global('torch', cls), op.str(key), op.str('cpu'), op.int(numel), op.tuple, op.binpersid];
+  return [
+    op.mark,
+    op.str('storage'),
+    op.global('torch', cls),
+    op.str(key),
+    op.str('cpu'),
+    op.int(numel),
+    op.tuple,
+    op.binpersid,
+  ];
 }
 
 /** Opcodes pushing _rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict()). */
-export function rebuildTensor(cls: string, key: string, numel: number, offset: number, size: number[], stride: number[]): number[][] {
+export function rebuildTensor(
+  cls: string,
+  key: string,
+  numel: number,
+  offset: number,
+  size: number[],
+  stride: number[],
+): number[][] {
   return [
     op.global('torch._utils', '_rebuild_tensor_v2'),
-    op.mark, ...storagePid(cls, key, numel), op.int(offset), op.intTuple(size), op.intTuple(stride), op.newfalse,
-    op.global('collections', 'OrderedDict'), op.emptyTuple, op.reduce, op.tuple, op.reduce,
+    op.mark,
+    ...storagePid(cls, key, numel),
+    op.int(offset),
+    op.intTuple(size),
+    op.intTuple(stride),
+    op.newfalse,
+    op.global('collections', 'OrderedDict'),
+    op.emptyTuple,
+    op.reduce,
+    op.tuple,
+    op.reduce,
   ];
 }
 

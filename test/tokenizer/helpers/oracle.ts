@@ -34,7 +34,10 @@ export function vocabFolders(): { uncased: string; chinese: string } {
   mkdirSync(chinese);
   copyFileSync(join(SHARED, 'vocab/bert-base-uncased/vocab.txt'), join(uncased, 'vocab.txt'));
   copyFileSync(join(SHARED, 'vocab/bert-base-chinese/vocab.txt'), join(chinese, 'vocab.txt'));
-  writeFileSync(join(chinese, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'BertTokenizer', do_lower_case: false, model_max_length: 512 }));
+  writeFileSync(
+    join(chinese, 'tokenizer_config.json'),
+    JSON.stringify({ tokenizer_class: 'BertTokenizer', do_lower_case: false, model_max_length: 512 }),
+  );
   cachedFolders = { uncased, chinese };
   return cachedFolders;
 }
@@ -42,7 +45,12 @@ export function vocabFolders(): { uncased: string; chinese: string } {
 /** The folders every differential test runs on, by name. */
 export function allFolders(): Record<string, string> {
   const v = vocabFolders();
-  return { 'bert-mini-imdb-hf': MINI_DIR, 'uncased vocab.txt': v.uncased, 'chinese cased vocab.txt': v.chinese, 'hf-tiny': TINY_DIR };
+  return {
+    'bert-mini-imdb-hf': MINI_DIR,
+    'uncased vocab.txt': v.uncased,
+    'chinese cased vocab.txt': v.chinese,
+    'hf-tiny': TINY_DIR,
+  };
 }
 
 /**
@@ -55,9 +63,20 @@ export async function hfTokenizer(dir: string): Promise<Tokenizer> {
   const cfg = existsSync(cfgPath) ? (JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>) : {};
   const lowercase = (cfg['do_lower_case'] as boolean | undefined) ?? true;
   const strip = (cfg['strip_accents'] as boolean | null | undefined) ?? null;
-  const model = await WordPiece.fromFile(join(dir, 'vocab.txt'), { unkToken: '[UNK]', continuingSubwordPrefix: '##', maxInputCharsPerWord: 100 });
+  const model = await WordPiece.fromFile(join(dir, 'vocab.txt'), {
+    unkToken: '[UNK]',
+    continuingSubwordPrefix: '##',
+    maxInputCharsPerWord: 100,
+  });
   const t = new Tokenizer(model);
-  t.setNormalizer(bertNormalizer({ cleanText: true, handleChineseChars: (cfg['tokenize_chinese_chars'] as boolean | undefined) ?? true, stripAccents: strip ?? lowercase, lowercase }));
+  t.setNormalizer(
+    bertNormalizer({
+      cleanText: true,
+      handleChineseChars: (cfg['tokenize_chinese_chars'] as boolean | undefined) ?? true,
+      stripAccents: strip ?? lowercase,
+      lowercase,
+    }),
+  );
   t.setPreTokenizer(bertPreTokenizer());
   const id = (tok: string) => {
     const i = t.tokenToId(tok);
@@ -114,20 +133,27 @@ export function diffEncoding(hf: HfEncoding, ours: Encoding, text: string, pair?
     const k = ids.findIndex((x, i) => x !== ours.inputIds[i]);
     return `length HF ${ids.length} vs ${ours.inputIds.length}; first id difference at ${k >= 0 ? show(k) + ` ours ${ours.inputIds[k]}` : 'end'}`;
   }
-  const types = hf.getTypeIds(), attention = hf.getAttentionMask(), special = hf.getSpecialTokensMask();
-  const offsets = hf.getOffsets(), seq = hf.getSequenceIds();
-  const mapA = codePointToUtf16(text), mapB = pair ? codePointToUtf16(pair) : mapA;
+  const types = hf.getTypeIds(),
+    attention = hf.getAttentionMask(),
+    special = hf.getSpecialTokensMask();
+  const offsets = hf.getOffsets(),
+    seq = hf.getSequenceIds();
+  const mapA = codePointToUtf16(text),
+    mapB = pair ? codePointToUtf16(pair) : mapA;
   for (let k = 0; k < ids.length; k++) {
     if (ids[k] !== ours.inputIds[k]) return `${show(k)} vs ours ${ours.inputIds[k]}`;
     if (types[k] !== ours.tokenTypeIds[k]) return `${show(k)}: type id HF ${types[k]} vs ${ours.tokenTypeIds[k]}`;
-    if (attention[k] !== ours.attentionMask[k]) return `${show(k)}: attention HF ${attention[k]} vs ${ours.attentionMask[k]}`;
-    if (special[k] !== ours.specialTokensMask[k]) return `${show(k)}: special mask HF ${special[k]} vs ${ours.specialTokensMask[k]}`;
+    if (attention[k] !== ours.attentionMask[k])
+      return `${show(k)}: attention HF ${attention[k]} vs ${ours.attentionMask[k]}`;
+    if (special[k] !== ours.specialTokensMask[k])
+      return `${show(k)}: special mask HF ${special[k]} vs ${ours.specialTokensMask[k]}`;
     if (ours.offsets) {
       const map = seq[k] === 1 ? mapB : mapA;
       const [s, e] = offsets[k]!;
       const want = special[k] ? [0, 0] : [map[s!]!, map[e!]!];
       const got = ours.offsets[k]!;
-      if (want[0] !== got[0] || want[1] !== got[1]) return `${show(k)}: offsets HF [${want}] (code points [${s},${e}]) vs ours [${got}]`;
+      if (want[0] !== got[0] || want[1] !== got[1])
+        return `${show(k)}: offsets HF [${want}] (code points [${s},${e}]) vs ours [${got}]`;
     }
   }
   return null;

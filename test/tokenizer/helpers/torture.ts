@@ -122,19 +122,68 @@ export const TORTURE: readonly string[] = [
   'This is a long review. '.repeat(300),
 ];
 
-
 const POOL = [
   ...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789',
   ...'      ',
   ...'.,!?;:\'"-()[]{}<>/\\@#$%^&*_+=~`|',
-  '[MASK]', '[UNK]', '[CLS]', '[SEP]', '[PAD]', '[mask]',
+  '[MASK]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  '[PAD]',
+  '[mask]',
   ...'éèêëÉÈàâäÀçÇñÑöÖüÜßẞİıŉǅﬁﬂ',
-  '\u0301', '\u0300', '\u0316', '\u0308', '\u0327', '\u0345', '\u035c', '\u1dce', '\u302a', '\u05b0', '\u0e38',
-  '\u{1d165}', '\u{1d16d}', '\u{1d15f}', '\u302e', '\u1b44', '\u{1e000}', '\u{1e944}',
+  '\u0301',
+  '\u0300',
+  '\u0316',
+  '\u0308',
+  '\u0327',
+  '\u0345',
+  '\u035c',
+  '\u1dce',
+  '\u302a',
+  '\u05b0',
+  '\u0e38',
+  '\u{1d165}',
+  '\u{1d16d}',
+  '\u{1d15f}',
+  '\u302e',
+  '\u1b44',
+  '\u{1e000}',
+  '\u{1e944}',
   ...'中文字㐀豈가한글ภาษาعربيעבר',
-  '𠀀', '𪜀', '😀', '👍🏽', '👨‍👩‍👧', '🇺🇸', '𝐀', '❤️',
-  '\u200b', '\u200c', '\u200d', '\ufeff', '\u00a0', '\u3000', '\u2028', '\t', '\n', '\r', '\u0000', '\u0001', '\u007f', '\u0085',
-  '\ufffd', '\ue000', '\u0378', '\u07fd', 'ＡＢ１！', 'Ω', 'Å', 'K', 'Σ', 'ς',
+  '𠀀',
+  '𪜀',
+  '😀',
+  '👍🏽',
+  '👨‍👩‍👧',
+  '🇺🇸',
+  '𝐀',
+  '❤️',
+  '\u200b',
+  '\u200c',
+  '\u200d',
+  '\ufeff',
+  '\u00a0',
+  '\u3000',
+  '\u2028',
+  '\t',
+  '\n',
+  '\r',
+  '\u0000',
+  '\u0001',
+  '\u007f',
+  '\u0085',
+  '\ufffd',
+  '\ue000',
+  '\u0378',
+  '\u07fd',
+  'ＡＢ１！',
+  'Ω',
+  'Å',
+  'K',
+  'Σ',
+  'ς',
 ];
 
 /** Seeded random strings over POOL. */
@@ -157,7 +206,8 @@ export function randomTexts(count: number, seed = 1234): string[] {
 export function everyCodePoint(sampled = false, chunk = 2048): string[] {
   const out: string[] = [];
   for (let start = 0; start <= 0x10ffff; start += chunk) {
-    let alone = '', inWord = '';
+    let alone = '',
+      inWord = '';
     for (let cp = start; cp < Math.min(start + chunk, 0x110000); cp++) {
       if (cp >= 0xd800 && cp <= 0xdfff) continue;
       const plane = cp >> 16;
@@ -178,7 +228,8 @@ export function everyCodePoint(sampled = false, chunk = 2048): string[] {
 export function codePointStrings(sampled = true): string[] {
   const out: string[] = [];
   for (let start = 0; start <= 0x10ffff; start += 8192) {
-    let inOrder = '', between = '';
+    let inOrder = '',
+      between = '';
     for (let cp = start; cp < Math.min(start + 8192, 0x110000); cp++) {
       if (cp >= 0xd800 && cp <= 0xdfff) continue;
       const plane = cp >> 16;

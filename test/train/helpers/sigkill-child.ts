@@ -9,10 +9,18 @@ import { encodedDataset } from '../../../src/data/batching.js';
 import { sigkillExamples, sigkillOptions } from './sigkill-shared.js';
 
 const [out, resume] = [process.argv[2]!, process.argv[3] === 'resume'];
-const model = await BertForSequenceClassification.fromPretrained(join('../shared/fixtures/hf-tiny', 'seq_cls3'), { kernels: jsKernels, warn: () => {} });
+const model = await BertForSequenceClassification.fromPretrained(join('../shared/fixtures/hf-tiny', 'seq_cls3'), {
+  kernels: jsKernels,
+  warn: () => {},
+});
 // Each step's JSON line tells the parent how far we got; the parent kills us at a random moment after some steps.
 const progress = new ProgressReporter({ stream: process.stdout, tty: false, intervalMs: 0 });
 await new Trainer(bertTrainerModel(model), encodedDataset(sigkillExamples(), 'sequence', 0), {
-  ...sigkillOptions, kernels: jsKernels, output: out, saveSteps: 1, resume, progress,
+  ...sigkillOptions,
+  kernels: jsKernels,
+  output: out,
+  saveSteps: 1,
+  resume,
+  progress,
 }).train();
 process.stdout.write('{"event":"done"}\n');

@@ -13,6 +13,11 @@ export function sigkillExamples(): EncodedExample[] {
 }
 
 export const sigkillOptions = {
-  epochs: 2, batchSize: 4, lr: 2e-3, optimizer: { name: 'adamw' as const, eps: 1e-6, weightDecay: 0.01 },
-  schedule: 'cosine' as const, warmupRatio: 0.1, seed: 17,
+  epochs: 2,
+  batchSize: 4,
+  lr: 2e-3,
+  optimizer: { name: 'adamw' as const, eps: 1e-6, weightDecay: 0.01 },
+  schedule: 'cosine' as const,
+  warmupRatio: 0.1,
+  seed: 17,
 };
