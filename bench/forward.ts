@@ -30,7 +30,8 @@ const SEED = 1;
 
 function parseShape(s: string): [number, number] {
   const [b, t] = s.split('x').map(Number);
-  if (!(b > 0 && t > 0)) throw new Error(`bench/forward: shape ${s} is not BATCHxSEQ`);
+  if (b === undefined || t === undefined || !(b > 0 && t > 0))
+    throw new Error(`bench/forward: shape ${s} is not BATCHxSEQ`);
   return [b, t];
 }
 
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
         b = await onnxRun(); // warm-up, and the two must agree
       await onnxNoSpin();
       let maxDiff = 0;
-      for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+      for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
       const tb: number[] = [],
         to: number[] = [],
         tn: number[] = [],

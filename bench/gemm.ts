@@ -30,7 +30,7 @@ function randomArray(n: number, seed: number): Float32Array {
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  return s[Math.floor(s.length / 2)]!;
 }
 
 // Runs the contenders round-robin (one rep of each in turn) so that load from other processes hits all alike.
@@ -41,7 +41,7 @@ function timeAll(fns: Array<() => void>): number[] {
     fns.forEach((fn, i) => {
       const t0 = process.hrtime.bigint();
       fn();
-      times[i].push(Number(process.hrtime.bigint() - t0) / 1e6);
+      times[i]!.push(Number(process.hrtime.bigint() - t0) / 1e6);
     });
   }
   return times.map(median);
@@ -73,9 +73,11 @@ for (const [m, n, k] of shapes) {
   if (process.env.BENCH_BUILTIN === '1')
     ops.push(['sgemmBuiltin', () => addon.sgemmBuiltin(false, true, m, n, k, 1, x, k, w, k, 0, y, n)]);
   const ms = timeAll(ops.map(([, fn]) => fn));
-  ops.forEach(([op], i) =>
-    rows.push({ shape, op, ms: ms[i], gflops: flops / ms[i] / 1e6, ratioToReference: ms[0] / ms[i] }),
-  );
+  // timeAll returns one median per function, in order: ms[i] belongs to ops[i], ms[0] is the reference.
+  ops.forEach(([op], i) => {
+    const t = ms[i]!;
+    rows.push({ shape, op, ms: t, gflops: flops / t / 1e6, ratioToReference: ms[0]! / t });
+  });
 }
 
 console.log(JSON.stringify({ bench: 'gemm', ...addon.info(), reps, rows }));

@@ -14,7 +14,8 @@ import { pipeline } from '../src/pipelines/pipeline.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
-  return i !== -1 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
+  const value = process.argv[i + 1];
+  return i !== -1 && value !== undefined ? value : fallback;
 }
 
 const model = arg('model', '../shared/models/bert-mini-imdb-hf');
@@ -36,7 +37,7 @@ const texts = gunzipSync(readFileSync('../shared/data/imdb/test.jsonl.gz'))
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 interface Row {

@@ -71,10 +71,10 @@ class Graph {
     return name;
   }
 
-  node(op: string, name: string, inputs: string[], attrs: Attr[] = [], outputs = [`${name}_output`]): string {
+  node(op: string, name: string, inputs: string[], attrs: Attr[] = [], output = `${name}_output`): string {
     const n = new ProtoWriter();
     for (const i of inputs) n.string(1, i);
-    for (const o of outputs) n.string(2, o);
+    n.string(2, output);
     n.string(3, name);
     n.string(4, op);
     for (const a of attrs) {
@@ -88,7 +88,7 @@ class Graph {
       n.message(5, w);
     }
     this.nodes.push(n);
-    return outputs[0];
+    return output;
   }
 }
 
@@ -163,11 +163,19 @@ function headFromConfig(config: Record<string, unknown>): OnnxHead {
   }
 }
 
+/** The [rows, cols] of a parameter that must be a matrix (a linear or embedding weight). */
+function matrixDims(w: NamedTensor): [rows: number, cols: number] {
+  const [rows, cols] = w.shape;
+  if (w.shape.length !== 2 || rows === undefined || cols === undefined)
+    throw new OnnxExportError(`parameter ${w.name} must be a matrix, but its shape is [${w.shape}]`);
+  return [rows, cols];
+}
+
 /** Transposes a PyTorch [out, in] linear weight to the [in, out] that MatMul wants. */
 function transposed(w: NamedTensor): Float32Array {
-  const [rows, cols] = w.shape;
+  const [rows, cols] = matrixDims(w);
   const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w.data[r * cols + c];
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w.data[r * cols + c]!;
   return out;
 }
 
@@ -198,7 +206,8 @@ export function exportBertOnnx(
   const weight = (name: string): string => g.init(name, get(name).shape, get(name).data);
   const linearWeightT = (name: string): string => {
     const w = get(name);
-    return g.init(`${name}.T`, [w.shape[1], w.shape[0]], transposed(w));
+    const [rows, cols] = matrixDims(w);
+    return g.init(`${name}.T`, [cols, rows], transposed(w));
   };
   const linear = (x: string, prefix: string): string => {
     const y = g.node('MatMul', `${prefix}/MatMul`, [x, linearWeightT(`${prefix}.weight`)]);
@@ -325,7 +334,7 @@ export function exportBertOnnx(
     return g.node('Tanh', '/pooler/Tanh', [linear(first, 'pooler.dense')]);
   };
   const output = (value: string, name: string, dims: Array<number | string>): void => {
-    g.node('Identity', `/output/${name}`, [value], [], [name]);
+    g.node('Identity', `/output/${name}`, [value], [], name);
     outputs.push(valueInfo(name, ONNX_FLOAT, dims));
   };
   switch (head) {
@@ -333,22 +342,27 @@ export function exportBertOnnx(
       output(x, 'last_hidden_state', ['batch_size', 'sequence_length', H]);
       if (params.has('pooler.dense.weight')) output(pooled(), 'pooler_output', ['batch_size', H]);
       break;
-    case 'sequence-classification':
-      output(linear(pooled(), 'classifier'), 'logits', ['batch_size', get('classifier.weight').shape[0]]);
+    case 'sequence-classification': {
+      const [labels] = matrixDims(get('classifier.weight'));
+      output(linear(pooled(), 'classifier'), 'logits', ['batch_size', labels]);
       break;
-    case 'token-classification':
-      output(linear(x, 'classifier'), 'logits', ['batch_size', 'sequence_length', get('classifier.weight').shape[0]]);
+    }
+    case 'token-classification': {
+      const [labels] = matrixDims(get('classifier.weight'));
+      output(linear(x, 'classifier'), 'logits', ['batch_size', 'sequence_length', labels]);
       break;
+    }
     case 'question-answering': {
       const both = linear(x, 'qa_outputs');
-      const [s, e] = ['start', 'end'].map((n, i) =>
+      const column = (n: string, i: number): string =>
         g.node('Squeeze', `/qa/${n}/Squeeze`, [
           g.node('Slice', `/qa/${n}/Slice`, [both, g.int64s([i]), g.int64s([i + 1]), g.int64s([-1])]),
           g.int64s([-1]),
-        ]),
-      );
-      output(s, 'start_logits', ['batch_size', 'sequence_length']);
-      output(e, 'end_logits', ['batch_size', 'sequence_length']);
+        ]);
+      const start = column('start', 0);
+      const end = column('end', 1);
+      output(start, 'start_logits', ['batch_size', 'sequence_length']);
+      output(end, 'end_logits', ['batch_size', 'sequence_length']);
       break;
     }
     case 'masked-lm': {
@@ -357,13 +371,14 @@ export function exportBertOnnx(
         'cls.predictions.transform.LayerNorm',
       );
       const emb = params.get('cls.predictions.decoder.weight') ?? get('embeddings.word_embeddings.weight');
-      const decoderT = g.init('cls.predictions.decoder.weight.T', [emb.shape[1], emb.shape[0]], transposed(emb));
+      const [vocab, hidden] = matrixDims(emb);
+      const decoderT = g.init('cls.predictions.decoder.weight.T', [hidden, vocab], transposed(emb));
       const bias = params.get('cls.predictions.bias') ?? get('cls.predictions.decoder.bias');
       const logits = g.node('Add', '/cls/decoder/Add', [
         g.node('MatMul', '/cls/decoder/MatMul', [t, decoderT]),
         g.init('cls.predictions.bias', bias.shape, bias.data),
       ]);
-      output(logits, 'logits', ['batch_size', 'sequence_length', emb.shape[0]]);
+      output(logits, 'logits', ['batch_size', 'sequence_length', vocab]);
       break;
     }
   }

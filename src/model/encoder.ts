@@ -580,7 +580,7 @@ export class Backbone {
     k.linearBackward(g.dPoolPre, a.clsRows, this.pool!.w.w, g.dCls, this.pool!.w.g, this.pool!.b.g, B, H, H);
     for (let b = 0; b < B; b++) {
       const off = b * T * H;
-      for (let j = 0; j < H; j++) dSeq[off + j] += g.dCls[b * H + j];
+      for (let j = 0; j < H; j++) dSeq[off + j]! += g.dCls[b * H + j]!;
     }
   }
 }

@@ -1,6 +1,7 @@
 // Token-classification post-processing exactly as HF's TokenClassificationPipeline does it: pre-entities from
 // word pieces, word aggregation (first / average / max), B-/I- grouping (simple and word strategies), and "O" filtering.
 import { cleanUpTokenization } from '../tokenizer/tokenizer.js';
+import { argmax } from './math.js';
 
 export type AggregationStrategy = 'none' | 'simple' | 'first' | 'average' | 'max';
 
@@ -71,10 +72,12 @@ export function isSubwordPiece(token: string, covered: string, isUnknown: boolea
   return [...token].length !== [...covered].length;
 }
 
-function argmaxOf(scores: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < scores.length; i++) if (scores[i] > scores[best]) best = i;
-  return best;
+/** The first and last member of a word or group: the grouping loops only ever close non-empty ones. */
+function ends<T>(group: readonly T[]): [T, T] {
+  const first = group[0];
+  const last = group[group.length - 1];
+  if (first === undefined || last === undefined) throw new Error('token-classification: an empty group of pieces');
+  return [first, last];
 }
 
 /** Splits "B-PER" into ["B", "PER"]; a label without a B-/I- prefix counts as a continuation ("I"). */
@@ -97,15 +100,16 @@ function aggregateWord(
   id2label: Record<number, string>,
 ): Labelled {
   const word = wordPieceTokensToString(pieces.map((p) => p.word));
+  const [first, last] = ends(pieces);
   let scores: ArrayLike<number>;
   if (strategy === 'first') {
-    scores = pieces[0].scores;
+    scores = first.scores;
   } else if (strategy === 'max') {
     // The piece whose best label is most probable decides; the first such piece on ties (Python's max).
-    let best = pieces[0];
+    let best = first;
     let bestMax = -Infinity;
     for (const p of pieces) {
-      const m = p.scores[argmaxOf(p.scores)];
+      const m = p.scores[argmax(p.scores)]!;
       if (m > bestMax) {
         bestMax = m;
         best = p;
@@ -113,34 +117,34 @@ function aggregateWord(
     }
     scores = best.scores;
   } else {
-    const n = pieces[0].scores.length;
+    const n = first.scores.length;
     const mean = new Float64Array(n);
-    for (const p of pieces) for (let j = 0; j < n; j++) mean[j] += p.scores[j];
-    for (let j = 0; j < n; j++) mean[j] /= pieces.length;
+    for (const p of pieces) for (let j = 0; j < n; j++) mean[j]! += p.scores[j]!;
+    for (let j = 0; j < n; j++) mean[j]! /= pieces.length;
     scores = mean;
   }
-  const id = argmaxOf(scores);
+  const id = argmax(scores);
   return {
     entity: label(id2label, id),
-    score: scores[id],
+    score: scores[id]!,
     word,
-    start: pieces[0].start,
-    end: pieces[pieces.length - 1].end,
+    start: first.start,
+    end: last.end,
   };
 }
 
 function groupSubEntities(group: Labelled[]): GroupedEntity {
   // Python's name.split("-", 1)[-1]: everything after the first dash, or the whole name.
-  const first = group[0].entity;
-  const entity = first.slice(first.indexOf('-') + 1);
+  const [first, last] = ends(group);
+  const entity = first.entity.slice(first.entity.indexOf('-') + 1);
   let sum = 0;
   for (const e of group) sum += e.score;
   return {
     entity_group: entity,
     score: sum / group.length,
     word: wordPieceTokensToString(group.map((e) => e.word)),
-    start: group[0].start,
-    end: group[group.length - 1].end,
+    start: first.start,
+    end: last.end,
   };
 }
 
@@ -149,12 +153,13 @@ function groupEntities(entities: Labelled[]): GroupedEntity[] {
   const groups: GroupedEntity[] = [];
   let current: Labelled[] = [];
   for (const entity of entities) {
-    if (current.length === 0) {
+    const previous = current[current.length - 1];
+    if (previous === undefined) {
       current.push(entity);
       continue;
     }
     const [bi, tag] = getTag(entity.entity);
-    const [, lastTag] = getTag(current[current.length - 1].entity);
+    const [, lastTag] = getTag(previous.entity);
     if (tag === lastTag && bi !== 'B') {
       current.push(entity);
     } else {
@@ -178,10 +183,10 @@ export function aggregateEntities(
 ): TokenEntity[] | GroupedEntity[] {
   if (strategy === 'none' || strategy === 'simple') {
     const tokens: TokenEntity[] = preEntities.map((p) => {
-      const id = argmaxOf(p.scores);
+      const id = argmax(p.scores);
       return {
         entity: label(id2label, id),
-        score: p.scores[id],
+        score: p.scores[id]!,
         index: p.index,
         word: p.word,
         start: p.start,

@@ -4,10 +4,10 @@
 export function softmax(logits: ArrayLike<number>, offset = 0, n = logits.length - offset): Float64Array {
   const out = new Float64Array(n);
   let max = -Infinity;
-  for (let i = 0; i < n; i++) max = Math.max(max, logits[offset + i]);
+  for (let i = 0; i < n; i++) max = Math.max(max, logits[offset + i]!);
   let sum = 0;
-  for (let i = 0; i < n; i++) sum += out[i] = Math.exp(logits[offset + i] - max);
-  for (let i = 0; i < n; i++) out[i] /= sum;
+  for (let i = 0; i < n; i++) sum += out[i] = Math.exp(logits[offset + i]! - max);
+  for (let i = 0; i < n; i++) out[i]! /= sum;
   return out;
 }
 
@@ -18,7 +18,7 @@ export function sigmoid(x: number): number {
 /** Index of the largest value; the first one on ties, as numpy's argmax. */
 export function argmax(values: ArrayLike<number>): number {
   let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
   return best;
 }
 
@@ -26,14 +26,15 @@ export function argmax(values: ArrayLike<number>): number {
 export function topKIndices(values: ArrayLike<number>, k: number): number[] {
   const n = values.length;
   k = Math.max(0, Math.min(k, n));
-  if (k === 1) return n > 0 ? [argmax(values)] : [];
+  if (k === 0) return [];
+  if (k === 1) return [argmax(values)];
   // A bounded insertion list: O(n k), fine for k up to a few hundred over a 30k vocabulary.
   const best: number[] = [];
   for (let i = 0; i < n; i++) {
-    const v = values[i];
-    if (best.length === k && !(v > values[best[k - 1]])) continue;
+    const v = values[i]!;
+    if (best.length === k && !(v > values[best[k - 1]!]!)) continue;
     let j = best.length === k ? k - 1 : best.length;
-    while (j > 0 && v > values[best[j - 1]]) j--;
+    while (j > 0 && v > values[best[j - 1]!]!) j--;
     best.splice(j, 0, i);
     if (best.length > k) best.pop();
   }
@@ -45,6 +46,6 @@ export function normalizeL2(v: number[]): number[] {
   let sum = 0;
   for (const x of v) sum += x * x;
   const norm = Math.sqrt(sum);
-  if (norm > 0) for (let i = 0; i < v.length; i++) v[i] /= norm;
+  if (norm > 0) for (let i = 0; i < v.length; i++) v[i]! /= norm;
   return v;
 }

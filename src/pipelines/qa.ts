@@ -76,10 +76,10 @@ function maskedSoftmax(logits: ArrayLike<number>, allowed: boolean[]): Float64Ar
   const n = allowed.length;
   const out = new Float64Array(n);
   let max = -Infinity;
-  for (let i = 0; i < n; i++) max = Math.max(max, allowed[i] ? logits[i] : -10000);
+  for (let i = 0; i < n; i++) max = Math.max(max, allowed[i] ? logits[i]! : -10000);
   let sum = 0;
-  for (let i = 0; i < n; i++) sum += out[i] = Math.exp((allowed[i] ? logits[i] : -10000) - max);
-  for (let i = 0; i < n; i++) out[i] /= sum;
+  for (let i = 0; i < n; i++) sum += out[i] = Math.exp((allowed[i] ? logits[i]! : -10000) - max);
+  for (let i = 0; i < n; i++) out[i]! /= sum;
   return out;
 }
 
@@ -104,7 +104,7 @@ export function decodeWindowSpans(
   const allowed = pMask.map((m) => m === 0);
   const start = maskedSoftmax(startLogits, allowed);
   const end = maskedSoftmax(endLogits, allowed);
-  const nullScore = start[0] * end[0];
+  const nullScore = start[0]! * end[0]!;
   start[0] = 0;
   end[0] = 0;
   const n = allowed.length;
@@ -113,7 +113,7 @@ export function decodeWindowSpans(
   const candidates: SpanCandidate[] = [];
   for (let i = 0; i < n; i++) {
     for (let j = i; j < Math.min(n, i + maxAnswerLen); j++)
-      candidates.push({ start: i, end: j, score: start[i] * end[j] });
+      candidates.push({ start: i, end: j, score: start[i]! * end[j]! });
   }
   // Stable sort: ties keep row-major order, as numpy's argmax does for topK = 1.
   candidates.sort((a, b) => b.score - a.score);
@@ -136,7 +136,7 @@ export function spanToChars(window: QaWindow, context: ContextTokens, start: num
   while (first > window.contextStart && context.wordIds[first - 1] === context.wordIds[s]) first--;
   let last = e;
   while (last + 1 < window.contextEnd && context.wordIds[last + 1] === context.wordIds[e]) last++;
-  return [context.offsets[first][0], context.offsets[last][1]];
+  return [context.offsets[first]![0], context.offsets[last]![1]];
 }
 
 /** Word numbers from WordPiece tokens: a new word starts at every token that is not a "##" continuation. */
@@ -158,8 +158,11 @@ export function rankAnswers(
   let minNull = 1_000_000;
   perWindow.forEach(({ spans, nullScore }, w) => {
     minNull = Math.min(minNull, nullScore);
+    const window = windows[w];
+    if (window === undefined)
+      throw new RangeError(`rankAnswers: ${perWindow.length} window results for ${windows.length} windows`);
     for (const span of spans) {
-      const [start, end] = spanToChars(windows[w], contextTokens, span.start, span.end);
+      const [start, end] = spanToChars(window, contextTokens, span.start, span.end);
       answers.push({ score: span.score, start, end, answer: context.slice(start, end) });
     }
   });

@@ -2,7 +2,7 @@
 // text classification, fill-mask, token classification, question answering and feature extraction.
 import type { BertConfig } from '../model/config.js';
 import { PipelineInputError } from './errors.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { dimsOf, type Tensor } from '../tensor/tensor.js';
 import {
   aggregateEntities,
   isSubwordPiece,
@@ -60,11 +60,12 @@ export function padBatch(
   const mask = new Int32Array(B * T);
   const types = new Int32Array(B * T);
   encodings.forEach((e, b) => {
-    for (let t = 0; t < e.inputIds.length; t++) {
-      ids[b * T + t] = e.inputIds[t];
+    e.inputIds.forEach((id, t) => {
+      ids[b * T + t] = id;
       mask[b * T + t] = 1;
-      types[b * T + t] = e.tokenTypeIds[t];
-    }
+      // An Int32Array stores a missing type id as 0 anyway; the `?? 0` says so.
+      types[b * T + t] = e.tokenTypeIds[t] ?? 0;
+    });
   });
   const shape = [B, T];
   return {
@@ -122,12 +123,12 @@ export function textClassification(
       return ctx.tokenizer.encode(text, pair, ctx.maxLength);
     });
     const { logits } = ctx.model.forward(padBatch(encodings, ctx.tokenizer.padId), INFERENCE);
-    const L = logits.shape[1];
+    const [, L] = dimsOf(logits, 2);
     return chunk.map((_, b) => {
       const row = logits.data.subarray(b * L, (b + 1) * L);
       const scores =
         fn === 'softmax' ? softmax(row) : fn === 'sigmoid' ? Float64Array.from(row, sigmoid) : Float64Array.from(row);
-      return topKIndices(scores, Math.min(topK, L)).map((i) => ({ label: labelOf(config, i), score: scores[i] }));
+      return topKIndices(scores, Math.min(topK, L)).map((i) => ({ label: labelOf(config, i), score: scores[i]! }));
     });
   });
 }
@@ -145,29 +146,30 @@ export function fillMask(
   const topK = Math.min(options.topK ?? 5, targetIds?.length ?? Infinity);
   if (!(topK >= 1)) throw new RangeError(`topK must be at least 1, got ${options.topK}`);
   return inChunks(inputs, ctx.batchSize, (chunk) => {
-    const encodings = chunk.map((text) => tok.encode(text, null, ctx.maxLength));
-    encodings.forEach((e, i) => {
+    const encodings = chunk.map((text) => {
+      const e = tok.encode(text, null, ctx.maxLength);
       if (!e.inputIds.includes(tok.maskId)) {
         throw new PipelineInputError(
-          `no mask token (${tok.maskToken}) found in the input "${chunk[i].slice(0, 80)}" (after truncation to ${ctx.maxLength} tokens)`,
+          `no mask token (${tok.maskToken}) found in the input "${text.slice(0, 80)}" (after truncation to ${ctx.maxLength} tokens)`,
         );
       }
+      return e;
     });
     const { logits } = ctx.model.forward(padBatch(encodings, tok.padId), INFERENCE);
-    const [, T, V] = logits.shape;
+    const [, T, V] = dimsOf(logits, 3);
     return encodings.map((e, b) => {
       const masks = e.inputIds.flatMap((id, t) => (id === tok.maskId ? [t] : []));
       const single = masks.length === 1;
       const rows = masks.map((t) => {
         // Softmax over the whole vocabulary, then (with targets) only the targets' probabilities, as HF.
         const probs = softmax(logits.data, (b * T + t) * V, V);
-        const candidates = targetIds ? Float64Array.from(targetIds, (id) => probs[id]) : probs;
+        const candidates = targetIds ? Float64Array.from(targetIds, (id) => probs[id]!) : probs;
         return topKIndices(candidates, topK).map((k) => {
-          const token = targetIds ? targetIds[k] : k;
+          const token = targetIds ? targetIds[k]! : k;
           const filled = e.inputIds.slice();
           filled[t] = token;
           return {
-            score: candidates[k],
+            score: candidates[k]!,
             token,
             token_str: tok.decode([token], false),
             // With several masks the other [MASK]s are kept in the sequence (HF skips special tokens only for one).
@@ -178,7 +180,7 @@ export function fillMask(
           };
         });
       });
-      return single ? rows[0] : rows;
+      return single ? rows[0]! : rows;
     });
   });
 }
@@ -191,9 +193,9 @@ function targetsToIds(tok: PipelineTokenizer, targets: string | string[]): numbe
     let id = tok.tokenToId(word);
     if (id === undefined) {
       // HF: a target outside the vocabulary is replaced by its first word piece (it warns; so do we, by name).
-      const pieces = tok.tokenize(word).ids;
-      if (pieces.length === 0) throw new Error(`the target "${word}" does not tokenize to any token`);
-      id = pieces[0];
+      const [first] = tok.tokenize(word).ids;
+      if (first === undefined) throw new Error(`the target "${word}" does not tokenize to any token`);
+      id = first;
     }
     if (!ids.includes(id)) ids.push(id);
   }
@@ -229,12 +231,12 @@ export function tokenClassification(
       ),
       INFERENCE,
     );
-    const [, T, L] = logits.shape;
+    const [, T, L] = dimsOf(logits, 3);
     return chunk.map(({ w: e, text }, b) => {
       const pre: PreEntity[] = [];
       e.inputIds.forEach((id, t) => {
         if (e.specialTokensMask[t]) return;
-        const [start, end] = e.offsets[t];
+        const [start, end] = e.offsets[t]!;
         const isUnknown = id === tok.unkId;
         const token = tok.idToToken(id);
         const piece = isUnknown ? text.slice(start, end) : token;
@@ -245,7 +247,7 @@ export function tokenClassification(
     });
   });
   return pieces.map((p) => {
-    const entities = perWindow.filter((_, i) => flat[i].n === p.n).flat() as (TokenEntity | GroupedEntity)[];
+    const entities = perWindow.filter((_, i) => flat[i]?.n === p.n).flat() as (TokenEntity | GroupedEntity)[];
     return (p.windows.length > 1 ? aggregateOverlappingEntities(entities) : entities) as
       TokenEntity[] | GroupedEntity[];
   });
@@ -289,10 +291,11 @@ function tokenWindows(
 export function aggregateOverlappingEntities<E extends { start: number; end: number; score: number }>(
   entities: E[],
 ): E[] {
-  if (entities.length === 0) return entities;
   const sorted = [...entities].sort((a, b) => a.start - b.start);
+  const first = sorted[0];
+  if (first === undefined) return entities;
   const out: E[] = [];
-  let previous = sorted[0];
+  let previous = first;
   for (const entity of sorted) {
     if (previous.start <= entity.start && entity.start < previous.end) {
       const length = entity.end - entity.start;
@@ -357,7 +360,7 @@ export function questionAnswering(
     });
   });
   return prepared.map((p, n) => {
-    const perWindow = decoded.filter((_, i) => flat[i].n === n);
+    const perWindow = decoded.filter((_, i) => flat[i]?.n === n);
     return rankAnswers(p.input.context, p.context, p.windows, perWindow, topK, options.handleImpossibleAnswer ?? false);
   });
 }
@@ -376,7 +379,7 @@ export function featureExtraction(
   return inChunks(inputs, ctx.batchSize, (chunk) => {
     const encodings = chunk.map((text) => ctx.tokenizer.encode(text, null, ctx.maxLength));
     const { lastHiddenState } = ctx.model.forward(padBatch(encodings, ctx.tokenizer.padId), INFERENCE);
-    const [, T, H] = lastHiddenState.shape;
+    const [, T, H] = dimsOf(lastHiddenState, 3);
     const data = lastHiddenState.data;
     return encodings.map((e, b) => {
       const n = e.inputIds.length;
@@ -386,7 +389,7 @@ export function featureExtraction(
       if (pooling === 'mean') {
         // Mean over the real tokens ([CLS] and [SEP] included, padding excluded), as sentence-transformers does.
         const mean = new Array<number>(H).fill(0);
-        for (let t = 0; t < n; t++) for (let h = 0; h < H; h++) mean[h] += data[(b * T + t) * H + h];
+        for (let t = 0; t < n; t++) for (let h = 0; h < H; h++) mean[h]! += data[(b * T + t) * H + h]!;
         return finish(mean.map((x) => x / n));
       }
       return Array.from({ length: n }, (_, t) => finish(row(t)));

@@ -173,7 +173,11 @@ export class DynamicBatcher<R, I = string> {
         outcomes.some((o) => !o.ok),
       );
       items.forEach((item, i) => {
-        const outcome = outcomes[i];
+        // runItems answers every text; should it ever not, the request fails instead of waiting forever.
+        const outcome = outcomes[i] ?? {
+          ok: false,
+          error: new InferenceError('the batch returned no result for this text'),
+        };
         if (outcome.ok) item.done(null, outcome.value);
         else item.done(outcome.error);
       });
@@ -222,7 +226,8 @@ export class DynamicBatcher<R, I = string> {
       const outcomes: Outcome<R>[] = [];
       for (const text of texts) {
         try {
-          outcomes.push({ ok: true, value: (await this.call([text]))[0] });
+          // call() checked that one text gave one result.
+          outcomes.push({ ok: true, value: (await this.call([text]))[0]! });
         } catch (single) {
           outcomes.push({ ok: false, error: single as Error });
         }

@@ -13,7 +13,7 @@ export class Histogram {
   observe(value: number): void {
     this.sum += value;
     this.count++;
-    for (let i = 0; i < this.bounds.length; i++) if (value <= this.bounds[i]) this.counts[i]++;
+    for (let i = 0; i < this.bounds.length; i++) if (value <= this.bounds[i]!) this.counts[i]!++;
   }
 
   render(name: string, labels = ''): string[] {

@@ -340,11 +340,11 @@ function parseRequest<I>(
   }
   const record = value as Record<string, unknown>;
   const keys = ['inputs', 'text', 'texts'].filter((k) => k in record);
-  if (keys.length !== 1) {
+  const [key] = keys;
+  if (key === undefined || keys.length !== 1) {
     const found = keys.length === 0 ? 'none of them' : keys.join(' and ');
     throw new HttpError(400, 'invalid_request', `give exactly one of "inputs", "text" or "texts"; found ${found}`);
   }
-  const key = keys[0];
   const inputs = record[key];
   const parse = (x: unknown, where: string): I => {
     try {

@@ -7,6 +7,9 @@ const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
+// Every index below stays inside the shapes of the Kernels contract (the native binding checks those sizes at its
+// boundary), so typed-array reads carry a `!`: erased at compile time, no fallback value enters the arithmetic.
+
 // Scratch buffers reused across calls so that no kernel allocates per element or per call in steady state.
 let scratch64 = new Float64Array(1024);
 function getScratch(n: number): Float64Array {
@@ -90,7 +93,7 @@ function gemm(
   for (let i = 0; i < m; i++) {
     const ci = i * ldc;
     if (beta === 0) c.fill(0, ci, ci + n);
-    else if (beta !== 1) for (let j = 0; j < n; j++) c[ci + j] *= beta;
+    else if (beta !== 1) for (let j = 0; j < n; j++) c[ci + j]! *= beta;
   }
   if (alpha === 0 || k === 0) return;
   if (!transA && !transB) {
@@ -111,15 +114,15 @@ function gemm(
         const bp = p * ldb;
         for (let j = 0; j < n; j++) {
           const bv = b[bp + j]!;
-          acc[j] += v0 * bv;
-          acc[n + j] += v1 * bv;
-          acc[2 * n + j] += v2 * bv;
-          acc[3 * n + j] += v3 * bv;
+          acc[j]! += v0 * bv;
+          acc[n + j]! += v1 * bv;
+          acc[2 * n + j]! += v2 * bv;
+          acc[3 * n + j]! += v3 * bv;
         }
       }
       for (let r = 0; r < 4; r++) {
         const ci = (i + r) * ldc;
-        for (let j = 0; j < n; j++) c[ci + j] += alpha * acc[r * n + j]!;
+        for (let j = 0; j < n; j++) c[ci + j]! += alpha * acc[r * n + j]!;
       }
     }
     for (; i < m; i++) {
@@ -129,10 +132,10 @@ function gemm(
         const av = a[ai + p]!;
         if (av === 0) continue;
         const bp = p * ldb;
-        for (let j = 0; j < n; j++) acc[j] += av * b[bp + j]!;
+        for (let j = 0; j < n; j++) acc[j]! += av * b[bp + j]!;
       }
       const ci = i * ldc;
-      for (let j = 0; j < n; j++) c[ci + j] += alpha * acc[j]!;
+      for (let j = 0; j < n; j++) c[ci + j]! += alpha * acc[j]!;
     }
   } else if (!transA && transB) {
     // Row-by-row dot products (both operands contiguous); 4 rows of A share each row of B to cut traffic.
@@ -149,16 +152,16 @@ function gemm(
           s2 = 0,
           s3 = 0;
         for (let p = 0; p < k; p++) {
-          const bv = b[bj + p];
-          s0 += a[a0 + p] * bv;
-          s1 += a[a1 + p] * bv;
-          s2 += a[a2 + p] * bv;
-          s3 += a[a3 + p] * bv;
+          const bv = b[bj + p]!;
+          s0 += a[a0 + p]! * bv;
+          s1 += a[a1 + p]! * bv;
+          s2 += a[a2 + p]! * bv;
+          s3 += a[a3 + p]! * bv;
         }
-        c[i * ldc + j] += alpha * s0;
-        c[(i + 1) * ldc + j] += alpha * s1;
-        c[(i + 2) * ldc + j] += alpha * s2;
-        c[(i + 3) * ldc + j] += alpha * s3;
+        c[i * ldc + j]! += alpha * s0;
+        c[(i + 1) * ldc + j]! += alpha * s1;
+        c[(i + 2) * ldc + j]! += alpha * s2;
+        c[(i + 3) * ldc + j]! += alpha * s3;
       }
     }
     for (; i < m; i++) {
@@ -166,8 +169,8 @@ function gemm(
       for (let j = 0; j < n; j++) {
         const bj = j * ldb;
         let s = 0;
-        for (let p = 0; p < k; p++) s += a[ai + p] * b[bj + p];
-        c[i * ldc + j] += alpha * s;
+        for (let p = 0; p < k; p++) s += a[ai + p]! * b[bj + p]!;
+        c[i * ldc + j]! += alpha * s;
       }
     }
   } else if (transA && !transB) {
@@ -192,7 +195,7 @@ function gemm(
             v3 = a[ap + 3 * lda + i]!;
           const off = (i - i0) * n;
           for (let j = 0; j < n; j++)
-            acc[off + j] += v0 * b[b0 + j]! + v1 * b[b1 + j]! + v2 * b[b2 + j]! + v3 * b[b3 + j]!;
+            acc[off + j]! += v0 * b[b0 + j]! + v1 * b[b1 + j]! + v2 * b[b2 + j]! + v3 * b[b3 + j]!;
         }
       }
       for (; p < k; p++) {
@@ -202,21 +205,21 @@ function gemm(
           const av = a[ap + i]!;
           if (av === 0) continue;
           const off = (i - i0) * n;
-          for (let j = 0; j < n; j++) acc[off + j] += av * b[bp + j]!;
+          for (let j = 0; j < n; j++) acc[off + j]! += av * b[bp + j]!;
         }
       }
       for (let i = i0; i < i1; i++) {
         const off = (i - i0) * n;
         const ci = i * ldc;
-        for (let j = 0; j < n; j++) c[ci + j] += alpha * acc[off + j];
+        for (let j = 0; j < n; j++) c[ci + j]! += alpha * acc[off + j]!;
       }
     }
   } else {
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < n; j++) {
         let s = 0;
-        for (let p = 0; p < k; p++) s += a[p * lda + i] * b[j * ldb + p];
-        c[i * ldc + j] += alpha * s;
+        for (let p = 0; p < k; p++) s += a[p * lda + i]! * b[j * ldb + p]!;
+        c[i * ldc + j]! += alpha * s;
       }
     }
   }
@@ -236,10 +239,10 @@ export const jsKernels: Kernels = {
     if (bias) {
       for (let i = 0; i < m; i++) {
         const yi = i * n;
-        for (let j = 0; j < n; j++) y[yi + j] += bias[j];
+        for (let j = 0; j < n; j++) y[yi + j]! += bias[j]!;
       }
     }
-    if (activation && activation !== 'identity') for (let i = 0; i < m * n; i++) y[i] = actValue(activation, y[i]);
+    if (activation && activation !== 'identity') for (let i = 0; i < m * n; i++) y[i] = actValue(activation, y[i]!);
   },
 
   linearBackward(dy, x, w, dx, dw, db, m, n, k) {
@@ -250,60 +253,60 @@ export const jsKernels: Kernels = {
       acc.fill(0, 0, n);
       for (let i = 0; i < m; i++) {
         const di = i * n;
-        for (let j = 0; j < n; j++) acc[j] += dy[di + j];
+        for (let j = 0; j < n; j++) acc[j]! += dy[di + j]!;
       }
-      for (let j = 0; j < n; j++) db[j] += acc[j];
+      for (let j = 0; j < n; j++) db[j]! += acc[j]!;
     }
   },
 
   activationForward(act, x, y, n) {
-    for (let i = 0; i < n; i++) y[i] = actValue(act, x[i]);
+    for (let i = 0; i < n; i++) y[i] = actValue(act, x[i]!);
   },
 
   activationBackward(act, x, dy, dx, n) {
-    for (let i = 0; i < n; i++) dx[i] = dy[i] * actDerivative(act, x[i]);
+    for (let i = 0; i < n; i++) dx[i] = dy[i]! * actDerivative(act, x[i]!);
   },
 
   layerNormForward(x, gamma, beta, y, mean, rstd, rows, cols, eps, residual) {
     for (let r = 0; r < rows; r++) {
       const off = r * cols;
-      if (residual) for (let j = 0; j < cols; j++) x[off + j] += residual[off + j];
+      if (residual) for (let j = 0; j < cols; j++) x[off + j]! += residual[off + j]!;
       let s = 0;
-      for (let j = 0; j < cols; j++) s += x[off + j];
+      for (let j = 0; j < cols; j++) s += x[off + j]!;
       const mu = s / cols;
       let v = 0;
       for (let j = 0; j < cols; j++) {
-        const d = x[off + j] - mu;
+        const d = x[off + j]! - mu;
         v += d * d;
       }
       const rs = 1 / Math.sqrt(v / cols + eps);
       mean[r] = mu;
       rstd[r] = rs;
-      for (let j = 0; j < cols; j++) y[off + j] = (x[off + j] - mu) * rs * gamma[j] + beta[j];
+      for (let j = 0; j < cols; j++) y[off + j] = (x[off + j]! - mu) * rs * gamma[j]! + beta[j]!;
     }
   },
 
   layerNormBackward(dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, cols) {
     for (let r = 0; r < rows; r++) {
       const off = r * cols;
-      const mu = mean[r];
-      const rs = rstd[r];
+      const mu = mean[r]!;
+      const rs = rstd[r]!;
       let sumD = 0,
         sumDX = 0;
       for (let j = 0; j < cols; j++) {
-        const xhat = (x[off + j] - mu) * rs;
-        const dxhat = dy[off + j] * gamma[j];
+        const xhat = (x[off + j]! - mu) * rs;
+        const dxhat = dy[off + j]! * gamma[j]!;
         sumD += dxhat;
         sumDX += dxhat * xhat;
       }
       const meanD = sumD / cols,
         meanDX = sumDX / cols;
       for (let j = 0; j < cols; j++) {
-        const xhat = (x[off + j] - mu) * rs;
-        const g = dy[off + j];
-        dgamma[j] += g * xhat;
-        dbeta[j] += g;
-        dx[off + j] = rs * (g * gamma[j] - meanD - xhat * meanDX);
+        const xhat = (x[off + j]! - mu) * rs;
+        const g = dy[off + j]!;
+        dgamma[j]! += g * xhat;
+        dbeta[j]! += g;
+        dx[off + j] = rs * (g * gamma[j]! - meanD - xhat * meanDX);
       }
     }
   },
@@ -322,14 +325,14 @@ export const jsKernels: Kernels = {
           for (let s = 0; s < T; s++) {
             const kOff = (b * T + s) * ld + hOff;
             let dot = 0;
-            for (let d = 0; d < headDim; d++) dot += q[qOff + d] * k[kOff + d];
-            const sc = dot * scale + maskBias[b * T + s];
+            for (let d = 0; d < headDim; d++) dot += q[qOff + d]! * k[kOff + d]!;
+            const sc = dot * scale + maskBias[b * T + s]!;
             row[s] = sc;
             if (sc > max) max = sc;
           }
           let sum = 0;
           for (let s = 0; s < T; s++) {
-            const e = Math.exp(row[s] - max);
+            const e = Math.exp(row[s]! - max);
             row[s] = e;
             sum += e;
           }
@@ -337,13 +340,13 @@ export const jsKernels: Kernels = {
           const cOff = (b * T + t) * ldCtx + hOff;
           for (let d = 0; d < headDim; d++) ctx[cOff + d] = 0;
           for (let s = 0; s < T; s++) {
-            const p = row[s] / sum;
+            const p = row[s]! / sum;
             if (probs) probs[pOff + s] = p;
             let pd = p;
             if (dropout) pd = dropoutHash(dropout.seed, pOff + s) >= thr ? p * ks : 0;
             if (pd === 0) continue;
             const vOff = (b * T + s) * ld + hOff;
-            for (let d = 0; d < headDim; d++) ctx[cOff + d] += pd * v[vOff + d];
+            for (let d = 0; d < headDim; d++) ctx[cOff + d]! += pd * v[vOff + d]!;
           }
         }
       }
@@ -372,25 +375,25 @@ export const jsKernels: Kernels = {
           let dot = 0;
           for (let s = 0; s < T; s++) {
             const vOff = (b * T + s) * ld + hOff;
-            const p = probs[pOff + s];
+            const p = probs[pOff + s]!;
             let m = 1;
             if (dropout) m = dropoutHash(dropout.seed, pOff + s) >= thr ? ks : 0;
             // d(ctx)/d(dropped p) and d(ctx)/dv
             let g = 0;
-            for (let d = 0; d < headDim; d++) g += dctx[cOff + d] * v[vOff + d];
+            for (let d = 0; d < headDim; d++) g += dctx[cOff + d]! * v[vOff + d]!;
             const pd = p * m;
-            if (pd !== 0) for (let d = 0; d < headDim; d++) dv[vOff + d] += pd * dctx[cOff + d];
+            if (pd !== 0) for (let d = 0; d < headDim; d++) dv[vOff + d]! += pd * dctx[cOff + d]!;
             dp[s] = g * m;
-            dot += p * dp[s];
+            dot += p * dp[s]!;
           }
           const qOff = (b * T + t) * ld + hOff;
           for (let s = 0; s < T; s++) {
-            const ds = probs[pOff + s] * (dp[s] - dot) * scale;
+            const ds = probs[pOff + s]! * (dp[s]! - dot) * scale;
             if (ds === 0) continue;
             const kOff = (b * T + s) * ld + hOff;
             for (let d = 0; d < headDim; d++) {
-              dq[qOff + d] += ds * k[kOff + d];
-              dk[kOff + d] += ds * q[qOff + d];
+              dq[qOff + d]! += ds * k[kOff + d]!;
+              dk[kOff + d]! += ds * q[qOff + d]!;
             }
           }
         }
@@ -399,36 +402,36 @@ export const jsKernels: Kernels = {
   },
 
   add(dst, src, n) {
-    for (let i = 0; i < n; i++) dst[i] += src[i];
+    for (let i = 0; i < n; i++) dst[i]! += src[i]!;
   },
 
   embeddingForward(ids, table, out, n, dim, accumulate) {
     for (let i = 0; i < n; i++) {
-      const src = ids[i] * dim;
+      const src = ids[i]! * dim;
       const dst = i * dim;
-      if (accumulate) for (let j = 0; j < dim; j++) out[dst + j] += table[src + j];
-      else for (let j = 0; j < dim; j++) out[dst + j] = table[src + j];
+      if (accumulate) for (let j = 0; j < dim; j++) out[dst + j]! += table[src + j]!;
+      else for (let j = 0; j < dim; j++) out[dst + j] = table[src + j]!;
     }
   },
 
   embeddingBackward(ids, dout, dtable, n, dim) {
     for (let i = 0; i < n; i++) {
-      const dst = ids[i] * dim;
+      const dst = ids[i]! * dim;
       const src = i * dim;
-      for (let j = 0; j < dim; j++) dtable[dst + j] += dout[src + j];
+      for (let j = 0; j < dim; j++) dtable[dst + j]! += dout[src + j]!;
     }
   },
 
   dropoutForward(x, y, n, dropout) {
     const thr = dropoutThreshold(dropout.p);
     const ks = keepScale(dropout.p);
-    for (let i = 0; i < n; i++) y[i] = dropoutHash(dropout.seed, i) >= thr ? x[i] * ks : 0;
+    for (let i = 0; i < n; i++) y[i] = dropoutHash(dropout.seed, i) >= thr ? x[i]! * ks : 0;
   },
 
   dropoutBackward(dy, dx, n, dropout) {
     const thr = dropoutThreshold(dropout.p);
     const ks = keepScale(dropout.p);
-    for (let i = 0; i < n; i++) dx[i] = dropoutHash(dropout.seed, i) >= thr ? dy[i] * ks : 0;
+    for (let i = 0; i < n; i++) dx[i] = dropoutHash(dropout.seed, i) >= thr ? dy[i]! * ks : 0;
   },
 
   softmaxCrossEntropy(logits, labels, n, c, ignoreIndex, dlogits, gradScale) {
@@ -441,21 +444,21 @@ export const jsKernels: Kernels = {
         if (dlogits) dlogits.fill(0, off, off + c);
         continue;
       }
-      if (!(label >= 0 && label < c)) {
+      if (label === undefined || !(label >= 0 && label < c)) {
         throw new RangeError(
           `softmaxCrossEntropy: label ${label} at row ${i} is outside [0, ${c}) and is not the ignore index ${ignoreIndex}`,
         );
       }
       let max = -Infinity;
-      for (let j = 0; j < c; j++) if (logits[off + j] > max) max = logits[off + j];
+      for (let j = 0; j < c; j++) if (logits[off + j]! > max) max = logits[off + j]!;
       let sum = 0;
-      for (let j = 0; j < c; j++) sum += Math.exp(logits[off + j] - max);
+      for (let j = 0; j < c; j++) sum += Math.exp(logits[off + j]! - max);
       const lse = max + Math.log(sum);
-      lossSum += lse - logits[off + label];
+      lossSum += lse - logits[off + label]!;
       count++;
       if (dlogits) {
-        for (let j = 0; j < c; j++) dlogits[off + j] = Math.exp(logits[off + j] - lse) * gradScale;
-        dlogits[off + label] -= gradScale;
+        for (let j = 0; j < c; j++) dlogits[off + j] = Math.exp(logits[off + j]! - lse) * gradScale;
+        dlogits[off + label]! -= gradScale;
       }
     }
     return { lossSum, count };
@@ -466,23 +469,26 @@ export const jsKernels: Kernels = {
     const stepSize = lr / biasCorrection1;
     const bc2Sqrt = Math.sqrt(biasCorrection2);
     for (let i = 0; i < n; i++) {
-      const g = grads[i];
-      const mi = beta1 * m[i] + (1 - beta1) * g;
-      const vi = beta2 * v[i] + (1 - beta2) * g * g;
+      const g = grads[i]!;
+      const mi = beta1 * m[i]! + (1 - beta1) * g;
+      const vi = beta2 * v[i]! + (1 - beta2) * g * g;
       m[i] = mi;
       v[i] = vi;
-      params[i] = params[i] * decay - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
+      params[i] = params[i]! * decay - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
     }
   },
 
   sumSquares(x, n) {
     let s = 0;
-    for (let i = 0; i < n; i++) s += x[i] * x[i];
+    for (let i = 0; i < n; i++) {
+      const xi = x[i]!;
+      s += xi * xi;
+    }
     return s;
   },
 
   scale(x, n, s) {
-    for (let i = 0; i < n; i++) x[i] *= s;
+    for (let i = 0; i < n; i++) x[i]! *= s;
   },
 };
 

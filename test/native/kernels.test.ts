@@ -28,8 +28,10 @@ function assertClose(actual: Float32Array, expected: Float32Array, tol: number, 
   let worst = -1,
     worstErr = 0;
   for (let i = 0; i < expected.length; i++) {
-    if (Number.isNaN(expected[i]) && Number.isNaN(actual[i])) continue; // untouched padding stays NaN in both
-    const err = Math.abs(actual[i] - expected[i]) / (1 + Math.abs(expected[i]));
+    const got = actual[i]!,
+      want = expected[i]!;
+    if (Number.isNaN(want) && Number.isNaN(got)) continue; // untouched padding stays NaN in both
+    const err = Math.abs(got - want) / (1 + Math.abs(want));
     if (!(err <= worstErr)) {
       worstErr = err;
       worst = i;
@@ -64,7 +66,7 @@ test('gemm: all transposes, awkward shapes, ld > cols, alpha/beta', { skip }, ()
           [1, 0],
           [0.7, 1],
           [-1.25, -0.5],
-        ]) {
+        ] as const) {
           const aRows = transA ? k : m,
             aCols = transA ? m : k,
             bRows = transB ? n : k,

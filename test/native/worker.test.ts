@@ -44,7 +44,7 @@ test('native kernels run in worker threads, concurrently, without blocking the m
   addon!.gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n);
   for (const [i, got] of [c1, c2].entries()) {
     let worst = 0;
-    for (let j = 0; j < c.length; j++) worst = Math.max(worst, Math.abs(got[j] - c[j]) / (1 + Math.abs(c[j])));
+    for (let j = 0; j < c.length; j++) worst = Math.max(worst, Math.abs(got[j]! - c[j]!) / (1 + Math.abs(c[j]!)));
     assert.ok(worst <= 1e-5, `worker ${i}: rel diff ${worst}`);
   }
   assert.ok(ticks > 0, 'the main thread kept running timers while the workers computed');

@@ -8,6 +8,7 @@ import {
   type PreEntity,
 } from '../../src/pipelines/aggregation.js';
 import { aggregateOverlappingEntities } from '../../src/pipelines/tasks.js';
+import { at } from '../helpers/at.js';
 
 const id2label = { 0: 'O', 1: 'B-ORG', 2: 'I-ORG', 3: 'B-LOC', 4: 'I-LOC' };
 const text = 'Hugging Face is in New York';
@@ -118,7 +119,7 @@ test('B- starts a new group even after the same tag; labels without prefix group
   ]);
   // ignoreLabels is applied after grouping; with none ignored the "O" group shows.
   assert.equal(
-    (aggregateEntities(entities, 'simple', id2label, []) as { entity_group: string }[])[2].entity_group,
+    at(aggregateEntities(entities, 'simple', id2label, []) as { entity_group: string }[], 2).entity_group,
     'O',
   );
 });

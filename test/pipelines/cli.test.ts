@@ -13,6 +13,7 @@ import { embedCommand } from '../../src/cli/commands/embed.js';
 import { serveCommand } from '../../src/cli/commands/serve.js';
 import { attentionCommand } from '../../src/cli/commands/attention.js';
 import { request } from '../server/helpers.js';
+import { at } from '../helpers/at.js';
 
 const TINY = '../shared/fixtures/hf-tiny';
 const work = mkdtempSync(join(tmpdir(), 'bert-cli-'));
@@ -113,9 +114,10 @@ test(
     );
     const lines = jsonLines(out1);
     assert.equal(lines.length, 2);
-    assert.equal(lines[0].text, 'the movie was good');
-    assert.ok(['negative', 'neutral', 'positive'].includes(lines[0].label as string));
-    assert.equal(typeof lines[0].score, 'number');
+    const first = at(lines, 0);
+    assert.equal(first.text, 'the movie was good');
+    assert.ok(['negative', 'neutral', 'positive'].includes(first.label as string));
+    assert.equal(typeof first.score, 'number');
     const input = join(work, 'in.jsonl');
     writeFileSync(input, ['"plain string"', JSON.stringify({ id: 7, text: 'good', text_pair: 'bad' }), ''].join('\n'));
     const out2 = join(work, 'p2.jsonl');
@@ -126,8 +128,8 @@ test(
     );
     const lines2 = jsonLines(out2);
     assert.equal(lines2.length, 2);
-    assert.equal(lines2[1].id, 7);
-    assert.equal((lines2[1].predictions as unknown[]).length, 3);
+    assert.equal(at(lines2, 1).id, 7);
+    assert.equal((at(lines2, 1).predictions as unknown[]).length, 3);
     writeFileSync(input, '{"text": 3}\n');
     const bad = await capture(() => predictCommand(['--model', model, '--input', input, '--output', out2]));
     assert.equal(bad.code, 1);
@@ -145,7 +147,7 @@ test('fill-mask, ner, qa and embed write their JSON lines', { timeout: 60_000 },
     ).code,
     0,
   );
-  assert.equal((jsonLines(out)[0].predictions as unknown[]).length, 3);
+  assert.equal((at(jsonLines(out), 0).predictions as unknown[]).length, 3);
 
   assert.equal(
     (
@@ -163,7 +165,7 @@ test('fill-mask, ner, qa and embed write their JSON lines', { timeout: 60_000 },
     ).code,
     0,
   );
-  const entities = jsonLines(out)[0].entities as { entity_group: string; start: number; end: number }[];
+  const entities = at(jsonLines(out), 0).entities as { entity_group: string; start: number; end: number }[];
   assert.ok(entities.length >= 1 && entities.every((e) => typeof e.entity_group === 'string'));
 
   const context = 'i want my money back !';
@@ -175,7 +177,7 @@ test('fill-mask, ner, qa and embed write their JSON lines', { timeout: 60_000 },
     ).code,
     0,
   );
-  const [answer] = jsonLines(out);
+  const answer = at(jsonLines(out), 0);
   assert.equal(answer.question, 'what do i want?');
   assert.equal(answer.answer, context.slice(answer.start as number, answer.end as number));
 
@@ -185,8 +187,9 @@ test('fill-mask, ner, qa and embed write their JSON lines', { timeout: 60_000 },
   );
   const vectors = jsonLines(out).map((l) => l.embedding as number[]);
   assert.equal(vectors.length, 2);
-  assert.equal(vectors[0].length, 32);
-  assert.ok(Math.abs(Math.hypot(...vectors[0]) - 1) < 1e-9);
+  const vector = at(vectors, 0);
+  assert.equal(vector.length, 32);
+  assert.ok(Math.abs(Math.hypot(...vector) - 1) < 1e-9);
 });
 
 test('serve: starts on a free port, answers /predict and /health, stops on SIGINT', { timeout: 60_000 }, async () => {
@@ -211,7 +214,7 @@ test('serve: starts on a free port, answers /predict and /health, stops on SIGIN
     assert.equal(reply.status, 200);
     const body = reply.json() as { label: string; score: number }[][];
     assert.equal(body.length, 2);
-    assert.ok(body.every((r) => r.length === 1 && typeof r[0].label === 'string'));
+    assert.ok(body.every((r) => r.length === 1 && typeof r[0]?.label === 'string'));
   } finally {
     process.emit('SIGINT');
     const code = await running;

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { pipeline } from '../../src/pipelines/pipeline.js';
+import { at } from '../helpers/at.js';
 
 const TINY = '../shared/fixtures/hf-tiny';
 const options = { tokenizer: `${TINY}/tokenizer`, warn: () => {} };
@@ -45,11 +46,12 @@ test('text-classification and token-classification on random Unicode', { timeout
       for (const strategy of ['none', 'simple', 'first', 'average', 'max'] as const) {
         const results = await ner.predictEach(texts, { aggregationStrategy: strategy, ignoreLabels: [] });
         results.forEach((entities, i) => {
+          const text = at(texts, i);
           let last = 0;
           for (const e of entities as { start: number; end: number; score: number }[]) {
             assert.ok(
-              e.start >= last && e.start <= e.end && e.end <= texts[i].length,
-              `${strategy}: ${e.start}..${e.end} in ${JSON.stringify(texts[i])}`,
+              e.start >= last && e.start <= e.end && e.end <= text.length,
+              `${strategy}: ${e.start}..${e.end} in ${JSON.stringify(text)}`,
             );
             assert.ok(e.score > 0 && e.score <= 1 + 1e-9);
             last = e.start;

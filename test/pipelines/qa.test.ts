@@ -9,6 +9,7 @@ import {
   wordIdsFromTokens,
   type ContextTokens,
 } from '../../src/pipelines/qa.js';
+import { at } from '../helpers/at.js';
 
 const CLS = 9;
 const SEP = 10;
@@ -25,11 +26,11 @@ test('windows overlap by the stride and cover the whole context', () => {
       [6, 10],
     ],
   );
-  assert.deepEqual(windows[0].inputIds, [CLS, 50, 51, SEP, 101, 102, 103, 104, 105, SEP]);
-  assert.deepEqual(windows[0].tokenTypeIds, [0, 0, 0, 0, 1, 1, 1, 1, 1, 1]);
-  assert.deepEqual(windows[0].pMask, [0, 1, 1, 1, 0, 0, 0, 0, 0, 1]);
-  assert.deepEqual(windows[2].inputIds, [CLS, 50, 51, SEP, 107, 108, 109, 110, SEP]);
-  assert.equal(windows[1].contextOffset, 4);
+  assert.deepEqual(at(windows, 0).inputIds, [CLS, 50, 51, SEP, 101, 102, 103, 104, 105, SEP]);
+  assert.deepEqual(at(windows, 0).tokenTypeIds, [0, 0, 0, 0, 1, 1, 1, 1, 1, 1]);
+  assert.deepEqual(at(windows, 0).pMask, [0, 1, 1, 1, 0, 0, 0, 0, 0, 1]);
+  assert.deepEqual(at(windows, 2).inputIds, [CLS, 50, 51, SEP, 107, 108, 109, 110, SEP]);
+  assert.equal(at(windows, 1).contextOffset, 4);
   // A context that fits is one window.
   assert.equal(buildWindows([50], context, { cls: CLS, sep: SEP }, 64, 32).length, 1);
   assert.throws(
@@ -55,9 +56,10 @@ test('span scores are start_prob * end_prob over context tokens, [CLS] excluded,
   ];
   assert.equal(spans.length, 3);
   spans.forEach((s, i) => {
-    assert.equal(s.start, expected[i].start);
-    assert.equal(s.end, expected[i].end);
-    assert.ok(Math.abs(s.score - expected[i].score) < 1e-12, `${s.score} vs ${expected[i].score}`);
+    const want = at(expected, i);
+    assert.equal(s.start, want.start);
+    assert.equal(s.end, want.end);
+    assert.ok(Math.abs(s.score - want.score) < 1e-12, `${s.score} vs ${want.score}`);
   });
   // maxAnswerLen 1 allows only single tokens: c3 alone (2/9 * 1/2) wins over c2 alone (4/9 * 1/10).
   const single = decodeWindowSpans(startLogits, endLogits, pMask, 1, 1).spans;
@@ -65,7 +67,7 @@ test('span scores are start_prob * end_prob over context tokens, [CLS] excluded,
     single.map((s) => [s.start, s.end]),
     [[5, 5]],
   );
-  assert.ok(Math.abs(single[0].score - 1 / 9) < 1e-12);
+  assert.ok(Math.abs(at(single, 0).score - 1 / 9) < 1e-12);
 });
 
 test('answers are widened to whole words and ranked across windows', () => {
@@ -83,7 +85,7 @@ test('answers are widened to whole words and ranked across windows', () => {
     wordIds: wordIdsFromTokens(tokens),
   };
   assert.deepEqual(ctx.wordIds, [0, 1, 2, 2, 3]);
-  const [whole] = buildWindows([50], ctx, { cls: CLS, sep: SEP }, 64, 32);
+  const whole = at(buildWindows([50], ctx, { cls: CLS, sep: SEP }, 64, 32), 0);
   // "##ish" alone (window position 3 + 3) widens to "brownish".
   assert.deepEqual(spanToChars(whole, ctx, 6, 6), [10, 18]);
   assert.deepEqual(spanToChars(whole, ctx, 4, 5), [4, 18]);
@@ -96,10 +98,10 @@ test('answers are widened to whole words and ranked across windows', () => {
       [2, 5],
     ],
   );
-  assert.deepEqual(spanToChars(windows[1], ctx, 3, 3), [10, 18]);
+  assert.deepEqual(spanToChars(at(windows, 1), ctx, 3, 3), [10, 18]);
   const tail = buildWindows([50], ctx, { cls: CLS, sep: SEP }, 6, 1); // 2 per window, step 1: [0,2] [1,3] [2,4] [3,5]
-  assert.deepEqual(spanToChars(tail[3], ctx, 3, 3), [15, 18]);
-  assert.deepEqual(spanToChars(tail[3], ctx, 0, 0), [0, 0]);
+  assert.deepEqual(spanToChars(at(tail, 3), ctx, 3, 3), [15, 18]);
+  assert.deepEqual(spanToChars(at(tail, 3), ctx, 0, 0), [0, 0]);
 
   const perWindow = [
     { spans: [{ start: 3, end: 3, score: 0.2 }], nullScore: 0.3 },

@@ -100,7 +100,7 @@ test('corruption is detected: flipped byte, truncation, bad magic, bad id', () =
   writeAll(path, insts, true, 500);
   const good = readFileSync(path);
   const flipped = Buffer.from(good);
-  flipped[good.length - 3] ^= 0x01; // inside the last record's label ids
+  flipped[good.length - 3]! ^= 0x01; // inside the last record's label ids
   writeFileSync(path, flipped);
   assert.throws(
     () => [...readShard(path)],

@@ -179,7 +179,7 @@ function slowClient(
     });
     const next = (): void => {
       if (sent < parts.length && !socket.destroyed) {
-        socket.write(parts[sent++]);
+        socket.write(parts[sent++]!);
         timer = setTimeout(next, gapMs);
       }
     };

@@ -264,7 +264,7 @@ describe('attention', () => {
             probs[idx] = p;
             const pd = drop ? (dropoutHash(drop.seed, idx) >= thr ? p / (1 - drop.p) : 0) : p;
             for (let e = 0; e < D; e++)
-              ctx[(b * T + t) * Hh * D + h * D + e] += pd * qkv[(b * T + s) * ld + 2 * Hh * D + h * D + e]!;
+              ctx[(b * T + t) * Hh * D + h * D + e]! += pd * qkv[(b * T + s) * ld + 2 * Hh * D + h * D + e]!;
           }
         }
     return { probs, ctx };

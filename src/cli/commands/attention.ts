@@ -63,10 +63,10 @@ export function heatmapSvg(
   });
   for (let i = 0; i < T; i++) {
     for (let j = 0; j < T; j++) {
-      const w = weights[offset + i * T + j];
+      const w = weights[offset + i * T + j]!;
       parts.push(
         `<rect x="${label + j * cell}" y="${top + i * cell}" width="${cell}" height="${cell}" fill="${color(w)}">` +
-          `<title>${escapeXml(tokens[i])} → ${escapeXml(tokens[j])}: ${w.toFixed(3)}</title></rect>`,
+          `<title>${escapeXml(tokens[i]!)} → ${escapeXml(tokens[j]!)}: ${w.toFixed(3)}</title></rect>`,
       );
     }
   }
@@ -85,7 +85,7 @@ export function attentionHtml(
   const T = tokens.length;
   const cell = Math.max(4, Math.min(20, Math.floor(320 / T)));
   const rows = attentions.map((att, layer) => {
-    const heads = att.shape[1];
+    const heads = att.shape[1] ?? 0;
     const maps = Array.from({ length: heads }, (_, h) =>
       heatmapSvg(tokens, att.data, h * T * T, `layer ${layer + 1} · head ${h + 1}`, cell),
     );
@@ -132,7 +132,7 @@ export async function attentionCommand(argv: string[]): Promise<number> {
     const tokenizer = await loadPipelineTokenizer((values.tokenizer as string | undefined) ?? dir);
     const bert = await BertModel.fromPretrained(dir, { kernels, warn: () => {} });
     const limit = Math.min(maxLength, bert.config.maxPositionEmbeddings, tokenizer.modelMaxLength);
-    const enc = tokenizer.encode(positionals[0], positionals[1] ?? null, limit);
+    const enc = tokenizer.encode(positionals[0]!, positionals[1] ?? null, limit);
     const T = enc.inputIds.length;
     const out = bert.forward(
       {
@@ -147,7 +147,7 @@ export async function attentionCommand(argv: string[]): Promise<number> {
     const html = attentionHtml(positionals.join(' ‖ '), tokens, out.attentions, model);
     writeFileSync(output, html);
     process.stdout.write(
-      `${JSON.stringify({ output, tokens: T, layers: out.attentions.length, heads: out.attentions[0].shape[1], bytes: Buffer.byteLength(html) })}\n`,
+      `${JSON.stringify({ output, tokens: T, layers: out.attentions.length, heads: out.attentions[0]!.shape[1], bytes: Buffer.byteLength(html) })}\n`,
     );
   });
 }

@@ -168,10 +168,10 @@ export async function predictCommand(argv: string[]): Promise<number> {
       );
       const results = await classify.predictEach(inputs, callOptions);
       for (let i = 0; i < batch.length; i++) {
-        const labels = results[i];
+        const labels = results[i]!;
         await out.write(
           topKOption === 1
-            ? { ...batch[i], label: labels[0].label, score: labels[0].score }
+            ? { ...batch[i], label: labels[0]!.label, score: labels[0]!.score }
             : { ...batch[i], predictions: labels },
         );
       }

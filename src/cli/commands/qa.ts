@@ -76,7 +76,7 @@ export async function qaCommand(argv: string[]): Promise<number> {
       });
       const results = await qa.predictEach(qaInputs, callOptions);
       for (let i = 0; i < batch.length; i++) {
-        const { context: _context, ...rest } = batch[i];
+        const { context: _context, ...rest } = batch[i]!;
         const result = results[i];
         await out.write(Array.isArray(result) ? { ...rest, answers: result } : { ...rest, ...result });
       }

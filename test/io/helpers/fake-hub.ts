@@ -128,7 +128,7 @@ export class FakeHub {
     if (!content) return this.fail(res, 404, 'EntryNotFound', 'no such blob');
     if (this.corrupt.has(sha)) {
       content = Buffer.from(content);
-      content[content.length >> 1] ^= 0x01;
+      content[content.length >> 1]! ^= 0x01;
     }
     let start = 0;
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
