@@ -131,7 +131,13 @@ export class EpochSampler<B> implements Sampler<B> {
 
   seek(position: SamplerPosition): void {
     const { epoch, offset } = position;
-    if (!Number.isInteger(epoch) || epoch < 0 || !Number.isInteger(offset) || offset < 0 || offset >= this.batchesPerEpoch)
+    if (
+      !Number.isInteger(epoch) ||
+      epoch < 0 ||
+      !Number.isInteger(offset) ||
+      offset < 0 ||
+      offset >= this.batchesPerEpoch
+    )
       throw new RangeError(
         `EpochSampler: position (epoch ${epoch}, batch ${offset}) is outside the ${this.batchesPerEpoch} batches of an epoch`,
       );

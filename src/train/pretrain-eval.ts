@@ -1,7 +1,12 @@
 // Pre-training's held-out evaluation: MLM loss and accuracy at the masked positions, NSP loss and accuracy.
 import type { BertForPreTraining } from '../model/bert.js';
 import { collatePretraining } from '../data/batching.js';
-import { maskDynamically, type MaskingOptions, type PretrainingInstance, type PretrainingVocab } from '../data/pretraining.js';
+import {
+  maskDynamically,
+  type MaskingOptions,
+  type PretrainingInstance,
+  type PretrainingVocab,
+} from '../data/pretraining.js';
 import { readDataset, readDatasetManifest } from '../data/shards.js';
 import { pretrainingForward } from './pretrain-model.js';
 

@@ -76,7 +76,11 @@ export function pretrainingForward(
       labels: { data: labels, shape: [B, T] },
       nextSentenceLabel: { data: batch.nextSentenceLabels, shape: [B] },
     },
-    { train, mlmLabeledOnly: gather, ...(train && options.forwardIndex !== undefined ? { seed: options.forwardIndex } : {}) },
+    {
+      train,
+      mlmLabeledOnly: gather,
+      ...(train && options.forwardIndex !== undefined ? { seed: options.forwardIndex } : {}),
+    },
   );
   const V = model.config.vocabSize;
   // Gathered logits are the labelled rows in row-major order; full logits are indexed by flat position.
@@ -88,10 +92,19 @@ export function pretrainingForward(
     gather ? (k) => k : (k) => batch.maskedIndex[k] ?? 0,
   );
   const nspLogits = out.seqRelationshipLogits.data;
-  const nspLoss = crossEntropyLoss(model.kernels, nspLogits, batch.nextSentenceLabels, B, 2, -100, new Float32Array(B * 2));
+  const nspLoss = crossEntropyLoss(
+    model.kernels,
+    nspLogits,
+    batch.nextSentenceLabels,
+    B,
+    2,
+    -100,
+    new Float32Array(B * 2),
+  );
   const nspCorrect = argmaxCorrect(nspLogits, 2, batch.nextSentenceLabels, (k) => k);
   const loss = out.loss;
-  if (loss === undefined) throw new Error('pretrainingForward: BertForPreTraining returned no loss for a labelled batch');
+  if (loss === undefined)
+    throw new Error('pretrainingForward: BertForPreTraining returned no loss for a labelled batch');
   return { loss, mlmLoss: loss - nspLoss, nspLoss, mlmCorrect, mlmCount: M, nspCorrect, nspCount: B };
 }
 

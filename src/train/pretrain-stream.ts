@@ -2,7 +2,12 @@
 import { join } from 'node:path';
 import { Rng } from '../data/rng.js';
 import { collatePretraining, type PretrainingBatch } from '../data/batching.js';
-import { maskDynamically, type MaskingOptions, type PretrainingInstance, type PretrainingVocab } from '../data/pretraining.js';
+import {
+  maskDynamically,
+  type MaskingOptions,
+  type PretrainingInstance,
+  type PretrainingVocab,
+} from '../data/pretraining.js';
 import { readDatasetManifest, readShard, type PretrainingDatasetManifest } from '../data/shards.js';
 import type { SampledBatch, Sampler, SamplerPosition } from '../data/samplers.js';
 
@@ -77,7 +82,13 @@ export class PretrainingStream implements Sampler<PretrainingBatch> {
   /** Moves to (epoch, instances consumed in it); a fresh start is (0, 0). */
   seek(position: SamplerPosition): void {
     const { epoch, offset } = position;
-    if (!Number.isInteger(epoch) || epoch < 0 || !Number.isInteger(offset) || offset < 0 || offset > this.instancesPerEpoch)
+    if (
+      !Number.isInteger(epoch) ||
+      epoch < 0 ||
+      !Number.isInteger(offset) ||
+      offset < 0 ||
+      offset > this.instancesPerEpoch
+    )
       throw new RangeError(
         `${this.dir}: position (epoch ${epoch}, instance ${offset}) is outside the ${this.instancesPerEpoch} instances of an epoch`,
       );

@@ -108,7 +108,9 @@ export interface PretrainResult {
 
 function buildModel(o: PretrainOptions, vocabSize: number, padId: number, seed: number, kernels: Kernels) {
   if ((o.config === undefined) === (o.initFrom === undefined))
-    throw new Error('pretrain: give exactly one of config (a preset, config.json or fields) and initFrom (a model folder)');
+    throw new Error(
+      'pretrain: give exactly one of config (a preset, config.json or fields) and initFrom (a model folder)',
+    );
   if (o.initFrom !== undefined) return loadPretrainingModel(o.initFrom, { kernels, seed });
   const c = o.config ?? {};
   let config: ConfigJson;
@@ -116,7 +118,9 @@ function buildModel(o: PretrainOptions, vocabSize: number, padId: number, seed: 
   else if (isPretrainPreset(c)) config = { ...presetConfig(c), pad_token_id: padId };
   else if (existsSync(c) && statSync(c).isFile()) config = readJsonFile(c, 'config.json') as ConfigJson;
   else
-    throw new Error(`pretrain: config "${c}" is not one of ${Object.keys(PRETRAIN_PRESETS).join(', ')} nor a config.json file`);
+    throw new Error(
+      `pretrain: config "${c}" is not one of ${Object.keys(PRETRAIN_PRESETS).join(', ')} nor a config.json file`,
+    );
   if (config['vocab_size'] !== undefined && config['vocab_size'] !== vocabSize)
     throw new Error(
       `pretrain: the config's vocab_size ${String(config['vocab_size'])} differs from the vocabulary's ${vocabSize} tokens`,
@@ -135,7 +139,9 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1)
     throw new RangeError(`pretrain: batchSize must be a positive integer, got ${o.batchSize}`);
   if (!Number.isInteger(accum) || accum < 1 || o.batchSize % accum !== 0)
-    throw new RangeError(`pretrain: gradAccumSteps ${accum} must be a positive integer dividing batchSize ${o.batchSize}`);
+    throw new RangeError(
+      `pretrain: gradAccumSteps ${accum} must be a positive integer dividing batchSize ${o.batchSize}`,
+    );
   if (!Number.isInteger(o.steps) || o.steps < 1)
     throw new RangeError(`pretrain: steps must be a positive integer, got ${o.steps}`);
   const kernels = o.kernels ?? getKernels();

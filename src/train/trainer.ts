@@ -115,7 +115,8 @@ export class TrainingDivergedError extends Error {
 }
 
 function positiveInteger(value: number, name: string): void {
-  if (!Number.isInteger(value) || value <= 0) throw new RangeError(`Trainer: ${name} must be a positive integer, got ${value}`);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new RangeError(`Trainer: ${name} must be a positive integer, got ${value}`);
 }
 
 export class Trainer<B> {
@@ -179,9 +180,11 @@ export class Trainer<B> {
     );
   }
 
-  private diverged(what: string, step: number): TrainingDivergedError {
-    const kept = this.opts.output ? ` The last good training state is kept in ${join(this.opts.output, 'checkpoints')}.` : '';
-    const msg = `${what} at step ${step}; stopping without applying it.${kept} Lower the learning rate, add warmup or clipping.`;
+  private diverged(what: string, step: number, epoch: number): TrainingDivergedError {
+    const kept = this.opts.output
+      ? ` The last good training state is kept in ${join(this.opts.output, 'checkpoints')}.`
+      : '';
+    const msg = `${what} at step ${step} (epoch ${epoch}); stopping without applying it.${kept} Lower the learning rate, add warmup or clipping.`;
     this.progress.message(msg, { event: 'diverged', step });
     return new TrainingDivergedError(msg, step);
   }
@@ -286,6 +289,7 @@ export class Trainer<B> {
       }
       // One optimizer step over up to `accum` micro-batches (fewer at the end of an epoch, as HF does).
       this.model.zeroGrad();
+      const epoch = Math.floor(this.sampler.epochProgress()) + 1;
       let lossSum = 0;
       let micro = 0;
       let epochDone = false;
@@ -293,7 +297,7 @@ export class Trainer<B> {
         const sampled = this.sampler.next();
         trainForwards++;
         const loss = this.model.forwardLoss(sampled.batch, true, trainForwards);
-        if (!Number.isFinite(loss)) throw this.diverged(`loss is ${loss}`, step + 1);
+        if (!Number.isFinite(loss)) throw this.diverged(`loss is ${loss}`, step + 1, epoch);
         this.model.backward();
         lossSum += loss;
         micro++;
@@ -303,7 +307,7 @@ export class Trainer<B> {
       }
       if (micro > 1) for (const p of this.params) o.kernels.scale(p.grad, p.grad.length, 1 / micro);
       const norm = clipGradNorm(this.params, o.maxGradNorm ?? 1, o.kernels);
-      if (!Number.isFinite(norm)) throw this.diverged(`gradient norm is ${norm}`, step + 1);
+      if (!Number.isFinite(norm)) throw this.diverged(`gradient norm is ${norm}`, step + 1, epoch);
       const lr = this.lrAt(step);
       this.optimizer.step(lr);
       step++;
@@ -343,7 +347,9 @@ export class Trainer<B> {
     if (stoppedBy === 'time' || stoppedBy === 'stop') {
       // A resumable stop: the state to continue from, but no final evaluation and no best-model swap.
       if (o.output && lastSaveStep !== step) saveNow();
-      this.progress.message(`stopped at step ${step} of ${this.totalSteps} (${stoppedBy === 'time' ? 'time budget' : 'stop requested'}); resume continues from here`);
+      this.progress.message(
+        `stopped at step ${step} of ${this.totalSteps} (${stoppedBy === 'time' ? 'time budget' : 'stop requested'}); resume continues from here`,
+      );
     } else {
       if (o.evaluate && lastEvalStep !== step) await runEval();
       if (o.output && lastSaveStep !== step) saveNow();

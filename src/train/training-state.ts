@@ -122,7 +122,9 @@ export function latestTrainingStateDir(root: string): string | null {
   if (!existsSync(pointer)) return null;
   const j = readJsonFile(pointer, 'training-state pointer') as { dir?: unknown };
   if (typeof j.dir !== 'string' || !/^step-\d+$/.test(j.dir))
-    throw new Error(`${pointer}: malformed training-state pointer (expected {"dir": "step-NNNNNNN"}); delete the checkpoints folder to start afresh`);
+    throw new Error(
+      `${pointer}: malformed training-state pointer (expected {"dir": "step-NNNNNNN"}); delete the checkpoints folder to start afresh`,
+    );
   const dir = join(root, 'checkpoints', j.dir);
   if (!existsSync(dir)) throw new Error(`${pointer}: points at ${dir}, which does not exist`);
   return dir;
@@ -161,7 +163,9 @@ export function loadTrainingState(
     const d = diffs
       .map((k) => `${k}: checkpoint ${JSON.stringify(state.settings[k])}, now ${JSON.stringify(settings[k])}`)
       .join('; ');
-    throw new Error(`${dir}: cannot resume with different settings (${d}); use the original settings or a fresh output folder`);
+    throw new Error(
+      `${dir}: cannot resume with different settings (${d}); use the original settings or a fresh output folder`,
+    );
   }
   const model = readSafetensors(join(dir, 'model.safetensors'));
   const params = new Map<string, Float32Array>();

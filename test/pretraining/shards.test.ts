@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { Rng } from '../../src/train/rng.js';
+import { Rng } from '../../src/data/rng.js';
 import {
   createTrainingInstances,
   pretrainingVocab,

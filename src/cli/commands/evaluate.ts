@@ -206,7 +206,9 @@ async function evaluatePretrainingData(values: FlagValues<typeof OPTIONS>, backe
   const instances = readEvalInstances(values.data!, samples, vocab, num(values.seed, '--seed', 42, 'int'));
   const { model, newlyInitialized } = await loadPretrainingModel(modelDir, { kernels: getKernels({ backend }) });
   if (newlyInitialized.length > 0)
-    throw new Error(`${modelDir}: not a pre-trained BERT (no ${newlyInitialized[0]}); the MLM and NSP heads are needed`);
+    throw new Error(
+      `${modelDir}: not a pre-trained BERT (no ${newlyInitialized[0]}); the MLM and NSP heads are needed`,
+    );
   if (model.config.vocabSize !== vocab.size) {
     throw new Error(
       `${modelDir}: vocab_size ${model.config.vocabSize}, but the data was made with a vocabulary of ${vocab.size} tokens`,

@@ -74,7 +74,9 @@ async function run(argv: string[]): Promise<number> {
   }
   const config = values['init-from'] ? undefined : values.config;
   if (config !== undefined && !isPretrainPreset(config) && !existsSync(config))
-    throw new UsageError(`--config ${config}: not one of ${Object.keys(PRETRAIN_PRESETS).join(', ')} nor a config.json file`);
+    throw new UsageError(
+      `--config ${config}: not one of ${Object.keys(PRETRAIN_PRESETS).join(', ')} nor a config.json file`,
+    );
   const steps = num(values.steps, 'steps', undefined, int(1), 'a positive integer')!;
   const backend = (values.backend ?? 'auto') as BackendChoice;
   if (!['auto', 'js', 'native'].includes(backend))
