@@ -311,3 +311,50 @@ test('early stopping after `patience` evaluations without improvement, best weig
   assert.equal(r.bestStep, 10);
   assert.deepEqual(Array.from(m.w), bestW);
 });
+
+test('a non-finite gradient norm stops the run before the update, weights untouched', async () => {
+  class InfGrad extends Toy {
+    override backward(): void {
+      super.backward();
+      if (this.calls === 5) this.gw[0] = Number.POSITIVE_INFINITY;
+    }
+  }
+  const m = new InfGrad(1);
+  let before: number[] = [];
+  const p = quiet();
+  const data = makeData();
+  await assert.rejects(
+    new Trainer(m, batches(data), {
+      ...base,
+      shouldStop: () => ((before = Array.from(m.w)), false),
+      progress: p,
+    }).train(),
+    (e: unknown) => {
+      assert.ok(e instanceof TrainingDivergedError);
+      assert.equal(e.step, 5);
+      assert.match(e.message, /gradient norm is (Infinity|NaN) at step 5 \(epoch 1\); stopping without applying it/);
+      return true;
+    },
+  );
+  assert.equal(p.steps.length, 4);
+  assert.deepEqual(Array.from(m.w), before, 'the diverged step changed no weight');
+});
+
+test('the time budget stops the run before its next step, without a final evaluation', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'bert-ts-budget-'));
+  let evals = 0;
+  const r = await new Trainer(new Toy(1), batches(makeData()), {
+    ...base,
+    output: out,
+    timeBudgetSeconds: 0,
+    evaluate: () => ({ accuracy: ++evals }),
+    progress: quiet(),
+  }).train();
+  assert.equal(r.stoppedBy, 'time');
+  assert.equal(r.steps, 0);
+  assert.equal(evals, 0);
+  assert.throws(
+    () => new Trainer(new Toy(1), batches(makeData()), { ...base, epochs: undefined }),
+    /give epochs or maxSteps/,
+  );
+});
