@@ -2,7 +2,9 @@
 // Usage: node --import tsx bench/pretrain.ts [--reps 5] [--batch 32] [--seq 128] [--masked 20]
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { PretrainingBert, type PretrainingBatch } from '../src/data/pretraining-model.js';
+import { BertForPreTraining } from '../src/model/bert.js';
+import type { PretrainingBatch } from '../src/data/batching.js';
+import { pretrainingForward } from '../src/train/pretrain-model.js';
 import { getKernels } from '../src/native/index.js';
 import { clipGradNorm } from '../src/train/clip.js';
 import { AdamW } from '../src/train/optim.js';
@@ -77,7 +79,7 @@ const gemmShapes = (gather: boolean): Array<[number, number, number, number]> =>
 const kernels = getKernels();
 const batch = benchBatch();
 const variants = [true, false].map((gather) => {
-  const model = new PretrainingBert(MINI, { seed: 1, kernels });
+  const model = new BertForPreTraining(MINI, { seed: 1, kernels });
   const params = model.parameters();
   return {
     gather,
@@ -95,7 +97,7 @@ for (let r = 0; r <= reps; r++) {
   for (const v of variants) {
     const t0 = process.hrtime.bigint();
     v.model.zeroGrad();
-    const out = v.model.forwardPretraining(batch, { train: true, gather: v.gather });
+    const out = pretrainingForward(v.model, batch, { train: true, gather: v.gather });
     v.model.backward();
     clipGradNorm(v.params, 1, kernels);
     v.optimizer.step(1e-4);

@@ -49,14 +49,12 @@ export type {
   VocabOptions,
 } from './tokenizer/index.js';
 // Fine-tuning (src/train, src/data): trainer, optimizers, schedules, checkpoints, metrics, progress, readers.
-export { Trainer, TrainingDivergedError, epochBatches } from './train/trainer.js';
-export type { TrainerModel, TrainerDataset, TrainerOptions, TrainerResult, TrainerParameter } from './train/trainer.js';
-export {
-  saveCheckpoint as saveTrainingCheckpoint,
-  loadCheckpoint as loadTrainingCheckpoint,
-  latestCheckpointDir,
-} from './train/checkpoint.js';
-export type { TrainerState } from './train/checkpoint.js';
+export { Trainer, TrainingDivergedError } from './train/trainer.js';
+export type { TrainerModel, TrainerOptions, TrainerResult, TrainerParameter, StopReason } from './train/trainer.js';
+export { EpochSampler, epochBatches } from './data/samplers.js';
+export type { IndexedDataset, Sampler, SampledBatch, SamplerPosition, EpochSamplerOptions } from './data/samplers.js';
+export { saveTrainingState, loadTrainingState, latestTrainingStateDir } from './train/training-state.js';
+export type { TrainingState } from './train/training-state.js';
 export {
   accuracy,
   argmaxRows,
@@ -184,7 +182,13 @@ export {
   ShardFormatError,
 } from './data/shards.js';
 export type { ShardHeader, PretrainingDatasetManifest } from './data/shards.js';
-export { PretrainingBert, collatePretraining } from './data/pretraining-model.js';
-export type { PretrainingBatch, PretrainingStepOutput } from './data/pretraining-model.js';
-export { pretrain, evaluatePretraining, PretrainingStream } from './data/pretraining-trainer.js';
-export type { PretrainOptions, PretrainResult, PretrainEvaluation } from './data/pretraining-trainer.js';
+export { collatePretraining } from './data/batching.js';
+export type { PretrainingBatch, BatchInputs } from './data/batching.js';
+export { pretrainingForward, pretrainingTrainerModel, loadPretrainingModel } from './train/pretrain-model.js';
+export type { PretrainingStepOutput, PretrainingForwardOptions } from './train/pretrain-model.js';
+export { pretrain, PRETRAIN_PRESETS, presetConfig } from './train/pretrain.js';
+export type { PretrainOptions, PretrainResult, PretrainPreset } from './train/pretrain.js';
+export { evaluatePretraining, readEvalInstances } from './train/pretrain-eval.js';
+export type { PretrainEvaluation } from './train/pretrain-eval.js';
+export { PretrainingStream } from './train/pretrain-stream.js';
+export type { PretrainingStreamOptions } from './train/pretrain-stream.js';

@@ -1,6 +1,27 @@
-// Batching of encoded examples into model inputs, padded to the longest example of each batch.
-import type { BertInputs } from '../model/inputs.js';
-import type { TrainerDataset } from '../train/trainer.js';
+// Batching: encoded examples and pre-training instances into padded model inputs, each batch to its longest example.
+import type { PretrainingInstance } from './pretraining.js';
+import type { IndexedDataset } from './samplers.js';
+
+/** A row-major array with its shape. */
+export interface ShapedInts {
+  data: Int32Array | Float32Array;
+  shape: number[];
+}
+
+/**
+ * A padded batch as the BERT models take it: structurally the model's `BertInputs` (src/model/inputs.ts), which the
+ * data layer does not import.
+ */
+export interface BatchInputs {
+  inputIds: ShapedInts;
+  attentionMask?: ShapedInts;
+  tokenTypeIds?: ShapedInts;
+  /** Class ids (Int32Array), token label ids (-100 ignored), or multi-label / regression targets (Float32Array). */
+  labels?: ShapedInts;
+  startPositions?: ShapedInts;
+  endPositions?: ShapedInts;
+  nextSentenceLabel?: ShapedInts;
+}
 
 /** One tokenized example: ids (with [CLS]/[SEP]) and segment ids, plus the head's target. */
 export interface EncodedExample {
@@ -38,7 +59,7 @@ function pad2d(
 }
 
 /**
- * Pads `examples[indices]` into BertInputs. Labels are typed so the model picks the HF problem type: Int32Array for
+ * Pads `examples[indices]` into BatchInputs. Labels are typed so the model picks the HF problem type: Int32Array for
  * class ids (single label, token labels), Float32Array [B, L] for multi-label / regression.
  */
 export function collateEncoded(
@@ -46,7 +67,7 @@ export function collateEncoded(
   indices: readonly number[],
   task: EncodedTask,
   padId: number,
-): BertInputs {
+): BatchInputs {
   const ex = indices.map((i) => examples[i]!);
   const B = ex.length;
   const T = Math.max(...ex.map((e) => e.inputIds.length));
@@ -65,7 +86,7 @@ export function collateEncoded(
   );
   const mask = new Int32Array(B * T);
   lens.forEach((n, i) => mask.fill(1, i * T, i * T + n));
-  const inputs: BertInputs = {
+  const inputs: BatchInputs = {
     inputIds: { data: ids, shape: [B, T] },
     tokenTypeIds: { data: types, shape: [B, T] },
     attentionMask: { data: mask, shape: [B, T] },
@@ -102,7 +123,7 @@ export function collateChoices(
   examples: readonly EncodedChoices[],
   indices: readonly number[],
   padId: number,
-): BertInputs {
+): BatchInputs {
   const ex = indices.map((i) => examples[i]!);
   const B = ex.length;
   const C = ex[0]!.choices.length;
@@ -128,12 +149,12 @@ export function collateChoices(
   };
 }
 
-/** A TrainerDataset over encoded single-sequence examples (classification, tokens, QA). */
+/** An indexed dataset over encoded single-sequence examples (classification, tokens, QA). */
 export function encodedDataset(
   examples: readonly EncodedExample[],
   task: EncodedTask,
   padId: number,
-): TrainerDataset<BertInputs> {
+): IndexedDataset<BatchInputs> {
   return {
     size: examples.length,
     lengthOf: (i) => examples[i]!.inputIds.length,
@@ -141,11 +162,59 @@ export function encodedDataset(
   };
 }
 
-/** A TrainerDataset over multiple-choice examples. */
-export function choicesDataset(examples: readonly EncodedChoices[], padId: number): TrainerDataset<BertInputs> {
+/** An indexed dataset over multiple-choice examples. */
+export function choicesDataset(examples: readonly EncodedChoices[], padId: number): IndexedDataset<BatchInputs> {
   return {
     size: examples.length,
     lengthOf: (i) => Math.max(...examples[i]!.choices.map((c) => c.inputIds.length)),
     collate: (idx) => collateChoices(examples, idx, padId),
   };
+}
+
+/** A padded batch of pre-training instances, flat row-major [B, T]. */
+export interface PretrainingBatch {
+  B: number;
+  T: number;
+  inputIds: Int32Array;
+  tokenTypeIds: Int32Array;
+  attentionMask: Int32Array;
+  /** Flat indices b * T + position of the tokens to predict, and their labels. */
+  maskedIndex: Int32Array;
+  maskedLabels: Int32Array;
+  /** [B]: 0 = B follows A, 1 = random. */
+  nextSentenceLabels: Int32Array;
+}
+
+/** Pads instances (masked ones) into a batch of the longest length, or of `padTo`. */
+export function collatePretraining(
+  instances: readonly PretrainingInstance[],
+  padId: number,
+  padTo?: number,
+): PretrainingBatch {
+  const B = instances.length;
+  if (B === 0) throw new Error('collatePretraining: empty batch');
+  let T = padTo ?? 0;
+  for (const x of instances) T = Math.max(T, x.inputIds.length);
+  const inputIds = new Int32Array(B * T).fill(padId);
+  const tokenTypeIds = new Int32Array(B * T);
+  const attentionMask = new Int32Array(B * T);
+  let M = 0;
+  for (const x of instances) M += x.maskedPositions.length;
+  const maskedIndex = new Int32Array(M);
+  const maskedLabels = new Int32Array(M);
+  const nextSentenceLabels = new Int32Array(B);
+  let m = 0;
+  instances.forEach((x, b) => {
+    const n = x.inputIds.length;
+    inputIds.set(x.inputIds, b * T);
+    attentionMask.fill(1, b * T, b * T + n);
+    tokenTypeIds.fill(1, b * T + x.segmentALength, b * T + n);
+    x.maskedPositions.forEach((p, k) => {
+      maskedIndex[m] = b * T + p;
+      maskedLabels[m] = x.maskedLabels[k] ?? -100;
+      m++;
+    });
+    nextSentenceLabels[b] = x.isRandomNext ? 1 : 0;
+  });
+  return { B, T, inputIds, tokenTypeIds, attentionMask, maskedIndex, maskedLabels, nextSentenceLabels };
 }

@@ -7,7 +7,7 @@
 // of the same chunk, not of the whole corpus, and instances are shuffled within a shard (the trainer shuffles shards).
 import { writeFileSync, renameSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '../train/rng.js';
+import { Rng } from './rng.js';
 import {
   createTrainingInstances,
   pretrainingVocab,

@@ -8,7 +8,7 @@
 // token, 10% stay. The random choices are made in the same order as the Python script, from a seeded generator.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '../train/rng.js';
+import { Rng } from './rng.js';
 
 /** What the instance builder needs to know about the vocabulary. */
 export interface PretrainingVocab {

@@ -1,5 +1,5 @@
 // Seeded subsets: shuffle then take N, so `--train-samples 1000 --seed 42` always picks the same reviews.
-import { Rng } from '../train/rng.js';
+import { Rng } from './rng.js';
 
 /**
  * Returns `n` items chosen uniformly without replacement, in shuffled order, from a seeded shuffle of all items.

@@ -3,7 +3,8 @@ import type { BertInputs } from '../model/inputs.js';
 import type { ForwardOptions } from '../model/bert.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Parameter } from '../model/params.js';
-import type { TrainerDataset, TrainerModel, TrainerParameter } from './trainer.js';
+import type { IndexedDataset } from '../data/samplers.js';
+import type { TrainerModel, TrainerParameter } from './trainer.js';
 
 /** The surface of a BertFor* model the adapter uses (every head has it). */
 export interface BertHeadModel {
@@ -24,9 +25,10 @@ export function bertTrainerModel(model: BertHeadModel): TrainerModel<BertInputs>
     .parameters()
     .map((p) => ({ name: p.name, shape: p.shape, data: p.data, grad: p.grad }));
   return {
-    forwardLoss(batch, train, seed) {
-      // The trainer's (checkpointed) seed picks this forward's dropout masks, so a resumed run replays them.
-      const out = model.forward(batch, train ? { train, seed: seed >>> 0 } : { train });
+    forwardLoss(batch, train, forwardIndex) {
+      // The trainer's forward index (saved in the training state) picks this forward's dropout masks with the
+      // model's seed, so a resumed run replays them.
+      const out = model.forward(batch, train ? { train, seed: forwardIndex } : { train });
       if (out.loss === undefined)
         throw new Error(`${model.architecture}.forward returned no loss: the batch has no labels`);
       return out.loss;
@@ -34,6 +36,7 @@ export function bertTrainerModel(model: BertHeadModel): TrainerModel<BertInputs>
     backward: () => model.backward(),
     zeroGrad: () => model.zeroGrad(),
     parameters: () => params,
+    seed: model.seed,
   };
 }
 
@@ -44,7 +47,7 @@ export function bertTrainerModel(model: BertHeadModel): TrainerModel<BertInputs>
  */
 export function* predictBatches(
   model: BertHeadModel,
-  data: Pick<TrainerDataset<BertInputs>, 'size' | 'collate'> & { lengthOf?: (i: number) => number },
+  data: Pick<IndexedDataset<BertInputs>, 'size' | 'collate'> & { lengthOf?: (i: number) => number },
   batchSize: number,
 ): Generator<{
   indices: number[];

@@ -1,11 +1,11 @@
 // Evaluation loops for the fine-tuning heads: predictions in eval mode, then the matching metrics.
 import type { BertInputs } from '../model/inputs.js';
-import type { TrainerDataset } from './trainer.js';
+import type { IndexedDataset } from '../data/samplers.js';
 import { predictBatches, type BertHeadModel } from './bert-adapter.js';
 import { argmaxRows, classificationReport, entityReport, multiLabelReport, regressionReport } from './metrics.js';
 import type { ClassificationReport, EntityReport, MultiLabelReport, RegressionReport } from './metrics.js';
 
-export type EvalDataset = Pick<TrainerDataset<BertInputs>, 'size' | 'collate'> & { lengthOf?: (i: number) => number };
+export type EvalDataset = Pick<IndexedDataset<BertInputs>, 'size' | 'collate'> & { lengthOf?: (i: number) => number };
 
 export interface SequenceEvaluation {
   /** Flat numbers for the trainer / JSON output: accuracy, f1 (macro), precision, recall, loss, examples, ... */

@@ -1,17 +1,19 @@
-// The fine-tuning loop for any head: seeded batches, accumulation, clipping, schedules, evaluation, checkpoints, resume.
+// The one training loop (fine-tuning and pre-training): sampled micro-batches, accumulation, clipping, schedules,
+// evaluation, the training state (resume), stop hook and time budget, one divergence rule.
 import type { Kernels } from '../tensor/kernels.js';
-import { Rng, permutation } from './rng.js';
+import type { Sampler } from '../data/samplers.js';
 import { clipGradNorm } from './clip.js';
 import { AdamW, type OptimizerOptions } from './optim.js';
 import { learningRateAt, warmupStepsFromRatio, type ScheduleName } from './schedule.js';
 import {
-  CHECKPOINT_VERSION,
-  loadCheckpoint,
+  TRAINING_STATE_VERSION,
+  loadTrainingState,
   modelFingerprint,
-  saveCheckpoint,
-  type TrainerState,
-} from './checkpoint.js';
-import { ProgressReporter, trainingCurveSvg, type EvalRecord } from './progress.js';
+  saveTrainingState,
+  type TrainingState,
+} from './training-state.js';
+import { ProgressReporter, trainingCurveSvg } from './progress.js';
+import type { EvalRecord } from './progress.js';
 import { writeFileAtomic } from '../io/files.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,27 +28,25 @@ export interface TrainerParameter {
 
 /** What the trainer needs from a model. `forwardLoss` must keep what `backward` needs (llm.c style). */
 export interface TrainerModel<B> {
-  /** Forward pass with loss; dropout on when train, drawn from `seed`. Returns the mean loss of the batch. */
-  forwardLoss(batch: B, train: boolean, seed: number): number;
+  /**
+   * Forward pass with loss; returns the mean loss of the batch. With `train`, dropout is on and `forwardIndex` (1, 2,
+   * ... over the whole run, saved in the training state) picks its masks, so that a resumed run draws the same ones.
+   */
+  forwardLoss(batch: B, train: boolean, forwardIndex: number): number;
   /** Accumulates d(mean loss)/d(param) of the last forward into the gradients (+=). */
   backward(): void;
   zeroGrad(): void;
   parameters(): readonly TrainerParameter[];
-}
-
-/** A training set the trainer can index: sizes for bucketing and a collate that pads to the longest example. */
-export interface TrainerDataset<B> {
-  readonly size: number;
-  /** Token length of example i (used for length bucketing). */
-  lengthOf(i: number): number;
-  /** A batch of the given examples, padded to the longest of them. */
-  collate(indices: readonly number[]): B;
+  /** The seed the model mixes with `forwardIndex` for its dropout masks; a resume must use the same. */
+  readonly seed?: number;
 }
 
 export interface TrainerOptions {
-  epochs: number;
-  batchSize: number;
-  /** Micro-batches per optimizer step (gradients averaged over them). */
+  /** Passes over the data (the sampler must cut epochs into whole batches); the run's length unless maxSteps is given. */
+  epochs?: number;
+  /** Optimizer steps of the run; overrides epochs (as HF's max_steps). The schedule reaches its end there. */
+  maxSteps?: number;
+  /** Micro-batches per optimizer step (gradients averaged over them; fewer at the end of an epoch, as HF does). */
   gradAccum?: number;
   lr: number;
   optimizer: OptimizerOptions;
@@ -56,9 +56,6 @@ export interface TrainerOptions {
   warmupSteps?: number;
   /** Global gradient-norm clipping (HF default 1.0); 0 disables. */
   maxGradNorm?: number;
-  seed: number;
-  /** Group examples of similar length into batches (less padding), batches still in seeded random order. */
-  lengthBucketing?: boolean;
   /** Evaluate every N optimizer steps (and always at the end when `evaluate` is given). */
   evalSteps?: number;
   evaluate?: () => Promise<Record<string, number>> | Record<string, number>;
@@ -69,18 +66,26 @@ export interface TrainerOptions {
   keepBest?: boolean;
   /** Stop when the metric has not improved for this many evaluations. */
   earlyStoppingPatience?: number;
-  /** Output folder for checkpoints / log plot; no checkpoints when absent. */
+  /** Output folder for the training state and the curve; none written when absent. */
   output?: string;
-  /** Save a checkpoint every N optimizer steps (also at each evaluation and at the end of every epoch). */
+  /** Write the training state every N optimizer steps (also at each evaluation, epoch end, stop and the end). */
   saveSteps?: number;
+  /** Continue from the training state in `output`. */
   resume?: boolean;
   progress?: ProgressReporter;
   kernels: Kernels;
-  /** Extra settings that a resume must match (the CLI passes its data flags). */
+  /** Extra settings that a resume must match (e.g. the data a library function read). */
   settings?: Record<string, unknown>;
-  /** Stop (as if interrupted) after this many optimizer steps, checkpoint written; for tests and time-boxed runs. */
-  stopAfterSteps?: number;
+  /** Polled before each step with the steps done: true stops the run, resumably (training state written). */
+  shouldStop?: (step: number) => boolean;
+  /** Stops the run like `shouldStop` after this many seconds of training in this process. */
+  timeBudgetSeconds?: number;
+  /** Title of training_curve.svg (default "training: N steps"). */
+  curveTitle?: string;
 }
+
+/** Why a run ended: all its steps, early stopping, or resumably by the time budget or the stop hook. */
+export type StopReason = 'steps' | 'early-stopping' | 'time' | 'stop';
 
 export interface TrainerResult {
   steps: number;
@@ -89,14 +94,16 @@ export interface TrainerResult {
   lastLoss: number;
   bestMetric: number | null;
   bestStep: number | null;
-  stoppedEarly: boolean;
-  interrupted: boolean;
+  stoppedBy: StopReason;
   examplesPerSecond: number;
+  /** Non-padding tokens per second over this process's training steps. */
+  tokensPerSecond: number;
+  /** Seconds of training steps (and their evaluations) in this process. */
   seconds: number;
   evals: EvalRecord[];
 }
 
-/** Thrown when the loss or the gradient norm becomes NaN/Inf; the last good checkpoint is left in place. */
+/** Thrown when the loss or the gradient norm becomes NaN/Inf; the last good training state is left in place. */
 export class TrainingDivergedError extends Error {
   constructor(
     message: string,
@@ -107,37 +114,15 @@ export class TrainingDivergedError extends Error {
   }
 }
 
-/** The batches (lists of example indices) of one epoch, seeded by (seed, epoch) so a resume can rebuild them. */
-export function epochBatches(
-  size: number,
-  batchSize: number,
-  seed: number,
-  epoch: number,
-  lengthOf?: (i: number) => number,
-): number[][] {
-  const rng = new Rng((seed ^ Math.imul(epoch + 1, 0x9e3779b1)) >>> 0);
-  const order = permutation(size, rng);
-  const batches: number[][] = [];
-  if (!lengthOf) {
-    for (let i = 0; i < size; i += batchSize) batches.push(order.slice(i, i + batchSize));
-    return batches;
-  }
-  // Bucketing: sort chunks of 50 batches by length, cut into batches, then shuffle the batch order (the
-  // "megabatch" trick of HF's LengthGroupedSampler), so padding is small but the order is still random.
-  const mega = batchSize * 50;
-  for (let i = 0; i < size; i += mega) {
-    const chunk = order.slice(i, i + mega).sort((a, b) => lengthOf(b) - lengthOf(a));
-    for (let j = 0; j < chunk.length; j += batchSize) batches.push(chunk.slice(j, j + batchSize));
-  }
-  return rng.shuffle(batches);
+function positiveInteger(value: number, name: string): void {
+  if (!Number.isInteger(value) || value <= 0)
+    throw new RangeError(`Trainer: ${name} must be a positive integer, got ${value}`);
 }
 
 export class Trainer<B> {
   readonly optimizer: AdamW;
   readonly totalSteps: number;
   readonly warmupSteps: number;
-  readonly batchesPerEpoch: number;
-  readonly stepsPerEpoch: number;
   private readonly params: readonly TrainerParameter[];
   private readonly accum: number;
   private readonly progress: ProgressReporter;
@@ -145,23 +130,26 @@ export class Trainer<B> {
 
   constructor(
     private readonly model: TrainerModel<B>,
-    private readonly data: TrainerDataset<B>,
+    private readonly sampler: Sampler<B>,
     private readonly opts: TrainerOptions,
   ) {
-    const posInt = (v: number, flag: string) => {
-      if (!Number.isInteger(v) || v <= 0) throw new Error(`${flag} must be a positive integer, got ${v}`);
-    };
-    posInt(opts.epochs, '--epochs');
-    posInt(opts.batchSize, '--batch-size');
     this.accum = opts.gradAccum ?? 1;
-    posInt(this.accum, '--grad-accum');
-    if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) throw new Error(`--lr must be a positive number, got ${opts.lr}`);
-    if (data.size === 0) throw new Error('the training set is empty');
+    positiveInteger(this.accum, 'gradAccum');
+    if (!(opts.lr > 0) || !Number.isFinite(opts.lr))
+      throw new RangeError(`Trainer: lr must be a positive number, got ${opts.lr}`);
+    if (opts.maxSteps !== undefined) {
+      positiveInteger(opts.maxSteps, 'maxSteps');
+      this.totalSteps = opts.maxSteps;
+    } else if (opts.epochs !== undefined) {
+      positiveInteger(opts.epochs, 'epochs');
+      if (sampler.batchesPerEpoch === undefined)
+        throw new RangeError('Trainer: this sampler has no whole-batch epochs; size the run with maxSteps');
+      this.totalSteps = Math.ceil(sampler.batchesPerEpoch / this.accum) * opts.epochs;
+    } else {
+      throw new RangeError('Trainer: give epochs or maxSteps (the length of the run)');
+    }
     this.params = model.parameters();
     this.fingerprint = modelFingerprint(this.params);
-    this.batchesPerEpoch = Math.ceil(data.size / opts.batchSize);
-    this.stepsPerEpoch = Math.ceil(this.batchesPerEpoch / this.accum);
-    this.totalSteps = this.stepsPerEpoch * opts.epochs;
     this.warmupSteps = opts.warmupSteps ?? warmupStepsFromRatio(opts.warmupRatio ?? 0, this.totalSteps);
     this.optimizer = new AdamW(this.params, { ...opts.optimizer }, opts.kernels);
     this.progress = opts.progress ?? new ProgressReporter();
@@ -171,17 +159,16 @@ export class Trainer<B> {
   private settings(): Record<string, unknown> {
     const o = this.opts;
     return {
-      epochs: o.epochs,
-      batchSize: o.batchSize,
+      epochs: o.maxSteps === undefined ? o.epochs : null,
+      maxSteps: o.maxSteps ?? null,
       gradAccum: this.accum,
       lr: o.lr,
       optimizer: o.optimizer,
       schedule: o.schedule,
       warmupSteps: this.warmupSteps,
       maxGradNorm: o.maxGradNorm ?? 1,
-      seed: o.seed,
-      lengthBucketing: Boolean(o.lengthBucketing),
-      trainExamples: this.data.size,
+      modelSeed: this.model.seed ?? null,
+      ...this.sampler.settings,
       ...(o.settings ?? {}),
     };
   }
@@ -193,15 +180,22 @@ export class Trainer<B> {
     );
   }
 
+  private diverged(what: string, step: number, epoch: number): TrainingDivergedError {
+    const kept = this.opts.output
+      ? ` The last good training state is kept in ${join(this.opts.output, 'checkpoints')}.`
+      : '';
+    const msg = `${what} at step ${step} (epoch ${epoch}); stopping without applying it.${kept} Lower the learning rate, add warmup or clipping.`;
+    this.progress.message(msg, { event: 'diverged', step });
+    return new TrainingDivergedError(msg, step);
+  }
+
   async train(): Promise<TrainerResult> {
     const o = this.opts;
     const metric = o.metricForBest ?? 'accuracy';
     const greater = o.greaterIsBetter ?? metric !== 'loss';
     const keepBest = o.keepBest ?? o.evaluate !== undefined;
     let step = 0;
-    let epoch = 0;
-    let batchInEpoch = 0;
-    let rng = new Rng(o.seed);
+    let trainForwards = 0;
     let bestMetric: number | null = null;
     let bestStep: number | null = null;
     let sinceBest = 0;
@@ -209,39 +203,37 @@ export class Trainer<B> {
     const lossHistory: { step: number; loss: number }[] = [];
 
     if (o.resume) {
-      if (!o.output) throw new Error('--resume needs --output (the folder holding the checkpoint)');
-      const ck = loadCheckpoint(o.output, this.fingerprint, this.settings());
+      if (!o.output) throw new Error('Trainer: resume needs the output folder that holds the training state');
+      const ck = loadTrainingState(o.output, this.fingerprint, this.settings());
       for (const p of this.params) {
         const saved = ck.params.get(p.name);
         if (!saved || saved.length !== p.data.length)
-          throw new Error(`${ck.dir}: checkpoint lacks parameter ${p.name} or has another shape`);
+          throw new Error(`${ck.dir}: the training state lacks parameter ${p.name} or has another shape`);
         p.data.set(saved);
       }
       this.optimizer.load({ m: ck.m, v: ck.v, t: ck.state.optimizerT });
       const s = ck.state;
       step = s.step;
-      epoch = s.epoch;
-      batchInEpoch = s.batchInEpoch;
-      rng = Rng.fromState(s.rngState);
+      this.sampler.seek(s.position);
+      trainForwards = s.trainForwards;
       bestMetric = s.bestMetric;
       bestStep = s.bestStep;
       sinceBest = s.evalsWithoutImprovement;
       lossHistory.push(...s.history.steps);
       for (const e of s.history.evals) this.progress.evals.push(e);
-      if (ck.best) best = this.params.map((p) => Float32Array.from(ck.best!.get(p.name) ?? p.data));
-      this.progress.message(`resumed from ${ck.dir} at step ${step} (epoch ${epoch + 1}, batch ${batchInEpoch})`);
+      const savedBest = ck.best;
+      if (savedBest) best = this.params.map((p) => Float32Array.from(savedBest.get(p.name) ?? p.data));
+      this.progress.message(`resumed from ${ck.dir} at step ${step} (epoch ${s.position.epoch + 1})`);
     }
 
-    const saveNow = (): string | null => {
-      if (!o.output) return null;
-      const state: TrainerState = {
-        version: CHECKPOINT_VERSION,
+    const saveNow = (): void => {
+      if (!o.output) return;
+      const state: TrainingState = {
+        version: TRAINING_STATE_VERSION,
         step,
-        epoch,
-        batchInEpoch,
+        position: this.sampler.position(),
+        trainForwards,
         optimizerT: this.optimizer.t,
-        rngState: rng.state,
-        seed: o.seed,
         bestMetric,
         bestStep,
         evalsWithoutImprovement: sinceBest,
@@ -249,21 +241,24 @@ export class Trainer<B> {
         settings: this.settings(),
         history: { steps: lossHistory, evals: this.progress.evals },
       };
-      const bestParams = best ? this.params.map((p, i) => ({ name: p.name, shape: p.shape, data: best![i]! })) : null;
-      return saveCheckpoint(o.output, this.params, this.optimizer, state, 1, bestParams);
+      const bestCopy = best;
+      const bestParams = bestCopy
+        ? this.params.map((p, i) => ({ name: p.name, shape: p.shape, data: bestCopy[i] ?? p.data }))
+        : null;
+      saveTrainingState(o.output, this.params, this.optimizer, state, 1, bestParams);
     };
 
-    let stoppedEarly = false;
-    let interrupted = false;
+    let stoppedBy: StopReason = 'steps';
+    let earlyStop = false;
     const runEval = async (): Promise<void> => {
       if (!o.evaluate) return;
       const metrics = await o.evaluate();
-      const rec = { step, epoch: step / this.stepsPerEpoch, metrics };
+      const rec = { step, epoch: this.sampler.epochProgress(), metrics };
       this.progress.evaluation(rec);
       const v = metrics[metric];
       if (v === undefined)
         throw new Error(
-          `evaluation returned no "${metric}" (got ${Object.keys(metrics).join(', ')}); pick another --metric`,
+          `evaluation returned no "${metric}" (got ${Object.keys(metrics).join(', ')}); choose another metricForBest`,
         );
       if (bestMetric === null || (greater ? v > bestMetric : v < bestMetric)) {
         bestMetric = v;
@@ -272,131 +267,115 @@ export class Trainer<B> {
         if (keepBest) best = this.params.map((p) => Float32Array.from(p.data));
       } else {
         sinceBest++;
-        if (o.earlyStoppingPatience !== undefined && sinceBest >= o.earlyStoppingPatience) stoppedEarly = true;
+        if (o.earlyStoppingPatience !== undefined && sinceBest >= o.earlyStoppingPatience) earlyStop = true;
       }
     };
 
     const t0 = performance.now();
+    const startStep = step;
     let examplesSeen = 0;
+    let tokensSeen = 0;
     let lastLoss = Number.NaN;
     let lastEvalStep = -1;
     let lastSaveStep = step;
-    outer: while (epoch < o.epochs) {
-      const batches = epochBatches(
-        this.data.size,
-        o.batchSize,
-        o.seed,
-        epoch,
-        o.lengthBucketing ? (i) => this.data.lengthOf(i) : undefined,
-      );
-      while (batchInEpoch < batches.length) {
-        // One optimizer step over up to `accum` micro-batches (fewer at the end of an epoch, as HF does).
-        const micro = batches.slice(batchInEpoch, batchInEpoch + this.accum);
-        this.model.zeroGrad();
-        let lossSum = 0;
-        for (const idx of micro) {
-          const batch = this.data.collate(idx);
-          const loss = this.model.forwardLoss(batch, true, rng.nextUint32());
-          if (!Number.isFinite(loss)) {
-            const msg =
-              `loss is ${loss} at step ${step + 1} (epoch ${epoch + 1}); stopping. ` +
-              (o.output ? `The last good checkpoint is kept in ${join(o.output, 'checkpoints')}.` : '') +
-              ' Lower --lr, add warmup or clipping.';
-            this.progress.message(msg, { event: 'diverged', step: step + 1 });
-            throw new TrainingDivergedError(msg, step + 1);
-          }
-          this.model.backward();
-          lossSum += loss;
-          examplesSeen += idx.length;
-        }
-        if (micro.length > 1) for (const p of this.params) o.kernels.scale(p.grad, p.grad.length, 1 / micro.length);
-        const norm = clipGradNorm(this.params, o.maxGradNorm ?? 1, o.kernels);
-        if (!Number.isFinite(norm)) {
-          const msg =
-            `gradient norm is ${norm} at step ${step + 1}; stopping without applying it` +
-            (o.output ? ` (last good checkpoint kept in ${join(o.output, 'checkpoints')})` : '');
-          this.progress.message(msg, { event: 'diverged', step: step + 1 });
-          throw new TrainingDivergedError(msg, step + 1);
-        }
-        const lr = this.lrAt(step);
-        this.optimizer.step(lr);
-        step++;
-        batchInEpoch += micro.length;
-        lastLoss = lossSum / micro.length;
-        lossHistory.push({ step, loss: lastLoss });
-        const elapsed = (performance.now() - t0) / 1000;
-        const rate = examplesSeen / Math.max(elapsed, 1e-9);
-        const remainingExamples = (this.totalSteps - step) * this.accum * o.batchSize;
-        this.progress.step({
-          step,
-          totalSteps: this.totalSteps,
-          epoch: epoch + batchInEpoch / batches.length,
-          loss: lastLoss,
-          lr,
-          examplesPerSecond: rate,
-          etaSeconds: remainingExamples / Math.max(rate, 1e-9),
-        });
-        const epochDone = batchInEpoch >= batches.length;
-        if (epochDone) {
-          epoch++;
-          batchInEpoch = 0;
-        }
-        let evaluated = false;
-        if (o.evalSteps && step % o.evalSteps === 0 && step < this.totalSteps) {
-          await runEval();
-          lastEvalStep = step;
-          evaluated = true;
-        }
-        const wantSave =
-          evaluated ||
-          epochDone ||
-          (o.saveSteps !== undefined && step % o.saveSteps === 0) ||
-          step === o.stopAfterSteps ||
-          stoppedEarly;
-        if (wantSave && step < this.totalSteps && o.output) {
-          saveNow();
-          lastSaveStep = step;
-        }
-        if (stoppedEarly) {
-          this.progress.message(
-            `early stopping at step ${step}: ${metric} has not improved for ${sinceBest} evaluations (best ${bestMetric} at step ${bestStep})`,
-          );
-          break outer;
-        }
-        if (o.stopAfterSteps !== undefined && step >= o.stopAfterSteps && step < this.totalSteps) {
-          interrupted = true;
-          break outer;
-        }
-        if (epochDone) break;
+    while (step < this.totalSteps) {
+      if (o.timeBudgetSeconds !== undefined && (performance.now() - t0) / 1000 >= o.timeBudgetSeconds) {
+        stoppedBy = 'time';
+        break;
+      }
+      if (o.shouldStop?.(step)) {
+        stoppedBy = 'stop';
+        break;
+      }
+      // One optimizer step over up to `accum` micro-batches (fewer at the end of an epoch, as HF does).
+      this.model.zeroGrad();
+      const epoch = Math.floor(this.sampler.epochProgress()) + 1;
+      let lossSum = 0;
+      let micro = 0;
+      let epochDone = false;
+      while (micro < this.accum && !epochDone) {
+        const sampled = this.sampler.next();
+        trainForwards++;
+        const loss = this.model.forwardLoss(sampled.batch, true, trainForwards);
+        if (!Number.isFinite(loss)) throw this.diverged(`loss is ${loss}`, step + 1, epoch);
+        this.model.backward();
+        lossSum += loss;
+        micro++;
+        examplesSeen += sampled.examples;
+        tokensSeen += sampled.tokens;
+        epochDone = sampled.lastOfEpoch;
+      }
+      if (micro > 1) for (const p of this.params) o.kernels.scale(p.grad, p.grad.length, 1 / micro);
+      const norm = clipGradNorm(this.params, o.maxGradNorm ?? 1, o.kernels);
+      if (!Number.isFinite(norm)) throw this.diverged(`gradient norm is ${norm}`, step + 1, epoch);
+      const lr = this.lrAt(step);
+      this.optimizer.step(lr);
+      step++;
+      lastLoss = lossSum / micro;
+      lossHistory.push({ step, loss: lastLoss });
+      const elapsed = (performance.now() - t0) / 1000;
+      this.progress.step({
+        step,
+        totalSteps: this.totalSteps,
+        epoch: this.sampler.epochProgress(),
+        loss: lastLoss,
+        lr,
+        examplesPerSecond: examplesSeen / Math.max(elapsed, 1e-9),
+        etaSeconds: ((this.totalSteps - step) * elapsed) / Math.max(1, step - startStep),
+      });
+      let evaluated = false;
+      if (o.evalSteps && step % o.evalSteps === 0 && step < this.totalSteps) {
+        await runEval();
+        lastEvalStep = step;
+        evaluated = true;
+      }
+      const wantSave = evaluated || epochDone || (o.saveSteps !== undefined && step % o.saveSteps === 0) || earlyStop;
+      if (wantSave && step < this.totalSteps && o.output) {
+        saveNow();
+        lastSaveStep = step;
+      }
+      if (earlyStop) {
+        this.progress.message(
+          `early stopping at step ${step}: ${metric} has not improved for ${sinceBest} evaluations (best ${bestMetric} at step ${bestStep})`,
+        );
+        stoppedBy = 'early-stopping';
+        break;
       }
     }
-    if (!interrupted) {
+    const seconds = (performance.now() - t0) / 1000;
+    this.progress.finish();
+    if (stoppedBy === 'time' || stoppedBy === 'stop') {
+      // A resumable stop: the state to continue from, but no final evaluation and no best-model swap.
+      if (o.output && lastSaveStep !== step) saveNow();
+      this.progress.message(
+        `stopped at step ${step} of ${this.totalSteps} (${stoppedBy === 'time' ? 'time budget' : 'stop requested'}); resume continues from here`,
+      );
+    } else {
       if (o.evaluate && lastEvalStep !== step) await runEval();
       if (o.output && lastSaveStep !== step) saveNow();
-      if (keepBest && best) {
-        this.params.forEach((p, i) => p.data.set(best![i]!));
+      const bestCopy = best;
+      if (keepBest && bestCopy) {
+        this.params.forEach((p, i) => p.data.set(bestCopy[i] ?? p.data));
         this.progress.message(`loaded the best model (${metric} ${bestMetric} at step ${bestStep})`);
       }
     }
-    this.progress.finish();
     if (o.output) {
       mkdirSync(o.output, { recursive: true });
       writeFileAtomic(
         join(o.output, 'training_curve.svg'),
-        trainingCurveSvg(lossHistory, this.progress.evals, `fine-tuning: ${this.totalSteps} steps`),
+        trainingCurveSvg(lossHistory, this.progress.evals, o.curveTitle ?? `training: ${this.totalSteps} steps`),
       );
     }
-    const seconds = (performance.now() - t0) / 1000;
     return {
       steps: step,
       totalSteps: this.totalSteps,
-      epochsCompleted: epoch,
+      epochsCompleted: this.sampler.position().epoch,
       lastLoss,
       bestMetric,
       bestStep,
-      stoppedEarly,
-      interrupted,
+      stoppedBy,
       examplesPerSecond: examplesSeen / Math.max(seconds, 1e-9),
+      tokensPerSecond: tokensSeen / Math.max(seconds, 1e-9),
       seconds,
       evals: this.progress.evals,
     };

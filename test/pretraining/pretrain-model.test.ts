@@ -1,10 +1,12 @@
 // Gather-first MLM head: same loss and gradients as the head over every token (HF's way), on a tiny random BERT.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng } from '../../src/train/rng.js';
+import { Rng } from '../../src/data/rng.js';
 import { getKernels } from '../../src/native/index.js';
 import { createTrainingInstances, pretrainingVocab, type TokenizedDocument } from '../../src/data/pretraining.js';
-import { PretrainingBert, collatePretraining } from '../../src/data/pretraining-model.js';
+import { BertForPreTraining } from '../../src/model/bert.js';
+import { collatePretraining } from '../../src/data/batching.js';
+import { pretrainingForward } from '../../src/train/pretrain-model.js';
 
 const V = 300;
 const tokens = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...Array.from({ length: V - 5 }, (_, i) => `t${i}`)];
@@ -43,11 +45,11 @@ for (const backend of ['js', 'native'] as const) {
       return;
     }
     const batch = collatePretraining(instances.slice(0, 6), vocab.padId);
-    const a = new PretrainingBert(config, { seed: 3, kernels });
-    const b = new PretrainingBert(config, { seed: 3, kernels });
-    const oa = a.forwardPretraining(batch, { gather: true });
+    const a = new BertForPreTraining(config, { seed: 3, kernels });
+    const b = new BertForPreTraining(config, { seed: 3, kernels });
+    const oa = pretrainingForward(a, batch, { gather: true });
     a.backward();
-    const ob = b.forwardPretraining(batch, { gather: false });
+    const ob = pretrainingForward(b, batch, { gather: false });
     b.backward();
     assert.ok(Math.abs(oa.mlmLoss - ob.mlmLoss) < 1e-5 * Math.abs(ob.mlmLoss), `${oa.mlmLoss} vs ${ob.mlmLoss}`);
     assert.ok(Math.abs(oa.nspLoss - ob.nspLoss) < 1e-6);

@@ -1,18 +1,22 @@
 // Pre-training loop on a small IMDb corpus: the loss goes down, held-out MLM/NSP metrics, exact resume, saved folder.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { getKernels } from '../../src/native/index.js';
 import { pretrainingVocab } from '../../src/data/pretraining.js';
 import { createPretrainingData, type SentenceTokenizer } from '../../src/data/pretraining-dataset.js';
-import { PretrainingBert, collatePretraining } from '../../src/data/pretraining-model.js';
+import { collatePretraining } from '../../src/data/batching.js';
 import { BertForPreTraining } from '../../src/model/bert.js';
-import { pretrain, evaluatePretraining, PretrainingStream } from '../../src/data/pretraining-trainer.js';
+import { pretrain } from '../../src/train/pretrain.js';
+import { evaluatePretraining } from '../../src/train/pretrain-eval.js';
+import { loadPretrainingModel, pretrainingForward } from '../../src/train/pretrain-model.js';
+import { PretrainingStream } from '../../src/train/pretrain-stream.js';
 import { ProgressReporter } from '../../src/train/progress.js';
 import { readDataset, readDatasetManifest } from '../../src/data/shards.js';
+import { readSafetensors } from '../../src/io/safetensors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bert-ts-pretrain-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -50,6 +54,10 @@ const vocabTokens = [
 const ids = new Map(vocabTokens.map((t, i) => [t, i]));
 const tokenizer: SentenceTokenizer = { tokenize: words, convertTokensToIds: (ts) => ts.map((t) => ids.get(t) ?? 1) };
 const vocab = pretrainingVocab(vocabTokens);
+// The tokenizer folder pretrain() reads the vocabulary from (and copies into its output).
+const vocabDir = join(dir, 'vocab');
+mkdirSync(vocabDir);
+writeFileSync(join(vocabDir, 'vocab.txt'), vocabTokens.join('\n') + '\n');
 const config = {
   vocab_size: vocabTokens.length,
   hidden_size: 64,
@@ -77,11 +85,13 @@ const ready = Promise.all([
 test('pre-training loss goes down on a small corpus; held-out MLM beats chance; the folder reloads', async () => {
   await ready;
   const out = join(dir, 'run');
-  const model = new PretrainingBert(config, { seed: 1 });
-  const before = evaluatePretraining(model, [...readDataset(evalDir, readDatasetManifest(evalDir))], 32, vocab.padId);
+  // The model pretrain() starts from: the same config and seed.
+  const initial = new BertForPreTraining(config, { seed: 1 });
+  const before = evaluatePretraining(initial, [...readDataset(evalDir, readDatasetManifest(evalDir))], 32, vocab.padId);
   const r = await pretrain({
-    model,
-    vocab,
+    config,
+    seed: 1,
+    vocab: vocabDir,
     dataDir,
     evalDataDir: evalDir,
     outputDir: out,
@@ -90,12 +100,11 @@ test('pre-training loss goes down on a small corpus; held-out MLM beats chance; 
     warmupSteps: 5,
     steps: 40,
     progress: quiet(),
-    vocabDir: undefined,
   });
   assert.equal(r.steps, 40);
   const log = JSON.parse(readFileSync(join(out, 'checkpoints', 'latest.json'), 'utf8')) as { step: number };
   assert.equal(log.step, 40);
-  const state = JSON.parse(readFileSync(join(out, 'checkpoints', 'step-0000040', 'trainer_state.json'), 'utf8')) as {
+  const state = JSON.parse(readFileSync(join(out, 'checkpoints', 'step-0000040', 'training_state.json'), 'utf8')) as {
     history: { steps: { loss: number }[] };
   };
   const losses = state.history.steps.map((s) => s.loss);
@@ -110,12 +119,12 @@ test('pre-training loss goes down on a small corpus; held-out MLM beats chance; 
   assert.ok(after.mlm_accuracy > 0.08, `held-out MLM accuracy ${after.mlm_accuracy}`);
   assert.ok(after.nsp_accuracy >= 0 && after.nsp_accuracy <= 1);
   assert.ok(after.nsp_random_fraction > 0.45 && after.nsp_random_fraction < 0.7);
-  for (const f of ['config.json', 'model.safetensors', 'training_curve.svg', 'pretrain_results.json'])
+  for (const f of ['config.json', 'model.safetensors', 'vocab.txt', 'training_curve.svg', 'pretrain_results.json'])
     assert.ok(existsSync(join(out, f)), f);
   const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { architectures: string[] };
   assert.deepEqual(cfg.architectures, ['BertForPreTraining']);
-  const { model: reloaded, missing } = PretrainingBert.load(out);
-  assert.deepEqual(missing, []);
+  const { model: reloaded, newlyInitialized } = await loadPretrainingModel(out);
+  assert.deepEqual(newlyInitialized, []);
   // The folder is a plain BertForPreTraining checkpoint: the library's own class loads it and computes the same
   // MLM + NSP loss (HF's way: logits over every token, labels -100 except at the masked positions).
   const official = await BertForPreTraining.fromPretrained(out, { warn: () => {} });
@@ -130,7 +139,7 @@ test('pre-training loss goes down on a small corpus; held-out MLM beats chance; 
     labels: { data: labels, shape: [batch.B, batch.T] },
     nextSentenceLabel: { data: batch.nextSentenceLabels, shape: [batch.B] },
   });
-  const ours = reloaded.forwardPretraining(batch, { train: false });
+  const ours = pretrainingForward(reloaded, batch, { train: false });
   assert.ok(Math.abs(hfOut.loss! - ours.loss) < 1e-4, `BertForPreTraining loss ${hfOut.loss} vs ${ours.loss}`);
   const again = evaluatePretraining(
     reloaded,
@@ -147,50 +156,80 @@ test('exact resume: interrupted at step 4 and resumed = uninterrupted 8 steps, b
   const kernels = getKernels({ backend: 'js' });
   const small = { ...config, hidden_size: 32, intermediate_size: 64 };
   const base = {
-    vocab,
+    config: small,
+    seed: 5,
+    vocab: vocabDir,
     dataDir,
     batchSize: 4,
     gradAccumSteps: 2,
     lr: 1e-3,
     warmupSteps: 3,
     steps: 8,
+    kernels,
     progress: quiet(),
     checkpointEvery: 100,
   };
-  const a = new PretrainingBert(small, { seed: 5, kernels });
-  await pretrain({ ...base, model: a, outputDir: join(dir, 'a') });
+  await pretrain({ ...base, outputDir: join(dir, 'a') });
   let n = 0;
-  const b1 = new PretrainingBert(small, { seed: 5, kernels });
-  const r1 = await pretrain({ ...base, model: b1, outputDir: join(dir, 'b'), shouldStop: () => n++ >= 4 });
-  assert.equal(r1.stoppedBy, 'signal');
+  const r1 = await pretrain({ ...base, outputDir: join(dir, 'b'), shouldStop: () => n++ >= 4 });
+  assert.equal(r1.stoppedBy, 'stop');
   assert.equal(r1.steps, 4);
-  const b2 = new PretrainingBert(small, { seed: 999, kernels }); // init and dropout seed come from the checkpoint/run
-  const r2 = await pretrain({ ...base, model: b2, outputDir: join(dir, 'b'), resume: true });
+  const r2 = await pretrain({ ...base, outputDir: join(dir, 'b'), resume: true });
   assert.equal(r2.steps, 8);
-  assert.equal(a.trainForwards, b2.trainForwards);
+  const stateOf = (run: string) =>
+    JSON.parse(readFileSync(join(dir, run, 'checkpoints', 'step-0000008', 'training_state.json'), 'utf8')) as {
+      trainForwards: number;
+      position: { epoch: number; offset: number };
+      history: { steps: { loss: number }[] };
+    };
+  // 8 steps x 2 micro-batches: the dropout masks and the data position continue across the resume.
+  assert.equal(stateOf('b').trainForwards, 16);
+  assert.deepEqual(stateOf('b').position, stateOf('a').position);
+  assert.deepEqual(stateOf('b').position, { epoch: 0, offset: 32 });
+  assert.deepEqual(stateOf('b').history.steps, stateOf('a').history.steps);
+  const wa = readSafetensors(join(dir, 'a', 'model.safetensors')).tensors;
+  const wb = readSafetensors(join(dir, 'b', 'model.safetensors')).tensors;
+  assert.equal(wb.size, wa.size);
   let diff = 0;
-  for (let i = 0; i < a.store.data.length; i++) if (a.store.data[i] !== b2.store.data[i]) diff++;
+  for (const [name, t] of wa) {
+    const u = wb.get(name)?.data;
+    assert.ok(u, name);
+    for (let i = 0; i < t.data.length; i++) if (t.data[i] !== u[i]) diff++;
+  }
   assert.equal(diff, 0, `${diff} parameters differ after resume`);
-  // Resuming with other settings is refused before anything changes.
+  // Resuming with other settings, or with another seed (data order, masks, dropout), is refused before anything changes.
   await assert.rejects(
-    pretrain({ ...base, lr: 5e-4, model: b2, outputDir: join(dir, 'b'), resume: true }),
-    /cannot resume with different settings \(lr/,
+    pretrain({ ...base, lr: 5e-4, outputDir: join(dir, 'b'), resume: true }),
+    /cannot resume with different settings \(lr: checkpoint 0\.001, now 0\.0005\)/,
+  );
+  await assert.rejects(
+    pretrain({ ...base, seed: 999, outputDir: join(dir, 'b'), resume: true }),
+    /cannot resume with different settings \(modelSeed: checkpoint 5, now 999; seed: checkpoint 5, now 999\)/,
   );
 });
 
 test('the stream covers every instance once per epoch, in a different order each epoch, and seeks exactly', async () => {
   await ready;
-  const s = new PretrainingStream(dataDir, 3, vocab, {});
+  const s = new PretrainingStream(dataDir, { seed: 3, vocab, masking: {}, batchSize: 1 });
   const total = s.instancesPerEpoch;
   assert.ok(s.manifest.shards.length >= 2);
   const key = (x: { inputIds: Int32Array }): string => x.inputIds.join(',');
-  const e0 = Array.from({ length: total }, () => key(s.next()));
-  const e1 = Array.from({ length: total }, () => key(s.next()));
+  const e0 = Array.from({ length: total }, () => key(s.nextInstance()));
+  const e1 = Array.from({ length: total }, () => key(s.nextInstance()));
   assert.deepEqual([...e0].sort(), [...e1].sort());
   assert.notDeepEqual(e0, e1);
-  const t = new PretrainingStream(dataDir, 3, vocab, {});
-  t.seek(1, 37);
-  assert.equal(key(t.next()), e1[37]);
+  const t = new PretrainingStream(dataDir, { seed: 3, vocab, masking: {}, batchSize: 1 });
+  t.seek({ epoch: 1, offset: 37 });
+  assert.equal(key(t.nextInstance()), e1[37]);
+  assert.deepEqual(t.position(), { epoch: 1, offset: 38 });
+  // As a sampler: micro-batches of 5 instances in the same order; the epoch's last instance ends a batch only if
+  // the epoch is a whole number of batches.
+  const u = new PretrainingStream(dataDir, { seed: 3, vocab, masking: {}, batchSize: 5 });
+  const first = u.next();
+  assert.equal(first.examples, 5);
+  assert.equal(first.lastOfEpoch, total === 5);
+  assert.deepEqual(Array.from(first.batch.inputIds.subarray(0, e0[0]!.split(',').length)).join(','), e0[0]);
+  assert.deepEqual(u.position(), { epoch: 0, offset: 5 });
 });
 
 test("dynamic masking: the stream masks stored instances anew each epoch, with the dataset's settings", async () => {
@@ -203,9 +242,11 @@ test("dynamic masking: the stream masks stored instances anew each epoch, with t
     dupeFactor: 1,
     dynamicMasking: true,
   });
-  const s = new PretrainingStream(dyn, 4, vocab, {
-    maskedLmProb: m.maskedLmProb,
-    maxPredictions: m.maxPredictionsPerSeq,
+  const s = new PretrainingStream(dyn, {
+    seed: 4,
+    vocab,
+    masking: { maskedLmProb: m.maskedLmProb, maxPredictions: m.maxPredictionsPerSeq },
+    batchSize: 1,
   });
   const unmaskedKey = (x: { inputIds: Int32Array; maskedPositions: Int32Array; maskedLabels: Int32Array }): string => {
     const ids = x.inputIds.slice();
@@ -216,7 +257,7 @@ test("dynamic masking: the stream masks stored instances anew each epoch, with t
   let changed = 0;
   for (let epoch = 0; epoch < 2; epoch++) {
     for (let i = 0; i < m.instances; i++) {
-      const x = s.next();
+      const x = s.nextInstance();
       assert.ok(x.maskedPositions.length >= 1 && x.maskedPositions.length <= 10);
       const k = unmaskedKey(x);
       const mask = x.maskedPositions.join(',');

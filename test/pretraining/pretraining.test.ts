@@ -1,7 +1,7 @@
 // Pre-training instances on generated documents: NSP pairs, segments, truncation, masking statistics, bad input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng } from '../../src/train/rng.js';
+import { Rng } from '../../src/data/rng.js';
 import {
   createTrainingInstances,
   createInstancesFromDocument,

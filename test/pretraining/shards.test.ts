@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { Rng } from '../../src/train/rng.js';
+import { Rng } from '../../src/data/rng.js';
 import {
   createTrainingInstances,
   pretrainingVocab,
@@ -100,7 +100,8 @@ test('corruption is detected: flipped byte, truncation, bad magic, bad id', () =
   writeAll(path, insts, true, 500);
   const good = readFileSync(path);
   const flipped = Buffer.from(good);
-  flipped[good.length - 3]! ^= 0x01; // inside the last record's label ids
+  const at = good.length - 3; // inside the last record's label ids
+  flipped.writeUInt8(flipped.readUInt8(at) ^ 0x01, at);
   writeFileSync(path, flipped);
   assert.throws(
     () => [...readShard(path)],

@@ -5,7 +5,13 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { loadCheckpoint, modelFingerprint, saveCheckpoint, type TrainerState } from '../../src/train/checkpoint.js';
+import {
+  TRAINING_STATE_VERSION,
+  loadTrainingState,
+  modelFingerprint,
+  saveTrainingState,
+  type TrainingState,
+} from '../../src/train/training-state.js';
 
 // A real full disk: a 1,200 KiB tmpfs (needs root, as CI runs; skipped with a message elsewhere).
 const mountPoint = mkdtempSync(join(tmpdir(), 'bert-ts-full-disk-'));
@@ -22,15 +28,13 @@ const n = 64 * 1024; // 256 KiB of weights: a checkpoint (weights + two moments)
 const params = [{ name: 'w', shape: [n], data: new Float32Array(n) }];
 const fingerprint = modelFingerprint(params);
 
-function state(step: number): TrainerState {
+function state(step: number): TrainingState {
   return {
-    version: 1,
+    version: TRAINING_STATE_VERSION,
     step,
-    epoch: 0,
-    batchInEpoch: step,
+    position: { epoch: 0, offset: step },
+    trainForwards: step,
     optimizerT: step,
-    rngState: 7,
-    seed: 42,
     bestMetric: null,
     bestStep: null,
     evalsWithoutImprovement: 0,
@@ -43,14 +47,14 @@ function state(step: number): TrainerState {
 test('a checkpoint write that hits ENOSPC fails loudly and leaves the previous checkpoint loadable', { skip }, () => {
   const moments = { m: new Float32Array(n).fill(0.25), v: new Float32Array(n).fill(0.5) };
   params[0]!.data.fill(1);
-  saveCheckpoint(mountPoint, params, moments, state(1));
+  saveTrainingState(mountPoint, params, moments, state(1));
   params[0]!.data.fill(2);
   assert.throws(
-    () => saveCheckpoint(mountPoint, params, moments, state(2)),
+    () => saveTrainingState(mountPoint, params, moments, state(2)),
     /ENOSPC|no space/i,
     'the second save must fail: the disk is full',
   );
-  const loaded = loadCheckpoint(mountPoint, fingerprint, { lr: 1e-3 });
+  const loaded = loadTrainingState(mountPoint, fingerprint, { lr: 1e-3 });
   assert.equal(loaded.state.step, 1, 'latest.json still names step 1');
   assert.ok(
     loaded.params.get('w')!.every((x) => x === 1),

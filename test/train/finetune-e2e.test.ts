@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { BertForSequenceClassification, BertForTokenClassification } from '../../src/model/bert.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
-import { Rng } from '../../src/train/rng.js';
+import { Rng } from '../../src/data/rng.js';
 
 const FIX = '../shared/fixtures/hf-tiny';
 const TOK = join(FIX, 'tokenizer');

@@ -10,9 +10,8 @@ import { BertForSequenceClassification } from '../../src/model/bert.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { bertTrainerModel } from '../../src/train/bert-adapter.js';
 import { ProgressReporter } from '../../src/train/progress.js';
-import { latestCheckpointDir } from '../../src/train/checkpoint.js';
-import { encodedDataset } from '../../src/data/batching.js';
-import { sigkillExamples, sigkillOptions } from './helpers/sigkill-shared.js';
+import { latestTrainingStateDir, loadTrainingState, modelFingerprint } from '../../src/train/training-state.js';
+import { sigkillOptions, sigkillSampler } from './helpers/sigkill-shared.js';
 import { seeded } from '../helpers/seeded.js';
 
 const CHILD = 'test/train/helpers/sigkill-child.ts';
@@ -66,7 +65,7 @@ test(
       kernels: jsKernels,
       warn: () => {},
     });
-    await new Trainer(bertTrainerModel(full), encodedDataset(sigkillExamples(), 'sequence', 0), {
+    await new Trainer(bertTrainerModel(full), sigkillSampler(), {
       ...sigkillOptions,
       kernels: jsKernels,
       progress: new ProgressReporter({ stream: { write: () => true }, tty: false }),
@@ -79,7 +78,7 @@ test(
       // Killed right after the step line: in the middle of that step's checkpoint write (9 steps per epoch).
       const run = await runChild(out, i > 0, step);
       assert.equal(run.signal, 'SIGKILL', `run ${i} was killed at step ${step}`);
-      assert.ok(latestCheckpointDir(out), `a complete checkpoint survives the kill at step ${step}`);
+      assert.ok(latestTrainingStateDir(out), `a complete checkpoint survives the kill at step ${step}`);
     }
     const last = await runChild(out, true);
     assert.equal(last.code, 0);
@@ -93,8 +92,7 @@ test(
       kernels: jsKernels,
       warn: () => {},
     });
-    const { loadCheckpoint, modelFingerprint } = await import('../../src/train/checkpoint.js');
-    const ck = loadCheckpoint(out, modelFingerprint(resumed.parameters()), {});
+    const ck = loadTrainingState(out, modelFingerprint(resumed.parameters()), {});
     assert.equal(ck.state.step, 18);
     for (const p of full.parameters()) {
       const got = ck.params.get(p.name)!;

@@ -14,10 +14,11 @@ import {
   BertForTokenClassification,
 } from '../../src/model/bert.js';
 import type { BertInputs } from '../../src/model/inputs.js';
-import { Trainer, type TrainerDataset, type TrainerOptions } from '../../src/train/trainer.js';
+import { Trainer, type TrainerOptions } from '../../src/train/trainer.js';
+import { EpochSampler, type IndexedDataset } from '../../src/data/samplers.js';
 import { bertTrainerModel, type BertHeadModel } from '../../src/train/bert-adapter.js';
 import { ProgressReporter } from '../../src/train/progress.js';
-import { Rng } from '../../src/train/rng.js';
+import { Rng } from '../../src/data/rng.js';
 import { choicesDataset, encodedDataset, type EncodedChoices, type EncodedExample } from '../../src/data/batching.js';
 import { evaluateSequenceClassification, evaluateTokenClassification } from '../../src/train/evaluation.js';
 
@@ -38,23 +39,21 @@ function evalModeTrainerModel(model: BertHeadModel) {
 
 function fixtureParity(head: string, model: BertHeadModel, batch: BertInputs): Promise<void> {
   return (async () => {
-    const data: TrainerDataset<BertInputs> = { size: 3, lengthOf: () => 24, collate: () => batch };
+    const data: IndexedDataset<BertInputs> = { size: 3, lengthOf: () => 24, collate: () => batch };
     const p = quiet();
     // Batch of all 3 examples, 10 epochs = 10 steps: warmup 2, linear decay to 0 at step 10, clip 1.0; stop after 3.
     const o: TrainerOptions = {
       epochs: 10,
-      batchSize: 3,
       lr: 1e-3,
       optimizer: { name: 'adamw', eps: 1e-6, weightDecay: 0.01 },
       schedule: 'linear',
       warmupSteps: 2,
       maxGradNorm: 1,
-      seed: 0,
       kernels: jsKernels,
       progress: p,
-      stopAfterSteps: 3,
+      shouldStop: (step) => step >= 3,
     };
-    await new Trainer(evalModeTrainerModel(model), data, o).train();
+    await new Trainer(evalModeTrainerModel(model), new EpochSampler(data, { batchSize: 3, seed: 0 }), o).train();
     const a = manifest.heads[head]!.adamw;
     assert.deepEqual(
       p.steps.map((s) => s.lr),
@@ -139,14 +138,14 @@ function seqExamples(n: number, seed: number): EncodedExample[] {
 }
 
 const base = {
-  batchSize: 8,
   lr: 3e-3,
   optimizer: { name: 'adamw' as const, eps: 1e-6, weightDecay: 0.01 },
   schedule: 'linear' as const,
   warmupRatio: 0.1,
-  seed: 3,
   kernels: jsKernels,
 };
+/** Epochs of seeded batches of `batchSize` (8 unless said). */
+const batches = (data: IndexedDataset<BertInputs>, batchSize = 8) => new EpochSampler(data, { batchSize, seed: 3 });
 
 test('sequence classification: loss goes down, accuracy rises, dropout on in training', async () => {
   const model = await BertForSequenceClassification.fromPretrained(join(FIX, 'seq_cls3'), opts);
@@ -161,7 +160,7 @@ test('sequence classification: loss goes down, accuracy rises, dropout on in tra
     'single_label_classification',
   ).metrics;
   const p = quiet();
-  const r = await new Trainer(bertTrainerModel(model), encodedDataset(train, 'sequence', 0), {
+  const r = await new Trainer(bertTrainerModel(model), batches(encodedDataset(train, 'sequence', 0)), {
     ...base,
     epochs: 8,
     progress: p,
@@ -204,7 +203,11 @@ test('question answering trains on synthetic spans (answer = the span between ma
     };
   });
   const p = quiet();
-  await new Trainer(bertTrainerModel(model), encodedDataset(ex, 'qa', 0), { ...base, epochs: 10, progress: p }).train();
+  await new Trainer(bertTrainerModel(model), batches(encodedDataset(ex, 'qa', 0)), {
+    ...base,
+    epochs: 10,
+    progress: p,
+  }).train();
   const first = p.steps.slice(0, 4).reduce((s, x) => s + x.loss, 0) / 4;
   const last = p.steps.slice(-4).reduce((s, x) => s + x.loss, 0) / 4;
   assert.ok(last < 0.6 * first, `QA loss ${first} -> ${last}`);
@@ -223,7 +226,11 @@ test('multiple choice trains on synthetic data (right choice carries the marker)
     return { choices, label };
   });
   const p = quiet();
-  await new Trainer(bertTrainerModel(model), choicesDataset(ex, 0), { ...base, epochs: 10, progress: p }).train();
+  await new Trainer(bertTrainerModel(model), batches(choicesDataset(ex, 0)), {
+    ...base,
+    epochs: 10,
+    progress: p,
+  }).train();
   const first = p.steps.slice(0, 4).reduce((s, x) => s + x.loss, 0) / 4;
   const last = p.steps.slice(-4).reduce((s, x) => s + x.loss, 0) / 4;
   assert.ok(last < 0.6 * first, `MC loss ${first} -> ${last}`);
@@ -258,7 +265,7 @@ test('token classification trains and scores entities', async () => {
   const train = make(80);
   const dev = make(30);
   const devData = encodedDataset(dev, 'token', 0);
-  await new Trainer(bertTrainerModel(model), encodedDataset(train, 'token', 0), {
+  await new Trainer(bertTrainerModel(model), batches(encodedDataset(train, 'token', 0)), {
     ...base,
     epochs: 8,
     progress: quiet(),
@@ -275,19 +282,21 @@ test('token classification trains and scores entities', async () => {
 
 test('resume with a real BERT: stopped mid-epoch + resumed = uninterrupted (same weights)', async () => {
   const train = seqExamples(40, 11);
-  const o = { ...base, epochs: 2, batchSize: 6 }; // 7 steps per epoch
+  const o = { ...base, epochs: 2 };
+  const data = encodedDataset(train, 'sequence', 0);
+  const six = () => batches(data, 6); // 7 steps per epoch
   const full = await BertForSequenceClassification.fromPretrained(join(FIX, 'seq_cls3'), opts);
-  await new Trainer(bertTrainerModel(full), encodedDataset(train, 'sequence', 0), { ...o, progress: quiet() }).train();
+  await new Trainer(bertTrainerModel(full), six(), { ...o, progress: quiet() }).train();
   const out = mkdtempSync(join(tmpdir(), 'bert-ts-resume-bert-'));
   const a = await BertForSequenceClassification.fromPretrained(join(FIX, 'seq_cls3'), opts);
-  await new Trainer(bertTrainerModel(a), encodedDataset(train, 'sequence', 0), {
+  await new Trainer(bertTrainerModel(a), six(), {
     ...o,
     output: out,
-    stopAfterSteps: 10,
+    shouldStop: (step) => step >= 10,
     progress: quiet(),
   }).train();
   const b = await BertForSequenceClassification.fromPretrained(join(FIX, 'seq_cls3'), opts); // fresh process-like start
-  await new Trainer(bertTrainerModel(b), encodedDataset(train, 'sequence', 0), {
+  await new Trainer(bertTrainerModel(b), six(), {
     ...o,
     output: out,
     resume: true,

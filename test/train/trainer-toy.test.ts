@@ -6,17 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jsKernels } from '../../src/tensor/js-kernels.js';
 import { dropoutHash } from '../../src/tensor/kernels.js';
-import {
-  Trainer,
-  TrainingDivergedError,
-  epochBatches,
-  type TrainerDataset,
-  type TrainerModel,
-  type TrainerParameter,
-} from '../../src/train/trainer.js';
+import { Trainer, TrainingDivergedError, type TrainerModel, type TrainerParameter } from '../../src/train/trainer.js';
+import { EpochSampler, epochBatches, type IndexedDataset } from '../../src/data/samplers.js';
 import { ProgressReporter } from '../../src/train/progress.js';
-import { latestCheckpointDir } from '../../src/train/checkpoint.js';
-import { Rng } from '../../src/train/rng.js';
+import { latestTrainingStateDir } from '../../src/train/training-state.js';
+import { Rng } from '../../src/data/rng.js';
 
 const D = 6;
 const C = 3;
@@ -82,7 +76,7 @@ class Toy implements TrainerModel<Batch> {
 }
 
 /** 53 examples (odd, so the last batch is short) from three Gaussian-ish blobs. */
-function makeData(): TrainerDataset<Batch> & { xs: number[][]; ys: number[] } {
+function makeData(): IndexedDataset<Batch> & { xs: number[][]; ys: number[] } {
   const r = new Rng(7);
   const xs: number[][] = [];
   const ys: number[] = [];
@@ -107,14 +101,14 @@ function makeData(): TrainerDataset<Batch> & { xs: number[][]; ys: number[] } {
 const quiet = () => new ProgressReporter({ stream: { write: () => true }, tty: false });
 const base = {
   epochs: 3,
-  batchSize: 4,
   lr: 0.05,
   optimizer: { name: 'adamw' as const, weightDecay: 0.01, eps: 1e-6 },
   schedule: 'linear' as const,
   warmupRatio: 0.1,
-  seed: 42,
   kernels: jsKernels,
 };
+/** Epochs of seeded batches of `batchSize` (4 unless said) over `data`. */
+const batches = (data: IndexedDataset<Batch>, batchSize = 4) => new EpochSampler(data, { batchSize, seed: 42 });
 
 test('epochBatches: a seeded permutation cut into batches; bucketing groups similar lengths', () => {
   const b = epochBatches(10, 4, 1, 0);
@@ -154,7 +148,7 @@ test('loss goes down and the training curve and log are written', async () => {
     return { accuracy: ok / data.size };
   };
   const p = new ProgressReporter({ stream: { write: () => true }, tty: false, logFile: join(out, 'log.jsonl') });
-  const r = await new Trainer(m, data, { ...base, output: out, evalSteps: 10, evaluate, progress: p }).train();
+  const r = await new Trainer(m, batches(data), { ...base, output: out, evalSteps: 10, evaluate, progress: p }).train();
   assert.equal(r.totalSteps, 3 * 14);
   const losses = p.steps.map((s) => s.loss);
   const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / a.length;
@@ -172,16 +166,23 @@ test('a run stopped mid-epoch and resumed ends with the same weights and loss cu
   const data = makeData();
   const full = new Toy(1);
   const pFull = quiet();
-  await new Trainer(full, data, { ...base, progress: pFull }).train();
+  await new Trainer(full, batches(data), { ...base, progress: pFull }).train();
 
   const out = mkdtempSync(join(tmpdir(), 'bert-ts-resume-'));
   const a = new Toy(1);
-  const r1 = await new Trainer(a, data, { ...base, output: out, stopAfterSteps: 19, progress: quiet() }).train(); // mid epoch 2
-  assert.equal(r1.interrupted, true);
-  assert.match(latestCheckpointDir(out)!, /step-0000019$/);
+  const stopAt19 = (step: number) => step >= 19; // mid epoch 2
+  const r1 = await new Trainer(a, batches(data), {
+    ...base,
+    output: out,
+    shouldStop: stopAt19,
+    progress: quiet(),
+  }).train();
+  assert.equal(r1.stoppedBy, 'stop');
+  assert.equal(r1.steps, 19);
+  assert.match(latestTrainingStateDir(out)!, /step-0000019$/);
   const b = new Toy(999); // different init: everything must come from the checkpoint
   const pB = quiet();
-  const r2 = await new Trainer(b, data, { ...base, output: out, resume: true, progress: pB }).train();
+  const r2 = await new Trainer(b, batches(data), { ...base, output: out, resume: true, progress: pB }).train();
   assert.equal(r2.steps, 42);
   assert.deepEqual(Array.from(b.w), Array.from(full.w));
   assert.deepEqual(Array.from(b.b), Array.from(full.b));
@@ -192,7 +193,7 @@ test('a run stopped mid-epoch and resumed ends with the same weights and loss cu
 
   // Changing a setting that shapes the curve is refused.
   await assert.rejects(
-    new Trainer(new Toy(1), data, { ...base, lr: 0.01, output: out, resume: true, progress: quiet() }).train(),
+    new Trainer(new Toy(1), batches(data), { ...base, lr: 0.01, output: out, resume: true, progress: quiet() }).train(),
     /different settings \(lr: checkpoint 0\.05, now 0\.01/,
   );
   // A checkpoint of another model is refused.
@@ -205,8 +206,8 @@ test('a run stopped mid-epoch and resumed ends with the same weights and loss cu
     parameters: () => [{ name: 'other.weight', shape: [C, D], data: other.w, grad: other.gw }],
   };
   await assert.rejects(
-    new Trainer(wrong, data, { ...base, output: out, resume: true, progress: quiet() }).train(),
-    /checkpoint of another model/,
+    new Trainer(wrong, batches(data), { ...base, output: out, resume: true, progress: quiet() }).train(),
+    /training state of another model/,
   );
 });
 
@@ -221,10 +222,9 @@ test('gradient accumulation of 2 x 4 equals batches of 8 without dropout differe
   // Same example order in both runs: batches of 8 are the concatenation of pairs of batches of 4 only if the
   // permutation is the same, which it is (epochBatches cuts one seeded permutation).
   const a = new NoDrop(1);
-  await new Trainer(a, data, {
+  await new Trainer(a, batches(data, 8), {
     ...base,
     epochs: 1,
-    batchSize: 8,
     optimizer: { name: 'adam', eps: 1e-6 },
     schedule: 'constant',
     warmupRatio: 0,
@@ -232,10 +232,9 @@ test('gradient accumulation of 2 x 4 equals batches of 8 without dropout differe
     progress: quiet(),
   }).train();
   const b = new NoDrop(1);
-  const rb = await new Trainer(b, data, {
+  const rb = await new Trainer(b, batches(data, 4), {
     ...base,
     epochs: 1,
-    batchSize: 4,
     gradAccum: 2,
     optimizer: { name: 'adam', eps: 1e-6 },
     schedule: 'constant',
@@ -248,10 +247,9 @@ test('gradient accumulation of 2 x 4 equals batches of 8 without dropout differe
   // micro-batch means differs from the mean over 5, so compare after the first 6 steps only via a 48-example set.
   const data48 = { ...data, size: 48 };
   const c = new NoDrop(1);
-  await new Trainer(c, data48, {
+  await new Trainer(c, batches(data48, 8), {
     ...base,
     epochs: 1,
-    batchSize: 8,
     optimizer: { name: 'adam', eps: 1e-6 },
     schedule: 'constant',
     warmupRatio: 0,
@@ -259,10 +257,9 @@ test('gradient accumulation of 2 x 4 equals batches of 8 without dropout differe
     progress: quiet(),
   }).train();
   const d = new NoDrop(1);
-  await new Trainer(d, data48, {
+  await new Trainer(d, batches(data48, 4), {
     ...base,
     epochs: 1,
-    batchSize: 4,
     gradAccum: 2,
     optimizer: { name: 'adam', eps: 1e-6 },
     schedule: 'constant',
@@ -280,13 +277,16 @@ test('a NaN loss stops the run with a message and keeps the last good checkpoint
   m.nanAt = 30; // 30th forward: during epoch 3 (14 steps per epoch)
   const msgs: string[] = [];
   const p = new ProgressReporter({ stream: { write: (s) => (msgs.push(s), true) }, tty: false });
-  await assert.rejects(new Trainer(m, makeData(), { ...base, output: out, progress: p }).train(), (e: unknown) => {
-    assert.ok(e instanceof TrainingDivergedError);
-    assert.match(e.message, /loss is NaN at step 30 \(epoch 3\).*last good checkpoint is kept/);
-    return true;
-  });
+  await assert.rejects(
+    new Trainer(m, batches(makeData()), { ...base, output: out, progress: p }).train(),
+    (e: unknown) => {
+      assert.ok(e instanceof TrainingDivergedError);
+      assert.match(e.message, /loss is NaN at step 30 \(epoch 3\).*last good training state is kept/);
+      return true;
+    },
+  );
   assert.ok(msgs.some((s) => s.includes('"diverged"')));
-  assert.match(latestCheckpointDir(out)!, /step-0000028$/); // end of epoch 2
+  assert.match(latestTrainingStateDir(out)!, /step-0000028$/); // end of epoch 2
 });
 
 test('early stopping after `patience` evaluations without improvement, best weights restored', async () => {
@@ -299,15 +299,62 @@ test('early stopping after `patience` evaluations without improvement, best weig
     if (v === 0.7) bestW = Array.from(m.w);
     return { accuracy: v };
   };
-  const r = await new Trainer(m, makeData(), {
+  const r = await new Trainer(m, batches(makeData()), {
     ...base,
     evalSteps: 5,
     evaluate,
     earlyStoppingPatience: 2,
     progress: quiet(),
   }).train();
-  assert.equal(r.stoppedEarly, true);
+  assert.equal(r.stoppedBy, 'early-stopping');
   assert.equal(r.steps, 20);
   assert.equal(r.bestStep, 10);
   assert.deepEqual(Array.from(m.w), bestW);
+});
+
+test('a non-finite gradient norm stops the run before the update, weights untouched', async () => {
+  class InfGrad extends Toy {
+    override backward(): void {
+      super.backward();
+      if (this.calls === 5) this.gw[0] = Number.POSITIVE_INFINITY;
+    }
+  }
+  const m = new InfGrad(1);
+  let before: number[] = [];
+  const p = quiet();
+  const data = makeData();
+  await assert.rejects(
+    new Trainer(m, batches(data), {
+      ...base,
+      shouldStop: () => ((before = Array.from(m.w)), false),
+      progress: p,
+    }).train(),
+    (e: unknown) => {
+      assert.ok(e instanceof TrainingDivergedError);
+      assert.equal(e.step, 5);
+      assert.match(e.message, /gradient norm is (Infinity|NaN) at step 5 \(epoch 1\); stopping without applying it/);
+      return true;
+    },
+  );
+  assert.equal(p.steps.length, 4);
+  assert.deepEqual(Array.from(m.w), before, 'the diverged step changed no weight');
+});
+
+test('the time budget stops the run before its next step, without a final evaluation', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'bert-ts-budget-'));
+  let evals = 0;
+  const r = await new Trainer(new Toy(1), batches(makeData()), {
+    ...base,
+    output: out,
+    timeBudgetSeconds: 0,
+    evaluate: () => ({ accuracy: ++evals }),
+    progress: quiet(),
+  }).train();
+  assert.equal(r.stoppedBy, 'time');
+  assert.equal(r.steps, 0);
+  assert.equal(evals, 0);
+  assert.throws(
+    () => new Trainer(new Toy(1), batches(makeData()), { ...base, epochs: undefined }),
+    /give epochs or maxSteps/,
+  );
 });

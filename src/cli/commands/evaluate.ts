@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { getKernels, type BackendChoice } from '../../native/index.js';
 import { readPretrainingVocab } from '../../data/pretraining.js';
-import { PretrainingBert } from '../../data/pretraining-model.js';
-import { evaluatePretraining, readEvalInstances } from '../../data/pretraining-trainer.js';
+import { loadPretrainingModel } from '../../train/pretrain-model.js';
+import { evaluatePretraining, readEvalInstances } from '../../train/pretrain-eval.js';
 import { BertForSequenceClassification, BertForTokenClassification } from '../../model/bert.js';
 import { readConfig } from '../../model/checkpoint.js';
 import type { ProblemType } from '../../model/config.js';
@@ -204,9 +204,11 @@ async function evaluatePretrainingData(values: FlagValues<typeof OPTIONS>, backe
   if (samples <= 0) throw new UsageError('--samples must be positive');
   const vocab = readPretrainingVocab(values.tokenizer ?? modelDir);
   const instances = readEvalInstances(values.data!, samples, vocab, num(values.seed, '--seed', 42, 'int'));
-  const { model, missing } = PretrainingBert.load(modelDir, { kernels: getKernels({ backend }) });
-  if (missing.length > 0)
-    throw new Error(`${modelDir}: not a pre-trained BERT (no ${missing[0]}); the MLM and NSP heads are needed`);
+  const { model, newlyInitialized } = await loadPretrainingModel(modelDir, { kernels: getKernels({ backend }) });
+  if (newlyInitialized.length > 0)
+    throw new Error(
+      `${modelDir}: not a pre-trained BERT (no ${newlyInitialized[0]}); the MLM and NSP heads are needed`,
+    );
   if (model.config.vocabSize !== vocab.size) {
     throw new Error(
       `${modelDir}: vocab_size ${model.config.vocabSize}, but the data was made with a vocabulary of ${vocab.size} tokens`,

@@ -17,12 +17,13 @@ import {
 import { sampleSubset } from '../../data/sampling.js';
 import { encodedDataset, type EncodedExample } from '../../data/batching.js';
 import { Trainer } from '../../train/trainer.js';
+import { EpochSampler } from '../../data/samplers.js';
 import { bertTrainerModel } from '../../train/bert-adapter.js';
 import { evaluateSequenceClassification, evaluateTokenClassification } from '../../train/evaluation.js';
 import { ProgressReporter } from '../../train/progress.js';
 import { isOptimizerName } from '../../train/optim.js';
 import { isScheduleName } from '../../train/schedule.js';
-import { latestCheckpointDir } from '../../train/checkpoint.js';
+import { latestTrainingStateDir } from '../../train/training-state.js';
 import { loadFinetuneTokenizer, type FinetuneTokenizer } from '../../train/text-encoding.js';
 import { loadForFinetuning } from '../../train/finetune-model.js';
 import { UsageError, exitCodeOf, numberFlag, parseFlags } from '../command.js';
@@ -284,7 +285,7 @@ async function run(argv: string[]): Promise<number> {
     );
   if (!values.resume && hasCheckpoint) {
     throw new UsageError(
-      `${output} already holds a training checkpoint (${latestCheckpointDir(output)}); add --resume to continue it or choose another --output`,
+      `${output} already holds a training checkpoint (${latestTrainingStateDir(output)}); add --resume to continue it or choose another --output`,
     );
   }
 
@@ -425,10 +426,13 @@ async function run(argv: string[]): Promise<number> {
   mkdirSync(output, { recursive: true });
   const trainer = new Trainer(
     bertTrainerModel(model),
-    encodedDataset(trainEnc, task === 'token-classification' ? 'token' : 'sequence', tok.padId),
+    new EpochSampler(encodedDataset(trainEnc, task === 'token-classification' ? 'token' : 'sequence', tok.padId), {
+      batchSize,
+      seed,
+      lengthBucketing: Boolean(values['length-bucketing']),
+    }),
     {
       epochs,
-      batchSize,
       gradAccum,
       lr,
       optimizer: { name: optimizer, eps, betas: [beta1, beta2], weightDecay },
@@ -436,8 +440,6 @@ async function run(argv: string[]): Promise<number> {
       warmupRatio,
       warmupSteps,
       maxGradNorm,
-      seed,
-      lengthBucketing: Boolean(values['length-bucketing']),
       evalSteps,
       evaluate: evalFn,
       metricForBest: metric,
@@ -448,7 +450,7 @@ async function run(argv: string[]): Promise<number> {
       resume: Boolean(values.resume),
       progress,
       kernels,
-      stopAfterSteps: stopAfter,
+      shouldStop: stopAfter === undefined ? undefined : (step) => step >= stopAfter,
       settings: {
         model: modelDir,
         task,
@@ -466,7 +468,7 @@ async function run(argv: string[]): Promise<number> {
       `batch ${batchSize}${gradAccum > 1 ? ` x ${gradAccum}` : ''}, ${optimizer} lr ${lr} ${schedule}`,
   );
   const result = await trainer.train();
-  if (result.interrupted) {
+  if (result.stoppedBy === 'stop') {
     progress.message(`stopped after step ${result.steps} of ${result.totalSteps}; continue with --resume`);
     return 0;
   }
@@ -490,7 +492,7 @@ async function run(argv: string[]): Promise<number> {
     best_metric: result.bestMetric,
     best_step: result.bestStep,
     metric,
-    stopped_early: result.stoppedEarly,
+    stopped_early: result.stoppedBy === 'early-stopping',
     eval: last?.metrics ?? null,
     best_eval: result.evals.find((e) => e.step === result.bestStep)?.metrics ?? null,
     tokenizer_files: tokFiles,

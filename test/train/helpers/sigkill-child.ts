@@ -5,8 +5,7 @@ import { BertForSequenceClassification } from '../../../src/model/bert.js';
 import { Trainer } from '../../../src/train/trainer.js';
 import { bertTrainerModel } from '../../../src/train/bert-adapter.js';
 import { ProgressReporter } from '../../../src/train/progress.js';
-import { encodedDataset } from '../../../src/data/batching.js';
-import { sigkillExamples, sigkillOptions } from './sigkill-shared.js';
+import { sigkillOptions, sigkillSampler } from './sigkill-shared.js';
 
 const [out, resume] = [process.argv[2]!, process.argv[3] === 'resume'];
 const model = await BertForSequenceClassification.fromPretrained(join('../shared/fixtures/hf-tiny', 'seq_cls3'), {
@@ -15,7 +14,7 @@ const model = await BertForSequenceClassification.fromPretrained(join('../shared
 });
 // Each step's JSON line tells the parent how far we got; the parent kills us at a random moment after some steps.
 const progress = new ProgressReporter({ stream: process.stdout, tty: false, intervalMs: 0 });
-await new Trainer(bertTrainerModel(model), encodedDataset(sigkillExamples(), 'sequence', 0), {
+await new Trainer(bertTrainerModel(model), sigkillSampler(), {
   ...sigkillOptions,
   kernels: jsKernels,
   output: out,

@@ -1,7 +1,8 @@
-// Training checkpoints: weights, optimizer moments and trainer state in a step folder, published by an atomic pointer.
+// The training state (what a resume needs): weights, optimizer moments and the loop's counters in a step folder,
+// published by an atomic pointer. Not a model folder: that is what `save` writes at the end of a run.
 //
 // Layout under <output>/checkpoints/:
-//   step-000120/  model.safetensors  optimizer.safetensors  trainer_state.json   (each file temp + fsync + rename)
+//   step-000120/  model.safetensors  optimizer.safetensors  training_state.json   (each file temp + fsync + rename)
 //   latest.json   {"dir": "step-000120", ...}   written last, atomically
 // A crash (even SIGKILL) at any moment leaves latest.json naming a complete folder: the new folder only becomes
 // visible through the pointer once all its files are durable, and the old folder is deleted only after that.
@@ -10,32 +11,36 @@ import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors, type WritableTensor } from '../io/safetensors.js';
 import { readJsonFile, writeFileAtomic } from '../io/files.js';
+import type { SamplerPosition } from '../data/samplers.js';
 
-export const CHECKPOINT_VERSION = 1;
+/** 2: one meaning per field for fine-tuning and pre-training alike (1 was written by two loops with two meanings). */
+export const TRAINING_STATE_VERSION = 2;
 
-export interface CheckpointParameter {
+export interface StateParameter {
   name: string;
   shape: readonly number[];
   data: Float32Array;
 }
 
-/** Everything besides tensors that a resumed run needs to continue the same loss curve. */
-export interface TrainerState {
+/**
+ * Everything besides tensors that a resumed run needs to continue the same loss curve (the fields of nanoGPT's
+ * checkpoint dict), written only by the Trainer.
+ */
+export interface TrainingState {
   version: number;
   /** Optimizer steps done. */
   step: number;
-  /** Epoch in progress (0-based) and micro-batches of it already consumed: the data position. */
-  epoch: number;
-  batchInEpoch: number;
+  /** Where the sampler continues: epoch in progress and what of it is consumed, in the sampler's unit. */
+  position: SamplerPosition;
+  /** Training forwards done; forward k (1-based) draws its dropout masks from k and the model's seed. */
+  trainForwards: number;
   /** Adam's update counter (bias correction). */
   optimizerT: number;
-  /** The state of the trainer's random generator (dropout seeds). */
-  rngState: number;
-  seed: number;
+  /** Best evaluated metric so far, the step it was reached, and evaluations since without improvement. */
   bestMetric: number | null;
   bestStep: number | null;
   evalsWithoutImprovement: number;
-  /** Identity of the model: parameter names and shapes hashed, so a checkpoint of another model is refused. */
+  /** Identity of the model: parameter names and shapes hashed, so the training state of another model is refused. */
   modelFingerprint: string;
   /** Settings that must not change on resume (batch size, lr, ...), compared on load. */
   settings: Record<string, unknown>;
@@ -53,21 +58,21 @@ export function modelFingerprint(params: readonly { name: string; shape: readonl
   return h.digest('hex').slice(0, 16);
 }
 
-function toMap(params: readonly CheckpointParameter[]): Map<string, WritableTensor> {
+function toMap(params: readonly StateParameter[]): Map<string, WritableTensor> {
   return new Map(params.map((p) => [p.name, { dtype: 'F32', shape: p.shape, data: p.data }]));
 }
 
 /**
- * Writes a checkpoint for `state.step` and publishes it as the latest; removes older step folders
+ * Writes the training state of `state.step` and publishes it as the latest; removes older step folders
  * (keeping `keep` newest). Returns the folder written.
  */
-export function saveCheckpoint(
+export function saveTrainingState(
   root: string,
-  params: readonly CheckpointParameter[],
+  params: readonly StateParameter[],
   optimizer: { m: Float32Array; v: Float32Array },
-  state: TrainerState,
+  state: TrainingState,
   keep = 1,
-  best: readonly CheckpointParameter[] | null = null,
+  best: readonly StateParameter[] | null = null,
 ): string {
   const ckRoot = join(root, 'checkpoints');
   mkdirSync(ckRoot, { recursive: true });
@@ -84,12 +89,12 @@ export function saveCheckpoint(
       ['exp_avg_sq', { dtype: 'F32', shape: [optimizer.v.length], data: optimizer.v }],
     ]),
   );
-  // The best weights so far travel with the checkpoint so that a resumed run still ends with the best model.
+  // The best weights so far travel with the training state so that a resumed run still ends with the best model.
   if (best) writeSafetensors(join(dir, 'best.safetensors'), toMap(best), { format: 'pt' });
-  writeFileAtomic(join(dir, 'trainer_state.json'), JSON.stringify(state, null, 1) + '\n');
+  writeFileAtomic(join(dir, STATE_FILE), JSON.stringify(state, null, 1) + '\n');
   writeFileAtomic(
     join(ckRoot, 'latest.json'),
-    JSON.stringify({ dir: name, step: state.step, version: CHECKPOINT_VERSION }) + '\n',
+    JSON.stringify({ dir: name, step: state.step, version: TRAINING_STATE_VERSION }) + '\n',
   );
   const steps = readdirSync(ckRoot)
     .filter((f) => /^step-\d+$/.test(f))
@@ -99,48 +104,58 @@ export function saveCheckpoint(
   return dir;
 }
 
-export interface LoadedCheckpoint {
+const STATE_FILE = 'training_state.json';
+
+export interface LoadedTrainingState {
   dir: string;
   params: Map<string, Float32Array>;
   m: Float32Array;
   v: Float32Array;
-  state: TrainerState;
+  state: TrainingState;
   /** Best weights so far, when the run keeps a best model. */
   best: Map<string, Float32Array> | null;
 }
 
-/** The published checkpoint folder under `root` (an output folder), or null when there is none. */
-export function latestCheckpointDir(root: string): string | null {
+/** The published training-state folder under `root` (an output folder), or null when there is none. */
+export function latestTrainingStateDir(root: string): string | null {
   const pointer = join(root, 'checkpoints', 'latest.json');
   if (!existsSync(pointer)) return null;
-  const j = readJsonFile(pointer, 'checkpoint pointer') as { dir?: unknown };
+  const j = readJsonFile(pointer, 'training-state pointer') as { dir?: unknown };
   if (typeof j.dir !== 'string' || !/^step-\d+$/.test(j.dir))
-    throw new Error(`${pointer}: malformed checkpoint pointer`);
+    throw new Error(
+      `${pointer}: malformed training-state pointer (expected {"dir": "step-NNNNNNN"}); delete the checkpoints folder to start afresh`,
+    );
   const dir = join(root, 'checkpoints', j.dir);
   if (!existsSync(dir)) throw new Error(`${pointer}: points at ${dir}, which does not exist`);
   return dir;
 }
 
 /**
- * Loads the latest checkpoint of `root` and checks it belongs to this model (fingerprint) and these settings.
+ * Loads the latest training state of `root` and checks it belongs to this model (fingerprint) and these settings.
  * Throws a specific error otherwise, before anything is modified.
  */
-export function loadCheckpoint(
+export function loadTrainingState(
   root: string,
   expectedFingerprint: string,
   settings: Record<string, unknown>,
-): LoadedCheckpoint {
-  const dir = latestCheckpointDir(root);
+): LoadedTrainingState {
+  const dir = latestTrainingStateDir(root);
   if (dir === null)
     throw new Error(
-      `${root}: no checkpoint to resume from (expected ${join(root, 'checkpoints', 'latest.json')}); run without --resume`,
+      `${root}: no training state to resume from (expected ${join(root, 'checkpoints', 'latest.json')}); start without resuming`,
     );
-  const state = readJsonFile(join(dir, 'trainer_state.json'), 'trainer state') as TrainerState;
-  if (state.version !== CHECKPOINT_VERSION)
-    throw new Error(`${dir}: checkpoint version ${state.version}, this bert-ts reads ${CHECKPOINT_VERSION}`);
+  if (!existsSync(join(dir, STATE_FILE)))
+    throw new Error(
+      `${dir}: no ${STATE_FILE} (written by an older bert-ts, whose training state this one does not read); start without resuming, in a fresh output folder`,
+    );
+  const state = readJsonFile(join(dir, STATE_FILE), 'training state') as TrainingState;
+  if (state.version !== TRAINING_STATE_VERSION)
+    throw new Error(
+      `${dir}/${STATE_FILE}: training state version ${state.version}, this bert-ts reads ${TRAINING_STATE_VERSION}; start without resuming`,
+    );
   if (state.modelFingerprint !== expectedFingerprint) {
     throw new Error(
-      `${dir}: checkpoint of another model (parameter names/shapes differ: ${state.modelFingerprint} vs ${expectedFingerprint}); use a fresh --output folder`,
+      `${dir}: training state of another model (parameter names/shapes differ: ${state.modelFingerprint} vs ${expectedFingerprint}); use a fresh output folder`,
     );
   }
   const diffs = Object.keys(settings).filter((k) => JSON.stringify(settings[k]) !== JSON.stringify(state.settings[k]));
@@ -148,7 +163,9 @@ export function loadCheckpoint(
     const d = diffs
       .map((k) => `${k}: checkpoint ${JSON.stringify(state.settings[k])}, now ${JSON.stringify(settings[k])}`)
       .join('; ');
-    throw new Error(`${dir}: cannot resume with different settings (${d}); use the original flags or a fresh --output`);
+    throw new Error(
+      `${dir}: cannot resume with different settings (${d}); use the original settings or a fresh output folder`,
+    );
   }
   const model = readSafetensors(join(dir, 'model.safetensors'));
   const params = new Map<string, Float32Array>();

@@ -1,0 +1,85 @@
+// Pre-training's held-out evaluation: MLM loss and accuracy at the masked positions, NSP loss and accuracy.
+import type { BertForPreTraining } from '../model/bert.js';
+import { collatePretraining } from '../data/batching.js';
+import {
+  maskDynamically,
+  type MaskingOptions,
+  type PretrainingInstance,
+  type PretrainingVocab,
+} from '../data/pretraining.js';
+import { readDataset, readDatasetManifest } from '../data/shards.js';
+import { pretrainingForward } from './pretrain-model.js';
+
+export interface PretrainEvaluation {
+  mlm_loss: number;
+  mlm_accuracy: number;
+  nsp_loss: number;
+  nsp_accuracy: number;
+  /** Share of random-next pairs: the NSP accuracy of always answering "random" (the recipe's majority class). */
+  nsp_random_fraction: number;
+  instances: number;
+}
+
+/**
+ * The first `limit` instances of a held-out dataset, in shard order. A dynamically masked dataset is masked once,
+ * with a seed derived from `seed`, so that every evaluation of a run scores the same predictions.
+ */
+export function readEvalInstances(
+  dir: string,
+  limit: number,
+  vocab: PretrainingVocab,
+  seed: number,
+): PretrainingInstance[] {
+  const m = readDatasetManifest(dir);
+  if (m.vocabSize !== vocab.size) {
+    throw new Error(
+      `${dir}: made with a vocabulary of ${m.vocabSize} tokens, the model's vocabulary has ${vocab.size}; use the same vocabulary`,
+    );
+  }
+  const masking: MaskingOptions = {
+    maskedLmProb: m.maskedLmProb,
+    maxPredictions: m.maxPredictionsPerSeq,
+    wholeWordMask: m.wholeWordMask,
+  };
+  const out: PretrainingInstance[] = [];
+  for (const inst of readDataset(dir, m)) {
+    if (out.length >= limit) break;
+    out.push(m.masking === 'dynamic' ? maskDynamically(inst, vocab, masking, seed ^ 0x5eed, 0, out.length) : inst);
+  }
+  return out;
+}
+
+/** Held-out evaluation (dropout off): MLM loss (mean over predicted positions) and accuracy, NSP loss and accuracy. */
+export function evaluatePretraining(
+  model: BertForPreTraining,
+  instances: readonly PretrainingInstance[],
+  batchSize: number,
+  padId: number,
+): PretrainEvaluation {
+  let mlmLossSum = 0;
+  let mlmCorrect = 0;
+  let mlmCount = 0;
+  let nspLossSum = 0;
+  let nspCorrect = 0;
+  let nspCount = 0;
+  let randomNext = 0;
+  for (const x of instances) if (x.isRandomNext) randomNext++;
+  for (let i = 0; i < instances.length; i += batchSize) {
+    const batch = collatePretraining(instances.slice(i, i + batchSize), padId);
+    const o = pretrainingForward(model, batch, { train: false });
+    mlmLossSum += o.mlmLoss * o.mlmCount;
+    mlmCorrect += o.mlmCorrect;
+    mlmCount += o.mlmCount;
+    nspLossSum += o.nspLoss * o.nspCount;
+    nspCorrect += o.nspCorrect;
+    nspCount += o.nspCount;
+  }
+  return {
+    mlm_loss: mlmLossSum / mlmCount,
+    mlm_accuracy: mlmCorrect / mlmCount,
+    nsp_loss: nspLossSum / nspCount,
+    nsp_accuracy: nspCorrect / nspCount,
+    nsp_random_fraction: randomNext / nspCount,
+    instances: nspCount,
+  };
+}
