@@ -3,66 +3,74 @@
 import type { DropoutSpec, Kernels } from '../tensor/kernels.js';
 import { dropoutHash } from '../tensor/kernels.js';
 import type { BertConfig } from './config.js';
-import type { ParameterStore, ParamSpec } from './params.js';
+import type { ParamRef, ParamScope } from './params.js';
 
-/** Parameter names and shapes of the backbone under `prefix` ('bert.' inside heads, '' for BertModel). */
-export function backboneSpecs(c: BertConfig, prefix: string, addPooler: boolean): ParamSpec[] {
+/** modeling_bert.py BertEmbeddings: word, position and token type embeddings, then LayerNorm (and dropout). */
+interface EmbeddingParams {
+  word: ParamRef;
+  pos: ParamRef;
+  type: ParamRef;
+  lnW: ParamRef;
+  lnB: ParamRef;
+}
+
+function declareEmbeddings(vb: ParamScope, c: BertConfig): EmbeddingParams {
+  const H = c.hiddenSize;
+  const word = vb.param('word_embeddings.weight', [c.vocabSize, H]);
+  const pos = vb.param('position_embeddings.weight', [c.maxPositionEmbeddings, H]);
+  const type = vb.param('token_type_embeddings.weight', [c.typeVocabSize, H]);
+  const ln = vb.layerNorm('LayerNorm', H);
+  return { word, pos, type, lnW: ln.weight, lnB: ln.bias };
+}
+
+/** modeling_bert.py BertLayer: BertAttention (BertSelfAttention, BertSelfOutput), BertIntermediate, BertOutput. */
+interface LayerParams {
+  qkvW: ParamRef;
+  qkvB: ParamRef;
+  aoW: ParamRef;
+  aoB: ParamRef;
+  ln1W: ParamRef;
+  ln1B: ParamRef;
+  inW: ParamRef;
+  inB: ParamRef;
+  outW: ParamRef;
+  outB: ParamRef;
+  ln2W: ParamRef;
+  ln2B: ParamRef;
+}
+
+function declareLayer(vb: ParamScope, c: BertConfig): LayerParams {
   const H = c.hiddenSize,
     I = c.intermediateSize;
-  const s: ParamSpec[] = [
-    { name: `${prefix}embeddings.word_embeddings.weight`, shape: [c.vocabSize, H] },
-    { name: `${prefix}embeddings.position_embeddings.weight`, shape: [c.maxPositionEmbeddings, H] },
-    { name: `${prefix}embeddings.token_type_embeddings.weight`, shape: [c.typeVocabSize, H] },
-    { name: `${prefix}embeddings.LayerNorm.weight`, shape: [H] },
-    { name: `${prefix}embeddings.LayerNorm.bias`, shape: [H] },
-  ];
-  for (let l = 0; l < c.numHiddenLayers; l++) {
-    const p = `${prefix}encoder.layer.${l}.`;
-    // query/key/value weights, then their biases, adjacent: one fused [3H, H] GEMM computes all three.
-    s.push(
-      { name: `${p}attention.self.query.weight`, shape: [H, H] },
-      { name: `${p}attention.self.key.weight`, shape: [H, H] },
-      { name: `${p}attention.self.value.weight`, shape: [H, H] },
-      { name: `${p}attention.self.query.bias`, shape: [H] },
-      { name: `${p}attention.self.key.bias`, shape: [H] },
-      { name: `${p}attention.self.value.bias`, shape: [H] },
-      { name: `${p}attention.output.dense.weight`, shape: [H, H] },
-      { name: `${p}attention.output.dense.bias`, shape: [H] },
-      { name: `${p}attention.output.LayerNorm.weight`, shape: [H] },
-      { name: `${p}attention.output.LayerNorm.bias`, shape: [H] },
-      { name: `${p}intermediate.dense.weight`, shape: [I, H] },
-      { name: `${p}intermediate.dense.bias`, shape: [I] },
-      { name: `${p}output.dense.weight`, shape: [H, I] },
-      { name: `${p}output.dense.bias`, shape: [H] },
-      { name: `${p}output.LayerNorm.weight`, shape: [H] },
-      { name: `${p}output.LayerNorm.bias`, shape: [H] },
-    );
-  }
-  if (addPooler) {
-    s.push({ name: `${prefix}pooler.dense.weight`, shape: [H, H] }, { name: `${prefix}pooler.dense.bias`, shape: [H] });
-  }
-  return s;
-}
-
-/** A parameter and its gradient. */
-interface PG {
-  w: Float32Array;
-  g: Float32Array;
-}
-
-interface LayerParams {
-  qkvW: PG;
-  qkvB: PG;
-  aoW: PG;
-  aoB: PG;
-  ln1W: PG;
-  ln1B: PG;
-  inW: PG;
-  inB: PG;
-  outW: PG;
-  outB: PG;
-  ln2W: PG;
-  ln2B: PG;
+  // BertSelfAttention: query/key/value weights, then their biases, adjacent: one fused [3H, H] GEMM computes all three.
+  const self = vb.pp('attention').pp('self');
+  const qkv = ['query', 'key', 'value'];
+  const qkvW = self.adjacent(qkv.map((m) => self.pp(m).param('weight', [H, H])));
+  const qkvB = self.adjacent(qkv.map((m) => self.pp(m).param('bias', [H])));
+  // BertSelfOutput: dense, dropout, LayerNorm over the residual sum.
+  const selfOutput = vb.pp('attention').pp('output');
+  const ao = selfOutput.linear('dense', H, H);
+  const ln1 = selfOutput.layerNorm('LayerNorm', H);
+  // BertIntermediate: dense + activation.
+  const inter = vb.pp('intermediate').linear('dense', I, H);
+  // BertOutput: dense, dropout, LayerNorm over the residual sum.
+  const output = vb.pp('output');
+  const out = output.linear('dense', H, I);
+  const ln2 = output.layerNorm('LayerNorm', H);
+  return {
+    qkvW,
+    qkvB,
+    aoW: ao.weight,
+    aoB: ao.bias,
+    ln1W: ln1.weight,
+    ln1B: ln1.bias,
+    inW: inter.weight,
+    inB: inter.bias,
+    outW: out.weight,
+    outB: out.bias,
+    ln2W: ln2.weight,
+    ln2B: ln2.bias,
+  };
 }
 
 /** Activations of one encoder layer kept for backward. */
@@ -191,9 +199,9 @@ export const FLOAT32_MIN = -3.4028234663852886e38;
 
 /** The BERT backbone over a ParameterStore: forward keeps activations, backward accumulates gradients. */
 export class Backbone {
-  private readonly emb: { word: PG; pos: PG; type: PG; lnW: PG; lnB: PG };
+  private readonly emb: EmbeddingParams;
   private readonly layerParams: LayerParams[] = [];
-  private readonly pool: { w: PG; b: PG } | null;
+  private readonly pool: { w: ParamRef; b: ParamRef } | null;
   private acts: BackboneActs | null = null;
   private batch: BackboneBatch | null = null;
   private train = false;
@@ -201,42 +209,28 @@ export class Backbone {
   /** Whether the last forward kept every layer's activations (backward, hidden states and attentions need it). */
   private keptAll = false;
 
+  /**
+   * Declares the backbone's parameters under `vb` ('bert.' inside the heads, '' for BertModel): modeling_bert.py
+   * BertModel's embeddings, encoder.layer.N and (with `addPooler`) pooler. The views are usable once the table
+   * that `vb` belongs to is allocated.
+   */
   constructor(
     readonly config: BertConfig,
-    readonly store: ParameterStore,
-    readonly prefix: string,
+    vb: ParamScope,
     readonly addPooler: boolean,
     private readonly kernels: Kernels,
   ) {
-    const pg = (name: string): PG => ({ w: store.view(name), g: store.gradView(name) });
-    const p = prefix;
-    this.emb = {
-      word: pg(`${p}embeddings.word_embeddings.weight`),
-      pos: pg(`${p}embeddings.position_embeddings.weight`),
-      type: pg(`${p}embeddings.token_type_embeddings.weight`),
-      lnW: pg(`${p}embeddings.LayerNorm.weight`),
-      lnB: pg(`${p}embeddings.LayerNorm.bias`),
-    };
-    for (let l = 0; l < config.numHiddenLayers; l++) {
-      const q = `${p}encoder.layer.${l}.`;
-      const qkvW = store.span(`${q}attention.self.query.weight`, 3);
-      const qkvB = store.span(`${q}attention.self.query.bias`, 3);
-      this.layerParams.push({
-        qkvW: { w: qkvW.data, g: qkvW.grad },
-        qkvB: { w: qkvB.data, g: qkvB.grad },
-        aoW: pg(`${q}attention.output.dense.weight`),
-        aoB: pg(`${q}attention.output.dense.bias`),
-        ln1W: pg(`${q}attention.output.LayerNorm.weight`),
-        ln1B: pg(`${q}attention.output.LayerNorm.bias`),
-        inW: pg(`${q}intermediate.dense.weight`),
-        inB: pg(`${q}intermediate.dense.bias`),
-        outW: pg(`${q}output.dense.weight`),
-        outB: pg(`${q}output.dense.bias`),
-        ln2W: pg(`${q}output.LayerNorm.weight`),
-        ln2B: pg(`${q}output.LayerNorm.bias`),
-      });
-    }
-    this.pool = addPooler ? { w: pg(`${p}pooler.dense.weight`), b: pg(`${p}pooler.dense.bias`) } : null;
+    this.emb = declareEmbeddings(vb.pp('embeddings'), config);
+    const layers = vb.pp('encoder').pp('layer');
+    for (let l = 0; l < config.numHiddenLayers; l++) this.layerParams.push(declareLayer(layers.pp(l), config));
+    // BertPooler: dense + tanh on the first token.
+    const pool = addPooler ? vb.pp('pooler').linear('dense', config.hiddenSize, config.hiddenSize) : null;
+    this.pool = pool ? { w: pool.weight, b: pool.bias } : null;
+  }
+
+  /** The word embedding matrix (the MLM decoder is tied to it). */
+  get wordEmbeddings(): ParamRef {
+    return this.emb.word;
   }
 
   private drop(p: number, site: number): DropoutSpec | null {
