@@ -17,6 +17,15 @@ export interface FeatureExtractionPipeline extends PipelineBase<
   (inputs: string[], options?: FeatureExtractionCallOptions): Promise<(number[] | number[][])[]>;
 }
 
+/**
+ * Hidden states per token, or one vector per text with pooling. Runnable from the repository root (real output of
+ * the shipped BERT-mini):
+ * ```ts
+ * const embed = await pipeline('feature-extraction', 'assets/default-model');
+ * await embed('A great film.', { pooling: 'mean', normalize: true });
+ * // 256 numbers: [0.00325209281363599, -0.13050483547859434, -0.09548895639110132, ...]
+ * ```
+ */
 export function featureExtraction(
   ctx: RunnerContext<{ lastHiddenState: Tensor }>,
   inputs: string[],

@@ -26,6 +26,14 @@ export interface QuestionAnsweringPipeline extends PipelineBase<
   (inputs: QaInput[], options?: QuestionAnsweringCallOptions): Promise<(QaAnswer | QaAnswer[])[]>;
 }
 
+/**
+ * The topK answers of each question, best first. Runnable from the repository root (hf-tiny's random fixture;
+ * real output):
+ * ```ts
+ * const qa = await pipeline('question-answering', '../shared/fixtures/hf-tiny/qa', { tokenizer: '../shared/fixtures/hf-tiny/tokenizer' });
+ * await qa('Where does John live?', 'John lives in Paris.'); // { score: 0.07173027165046272, start: 19, end: 20, answer: '.' }
+ * ```
+ */
 export function questionAnswering(
   ctx: RunnerContext<{ startLogits: Tensor; endLogits: Tensor }>,
   inputs: QaInput[],

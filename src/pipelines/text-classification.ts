@@ -19,6 +19,14 @@ export interface TextClassificationPipeline extends PipelineBase<
   (inputs: TextInput[], options?: TextClassificationCallOptions): Promise<LabelScore[] | LabelScore[][]>;
 }
 
+/**
+ * The topK labels of each text. Runnable from the repository root (hf-tiny's random 3-label fixture, so the score
+ * means nothing; real output):
+ * ```ts
+ * const classify = await pipeline('sentiment-analysis', '../shared/fixtures/hf-tiny/seq_cls3', { tokenizer: '../shared/fixtures/hf-tiny/tokenizer' });
+ * await classify('This movie was absolutely fantastic!'); // [{ label: 'positive', score: 0.4215713333557226 }]
+ * ```
+ */
 export function textClassification(
   ctx: RunnerContext<{ logits: Tensor }>,
   inputs: TextInput[],

@@ -23,6 +23,16 @@ export interface TokenClassificationPipeline extends PipelineBase<
   (inputs: string[], options?: TokenClassificationCallOptions): Promise<(TokenEntity[] | GroupedEntity[])[]>;
 }
 
+/**
+ * The entities of each text. Runnable from the repository root (hf-tiny's random 5-label fixture; real output):
+ * ```ts
+ * const ner = await pipeline('ner', '../shared/fixtures/hf-tiny/token_cls5', { tokenizer: '../shared/fixtures/hf-tiny/tokenizer' });
+ * await ner('John lives in Paris', { aggregationStrategy: 'simple' });
+ * // [{ entity_group: 'LABEL_4', score: 0.34981045253837073, word: 'john', start: 0, end: 4 },
+ * //  { entity_group: 'LABEL_0', score: 0.3079616217816442, word: 'lives', start: 5, end: 10 },
+ * //  { entity_group: 'LABEL_4', score: 0.35515706422805043, word: 'in paris', start: 11, end: 19 }]
+ * ```
+ */
 export function tokenClassification(
   ctx: RunnerContext<{ logits: Tensor }>,
   inputs: string[],
