@@ -8,6 +8,7 @@ import { BertForPreTraining, type ModelOptions } from '../model/bert.js';
 import { readConfig, readWeights, loadIntoStore } from '../model/checkpoint.js';
 import { crossEntropyLoss } from '../model/heads.js';
 import { dropoutHash } from '../tensor/kernels.js';
+import { argmax } from '../tensor/math.js';
 import type { PretrainingInstance } from './pretraining.js';
 
 /** A padded batch of instances, flat row-major [B, T]. */
@@ -82,17 +83,7 @@ export interface PretrainingForwardOptions {
 function argmaxCorrect(logits: Float32Array, cols: number, labels: Int32Array, rowOf: (k: number) => number): number {
   let correct = 0;
   for (let k = 0; k < labels.length; k++) {
-    const o = rowOf(k) * cols;
-    let best = 0;
-    let bv = logits[o]!;
-    for (let c = 1; c < cols; c++) {
-      const v = logits[o + c]!;
-      if (v > bv) {
-        bv = v;
-        best = c;
-      }
-    }
-    if (best === labels[k]) correct++;
+    if (argmax(logits, rowOf(k) * cols, cols) === labels[k]) correct++;
   }
   return correct;
 }

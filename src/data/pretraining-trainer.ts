@@ -1,7 +1,8 @@
 // The pre-training loop: shards -> batches -> MLM + NSP steps with AdamW, warmup + linear decay, accumulation,
 // atomic checkpoints with exact resume, held-out evaluation, progress and a loss curve.
-import { copyFileSync, existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { copyTokenizerFiles } from '../io/files.js';
 import { clipGradNorm } from '../train/clip.js';
 import { AdamW } from '../train/optim.js';
 import { learningRateAt } from '../train/schedule.js';
@@ -412,9 +413,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   saveState();
   await model.save(o.outputDir);
   if (o.vocabDir) {
-    for (const f of ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-      if (existsSync(join(o.vocabDir, f))) copyFileSync(join(o.vocabDir, f), join(o.outputDir, f));
-    }
+    copyTokenizerFiles(o.vocabDir, o.outputDir);
   }
   writeAtomicText(
     join(o.outputDir, 'training_curve.svg'),

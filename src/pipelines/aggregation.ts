@@ -1,6 +1,7 @@
 // Token-classification post-processing exactly as HF's TokenClassificationPipeline does it: pre-entities from
 // word pieces, word aggregation (first / average / max), B-/I- grouping (simple and word strategies), and "O" filtering.
 import { cleanUpTokenization } from '../tokenizer/tokenizer.js';
+import { argmax } from '../tensor/math.js';
 
 export type AggregationStrategy = 'none' | 'simple' | 'first' | 'average' | 'max';
 
@@ -71,12 +72,6 @@ export function isSubwordPiece(token: string, covered: string, isUnknown: boolea
   return [...token].length !== [...covered].length;
 }
 
-function argmaxOf(scores: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < scores.length; i++) if (scores[i] > scores[best]) best = i;
-  return best;
-}
-
 /** Splits "B-PER" into ["B", "PER"]; a label without a B-/I- prefix counts as a continuation ("I"). */
 function getTag(name: string): [string, string] {
   if (name.startsWith('B-')) return ['B', name.slice(2)];
@@ -105,7 +100,7 @@ function aggregateWord(
     let best = pieces[0];
     let bestMax = -Infinity;
     for (const p of pieces) {
-      const m = p.scores[argmaxOf(p.scores)];
+      const m = p.scores[argmax(p.scores)];
       if (m > bestMax) {
         bestMax = m;
         best = p;
@@ -119,7 +114,7 @@ function aggregateWord(
     for (let j = 0; j < n; j++) mean[j] /= pieces.length;
     scores = mean;
   }
-  const id = argmaxOf(scores);
+  const id = argmax(scores);
   return {
     entity: label(id2label, id),
     score: scores[id],
@@ -178,7 +173,7 @@ export function aggregateEntities(
 ): TokenEntity[] | GroupedEntity[] {
   if (strategy === 'none' || strategy === 'simple') {
     const tokens: TokenEntity[] = preEntities.map((p) => {
-      const id = argmaxOf(p.scores);
+      const id = argmax(p.scores);
       return {
         entity: label(id2label, id),
         score: p.scores[id],
