@@ -1,6 +1,6 @@
 // The public BERT models: BertModel and every BertFor* head, with HF loss rules, fromPretrained and save.
 import { getKernels } from '../native/index.js';
-import type { Kernels } from '../tensor/kernels.js';
+import type { DropoutSpec, Kernels } from '../tensor/kernels.js';
 import { dropoutHash } from '../tensor/kernels.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { join } from 'node:path';
@@ -101,6 +101,17 @@ interface Layout<Head> {
   addPooler: boolean;
   /** Declares the head's parameters at the root scope, after the backbone's (the order of the flat buffer). */
   head: (root: ParamScope, backbone: Backbone, kernels: Kernels) => Head;
+}
+
+/** One forward pass as the heads see it, after the backbone ran. */
+interface ForwardStep {
+  batch: BackboneBatch;
+  /** The leading dimensions of the inputs ([batch] or [batch, choices]). */
+  lead: number[];
+  train: boolean;
+  seed: number;
+  /** The outputs every model may add (hidden states, attentions). */
+  common: CommonOutput;
 }
 
 /** Options of {@link BertPreTrainedModel.save}. */
@@ -209,12 +220,19 @@ export abstract class BertPreTrainedModel<Head = unknown> {
     return dropoutHash(this.seed, this.forwardCount);
   }
 
-  protected headDropout(seed: number, train: boolean, p: number): { p: number; seed: number } | null {
-    return train && p > 0 ? { p, seed: siteSeed(seed, 0x7fffffff) } : null;
+  /** The dropout before a classifier (HF: classifier_dropout, else hidden_dropout_prob) in this forward step. */
+  protected classifierDropout(step: ForwardStep): DropoutSpec | null {
+    const p = this.config.classifierDropout ?? this.config.hiddenDropoutProb;
+    return step.train && p > 0 ? { p, seed: siteSeed(step.seed, 0x7fffffff) } : null;
   }
 
-  protected get classifierDropoutProb(): number {
-    return this.config.classifierDropout ?? this.config.hiddenDropoutProb;
+  /** What every forward starts with: the inputs checked, this step's dropout seed, the backbone run. */
+  protected encode(inputs: BertInputs, options: ForwardOptions, rank: 2 | 3 = 2): ForwardStep {
+    const { batch, lead } = this.prepare(inputs, rank);
+    const train = options.train ?? false;
+    const seed = this.nextSeed(train, options.seed);
+    const common = this.runBackbone(batch, options, seed);
+    return { batch, lead, train, seed, common };
   }
 
   /**
@@ -402,9 +420,7 @@ export class BertModel extends BertPreTrainedModel<null> {
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): BertModelOutput {
-    const { batch } = this.prepare(inputs, 2);
-    const seed = this.nextSeed(options.train ?? false, options.seed);
-    const common = this.runBackbone(batch, options, seed);
+    const { batch, common } = this.encode(inputs, options);
     const { B, T } = batch,
       H = this.config.hiddenSize;
     const out: BertModelOutput = { ...common, lastHiddenState: copyTensor(this.backbone.sequenceOutput, [B, T, H]) };
@@ -464,10 +480,7 @@ export class BertForPreTraining extends BertPreTrainedModel<{ lm: LMHead; nsp: L
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): PreTrainingOutput {
-    const { batch } = this.prepare(inputs, 2);
-    const train = options.train ?? false;
-    const seed = this.nextSeed(train, options.seed);
-    const common = this.runBackbone(batch, options, seed);
+    const { batch, common } = this.encode(inputs, options);
     const { B, T } = batch,
       N = B * T,
       V = this.config.vocabSize,
@@ -523,9 +536,7 @@ export class BertForMaskedLM extends BertPreTrainedModel<LMHead> {
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
-    const { batch } = this.prepare(inputs, 2);
-    const seed = this.nextSeed(options.train ?? false, options.seed);
-    const common = this.runBackbone(batch, options, seed);
+    const { batch, common } = this.encode(inputs, options);
     const { B, T } = batch,
       N = B * T,
       V = this.config.vocabSize,
@@ -577,9 +588,7 @@ export class BertForNextSentencePrediction extends BertPreTrainedModel<LinearHea
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
-    const { batch } = this.prepare(inputs, 2);
-    const seed = this.nextSeed(options.train ?? false, options.seed);
-    const common = this.runBackbone(batch, options, seed);
+    const { batch, common } = this.encode(inputs, options);
     const B = batch.B;
     const logits = this.head.forward(this.backbone.pooledOutput, B, null);
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, 2]) };
@@ -615,17 +624,11 @@ export class BertForSequenceClassification extends BertPreTrainedModel<LinearHea
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
-    const { batch } = this.prepare(inputs, 2);
-    const train = options.train ?? false;
-    const seed = this.nextSeed(train, options.seed);
-    const common = this.runBackbone(batch, options, seed);
+    const step = this.encode(inputs, options);
+    const { batch, common } = step;
     const B = batch.B,
       L = this.config.numLabels;
-    const logits = this.head.forward(
-      this.backbone.pooledOutput,
-      B,
-      this.headDropout(seed, train, this.classifierDropoutProb),
-    );
+    const logits = this.head.forward(this.backbone.pooledOutput, B, this.classifierDropout(step));
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, L]) };
     if (inputs.labels !== undefined) {
       const labels = flatten(inputs.labels, 'labels');
@@ -681,18 +684,12 @@ export class BertForTokenClassification extends BertPreTrainedModel<LinearHead> 
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
-    const { batch } = this.prepare(inputs, 2);
-    const train = options.train ?? false;
-    const seed = this.nextSeed(train, options.seed);
-    const common = this.runBackbone(batch, options, seed);
+    const step = this.encode(inputs, options);
+    const { batch, common } = step;
     const { B, T } = batch,
       N = B * T,
       L = this.config.numLabels;
-    const logits = this.head.forward(
-      this.backbone.sequenceOutput,
-      N,
-      this.headDropout(seed, train, this.classifierDropoutProb),
-    );
+    const logits = this.head.forward(this.backbone.sequenceOutput, N, this.classifierDropout(step));
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, T, L]) };
     if (inputs.labels !== undefined) {
       const labels = this.intLabels(inputs.labels, 'labels', N);
@@ -726,9 +723,7 @@ export class BertForQuestionAnswering extends BertPreTrainedModel<LinearHead> {
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): QuestionAnsweringOutput {
-    const { batch } = this.prepare(inputs, 2);
-    const seed = this.nextSeed(options.train ?? false, options.seed);
-    const common = this.runBackbone(batch, options, seed);
+    const { batch, common } = this.encode(inputs, options);
     const { B, T } = batch,
       N = B * T;
     const logits = this.head.forward(this.backbone.sequenceOutput, N, null);
@@ -782,16 +777,10 @@ export class BertForMultipleChoice extends BertPreTrainedModel<LinearHead> {
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
-    const { batch, lead } = this.prepare(inputs, 3);
-    const train = options.train ?? false;
-    const seed = this.nextSeed(train, options.seed);
-    const common = this.runBackbone(batch, options, seed);
+    const step = this.encode(inputs, options, 3);
+    const { batch, lead, common } = step;
     const [B, C] = lead as [number, number];
-    const logits = this.head.forward(
-      this.backbone.pooledOutput,
-      B * C,
-      this.headDropout(seed, train, this.classifierDropoutProb),
-    );
+    const logits = this.head.forward(this.backbone.pooledOutput, B * C, this.classifierDropout(step));
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, C]) };
     if (inputs.labels !== undefined) {
       const labels = this.intLabels(inputs.labels, 'labels', B);
