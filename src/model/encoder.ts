@@ -3,7 +3,7 @@
 import type { DropoutSpec, Kernels } from '../tensor/kernels.js';
 import { dropoutHash } from '../tensor/kernels.js';
 import type { BertConfig } from './config.js';
-import type { ParamRef, ParamScope } from './params.js';
+import type { ParamRef, ParamScope, WeightBias } from './params.js';
 
 /** modeling_bert.py BertEmbeddings: word, position and token type embeddings, then LayerNorm (and dropout). */
 interface EmbeddingParams {
@@ -27,16 +27,20 @@ function declareEmbeddings(vb: ParamScope, c: BertConfig): EmbeddingParams {
 interface LayerParams {
   qkvW: ParamRef;
   qkvB: ParamRef;
-  aoW: ParamRef;
-  aoB: ParamRef;
-  ln1W: ParamRef;
-  ln1B: ParamRef;
+  attentionOutput: DenseNormParams;
   inW: ParamRef;
   inB: ParamRef;
-  outW: ParamRef;
-  outB: ParamRef;
-  ln2W: ParamRef;
-  ln2B: ParamRef;
+  output: DenseNormParams;
+}
+
+/** modeling_bert.py BertSelfOutput and BertOutput (the same module): dense, dropout, LayerNorm(x + residual). */
+interface DenseNormParams {
+  dense: WeightBias;
+  ln: WeightBias;
+}
+
+function declareDenseNorm(vb: ParamScope, out: number, inDim: number): DenseNormParams {
+  return { dense: vb.linear('dense', out, inDim), ln: vb.layerNorm('LayerNorm', out) };
 }
 
 function declareLayer(vb: ParamScope, c: BertConfig): LayerParams {
@@ -47,30 +51,11 @@ function declareLayer(vb: ParamScope, c: BertConfig): LayerParams {
   const qkv = ['query', 'key', 'value'];
   const qkvW = self.adjacent(qkv.map((m) => self.pp(m).param('weight', [H, H])));
   const qkvB = self.adjacent(qkv.map((m) => self.pp(m).param('bias', [H])));
-  // BertSelfOutput: dense, dropout, LayerNorm over the residual sum.
-  const selfOutput = vb.pp('attention').pp('output');
-  const ao = selfOutput.linear('dense', H, H);
-  const ln1 = selfOutput.layerNorm('LayerNorm', H);
+  const attentionOutput = declareDenseNorm(vb.pp('attention').pp('output'), H, H);
   // BertIntermediate: dense + activation.
   const inter = vb.pp('intermediate').linear('dense', I, H);
-  // BertOutput: dense, dropout, LayerNorm over the residual sum.
-  const output = vb.pp('output');
-  const out = output.linear('dense', H, I);
-  const ln2 = output.layerNorm('LayerNorm', H);
-  return {
-    qkvW,
-    qkvB,
-    aoW: ao.weight,
-    aoB: ao.bias,
-    ln1W: ln1.weight,
-    ln1B: ln1.bias,
-    inW: inter.weight,
-    inB: inter.bias,
-    outW: out.weight,
-    outB: out.bias,
-    ln2W: ln2.weight,
-    ln2B: ln2.bias,
-  };
+  const output = declareDenseNorm(vb.pp('output'), H, I);
+  return { qkvW, qkvB, attentionOutput, inW: inter.weight, inB: inter.bias, output };
 }
 
 /** Activations of one encoder layer kept for backward. */
@@ -88,6 +73,22 @@ interface LayerActs {
   ln2Mean: Float32Array;
   ln2Rstd: Float32Array;
   out: Float32Array; // [N, H] layer output
+}
+
+/** What a dense + dropout + residual LayerNorm block keeps: the LayerNorm's input, mean, rstd, and its output. */
+interface DenseNormActs {
+  pre: Float32Array;
+  mean: Float32Array;
+  rstd: Float32Array;
+  out: Float32Array;
+}
+
+function attentionOutputActs(s: LayerActs): DenseNormActs {
+  return { pre: s.ln1In, mean: s.ln1Mean, rstd: s.ln1Rstd, out: s.h1 };
+}
+
+function outputActs(s: LayerActs): DenseNormActs {
+  return { pre: s.ln2In, mean: s.ln2Mean, rstd: s.ln2Rstd, out: s.out };
 }
 
 /** Buffers only backward uses, for one (batch, seqLen). */
@@ -421,38 +422,51 @@ export class Backbone {
     k.add(dX, dTmp, N * H);
   }
 
-  // ---- attention output: dense, dropout, residual, LayerNorm ----
+  // ---- attention output and output (BertSelfOutput, BertOutput): dense, dropout, residual, LayerNorm ----
 
-  private attentionOutputForward(p: LayerParams, x: Float32Array, s: LayerActs, N: number, l: number): void {
-    const k = this.kernels,
-      c = this.config,
-      H = c.hiddenSize;
-    k.linearForward(s.ctx, p.aoW.w, p.aoB.w, s.ln1In, N, H, H);
-    const d = this.drop(c.hiddenDropoutProb, 2 + 3 * l);
-    if (d) k.dropoutForward(s.ln1In, s.ln1In, N * H, d);
-    k.layerNormForward(s.ln1In, p.ln1W.w, p.ln1B.w, s.h1, s.ln1Mean, s.ln1Rstd, N, H, c.layerNormEps, x); // ln1In += x first
-  }
-
-  /** dH1 in (d attention block output); writes d(residual input) into dX (overwrite) and d(ctx) into dCtx. */
-  private attentionOutputBackward(
-    p: LayerParams,
-    s: LayerActs,
+  /** y = LayerNorm(dropout(dense(input)) + residual); `a.pre` keeps the LayerNorm's input for backward. */
+  private denseNormForward(
+    p: DenseNormParams,
+    input: Float32Array,
+    inDim: number,
+    residual: Float32Array,
+    a: DenseNormActs,
     N: number,
-    l: number,
-    dH1: Float32Array,
-    dX: Float32Array,
-    dCtx: Float32Array,
+    site: number,
   ): void {
     const k = this.kernels,
       c = this.config,
       H = c.hiddenSize;
-    k.layerNormBackward(dH1, s.ln1In, p.ln1W.w, s.ln1Mean, s.ln1Rstd, dX, p.ln1W.g, p.ln1B.g, N, H);
-    // dX now holds d(ln1In) = d(residual input); the dense branch gets the same gradient through dropout.
-    const d = this.drop(c.hiddenDropoutProb, 2 + 3 * l);
-    const dDense = dH1; // dH1 is no longer needed: reuse it
-    if (d) k.dropoutBackward(dX, dDense, N * H, d);
-    else dDense.set(dX.subarray(0, N * H));
-    k.linearBackward(dDense, s.ctx, p.aoW.w, dCtx, p.aoW.g, p.aoB.g, N, H, H);
+    k.linearForward(input, p.dense.weight.w, p.dense.bias.w, a.pre, N, H, inDim);
+    const d = this.drop(c.hiddenDropoutProb, site);
+    if (d) k.dropoutForward(a.pre, a.pre, N * H, d);
+    k.layerNormForward(a.pre, p.ln.weight.w, p.ln.bias.w, a.out, a.mean, a.rstd, N, H, c.layerNormEps, residual); // pre += residual first
+  }
+
+  /**
+   * dY (d output) in, then reused as scratch; writes d(residual) into dResidual and d(input) into dInput (both
+   * overwritten); accumulates the dense and LayerNorm gradients.
+   */
+  private denseNormBackward(
+    p: DenseNormParams,
+    input: Float32Array,
+    inDim: number,
+    a: DenseNormActs,
+    N: number,
+    site: number,
+    dY: Float32Array,
+    dResidual: Float32Array,
+    dInput: Float32Array,
+  ): void {
+    const k = this.kernels,
+      c = this.config,
+      H = c.hiddenSize;
+    k.layerNormBackward(dY, a.pre, p.ln.weight.w, a.mean, a.rstd, dResidual, p.ln.weight.g, p.ln.bias.g, N, H);
+    // dResidual now holds d(pre) = d(residual input); the dense branch gets the same gradient through dropout.
+    const d = this.drop(c.hiddenDropoutProb, site);
+    if (d) k.dropoutBackward(dResidual, dY, N * H, d);
+    else dY.set(dResidual.subarray(0, N * H));
+    k.linearBackward(dY, input, p.dense.weight.w, dInput, p.dense.weight.g, p.dense.bias.g, N, H, inDim);
   }
 
   // ---- intermediate: dense + activation ----
@@ -487,47 +501,17 @@ export class Backbone {
     k.add(dH1, dTmp, N * H);
   }
 
-  // ---- output: dense, dropout, residual, LayerNorm ----
-
-  private outputForward(p: LayerParams, s: LayerActs, N: number, l: number): void {
-    const k = this.kernels,
-      c = this.config,
-      H = c.hiddenSize;
-    k.linearForward(s.interAct ?? s.inter, p.outW.w, p.outB.w, s.ln2In, N, H, c.intermediateSize);
-    const d = this.drop(c.hiddenDropoutProb, 3 + 3 * l);
-    if (d) k.dropoutForward(s.ln2In, s.ln2In, N * H, d);
-    k.layerNormForward(s.ln2In, p.ln2W.w, p.ln2B.w, s.out, s.ln2Mean, s.ln2Rstd, N, H, c.layerNormEps, s.h1); // ln2In += h1 first
-  }
-
-  /** dOut in (consumed); writes d(h1) (residual part + dense part is added later) into dH1 and d(interAct) into dInterAct. */
-  private outputBackward(
-    p: LayerParams,
-    s: LayerActs,
-    N: number,
-    l: number,
-    dOut: Float32Array,
-    dH1: Float32Array,
-    dInterAct: Float32Array,
-  ): void {
-    const k = this.kernels,
-      c = this.config,
-      H = c.hiddenSize;
-    k.layerNormBackward(dOut, s.ln2In, p.ln2W.w, s.ln2Mean, s.ln2Rstd, dH1, p.ln2W.g, p.ln2B.g, N, H);
-    const d = this.drop(c.hiddenDropoutProb, 3 + 3 * l);
-    if (d) k.dropoutBackward(dH1, dOut, N * H, d);
-    else dOut.set(dH1.subarray(0, N * H));
-    k.linearBackward(dOut, s.interAct!, p.outW.w, dInterAct, p.outW.g, p.outB.g, N, H, c.intermediateSize);
-  }
-
   // ---- layer = attention + attention output + intermediate + output ----
 
   private layerForward(l: number, x: Float32Array, s: LayerActs, batch: BackboneBatch): void {
     const p = this.layerParams[l]!,
       N = batch.B * batch.T;
+    const H = this.config.hiddenSize;
     this.selfAttentionForward(p, x, s, batch, l);
-    this.attentionOutputForward(p, x, s, N, l);
+    this.denseNormForward(p.attentionOutput, s.ctx, H, x, attentionOutputActs(s), N, 2 + 3 * l);
     this.intermediateForward(p, s, N);
-    this.outputForward(p, s, N, l);
+    const inter = s.interAct ?? s.inter;
+    this.denseNormForward(p.output, inter, this.config.intermediateSize, s.h1, outputActs(s), N, 3 + 3 * l);
   }
 
   /** dOut: d(layer output) in, d(layer input) out (same buffer, g.dA). */
@@ -542,13 +526,15 @@ export class Backbone {
     const p = this.layerParams[l]!,
       N = batch.B * batch.T;
     const dH1 = g.dB;
-    this.outputBackward(p, s, N, l, dOut, dH1, g.dI);
+    const H = this.config.hiddenSize,
+      I = this.config.intermediateSize;
+    this.denseNormBackward(p.output, s.interAct!, I, outputActs(s), N, 3 + 3 * l, dOut, dH1, g.dI);
     this.intermediateBackward(p, s, N, g.dI, dH1, g.dC);
     // dOut (g.dA) is free now: it receives d(layer input); g.dC receives d(ctx).
-    this.attentionOutputBackward(p, s, N, l, dH1, dOut, g.dC);
+    this.denseNormBackward(p.attentionOutput, s.ctx, H, attentionOutputActs(s), N, 2 + 3 * l, dH1, dOut, g.dC);
     // selfAttentionBackward uses g.dC as scratch after reading d(ctx) into dQKV, so copy d(ctx) aside first.
     const dCtx = g.dB;
-    dCtx.set(g.dC.subarray(0, N * this.config.hiddenSize));
+    dCtx.set(g.dC.subarray(0, N * H));
     this.selfAttentionBackward(p, x, s, batch, l, dCtx, dOut, g);
   }
 
