@@ -145,59 +145,25 @@ const callWith = (module: string, name: string, ...args: number[][]) => [
   op.reduce,
 ];
 
-const corpus: Array<[string, Uint8Array, typeof CheckpointFormatError, RegExp]> = [
-  [
-    'os.system',
-    pickle(op.proto(2), ...callWith('os', 'system', op.str(payload)), op.stop),
-    UnsafePickleError,
-    /global os\.system/,
-  ],
-  [
-    'posix.system',
-    pickle(op.proto(2), ...callWith('posix', 'system', op.str(payload)), op.stop),
-    UnsafePickleError,
-    /global posix\.system/,
-  ],
-  [
-    'nt.system',
-    pickle(op.proto(2), ...callWith('nt', 'system', op.str(payload)), op.stop),
-    UnsafePickleError,
-    /global nt\.system/,
-  ],
-  [
-    'builtins.eval',
-    pickle(op.proto(2), ...callWith('builtins', 'eval', op.str(`__import__('os').system('${payload}')`)), op.stop),
-    UnsafePickleError,
-    /global builtins\.eval/,
-  ],
-  [
-    'builtins.exec',
-    pickle(op.proto(2), ...callWith('builtins', 'exec', op.str(`import os; os.system('${payload}')`)), op.stop),
-    UnsafePickleError,
-    /global builtins\.exec/,
-  ],
-  [
-    '__builtin__.eval (python 2)',
-    pickle(op.proto(2), ...callWith('__builtin__', 'eval', op.str('1')), op.stop),
-    UnsafePickleError,
-    /global __builtin__\.eval/,
-  ],
-  [
-    'subprocess.Popen',
-    pickle(
-      op.proto(2),
-      ...callWith('subprocess', 'Popen', [op.mark, op.str('touch'), op.str(sentinel), op.tuple].flat()),
-      op.stop,
-    ),
-    UnsafePickleError,
-    /global subprocess\.Popen/,
-  ],
-  [
-    'subprocess.check_output',
-    pickle(op.proto(2), ...callWith('subprocess', 'check_output', op.str(payload)), op.stop),
-    UnsafePickleError,
-    /global subprocess\.check_output/,
-  ],
+type CorpusEntry = [string, Uint8Array, typeof CheckpointFormatError, RegExp];
+
+/** A pickle that calls module.name(arg): the unpickler must refuse the global by name. */
+const refusedCall = (module: string, name: string, arg: number[], label = `${module}.${name}`): CorpusEntry => [
+  label,
+  pickle(op.proto(2), ...callWith(module, name, arg), op.stop),
+  UnsafePickleError,
+  new RegExp(`global ${module}\\.${name}`),
+];
+
+const corpus: CorpusEntry[] = [
+  refusedCall('os', 'system', op.str(payload)),
+  refusedCall('posix', 'system', op.str(payload)),
+  refusedCall('nt', 'system', op.str(payload)),
+  refusedCall('builtins', 'eval', op.str(`__import__('os').system('${payload}')`)),
+  refusedCall('builtins', 'exec', op.str(`import os; os.system('${payload}')`)),
+  refusedCall('__builtin__', 'eval', op.str('1'), '__builtin__.eval (python 2)'),
+  refusedCall('subprocess', 'Popen', [op.mark, op.str('touch'), op.str(sentinel), op.tuple].flat()),
+  refusedCall('subprocess', 'check_output', op.str(payload)),
   [
     '__reduce__ of builtins.getattr(os, "system")',
     pickle(
@@ -229,12 +195,7 @@ const corpus: Array<[string, Uint8Array, typeof CheckpointFormatError, RegExp]> 
     UnsafePickleError,
     /global os\.system/,
   ],
-  [
-    'torch.load itself (recursion)',
-    pickle(op.proto(2), ...callWith('torch', 'load', op.str('/etc/passwd')), op.stop),
-    UnsafePickleError,
-    /global torch\.load/,
-  ],
+  refusedCall('torch', 'load', op.str('/etc/passwd'), 'torch.load itself (recursion)'),
   [
     'torch._utils._rebuild_device_tensor_from_numpy (not allowlisted)',
     pickle(op.proto(2), ...callWith('torch._utils', '_rebuild_device_tensor_from_numpy', op.none), op.stop),
