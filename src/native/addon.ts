@@ -20,16 +20,7 @@ export interface NativeAddon {
   /** The portable built-in kernel, whatever library the addon was built with. */
   sgemmBuiltin: Kernels['gemm'];
   /** act: an activation code, or -1 for none. */
-  linearForward(
-    x: Float32Array,
-    w: Float32Array,
-    bias: Float32Array | null,
-    y: Float32Array,
-    m: number,
-    n: number,
-    k: number,
-    act: number,
-  ): void;
+  linearForward(...args: [...WithoutLast<Required<Args<'linearForward'>>>, act: number]): void;
   linearBackward: Kernels['linearBackward'];
   activationForward(act: number, x: Float32Array, y: Float32Array, n: number): void;
   activationBackward(act: number, x: Float32Array, dy: Float32Array, dx: Float32Array, n: number): void;
