@@ -59,16 +59,12 @@ export function pickle(...parts: Array<number[]>): Uint8Array {
 
 /** Opcodes pushing torch.save's persistent id ('storage', torch.<cls>, key, 'cpu', numel) + BINPERSID. */
 export function storagePid(cls: string, key: string, numel: number): number[][] {
-  return [
-    op.mark,
-    op.str('storage'),
-    op.global('torch', cls),
-    op.str(key),
-    op.str('cpu'),
-    op.int(numel),
-    op.tuple,
-    op.binpersid,
-  ];
+  return storagePidOf(op.global('torch', cls), key, numel);
+}
+
+/** The same persistent id with any opcodes in the storage class's place (what a hostile file may put there). */
+export function storagePidOf(storageClass: number[], key: string, numel: number): number[][] {
+  return [op.mark, op.str('storage'), storageClass, op.str(key), op.str('cpu'), op.int(numel), op.tuple, op.binpersid];
 }
 
 /** Opcodes pushing _rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict()). */
