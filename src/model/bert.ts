@@ -140,8 +140,13 @@ export abstract class BertPreTrainedModel<Head = unknown> {
   /** The HF class name written to config.json "architectures". */
   abstract readonly architecture: string;
 
-  protected constructor(config: BertConfig, options: ModelOptions, layout: Layout<Head>) {
-    this.config = config;
+  protected constructor(
+    config: BertConfig | ConfigJson,
+    options: ModelOptions,
+    layoutOf: (config: BertConfig) => Layout<Head>,
+  ) {
+    this.config = config = config instanceof BertConfig ? config : BertConfig.fromJson(config);
+    const layout = layoutOf(config);
     this.kernels = options.kernels ?? getKernels();
     this.seed = (options.seed ?? 0) >>> 0;
     this.warn = options.warn ?? ((m: string) => console.warn(m));
@@ -400,8 +405,13 @@ function runMlmHead(
   return { logits, shape: [M, V], rowLabels, backward };
 }
 
-function toConfig(config: BertConfig | ConfigJson): BertConfig {
-  return config instanceof BertConfig ? config : BertConfig.fromJson(config);
+/** The layout of a model whose head is one nn.Linear `name` (`out` outputs) on the pooled or the sequence output. */
+function linearHeadLayout(c: BertConfig, onPooled: boolean, name: string, out: number): Layout<LinearHead> {
+  return {
+    prefix: 'bert.',
+    addPooler: onPooled,
+    head: (root, _backbone, k) => new LinearHead(root, name, out, c.hiddenSize, k),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -411,8 +421,7 @@ export class BertModel extends BertPreTrainedModel<null> {
   readonly architecture = 'BertModel';
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions & { addPoolingLayer?: boolean } = {}) {
-    const c = toConfig(config);
-    super(c, options, { prefix: '', addPooler: options.addPoolingLayer ?? true, head: () => null });
+    super(config, options, () => ({ prefix: '', addPooler: options.addPoolingLayer ?? true, head: () => null }));
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertModel> {
@@ -463,16 +472,15 @@ export class BertForPreTraining extends BertPreTrainedModel<{ lm: LMHead; nsp: L
   readonly architecture = 'BertForPreTraining';
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
-    const c = toConfig(config);
     // BertPreTrainingHeads: cls.predictions and cls.seq_relationship.
-    super(c, options, {
+    super(config, options, (c) => ({
       prefix: 'bert.',
       addPooler: true,
       head: (root, backbone, k) => ({
         lm: new LMHead(c, root.pp('cls').pp('predictions'), backbone.wordEmbeddings, k),
         nsp: new LinearHead(root.pp('cls'), 'seq_relationship', 2, c.hiddenSize, k),
       }),
-    });
+    }));
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForPreTraining> {
@@ -523,12 +531,11 @@ export class BertForMaskedLM extends BertPreTrainedModel<LMHead> {
   readonly architecture = 'BertForMaskedLM';
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
-    const c = toConfig(config);
-    super(c, options, {
+    super(config, options, (c) => ({
       prefix: 'bert.',
       addPooler: false,
       head: (root, backbone, k) => new LMHead(c, root.pp('cls').pp('predictions'), backbone.wordEmbeddings, k),
-    });
+    }));
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForMaskedLM> {
@@ -574,13 +581,8 @@ export class BertForNextSentencePrediction extends BertPreTrainedModel<LinearHea
   readonly architecture = 'BertForNextSentencePrediction';
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
-    const c = toConfig(config);
     // BertOnlyNSPHead: cls.seq_relationship.
-    super(c, options, {
-      prefix: 'bert.',
-      addPooler: true,
-      head: (root, _backbone, k) => new LinearHead(root.pp('cls'), 'seq_relationship', 2, c.hiddenSize, k),
-    });
+    super(config, options, (c) => linearHeadLayout(c, true, 'cls.seq_relationship', 2));
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForNextSentencePrediction> {
@@ -611,12 +613,7 @@ export class BertForSequenceClassification extends BertPreTrainedModel<LinearHea
   readonly architecture = 'BertForSequenceClassification';
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
-    const c = toConfig(config);
-    super(c, options, {
-      prefix: 'bert.',
-      addPooler: true,
-      head: (root, _backbone, k) => new LinearHead(root, 'classifier', c.numLabels, c.hiddenSize, k),
-    });
+    super(config, options, (c) => linearHeadLayout(c, true, 'classifier', c.numLabels));
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForSequenceClassification> {
@@ -671,12 +668,7 @@ export class BertForTokenClassification extends BertPreTrainedModel<LinearHead> 
   readonly architecture = 'BertForTokenClassification';
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
-    const c = toConfig(config);
-    super(c, options, {
-      prefix: 'bert.',
-      addPooler: false,
-      head: (root, _backbone, k) => new LinearHead(root, 'classifier', c.numLabels, c.hiddenSize, k),
-    });
+    super(config, options, (c) => linearHeadLayout(c, false, 'classifier', c.numLabels));
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForTokenClassification> {
@@ -710,12 +702,7 @@ export class BertForQuestionAnswering extends BertPreTrainedModel<LinearHead> {
   private dEnd = new Float32Array(0);
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
-    const c = toConfig(config);
-    super(c, options, {
-      prefix: 'bert.',
-      addPooler: false,
-      head: (root, _backbone, k) => new LinearHead(root, 'qa_outputs', 2, c.hiddenSize, k),
-    });
+    super(config, options, (c) => linearHeadLayout(c, false, 'qa_outputs', 2));
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForQuestionAnswering> {
@@ -764,12 +751,7 @@ export class BertForMultipleChoice extends BertPreTrainedModel<LinearHead> {
   readonly architecture = 'BertForMultipleChoice';
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
-    const c = toConfig(config);
-    super(c, options, {
-      prefix: 'bert.',
-      addPooler: true,
-      head: (root, _backbone, k) => new LinearHead(root, 'classifier', 1, c.hiddenSize, k),
-    });
+    super(config, options, (c) => linearHeadLayout(c, true, 'classifier', 1));
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForMultipleChoice> {
