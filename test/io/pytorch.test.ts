@@ -138,13 +138,9 @@ test('bad tensors: out-of-range views, huge expansions, missing storages, wrong 
 const sentinelDir = mkdtempSync(join(tmpdir(), 'bert-ts-pwn-'));
 const sentinel = join(sentinelDir, 'pwned');
 const payload = `touch ${sentinel}`;
-const callWith = (module: string, name: string, ...args: number[][]) => [
-  op.global(module, name),
-  op.mark,
-  ...args,
-  op.tuple,
-  op.reduce,
-];
+/** Calls what is on the stack with `args` (REDUCE of a tuple). */
+const applyTo = (...args: number[][]) => [op.mark, ...args, op.tuple, op.reduce];
+const callWith = (module: string, name: string, ...args: number[][]) => [op.global(module, name), ...applyTo(...args)];
 
 type CorpusEntry = [string, Uint8Array, typeof CheckpointFormatError, RegExp];
 
@@ -182,17 +178,7 @@ const corpus: CorpusEntry[] = [
   ],
   [
     'STACK_GLOBAL os.system (protocol 4)',
-    pickle(
-      op.proto(4),
-      op.str('os'),
-      op.str('system'),
-      op.stackGlobal,
-      op.mark,
-      op.str(payload),
-      op.tuple,
-      op.reduce,
-      op.stop,
-    ),
+    pickle(op.proto(4), op.str('os'), op.str('system'), op.stackGlobal, ...applyTo(op.str(payload)), op.stop),
     UnsafePickleError,
     /global os\.system/,
   ],
@@ -224,10 +210,7 @@ const corpus: CorpusEntry[] = [
       op.global('collections', 'OrderedDict'),
       op.emptyTuple,
       op.reduce,
-      op.mark,
-      op.str(payload),
-      op.tuple,
-      op.reduce,
+      ...applyTo(op.str(payload)),
       op.stop,
     ),
     UnsafePickleError,
