@@ -9,6 +9,7 @@ import {
   allFolders,
   configured,
   diffEncoding,
+  diffPair,
   hfTokenizer,
   readImdb,
   shortText,
@@ -75,30 +76,9 @@ async function pairs(
           const a = texts[(i * 7919) % n]!,
             b0 = texts[(i * 104729 + 13) % n]!;
           const b = i % 3 === 0 ? b0.split(/[.!?]/)[0]! : b0;
-          let want = null,
-            got = null;
-          try {
-            want = await hf.encode(a, b);
-          } catch {
-            // both must fail
-          }
-          try {
-            got = ours.encode(a, b, {
-              maxLength,
-              truncation,
-              padding: pad ? 'max_length' : false,
-              returnOffsets: true,
-            });
-          } catch {
-            // both must fail
-          }
+          const options = { maxLength, truncation, padding: pad ? 'max_length' : false, returnOffsets: true } as const;
+          const { diff: d, ours: got } = await diffPair(hf, () => ours.encode(a, b, options), a, b);
           row.cases++;
-          const d =
-            !want !== !got
-              ? `HF ${want ? 'ok' : 'error'}, ours ${got ? 'ok' : 'error'}`
-              : want && got
-                ? diffEncoding(want, got, a, b)
-                : null;
           if (got) row.tokens += got.inputIds.length;
           if (d) {
             row.differences++;

@@ -1,13 +1,11 @@
 // Writes an ONNX model folder in the layout transformers.js reads: onnx/model.onnx, config.json, tokenizer files.
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readJsonFile, readPytorchBin, readSafetensors, writeFileAtomic } from '../io/index.js';
+import { copyTokenizerFiles, readJsonFile, readPytorchBin, readSafetensors, writeFileAtomic } from '../io/index.js';
 import type { TensorEntry } from '../io/index.js';
 import { saveBertTokenizerFiles } from '../tokenizer/trainer-files.js';
 import { exportBertOnnx, OnnxExportError } from './onnx.js';
 import type { NamedTensor, OnnxExportOptions } from './onnx.js';
-
-const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
 
 function readModelWeights(dir: string): Map<string, TensorEntry> {
   const st = join(dir, 'model.safetensors');
@@ -62,12 +60,7 @@ export function exportOnnxFolder(
   const files = [onnxPath];
   writeFileAtomic(join(outputDir, 'config.json'), readFileSync(configPath));
   files.push(join(outputDir, 'config.json'));
-  for (const f of TOKENIZER_FILES) {
-    if (existsSync(join(tokDir, f))) {
-      copyFileSync(join(tokDir, f), join(outputDir, f));
-      files.push(join(outputDir, f));
-    }
-  }
+  for (const f of copyTokenizerFiles(tokDir, outputDir)) files.push(join(outputDir, f));
   // transformers.js reads tokenizer.json only: derive it from vocab.txt when the model folder lacks it.
   if (!existsSync(join(tokDir, 'tokenizer.json')) && existsSync(join(tokDir, 'vocab.txt'))) {
     const vocab = readFileSync(join(tokDir, 'vocab.txt'), 'utf8').split('\n');

@@ -106,48 +106,59 @@ export function bfloat16ToFloat32(bf: Uint16Array, out: Float32Array = new Float
   return out;
 }
 
-/** Round float32 values to IEEE binary16 bit patterns, to nearest even, as torch's `.half()` does. */
-export function float32ToHalf(
+/** out[i] = toBits(the float32 bit pattern of src[i]): the loop of the float32 → 16-bit conversions. */
+function fromFloat32Bits(
   src: Float32Array | Float64Array,
-  out: Uint16Array = new Uint16Array(src.length),
+  out: Uint16Array,
+  toBits: (x: number) => number,
 ): Uint16Array {
   const f = new Float32Array(1);
   const u = new Uint32Array(f.buffer);
   for (let i = 0; i < src.length; i++) {
     f[0] = src[i]!;
-    const x = u[0]!;
-    const sign = (x >>> 16) & 0x8000;
-    const exp = (x >>> 23) & 0xff;
-    let mant = x & 0x7fffff;
-    if (exp === 0xff) {
-      // Inf stays Inf; NaN keeps its top payload bits and stays a (quiet) NaN.
-      out[i] = sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0);
-      continue;
-    }
-    const e = exp - 127 + 15;
-    if (e >= 31) {
-      out[i] = sign | 0x7c00;
-    } else if (e <= 0) {
-      // Subnormal half (or zero): shift the full significand, round to nearest even.
-      if (e < -10) {
-        out[i] = sign;
-        continue;
-      }
-      mant |= 0x800000;
-      const shift = 14 - e;
-      let h = mant >>> shift;
-      const rem = mant & ((1 << shift) - 1);
-      const halfway = 1 << (shift - 1);
-      if (rem > halfway || (rem === halfway && h & 1)) h++;
-      out[i] = sign | h;
-    } else {
-      let h = (e << 10) | (mant >>> 13);
-      const rem = mant & 0x1fff;
-      if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // may carry into the exponent: correct, up to Inf
-      out[i] = sign | h;
-    }
+    out[i] = toBits(u[0]!);
   }
   return out;
+}
+
+/** IEEE binary16 bits of float32 bits `x`, rounded to nearest even. */
+function halfBits(x: number): number {
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  // Inf stays Inf; NaN keeps its top payload bits and stays a (quiet) NaN.
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0);
+  const e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    // Subnormal half (or zero): shift the full significand, round to nearest even.
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let h = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // may carry into the exponent: correct, up to Inf
+  return sign | h;
+}
+
+/** bfloat16 bits of float32 bits `x`, rounded to nearest even (NaN stays NaN). */
+function bfloat16Bits(x: number): number {
+  if ((x & 0x7fffffff) > 0x7f800000) return (x >>> 16) | 0x40;
+  return (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+}
+
+/** Round float32 values to IEEE binary16 bit patterns, to nearest even, as torch's `.half()` does. */
+export function float32ToHalf(
+  src: Float32Array | Float64Array,
+  out: Uint16Array = new Uint16Array(src.length),
+): Uint16Array {
+  return fromFloat32Bits(src, out, halfBits);
 }
 
 /** Round float32 values to bfloat16 bit patterns, to nearest even (NaN stays NaN), as torch does. */
@@ -155,18 +166,7 @@ export function float32ToBfloat16(
   src: Float32Array | Float64Array,
   out: Uint16Array = new Uint16Array(src.length),
 ): Uint16Array {
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  for (let i = 0; i < src.length; i++) {
-    f[0] = src[i]!;
-    const x = u[0]!;
-    if ((x & 0x7fffffff) > 0x7f800000) {
-      out[i] = (x >>> 16) | 0x40;
-      continue;
-    }
-    out[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
-  }
-  return out;
+  return fromFloat32Bits(src, out, bfloat16Bits);
 }
 
 /**

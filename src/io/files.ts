@@ -1,5 +1,5 @@
 // Small file helpers shared by every writer and reader: atomic writes and JSON reading with clear errors.
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CheckpointFormatError } from './errors.js';
@@ -47,6 +47,24 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | Iterab
     throw err;
   }
   syncDirectory(dir);
+}
+
+/**
+ * The tokenizer files of a model folder, as HF's save_pretrained writes them: vocab.txt or tokenizer.json defines
+ * the vocabulary, the other two hold its settings and special tokens.
+ */
+export const TOKENIZER_FILES = [
+  'vocab.txt',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+] as const;
+
+/** Copies the tokenizer files that folder `from` has into folder `to` (each written atomically); returns their names. */
+export function copyTokenizerFiles(from: string, to: string): string[] {
+  const present = TOKENIZER_FILES.filter((f) => existsSync(join(from, f)));
+  for (const f of present) writeFileAtomic(join(to, f), readFileSync(join(from, f)));
+  return present;
 }
 
 /** fsync a directory so a rename in it is durable; some platforms cannot open directories, which is fine. */

@@ -26,7 +26,7 @@ import { open } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { HubError } from './errors.js';
-import { readJsonFile, writeFileAtomic } from './files.js';
+import { readJsonFile, TOKENIZER_FILES, writeFileAtomic } from './files.js';
 
 /** Options of {@link resolveModelPath} and {@link downloadHubFile}. Unset fields come from the HF environment variables. */
 export interface HubOptions {
@@ -54,7 +54,7 @@ export interface HubOptions {
  */
 export const MODEL_FILES = {
   required: ['config.json'],
-  optional: ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'special_tokens_map.json'],
+  optional: TOKENIZER_FILES,
   weights: ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin'],
 } as const;
 

@@ -23,7 +23,14 @@ export {
   encodeSafetensors,
   writeSafetensors,
 } from './safetensors.js';
-export { writeFileAtomic, readJsonFile, readTextFile, FolderSnapshot } from './files.js';
+export {
+  writeFileAtomic,
+  copyTokenizerFiles,
+  TOKENIZER_FILES,
+  readJsonFile,
+  readTextFile,
+  FolderSnapshot,
+} from './files.js';
 export { type FileIdentity, pathIdentity } from './source.js';
 export { readPytorchBin, readPytorchBinBuffer } from './pytorch.js';
 export { type HubOptions, MODEL_FILES, resolveModelPath, downloadHubFile, hfCacheDir, repoCacheFolder } from './hub.js';

@@ -1,6 +1,6 @@
 // The public BERT models: BertModel and every BertFor* head, with HF loss rules, fromPretrained and save.
 import { getKernels } from '../native/index.js';
-import type { Kernels } from '../tensor/kernels.js';
+import type { DropoutSpec, Kernels } from '../tensor/kernels.js';
 import { dropoutHash } from '../tensor/kernels.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { join } from 'node:path';
@@ -15,14 +15,14 @@ import {
 } from './checkpoint.js';
 import { BertConfig } from './config.js';
 import type { ConfigJson, ProblemType } from './config.js';
-import { Backbone, FLOAT32_MIN, backboneSpecs, siteSeed } from './encoder.js';
+import { Backbone, FLOAT32_MIN, siteSeed } from './encoder.js';
 import type { BackboneBatch } from './encoder.js';
 import { LMHead, LinearHead, bceWithLogitsLoss, crossEntropyLoss, mseLoss } from './heads.js';
 import { initAll, initParameter, SeededRandom } from './init.js';
 import { flatten, flattenInt } from './inputs.js';
 import type { ArrayInput, BertInputs } from './inputs.js';
-import { ParameterStore } from './params.js';
-import type { Parameter, ParamSpec } from './params.js';
+import { ParamTable } from './params.js';
+import type { Parameter, ParameterStore, ParamScope } from './params.js';
 
 export interface ModelOptions {
   /** The kernels to compute with (default: getKernels(), i.e. the BERT_BACKEND choice). */
@@ -95,11 +95,23 @@ function copyTensor(data: Float32Array, shape: number[]): Tensor {
 }
 
 /** What a subclass passes to build the shared machinery. */
-interface Layout {
+interface Layout<Head> {
+  /** '' for BertModel, 'bert.' for the heads (HF's `base_model_prefix`). */
   prefix: string;
   addPooler: boolean;
-  headSpecs: ParamSpec[];
-  tie?: (store: ParameterStore) => void;
+  /** Declares the head's parameters at the root scope, after the backbone's (the order of the flat buffer). */
+  head: (root: ParamScope, backbone: Backbone, kernels: Kernels) => Head;
+}
+
+/** One forward pass as the heads see it, after the backbone ran. */
+interface ForwardStep {
+  batch: BackboneBatch;
+  /** The leading dimensions of the inputs ([batch] or [batch, choices]). */
+  lead: number[];
+  train: boolean;
+  seed: number;
+  /** The outputs every model may add (hidden states, attentions). */
+  common: CommonOutput;
 }
 
 /** Options of {@link BertPreTrainedModel.save}. */
@@ -111,13 +123,15 @@ export interface SaveOptions {
 const SAVE_DTYPES: Record<string, 'F32' | 'F16' | 'BF16'> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' };
 
 /** Shared machinery of every model: parameter store, backbone, inputs, dropout seeds, backward, save. */
-export abstract class BertPreTrainedModel {
+export abstract class BertPreTrainedModel<Head = unknown> {
   readonly config: BertConfig;
   readonly kernels: Kernels;
   readonly store: ParameterStore;
   /** '' for BertModel, 'bert.' for the heads (HF module names). */
   readonly prefix: string;
   protected readonly backbone: Backbone;
+  /** The task head's layers (null for BertModel). */
+  protected readonly head: Head;
   protected readonly warn: (message: string) => void;
   /** Runs the backward of the last forward's loss; null when it had none. */
   protected pending: (() => void) | null = null;
@@ -126,15 +140,22 @@ export abstract class BertPreTrainedModel {
   /** The HF class name written to config.json "architectures". */
   abstract readonly architecture: string;
 
-  protected constructor(config: BertConfig, options: ModelOptions, layout: Layout) {
-    this.config = config;
+  protected constructor(
+    config: BertConfig | ConfigJson,
+    options: ModelOptions,
+    layoutOf: (config: BertConfig) => Layout<Head>,
+  ) {
+    this.config = config = config instanceof BertConfig ? config : BertConfig.fromJson(config);
+    const layout = layoutOf(config);
     this.kernels = options.kernels ?? getKernels();
     this.seed = (options.seed ?? 0) >>> 0;
     this.warn = options.warn ?? ((m: string) => console.warn(m));
     this.prefix = layout.prefix;
-    this.store = new ParameterStore([...backboneSpecs(config, layout.prefix, layout.addPooler), ...layout.headSpecs]);
-    layout.tie?.(this.store);
-    this.backbone = new Backbone(config, this.store, layout.prefix, layout.addPooler, this.kernels);
+    // Every parameter is declared once, by the module that uses it; the store is then allocated in that order.
+    const table = new ParamTable();
+    this.backbone = new Backbone(config, table.scope(layout.prefix), layout.addPooler, this.kernels);
+    this.head = layout.head(table.scope(), this.backbone, this.kernels);
+    this.store = table.allocate();
     if (options.initWeights !== false) initAll(this.store, config, this.seed);
   }
 
@@ -204,12 +225,19 @@ export abstract class BertPreTrainedModel {
     return dropoutHash(this.seed, this.forwardCount);
   }
 
-  protected headDropout(seed: number, train: boolean, p: number): { p: number; seed: number } | null {
-    return train && p > 0 ? { p, seed: siteSeed(seed, 0x7fffffff) } : null;
+  /** The dropout before a classifier (HF: classifier_dropout, else hidden_dropout_prob) in this forward step. */
+  protected classifierDropout(step: ForwardStep): DropoutSpec | null {
+    const p = this.config.classifierDropout ?? this.config.hiddenDropoutProb;
+    return step.train && p > 0 ? { p, seed: siteSeed(step.seed, 0x7fffffff) } : null;
   }
 
-  protected get classifierDropoutProb(): number {
-    return this.config.classifierDropout ?? this.config.hiddenDropoutProb;
+  /** What every forward starts with: the inputs checked, this step's dropout seed, the backbone run. */
+  protected encode(inputs: BertInputs, options: ForwardOptions, rank: 2 | 3 = 2): ForwardStep {
+    const { batch, lead } = this.prepare(inputs, rank);
+    const train = options.train ?? false;
+    const seed = this.nextSeed(train, options.seed);
+    const common = this.runBackbone(batch, options, seed);
+    return { batch, lead, train, seed, common };
   }
 
   /**
@@ -377,19 +405,23 @@ function runMlmHead(
   return { logits, shape: [M, V], rowLabels, backward };
 }
 
-function toConfig(config: BertConfig | ConfigJson): BertConfig {
-  return config instanceof BertConfig ? config : BertConfig.fromJson(config);
+/** The layout of a model whose head is one nn.Linear `name` (`out` outputs) on the pooled or the sequence output. */
+function linearHeadLayout(c: BertConfig, onPooled: boolean, name: string, out: number): Layout<LinearHead> {
+  return {
+    prefix: 'bert.',
+    addPooler: onPooled,
+    head: (root, _backbone, k) => new LinearHead(root, name, out, c.hiddenSize, k),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 
 /** The bare encoder (HF BertModel): last hidden state and pooler output. Parameter names have no `bert.` prefix. */
-export class BertModel extends BertPreTrainedModel {
+export class BertModel extends BertPreTrainedModel<null> {
   readonly architecture = 'BertModel';
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions & { addPoolingLayer?: boolean } = {}) {
-    const c = toConfig(config);
-    super(c, options, { prefix: '', addPooler: options.addPoolingLayer ?? true, headSpecs: [] });
+    super(config, options, () => ({ prefix: '', addPooler: options.addPoolingLayer ?? true, head: () => null }));
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertModel> {
@@ -397,9 +429,7 @@ export class BertModel extends BertPreTrainedModel {
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): BertModelOutput {
-    const { batch } = this.prepare(inputs, 2);
-    const seed = this.nextSeed(options.train ?? false, options.seed);
-    const common = this.runBackbone(batch, options, seed);
+    const { batch, common } = this.encode(inputs, options);
     const { B, T } = batch,
       H = this.config.hiddenSize;
     const out: BertModelOutput = { ...common, lastHiddenState: copyTensor(this.backbone.sequenceOutput, [B, T, H]) };
@@ -438,21 +468,19 @@ export class BertModel extends BertPreTrainedModel {
 }
 
 /** BertForPreTraining: MLM prediction head + next sentence prediction; loss = MLM loss + NSP loss. */
-export class BertForPreTraining extends BertPreTrainedModel {
+export class BertForPreTraining extends BertPreTrainedModel<{ lm: LMHead; nsp: LinearHead }> {
   readonly architecture = 'BertForPreTraining';
-  private readonly lm: LMHead;
-  private readonly nsp: LinearHead;
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
-    const c = toConfig(config);
-    super(c, options, {
+    // BertPreTrainingHeads: cls.predictions and cls.seq_relationship.
+    super(config, options, (c) => ({
       prefix: 'bert.',
       addPooler: true,
-      headSpecs: [...LMHead.specs(c), ...LinearHead.specs('cls.seq_relationship', 2, c.hiddenSize)],
-      tie: (s) => LMHead.tie(s, 'bert.'),
-    });
-    this.lm = new LMHead(c, this.store, 'bert.', this.kernels);
-    this.nsp = new LinearHead(this.store, 'cls.seq_relationship', 2, c.hiddenSize, this.kernels);
+      head: (root, backbone, k) => ({
+        lm: new LMHead(c, root.pp('cls').pp('predictions'), backbone.wordEmbeddings, k),
+        nsp: new LinearHead(root.pp('cls'), 'seq_relationship', 2, c.hiddenSize, k),
+      }),
+    }));
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForPreTraining> {
@@ -460,17 +488,23 @@ export class BertForPreTraining extends BertPreTrainedModel {
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): PreTrainingOutput {
-    const { batch } = this.prepare(inputs, 2);
-    const train = options.train ?? false;
-    const seed = this.nextSeed(train, options.seed);
-    const common = this.runBackbone(batch, options, seed);
+    const { batch, common } = this.encode(inputs, options);
     const { B, T } = batch,
       N = B * T,
       V = this.config.vocabSize,
       H = this.config.hiddenSize;
     const labels = inputs.labels !== undefined ? this.intLabels(inputs.labels, 'labels', N) : null;
-    const mlm = runMlmHead(this.lm, this.backbone.sequenceOutput, B, T, H, V, labels, options.mlmLabeledOnly ?? false);
-    const nspLogits = this.nsp.forward(this.backbone.pooledOutput, B, null);
+    const mlm = runMlmHead(
+      this.head.lm,
+      this.backbone.sequenceOutput,
+      B,
+      T,
+      H,
+      V,
+      labels,
+      options.mlmLabeledOnly ?? false,
+    );
+    const nspLogits = this.head.nsp.forward(this.backbone.pooledOutput, B, null);
     const out: PreTrainingOutput = {
       ...common,
       predictionLogits: copyTensor(mlm.logits, mlm.shape),
@@ -479,12 +513,12 @@ export class BertForPreTraining extends BertPreTrainedModel {
     if (labels && inputs.nextSentenceLabel !== undefined) {
       const nspLabels = this.intLabels(inputs.nextSentenceLabel, 'nextSentenceLabel', B);
       const rowsN = mlm.rowLabels!.length;
-      const mlmLoss = crossEntropyLoss(this.kernels, mlm.logits, mlm.rowLabels!, rowsN, V, -100, this.lm.dLogits);
-      const nspLoss = crossEntropyLoss(this.kernels, nspLogits, nspLabels, B, 2, -100, this.nsp.dLogits);
+      const mlmLoss = crossEntropyLoss(this.kernels, mlm.logits, mlm.rowLabels!, rowsN, V, -100, this.head.lm.dLogits);
+      const nspLoss = crossEntropyLoss(this.kernels, nspLogits, nspLabels, B, 2, -100, this.head.nsp.dLogits);
       out.loss = mlmLoss + nspLoss;
       this.pending = () => {
         const dSeq = mlm.backward();
-        const dPooled = this.nsp.backward();
+        const dPooled = this.head.nsp.backward();
         this.backbone.backward(dSeq, dPooled);
       };
     }
@@ -493,19 +527,15 @@ export class BertForPreTraining extends BertPreTrainedModel {
 }
 
 /** BertForMaskedLM: the MLM head over every token (no pooler); loss = cross-entropy on labels != -100. */
-export class BertForMaskedLM extends BertPreTrainedModel {
+export class BertForMaskedLM extends BertPreTrainedModel<LMHead> {
   readonly architecture = 'BertForMaskedLM';
-  private readonly lm: LMHead;
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
-    const c = toConfig(config);
-    super(c, options, {
+    super(config, options, (c) => ({
       prefix: 'bert.',
       addPooler: false,
-      headSpecs: LMHead.specs(c),
-      tie: (s) => LMHead.tie(s, 'bert.'),
-    });
-    this.lm = new LMHead(c, this.store, 'bert.', this.kernels);
+      head: (root, backbone, k) => new LMHead(c, root.pp('cls').pp('predictions'), backbone.wordEmbeddings, k),
+    }));
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForMaskedLM> {
@@ -513,15 +543,22 @@ export class BertForMaskedLM extends BertPreTrainedModel {
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
-    const { batch } = this.prepare(inputs, 2);
-    const seed = this.nextSeed(options.train ?? false, options.seed);
-    const common = this.runBackbone(batch, options, seed);
+    const { batch, common } = this.encode(inputs, options);
     const { B, T } = batch,
       N = B * T,
       V = this.config.vocabSize,
       H = this.config.hiddenSize;
     const labels = inputs.labels !== undefined ? this.intLabels(inputs.labels, 'labels', N) : null;
-    const mlm = runMlmHead(this.lm, this.backbone.sequenceOutput, B, T, H, V, labels, options.mlmLabeledOnly ?? false);
+    const mlm = runMlmHead(
+      this.head,
+      this.backbone.sequenceOutput,
+      B,
+      T,
+      H,
+      V,
+      labels,
+      options.mlmLabeledOnly ?? false,
+    );
     const out: LogitsOutput = { ...common, logits: copyTensor(mlm.logits, mlm.shape) };
     if (labels) {
       out.loss = crossEntropyLoss(
@@ -531,7 +568,7 @@ export class BertForMaskedLM extends BertPreTrainedModel {
         mlm.rowLabels!.length,
         V,
         -100,
-        this.lm.dLogits,
+        this.head.dLogits,
       );
       this.pending = () => this.backbone.backward(mlm.backward(), null);
     }
@@ -540,18 +577,12 @@ export class BertForMaskedLM extends BertPreTrainedModel {
 }
 
 /** BertForNextSentencePrediction: linear layer on the pooled output; label 0 = B follows A. */
-export class BertForNextSentencePrediction extends BertPreTrainedModel {
+export class BertForNextSentencePrediction extends BertPreTrainedModel<LinearHead> {
   readonly architecture = 'BertForNextSentencePrediction';
-  private readonly nsp: LinearHead;
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
-    const c = toConfig(config);
-    super(c, options, {
-      prefix: 'bert.',
-      addPooler: true,
-      headSpecs: LinearHead.specs('cls.seq_relationship', 2, c.hiddenSize),
-    });
-    this.nsp = new LinearHead(this.store, 'cls.seq_relationship', 2, c.hiddenSize, this.kernels);
+    // BertOnlyNSPHead: cls.seq_relationship.
+    super(config, options, (c) => linearHeadLayout(c, true, 'cls.seq_relationship', 2));
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForNextSentencePrediction> {
@@ -559,17 +590,15 @@ export class BertForNextSentencePrediction extends BertPreTrainedModel {
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
-    const { batch } = this.prepare(inputs, 2);
-    const seed = this.nextSeed(options.train ?? false, options.seed);
-    const common = this.runBackbone(batch, options, seed);
+    const { batch, common } = this.encode(inputs, options);
     const B = batch.B;
-    const logits = this.nsp.forward(this.backbone.pooledOutput, B, null);
+    const logits = this.head.forward(this.backbone.pooledOutput, B, null);
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, 2]) };
     const labelsInput = inputs.labels ?? inputs.nextSentenceLabel;
     if (labelsInput !== undefined) {
       const labels = this.intLabels(labelsInput, 'labels', B);
-      out.loss = crossEntropyLoss(this.kernels, logits, labels, B, 2, -100, this.nsp.dLogits);
-      this.pending = () => this.backbone.backward(null, this.nsp.backward());
+      out.loss = crossEntropyLoss(this.kernels, logits, labels, B, 2, -100, this.head.dLogits);
+      this.pending = () => this.backbone.backward(null, this.head.backward());
     }
     return out;
   }
@@ -580,18 +609,11 @@ export class BertForNextSentencePrediction extends BertPreTrainedModel {
  * inferred as HF does when unset: 1 label → regression (MSE), labels shaped [batch, numLabels] → multi-label
  * (BCE with logits), integer labels [batch] → single-label (cross-entropy).
  */
-export class BertForSequenceClassification extends BertPreTrainedModel {
+export class BertForSequenceClassification extends BertPreTrainedModel<LinearHead> {
   readonly architecture = 'BertForSequenceClassification';
-  private readonly classifier: LinearHead;
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
-    const c = toConfig(config);
-    super(c, options, {
-      prefix: 'bert.',
-      addPooler: true,
-      headSpecs: LinearHead.specs('classifier', c.numLabels, c.hiddenSize),
-    });
-    this.classifier = new LinearHead(this.store, 'classifier', c.numLabels, c.hiddenSize, this.kernels);
+    super(config, options, (c) => linearHeadLayout(c, true, 'classifier', c.numLabels));
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForSequenceClassification> {
@@ -599,17 +621,11 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
-    const { batch } = this.prepare(inputs, 2);
-    const train = options.train ?? false;
-    const seed = this.nextSeed(train, options.seed);
-    const common = this.runBackbone(batch, options, seed);
+    const step = this.encode(inputs, options);
+    const { batch, common } = step;
     const B = batch.B,
       L = this.config.numLabels;
-    const logits = this.classifier.forward(
-      this.backbone.pooledOutput,
-      B,
-      this.headDropout(seed, train, this.classifierDropoutProb),
-    );
+    const logits = this.head.forward(this.backbone.pooledOutput, B, this.classifierDropout(step));
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, L]) };
     if (inputs.labels !== undefined) {
       const labels = flatten(inputs.labels, 'labels');
@@ -629,7 +645,7 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
       }
       if (problem === 'single_label_classification') {
         const l = this.intLabels(inputs.labels, 'labels', B);
-        out.loss = crossEntropyLoss(this.kernels, logits, l, B, L, -100, this.classifier.dLogits);
+        out.loss = crossEntropyLoss(this.kernels, logits, l, B, L, -100, this.head.dLogits);
       } else {
         if (labels.data.length !== B * L)
           throw new Error(
@@ -638,28 +654,21 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
         const y = Float32Array.from(labels.data);
         out.loss =
           problem === 'regression'
-            ? mseLoss(logits, y, B * L, this.classifier.dLogits)
-            : bceWithLogitsLoss(logits, y, B * L, this.classifier.dLogits);
+            ? mseLoss(logits, y, B * L, this.head.dLogits)
+            : bceWithLogitsLoss(logits, y, B * L, this.head.dLogits);
       }
-      this.pending = () => this.backbone.backward(null, this.classifier.backward());
+      this.pending = () => this.backbone.backward(null, this.head.backward());
     }
     return out;
   }
 }
 
 /** BertForTokenClassification: dropout + linear on every token; cross-entropy over labels != -100. */
-export class BertForTokenClassification extends BertPreTrainedModel {
+export class BertForTokenClassification extends BertPreTrainedModel<LinearHead> {
   readonly architecture = 'BertForTokenClassification';
-  private readonly classifier: LinearHead;
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
-    const c = toConfig(config);
-    super(c, options, {
-      prefix: 'bert.',
-      addPooler: false,
-      headSpecs: LinearHead.specs('classifier', c.numLabels, c.hiddenSize),
-    });
-    this.classifier = new LinearHead(this.store, 'classifier', c.numLabels, c.hiddenSize, this.kernels);
+    super(config, options, (c) => linearHeadLayout(c, false, 'classifier', c.numLabels));
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForTokenClassification> {
@@ -667,23 +676,17 @@ export class BertForTokenClassification extends BertPreTrainedModel {
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
-    const { batch } = this.prepare(inputs, 2);
-    const train = options.train ?? false;
-    const seed = this.nextSeed(train, options.seed);
-    const common = this.runBackbone(batch, options, seed);
+    const step = this.encode(inputs, options);
+    const { batch, common } = step;
     const { B, T } = batch,
       N = B * T,
       L = this.config.numLabels;
-    const logits = this.classifier.forward(
-      this.backbone.sequenceOutput,
-      N,
-      this.headDropout(seed, train, this.classifierDropoutProb),
-    );
+    const logits = this.head.forward(this.backbone.sequenceOutput, N, this.classifierDropout(step));
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, T, L]) };
     if (inputs.labels !== undefined) {
       const labels = this.intLabels(inputs.labels, 'labels', N);
-      out.loss = crossEntropyLoss(this.kernels, logits, labels, N, L, -100, this.classifier.dLogits);
-      this.pending = () => this.backbone.backward(this.classifier.backward(), null);
+      out.loss = crossEntropyLoss(this.kernels, logits, labels, N, L, -100, this.head.dLogits);
+      this.pending = () => this.backbone.backward(this.head.backward(), null);
     }
     return out;
   }
@@ -693,20 +696,13 @@ export class BertForTokenClassification extends BertPreTrainedModel {
  * BertForQuestionAnswering: qa_outputs gives start and end logits per token. Loss as HF: positions clamped to
  * [0, seq], a clamped position equal to seq is ignored, loss = (start CE + end CE) / 2.
  */
-export class BertForQuestionAnswering extends BertPreTrainedModel {
+export class BertForQuestionAnswering extends BertPreTrainedModel<LinearHead> {
   readonly architecture = 'BertForQuestionAnswering';
-  private readonly qa: LinearHead;
   private dStart = new Float32Array(0);
   private dEnd = new Float32Array(0);
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
-    const c = toConfig(config);
-    super(c, options, {
-      prefix: 'bert.',
-      addPooler: false,
-      headSpecs: LinearHead.specs('qa_outputs', 2, c.hiddenSize),
-    });
-    this.qa = new LinearHead(this.store, 'qa_outputs', 2, c.hiddenSize, this.kernels);
+    super(config, options, (c) => linearHeadLayout(c, false, 'qa_outputs', 2));
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForQuestionAnswering> {
@@ -714,12 +710,10 @@ export class BertForQuestionAnswering extends BertPreTrainedModel {
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): QuestionAnsweringOutput {
-    const { batch } = this.prepare(inputs, 2);
-    const seed = this.nextSeed(options.train ?? false, options.seed);
-    const common = this.runBackbone(batch, options, seed);
+    const { batch, common } = this.encode(inputs, options);
     const { B, T } = batch,
       N = B * T;
-    const logits = this.qa.forward(this.backbone.sequenceOutput, N, null);
+    const logits = this.head.forward(this.backbone.sequenceOutput, N, null);
     const start = new Float32Array(N),
       end = new Float32Array(N);
     for (let i = 0; i < N; i++) {
@@ -743,24 +737,21 @@ export class BertForQuestionAnswering extends BertPreTrainedModel {
       const le = crossEntropyLoss(this.kernels, end, ep, B, T, T, this.dEnd, 0.5);
       out.loss = (ls + le) / 2;
       for (let i = 0; i < N; i++) {
-        this.qa.dLogits[2 * i] = this.dStart[i]!;
-        this.qa.dLogits[2 * i + 1] = this.dEnd[i]!;
+        this.head.dLogits[2 * i] = this.dStart[i]!;
+        this.head.dLogits[2 * i + 1] = this.dEnd[i]!;
       }
-      this.pending = () => this.backbone.backward(this.qa.backward(), null);
+      this.pending = () => this.backbone.backward(this.head.backward(), null);
     }
     return out;
   }
 }
 
 /** BertForMultipleChoice: inputs [batch, choices, seq]; one score per choice from the pooled output. */
-export class BertForMultipleChoice extends BertPreTrainedModel {
+export class BertForMultipleChoice extends BertPreTrainedModel<LinearHead> {
   readonly architecture = 'BertForMultipleChoice';
-  private readonly classifier: LinearHead;
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
-    const c = toConfig(config);
-    super(c, options, { prefix: 'bert.', addPooler: true, headSpecs: LinearHead.specs('classifier', 1, c.hiddenSize) });
-    this.classifier = new LinearHead(this.store, 'classifier', 1, c.hiddenSize, this.kernels);
+    super(config, options, (c) => linearHeadLayout(c, true, 'classifier', 1));
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForMultipleChoice> {
@@ -768,21 +759,15 @@ export class BertForMultipleChoice extends BertPreTrainedModel {
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
-    const { batch, lead } = this.prepare(inputs, 3);
-    const train = options.train ?? false;
-    const seed = this.nextSeed(train, options.seed);
-    const common = this.runBackbone(batch, options, seed);
+    const step = this.encode(inputs, options, 3);
+    const { batch, lead, common } = step;
     const [B, C] = lead as [number, number];
-    const logits = this.classifier.forward(
-      this.backbone.pooledOutput,
-      B * C,
-      this.headDropout(seed, train, this.classifierDropoutProb),
-    );
+    const logits = this.head.forward(this.backbone.pooledOutput, B * C, this.classifierDropout(step));
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, C]) };
     if (inputs.labels !== undefined) {
       const labels = this.intLabels(inputs.labels, 'labels', B);
-      out.loss = crossEntropyLoss(this.kernels, logits, labels, B, C, -100, this.classifier.dLogits);
-      this.pending = () => this.backbone.backward(null, this.classifier.backward());
+      out.loss = crossEntropyLoss(this.kernels, logits, labels, B, C, -100, this.head.dLogits);
+      this.pending = () => this.backbone.backward(null, this.head.backward());
     }
     return out;
   }

@@ -3,66 +3,59 @@
 import type { DropoutSpec, Kernels } from '../tensor/kernels.js';
 import { dropoutHash } from '../tensor/kernels.js';
 import type { BertConfig } from './config.js';
-import type { ParameterStore, ParamSpec } from './params.js';
+import type { ParamRef, ParamScope, WeightBias } from './params.js';
 
-/** Parameter names and shapes of the backbone under `prefix` ('bert.' inside heads, '' for BertModel). */
-export function backboneSpecs(c: BertConfig, prefix: string, addPooler: boolean): ParamSpec[] {
+/** modeling_bert.py BertEmbeddings: word, position and token type embeddings, then LayerNorm (and dropout). */
+interface EmbeddingParams {
+  word: ParamRef;
+  pos: ParamRef;
+  type: ParamRef;
+  lnW: ParamRef;
+  lnB: ParamRef;
+}
+
+function declareEmbeddings(vb: ParamScope, c: BertConfig): EmbeddingParams {
+  const H = c.hiddenSize;
+  const word = vb.param('word_embeddings.weight', [c.vocabSize, H]);
+  const pos = vb.param('position_embeddings.weight', [c.maxPositionEmbeddings, H]);
+  const type = vb.param('token_type_embeddings.weight', [c.typeVocabSize, H]);
+  const ln = vb.layerNorm('LayerNorm', H);
+  return { word, pos, type, lnW: ln.weight, lnB: ln.bias };
+}
+
+/** modeling_bert.py BertLayer: BertAttention (BertSelfAttention, BertSelfOutput), BertIntermediate, BertOutput. */
+interface LayerParams {
+  qkvW: ParamRef;
+  qkvB: ParamRef;
+  attentionOutput: DenseNormParams;
+  inW: ParamRef;
+  inB: ParamRef;
+  output: DenseNormParams;
+}
+
+/** modeling_bert.py BertSelfOutput and BertOutput (the same module): dense, dropout, LayerNorm(x + residual). */
+interface DenseNormParams {
+  dense: WeightBias;
+  ln: WeightBias;
+}
+
+function declareDenseNorm(vb: ParamScope, out: number, inDim: number): DenseNormParams {
+  return { dense: vb.linear('dense', out, inDim), ln: vb.layerNorm('LayerNorm', out) };
+}
+
+function declareLayer(vb: ParamScope, c: BertConfig): LayerParams {
   const H = c.hiddenSize,
     I = c.intermediateSize;
-  const s: ParamSpec[] = [
-    { name: `${prefix}embeddings.word_embeddings.weight`, shape: [c.vocabSize, H] },
-    { name: `${prefix}embeddings.position_embeddings.weight`, shape: [c.maxPositionEmbeddings, H] },
-    { name: `${prefix}embeddings.token_type_embeddings.weight`, shape: [c.typeVocabSize, H] },
-    { name: `${prefix}embeddings.LayerNorm.weight`, shape: [H] },
-    { name: `${prefix}embeddings.LayerNorm.bias`, shape: [H] },
-  ];
-  for (let l = 0; l < c.numHiddenLayers; l++) {
-    const p = `${prefix}encoder.layer.${l}.`;
-    // query/key/value weights, then their biases, adjacent: one fused [3H, H] GEMM computes all three.
-    s.push(
-      { name: `${p}attention.self.query.weight`, shape: [H, H] },
-      { name: `${p}attention.self.key.weight`, shape: [H, H] },
-      { name: `${p}attention.self.value.weight`, shape: [H, H] },
-      { name: `${p}attention.self.query.bias`, shape: [H] },
-      { name: `${p}attention.self.key.bias`, shape: [H] },
-      { name: `${p}attention.self.value.bias`, shape: [H] },
-      { name: `${p}attention.output.dense.weight`, shape: [H, H] },
-      { name: `${p}attention.output.dense.bias`, shape: [H] },
-      { name: `${p}attention.output.LayerNorm.weight`, shape: [H] },
-      { name: `${p}attention.output.LayerNorm.bias`, shape: [H] },
-      { name: `${p}intermediate.dense.weight`, shape: [I, H] },
-      { name: `${p}intermediate.dense.bias`, shape: [I] },
-      { name: `${p}output.dense.weight`, shape: [H, I] },
-      { name: `${p}output.dense.bias`, shape: [H] },
-      { name: `${p}output.LayerNorm.weight`, shape: [H] },
-      { name: `${p}output.LayerNorm.bias`, shape: [H] },
-    );
-  }
-  if (addPooler) {
-    s.push({ name: `${prefix}pooler.dense.weight`, shape: [H, H] }, { name: `${prefix}pooler.dense.bias`, shape: [H] });
-  }
-  return s;
-}
-
-/** A parameter and its gradient. */
-interface PG {
-  w: Float32Array;
-  g: Float32Array;
-}
-
-interface LayerParams {
-  qkvW: PG;
-  qkvB: PG;
-  aoW: PG;
-  aoB: PG;
-  ln1W: PG;
-  ln1B: PG;
-  inW: PG;
-  inB: PG;
-  outW: PG;
-  outB: PG;
-  ln2W: PG;
-  ln2B: PG;
+  // BertSelfAttention: query/key/value weights, then their biases, adjacent: one fused [3H, H] GEMM computes all three.
+  const self = vb.pp('attention').pp('self');
+  const qkv = ['query', 'key', 'value'];
+  const qkvW = self.adjacent(qkv.map((m) => self.pp(m).param('weight', [H, H])));
+  const qkvB = self.adjacent(qkv.map((m) => self.pp(m).param('bias', [H])));
+  const attentionOutput = declareDenseNorm(vb.pp('attention').pp('output'), H, H);
+  // BertIntermediate: dense + activation.
+  const inter = vb.pp('intermediate').linear('dense', I, H);
+  const output = declareDenseNorm(vb.pp('output'), H, I);
+  return { qkvW, qkvB, attentionOutput, inW: inter.weight, inB: inter.bias, output };
 }
 
 /** Activations of one encoder layer kept for backward. */
@@ -80,6 +73,22 @@ interface LayerActs {
   ln2Mean: Float32Array;
   ln2Rstd: Float32Array;
   out: Float32Array; // [N, H] layer output
+}
+
+/** What a dense + dropout + residual LayerNorm block keeps: the LayerNorm's input, mean, rstd, and its output. */
+interface DenseNormActs {
+  pre: Float32Array;
+  mean: Float32Array;
+  rstd: Float32Array;
+  out: Float32Array;
+}
+
+function attentionOutputActs(s: LayerActs): DenseNormActs {
+  return { pre: s.ln1In, mean: s.ln1Mean, rstd: s.ln1Rstd, out: s.h1 };
+}
+
+function outputActs(s: LayerActs): DenseNormActs {
+  return { pre: s.ln2In, mean: s.ln2Mean, rstd: s.ln2Rstd, out: s.out };
 }
 
 /** Buffers only backward uses, for one (batch, seqLen). */
@@ -191,9 +200,9 @@ export const FLOAT32_MIN = -3.4028234663852886e38;
 
 /** The BERT backbone over a ParameterStore: forward keeps activations, backward accumulates gradients. */
 export class Backbone {
-  private readonly emb: { word: PG; pos: PG; type: PG; lnW: PG; lnB: PG };
+  private readonly emb: EmbeddingParams;
   private readonly layerParams: LayerParams[] = [];
-  private readonly pool: { w: PG; b: PG } | null;
+  private readonly pool: { w: ParamRef; b: ParamRef } | null;
   private acts: BackboneActs | null = null;
   private batch: BackboneBatch | null = null;
   private train = false;
@@ -201,42 +210,28 @@ export class Backbone {
   /** Whether the last forward kept every layer's activations (backward, hidden states and attentions need it). */
   private keptAll = false;
 
+  /**
+   * Declares the backbone's parameters under `vb` ('bert.' inside the heads, '' for BertModel): modeling_bert.py
+   * BertModel's embeddings, encoder.layer.N and (with `addPooler`) pooler. The views are usable once the table
+   * that `vb` belongs to is allocated.
+   */
   constructor(
     readonly config: BertConfig,
-    readonly store: ParameterStore,
-    readonly prefix: string,
+    vb: ParamScope,
     readonly addPooler: boolean,
     private readonly kernels: Kernels,
   ) {
-    const pg = (name: string): PG => ({ w: store.view(name), g: store.gradView(name) });
-    const p = prefix;
-    this.emb = {
-      word: pg(`${p}embeddings.word_embeddings.weight`),
-      pos: pg(`${p}embeddings.position_embeddings.weight`),
-      type: pg(`${p}embeddings.token_type_embeddings.weight`),
-      lnW: pg(`${p}embeddings.LayerNorm.weight`),
-      lnB: pg(`${p}embeddings.LayerNorm.bias`),
-    };
-    for (let l = 0; l < config.numHiddenLayers; l++) {
-      const q = `${p}encoder.layer.${l}.`;
-      const qkvW = store.span(`${q}attention.self.query.weight`, 3);
-      const qkvB = store.span(`${q}attention.self.query.bias`, 3);
-      this.layerParams.push({
-        qkvW: { w: qkvW.data, g: qkvW.grad },
-        qkvB: { w: qkvB.data, g: qkvB.grad },
-        aoW: pg(`${q}attention.output.dense.weight`),
-        aoB: pg(`${q}attention.output.dense.bias`),
-        ln1W: pg(`${q}attention.output.LayerNorm.weight`),
-        ln1B: pg(`${q}attention.output.LayerNorm.bias`),
-        inW: pg(`${q}intermediate.dense.weight`),
-        inB: pg(`${q}intermediate.dense.bias`),
-        outW: pg(`${q}output.dense.weight`),
-        outB: pg(`${q}output.dense.bias`),
-        ln2W: pg(`${q}output.LayerNorm.weight`),
-        ln2B: pg(`${q}output.LayerNorm.bias`),
-      });
-    }
-    this.pool = addPooler ? { w: pg(`${p}pooler.dense.weight`), b: pg(`${p}pooler.dense.bias`) } : null;
+    this.emb = declareEmbeddings(vb.pp('embeddings'), config);
+    const layers = vb.pp('encoder').pp('layer');
+    for (let l = 0; l < config.numHiddenLayers; l++) this.layerParams.push(declareLayer(layers.pp(l), config));
+    // BertPooler: dense + tanh on the first token.
+    const pool = addPooler ? vb.pp('pooler').linear('dense', config.hiddenSize, config.hiddenSize) : null;
+    this.pool = pool ? { w: pool.weight, b: pool.bias } : null;
+  }
+
+  /** The word embedding matrix (the MLM decoder is tied to it). */
+  get wordEmbeddings(): ParamRef {
+    return this.emb.word;
   }
 
   private drop(p: number, site: number): DropoutSpec | null {
@@ -427,38 +422,51 @@ export class Backbone {
     k.add(dX, dTmp, N * H);
   }
 
-  // ---- attention output: dense, dropout, residual, LayerNorm ----
+  // ---- attention output and output (BertSelfOutput, BertOutput): dense, dropout, residual, LayerNorm ----
 
-  private attentionOutputForward(p: LayerParams, x: Float32Array, s: LayerActs, N: number, l: number): void {
-    const k = this.kernels,
-      c = this.config,
-      H = c.hiddenSize;
-    k.linearForward(s.ctx, p.aoW.w, p.aoB.w, s.ln1In, N, H, H);
-    const d = this.drop(c.hiddenDropoutProb, 2 + 3 * l);
-    if (d) k.dropoutForward(s.ln1In, s.ln1In, N * H, d);
-    k.layerNormForward(s.ln1In, p.ln1W.w, p.ln1B.w, s.h1, s.ln1Mean, s.ln1Rstd, N, H, c.layerNormEps, x); // ln1In += x first
-  }
-
-  /** dH1 in (d attention block output); writes d(residual input) into dX (overwrite) and d(ctx) into dCtx. */
-  private attentionOutputBackward(
-    p: LayerParams,
-    s: LayerActs,
+  /** y = LayerNorm(dropout(dense(input)) + residual); `a.pre` keeps the LayerNorm's input for backward. */
+  private denseNormForward(
+    p: DenseNormParams,
+    input: Float32Array,
+    inDim: number,
+    residual: Float32Array,
+    a: DenseNormActs,
     N: number,
-    l: number,
-    dH1: Float32Array,
-    dX: Float32Array,
-    dCtx: Float32Array,
+    site: number,
   ): void {
     const k = this.kernels,
       c = this.config,
       H = c.hiddenSize;
-    k.layerNormBackward(dH1, s.ln1In, p.ln1W.w, s.ln1Mean, s.ln1Rstd, dX, p.ln1W.g, p.ln1B.g, N, H);
-    // dX now holds d(ln1In) = d(residual input); the dense branch gets the same gradient through dropout.
-    const d = this.drop(c.hiddenDropoutProb, 2 + 3 * l);
-    const dDense = dH1; // dH1 is no longer needed: reuse it
-    if (d) k.dropoutBackward(dX, dDense, N * H, d);
-    else dDense.set(dX.subarray(0, N * H));
-    k.linearBackward(dDense, s.ctx, p.aoW.w, dCtx, p.aoW.g, p.aoB.g, N, H, H);
+    k.linearForward(input, p.dense.weight.w, p.dense.bias.w, a.pre, N, H, inDim);
+    const d = this.drop(c.hiddenDropoutProb, site);
+    if (d) k.dropoutForward(a.pre, a.pre, N * H, d);
+    k.layerNormForward(a.pre, p.ln.weight.w, p.ln.bias.w, a.out, a.mean, a.rstd, N, H, c.layerNormEps, residual); // pre += residual first
+  }
+
+  /**
+   * dY (d output) in, then reused as scratch; writes d(residual) into dResidual and d(input) into dInput (both
+   * overwritten); accumulates the dense and LayerNorm gradients.
+   */
+  private denseNormBackward(
+    p: DenseNormParams,
+    input: Float32Array,
+    inDim: number,
+    a: DenseNormActs,
+    N: number,
+    site: number,
+    dY: Float32Array,
+    dResidual: Float32Array,
+    dInput: Float32Array,
+  ): void {
+    const k = this.kernels,
+      c = this.config,
+      H = c.hiddenSize;
+    k.layerNormBackward(dY, a.pre, p.ln.weight.w, a.mean, a.rstd, dResidual, p.ln.weight.g, p.ln.bias.g, N, H);
+    // dResidual now holds d(pre) = d(residual input); the dense branch gets the same gradient through dropout.
+    const d = this.drop(c.hiddenDropoutProb, site);
+    if (d) k.dropoutBackward(dResidual, dY, N * H, d);
+    else dY.set(dResidual.subarray(0, N * H));
+    k.linearBackward(dY, input, p.dense.weight.w, dInput, p.dense.weight.g, p.dense.bias.g, N, H, inDim);
   }
 
   // ---- intermediate: dense + activation ----
@@ -493,47 +501,17 @@ export class Backbone {
     k.add(dH1, dTmp, N * H);
   }
 
-  // ---- output: dense, dropout, residual, LayerNorm ----
-
-  private outputForward(p: LayerParams, s: LayerActs, N: number, l: number): void {
-    const k = this.kernels,
-      c = this.config,
-      H = c.hiddenSize;
-    k.linearForward(s.interAct ?? s.inter, p.outW.w, p.outB.w, s.ln2In, N, H, c.intermediateSize);
-    const d = this.drop(c.hiddenDropoutProb, 3 + 3 * l);
-    if (d) k.dropoutForward(s.ln2In, s.ln2In, N * H, d);
-    k.layerNormForward(s.ln2In, p.ln2W.w, p.ln2B.w, s.out, s.ln2Mean, s.ln2Rstd, N, H, c.layerNormEps, s.h1); // ln2In += h1 first
-  }
-
-  /** dOut in (consumed); writes d(h1) (residual part + dense part is added later) into dH1 and d(interAct) into dInterAct. */
-  private outputBackward(
-    p: LayerParams,
-    s: LayerActs,
-    N: number,
-    l: number,
-    dOut: Float32Array,
-    dH1: Float32Array,
-    dInterAct: Float32Array,
-  ): void {
-    const k = this.kernels,
-      c = this.config,
-      H = c.hiddenSize;
-    k.layerNormBackward(dOut, s.ln2In, p.ln2W.w, s.ln2Mean, s.ln2Rstd, dH1, p.ln2W.g, p.ln2B.g, N, H);
-    const d = this.drop(c.hiddenDropoutProb, 3 + 3 * l);
-    if (d) k.dropoutBackward(dH1, dOut, N * H, d);
-    else dOut.set(dH1.subarray(0, N * H));
-    k.linearBackward(dOut, s.interAct!, p.outW.w, dInterAct, p.outW.g, p.outB.g, N, H, c.intermediateSize);
-  }
-
   // ---- layer = attention + attention output + intermediate + output ----
 
   private layerForward(l: number, x: Float32Array, s: LayerActs, batch: BackboneBatch): void {
     const p = this.layerParams[l]!,
       N = batch.B * batch.T;
+    const H = this.config.hiddenSize;
     this.selfAttentionForward(p, x, s, batch, l);
-    this.attentionOutputForward(p, x, s, N, l);
+    this.denseNormForward(p.attentionOutput, s.ctx, H, x, attentionOutputActs(s), N, 2 + 3 * l);
     this.intermediateForward(p, s, N);
-    this.outputForward(p, s, N, l);
+    const inter = s.interAct ?? s.inter;
+    this.denseNormForward(p.output, inter, this.config.intermediateSize, s.h1, outputActs(s), N, 3 + 3 * l);
   }
 
   /** dOut: d(layer output) in, d(layer input) out (same buffer, g.dA). */
@@ -548,13 +526,15 @@ export class Backbone {
     const p = this.layerParams[l]!,
       N = batch.B * batch.T;
     const dH1 = g.dB;
-    this.outputBackward(p, s, N, l, dOut, dH1, g.dI);
+    const H = this.config.hiddenSize,
+      I = this.config.intermediateSize;
+    this.denseNormBackward(p.output, s.interAct!, I, outputActs(s), N, 3 + 3 * l, dOut, dH1, g.dI);
     this.intermediateBackward(p, s, N, g.dI, dH1, g.dC);
     // dOut (g.dA) is free now: it receives d(layer input); g.dC receives d(ctx).
-    this.attentionOutputBackward(p, s, N, l, dH1, dOut, g.dC);
+    this.denseNormBackward(p.attentionOutput, s.ctx, H, attentionOutputActs(s), N, 2 + 3 * l, dH1, dOut, g.dC);
     // selfAttentionBackward uses g.dC as scratch after reading d(ctx) into dQKV, so copy d(ctx) aside first.
     const dCtx = g.dB;
-    dCtx.set(g.dC.subarray(0, N * this.config.hiddenSize));
+    dCtx.set(g.dC.subarray(0, N * H));
     this.selfAttentionBackward(p, x, s, batch, l, dCtx, dOut, g);
   }
 

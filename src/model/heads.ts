@@ -2,42 +2,19 @@
 // forward and backward side by side.
 import type { DropoutSpec, Kernels } from '../tensor/kernels.js';
 import type { BertConfig } from './config.js';
-import type { ParameterStore, ParamSpec } from './params.js';
+import type { ParamRef, ParamScope } from './params.js';
 
-interface PG {
-  w: Float32Array;
-  g: Float32Array;
-}
-
-function pg(store: ParameterStore, name: string): PG {
-  return { w: store.view(name), g: store.gradView(name) };
-}
-
-/** BertLMPredictionHead: dense → activation → LayerNorm → decoder tied to the word embeddings, + bias. */
+/**
+ * modeling_bert.py BertOnlyMLMHead / BertLMPredictionHead under `cls.predictions`: transform (dense → activation →
+ * LayerNorm), then the decoder tied to the word embeddings, + bias.
+ */
 export class LMHead {
-  static specs(c: BertConfig): ParamSpec[] {
-    const H = c.hiddenSize;
-    return [
-      { name: 'cls.predictions.bias', shape: [c.vocabSize] },
-      { name: 'cls.predictions.transform.dense.weight', shape: [H, H] },
-      { name: 'cls.predictions.transform.dense.bias', shape: [H] },
-      { name: 'cls.predictions.transform.LayerNorm.weight', shape: [H] },
-      { name: 'cls.predictions.transform.LayerNorm.bias', shape: [H] },
-    ];
-  }
-
-  /** The decoder weight and bias are the same parameters as the word embedding and cls.predictions.bias. */
-  static tie(store: ParameterStore, prefix: string): void {
-    store.alias('cls.predictions.decoder.weight', `${prefix}embeddings.word_embeddings.weight`);
-    store.alias('cls.predictions.decoder.bias', 'cls.predictions.bias');
-  }
-
-  private readonly denseW: PG;
-  private readonly denseB: PG;
-  private readonly lnW: PG;
-  private readonly lnB: PG;
-  private readonly decoderW: PG;
-  private readonly decoderB: PG;
+  private readonly denseW: ParamRef;
+  private readonly denseB: ParamRef;
+  private readonly lnW: ParamRef;
+  private readonly lnB: ParamRef;
+  private readonly decoderW: ParamRef;
+  private readonly decoderB: ParamRef;
   private n = 0;
   private pre = new Float32Array(0);
   private act = new Float32Array(0);
@@ -51,18 +28,27 @@ export class LMHead {
   private dX = new Float32Array(0);
   private x: Float32Array = new Float32Array(0);
 
+  /** Declares the head under `vb` (the `cls.predictions` scope); `wordEmbeddings` is the backbone's, tied. */
   constructor(
     private readonly config: BertConfig,
-    store: ParameterStore,
-    prefix: string,
+    vb: ParamScope,
+    wordEmbeddings: ParamRef,
     private readonly kernels: Kernels,
   ) {
-    this.denseW = pg(store, 'cls.predictions.transform.dense.weight');
-    this.denseB = pg(store, 'cls.predictions.transform.dense.bias');
-    this.lnW = pg(store, 'cls.predictions.transform.LayerNorm.weight');
-    this.lnB = pg(store, 'cls.predictions.transform.LayerNorm.bias');
-    this.decoderW = pg(store, `${prefix}embeddings.word_embeddings.weight`);
-    this.decoderB = pg(store, 'cls.predictions.bias');
+    const H = config.hiddenSize;
+    // HF's state dict lists the head's own bias first; the decoder weight and bias are other names of the word
+    // embeddings and of that bias (HF ties them), so their gradients add up in one place.
+    this.decoderB = vb.param('bias', [config.vocabSize]);
+    const transform = vb.pp('transform');
+    const dense = transform.linear('dense', H, H);
+    const ln = transform.layerNorm('LayerNorm', H);
+    this.denseW = dense.weight;
+    this.denseB = dense.bias;
+    this.lnW = ln.weight;
+    this.lnB = ln.bias;
+    this.decoderW = wordEmbeddings;
+    vb.alias('decoder.weight', wordEmbeddings);
+    vb.alias('decoder.bias', this.decoderB);
   }
 
   /** Buffers grow to the largest row count seen and are reused (row counts vary when only labelled rows run). */
@@ -127,17 +113,13 @@ export class LMHead {
   }
 }
 
-/** Optional dropout, then nn.Linear: the classifier / seq_relationship / qa_outputs heads. */
+/**
+ * Optional dropout, then nn.Linear: modeling_bert.py's `classifier` (sequence / token / multiple choice),
+ * BertOnlyNSPHead's `seq_relationship` and the `qa_outputs` of question answering.
+ */
 export class LinearHead {
-  static specs(name: string, out: number, inDim: number): ParamSpec[] {
-    return [
-      { name: `${name}.weight`, shape: [out, inDim] },
-      { name: `${name}.bias`, shape: [out] },
-    ];
-  }
-
-  private readonly w: PG;
-  private readonly b: PG;
+  private readonly w: ParamRef;
+  private readonly b: ParamRef;
   private m = 0;
   private xd = new Float32Array(0);
   /** [m, out] logits of the last forward. */
@@ -147,15 +129,17 @@ export class LinearHead {
   private dX = new Float32Array(0);
   private drop: DropoutSpec | null = null;
 
+  /** Declares nn.Linear(inDim, out) named `name` under `vb` (`classifier`, `cls.seq_relationship`, `qa_outputs`). */
   constructor(
-    store: ParameterStore,
+    vb: ParamScope,
     name: string,
     readonly out: number,
     readonly inDim: number,
     private readonly kernels: Kernels,
   ) {
-    this.w = pg(store, `${name}.weight`);
-    this.b = pg(store, `${name}.bias`);
+    const linear = vb.linear(name, out, inDim);
+    this.w = linear.weight;
+    this.b = linear.bias;
   }
 
   forward(x: Float32Array, m: number, dropout: DropoutSpec | null): Float32Array {

@@ -102,3 +102,128 @@ export class ParameterStore {
     }));
   }
 }
+
+/** A declared parameter: its HF name and shape, and (once the table is allocated) its value and gradient views. */
+export interface ParamRef {
+  readonly name: string;
+  readonly shape: readonly number[];
+  /** The values (a view into the flat buffer; empty until {@link ParamTable.allocate}). */
+  w: Float32Array;
+  /** The gradient (a view into the flat gradient buffer; empty until allocated). */
+  g: Float32Array;
+}
+
+/** Values and gradient of an nn.Linear or nn.LayerNorm: `weight` then `bias`, adjacent in the buffer. */
+export interface WeightBias {
+  weight: ParamRef;
+  bias: ParamRef;
+}
+
+const UNBOUND = new Float32Array(0);
+
+/**
+ * Where the model declares its parameters, each name written once. Modules declare under scoped names (candle's
+ * `vb.pp("attention").pp("self")`), in the order the flat buffer lays them out; `allocate` then builds the one
+ * ParameterStore and points every declared reference at its views, so specs and views come from one walk.
+ */
+export class ParamTable {
+  private readonly specs: ParamSpec[] = [];
+  private readonly binds: ((store: ParameterStore) => void)[] = [];
+  private readonly aliases: [alias: string, target: string][] = [];
+  private store: ParameterStore | null = null;
+
+  /** The scope whose names start with `prefix` ('' or 'bert.'). */
+  scope(prefix = ''): ParamScope {
+    return new ParamScope(this, prefix);
+  }
+
+  declare(name: string, shape: number[]): ParamRef {
+    if (this.store) throw new Error(`ParamTable: ${name} declared after the parameters were allocated`);
+    const ref: ParamRef = { name, shape: shape.slice(), w: UNBOUND, g: UNBOUND };
+    this.specs.push({ name, shape: shape.slice() });
+    this.binds.push((store) => {
+      ref.w = store.view(name);
+      ref.g = store.gradView(name);
+    });
+    return ref;
+  }
+
+  /** One reference over parameters declared one after another (e.g. query/key/value weights for a fused GEMM). */
+  adjacent(refs: ParamRef[]): ParamRef {
+    const first = refs[0];
+    if (!first) throw new Error('ParamTable.adjacent: no parameters given');
+    const at = this.specs.findIndex((s) => s.name === first.name);
+    refs.forEach((r, i) => {
+      if (this.specs[at + i]?.name !== r.name)
+        throw new Error(`ParamTable.adjacent: ${r.name} is not declared right after ${refs[i - 1]?.name ?? '?'}`);
+    });
+    const total = refs.reduce((n, r) => n + r.shape.reduce((a, b) => a * b, 1), 0);
+    const ref: ParamRef = { name: first.name, shape: [total], w: UNBOUND, g: UNBOUND };
+    this.binds.push((store) => {
+      const span = store.span(first.name, refs.length);
+      ref.w = span.data;
+      ref.g = span.grad;
+    });
+    return ref;
+  }
+
+  /** `alias` is another name of `target` (tied weights: one storage, one gradient). */
+  alias(alias: string, target: ParamRef): void {
+    this.aliases.push([alias, target.name]);
+  }
+
+  /** Builds the store in declaration order, applies the aliases and binds every reference. Once. */
+  allocate(): ParameterStore {
+    if (this.store) throw new Error('ParamTable: allocate() called twice');
+    const store = new ParameterStore(this.specs);
+    for (const [alias, target] of this.aliases) store.alias(alias, target);
+    for (const bind of this.binds) bind(store);
+    this.store = store;
+    return store;
+  }
+}
+
+/** A name prefix inside a {@link ParamTable}: `pp` goes one module down, `param` declares a leaf. */
+export class ParamScope {
+  constructor(
+    private readonly table: ParamTable,
+    /** The names' prefix, '' or ending in '.'. */
+    readonly path: string,
+  ) {}
+
+  /** The scope of a submodule (candle's `pp`, "push prefix"): `vb.pp('encoder').pp('layer').pp(3)`. */
+  pp(name: string | number): ParamScope {
+    return new ParamScope(this.table, `${this.path}${name}.`);
+  }
+
+  /** The full name of a leaf of this scope. */
+  name(leaf: string): string {
+    return `${this.path}${leaf}`;
+  }
+
+  param(leaf: string, shape: number[]): ParamRef {
+    return this.table.declare(this.name(leaf), shape);
+  }
+
+  /** nn.Linear(inDim, out) named `module`: weight [out, inDim] as PyTorch stores it, then bias [out]. */
+  linear(module: string, out: number, inDim: number): WeightBias {
+    const s = this.pp(module);
+    return { weight: s.param('weight', [out, inDim]), bias: s.param('bias', [out]) };
+  }
+
+  /** nn.LayerNorm(dim) named `module`: weight then bias, [dim] each. */
+  layerNorm(module: string, dim: number): WeightBias {
+    const s = this.pp(module);
+    return { weight: s.param('weight', [dim]), bias: s.param('bias', [dim]) };
+  }
+
+  /** See {@link ParamTable.adjacent}. */
+  adjacent(refs: ParamRef[]): ParamRef {
+    return this.table.adjacent(refs);
+  }
+
+  /** Declares `leaf` of this scope as another name of `target` (tied weights). */
+  alias(leaf: string, target: ParamRef): void {
+    this.table.alias(this.name(leaf), target);
+  }
+}

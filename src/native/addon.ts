@@ -2,150 +2,40 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type { Kernels } from '../tensor/kernels.js';
 
-type GemmFn = (
-  transA: boolean,
-  transB: boolean,
-  m: number,
-  n: number,
-  k: number,
-  alpha: number,
-  a: Float32Array,
-  lda: number,
-  b: Float32Array,
-  ldb: number,
-  beta: number,
-  c: Float32Array,
-  ldc: number,
-) => void;
+/** A Kernels method's arguments. */
+type Args<K extends keyof Kernels> = Kernels[K] extends (...args: infer A) => unknown ? A : never;
+/** Arguments without the last one (the addon takes dropout as two numbers instead of a DropoutSpec). */
+type WithoutLast<T extends unknown[]> = T extends [...infer Head, unknown] ? Head : never;
 
-/** The raw functions of the addon (argument order of native/src/addon.cc; dropout passed as p, seed). */
+/**
+ * The raw functions of the addon (argument order of native/src/addon.cc). Where they take what the Kernels contract
+ * takes, their type is the contract's; otherwise activations are codes and dropout is (p, seed).
+ */
 export interface NativeAddon {
-  gemm: GemmFn;
+  gemm: Kernels['gemm'];
   /** The library's own sgemm (oneDNN / CBLAS) with nothing of ours around it: the benchmark's reference. */
-  sgemmReference: GemmFn;
+  sgemmReference: Kernels['gemm'];
   /** The portable built-in kernel, whatever library the addon was built with. */
-  sgemmBuiltin: GemmFn;
+  sgemmBuiltin: Kernels['gemm'];
   /** act: an activation code, or -1 for none. */
-  linearForward(
-    x: Float32Array,
-    w: Float32Array,
-    bias: Float32Array | null,
-    y: Float32Array,
-    m: number,
-    n: number,
-    k: number,
-    act: number,
-  ): void;
-  linearBackward(
-    dy: Float32Array,
-    x: Float32Array,
-    w: Float32Array,
-    dx: Float32Array | null,
-    dw: Float32Array,
-    db: Float32Array | null,
-    m: number,
-    n: number,
-    k: number,
-  ): void;
+  linearForward(...args: [...WithoutLast<Required<Args<'linearForward'>>>, act: number]): void;
+  linearBackward: Kernels['linearBackward'];
   activationForward(act: number, x: Float32Array, y: Float32Array, n: number): void;
   activationBackward(act: number, x: Float32Array, dy: Float32Array, dx: Float32Array, n: number): void;
-  layerNormForward(
-    x: Float32Array,
-    gamma: Float32Array,
-    beta: Float32Array,
-    y: Float32Array,
-    mean: Float32Array,
-    rstd: Float32Array,
-    rows: number,
-    cols: number,
-    eps: number,
-    residual: Float32Array | null,
-  ): void;
-  layerNormBackward(
-    dy: Float32Array,
-    x: Float32Array,
-    gamma: Float32Array,
-    mean: Float32Array,
-    rstd: Float32Array,
-    dx: Float32Array,
-    dgamma: Float32Array,
-    dbeta: Float32Array,
-    rows: number,
-    cols: number,
-  ): void;
-  attentionForward(
-    q: Float32Array,
-    k: Float32Array,
-    v: Float32Array,
-    ld: number,
-    maskBias: Float32Array,
-    probs: Float32Array | null,
-    ctx: Float32Array,
-    ldCtx: number,
-    batch: number,
-    seqLen: number,
-    heads: number,
-    headDim: number,
-    scale: number,
-    p: number,
-    seed: number,
-  ): void;
-  attentionBackward(
-    dctx: Float32Array,
-    ldCtx: number,
-    q: Float32Array,
-    k: Float32Array,
-    v: Float32Array,
-    ld: number,
-    probs: Float32Array,
-    dq: Float32Array,
-    dk: Float32Array,
-    dv: Float32Array,
-    batch: number,
-    seqLen: number,
-    heads: number,
-    headDim: number,
-    scale: number,
-    p: number,
-    seed: number,
-  ): void;
-  embeddingForward(
-    ids: Int32Array,
-    table: Float32Array,
-    out: Float32Array,
-    n: number,
-    dim: number,
-    accumulate: boolean,
-  ): void;
-  embeddingBackward(ids: Int32Array, dout: Float32Array, dtable: Float32Array, n: number, dim: number): void;
+  layerNormForward(...args: Required<Args<'layerNormForward'>>): void;
+  layerNormBackward: Kernels['layerNormBackward'];
+  attentionForward(...args: [...WithoutLast<Args<'attentionForward'>>, p: number, seed: number]): void;
+  attentionBackward(...args: [...WithoutLast<Args<'attentionBackward'>>, p: number, seed: number]): void;
+  embeddingForward: Kernels['embeddingForward'];
+  embeddingBackward: Kernels['embeddingBackward'];
   dropout(x: Float32Array, y: Float32Array, n: number, p: number, seed: number): void;
-  add(dst: Float32Array, src: Float32Array, n: number): void;
-  softmaxCrossEntropy(
-    logits: Float32Array,
-    labels: Int32Array,
-    n: number,
-    c: number,
-    ignoreIndex: number,
-    dlogits: Float32Array | null,
-    gradScale: number,
-  ): { lossSum: number; count: number };
-  adamwStep(
-    params: Float32Array,
-    grads: Float32Array,
-    m: Float32Array,
-    v: Float32Array,
-    n: number,
-    lr: number,
-    beta1: number,
-    beta2: number,
-    eps: number,
-    weightDecay: number,
-    bc1: number,
-    bc2: number,
-  ): void;
-  sumSquares(x: Float32Array, n: number): number;
-  scale(x: Float32Array, n: number, s: number): void;
+  add: Kernels['add'];
+  softmaxCrossEntropy: Kernels['softmaxCrossEntropy'];
+  adamwStep: Kernels['adamwStep'];
+  sumSquares: Kernels['sumSquares'];
+  scale: Kernels['scale'];
   /** The GEMM library behind the addon ('oneDNN 2.6.3', 'OpenBLAS', 'Accelerate', 'builtin') and its thread count. */
   info(): { library: string; threads: number; isa: string };
   setNumThreads(n: number): void;

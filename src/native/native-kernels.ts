@@ -19,11 +19,15 @@ function actCode(act: Activation): number {
   return code;
 }
 
+/** A contract call's trailing dropout spec as the addon's (p, seed); no dropout is p = 0. */
+function dropoutAsNumbers<A extends unknown[]>(args: [...A, DropoutSpec | null]): [...A, number, number] {
+  const dropout = args[args.length - 1] as DropoutSpec | null;
+  return [...(args.slice(0, -1) as A), dropout ? dropout.p : 0, dropout ? dropout.seed | 0 : 0];
+}
+
 /** Kernels backed by the addon; `name` says which GEMM library it was built with. */
 export function createNativeKernels(addon: NativeAddon): Kernels {
   const info = addon.info();
-  const dp = (d: DropoutSpec | null): number => (d ? d.p : 0);
-  const ds = (d: DropoutSpec | null): number => (d ? d.seed | 0 : 0);
   return {
     name: `native (${info.library})`,
     gemm: addon.gemm,
@@ -41,46 +45,8 @@ export function createNativeKernels(addon: NativeAddon): Kernels {
       addon.layerNormForward(x, gamma, beta, y, mean, rstd, rows, cols, eps, residual ?? null);
     },
     layerNormBackward: addon.layerNormBackward,
-    attentionForward(q, k, v, ld, maskBias, probs, ctx, ldCtx, batch, seqLen, heads, headDim, scale, dropout) {
-      addon.attentionForward(
-        q,
-        k,
-        v,
-        ld,
-        maskBias,
-        probs,
-        ctx,
-        ldCtx,
-        batch,
-        seqLen,
-        heads,
-        headDim,
-        scale,
-        dp(dropout),
-        ds(dropout),
-      );
-    },
-    attentionBackward(dctx, ldCtx, q, k, v, ld, probs, dq, dk, dv, batch, seqLen, heads, headDim, scale, dropout) {
-      addon.attentionBackward(
-        dctx,
-        ldCtx,
-        q,
-        k,
-        v,
-        ld,
-        probs,
-        dq,
-        dk,
-        dv,
-        batch,
-        seqLen,
-        heads,
-        headDim,
-        scale,
-        dp(dropout),
-        ds(dropout),
-      );
-    },
+    attentionForward: (...args) => addon.attentionForward(...dropoutAsNumbers(args)),
+    attentionBackward: (...args) => addon.attentionBackward(...dropoutAsNumbers(args)),
     add: addon.add,
     embeddingForward: addon.embeddingForward,
     embeddingBackward: addon.embeddingBackward,

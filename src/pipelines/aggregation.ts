@@ -1,7 +1,7 @@
 // Token-classification post-processing exactly as HF's TokenClassificationPipeline does it: pre-entities from
 // word pieces, word aggregation (first / average / max), B-/I- grouping (simple and word strategies), and "O" filtering.
 import { cleanUpTokenization } from '../tokenizer/tokenizer.js';
-import { argmax } from './math.js';
+import { argmax } from '../tensor/math.js';
 
 export type AggregationStrategy = 'none' | 'simple' | 'first' | 'average' | 'max';
 

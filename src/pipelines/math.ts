@@ -1,4 +1,5 @@
-// Small numeric helpers of the pipelines: softmax and sigmoid in float64, argmax, top-k and vector norms.
+// Small numeric helpers of the pipelines: softmax and sigmoid in float64, top-k and vector norms.
+import { argmax } from '../tensor/math.js';
 
 /** Softmax of `logits[offset .. offset+n)` computed in float64 (max-shifted, so large logits do not overflow). */
 export function softmax(logits: ArrayLike<number>, offset = 0, n = logits.length - offset): Float64Array {
@@ -13,13 +14,6 @@ export function softmax(logits: ArrayLike<number>, offset = 0, n = logits.length
 
 export function sigmoid(x: number): number {
   return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
-}
-
-/** Index of the largest value; the first one on ties, as numpy's argmax. */
-export function argmax(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-  return best;
 }
 
 /** Indices of the k largest values, largest first; ties keep the lower index first. */

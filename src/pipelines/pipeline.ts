@@ -1,41 +1,26 @@
 // pipeline(task, model, options): transformers.js-style callables over a BERT checkpoint folder (or hub id),
 // returning HF's output shapes.
 import { resolveModelPath } from '../io/hub.js';
-import {
-  BertForMaskedLM,
-  BertForQuestionAnswering,
-  BertForSequenceClassification,
-  BertForTokenClassification,
-  BertModel,
-} from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
 import { resolveModelFolder } from '../model/checkpoint.js';
-import type { GroupedEntity, TokenEntity } from './aggregation.js';
-import type { QaAnswer } from './qa.js';
-import {
-  featureExtraction,
-  fillMask,
-  questionAnswering,
-  textClassification,
-  tokenClassification,
-  type ForwardModel,
-  type RunnerContext,
-} from './tasks.js';
+import type { FeatureExtractionPipeline } from './feature-extraction.js';
+import type { FillMaskPipeline } from './fill-mask.js';
+import type { QuestionAnsweringPipeline } from './question-answering.js';
+import { runnerContext } from './runner.js';
+import { canonicalTask, SUPPORTED_TASKS, type AnyTaskDefinition, type CanonicalTask } from './tasks.js';
+import type { TextClassificationPipeline } from './text-classification.js';
+import type { TokenClassificationPipeline } from './token-classification.js';
 import { loadPipelineTokenizer } from './tokenizer.js';
-import type {
-  FeatureExtractionCallOptions,
-  FillMaskCallOptions,
-  FillMaskResult,
-  LabelScore,
-  PipelineOptions,
-  PipelineTokenizer,
-  QaInput,
-  QuestionAnsweringCallOptions,
-  Task,
-  TextClassificationCallOptions,
-  TextInput,
-  TokenClassificationCallOptions,
-} from './types.js';
+import type { PipelineOptions, PipelineTokenizer, Task } from './types.js';
+
+export { canonicalTask, TASKS, type CanonicalTask } from './tasks.js';
+export type {
+  FeatureExtractionPipeline,
+  FillMaskPipeline,
+  QuestionAnsweringPipeline,
+  TextClassificationPipeline,
+  TokenClassificationPipeline,
+};
 
 /** What every pipeline carries besides its call signature. */
 export interface PipelineBase<I, O, C> {
@@ -49,79 +34,6 @@ export interface PipelineBase<I, O, C> {
   predictEach(inputs: I[], options?: C): Promise<O[]>;
 }
 
-export interface TextClassificationPipeline extends PipelineBase<
-  TextInput,
-  LabelScore[],
-  TextClassificationCallOptions
-> {
-  /** One text: its topK labels, best first. */
-  (input: TextInput, options?: TextClassificationCallOptions): Promise<LabelScore[]>;
-  /** Several texts: one {label, score} each when topK is 1 (HF's shape), else a list per text. */
-  (inputs: TextInput[], options?: TextClassificationCallOptions): Promise<LabelScore[] | LabelScore[][]>;
-}
-
-export interface FillMaskPipeline extends PipelineBase<
-  string,
-  FillMaskResult[] | FillMaskResult[][],
-  FillMaskCallOptions
-> {
-  /** One text: topK predictions (a list per [MASK] when there are several). */
-  (input: string, options?: FillMaskCallOptions): Promise<FillMaskResult[] | FillMaskResult[][]>;
-  (inputs: string[], options?: FillMaskCallOptions): Promise<(FillMaskResult[] | FillMaskResult[][])[]>;
-}
-
-export interface TokenClassificationPipeline extends PipelineBase<
-  string,
-  TokenEntity[] | GroupedEntity[],
-  TokenClassificationCallOptions
-> {
-  (input: string, options?: TokenClassificationCallOptions): Promise<TokenEntity[] | GroupedEntity[]>;
-  (inputs: string[], options?: TokenClassificationCallOptions): Promise<(TokenEntity[] | GroupedEntity[])[]>;
-}
-
-export interface QuestionAnsweringPipeline extends PipelineBase<
-  QaInput,
-  QaAnswer | QaAnswer[],
-  QuestionAnsweringCallOptions
-> {
-  /** One question: the best answer, or a list when topK > 1. */
-  (input: QaInput, options?: QuestionAnsweringCallOptions): Promise<QaAnswer | QaAnswer[]>;
-  (question: string, context: string, options?: QuestionAnsweringCallOptions): Promise<QaAnswer | QaAnswer[]>;
-  (inputs: QaInput[], options?: QuestionAnsweringCallOptions): Promise<(QaAnswer | QaAnswer[])[]>;
-}
-
-export interface FeatureExtractionPipeline extends PipelineBase<
-  string,
-  number[] | number[][],
-  FeatureExtractionCallOptions
-> {
-  /** One text: [tokens][hidden] without pooling, [hidden] with cls/mean pooling. */
-  (input: string, options?: FeatureExtractionCallOptions): Promise<number[] | number[][]>;
-  (inputs: string[], options?: FeatureExtractionCallOptions): Promise<(number[] | number[][])[]>;
-}
-
-export type CanonicalTask =
-  'text-classification' | 'fill-mask' | 'token-classification' | 'question-answering' | 'feature-extraction';
-
-const ALIASES: Record<Task, CanonicalTask> = {
-  'text-classification': 'text-classification',
-  'sentiment-analysis': 'text-classification',
-  'fill-mask': 'fill-mask',
-  'token-classification': 'token-classification',
-  ner: 'token-classification',
-  'question-answering': 'question-answering',
-  'feature-extraction': 'feature-extraction',
-};
-
-export const TASKS = Object.keys(ALIASES) as Task[];
-
-/** The canonical name of a task or alias; a clear error for anything else. */
-export function canonicalTask(task: string): CanonicalTask {
-  const canonical = ALIASES[task as Task];
-  if (!canonical) throw new Error(`unknown task "${task}"; supported: ${TASKS.join(', ')}`);
-  return canonical;
-}
-
 /** Resolves a model argument to a local folder: a folder as is, a hub id ("org/name") through the HF cache. */
 export async function resolveModel(model: string | undefined, options: PipelineOptions): Promise<string> {
   if (!model) {
@@ -130,17 +42,6 @@ export async function resolveModel(model: string | undefined, options: PipelineO
     );
   }
   return resolveModelPath(model, { revision: options.revision });
-}
-
-function context<O>(model: ForwardModel<O>, tokenizer: PipelineTokenizer, options: PipelineOptions): RunnerContext<O> {
-  const limit = Math.min(tokenizer.modelMaxLength, model.config.maxPositionEmbeddings);
-  const maxLength = Math.min(options.maxLength ?? limit, limit);
-  const batchSize = options.batchSize ?? 8;
-  if (!Number.isInteger(batchSize) || batchSize < 1)
-    throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
-  if (!Number.isInteger(maxLength) || maxLength < 3)
-    throw new RangeError(`maxLength must be an integer >= 3, got ${maxLength}`);
-  return { model, tokenizer, maxLength, batchSize };
 }
 
 /** Attaches the shared properties to a call function (a pipeline is a function, as in transformers.js). */
@@ -176,100 +77,15 @@ export async function pipeline(task: Task, model?: string, options: PipelineOpti
   // One real path for the tokenizer and the model: a folder symlink swapped meanwhile cannot pair two versions.
   const folder = resolveModelFolder(dir);
   const tokenizer = await loadPipelineTokenizer(options.tokenizer ?? folder);
-  const load = { kernels: options.kernels, warn: options.warn };
-  switch (canonical) {
-    case 'text-classification': {
-      const m = await BertForSequenceClassification.fromPretrained(folder, load);
-      const ctx = context(m, tokenizer, options);
-      const predictEach = async (inputs: TextInput[], o?: TextClassificationCallOptions) =>
-        textClassification(ctx, inputs, o);
-      const call = async (input: TextInput | TextInput[], o?: TextClassificationCallOptions) => {
-        if (!Array.isArray(input)) return (await predictEach([input], o))[0];
-        const each = await predictEach(input, o);
-        return (o?.topK ?? 1) === 1 ? each.map((r) => r[0]) : each;
-      };
-      return callable(call, {
-        task: canonical,
-        model: dir,
-        config: m.config,
-        tokenizer,
-        predictEach,
-      }) as TextClassificationPipeline;
-    }
-    case 'fill-mask': {
-      const m = await BertForMaskedLM.fromPretrained(folder, load);
-      const ctx = context(m, tokenizer, options);
-      const predictEach = async (inputs: string[], o?: FillMaskCallOptions) => fillMask(ctx, inputs, o);
-      const call = async (input: string | string[], o?: FillMaskCallOptions) =>
-        Array.isArray(input) ? predictEach(input, o) : (await predictEach([input], o))[0];
-      return callable(call, {
-        task: canonical,
-        model: dir,
-        config: m.config,
-        tokenizer,
-        predictEach,
-      }) as FillMaskPipeline;
-    }
-    case 'token-classification': {
-      const m = await BertForTokenClassification.fromPretrained(folder, load);
-      const ctx = context(m, tokenizer, options);
-      const predictEach = async (inputs: string[], o?: TokenClassificationCallOptions) =>
-        tokenClassification(ctx, inputs, o);
-      const call = async (input: string | string[], o?: TokenClassificationCallOptions) =>
-        Array.isArray(input) ? predictEach(input, o) : (await predictEach([input], o))[0];
-      return callable(call, {
-        task: canonical,
-        model: dir,
-        config: m.config,
-        tokenizer,
-        predictEach,
-      }) as TokenClassificationPipeline;
-    }
-    case 'question-answering': {
-      const m = await BertForQuestionAnswering.fromPretrained(folder, load);
-      const ctx = context(m, tokenizer, options);
-      const predictEach = async (inputs: QaInput[], o?: QuestionAnsweringCallOptions) => {
-        const ranked = questionAnswering(ctx, inputs, o);
-        // HF returns the answer itself for top_k 1, a list otherwise.
-        return ranked.map((answers) => ((o?.topK ?? 1) === 1 && answers.length === 1 ? answers[0] : answers));
-      };
-      const call = async (
-        input: QaInput | QaInput[] | string,
-        contextOrOptions?: string | QuestionAnsweringCallOptions,
-        maybeOptions?: QuestionAnsweringCallOptions,
-      ) => {
-        if (typeof input === 'string') {
-          if (typeof contextOrOptions !== 'string')
-            throw new TypeError('question-answering: pass (question, context) or {question, context}');
-          return (await predictEach([{ question: input, context: contextOrOptions }], maybeOptions))[0];
-        }
-        const o = typeof contextOrOptions === 'string' ? maybeOptions : contextOrOptions;
-        return Array.isArray(input) ? predictEach(input, o) : (await predictEach([input], o))[0];
-      };
-      return callable(call, {
-        task: canonical,
-        model: dir,
-        config: m.config,
-        tokenizer,
-        predictEach,
-      }) as QuestionAnsweringPipeline;
-    }
-    case 'feature-extraction': {
-      const m = await BertModel.fromPretrained(folder, { ...load, warn: options.warn ?? (() => {}) });
-      const ctx = context(m, tokenizer, options);
-      const predictEach = async (inputs: string[], o?: FeatureExtractionCallOptions) =>
-        featureExtraction(ctx, inputs, o);
-      const call = async (input: string | string[], o?: FeatureExtractionCallOptions) =>
-        Array.isArray(input) ? predictEach(input, o) : (await predictEach([input], o))[0];
-      return callable(call, {
-        task: canonical,
-        model: dir,
-        config: m.config,
-        tokenizer,
-        predictEach,
-      }) as FeatureExtractionPipeline;
-    }
-  }
+  const row = SUPPORTED_TASKS[canonical] as AnyTaskDefinition;
+  const loaded = await row.loadModel(folder, { kernels: options.kernels, warn: options.warn });
+  const ctx = runnerContext(loaded, tokenizer, options);
+  const predictEach = async (inputs: never[], o?: never) => row.run(ctx, inputs, o);
+  const call =
+    row.call?.(predictEach) ??
+    (async (input: never | never[], o?: never) =>
+      Array.isArray(input) ? predictEach(input, o) : (await predictEach([input], o))[0]);
+  return callable(call, { task: canonical, model: dir, config: loaded.config, tokenizer, predictEach }) as AnyPipeline;
 }
 
 export type AnyPipeline =

@@ -74,21 +74,7 @@ function actDerivative(act: Activation, x: number): number {
   }
 }
 
-function gemm(
-  transA: boolean,
-  transB: boolean,
-  m: number,
-  n: number,
-  k: number,
-  alpha: number,
-  a: Float32Array,
-  lda: number,
-  b: Float32Array,
-  ldb: number,
-  beta: number,
-  c: Float32Array,
-  ldc: number,
-): void {
+const gemm: Kernels['gemm'] = (transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) => {
   // BLAS semantics: beta = 0 overwrites C, so NaN/garbage in C never leaks into the result.
   for (let i = 0; i < m; i++) {
     const ci = i * ldc;
@@ -223,7 +209,7 @@ function gemm(
       }
     }
   }
-}
+};
 
 function keepScale(p: number): number {
   return p > 0 ? 1 / (1 - p) : 1;

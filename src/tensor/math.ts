@@ -1,4 +1,15 @@
-// Scalar math the kernels need that JavaScript's Math lacks: erf in double precision (fdlibm s_erf.c port).
+// Scalar math that JavaScript's Math lacks: erf in double precision (fdlibm s_erf.c port) and argmax.
+
+/**
+ * Index of the largest of `values[offset .. offset + n)`, counted from `offset`; the first one on ties, as numpy's
+ * argmax. The one argmax of the library: pipelines, metrics and evaluation all call it.
+ */
+export function argmax(values: ArrayLike<number>, offset = 0, n = values.length - offset): number {
+  let best = 0;
+  // offset + i < offset + n <= values.length: every index read is inside the array.
+  for (let i = 1; i < n; i++) if (values[offset + i]! > values[offset + best]!) best = i;
+  return best;
+}
 
 const erx = 8.45062911510467529297e-1;
 const efx8 = 1.02703333676410069053;

@@ -22,16 +22,3 @@ export function tensor(data: Float32Array, shape: number[]): Tensor {
   }
   return { shape, data };
 }
-
-/**
- * The shape of a tensor whose rank the caller knows (a model output), as a tuple to destructure; another rank is
- * a bug in the caller or the model, reported with the shape rather than read as undefined dimensions.
- */
-export function dimsOf(t: Tensor, rank: 2): [number, number];
-export function dimsOf(t: Tensor, rank: 3): [number, number, number];
-export function dimsOf(t: Tensor, rank: 4): [number, number, number, number];
-export function dimsOf(t: Tensor, rank: number): readonly number[] {
-  if (t.shape.length !== rank)
-    throw new RangeError(`expected a tensor of rank ${rank}, got one of shape [${t.shape.join(', ')}]`);
-  return t.shape;
-}

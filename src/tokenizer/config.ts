@@ -8,9 +8,7 @@ import {
   openSync,
   readSync,
   realpathSync,
-  renameSync,
   statSync,
-  writeFileSync,
   type BigIntStats,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -664,13 +662,6 @@ function readFolderSpec(dir: string, reads: FolderReads): TokenizerSpec {
     modelMaxLength: info.modelMaxLength,
     neverSplit: info.neverSplit,
   });
-}
-
-/** Writes a file through a temporary name, so that a failure never leaves half a file behind. */
-export function writeFileAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
 }
 
 export function ensureDir(dir: string): void {

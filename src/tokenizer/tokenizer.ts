@@ -1,5 +1,6 @@
 // BertTokenizer: HF-identical BERT tokenization (ids, type ids, offsets), pairs, truncation, padding, decode, save.
 import { join } from 'node:path';
+import { writeFileAtomic } from '../io/files.js';
 import { AddedTokenMatcher, type AddedToken } from './added-tokens.js';
 import {
   ensureDir,
@@ -7,7 +8,6 @@ import {
   parseTokenizerJson,
   readTokenizerFolder,
   specFromVocab,
-  writeFileAtomic,
   type NormalizerSpec,
   type SpecialTokenNames,
   type TemplatePiece,

@@ -1,6 +1,7 @@
 // Writes a trained WordPiece vocabulary as a HF tokenizer folder: vocab.txt, tokenizer.json, tokenizer_config.json.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../io/files.js';
 
 /** How the tokenizer that goes with the vocabulary normalises text (BertNormalizer's settings). */
 export interface BertTokenizerFilesOptions {
@@ -123,14 +124,11 @@ export function bertTokenizerConfig(options: BertTokenizerFilesOptions): Record<
   };
 }
 
-// Temp file + rename, so a crash never leaves a half-written file under the final name.
+// io's atomic write (temp file, fsync, rename), with the file named in the error.
 function writeAtomic(path: string, content: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
   try {
-    writeFileSync(tmp, content);
-    renameSync(tmp, path);
+    writeFileAtomic(path, content);
   } catch (e) {
-    rmSync(tmp, { force: true });
     throw new Error(`${path}: could not write (${(e as Error).message})`);
   }
 }

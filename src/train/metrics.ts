@@ -1,21 +1,9 @@
 // Evaluation metrics: classification (accuracy, P/R/F1, confusion), multi-label, regression, and entity-level NER (conlleval/seqeval).
+import { argmax } from '../tensor/math.js';
 
 /** argmax of each row of a [rows, cols] logits buffer. */
 export function argmaxRows(logits: Float32Array | number[], rows: number, cols: number): number[] {
-  const out = new Array<number>(rows);
-  for (let r = 0; r < rows; r++) {
-    let best = 0;
-    let bv = -Infinity;
-    for (let c = 0; c < cols; c++) {
-      const v = logits[r * cols + c]!;
-      if (v > bv) {
-        bv = v;
-        best = c;
-      }
-    }
-    out[r] = best;
-  }
-  return out;
+  return Array.from({ length: rows }, (_, r) => argmax(logits, r * cols, cols));
 }
 
 function checkSameLength(a: readonly unknown[], b: readonly unknown[], what: string): void {

@@ -6,6 +6,7 @@
 // rows only, with the same loss and gradients (tested) at ~15% of the cost.
 import { BertForPreTraining, type ModelOptions } from '../model/bert.js';
 import { crossEntropyLoss } from '../model/heads.js';
+import { argmax } from '../tensor/math.js';
 import type { PretrainingBatch } from '../data/batching.js';
 import type { TrainerModel } from './trainer.js';
 
@@ -35,17 +36,7 @@ export interface PretrainingForwardOptions {
 function argmaxCorrect(logits: Float32Array, cols: number, labels: Int32Array, rowOf: (k: number) => number): number {
   let correct = 0;
   labels.forEach((label, k) => {
-    const o = rowOf(k) * cols;
-    let best = 0;
-    let bv = logits[o] ?? Number.NEGATIVE_INFINITY;
-    for (let c = 1; c < cols; c++) {
-      const v = logits[o + c] ?? Number.NEGATIVE_INFINITY;
-      if (v > bv) {
-        bv = v;
-        best = c;
-      }
-    }
-    if (best === label) correct++;
+    if (argmax(logits, rowOf(k) * cols, cols) === label) correct++;
   });
   return correct;
 }

@@ -1,11 +1,11 @@
 // pretrain(options): MLM + NSP pre-training of BertForPreTraining on shard folders through the Trainer; writes a HF folder.
-import { copyFileSync, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { getKernels } from '../native/index.js';
 import type { Kernels } from '../tensor/kernels.js';
 import { BertForPreTraining } from '../model/bert.js';
 import type { ConfigJson } from '../model/config.js';
-import { readJsonFile, writeFileAtomic } from '../io/files.js';
+import { copyTokenizerFiles, readJsonFile, writeFileAtomic } from '../io/files.js';
 import { readPretrainingVocab, type MaskingOptions } from '../data/pretraining.js';
 import { readDatasetManifest } from '../data/shards.js';
 import { Trainer, type StopReason } from './trainer.js';
@@ -45,9 +45,6 @@ export function presetConfig(preset: PretrainPreset): ConfigJson {
     layer_norm_eps: 1e-12,
   };
 }
-
-/** Tokenizer files copied next to the saved model, so that the output folder is a complete model folder. */
-const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
 
 export interface PretrainOptions {
   /**
@@ -214,8 +211,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   }
   const evaluation: PretrainEvaluation | null = latest;
   await model.save(o.outputDir);
-  for (const f of TOKENIZER_FILES)
-    if (existsSync(join(vocabDir, f))) copyFileSync(join(vocabDir, f), join(o.outputDir, f));
+  copyTokenizerFiles(vocabDir, o.outputDir); // the output folder is a complete model folder
   const result: PretrainResult = {
     steps: r.steps,
     stoppedBy: r.stoppedBy,

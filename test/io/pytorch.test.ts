@@ -19,6 +19,7 @@ import {
   rebuildTensor,
   stateDictPickle,
   storagePid,
+  storagePidOf,
   torchArchive,
   zipArchive,
 } from './helpers/pickle-zip.js';
@@ -137,67 +138,29 @@ test('bad tensors: out-of-range views, huge expansions, missing storages, wrong 
 const sentinelDir = mkdtempSync(join(tmpdir(), 'bert-ts-pwn-'));
 const sentinel = join(sentinelDir, 'pwned');
 const payload = `touch ${sentinel}`;
-const callWith = (module: string, name: string, ...args: number[][]) => [
-  op.global(module, name),
-  op.mark,
-  ...args,
-  op.tuple,
-  op.reduce,
+/** Calls what is on the stack with `args` (REDUCE of a tuple). */
+const applyTo = (...args: number[][]) => [op.mark, ...args, op.tuple, op.reduce];
+const callWith = (module: string, name: string, ...args: number[][]) => [op.global(module, name), ...applyTo(...args)];
+
+type CorpusEntry = [string, Uint8Array, typeof CheckpointFormatError, RegExp];
+
+/** A pickle that calls module.name(arg): the unpickler must refuse the global by name. */
+const refusedCall = (module: string, name: string, arg: number[], label = `${module}.${name}`): CorpusEntry => [
+  label,
+  pickle(op.proto(2), ...callWith(module, name, arg), op.stop),
+  UnsafePickleError,
+  new RegExp(`global ${module}\\.${name}`),
 ];
 
-const corpus: Array<[string, Uint8Array, typeof CheckpointFormatError, RegExp]> = [
-  [
-    'os.system',
-    pickle(op.proto(2), ...callWith('os', 'system', op.str(payload)), op.stop),
-    UnsafePickleError,
-    /global os\.system/,
-  ],
-  [
-    'posix.system',
-    pickle(op.proto(2), ...callWith('posix', 'system', op.str(payload)), op.stop),
-    UnsafePickleError,
-    /global posix\.system/,
-  ],
-  [
-    'nt.system',
-    pickle(op.proto(2), ...callWith('nt', 'system', op.str(payload)), op.stop),
-    UnsafePickleError,
-    /global nt\.system/,
-  ],
-  [
-    'builtins.eval',
-    pickle(op.proto(2), ...callWith('builtins', 'eval', op.str(`__import__('os').system('${payload}')`)), op.stop),
-    UnsafePickleError,
-    /global builtins\.eval/,
-  ],
-  [
-    'builtins.exec',
-    pickle(op.proto(2), ...callWith('builtins', 'exec', op.str(`import os; os.system('${payload}')`)), op.stop),
-    UnsafePickleError,
-    /global builtins\.exec/,
-  ],
-  [
-    '__builtin__.eval (python 2)',
-    pickle(op.proto(2), ...callWith('__builtin__', 'eval', op.str('1')), op.stop),
-    UnsafePickleError,
-    /global __builtin__\.eval/,
-  ],
-  [
-    'subprocess.Popen',
-    pickle(
-      op.proto(2),
-      ...callWith('subprocess', 'Popen', [op.mark, op.str('touch'), op.str(sentinel), op.tuple].flat()),
-      op.stop,
-    ),
-    UnsafePickleError,
-    /global subprocess\.Popen/,
-  ],
-  [
-    'subprocess.check_output',
-    pickle(op.proto(2), ...callWith('subprocess', 'check_output', op.str(payload)), op.stop),
-    UnsafePickleError,
-    /global subprocess\.check_output/,
-  ],
+const corpus: CorpusEntry[] = [
+  refusedCall('os', 'system', op.str(payload)),
+  refusedCall('posix', 'system', op.str(payload)),
+  refusedCall('nt', 'system', op.str(payload)),
+  refusedCall('builtins', 'eval', op.str(`__import__('os').system('${payload}')`)),
+  refusedCall('builtins', 'exec', op.str(`import os; os.system('${payload}')`)),
+  refusedCall('__builtin__', 'eval', op.str('1'), '__builtin__.eval (python 2)'),
+  refusedCall('subprocess', 'Popen', [op.mark, op.str('touch'), op.str(sentinel), op.tuple].flat()),
+  refusedCall('subprocess', 'check_output', op.str(payload)),
   [
     '__reduce__ of builtins.getattr(os, "system")',
     pickle(
@@ -215,26 +178,11 @@ const corpus: Array<[string, Uint8Array, typeof CheckpointFormatError, RegExp]> 
   ],
   [
     'STACK_GLOBAL os.system (protocol 4)',
-    pickle(
-      op.proto(4),
-      op.str('os'),
-      op.str('system'),
-      op.stackGlobal,
-      op.mark,
-      op.str(payload),
-      op.tuple,
-      op.reduce,
-      op.stop,
-    ),
+    pickle(op.proto(4), op.str('os'), op.str('system'), op.stackGlobal, ...applyTo(op.str(payload)), op.stop),
     UnsafePickleError,
     /global os\.system/,
   ],
-  [
-    'torch.load itself (recursion)',
-    pickle(op.proto(2), ...callWith('torch', 'load', op.str('/etc/passwd')), op.stop),
-    UnsafePickleError,
-    /global torch\.load/,
-  ],
+  refusedCall('torch', 'load', op.str('/etc/passwd'), 'torch.load itself (recursion)'),
   [
     'torch._utils._rebuild_device_tensor_from_numpy (not allowlisted)',
     pickle(op.proto(2), ...callWith('torch._utils', '_rebuild_device_tensor_from_numpy', op.none), op.stop),
@@ -262,10 +210,7 @@ const corpus: Array<[string, Uint8Array, typeof CheckpointFormatError, RegExp]> 
       op.global('collections', 'OrderedDict'),
       op.emptyTuple,
       op.reduce,
-      op.mark,
-      op.str(payload),
-      op.tuple,
-      op.reduce,
+      ...applyTo(op.str(payload)),
       op.stop,
     ),
     UnsafePickleError,
@@ -298,35 +243,13 @@ const corpus: Array<[string, Uint8Array, typeof CheckpointFormatError, RegExp]> 
   ],
   [
     'BINPERSID naming os.system as the storage class',
-    pickle(
-      op.proto(2),
-      op.mark,
-      op.str('storage'),
-      op.global('os', 'system'),
-      op.str('0'),
-      op.str('cpu'),
-      op.int(1),
-      op.tuple,
-      op.binpersid,
-      op.stop,
-    ),
+    pickle(op.proto(2), ...storagePidOf(op.global('os', 'system'), '0', 1), op.stop),
     UnsafePickleError,
     /global os\.system/,
   ],
   [
     'BINPERSID with a string as storage class',
-    pickle(
-      op.proto(2),
-      op.mark,
-      op.str('storage'),
-      op.str('torch.FloatStorage'),
-      op.str('0'),
-      op.str('cpu'),
-      op.int(1),
-      op.tuple,
-      op.binpersid,
-      op.stop,
-    ),
+    pickle(op.proto(2), ...storagePidOf(op.str('torch.FloatStorage'), '0', 1), op.stop),
     UnsafePickleError,
     /names a str instead of a torch storage class/,
   ],

@@ -31,37 +31,37 @@ function sum(a: ArrayLike<number>): number {
   return s;
 }
 
+/** The fixture's word embeddings: stored dtype, shape, upcast to float32, first values and sum as numpy gives them. */
+function assertWordEmbeddings(tensors: Map<string, TensorEntry>, dtype: string, first4: number[], total: number): void {
+  const w = tensors.get('bert.embeddings.word_embeddings.weight');
+  assert.ok(w, 'bert.embeddings.word_embeddings.weight is read');
+  assert.equal(w.dtype, dtype);
+  assert.deepEqual(w.shape, [1881, 32]);
+  assert.ok(w.data instanceof Float32Array, 'upcast to Float32Array');
+  assert.deepEqual(Array.from(w.data.subarray(0, 4)), first4);
+  assert.ok(Math.abs(sum(w.data) - total) < 1e-9, `sum ${sum(w.data)}, numpy ${total}`);
+}
+
 test('reads the F32 fixture: values equal those numpy reads from the same file', () => {
   const { tensors, metadata } = readSafetensors(F32_FILE);
   assert.deepEqual(metadata, { format: 'pt' });
   assert.equal(tensors.size, 46);
-  const w = tensors.get('bert.embeddings.word_embeddings.weight')!;
-  assert.equal(w.dtype, 'F32');
-  assert.deepEqual(w.shape, [1881, 32]);
-  assert.ok(w.data instanceof Float32Array, 'w.data instanceof Float32Array');
   // Reference values: numpy.frombuffer on the file (float32), printed as float64.
-  assert.deepEqual(
-    Array.from(w.data.subarray(0, 4)),
+  assertWordEmbeddings(
+    tensors,
+    'F32',
     [-0.0061315433122217655, 0.028790520504117012, -0.06256134063005447, 0.005722218658775091],
-  );
-  assert.ok(
-    Math.abs(sum(w.data as Float32Array) - 51.50770222186293) < 1e-9,
-    'Math.abs(sum(w.data as Float32Array) - 51.50770222186293) < 1e-9',
+    51.50770222186293,
   );
 });
 
 test('reads the F16 fixture upcast exactly (values numpy computes)', () => {
   const { tensors } = readSafetensors(F16_FILE);
-  const w = tensors.get('bert.embeddings.word_embeddings.weight')!;
-  assert.equal(w.dtype, 'F16');
-  assert.ok(w.data instanceof Float32Array, 'w.data instanceof Float32Array');
-  assert.deepEqual(
-    Array.from(w.data.subarray(0, 4)),
+  assertWordEmbeddings(
+    tensors,
+    'F16',
     [-0.006130218505859375, 0.0287933349609375, -0.06256103515625, 0.0057220458984375],
-  );
-  assert.ok(
-    Math.abs(sum(w.data as Float32Array) - 51.5040220618248) < 1e-9,
-    'Math.abs(sum(w.data as Float32Array) - 51.5040220618248) < 1e-9',
+    51.5040220618248,
   );
   assert.ok(tensors.has('cls.predictions.decoder.bias'), "tensors.has('cls.predictions.decoder.bias')");
 });

@@ -7,7 +7,7 @@ import {
   isSubwordPiece,
   type PreEntity,
 } from '../../src/pipelines/aggregation.js';
-import { aggregateOverlappingEntities } from '../../src/pipelines/tasks.js';
+import { aggregateOverlappingEntities } from '../../src/pipelines/token-classification.js';
 import { at } from '../helpers/at.js';
 
 const id2label = { 0: 'O', 1: 'B-ORG', 2: 'I-ORG', 3: 'B-LOC', 4: 'I-LOC' };

@@ -192,8 +192,8 @@ test('fill-mask, ner, qa and embed write their JSON lines', { timeout: 60_000 },
   assert.ok(Math.abs(Math.hypot(...vector) - 1) < 1e-9);
 });
 
-test('serve: starts on a free port, answers /predict and /health, stops on SIGINT', { timeout: 60_000 }, async () => {
-  const model = modelDir('seq_cls3');
+/** Runs `bert serve args` on a free port, calls `body` with the port, then stops it with SIGINT (exit code 0). */
+async function withServe(args: string[], body: (port: number) => Promise<void>): Promise<void> {
   const err = process.stderr.write.bind(process.stderr);
   let logged = '';
   process.stderr.write = ((chunk: string | Uint8Array) => (
@@ -202,12 +202,22 @@ test('serve: starts on a free port, answers /predict and /health, stops on SIGIN
   )) as typeof process.stderr.write;
   let running: Promise<number> | undefined;
   try {
-    running = serveCommand(['--model', model, '--port', '0', '--max-batch', '4']);
+    running = serveCommand([...args, '--port', '0']);
     const deadline = Date.now() + 30_000;
     while (!/"event":"listening"/.test(logged) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const url = /"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(logged);
     assert.ok(url, `no listening line in: ${logged}`);
-    const port = Number(url[1]);
+    await body(Number(url[1]));
+  } finally {
+    process.emit('SIGINT');
+    const code = await running;
+    process.stderr.write = err;
+    assert.equal(code, 0);
+  }
+}
+
+test('serve: starts on a free port, answers /predict and /health, stops on SIGINT', { timeout: 60_000 }, async () => {
+  await withServe(['--model', modelDir('seq_cls3'), '--max-batch', '4'], async (port) => {
     const health = await request(port, 'GET', '/health');
     assert.equal((health.json() as { task: string }).task, 'text-classification');
     const reply = await request(port, 'POST', '/predict', JSON.stringify({ inputs: ['good', 'bad'] }));
@@ -215,28 +225,11 @@ test('serve: starts on a free port, answers /predict and /health, stops on SIGIN
     const body = reply.json() as { label: string; score: number }[][];
     assert.equal(body.length, 2);
     assert.ok(body.every((r) => r.length === 1 && typeof r[0]?.label === 'string'));
-  } finally {
-    process.emit('SIGINT');
-    const code = await running;
-    process.stderr.write = err;
-    assert.equal(code, 0);
-  }
+  });
 });
 
 test('serve --task question-answering takes {question, context} objects', { timeout: 60_000 }, async () => {
-  const model = modelDir('qa');
-  const err = process.stderr.write.bind(process.stderr);
-  let logged = '';
-  process.stderr.write = ((chunk: string | Uint8Array) => (
-    (logged += String(chunk)),
-    true
-  )) as typeof process.stderr.write;
-  let running: Promise<number> | undefined;
-  try {
-    running = serveCommand(['--model', model, '--port', '0', '--task', 'question-answering']);
-    const deadline = Date.now() + 30_000;
-    while (!/"event":"listening"/.test(logged) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    const port = Number(/"url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(logged)?.[1]);
+  await withServe(['--model', modelDir('qa'), '--task', 'question-answering'], async (port) => {
     const context = 'i want my money back !';
     const one = await request(
       port,
@@ -265,12 +258,7 @@ test('serve --task question-answering takes {question, context} objects', { time
       (bad.json() as { error: { message: string } }).error.message,
       '"inputs" must be an object {"question": string, "context": string}',
     );
-  } finally {
-    process.emit('SIGINT');
-    const code = await running;
-    process.stderr.write = err;
-    assert.equal(code, 0);
-  }
+  });
 });
 
 test(

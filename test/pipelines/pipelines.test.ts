@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from '../../src/pipelines/pipeline.js';
 import { createPipelinePool } from '../../src/pipelines/pool.js';
+import type { TokenEntity } from '../../src/pipelines/aggregation.js';
 import { createServer } from '../../src/server/index.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { request } from '../server/helpers.js';
@@ -187,14 +188,7 @@ test(
     const text = 'The acting was superb, Hugging Face!';
     const tokens = await ner(text, { ignoreLabels: [] });
     assert.ok(tokens.length > 5);
-    for (const t of tokens as {
-      entity: string;
-      score: number;
-      index: number;
-      word: string;
-      start: number;
-      end: number;
-    }[]) {
+    for (const t of tokens as TokenEntity[]) {
       assert.match(t.entity, /^LABEL_[0-4]$/);
       assert.ok(t.score > 0.2 && t.score <= 1);
       assert.ok(t.index >= 1);

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { BertForSequenceClassification, BertForTokenClassification } from '../../src/model/bert.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { Rng } from '../../src/data/rng.js';
+import { cliArgs } from '../helpers/cli-args.js';
 
 const FIX = '../shared/fixtures/hf-tiny';
 const TOK = join(FIX, 'tokenizer');
@@ -43,44 +44,26 @@ test('finetune text classification -> HF folder -> evaluate --json', { timeout: 
   writeFileSync(dev, reviews(60, 2));
   const out = join(dir, 'model');
   const log = join(dir, 'train-log.jsonl');
-  const args = [
-    '--model',
-    join(FIX, 'seq_cls3'),
-    '--tokenizer',
-    TOK,
-    '--train',
+  const args = cliArgs({
+    model: join(FIX, 'seq_cls3'),
+    tokenizer: TOK,
     train,
-    '--eval',
-    dev,
-    '--labels',
-    'negative,positive',
-    '--max-length',
-    '32',
-    '--epochs',
-    '4',
-    '--batch-size',
-    '8',
-    '--lr',
-    '3e-3',
-    '--optimizer',
-    'adamw',
-    '--weight-decay',
-    '0.01',
-    '--schedule',
-    'linear',
-    '--warmup-ratio',
-    '0.1',
-    '--seed',
-    '7',
-    '--eval-steps',
-    '20',
-    '--output',
-    out,
-    '--log',
+    eval: dev,
+    labels: 'negative,positive',
+    'max-length': '32',
+    epochs: '4',
+    'batch-size': '8',
+    lr: '3e-3',
+    optimizer: 'adamw',
+    'weight-decay': '0.01',
+    schedule: 'linear',
+    'warmup-ratio': '0.1',
+    seed: '7',
+    'eval-steps': '20',
+    output: out,
     log,
-    '--backend',
-    'js',
-  ];
+    backend: 'js',
+  });
   const r = runCapture('finetune', args);
   assert.equal(r.code, 0, r.err);
   const summary = JSON.parse(r.out.trim().split('\n').at(-1)!) as { steps: number; best_metric: number };
@@ -149,32 +132,23 @@ test(
     writeFileSync(train, rows.slice(0, 90).join('\n') + '\n');
     writeFileSync(dev, rows.slice(90).join('\n') + '\n');
     const out = join(dir, 'ner');
-    const res = runCapture('finetune', [
-      '--task',
-      'token-classification',
-      '--model',
-      join(FIX, 'token_cls5'),
-      '--tokenizer',
-      TOK,
-      '--train',
-      train,
-      '--eval',
-      dev,
-      '--max-length',
-      '48',
-      '--epochs',
-      '6',
-      '--batch-size',
-      '8',
-      '--lr',
-      '3e-3',
-      '--seed',
-      '1',
-      '--output',
-      out,
-      '--backend',
-      'js',
-    ]);
+    const res = runCapture(
+      'finetune',
+      cliArgs({
+        task: 'token-classification',
+        model: join(FIX, 'token_cls5'),
+        tokenizer: TOK,
+        train,
+        eval: dev,
+        'max-length': '48',
+        epochs: '6',
+        'batch-size': '8',
+        lr: '3e-3',
+        seed: '1',
+        output: out,
+        backend: 'js',
+      }),
+    );
     assert.equal(res.code, 0, res.err);
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { id2label: Record<string, string> };
     // Every tag is a CoNLL-2003 tag, so the CoNLL-2003 label order is used (9 labels).

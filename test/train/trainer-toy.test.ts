@@ -219,54 +219,32 @@ test('gradient accumulation of 2 x 4 equals batches of 8 without dropout differe
     }
   }
   const data = makeData();
+  // Plain Adam, a constant rate, no clipping: accumulated micro-batches must give the big batch's step.
+  const runPlain = (model: NoDrop, set: typeof data, batchSize: number, gradAccum = 1) =>
+    new Trainer(model, batches(set, batchSize), {
+      ...base,
+      epochs: 1,
+      gradAccum,
+      optimizer: { name: 'adam', eps: 1e-6 },
+      schedule: 'constant',
+      warmupRatio: 0,
+      maxGradNorm: 0,
+      progress: quiet(),
+    }).train();
   // Same example order in both runs: batches of 8 are the concatenation of pairs of batches of 4 only if the
   // permutation is the same, which it is (epochBatches cuts one seeded permutation).
   const a = new NoDrop(1);
-  await new Trainer(a, batches(data, 8), {
-    ...base,
-    epochs: 1,
-    optimizer: { name: 'adam', eps: 1e-6 },
-    schedule: 'constant',
-    warmupRatio: 0,
-    maxGradNorm: 0,
-    progress: quiet(),
-  }).train();
+  await runPlain(a, data, 8);
   const b = new NoDrop(1);
-  const rb = await new Trainer(b, batches(data, 4), {
-    ...base,
-    epochs: 1,
-    gradAccum: 2,
-    optimizer: { name: 'adam', eps: 1e-6 },
-    schedule: 'constant',
-    warmupRatio: 0,
-    maxGradNorm: 0,
-    progress: quiet(),
-  }).train();
+  const rb = await runPlain(b, data, 4, 2);
   assert.equal(rb.steps, 7);
   // The last step has 8 = 4+4? 53 = 6*8 + 5: batches of 8 end with 5; pairs of 4 end with (4, 1): the mean of two
   // micro-batch means differs from the mean over 5, so compare after the first 6 steps only via a 48-example set.
   const data48 = { ...data, size: 48 };
   const c = new NoDrop(1);
-  await new Trainer(c, batches(data48, 8), {
-    ...base,
-    epochs: 1,
-    optimizer: { name: 'adam', eps: 1e-6 },
-    schedule: 'constant',
-    warmupRatio: 0,
-    maxGradNorm: 0,
-    progress: quiet(),
-  }).train();
+  await runPlain(c, data48, 8);
   const d = new NoDrop(1);
-  await new Trainer(d, batches(data48, 4), {
-    ...base,
-    epochs: 1,
-    gradAccum: 2,
-    optimizer: { name: 'adam', eps: 1e-6 },
-    schedule: 'constant',
-    warmupRatio: 0,
-    maxGradNorm: 0,
-    progress: quiet(),
-  }).train();
+  await runPlain(d, data48, 4, 2);
   // Epoch permutations of 48 differ from 53's, but c and d share theirs: batch-of-8 k = micro-batches 2k, 2k+1.
   for (let i = 0; i < c.w.length; i++) assert.ok(Math.abs(c.w[i]! - d.w[i]!) < 1e-6, `w[${i}] ${c.w[i]} vs ${d.w[i]}`);
 });

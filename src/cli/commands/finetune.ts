@@ -1,11 +1,11 @@
 // `bert finetune`: reads a dataset, fine-tunes a model folder for text or token classification, writes a HF model folder.
-import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { getKernels, type BackendChoice } from '../../native/index.js';
 import { BertForSequenceClassification, BertForTokenClassification } from '../../model/bert.js';
 import { readConfig } from '../../model/checkpoint.js';
 import type { BertConfig, ProblemType } from '../../model/config.js';
-import { writeFileAtomic } from '../../io/files.js';
+import { copyTokenizerFiles, writeFileAtomic } from '../../io/files.js';
 import { readTextClassification, type TextClassificationExample } from '../../data/classification.js';
 import {
   readConllJsonl,
@@ -159,14 +159,8 @@ export function labelMapFromFlags(
   return undefined;
 }
 
-function copyTokenizerFiles(from: string, to: string): string[] {
-  const copied: string[] = [];
-  for (const f of ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-    if (existsSync(join(from, f))) {
-      copyFileSync(join(from, f), join(to, f));
-      copied.push(f);
-    }
-  }
+function copyTokenizer(from: string, to: string): string[] {
+  const copied = copyTokenizerFiles(from, to);
   if (!copied.includes('vocab.txt') && !copied.includes('tokenizer.json'))
     throw new Error(`${from}: no vocab.txt or tokenizer.json to copy into the output folder`);
   return copied;
@@ -475,7 +469,7 @@ async function run(argv: string[]): Promise<number> {
 
   // ---- output: a HF model folder ----
   await model.save(output);
-  const tokFiles = copyTokenizerFiles(tokDir, output);
+  const tokFiles = copyTokenizer(tokDir, output);
   const last = result.evals.at(-1);
   const summary = {
     model: output,

@@ -190,42 +190,57 @@ export function folderFuzzTargets(shared = '../shared'): FolderFuzz {
     model.forward({ inputIds: [[2, 5, 7, 3]], attentionMask: [[1, 1, 1, 0]] });
   };
 
+  /** A target that writes the mutated file into a tokenizer folder and loads it: only tokenizer errors may come out. */
+  const tokenizerTarget = (
+    name: string,
+    seedPath: string,
+    mutate: FuzzTarget['mutate'],
+    dir: string,
+    file: string,
+  ): FuzzTarget => ({
+    name,
+    seedInput: bytes(seedPath),
+    mutate,
+    read: loadTokenizer(dir, file),
+    isTyped: TOKENIZER_ERRORS,
+  });
+
   const targets: FuzzTarget[] = [
-    {
-      name: 'tokenizer.json fields (hf-tiny)',
-      seedInput: bytes(join(tiny, 'tokenizer/tokenizer.json')),
-      mutate: mutateJson,
-      read: loadTokenizer(tokJsonDir, 'tokenizer.json'),
-      isTyped: TOKENIZER_ERRORS,
-    },
-    {
-      name: 'tokenizer.json bytes (hf-tiny)',
-      seedInput: bytes(join(tiny, 'tokenizer/tokenizer.json')),
-      mutate: (b, r) => mutateBytes(b, r),
-      read: loadTokenizer(tokJsonDir, 'tokenizer.json'),
-      isTyped: TOKENIZER_ERRORS,
-    },
-    {
-      name: 'tokenizer_config.json beside tokenizer.json (bert-mini)',
-      seedInput: bytes(join(mini, 'tokenizer_config.json')),
-      mutate: mutateJsonOrBytes,
-      read: loadTokenizer(tokCfgDir, 'tokenizer_config.json'),
-      isTyped: TOKENIZER_ERRORS,
-    },
-    {
-      name: 'tokenizer_config.json beside vocab.txt (bert-mini)',
-      seedInput: bytes(join(mini, 'tokenizer_config.json')),
-      mutate: mutateJsonOrBytes,
-      read: loadTokenizer(vocabCfgDir, 'tokenizer_config.json'),
-      isTyped: TOKENIZER_ERRORS,
-    },
-    {
-      name: 'vocab.txt bytes (hf-tiny)',
-      seedInput: bytes(join(tiny, 'vocab.txt')),
-      mutate: (b, r) => mutateBytes(b, r),
-      read: loadTokenizer(vocabDir, 'vocab.txt'),
-      isTyped: TOKENIZER_ERRORS,
-    },
+    tokenizerTarget(
+      'tokenizer.json fields (hf-tiny)',
+      join(tiny, 'tokenizer/tokenizer.json'),
+      mutateJson,
+      tokJsonDir,
+      'tokenizer.json',
+    ),
+    tokenizerTarget(
+      'tokenizer.json bytes (hf-tiny)',
+      join(tiny, 'tokenizer/tokenizer.json'),
+      (b, r) => mutateBytes(b, r),
+      tokJsonDir,
+      'tokenizer.json',
+    ),
+    tokenizerTarget(
+      'tokenizer_config.json beside tokenizer.json (bert-mini)',
+      join(mini, 'tokenizer_config.json'),
+      mutateJsonOrBytes,
+      tokCfgDir,
+      'tokenizer_config.json',
+    ),
+    tokenizerTarget(
+      'tokenizer_config.json beside vocab.txt (bert-mini)',
+      join(mini, 'tokenizer_config.json'),
+      mutateJsonOrBytes,
+      vocabCfgDir,
+      'tokenizer_config.json',
+    ),
+    tokenizerTarget(
+      'vocab.txt bytes (hf-tiny)',
+      join(tiny, 'vocab.txt'),
+      (b, r) => mutateBytes(b, r),
+      vocabDir,
+      'vocab.txt',
+    ),
     {
       name: 'config.json fields → BertConfig (bert-mini)',
       seedInput: bytes(join(mini, 'config.json')),

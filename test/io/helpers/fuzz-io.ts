@@ -164,24 +164,25 @@ export function ioFuzzTargets(fixtures = '../shared/fixtures/hf-tiny'): FuzzTarg
   const files = [...zip.entries.values()].map((e) => ({ name: e.name, data: zip.read(e, 1 << 30) }));
   const pklIndex = files.findIndex((f) => f.name.endsWith('/data.pkl'));
   const headerEnd = (b: Uint8Array) => 8 + Number(Buffer.from(b).readBigUInt64LE(0));
+  const readSafetensorsInput = (b: Uint8Array): void => void readSafetensorsBuffer(b, 'fuzz.safetensors');
   return [
     {
       name: 'safetensors bytes (small)',
       seedInput: small,
       mutate: (b, r) => mutateBytes(b, r, headerEnd(small)),
-      read: (b) => void readSafetensorsBuffer(b, 'fuzz.safetensors'),
+      read: readSafetensorsInput,
     },
     {
       name: 'safetensors header fields (F16 fixture)',
       seedInput: f16,
       mutate: mutateSafetensorsHeader,
-      read: (b) => void readSafetensorsBuffer(b, 'fuzz.safetensors'),
+      read: readSafetensorsInput,
     },
     {
       name: 'safetensors bytes (F16 fixture)',
       seedInput: f16,
       mutate: (b, r) => mutateBytes(b, r, headerEnd(f16)),
-      read: (b) => void readSafetensorsBuffer(b, 'fuzz.safetensors'),
+      read: readSafetensorsInput,
     },
     {
       name: 'pytorch .bin bytes (zip level)',

@@ -59,16 +59,12 @@ export function pickle(...parts: Array<number[]>): Uint8Array {
 
 /** Opcodes pushing torch.save's persistent id ('storage', torch.<cls>, key, 'cpu', numel) + BINPERSID. */
 export function storagePid(cls: string, key: string, numel: number): number[][] {
-  return [
-    op.mark,
-    op.str('storage'),
-    op.global('torch', cls),
-    op.str(key),
-    op.str('cpu'),
-    op.int(numel),
-    op.tuple,
-    op.binpersid,
-  ];
+  return storagePidOf(op.global('torch', cls), key, numel);
+}
+
+/** The same persistent id with any opcodes in the storage class's place (what a hostile file may put there). */
+export function storagePidOf(storageClass: number[], key: string, numel: number): number[][] {
+  return [op.mark, op.str('storage'), storageClass, op.str(key), op.str('cpu'), op.int(numel), op.tuple, op.binpersid];
 }
 
 /** Opcodes pushing _rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict()). */
@@ -121,23 +117,23 @@ export function zipArchive(files: ZipFileSpec[]): Uint8Array {
   for (const f of files) {
     const name = Buffer.from(f.name, 'utf8');
     const crc = f.crc ?? crc32(f.data);
-    const lh = Buffer.alloc(30);
+    // The fields a local header and its central directory record share: method, crc, sizes, name length, laid out
+    // alike from offset 8 (local) or 10 (central).
+    const entryFields = (b: Buffer, at: number): Buffer => {
+      b.writeUInt16LE(f.method ?? 0, at);
+      b.writeUInt32LE(crc >>> 0, at + 6);
+      b.writeUInt32LE(f.data.length, at + 10);
+      b.writeUInt32LE(f.data.length, at + 14);
+      b.writeUInt16LE(name.length, at + 18);
+      return b;
+    };
+    const lh = entryFields(Buffer.alloc(30), 8);
     lh.writeUInt32LE(0x04034b50, 0);
     lh.writeUInt16LE(20, 4);
-    lh.writeUInt16LE(f.method ?? 0, 8);
-    lh.writeUInt32LE(crc >>> 0, 14);
-    lh.writeUInt32LE(f.data.length, 18);
-    lh.writeUInt32LE(f.data.length, 22);
-    lh.writeUInt16LE(name.length, 26);
-    const cd = Buffer.alloc(46);
+    const cd = entryFields(Buffer.alloc(46), 10);
     cd.writeUInt32LE(0x02014b50, 0);
     cd.writeUInt16LE(20, 4);
     cd.writeUInt16LE(20, 6);
-    cd.writeUInt16LE(f.method ?? 0, 10);
-    cd.writeUInt32LE(crc >>> 0, 16);
-    cd.writeUInt32LE(f.data.length, 20);
-    cd.writeUInt32LE(f.data.length, 24);
-    cd.writeUInt16LE(name.length, 28);
     cd.writeUInt32LE(offset, 42);
     locals.push(lh, name, Buffer.from(f.data));
     centrals.push(cd, name);

@@ -125,6 +125,32 @@ export function codePointToUtf16(s: string): Int32Array {
   return map;
 }
 
+/**
+ * Encodes a pair with HF's tokenizer and with ours (`encodeOurs`): the first difference, or which one alone failed;
+ * null when both agree or both refuse. `ours` is our encoding when there was one.
+ */
+export async function diffPair(
+  hf: Tokenizer,
+  encodeOurs: () => Encoding,
+  a: string,
+  b: string,
+): Promise<{ diff: string | null; ours: Encoding | null }> {
+  let want: HfEncoding | null = null;
+  let got: Encoding | null = null;
+  try {
+    want = await hf.encode(a, b);
+  } catch {
+    // compared below: both must fail
+  }
+  try {
+    got = encodeOurs();
+  } catch {
+    // idem
+  }
+  if (!want !== !got) return { diff: `HF ${want ? 'ok' : 'error'}, ours ${got ? 'ok' : 'error'}`, ours: got };
+  return { diff: want && got ? diffEncoding(want, got, a, b) : null, ours: got };
+}
+
 /** First difference between HF's encoding and ours (null when identical), offsets converted to UTF-16. */
 export function diffEncoding(hf: HfEncoding, ours: Encoding, text: string, pair?: string | null): string | null {
   const ids = hf.getIds();
