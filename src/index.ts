@@ -4,6 +4,7 @@ export type { Kernels, Activation, DropoutSpec } from './tensor/kernels.js';
 export type { Tensor } from './tensor/tensor.js';
 export { jsKernels } from './tensor/js-kernels.js';
 export { BertConfig, ConfigError, CONFIG_LIMITS, MAX_PARAMETERS } from './model/config.js';
+export { InputError, isInputError } from './model/errors.js';
 export type { ProblemType, ConfigJson } from './model/config.js';
 export {
   BertPreTrainedModel,

@@ -14,6 +14,7 @@ import {
   saveToDir,
 } from './checkpoint.js';
 import { BertConfig } from './config.js';
+import { InputError } from './errors.js';
 import type { ConfigJson, ProblemType } from './config.js';
 import { Backbone, FLOAT32_MIN, backboneSpecs, siteSeed } from './encoder.js';
 import type { BackboneBatch } from './encoder.js';
@@ -197,7 +198,7 @@ export abstract class BertPreTrainedModel {
     if (!train) return 0;
     if (explicit !== undefined) {
       if (!Number.isInteger(explicit) || explicit < 0)
-        throw new Error(`forward: seed must be a non-negative integer, found ${explicit}`);
+        throw new InputError('forward', `seed must be a non-negative integer, found ${explicit}`);
       return dropoutHash(this.seed, explicit >>> 0);
     }
     this.forwardCount++;
@@ -219,31 +220,34 @@ export abstract class BertPreTrainedModel {
   protected prepare(inputs: BertInputs, rank: 2 | 3): { batch: BackboneBatch; lead: number[] } {
     const c = this.config;
     if (!inputs || inputs.inputIds === undefined)
-      throw new Error(`${this.architecture}.forward: inputs.inputIds is required`);
+      throw new InputError(`${this.architecture}.forward`, 'inputs.inputIds is required');
     const ids = flattenInt(inputs.inputIds, 'inputIds');
     let shape = ids.shape;
     if (shape.length === rank - 1) shape = [1, ...shape];
     if (shape.length !== rank) {
-      throw new Error(
-        `${this.architecture}.forward: inputIds must have ${rank} dimensions (${rank === 3 ? '[batch, choices, seq]' : '[batch, seq]'}), found [${ids.shape.join(', ')}]`,
+      throw new InputError(
+        `${this.architecture}.forward`,
+        `inputIds must have ${rank} dimensions (${rank === 3 ? '[batch, choices, seq]' : '[batch, seq]'}), found [${ids.shape.join(', ')}]`,
       );
     }
     const T = shape[shape.length - 1]!;
     const B = ids.data.length / Math.max(T, 1);
-    if (T < 1 || B < 1) throw new Error(`${this.architecture}.forward: empty input, shape [${shape.join(', ')}]`);
+    if (T < 1 || B < 1)
+      throw new InputError(`${this.architecture}.forward`, `empty input, shape [${shape.join(', ')}]`);
     if (T > c.maxPositionEmbeddings) {
-      throw new Error(
-        `${this.architecture}.forward: sequence length ${T} exceeds max_position_embeddings ${c.maxPositionEmbeddings}; truncate the input`,
+      throw new InputError(
+        `${this.architecture}.forward`,
+        `sequence length ${T} exceeds max_position_embeddings ${c.maxPositionEmbeddings}; truncate the input`,
       );
     }
     for (let i = 0; i < ids.data.length; i++) {
       const v = ids.data[i]!;
       if (v < 0 || v >= c.vocabSize)
-        throw new Error(`inputIds: id ${v} at flat index ${i} is outside the vocabulary [0, ${c.vocabSize})`);
+        throw new InputError('inputIds', `id ${v} at flat index ${i} is outside the vocabulary [0, ${c.vocabSize})`);
     }
     const sameSize = (name: string, n: number): void => {
       if (n !== ids.data.length)
-        throw new Error(`${name}: has ${n} values but inputIds has ${ids.data.length} (shapes must match)`);
+        throw new InputError(name, `has ${n} values but inputIds has ${ids.data.length} (shapes must match)`);
     };
     let types: Int32Array;
     if (inputs.tokenTypeIds !== undefined) {
@@ -251,8 +255,9 @@ export abstract class BertPreTrainedModel {
       sameSize('tokenTypeIds', types.length);
       for (let i = 0; i < types.length; i++) {
         if (types[i]! < 0 || types[i]! >= c.typeVocabSize)
-          throw new Error(
-            `tokenTypeIds: value ${types[i]} at flat index ${i} is outside [0, ${c.typeVocabSize}) (type_vocab_size)`,
+          throw new InputError(
+            'tokenTypeIds',
+            `value ${types[i]} at flat index ${i} is outside [0, ${c.typeVocabSize}) (type_vocab_size)`,
           );
       }
     } else types = new Int32Array(ids.data.length);
@@ -262,7 +267,7 @@ export abstract class BertPreTrainedModel {
       sameSize('attentionMask', m.length);
       for (let i = 0; i < m.length; i++) {
         const v = m[i]!;
-        if (v !== 0 && v !== 1) throw new Error(`attentionMask: value ${v} at flat index ${i} is not 0 or 1`);
+        if (v !== 0 && v !== 1) throw new InputError('attentionMask', `value ${v} at flat index ${i} is not 0 or 1`);
         // HF: (1 - mask) * torch.finfo(float32).min
         maskBias[i] = v === 1 ? 0 : FLOAT32_MIN;
       }
@@ -288,7 +293,8 @@ export abstract class BertPreTrainedModel {
   /** Integer labels with an expected element count. */
   protected intLabels(input: ArrayInput, name: string, n: number): Int32Array {
     const l = flattenInt(input, name).data;
-    if (l.length !== n) throw new Error(`${this.architecture}.forward: ${name} has ${l.length} values, expected ${n}`);
+    if (l.length !== n)
+      throw new InputError(`${this.architecture}.forward`, `${name} has ${l.length} values, expected ${n}`);
     return l;
   }
 }
@@ -632,8 +638,9 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
         out.loss = crossEntropyLoss(this.kernels, logits, l, B, L, -100, this.classifier.dLogits);
       } else {
         if (labels.data.length !== B * L)
-          throw new Error(
-            `${this.architecture}.forward: ${problem} labels need ${B * L} values ([batch, num_labels]), found ${labels.data.length}`,
+          throw new InputError(
+            `${this.architecture}.forward`,
+            `${problem} labels need ${B * L} values ([batch, num_labels]), found ${labels.data.length}`,
           );
         const y = Float32Array.from(labels.data);
         out.loss =

@@ -1,7 +1,7 @@
 // The five task runners behind pipeline(): tokenization, batched forward passes, and HF's post-processing for
 // text classification, fill-mask, token classification, question answering and feature extraction.
 import type { BertConfig } from '../model/config.js';
-import { PipelineInputError } from './errors.js';
+import { InputError } from '../model/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
   aggregateEntities,
@@ -118,7 +118,7 @@ export function textClassification(
     const encodings = chunk.map((input) => {
       const [text, pair] = typeof input === 'string' ? [input, null] : [input.text, input.text_pair ?? null];
       if (typeof text !== 'string')
-        throw new PipelineInputError('a text-classification input must be a string or {text, text_pair}');
+        throw new InputError('text-classification', 'an input must be a string or {text, text_pair}');
       return ctx.tokenizer.encode(text, pair, ctx.maxLength);
     });
     const { logits } = ctx.model.forward(padBatch(encodings, ctx.tokenizer.padId), INFERENCE);
@@ -148,7 +148,8 @@ export function fillMask(
     const encodings = chunk.map((text) => tok.encode(text, null, ctx.maxLength));
     encodings.forEach((e, i) => {
       if (!e.inputIds.includes(tok.maskId)) {
-        throw new PipelineInputError(
+        throw new InputError(
+          'fill-mask',
           `no mask token (${tok.maskToken}) found in the input "${chunk[i].slice(0, 80)}" (after truncation to ${ctx.maxLength} tokens)`,
         );
       }
@@ -325,7 +326,7 @@ export function questionAnswering(
   // Every window of every input goes through the model in batches; answers are then ranked per input.
   const prepared = inputs.map((input, n) => {
     if (!input || typeof input.question !== 'string' || typeof input.context !== 'string') {
-      throw new PipelineInputError(`question-answering input ${n} must be {question: string, context: string}`);
+      throw new InputError('question-answering', `input ${n} must be {question: string, context: string}`);
     }
     const question = tok.tokenize(input.question).ids;
     const ctxTokens = tok.tokenize(input.context);

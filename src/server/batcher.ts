@@ -1,5 +1,6 @@
 // Dynamic batching: texts from concurrent requests are gathered into batches of at most maxBatch, waiting at most
 // maxWaitMs, behind a bounded queue, and handed to one predictBatch call per batch.
+import { InputError, isInputError } from '../model/errors.js';
 
 /** Runs a model on a batch of texts (or other inputs, I); must return one result per input, in order. */
 export type PredictBatch<R, I = string> = (texts: I[]) => Promise<R[]>;
@@ -35,11 +36,6 @@ export class QueueFullError extends Error {
 /** predictBatch failed or returned the wrong number of results. */
 export class InferenceError extends Error {
   readonly code = 'inference_failed';
-}
-
-/** predictBatch refused a text because of the text itself (flagged `invalidInput`): a client error. */
-export class InvalidInputError extends Error {
-  readonly code = 'invalid_input';
 }
 
 /** The batcher was closed before the texts were handed to the model. */
@@ -193,12 +189,9 @@ export class DynamicBatcher<R, I = string> {
       results = await this.options.predictBatch(texts);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      if (
-        (error as { invalidInput?: boolean } | null)?.invalidInput === true ||
-        (error as Error | null)?.name === 'TokenizerError'
-      ) {
-        throw new InvalidInputError(message);
-      }
+      // An error caused by the text itself (also one flagged across a worker boundary) is the client's.
+      if (error instanceof InputError) throw error;
+      if (isInputError(error)) throw new InputError('', message, { cause: error });
       throw new InferenceError(`inference failed: ${message}`);
     }
     if (!Array.isArray(results) || results.length !== texts.length) {

@@ -1,17 +1,9 @@
 // The server's public surface: createServer, the dynamic batcher and metrics.
-export {
-  createServer,
-  parseTextInput,
-  checkWellFormed,
-  InputShapeError,
-  type BertServer,
-  type ServerOptions,
-} from './server.js';
+export { createServer, parseTextInput, checkWellFormed, type BertServer, type ServerOptions } from './server.js';
 export {
   DynamicBatcher,
   QueueFullError,
   InferenceError,
-  InvalidInputError,
   BatcherClosedError,
   type BatcherOptions,
   type PredictBatch,

@@ -2,15 +2,9 @@
 // queue limits that answer with a status code and a JSON error instead of growing or hanging.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import {
-  BatcherClosedError,
-  DynamicBatcher,
-  InferenceError,
-  InvalidInputError,
-  QueueFullError,
-  type PredictBatch,
-} from './batcher.js';
+import { BatcherClosedError, DynamicBatcher, InferenceError, QueueFullError, type PredictBatch } from './batcher.js';
 import { ServerMetrics } from './metrics.js';
+import { InputError } from '../model/errors.js';
 
 export interface ServerOptions<R, I = string> {
   /** Runs the model on a batch of texts (e.g. a worker pool, so inference stays off the event loop). */
@@ -227,7 +221,7 @@ export function createServer<R, I = string>(options: ServerOptions<R, I>): BertS
         }
         if (error instanceof QueueFullError) return fail(new HttpError(503, error.code, error.message));
         if (error instanceof BatcherClosedError) return fail(new HttpError(503, error.code, error.message));
-        if (error instanceof InvalidInputError) return fail(new HttpError(400, error.code, error.message));
+        if (error instanceof InputError) return fail(new HttpError(400, 'invalid_input', error.message));
         if (error instanceof InferenceError) return fail(new HttpError(500, error.code, error.message));
         fail(error);
       });
@@ -304,12 +298,9 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Validates `{"inputs": "text" | ["a", "b"]}` (or `text` / `texts`) and returns the texts. */
-/** An input the model cannot take: answered 400 invalid_request with this message. */
-export class InputShapeError extends Error {}
-
 /** The default input: a string of well-formed UTF-16. */
 export function parseTextInput(value: unknown): string {
-  if (typeof value !== 'string') throw new InputShapeError(`must be a string, got ${typeName(value)}`);
+  if (typeof value !== 'string') throw new InputError('', `must be a string, got ${typeName(value)}`);
   checkWellFormed(value, 'the text');
   return value;
 }
