@@ -8,6 +8,7 @@ import { FolderSnapshot } from '../io/index.js';
 import {
   checkConfigFitsWeights,
   loadIntoStore,
+  loadWarnings,
   readConfig,
   readWeights,
   resolveModelFolder,
@@ -18,6 +19,7 @@ import { InputError } from './errors.js';
 import type { ConfigJson, ProblemType } from './config.js';
 import { Backbone, FLOAT32_MIN, backboneSpecs, siteSeed } from './encoder.js';
 import type { BackboneBatch } from './encoder.js';
+import type { KeysToIgnoreOnLoad, LoadReport } from './checkpoint.js';
 import { LMHead, LinearHead, bceWithLogitsLoss, crossEntropyLoss, mseLoss } from './heads.js';
 import { initAll, initParameter, SeededRandom } from './init.js';
 import { flatten, flattenInt } from './inputs.js';
@@ -39,6 +41,12 @@ export interface ModelOptions {
 export interface PretrainedOptions extends ModelOptions {
   /** Overrides of config.json fields, as HF `from_pretrained(..., **kwargs)` (e.g. { num_labels: 2 }). */
   config?: ConfigJson;
+  /**
+   * HF's ignore_mismatched_sizes for the head: a head tensor whose checkpoint shape no longer fits (a 3-class
+   * classifier fine-tuned for 2 classes) is initialised afresh and reported, instead of refusing the load. The
+   * backbone's tensors must always fit (a mismatch there means the weights belong to another model).
+   */
+  ignoreMismatchedSizes?: boolean;
 }
 
 export interface ForwardOptions {
@@ -126,6 +134,12 @@ export abstract class BertPreTrainedModel {
   private forwardCount = 0;
   /** The HF class name written to config.json "architectures". */
   abstract readonly architecture: string;
+  /** What fromPretrained found (missing, unexpected, resized tensors); null for a model built from a config. */
+  loadReport: LoadReport | null = null;
+  /** Parameters a checkpoint may lack without a warning (HF `_keys_to_ignore_on_load_missing`). */
+  static readonly keysToIgnoreOnLoadMissing: readonly RegExp[] = [];
+  /** Checkpoint tensors this class may leave unused without a warning (HF `_keys_to_ignore_on_load_unexpected`). */
+  static readonly keysToIgnoreOnLoadUnexpected: readonly RegExp[] = [];
 
   protected constructor(config: BertConfig, options: ModelOptions, layout: Layout) {
     this.config = config;
@@ -299,11 +313,18 @@ export abstract class BertPreTrainedModel {
   }
 }
 
-type ModelConstructor<T> = new (config: BertConfig, options?: ModelOptions) => T;
+type ModelClass<T> = (new (config: BertConfig, options?: ModelOptions) => T) & KeysToIgnoreOnLoad;
 
-/** Shared fromPretrained: config (with overrides), weights, missing parameters initialised with a warning. */
+/** The backbone's parameter roots: never resized by ignoreMismatchedSizes. */
+const BACKBONE_ROOTS = ['embeddings.', 'encoder.', 'pooler.'];
+
+/**
+ * The one loader behind every fromPretrained: config (with overrides), weights read from one folder snapshot,
+ * the config checked against the weights, missing (or, with ignoreMismatchedSizes, resized head) parameters
+ * initialised, and loadWarnings' report minus what the class declares ignorable.
+ */
 async function loadPretrained<T extends BertPreTrainedModel>(
-  cls: ModelConstructor<T>,
+  cls: ModelClass<T>,
   folder: string,
   options: PretrainedOptions,
 ): Promise<T> {
@@ -320,22 +341,19 @@ async function loadPretrained<T extends BertPreTrainedModel>(
   const { tensors, file } = readWeights(dir, snapshot);
   snapshot.verify();
   checkConfigFitsWeights(config, join(dir, 'config.json'), tensors, file);
-  const model = new cls(config, { ...options, initWeights: false });
-  const warn = options.warn ?? ((m: string) => console.warn(m));
-  const report = loadIntoStore(model.store, model.prefix, tensors, file);
+  const { config: _overrides, ignoreMismatchedSizes, ...modelOptions } = options;
+  const model = new cls(config, { ...modelOptions, initWeights: false });
+  const backbone = BACKBONE_ROOTS.map((r) => model.prefix + r);
+  const report = loadIntoStore(model.store, model.prefix, tensors, file, {
+    resizable: ignoreMismatchedSizes === true ? (name) => !backbone.some((b) => name.startsWith(b)) : undefined,
+  });
   if (report.missing.length > 0) {
     const rng = new SeededRandom(dropoutHash(model.seed, 0x1234));
     for (const name of report.missing) initParameter(model.store, name, config, rng);
-    warn(
-      `Some weights of ${model.architecture} were not initialized from the model checkpoint at ${dir} and are newly initialized: ` +
-        `[${report.missing.join(', ')}]. You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.`,
-    );
   }
-  if (report.unexpected.length > 0) {
-    warn(
-      `Some weights of the model checkpoint at ${dir} were not used when initializing ${model.architecture}: [${report.unexpected.join(', ')}]`,
-    );
-  }
+  model.loadReport = report;
+  const warn = options.warn ?? ((m: string) => console.warn(m));
+  for (const message of loadWarnings(report, model.architecture, dir, cls)) warn(message);
   return model;
 }
 
@@ -392,6 +410,8 @@ function toConfig(config: BertConfig | ConfigJson): BertConfig {
 /** The bare encoder (HF BertModel): last hidden state and pooler output. Parameter names have no `bert.` prefix. */
 export class BertModel extends BertPreTrainedModel {
   readonly architecture = 'BertModel';
+  // HF modeling_bert.py's _keys_to_ignore_on_load_* of this class.
+  static override readonly keysToIgnoreOnLoadMissing: readonly RegExp[] = [/position_ids/];
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions & { addPoolingLayer?: boolean } = {}) {
     const c = toConfig(config);
@@ -446,6 +466,12 @@ export class BertModel extends BertPreTrainedModel {
 /** BertForPreTraining: MLM prediction head + next sentence prediction; loss = MLM loss + NSP loss. */
 export class BertForPreTraining extends BertPreTrainedModel {
   readonly architecture = 'BertForPreTraining';
+  // HF modeling_bert.py's _keys_to_ignore_on_load_* of this class.
+  static override readonly keysToIgnoreOnLoadMissing: readonly RegExp[] = [
+    /position_ids/,
+    /predictions\.decoder\.bias/,
+    /cls\.predictions\.decoder\.weight/,
+  ];
   private readonly lm: LMHead;
   private readonly nsp: LinearHead;
 
@@ -501,6 +527,13 @@ export class BertForPreTraining extends BertPreTrainedModel {
 /** BertForMaskedLM: the MLM head over every token (no pooler); loss = cross-entropy on labels != -100. */
 export class BertForMaskedLM extends BertPreTrainedModel {
   readonly architecture = 'BertForMaskedLM';
+  // HF modeling_bert.py's _keys_to_ignore_on_load_* of this class.
+  static override readonly keysToIgnoreOnLoadMissing: readonly RegExp[] = [
+    /position_ids/,
+    /predictions\.decoder\.bias/,
+    /cls\.predictions\.decoder\.weight/,
+  ];
+  static override readonly keysToIgnoreOnLoadUnexpected: readonly RegExp[] = [/pooler/];
   private readonly lm: LMHead;
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
@@ -657,6 +690,8 @@ export class BertForSequenceClassification extends BertPreTrainedModel {
 /** BertForTokenClassification: dropout + linear on every token; cross-entropy over labels != -100. */
 export class BertForTokenClassification extends BertPreTrainedModel {
   readonly architecture = 'BertForTokenClassification';
+  // HF modeling_bert.py's _keys_to_ignore_on_load_* of this class.
+  static override readonly keysToIgnoreOnLoadUnexpected: readonly RegExp[] = [/pooler/];
   private readonly classifier: LinearHead;
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
@@ -702,6 +737,8 @@ export class BertForTokenClassification extends BertPreTrainedModel {
  */
 export class BertForQuestionAnswering extends BertPreTrainedModel {
   readonly architecture = 'BertForQuestionAnswering';
+  // HF modeling_bert.py's _keys_to_ignore_on_load_* of this class.
+  static override readonly keysToIgnoreOnLoadUnexpected: readonly RegExp[] = [/pooler/];
   private readonly qa: LinearHead;
   private dStart = new Float32Array(0);
   private dEnd = new Float32Array(0);
