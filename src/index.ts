@@ -79,6 +79,13 @@ export { ProgressReporter, trainingCurveSvg } from './train/progress.js';
 export { bertTrainerModel, predictBatches } from './train/bert-adapter.js';
 export { evaluateSequenceClassification, evaluateTokenClassification } from './train/evaluation.js';
 export { loadForFinetuning } from './train/finetune-model.js';
+export type { FinetuneModelClass } from './train/finetune-model.js';
+export { finetune, genericLabels, taskOfConfig } from './train/finetune.js';
+export type { FinetuneOptions, FinetuneResult, FinetuneSummary, FinetuneTask } from './train/finetune.js';
+export { evaluate } from './train/evaluate.js';
+export type { EvaluateOptions, EvaluateResult } from './train/evaluate.js';
+export { loadWarnings } from './model/checkpoint.js';
+export type { LoadReport, KeysToIgnoreOnLoad } from './model/checkpoint.js';
 export {
   readTextClassification,
   readJsonlClassification,

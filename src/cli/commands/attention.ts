@@ -2,7 +2,7 @@
 // page of SVG heatmaps (no scripts, no external files).
 import { writeFileSync } from 'node:fs';
 import { UsageError, intFlag, parseCommand, runCommand } from '../command.js';
-import { pipelineOptions, requireModel } from './predict.js';
+import { pipelineOptions, requireModel } from '../inputs.js';
 
 export const usage = `Usage: bert attention --model DIR --output FILE.html [options] "TEXT" ["SECOND TEXT"]
 

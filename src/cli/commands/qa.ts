@@ -9,7 +9,7 @@ import {
   readInputs,
   requireModel,
   type InputRecord,
-} from './predict.js';
+} from '../inputs.js';
 
 export const usage = `Usage: bert qa --model DIR --question TEXT (--context TEXT | --context-file FILE) [options]
        bert qa --model DIR --input FILE.jsonl      (lines {"question": "...", "context": "..."})

@@ -1,6 +1,6 @@
 // `bert serve`: the HTTP JSON service over a pipeline running in worker threads (dynamic batching, bounded queue).
 import { UsageError, intFlag, parseCommand, runCommand } from '../command.js';
-import { requireModel } from './predict.js';
+import { requireModel } from '../inputs.js';
 import { checkWellFormed, parseTextInput } from '../../server/server.js';
 import { InputError } from '../../model/errors.js';
 import type { Task } from '../../pipelines/types.js';
