@@ -48,12 +48,13 @@ export async function predictCommand(argv: string[]): Promise<number> {
         typeof r.text_pair === 'string' ? { text: r.text as string, text_pair: r.text_pair } : (r.text as string),
       );
       const results = await classify.predictEach(inputs, callOptions);
-      for (let i = 0; i < batch.length; i++) {
-        const labels = results[i];
+      for (const [i, record] of batch.entries()) {
+        const labels = results[i] ?? [];
+        const best = labels[0];
         await out.write(
-          topKOption === 1
-            ? { ...batch[i], label: labels[0].label, score: labels[0].score }
-            : { ...batch[i], predictions: labels },
+          topKOption === 1 && best
+            ? { ...record, label: best.label, score: best.score }
+            : { ...record, predictions: labels },
         );
       }
     }
