@@ -147,7 +147,7 @@ export type {
   TextInput,
   Task,
 } from './pipelines/index.js';
-export { createServer, DynamicBatcher, QueueFullError } from './server/index.js';
+export { createServer, DynamicBatcher, ServerError } from './server/index.js';
 export type { BertServer, ServerOptions, PredictBatch } from './server/index.js';
 // Native backend (src/native) and ONNX export (src/export).
 export { getKernels, tryNativeKernels, loadNativeAddon, nativeLoadError, nativeAddonPath } from './native/index.js';
