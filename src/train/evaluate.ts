@@ -7,7 +7,7 @@ import { BertForSequenceClassification, BertForTokenClassification } from '../mo
 import { readConfig } from '../model/checkpoint.js';
 import type { ProblemType } from '../model/config.js';
 import { InputError } from '../model/errors.js';
-import { readTextClassification } from '../data/classification.js';
+import { readTextClassification, type TextClassificationOptions } from '../data/classification.js';
 import { readConllJsonl } from '../data/conll.js';
 import { sampleSubset } from '../data/sampling.js';
 import { encodedDataset } from '../data/batching.js';
@@ -19,7 +19,10 @@ import type { ClassificationReport, EntityReport, MultiLabelReport, RegressionRe
 import { encodeTextExamples, encodeTokenExamples, loadFinetuneTokenizer } from './text-encoding.js';
 import { genericLabels, taskOfConfig, type FinetuneTask } from './finetune.js';
 
-export interface EvaluateOptions {
+export interface EvaluateOptions extends Pick<
+  TextClassificationOptions,
+  'textColumn' | 'textPairColumn' | 'labelColumn'
+> {
   /** A fine-tuned model folder, or a pre-trained one (BertForPreTraining) when `data` holds pre-training shards. */
   model: string;
   /** Labelled data (.jsonl(.gz), .csv/.tsv(.gz), an aclImdb split folder, CoNLL JSONL) or a shard folder. */
@@ -32,9 +35,6 @@ export interface EvaluateOptions {
   /** Score a seeded random subset of this many examples (pre-training: the first this many instances). */
   samples?: number;
   seed?: number;
-  textColumn?: string;
-  textPairColumn?: string;
-  labelColumn?: string;
   /** Tokenizer folder when the model folder has none. */
   tokenizer?: string;
   kernels?: Kernels;

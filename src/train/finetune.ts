@@ -8,7 +8,11 @@ import { readConfig } from '../model/checkpoint.js';
 import type { BertConfig, ProblemType } from '../model/config.js';
 import { InputError } from '../model/errors.js';
 import { writeFileAtomic } from '../io/files.js';
-import { readTextClassification, type TextClassificationExample } from '../data/classification.js';
+import {
+  readTextClassification,
+  type TextClassificationOptions,
+  type TextClassificationExample,
+} from '../data/classification.js';
 import { readConllJsonl, collectTags, CONLL2003_LABELS } from '../data/conll.js';
 import { sampleSubset } from '../data/sampling.js';
 import { encodedDataset, type EncodedExample } from '../data/batching.js';
@@ -30,7 +34,10 @@ import { loadForFinetuning } from './finetune-model.js';
 export type FinetuneTask = 'text-classification' | 'token-classification';
 
 /** What {@link finetune} takes; every field but model, train and output has HF Trainer's default. */
-export interface FinetuneOptions {
+export interface FinetuneOptions extends Pick<
+  TextClassificationOptions,
+  'textColumn' | 'textPairColumn' | 'labelColumn'
+> {
   /** Model folder to start from (config.json, weights, tokenizer files). */
   model: string;
   /** Training data: .jsonl(.gz), .csv/.tsv(.gz) or an aclImdb split folder; CoNLL JSONL for token classification. */
@@ -42,9 +49,6 @@ export interface FinetuneOptions {
   task?: FinetuneTask;
   trainSamples?: number;
   evalSamples?: number;
-  textColumn?: string;
-  textPairColumn?: string;
-  labelColumn?: string;
   /**
    * Label names to ids (ids 0..n-1). Default: the model's named labels, else the sorted string labels of the
    * training file, else (integer labels) ids 0..max.
