@@ -1,4 +1,20 @@
-// The one error for bad input to a model, a pipeline, the server or a library function (as opposed to a failure).
+// The model layer's errors: ConfigError (a config no BERT can be built from) and InputError, the one error for bad
+// input to a model, a pipeline, the server or a library function (as opposed to a failure).
+
+/**
+ * A config (a config.json, or an object given in code) that no BERT can be built from: a wrong type, a value out of
+ * range, an unsupported setting. The message starts with where the config came from (the file path) and names the key.
+ */
+export class ConfigError extends Error {
+  readonly source: string;
+  readonly problem: string;
+  constructor(source: string, problem: string) {
+    super(`${source}: ${problem}`);
+    this.name = 'ConfigError';
+    this.source = source;
+    this.problem = problem;
+  }
+}
 
 /** Names an option in a message: the API name by default; a command line passes one that gives its flag. */
 export type OptionNamer = (option: string) => string;
