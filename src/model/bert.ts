@@ -192,7 +192,10 @@ export abstract class BertPreTrainedModel {
     const dtype = options.dtype ?? 'float32';
     const stored = SAVE_DTYPES[dtype];
     if (stored === undefined) {
-      throw new Error(`save: unknown dtype ${JSON.stringify(dtype)} (use ${Object.keys(SAVE_DTYPES).join(', ')})`);
+      throw new InputError(
+        'save',
+        (n) => `unknown ${n('dtype')} ${JSON.stringify(dtype)} (use ${Object.keys(SAVE_DTYPES).join(', ')})`,
+      );
     }
     const config = this.config.clone();
     config.architectures = [this.architecture];
@@ -449,11 +452,15 @@ export class BertModel extends BertPreTrainedModel {
     if (!dLastHiddenState && !dPoolerOutput)
       throw new Error('BertModel.backward(dLastHiddenState, dPoolerOutput): give at least one gradient');
     if (dLastHiddenState && dLastHiddenState.length !== p.N * H)
-      throw new Error(
-        `BertModel.backward: dLastHiddenState has ${dLastHiddenState.length} values, expected ${p.N * H}`,
+      throw new InputError(
+        'BertModel.backward',
+        `dLastHiddenState has ${dLastHiddenState.length} values, expected ${p.N * H}`,
       );
     if (dPoolerOutput && dPoolerOutput.length !== p.B * H)
-      throw new Error(`BertModel.backward: dPoolerOutput has ${dPoolerOutput.length} values, expected ${p.B * H}`);
+      throw new InputError(
+        'BertModel.backward',
+        `dPoolerOutput has ${dPoolerOutput.length} values, expected ${p.B * H}`,
+      );
     if (dPoolerOutput && !this.backbone.addPooler) throw new Error('BertModel.backward: this model has no pooler');
     this.pendingOutputs = null;
     this.backbone.backward(

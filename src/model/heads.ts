@@ -2,6 +2,7 @@
 // forward and backward side by side.
 import type { DropoutSpec, Kernels } from '../tensor/kernels.js';
 import type { BertConfig } from './config.js';
+import { InputError } from './errors.js';
 import type { ParameterStore, ParamSpec } from './params.js';
 
 interface PG {
@@ -198,7 +199,10 @@ export function crossEntropyLoss(
     const l = labels[i]!;
     if (l === ignoreIndex) continue;
     if (!(l >= 0 && l < c))
-      throw new Error(`label ${l} at position ${i} is outside [0, ${c}) (use ${ignoreIndex} to ignore a position)`);
+      throw new InputError(
+        '',
+        `label ${l} at position ${i} is outside [0, ${c}) (use ${ignoreIndex} to ignore a position)`,
+      );
     count++;
   }
   if (count === 0) {
