@@ -32,7 +32,9 @@ export function reportError(name: string, error: unknown, usage?: string): numbe
   let usageMessage: string | undefined;
   if (error instanceof UsageError) usageMessage = error.message;
   else if (error instanceof InputError && error.options.length > 0) {
-    const where = error.where === name || error.where === '' ? '' : `${error.where}: `;
+    // The library function a command calls is its name in camelCase (train-vocab → trainVocab): said once.
+    const own = [name, name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()), ''];
+    const where = own.includes(error.where) ? '' : `${error.where}: `;
     usageMessage = `${where}${error.problemWith(flagOf)}`;
   }
   if (usageMessage !== undefined) {

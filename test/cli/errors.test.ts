@@ -66,6 +66,9 @@ describe('exit codes', () => {
     const r = await bert('train-vocab', '--input', data, '--output', join(dir, 'v'), '--vocab-size', 'ten');
     assert.equal(r.code, 2);
     assert.match(r.err, /^bert train-vocab: --vocab-size must be an integer >= 1, got "ten"/);
+    const format = await bert('train-vocab', '--input', data, '--output', join(dir, 'v'), '--format', 'xml');
+    assert.equal(format.code, 2);
+    assert.match(format.err, /^bert train-vocab: --format must be jsonl or text, got xml\n/);
     const missing = await bert('train-vocab', '--input', join(dir, 'nope.txt'), '--output', join(dir, 'v'));
     assert.equal(missing.code, 1);
     assert.equal(missing.err, `bert train-vocab: ${join(dir, 'nope.txt')}: file not found\n`);

@@ -4,10 +4,8 @@ import type { ProblemType } from '../../model/config.js';
 import { finetune, type FinetuneTask } from '../../train/finetune.js';
 import type { OptimizerName } from '../../train/optim.js';
 import type { ScheduleName } from '../../train/schedule.js';
-import { ProgressReporter } from '../../train/progress.js';
 import { UsageError, numberFlag, parseFlags, runCommand, stringFlags } from '../command.js';
 import { backendFlag } from '../inputs.js';
-import { join } from 'node:path';
 
 export const usage = `Usage: bert finetune --model DIR --train FILE --output DIR [options]
 
@@ -94,12 +92,11 @@ export function finetuneCommand(argv: string[]): Promise<number> {
     const v = parseFlags(argv, OPTIONS, usage);
     if (!v) return;
     for (const f of ['model', 'train', 'output'] as const) if (!v[f]) throw new UsageError(`--${f} is required`);
-    const output = v.output ?? '';
-    const progress = new ProgressReporter({ logFile: v.log ?? join(output, 'train_log.jsonl') });
     const result = await finetune({
       model: v.model ?? '',
       train: v.train ?? '',
-      output,
+      output: v.output ?? '',
+      log: v.log,
       eval: v.eval,
       task: v.task as FinetuneTask | undefined,
       trainSamples: num(v['train-samples'], '--train-samples', 'int'),
@@ -136,10 +133,11 @@ export function finetuneCommand(argv: string[]): Promise<number> {
       randomInit: v['random-init'],
       stopAfterSteps: num(v['stop-after-steps'], '--stop-after-steps', 'int'),
       kernels: getKernels({ backend: backendFlag(v.backend) }),
-      progress,
     });
     if (result.interrupted) {
-      progress.message(`stopped after step ${result.steps} of ${result.totalSteps}; continue with --resume`);
+      process.stderr.write(
+        `bert finetune: stopped after step ${result.steps} of ${result.totalSteps}; continue with --resume\n`,
+      );
       return;
     }
     if (v['no-summary'] !== true) process.stdout.write(JSON.stringify(result.summary) + '\n');
