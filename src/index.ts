@@ -84,6 +84,10 @@ export { finetune, genericLabels, taskOfConfig } from './train/finetune.js';
 export type { FinetuneOptions, FinetuneResult, FinetuneSummary, FinetuneTask } from './train/finetune.js';
 export { evaluate } from './train/evaluate.js';
 export type { EvaluateOptions, EvaluateResult } from './train/evaluate.js';
+export { trainVocab } from './train/train-vocab.js';
+export type { TrainVocabOptions, TrainVocabSummary } from './train/train-vocab.js';
+export { attentionMaps, attentionHtml } from './pipelines/attention.js';
+export type { AttentionMaps } from './pipelines/attention.js';
 export { loadWarnings } from './model/checkpoint.js';
 export type { LoadReport, KeysToIgnoreOnLoad } from './model/checkpoint.js';
 export {
