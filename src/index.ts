@@ -4,6 +4,7 @@ export type { Kernels, Activation, DropoutSpec } from './tensor/kernels.js';
 export type { Tensor } from './tensor/tensor.js';
 export { jsKernels } from './tensor/js-kernels.js';
 export { BertConfig, ConfigError, CONFIG_LIMITS, MAX_PARAMETERS } from './model/config.js';
+export { InputError, isInputError } from './model/errors.js';
 export type { ProblemType, ConfigJson } from './model/config.js';
 export {
   BertPreTrainedModel,
@@ -76,6 +77,17 @@ export { ProgressReporter, trainingCurveSvg } from './train/progress.js';
 export { bertTrainerModel, predictBatches } from './train/bert-adapter.js';
 export { evaluateSequenceClassification, evaluateTokenClassification } from './train/evaluation.js';
 export { loadForFinetuning } from './train/finetune-model.js';
+export type { FinetuneModelClass } from './train/finetune-model.js';
+export { finetune, genericLabels, taskOfConfig } from './train/finetune.js';
+export type { FinetuneOptions, FinetuneResult, FinetuneSummary, FinetuneTask } from './train/finetune.js';
+export { evaluate } from './train/evaluate.js';
+export type { EvaluateOptions, EvaluateResult } from './train/evaluate.js';
+export { trainVocab } from './train/train-vocab.js';
+export type { TrainVocabOptions, TrainVocabSummary } from './train/train-vocab.js';
+export { attentionMaps, attentionHtml } from './pipelines/attention.js';
+export type { AttentionMaps } from './pipelines/attention.js';
+export { loadWarnings } from './model/checkpoint.js';
+export type { LoadReport, KeysToIgnoreOnLoad } from './model/checkpoint.js';
 export {
   readTextClassification,
   readJsonlClassification,
@@ -137,7 +149,7 @@ export type {
   TextInput,
   Task,
 } from './pipelines/index.js';
-export { createServer, DynamicBatcher, QueueFullError } from './server/index.js';
+export { createServer, DynamicBatcher, ServerError } from './server/index.js';
 export type { BertServer, ServerOptions, PredictBatch } from './server/index.js';
 // Native backend (src/native) and ONNX export (src/export).
 export { getKernels, tryNativeKernels, loadNativeAddon, nativeLoadError, nativeAddonPath } from './native/index.js';

@@ -3,7 +3,7 @@
 // the arguments after the command name and returns the exit code (0 ok, 1 runtime error, 2 usage error).
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { errorLine, type CommandMain } from './command.js';
+import { UsageError, errorLine, nearestName, reportError, type CommandMain } from './command.js';
 
 type Loader = () => Promise<{ default: CommandMain }>;
 
@@ -83,19 +83,25 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${version()}\n`);
     return 0;
   }
-  const name = first === 'help' ? rest[0]! : first;
+  const name = first === 'help' ? rest[0] : first;
   const args = first === 'help' ? ['--help'] : rest;
   const entry = COMMANDS.find(([n]) => n === name);
   if (!entry) {
-    process.stderr.write(`bert: unknown command ${JSON.stringify(name)}; run bert --help for the list\n`);
-    return 2;
+    const near =
+      name === undefined
+        ? undefined
+        : nearestName(
+            name,
+            COMMANDS.map(([n]) => n),
+          );
+    const hint = near === undefined ? '' : `; did you mean "${near}"?`;
+    return reportError('', new UsageError(`unknown command ${JSON.stringify(name)}${hint} (bert --help lists them)`));
   }
   try {
     const { default: run } = await entry[2]();
     return await run(args);
   } catch (error) {
-    process.stderr.write(`bert ${name}: ${errorLine(error)}\n`);
-    return 1;
+    return reportError(name ?? '', error);
   }
 }
 

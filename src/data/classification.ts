@@ -34,6 +34,11 @@ export interface TextClassificationOptions {
   cleanHtml?: boolean;
   /** Stop after this many rows (for quick looks at a huge file). */
   limit?: number;
+  /**
+   * Single-label only, without label2id: string labels are added to this set instead of being refused (their
+   * examples get the placeholder id -1), so that a caller can build label2id from them and read the file again.
+   */
+  collectStringLabels?: Set<string>;
 }
 
 /** The label names of the IMDb sentiment task, in the order of the HF `imdb` dataset. */
@@ -120,9 +125,12 @@ function convertLabel(
       id = Number(key);
     } else if (opts.label2id) {
       throw new Error(`${where}: unknown label "${key}" (known: ${Object.keys(opts.label2id).join(', ')})`);
+    } else if (opts.collectStringLabels) {
+      opts.collectStringLabels.add(key);
+      return -1;
     } else {
       throw new Error(
-        `${where}: label "${key}" is a string but no label2id was given; pass one (e.g. --label2id '{"negative":0,"positive":1}') or use integer labels`,
+        `${where}: label "${key}" is a string but no label2id was given; pass one (e.g. {"negative":0,"positive":1}) or use integer labels`,
       );
     }
   } else {

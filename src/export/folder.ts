@@ -1,19 +1,13 @@
 // Writes an ONNX model folder in the layout transformers.js reads: onnx/model.onnx, config.json, tokenizer files.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { copyTokenizerFiles, readJsonFile, readPytorchBin, readSafetensors, writeFileAtomic } from '../io/index.js';
+import { copyTokenizerFiles, readJsonFile, writeFileAtomic } from '../io/index.js';
+import { readWeights } from '../model/checkpoint.js';
 import type { TensorEntry } from '../io/index.js';
 import { saveBertTokenizerFiles } from '../tokenizer/trainer-files.js';
 import { exportBertOnnx, OnnxExportError } from './onnx.js';
 import type { NamedTensor, OnnxExportOptions } from './onnx.js';
 
-function readModelWeights(dir: string): Map<string, TensorEntry> {
-  const st = join(dir, 'model.safetensors');
-  if (existsSync(st)) return readSafetensors(st).tensors;
-  const bin = join(dir, 'pytorch_model.bin');
-  if (existsSync(bin)) return readPytorchBin(bin).tensors;
-  throw new OnnxExportError(`${dir}: no model.safetensors or pytorch_model.bin to export`);
-}
 
 /** The float parameters of a checkpoint as NamedTensors (F16/BF16 arrive upcast to float32 by the readers). */
 export function floatTensors(tensors: Map<string, TensorEntry>): NamedTensor[] {
@@ -53,7 +47,7 @@ export function exportOnnxFolder(
   const config = readJsonFile(configPath, 'config.json');
   if (!config || typeof config !== 'object' || Array.isArray(config))
     throw new OnnxExportError(`${configPath}: expected a JSON object`);
-  const bytes = exportBertOnnx(config as Record<string, unknown>, floatTensors(readModelWeights(modelDir)), options);
+  const bytes = exportBertOnnx(config as Record<string, unknown>, floatTensors(readWeights(modelDir).tensors), options);
   mkdirSync(join(outputDir, 'onnx'), { recursive: true });
   const onnxPath = join(outputDir, 'onnx', 'model.onnx');
   writeFileAtomic(onnxPath, bytes);

@@ -8,15 +8,18 @@ import { FolderSnapshot } from '../io/index.js';
 import {
   checkConfigFitsWeights,
   loadIntoStore,
+  loadWarnings,
   readConfig,
   readWeights,
   resolveModelFolder,
   saveToDir,
 } from './checkpoint.js';
 import { BertConfig } from './config.js';
+import { InputError } from './errors.js';
 import type { ConfigJson, ProblemType } from './config.js';
 import { Backbone, FLOAT32_MIN, siteSeed } from './encoder.js';
 import type { BackboneBatch } from './encoder.js';
+import type { KeysToIgnoreOnLoad, LoadReport } from './checkpoint.js';
 import { LMHead, LinearHead, bceWithLogitsLoss, crossEntropyLoss, mseLoss } from './heads.js';
 import { initAll, initParameter, SeededRandom } from './init.js';
 import { flatten, flattenInt } from './inputs.js';
@@ -38,6 +41,12 @@ export interface ModelOptions {
 export interface PretrainedOptions extends ModelOptions {
   /** Overrides of config.json fields, as HF `from_pretrained(..., **kwargs)` (e.g. { num_labels: 2 }). */
   config?: ConfigJson;
+  /**
+   * HF's ignore_mismatched_sizes for the head: a head tensor whose checkpoint shape no longer fits (a 3-class
+   * classifier fine-tuned for 2 classes) is initialised afresh and reported, instead of refusing the load. The
+   * backbone's tensors must always fit (a mismatch there means the weights belong to another model).
+   */
+  ignoreMismatchedSizes?: boolean;
 }
 
 export interface ForwardOptions {
@@ -139,6 +148,12 @@ export abstract class BertPreTrainedModel<Head = unknown> {
   private forwardCount = 0;
   /** The HF class name written to config.json "architectures". */
   abstract readonly architecture: string;
+  /** What fromPretrained found (missing, unexpected, resized tensors); null for a model built from a config. */
+  loadReport: LoadReport | null = null;
+  /** Parameters a checkpoint may lack without a warning (HF `_keys_to_ignore_on_load_missing`). */
+  static readonly keysToIgnoreOnLoadMissing: readonly RegExp[] = [];
+  /** Checkpoint tensors this class may leave unused without a warning (HF `_keys_to_ignore_on_load_unexpected`). */
+  static readonly keysToIgnoreOnLoadUnexpected: readonly RegExp[] = [];
 
   protected constructor(
     config: BertConfig | ConfigJson,
@@ -198,7 +213,10 @@ export abstract class BertPreTrainedModel<Head = unknown> {
     const dtype = options.dtype ?? 'float32';
     const stored = SAVE_DTYPES[dtype];
     if (stored === undefined) {
-      throw new Error(`save: unknown dtype ${JSON.stringify(dtype)} (use ${Object.keys(SAVE_DTYPES).join(', ')})`);
+      throw new InputError(
+        'save',
+        (n) => `unknown ${n('dtype')} ${JSON.stringify(dtype)} (use ${Object.keys(SAVE_DTYPES).join(', ')})`,
+      );
     }
     const config = this.config.clone();
     config.architectures = [this.architecture];
@@ -218,7 +236,7 @@ export abstract class BertPreTrainedModel<Head = unknown> {
     if (!train) return 0;
     if (explicit !== undefined) {
       if (!Number.isInteger(explicit) || explicit < 0)
-        throw new Error(`forward: seed must be a non-negative integer, found ${explicit}`);
+        throw new InputError('forward', `seed must be a non-negative integer, found ${explicit}`);
       return dropoutHash(this.seed, explicit >>> 0);
     }
     this.forwardCount++;
@@ -247,31 +265,34 @@ export abstract class BertPreTrainedModel<Head = unknown> {
   protected prepare(inputs: BertInputs, rank: 2 | 3): { batch: BackboneBatch; lead: number[] } {
     const c = this.config;
     if (!inputs || inputs.inputIds === undefined)
-      throw new Error(`${this.architecture}.forward: inputs.inputIds is required`);
+      throw new InputError(`${this.architecture}.forward`, 'inputs.inputIds is required');
     const ids = flattenInt(inputs.inputIds, 'inputIds');
     let shape = ids.shape;
     if (shape.length === rank - 1) shape = [1, ...shape];
     if (shape.length !== rank) {
-      throw new Error(
-        `${this.architecture}.forward: inputIds must have ${rank} dimensions (${rank === 3 ? '[batch, choices, seq]' : '[batch, seq]'}), found [${ids.shape.join(', ')}]`,
+      throw new InputError(
+        `${this.architecture}.forward`,
+        `inputIds must have ${rank} dimensions (${rank === 3 ? '[batch, choices, seq]' : '[batch, seq]'}), found [${ids.shape.join(', ')}]`,
       );
     }
     const T = shape[shape.length - 1]!;
     const B = ids.data.length / Math.max(T, 1);
-    if (T < 1 || B < 1) throw new Error(`${this.architecture}.forward: empty input, shape [${shape.join(', ')}]`);
+    if (T < 1 || B < 1)
+      throw new InputError(`${this.architecture}.forward`, `empty input, shape [${shape.join(', ')}]`);
     if (T > c.maxPositionEmbeddings) {
-      throw new Error(
-        `${this.architecture}.forward: sequence length ${T} exceeds max_position_embeddings ${c.maxPositionEmbeddings}; truncate the input`,
+      throw new InputError(
+        `${this.architecture}.forward`,
+        `sequence length ${T} exceeds max_position_embeddings ${c.maxPositionEmbeddings}; truncate the input`,
       );
     }
     for (let i = 0; i < ids.data.length; i++) {
       const v = ids.data[i]!;
       if (v < 0 || v >= c.vocabSize)
-        throw new Error(`inputIds: id ${v} at flat index ${i} is outside the vocabulary [0, ${c.vocabSize})`);
+        throw new InputError('inputIds', `id ${v} at flat index ${i} is outside the vocabulary [0, ${c.vocabSize})`);
     }
     const sameSize = (name: string, n: number): void => {
       if (n !== ids.data.length)
-        throw new Error(`${name}: has ${n} values but inputIds has ${ids.data.length} (shapes must match)`);
+        throw new InputError(name, `has ${n} values but inputIds has ${ids.data.length} (shapes must match)`);
     };
     let types: Int32Array;
     if (inputs.tokenTypeIds !== undefined) {
@@ -279,8 +300,9 @@ export abstract class BertPreTrainedModel<Head = unknown> {
       sameSize('tokenTypeIds', types.length);
       for (let i = 0; i < types.length; i++) {
         if (types[i]! < 0 || types[i]! >= c.typeVocabSize)
-          throw new Error(
-            `tokenTypeIds: value ${types[i]} at flat index ${i} is outside [0, ${c.typeVocabSize}) (type_vocab_size)`,
+          throw new InputError(
+            'tokenTypeIds',
+            `value ${types[i]} at flat index ${i} is outside [0, ${c.typeVocabSize}) (type_vocab_size)`,
           );
       }
     } else types = new Int32Array(ids.data.length);
@@ -290,7 +312,7 @@ export abstract class BertPreTrainedModel<Head = unknown> {
       sameSize('attentionMask', m.length);
       for (let i = 0; i < m.length; i++) {
         const v = m[i]!;
-        if (v !== 0 && v !== 1) throw new Error(`attentionMask: value ${v} at flat index ${i} is not 0 or 1`);
+        if (v !== 0 && v !== 1) throw new InputError('attentionMask', `value ${v} at flat index ${i} is not 0 or 1`);
         // HF: (1 - mask) * torch.finfo(float32).min
         maskBias[i] = v === 1 ? 0 : FLOAT32_MIN;
       }
@@ -316,16 +338,24 @@ export abstract class BertPreTrainedModel<Head = unknown> {
   /** Integer labels with an expected element count. */
   protected intLabels(input: ArrayInput, name: string, n: number): Int32Array {
     const l = flattenInt(input, name).data;
-    if (l.length !== n) throw new Error(`${this.architecture}.forward: ${name} has ${l.length} values, expected ${n}`);
+    if (l.length !== n)
+      throw new InputError(`${this.architecture}.forward`, `${name} has ${l.length} values, expected ${n}`);
     return l;
   }
 }
 
-type ModelConstructor<T> = new (config: BertConfig, options?: ModelOptions) => T;
+type ModelClass<T> = (new (config: BertConfig, options?: ModelOptions) => T) & KeysToIgnoreOnLoad;
 
-/** Shared fromPretrained: config (with overrides), weights, missing parameters initialised with a warning. */
+/** The backbone's parameter roots: never resized by ignoreMismatchedSizes. */
+const BACKBONE_ROOTS = ['embeddings.', 'encoder.', 'pooler.'];
+
+/**
+ * The one loader behind every fromPretrained: config (with overrides), weights read from one folder snapshot,
+ * the config checked against the weights, missing (or, with ignoreMismatchedSizes, resized head) parameters
+ * initialised, and loadWarnings' report minus what the class declares ignorable.
+ */
 async function loadPretrained<T extends BertPreTrainedModel>(
-  cls: ModelConstructor<T>,
+  cls: ModelClass<T>,
   folder: string,
   options: PretrainedOptions,
 ): Promise<T> {
@@ -342,22 +372,19 @@ async function loadPretrained<T extends BertPreTrainedModel>(
   const { tensors, file } = readWeights(dir, snapshot);
   snapshot.verify();
   checkConfigFitsWeights(config, join(dir, 'config.json'), tensors, file);
-  const model = new cls(config, { ...options, initWeights: false });
-  const warn = options.warn ?? ((m: string) => console.warn(m));
-  const report = loadIntoStore(model.store, model.prefix, tensors, file);
+  const { config: _overrides, ignoreMismatchedSizes, ...modelOptions } = options;
+  const model = new cls(config, { ...modelOptions, initWeights: false });
+  const backbone = BACKBONE_ROOTS.map((r) => model.prefix + r);
+  const report = loadIntoStore(model.store, model.prefix, tensors, file, {
+    resizable: ignoreMismatchedSizes === true ? (name) => !backbone.some((b) => name.startsWith(b)) : undefined,
+  });
   if (report.missing.length > 0) {
     const rng = new SeededRandom(dropoutHash(model.seed, 0x1234));
     for (const name of report.missing) initParameter(model.store, name, config, rng);
-    warn(
-      `Some weights of ${model.architecture} were not initialized from the model checkpoint at ${dir} and are newly initialized: ` +
-        `[${report.missing.join(', ')}]. You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.`,
-    );
   }
-  if (report.unexpected.length > 0) {
-    warn(
-      `Some weights of the model checkpoint at ${dir} were not used when initializing ${model.architecture}: [${report.unexpected.join(', ')}]`,
-    );
-  }
+  model.loadReport = report;
+  const warn = options.warn ?? ((m: string) => console.warn(m));
+  for (const message of loadWarnings(report, model.architecture, dir, cls)) warn(message);
   return model;
 }
 
@@ -419,6 +446,8 @@ function linearHeadLayout(c: BertConfig, onPooled: boolean, name: string, out: n
 /** The bare encoder (HF BertModel): last hidden state and pooler output. Parameter names have no `bert.` prefix. */
 export class BertModel extends BertPreTrainedModel<null> {
   readonly architecture = 'BertModel';
+  // HF modeling_bert.py's _keys_to_ignore_on_load_* of this class.
+  static override readonly keysToIgnoreOnLoadMissing: readonly RegExp[] = [/position_ids/];
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions & { addPoolingLayer?: boolean } = {}) {
     super(config, options, () => ({ prefix: '', addPooler: options.addPoolingLayer ?? true, head: () => null }));
@@ -453,11 +482,15 @@ export class BertModel extends BertPreTrainedModel<null> {
     if (!dLastHiddenState && !dPoolerOutput)
       throw new Error('BertModel.backward(dLastHiddenState, dPoolerOutput): give at least one gradient');
     if (dLastHiddenState && dLastHiddenState.length !== p.N * H)
-      throw new Error(
-        `BertModel.backward: dLastHiddenState has ${dLastHiddenState.length} values, expected ${p.N * H}`,
+      throw new InputError(
+        'BertModel.backward',
+        `dLastHiddenState has ${dLastHiddenState.length} values, expected ${p.N * H}`,
       );
     if (dPoolerOutput && dPoolerOutput.length !== p.B * H)
-      throw new Error(`BertModel.backward: dPoolerOutput has ${dPoolerOutput.length} values, expected ${p.B * H}`);
+      throw new InputError(
+        'BertModel.backward',
+        `dPoolerOutput has ${dPoolerOutput.length} values, expected ${p.B * H}`,
+      );
     if (dPoolerOutput && !this.backbone.addPooler) throw new Error('BertModel.backward: this model has no pooler');
     this.pendingOutputs = null;
     this.backbone.backward(
@@ -470,6 +503,12 @@ export class BertModel extends BertPreTrainedModel<null> {
 /** BertForPreTraining: MLM prediction head + next sentence prediction; loss = MLM loss + NSP loss. */
 export class BertForPreTraining extends BertPreTrainedModel<{ lm: LMHead; nsp: LinearHead }> {
   readonly architecture = 'BertForPreTraining';
+  // HF modeling_bert.py's _keys_to_ignore_on_load_* of this class.
+  static override readonly keysToIgnoreOnLoadMissing: readonly RegExp[] = [
+    /position_ids/,
+    /predictions\.decoder\.bias/,
+    /cls\.predictions\.decoder\.weight/,
+  ];
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     // BertPreTrainingHeads: cls.predictions and cls.seq_relationship.
@@ -529,6 +568,13 @@ export class BertForPreTraining extends BertPreTrainedModel<{ lm: LMHead; nsp: L
 /** BertForMaskedLM: the MLM head over every token (no pooler); loss = cross-entropy on labels != -100. */
 export class BertForMaskedLM extends BertPreTrainedModel<LMHead> {
   readonly architecture = 'BertForMaskedLM';
+  // HF modeling_bert.py's _keys_to_ignore_on_load_* of this class.
+  static override readonly keysToIgnoreOnLoadMissing: readonly RegExp[] = [
+    /position_ids/,
+    /predictions\.decoder\.bias/,
+    /cls\.predictions\.decoder\.weight/,
+  ];
+  static override readonly keysToIgnoreOnLoadUnexpected: readonly RegExp[] = [/pooler/];
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     super(config, options, (c) => ({
@@ -648,8 +694,9 @@ export class BertForSequenceClassification extends BertPreTrainedModel<LinearHea
         out.loss = crossEntropyLoss(this.kernels, logits, l, B, L, -100, this.head.dLogits);
       } else {
         if (labels.data.length !== B * L)
-          throw new Error(
-            `${this.architecture}.forward: ${problem} labels need ${B * L} values ([batch, num_labels]), found ${labels.data.length}`,
+          throw new InputError(
+            `${this.architecture}.forward`,
+            `${problem} labels need ${B * L} values ([batch, num_labels]), found ${labels.data.length}`,
           );
         const y = Float32Array.from(labels.data);
         out.loss =
@@ -666,6 +713,8 @@ export class BertForSequenceClassification extends BertPreTrainedModel<LinearHea
 /** BertForTokenClassification: dropout + linear on every token; cross-entropy over labels != -100. */
 export class BertForTokenClassification extends BertPreTrainedModel<LinearHead> {
   readonly architecture = 'BertForTokenClassification';
+  // HF modeling_bert.py's _keys_to_ignore_on_load_* of this class.
+  static override readonly keysToIgnoreOnLoadUnexpected: readonly RegExp[] = [/pooler/];
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     super(config, options, (c) => linearHeadLayout(c, false, 'classifier', c.numLabels));
@@ -698,6 +747,8 @@ export class BertForTokenClassification extends BertPreTrainedModel<LinearHead> 
  */
 export class BertForQuestionAnswering extends BertPreTrainedModel<LinearHead> {
   readonly architecture = 'BertForQuestionAnswering';
+  // HF modeling_bert.py's _keys_to_ignore_on_load_* of this class.
+  static override readonly keysToIgnoreOnLoadUnexpected: readonly RegExp[] = [/pooler/];
   private dStart = new Float32Array(0);
   private dEnd = new Float32Array(0);
 

@@ -105,6 +105,59 @@ export interface LoadReport {
   missing: string[];
   /** Checkpoint tensors the model has no use for. */
   unexpected: string[];
+  /** Parameters whose checkpoint shape did not fit (a head resized for a new label count): initialised instead. */
+  mismatched: { name: string; checkpoint: number[]; model: number[] }[];
+}
+
+/** What a model class declares it may leave missing or unexpected without a warning (HF `_keys_to_ignore_on_load_*`). */
+export interface KeysToIgnoreOnLoad {
+  readonly keysToIgnoreOnLoadMissing: readonly RegExp[];
+  readonly keysToIgnoreOnLoadUnexpected: readonly RegExp[];
+}
+
+/** The parameters a load initialised afresh that the class does not declare ignorable (resized heads aside). */
+export function newlyInitialized(
+  report: LoadReport,
+  ignore: KeysToIgnoreOnLoad = { keysToIgnoreOnLoadMissing: [], keysToIgnoreOnLoadUnexpected: [] },
+): string[] {
+  const resized = new Set(report.mismatched.map((m) => m.name));
+  return report.missing.filter((n) => !resized.has(n) && !ignore.keysToIgnoreOnLoadMissing.some((r) => r.test(n)));
+}
+
+/**
+ * The warnings of one load, worded as HF's from_pretrained words them: the one place every loader reports through.
+ * Names the class declares as ignorable (`ignore`) are left out; an empty list means a clean load.
+ */
+export function loadWarnings(
+  report: LoadReport,
+  architecture: string,
+  dir: string,
+  ignore: KeysToIgnoreOnLoad = { keysToIgnoreOnLoadMissing: [], keysToIgnoreOnLoadUnexpected: [] },
+): string[] {
+  const warnings: string[] = [];
+  const missing = newlyInitialized(report, ignore);
+  const unexpected = report.unexpected.filter((n) => !ignore.keysToIgnoreOnLoadUnexpected.some((r) => r.test(n)));
+  if (unexpected.length > 0) {
+    warnings.push(
+      `Some weights of the model checkpoint at ${dir} were not used when initializing ${architecture}: [${unexpected.join(', ')}]`,
+    );
+  }
+  if (missing.length > 0) {
+    warnings.push(
+      `Some weights of ${architecture} were not initialized from the model checkpoint at ${dir} and are newly initialized: ` +
+        `[${missing.join(', ')}]. You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.`,
+    );
+  }
+  if (report.mismatched.length > 0) {
+    const shapes = report.mismatched.map(
+      (m) => `${m.name}: checkpoint [${m.checkpoint.join(', ')}] -> model [${m.model.join(', ')}]`,
+    );
+    warnings.push(
+      `Some weights of ${architecture} were not initialized from the model checkpoint at ${dir} and are newly initialized ` +
+        `(re-initialized because their shapes did not match): ${shapes.join('; ')}. You should probably TRAIN this model on a down-stream task.`,
+    );
+  }
+  return warnings;
 }
 
 /** HF's legacy renames: LayerNorm.gamma/beta → weight/bias. */
@@ -116,16 +169,19 @@ const BACKBONE_ROOTS = ['embeddings.', 'encoder.', 'pooler.'];
 
 /**
  * Copies checkpoint tensors into the store by HF name. `prefix` is the backbone prefix of the model ('bert.' or
- * ''): checkpoints with and without it are both accepted. Shapes must match exactly.
+ * ''): checkpoints with and without it are both accepted. Shapes must match exactly, except for the parameters
+ * `resizable` accepts: those are left to initialise and listed in `mismatched`.
  */
 export function loadIntoStore(
   store: ParameterStore,
   prefix: string,
   tensors: Map<string, TensorEntry>,
   file: string,
+  options: { resizable?: (name: string) => boolean } = {},
 ): LoadReport {
   const loaded = new Set<string>();
   const unexpected: string[] = [];
+  const mismatched: LoadReport['mismatched'] = [];
   // Names in the checkpoint that mean the same parameter: prefer the first seen (e.g. cls.predictions.bias over decoder.bias).
   for (const [rawKey, entry] of tensors) {
     let key = modernName(rawKey);
@@ -142,6 +198,11 @@ export function loadIntoStore(
     if (store.isAlias(key) && key.endsWith('decoder.weight')) continue;
     const expected = store.shape(target);
     const shapeOk = entry.shape.length === expected.length && entry.shape.every((d, i) => d === expected[i]);
+    if (!shapeOk && options.resizable?.(target) === true) {
+      // HF's ignore_mismatched_sizes, for the parameters the caller allows (a head under a new label count).
+      mismatched.push({ name: target, checkpoint: [...entry.shape], model: [...expected] });
+      continue;
+    }
     if (!shapeOk) {
       throw new CheckpointFormatError(
         file,
@@ -159,7 +220,7 @@ export function loadIntoStore(
     loaded.add(target);
   }
   const missing = store.order.filter((n) => !loaded.has(n));
-  return { missing, unexpected };
+  return { missing, unexpected, mismatched };
 }
 
 /**

@@ -1,5 +1,8 @@
 // BertConfig: the fields of a HuggingFace config.json that change BERT's math, validated, with HF defaults.
 import type { Activation } from '../tensor/kernels.js';
+import { ConfigError } from './errors.js';
+
+export { ConfigError };
 
 export type ProblemType = 'regression' | 'single_label_classification' | 'multi_label_classification';
 
@@ -22,21 +25,6 @@ const PROBLEM_TYPES: ProblemType[] = ['regression', 'single_label_classification
 
 /** Raw JSON object of a config.json. */
 export type ConfigJson = Record<string, unknown>;
-
-/**
- * A config (a config.json, or an object given in code) that no BERT can be built from: a wrong type, a value out of
- * range, an unsupported setting. The message starts with where the config came from (the file path) and names the key.
- */
-export class ConfigError extends Error {
-  readonly source: string;
-  readonly problem: string;
-  constructor(source: string, problem: string) {
-    super(`${source}: ${problem}`);
-    this.name = 'ConfigError';
-    this.source = source;
-    this.problem = problem;
-  }
-}
 
 /**
  * Upper bounds of the size fields, checked before anything is allocated from them (a config.json comes from the

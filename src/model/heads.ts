@@ -3,6 +3,8 @@
 import type { DropoutSpec, Kernels } from '../tensor/kernels.js';
 import type { BertConfig } from './config.js';
 import type { ParamRef, ParamScope } from './params.js';
+import { InputError } from './errors.js';
+import type { ParameterStore, ParamSpec } from './params.js';
 
 /**
  * modeling_bert.py BertOnlyMLMHead / BertLMPredictionHead under `cls.predictions`: transform (dense → activation →
@@ -182,7 +184,10 @@ export function crossEntropyLoss(
     const l = labels[i]!;
     if (l === ignoreIndex) continue;
     if (!(l >= 0 && l < c))
-      throw new Error(`label ${l} at position ${i} is outside [0, ${c}) (use ${ignoreIndex} to ignore a position)`);
+      throw new InputError(
+        '',
+        `label ${l} at position ${i} is outside [0, ${c}) (use ${ignoreIndex} to ignore a position)`,
+      );
     count++;
   }
   if (count === 0) {

@@ -1,4 +1,5 @@
 // Model inputs: nested number arrays or typed arrays with a shape, flattened and validated once per forward.
+import { InputError } from './errors.js';
 
 /** A typed (or plain) array with an explicit row-major shape. */
 export interface ShapedArray {
@@ -40,15 +41,15 @@ export function flatten(input: ArrayInput, what: string): Flat {
     const shape = Array.from(input.shape);
     const n = shape.reduce((a, b) => a * b, 1);
     if (!shape.every((d) => Number.isInteger(d) && d >= 0))
-      throw new Error(`${what}: invalid shape [${shape.join(', ')}]`);
+      throw new InputError(what, `invalid shape [${shape.join(', ')}]`);
     if (input.data.length !== n)
-      throw new Error(`${what}: shape [${shape.join(', ')}] needs ${n} values but data has ${input.data.length}`);
+      throw new InputError(what, `shape [${shape.join(', ')}] needs ${n} values but data has ${input.data.length}`);
     const data = new Float64Array(n);
     for (let i = 0; i < n; i++) data[i] = Number(input.data[i]);
     return { data, shape };
   }
   if (!Array.isArray(input))
-    throw new Error(`${what}: expected nested number arrays or { data, shape }, found ${typeof input}`);
+    throw new InputError(what, `expected nested number arrays or { data, shape }, found ${typeof input}`);
   const shape: number[] = [];
   let probe: unknown = input;
   while (Array.isArray(probe)) {
@@ -61,13 +62,14 @@ export function flatten(input: ArrayInput, what: string): Flat {
   const walk = (x: unknown, depth: number, path: string): void => {
     if (depth === shape.length) {
       if (typeof x !== 'number' || Number.isNaN(x))
-        throw new Error(`${what}${path}: expected a number, found ${JSON.stringify(x)}`);
+        throw new InputError(`${what}${path}`, `expected a number, found ${JSON.stringify(x)}`);
       data[pos++] = x;
       return;
     }
     if (!Array.isArray(x) || x.length !== shape[depth]) {
-      throw new Error(
-        `${what}${path}: ragged input, expected an array of length ${shape[depth]} (pad sequences to one length)`,
+      throw new InputError(
+        `${what}${path}`,
+        `ragged input, expected an array of length ${shape[depth]} (pad sequences to one length)`,
       );
     }
     for (let i = 0; i < x.length; i++) walk(x[i], depth + 1, `${path}[${i}]`);
@@ -83,7 +85,7 @@ export function flattenInt(input: ArrayInput, what: string): { data: Int32Array;
   for (let i = 0; i < f.data.length; i++) {
     const v = f.data[i]!;
     if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647)
-      throw new Error(`${what}: value ${v} at flat index ${i} is not a 32-bit integer`);
+      throw new InputError(what, `value ${v} at flat index ${i} is not a 32-bit integer`);
     out[i] = v;
   }
   return { data: out, shape: f.shape };

@@ -2,7 +2,7 @@
 // probabilities of given targets), with the filled sequence decoded.
 import { BertForMaskedLM } from '../model/bert.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { PipelineInputError } from './errors.js';
+import { InputError } from '../model/errors.js';
 import { softmax, topKIndices } from './math.js';
 import type { PipelineBase } from './pipeline.js';
 import { dims, INFERENCE, inChunks, padBatch, type RunnerContext, type TaskDefinition } from './runner.js';
@@ -40,7 +40,8 @@ export function fillMask(
     const encodings = chunk.map((text) => {
       const e = tok.encode(text, null, ctx.maxLength);
       if (!e.inputIds.includes(tok.maskId)) {
-        throw new PipelineInputError(
+        throw new InputError(
+          'fill-mask',
           `no mask token (${tok.maskToken}) found in the input "${text.slice(0, 80)}" (after truncation to ${ctx.maxLength} tokens)`,
         );
       }

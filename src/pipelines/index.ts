@@ -15,5 +15,5 @@ export {
 export { createPipelinePool, type PipelinePool } from './pool.js';
 export { WorkerPool, WorkerError, type WorkerPoolOptions, type WorkerSpec } from './worker.js';
 export { aggregateEntities, wordPieceTokensToString } from './aggregation.js';
-export { PipelineInputError, isInputError } from './errors.js';
+export { InputError, isInputError } from '../model/errors.js';
 export type * from './types.js';

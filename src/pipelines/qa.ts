@@ -2,7 +2,7 @@
 // overlapping windows ("only_second" truncation with a stride), each window's start/end logits are softmaxed over
 // the context tokens and [CLS], spans are scored start_prob * end_prob with end - start < maxAnswerLen, and the
 // best span is widened to whole words.
-import { PipelineInputError } from './errors.js';
+import { InputError } from '../model/errors.js';
 
 /** The context, tokenized once without special tokens. */
 export interface ContextTokens {
@@ -46,7 +46,8 @@ export function buildWindows(
 ): QaWindow[] {
   const room = maxSeqLen - questionIds.length - 3;
   if (room <= 0) {
-    throw new PipelineInputError(
+    throw new InputError(
+      'question-answering',
       `the question has ${questionIds.length} tokens, leaving no room for the context in ${maxSeqLen} tokens; ` +
         'shorten the question or raise maxSeqLen',
     );

@@ -2,7 +2,7 @@
 // best spans ranked as HF does (the window helpers are in qa.ts).
 import { BertForQuestionAnswering } from '../model/bert.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { PipelineInputError } from './errors.js';
+import { InputError } from '../model/errors.js';
 import type { PipelineBase } from './pipeline.js';
 import {
   buildWindows,
@@ -49,7 +49,7 @@ export function questionAnswering(
   // Every window of every input goes through the model in batches; answers are then ranked per input.
   const prepared = inputs.map((input, n) => {
     if (!input || typeof input.question !== 'string' || typeof input.context !== 'string') {
-      throw new PipelineInputError(`question-answering input ${n} must be {question: string, context: string}`);
+      throw new InputError('question-answering', `input ${n} must be {question: string, context: string}`);
     }
     const question = tok.tokenize(input.question).ids;
     const ctxTokens = tok.tokenize(input.context);

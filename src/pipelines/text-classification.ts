@@ -2,7 +2,7 @@
 // function_to_apply, the topK labels of each text.
 import { BertForSequenceClassification } from '../model/bert.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { PipelineInputError } from './errors.js';
+import { InputError } from '../model/errors.js';
 import { sigmoid, softmax, topKIndices } from './math.js';
 import type { PipelineBase } from './pipeline.js';
 import { dims, INFERENCE, inChunks, labelOf, padBatch, type RunnerContext, type TaskDefinition } from './runner.js';
@@ -48,7 +48,7 @@ export function textClassification(
     const encodings = chunk.map((input) => {
       const [text, pair] = typeof input === 'string' ? [input, null] : [input.text, input.text_pair ?? null];
       if (typeof text !== 'string')
-        throw new PipelineInputError('a text-classification input must be a string or {text, text_pair}');
+        throw new InputError('text-classification', 'an input must be a string or {text, text_pair}');
       return ctx.tokenizer.encode(text, pair, ctx.maxLength);
     });
     const { logits } = ctx.model.forward(padBatch(encodings, ctx.tokenizer.padId), INFERENCE);

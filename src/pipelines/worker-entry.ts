@@ -2,7 +2,7 @@
 // or BERT_WORKER_SPEC (process), then answers the batches WorkerPool sends.
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
-import { isInputError } from './errors.js';
+import { isInputError } from '../model/errors.js';
 
 type Predictor = (inputs: unknown[]) => Promise<unknown[]> | unknown[];
 interface PredictorModule {

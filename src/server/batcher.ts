@@ -1,5 +1,7 @@
 // Dynamic batching: texts from concurrent requests are gathered into batches of at most maxBatch, waiting at most
 // maxWaitMs, behind a bounded queue, and handed to one predictBatch call per batch.
+import { InputError, isInputError } from '../model/errors.js';
+import { ServerError } from './errors.js';
 
 /** Runs a model on a batch of texts (or other inputs, I); must return one result per input, in order. */
 export type PredictBatch<R, I = string> = (texts: I[]) => Promise<R[]>;
@@ -10,7 +12,7 @@ export interface BatcherOptions<R, I = string> {
   maxBatch: number;
   /** Longest time the first text of a batch waits for others to join it. */
   maxWaitMs: number;
-  /** Most texts waiting (not yet handed to predictBatch); more are refused with QueueFullError. */
+  /** Most texts waiting (not yet handed to predictBatch); more are refused with a ServerError 503 queue_full. */
   maxQueue: number;
   /** How many predictBatch calls may run at once (one per worker thread of the pool behind it). */
   concurrency?: number;
@@ -18,33 +20,6 @@ export interface BatcherOptions<R, I = string> {
   isolateFailures?: boolean;
   /** Called after each batch, for metrics. */
   onBatch?: (size: number, seconds: number, failed: boolean) => void;
-}
-
-/** The queue is full: the caller should answer 503 and ask the client to retry later. */
-export class QueueFullError extends Error {
-  readonly code = 'queue_full';
-  constructor(
-    readonly queued: number,
-    readonly requested: number,
-    readonly limit: number,
-  ) {
-    super(`the queue holds ${queued} texts and ${requested} more would exceed its limit of ${limit}; retry later`);
-  }
-}
-
-/** predictBatch failed or returned the wrong number of results. */
-export class InferenceError extends Error {
-  readonly code = 'inference_failed';
-}
-
-/** predictBatch refused a text because of the text itself (flagged `invalidInput`): a client error. */
-export class InvalidInputError extends Error {
-  readonly code = 'invalid_input';
-}
-
-/** The batcher was closed before the texts were handed to the model. */
-export class BatcherClosedError extends Error {
-  readonly code = 'shutting_down';
 }
 
 /** One queued text; `done` delivers its result or error to the request that owns it. */
@@ -90,9 +65,15 @@ export class DynamicBatcher<R, I = string> {
    * together, so a request never half-enters the queue.
    */
   submit(texts: I[]): Promise<R[]> {
-    if (this.closed) return Promise.reject(new BatcherClosedError('the server is shutting down'));
+    if (this.closed) return Promise.reject(new ServerError(503, 'shutting_down', 'the server is shutting down'));
     if (this.depth + texts.length > this.options.maxQueue) {
-      return Promise.reject(new QueueFullError(this.depth, texts.length, this.options.maxQueue));
+      return Promise.reject(
+        new ServerError(
+          503,
+          'queue_full',
+          `the queue holds ${this.depth} texts and ${texts.length} more would exceed its limit of ${this.options.maxQueue}; retry later`,
+        ),
+      );
     }
     if (texts.length === 0) return Promise.resolve([]);
     return new Promise<R[]>((resolve, reject) => {
@@ -123,7 +104,7 @@ export class DynamicBatcher<R, I = string> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const error = new BatcherClosedError('the server shut down before this text was processed');
+    const error = new ServerError(503, 'shutting_down', 'the server shut down before this text was processed');
     while (this.depth > 0) this.take(this.depth).forEach((item) => item.done(error));
     if (this.running > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
@@ -176,7 +157,7 @@ export class DynamicBatcher<R, I = string> {
         // runItems answers every text; should it ever not, the request fails instead of waiting forever.
         const outcome = outcomes[i] ?? {
           ok: false,
-          error: new InferenceError('the batch returned no result for this text'),
+          error: new ServerError(500, 'inference_failed', 'the batch returned no result for this text'),
         };
         if (outcome.ok) item.done(null, outcome.value);
         else item.done(outcome.error);
@@ -190,24 +171,25 @@ export class DynamicBatcher<R, I = string> {
     });
   }
 
-  /** One predictBatch call, checked: the right number of results or an InferenceError. */
+  /** One predictBatch call, checked: the right number of results or a ServerError 500 inference_failed. */
   private async call(texts: I[]): Promise<R[]> {
     let results: R[];
     try {
       results = await this.options.predictBatch(texts);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      if (
-        (error as { invalidInput?: boolean } | null)?.invalidInput === true ||
-        (error as Error | null)?.name === 'TokenizerError'
-      ) {
-        throw new InvalidInputError(message);
-      }
-      throw new InferenceError(`inference failed: ${message}`);
+      // An error caused by the text itself (also one flagged across a worker boundary) is the client's.
+      if (error instanceof InputError) throw error;
+      if (isInputError(error)) throw new InputError('', message, { cause: error });
+      throw new ServerError(500, 'inference_failed', `inference failed: ${message}`);
     }
     if (!Array.isArray(results) || results.length !== texts.length) {
       const got = Array.isArray(results) ? `${results.length} results` : typeof results;
-      throw new InferenceError(`predictBatch returned ${got} for a batch of ${texts.length} texts`);
+      throw new ServerError(
+        500,
+        'inference_failed',
+        `predictBatch returned ${got} for a batch of ${texts.length} texts`,
+      );
     }
     return results;
   }

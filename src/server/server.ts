@@ -2,15 +2,10 @@
 // queue limits that answer with a status code and a JSON error instead of growing or hanging.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import {
-  BatcherClosedError,
-  DynamicBatcher,
-  InferenceError,
-  InvalidInputError,
-  QueueFullError,
-  type PredictBatch,
-} from './batcher.js';
+import { DynamicBatcher, type PredictBatch } from './batcher.js';
+import { ServerError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
+import { InputError } from '../model/errors.js';
 
 export interface ServerOptions<R, I = string> {
   /** Runs the model on a batch of texts (e.g. a worker pool, so inference stays off the event loop). */
@@ -53,17 +48,6 @@ export interface BertServer {
   listen(port?: number, host?: string): Promise<{ host: string; port: number }>;
   /** Stops accepting, finishes running batches, answers queued texts with 503 and closes every connection. */
   close(): Promise<void>;
-}
-
-/** An error answered to the client as `{error: {code, message}}`. */
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -165,7 +149,7 @@ export function createServer<R, I = string>(options: ServerOptions<R, I>): BertS
       if (route === '/predict') metrics.requestSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     };
     const fail = (error: unknown): void => {
-      if (error instanceof HttpError) {
+      if (error instanceof ServerError) {
         const headers: Record<string, string> = error.status === 503 ? { 'Retry-After': retryAfter } : {};
         respond(error.status, { error: { code: error.code, message: error.message } }, headers);
       } else {
@@ -177,7 +161,7 @@ export function createServer<R, I = string>(options: ServerOptions<R, I>): BertS
     if (route === '/health' || route === '/metrics') {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('Allow', 'GET, HEAD');
-        return fail(new HttpError(405, 'method_not_allowed', `${route} accepts GET, not ${req.method}`));
+        return fail(new ServerError(405, 'method_not_allowed', `${route} accepts GET, not ${req.method}`));
       }
       req.resume(); // a GET with a body: discard it so the connection can be reused
       if (route === '/metrics') {
@@ -198,7 +182,7 @@ export function createServer<R, I = string>(options: ServerOptions<R, I>): BertS
     if (route !== '/predict') {
       req.resume();
       return fail(
-        new HttpError(
+        new ServerError(
           404,
           'not_found',
           `no route ${req.method} ${route}; try POST /predict, GET /health or GET /metrics`,
@@ -208,7 +192,7 @@ export function createServer<R, I = string>(options: ServerOptions<R, I>): BertS
     if (req.method !== 'POST') {
       req.resume();
       res.setHeader('Allow', 'POST');
-      return fail(new HttpError(405, 'method_not_allowed', `/predict accepts POST, not ${req.method}`));
+      return fail(new ServerError(405, 'method_not_allowed', `/predict accepts POST, not ${req.method}`));
     }
 
     readBody(req, maxBodyBytes)
@@ -217,18 +201,15 @@ export function createServer<R, I = string>(options: ServerOptions<R, I>): BertS
         return batcher.submit(texts).then((results) => respond(200, single ? results[0] : results));
       })
       .catch((error: unknown) => {
-        if (error instanceof BodyTooLargeError) {
+        if (error instanceof ServerError && error.code === 'body_too_large') {
           // Answer, then drop the connection: reading the rest of a 100 MB body would only waste time.
           res.setHeader('Connection', 'close');
-          fail(new HttpError(413, 'body_too_large', error.message));
+          fail(error);
           req.pause();
           res.once('finish', () => setTimeout(() => req.socket.destroy(), 50).unref());
           return;
         }
-        if (error instanceof QueueFullError) return fail(new HttpError(503, error.code, error.message));
-        if (error instanceof BatcherClosedError) return fail(new HttpError(503, error.code, error.message));
-        if (error instanceof InvalidInputError) return fail(new HttpError(400, error.code, error.message));
-        if (error instanceof InferenceError) return fail(new HttpError(500, error.code, error.message));
+        if (error instanceof InputError) return fail(new ServerError(400, 'invalid_input', error.message));
         fail(error);
       });
   });
@@ -265,14 +246,12 @@ function routeOf(url: string): string {
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }
 
-class BodyTooLargeError extends Error {}
-
 /** Reads the body up to `limit` bytes; a declared or actual size above it rejects at once without reading on. */
 function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > limit) {
-      reject(new BodyTooLargeError(`the body declares ${declared} bytes; the limit is ${limit}`));
+      reject(new ServerError(413, 'body_too_large', `the body declares ${declared} bytes; the limit is ${limit}`));
       return;
     }
     const chunks: Buffer[] = [];
@@ -284,7 +263,7 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
         done = true;
         chunks.length = 0;
         req.off('data', onData);
-        reject(new BodyTooLargeError(`the body exceeds the limit of ${limit} bytes`));
+        reject(new ServerError(413, 'body_too_large', `the body exceeds the limit of ${limit} bytes`));
         return;
       }
       chunks.push(chunk);
@@ -295,7 +274,7 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
       done = true;
     });
     req.once('error', (error) => {
-      if (!done) reject(new HttpError(400, 'bad_request', `reading the body failed: ${error.message}`));
+      if (!done) reject(new ServerError(400, 'bad_request', `reading the body failed: ${error.message}`));
       done = true;
     });
   });
@@ -304,12 +283,9 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Validates `{"inputs": "text" | ["a", "b"]}` (or `text` / `texts`) and returns the texts. */
-/** An input the model cannot take: answered 400 invalid_request with this message. */
-export class InputShapeError extends Error {}
-
 /** The default input: a string of well-formed UTF-16. */
 export function parseTextInput(value: unknown): string {
-  if (typeof value !== 'string') throw new InputShapeError(`must be a string, got ${typeName(value)}`);
+  if (typeof value !== 'string') throw new InputError('', `must be a string, got ${typeName(value)}`);
   checkWellFormed(value, 'the text');
   return value;
 }
@@ -327,37 +303,37 @@ function parseRequest<I>(
   try {
     source = utf8.decode(body);
   } catch {
-    throw new HttpError(400, 'invalid_utf8', 'the body is not valid UTF-8');
+    throw new ServerError(400, 'invalid_utf8', 'the body is not valid UTF-8');
   }
   let value: unknown;
   try {
     value = JSON.parse(source);
   } catch (error) {
-    throw new HttpError(400, 'invalid_json', `the body is not valid JSON: ${(error as Error).message}`);
+    throw new ServerError(400, 'invalid_json', `the body is not valid JSON: ${(error as Error).message}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new HttpError(400, 'invalid_request', 'the body must be a JSON object such as {"inputs": "some text"}');
+    throw new ServerError(400, 'invalid_request', 'the body must be a JSON object such as {"inputs": "some text"}');
   }
   const record = value as Record<string, unknown>;
   const keys = ['inputs', 'text', 'texts'].filter((k) => k in record);
   const [key] = keys;
   if (key === undefined || keys.length !== 1) {
     const found = keys.length === 0 ? 'none of them' : keys.join(' and ');
-    throw new HttpError(400, 'invalid_request', `give exactly one of "inputs", "text" or "texts"; found ${found}`);
+    throw new ServerError(400, 'invalid_request', `give exactly one of "inputs", "text" or "texts"; found ${found}`);
   }
   const inputs = record[key];
   const parse = (x: unknown, where: string): I => {
     try {
       return parseInput(x);
     } catch (error) {
-      if (error instanceof HttpError) throw new HttpError(error.status, error.code, `${where}: ${error.message}`);
-      throw new HttpError(400, 'invalid_request', `${where} ${(error as Error).message}`);
+      if (error instanceof ServerError) throw new ServerError(error.status, error.code, `${where}: ${error.message}`);
+      throw new ServerError(400, 'invalid_request', `${where} ${(error as Error).message}`);
     }
   };
   if (!Array.isArray(inputs)) return { texts: [parse(inputs, `"${key}"`)], single: true };
-  if (inputs.length === 0) throw new HttpError(400, 'invalid_request', `"${key}" is an empty array`);
+  if (inputs.length === 0) throw new ServerError(400, 'invalid_request', `"${key}" is an empty array`);
   if (inputs.length > maxTexts) {
-    throw new HttpError(400, 'too_many_texts', `${inputs.length} texts in one request; the limit is ${maxTexts}`);
+    throw new ServerError(400, 'too_many_texts', `${inputs.length} texts in one request; the limit is ${maxTexts}`);
   }
   return { texts: inputs.map((x, i) => parse(x, `"${key}"[${i}]`)), single: false };
 }
@@ -366,7 +342,7 @@ function parseRequest<I>(
 export function checkWellFormed(text: string, where: string): void {
   const lone = /\p{Surrogate}/u.exec(text);
   if (lone) {
-    throw new HttpError(
+    throw new ServerError(
       400,
       'invalid_text',
       `${where} contains a lone UTF-16 surrogate (U+${lone[0].charCodeAt(0).toString(16).toUpperCase()}) at index ${lone.index}`,

@@ -6,6 +6,7 @@
 // rows only, with the same loss and gradients (tested) at ~15% of the cost.
 import { BertForPreTraining, type ModelOptions } from '../model/bert.js';
 import { crossEntropyLoss } from '../model/heads.js';
+import { newlyInitialized } from '../model/checkpoint.js';
 import { argmax } from '../tensor/math.js';
 import type { PretrainingBatch } from '../data/batching.js';
 import type { TrainerModel } from './trainer.js';
@@ -117,21 +118,13 @@ export function pretrainingTrainerModel(
 
 /**
  * A BertForPreTraining from a model folder through the model's one loader (fromPretrained: folder snapshot,
- * config-vs-weights check), with the names of the weights the folder lacked (initialised afresh) instead of a warning.
+ * config-vs-weights check), with the names of the weights the folder lacked (initialised afresh).
  */
 export async function loadPretrainingModel(
   dir: string,
   options: ModelOptions = {},
 ): Promise<{ model: BertForPreTraining; newlyInitialized: string[] }> {
-  const newlyInitialized: string[] = [];
-  const model = await BertForPreTraining.fromPretrained(dir, {
-    ...options,
-    warn: (message) => {
-      // fromPretrained reports initialised weights as "... newly initialized: [a, b]. ..."; other warnings pass on.
-      const names = /newly initialized: \[([^\]]*)\]/.exec(message)?.[1];
-      if (names !== undefined) newlyInitialized.push(...names.split(', ').filter(Boolean));
-      else (options.warn ?? ((m: string) => console.warn(m)))(message);
-    },
-  });
-  return { model, newlyInitialized };
+  const model = await BertForPreTraining.fromPretrained(dir, options);
+  const report = model.loadReport ?? { missing: [], unexpected: [], mismatched: [] };
+  return { model, newlyInitialized: newlyInitialized(report, BertForPreTraining) };
 }

@@ -1,5 +1,8 @@
 // The tokenizer surface fine-tuning needs (pairs with truncation, per-word WordPieces), over src/tokenizer's BertTokenizer.
 import { BertTokenizer } from '../tokenizer/tokenizer.js';
+import type { TextClassificationExample } from '../data/classification.js';
+import { alignFirstWordPiece, type TokenClassificationExample } from '../data/conll.js';
+import type { EncodedExample } from '../data/batching.js';
 
 export interface FinetuneTokenizer {
   /** `[CLS] text [SEP]` or `[CLS] text [SEP] pair [SEP]`, truncated (longest first) to at most maxLength ids. */
@@ -36,4 +39,25 @@ export function finetuneTokenizer(tok: BertTokenizer, source = 'tokenizer'): Fin
 /** Loads the tokenizer of a model folder (tokenizer.json or vocab.txt + tokenizer_config.json). */
 export async function loadFinetuneTokenizer(dir: string): Promise<FinetuneTokenizer> {
   return finetuneTokenizer(BertTokenizer.fromPretrained(dir), dir);
+}
+
+/** Text-classification examples as model inputs with their labels (pairs truncated longest first). */
+export function encodeTextExamples(
+  tok: FinetuneTokenizer,
+  examples: readonly TextClassificationExample[],
+  maxLength: number,
+): EncodedExample[] {
+  return examples.map((e) => ({ ...tok.encode(e.text, e.textPair, maxLength), label: e.label }));
+}
+
+/** Token-classification sentences as model inputs, each word's label on its first WordPiece (-100 elsewhere). */
+export function encodeTokenExamples(
+  tok: FinetuneTokenizer,
+  examples: readonly TokenClassificationExample[],
+  maxLength: number,
+): EncodedExample[] {
+  return examples.map((e) => {
+    const a = alignFirstWordPiece(e, tok, maxLength);
+    return { inputIds: a.inputIds, tokenTypeIds: new Array<number>(a.inputIds.length).fill(0), tokenLabels: a.labels };
+  });
 }

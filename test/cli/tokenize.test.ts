@@ -49,7 +49,10 @@ describe('bert', () => {
     assert.match(none.stderr, /Usage: bert <command>/);
     const unknown = bert(['tokenise']);
     assert.equal(unknown.code, 2);
-    assert.equal(unknown.stderr.trim(), 'bert: unknown command "tokenise"; run bert --help for the list');
+    assert.equal(
+      unknown.stderr.trim(),
+      'bert: unknown command "tokenise"; did you mean "tokenize"? (bert --help lists them)',
+    );
     assert.match(bert(['--version']).stdout, /^\d+\.\d+\.\d+/);
     assert.match(bert(['help', 'tokenize']).stdout, /Usage: bert tokenize/);
   });

@@ -107,7 +107,9 @@ test('finetune: data errors (exit 1) point at file:line before the model is load
     '--max-length',
     '64',
   ]);
-  assert.match(r.err, /str\.jsonl:1: label "great" is a string but no label2id/);
+  // String labels become label2id (sorted); a single class cannot be classified.
+  assert.equal(r.code, 1);
+  assert.match(r.err, /str\.jsonl: only one class \("great"\) among the labels; classification needs at least two/);
   // seq_cls3 has named labels (negative/neutral/positive): a label outside them is unknown.
   r = await capture(finetuneCommand, [
     '--model',

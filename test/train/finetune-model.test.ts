@@ -14,9 +14,9 @@ const WORD = 'bert.embeddings.word_embeddings.weight';
 const TWO = { num_labels: 2, id2label: { 0: 'neg', 1: 'pos' }, label2id: { neg: 0, pos: 1 } };
 
 describe('loadForFinetuning', () => {
-  it('loads the backbone and re-initialises a classifier whose label count changed', () => {
+  it('loads the backbone and re-initialises a classifier whose label count changed', async () => {
     const warnings: string[] = [];
-    const model = loadForFinetuning(BertForSequenceClassification, TINY, TWO, {
+    const model = await loadForFinetuning(BertForSequenceClassification, TINY, TWO, {
       seed: 1,
       warn: (m) => warnings.push(m),
     });
@@ -28,8 +28,12 @@ describe('loadForFinetuning', () => {
     );
   });
 
-  it('randomInit takes the config only: the weights equal a fresh seeded model, not the checkpoint', () => {
-    const model = loadForFinetuning(BertForSequenceClassification, TINY, TWO, { ...quiet, seed: 7, randomInit: true });
+  it('randomInit takes the config only: the weights equal a fresh seeded model, not the checkpoint', async () => {
+    const model = await loadForFinetuning(BertForSequenceClassification, TINY, TWO, {
+      ...quiet,
+      seed: 7,
+      randomInit: true,
+    });
     const fresh = new BertForSequenceClassification(model.config, { seed: 7, initWeights: true });
     assert.notDeepEqual(param(model, WORD), weights.get(WORD)!.data, 'not the checkpoint');
     for (const p of fresh.parameters())

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { BertTokenizer } from '../../tokenizer/tokenizer.js';
 import { createPretrainingData } from '../../data/pretraining-dataset.js';
 import type { CorpusFormat } from '../../data/pretraining-input.js';
-import { UsageError, exitCodeOf, integerAtLeast as int, numberFlag as num, parseFlags } from '../command.js';
+import { UsageError, integerAtLeast as int, numberFlag as num, parseFlags, runCommand } from '../command.js';
 
 export const usage = `Usage: bert create-pretraining-data --input FILE[,FILE...] --vocab DIR --output DIR [options]
 
@@ -46,15 +46,15 @@ const OPTIONS = {
 
 /** Runs the command; returns the process exit code (2 for usage errors, 1 for bad input). */
 export function createPretrainingDataCommand(argv: string[]): Promise<number> {
-  return exitCodeOf('create-pretraining-data', () => run(argv));
+  return runCommand('create-pretraining-data', usage, argv, () => run(argv));
 }
 
 async function run(argv: string[]): Promise<number> {
-  const values = parseFlags(argv, OPTIONS, usage, usage);
+  const values = parseFlags(argv, OPTIONS, usage);
   if (!values) return 0;
   const inputs = (values.input ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '');
   if (inputs.length === 0 || !values.vocab || !values.output)
-    throw new UsageError(`--input, --vocab and --output are required\n${usage}`);
+    throw new UsageError('--input, --vocab and --output are required');
   if (values.format !== undefined && values.format !== 'jsonl' && values.format !== 'text') {
     throw new UsageError(`--format must be jsonl or text, got ${values.format}`);
   }

@@ -4,11 +4,10 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readJsonFile } from '../../io/files.js';
 import { getKernels, type BackendChoice } from '../../native/index.js';
 import { pipeline } from '../../pipelines/pipeline.js';
-import { UsageError, parseCommand, runCommand } from '../command.js';
-import { finetuneCommand } from './finetune.js';
+import { finetune } from '../../train/finetune.js';
+import { UsageError, intFlag, parseCommand, runCommand } from '../command.js';
 
 export const usage = `Usage: bert demo [--model DIR] [--output DIR] [--epochs N] [--text TEXT]
 
@@ -30,14 +29,6 @@ function defaultModelDir(): string {
   if (!existsSync(join(dir, 'config.json')))
     throw new UsageError(`the default model is missing (${dir}config.json not found); pass --model DIR`);
   return dir;
-}
-
-/** The fields of finetune's eval_results.json that the demo reports. */
-interface DemoSummary {
-  backend: string;
-  train_seconds: number;
-  train_examples_per_second: number;
-  eval: { accuracy?: number; examples?: number } | null;
 }
 
 export async function demoCommand(argv: string[]): Promise<number> {
@@ -65,50 +56,32 @@ export async function demoCommand(argv: string[]): Promise<number> {
     // A small BERT on 800 reviews wants a larger step than the notebook's BERT-base setting (Adam 5e-5 constant, 2
     // epochs: 60.0% on the test sample, and "This movie was absolutely fantastic!" came out NEGATIVE): AdamW 2e-4
     // with warmup and decay over 3 epochs gives 71.2% (docs/results.md, "The demo's settings").
-    const code = await finetuneCommand([
-      '--model',
+    const kernels = getKernels({ backend: backend as BackendChoice });
+    const run = await finetune({
       model,
-      '--train',
-      sample('train'),
-      '--eval',
-      sample('test'),
-      '--output',
+      train: sample('train'),
+      eval: sample('test'),
       output,
-      '--labels',
-      'NEGATIVE,POSITIVE',
-      '--epochs',
-      (values.epochs as string | undefined) ?? '3',
-      '--batch-size',
-      '8',
-      '--lr',
-      '2e-4',
-      '--optimizer',
-      'adamw',
-      '--weight-decay',
-      '0.01',
-      '--schedule',
-      'linear',
-      '--warmup-ratio',
-      '0.1',
-      '--max-length',
-      '128',
-      '--seed',
-      '42',
-      '--backend',
-      backend,
-      '--no-summary',
-    ]);
-    if (code !== 0) throw new Error(`fine-tuning failed (exit code ${code}); see the message above`);
-
-    const summary = readJsonFile(join(output, 'eval_results.json'), 'fine-tuning summary') as DemoSummary;
-    const classifier = await pipeline('sentiment-analysis', output, {
-      kernels: getKernels({ backend: backend as BackendChoice }),
+      label2id: { NEGATIVE: 0, POSITIVE: 1 },
+      epochs: intFlag(values, 'epochs', 3),
+      batchSize: 8,
+      lr: 2e-4,
+      optimizer: 'adamw',
+      weightDecay: 0.01,
+      schedule: 'linear',
+      warmupRatio: 0.1,
+      maxLength: 128,
+      seed: 42,
+      kernels,
     });
+    if (run.interrupted) throw new Error(`fine-tuning stopped after step ${run.steps} of ${run.totalSteps}`);
+    const summary = run.summary;
+    const classifier = await pipeline('sentiment-analysis', output, { kernels });
     const result = await classifier(text);
-    const accuracy = summary.eval?.accuracy;
+    const accuracy = summary.eval?.['accuracy'];
     process.stdout.write(
       `fine-tuned in ${summary.train_seconds} s (${summary.train_examples_per_second} examples/s, ${summary.backend}); ` +
-        `accuracy on the ${summary.eval?.examples ?? '?'} test reviews: ${accuracy === undefined ? '?' : (100 * accuracy).toFixed(1) + '%'}\n` +
+        `accuracy on the ${summary.eval?.['examples'] ?? '?'} test reviews: ${accuracy === undefined ? '?' : (100 * accuracy).toFixed(1) + '%'}\n` +
         `model written to ${output}\n` +
         `classifier(${JSON.stringify(text)})\n${JSON.stringify(result)}\n`,
     );

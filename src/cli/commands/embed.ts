@@ -1,6 +1,6 @@
 // `bert embed`: sentence embeddings (mean or [CLS] pooling of the last hidden state), one JSON line per text.
 import { UsageError, parseCommand, runCommand } from '../command.js';
-import { COMMON_OPTIONS, batches, openOutput, pipelineOptions, readInputs, requireModel } from './predict.js';
+import { COMMON_OPTIONS, batches, openOutput, pipelineOptions, readInputs, requireModel } from '../inputs.js';
 
 export const usage = `Usage: bert embed --model DIR [options] [TEXT ...]
 

@@ -1,23 +1,12 @@
-// `bert evaluate`: scores a fine-tuned model folder on a labelled dataset; with --json the last stdout line is the metrics.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { getKernels, type BackendChoice } from '../../native/index.js';
-import { readPretrainingVocab } from '../../data/pretraining.js';
-import { loadPretrainingModel } from '../../train/pretrain-model.js';
-import { evaluatePretraining, readEvalInstances } from '../../train/pretrain-eval.js';
-import { BertForSequenceClassification, BertForTokenClassification } from '../../model/bert.js';
-import { readConfig } from '../../model/checkpoint.js';
-import type { ProblemType } from '../../model/config.js';
-import { readTextClassification } from '../../data/classification.js';
-import { readConllJsonl, alignFirstWordPiece } from '../../data/conll.js';
-import { sampleSubset } from '../../data/sampling.js';
-import { encodedDataset, type EncodedExample } from '../../data/batching.js';
-import { evaluateSequenceClassification, evaluateTokenClassification } from '../../train/evaluation.js';
-import type { ClassificationReport, EntityReport } from '../../train/metrics.js';
-import { loadFinetuneTokenizer } from '../../train/text-encoding.js';
+// `bert evaluate`: parses the flags, calls the library's evaluate() and prints the metrics (text, or JSON with --json).
+import { getKernels } from '../../native/index.js';
+import { evaluate, type EvaluateResult } from '../../train/evaluate.js';
+import type { FinetuneTask } from '../../train/finetune.js';
+import type { ClassificationReport } from '../../train/metrics.js';
 import { formatDuration } from '../../train/progress.js';
+import { backendFlag } from '../inputs.js';
+import { UsageError, parseFlags, runCommand } from '../command.js';
 import { num } from './finetune.js';
-import { UsageError, exitCodeOf, parseFlags, type FlagValues } from '../command.js';
 
 export const usage = `Usage: bert evaluate --model DIR --data FILE [--max-length 128] [--json]
 
@@ -51,42 +40,14 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export function evaluateCommand(argv: string[]): Promise<number> {
-  return exitCodeOf('evaluate', () => run(argv), '(see bert evaluate --help)\n');
-}
-
-async function run(argv: string[]): Promise<number> {
-  const values = parseFlags(argv, OPTIONS, usage);
-  if (!values) return 0;
-  if (!values.model || !values.data) throw new UsageError('--model and --data are required');
-  const backend = values.backend ?? 'auto';
-  if (!['js', 'native', 'auto'].includes(backend))
-    throw new UsageError(`--backend must be js, native or auto, got "${backend}"`);
-  if (existsSync(join(values.data, 'dataset.json'))) return evaluatePretrainingData(values, backend as BackendChoice);
-  const modelDir = values.model;
-  const config = readConfig(modelDir);
-  const arch = config.architectures?.[0];
-  const task = values.task ?? (arch === 'BertForTokenClassification' ? 'token-classification' : 'text-classification');
-  if (task !== 'text-classification' && task !== 'token-classification')
-    throw new UsageError(`--task must be text-classification or token-classification, got "${task}"`);
-  const maxLength = num(values['max-length'], '--max-length', 128, 'int');
-  if (maxLength < 2 || maxLength > config.maxPositionEmbeddings) {
-    throw new UsageError(
-      `--max-length ${maxLength} must be in [2, ${config.maxPositionEmbeddings}] (max_position_embeddings of ${modelDir})`,
-    );
-  }
-  const batchSize = num(values['batch-size'], '--batch-size', 32, 'int');
-  if (batchSize <= 0) throw new UsageError('--batch-size must be positive');
-  const samples = values.samples === undefined ? undefined : num(values.samples, '--samples', 0, 'int');
-  if (samples !== undefined && samples <= 0) throw new UsageError('--samples must be positive');
-  const seed = num(values.seed, '--seed', 42, 'int');
-  const kernels = getKernels({ backend: backend as BackendChoice });
-  const tok = await loadFinetuneTokenizer(values.tokenizer ?? modelDir);
+/**
+ * Scoring 25,000 reviews takes minutes: progress on stderr, a bar on a terminal, a JSON line every 10 s otherwise.
+ */
+function progressPrinter(): (done: number, total: number) => void {
   const t0 = performance.now();
-  // Scoring 25,000 reviews takes minutes: show progress on stderr (a bar on a terminal, a JSON line every 10 s otherwise).
   const tty = Boolean(process.stderr.isTTY);
   let lastShown = 0;
-  const onProgress = (done: number, total: number): void => {
+  return (done, total) => {
     const now = performance.now();
     if (done < total && now - lastShown < (tty ? 250 : 10_000)) return;
     lastShown = now;
@@ -101,136 +62,70 @@ async function run(argv: string[]): Promise<number> {
         `${JSON.stringify({ event: 'eval-progress', done, total, examplesPerSecond: Number(rate.toFixed(2)), etaSeconds: Math.round(eta) })}\n`,
       );
   };
-  const id2label = config.id2label;
-  const label2id = config.label2id;
-  let result: Record<string, unknown>;
-  let text: string;
-
-  if (task === 'text-classification') {
-    const problemType: ProblemType = config.problemType ?? 'single_label_classification';
-    const generic = Object.entries(id2label).every(([k, v]) => v === `LABEL_${k}`);
-    let ex = await readTextClassification(values.data, {
-      textColumn: values['text-column'],
-      textPairColumn: values['text-pair-column'],
-      labelColumn: values['label-column'],
-      label2id: generic ? undefined : label2id,
-      numLabels: config.numLabels,
-      problemType,
-    });
-    if (samples !== undefined) ex = sampleSubset(ex, samples, seed);
-    const enc: EncodedExample[] = ex.map((e) => ({ ...tok.encode(e.text, e.textPair, maxLength), label: e.label }));
-    const model = await BertForSequenceClassification.fromPretrained(modelDir, {
-      kernels,
-      warn: (m) => process.stderr.write(`${m}\n`),
-    });
-    const ev = evaluateSequenceClassification(
-      model,
-      encodedDataset(enc, 'sequence', tok.padId),
-      enc.map((e) => e.label!),
-      config.numLabels,
-      problemType,
-      batchSize,
-      onProgress,
-    );
-    result = { ...ev.metrics };
-    if (problemType === 'single_label_classification') {
-      const r = ev.report as ClassificationReport;
-      result['per_class'] = Object.fromEntries(r.perClass.map((c, i) => [id2label[i] ?? String(i), c]));
-      result['confusion_matrix'] = r.confusion;
-      text =
-        `accuracy ${(r.accuracy * 100).toFixed(2)}%  macro F1 ${r.macro.f1.toFixed(4)}  (${r.examples} examples)\n` +
-        r.perClass
-          .map(
-            (c, i) =>
-              `  ${(id2label[i] ?? String(i)).padEnd(12)} P ${c.precision.toFixed(4)} R ${c.recall.toFixed(4)} F1 ${c.f1.toFixed(4)} n ${c.support}`,
-          )
-          .join('\n') +
-        `\n  confusion [true][pred]: ${JSON.stringify(r.confusion)}`;
-    } else {
-      text = Object.entries(ev.metrics)
-        .map(([k, v]) => `${k} ${v}`)
-        .join('  ');
-    }
-  } else {
-    let ex = await readConllJsonl(values.data, { label2id, numLabels: config.numLabels });
-    if (samples !== undefined) ex = sampleSubset(ex, samples, seed);
-    const enc: EncodedExample[] = ex.map((e) => {
-      const a = alignFirstWordPiece(e, tok, maxLength);
-      return { inputIds: a.inputIds, tokenLabels: a.labels };
-    });
-    const model = await BertForTokenClassification.fromPretrained(modelDir, {
-      kernels,
-      warn: (m) => process.stderr.write(`${m}\n`),
-    });
-    const ev = evaluateTokenClassification(
-      model,
-      encodedDataset(enc, 'token', tok.padId),
-      enc.map((e) => e.tokenLabels!),
-      id2label,
-      batchSize,
-      onProgress,
-    );
-    const r: EntityReport = ev.report;
-    result = {
-      ...ev.metrics,
-      per_type: r.perType,
-      true_entities: r.trueEntities,
-      predicted_entities: r.predictedEntities,
-    };
-    text =
-      `entities: precision ${(r.precision * 100).toFixed(2)}%  recall ${(r.recall * 100).toFixed(2)}%  F1 ${(r.f1 * 100).toFixed(2)}  ` +
-      `(${r.trueEntities} true, ${r.predictedEntities} predicted, ${r.examples} sentences; token accuracy ${(r.tokenAccuracy * 100).toFixed(2)}%)\n` +
-      Object.entries(r.perType)
-        .map(
-          ([t, c]) =>
-            `  ${t.padEnd(6)} P ${c.precision.toFixed(4)} R ${c.recall.toFixed(4)} F1 ${c.f1.toFixed(4)} n ${c.support}`,
-        )
-        .join('\n');
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  result['seconds'] = Number(seconds.toFixed(2));
-  result['examples_per_second'] = Number((Number(result['examples']) / seconds).toFixed(2));
-  if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-  else process.stdout.write(`${text}\n`);
-  return 0;
 }
 
-/** `bert evaluate` on pre-training shards: MLM and NSP metrics of a BertForPreTraining folder. */
-async function evaluatePretrainingData(values: FlagValues<typeof OPTIONS>, backend: BackendChoice): Promise<number> {
-  const modelDir = values.model!;
-  const batchSize = num(values['batch-size'], '--batch-size', 32, 'int');
-  if (batchSize <= 0) throw new UsageError('--batch-size must be positive');
-  const samples = values.samples === undefined ? Infinity : num(values.samples, '--samples', 0, 'int');
-  if (samples <= 0) throw new UsageError('--samples must be positive');
-  const vocab = readPretrainingVocab(values.tokenizer ?? modelDir);
-  const instances = readEvalInstances(values.data!, samples, vocab, num(values.seed, '--seed', 42, 'int'));
-  const { model, newlyInitialized } = await loadPretrainingModel(modelDir, { kernels: getKernels({ backend }) });
-  if (newlyInitialized.length > 0)
-    throw new Error(
-      `${modelDir}: not a pre-trained BERT (no ${newlyInitialized[0]}); the MLM and NSP heads are needed`,
-    );
-  if (model.config.vocabSize !== vocab.size) {
-    throw new Error(
-      `${modelDir}: vocab_size ${model.config.vocabSize}, but the data was made with a vocabulary of ${vocab.size} tokens`,
+const f4 = (x: number): string => x.toFixed(4);
+const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
+
+/** The human-readable lines of a result. */
+export function formatEvaluation(result: EvaluateResult): string {
+  if (result.task === 'pretraining') {
+    const e = result.report;
+    return (
+      `MLM accuracy ${pct(e.mlm_accuracy)} (loss ${f4(e.mlm_loss)})  NSP accuracy ${pct(e.nsp_accuracy)} ` +
+      `(loss ${f4(e.nsp_loss)}; always "random" would score ${pct(e.nsp_random_fraction)})  ${e.instances} instances`
     );
   }
-  const t0 = performance.now();
-  const ev = evaluatePretraining(model, instances, batchSize, vocab.padId);
-  const seconds = (performance.now() - t0) / 1000;
-  const result = {
-    ...ev,
-    seconds: Number(seconds.toFixed(2)),
-    examples_per_second: Number((ev.instances / seconds).toFixed(2)),
-  };
-  if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-  else {
-    process.stdout.write(
-      `MLM accuracy ${(ev.mlm_accuracy * 100).toFixed(2)}% (loss ${ev.mlm_loss.toFixed(4)})  NSP accuracy ` +
-        `${(ev.nsp_accuracy * 100).toFixed(2)}% (loss ${ev.nsp_loss.toFixed(4)}; always "random" would score ` +
-        `${(ev.nsp_random_fraction * 100).toFixed(2)}%)  ${ev.instances} instances\n`,
+  if (result.task === 'token-classification') {
+    const r = result.report;
+    return (
+      `entities: precision ${pct(r.precision)}  recall ${pct(r.recall)}  F1 ${(r.f1 * 100).toFixed(2)}  ` +
+      `(${r.trueEntities} true, ${r.predictedEntities} predicted, ${r.examples} sentences; token accuracy ${pct(r.tokenAccuracy)})\n` +
+      Object.entries(r.perType)
+        .map(([t, c]) => `  ${t.padEnd(6)} P ${f4(c.precision)} R ${f4(c.recall)} F1 ${f4(c.f1)} n ${c.support}`)
+        .join('\n')
     );
   }
-  return 0;
+  if (result.problemType !== 'single_label_classification') {
+    return Object.entries(result.metrics)
+      .filter(([k]) => k !== 'seconds' && k !== 'examples_per_second')
+      .map(([k, v]) => `${k} ${String(v)}`)
+      .join('  ');
+  }
+  const r = result.report as ClassificationReport;
+  const name = (i: number): string => result.id2label[i] ?? String(i);
+  return (
+    `accuracy ${pct(r.accuracy)}  macro F1 ${f4(r.macro.f1)}  (${r.examples} examples)\n` +
+    r.perClass
+      .map((c, i) => `  ${name(i).padEnd(12)} P ${f4(c.precision)} R ${f4(c.recall)} F1 ${f4(c.f1)} n ${c.support}`)
+      .join('\n') +
+    `\n  confusion [true][pred]: ${JSON.stringify(r.confusion)}`
+  );
+}
+
+export function evaluateCommand(argv: string[]): Promise<number> {
+  return runCommand('evaluate', usage, argv, async () => {
+    const v = parseFlags(argv, OPTIONS, usage);
+    if (!v) return;
+    if (!v.model || !v.data) throw new UsageError('--model and --data are required');
+    const result = await evaluate({
+      model: v.model,
+      data: v.data,
+      task: v.task as FinetuneTask | undefined,
+      maxLength: num(v['max-length'], '--max-length', 'int'),
+      batchSize: num(v['batch-size'], '--batch-size', 'int'),
+      samples: num(v.samples, '--samples', 'int'),
+      seed: num(v.seed, '--seed', 'int'),
+      textColumn: v['text-column'],
+      textPairColumn: v['text-pair-column'],
+      labelColumn: v['label-column'],
+      tokenizer: v.tokenizer,
+      kernels: getKernels({ backend: backendFlag(v.backend) }),
+      onProgress: progressPrinter(),
+      warn: (m) => process.stderr.write(`${m}\n`),
+    });
+    process.stdout.write(`${v.json ? JSON.stringify(result.metrics) : formatEvaluation(result)}\n`);
+  });
 }
 
 export default evaluateCommand;

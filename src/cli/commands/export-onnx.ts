@@ -1,7 +1,7 @@
 // `bert export-onnx --model DIR --output DIR [--head auto|base|...]`: writes an ONNX folder for ORT / transformers.js.
-import { parseArgs } from 'node:util';
 import { exportOnnxFolder } from '../../export/folder.js';
 import type { OnnxHead } from '../../export/onnx.js';
+import { UsageError, parseFlags, runCommand } from '../command.js';
 
 export const usage = `Usage: bert export-onnx --model DIR --output DIR [--tokenizer DIR] [--head auto|base|sequence-classification|token-classification|question-answering|masked-lm]
 
@@ -12,50 +12,28 @@ come from --tokenizer DIR (default: the model folder).`;
 
 const HEADS = ['auto', 'base', 'sequence-classification', 'token-classification', 'question-answering', 'masked-lm'];
 
+const OPTIONS = {
+  model: { type: 'string' },
+  output: { type: 'string' },
+  head: { type: 'string' },
+  tokenizer: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /** Runs the command; returns the process exit code (2 for usage errors). */
-export async function exportOnnxCommand(argv: string[]): Promise<number> {
-  let values: { model?: string; output?: string; head?: string; tokenizer?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: 'string' },
-        output: { type: 'string' },
-        head: { type: 'string' },
-        tokenizer: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    process.stderr.write(`bert export-onnx: ${(err as Error).message}\n${usage}\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`${usage}\n`);
-    return 0;
-  }
-  if (!values.model || !values.output) {
-    process.stderr.write(`bert export-onnx: --model and --output are required\n${usage}\n`);
-    return 2;
-  }
-  const head = values.head ?? 'auto';
-  if (!HEADS.includes(head)) {
-    process.stderr.write(`bert export-onnx: --head ${head} is not one of ${HEADS.join(', ')}\n`);
-    return 2;
-  }
-  try {
+export function exportOnnxCommand(argv: string[]): Promise<number> {
+  return runCommand('export-onnx', usage, argv, () => {
+    const values = parseFlags(argv, OPTIONS, usage);
+    if (!values) return;
+    if (!values.model || !values.output) throw new UsageError('--model and --output are required');
+    const head = values.head ?? 'auto';
+    if (!HEADS.includes(head)) throw new UsageError(`--head ${head} is not one of ${HEADS.join(', ')}`);
     const result = exportOnnxFolder(values.model, values.output, {
       head: head as OnnxHead | 'auto',
       tokenizerDir: values.tokenizer,
     });
     process.stdout.write(`${JSON.stringify({ onnx: result.onnxPath, bytes: result.bytes, files: result.files })}\n`);
-    return 0;
-  } catch (err) {
-    // Bad model folders (missing files, unsupported architecture or activation) are messages, not stack traces.
-    process.stderr.write(`bert export-onnx: ${(err as Error).message}\n`);
-    return 1;
-  }
+  });
 }
 
 export default exportOnnxCommand;

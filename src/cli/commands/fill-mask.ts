@@ -1,6 +1,6 @@
 // `bert fill-mask`: predicts the [MASK] tokens of texts with a masked-LM model, one JSON line per text.
 import { UsageError, intFlag, parseCommand, runCommand } from '../command.js';
-import { COMMON_OPTIONS, batches, openOutput, pipelineOptions, readInputs, requireModel } from './predict.js';
+import { COMMON_OPTIONS, batches, openOutput, pipelineOptions, readInputs, requireModel } from '../inputs.js';
 
 export const usage = `Usage: bert fill-mask --model DIR [options] [TEXT ...]
 

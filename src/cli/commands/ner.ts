@@ -1,6 +1,6 @@
 // `bert ner`: token classification (named entities) of texts, one JSON line of entities per text.
 import { UsageError, intFlag, parseCommand, runCommand } from '../command.js';
-import { COMMON_OPTIONS, batches, openOutput, pipelineOptions, readInputs, requireModel } from './predict.js';
+import { COMMON_OPTIONS, batches, openOutput, pipelineOptions, readInputs, requireModel } from '../inputs.js';
 import type { AggregationStrategy } from '../../pipelines/aggregation.js';
 
 export const usage = `Usage: bert ner --model DIR [options] [TEXT ...]

@@ -9,7 +9,7 @@ import {
   readInputs,
   requireModel,
   type InputRecord,
-} from './predict.js';
+} from '../inputs.js';
 
 export const usage = `Usage: bert qa --model DIR --question TEXT (--context TEXT | --context-file FILE) [options]
        bert qa --model DIR --input FILE.jsonl      (lines {"question": "...", "context": "..."})
@@ -75,8 +75,8 @@ export async function qaCommand(argv: string[]): Promise<number> {
         return { question: r.question as string, context: r.context };
       });
       const results = await qa.predictEach(qaInputs, callOptions);
-      for (let i = 0; i < batch.length; i++) {
-        const { context: _context, ...rest } = batch[i]!;
+      for (const [i, record] of batch.entries()) {
+        const { context: _context, ...rest } = record;
         const result = results[i];
         await out.write(Array.isArray(result) ? { ...rest, answers: result } : { ...rest, ...result });
       }

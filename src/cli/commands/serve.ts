@@ -1,7 +1,8 @@
 // `bert serve`: the HTTP JSON service over a pipeline running in worker threads (dynamic batching, bounded queue).
 import { UsageError, intFlag, parseCommand, runCommand } from '../command.js';
-import { requireModel } from './predict.js';
-import { InputShapeError, checkWellFormed, parseTextInput } from '../../server/server.js';
+import { requireModel } from '../inputs.js';
+import { checkWellFormed, parseTextInput } from '../../server/server.js';
+import { InputError } from '../../model/errors.js';
 import type { Task } from '../../pipelines/types.js';
 
 export const usage = `Usage: bert serve --model DIR [--port N] [options]
@@ -55,7 +56,7 @@ function parseQaInput(value: unknown): { question: string; context: string } {
     typeof v.question !== 'string' ||
     typeof v.context !== 'string'
   ) {
-    throw new InputShapeError('must be an object {"question": string, "context": string}');
+    throw new InputError('', 'must be an object {"question": string, "context": string}');
   }
   checkWellFormed(v.question, 'the question');
   checkWellFormed(v.context, 'the context');

@@ -1,0 +1,126 @@
+// The plumbing every inference command shares: common flags, inputs from arguments / JSONL / stdin, JSON-lines output.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { ParseArgsConfig } from 'node:util';
+import { getKernels, type BackendChoice } from '../native/index.js';
+import type { PipelineOptions } from '../pipelines/types.js';
+import { UsageError, intFlag, type ParsedValues } from './command.js';
+
+/** Options every inference command accepts. */
+export const COMMON_OPTIONS = {
+  model: { type: 'string' },
+  tokenizer: { type: 'string' },
+  input: { type: 'string' },
+  output: { type: 'string' },
+  'batch-size': { type: 'string' },
+  'max-length': { type: 'string' },
+  backend: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+/** --backend: js, native or auto; undefined when absent (getKernels then takes BERT_BACKEND or auto). */
+export function backendFlag(value: unknown): BackendChoice | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'js' && value !== 'native' && value !== 'auto')
+    throw new UsageError(`--backend must be js, native or auto, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** Pipeline options from the common flags. */
+export function pipelineOptions(values: ParsedValues): PipelineOptions {
+  const backend = backendFlag(values.backend);
+  return {
+    tokenizer: values.tokenizer as string | undefined,
+    kernels: backend ? getKernels({ backend }) : undefined,
+    batchSize: intFlag(values, 'batch-size', 16),
+    maxLength: intFlag(values, 'max-length', undefined, 3),
+    warn: (message) => process.stderr.write(`warning: ${message}\n`),
+  };
+}
+
+/** A record of the input: the text(s) plus any fields of a JSONL line, kept for the output. */
+export type InputRecord = Record<string, unknown>;
+
+/**
+ * Yields input records: positional texts, else --input JSONL lines, else stdin lines. A JSONL line may be a string
+ * (becomes {text}) or an object; `field` names the key that must hold a string ("text" by default).
+ */
+export async function* readInputs(
+  values: ParsedValues,
+  positionals: string[],
+  field = 'text',
+): AsyncGenerator<InputRecord> {
+  if (positionals.length > 0) {
+    for (const text of positionals) yield { [field]: text };
+    return;
+  }
+  const file = values.input as string | undefined;
+  if (!file && process.stdin.isTTY)
+    throw new UsageError('no input: give texts as arguments, --input FILE.jsonl, or pipe lines to stdin');
+  const lines = createInterface({ input: file ? createReadStream(file) : process.stdin, crlfDelay: Infinity });
+  let lineNo = 0;
+  for await (const line of lines) {
+    lineNo++;
+    if (line.trim() === '') continue;
+    if (!file) {
+      yield { [field]: line };
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (error) {
+      throw new Error(`${file}:${lineNo}: not valid JSON (${(error as Error).message})`);
+    }
+    if (typeof value === 'string') yield { [field]: value };
+    else if (
+      value &&
+      typeof value === 'object' &&
+      !Array.isArray(value) &&
+      typeof (value as InputRecord)[field] === 'string'
+    ) {
+      yield value as InputRecord;
+    } else {
+      throw new Error(`${file}:${lineNo}: each line must be a JSON string or an object with a string "${field}"`);
+    }
+  }
+}
+
+/** Groups an async stream into arrays of at most `size`, so output appears while input is still being read. */
+export async function* batches<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+  let batch: T[] = [];
+  for await (const item of items) {
+    batch.push(item);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+/** Where JSON lines go: --output FILE or stdout; `close` waits until everything is flushed. */
+export function openOutput(values: ParsedValues): {
+  write: (record: unknown) => Promise<void>;
+  close: () => Promise<void>;
+} {
+  const file = values.output as string | undefined;
+  const stream = file ? createWriteStream(file) : process.stdout;
+  const write = (record: unknown): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const ok = stream.write(`${JSON.stringify(record)}\n`, (error) => (error ? reject(error) : undefined));
+      if (ok) resolve();
+      else stream.once('drain', resolve);
+    });
+  const close = (): Promise<void> =>
+    file
+      ? new Promise((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())))
+      : Promise.resolve();
+  return { write, close };
+}
+
+export function requireModel(values: ParsedValues): string {
+  const model = values.model as string | undefined;
+  if (!model) throw new UsageError('--model DIR is required');
+  return model;
+}

@@ -1,0 +1,89 @@
+// The one loader's report: resized heads (ignoreMismatchedSizes), the backbone never resized, and the keys a head class
+// declares ignorable (HF's _keys_to_ignore_on_load_unexpected = [r"pooler"] on BertForTokenClassification) left out.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { readSafetensors, CheckpointFormatError } from '../../src/io/index.js';
+import {
+  BertForSequenceClassification,
+  BertForTokenClassification,
+  BertForQuestionAnswering,
+} from '../../src/model/bert.js';
+import { loadWarnings } from '../../src/model/checkpoint.js';
+
+const FIXTURES = '../shared/fixtures/hf-tiny';
+const SEQ3 = `${FIXTURES}/seq_cls3`;
+const PRETRAINING = `${FIXTURES}/pretraining`;
+
+describe('fromPretrained load report', () => {
+  it('ignoreMismatchedSizes re-initialises a resized head, keeps the backbone, and says so once', async () => {
+    const warnings: string[] = [];
+    const model = await BertForSequenceClassification.fromPretrained(SEQ3, {
+      config: { num_labels: 2, id2label: { 0: 'neg', 1: 'pos' }, label2id: { neg: 0, pos: 1 } },
+      ignoreMismatchedSizes: true,
+      warn: (m) => warnings.push(m),
+    });
+    const stored = readSafetensors(`${SEQ3}/model.safetensors`).tensors;
+    const word = 'bert.embeddings.word_embeddings.weight';
+    assert.deepEqual(model.param(word), stored.get(word)!.data);
+    assert.deepEqual(model.loadReport?.mismatched.map((m) => [m.name, m.checkpoint, m.model]).sort(), [
+      ['classifier.bias', [3], [2]],
+      ['classifier.weight', [3, 32], [2, 32]],
+    ]);
+    assert.equal(warnings.length, 1, warnings.join(' | '));
+    assert.match(
+      warnings[0]!,
+      /re-initialized because their shapes did not match.*classifier\.weight: checkpoint \[3, 32\] -> model \[2, 32\]/,
+    );
+  });
+
+  it('without ignoreMismatchedSizes a resized head is refused, naming the tensor', async () => {
+    await assert.rejects(
+      BertForSequenceClassification.fromPretrained(SEQ3, { config: { num_labels: 2 }, warn: () => {} }),
+      (e: unknown) =>
+        e instanceof CheckpointFormatError &&
+        /classifier\.(weight|bias).*does not belong|do not belong/.test(e.message),
+    );
+  });
+
+  it('never resizes the backbone: a backbone shape mismatch is an error even with ignoreMismatchedSizes', async () => {
+    await assert.rejects(
+      BertForSequenceClassification.fromPretrained(SEQ3, {
+        config: { type_vocab_size: 3 },
+        ignoreMismatchedSizes: true,
+        warn: () => {},
+      }),
+      (e: unknown) => e instanceof CheckpointFormatError && /token_type_embeddings/.test(e.message),
+    );
+  });
+
+  it('leaves out what the head class declares ignorable (pooler for token classification), reports the rest', async () => {
+    const warnings: string[] = [];
+    const model = await BertForTokenClassification.fromPretrained(PRETRAINING, { warn: (m) => warnings.push(m) });
+    const unexpected = model.loadReport?.unexpected ?? [];
+    assert.ok(
+      unexpected.some((n) => n.includes('pooler')),
+      'the report itself keeps the pooler tensors',
+    );
+    assert.ok(
+      unexpected.some((n) => n.startsWith('cls.')),
+      'and the pre-training heads',
+    );
+    const unused = warnings.find((w) => /were not used when initializing BertForTokenClassification/.test(w));
+    assert.ok(unused, warnings.join(' | '));
+    assert.ok(!unused.includes('pooler'), `pooler is declared ignorable: ${unused}`);
+    assert.match(unused, /cls\.seq_relationship\.weight/);
+    assert.ok(warnings.some((w) => /newly initialized: \[classifier\.weight, classifier\.bias\]/.test(w)));
+    assert.deepEqual(BertForQuestionAnswering.keysToIgnoreOnLoadUnexpected, [/pooler/]);
+  });
+
+  it('loadWarnings: a clean load gives no warning; every list is worded once', () => {
+    assert.deepEqual(loadWarnings({ missing: [], unexpected: [], mismatched: [] }, 'BertModel', 'dir'), []);
+    const w = loadWarnings({ missing: ['a'], unexpected: ['b'], mismatched: [] }, 'BertModel', 'dir');
+    assert.equal(w.length, 2);
+    assert.match(
+      w[0]!,
+      /^Some weights of the model checkpoint at dir were not used when initializing BertModel: \[b\]/,
+    );
+    assert.match(w[1]!, /^Some weights of BertModel were not initialized from the model checkpoint at dir .*\[a\]/);
+  });
+});
