@@ -8,7 +8,6 @@ import { saveBertTokenizerFiles } from '../tokenizer/trainer-files.js';
 import { exportBertOnnx, OnnxExportError } from './onnx.js';
 import type { NamedTensor, OnnxExportOptions } from './onnx.js';
 
-
 /** The float parameters of a checkpoint as NamedTensors (F16/BF16 arrive upcast to float32 by the readers). */
 export function floatTensors(tensors: Map<string, TensorEntry>): NamedTensor[] {
   const out: NamedTensor[] = [];
