@@ -13,6 +13,39 @@ const cjsDir = join(distDir, 'cjs');
 // The `typescript` package itself (5.x), not whichever package's `tsc` npm linked into node_modules/.bin last
 // (the TypeScript 7 dev dependency used by test/package declares a `tsc` bin too).
 const require = createRequire(import.meta.url);
+function typescriptInstalled() {
+  try {
+    require.resolve('typescript');
+    return true;
+  } catch {
+    return false;
+  }
+}
+// `npm install /path/to/clone` links the folder and runs its `prepare` without its dev dependencies (a git URL or
+// a tarball does not need this): install them there first, without scripts (so no recursion into this build).
+if (!typescriptInstalled()) {
+  if (process.env.npm_lifecycle_event !== 'prepare') {
+    process.stderr.write(`bert-ts: building dist/ needs the dev dependencies: run \`npm ci\` in ${root} first\n`);
+    process.exit(1);
+  }
+  process.stdout.write(
+    `bert-ts: dist/ needs building and ${root} has no TypeScript: installing its dev dependencies\n`,
+  );
+  const npmCli = process.env.npm_execpath;
+  const npm = npmCli ? [process.execPath, [npmCli]] : ['npm', []];
+  const installed = spawnSync(
+    npm[0],
+    [...npm[1], 'install', '--include=dev', '--ignore-scripts', '--no-audit', '--no-fund'],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
+  if (installed.status !== 0 || !typescriptInstalled()) {
+    process.stderr.write(`bert-ts: could not install the dev dependencies in ${root}; run \`npm ci\` there first\n`);
+    process.exit(1);
+  }
+}
 const ts = require('typescript');
 const tscPath = require.resolve('typescript/bin/tsc');
 
