@@ -81,10 +81,14 @@ const compilerOptions = {
   sourceMap: false,
   noEmit: false,
 };
+// Entry points that only ever run as ES modules: the `bert` command (its bin is dist/cli/main.js) and the worker body
+// (workers start the ES twin, from either build); as CommonJS they would not even parse (top-level await).
+const esmOnly = (rel) => rel.startsWith('cli/') || rel === 'pipelines/worker-entry.js';
 let count = 0;
 for (const file of walk(srcDir)) {
   if (!file.endsWith('.ts') || file.endsWith('.d.ts')) continue;
-  const rel = relative(srcDir, file).replace(/\.ts$/, '.js');
+  const rel = relative(srcDir, file).split('\\').join('/').replace(/\.ts$/, '.js');
+  if (esmOnly(rel)) continue;
   const source = readFileSync(file, 'utf8');
   const out = ts.transpileModule(source, {
     compilerOptions,
@@ -99,7 +103,7 @@ for (const file of walk(srcDir)) {
     const shim =
       `const __bertImportMeta = { url: require('node:url').pathToFileURL(require('node:path').join(__dirname, ` +
       `${JSON.stringify(twin)})).href, resolve: (s) => require('node:url').pathToFileURL(require.resolve(s)).href };\n`;
-    code = code.replace(/^("use strict";\n)?/, (strict) => strict + shim);
+    code = code.replace(/^(#![^\n]*\n)?("use strict";\n)?/, (head) => head + shim);
   }
   mkdirSync(dirname(join(cjsDir, rel)), { recursive: true });
   writeFileSync(join(cjsDir, rel), code);
@@ -109,6 +113,15 @@ for (const file of walk(srcDir)) {
 // TypeScript reads them as CommonJS declarations, which a `require` of bert-ts needs under node16/nodenext.
 for (const file of walk(distDir)) {
   if (!file.endsWith('.d.ts') || file.startsWith(cjsDir)) continue;
+  if (
+    esmOnly(
+      relative(distDir, file)
+        .split('\\')
+        .join('/')
+        .replace(/\.d\.ts$/, '.js'),
+    )
+  )
+    continue;
   const target = join(cjsDir, relative(distDir, file));
   mkdirSync(dirname(target), { recursive: true });
   copyFileSync(file, target);

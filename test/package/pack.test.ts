@@ -163,8 +163,10 @@ describe('the package as npm ships it', () => {
       ...['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer.json'].map((f) => `assets/default-model/${f}`),
     ];
     for (const path of required) assert.ok(has(path), `${path} is not in the package`);
-    // Every ES module has its CommonJS twin, with the same declarations.
-    for (const path of files.filter((f) => /^dist\/(?!cjs\/).*\.(js|d\.ts)$/.test(f)))
+    // Every ES module has its CommonJS twin, with the same declarations, but for the ES-only entry points (the
+    // `bert` command and the worker body, which both builds start as ES modules).
+    const esmOnly = /^dist\/(cli\/|pipelines\/worker-entry\.)/;
+    for (const path of files.filter((f) => /^dist\/(?!cjs\/).*\.(js|d\.ts)$/.test(f) && !esmOnly.test(f)))
       assert.ok(has(path.replace(/^dist\//, 'dist/cjs/')), `${path} has no CommonJS twin`);
     const unwanted = files.filter((f) =>
       /^(src|test|bench|node_modules)\/|^native\/build\/|\.map$|\.test\.|^tsconfig|^package-lock|^scripts\/(?!build-native\.mjs$)/.test(
@@ -259,7 +261,15 @@ describe('the package as npm ships it', () => {
       checkExample(await runInApp(`ts${version}/out/readme-cjs.cjs`), `${where}, CommonJS (.cts)`);
     };
 
+    // Every packed CommonJS module loads (a module that only parses as ESM would break a lazy require later).
+    const cjsModules = files.filter((f) => f.startsWith('dist/cjs/') && f.endsWith('.js'));
+    writeFileSync(
+      join(app, 'require-all.js'),
+      `for (const f of ${JSON.stringify(cjsModules)}) require('./node_modules/bert-ts/' + f);\nconsole.log('ok');\n`,
+    );
+
     await Promise.all([
+      runInApp('require-all.js').then((r) => assert.equal(r.stdout.trim(), 'ok')),
       runInApp('esm/readme.js').then((r) => checkExample(r, 'ES module project')),
       runInApp('esm/transformers-style.js').then((r) => checkTransformersStyle(r, 'ES module project')),
       runInApp('readme.js').then((r) => checkExample(r, 'CommonJS project')),
