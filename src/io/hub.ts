@@ -66,8 +66,8 @@ function truthy(value: string | undefined): boolean {
   return value !== undefined && ['1', 'true', 'yes', 'on'].includes(value.trim().toLowerCase());
 }
 
-/** The cache root, as huggingface_hub computes it. */
-export function hfCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+/** The cache root, as huggingface_hub computes it (from `env`, default process.env). */
+export function hfCacheDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
   if (env['HF_HUB_CACHE']) return env['HF_HUB_CACHE'];
   if (env['HUGGINGFACE_HUB_CACHE']) return env['HUGGINGFACE_HUB_CACHE'];
   if (env['HF_HOME']) return join(env['HF_HOME'], 'hub');

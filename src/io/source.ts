@@ -1,5 +1,5 @@
 // Random-access byte sources (a file by descriptor, or a buffer) so readers never load more than they need.
-import { closeSync, fstatSync, openSync, readSync, statSync, type BigIntStats } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { CheckpointFormatError } from './errors.js';
 
 /**
@@ -14,7 +14,8 @@ export interface FileIdentity {
   ctimeNs: bigint;
 }
 
-export function fileIdentity(stat: BigIntStats): FileIdentity {
+/** The identity fields of a `BigIntStats` (typed structurally so that the public .d.ts need no @types/node). */
+export function fileIdentity(stat: Readonly<FileIdentity>): FileIdentity {
   return { dev: stat.dev, ino: stat.ino, size: stat.size, mtimeNs: stat.mtimeNs, ctimeNs: stat.ctimeNs };
 }
 

@@ -58,7 +58,7 @@ export function loadNativeAddon(): NativeAddon | null {
     if (!existsSync(path)) {
       loaded = {
         addon: null,
-        error: `the native addon is not built (${path} does not exist; run \`npm run build:native\`)`,
+        error: `the native addon is not built (${path} does not exist; build it with \`npm rebuild bert-ts\` in a project that depends on bert-ts, or \`npm run build:native\` in a clone)`,
       };
     } else {
       // OpenMP threads that spin while waiting for their peer burn the time slice that peer needs whenever the

@@ -41,8 +41,18 @@ export interface ServerOptions<R, I = string> {
   info?: Record<string, string | number | boolean>;
 }
 
+/**
+ * The node:http Server behind a BertServer, typed by the members callers use so that bert-ts's public types need
+ * no @types/node (cast to `import('node:http').Server` for the rest).
+ */
+export interface HttpServerHandle {
+  readonly listening: boolean;
+  address(): { address: string; family: string; port: number } | string | null;
+  getConnections(callback: (error: Error | null, count: number) => void): unknown;
+}
+
 export interface BertServer {
-  readonly http: http.Server;
+  readonly http: HttpServerHandle;
   readonly metrics: ServerMetrics;
   /** Starts listening (port 0 picks a free one) and resolves with the address actually bound. */
   listen(port?: number, host?: string): Promise<{ host: string; port: number }>;
