@@ -21,6 +21,8 @@ import { LMHead, LinearHead, bceWithLogitsLoss, crossEntropyLoss, mseLoss } from
 import { initAll, initParameter, SeededRandom } from './init.js';
 import { flatten, flattenInt } from './inputs.js';
 import type { ArrayInput, BertInputs } from './inputs.js';
+import { parseModelDtype } from './linear-dtype.js';
+import type { ModelDtype } from './linear-dtype.js';
 import { ParameterStore } from './params.js';
 import type { Parameter, ParamSpec } from './params.js';
 
@@ -33,6 +35,13 @@ export interface ModelOptions {
   warn?: (message: string) => void;
   /** false leaves parameters at zero instead of the HF random initialisation (fromPretrained fills them). */
   initWeights?: boolean;
+  /**
+   * What the encoder's linear layers compute in (transformers.js's names): 'fp32' (default), 'q8' (int8 weights per
+   * output channel, int8 activations quantized per token on the fly; inference), 'bf16' (needs AVX512-BF16 or AMX).
+   * Attention, LayerNorm, embeddings and heads stay fp32; the fp32 weights are kept (backward and save use them).
+   * An error says what is missing where the CPU cannot run the dtype. See src/model/linear-dtype.ts.
+   */
+  dtype?: ModelDtype;
 }
 
 export interface PretrainedOptions extends ModelOptions {
@@ -122,6 +131,8 @@ export abstract class BertPreTrainedModel {
   /** Runs the backward of the last forward's loss; null when it had none. */
   protected pending: (() => void) | null = null;
   readonly seed: number;
+  /** The dtype of the encoder's linear layers (ModelOptions.dtype). */
+  readonly dtype: ModelDtype;
   private forwardCount = 0;
   /** The HF class name written to config.json "architectures". */
   abstract readonly architecture: string;
@@ -134,7 +145,8 @@ export abstract class BertPreTrainedModel {
     this.prefix = layout.prefix;
     this.store = new ParameterStore([...backboneSpecs(config, layout.prefix, layout.addPooler), ...layout.headSpecs]);
     layout.tie?.(this.store);
-    this.backbone = new Backbone(config, this.store, layout.prefix, layout.addPooler, this.kernels);
+    this.dtype = parseModelDtype(options.dtype ?? 'fp32', 'model options');
+    this.backbone = new Backbone(config, this.store, layout.prefix, layout.addPooler, this.kernels, this.dtype);
     if (options.initWeights !== false) initAll(this.store, config, this.seed);
   }
 

@@ -1,8 +1,10 @@
 // The BERT backbone (embeddings, self-attention, attention output, intermediate, output, layer, encoder, pooler):
 // each part's forward and backward side by side, over the flat parameter buffer and activations allocated per shape.
-import type { DropoutSpec, Kernels } from '../tensor/kernels.js';
+import type { Activation, DropoutSpec, Kernels } from '../tensor/kernels.js';
 import { dropoutHash } from '../tensor/kernels.js';
 import type { BertConfig } from './config.js';
+import { ModelLinears } from './linear-dtype.js';
+import type { ModelDtype } from './linear-dtype.js';
 import type { ParameterStore, ParamSpec } from './params.js';
 
 /** Parameter names and shapes of the backbone under `prefix` ('bert.' inside heads, '' for BertModel). */
@@ -200,6 +202,8 @@ export class Backbone {
   private seed = 0;
   /** Whether the last forward kept every layer's activations (backward, hidden states and attentions need it). */
   private keptAll = false;
+  /** The encoder layers' linear products in the model's dtype (packed / quantized weights). */
+  private readonly linears: ModelLinears;
 
   constructor(
     readonly config: BertConfig,
@@ -207,7 +211,9 @@ export class Backbone {
     readonly prefix: string,
     readonly addPooler: boolean,
     private readonly kernels: Kernels,
+    dtype: ModelDtype = 'fp32',
   ) {
+    this.linears = new ModelLinears(kernels, dtype);
     const pg = (name: string): PG => ({ w: store.view(name), g: store.gradView(name) });
     const p = prefix;
     this.emb = {
@@ -237,6 +243,20 @@ export class Backbone {
       });
     }
     this.pool = addPooler ? { w: pg(`${p}pooler.dense.weight`), b: pg(`${p}pooler.dense.bias`) } : null;
+  }
+
+  /** y = act(x w^T + b) of an encoder layer, in the model's dtype (inference: this forward keeps nothing for backward). */
+  private linear(
+    x: Float32Array,
+    w: Float32Array,
+    b: Float32Array,
+    y: Float32Array,
+    m: number,
+    n: number,
+    k: number,
+    activation?: Activation,
+  ): void {
+    this.linears.forward(x, w, b, y, m, n, k, !this.keptAll, activation);
   }
 
   private drop(p: number, site: number): DropoutSpec | null {
@@ -369,7 +389,7 @@ export class Backbone {
       c = this.config,
       H = c.hiddenSize,
       N = batch.B * batch.T;
-    k.linearForward(x, p.qkvW.w, p.qkvB.w, s.qkv, N, 3 * H, H);
+    this.linear(x, p.qkvW.w, p.qkvB.w, s.qkv, N, 3 * H, H);
     k.attentionForward(
       s.qkv,
       s.qkv.subarray(H),
@@ -433,7 +453,7 @@ export class Backbone {
     const k = this.kernels,
       c = this.config,
       H = c.hiddenSize;
-    k.linearForward(s.ctx, p.aoW.w, p.aoB.w, s.ln1In, N, H, H);
+    this.linear(s.ctx, p.aoW.w, p.aoB.w, s.ln1In, N, H, H);
     const d = this.drop(c.hiddenDropoutProb, 2 + 3 * l);
     if (d) k.dropoutForward(s.ln1In, s.ln1In, N * H, d);
     k.layerNormForward(s.ln1In, p.ln1W.w, p.ln1B.w, s.h1, s.ln1Mean, s.ln1Rstd, N, H, c.layerNormEps, x); // ln1In += x first
@@ -467,11 +487,11 @@ export class Backbone {
     const k = this.kernels,
       c = this.config;
     if (s.interAct) {
-      k.linearForward(s.h1, p.inW.w, p.inB.w, s.inter, N, c.intermediateSize, c.hiddenSize);
+      this.linear(s.h1, p.inW.w, p.inB.w, s.inter, N, c.intermediateSize, c.hiddenSize);
       k.activationForward(c.activation, s.inter, s.interAct, N * c.intermediateSize);
     } else {
       // Inference: the activation is applied in the GEMM's bias pass; the pre-activation is not kept.
-      k.linearForward(s.h1, p.inW.w, p.inB.w, s.inter, N, c.intermediateSize, c.hiddenSize, c.activation);
+      this.linear(s.h1, p.inW.w, p.inB.w, s.inter, N, c.intermediateSize, c.hiddenSize, c.activation);
     }
   }
 
@@ -499,7 +519,7 @@ export class Backbone {
     const k = this.kernels,
       c = this.config,
       H = c.hiddenSize;
-    k.linearForward(s.interAct ?? s.inter, p.outW.w, p.outB.w, s.ln2In, N, H, c.intermediateSize);
+    this.linear(s.interAct ?? s.inter, p.outW.w, p.outB.w, s.ln2In, N, H, c.intermediateSize);
     const d = this.drop(c.hiddenDropoutProb, 3 + 3 * l);
     if (d) k.dropoutForward(s.ln2In, s.ln2In, N * H, d);
     k.layerNormForward(s.ln2In, p.ln2W.w, p.ln2B.w, s.out, s.ln2Mean, s.ln2Rstd, N, H, c.layerNormEps, s.h1); // ln2In += h1 first

@@ -147,7 +147,13 @@ export interface NativeAddon {
   sumSquares(x: Float32Array, n: number): number;
   scale(x: Float32Array, n: number, s: number): void;
   /** An external holding a packed weight (kind 0 fp32: Float32Array; 1 q8: Int8Array + scales; 2 bf16: Uint16Array). */
-  packLinear(kind: number, w: Float32Array | Int8Array | Uint16Array, scales: Float32Array | null, n: number, k: number): object;
+  packLinear(
+    kind: number,
+    w: Float32Array | Int8Array | Uint16Array,
+    scales: Float32Array | null,
+    n: number,
+    k: number,
+  ): object;
   /** act: an activation code, or -1 for none. */
   packedLinearForward(
     packed: object,

@@ -1,6 +1,13 @@
 // The Kernels interface over the native addon: a thin argument adapter, the math lives in native/src.
 import { markWeightsChanged } from '../tensor/kernels.js';
-import type { Activation, DropoutSpec, Kernels, LinearDtype, PackedLinear, PackedLinearKernels } from '../tensor/kernels.js';
+import type {
+  Activation,
+  DropoutSpec,
+  Kernels,
+  LinearDtype,
+  PackedLinear,
+  PackedLinearKernels,
+} from '../tensor/kernels.js';
 import type { NativeAddon } from './addon.js';
 
 const ACTIVATION_CODES: Record<Activation, number> = {

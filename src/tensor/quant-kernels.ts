@@ -83,7 +83,7 @@ export function bf16ToFloat(bits: Uint16Array): Float32Array {
 export function linearWeightsFor(dtype: LinearDtype, w: Float32Array, n: number, k: number, wMax = 127): LinearWeights {
   if (dtype === 'q8') return quantizeWeightsPerChannel(w, n, k, wMax);
   if (dtype === 'bf16') return { dtype: 'bf16', data: toBf16(w.subarray(0, n * k)) };
-  return { dtype: 'fp32', data: w.slice(0, n * k) };
+  return { dtype: 'fp32', data: w.subarray(0, n * k) }; // a view: packing copies it
 }
 
 /** y = act(y + bias) row by row, then the activation (the js linear's epilogue). */
@@ -152,7 +152,10 @@ export const jsPackedLinear: PackedLinearKernels = {
   pack(weights, n, k) {
     if (weights.data.length < n * k)
       throw new RangeError(`pack: the weight has ${weights.data.length} values, [${n}, ${k}] needs ${n * k}`);
-    const packed: JsPacked = { dtype: weights.dtype, n, k, weights };
+    // fp32 is given as a view of the live weights: keep a copy, as a native pack would.
+    const own: LinearWeights =
+      weights.dtype === 'fp32' ? { dtype: 'fp32', data: weights.data.slice(0, n * k) } : weights;
+    const packed: JsPacked = { dtype: weights.dtype, n, k, weights: own };
     return packed;
   },
   forward(x, packed, bias, y, m, activation) {
