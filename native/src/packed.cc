@@ -135,6 +135,10 @@ std::string packedUnsupportedReason(int kind) {
     const auto pd = matmulPd(kind, 8, 64, 64, wei);
     const std::string impl = pd.impl_info_str();
     if (impl.rfind("ref", 0) == 0) return "oneDNN has only its reference kernel for it on " + cpuIsa();
+    // fp32 pays only where the weight really is packed (brgemm's blocked layout, AVX-512 in oneDNN 2.6); on AVX2 the
+    // matmul is the same jit gemm as dnnl_sgemm over a plain copy: twice the memory for nothing.
+    if (kind == PACK_F32 && impl.rfind("brg", 0) != 0)
+      return "oneDNN has no prepacked fp32 kernel on " + cpuIsa() + " (" + impl + "), the plain GEMM is as fast";
   } catch (const dnnl::error& e) {
     return std::string("oneDNN has no kernel for it on ") + cpuIsa() + " (" + e.what() + ")";
   }
@@ -231,7 +235,9 @@ void packedLinearForward(PackedLinear* p, const float* x, const float* bias, flo
 
 struct PackedLinear {};
 
-std::string packedUnsupportedReason(int) { return "packed weights need the oneDNN build of the native addon"; }
+std::string packedUnsupportedReason(int) {
+  return "packed weights need the oneDNN build of the native addon (libdnnl-dev, then npm run build:native)";
+}
 int q8WeightMax() { return 63; }
 PackedLinear* packLinear(int kind, const void*, const float*, int64_t, int64_t) {
   throw std::runtime_error(packedUnsupportedReason(kind));

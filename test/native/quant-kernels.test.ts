@@ -283,7 +283,7 @@ test('AVX2-only CPU (oneDNN limited to AVX2): q8 runs with 7-bit weights, bf16 i
     import { tryNativeKernels } from ${JSON.stringify(fileURLToPath(new URL('../../src/native/index.ts', import.meta.url)))};
     const kernels = tryNativeKernels();
     const cfg = ${JSON.stringify(TINY)};
-    const out = { wMax: kernels.packedLinear.q8WeightMax, bf16: null, q8: null, fp32: null };
+    const out = { wMax: kernels.packedLinear.q8WeightMax, fp32Packed: kernels.packedLinear.unsupported('fp32'), bf16: null, q8: null, fp32: null };
     try { new BertModel(cfg, { kernels, dtype: 'bf16' }); } catch (e) { out.bf16 = e.message; }
     const inputs = { inputIds: { data: Int32Array.from({ length: 14 }, (_, i) => (i * 7 + 3) % 50), shape: [2, 7] } };
     out.q8 = Array.from(new BertModel(cfg, { seed: 3, kernels, dtype: 'q8' }).forward(inputs, { grad: false }).lastHiddenState.data);
@@ -297,11 +297,13 @@ test('AVX2-only CPU (oneDNN limited to AVX2): q8 runs with 7-bit weights, bf16 i
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
     wMax: number;
+    fp32Packed: string | null;
     bf16: string;
     q8: number[];
     fp32: number[];
   };
   assert.equal(out.wMax, 63);
+  assert.match(out.fp32Packed ?? '', /no prepacked fp32 kernel on avx2/); // fp32 keeps the plain sgemm there
   assert.match(out.bf16, /dtype 'bf16' cannot run on this machine.*AVX512-BF16 or AMX.*avx2/);
   // the AVX2 q8 result equals the js reference kernels quantizing to the same 7-bit weights
   const js7: Kernels = { ...jsKernels, packedLinear: { ...jsPackedLinear, q8WeightMax: 63 } };
