@@ -69,10 +69,10 @@ export class ModelLinears {
     // The js backend runs q8 and bf16 with the reference kernels (slow, but the same arithmetic everywhere).
     const impl = own ?? jsPackedLinear;
     const why = impl.unsupported(dtype);
-    if (why !== null)
-      throw new Error(
-        `dtype '${dtype}' cannot run on this machine (${kernels.name}): ${why}; use dtype 'fp32' or 'q8'`,
-      );
+    if (why !== null) {
+      const instead = dtype === 'bf16' && impl.unsupported('q8') === null ? "'fp32' or 'q8'" : "'fp32'";
+      throw new Error(`dtype '${dtype}' cannot run on this machine (${kernels.name}): ${why}; use dtype ${instead}`);
+    }
     this.impl = impl;
   }
 
