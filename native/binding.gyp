@@ -8,7 +8,7 @@
   'targets': [
     {
       'target_name': 'bert_native',
-      'sources': ['src/addon.cc', 'src/gemm.cc', 'src/kernels.cc'],
+      'sources': ['src/addon.cc', 'src/gemm.cc', 'src/kernels.cc', 'src/packed.cc'],
       'cflags!': ['-O2', '-O0', '-fno-exceptions'],
       'cflags_cc!': ['-O2', '-O0', '-fno-exceptions'],
       'cflags': ['-O3'],

@@ -9,6 +9,7 @@
 
 #include "bert_native.h"
 #include "kernels.h"
+#include "packed.h"
 
 namespace {
 
@@ -54,6 +55,8 @@ struct Args {
     return typed<float>(i, napi_float32_array, "Float32Array", need, nullable);
   }
   int32_t* i32(size_t i, int64_t need) const { return typed<int32_t>(i, napi_int32_array, "Int32Array", need); }
+  int8_t* i8(size_t i, int64_t need) const { return typed<int8_t>(i, napi_int8_array, "Int8Array", need); }
+  uint16_t* u16(size_t i, int64_t need) const { return typed<uint16_t>(i, napi_uint16_array, "Uint16Array", need); }
   double num(size_t i) const {
     double d;
     if (napi_get_value_double(env, argv[i], &d) != napi_ok) fail(i, "must be a number");
@@ -359,6 +362,112 @@ napi_value Scale(napi_env env, napi_callback_info info) {
   });
 }
 
+// ---- packed linear layers (packed.cc): the handle is a type-tagged external owning the packed weight ----
+
+const napi_type_tag PACKED_TAG = {0x6265727470616b64ULL, 0x9d3c1a5e77f20b41ULL};
+
+bert::PackedLinear* packedHandle(const Args& a, size_t i) {
+  bool ok = false;
+  napi_valuetype vt;
+  napi_typeof(a.env, a.argv[i], &vt);
+  if (vt == napi_external) napi_check_object_type_tag(a.env, a.argv[i], &PACKED_TAG, &ok);
+  if (!ok) a.fail(i, "must be a packed weight made by packLinear");
+  void* data = nullptr;
+  napi_get_value_external(a.env, a.argv[i], &data);
+  return static_cast<bert::PackedLinear*>(data);
+}
+
+void finalizePacked(napi_env env, void* data, void*) {
+  auto* p = static_cast<bert::PackedLinear*>(data);
+  int64_t adjusted;
+  napi_adjust_external_memory(env, -bert::packedLinearBytes(p), &adjusted);
+  bert::freePackedLinear(p);
+}
+
+// packLinear(kind, w, scales, n, k): w Float32Array (0: fp32), Int8Array + Float32Array scales[n] (1: q8) or
+// Uint16Array of bf16 bits (2: bf16), [n, k] row-major.
+napi_value PackLinear(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, "packLinear", 5);
+    const int32_t kind = a.i32num(0);
+    const int64_t n = a.dim(3), k = a.dim(4);
+    if (n == 0 || k == 0) a.fail(3, "(n) and k must be positive");
+    const void* w = nullptr;
+    const float* scales = nullptr;
+    if (kind == bert::PACK_F32) w = a.f32(1, n * k);
+    else if (kind == bert::PACK_Q8) {
+      w = a.i8(1, n * k);
+      scales = a.f32(2, n);
+    } else if (kind == bert::PACK_BF16) w = a.u16(1, n * k);
+    else a.fail(0, "is not a packed kind (0 fp32, 1 q8, 2 bf16)");
+    bert::PackedLinear* p = bert::packLinear(kind, w, scales, n, k);
+    napi_value out;
+    if (napi_create_external(env, p, finalizePacked, nullptr, &out) != napi_ok) {
+      bert::freePackedLinear(p);
+      throw std::runtime_error("packLinear: could not create the handle");
+    }
+    napi_type_tag_object(env, out, &PACKED_TAG);
+    int64_t adjusted;
+    napi_adjust_external_memory(env, bert::packedLinearBytes(p), &adjusted);
+    return out;
+  });
+}
+
+// packedLinearForward(packed, x, bias, y, m, act)
+napi_value PackedLinearForward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, "packedLinearForward", 6);
+    bert::PackedLinear* p = packedHandle(a, 0);
+    const int64_t m = a.dim(4), n = bert::packedLinearN(p), k = bert::packedLinearK(p);
+    const float* x = a.f32(1, m * k);
+    const float* bias = a.f32(2, n, true);
+    float* y = a.f32(3, m * n);
+    if (x == y) a.fail(3, "(y) must not be x");
+    bert::packedLinearForward(p, x, bias, y, m, optionalActivationCode(a, 5));
+    return undef(env);
+  });
+}
+
+napi_value reasonOrNull(napi_env env, int kind) {
+  const std::string why = bert::packedUnsupportedReason(kind);
+  napi_value v;
+  if (why.empty()) napi_get_null(env, &v);
+  else napi_create_string_utf8(env, why.c_str(), why.size(), &v);
+  return v;
+}
+
+// { fp32, q8, bf16 }: null where supported, else the reason; q8WeightMax: 127 (VNNI) or 63.
+napi_value PackedSupport(napi_env env, napi_callback_info) {
+  return guarded(env, [&] {
+    napi_value out;
+    napi_create_object(env, &out);
+    napi_set_named_property(env, out, "fp32", reasonOrNull(env, bert::PACK_F32));
+    napi_set_named_property(env, out, "q8", reasonOrNull(env, bert::PACK_Q8));
+    napi_set_named_property(env, out, "bf16", reasonOrNull(env, bert::PACK_BF16));
+    napi_set_named_property(env, out, "q8WeightMax", number(env, bert::q8WeightMax()));
+    return out;
+  });
+}
+
+// quantizeRows(x, q, scales, m, k) and toBf16(x, y, n): the conversions of the packed paths, for the tests.
+napi_value QuantizeRows(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, "quantizeRows", 5);
+    const int64_t m = a.dim(3), k = a.dim(4);
+    bert::quantizeRowsS8(a.f32(0, m * k), a.i8(1, m * k), a.f32(2, m), m, k);
+    return undef(env);
+  });
+}
+
+napi_value ToBf16(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, "toBf16", 3);
+    const int64_t n = a.dim(2);
+    bert::floatToBf16(a.f32(0, n), a.u16(1, n), n);
+    return undef(env);
+  });
+}
+
 napi_value Info(napi_env env, napi_callback_info) {
   napi_value out, s;
   napi_create_object(env, &out);
@@ -401,6 +510,11 @@ napi_value Init(napi_env env, napi_value exports) {
       {"adamwStep", nullptr, AdamwStep, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sumSquares", nullptr, SumSquares, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"scale", nullptr, Scale, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"packLinear", nullptr, PackLinear, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"packedLinearForward", nullptr, PackedLinearForward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"packedSupport", nullptr, PackedSupport, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"quantizeRows", nullptr, QuantizeRows, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"toBf16", nullptr, ToBf16, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setNumThreads", nullptr, SetNumThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };

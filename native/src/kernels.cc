@@ -216,8 +216,38 @@ void linearForward(const float* x, const float* w, const float* bias, float* y, 
                    int act) {
   // GEMM into y, then bias and activation in one pass over y (the order of the js kernel: round(x w^T) + b, then act).
   sgemm(false, true, m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
+  biasActivation(y, bias, m, n, act);
+}
+
+void biasActivation(float* y, const float* bias, int64_t m, int64_t n, int act) {
   if (!bias && (act < 0 || act == ACT_IDENTITY)) return;
   dispatchActivation(act, [&](auto a) { biasActivationRows<decltype(a)::value>(y, bias, m, n); });
+}
+
+namespace {
+
+template <int ACT>
+void dequantizeRows(const AliasedInt32* acc, const float* rowScale, const float* colScale, const float* bias, float* y,
+                    int64_t m, int64_t n) {
+#pragma omp parallel for schedule(static) if (m * n > PAR_MIN)
+  for (int64_t i = 0; i < m; i++) {
+    const AliasedInt32* a = acc + i * n;
+    float* row = y + i * n;
+    const float rs = rowScale[i];
+    if (bias) {
+      for (int64_t j = 0; j < n; j++) row[j] = actForward<ACT>(static_cast<float>(a[j]) * rs * colScale[j] + bias[j]);
+    } else {
+      for (int64_t j = 0; j < n; j++) row[j] = actForward<ACT>(static_cast<float>(a[j]) * rs * colScale[j]);
+    }
+  }
+}
+
+}  // namespace
+
+void dequantizeBiasActivation(const AliasedInt32* acc, const float* rowScale, const float* colScale, const float* bias,
+                              float* y, int64_t m, int64_t n, int act) {
+  dispatchActivation(act < 0 ? ACT_IDENTITY : act,
+                     [&](auto a) { dequantizeRows<decltype(a)::value>(acc, rowScale, colScale, bias, y, m, n); });
 }
 
 void linearBackward(const float* dy, const float* x, const float* w, float* dx, float* dw, float* db, int64_t m,

@@ -16,6 +16,14 @@ struct Dropout {
 // y[m,n] = act(x[m,k] @ w[n,k]^T + bias[n]); act < 0 means none (bias may be null).
 void linearForward(const float* x, const float* w, const float* bias, float* y, int64_t m, int64_t n, int64_t k,
                    int act);
+// The epilogue of a GEMM already in y: y[i,:] = act(y[i,:] + bias) in one pass (bias may be null, act < 0: none).
+void biasActivation(float* y, const float* bias, int64_t m, int64_t n, int act);
+// int32 accumulators that alias y (read at an index before y is written there), hence the may_alias type.
+typedef int32_t __attribute__((__may_alias__)) AliasedInt32;
+// The int8 epilogue: y[i,j] = act(float(acc[i,j]) * rowScale[i] * colScale[j] + bias[j]), each product rounded to
+// float in that order (the order of the js reference in src/tensor/quant-kernels.ts); bias may be null.
+void dequantizeBiasActivation(const AliasedInt32* acc, const float* rowScale, const float* colScale, const float* bias,
+                              float* y, int64_t m, int64_t n, int act);
 void linearBackward(const float* dy, const float* x, const float* w, float* dx, float* dw, float* db, int64_t m,
                     int64_t n, int64_t k);
 void activationForward(int act, const float* x, float* y, int64_t n);

@@ -24,6 +24,8 @@ import { LMHead, LinearHead, bceWithLogitsLoss, crossEntropyLoss, mseLoss } from
 import { initAll, initParameter, SeededRandom } from './init.js';
 import { flatten, flattenInt } from './inputs.js';
 import type { ArrayInput, BertInputs } from './inputs.js';
+import { parseModelDtype } from './linear-dtype.js';
+import type { ModelDtype } from './linear-dtype.js';
 import { ParamTable } from './params.js';
 import type { Parameter, ParameterStore, ParamScope } from './params.js';
 
@@ -36,6 +38,13 @@ export interface ModelOptions {
   warn?: (message: string) => void;
   /** false leaves parameters at zero instead of the HF random initialisation (fromPretrained fills them). */
   initWeights?: boolean;
+  /**
+   * What the encoder's linear layers compute in (transformers.js's names): 'fp32' (default), 'q8' (int8 weights per
+   * output channel, int8 activations quantized per token on the fly; inference), 'bf16' (needs AVX512-BF16 or AMX).
+   * Attention, LayerNorm, embeddings and heads stay fp32; the fp32 weights are kept (backward and save use them).
+   * An error says what is missing where the CPU cannot run the dtype. See src/model/linear-dtype.ts.
+   */
+  dtype?: ModelDtype;
 }
 
 export interface PretrainedOptions extends ModelOptions {
@@ -145,6 +154,8 @@ export abstract class BertPreTrainedModel<Head = unknown> {
   /** Runs the backward of the last forward's loss; null when it had none. */
   protected pending: (() => void) | null = null;
   readonly seed: number;
+  /** The dtype of the encoder's linear layers (ModelOptions.dtype). */
+  readonly dtype: ModelDtype;
   private forwardCount = 0;
   /** The HF class name written to config.json "architectures". */
   abstract readonly architecture: string;
@@ -168,7 +179,8 @@ export abstract class BertPreTrainedModel<Head = unknown> {
     this.prefix = layout.prefix;
     // Every parameter is declared once, by the module that uses it; the store is then allocated in that order.
     const table = new ParamTable();
-    this.backbone = new Backbone(config, table.scope(layout.prefix), layout.addPooler, this.kernels);
+    this.dtype = parseModelDtype(options.dtype ?? 'fp32', 'model options');
+    this.backbone = new Backbone(config, table.scope(layout.prefix), layout.addPooler, this.kernels, this.dtype);
     this.head = layout.head(table.scope(), this.backbone, this.kernels);
     this.store = table.allocate();
     if (options.initWeights !== false) initAll(this.store, config, this.seed);

@@ -1,8 +1,10 @@
 // The BERT backbone (embeddings, self-attention, attention output, intermediate, output, layer, encoder, pooler):
 // each part's forward and backward side by side, over the flat parameter buffer and activations allocated per shape.
-import type { DropoutSpec, Kernels } from '../tensor/kernels.js';
+import type { Activation, DropoutSpec, Kernels } from '../tensor/kernels.js';
 import { dropoutHash } from '../tensor/kernels.js';
 import type { BertConfig } from './config.js';
+import { ModelLinears } from './linear-dtype.js';
+import type { ModelDtype } from './linear-dtype.js';
 import type { ParamRef, ParamScope, WeightBias } from './params.js';
 
 /** modeling_bert.py BertEmbeddings: word, position and token type embeddings, then LayerNorm (and dropout). */
@@ -209,6 +211,8 @@ export class Backbone {
   private seed = 0;
   /** Whether the last forward kept every layer's activations (backward, hidden states and attentions need it). */
   private keptAll = false;
+  /** The encoder layers' linear products in the model's dtype (packed / quantized weights). */
+  private readonly linears: ModelLinears;
 
   /**
    * Declares the backbone's parameters under `vb` ('bert.' inside the heads, '' for BertModel): modeling_bert.py
@@ -220,13 +224,29 @@ export class Backbone {
     vb: ParamScope,
     readonly addPooler: boolean,
     private readonly kernels: Kernels,
+    dtype: ModelDtype = 'fp32',
   ) {
+    this.linears = new ModelLinears(kernels, dtype);
     this.emb = declareEmbeddings(vb.pp('embeddings'), config);
     const layers = vb.pp('encoder').pp('layer');
     for (let l = 0; l < config.numHiddenLayers; l++) this.layerParams.push(declareLayer(layers.pp(l), config));
     // BertPooler: dense + tanh on the first token.
     const pool = addPooler ? vb.pp('pooler').linear('dense', config.hiddenSize, config.hiddenSize) : null;
     this.pool = pool ? { w: pool.weight, b: pool.bias } : null;
+  }
+
+  /** y = act(x w^T + b) of an encoder layer, in the model's dtype (inference: this forward keeps nothing for backward). */
+  private linear(
+    x: Float32Array,
+    w: Float32Array,
+    b: Float32Array,
+    y: Float32Array,
+    m: number,
+    n: number,
+    k: number,
+    activation?: Activation,
+  ): void {
+    this.linears.forward(x, w, b, y, m, n, k, !this.keptAll, activation);
   }
 
   /** The word embedding matrix (the MLM decoder is tied to it). */
@@ -364,7 +384,7 @@ export class Backbone {
       c = this.config,
       H = c.hiddenSize,
       N = batch.B * batch.T;
-    k.linearForward(x, p.qkvW.w, p.qkvB.w, s.qkv, N, 3 * H, H);
+    this.linear(x, p.qkvW.w, p.qkvB.w, s.qkv, N, 3 * H, H);
     k.attentionForward(
       s.qkv,
       s.qkv.subarray(H),
@@ -437,7 +457,7 @@ export class Backbone {
     const k = this.kernels,
       c = this.config,
       H = c.hiddenSize;
-    k.linearForward(input, p.dense.weight.w, p.dense.bias.w, a.pre, N, H, inDim);
+    this.linear(input, p.dense.weight.w, p.dense.bias.w, a.pre, N, H, inDim);
     const d = this.drop(c.hiddenDropoutProb, site);
     if (d) k.dropoutForward(a.pre, a.pre, N * H, d);
     k.layerNormForward(a.pre, p.ln.weight.w, p.ln.bias.w, a.out, a.mean, a.rstd, N, H, c.layerNormEps, residual); // pre += residual first
@@ -475,11 +495,11 @@ export class Backbone {
     const k = this.kernels,
       c = this.config;
     if (s.interAct) {
-      k.linearForward(s.h1, p.inW.w, p.inB.w, s.inter, N, c.intermediateSize, c.hiddenSize);
+      this.linear(s.h1, p.inW.w, p.inB.w, s.inter, N, c.intermediateSize, c.hiddenSize);
       k.activationForward(c.activation, s.inter, s.interAct, N * c.intermediateSize);
     } else {
       // Inference: the activation is applied in the GEMM's bias pass; the pre-activation is not kept.
-      k.linearForward(s.h1, p.inW.w, p.inB.w, s.inter, N, c.intermediateSize, c.hiddenSize, c.activation);
+      this.linear(s.h1, p.inW.w, p.inB.w, s.inter, N, c.intermediateSize, c.hiddenSize, c.activation);
     }
   }
 

@@ -36,6 +36,28 @@ export interface NativeAddon {
   adamwStep: Kernels['adamwStep'];
   sumSquares: Kernels['sumSquares'];
   scale: Kernels['scale'];
+  /** An external holding a packed weight (kind 0 fp32: Float32Array; 1 q8: Int8Array + scales; 2 bf16: Uint16Array). */
+  packLinear(
+    kind: number,
+    w: Float32Array | Int8Array | Uint16Array,
+    scales: Float32Array | null,
+    n: number,
+    k: number,
+  ): object;
+  /** act: an activation code, or -1 for none. */
+  packedLinearForward(
+    packed: object,
+    x: Float32Array,
+    bias: Float32Array | null,
+    y: Float32Array,
+    m: number,
+    act: number,
+  ): void;
+  /** null per kind where it runs on this CPU, else why not; q8WeightMax 127 with VNNI, else 63. */
+  packedSupport(): { fp32: string | null; q8: string | null; bf16: string | null; q8WeightMax: number };
+  /** The activation quantization of q8 (scales[i] = max|x_i| / 127) and the float -> bf16 rounding, for the tests. */
+  quantizeRows(x: Float32Array, q: Int8Array, scales: Float32Array, m: number, k: number): void;
+  toBf16(x: Float32Array, y: Uint16Array, n: number): void;
   /** The GEMM library behind the addon ('oneDNN 2.6.3', 'OpenBLAS', 'Accelerate', 'builtin') and its thread count. */
   info(): { library: string; threads: number; isa: string };
   setNumThreads(n: number): void;

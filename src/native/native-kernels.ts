@@ -1,5 +1,13 @@
 // The Kernels interface over the native addon: a thin argument adapter, the math lives in native/src.
-import type { Activation, DropoutSpec, Kernels } from '../tensor/kernels.js';
+import { markWeightsChanged } from '../tensor/kernels.js';
+import type {
+  Activation,
+  DropoutSpec,
+  Kernels,
+  LinearDtype,
+  PackedLinear,
+  PackedLinearKernels,
+} from '../tensor/kernels.js';
 import type { NativeAddon } from './addon.js';
 
 const ACTIVATION_CODES: Record<Activation, number> = {
@@ -23,6 +31,50 @@ function actCode(act: Activation): number {
 function dropoutAsNumbers<A extends unknown[]>(args: [...A, DropoutSpec | null]): [...A, number, number] {
   const dropout = args[args.length - 1] as DropoutSpec | null;
   return [...(args.slice(0, -1) as A), dropout ? dropout.p : 0, dropout ? dropout.seed | 0 : 0];
+}
+
+const PACK_KINDS: Record<LinearDtype, number> = { fp32: 0, q8: 1, bf16: 2 };
+
+interface NativePacked extends PackedLinear {
+  readonly handle: object;
+}
+
+/** The addon's packed linear layers (oneDNN matmul primitives over weights reordered once). */
+function nativePackedLinear(addon: NativeAddon): PackedLinearKernels {
+  // Probing creates a small primitive per dtype: done on first use, not whenever the kernels are created.
+  let probed: ReturnType<NativeAddon['packedSupport']> | null = null;
+  const support = (): ReturnType<NativeAddon['packedSupport']> => (probed ??= addon.packedSupport());
+  return {
+    unsupported: (dtype) => support()[dtype],
+    get q8WeightMax() {
+      return support().q8WeightMax;
+    },
+    pack(weights, n, k) {
+      const wMax = support().q8WeightMax;
+      const scales = weights.dtype === 'q8' ? weights.scales : null;
+      if (weights.dtype === 'q8') {
+        for (let i = 0; i < n * k; i++) {
+          const v = weights.data[i]!;
+          if (v > wMax || v < -wMax)
+            throw new RangeError(
+              `pack: int8 weight ${v} at ${i} exceeds ${wMax}, what this CPU's int8 GEMM adds up exactly (quantize with wMax = q8WeightMax)`,
+            );
+        }
+      }
+      const packed: NativePacked = {
+        dtype: weights.dtype,
+        n,
+        k,
+        handle: addon.packLinear(PACK_KINDS[weights.dtype], weights.data, scales, n, k),
+      };
+      return packed;
+    },
+    forward(x, packed, bias, y, m, activation) {
+      const handle = (packed as NativePacked).handle;
+      if (!handle) throw new TypeError('native packedLinear.forward: the weight was not packed by the native kernels');
+      addon.packedLinearForward(handle, x, bias, y, m, activation ? actCode(activation) : -1);
+    },
+  };
 }
 
 /** Kernels backed by the addon; `name` says which GEMM library it was built with. */
@@ -57,8 +109,12 @@ export function createNativeKernels(addon: NativeAddon): Kernels {
       addon.dropout(dy, dx, n, dropout.p, dropout.seed | 0);
     },
     softmaxCrossEntropy: addon.softmaxCrossEntropy,
-    adamwStep: addon.adamwStep,
+    adamwStep(params, grads, m, v, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2) {
+      addon.adamwStep(params, grads, m, v, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+      markWeightsChanged(params); // packed copies of these parameters are stale now
+    },
     sumSquares: addon.sumSquares,
     scale: addon.scale,
+    packedLinear: nativePackedLinear(addon),
   };
 }

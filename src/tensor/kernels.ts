@@ -211,6 +211,9 @@ export interface Kernels {
   sumSquares(x: Float32Array, n: number): number;
   /** x[i] *= s for i < n. */
   scale(x: Float32Array, n: number, s: number): void;
+
+  /** Linear layers over packed / int8 / bf16 weights, where the backend has them (src/model/linear-dtype.ts). */
+  readonly packedLinear?: PackedLinearKernels;
 }
 
 /** The counter-based hash behind dropout (murmur3 finaliser of index mixed with seed), as an unsigned 32-bit int. */
@@ -227,4 +230,62 @@ export function dropoutHash(seed: number, index: number): number {
 /** Elements whose hash is below this are dropped. */
 export function dropoutThreshold(p: number): number {
   return Math.min(0xffffffff, Math.floor(p * 4294967296));
+}
+
+/** Weight formats of packed linear layers (the dtype names transformers.js uses for models). */
+export type LinearDtype = 'fp32' | 'q8' | 'bf16';
+
+/**
+ * A linear weight [n, k] (PyTorch [out, in]) in the form a backend packs: fp32; int8 per output channel with
+ * scales[n] (w ~= data * scales[row], see quantizeWeightsPerChannel in quant-kernels.ts); or bfloat16 bits.
+ */
+export type LinearWeights =
+  | { dtype: 'fp32'; data: Float32Array }
+  | { dtype: 'q8'; data: Int8Array; scales: Float32Array }
+  | { dtype: 'bf16'; data: Uint16Array };
+
+/** A weight packed by PackedLinearKernels.pack: opaque, its memory is released with it. */
+export interface PackedLinear {
+  readonly dtype: LinearDtype;
+  readonly n: number;
+  readonly k: number;
+}
+
+/**
+ * Linear layers over weights prepared once (reordered into the GEMM kernel's layout, int8 or bf16). The js
+ * reference of every dtype is `jsPackedLinear` in src/tensor/quant-kernels.ts, which defines the arithmetic.
+ */
+export interface PackedLinearKernels {
+  /** null where `dtype` runs on this machine, else why not (what the CPU or the build lacks). */
+  unsupported(dtype: LinearDtype): string | null;
+  /** The largest |int8 weight| q8 weights may have here: 127 with VNNI (exact int32 sums), else 63. */
+  readonly q8WeightMax: number;
+  pack(weights: LinearWeights, n: number, k: number): PackedLinear;
+  /**
+   * y[m,n] = act(x[m,k] @ W^T + bias[n]) with W the packed weight (bias may be null). q8: each row of x is
+   * quantized to int8 on the fly (symmetric, scale max|x_i| / 127), the int32 products are dequantized with the
+   * row and column scales in the bias pass. bf16: x is rounded to bfloat16, products are summed in float32.
+   */
+  forward(
+    x: Float32Array,
+    packed: PackedLinear,
+    bias: Float32Array | null,
+    y: Float32Array,
+    m: number,
+    activation?: Activation,
+  ): void;
+}
+
+// Version of the parameters held in each buffer: the kernels that write parameters (adamwStep) bump it, so
+// packed copies made from an older version are rebuilt. WeakMap: a buffer's entry goes with the buffer.
+const weightVersions = new WeakMap<ArrayBufferLike, number>();
+
+/** Marks the values in `data`'s buffer as changed, so that packed copies of them are rebuilt before the next use. */
+export function markWeightsChanged(data: ArrayBufferView): void {
+  weightVersions.set(data.buffer, (weightVersions.get(data.buffer) ?? 0) + 1);
+}
+
+/** The version of the values in `data`'s buffer (0 until markWeightsChanged is first called on it). */
+export function weightsVersion(data: ArrayBufferView): number {
+  return weightVersions.get(data.buffer) ?? 0;
 }
