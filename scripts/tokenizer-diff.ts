@@ -10,6 +10,7 @@ import {
   configured,
   diffEncoding,
   hfTokenizer,
+  pairSpecials,
   readImdb,
   shortText,
 } from '../test/tokenizer/helpers/oracle.js';
@@ -64,6 +65,8 @@ async function pairs(
       strategy
     ];
     for (const maxLength of [3, 4, 5, 9, 32, 128, 333, 512]) {
+      // Below the pair template's special tokens HF's usize subtraction wraps around (documented); we refuse.
+      if (maxLength < pairSpecials(ours)) continue;
       for (const pad of [false, true]) {
         const hf = configured(base, {
           maxLength,

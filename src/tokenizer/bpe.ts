@@ -75,12 +75,7 @@ export class Bpe {
     const n = to - from;
     if (n === 0) return;
     const cps = buf.cps;
-    let key = '';
-    if (n <= 32) {
-      for (let i = from; i < to; i++) key += String.fromCodePoint(cps[i]!);
-    } else {
-      key = buf.toString(from, to);
-    }
+    const key = buf.toString(from, to);
     let toks = this.cache.get(key);
     if (toks === undefined) {
       toks = this.merge(cps, from, to, key);

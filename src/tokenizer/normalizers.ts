@@ -59,6 +59,7 @@ export class CodePoints {
   }
 
   toString(from = 0, to = this.length): string {
+    if (to - from <= 64) return cpsKey(this.cps, from, to);
     let s = '';
     for (let i = from; i < to; i += 2048) s += String.fromCodePoint(...this.cps.subarray(i, Math.min(to, i + 2048)));
     return s;
@@ -71,6 +72,21 @@ export class CodePoints {
     [this.ends, o.ends] = [o.ends, this.ends];
     [this.length, o.length] = [o.length, this.length];
   }
+}
+
+/** The string of cps[from, to) (short ranges: a cache key per pre-token). */
+export function cpsKey(cps: Int32Array, from: number, to: number): string {
+  let bmp = true;
+  for (let i = from; i < to; i++) {
+    if (cps[i]! > 0xffff) {
+      bmp = false;
+      break;
+    }
+  }
+  const part = cps.subarray(from, to);
+  return bmp
+    ? String.fromCharCode.apply(null, part as unknown as number[])
+    : String.fromCodePoint.apply(null, part as unknown as number[]);
 }
 
 /**
@@ -276,6 +292,9 @@ export class ReplaceNormalizer implements Normalizer {
   private readonly content: number[];
   private readonly literal: number[] | null;
   private readonly regex: RegExp | null;
+  /** A regex that is one literal character repeated at least `runMin` times (XLM-R's " {2,}"): scanned directly. */
+  private readonly runChar: number = -1;
+  private readonly runMin: number = 0;
 
   constructor(pattern: { string: string } | { regex: RegExp }, content: string) {
     this.content = [...content].map((c) => c.codePointAt(0)!);
@@ -285,6 +304,11 @@ export class ReplaceNormalizer implements Normalizer {
     } else {
       this.literal = null;
       this.regex = pattern.regex;
+      const m = /^([ A-Za-z0-9_\u0080-\uffff])(?:\{(\d+),\}|(\+))$/u.exec(pattern.regex.source);
+      if (m) {
+        this.runChar = m[1]!.codePointAt(0)!;
+        this.runMin = m[3] ? 1 : Number(m[2]);
+      }
     }
   }
 
@@ -307,6 +331,21 @@ export class ReplaceNormalizer implements Normalizer {
           }
         }
         i++;
+      }
+      return out;
+    }
+    if (this.runChar >= 0) {
+      const c = this.runChar,
+        min = Math.max(1, this.runMin);
+      for (let i = 0; i < buf.length;) {
+        if (buf.cps[i] !== c) {
+          i++;
+          continue;
+        }
+        let j = i + 1;
+        while (j < buf.length && buf.cps[j] === c) j++;
+        if (j - i >= min) out.push(i, j);
+        i = j;
       }
       return out;
     }

@@ -401,17 +401,20 @@ export class Pipeline {
       w.ends.set(b.ends.subarray(from, to));
       w.length = to - from;
     }
-    const model = this.spec.model;
     const pre = this.spec.preTokenizer;
-    if (!pre) {
-      model.tokenize(w, 0, w.length, out);
-      return out.length >= limit;
-    }
-    return pre.run(w, originalStart, (word, a, z) => {
-      model.tokenize(word, a, z, out);
-      return out.length >= limit;
-    });
+    this.out = out;
+    this.limit = limit;
+    if (!pre) return this.sink(w, 0, w.length);
+    return pre.run(w, originalStart, this.sink);
   }
+
+  private out: TokenBuffer | null = null;
+  private limit = Infinity;
+  private readonly sink = (word: CodePoints, a: number, z: number): boolean => {
+    const out = this.out!;
+    this.spec.model.tokenize(word, a, z, out);
+    return out.length >= this.limit;
+  };
 }
 
 /** HF's decoders over token strings, then joined. */

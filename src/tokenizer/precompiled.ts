@@ -132,6 +132,16 @@ export class PrecompiledNormalizer implements Normalizer {
   run(buf: CodePoints, scratch: CodePoints): void {
     const cps = buf.cps,
       n = buf.length;
+    // Most text is ASCII that the map leaves alone: nothing to do then.
+    let plain = true;
+    for (let i = 0; i < n; i++) {
+      const c = cps[i]!;
+      if (c >= 128 || this.ascii[c] !== NONE || (c === 13 && i + 1 < n && cps[i + 1] === 10)) {
+        plain = false;
+        break;
+      }
+    }
+    if (plain) return;
     this.t.clear();
     this.modified = false;
     // Graphemes never span two ASCII characters except CR LF, so the text splits there into stretches and only

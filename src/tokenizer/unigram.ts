@@ -76,7 +76,7 @@ export class Unigram {
   tokenize(buf: CodePoints, from: number, to: number, out: TokenBuffer): void {
     const n = to - from;
     if (n === 0) return;
-    const key = n <= 32 ? keyOf(buf.cps, from, to) : buf.toString(from, to);
+    const key = buf.toString(from, to);
     let toks = this.cache.get(key);
     if (toks === undefined) {
       toks = this.viterbi(buf.cps, from, to, key);
@@ -192,12 +192,6 @@ export class Unigram {
     }
     rev.push(this.unkId!, s, e);
   }
-}
-
-function keyOf(cps: Int32Array, from: number, to: number): string {
-  let s = '';
-  for (let i = from; i < to; i++) s += String.fromCodePoint(cps[i]!);
-  return s;
 }
 
 /**
