@@ -501,3 +501,13 @@ export function decodeTokens(tokens: string[], steps: readonly DecoderStep[] | n
 export function byteLevelChar(b: number): string {
   return String.fromCharCode(BYTE_TO_CHAR[b]!);
 }
+
+/** A tokenizer.json `normalizer` object as this pipeline runs it (null: none). */
+export function parsePipelineNormalizer(r: Reader, v: Json): Normalizer | null {
+  return parseNormalizer(r, v, 'normalizer');
+}
+
+/** A tokenizer.json `pre_tokenizer` object as this pipeline runs it (null: none). */
+export function parsePipelinePreTokenizer(r: Reader, v: Json): PreTokenizer | null {
+  return parsePreTokenizer(r, v, 'pre_tokenizer');
+}
