@@ -1,6 +1,7 @@
 // Vocabulary training for byte-level BPE (HF BpeTrainer's merge order, via trainWordPiece without a prefix) and
 // SentencePiece-style Unigram (seed substrings, EM re-estimation, pruning), each written as a tokenizer.json HF loads.
-import { Reader, type JsonObject } from './config.js';
+import { join } from 'node:path';
+import { ensureDir, Reader, writeFileAtomic, type JsonObject } from './config.js';
 import { CodePoints } from './normalizers.js';
 import { parsePipelineNormalizer, parsePipelinePreTokenizer } from './pipeline.js';
 import { BYTE_TO_CHAR } from './pre-tokenizers.js';
@@ -318,4 +319,55 @@ export function countWords(texts: Iterable<string>, split: (text: string) => str
   const counter = new WordCounter();
   for (const t of texts) counter.add(split(t));
   return counter;
+}
+
+export type SubwordModel = 'bpe' | 'unigram';
+
+/** The words trainSubwordTokenizer counts for `model`: ByteLevel words for BPE, normalized Metaspace words for Unigram. */
+export function subwordWordSplitter(model: SubwordModel): (text: string) => string[] {
+  return trainingWordSplitter(model === 'bpe' ? byteLevelBpeSettings() : unigramSettings());
+}
+
+/** Trains `model` on word counts from subwordWordSplitter; the tokenizer.json document. */
+export function trainSubwordTokenizer(
+  model: SubwordModel,
+  wordCounts: ReadonlyMap<string, number>,
+  options: {
+    vocabSize?: number;
+    minFrequency?: number;
+    specialTokens?: readonly string[];
+    onProgress?: (p: TrainerProgress) => void;
+  } = {},
+): TokenizerJson {
+  if (model === 'bpe') return trainBpe(wordCounts, options);
+  const { minFrequency: _unused, ...rest } = options;
+  void _unused;
+  return trainUnigram(wordCounts, rest);
+}
+
+/** Writes tokenizer.json and tokenizer_config.json (PreTrainedTokenizerFast) into `dir`; returns their paths. */
+export function saveSubwordTokenizerFiles(dir: string, doc: TokenizerJson, modelMaxLength = 512): string[] {
+  ensureDir(dir);
+  const added = (doc['added_tokens'] as { content: string }[]).map((t) => t.content);
+  const role = (...names: string[]) => names.find((n) => added.includes(n));
+  const config: Record<string, unknown> = {
+    tokenizer_class: 'PreTrainedTokenizerFast',
+    model_max_length: modelMaxLength,
+  };
+  for (const [key, names] of [
+    ['bos_token', ['<s>']],
+    ['eos_token', ['</s>']],
+    ['cls_token', ['<s>', '[CLS]']],
+    ['sep_token', ['</s>', '[SEP]']],
+    ['unk_token', ['<unk>', '[UNK]']],
+    ['pad_token', ['<pad>', '[PAD]']],
+    ['mask_token', ['<mask>', '[MASK]']],
+  ] as const) {
+    const t = role(...names);
+    if (t !== undefined) config[key] = t;
+  }
+  const files = [join(dir, 'tokenizer.json'), join(dir, 'tokenizer_config.json')];
+  writeFileAtomic(files[0]!, JSON.stringify(doc) + '\n');
+  writeFileAtomic(files[1]!, JSON.stringify(config, null, 2) + '\n');
+  return files;
 }

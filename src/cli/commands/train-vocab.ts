@@ -4,6 +4,11 @@ import { statSync } from 'node:fs';
 import { bertWordSplitter } from '../../tokenizer/trainer-words.js';
 import { trainWordPiece, WordCounter, BERT_SPECIAL_TOKENS } from '../../tokenizer/trainer.js';
 import { saveBertTokenizerFiles } from '../../tokenizer/trainer-files.js';
+import {
+  saveSubwordTokenizerFiles,
+  subwordWordSplitter,
+  trainSubwordTokenizer,
+} from '../../tokenizer/trainer-subword.js';
 import { readCorpusTexts, type CorpusFormat } from '../../data/pretraining-input.js';
 
 export const usage = `Usage: bert train-vocab --input FILE[,FILE...] --output DIR [options]
@@ -12,13 +17,15 @@ Learns a WordPiece vocabulary as HF tokenizers' BertWordPieceTokenizer.train doe
 BertPreTokenizer word counts, special tokens first, alphabet limit, "##" continuations, merges by pair
 frequency) and writes DIR/vocab.txt, DIR/tokenizer.json and DIR/tokenizer_config.json.
 
+  --model KIND           wordpiece (default), bpe (byte-level, RoBERTa's components) or unigram (SentencePiece
+                         style, XLM-R's components); bpe and unigram write tokenizer.json + tokenizer_config.json
   --input FILES          .jsonl/.jsonl.gz (one JSON object a line, text in --text-field) or plain text (every
                          non-blank line is counted); repeat --input or separate with commas
   --vocab-size N         target size, special tokens included (default 30522)
   --min-frequency N      a merge needs a pair seen at least N times (default 2)
   --limit-alphabet N     keep the N most frequent characters (default 1000)
   --lowercase            lowercase and strip accents (BERT uncased); default keeps case
-  --special-tokens LIST  comma-separated (default [PAD],[UNK],[CLS],[SEP],[MASK])
+  --special-tokens LIST  comma-separated (default [PAD],[UNK],[CLS],[SEP],[MASK]; bpe/unigram: <s>,<pad>,</s>,<unk>...)
   --text-field NAME      JSONL field with the text (default text)
   --format jsonl|text    input format for every file (default from the file name)
   --output DIR           tokenizer folder to write
@@ -26,6 +33,7 @@ Progress goes to stderr as JSON lines; a summary JSON line goes to stdout.`;
 
 const OPTIONS = {
   input: { type: 'string', multiple: true },
+  model: { type: 'string' },
   output: { type: 'string' },
   'vocab-size': { type: 'string' },
   'min-frequency': { type: 'string' },
@@ -86,6 +94,11 @@ async function run(argv: string[]): Promise<number> {
     process.stderr.write(`bert train-vocab: --format must be jsonl or text, got ${format}\n`);
     return 2;
   }
+  const model = values.model ?? 'wordpiece';
+  if (model !== 'wordpiece' && model !== 'bpe' && model !== 'unigram') {
+    process.stderr.write(`bert train-vocab: --model must be wordpiece, bpe or unigram, got ${model}\n`);
+    return 2;
+  }
   const specialTokens = values['special-tokens'] ? values['special-tokens'].split(',') : [...BERT_SPECIAL_TOKENS];
   const lowercase = values.lowercase ?? false;
   const log = (obj: Record<string, unknown>): void => {
@@ -102,7 +115,7 @@ async function run(argv: string[]): Promise<number> {
       return 1;
     }
   }
-  const split = bertWordSplitter({ lowercase });
+  const split = model === 'wordpiece' ? bertWordSplitter({ lowercase }) : subwordWordSplitter(model);
   const counter = new WordCounter();
   let texts = 0;
   let lastLog = Date.now();
@@ -136,6 +149,24 @@ async function run(argv: string[]): Promise<number> {
     seconds: (Date.now() - t0) / 1000,
   });
   let lastPhase = '';
+  if (model !== 'wordpiece') {
+    const doc = trainSubwordTokenizer(model, counter.counts, {
+      vocabSize,
+      minFrequency,
+      specialTokens: values['special-tokens'] ? specialTokens : undefined,
+    });
+    const files = saveSubwordTokenizerFiles(values.output, doc);
+    const summary = {
+      output: values.output,
+      model,
+      texts,
+      words: counter.total,
+      seconds: (Date.now() - t0) / 1000,
+      files,
+    };
+    process.stdout.write(JSON.stringify(summary) + '\n');
+    return 0;
+  }
   const trained = trainWordPiece(counter.counts, {
     vocabSize,
     minFrequency,
