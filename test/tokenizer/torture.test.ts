@@ -56,7 +56,9 @@ for (const [name, dir] of Object.entries(allFolders())) {
           // Below the pair template's special tokens HF's usize subtraction wraps around (documented); we refuse.
           if (maxLength < pairSpecials(ours)) continue;
           const hf = configured(base, { maxLength, strategy, padTo: maxLength, padId: ours.padTokenId ?? 0 });
-          for (let i = 0; i < TORTURE.length; i++) {
+          // Whole-text pre-tokens make HF slow on the long cases: every 3rd case there.
+          const step = name === 'bpe-noregex' || name === 'unigram-bytefallback' ? 3 : 1;
+          for (let i = 0; i < TORTURE.length; i += step) {
             const a = TORTURE[i]!,
               b = TORTURE[(i * 7 + 3) % TORTURE.length]!;
             let want = null,
