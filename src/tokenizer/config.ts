@@ -14,6 +14,7 @@ import {
 import { join } from 'node:path';
 import type { AddedToken } from './added-tokens.js';
 import { TokenizerError } from './errors.js';
+import { parsePipeline, parsePipelinePostProcessor, type PipelineSpec } from './pipeline.js';
 
 /** BertNormalizer options as written in tokenizer.json (`stripAccents: null` follows `lowercase`). */
 export interface NormalizerSpec {
@@ -64,16 +65,18 @@ export interface TokenizerSpec {
   neverSplit?: string[];
   /** Every line of the vocab.txt read (duplicates included), so that save() keeps each id on its line. */
   vocabLines?: string[];
+  /** A BPE or Unigram model with its normalizer, pre-tokenizer and decoder (absent: WordPiece). */
+  pipeline?: PipelineSpec;
 }
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type JsonObject = { [key: string]: Json };
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
 
-function isObject(v: Json | undefined): v is JsonObject {
+export function isObject(v: Json | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-class Reader {
+export class Reader {
   constructor(readonly file: string) {}
 
   error(path: string, msg: string): TokenizerError {
@@ -119,7 +122,7 @@ function join2(path: string, key: string): string {
   return path ? `${path}.${key}` : key;
 }
 
-function describe(v: Json | undefined): string {
+export function describe(v: Json | undefined): string {
   if (v === undefined) return 'nothing (missing)';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
@@ -199,7 +202,7 @@ class FolderReads {
   }
 }
 
-const SUPPORTED = 'bert-ts implements BERT WordPiece tokenizers';
+const SUPPORTED = 'bert-ts reads WordPiece, BPE and Unigram tokenizers';
 
 /** Parses a tokenizer.json document (already read) into a spec. */
 export function parseTokenizerJson(doc: Json, file: string): TokenizerSpec {
@@ -208,14 +211,12 @@ export function parseTokenizerJson(doc: Json, file: string): TokenizerSpec {
 
   const model = r.object(root['model'], 'model');
   const modelType = model['type'];
+  if (modelType === 'BPE' || modelType === 'Unigram') return parseOtherModel(r, root, model, modelType);
   const looksWordPiece =
     modelType === undefined && isObject(model['vocab']) && 'continuing_subword_prefix' in model && !('merges' in model);
   if (modelType !== 'WordPiece' && !looksWordPiece) {
     const kind = typeof modelType === 'string' ? `"${modelType}"` : describe(modelType);
-    throw r.error(
-      'model.type',
-      `${kind} is not supported: ${SUPPORTED} (model.type "WordPiece"); BPE, Unigram and WordLevel models are not`,
-    );
+    throw r.error('model.type', `${kind} is not supported: ${SUPPORTED} (model.type "WordPiece", "BPE" or "Unigram")`);
   }
   const vocabObj = r.object(model['vocab'], 'model.vocab');
   const entries: [string, number][] = [];
@@ -255,24 +256,7 @@ export function parseTokenizerJson(doc: Json, file: string): TokenizerSpec {
     throw r.error('pre_tokenizer', `${what} is not supported: ${SUPPORTED} (pre_tokenizer "BertPreTokenizer")`);
   }
 
-  const addedTokens: Omit<AddedToken, 'id'>[] = [];
-  const at = root['added_tokens'];
-  if (at !== undefined && at !== null) {
-    if (!Array.isArray(at)) throw r.error('added_tokens', `expected an array, got ${describe(at)}`);
-    at.forEach((item, i) => {
-      const path = `added_tokens[${i}]`;
-      const o = r.object(item, path);
-      r.int(o, 'id', path);
-      addedTokens.push({
-        content: r.string(o, 'content', path),
-        singleWord: r.bool(o, 'single_word', path, false),
-        lstrip: r.bool(o, 'lstrip', path, false),
-        rstrip: r.bool(o, 'rstrip', path, false),
-        normalized: r.bool(o, 'normalized', path, true),
-        special: r.bool(o, 'special', path, false),
-      });
-    });
-  }
+  const addedTokens = parseAddedTokens(r, root);
 
   const postProcessor = parsePostProcessor(r, root['post_processor']);
 
@@ -317,6 +301,65 @@ export function parseTokenizerJson(doc: Json, file: string): TokenizerSpec {
     postProcessor,
     decoder,
     specialTokenNames: names,
+  };
+}
+
+function parseAddedTokens(r: Reader, root: JsonObject): Omit<AddedToken, 'id'>[] {
+  const addedTokens: Omit<AddedToken, 'id'>[] = [];
+  const at = root['added_tokens'];
+  if (at !== undefined && at !== null) {
+    if (!Array.isArray(at)) throw r.error('added_tokens', `expected an array, got ${describe(at)}`);
+    at.forEach((item, i) => {
+      const path = `added_tokens[${i}]`;
+      const o = r.object(item, path);
+      r.int(o, 'id', path);
+      addedTokens.push({
+        content: r.string(o, 'content', path),
+        singleWord: r.bool(o, 'single_word', path, false),
+        lstrip: r.bool(o, 'lstrip', path, false),
+        rstrip: r.bool(o, 'rstrip', path, false),
+        normalized: r.bool(o, 'normalized', path, true),
+        special: r.bool(o, 'special', path, false),
+      });
+    });
+  }
+  return addedTokens;
+}
+
+/** A BPE or Unigram tokenizer.json: the pipeline, added tokens, the template and the special-token roles. */
+function parseOtherModel(r: Reader, root: JsonObject, model: JsonObject, modelType: 'BPE' | 'Unigram'): TokenizerSpec {
+  const pipeline = parsePipeline(r, root, model, modelType);
+  const addedTokens = parseAddedTokens(r, root);
+  const post = parsePipelinePostProcessor(r, root['post_processor'], (v) => parsePostProcessor(r, v));
+  pipeline.trimOffsets = post.trimOffsets;
+  const known = new Set([...pipeline.vocab.keys(), ...addedTokens.map((t) => t.content)]);
+  const pick = (...names: string[]) => names.find((n) => known.has(n));
+  const unk = pipeline.unkToken ?? pick('<unk>', '[UNK]') ?? '';
+  const names: SpecialTokenNames = { unk };
+  const template = post.template;
+  if (template) {
+    const first = template.single[0],
+      last = template.single[template.single.length - 1];
+    if (first?.kind === 'special') names.cls = template.specialTokens.get(first.name)?.tokens[0];
+    if (last?.kind === 'special') names.sep = template.specialTokens.get(last.name)?.tokens[0];
+  }
+  const pad = pick('<pad>', '[PAD]');
+  if (pad !== undefined) names.pad = pad;
+  const mask = pick('<mask>', '[MASK]');
+  if (mask !== undefined) names.mask = mask;
+  const padding = root['padding'];
+  if (isObject(padding) && typeof padding['pad_token'] === 'string') names.pad = padding['pad_token'];
+  return {
+    vocab: pipeline.vocab,
+    unkToken: unk,
+    continuingSubwordPrefix: '',
+    maxInputCharsPerWord: 0,
+    normalizer: null,
+    addedTokens,
+    postProcessor: template,
+    decoder: null,
+    specialTokenNames: names,
+    pipeline,
   };
 }
 

@@ -16,6 +16,7 @@ import {
 } from './config.js';
 import { TokenizerError } from './errors.js';
 import { BertNormalizer, NormalizedBuffer } from './normalizer.js';
+import { decodeTokens, Pipeline } from './pipeline.js';
 import { TokenBuffer, WordPiece } from './wordpiece.js';
 
 export type TruncationStrategy = 'longest_first' | 'only_first' | 'only_second';
@@ -132,7 +133,11 @@ export class BertTokenizer {
 
   private readonly spec: TokenizerSpec;
   private readonly normalizer: BertNormalizer;
-  private readonly wordpiece: WordPiece;
+  /** The WordPiece model, or null for BPE / Unigram (then `pipeline`). */
+  private readonly wordpiece: WordPiece | null;
+  private readonly pipeline: Pipeline | null;
+  /** Per id: leading and trailing spaces of its token string, for ByteLevel offset trimming (built lazily). */
+  private spaceCounts: Uint8Array | null = null;
   private readonly rawMatcher: AddedTokenMatcher;
   private readonly normalizedMatcher: AddedTokenMatcher;
   private readonly addedById = new Map<number, AddedToken>();
@@ -158,7 +163,7 @@ export class BertTokenizer {
     this.maxInputCharsPerWord = spec.maxInputCharsPerWord;
     this.modelMaxLength = spec.modelMaxLength;
     const unkId = spec.vocab.get(spec.unkToken);
-    if (unkId === undefined) {
+    if (unkId === undefined && !spec.pipeline) {
       fail(
         `the vocabulary (${spec.vocab.size} tokens) has no entry for the unk token ${JSON.stringify(spec.unkToken)}; add it to the vocabulary or name the right unk_token`,
       );
@@ -174,12 +179,15 @@ export class BertTokenizer {
           }
         : { cleanText: false, handleChineseChars: false, stripAccents: false, lowercase: false },
     );
-    this.wordpiece = new WordPiece({
-      vocab: spec.vocab,
-      unkId,
-      continuingSubwordPrefix: spec.continuingSubwordPrefix,
-      maxInputCharsPerWord: spec.maxInputCharsPerWord,
-    });
+    this.pipeline = spec.pipeline ? new Pipeline(spec.pipeline) : null;
+    this.wordpiece = spec.pipeline
+      ? null
+      : new WordPiece({
+          vocab: spec.vocab,
+          unkId: unkId!,
+          continuingSubwordPrefix: spec.continuingSubwordPrefix,
+          maxInputCharsPerWord: spec.maxInputCharsPerWord,
+        });
     for (const [token, id] of spec.vocab) this.idToToken[id] = token;
 
     // HF AddedVocabulary::add_tokens: ids come from the vocabulary, or are appended after it.
@@ -219,13 +227,13 @@ export class BertTokenizer {
     }
     this.addedTokens = [...this.addedById.values()].sort((a, b) => a.id - b.id);
     for (const t of this.addedTokens)
-      this.addedStrings.set(t.id, t.normalized ? this.normalizer.normalize(t.content) : t.content);
+      this.addedStrings.set(t.id, t.normalized ? this.normalizeString(t.content) : t.content);
     const raw: [string, AddedToken][] = [];
     const normalized: [string, AddedToken][] = [];
     for (const t of [...specialOrder, ...plainOrder]) {
       const id = this.addedByContent.get(t.content)!;
       const token = this.addedById.get(id) ?? { ...t, id };
-      if (t.normalized) normalized.push([this.normalizer.normalize(t.content), token]);
+      if (t.normalized) normalized.push([this.normalizeString(t.content), token]);
       else raw.push([t.content, token]);
     }
     this.rawMatcher = new AddedTokenMatcher(raw);
@@ -253,6 +261,11 @@ export class BertTokenizer {
     this.singleAdded = this.countAdded(this.template?.single);
     this.pairAdded = this.countAdded(this.template?.pair);
     this.specialTokenNames = Object.freeze({ ...spec.specialTokenNames });
+  }
+
+  /** A string through this tokenizer's normalizer (added tokens with `normalized: true` are matched so). */
+  private normalizeString(s: string): string {
+    return this.pipeline ? this.pipeline.normalizeString(s) : this.normalizer.normalize(s);
   }
 
   private countAdded(pieces: TemplatePiece[] | undefined): number {
@@ -388,27 +401,131 @@ export class BertTokenizer {
     out.length = 0;
     const matches = this.rawMatcher.findInString(text);
     let pos = 0;
+    let stopped = false;
     for (const m of matches) {
-      if (m.start > pos && this.segment(text, pos, m.start, out, limit)) return;
+      if (m.start > pos && this.segment(text, pos, m.start, out, limit)) {
+        stopped = true;
+        break;
+      }
       out.push(m.id, m.start, m.end);
       pos = m.end;
     }
-    if (pos < text.length) this.segment(text, pos, text.length, out, limit);
+    if (!stopped && pos < text.length) this.segment(text, pos, text.length, out, limit);
+    if (this.pipeline?.spec.trimOffsets) this.trimOffsets(text, out, this.pipeline.spec.trimOffsets.addPrefixSpace);
+  }
+
+  /**
+   * HF's ByteLevel process_offsets (RobertaProcessing, ByteLevel post-processor): a token's leading and trailing
+   * spaces ("Ġ" or whitespace) leave its offsets, counted in code points, except the prefix space HF added itself.
+   */
+  private trimOffsets(text: string, out: TokenBuffer, addPrefixSpace: boolean): void {
+    const counts = this.spaceCounts ?? this.buildSpaceCounts();
+    for (let i = 0; i < out.length; i++) {
+      const id = out.ids[i]!;
+      let lead = id < counts.length / 2 ? counts[2 * id]! : 0;
+      const trail = id < counts.length / 2 ? counts[2 * id + 1]! : 0;
+      if (lead === 0 && trail === 0) continue;
+      let start = out.starts[i]!,
+        end = out.ends[i]!;
+      if (lead > 0) {
+        if ((i === 0 || start === 0) && addPrefixSpace && lead === 1) lead = 0;
+        for (let k = 0; k < lead && start < end; k++) start += codePointWidth(text, start);
+        if (start > end) start = end;
+      }
+      if (trail > 0) {
+        // HF subtracts from the code point offset only when it is at least the count.
+        let cpEnd = 0;
+        for (let p = 0; p < end && cpEnd < trail; p += codePointWidth(text, p)) cpEnd++;
+        if (cpEnd >= trail) {
+          for (let k = 0; k < trail && end > start; k++) end -= codePointWidthBefore(text, end);
+          if (end < start) end = start;
+        }
+      }
+      out.starts[i] = start;
+      out.ends[i] = end;
+    }
+  }
+
+  private buildSpaceCounts(): Uint8Array {
+    const n = Math.max(this.idToToken.length, ...[...this.addedById.keys()].map((k) => k + 1));
+    const counts = new Uint8Array(2 * n);
+    const isSpace = (ch: string) =>
+      ch === '\u0120' || /^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]$/u.test(ch);
+    for (let id = 0; id < n; id++) {
+      const t = this.idToTokenString(id);
+      if (t === undefined) continue;
+      const chars = [...t];
+      let a = 0;
+      while (a < chars.length && isSpace(chars[a]!)) a++;
+      let z = 0;
+      while (z < chars.length && isSpace(chars[chars.length - 1 - z]!)) z++;
+      counts[2 * id] = Math.min(a, 255);
+      counts[2 * id + 1] = Math.min(z, 255);
+    }
+    this.spaceCounts = counts;
+    return counts;
   }
 
   /** Returns true when the limit was reached. */
   private segment(text: string, from: number, to: number, out: TokenBuffer, limit: number): boolean {
+    if (this.pipeline) return this.pipelineSegment(this.pipeline, text, from, to, out, limit);
+    const wordpiece = this.wordpiece!;
     const buf = this.norm;
     buf.length = 0;
     this.normalizer.normalizeInto(text, from, to, buf);
-    if (this.normalizedMatcher.isEmpty) return this.wordpiece.tokenize(buf, 0, buf.length, out, limit);
+    if (this.normalizedMatcher.isEmpty) return wordpiece.tokenize(buf, 0, buf.length, out, limit);
     let p = 0;
     for (const m of this.normalizedMatcher.findInUnits(buf.units, 0, buf.length)) {
-      if (m.start > p && this.wordpiece.tokenize(buf, p, m.start, out, limit)) return true;
+      if (m.start > p && wordpiece.tokenize(buf, p, m.start, out, limit)) return true;
       out.push(m.id, buf.starts[m.start]!, buf.ends[m.end - 1]!);
       p = m.end;
     }
-    return p < buf.length ? this.wordpiece.tokenize(buf, p, buf.length, out, limit) : false;
+    return p < buf.length ? wordpiece.tokenize(buf, p, buf.length, out, limit) : false;
+  }
+
+  private pipelineSegment(
+    pipeline: Pipeline,
+    text: string,
+    from: number,
+    to: number,
+    out: TokenBuffer,
+    limit: number,
+  ): boolean {
+    for (let i = from; i < to; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0xd800 && c <= 0xdfff) {
+        const pairOk =
+          c <= 0xdbff && i + 1 < to && text.charCodeAt(i + 1) >= 0xdc00 && text.charCodeAt(i + 1) <= 0xdfff;
+        if (!pairOk) fail(`the text has a lone surrogate at index ${i}; use text.toWellFormed() to replace it`);
+        i++;
+      }
+    }
+    const buf = pipeline.normalize(text, from, to);
+    if (this.normalizedMatcher.isEmpty) return pipeline.tokenize(buf, 0, buf.length, from, out, limit);
+    // Added tokens with `normalized: true` are found in the normalized text (as UTF-16 units, mapped back).
+    const units: number[] = [];
+    const unitToCp: number[] = [];
+    for (let k = 0; k < buf.length; k++) {
+      const c = buf.cps[k]!;
+      if (c > 0xffff) {
+        units.push(0xd800 + ((c - 0x10000) >> 10), 0xdc00 + ((c - 0x10000) & 0x3ff));
+        unitToCp.push(k, k);
+      } else {
+        units.push(c);
+        unitToCp.push(k);
+      }
+    }
+    unitToCp.push(buf.length);
+    const u16 = Uint16Array.from(units);
+    let p = 0;
+    for (const m of this.normalizedMatcher.findInUnits(u16, 0, u16.length)) {
+      const a = unitToCp[m.start]!,
+        z = unitToCp[m.end]!;
+      if (a > p && pipeline.tokenize(buf, p, a, buf.starts[p]!, out, limit)) return true;
+      out.push(m.id, buf.starts[a]!, buf.ends[z - 1]!);
+      p = z;
+    }
+    return p < buf.length ? pipeline.tokenize(buf, p, buf.length, buf.starts[p]!, out, limit) : false;
   }
 
   private resolve(options: EncodeOptions | undefined, batch: boolean): ResolvedOptions {
@@ -693,6 +810,7 @@ export class BertTokenizer {
       if (skip && this.specialContents.has(t)) continue;
       tokens.push(t);
     }
+    if (this.pipeline) return decodeTokens(tokens, this.pipeline.spec.decoder);
     const d = this.spec.decoder;
     if (!d) return tokens.join(' ');
     let s = '';
@@ -709,6 +827,11 @@ export class BertTokenizer {
   save(dir: string): void {
     if (typeof dir !== 'string' || dir === '') fail('save: the folder must be a non-empty string');
     ensureDir(dir);
+    if (this.pipeline) {
+      writeFileAtomic(join(dir, 'tokenizer.json'), this.toTokenizerJson());
+      writeFileAtomic(join(dir, 'tokenizer_config.json'), JSON.stringify(this.tokenizerConfig(), null, 2) + '\n');
+      return;
+    }
     // A vocab.txt read with duplicate lines (bert-base-chinese has 53) is written back line for line.
     const lines = this.spec.vocabLines ?? [...this.vocab].sort((a, b) => a[1] - b[1]).map(([t]) => t);
     writeFileAtomic(join(dir, 'vocab.txt'), lines.join('\n') + '\n');
@@ -718,6 +841,8 @@ export class BertTokenizer {
 
   /** The tokenizer.json document (HF tokenizers format). */
   toTokenizerJson(): string {
+    // BPE / Unigram files are written back as read (their components are not edited here).
+    if (this.pipeline) return JSON.stringify(this.pipeline.spec.document);
     const q = JSON.stringify;
     const added = this.addedTokens.map(
       (t) =>
@@ -754,7 +879,7 @@ export class BertTokenizer {
     const n = this.spec.normalizer;
     const names = this.specialTokenNames;
     const cfg: Record<string, unknown> = {
-      tokenizer_class: 'BertTokenizer',
+      tokenizer_class: this.pipeline ? 'PreTrainedTokenizerFast' : 'BertTokenizer',
       do_lower_case: n ? n.lowercase : false,
       strip_accents: n ? n.stripAccents : null,
       tokenize_chinese_chars: n ? n.handleChineseChars : false,
@@ -795,4 +920,16 @@ export function cleanUpTokenization(s: string): string {
     .replaceAll(" 's", "'s")
     .replaceAll(" 've", "'ve")
     .replaceAll(" 're", "'re");
+}
+
+/** UTF-16 width of the code point at i. */
+function codePointWidth(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  return c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
+}
+
+/** UTF-16 width of the code point that ends at i. */
+function codePointWidthBefore(s: string, i: number): number {
+  const c = s.charCodeAt(i - 1);
+  return (c & 0xfc00) === 0xdc00 && i >= 2 && (s.charCodeAt(i - 2) & 0xfc00) === 0xd800 ? 2 : 1;
 }

@@ -1,9 +1,10 @@
-// trainVocab(options): a WordPiece vocabulary learnt from raw text files (HF WordPieceTrainer), written as a tokenizer folder.
+// trainVocab(options): a WordPiece, byte-level BPE or Unigram vocabulary learnt from raw text, written as a tokenizer folder.
 import { statSync } from 'node:fs';
 import { InputError } from '../model/errors.js';
 import { bertWordSplitter } from '../tokenizer/trainer-words.js';
 import { trainWordPiece, WordCounter, BERT_SPECIAL_TOKENS } from '../tokenizer/trainer.js';
 import { saveBertTokenizerFiles } from '../tokenizer/trainer-files.js';
+import { saveSubwordTokenizerFiles, subwordWordSplitter, trainSubwordTokenizer } from '../tokenizer/trainer-subword.js';
 import { readCorpusTexts, type CorpusFormat } from '../data/pretraining-input.js';
 
 export interface TrainVocabOptions {
@@ -11,6 +12,11 @@ export interface TrainVocabOptions {
   inputs: string[];
   /** Tokenizer folder to write (vocab.txt, tokenizer.json, tokenizer_config.json). */
   output: string;
+  /**
+   * 'wordpiece' (default, BERT), 'bpe' (byte-level, RoBERTa's components) or 'unigram' (SentencePiece, XLM-R's);
+   * bpe and unigram write tokenizer.json (+ tokenizer_config.json) only and ignore `lowercase` / `limitAlphabet`.
+   */
+  model?: 'wordpiece' | 'bpe' | 'unigram';
   /** Target size, special tokens included (default 30522). */
   vocabSize?: number;
   /** A merge needs a pair seen at least this often (default 2). */
@@ -28,6 +34,7 @@ export interface TrainVocabOptions {
 
 export interface TrainVocabSummary {
   output: string;
+  model: 'wordpiece' | 'bpe' | 'unigram';
   vocabSize: number;
   requestedVocabSize: number;
   merges: number;
@@ -54,6 +61,9 @@ export async function trainVocab(options: TrainVocabOptions): Promise<TrainVocab
   if (options.inputs.length === 0) throw new InputError('trainVocab', (n) => `${n('inputs')} names no file`);
   if (options.format !== undefined && options.format !== 'jsonl' && options.format !== 'text')
     throw new InputError('trainVocab', (n) => `${n('format')} must be jsonl or text, got ${String(options.format)}`);
+  const model = options.model ?? 'wordpiece';
+  if (model !== 'wordpiece' && model !== 'bpe' && model !== 'unigram')
+    throw new InputError('trainVocab', (n) => `${n('model')} must be wordpiece, bpe or unigram, got ${String(model)}`);
   const lowercase = options.lowercase ?? false;
   const onEvent = options.onEvent ?? (() => {});
   const t0 = Date.now();
@@ -64,7 +74,7 @@ export async function trainVocab(options: TrainVocabOptions): Promise<TrainVocab
     if (size === undefined) throw new InputError(f, 'file not found');
     inputBytes += size;
   }
-  const split = bertWordSplitter({ lowercase });
+  const split = model === 'wordpiece' ? bertWordSplitter({ lowercase }) : subwordWordSplitter(model);
   const counter = new WordCounter();
   let texts = 0;
   let lastEvent = Date.now();
@@ -80,18 +90,42 @@ export async function trainVocab(options: TrainVocabOptions): Promise<TrainVocab
   if (counter.total === 0) throw new InputError(options.inputs.join(', '), 'no words (empty corpus?)');
   onEvent({ event: 'counted', ...counts(), inputBytes, seconds: seconds() });
   let lastPhase = '';
+  const onProgress = (p: { phase: string; done: number; total: number }): void => {
+    if (p.phase !== lastPhase || Date.now() - lastEvent > 5000) {
+      lastPhase = p.phase;
+      lastEvent = Date.now();
+      onEvent({ event: 'train', phase: p.phase, done: p.done, total: p.total, seconds: seconds() });
+    }
+  };
+  if (model !== 'wordpiece') {
+    const doc = trainSubwordTokenizer(model, counter.counts, {
+      vocabSize,
+      minFrequency,
+      specialTokens: options.specialTokens,
+      onProgress,
+    });
+    const vocab = (doc['model'] as { vocab: object }).vocab;
+    const merges = (doc['model'] as { merges?: unknown[] }).merges;
+    return {
+      output: options.output,
+      model,
+      vocabSize: Array.isArray(vocab) ? vocab.length : Object.keys(vocab).length,
+      requestedVocabSize: vocabSize,
+      merges: merges?.length ?? 0,
+      texts,
+      words: counter.total,
+      distinctWords: counter.counts.size,
+      lowercase: false,
+      seconds: seconds(),
+      files: saveSubwordTokenizerFiles(options.output, doc),
+    };
+  }
   const trained = trainWordPiece(counter.counts, {
     vocabSize,
     minFrequency,
     limitAlphabet,
     specialTokens: options.specialTokens ?? [...BERT_SPECIAL_TOKENS],
-    onProgress: (p) => {
-      if (p.phase !== lastPhase || Date.now() - lastEvent > 5000) {
-        lastPhase = p.phase;
-        lastEvent = Date.now();
-        onEvent({ event: 'train', phase: p.phase, done: p.done, total: p.total, seconds: seconds() });
-      }
-    },
+    onProgress,
   });
   const files = saveBertTokenizerFiles(options.output, trained.vocab, { lowercase });
   if (trained.vocab.length < vocabSize) {
@@ -102,6 +136,7 @@ export async function trainVocab(options: TrainVocabOptions): Promise<TrainVocab
   }
   return {
     output: options.output,
+    model,
     vocabSize: trained.vocab.length,
     requestedVocabSize: vocabSize,
     merges: trained.merges.length,

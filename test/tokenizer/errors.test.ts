@@ -199,21 +199,51 @@ describe('folders and files', () => {
     const base = JSON.parse(tinyJson) as Record<string, unknown>;
     const bpe = {
       ...base,
-      model: { type: 'BPE', dropout: null, unk_token: '<unk>', vocab: { a: 0 }, merges: [] },
+      normalizer: null,
+      post_processor: null,
+      decoder: null,
+      model: { type: 'BPE', dropout: null, unk_token: '<unk>', vocab: { a: 0, '<unk>': 1 }, merges: [] },
       pre_tokenizer: { type: 'ByteLevel' },
     };
+    // A BPE / Unigram file loads; what is refused is named by key and value.
+    BertTokenizer.fromTokenizerJson(JSON.stringify(bpe));
+    const with_ = (patch: Record<string, unknown>) => JSON.stringify({ ...bpe, ...patch });
     throwsClearly(
-      () => BertTokenizer.fromTokenizerJson(JSON.stringify(bpe)),
-      /model\.type: "BPE" is not supported/,
-      /WordPiece/,
+      () => BertTokenizer.fromTokenizerJson(with_({ model: { ...bpe.model, dropout: 0.1 } })),
+      /model\.dropout: BPE dropout number 0\.1 is not supported/,
     );
-    const unigram = { ...base, model: { type: 'Unigram', unk_id: 0, vocab: [['<unk>', 0]] } };
-    throwsClearly(() => BertTokenizer.fromTokenizerJson(JSON.stringify(unigram)), /"Unigram" is not supported/);
-    const untypedBpe = { ...base, model: { vocab: { a: 0 }, merges: [] } };
     throwsClearly(
-      () => BertTokenizer.fromTokenizerJson(JSON.stringify(untypedBpe)),
+      () => BertTokenizer.fromTokenizerJson(with_({ model: { ...bpe.model, merges: ['a b'] } })),
+      /merge 0 .* needs "b", which is not in the vocabulary/,
+    );
+    throwsClearly(
+      () => BertTokenizer.fromTokenizerJson(with_({ model: { type: 'WordLevel', vocab: { a: 0 } } })),
+      /model\.type: "WordLevel" is not supported: bert-ts reads WordPiece, BPE and Unigram/,
+    );
+    throwsClearly(
+      () => BertTokenizer.fromTokenizerJson(with_({ normalizer: { type: 'NFKC' } })),
+      /normalizer\.type: normalizer string "NFKC" is not supported with a BPE or Unigram model/,
+    );
+    throwsClearly(
+      () => BertTokenizer.fromTokenizerJson(with_({ pre_tokenizer: { type: 'Split' } })),
+      /pre_tokenizer\.type: pre-tokenizer string "Split" is not supported/,
+    );
+    throwsClearly(
+      () => BertTokenizer.fromTokenizerJson(with_({ post_processor: { type: 'Foo' } })),
+      /post_processor\.type: post-processor string "Foo" is not supported/,
+    );
+    throwsClearly(() => BertTokenizer.fromTokenizerJson(with_({ decoder: { type: 'CTC' } })), /decoder\.type: decoder/);
+    const unigram = { ...bpe, pre_tokenizer: null, model: { type: 'Unigram', unk_id: 5, vocab: [['<unk>', 0]] } };
+    throwsClearly(
+      () => BertTokenizer.fromTokenizerJson(JSON.stringify(unigram)),
+      /model\.unk_id: 5 is past the 1 pieces/,
+    );
+    const untyped = { ...base, model: { vocab: { a: 0 }, merges: [] } };
+    throwsClearly(
+      () => BertTokenizer.fromTokenizerJson(JSON.stringify(untyped)),
       /model\.type: nothing \(missing\) is not supported/,
     );
+    // A WordPiece file keeps its own components.
     throwsClearly(
       () => BertTokenizer.fromTokenizerJson(JSON.stringify({ ...base, normalizer: { type: 'NFKC' } })),
       /normalizer\.type: string "NFKC" is not supported/,
@@ -227,12 +257,8 @@ describe('folders and files', () => {
       /post_processor\.type: string "RobertaProcessing"/,
     );
     throwsClearly(
-      () => BertTokenizer.fromTokenizerJson(JSON.stringify({ ...base, decoder: { type: 'ByteLevel' } })),
-      /decoder\.type/,
-    );
-    throwsClearly(
-      () => BertTokenizer.fromPretrained(folder('bpe', { 'tokenizer.json': JSON.stringify(bpe) })),
-      /bpe[/\\]tokenizer\.json: model\.type: "BPE"/,
+      () => BertTokenizer.fromPretrained(folder('bpe', { 'tokenizer.json': with_({ normalizer: { type: 'NFC' } }) })),
+      /bpe[/\\]tokenizer\.json: normalizer\.type: normalizer string "NFC"/,
     );
   });
 

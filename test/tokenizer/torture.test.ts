@@ -3,7 +3,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { BertTokenizer } from '../../src/tokenizer/index.js';
-import { allFolders, configured, diffEncoding, diffPair, hfTokenizer, shortText } from './helpers/oracle.js';
+import {
+  allFolders,
+  configured,
+  diffEncoding,
+  diffPair,
+  hfTokenizer,
+  shortText,
+  pairSpecials,
+} from './helpers/oracle.js';
 import { TORTURE, everyCodePoint, randomTexts } from './helpers/torture.js';
 
 const RANDOM = randomTexts(3000);
@@ -53,8 +61,12 @@ for (const [name, dir] of Object.entries(allFolders())) {
           { LongestFirst: 'longest_first', OnlyFirst: 'only_first', OnlySecond: 'only_second' } as const
         )[strategy];
         for (const maxLength of [3, 4, 5, 6, 8, 40]) {
+          // Below the pair template's special tokens HF's usize subtraction wraps around (documented); we refuse.
+          if (maxLength < pairSpecials(ours)) continue;
           const hf = configured(base, { maxLength, strategy, padTo: maxLength, padId: ours.padTokenId ?? 0 });
-          for (let i = 0; i < TORTURE.length; i++) {
+          // Whole-text pre-tokens make HF slow on the long cases: every 3rd case there.
+          const step = name === 'bpe-noregex' || name === 'unigram-bytefallback' ? 3 : 1;
+          for (let i = 0; i < TORTURE.length; i += step) {
             const a = TORTURE[i]!,
               b = TORTURE[(i * 7 + 3) % TORTURE.length]!;
             const options = { maxLength, truncation, padding: 'max_length', returnOffsets: true } as const;

@@ -1,6 +1,6 @@
 // `bert train-vocab`: parses the flags, calls the library's trainVocab() and prints its summary line.
 import type { CorpusFormat } from '../../data/pretraining-input.js';
-import { trainVocab } from '../../train/train-vocab.js';
+import { trainVocab, type TrainVocabOptions } from '../../train/train-vocab.js';
 import { UsageError, numberFlag, integerAtLeast, parseFlags, runCommand } from '../command.js';
 
 export const usage = `Usage: bert train-vocab --input FILE[,FILE...] --output DIR [options]
@@ -9,13 +9,15 @@ Learns a WordPiece vocabulary as HF tokenizers' BertWordPieceTokenizer.train doe
 BertPreTokenizer word counts, special tokens first, alphabet limit, "##" continuations, merges by pair
 frequency) and writes DIR/vocab.txt, DIR/tokenizer.json and DIR/tokenizer_config.json.
 
+  --model KIND           wordpiece (default), bpe (byte-level, RoBERTa's components) or unigram (SentencePiece
+                         style, XLM-R's components); bpe and unigram write tokenizer.json + tokenizer_config.json
   --input FILES          .jsonl/.jsonl.gz (one JSON object a line, text in --text-field) or plain text (every
                          non-blank line is counted); repeat --input or separate with commas
   --vocab-size N         target size, special tokens included (default 30522)
   --min-frequency N      a merge needs a pair seen at least N times (default 2)
   --limit-alphabet N     keep the N most frequent characters (default 1000)
   --lowercase            lowercase and strip accents (BERT uncased); default keeps case
-  --special-tokens LIST  comma-separated (default [PAD],[UNK],[CLS],[SEP],[MASK])
+  --special-tokens LIST  comma-separated (default [PAD],[UNK],[CLS],[SEP],[MASK]; bpe/unigram: <s>,<pad>,</s>,<unk>...)
   --text-field NAME      JSONL field with the text (default text)
   --format jsonl|text    input format for every file (default from the file name)
   --output DIR           tokenizer folder to write
@@ -23,6 +25,7 @@ Progress goes to stderr as JSON lines; a summary JSON line goes to stdout.`;
 
 const OPTIONS = {
   input: { type: 'string', multiple: true },
+  model: { type: 'string' },
   output: { type: 'string' },
   'vocab-size': { type: 'string' },
   'min-frequency': { type: 'string' },
@@ -44,6 +47,7 @@ export function trainVocabCommand(argv: string[]): Promise<number> {
     const summary = await trainVocab({
       inputs,
       output: v.output,
+      model: v.model as TrainVocabOptions['model'],
       vocabSize: numberFlag(v['vocab-size'], 'vocab-size', undefined, integerAtLeast(1), 'an integer >= 1'),
       minFrequency: numberFlag(v['min-frequency'], 'min-frequency', undefined, integerAtLeast(0), 'an integer >= 0'),
       limitAlphabet: numberFlag(v['limit-alphabet'], 'limit-alphabet', undefined, integerAtLeast(0), 'an integer >= 0'),

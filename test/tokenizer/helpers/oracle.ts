@@ -18,7 +18,34 @@ export const SHARED = new URL('../../../../shared/', import.meta.url).pathname;
 export const MINI_DIR = join(SHARED, 'models/bert-mini-imdb-hf');
 export const TINY_DIR = join(SHARED, 'fixtures/hf-tiny/tokenizer');
 
+/** tokenizer.json files trained by HF tokenizers on IMDb (scripts/make-tokenizer-fixtures.py). */
+export const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
+export const PIPELINE_FIXTURES = [
+  'bpe-roberta',
+  'bpe-template',
+  'bpe-noregex',
+  'unigram-xlmr',
+  'unigram-bytefallback',
+] as const;
+
 let cachedFolders: { uncased: string; chinese: string } | null = null;
+let cachedPipelineFolders: Record<string, string> | null = null;
+
+/** A temp folder per BPE / Unigram fixture, holding it as tokenizer.json. */
+export function pipelineFolders(): Record<string, string> {
+  if (cachedPipelineFolders) return cachedPipelineFolders;
+  const root = mkdtempSync(join(tmpdir(), 'bert-ts-tok-pipe-'));
+  process.on('exit', () => rmSync(root, { recursive: true, force: true }));
+  const out: Record<string, string> = {};
+  for (const name of PIPELINE_FIXTURES) {
+    const dir = join(root, name);
+    mkdirSync(dir);
+    copyFileSync(join(FIXTURES, `${name}.json`), join(dir, 'tokenizer.json'));
+    out[name] = dir;
+  }
+  cachedPipelineFolders = out;
+  return out;
+}
 
 /**
  * Temp folders: vocab.txt alone (bert-base-uncased, defaults apply), and bert-base-chinese's vocab.txt
@@ -50,6 +77,7 @@ export function allFolders(): Record<string, string> {
     'uncased vocab.txt': v.uncased,
     'chinese cased vocab.txt': v.chinese,
     'hf-tiny': TINY_DIR,
+    ...pipelineFolders(),
   };
 }
 
@@ -183,6 +211,11 @@ export function diffEncoding(hf: HfEncoding, ours: Encoding, text: string, pair?
     }
   }
   return null;
+}
+
+/** How many special tokens the pair template adds (RoBERTa's and XLM-R's add 4, BERT's 3). */
+export function pairSpecials(t: { encode(a: string, b: string): { inputIds: number[] } }): number {
+  return t.encode('', '').inputIds.length;
 }
 
 export function shortText(s: string, n = 120): string {
