@@ -392,7 +392,11 @@ export class BertModel extends BertPreTrainedModel {
     super(c, options, { prefix: '', addPooler: options.addPoolingLayer ?? true, headSpecs: [] });
   }
 
-  static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertModel> {
+  /** `addPoolingLayer: false` leaves the pooler out (its checkpoint weights then go unused), as HF's argument. */
+  static fromPretrained(
+    dir: string,
+    options: PretrainedOptions & { addPoolingLayer?: boolean } = {},
+  ): Promise<BertModel> {
     return loadPretrained(BertModel, dir, options);
   }
 
