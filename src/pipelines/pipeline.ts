@@ -10,6 +10,7 @@ import {
 } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
 import { resolveModelFolder } from '../model/checkpoint.js';
+import { isSentenceTransformersFolder, SentenceTransformer } from '../model/sentence/index.js';
 import type { GroupedEntity, TokenEntity } from './aggregation.js';
 import type { QaAnswer } from './qa.js';
 import {
@@ -95,7 +96,7 @@ export interface FeatureExtractionPipeline extends PipelineBase<
   number[] | number[][],
   FeatureExtractionCallOptions
 > {
-  /** One text: [tokens][hidden] without pooling, [hidden] with cls/mean pooling. */
+  /** One text: [tokens][hidden] without pooling, [hidden] with cls/mean pooling, the folder's embedding with model. */
   (input: string, options?: FeatureExtractionCallOptions): Promise<number[] | number[][]>;
   (inputs: string[], options?: FeatureExtractionCallOptions): Promise<(number[] | number[][])[]>;
 }
@@ -255,10 +256,15 @@ export async function pipeline(task: Task, model?: string, options: PipelineOpti
       }) as QuestionAnsweringPipeline;
     }
     case 'feature-extraction': {
-      const m = await BertModel.fromPretrained(folder, { ...load, warn: options.warn ?? (() => {}) });
+      const quiet = { ...load, warn: options.warn ?? (() => {}) };
+      // A sentence-transformers folder brings its own pooling and normalisation (modules.json).
+      const sentence = isSentenceTransformersFolder(folder)
+        ? await SentenceTransformer.fromPretrained(folder, quiet)
+        : null;
+      const m = sentence?.bert ?? (await BertModel.fromPretrained(folder, quiet));
       const ctx = context(m, tokenizer, options);
       const predictEach = async (inputs: string[], o?: FeatureExtractionCallOptions) =>
-        featureExtraction(ctx, inputs, o);
+        featureExtraction(ctx, inputs, o, sentence);
       const call = async (input: string | string[], o?: FeatureExtractionCallOptions) =>
         Array.isArray(input) ? predictEach(input, o) : (await predictEach([input], o))[0];
       return callable(call, {

@@ -1,6 +1,7 @@
 // The five task runners behind pipeline(): tokenization, batched forward passes, and HF's post-processing for
 // text classification, fill-mask, token classification, question answering and feature extraction.
 import type { BertConfig } from '../model/config.js';
+import type { SentenceTransformer } from '../model/sentence/index.js';
 import { PipelineInputError } from './errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
@@ -365,14 +366,28 @@ export function questionAnswering(
 // ---------------------------------------------------------------------------------------------------------------
 // feature-extraction
 
+/**
+ * `sentence`: the folder's sentence-transformers modules (it has a modules.json), which pooling 'model' — the default
+ * then — runs as sentence-transformers' encode does (its pooling, Dense layers, Normalize, max_seq_length).
+ */
 export function featureExtraction(
   ctx: RunnerContext<{ lastHiddenState: Tensor }>,
   inputs: string[],
   options: FeatureExtractionCallOptions = {},
+  sentence: SentenceTransformer | null = null,
 ): (number[] | number[][])[] {
-  const pooling = options.pooling ?? 'none';
-  if (!['none', 'cls', 'mean'].includes(pooling))
-    throw new Error(`unknown pooling "${pooling}": use none, cls or mean`);
+  const pooling = options.pooling ?? (sentence ? 'model' : 'none');
+  if (!['none', 'cls', 'mean', 'model'].includes(pooling))
+    throw new Error(`unknown pooling "${pooling}": use none, cls, mean or model`);
+  if (pooling === 'model') {
+    if (!sentence) throw new Error('pooling "model" needs a sentence-transformers folder (one with modules.json)');
+    inputs.forEach((t, i) => {
+      if (typeof t !== 'string') throw new PipelineInputError(`feature-extraction input ${i} must be a string`);
+    });
+    return sentence
+      .encode(inputs, { batchSize: ctx.batchSize, normalize: options.normalize ?? false })
+      .map((v) => Array.from(v));
+  }
   return inChunks(inputs, ctx.batchSize, (chunk) => {
     const encodings = chunk.map((text) => ctx.tokenizer.encode(text, null, ctx.maxLength));
     const { lastHiddenState } = ctx.model.forward(padBatch(encodings, ctx.tokenizer.padId), INFERENCE);
