@@ -129,6 +129,45 @@ export type {
   WritableTensor,
   HubOptions,
 } from './io/index.js';
+// Sentence embeddings and rerankers (src/model/sentence, src/train/losses): sentence-transformers folders, the
+// losses with their gradients.
+export {
+  SentenceTransformer,
+  CrossEncoder,
+  SentenceFolderError,
+  isSentenceTransformersFolder,
+  POOLING_MODES,
+  similarityMatrix,
+} from './model/sentence/index.js';
+export type {
+  SentenceTransformerOptions,
+  EncodeOptions as SentenceEncodeOptions,
+  EmbeddingPass,
+  CrossEncoderActivation,
+  CrossEncoderOptions,
+  PredictOptions as CrossEncoderPredictOptions,
+  RankedDocument,
+  PoolingMode,
+  SimilarityFnName,
+} from './model/sentence/index.js';
+export {
+  multipleNegativesRankingLoss,
+  coSentLoss,
+  matryoshkaLoss,
+  binaryCrossEntropyWithLogits,
+  embeddingLossStep,
+  cachedEmbeddingLossStep,
+  cachedMultipleNegativesRankingLoss,
+} from './train/losses/index.js';
+export type {
+  MnrlOptions,
+  EmbeddingModel,
+  DriverOptions as EmbeddingLossDriverOptions,
+  EmbeddingColumn,
+  EmbeddingLoss,
+  EmbeddingLossResult,
+  LossSimilarity,
+} from './train/losses/index.js';
 // Inference (src/pipelines, src/server): transformers.js-style pipelines, the worker pool, the HTTP server.
 export { pipeline, canonicalTask, TASKS, createPipelinePool, WorkerPool, WorkerError } from './pipelines/index.js';
 export type {

@@ -24,6 +24,7 @@ export const COMMANDS: ReadonlyArray<readonly [name: string, summary: string, lo
   ['ner', 'tag entities with a token-classification model (JSON lines)', () => import('./commands/ner.js')],
   ['qa', 'extract answer spans with a question-answering model', () => import('./commands/qa.js')],
   ['embed', 'sentence embeddings (JSON lines)', () => import('./commands/embed.js')],
+  ['rerank', 'rank documents against a query with a cross-encoder (JSON lines)', () => import('./commands/rerank.js')],
   ['serve', 'serve a model over HTTP', () => import('./commands/serve.js')],
   ['finetune', 'fine-tune a model for text or token classification', () => import('./commands/finetune.js')],
   ['evaluate', 'score a fine-tuned model on labelled data', () => import('./commands/evaluate.js')],

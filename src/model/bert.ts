@@ -465,7 +465,11 @@ export class BertModel extends BertPreTrainedModel<null> {
     super(config, options, () => ({ prefix: '', addPooler: options.addPoolingLayer ?? true, head: () => null }));
   }
 
-  static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertModel> {
+  /** `addPoolingLayer: false` leaves the pooler out (its checkpoint weights then go unused), as HF's argument. */
+  static fromPretrained(
+    dir: string,
+    options: PretrainedOptions & { addPoolingLayer?: boolean } = {},
+  ): Promise<BertModel> {
     return loadPretrained(BertModel, dir, options);
   }
 

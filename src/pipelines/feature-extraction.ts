@@ -1,6 +1,8 @@
 // The feature-extraction task: BertModel's last hidden state per token, or one vector per text with cls / mean
-// pooling (optionally L2-normalised, as sentence-transformers).
+// pooling (optionally L2-normalised, as sentence-transformers), or a sentence-transformers folder's own modules.
 import { BertModel } from '../model/bert.js';
+import { InputError } from '../model/errors.js';
+import { isSentenceTransformersFolder, SentenceTransformer } from '../model/sentence/index.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { normalizeL2 } from './math.js';
 import type { PipelineBase } from './pipeline.js';
@@ -12,7 +14,7 @@ export interface FeatureExtractionPipeline extends PipelineBase<
   number[] | number[][],
   FeatureExtractionCallOptions
 > {
-  /** One text: [tokens][hidden] without pooling, [hidden] with cls/mean pooling. */
+  /** One text: [tokens][hidden] without pooling, [hidden] with cls/mean pooling, the folder's embedding with model. */
   (input: string, options?: FeatureExtractionCallOptions): Promise<number[] | number[][]>;
   (inputs: string[], options?: FeatureExtractionCallOptions): Promise<(number[] | number[][])[]>;
 }
@@ -31,9 +33,21 @@ export function featureExtraction(
   inputs: string[],
   options: FeatureExtractionCallOptions = {},
 ): (number[] | number[][])[] {
-  const pooling = options.pooling ?? 'none';
-  if (!['none', 'cls', 'mean'].includes(pooling))
-    throw new Error(`unknown pooling "${pooling}": use none, cls or mean`);
+  // A folder with modules.json: pooling 'model' (the default then) runs sentence-transformers' encode (its pooling,
+  // Dense layers, Normalize, max_seq_length).
+  const sentence = sentenceModules.get(ctx.model) ?? null;
+  const pooling = options.pooling ?? (sentence ? 'model' : 'none');
+  if (!['none', 'cls', 'mean', 'model'].includes(pooling))
+    throw new Error(`unknown pooling "${pooling}": use none, cls, mean or model`);
+  if (pooling === 'model') {
+    if (!sentence) throw new Error('pooling "model" needs a sentence-transformers folder (one with modules.json)');
+    inputs.forEach((t, i) => {
+      if (typeof t !== 'string') throw new InputError('feature-extraction', `input ${i} must be a string`);
+    });
+    return sentence
+      .encode(inputs, { batchSize: ctx.batchSize, normalize: options.normalize ?? false })
+      .map((v) => Array.from(v));
+  }
   return inChunks(inputs, ctx.batchSize, (chunk) => {
     const encodings = chunk.map((text) => ctx.tokenizer.encode(text, null, ctx.maxLength));
     const { lastHiddenState } = ctx.model.forward(padBatch(encodings, ctx.tokenizer.padId), INFERENCE);
@@ -55,6 +69,9 @@ export function featureExtraction(
   });
 }
 
+/** The sentence-transformers modules of a model that loadModel read from a folder with modules.json. */
+const sentenceModules = new WeakMap<object, SentenceTransformer>();
+
 export const featureExtractionTask: TaskDefinition<
   { lastHiddenState: Tensor },
   string,
@@ -62,6 +79,12 @@ export const featureExtractionTask: TaskDefinition<
   FeatureExtractionCallOptions
 > = {
   // A checkpoint with a task head loads into BertModel with the head's weights unused: expected, so not warned.
-  loadModel: (folder, options) => BertModel.fromPretrained(folder, { ...options, warn: options.warn ?? (() => {}) }),
+  loadModel: async (folder, options) => {
+    const quiet = { ...options, warn: options.warn ?? (() => {}) };
+    if (!isSentenceTransformersFolder(folder)) return BertModel.fromPretrained(folder, quiet);
+    const sentence = await SentenceTransformer.fromPretrained(folder, quiet);
+    sentenceModules.set(sentence.bert, sentence);
+    return sentence.bert;
+  },
   run: featureExtraction,
 };

@@ -107,8 +107,12 @@ export interface QuestionAnsweringCallOptions {
 }
 
 export interface FeatureExtractionCallOptions {
-  /** none: one vector per token; cls: the [CLS] vector; mean: the mean over real tokens (default none). */
-  pooling?: 'none' | 'cls' | 'mean';
+  /**
+   * none: one vector per token; cls: the [CLS] vector; mean: the mean over real tokens; model: the folder's own
+   * sentence-transformers modules (pooling, Dense, Normalize). Default: model when the folder has modules.json,
+   * else none.
+   */
+  pooling?: 'none' | 'cls' | 'mean' | 'model';
   /** Divide each vector by its L2 norm (default false). */
   normalize?: boolean;
 }

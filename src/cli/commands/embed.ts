@@ -1,4 +1,5 @@
-// `bert embed`: sentence embeddings (mean or [CLS] pooling of the last hidden state), one JSON line per text.
+// `bert embed`: sentence embeddings (a sentence-transformers folder's own modules, else mean or [CLS] pooling of the
+// last hidden state), one JSON line per text.
 import { UsageError, parseCommand, runCommand } from '../command.js';
 import { COMMON_OPTIONS, batches, openOutput, pipelineOptions, readInputs, requireModel } from '../inputs.js';
 
@@ -9,8 +10,11 @@ Writes one JSON line per text: {"text": "...", "embedding": [0.12, -0.03, ...]} 
 
 Options:
   --model DIR          any BERT folder (heads are ignored) or hub id
-  --pooling NAME       mean | cls | none (default mean: the average over real tokens, [CLS]/[SEP] included)
-  --no-normalize       keep raw vectors (default: L2-normalised, so dot product = cosine similarity)
+  --pooling NAME       mean | cls | none | model. Default: model for a sentence-transformers folder (its modules.json:
+                       pooling, Dense, Normalize and max length, as sentence-transformers' encode), else mean (the
+                       average over real tokens, [CLS]/[SEP] included)
+  --no-normalize       keep raw vectors (default: L2-normalised, so dot product = cosine similarity; with model
+                       pooling the folder's own Normalize module decides)
   --tokenizer DIR / --input FILE / --output FILE / --batch-size N / --max-length N / --backend NAME   as in bert predict
   -h, --help           this text`;
 
@@ -23,18 +27,20 @@ export async function embedCommand(argv: string[]): Promise<number> {
     });
     const model = requireModel(values);
     const options = pipelineOptions(values);
-    const pooling = (values.pooling as string | undefined) ?? 'mean';
-    if (!['mean', 'cls', 'none'].includes(pooling))
-      throw new UsageError(`--pooling must be mean, cls or none, got "${pooling}"`);
+    const chosen = values.pooling as string | undefined;
+    if (chosen !== undefined && !['mean', 'cls', 'none', 'model'].includes(chosen))
+      throw new UsageError(`--pooling must be mean, cls, none or model, got "${chosen}"`);
     const { pipeline } = await import('../../pipelines/pipeline.js');
+    const { isSentenceTransformersFolder } = await import('../../model/sentence/index.js');
     const embed = await pipeline('feature-extraction', model, options);
+    const pooling = chosen ?? (isSentenceTransformersFolder(embed.model) ? 'model' : 'mean');
     const out = openOutput(values);
     for await (const batch of batches(readInputs(values, positionals), options.batchSize ?? 16)) {
       const results = await embed.predictEach(
         batch.map((r) => r.text as string),
         {
-          pooling: pooling as 'mean' | 'cls' | 'none',
-          normalize: values['no-normalize'] !== true,
+          pooling: pooling as 'mean' | 'cls' | 'none' | 'model',
+          normalize: pooling !== 'model' && values['no-normalize'] !== true,
         },
       );
       for (let i = 0; i < batch.length; i++) await out.write({ ...batch[i], embedding: results[i] });

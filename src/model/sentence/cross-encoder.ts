@@ -1,0 +1,168 @@
+// CrossEncoder: a reranker (BertForSequenceClassification over text pairs) as sentence-transformers loads and runs
+// it — predict(pairs) with the folder's activation, rank(query, documents).
+import { resolveModelPath } from '../../io/index.js';
+import type { Kernels } from '../../tensor/kernels.js';
+import { BertTokenizer } from '../../tokenizer/index.js';
+import { BertForSequenceClassification } from '../bert.js';
+import { readSettings, SentenceFolderError } from './folder.js';
+
+export type CrossEncoderActivation = 'sigmoid' | 'identity' | 'tanh' | 'softmax';
+
+// Activations by the torch class path sentence-transformers records.
+const ACTIVATIONS: Record<string, CrossEncoderActivation> = {
+  'torch.nn.modules.activation.Sigmoid': 'sigmoid',
+  'torch.nn.modules.linear.Identity': 'identity',
+  'torch.nn.modules.activation.Tanh': 'tanh',
+  'torch.nn.modules.activation.Softmax': 'softmax',
+};
+
+export interface CrossEncoderOptions {
+  kernels?: Kernels;
+  warn?: (message: string) => void;
+  revision?: string;
+  /** Overrides the folder's activation. */
+  activation?: CrossEncoderActivation;
+}
+
+export interface PredictOptions {
+  /** Pairs per forward pass (default 32). */
+  batchSize?: number;
+  /** Overrides the model's activation for this call ('identity' gives the raw logits). */
+  activation?: CrossEncoderActivation;
+}
+
+export interface RankedDocument {
+  corpusId: number;
+  score: number;
+  /** The document text (returnDocuments). */
+  text?: string;
+}
+
+export class CrossEncoder {
+  /** Longest pair in tokens; longer pairs are truncated, the longer text first (longest_first). */
+  readonly maxLength: number;
+
+  private constructor(
+    readonly folder: string,
+    readonly model: BertForSequenceClassification,
+    readonly tokenizer: BertTokenizer,
+    readonly activation: CrossEncoderActivation,
+  ) {
+    const positions = model.config.maxPositionEmbeddings;
+    this.maxLength = Math.min(tokenizer.modelMaxLength ?? positions, positions);
+  }
+
+  get numLabels(): number {
+    return this.model.config.numLabels;
+  }
+
+  /**
+   * Loads a cross-encoder folder: written by sentence-transformers >= 5.4 (activation_fn in
+   * config_sentence_transformers.json) or 4.x - 5.3 (config.json "sentence_transformers".activation_fn, or the
+   * older sbert_ce_default_activation_function). Without one: sigmoid for one label, identity otherwise.
+   */
+  static async fromPretrained(model: string, options: CrossEncoderOptions = {}): Promise<CrossEncoder> {
+    const dir = await resolveModelPath(model, { revision: options.revision });
+    const settings = readSettings(dir);
+    const bert = await BertForSequenceClassification.fromPretrained(dir, {
+      kernels: options.kernels,
+      warn: options.warn,
+    });
+    const tokenizer = BertTokenizer.fromPretrained(dir);
+    const legacy = bert.config.extra['sentence_transformers'];
+    const legacyPath =
+      typeof legacy === 'object' && legacy !== null && !Array.isArray(legacy)
+        ? (legacy as Record<string, unknown>)['activation_fn']
+        : undefined;
+    const older = bert.config.extra['sbert_ce_default_activation_function'];
+    const path =
+      settings.activationFn ??
+      (typeof legacyPath === 'string' ? legacyPath : null) ??
+      (typeof older === 'string' ? older : null);
+    let activation: CrossEncoderActivation = bert.config.numLabels === 1 ? 'sigmoid' : 'identity';
+    if (path !== null) {
+      const known = ACTIVATIONS[path];
+      if (known === undefined) {
+        throw new SentenceFolderError(
+          `${dir}: activation_fn "${path}" is not supported; supported: ${Object.keys(ACTIVATIONS).join(', ')}`,
+        );
+      }
+      activation = known;
+    }
+    return new CrossEncoder(dir, bert, tokenizer, options.activation ?? activation);
+  }
+
+  /** Scores of each [query, passage] pair: one number per pair for one label, else one list per pair. */
+  predict(pairs: readonly (readonly [string, string])[], options: PredictOptions = {}): number[] | number[][] {
+    const logits = this.logits(pairs, options.batchSize ?? 32);
+    const L = this.numLabels;
+    const act = options.activation ?? this.activation;
+    const scores = logits.map((row) => applyActivation(act, row));
+    return L === 1 ? scores.map((r) => r[0]!) : scores;
+  }
+
+  /** The documents sorted by their score against the query, best first (the topK best when given). */
+  rank(
+    query: string,
+    documents: readonly string[],
+    options: { topK?: number; returnDocuments?: boolean; batchSize?: number } = {},
+  ): RankedDocument[] {
+    if (this.numLabels !== 1)
+      throw new Error(`CrossEncoder.rank needs a model with one label; this one has ${this.numLabels} (use predict)`);
+    const scores = this.predict(
+      documents.map((d) => [query, d] as const),
+      { batchSize: options.batchSize },
+    ) as number[];
+    const ranked = scores
+      .map((score, corpusId) => ({
+        corpusId,
+        score,
+        ...(options.returnDocuments ? { text: documents[corpusId] } : {}),
+      }))
+      .sort((a, b) => b.score - a.score || a.corpusId - b.corpusId);
+    return options.topK !== undefined ? ranked.slice(0, Math.max(0, options.topK)) : ranked;
+  }
+
+  /** Raw logits, one row of numLabels per pair. */
+  logits(pairs: readonly (readonly [string, string])[], batchSize = 32): number[][] {
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new RangeError(`CrossEncoder: batchSize must be a positive integer, got ${batchSize}`);
+    pairs.forEach((p, i) => {
+      if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string' || typeof p[1] !== 'string')
+        throw new TypeError(`CrossEncoder: pair ${i} must be [text, text]`);
+    });
+    const L = this.numLabels;
+    const out: number[][] = [];
+    for (let start = 0; start < pairs.length; start += batchSize) {
+      const chunk = pairs.slice(start, start + batchSize);
+      const enc = this.tokenizer.encodeBatchFlat(
+        chunk.map((p) => p[0]),
+        chunk.map((p) => p[1]),
+        { maxLength: this.maxLength, truncation: 'longest_first', padding: 'longest' },
+      );
+      const shape = [enc.batch, enc.seqLen];
+      const { logits } = this.model.forward(
+        {
+          inputIds: { data: enc.inputIds, shape },
+          attentionMask: { data: enc.attentionMask, shape },
+          tokenTypeIds: { data: enc.tokenTypeIds, shape },
+        },
+        { grad: false },
+      );
+      for (let b = 0; b < enc.batch; b++) out.push(Array.from(logits.data.subarray(b * L, (b + 1) * L)));
+    }
+    return out;
+  }
+}
+
+function applyActivation(act: CrossEncoderActivation, row: number[]): number[] {
+  if (act === 'sigmoid') return row.map((x) => 1 / (1 + Math.exp(-x)));
+  if (act === 'tanh') return row.map(Math.tanh);
+  if (act === 'softmax') {
+    const m = Math.max(...row);
+    const e = row.map((x) => Math.exp(x - m));
+    const s = e.reduce((a, b) => a + b, 0);
+    return e.map((x) => x / s);
+  }
+  return row;
+}

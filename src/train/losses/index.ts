@@ -1,0 +1,13 @@
+// Training losses of sentence embeddings and rerankers, each with its gradient (for the Trainer to drive).
+export { multipleNegativesRankingLoss, type MnrlOptions } from './mnrl.js';
+export { coSentLoss } from './cosent.js';
+export { matryoshkaLoss } from './matryoshka.js';
+export { binaryCrossEntropyWithLogits } from './bce.js';
+export {
+  embeddingLossStep,
+  cachedEmbeddingLossStep,
+  cachedMultipleNegativesRankingLoss,
+  type EmbeddingModel,
+  type DriverOptions,
+} from './cached.js';
+export type { EmbeddingColumn, EmbeddingLoss, EmbeddingLossResult, LossSimilarity } from './types.js';

@@ -1,0 +1,154 @@
+// SentenceTransformer and CrossEncoder against sentence-transformers itself: the folders and expected outputs in
+// test/fixtures/sentence-transformers (scripts/fixtures/sentence_transformers_fixtures.py).
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { CrossEncoder, SentenceTransformer } from '../../src/model/sentence/index.js';
+import { jsKernels } from '../../src/tensor/js-kernels.js';
+import { tryNativeKernels } from '../../src/native/index.js';
+
+const DIR = new URL('../fixtures/sentence-transformers/', import.meta.url).pathname;
+
+interface ModelExpectation {
+  layout: string;
+  pooling_mode: string | string[];
+  max_seq_length: number;
+  similarity_fn_name: string;
+  embeddings: number[][];
+  embeddings_normalized: number[][];
+  embeddings_truncated_8: number[][];
+  embeddings_explicit_prompt?: number[][];
+  similarity: number[][];
+  input_ids: number[][];
+  [key: string]: unknown;
+}
+interface Expected {
+  texts: string[];
+  models: Record<string, ModelExpectation>;
+  cross_encoders: {
+    query: string;
+    documents: string[];
+    models: Record<
+      string,
+      {
+        num_labels: number;
+        scores: number[] | number[][];
+        logits: number[] | number[][];
+        rank: { corpus_id: number; score: number }[];
+      }
+    >;
+  };
+}
+const expected = JSON.parse(readFileSync(join(DIR, 'expected.json'), 'utf8')) as Expected;
+const kernels = [jsKernels, ...(tryNativeKernels() ? [tryNativeKernels()!] : [])];
+
+/** max abs diff <= 1e-4 and cosine >= 0.99999 per row. */
+function assertClose(actual: ArrayLike<number>[], reference: number[][], what: string): void {
+  assert.equal(actual.length, reference.length, `${what}: rows`);
+  reference.forEach((ref, i) => {
+    const got = actual[i]!;
+    assert.equal(got.length, ref.length, `${what}[${i}]: dimensions`);
+    let maxDiff = 0,
+      dot = 0,
+      na = 0,
+      nb = 0;
+    for (let k = 0; k < ref.length; k++) {
+      const a = got[k]!,
+        b = ref[k]!;
+      maxDiff = Math.max(maxDiff, Math.abs(a - b));
+      dot += a * b;
+      na += a * a;
+      nb += b * b;
+    }
+    assert.ok(maxDiff <= 1e-4, `${what}[${i}]: max abs diff ${maxDiff}`);
+    const cos = dot / Math.sqrt(na * nb);
+    if (na > 1e-12 && nb > 1e-12) assert.ok(cos >= 0.99999, `${what}[${i}]: cosine ${cos}`);
+  });
+}
+
+for (const [name, exp] of Object.entries(expected.models)) {
+  test(`SentenceTransformer ${name} (${exp.layout} layout, pooling ${String(exp.pooling_mode)}) equals sentence-transformers`, async () => {
+    for (const k of kernels) {
+      const model = await SentenceTransformer.fromPretrained(join(DIR, name), { kernels: k, warn: () => {} });
+      assert.equal(model.maxSeqLength, exp.max_seq_length);
+      assert.equal(model.similarityFnName, exp.similarity_fn_name);
+      // The token ids sentence-transformers' preprocess gives the texts (no prompt), truncation included.
+      const ids = expected.texts.map(
+        (t) => model.tokenizer.encode(t, null, { maxLength: model.maxSeqLength, truncation: 'longest_first' }).inputIds,
+      );
+      exp.input_ids.forEach((row, i) => assert.deepEqual(ids[i], row.slice(0, ids[i]!.length), `${name} ids ${i}`));
+      const e = model.encode(expected.texts, { batchSize: 3 });
+      assertClose(e, exp.embeddings, `${name} [${k.name}] embeddings`);
+      assertClose(model.encode(expected.texts, { normalize: true }), exp.embeddings_normalized, `${name} normalized`);
+      assertClose(model.encode(expected.texts, { truncateDim: 8 }), exp.embeddings_truncated_8, `${name} truncated`);
+      for (const [key, value] of Object.entries(exp)) {
+        const m = /^embeddings_prompt_(.+)$/.exec(key);
+        if (m) assertClose(model.encode(expected.texts, { promptName: m[1] }), value as number[][], `${name} ${key}`);
+      }
+      if (exp.embeddings_explicit_prompt)
+        assertClose(model.encode(expected.texts, { prompt: 'custom: ' }), exp.embeddings_explicit_prompt, name);
+      const all = model.encode(expected.texts);
+      const sim = model.similarity(all.slice(0, 3), all.slice(3));
+      sim.forEach((row, i) =>
+        Array.from(row).forEach((v, j) => {
+          const ref = exp.similarity[i]![j]!;
+          assert.ok(Math.abs(v - ref) <= 1e-4 * Math.max(1, Math.abs(ref)), `${name} similarity[${i}][${j}]`);
+        }),
+      );
+    }
+  });
+}
+
+test('encode gives the same embeddings whatever the batch size (length-sorted batching)', async () => {
+  const warnings: string[] = [];
+  const model = await SentenceTransformer.fromPretrained(join(DIR, 'mean_legacy'), { warn: (m) => warnings.push(m) });
+  // The folder's BERT pooler weights go unused by design: no warning about them.
+  assert.deepEqual(warnings, []);
+  assertClose(model.encode(expected.texts, { batchSize: 1 }), expected.models['mean_legacy']!.embeddings, 'batch 1');
+  assertClose(model.encode(expected.texts, { batchSize: 7 }), expected.models['mean_legacy']!.embeddings, 'batch 7');
+});
+
+test('an unknown module type, prompt name or activation is a clear error', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'st-'));
+  try {
+    cpSync(join(DIR, 'max'), dir, { recursive: true });
+    const modules = JSON.parse(readFileSync(join(dir, 'modules.json'), 'utf8')) as { type: string }[];
+    modules[1]!.type = 'sentence_transformers.models.WeightedLayerPooling';
+    writeFileSync(join(dir, 'modules.json'), JSON.stringify(modules));
+    await assert.rejects(SentenceTransformer.fromPretrained(dir), /WeightedLayerPooling.*not supported/);
+    const model = await SentenceTransformer.fromPretrained(join(DIR, 'cls_dense_tanh'), { warn: () => {} });
+    assert.throws(() => model.encode(['x'], { promptName: 'nope' }), /prompt name "nope".*query/);
+    cpSync(join(DIR, 'cls_dense_tanh'), dir, { recursive: true });
+    writeFileSync(join(dir, 'modules.json'), readFileSync(join(DIR, 'cls_dense_tanh', 'modules.json')));
+    const dense = join(dir, '2_Dense', 'config.json');
+    const cfg = JSON.parse(readFileSync(dense, 'utf8')) as Record<string, unknown>;
+    cfg['activation_function'] = 'my.custom.Act';
+    writeFileSync(dense, JSON.stringify(cfg));
+    await assert.rejects(SentenceTransformer.fromPretrained(dir), /my\.custom\.Act.*not supported/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+for (const [name, exp] of Object.entries(expected.cross_encoders.models)) {
+  test(`CrossEncoder ${name} (${exp.num_labels} label(s)) equals sentence-transformers`, async () => {
+    const { query, documents } = expected.cross_encoders;
+    for (const k of kernels) {
+      const ce = await CrossEncoder.fromPretrained(join(DIR, name), { kernels: k, warn: () => {} });
+      const pairs = documents.map((d) => [query, d] as const);
+      const rows = (x: number[] | number[][]): number[][] => x.map((v) => (Array.isArray(v) ? v : [v]));
+      assertClose(rows(ce.predict(pairs)), rows(exp.scores), `${name} scores`);
+      assertClose(rows(ce.predict(pairs, { activation: 'identity' })), rows(exp.logits), `${name} logits`);
+      if (exp.num_labels === 1) {
+        const ranked = ce.rank(query, documents, { topK: 3 });
+        assert.deepEqual(
+          ranked.map((r) => r.corpusId),
+          exp.rank.map((r) => r.corpus_id),
+        );
+        ranked.forEach((r, i) => assert.ok(Math.abs(r.score - exp.rank[i]!.score) <= 1e-4));
+      } else assert.throws(() => ce.rank(query, documents), /one label/);
+    }
+  });
+}
