@@ -142,7 +142,7 @@ for (let m = 0; m < (args['skip-normalizer'] ? 0 : 16); m++) {
     }
   }
 }
-rows.push(normRow);
+if (!args['skip-normalizer']) rows.push(normRow);
 
 const total = rows.reduce((n, r) => n + r.differences, 0);
 console.log(
