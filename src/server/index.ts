@@ -6,7 +6,9 @@ export {
   InputShapeError,
   type BertServer,
   type ServerOptions,
+  type RequestParameters,
 } from './server.js';
+export { taskParameters, ParameterError, type TaskParameters } from './parameters.js';
 export {
   DynamicBatcher,
   QueueFullError,
@@ -15,5 +17,6 @@ export {
   BatcherClosedError,
   type BatcherOptions,
   type PredictBatch,
+  type CallOptions,
 } from './batcher.js';
 export { ServerMetrics, Histogram } from './metrics.js';
