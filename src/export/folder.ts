@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { readJsonFile, readPytorchBin, readSafetensors, writeFileAtomic } from '../io/index.js';
 import type { TensorEntry } from '../io/index.js';
 import { saveBertTokenizerFiles } from '../tokenizer/trainer-files.js';
-import { exportBertOnnx, OnnxExportError } from './onnx.js';
-import type { NamedTensor, OnnxExportOptions } from './onnx.js';
+import { exportBertOnnx, exportedConfig, OnnxExportError, resolveOnnxHead } from './onnx.js';
+import type { NamedTensor, OnnxExportOptions, OnnxHead } from './onnx.js';
 
 const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
 
@@ -26,6 +26,8 @@ export function floatTensors(tensors: Map<string, TensorEntry>): NamedTensor[] {
 
 export interface ExportFolderResult {
   onnxPath: string;
+  /** The head written (and named in the exported config.json's architectures). */
+  head: OnnxHead;
   bytes: number;
   files: string[];
 }
@@ -55,12 +57,19 @@ export function exportOnnxFolder(
   const config = readJsonFile(configPath, 'config.json');
   if (!config || typeof config !== 'object' || Array.isArray(config))
     throw new OnnxExportError(`${configPath}: expected a JSON object`);
-  const bytes = exportBertOnnx(config as Record<string, unknown>, floatTensors(readModelWeights(modelDir)), options);
+  const head = resolveOnnxHead(config as Record<string, unknown>, options);
+  const bytes = exportBertOnnx(config as Record<string, unknown>, floatTensors(readModelWeights(modelDir)), {
+    ...options,
+    head,
+  });
   mkdirSync(join(outputDir, 'onnx'), { recursive: true });
   const onnxPath = join(outputDir, 'onnx', 'model.onnx');
   writeFileAtomic(onnxPath, bytes);
   const files = [onnxPath];
-  writeFileAtomic(join(outputDir, 'config.json'), readFileSync(configPath));
+  writeFileAtomic(
+    join(outputDir, 'config.json'),
+    `${JSON.stringify(exportedConfig(config as Record<string, unknown>, head), null, 2)}\n`,
+  );
   files.push(join(outputDir, 'config.json'));
   for (const f of TOKENIZER_FILES) {
     if (existsSync(join(tokDir, f))) {
@@ -78,5 +87,5 @@ export function exportOnnxFolder(
     const lowercase = typeof tc.do_lower_case === 'boolean' ? tc.do_lower_case : true;
     for (const f of saveBertTokenizerFiles(outputDir, vocab, { lowercase })) if (!files.includes(f)) files.push(f);
   }
-  return { onnxPath, bytes: bytes.length, files };
+  return { onnxPath, head, bytes: bytes.length, files };
 }
