@@ -158,6 +158,9 @@ const TASK_HEADS: Record<string, OnnxHead> = {
   'fill-mask': 'masked-lm',
 };
 
+/** The task names resolveOnnxHead accepts. */
+export const ONNX_TASKS: readonly string[] = Object.keys(TASK_HEADS);
+
 /** The HF class whose graph each head is: what the exported config.json's `architectures` names. */
 export const ONNX_HEAD_ARCHITECTURES: Record<OnnxHead, string> = {
   base: 'BertModel',

@@ -144,3 +144,26 @@ test('head resolution: task over architectures, unknown task and head/task misma
     /head masked-lm does not fit task feature-extraction, which needs the base head/,
   );
 });
+
+test('bert export-onnx --task: the head it wrote, and a usage error for an unknown task', async () => {
+  const { exportOnnxCommand } = await import('../../src/cli/commands/export-onnx.js');
+  const work = mkdtempSync(join(tmpdir(), 'bert-onnx-task-'));
+  const printed: string[] = [];
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  const capture = ((s: string) => (printed.push(String(s)), true)) as typeof process.stdout.write;
+  process.stdout.write = capture;
+  process.stderr.write = capture;
+  try {
+    const model = join(fixtures, 'pretraining');
+    const args = ['--model', model, '--tokenizer', tokenizerDir, '--output', work];
+    assert.equal(await exportOnnxCommand([...args, '--task', 'feature-extraction']), 0);
+    assert.match(printed.join(''), /"head":"base"/);
+    assert.equal(await exportOnnxCommand([...args, '--task', 'summarization']), 2);
+    assert.match(printed.join(''), /--task summarization is not one of feature-extraction, text-classification/);
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+    rmSync(work, { recursive: true, force: true });
+  }
+});

@@ -1,7 +1,7 @@
 // `bert export-onnx --model DIR --output DIR [--head auto|base|...]`: writes an ONNX folder for ORT / transformers.js.
 import { parseArgs } from 'node:util';
 import { exportOnnxFolder } from '../../export/folder.js';
-import type { OnnxHead } from '../../export/onnx.js';
+import { ONNX_TASKS, type OnnxHead } from '../../export/onnx.js';
 
 export const usage = `Usage: bert export-onnx --model DIR --output DIR [--tokenizer DIR] [--task NAME] [--head auto|base|sequence-classification|token-classification|question-answering|masked-lm]
 
@@ -46,6 +46,10 @@ export async function exportOnnxCommand(argv: string[]): Promise<number> {
   const head = values.head ?? 'auto';
   if (!HEADS.includes(head)) {
     process.stderr.write(`bert export-onnx: --head ${head} is not one of ${HEADS.join(', ')}\n`);
+    return 2;
+  }
+  if (values.task !== undefined && !ONNX_TASKS.includes(values.task)) {
+    process.stderr.write(`bert export-onnx: --task ${values.task} is not one of ${ONNX_TASKS.join(', ')}\n`);
     return 2;
   }
   try {
