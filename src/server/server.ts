@@ -12,11 +12,10 @@ import {
   type PredictBatch,
 } from './batcher.js';
 import { ServerMetrics } from './metrics.js';
-import { ParameterError } from './parameters.js';
 
 /** The request "parameters" a server accepts (see taskParameters in parameters.ts for a task's). */
 export interface RequestParameters {
-  /** The accepted names, listed in the error for an unknown one. */
+  /** The accepted names (what parse's error for an unknown one lists). */
   readonly names: readonly string[];
   /** Validates a request's "parameters" object into call options; throws an Error saying what is wrong (400). */
   parse(parameters: Record<string, unknown>): CallOptions;
@@ -336,16 +335,20 @@ export function parseTextInput(value: unknown): string {
 }
 
 /** A request's parameters as call options, or a 400 naming the accepted ones. */
-function parseParameters(accepted: RequestParameters | undefined, parameters: Record<string, unknown>): CallOptions {
+function parseParameters(
+  accepted: RequestParameters | undefined,
+  parameters: Record<string, unknown>,
+): CallOptions | undefined {
+  // No parameters, however spelled, is one batching key: `{}` batches with requests that send none.
+  if (Object.keys(parameters).length === 0) return undefined;
   if (accepted === undefined) {
-    if (Object.keys(parameters).length === 0) return {};
     throw new HttpError(400, 'invalid_parameters', 'this server accepts no "parameters"');
   }
   try {
     return accepted.parse(parameters);
   } catch (error) {
     // ParameterError from taskParameters; any Error from a caller's own validator means the same.
-    const message = error instanceof ParameterError || error instanceof Error ? error.message : String(error);
+    const message = error instanceof Error ? error.message : String(error);
     throw new HttpError(400, 'invalid_parameters', `"parameters": ${message}`);
   }
 }
