@@ -31,6 +31,18 @@ export type {
   QuestionAnsweringOutput,
 } from './model/bert.js';
 export type { BertInputs, ArrayInput, ShapedArray } from './model/inputs.js';
+export {
+  AutoConfig,
+  AutoModel,
+  AutoModelForSequenceClassification,
+  AutoModelForTokenClassification,
+  AutoModelForQuestionAnswering,
+  AutoModelForMaskedLM,
+  AutoModelForMultipleChoice,
+  AutoModelForPreTraining,
+  AutoModelForNextSentencePrediction,
+} from './model/auto.js';
+export type { AutoPretrainedOptions } from './model/auto.js';
 export type { Parameter } from './model/params.js';
 export { AdamW, decays as decaysWeight, isOptimizerName } from './train/optim.js';
 export type { NamedParameter, OptimizerName, OptimizerOptions } from './train/optim.js';
@@ -188,12 +200,12 @@ export type {
   TextInput,
   Task,
 } from './pipelines/index.js';
-export { createServer, DynamicBatcher, ServerError } from './server/index.js';
-export type { BertServer, ServerOptions, PredictBatch } from './server/index.js';
+export { createServer, DynamicBatcher, ServerError, taskParameters } from './server/index.js';
+export type { BertServer, ServerOptions, PredictBatch, RequestParameters, CallOptions } from './server/index.js';
 // Native backend (src/native) and ONNX export (src/export).
 export { getKernels, tryNativeKernels, loadNativeAddon, nativeLoadError, nativeAddonPath } from './native/index.js';
 export type { BackendChoice, GetKernelsOptions, NativeAddon } from './native/index.js';
-export { exportBertOnnx, OnnxExportError } from './export/onnx.js';
+export { exportBertOnnx, OnnxExportError, resolveOnnxHead } from './export/onnx.js';
 export type { NamedTensor, OnnxHead, OnnxExportOptions } from './export/onnx.js';
 export { exportOnnxFolder } from './export/folder.js';
 // Pre-training (src/tokenizer/trainer*, src/data/sentences, pretraining*, shards): vocabulary training, instances,

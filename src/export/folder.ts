@@ -5,8 +5,8 @@ import { copyTokenizerFiles, readJsonFile, writeFileAtomic } from '../io/index.j
 import { readWeights } from '../model/checkpoint.js';
 import type { TensorEntry } from '../io/index.js';
 import { saveBertTokenizerFiles } from '../tokenizer/trainer-files.js';
-import { exportBertOnnx, OnnxExportError } from './onnx.js';
-import type { NamedTensor, OnnxExportOptions } from './onnx.js';
+import { exportBertOnnx, exportedConfig, OnnxExportError, resolveOnnxHead } from './onnx.js';
+import type { NamedTensor, OnnxExportOptions, OnnxHead } from './onnx.js';
 
 /** The float parameters of a checkpoint as NamedTensors (F16/BF16 arrive upcast to float32 by the readers). */
 export function floatTensors(tensors: Map<string, TensorEntry>): NamedTensor[] {
@@ -17,6 +17,8 @@ export function floatTensors(tensors: Map<string, TensorEntry>): NamedTensor[] {
 
 export interface ExportFolderResult {
   onnxPath: string;
+  /** The head written (and named in the exported config.json's architectures). */
+  head: OnnxHead;
   bytes: number;
   files: string[];
 }
@@ -46,12 +48,19 @@ export function exportOnnxFolder(
   const config = readJsonFile(configPath, 'config.json');
   if (!config || typeof config !== 'object' || Array.isArray(config))
     throw new OnnxExportError(`${configPath}: expected a JSON object`);
-  const bytes = exportBertOnnx(config as Record<string, unknown>, floatTensors(readWeights(modelDir).tensors), options);
+  const head = resolveOnnxHead(config as Record<string, unknown>, options);
+  const bytes = exportBertOnnx(config as Record<string, unknown>, floatTensors(readWeights(modelDir).tensors), {
+    ...options,
+    head,
+  });
   mkdirSync(join(outputDir, 'onnx'), { recursive: true });
   const onnxPath = join(outputDir, 'onnx', 'model.onnx');
   writeFileAtomic(onnxPath, bytes);
   const files = [onnxPath];
-  writeFileAtomic(join(outputDir, 'config.json'), readFileSync(configPath));
+  writeFileAtomic(
+    join(outputDir, 'config.json'),
+    `${JSON.stringify(exportedConfig(config as Record<string, unknown>, head), null, 2)}\n`,
+  );
   files.push(join(outputDir, 'config.json'));
   for (const f of copyTokenizerFiles(tokDir, outputDir)) files.push(join(outputDir, f));
   // transformers.js reads tokenizer.json only: derive it from vocab.txt when the model folder lacks it.
@@ -64,5 +73,5 @@ export function exportOnnxFolder(
     const lowercase = typeof tc.do_lower_case === 'boolean' ? tc.do_lower_case : true;
     for (const f of saveBertTokenizerFiles(outputDir, vocab, { lowercase })) if (!files.includes(f)) files.push(f);
   }
-  return { onnxPath, bytes: bytes.length, files };
+  return { onnxPath, head, bytes: bytes.length, files };
 }

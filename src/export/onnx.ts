@@ -12,7 +12,13 @@ export interface NamedTensor {
 export type OnnxHead = 'base' | 'sequence-classification' | 'token-classification' | 'question-answering' | 'masked-lm';
 
 export interface OnnxExportOptions {
+  /** The graph's head; 'auto' (default) picks it from `task`, else from config.json `architectures`. */
   head?: OnnxHead | 'auto';
+  /**
+   * The pipeline task the graph is for (HF / optimum names: feature-extraction, text-classification,
+   * token-classification, question-answering, fill-mask); feature-extraction gives the base model.
+   */
+  task?: string;
   /** Written as the model's producer_version. */
   producerVersion?: string;
 }
@@ -141,9 +147,62 @@ const ACTIVATIONS = new Set([
   'tanh',
 ]);
 
+/** The head each task needs (optimum's task names and the pipeline aliases). */
+const TASK_HEADS: Record<string, OnnxHead> = {
+  'feature-extraction': 'base',
+  'text-classification': 'sequence-classification',
+  'sentiment-analysis': 'sequence-classification',
+  'token-classification': 'token-classification',
+  ner: 'token-classification',
+  'question-answering': 'question-answering',
+  'fill-mask': 'masked-lm',
+};
+
+/** The task names resolveOnnxHead accepts. */
+export const ONNX_TASKS: readonly string[] = Object.keys(TASK_HEADS);
+
+/** The HF class whose graph each head is: what the exported config.json's `architectures` names. */
+export const ONNX_HEAD_ARCHITECTURES: Record<OnnxHead, string> = {
+  base: 'BertModel',
+  'sequence-classification': 'BertForSequenceClassification',
+  'token-classification': 'BertForTokenClassification',
+  'question-answering': 'BertForQuestionAnswering',
+  'masked-lm': 'BertForMaskedLM',
+};
+
+/**
+ * The head to export: the explicit head, else the task's, else the one config.json `architectures` names. A
+ * BertForPreTraining checkpoint without a task exports the base model (see headFromConfig).
+ */
+export function resolveOnnxHead(config: Record<string, unknown>, options: OnnxExportOptions = {}): OnnxHead {
+  const explicit = options.head && options.head !== 'auto' ? options.head : undefined;
+  if (options.task === undefined) return explicit ?? headFromConfig(config);
+  const fromTask = TASK_HEADS[options.task];
+  if (!fromTask) {
+    throw new OnnxExportError(`unknown task "${options.task}"; supported: ${Object.keys(TASK_HEADS).join(', ')}`);
+  }
+  if (explicit && explicit !== fromTask) {
+    throw new OnnxExportError(`head ${explicit} does not fit task ${options.task}, which needs the ${fromTask} head`);
+  }
+  return fromTask;
+}
+
+/**
+ * config.json for the exported folder: the source config with `architectures` naming the class of the graph
+ * written and the fp32 dtype of its weights (the source may say float16 or name a pre-training class, which
+ * would tell transformers.js or optimum the wrong thing about the graph).
+ */
+export function exportedConfig(config: Record<string, unknown>, head: OnnxHead): Record<string, unknown> {
+  return { ...config, architectures: [ONNX_HEAD_ARCHITECTURES[head]], dtype: 'float32', torch_dtype: 'float32' };
+}
+
 function headFromConfig(config: Record<string, unknown>): OnnxHead {
   const arch = Array.isArray(config.architectures) ? String(config.architectures[0]) : 'BertModel';
   switch (arch) {
+    // A pre-training checkpoint is exported as its encoder: such a folder is used for features far more often
+    // than for fill-mask, and transformers.js's feature-extraction on an MLM graph would silently return
+    // vocabulary-wide "embeddings". The MLM graph is one task away (fill-mask).
+    case 'BertForPreTraining':
     case 'BertModel':
       return 'base';
     case 'BertForSequenceClassification':
@@ -152,8 +211,8 @@ function headFromConfig(config: Record<string, unknown>): OnnxHead {
       return 'token-classification';
     case 'BertForQuestionAnswering':
       return 'question-answering';
+      return 'base';
     case 'BertForMaskedLM':
-    case 'BertForPreTraining':
     case 'BertLMHeadModel':
       return 'masked-lm';
     default:
@@ -190,7 +249,7 @@ export function exportBertOnnx(
   options: OnnxExportOptions = {},
 ): Uint8Array {
   const cfg = readConfig(configJson);
-  const head = !options.head || options.head === 'auto' ? headFromConfig(configJson) : options.head;
+  const head = resolveOnnxHead(configJson, options);
   const params = new Map<string, NamedTensor>();
   for (const p of parameters) params.set(p.name.startsWith('bert.') ? p.name.slice(5) : p.name, p);
   const get = (name: string): NamedTensor => {

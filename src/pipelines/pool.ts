@@ -6,8 +6,11 @@ const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 const PREDICTOR = new URL(`./predictor${ext}`, import.meta.url).href;
 
 export interface PipelinePool {
-  /** One output per input, in the single-input shape of the task; runs in a worker thread. */
-  predictEach(inputs: unknown[]): Promise<unknown[]>;
+  /**
+   * One output per input, in the single-input shape of the task; runs in a worker thread. `options` are call
+   * options over those the pool was created with.
+   */
+  predictEach(inputs: unknown[], options?: Record<string, unknown>): Promise<unknown[]>;
   readonly info: { task: string; model: string; labels: string[] };
   readonly size: number;
   close(): Promise<void>;
@@ -23,7 +26,7 @@ export async function createPipelinePool(
   const { workers, env, isolation, ...predictor } = args;
   const pool = await WorkerPool.create({ module: PREDICTOR, args: predictor, size: workers ?? 1, env, isolation });
   return {
-    predictEach: (inputs) => pool.run(inputs),
+    predictEach: (inputs, options) => pool.run(inputs, options),
     info: pool.info as PipelinePool['info'],
     get size() {
       return pool.size;

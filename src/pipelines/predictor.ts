@@ -12,13 +12,14 @@ export interface PredictorArgs {
 }
 
 export async function createPredictor(args: PredictorArgs): Promise<{
-  predict: (inputs: unknown[]) => Promise<unknown[]>;
+  predict: (inputs: unknown[], options?: Record<string, unknown>) => Promise<unknown[]>;
   info: { task: string; model: string; labels: string[] };
 }> {
   const pipe = (await pipeline(args.task, args.model, { ...args.options, warn: () => {} })) as AnyPipeline;
   const predictEach = pipe.predictEach as (inputs: unknown[], options?: Record<string, unknown>) => Promise<unknown[]>;
   return {
-    predict: (inputs) => predictEach(inputs, args.callOptions),
+    // A call's own options (a server request's parameters) override the pool's.
+    predict: (inputs, options) => predictEach(inputs, { ...args.callOptions, ...options }),
     info: { task: pipe.task, model: args.model, labels: Object.values(pipe.config.id2label) },
   };
 }

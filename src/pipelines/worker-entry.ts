@@ -4,14 +4,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { isInputError } from '../model/errors.js';
 
-type Predictor = (inputs: unknown[]) => Promise<unknown[]> | unknown[];
+type Predictor = (inputs: unknown[], options?: Record<string, unknown>) => Promise<unknown[]> | unknown[];
 interface PredictorModule {
   createPredictor: (args: unknown) => Promise<Predictor | { predict: Predictor; info?: unknown }>;
 }
 
 interface Port {
   post(message: unknown): void;
-  onMessage(listener: (message: { id: number; inputs: unknown[] }) => void): void;
+  onMessage(listener: (message: { id: number; inputs: unknown[]; options?: Record<string, unknown> }) => void): void;
 }
 
 function connect(): { port: Port; spec: { module: string; args: unknown } } {
@@ -59,7 +59,7 @@ try {
   const info = typeof made === 'function' ? undefined : made.info;
   port.onMessage(async (request) => {
     try {
-      const outputs = await predict(request.inputs);
+      const outputs = await predict(request.inputs, request.options);
       port.post({ type: 'result', id: request.id, outputs });
     } catch (error) {
       port.post({ type: 'error', id: request.id, message: message(error), invalidInput: isInputError(error) });

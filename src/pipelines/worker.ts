@@ -82,7 +82,7 @@ function processWorker(module: string, args: unknown, env: Record<string, string
   };
 }
 
-type Request = { id: number; inputs: unknown[] };
+type Request = { id: number; inputs: unknown[]; options?: Record<string, unknown> };
 type Reply =
   | { type: 'ready'; info?: unknown }
   | { type: 'result'; id: number; outputs: unknown[] }
@@ -91,6 +91,7 @@ type Reply =
 
 interface Job {
   inputs: unknown[];
+  options?: Record<string, unknown>;
   resolve: (outputs: unknown[]) => void;
   reject: (error: Error) => void;
 }
@@ -154,11 +155,14 @@ export class WorkerPool {
     return this.slots.length;
   }
 
-  /** Runs one batch on the first free worker; batches queue here while every worker is busy. */
-  run(inputs: unknown[]): Promise<unknown[]> {
+  /**
+   * Runs one batch on the first free worker; batches queue here while every worker is busy. `options` (per-call
+   * options, e.g. a request's parameters) reach the predictor beside the inputs.
+   */
+  run(inputs: unknown[], options?: Record<string, unknown>): Promise<unknown[]> {
     if (this.closed) return Promise.reject(new WorkerError('the worker pool is closed'));
     return new Promise((resolve, reject) => {
-      this.waiting.push({ inputs, resolve, reject });
+      this.waiting.push({ inputs, options, resolve, reject });
       this.pump();
     });
   }
@@ -253,7 +257,7 @@ export class WorkerPool {
       const job = this.waiting.shift()!;
       slot.job = job;
       slot.id++;
-      const request: Request = { id: slot.id, inputs: job.inputs };
+      const request: Request = { id: slot.id, inputs: job.inputs, options: job.options };
       try {
         slot.worker.send(request);
       } catch (error) {

@@ -3,8 +3,14 @@
 import { InputError, isInputError } from '../model/errors.js';
 import { ServerError } from './errors.js';
 
-/** Runs a model on a batch of texts (or other inputs, I); must return one result per input, in order. */
-export type PredictBatch<R, I = string> = (texts: I[]) => Promise<R[]>;
+/**
+ * Runs a model on a batch of texts (or other inputs, I); must return one result per input, in order. `options` are
+ * the call options every text of the batch shares (a request's validated parameters); absent when none were given.
+ */
+export type PredictBatch<R, I = string> = (texts: I[], options?: CallOptions) => Promise<R[]>;
+
+/** Call options of one request (JSON values), shared by each of its texts. */
+export type CallOptions = Record<string, unknown>;
 
 export interface BatcherOptions<R, I = string> {
   predictBatch: PredictBatch<R, I>;
@@ -25,6 +31,9 @@ export interface BatcherOptions<R, I = string> {
 /** One queued text; `done` delivers its result or error to the request that owns it. */
 interface Item<R, I> {
   text: I;
+  /** Texts are batched only with texts of equal options (same key). */
+  options: CallOptions | undefined;
+  key: string;
   done: (error: Error | null, result?: R) => void;
 }
 
@@ -62,9 +71,9 @@ export class DynamicBatcher<R, I = string> {
 
   /**
    * Queues the texts and resolves with their results in order. All texts of one call are admitted or refused
-   * together, so a request never half-enters the queue.
+   * together, so a request never half-enters the queue. Texts with different `options` never share a batch.
    */
-  submit(texts: I[]): Promise<R[]> {
+  submit(texts: I[], options?: CallOptions): Promise<R[]> {
     if (this.closed) return Promise.reject(new ServerError(503, 'shutting_down', 'the server is shutting down'));
     if (this.depth + texts.length > this.options.maxQueue) {
       return Promise.reject(
@@ -76,6 +85,7 @@ export class DynamicBatcher<R, I = string> {
       );
     }
     if (texts.length === 0) return Promise.resolve([]);
+    const key = options === undefined ? '' : optionsKey(options);
     return new Promise<R[]>((resolve, reject) => {
       const results = new Array<R>(texts.length);
       let remaining = texts.length;
@@ -83,6 +93,8 @@ export class DynamicBatcher<R, I = string> {
       texts.forEach((text, i) => {
         this.queue.push({
           text,
+          options,
+          key,
           done: (error, result) => {
             if (failed) return;
             if (error) {
@@ -109,8 +121,19 @@ export class DynamicBatcher<R, I = string> {
     if (this.running > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private take(n: number): Item<R, I>[] {
-    const items = this.queue.slice(this.head, this.head + n);
+  /** Up to n items from the head of the queue, stopping at the first whose options differ from the head's. */
+  private take(n: number, sameOptions = false): Item<R, I>[] {
+    let end = Math.min(this.queue.length, this.head + n);
+    if (sameOptions) {
+      const key = this.queue[this.head]?.key;
+      for (let i = this.head + 1; i < end; i++) {
+        if (this.queue[i]?.key !== key) {
+          end = i;
+          break;
+        }
+      }
+    }
+    const items = this.queue.slice(this.head, end);
     this.head += items.length;
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);
@@ -141,11 +164,15 @@ export class DynamicBatcher<R, I = string> {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    const items = this.take(this.options.maxBatch);
-    if (items.length === 0) return;
+    const items = this.take(this.options.maxBatch, true);
+    const first = items[0];
+    if (first === undefined) return;
     this.running++;
     const started = process.hrtime.bigint();
-    void this.runItems(items.map((item) => item.text)).then((outcomes) => {
+    void this.runItems(
+      items.map((item) => item.text),
+      first.options,
+    ).then((outcomes) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.running--;
       this.options.onBatch?.(
@@ -172,10 +199,13 @@ export class DynamicBatcher<R, I = string> {
   }
 
   /** One predictBatch call, checked: the right number of results or a ServerError 500 inference_failed. */
-  private async call(texts: I[]): Promise<R[]> {
+  private async call(texts: I[], options: CallOptions | undefined): Promise<R[]> {
     let results: R[];
     try {
-      results = await this.options.predictBatch(texts);
+      results =
+        options === undefined
+          ? await this.options.predictBatch(texts)
+          : await this.options.predictBatch(texts, options);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       // An error caused by the text itself (also one flagged across a worker boundary) is the client's.
@@ -198,9 +228,9 @@ export class DynamicBatcher<R, I = string> {
    * Runs a batch; when it fails, runs its texts one by one so that one bad text (say, one the tokenizer refuses)
    * fails only its own request, not the unrelated requests batched with it.
    */
-  private async runItems(texts: I[]): Promise<Outcome<R>[]> {
+  private async runItems(texts: I[], options: CallOptions | undefined): Promise<Outcome<R>[]> {
     try {
-      return (await this.call(texts)).map((value) => ({ ok: true, value }));
+      return (await this.call(texts, options)).map((value) => ({ ok: true, value }));
     } catch (error) {
       if (texts.length === 1 || this.options.isolateFailures === false) {
         return texts.map(() => ({ ok: false, error: error as Error }));
@@ -209,7 +239,7 @@ export class DynamicBatcher<R, I = string> {
       for (const text of texts) {
         try {
           // call() checked that one text gave one result.
-          outcomes.push({ ok: true, value: (await this.call([text]))[0]! });
+          outcomes.push({ ok: true, value: (await this.call([text], options))[0]! });
         } catch (single) {
           outcomes.push({ ok: false, error: single as Error });
         }
@@ -217,6 +247,15 @@ export class DynamicBatcher<R, I = string> {
       return outcomes;
     }
   }
+}
+
+/** The same options give the same key whatever the order of their fields. */
+function optionsKey(options: CallOptions): string {
+  return JSON.stringify(
+    Object.keys(options)
+      .sort()
+      .map((k) => [k, options[k]]),
+  );
 }
 
 type Outcome<R> = { ok: true; value: R } | { ok: false; error: Error };

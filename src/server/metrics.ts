@@ -26,6 +26,13 @@ export class Histogram {
   }
 }
 
+/** The routes counted under their own label; "client_error" is a request that never had a parsed path. */
+const ROUTES = new Set(['/predict', '/health', '/metrics', 'client_error']);
+
+function boundedRoute(route: string): string {
+  return ROUTES.has(route) ? route : 'other';
+}
+
 const LATENCY_BOUNDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const BATCH_BOUNDS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
@@ -40,13 +47,17 @@ export class ServerMetrics {
   batchesFailed = 0;
   private readonly started = Date.now();
 
+  /**
+   * Counts a request. A route outside the server's own is counted as "other", so that clients probing paths
+   * cannot grow the label set (one series per path) without bound.
+   */
   countRequest(route: string, status: number): void {
-    const key = `${route} ${status}`;
+    const key = `${boundedRoute(route)} ${status}`;
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
   }
 
   requestCount(route: string, status: number): number {
-    return this.requests.get(`${route} ${status}`) ?? 0;
+    return this.requests.get(`${boundedRoute(route)} ${status}`) ?? 0;
   }
 
   observeBatch(size: number, seconds: number, failed: boolean): void {

@@ -2,10 +2,20 @@
 // queue limits that answer with a status code and a JSON error instead of growing or hanging.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { DynamicBatcher, type PredictBatch } from './batcher.js';
+import { DynamicBatcher, type CallOptions, type PredictBatch } from './batcher.js';
 import { ServerError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
 import { InputError } from '../model/errors.js';
+
+/** The request "parameters" a server accepts (see taskParameters in parameters.ts for a task's). */
+export interface RequestParameters {
+  /** The accepted names (what parse's error for an unknown one lists). */
+  readonly names: readonly string[];
+  /** Validates a request's "parameters" object into call options; throws an Error saying what is wrong (400). */
+  parse(parameters: Record<string, unknown>): CallOptions;
+  /** The answer to a list request from its per-input results (default: the results as they are). */
+  combine?(results: unknown[], options: CallOptions): unknown;
+}
 
 export interface ServerOptions<R, I = string> {
   /** Runs the model on a batch of texts (e.g. a worker pool, so inference stays off the event loop). */
@@ -15,6 +25,11 @@ export interface ServerOptions<R, I = string> {
    * whose message completes "<where> ..." (e.g. "must be {question, context}") to answer 400.
    */
   parseInput?: (value: unknown) => I;
+  /**
+   * The "parameters" a request may carry, validated and handed to predictBatch as its options (texts with
+   * different parameters are never batched together). Without it a request with parameters gets 400.
+   */
+  parameters?: RequestParameters;
   /** Most texts per model call (default 32). */
   maxBatch?: number;
   /** Longest wait for a batch to fill, in milliseconds (default 5). */
@@ -207,8 +222,13 @@ export function createServer<R, I = string>(options: ServerOptions<R, I>): BertS
 
     readBody(req, maxBodyBytes)
       .then((body) => {
-        const { texts, single } = parseRequest(body, maxTexts, parseInput);
-        return batcher.submit(texts).then((results) => respond(200, single ? results[0] : results));
+        const { texts, single, parameters } = parseRequest(body, maxTexts, parseInput);
+        const callOptions = parameters === undefined ? undefined : parseParameters(options.parameters, parameters);
+        return batcher.submit(texts, callOptions).then((results) => {
+          if (single) return respond(200, results[0]);
+          const combine = options.parameters?.combine;
+          respond(200, combine ? combine.call(options.parameters, results, callOptions ?? {}) : results);
+        });
       })
       .catch((error: unknown) => {
         if (error instanceof ServerError && error.code === 'body_too_large') {
@@ -300,15 +320,36 @@ export function parseTextInput(value: unknown): string {
   return value;
 }
 
+/** A request's parameters as call options, or a 400 naming the accepted ones. */
+function parseParameters(
+  accepted: RequestParameters | undefined,
+  parameters: Record<string, unknown>,
+): CallOptions | undefined {
+  // No parameters, however spelled, is one batching key: `{}` batches with requests that send none.
+  if (Object.keys(parameters).length === 0) return undefined;
+  if (accepted === undefined) {
+    throw new ServerError(400, 'invalid_parameters', 'this server accepts no "parameters"');
+  }
+  try {
+    return accepted.parse(parameters);
+  } catch (error) {
+    // An InputError from taskParameters; any Error from a caller's own validator means the same.
+    const message = error instanceof Error ? error.message : String(error);
+    throw new ServerError(400, 'invalid_parameters', `"parameters": ${message}`);
+  }
+}
+
+const REQUEST_KEYS = ['inputs', 'text', 'texts', 'parameters'];
+
 /**
- * Validates `{"inputs": X | [X, ...]}` (or `text` / `texts`) where each X is what `parseInput` accepts (a string by
- * default); a bare X is a single input, an array a batch.
+ * Validates `{"inputs": X | [X, ...], "parameters"?: {...}}` (or `text` / `texts`) where each X is what `parseInput`
+ * accepts (a string by default); a bare X is a single input, an array a batch. Unknown keys are refused.
  */
 function parseRequest<I>(
   body: Uint8Array,
   maxTexts: number,
   parseInput: (value: unknown) => I,
-): { texts: I[]; single: boolean } {
+): { texts: I[]; single: boolean; parameters: Record<string, unknown> | undefined } {
   let source: string;
   try {
     source = utf8.decode(body);
@@ -325,6 +366,22 @@ function parseRequest<I>(
     throw new ServerError(400, 'invalid_request', 'the body must be a JSON object such as {"inputs": "some text"}');
   }
   const record = value as Record<string, unknown>;
+  const unknownKey = Object.keys(record).find((k) => !REQUEST_KEYS.includes(k));
+  if (unknownKey !== undefined) {
+    throw new ServerError(
+      400,
+      'invalid_request',
+      `unknown key "${unknownKey}" in the body; known: ${REQUEST_KEYS.map((k) => `"${k}"`).join(', ')}`,
+    );
+  }
+  const rawParameters = record.parameters;
+  if (
+    'parameters' in record &&
+    (typeof rawParameters !== 'object' || rawParameters === null || Array.isArray(rawParameters))
+  ) {
+    throw new ServerError(400, 'invalid_parameters', `"parameters" must be an object, got ${typeName(rawParameters)}`);
+  }
+  const parameters = rawParameters as Record<string, unknown> | undefined;
   const keys = ['inputs', 'text', 'texts'].filter((k) => k in record);
   const [key] = keys;
   if (key === undefined || keys.length !== 1) {
@@ -340,12 +397,12 @@ function parseRequest<I>(
       throw new ServerError(400, 'invalid_request', `${where} ${(error as Error).message}`);
     }
   };
-  if (!Array.isArray(inputs)) return { texts: [parse(inputs, `"${key}"`)], single: true };
+  if (!Array.isArray(inputs)) return { texts: [parse(inputs, `"${key}"`)], single: true, parameters };
   if (inputs.length === 0) throw new ServerError(400, 'invalid_request', `"${key}" is an empty array`);
   if (inputs.length > maxTexts) {
     throw new ServerError(400, 'too_many_texts', `${inputs.length} texts in one request; the limit is ${maxTexts}`);
   }
-  return { texts: inputs.map((x, i) => parse(x, `"${key}"[${i}]`)), single: false };
+  return { texts: inputs.map((x, i) => parse(x, `"${key}"[${i}]`)), single: false, parameters };
 }
 
 /** JSON escapes can encode lone UTF-16 surrogates ("\ud800"), which are not text: refuse them here, per request. */

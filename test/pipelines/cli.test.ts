@@ -222,9 +222,18 @@ test('serve: starts on a free port, answers /predict and /health, stops on SIGIN
     assert.equal((health.json() as { task: string }).task, 'text-classification');
     const reply = await request(port, 'POST', '/predict', JSON.stringify({ inputs: ['good', 'bad'] }));
     assert.equal(reply.status, 200);
-    const body = reply.json() as { label: string; score: number }[][];
+    // The pipeline's shape for a list: one {label, score} per text at top_k 1.
+    const body = reply.json() as { label: string; score: number }[];
     assert.equal(body.length, 2);
-    assert.ok(body.every((r) => r.length === 1 && typeof r[0]?.label === 'string'));
+    assert.ok(body.every((r) => !Array.isArray(r) && typeof r.label === 'string'));
+    // Parameters reach the worker pool's pipeline.
+    const two = await request(port, 'POST', '/predict', JSON.stringify({ inputs: ['good'], parameters: { top_k: 2 } }));
+    assert.deepEqual(
+      (two.json() as unknown[][]).map((r) => r.length),
+      [2],
+    );
+    const unknown = await request(port, 'POST', '/predict', JSON.stringify({ inputs: 'good', parameters: { k: 2 } }));
+    assert.equal(unknown.status, 400);
   });
 });
 

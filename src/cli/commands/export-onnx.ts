@@ -1,14 +1,17 @@
 // `bert export-onnx --model DIR --output DIR [--head auto|base|...]`: writes an ONNX folder for ORT / transformers.js.
 import { exportOnnxFolder } from '../../export/folder.js';
-import type { OnnxHead } from '../../export/onnx.js';
+import { ONNX_TASKS, type OnnxHead } from '../../export/onnx.js';
 import { UsageError, parseFlags, runCommand } from '../command.js';
 
-export const usage = `Usage: bert export-onnx --model DIR --output DIR [--tokenizer DIR] [--head auto|base|sequence-classification|token-classification|question-answering|masked-lm]
+export const usage = `Usage: bert export-onnx --model DIR --output DIR [--tokenizer DIR] [--task NAME] [--head auto|base|sequence-classification|token-classification|question-answering|masked-lm]
 
 Writes DIR/onnx/model.onnx (opset 17; int64 inputs input_ids, attention_mask, token_type_ids with dynamic
 batch_size and sequence_length), config.json and the tokenizer files, the layout transformers.js and
-onnxruntime read. The head comes from config.json "architectures" unless --head is given; the tokenizer files
-come from --tokenizer DIR (default: the model folder).`;
+onnxruntime read. The head comes from --task (feature-extraction: the base model; text-classification,
+token-classification, question-answering, fill-mask), else --head, else config.json "architectures"
+(BertForPreTraining exports the base model: use --task fill-mask for its MLM graph). The written config.json
+names the exported class in "architectures" and float32 as its dtype. The tokenizer files come from
+--tokenizer DIR (default: the model folder).`;
 
 const HEADS = ['auto', 'base', 'sequence-classification', 'token-classification', 'question-answering', 'masked-lm'];
 
@@ -16,6 +19,7 @@ const OPTIONS = {
   model: { type: 'string' },
   output: { type: 'string' },
   head: { type: 'string' },
+  task: { type: 'string' },
   tokenizer: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -28,11 +32,15 @@ export function exportOnnxCommand(argv: string[]): Promise<number> {
     if (!values.model || !values.output) throw new UsageError('--model and --output are required');
     const head = values.head ?? 'auto';
     if (!HEADS.includes(head)) throw new UsageError(`--head ${head} is not one of ${HEADS.join(', ')}`);
+    if (values.task !== undefined && !ONNX_TASKS.includes(values.task))
+      throw new UsageError(`--task ${values.task} is not one of ${ONNX_TASKS.join(', ')}`);
     const result = exportOnnxFolder(values.model, values.output, {
       head: head as OnnxHead | 'auto',
+      task: values.task,
       tokenizerDir: values.tokenizer,
     });
-    process.stdout.write(`${JSON.stringify({ onnx: result.onnxPath, bytes: result.bytes, files: result.files })}\n`);
+    const summary = { onnx: result.onnxPath, head: result.head, bytes: result.bytes, files: result.files };
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
   });
 }
 

@@ -10,7 +10,9 @@ export const usage = `Usage: bert serve --model DIR [--port N] [options]
 Serves a model over HTTP on loopback (or --host):
   POST /predict   {"inputs": "text"} or {"inputs": ["a", "b"]} (also "text" / "texts") -> the pipeline's output
                   for one text (e.g. [{"label": "POSITIVE", "score": 0.98}]) or a list of them; for
-                  question-answering {"inputs": {"question": "...", "context": "..."}} or a list of such objects
+                  question-answering {"inputs": {"question": "...", "context": "..."}} or a list of such objects;
+                  a list gets what the pipeline returns for a list. {"parameters": {...}} sets the task's call
+                  options with HF's names (e.g. {"top_k": 2}); an unknown parameter is a 400 naming the known ones
   GET  /health    {"status": "ok", "queueDepth", "inFlightBatches", "task", "model"}
   GET  /metrics   Prometheus text: requests by code, latency and batch-size histograms, queue depth
 Concurrent requests are batched (up to --max-batch texts or --max-wait-ms); when --max-queue texts wait, new
@@ -99,6 +101,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
 
     const { createPipelinePool } = await import('../../pipelines/pool.js');
     const { createServer } = await import('../../server/server.js');
+    const { taskParameters } = await import('../../server/parameters.js');
     const qa = task === 'question-answering';
     const pool = await createPipelinePool({
       task,
@@ -111,8 +114,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
       workers,
     });
     const server = createServer<unknown, unknown>({
-      predictBatch: (inputs: unknown[]) => pool.predictEach(inputs),
+      predictBatch: (inputs: unknown[], options) => pool.predictEach(inputs, options),
       parseInput: qa ? parseQaInput : parseTextInput,
+      parameters: taskParameters(task, callOptions),
       maxBatch: intFlag(values, 'max-batch', 32),
       maxWaitMs: intFlag(values, 'max-wait-ms', 5, 0),
       maxQueue: intFlag(values, 'max-queue', 1024),
