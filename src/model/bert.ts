@@ -590,7 +590,6 @@ export class BertForMaskedLM extends BertPreTrainedModel<LMHead> {
     /predictions\.decoder\.bias/,
     /cls\.predictions\.decoder\.weight/,
   ];
-  static override readonly keysToIgnoreOnLoadUnexpected: readonly RegExp[] = [/pooler/];
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     super(config, options, (c) => ({
@@ -729,8 +728,6 @@ export class BertForSequenceClassification extends BertPreTrainedModel<LinearHea
 /** BertForTokenClassification: dropout + linear on every token; cross-entropy over labels != -100. */
 export class BertForTokenClassification extends BertPreTrainedModel<LinearHead> {
   readonly architecture = 'BertForTokenClassification';
-  // HF modeling_bert.py's _keys_to_ignore_on_load_* of this class.
-  static override readonly keysToIgnoreOnLoadUnexpected: readonly RegExp[] = [/pooler/];
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     super(config, options, (c) => linearHeadLayout(c, false, 'classifier', c.numLabels));
@@ -763,8 +760,6 @@ export class BertForTokenClassification extends BertPreTrainedModel<LinearHead> 
  */
 export class BertForQuestionAnswering extends BertPreTrainedModel<LinearHead> {
   readonly architecture = 'BertForQuestionAnswering';
-  // HF modeling_bert.py's _keys_to_ignore_on_load_* of this class.
-  static override readonly keysToIgnoreOnLoadUnexpected: readonly RegExp[] = [/pooler/];
   private dStart = new Float32Array(0);
   private dEnd = new Float32Array(0);
 
