@@ -459,6 +459,15 @@ export class BertForPreTraining extends BertPreTrainedModel {
     return loadPretrained(BertForPreTraining, dir, options);
   }
 
+  /**
+   * Multiplies the gradients of the last forward's MLM and NSP losses (before backward): data-parallel training
+   * weights each rank's share of a batch by its share of the masked tokens and of the sequences.
+   */
+  scaleLossGradients(mlm: number, nsp: number): void {
+    this.kernels.scale(this.lm.dLogits, this.lm.dLogits.length, mlm);
+    this.kernels.scale(this.nsp.dLogits, this.nsp.dLogits.length, nsp);
+  }
+
   forward(inputs: BertInputs, options: ForwardOptions = {}): PreTrainingOutput {
     const { batch } = this.prepare(inputs, 2);
     const train = options.train ?? false;

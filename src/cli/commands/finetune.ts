@@ -20,7 +20,7 @@ import { Trainer } from '../../train/trainer.js';
 import { EpochSampler } from '../../data/samplers.js';
 import { bertTrainerModel } from '../../train/bert-adapter.js';
 import { evaluateSequenceClassification, evaluateTokenClassification } from '../../train/evaluation.js';
-import { ProgressReporter } from '../../train/progress.js';
+import { getDistributed, rankProgress } from '../../train/distributed.js';
 import { isOptimizerName } from '../../train/optim.js';
 import { isScheduleName } from '../../train/schedule.js';
 import { latestTrainingStateDir } from '../../train/training-state.js';
@@ -308,7 +308,7 @@ async function run(argv: string[]): Promise<number> {
   // ---- data ----
   const kernels = getKernels({ backend: backend as BackendChoice });
   // Every step goes to a JSON-lines log (default next to the checkpoints), whatever the terminal shows.
-  const progress = new ProgressReporter({ logFile: values.log ?? join(output, 'train_log.jsonl') });
+  const progress = rankProgress({ logFile: values.log ?? join(output, 'train_log.jsonl') });
   let numLabels: number;
   let id2label: Record<number, string>;
   let problemType: ProblemType =
@@ -473,7 +473,8 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
 
-  // ---- output: a HF model folder ----
+  // ---- output: a HF model folder (under mpirun, rank 0 writes it; the replicas hold the same weights) ----
+  if (getDistributed().rank !== 0) return 0;
   await model.save(output);
   const tokFiles = copyTokenizerFiles(tokDir, output);
   const last = result.evals.at(-1);
