@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { BertForSequenceClassification } from '../../src/model/bert.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { Rng } from '../../src/data/rng.js';
+import { createPretrainingData } from '../../src/data/pretraining-dataset.js';
 import { loadNativeAddon } from '../../src/native/index.js';
 import { shareRange } from '../../src/data/samplers.js';
 import {
@@ -88,9 +89,55 @@ function reviews(n: number, seed: number): string {
   return rows.join('\n') + '\n';
 }
 
+interface RunOutput {
+  losses: number[];
+  weights: ReturnType<typeof readSafetensors>['tensors'];
+  stdout: string;
+}
+
+/** Runs a `bert` command as one process (ranks 1) or under mpirun; reads the step losses of its JSON-lines log. */
+function runCommand(name: string, args: string[], ranks: number, out: string, log: string): RunOutput {
+  const cmd = [process.execPath, '--import', 'tsx', 'test/train/helpers/run-command.ts', name, ...args];
+  // One thread per rank: the two ranks share this machine's cores.
+  const env = { ...process.env, OMP_NUM_THREADS: '1' };
+  const r =
+    ranks === 1
+      ? spawnSync(cmd[0] ?? 'node', cmd.slice(1), { encoding: 'utf8', env })
+      : spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', String(ranks), ...cmd], {
+          encoding: 'utf8',
+          env,
+        });
+  assert.equal(r.status, 0, `${name} on ${ranks} rank(s) failed:\n${r.stderr}\n${r.stdout}`);
+  const losses = readFileSync(join(out, log), 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"event":"step"'))
+    .map((l) => (JSON.parse(l) as { loss: number }).loss);
+  return { losses, weights: readSafetensors(join(out, 'model.safetensors')).tensors, stdout: r.stdout };
+}
+
+/** The same run at 1 process and at 2 ranks: the same loss curve (1e-5) and weights within 1e-4; returns the max difference. */
+function compareRuns(one: RunOutput, other: RunOutput, what: string): number {
+  // Rank 0 alone logs: one line per step, not two.
+  assert.equal(other.losses.length, one.losses.length, what);
+  other.losses.forEach((l, i) =>
+    assert.ok(Math.abs(l - (one.losses[i] ?? NaN)) <= 1e-5, `${what} step ${i + 1}: ${l} vs ${one.losses[i]}`),
+  );
+  let maxDiff = 0;
+  for (const [name, t] of one.weights) {
+    const u = other.weights.get(name);
+    assert.ok(u, `${what}: ${name} missing`);
+    const a = t.data as Float32Array;
+    const b = u.data as Float32Array;
+    for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
+  }
+  assert.ok(maxDiff <= 1e-4, `${what}: max abs weight difference ${maxDiff}`);
+  process.stderr.write(`# ${what}: 2 ranks vs 1 process, max abs weight difference ${maxDiff}\n`);
+  return maxDiff;
+}
+
 test(
   'mpirun -np 2 bert finetune ends with the one-process weights, loss curve and a folder that loads',
-  { skip: skipMpi, timeout: 120_000 },
+  { skip: skipMpi, timeout: 180_000 },
   async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bert-ts-mpi-'));
     // hf-tiny without dropout: its masks are drawn over each rank's batch buffer, so they depend on the rank count.
@@ -105,53 +152,34 @@ test(
     const train = join(dir, 'train.jsonl');
     // 21 examples in batches of 8: the last batch of each epoch (5) splits 2 + 3, unevenly.
     writeFileSync(train, reviews(21, 3));
-    const run = (out: string, ranks: number, accum: number) => {
-      const cmd = ['--import', 'tsx', 'test/train/helpers/run-command.ts', 'finetune'];
-      const args = [
-        ...['--model', model, '--tokenizer', join(FIX, 'tokenizer'), '--train', train],
-        ...['--labels', 'negative,positive', '--max-length', '24', '--epochs', '2', '--batch-size', String(8 / accum)],
-        ...['--grad-accum', String(accum), '--lr', '1e-2', '--seed', '5', '--output', out, '--backend', 'js'],
-      ];
-      const env = { ...process.env, OMP_NUM_THREADS: '1' };
-      const r =
-        ranks === 1
-          ? spawnSync(process.execPath, [...cmd, ...args], { encoding: 'utf8', env })
-          : spawnSync(
-              'mpirun',
-              ['--allow-run-as-root', '--oversubscribe', '-np', String(ranks), process.execPath, ...cmd, ...args],
-              { encoding: 'utf8', env },
-            );
-      assert.equal(r.status, 0, `${ranks} rank(s) failed:\n${r.stderr}\n${r.stdout}`);
-      const losses = readFileSync(join(out, 'train_log.jsonl'), 'utf8')
-        .split('\n')
-        .filter((l) => l.includes('"event":"step"'))
-        .map((l) => (JSON.parse(l) as { loss: number }).loss);
-      return { losses, weights: readSafetensors(join(out, 'model.safetensors')).tensors, stdout: r.stdout };
-    };
-    /** The same run at 1 process and at 2 ranks: same loss curve, weights within 1e-4. */
-    const compare = (one: ReturnType<typeof run>, other: ReturnType<typeof run>, what: string) => {
-      // Rank 0 alone logs: one line per step, not two.
-      assert.equal(other.losses.length, one.losses.length);
-      other.losses.forEach((l, i) =>
-        assert.ok(Math.abs(l - (one.losses[i] ?? NaN)) <= 1e-5, `${what} step ${i + 1}: ${l} vs ${one.losses[i]}`),
+    const run = (out: string, ranks: number, accum: number) =>
+      runCommand(
+        'finetune',
+        [
+          ...[
+            '--model',
+            model,
+            '--tokenizer',
+            join(FIX, 'tokenizer'),
+            '--train',
+            train,
+            '--labels',
+            'negative,positive',
+          ],
+          ...['--max-length', '24', '--epochs', '2', '--batch-size', String(8 / accum), '--grad-accum', String(accum)],
+          ...['--lr', '1e-2', '--seed', '5', '--output', out, '--backend', 'js'],
+        ],
+        ranks,
+        out,
+        'train_log.jsonl',
       );
-      let maxDiff = 0;
-      for (const [name, t] of one.weights) {
-        const u = other.weights.get(name);
-        assert.ok(u, name);
-        const a = t.data as Float32Array;
-        const b = u.data as Float32Array;
-        for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
-      }
-      assert.ok(maxDiff <= 1e-4, `${what}: max abs weight difference ${maxDiff}`);
-      process.stderr.write(`# ${what}: 2 ranks vs 1 process, max abs weight difference ${maxDiff}\n`);
-    };
     const one = run(join(dir, 'one'), 1, 1);
     assert.equal(one.losses.length, 6);
     const two = run(join(dir, 'two'), 2, 1);
-    compare(one, two, 'batch 8');
-    // Micro-batches of 4, two per step: the last step of an epoch holds 4 + 1 examples (its 1-example micro-batch leaves rank 0 an empty share).
-    compare(run(join(dir, 'one-accum'), 1, 2), run(join(dir, 'two-accum'), 2, 2), 'batch 4 x 2');
+    compareRuns(one, two, 'finetune, batch 8');
+    // Micro-batches of 4, two per step: the last step of an epoch holds 4 + 1 examples (its 1-example micro-batch
+    // leaves rank 0 an empty share).
+    compareRuns(run(join(dir, 'one-accum'), 1, 2), run(join(dir, 'two-accum'), 2, 2), 'finetune, batch 4 x 2');
     // Rank 0 alone prints the summary line.
     assert.equal(
       two.stdout
@@ -162,5 +190,68 @@ test(
     );
     const loaded = await BertForSequenceClassification.fromPretrained(join(dir, 'two'), { warn: () => {} });
     assert.equal(loaded.config.numLabels, 2);
+  },
+);
+
+test(
+  'mpirun -np 2 bert pretrain (MLM + NSP) ends with the one-process weights and loss curve',
+  { skip: skipMpi, timeout: 180_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bert-ts-mpi-pt-'));
+    // A word-level vocabulary over synthetic documents (sentences of 4-11 words, 3-6 sentences each).
+    const r = new Rng(11);
+    const lexicon = Array.from({ length: 60 }, (_, i) => `w${i}`);
+    const docs = Array.from({ length: 40 }, () =>
+      Array.from(
+        { length: 3 + r.int(4) },
+        () => Array.from({ length: 4 + r.int(8) }, () => lexicon[r.int(lexicon.length)] ?? 'w0').join(' ') + ' .',
+      ).join(' '),
+    );
+    const vocabTokens = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.', ...lexicon];
+    const ids = new Map(vocabTokens.map((t, i) => [t, i]));
+    const vocabDir = join(dir, 'vocab');
+    mkdirSync(vocabDir);
+    writeFileSync(join(vocabDir, 'vocab.txt'), vocabTokens.join('\n') + '\n');
+    const textFile = join(dir, 'docs.jsonl');
+    writeFileSync(textFile, docs.map((text) => JSON.stringify({ text })).join('\n') + '\n');
+    const dataDir = join(dir, 'data');
+    await createPretrainingData({
+      tokenizer: {
+        tokenize: (t) => t.split(/\s+/).filter(Boolean),
+        convertTokensToIds: (ts) => ts.map((t) => ids.get(t) ?? 1),
+      },
+      vocabTokens,
+      maxSeqLength: 32,
+      maxPredictionsPerSeq: 5,
+      inputs: [textFile],
+      outputDir: dataDir,
+      dupeFactor: 1,
+    });
+    const configFile = join(dir, 'config.json');
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        hidden_size: 32,
+        num_hidden_layers: 2,
+        num_attention_heads: 2,
+        intermediate_size: 64,
+        max_position_embeddings: 32,
+        hidden_dropout_prob: 0,
+        attention_probs_dropout_prob: 0,
+      }),
+    );
+    const run = (out: string, ranks: number) =>
+      runCommand(
+        'pretrain',
+        [
+          ...['--config', configFile, '--data', dataDir, '--vocab', vocabDir, '--batch-size', '7', '--steps', '5'],
+          ...['--lr', '3e-3', '--seed', '3', '--output', out, '--backend', 'js'],
+        ],
+        ranks,
+        out,
+        'log.jsonl',
+      );
+    // Batches of 7 split 3 + 4: the ranks' masked-token counts differ, so the MLM and NSP terms weigh differently.
+    compareRuns(run(join(dir, 'one'), 1), run(join(dir, 'two'), 2), 'pretrain, batch 7');
   },
 );
