@@ -117,7 +117,12 @@ const wanted = process.env.BERT_NATIVE_BACKEND;
 const order = wanted ? [wanted] : ['dnnl', 'openblas', 'accelerate', 'builtin'];
 const simd = simdLevel();
 let mpi = mpiAvailable();
-if (!mpi) say('MPI not found (Debian: openmpi-bin libopenmpi-dev): no data-parallel training under mpirun');
+if (!mpi)
+  say(
+    process.env.BERT_NATIVE_MPI === '0'
+      ? 'BERT_NATIVE_MPI=0: building without MPI (no data-parallel training under mpirun)'
+      : 'MPI not found (Debian: openmpi-bin libopenmpi-dev): no data-parallel training under mpirun',
+  );
 for (const backend of order) {
   if (!(backend in probes))
     giveUp(`unknown BERT_NATIVE_BACKEND=${backend} (use dnnl, openblas, accelerate or builtin)`);
