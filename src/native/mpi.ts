@@ -25,13 +25,15 @@ export interface MpiWorld {
   readonly mpi: NativeMpi;
 }
 
-/** The launcher's world size when this process was started by mpirun (Open MPI), srun --mpi=pmix or another PMI. */
+/**
+ * When this process was started by mpirun (Open MPI), srun --mpi=pmix or another PMI launcher: the world size its
+ * environment states, or 0 when it states none (MPI_Init then tells); null when no launcher started it.
+ */
 export function launchedWorldSize(env: NodeJS.ProcessEnv = process.env): number | null {
-  const v = env.OMPI_COMM_WORLD_SIZE ?? env.PMIX_SIZE ?? env.PMI_SIZE ?? env.SLURM_NTASKS;
   const launched = env.OMPI_COMM_WORLD_SIZE !== undefined || env.PMIX_RANK !== undefined || env.PMI_RANK !== undefined;
   if (!launched) return null;
-  const n = Number(v);
-  return Number.isInteger(n) && n > 0 ? n : 1;
+  const n = Number(env.OMPI_COMM_WORLD_SIZE ?? env.PMI_SIZE ?? env.SLURM_NTASKS);
+  return Number.isInteger(n) && n > 0 ? n : 0;
 }
 
 let world: MpiWorld | null | undefined;
@@ -48,7 +50,7 @@ export function mpiWorld(): MpiWorld | null {
   const mpi = loadNativeAddon()?.mpi;
   if (!mpi)
     throw new Error(
-      `started by an MPI launcher with ${launched} ranks, but the bert-ts native addon was built without MPI: ` +
+      `started by an MPI launcher${launched > 0 ? ` with ${launched} ranks` : ''}, but the bert-ts native addon was built without MPI: ` +
         'install Open MPI (Debian: openmpi-bin libopenmpi-dev) and rebuild it (npm run build:native)',
     );
   const info = mpi.init();
@@ -56,5 +58,5 @@ export function mpiWorld(): MpiWorld | null {
   process.on('exit', (code) => {
     if (code === 0) mpi.finalize();
   });
-  return (world = { ...info, mpi });
+  return (world = info.size > 1 ? { ...info, mpi } : null);
 }

@@ -206,18 +206,19 @@ export class Trainer<B> {
   /**
    * One data-parallel micro-batch: this rank's share forward and backward, the loss terms summed over the ranks, and
    * the gradient weighted by this rank's share of each term's count, so that the ranks' gradients sum to the gradient
-   * of the one-process mean loss. Returns that loss and the micro-batch's global and local sizes.
+   * of the one-process mean loss. Returns that loss and the whole micro-batch's examples and tokens.
    */
   private distributedMicroStep(
     trainForwards: number,
     micro: number,
     step: number,
     epoch: number,
-  ): { loss: number; globalExamples: number; examples: number; tokens: number; lastOfEpoch: boolean } {
+  ): { loss: number; globalExamples: number; globalTokens: number; lastOfEpoch: boolean } {
     const sampled = this.sampler.nextShare?.(this.dist.rank, this.dist.size);
     if (!sampled) throw new Error('Trainer: the sampler lost nextShare');
-    // Counts and weighted sums of each term, over the ranks: [count0, loss0 * count0, count1, loss1 * count1].
-    const sums = new Float64Array(2 * MAX_LOSS_TERMS);
+    // Counts and weighted sums of each term, then tokens, over the ranks: [count0, loss0 * count0, ..., tokens].
+    const sums = new Float64Array(2 * MAX_LOSS_TERMS + 1);
+    sums[2 * MAX_LOSS_TERMS] = sampled.tokens;
     let terms: readonly LossTerm[] = [];
     if (sampled.batch !== null) {
       // Dropout seeds distinct per rank (the masks are drawn over the rank's batch buffer, not per example).
@@ -260,14 +261,13 @@ export class Trainer<B> {
         const acc = this.accumGrad?.[k];
         if (!acc) return;
         if (micro === 0) acc.fill(0);
-        if (sampled.batch !== null) for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] ?? 0) + (p.grad[i] ?? 0);
+        if (sampled.batch !== null) this.opts.kernels.add(acc, p.grad, acc.length);
       });
     }
     return {
       loss,
       globalExamples: sampled.globalExamples,
-      examples: sampled.examples,
-      tokens: sampled.tokens,
+      globalTokens: sums[2 * MAX_LOSS_TERMS] ?? 0,
       lastOfEpoch: sampled.lastOfEpoch,
     };
   }
@@ -423,7 +423,7 @@ export class Trainer<B> {
         lossSum += share.loss;
         micro++;
         examplesSeen += share.globalExamples;
-        tokensSeen += share.tokens;
+        tokensSeen += share.globalTokens;
         epochDone = share.lastOfEpoch;
       }
       while (this.dist.size === 1 && micro < this.accum && !epochDone) {
