@@ -4,11 +4,12 @@
   'variables': {
     'bert_backend%': '<!(node -p "process.env.BERT_NATIVE_BACKEND || \'builtin\'")',
     'bert_simd%': '<!(node -p "process.env.BERT_NATIVE_SIMD || \'none\'")',
+    'bert_mpi%': '<!(node -p "process.env.BERT_NATIVE_MPI === \'1\' ? \'on\' : \'off\'")',
   },
   'targets': [
     {
       'target_name': 'bert_native',
-      'sources': ['src/addon.cc', 'src/gemm.cc', 'src/kernels.cc', 'src/packed.cc'],
+      'sources': ['src/addon.cc', 'src/gemm.cc', 'src/kernels.cc', 'src/packed.cc', 'src/mpi.cc'],
       'cflags!': ['-O2', '-O0', '-fno-exceptions'],
       'cflags_cc!': ['-O2', '-O0', '-fno-exceptions'],
       'cflags': ['-O3'],
@@ -23,6 +24,12 @@
           # GEMM speed itself comes from the library's runtime dispatch.
           'cflags_cc': ['-mavx2', '-mfma', '-mf16c'],
           'defines': ['BERT_X86_AVX2'],
+        }],
+        ['bert_mpi=="on"', {
+          # MPI's flags as its compiler wrapper reports them (scripts/build-native.mjs probes mpicxx first).
+          'defines': ['BERT_USE_MPI'],
+          'cflags_cc': ['<!@(mpicxx --showme:compile)'],
+          'libraries': ['<!@(mpicxx --showme:link)', '-ldl'],
         }],
         ['bert_backend=="dnnl"', {
           'defines': ['BERT_USE_DNNL'],

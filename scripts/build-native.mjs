@@ -81,6 +81,15 @@ function simdLevel() {
   }
 }
 
+// Open MPI (or another MPI with Open MPI's `mpicxx --showme` wrapper): optional, like the GEMM libraries.
+function mpiAvailable() {
+  if (process.env.BERT_NATIVE_MPI === '0') return false;
+  const flags = ['compile', 'link'].map((what) => spawnSync('mpicxx', [`--showme:${what}`], { encoding: 'utf8' }));
+  if (flags.some((r) => r.status !== 0)) return false;
+  const args = flags.flatMap((r) => r.stdout.trim().split(/\s+/).filter(Boolean));
+  return probe('#include <mpi.h>\nint main(){int v=0,s=0;return MPI_Get_version(&v,&s);}\n', args);
+}
+
 function findNodeGyp() {
   const candidates = [];
   if (process.env.npm_config_node_gyp) candidates.push(process.env.npm_config_node_gyp);
@@ -107,15 +116,29 @@ const nodedirArgs = existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? 
 const wanted = process.env.BERT_NATIVE_BACKEND;
 const order = wanted ? [wanted] : ['dnnl', 'openblas', 'accelerate', 'builtin'];
 const simd = simdLevel();
+let mpi = mpiAvailable();
+if (!mpi)
+  say(
+    process.env.BERT_NATIVE_MPI === '0'
+      ? 'BERT_NATIVE_MPI=0: building without MPI (no data-parallel training under mpirun)'
+      : 'MPI not found (Debian: openmpi-bin libopenmpi-dev): no data-parallel training under mpirun',
+  );
 for (const backend of order) {
   if (!(backend in probes))
     giveUp(`unknown BERT_NATIVE_BACKEND=${backend} (use dnnl, openblas, accelerate or builtin)`);
   if (!probes[backend]()) continue;
-  const env = { ...process.env, BERT_NATIVE_BACKEND: backend, BERT_NATIVE_SIMD: simd };
-  const ok = run(process.execPath, [nodeGyp, 'rebuild', '--directory', nativeDir, '-j', '2', ...nodedirArgs], {
-    env,
-    cwd: root,
-  });
+  const build = () =>
+    run(process.execPath, [nodeGyp, 'rebuild', '--directory', nativeDir, '-j', '2', ...nodedirArgs], {
+      env: { ...process.env, BERT_NATIVE_BACKEND: backend, BERT_NATIVE_SIMD: simd, BERT_NATIVE_MPI: mpi ? '1' : '0' },
+      cwd: root,
+    });
+  let ok = build();
+  if (!ok && mpi) {
+    // MPI is optional: a build that fails with it is retried without it.
+    mpi = false;
+    say('the native build with MPI failed (see native/build/build-native.log); building without MPI');
+    ok = build();
+  }
   if (!ok) continue;
   const addon = join(nativeDir, 'build', 'Release', 'bert_native.node');
   const check = spawnSync(
@@ -129,7 +152,7 @@ for (const backend of order) {
   }
   const info = JSON.parse(check.stdout);
   say(
-    `native addon built with ${info.library} (${simd === 'avx2' ? 'AVX2/FMA fused kernels' : 'portable fused kernels'}, ${info.threads} threads)`,
+    `native addon built with ${info.library} (${simd === 'avx2' ? 'AVX2/FMA fused kernels' : 'portable fused kernels'}, ${info.threads} threads${mpi ? ', MPI' : ''})`,
   );
   process.exit(0);
 }

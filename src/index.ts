@@ -63,9 +63,25 @@ export type {
 } from './tokenizer/index.js';
 // Fine-tuning (src/train, src/data): trainer, optimizers, schedules, checkpoints, metrics, progress, readers.
 export { Trainer, TrainingDivergedError } from './train/trainer.js';
-export type { TrainerModel, TrainerOptions, TrainerResult, TrainerParameter, StopReason } from './train/trainer.js';
-export { EpochSampler, epochBatches } from './data/samplers.js';
-export type { IndexedDataset, Sampler, SampledBatch, SamplerPosition, EpochSamplerOptions } from './data/samplers.js';
+export type {
+  TrainerModel,
+  TrainerOptions,
+  TrainerResult,
+  TrainerParameter,
+  StopReason,
+  LossTerm,
+} from './train/trainer.js';
+export { EpochSampler, epochBatches, shareRange } from './data/samplers.js';
+export type {
+  IndexedDataset,
+  Sampler,
+  SampledBatch,
+  SampledShare,
+  SamplerPosition,
+  EpochSamplerOptions,
+} from './data/samplers.js';
+export { getDistributed, singleProcess, DistributedError, rankProgress } from './train/distributed.js';
+export type { Distributed } from './train/distributed.js';
 export { saveTrainingState, loadTrainingState, latestTrainingStateDir } from './train/training-state.js';
 export type { TrainingState } from './train/training-state.js';
 export {

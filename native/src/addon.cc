@@ -10,6 +10,7 @@
 #include "bert_native.h"
 #include "kernels.h"
 #include "packed.h"
+#include "mpi_binding.h"
 
 namespace {
 
@@ -519,6 +520,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"setNumThreads", nullptr, SetNumThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  bert::registerMpi(env, exports);
   return exports;
 }
 

@@ -30,9 +30,29 @@ export interface SampledBatch<B> {
   lastOfEpoch: boolean;
 }
 
+/** This rank's share of a micro-batch under data parallelism: `batch` is null when the share is empty. */
+export interface SampledShare<B> extends Omit<SampledBatch<B>, 'batch'> {
+  batch: B | null;
+  /** Examples in the whole micro-batch (all ranks together). */
+  globalExamples: number;
+}
+
+/**
+ * The contiguous share [start, end) of n items that `rank` of `size` takes: shares differ by at most one item and,
+ * concatenated in rank order, give the n items in their order (so the ranks see what one process would).
+ */
+export function shareRange(n: number, rank: number, size: number): [number, number] {
+  return [Math.floor((n * rank) / size), Math.floor((n * (rank + 1)) / size)];
+}
+
 /** A seeded, seekable source of micro-batches: what the Trainer consumes, for fine-tuning and pre-training alike. */
 export interface Sampler<B> {
   next(): SampledBatch<B>;
+  /**
+   * Data parallelism: the batch `next()` would return, of which only this rank's {@link shareRange} is collated; the
+   * position advances by the whole batch, as with `next()`.
+   */
+  nextShare?(rank: number, size: number): SampledShare<B>;
   /** The position after the last batch returned; `seek(position())` in a new process continues the same sequence. */
   position(): SamplerPosition;
   seek(position: SamplerPosition): void;
@@ -113,16 +133,37 @@ export class EpochSampler<B> implements Sampler<B> {
     return this.batches;
   }
 
-  next(): SampledBatch<B> {
+  private nextIndices(): { indices: number[]; lastOfEpoch: boolean } {
     const batches = this.epochBatches();
     const indices = batches[this.offset];
     if (indices === undefined) throw new Error(`EpochSampler: offset ${this.offset} is past the epoch's batches`);
     this.offset++;
     const lastOfEpoch = this.offset === batches.length;
     if (lastOfEpoch) this.seek({ epoch: this.epoch + 1, offset: 0 });
+    return { indices, lastOfEpoch };
+  }
+
+  private tokensOf(indices: readonly number[]): number {
     let tokens = 0;
     for (const i of indices) tokens += this.data.lengthOf(i);
-    return { batch: this.data.collate(indices), examples: indices.length, tokens, lastOfEpoch };
+    return tokens;
+  }
+
+  next(): SampledBatch<B> {
+    const { indices, lastOfEpoch } = this.nextIndices();
+    return { batch: this.data.collate(indices), examples: indices.length, tokens: this.tokensOf(indices), lastOfEpoch };
+  }
+
+  nextShare(rank: number, size: number): SampledShare<B> {
+    const { indices, lastOfEpoch } = this.nextIndices();
+    const mine = indices.slice(...shareRange(indices.length, rank, size));
+    return {
+      batch: mine.length > 0 ? this.data.collate(mine) : null,
+      examples: mine.length,
+      tokens: this.tokensOf(mine),
+      globalExamples: indices.length,
+      lastOfEpoch,
+    };
   }
 
   position(): SamplerPosition {

@@ -542,6 +542,15 @@ export class BertForPreTraining extends BertPreTrainedModel<{ lm: LMHead; nsp: L
     return loadPretrained(BertForPreTraining, dir, options);
   }
 
+  /**
+   * Multiplies the gradients of the last forward's MLM and NSP losses (before backward): data-parallel training
+   * weights each rank's share of a batch by its share of the masked tokens and of the sequences.
+   */
+  scaleLossGradients(mlm: number, nsp: number): void {
+    this.kernels.scale(this.head.lm.dLogits, this.head.lm.dLogits.length, mlm);
+    this.kernels.scale(this.head.nsp.dLogits, this.head.nsp.dLogits.length, nsp);
+  }
+
   forward(inputs: BertInputs, options: ForwardOptions = {}): PreTrainingOutput {
     const { batch, common } = this.encode(inputs, options);
     const { B, T } = batch,

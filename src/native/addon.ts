@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Kernels } from '../tensor/kernels.js';
+import type { NativeMpi } from './mpi.js';
 
 /** A Kernels method's arguments. */
 type Args<K extends keyof Kernels> = Kernels[K] extends (...args: infer A) => unknown ? A : never;
@@ -61,6 +62,8 @@ export interface NativeAddon {
   /** The GEMM library behind the addon ('oneDNN 2.6.3', 'OpenBLAS', 'Accelerate', 'builtin') and its thread count. */
   info(): { library: string; threads: number; isa: string };
   setNumThreads(n: number): void;
+  /** MPI (native/src/mpi.cc), only when the addon was built with it. */
+  mpi?: NativeMpi;
 }
 
 /** Where the addon is looked for: BERT_NATIVE_ADDON, else native/build/Release beside this package. */

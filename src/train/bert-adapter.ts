@@ -1,10 +1,10 @@
 // Connects the BertFor* models to the Trainer: forward with loss under a trainer-chosen dropout seed, and eval loops.
-import type { BertInputs } from '../model/inputs.js';
+import { flatten, type BertInputs } from '../model/inputs.js';
 import type { ForwardOptions } from '../model/bert.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Parameter } from '../model/params.js';
 import type { IndexedDataset } from '../data/samplers.js';
-import type { TrainerModel, TrainerParameter } from './trainer.js';
+import type { LossTerm, TrainerModel, TrainerParameter } from './trainer.js';
 
 /** The surface of a BertFor* model the adapter uses (every head has it). */
 export interface BertHeadModel {
@@ -19,11 +19,26 @@ export interface BertHeadModel {
   parameters(): Parameter[];
 }
 
+/**
+ * What a head's loss is a mean over: the labels that are not -100 (class ids, token labels; every value of regression
+ * and multi-label targets), or the examples for question answering (labelled by positions).
+ */
+function lossCount(batch: BertInputs): number {
+  if (batch.labels !== undefined) {
+    let n = 0;
+    for (const v of flatten(batch.labels, 'labels').data) if (v !== -100) n++;
+    return n;
+  }
+  if (batch.startPositions !== undefined) return flatten(batch.startPositions, 'startPositions').data.length;
+  return flatten(batch.inputIds, 'inputIds').shape[0] ?? 1;
+}
+
 /** Wraps a BertFor* model for the Trainer. */
 export function bertTrainerModel(model: BertHeadModel): TrainerModel<BertInputs> {
   const params: TrainerParameter[] = model
     .parameters()
     .map((p) => ({ name: p.name, shape: p.shape, data: p.data, grad: p.grad }));
+  let lastTerm: LossTerm | null = null;
   return {
     forwardLoss(batch, train, forwardIndex) {
       // The trainer's forward index (saved in the training state) picks this forward's dropout masks with the
@@ -31,7 +46,12 @@ export function bertTrainerModel(model: BertHeadModel): TrainerModel<BertInputs>
       const out = model.forward(batch, train ? { train, seed: forwardIndex } : { train });
       if (out.loss === undefined)
         throw new Error(`${model.architecture}.forward returned no loss: the batch has no labels`);
+      lastTerm = { loss: out.loss, count: lossCount(batch) };
       return out.loss;
+    },
+    lossTerms: () => {
+      if (!lastTerm) throw new Error(`${model.architecture}: lossTerms before any forward`);
+      return [lastTerm];
     },
     backward: () => model.backward(),
     zeroGrad: () => model.zeroGrad(),

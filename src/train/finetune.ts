@@ -19,7 +19,8 @@ import { encodedDataset, type EncodedExample } from '../data/batching.js';
 import { Trainer } from './trainer.js';
 import { bertTrainerModel } from './bert-adapter.js';
 import { evaluateSequenceClassification, evaluateTokenClassification } from './evaluation.js';
-import { ProgressReporter } from './progress.js';
+import type { ProgressReporter } from './progress.js';
+import { getDistributed, rankProgress } from './distributed.js';
 import { isOptimizerName, type OptimizerName } from './optim.js';
 import { isScheduleName, type ScheduleName } from './schedule.js';
 import { latestTrainingStateDir } from './training-state.js';
@@ -270,7 +271,8 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   }
   const kernels = o.kernels ?? getKernels();
   // Every step goes to a JSON-lines log (default next to the checkpoints), whatever the terminal shows.
-  const progress = o.progress ?? new ProgressReporter({ logFile: o.log ?? join(o.output, 'train_log.jsonl') });
+  // Under mpirun only rank 0 reports (and logs); the other ranks train silently.
+  const progress = o.progress ?? rankProgress({ logFile: o.log ?? join(o.output, 'train_log.jsonl') });
   const t0 = performance.now();
   let problemType: ProblemType = o.problemType ?? config.problemType ?? 'single_label_classification';
   let label2id: Record<string, number> | undefined;
@@ -452,10 +454,11 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   if (result.stoppedBy === 'stop' || result.stoppedBy === 'time')
     return { interrupted: true, steps: result.steps, totalSteps: result.totalSteps };
 
-  // ---- output: a HF model folder ----
-  await model.save(o.output);
-  const tokenizerFiles = copyTokenizerFiles(tokDir, o.output);
-  if (!tokenizerFiles.includes('vocab.txt') && !tokenizerFiles.includes('tokenizer.json'))
+  // ---- output: a HF model folder (under mpirun, rank 0 writes it; the replicas hold the same weights) ----
+  const writer = getDistributed().rank === 0;
+  if (writer) await model.save(o.output);
+  const tokenizerFiles = writer ? copyTokenizerFiles(tokDir, o.output) : [];
+  if (writer && !tokenizerFiles.includes('vocab.txt') && !tokenizerFiles.includes('tokenizer.json'))
     throw new InputError(tokDir, 'no vocab.txt or tokenizer.json to copy into the output folder');
   const summary: FinetuneSummary = {
     model: o.output,
@@ -478,6 +481,6 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
     tokenizer_files: tokenizerFiles,
     id2label,
   };
-  writeFileAtomic(join(o.output, 'eval_results.json'), JSON.stringify(summary, null, 2) + '\n');
+  if (writer) writeFileAtomic(join(o.output, 'eval_results.json'), JSON.stringify(summary, null, 2) + '\n');
   return { interrupted: false, summary };
 }

@@ -106,9 +106,21 @@ export function pretrainingTrainerModel(
   options: { gather?: boolean } = {},
 ): TrainerModel<PretrainingBatch> {
   const params = model.parameters();
+  let last: PretrainingStepOutput | null = null;
   return {
-    forwardLoss: (batch, train, forwardIndex) =>
-      pretrainingForward(model, batch, { train, forwardIndex, gather: options.gather }).loss,
+    forwardLoss: (batch, train, forwardIndex) => {
+      last = pretrainingForward(model, batch, { train, forwardIndex, gather: options.gather });
+      return last.loss;
+    },
+    // MLM is a mean over masked tokens, NSP over sequences: data-parallel ranks weight each term by its own count.
+    lossTerms: () => {
+      if (!last) throw new Error('pretrainingTrainerModel: lossTerms before any forward');
+      return [
+        { loss: last.mlmLoss, count: last.mlmCount },
+        { loss: last.nspLoss, count: last.nspCount },
+      ];
+    },
+    scaleLossTerms: ([mlm = 1, nsp = 1]) => model.scaleLossGradients(mlm, nsp),
     backward: () => model.backward(),
     zeroGrad: () => model.zeroGrad(),
     parameters: () => params,

@@ -9,7 +9,13 @@ import {
   type PretrainingVocab,
 } from '../data/pretraining.js';
 import { readDatasetManifest, readShard, type PretrainingDatasetManifest } from '../data/shards.js';
-import type { SampledBatch, Sampler, SamplerPosition } from '../data/samplers.js';
+import {
+  shareRange,
+  type SampledBatch,
+  type SampledShare,
+  type Sampler,
+  type SamplerPosition,
+} from '../data/samplers.js';
 
 /** Mixes numbers into a 32-bit seed. */
 function mix(...xs: number[]): number {
@@ -146,17 +152,23 @@ export class PretrainingStream implements Sampler<PretrainingBatch> {
   }
 
   next(): SampledBatch<PretrainingBatch> {
+    const { batch, ...rest } = this.nextShare(0, 1);
+    if (!batch) throw new Error('PretrainingStream: an empty micro-batch (batchSize is positive, so this is a bug)');
+    return { batch, ...rest };
+  }
+
+  nextShare(rank: number, size: number): SampledShare<PretrainingBatch> {
+    // Every rank draws (and masks) every instance of the batch, so the stream's state stays the same on all ranks.
     const instances: PretrainingInstance[] = [];
+    for (let i = 0; i < this.options.batchSize; i++) instances.push(this.nextInstance());
+    const mine = instances.slice(...shareRange(instances.length, rank, size));
     let tokens = 0;
-    for (let i = 0; i < this.options.batchSize; i++) {
-      const x = this.nextInstance();
-      instances.push(x);
-      tokens += x.inputIds.length;
-    }
+    for (const x of mine) tokens += x.inputIds.length;
     return {
-      batch: collatePretraining(instances, this.options.vocab.padId),
-      examples: instances.length,
+      batch: mine.length > 0 ? collatePretraining(mine, this.options.vocab.padId) : null,
+      examples: mine.length,
       tokens,
+      globalExamples: instances.length,
       lastOfEpoch: this.consumed === this.instancesPerEpoch,
     };
   }

@@ -10,6 +10,7 @@ import { readPretrainingVocab, type MaskingOptions } from '../data/pretraining.j
 import { readDatasetManifest } from '../data/shards.js';
 import { Trainer, type StopReason } from './trainer.js';
 import { ProgressReporter } from './progress.js';
+import { getDistributed, rankProgress } from './distributed.js';
 import { PretrainingStream } from './pretrain-stream.js';
 import { loadPretrainingModel, pretrainingTrainerModel } from './pretrain-model.js';
 import { evaluatePretraining, readEvalInstances, type PretrainEvaluation } from './pretrain-eval.js';
@@ -142,7 +143,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   if (!Number.isInteger(o.steps) || o.steps < 1)
     throw new RangeError(`pretrain: steps must be a positive integer, got ${o.steps}`);
   const kernels = o.kernels ?? getKernels();
-  const progress = o.progress ?? new ProgressReporter({ logFile: join(o.outputDir, 'log.jsonl') });
+  const progress = o.progress ?? rankProgress({ logFile: join(o.outputDir, 'log.jsonl') });
 
   const vocabDir = existsSync(o.vocab) && statSync(o.vocab).isFile() ? dirname(o.vocab) : o.vocab;
   const vocab = readPretrainingVocab(vocabDir);
@@ -210,8 +211,12 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     progress.evaluation({ step: r.steps, epoch: stream.epochProgress(), metrics: { ...evaluate() } });
   }
   const evaluation: PretrainEvaluation | null = latest;
-  await model.save(o.outputDir);
-  copyTokenizerFiles(vocabDir, o.outputDir); // the output folder is a complete model folder
+  // Under mpirun, rank 0 writes the folder (the replicas hold the same weights).
+  const writer = getDistributed().rank === 0;
+  if (writer) {
+    await model.save(o.outputDir);
+    copyTokenizerFiles(vocabDir, o.outputDir); // the output folder is a complete model folder
+  }
   const result: PretrainResult = {
     steps: r.steps,
     stoppedBy: r.stoppedBy,
@@ -220,6 +225,6 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     evaluation,
     seconds: r.seconds,
   };
-  writeFileAtomic(join(o.outputDir, 'pretrain_results.json'), JSON.stringify(result, null, 2) + '\n');
+  if (writer) writeFileAtomic(join(o.outputDir, 'pretrain_results.json'), JSON.stringify(result, null, 2) + '\n');
   return result;
 }

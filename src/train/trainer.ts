@@ -15,6 +15,7 @@ import {
 import { ProgressReporter, trainingCurveSvg } from './progress.js';
 import type { EvalRecord } from './progress.js';
 import { writeFileAtomic } from '../io/files.js';
+import { checkReplicasAgree, flatSpan, getDistributed, type Distributed } from './distributed.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -25,6 +26,15 @@ export interface TrainerParameter {
   data: Float32Array;
   grad: Float32Array;
 }
+
+/** One term of a loss: its value (a mean) and the count it is a mean over (examples, labelled or masked tokens). */
+export interface LossTerm {
+  loss: number;
+  count: number;
+}
+
+/** Loss terms a data-parallel step combines at most (pre-training's MLM and NSP). */
+const MAX_LOSS_TERMS = 2;
 
 /** What the trainer needs from a model. `forwardLoss` must keep what `backward` needs (llm.c style). */
 export interface TrainerModel<B> {
@@ -39,6 +49,16 @@ export interface TrainerModel<B> {
   parameters(): readonly TrainerParameter[];
   /** The seed the model mixes with `forwardIndex` for its dropout masks; a resume must use the same. */
   readonly seed?: number;
+  /**
+   * Data parallelism: the last forward's loss as terms, each a mean over its own count (fine-tuning: one term over
+   * the labels; pre-training: MLM over masked tokens, NSP over sequences). Default: one term over the examples.
+   */
+  lossTerms?(): readonly LossTerm[];
+  /**
+   * Multiplies each term's gradient of the last forward by its factor, before backward(). Required when lossTerms
+   * gives several terms; with one term and no scaleLossTerms, the Trainer scales the gradients after backward().
+   */
+  scaleLossTerms?(factors: readonly number[]): void;
 }
 
 export interface TrainerOptions {
@@ -82,6 +102,13 @@ export interface TrainerOptions {
   timeBudgetSeconds?: number;
   /** Title of training_curve.svg (default "training: N steps"). */
   curveTitle?: string;
+  /**
+   * Data parallelism (default {@link getDistributed}: MPI under an MPI launcher, else one process). Each rank takes a
+   * contiguous share of every micro-batch; rank 0 alone writes progress, the training state and the curve.
+   */
+  distributed?: Distributed;
+  /** Under data parallelism, check that the replicas agree every N optimizer steps (default 100; also at the end). */
+  replicaCheckSteps?: number;
 }
 
 /** Why a run ended: all its steps, early stopping, or resumably by the time budget or the stop hook. */
@@ -127,6 +154,11 @@ export class Trainer<B> {
   private readonly accum: number;
   private readonly progress: ProgressReporter;
   private readonly fingerprint: string;
+  private readonly dist: Distributed;
+  /** The flat gradient buffer one all-reduce covers (null: the gradients are reduced one by one). */
+  private readonly flatGrad: Float32Array | null;
+  /** Data parallelism with gradient accumulation: the weighted sum of the step's micro-batch gradients. */
+  private accumGrad: Float32Array[] | null = null;
 
   constructor(
     private readonly model: TrainerModel<B>,
@@ -149,10 +181,95 @@ export class Trainer<B> {
       throw new RangeError('Trainer: give epochs or maxSteps (the length of the run)');
     }
     this.params = model.parameters();
+    this.dist = opts.distributed ?? getDistributed();
+    if (this.dist.size > 1 && !sampler.nextShare)
+      throw new RangeError(
+        `Trainer: data-parallel training over ${this.dist.size} ranks needs a sampler that can share out its batches (nextShare)`,
+      );
+    this.flatGrad = this.dist.size > 1 ? flatSpan(this.params.map((p) => p.grad)) : null;
     this.fingerprint = modelFingerprint(this.params);
     this.warmupSteps = opts.warmupSteps ?? warmupStepsFromRatio(opts.warmupRatio ?? 0, this.totalSteps);
     this.optimizer = new AdamW(this.params, { ...opts.optimizer }, opts.kernels);
-    this.progress = opts.progress ?? new ProgressReporter();
+    // Rank 0 speaks for the job; the other ranks keep the records (evaluations, history) silently.
+    this.progress =
+      this.dist.rank === 0
+        ? (opts.progress ?? new ProgressReporter())
+        : new ProgressReporter({ stream: { write: () => true }, tty: false });
+  }
+
+  /** Sums the gradients over the ranks (one all-reduce on the flat buffer when the gradients tile one). */
+  private allreduceGradients(): void {
+    if (this.flatGrad) this.dist.allreduceSum(this.flatGrad);
+    else for (const p of this.params) this.dist.allreduceSum(p.grad);
+  }
+
+  /**
+   * One data-parallel micro-batch: this rank's share forward and backward, the loss terms summed over the ranks, and
+   * the gradient weighted by this rank's share of each term's count, so that the ranks' gradients sum to the gradient
+   * of the one-process mean loss. Returns that loss and the whole micro-batch's examples and tokens.
+   */
+  private distributedMicroStep(
+    trainForwards: number,
+    micro: number,
+    step: number,
+    epoch: number,
+  ): { loss: number; globalExamples: number; globalTokens: number; lastOfEpoch: boolean } {
+    const sampled = this.sampler.nextShare?.(this.dist.rank, this.dist.size);
+    if (!sampled) throw new Error('Trainer: the sampler lost nextShare');
+    // Counts and weighted sums of each term, then tokens, over the ranks: [count0, loss0 * count0, ..., tokens].
+    const sums = new Float64Array(2 * MAX_LOSS_TERMS + 1);
+    sums[2 * MAX_LOSS_TERMS] = sampled.tokens;
+    let terms: readonly LossTerm[] = [];
+    if (sampled.batch !== null) {
+      // Dropout seeds distinct per rank (the masks are drawn over the rank's batch buffer, not per example).
+      const index = trainForwards * this.dist.size + this.dist.rank;
+      const loss = this.model.forwardLoss(sampled.batch, true, index);
+      terms = this.model.lossTerms?.() ?? [{ loss, count: sampled.examples }];
+      if (terms.length > MAX_LOSS_TERMS || (terms.length > 1 && !this.model.scaleLossTerms))
+        throw new Error(`Trainer: a loss of ${terms.length} terms needs scaleLossTerms (at most ${MAX_LOSS_TERMS})`);
+      terms.forEach((t, i) => {
+        sums[2 * i] = t.count;
+        sums[2 * i + 1] = t.count > 0 ? t.loss * t.count : 0;
+      });
+    }
+    this.dist.allreduceSum(sums);
+    let loss = 0;
+    const weights: number[] = [];
+    for (let i = 0; i < MAX_LOSS_TERMS; i++) {
+      const count = sums[2 * i] ?? 0;
+      if (count > 0) loss += (sums[2 * i + 1] ?? 0) / count;
+      weights.push(count > 0 ? (terms[i]?.count ?? 0) / count : 0);
+    }
+    // Checked on the sum, so that every rank sees a non-finite loss of any rank and stops alike.
+    if (!Number.isFinite(loss)) throw this.diverged(`loss is ${loss}`, step + 1, epoch);
+    const accumulate = this.accum > 1;
+    if (accumulate) this.model.zeroGrad();
+    if (sampled.batch !== null) {
+      if (this.model.scaleLossTerms) {
+        this.model.scaleLossTerms(weights);
+        this.model.backward();
+      } else {
+        this.model.backward();
+        const w = weights[0] ?? 0;
+        if (w !== 1) for (const p of this.params) this.opts.kernels.scale(p.grad, p.grad.length, w);
+      }
+    }
+    if (accumulate) {
+      // backward() adds into the gradients, so each micro-batch is weighted on its own and summed here.
+      this.accumGrad ??= this.params.map((p) => new Float32Array(p.grad.length));
+      this.params.forEach((p, k) => {
+        const acc = this.accumGrad?.[k];
+        if (!acc) return;
+        if (micro === 0) acc.fill(0);
+        if (sampled.batch !== null) this.opts.kernels.add(acc, p.grad, acc.length);
+      });
+    }
+    return {
+      loss,
+      globalExamples: sampled.globalExamples,
+      globalTokens: sums[2 * MAX_LOSS_TERMS] ?? 0,
+      lastOfEpoch: sampled.lastOfEpoch,
+    };
   }
 
   /** What a resume must match: changing any of these would change the loss curve. */
@@ -227,7 +344,7 @@ export class Trainer<B> {
     }
 
     const saveNow = (): void => {
-      if (!o.output) return;
+      if (!o.output || this.dist.rank !== 0) return;
       const state: TrainingState = {
         version: TRAINING_STATE_VERSION,
         step,
@@ -279,12 +396,19 @@ export class Trainer<B> {
     let lastEvalStep = -1;
     let lastSaveStep = step;
     while (step < this.totalSteps) {
-      if (o.timeBudgetSeconds !== undefined && (performance.now() - t0) / 1000 >= o.timeBudgetSeconds) {
-        stoppedBy = 'time';
-        break;
+      // Rank 0 reads the clock and the stop hook, so that every rank stops at the same step.
+      let stopNow: number = 0;
+      if (this.dist.rank === 0) {
+        if (o.timeBudgetSeconds !== undefined && (performance.now() - t0) / 1000 >= o.timeBudgetSeconds) stopNow = 1;
+        else if (o.shouldStop?.(step)) stopNow = 2;
       }
-      if (o.shouldStop?.(step)) {
-        stoppedBy = 'stop';
+      if (this.dist.size > 1) {
+        const flag = new Float64Array([stopNow]);
+        this.dist.allreduceSum(flag);
+        stopNow = flag[0] ?? 0;
+      }
+      if (stopNow !== 0) {
+        stoppedBy = stopNow === 1 ? 'time' : 'stop';
         break;
       }
       // One optimizer step over up to `accum` micro-batches (fewer at the end of an epoch, as HF does).
@@ -293,7 +417,16 @@ export class Trainer<B> {
       let lossSum = 0;
       let micro = 0;
       let epochDone = false;
-      while (micro < this.accum && !epochDone) {
+      while (this.dist.size > 1 && micro < this.accum && !epochDone) {
+        trainForwards++;
+        const share = this.distributedMicroStep(trainForwards, micro, step, epoch);
+        lossSum += share.loss;
+        micro++;
+        examplesSeen += share.globalExamples;
+        tokensSeen += share.globalTokens;
+        epochDone = share.lastOfEpoch;
+      }
+      while (this.dist.size === 1 && micro < this.accum && !epochDone) {
         const sampled = this.sampler.next();
         trainForwards++;
         const loss = this.model.forwardLoss(sampled.batch, true, trainForwards);
@@ -305,12 +438,23 @@ export class Trainer<B> {
         tokensSeen += sampled.tokens;
         epochDone = sampled.lastOfEpoch;
       }
+      if (this.dist.size > 1) {
+        const acc = this.accumGrad;
+        if (this.accum > 1 && acc) this.params.forEach((p, k) => p.grad.set(acc[k] ?? p.grad));
+        this.allreduceGradients();
+      }
       if (micro > 1) for (const p of this.params) o.kernels.scale(p.grad, p.grad.length, 1 / micro);
       const norm = clipGradNorm(this.params, o.maxGradNorm ?? 1, o.kernels);
       if (!Number.isFinite(norm)) throw this.diverged(`gradient norm is ${norm}`, step + 1, epoch);
       const lr = this.lrAt(step);
       this.optimizer.step(lr);
       step++;
+      if (this.dist.size > 1 && step % (o.replicaCheckSteps ?? 100) === 0)
+        checkReplicasAgree(
+          this.dist,
+          this.params.map((p) => p.data),
+          step,
+        );
       lastLoss = lossSum / micro;
       lossHistory.push({ step, loss: lastLoss });
       const elapsed = (performance.now() - t0) / 1000;
@@ -359,7 +503,12 @@ export class Trainer<B> {
         this.progress.message(`loaded the best model (${metric} ${bestMetric} at step ${bestStep})`);
       }
     }
-    if (o.output) {
+    checkReplicasAgree(
+      this.dist,
+      this.params.map((p) => p.data),
+      step,
+    );
+    if (o.output && this.dist.rank === 0) {
       mkdirSync(o.output, { recursive: true });
       writeFileAtomic(
         join(o.output, 'training_curve.svg'),

@@ -2,6 +2,7 @@
 import { getKernels } from '../../native/index.js';
 import type { ProblemType } from '../../model/config.js';
 import { finetune, type FinetuneTask } from '../../train/finetune.js';
+import { getDistributed } from '../../train/distributed.js';
 import type { OptimizerName } from '../../train/optim.js';
 import type { ScheduleName } from '../../train/schedule.js';
 import { UsageError, numberFlag, parseFlags, runCommand, stringFlags } from '../command.js';
@@ -134,6 +135,7 @@ export function finetuneCommand(argv: string[]): Promise<number> {
       stopAfterSteps: num(v['stop-after-steps'], '--stop-after-steps', 'int'),
       kernels: getKernels({ backend: backendFlag(v.backend) }),
     });
+    if (getDistributed().rank !== 0) return; // under mpirun, rank 0 speaks for the job
     if (result.interrupted) {
       process.stderr.write(
         `bert finetune: stopped after step ${result.steps} of ${result.totalSteps}; continue with --resume\n`,

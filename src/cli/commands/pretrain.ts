@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { getKernels, type BackendChoice } from '../../native/index.js';
 import { PRETRAIN_PRESETS, isPretrainPreset, pretrain } from '../../train/pretrain.js';
-import { ProgressReporter } from '../../train/progress.js';
+import { rankProgress } from '../../train/distributed.js';
 import { UsageError, exitCodeOf, integerAtLeast as int, numberFlag as num, parseFlags } from '../command.js';
 
 export const usage = `Usage: bert pretrain --config tiny|mini|small|base|CONFIG.json --data DIR --vocab DIR --steps N --output DIR [options]
@@ -112,7 +112,7 @@ async function run(argv: string[]): Promise<number> {
       resume: values.resume ?? false,
       gather: !(values['no-gather'] ?? false),
       kernels: getKernels({ backend }),
-      progress: new ProgressReporter({ logFile: join(values.output, 'log.jsonl') }),
+      progress: rankProgress({ logFile: join(values.output, 'log.jsonl') }),
       shouldStop: () => interrupted,
     });
     process.stdout.write(JSON.stringify({ output: values.output, ...result }) + '\n');
