@@ -3,10 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readSafetensors, CheckpointFormatError } from '../../src/io/index.js';
-import {
-  BertForSequenceClassification,
-  BertForTokenClassification,
-} from '../../src/model/bert.js';
+import { BertForSequenceClassification, BertForTokenClassification } from '../../src/model/bert.js';
 import { loadWarnings } from '../../src/model/checkpoint.js';
 
 const FIXTURES = '../shared/fixtures/hf-tiny';
