@@ -29,7 +29,7 @@ export interface MpiWorld {
  * When this process was started by mpirun (Open MPI), srun --mpi=pmix or another PMI launcher: the world size its
  * environment states, or 0 when it states none (MPI_Init then tells); null when no launcher started it.
  */
-export function launchedWorldSize(env: NodeJS.ProcessEnv = process.env): number | null {
+export function launchedWorldSize(env: Readonly<Record<string, string | undefined>> = process.env): number | null {
   const launched = env.OMPI_COMM_WORLD_SIZE !== undefined || env.PMIX_RANK !== undefined || env.PMI_RANK !== undefined;
   if (!launched) return null;
   const n = Number(env.OMPI_COMM_WORLD_SIZE ?? env.PMI_SIZE ?? env.SLURM_NTASKS);
