@@ -9,7 +9,7 @@ import {
   type PretrainingVocab,
 } from '../data/pretraining.js';
 import { readDatasetManifest, readShard, type PretrainingDatasetManifest } from '../data/shards.js';
-import type { SampledBatch, Sampler, SamplerPosition } from '../data/samplers.js';
+import { positionWithin, type SampledBatch, type Sampler, type SamplerPosition } from '../data/samplers.js';
 
 /** Mixes numbers into a 32-bit seed. */
 function mix(...xs: number[]): number {
@@ -82,13 +82,7 @@ export class PretrainingStream implements Sampler<PretrainingBatch> {
   /** Moves to (epoch, instances consumed in it); a fresh start is (0, 0). */
   seek(position: SamplerPosition): void {
     const { epoch, offset } = position;
-    if (
-      !Number.isInteger(epoch) ||
-      epoch < 0 ||
-      !Number.isInteger(offset) ||
-      offset < 0 ||
-      offset > this.instancesPerEpoch
-    )
+    if (!positionWithin(position, this.instancesPerEpoch))
       throw new RangeError(
         `${this.dir}: position (epoch ${epoch}, instance ${offset}) is outside the ${this.instancesPerEpoch} instances of an epoch`,
       );
