@@ -20,7 +20,7 @@ import type { OnnxHead } from '../src/export/onnx.js';
 import type { ModelDtype } from '../src/model/linear-dtype.js';
 import { getKernels, loadNativeAddon } from '../src/native/index.js';
 import { BertTokenizer } from '../src/tokenizer/index.js';
-import { BERT_BASE_CONFIG, forwardFlops, maxRssMiB, median } from './bert-base.js';
+import { BERT_BASE_CONFIG, forwardFlops, median } from './bert-base.js';
 import {
   bertRunner,
   childRss,
@@ -28,6 +28,7 @@ import {
   ortRunner,
   ortSession,
   parseShape,
+  rssChild,
   secondsSince,
   threads,
 } from './forward-peer.js';
@@ -79,16 +80,9 @@ function benchModel(dtype: ModelDtype, from?: BertModel): BertModel {
 async function child(): Promise<void> {
   const [B, T] = parseShape(values.shape!, 'bench/forward-dtype');
   const [kind, dtype] = values.child!.split(':') as [string, ModelDtype];
-  if (kind === 'bert') {
-    const run = bertRunner(benchModel(dtype), B, T);
-    run();
-    run();
-  } else {
-    const run = ortRunner(await ortSession(values.onnx!, false), B, T);
-    await run();
-    await run();
-  }
-  console.log(JSON.stringify({ rssMiB: maxRssMiB() }));
+  await rssChild(
+    kind === 'bert' ? bertRunner(benchModel(dtype), B, T) : ortRunner(await ortSession(values.onnx!, false), B, T),
+  );
 }
 
 interface Runtime {

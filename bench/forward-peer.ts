@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import type { BertModel } from '../src/model/bert.js';
-import { benchInputs } from './bert-base.js';
+import { benchInputs, maxRssMiB } from './bert-base.js';
 
 export const threads = availableParallelism();
 
@@ -67,6 +67,13 @@ export function childRss(script: string, bench: string, kind: string, shape: str
   );
   if (r.status !== 0) throw new Error(`${bench}: RSS child ${kind} ${shape} failed:\n${r.stderr}`);
   return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { rssMiB: number }).rssMiB;
+}
+
+/** The RSS child's body: a warm-up and one forward of one runtime at one shape, then its peak RSS as JSON. */
+export async function rssChild(run: () => Float32Array | Promise<Float32Array>): Promise<void> {
+  await run();
+  await run();
+  console.log(JSON.stringify({ rssMiB: maxRssMiB() }));
 }
 
 export const secondsSince = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;

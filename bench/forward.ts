@@ -10,8 +10,17 @@ import { parseArgs } from 'node:util';
 import { BertModel } from '../src/model/bert.js';
 import { exportBertOnnx } from '../src/export/onnx.js';
 import { getKernels } from '../src/native/index.js';
-import { BERT_BASE_CONFIG, forwardFlops, maxRssMiB, median, sgemmLimit } from './bert-base.js';
-import { bertRunner, childRss, ortRunner, ortSession, parseShape, secondsSince, threads } from './forward-peer.js';
+import { BERT_BASE_CONFIG, forwardFlops, median, sgemmLimit } from './bert-base.js';
+import {
+  bertRunner,
+  childRss,
+  ortRunner,
+  ortSession,
+  parseShape,
+  rssChild,
+  secondsSince,
+  threads,
+} from './forward-peer.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,16 +39,11 @@ const SCRIPT = fileURLToPath(import.meta.url);
 /** RSS child: one runtime, one shape, warm-up + one forward; prints its peak RSS. */
 async function child(): Promise<void> {
   const [B, T] = parseShape(values.shape!, 'bench/forward');
-  if (values.child === 'bert') {
-    const run = bertRunner(new BertModel(BERT_BASE_CONFIG, { seed: SEED, kernels: getKernels() }), B, T);
-    run();
-    run();
-  } else {
-    const run = ortRunner(await ortSession(values.onnx!, true), B, T);
-    await run();
-    await run();
-  }
-  console.log(JSON.stringify({ rssMiB: maxRssMiB() }));
+  await rssChild(
+    values.child === 'bert'
+      ? bertRunner(new BertModel(BERT_BASE_CONFIG, { seed: SEED, kernels: getKernels() }), B, T)
+      : ortRunner(await ortSession(values.onnx!, true), B, T),
+  );
 }
 
 async function main(): Promise<void> {
