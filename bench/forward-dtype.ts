@@ -8,7 +8,7 @@
 // --python: a Python with onnxruntime (default $BERT_BENCH_PYTHON or python3); without it ORT q8 rows are skipped.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -20,7 +20,18 @@ import type { OnnxHead } from '../src/export/onnx.js';
 import type { ModelDtype } from '../src/model/linear-dtype.js';
 import { getKernels, loadNativeAddon } from '../src/native/index.js';
 import { BertTokenizer } from '../src/tokenizer/index.js';
-import { BERT_BASE_CONFIG, benchInputs, forwardFlops, maxRssMiB, median } from './bert-base.js';
+import { BERT_BASE_CONFIG, forwardFlops, median } from './bert-base.js';
+import {
+  bertRunner,
+  childRss,
+  int64Tensor,
+  ortRunner,
+  ortSession,
+  parseShape,
+  rssChild,
+  secondsSince,
+  threads,
+} from './forward-peer.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,57 +47,13 @@ const { values } = parseArgs({
   },
 });
 const reps = Number(values.reps);
-const threads = availableParallelism();
 const SEED = 1;
-
-function parseShape(s: string): [number, number] {
-  const [b, t] = s.split('x').map(Number);
-  if (!(b! > 0 && t! > 0)) throw new Error(`bench/forward-dtype: shape ${s} is not BATCHxSEQ`);
-  return [b!, t!];
-}
+const SCRIPT = fileURLToPath(import.meta.url);
 
 /** The dtypes bert-ts runs here (bf16 only where the CPU has it). */
 function bertDtypes(): ModelDtype[] {
   const packed = getKernels().packedLinear;
   return (['fp32', 'q8', 'bf16'] as const).filter((d) => d === 'fp32' || packed?.unsupported(d) === null);
-}
-
-function bertRunner(model: BertModel, B: number, T: number): () => Float32Array {
-  const { ids, mask, types } = benchInputs(B, T);
-  const inputs = {
-    inputIds: { data: ids, shape: [B, T] },
-    attentionMask: { data: mask, shape: [B, T] },
-    tokenTypeIds: { data: types, shape: [B, T] },
-  };
-  return () => model.forward(inputs, { grad: false }).lastHiddenState.data;
-}
-
-const toInt64 = (a: Int32Array, shape: number[]) =>
-  new ort.Tensor(
-    'int64',
-    BigInt64Array.from(a, (v) => BigInt(v)),
-    shape,
-  );
-
-function ortRunner(session: ort.InferenceSession, B: number, T: number): () => Promise<Float32Array> {
-  const { ids, mask, types } = benchInputs(B, T);
-  const feeds = {
-    input_ids: toInt64(ids, [B, T]),
-    attention_mask: toInt64(mask, [B, T]),
-    token_type_ids: toInt64(types, [B, T]),
-  };
-  return async () => (await session.run(feeds)).last_hidden_state!.data as Float32Array;
-}
-
-/** ORT with threads = cores; `spin` false turns off its thread pool's busy-waiting (the fair peer on a busy machine). */
-function ortSession(path: string, spin: boolean): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(path, {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    ...(spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
-  });
 }
 
 /** onnxruntime.quantization.quantize_dynamic of `input` into `output`; the reason when it could not run. */
@@ -111,31 +78,12 @@ function benchModel(dtype: ModelDtype, from?: BertModel): BertModel {
 
 /** RSS child: one runtime, one shape, warm-up + one forward; prints its peak RSS. */
 async function child(): Promise<void> {
-  const [B, T] = parseShape(values.shape!);
+  const [B, T] = parseShape(values.shape!, 'bench/forward-dtype');
   const [kind, dtype] = values.child!.split(':') as [string, ModelDtype];
-  if (kind === 'bert') {
-    const run = bertRunner(benchModel(dtype), B, T);
-    run();
-    run();
-  } else {
-    const run = ortRunner(await ortSession(values.onnx!, false), B, T);
-    await run();
-    await run();
-  }
-  console.log(JSON.stringify({ rssMiB: maxRssMiB() }));
-}
-
-function childRss(kind: string, shape: string, onnx: string): number {
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', kind, '--shape', shape, '--onnx', onnx],
-    { encoding: 'utf8' },
+  await rssChild(
+    kind === 'bert' ? bertRunner(benchModel(dtype), B, T) : ortRunner(await ortSession(values.onnx!, false), B, T),
   );
-  if (r.status !== 0) throw new Error(`bench/forward-dtype: RSS child ${kind} ${shape} failed:\n${r.stderr}`);
-  return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { rssMiB: number }).rssMiB;
 }
-
-const secondsSince = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
 
 interface Runtime {
   name: string;
@@ -167,7 +115,7 @@ async function speed(dir: string): Promise<void> {
   }
   const rows = [];
   for (const shape of values.shapes!.split(',')) {
-    const [B, T] = parseShape(shape);
+    const [B, T] = parseShape(shape, 'bench/forward-dtype');
     const runtimes: Runtime[] = [
       ...[...models].map(([d, m]) => ({
         name: `bert-ts ${d}`,
@@ -201,7 +149,7 @@ async function speed(dir: string): Promise<void> {
         gflopsFp32Equivalent: flops / median(r.times) / 1e9,
         speedupVsBertFp32: bertFp32 / median(r.times),
         maxAbsDiffVsBertFp32: maxDiff(outputs.get(r.name)!),
-        peakRssMiB: values['no-rss'] ? null : childRss(r.rssKind, shape, r.onnx),
+        peakRssMiB: values['no-rss'] ? null : childRss(SCRIPT, 'bench/forward-dtype', r.rssKind, shape, r.onnx),
         samples: r.times,
       })),
     };
@@ -322,9 +270,9 @@ async function accuracy(dir: string, modelDir: string): Promise<void> {
     for (const { ids, masked } of batches) {
       const T = ids.length;
       const feeds = {
-        input_ids: toInt64(ids, [1, T]),
-        attention_mask: toInt64(new Int32Array(T).fill(1), [1, T]),
-        token_type_ids: toInt64(new Int32Array(T), [1, T]),
+        input_ids: int64Tensor(ids, [1, T]),
+        attention_mask: int64Tensor(new Int32Array(T).fill(1), [1, T]),
+        token_type_ids: int64Tensor(new Int32Array(T), [1, T]),
       };
       outs.push(logitsAt((await session.run(feeds)).logits!.data as Float32Array, masked, V));
     }

@@ -2,17 +2,25 @@
 // (exported with src/export/onnx.ts). Timings alternate the two runtimes rep by rep in one process, so that load from
 // other processes hits both alike; peak RSS is measured in a separate child process per runtime and shape.
 // Usage: node --import tsx bench/forward.ts [--reps 5] [--shapes 32x128,1x128] [--no-rss]
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import * as ort from 'onnxruntime-node';
 import { BertModel } from '../src/model/bert.js';
 import { exportBertOnnx } from '../src/export/onnx.js';
 import { getKernels } from '../src/native/index.js';
-import { BERT_BASE_CONFIG, benchInputs, forwardFlops, maxRssMiB, median, sgemmLimit } from './bert-base.js';
+import { BERT_BASE_CONFIG, forwardFlops, median, sgemmLimit } from './bert-base.js';
+import {
+  bertRunner,
+  childRss,
+  ortRunner,
+  ortSession,
+  parseShape,
+  rssChild,
+  secondsSince,
+  threads,
+} from './forward-peer.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,75 +33,18 @@ const { values } = parseArgs({
   },
 });
 const reps = Number(values.reps);
-const threads = availableParallelism();
 const SEED = 1;
-
-function parseShape(s: string): [number, number] {
-  const [b, t] = s.split('x').map(Number);
-  if (b === undefined || t === undefined || !(b > 0 && t > 0))
-    throw new Error(`bench/forward: shape ${s} is not BATCHxSEQ`);
-  return [b, t];
-}
-
-function bertRunner(model: BertModel, B: number, T: number): () => Float32Array {
-  const { ids, mask, types } = benchInputs(B, T);
-  const inputs = {
-    inputIds: { data: ids, shape: [B, T] },
-    attentionMask: { data: mask, shape: [B, T] },
-    tokenTypeIds: { data: types, shape: [B, T] },
-  };
-  return () => model.forward(inputs, { grad: false }).lastHiddenState.data;
-}
-
-function ortRunner(session: ort.InferenceSession, B: number, T: number): () => Promise<Float32Array> {
-  const { ids, mask, types } = benchInputs(B, T);
-  const big = (a: Int32Array) =>
-    new ort.Tensor(
-      'int64',
-      BigInt64Array.from(a, (v) => BigInt(v)),
-      [B, T],
-    );
-  const feeds = { input_ids: big(ids), attention_mask: big(mask), token_type_ids: big(types) };
-  return async () => (await session.run(feeds)).last_hidden_state!.data as Float32Array;
-}
-
-/** ORT with threads = cores; `spin` false turns off its thread pool's busy-waiting (the fair peer on a busy machine). */
-function ortSession(path: string, spin = true): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(path, {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    ...(spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
-  });
-}
+const SCRIPT = fileURLToPath(import.meta.url);
 
 /** RSS child: one runtime, one shape, warm-up + one forward; prints its peak RSS. */
 async function child(): Promise<void> {
-  const [B, T] = parseShape(values.shape!);
-  if (values.child === 'bert') {
-    const run = bertRunner(new BertModel(BERT_BASE_CONFIG, { seed: SEED, kernels: getKernels() }), B, T);
-    run();
-    run();
-  } else {
-    const run = ortRunner(await ortSession(values.onnx!), B, T);
-    await run();
-    await run();
-  }
-  console.log(JSON.stringify({ rssMiB: maxRssMiB() }));
-}
-
-function childRss(kind: string, shape: string, onnx: string): number {
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', kind, '--shape', shape, '--onnx', onnx],
-    { encoding: 'utf8' },
+  const [B, T] = parseShape(values.shape!, 'bench/forward');
+  await rssChild(
+    values.child === 'bert'
+      ? bertRunner(new BertModel(BERT_BASE_CONFIG, { seed: SEED, kernels: getKernels() }), B, T)
+      : ortRunner(await ortSession(values.onnx!, true), B, T),
   );
-  if (r.status !== 0) throw new Error(`bench/forward: RSS child ${kind} ${shape} failed:\n${r.stderr}`);
-  return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { rssMiB: number }).rssMiB;
 }
-
-const secondsSince = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bert-bench-'));
@@ -101,11 +52,11 @@ async function main(): Promise<void> {
     const model = new BertModel(BERT_BASE_CONFIG, { seed: SEED, kernels: getKernels() });
     const onnx = join(dir, 'model.onnx');
     writeFileSync(onnx, exportBertOnnx(BERT_BASE_CONFIG, model.parameters(), { head: 'base' }));
-    const session = await ortSession(onnx);
+    const session = await ortSession(onnx, true);
     const sessionNoSpin = await ortSession(onnx, false);
     const rows = [];
     for (const shape of values.shapes!.split(',')) {
-      const [B, T] = parseShape(shape);
+      const [B, T] = parseShape(shape, 'bench/forward');
       const bert = bertRunner(model, B, T),
         onnxRun = ortRunner(session, B, T),
         onnxNoSpin = ortRunner(sessionNoSpin, B, T);
@@ -159,8 +110,8 @@ async function main(): Promise<void> {
         maxAbsDiffVsOrt: maxDiff,
       };
       if (!values['no-rss']) {
-        row.bert.peakRssMiB = childRss('bert', shape, onnx);
-        row.ort.peakRssMiB = childRss('ort', shape, onnx);
+        row.bert.peakRssMiB = childRss(SCRIPT, 'bench/forward', 'bert', shape, onnx);
+        row.ort.peakRssMiB = childRss(SCRIPT, 'bench/forward', 'ort', shape, onnx);
         row.ortNoSpin.peakRssMiB = row.ort.peakRssMiB;
       }
       rows.push(row);

@@ -65,12 +65,7 @@ export async function createPretrainingData(o: CreatePretrainingDataOptions): Pr
   rmSync(join(o.outputDir, MANIFEST_FILE), { force: true });
 
   const shards: PretrainingDatasetManifest['shards'] = [];
-  let documents = 0;
-  let sentences = 0;
-  let tokens = 0;
-  let instances = 0;
-  let randomNext = 0;
-  let predictions = 0;
+  const counts = { documents: 0, sentences: 0, tokens: 0, instances: 0, randomNext: 0, predictions: 0 };
 
   const writeChunk = (docs: TokenizedDocument[]): void => {
     const index = shards.length;
@@ -88,17 +83,17 @@ export async function createPretrainingData(o: CreatePretrainingDataOptions): Pr
     try {
       for (const inst of made) {
         w.write(inst);
-        if (inst.isRandomNext) randomNext++;
-        predictions += inst.maskedPositions.length;
+        if (inst.isRandomNext) counts.randomNext++;
+        counts.predictions += inst.maskedPositions.length;
       }
     } catch (e) {
       w.abort();
       throw e;
     }
     const h = w.close();
-    instances += made.length;
+    counts.instances += made.length;
     shards.push({ file, instances: made.length, documents: docs.length, bytes: h.dataBytes + 64 });
-    o.onProgress?.({ documents, instances, shards: shards.length });
+    o.onProgress?.({ documents: counts.documents, instances: counts.instances, shards: shards.length });
   };
 
   let buffer: TokenizedDocument[] = [];
@@ -108,11 +103,11 @@ export async function createPretrainingData(o: CreatePretrainingDataOptions): Pr
       const ids = o.tokenizer.convertTokensToIds(o.tokenizer.tokenize(s));
       if (ids.length === 0) continue;
       sents.push(Int32Array.from(ids));
-      tokens += ids.length;
+      counts.tokens += ids.length;
     }
     if (sents.length === 0) continue;
-    sentences += sents.length;
-    documents++;
+    counts.sentences += sents.length;
+    counts.documents++;
     buffer.push(sents);
     // Wait for 1.5 chunks before writing one, so that the last chunk is never a lonely handful of documents.
     if (buffer.length >= perShard + (perShard >> 1)) {
@@ -120,9 +115,9 @@ export async function createPretrainingData(o: CreatePretrainingDataOptions): Pr
       buffer = buffer.slice(perShard);
     }
   }
-  if (documents < 2) {
+  if (counts.documents < 2) {
     throw new Error(
-      `create-pretraining-data: ${documents} document(s) with text in ${o.inputs.join(', ')}; next sentence prediction ` +
+      `create-pretraining-data: ${counts.documents} document(s) with text in ${o.inputs.join(', ')}; next sentence prediction ` +
         'needs at least 2 (plain text: separate documents with a blank line)',
     );
   }
@@ -149,12 +144,7 @@ export async function createPretrainingData(o: CreatePretrainingDataOptions): Pr
       mask: vocab.maskId,
     },
     inputs: [...o.inputs],
-    documents,
-    sentences,
-    tokens,
-    instances,
-    randomNext,
-    predictions,
+    ...counts,
     shards,
   };
   const path = join(o.outputDir, MANIFEST_FILE);

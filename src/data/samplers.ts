@@ -19,6 +19,12 @@ export interface SamplerPosition {
   offset: number;
 }
 
+/** Whether a position (from a training state, so untrusted) is whole numbers with 0 <= offset <= maxOffset. */
+export function positionWithin(position: SamplerPosition, maxOffset: number): boolean {
+  const { epoch, offset } = position;
+  return Number.isInteger(epoch) && epoch >= 0 && Number.isInteger(offset) && offset >= 0 && offset <= maxOffset;
+}
+
 /** One micro-batch and what it holds. */
 export interface SampledBatch<B> {
   batch: B;
@@ -172,13 +178,7 @@ export class EpochSampler<B> implements Sampler<B> {
 
   seek(position: SamplerPosition): void {
     const { epoch, offset } = position;
-    if (
-      !Number.isInteger(epoch) ||
-      epoch < 0 ||
-      !Number.isInteger(offset) ||
-      offset < 0 ||
-      offset >= this.batchesPerEpoch
-    )
+    if (!positionWithin(position, this.batchesPerEpoch - 1))
       throw new RangeError(
         `EpochSampler: position (epoch ${epoch}, batch ${offset}) is outside the ${this.batchesPerEpoch} batches of an epoch`,
       );

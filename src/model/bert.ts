@@ -453,6 +453,30 @@ function linearHeadLayout(c: BertConfig, onPooled: boolean, name: string, out: n
   };
 }
 
+/** A model whose head is one nn.Linear (linearHeadLayout): the classification heads share its loss and backward. */
+export abstract class BertLinearHeadModel extends BertPreTrainedModel<LinearHead> {
+  /** Arms backward(): d(logits) in the head's dLogits flows into the pooled or the sequence output. */
+  protected armHeadBackward(onPooled: boolean): void {
+    this.pending = onPooled
+      ? () => this.backbone.backward(null, this.head.backward())
+      : () => this.backbone.backward(this.head.backward(), null);
+  }
+
+  /** Cross-entropy of integer labels (-100 ignored) over `rows` rows of `classes` logits; arms backward. */
+  protected crossEntropyHeadLoss(
+    labels: ArrayInput,
+    logits: Float32Array,
+    rows: number,
+    classes: number,
+    onPooled: boolean,
+  ): number {
+    const ids = this.intLabels(labels, 'labels', rows);
+    const loss = crossEntropyLoss(this.kernels, logits, ids, rows, classes, -100, this.head.dLogits);
+    this.armHeadBackward(onPooled);
+    return loss;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 
 /** The bare encoder (HF BertModel): last hidden state and pooler output. Parameter names have no `bert.` prefix. */
@@ -647,7 +671,7 @@ export class BertForMaskedLM extends BertPreTrainedModel<LMHead> {
 }
 
 /** BertForNextSentencePrediction: linear layer on the pooled output; label 0 = B follows A. */
-export class BertForNextSentencePrediction extends BertPreTrainedModel<LinearHead> {
+export class BertForNextSentencePrediction extends BertLinearHeadModel {
   readonly architecture = 'BertForNextSentencePrediction';
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
@@ -664,12 +688,8 @@ export class BertForNextSentencePrediction extends BertPreTrainedModel<LinearHea
     const B = batch.B;
     const logits = this.head.forward(this.backbone.pooledOutput, B, null);
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, 2]) };
-    const labelsInput = inputs.labels ?? inputs.nextSentenceLabel;
-    if (labelsInput !== undefined) {
-      const labels = this.intLabels(labelsInput, 'labels', B);
-      out.loss = crossEntropyLoss(this.kernels, logits, labels, B, 2, -100, this.head.dLogits);
-      this.pending = () => this.backbone.backward(null, this.head.backward());
-    }
+    const labels = inputs.labels ?? inputs.nextSentenceLabel;
+    if (labels !== undefined) out.loss = this.crossEntropyHeadLoss(labels, logits, B, 2, true);
     return out;
   }
 }
@@ -679,7 +699,7 @@ export class BertForNextSentencePrediction extends BertPreTrainedModel<LinearHea
  * inferred as HF does when unset: 1 label → regression (MSE), labels shaped [batch, numLabels] → multi-label
  * (BCE with logits), integer labels [batch] → single-label (cross-entropy).
  */
-export class BertForSequenceClassification extends BertPreTrainedModel<LinearHead> {
+export class BertForSequenceClassification extends BertLinearHeadModel {
   readonly architecture = 'BertForSequenceClassification';
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
@@ -714,8 +734,7 @@ export class BertForSequenceClassification extends BertPreTrainedModel<LinearHea
         this.config.problemType = problem;
       }
       if (problem === 'single_label_classification') {
-        const l = this.intLabels(inputs.labels, 'labels', B);
-        out.loss = crossEntropyLoss(this.kernels, logits, l, B, L, -100, this.head.dLogits);
+        out.loss = this.crossEntropyHeadLoss(inputs.labels, logits, B, L, true);
       } else {
         if (labels.data.length !== B * L)
           throw new InputError(
@@ -727,15 +746,15 @@ export class BertForSequenceClassification extends BertPreTrainedModel<LinearHea
           problem === 'regression'
             ? mseLoss(logits, y, B * L, this.head.dLogits)
             : bceWithLogitsLoss(logits, y, B * L, this.head.dLogits);
+        this.armHeadBackward(true);
       }
-      this.pending = () => this.backbone.backward(null, this.head.backward());
     }
     return out;
   }
 }
 
 /** BertForTokenClassification: dropout + linear on every token; cross-entropy over labels != -100. */
-export class BertForTokenClassification extends BertPreTrainedModel<LinearHead> {
+export class BertForTokenClassification extends BertLinearHeadModel {
   readonly architecture = 'BertForTokenClassification';
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
@@ -754,11 +773,7 @@ export class BertForTokenClassification extends BertPreTrainedModel<LinearHead> 
       L = this.config.numLabels;
     const logits = this.head.forward(this.backbone.sequenceOutput, N, this.classifierDropout(step));
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, T, L]) };
-    if (inputs.labels !== undefined) {
-      const labels = this.intLabels(inputs.labels, 'labels', N);
-      out.loss = crossEntropyLoss(this.kernels, logits, labels, N, L, -100, this.head.dLogits);
-      this.pending = () => this.backbone.backward(this.head.backward(), null);
-    }
+    if (inputs.labels !== undefined) out.loss = this.crossEntropyHeadLoss(inputs.labels, logits, N, L, false);
     return out;
   }
 }
@@ -767,7 +782,7 @@ export class BertForTokenClassification extends BertPreTrainedModel<LinearHead> 
  * BertForQuestionAnswering: qa_outputs gives start and end logits per token. Loss as HF: positions clamped to
  * [0, seq], a clamped position equal to seq is ignored, loss = (start CE + end CE) / 2.
  */
-export class BertForQuestionAnswering extends BertPreTrainedModel<LinearHead> {
+export class BertForQuestionAnswering extends BertLinearHeadModel {
   readonly architecture = 'BertForQuestionAnswering';
   private dStart = new Float32Array(0);
   private dEnd = new Float32Array(0);
@@ -811,14 +826,14 @@ export class BertForQuestionAnswering extends BertPreTrainedModel<LinearHead> {
         this.head.dLogits[2 * i] = this.dStart[i]!;
         this.head.dLogits[2 * i + 1] = this.dEnd[i]!;
       }
-      this.pending = () => this.backbone.backward(this.head.backward(), null);
+      this.armHeadBackward(false);
     }
     return out;
   }
 }
 
 /** BertForMultipleChoice: inputs [batch, choices, seq]; one score per choice from the pooled output. */
-export class BertForMultipleChoice extends BertPreTrainedModel<LinearHead> {
+export class BertForMultipleChoice extends BertLinearHeadModel {
   readonly architecture = 'BertForMultipleChoice';
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
@@ -835,11 +850,7 @@ export class BertForMultipleChoice extends BertPreTrainedModel<LinearHead> {
     const [B, C] = lead as [number, number];
     const logits = this.head.forward(this.backbone.pooledOutput, B * C, this.classifierDropout(step));
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, C]) };
-    if (inputs.labels !== undefined) {
-      const labels = this.intLabels(inputs.labels, 'labels', B);
-      out.loss = crossEntropyLoss(this.kernels, logits, labels, B, C, -100, this.head.dLogits);
-      this.pending = () => this.backbone.backward(null, this.head.backward());
-    }
+    if (inputs.labels !== undefined) out.loss = this.crossEntropyHeadLoss(inputs.labels, logits, B, C, true);
     return out;
   }
 }

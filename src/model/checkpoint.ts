@@ -74,6 +74,23 @@ export function readWeights(
   );
 }
 
+/**
+ * The tensors of one safetensors file by name as float32: a training state's weights (model, best) and optimizer
+ * moments, which the Trainer writes in F32 (float dtypes read as float32); an integer tensor is refused, not misread.
+ */
+export function readFloat32Tensors(path: string): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const [name, t] of readSafetensors(path).tensors) {
+    if (!(t.data instanceof Float32Array))
+      throw new CheckpointFormatError(
+        path,
+        `tensor "${name}" is ${t.dtype}; a training state holds float tensors (F32) only`,
+      );
+    out.set(name, t.data);
+  }
+  return out;
+}
+
 /** How many values fromPretrained may initialise beyond those the checkpoint holds: 2^24 (64 MiB), or the checkpoint's own size. */
 export const MAX_NEW_VALUES = 2 ** 24;
 

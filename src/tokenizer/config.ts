@@ -204,6 +204,19 @@ class FolderReads {
 
 const SUPPORTED = 'bert-ts reads WordPiece, BPE and Unigram tokenizers';
 
+/** A tokenizer.json's model.vocab (token → id) in id order (JavaScript objects list integer-like keys such as "0" first). */
+export function readVocabObject(r: Reader, model: JsonObject): Map<string, number> {
+  const vocabObj = r.object(model['vocab'], 'model.vocab');
+  const entries: [string, number][] = [];
+  for (const key of Object.keys(vocabObj)) {
+    const id = vocabObj[key];
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0)
+      throw r.error(`model.vocab[${JSON.stringify(key)}]`, `expected a non-negative integer id, got ${describe(id)}`);
+    entries.push([key, id]);
+  }
+  return new Map(entries.sort((a, b) => a[1] - b[1]));
+}
+
 /** Parses a tokenizer.json document (already read) into a spec. */
 export function parseTokenizerJson(doc: Json, file: string): TokenizerSpec {
   const r = new Reader(file);
@@ -218,16 +231,7 @@ export function parseTokenizerJson(doc: Json, file: string): TokenizerSpec {
     const kind = typeof modelType === 'string' ? `"${modelType}"` : describe(modelType);
     throw r.error('model.type', `${kind} is not supported: ${SUPPORTED} (model.type "WordPiece", "BPE" or "Unigram")`);
   }
-  const vocabObj = r.object(model['vocab'], 'model.vocab');
-  const entries: [string, number][] = [];
-  for (const key of Object.keys(vocabObj)) {
-    const id = vocabObj[key];
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0)
-      throw r.error(`model.vocab[${JSON.stringify(key)}]`, `expected a non-negative integer id, got ${describe(id)}`);
-    entries.push([key, id]);
-  }
-  // In id order (JavaScript objects list integer-like keys such as "0" first).
-  const vocab = new Map(entries.sort((a, b) => a[1] - b[1]));
+  const vocab = readVocabObject(r, model);
   const unkToken = r.string(model, 'unk_token', 'model', '[UNK]');
   const continuingSubwordPrefix = r.string(model, 'continuing_subword_prefix', 'model', '##');
   const maxInputCharsPerWord = r.int(model, 'max_input_chars_per_word', 'model', 100);

@@ -1,7 +1,7 @@
 // BPE and Unigram tokenizer.json files: their components read by name (an unsupported one is an error naming it),
 // and the normalize -> pre-tokenize -> model pipeline of one text segment, plus their decoders.
 import { Bpe } from './bpe.js';
-import { describe, Reader, type Json, type JsonObject, type TemplateSpec } from './config.js';
+import { describe, readVocabObject, Reader, type Json, type JsonObject, type TemplateSpec } from './config.js';
 import { TokenizerError } from './errors.js';
 import {
   CodePoints,
@@ -278,15 +278,7 @@ export function parsePipeline(
   let unkToken: string | null = null;
   let m: Bpe | Unigram;
   if (modelType === 'BPE') {
-    const vocabObj = r.object(model['vocab'], 'model.vocab');
-    const entries: [string, number][] = [];
-    for (const key of Object.keys(vocabObj)) {
-      const id = vocabObj[key];
-      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0)
-        throw r.error(`model.vocab[${JSON.stringify(key)}]`, `expected a non-negative integer id, got ${describe(id)}`);
-      entries.push([key, id]);
-    }
-    for (const [k, id] of entries.sort((a, b) => a[1] - b[1])) vocab.set(k, id);
+    for (const [k, id] of readVocabObject(r, model)) vocab.set(k, id);
     const mergesJson = model['merges'];
     if (!Array.isArray(mergesJson)) throw r.error('model.merges', `expected an array, got ${describe(mergesJson)}`);
     const merges = mergesJson.map((x, i): [string, string] => {

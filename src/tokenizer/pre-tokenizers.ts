@@ -1,6 +1,6 @@
 // The ByteLevel (GPT-2 regex split, bytes as characters) and Metaspace (spaces as "▁") pre-tokenizers of HF
 // tokenizers, over aligned code points; each pre-token is handed to a model as a range of a CodePoints buffer.
-import { CodePoints, prependTo } from './normalizers.js';
+import { CodePoints, isRustWhitespace, prependTo } from './normalizers.js';
 
 /** Receives one pre-token: buf[from, to). Returns true to stop (truncation reached its limit). */
 export type WordSink = (buf: CodePoints, from: number, to: number) => boolean;
@@ -38,28 +38,12 @@ const classes = new Uint8Array(0x110000);
 const RE_LETTER = /\p{L}/u;
 const RE_NUMBER = /\p{N}/u;
 
-function isRegexSpace(c: number): boolean {
-  // Oniguruma's \s in HF's regex: the White_Space property (U+0085 in, U+FEFF out, unlike JavaScript's \s).
-  return (
-    (c >= 9 && c <= 13) ||
-    c === 32 ||
-    c === 0x85 ||
-    c === 0xa0 ||
-    c === 0x1680 ||
-    (c >= 0x2000 && c <= 0x200a) ||
-    c === 0x2028 ||
-    c === 0x2029 ||
-    c === 0x202f ||
-    c === 0x205f ||
-    c === 0x3000
-  );
-}
-
 function classOf(c: number): number {
   const k = classes[c]!;
   if (k !== K_UNKNOWN) return k;
   let r: number;
-  if (isRegexSpace(c)) r = K_SPACE;
+  // Oniguruma's \s in HF's regex is the White_Space property (U+0085 in, U+FEFF out, unlike JavaScript's \s).
+  if (isRustWhitespace(c)) r = K_SPACE;
   else if (c >= 0xd800 && c <= 0xdfff) r = K_OTHER;
   else {
     const s = String.fromCodePoint(c);

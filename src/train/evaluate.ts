@@ -72,6 +72,8 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   const kernels = o.kernels ?? getKernels();
   const batchSize = o.batchSize ?? 32;
   const seed = o.seed ?? 42;
+  // A seeded subset when `samples` is set, else every example.
+  const sampled = <T>(ex: T[]): T[] => (o.samples === undefined ? ex : sampleSubset(ex, o.samples, seed));
   const t0 = performance.now();
   const timed = (metrics: Record<string, unknown>, examples: number): Record<string, unknown> => {
     const seconds = (performance.now() - t0) / 1000;
@@ -119,15 +121,16 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
 
   if (task === 'text-classification') {
     const problemType: ProblemType = config.problemType ?? 'single_label_classification';
-    let ex = await readTextClassification(o.data, {
-      textColumn: o.textColumn,
-      textPairColumn: o.textPairColumn,
-      labelColumn: o.labelColumn,
-      label2id: genericLabels(config) ? undefined : label2id,
-      numLabels: config.numLabels,
-      problemType,
-    });
-    if (o.samples !== undefined) ex = sampleSubset(ex, o.samples, seed);
+    const ex = sampled(
+      await readTextClassification(o.data, {
+        textColumn: o.textColumn,
+        textPairColumn: o.textPairColumn,
+        labelColumn: o.labelColumn,
+        label2id: genericLabels(config) ? undefined : label2id,
+        numLabels: config.numLabels,
+        problemType,
+      }),
+    );
     const enc = encodeTextExamples(tok, ex, maxLength);
     const model = await BertForSequenceClassification.fromPretrained(o.model, { kernels, warn });
     const ev = evaluateSequenceClassification(
@@ -153,8 +156,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
       id2label: { ...id2label },
     };
   }
-  let ex = await readConllJsonl(o.data, { label2id, numLabels: config.numLabels });
-  if (o.samples !== undefined) ex = sampleSubset(ex, o.samples, seed);
+  const ex = sampled(await readConllJsonl(o.data, { label2id, numLabels: config.numLabels }));
   const enc = encodeTokenExamples(tok, ex, maxLength);
   const model = await BertForTokenClassification.fromPretrained(o.model, { kernels, warn });
   const ev = evaluateTokenClassification(

@@ -56,30 +56,25 @@ export function evaluatePretraining(
   batchSize: number,
   padId: number,
 ): PretrainEvaluation {
-  let mlmLossSum = 0;
-  let mlmCorrect = 0;
-  let mlmCount = 0;
-  let nspLossSum = 0;
-  let nspCorrect = 0;
-  let nspCount = 0;
+  const sum = { mlmLoss: 0, mlmCorrect: 0, mlmCount: 0, nspLoss: 0, nspCorrect: 0, nspCount: 0 };
   let randomNext = 0;
   for (const x of instances) if (x.isRandomNext) randomNext++;
   for (let i = 0; i < instances.length; i += batchSize) {
     const batch = collatePretraining(instances.slice(i, i + batchSize), padId);
     const o = pretrainingForward(model, batch, { train: false });
-    mlmLossSum += o.mlmLoss * o.mlmCount;
-    mlmCorrect += o.mlmCorrect;
-    mlmCount += o.mlmCount;
-    nspLossSum += o.nspLoss * o.nspCount;
-    nspCorrect += o.nspCorrect;
-    nspCount += o.nspCount;
+    sum.mlmLoss += o.mlmLoss * o.mlmCount;
+    sum.mlmCorrect += o.mlmCorrect;
+    sum.mlmCount += o.mlmCount;
+    sum.nspLoss += o.nspLoss * o.nspCount;
+    sum.nspCorrect += o.nspCorrect;
+    sum.nspCount += o.nspCount;
   }
   return {
-    mlm_loss: mlmLossSum / mlmCount,
-    mlm_accuracy: mlmCorrect / mlmCount,
-    nsp_loss: nspLossSum / nspCount,
-    nsp_accuracy: nspCorrect / nspCount,
-    nsp_random_fraction: randomNext / nspCount,
-    instances: nspCount,
+    mlm_loss: sum.mlmLoss / sum.mlmCount,
+    mlm_accuracy: sum.mlmCorrect / sum.mlmCount,
+    nsp_loss: sum.nspLoss / sum.nspCount,
+    nsp_accuracy: sum.nspCorrect / sum.nspCount,
+    nsp_random_fraction: randomNext / sum.nspCount,
+    instances: sum.nspCount,
   };
 }

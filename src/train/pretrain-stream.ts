@@ -10,6 +10,7 @@ import {
 } from '../data/pretraining.js';
 import { readDatasetManifest, readShard, type PretrainingDatasetManifest } from '../data/shards.js';
 import {
+  positionWithin,
   shareRange,
   type SampledBatch,
   type SampledShare,
@@ -88,13 +89,7 @@ export class PretrainingStream implements Sampler<PretrainingBatch> {
   /** Moves to (epoch, instances consumed in it); a fresh start is (0, 0). */
   seek(position: SamplerPosition): void {
     const { epoch, offset } = position;
-    if (
-      !Number.isInteger(epoch) ||
-      epoch < 0 ||
-      !Number.isInteger(offset) ||
-      offset < 0 ||
-      offset > this.instancesPerEpoch
-    )
+    if (!positionWithin(position, this.instancesPerEpoch))
       throw new RangeError(
         `${this.dir}: position (epoch ${epoch}, instance ${offset}) is outside the ${this.instancesPerEpoch} instances of an epoch`,
       );

@@ -131,12 +131,8 @@ export function trainingCurveSvg(
   evals: readonly EvalRecord[],
   title = 'training curve',
 ): string {
-  const W = 800;
-  const H = 420;
-  const L = 60;
-  const R = 60;
-  const T = 40;
-  const B = 50;
+  // Width and height, then the left, right, top and bottom margins around the plot.
+  const [W, H, L, R, T, B] = [800, 420, 60, 60, 40, 50];
   const pw = W - L - R;
   const ph = H - T - B;
   const finite = steps.filter((s) => Number.isFinite(s.loss));

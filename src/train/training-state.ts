@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensors, writeSafetensors, type WritableTensor } from '../io/safetensors.js';
+import { writeSafetensors, type WritableTensor } from '../io/safetensors.js';
+import { readFloat32Tensors } from '../model/checkpoint.js';
 import { readJsonFile, writeFileAtomic } from '../io/files.js';
 import type { SamplerPosition } from '../data/samplers.js';
 
@@ -167,18 +168,11 @@ export function loadTrainingState(
       `${dir}: cannot resume with different settings (${d}); use the original settings or a fresh output folder`,
     );
   }
-  const model = readSafetensors(join(dir, 'model.safetensors'));
-  const params = new Map<string, Float32Array>();
-  for (const [k, t] of model.tensors) params.set(k, t.data as Float32Array);
-  const opt = readSafetensors(join(dir, 'optimizer.safetensors'));
-  const m = opt.tensors.get('exp_avg')?.data;
-  const v = opt.tensors.get('exp_avg_sq')?.data;
-  if (!(m instanceof Float32Array) || !(v instanceof Float32Array))
-    throw new Error(`${dir}/optimizer.safetensors: missing exp_avg / exp_avg_sq`);
-  let best: Map<string, Float32Array> | null = null;
-  if (existsSync(join(dir, 'best.safetensors'))) {
-    best = new Map();
-    for (const [k, t] of readSafetensors(join(dir, 'best.safetensors')).tensors) best.set(k, t.data as Float32Array);
-  }
+  const params = readFloat32Tensors(join(dir, 'model.safetensors'));
+  const opt = readFloat32Tensors(join(dir, 'optimizer.safetensors'));
+  const m = opt.get('exp_avg');
+  const v = opt.get('exp_avg_sq');
+  if (!m || !v) throw new Error(`${dir}/optimizer.safetensors: missing exp_avg / exp_avg_sq`);
+  const best = existsSync(join(dir, 'best.safetensors')) ? readFloat32Tensors(join(dir, 'best.safetensors')) : null;
   return { dir, params, m, v, state, best };
 }

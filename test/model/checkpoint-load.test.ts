@@ -2,9 +2,12 @@
 // declares ignorable (HF's _keys_to_ignore_on_load_*) left out of the warnings.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { readSafetensors, CheckpointFormatError } from '../../src/io/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readSafetensors, CheckpointFormatError, writeSafetensors } from '../../src/io/index.js';
 import { BertForSequenceClassification, BertForTokenClassification } from '../../src/model/bert.js';
-import { loadWarnings } from '../../src/model/checkpoint.js';
+import { loadWarnings, readFloat32Tensors } from '../../src/model/checkpoint.js';
 
 const FIXTURES = '../shared/fixtures/hf-tiny';
 const SEQ3 = `${FIXTURES}/seq_cls3`;
@@ -84,5 +87,24 @@ describe('fromPretrained load report', () => {
       /^Some weights of the model checkpoint at dir were not used when initializing BertModel: \[b\]/,
     );
     assert.match(w[1]!, /^Some weights of BertModel were not initialized from the model checkpoint at dir .*\[a\]/);
+  });
+});
+
+describe('readFloat32Tensors (training-state weights)', () => {
+  it('reads F32 tensors by name and refuses an integer tensor with the file and the name', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bert-ts-f32-'));
+    try {
+      const ok = join(dir, 'ok.safetensors');
+      writeSafetensors(ok, new Map([['w', { dtype: 'F32', shape: [2], data: Float32Array.from([1.5, -2]) }]]));
+      assert.deepEqual([...readFloat32Tensors(ok)], [['w', Float32Array.from([1.5, -2])]]);
+      const bad = join(dir, 'bad.safetensors');
+      writeSafetensors(bad, new Map([['step', { dtype: 'I32', shape: [1], data: Int32Array.from([3]) }]]));
+      assert.throws(
+        () => readFloat32Tensors(bad),
+        (e: unknown) => e instanceof CheckpointFormatError && e.file === bad && /"step" is I32/.test(e.problem),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

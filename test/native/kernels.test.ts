@@ -5,44 +5,17 @@ import { jsKernels } from '../../src/tensor/js-kernels.js';
 import { dropoutHash } from '../../src/tensor/kernels.js';
 import type { Activation, DropoutSpec, Kernels } from '../../src/tensor/kernels.js';
 import { loadNativeAddon, nativeLoadError, tryNativeKernels } from '../../src/native/index.js';
+import { assertClose as assertCloseTo, lcgRandom } from './helpers.js';
 
 const addon = loadNativeAddon();
 const nk: Kernels | null = tryNativeKernels();
 const skip = addon ? false : `SKIPPED: native addon not built (${nativeLoadError()})`;
 if (skip) process.stderr.write(`test/native/kernels.test.ts: ${skip}\n`);
 
-let seed = 12345;
-function rand(): number {
-  seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-  return seed / 4294967296;
-}
-function randomArray(n: number, lo = -1, hi = 1): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * rand();
-  return a;
-}
-
-/** |a - b| <= tol * (1 + |b|) everywhere, reporting the worst element. */
-function assertClose(actual: Float32Array, expected: Float32Array, tol: number, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let worst = -1,
-    worstErr = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const got = actual[i]!,
-      want = expected[i]!;
-    if (Number.isNaN(want) && Number.isNaN(got)) continue; // untouched padding stays NaN in both
-    const err = Math.abs(got - want) / (1 + Math.abs(want));
-    if (!(err <= worstErr)) {
-      worstErr = err;
-      worst = i;
-    }
-  }
-  if (worst >= 0 && !(worstErr <= tol)) {
-    assert.fail(
-      `${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (rel err ${worstErr} > ${tol})`,
-    );
-  }
-}
+const { rand, randomArray } = lcgRandom(12345);
+/** Untouched padding stays NaN in both outputs: NaN against NaN passes here. */
+const assertClose = (actual: Float32Array, expected: Float32Array, tol: number, what: string): void =>
+  assertCloseTo(actual, expected, tol, what, true);
 
 function native(): Kernels {
   assert.ok(nk, 'native kernels');

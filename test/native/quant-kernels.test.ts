@@ -18,6 +18,7 @@ import {
   quantizeWeightsPerChannel,
   toBf16,
 } from '../../src/tensor/quant-kernels.js';
+import { assertClose, lcgRandom } from './helpers.js';
 
 const addon = loadNativeAddon();
 const nk: Kernels | null = tryNativeKernels();
@@ -30,34 +31,7 @@ const skip = !addon
 if (skip) process.stderr.write(`test/native/quant-kernels.test.ts: ${skip}\n`);
 const skipBf16 = skip || (support?.bf16 ? `SKIPPED: ${support.bf16}` : false);
 
-let seed = 4242;
-function rand(): number {
-  seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-  return seed / 4294967296;
-}
-function randomArray(n: number, lo = -1, hi = 1): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * rand();
-  return a;
-}
-
-/** |a - b| <= tol * (1 + |b|) everywhere, reporting the worst element (NaN anywhere fails). */
-function assertClose(actual: Float32Array, expected: Float32Array, tol: number, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let worst = -1,
-    worstErr = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i]! - expected[i]!) / (1 + Math.abs(expected[i]!));
-    if (!(err <= worstErr)) {
-      worstErr = err;
-      worst = i;
-    }
-  }
-  if (worst >= 0 && !(worstErr <= tol))
-    assert.fail(
-      `${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (rel err ${worstErr} > ${tol})`,
-    );
-}
+const { randomArray } = lcgRandom(4242);
 
 function packedKernels(): PackedLinearKernels {
   assert.ok(nk?.packedLinear, 'native packed linear kernels');

@@ -204,40 +204,39 @@ test('masking statistics: 15% of tokens (Python rounding), 80/10/10, never [CLS]
     { maxSeqLength: 128, dupeFactor: 4, masking: { maxPredictions: 15 } },
     new Rng(5),
   );
-  let preds = 0;
-  let maskTok = 0;
-  let same = 0;
-  let randomTok = 0;
-  let capped = 0;
-  let candidates = 0;
+  // Predictions; of them [MASK], unchanged and random tokens; instances capped at 15; tokens that could be chosen.
+  const count = { preds: 0, maskTok: 0, same: 0, randomTok: 0, capped: 0, candidates: 0 };
   for (const inst of masked) {
     checkStructure(inst, vocab.clsId, vocab.sepId, 128);
-    const n = inst.inputIds.length;
-    const expected = Math.min(15, Math.max(1, roundHalfEven(n * 0.15)));
-    assert.equal(inst.maskedPositions.length, expected, `length ${n}`);
-    if (expected === 15 && roundHalfEven(n * 0.15) > 15) capped++;
-    candidates += n - 3;
+    const len = inst.inputIds.length;
+    const expected = Math.min(15, Math.max(1, roundHalfEven(len * 0.15)));
+    assert.equal(inst.maskedPositions.length, expected, `length ${len}`);
+    if (expected === 15 && roundHalfEven(len * 0.15) > 15) count.capped++;
+    count.candidates += len - 3;
     for (let k = 0; k < inst.maskedPositions.length; k++) {
       const p = inst.maskedPositions[k]!;
       if (k > 0) assert.ok(p > inst.maskedPositions[k - 1]!, 'ascending positions');
-      assert.ok(p > 0 && p !== inst.segmentALength - 1 && p !== n - 1, 'never [CLS]/[SEP]');
+      assert.ok(p > 0 && p !== inst.segmentALength - 1 && p !== len - 1, 'never [CLS]/[SEP]');
       const label = inst.maskedLabels[k]!;
       assert.ok(corpus.origin.has(label), 'label is the original token');
       const t = inst.inputIds[p]!;
-      if (t === vocab.maskId) maskTok++;
-      else if (t === label) same++;
-      else randomTok++;
-      preds++;
+      if (t === vocab.maskId) count.maskTok++;
+      else if (t === label) count.same++;
+      else count.randomTok++;
+      count.preds++;
     }
   }
-  assert.ok(capped > 0, 'some instances hit max_predictions');
-  const sd = (p: number): number => 4 * Math.sqrt((p * (1 - p)) / preds);
-  assert.ok(Math.abs(maskTok / preds - 0.8) < sd(0.8), `[MASK] ${maskTok / preds}`);
+  assert.ok(count.capped > 0, 'some instances hit max_predictions');
+  const sd = (p: number): number => 4 * Math.sqrt((p * (1 - p)) / count.preds);
+  assert.ok(Math.abs(count.maskTok / count.preds - 0.8) < sd(0.8), `[MASK] ${count.maskTok / count.preds}`);
   // The random token equals the original with probability 1/|randomIds| (tiny here).
-  assert.ok(Math.abs(same / preds - 0.1) < sd(0.1), `unchanged ${same / preds}`);
-  assert.ok(Math.abs(randomTok / preds - 0.1) < sd(0.1), `random ${randomTok / preds}`);
+  assert.ok(Math.abs(count.same / count.preds - 0.1) < sd(0.1), `unchanged ${count.same / count.preds}`);
+  assert.ok(Math.abs(count.randomTok / count.preds - 0.1) < sd(0.1), `random ${count.randomTok / count.preds}`);
   // 15% of all tokens ([CLS]/[SEP] included, as the script counts), capped at 15 for the full-length ones.
-  assert.ok(preds / candidates > 0.115 && preds / candidates < 0.16, `predicted share ${preds / candidates}`);
+  assert.ok(
+    count.preds / count.candidates > 0.115 && count.preds / count.candidates < 0.16,
+    `predicted share ${count.preds / count.candidates}`,
+  );
 });
 
 test('masking picks positions uniformly (every position of a fixed sequence about equally often)', () => {

@@ -147,6 +147,22 @@ const base = {
 /** Epochs of seeded batches of `batchSize` (8 unless said). */
 const batches = (data: IndexedDataset<BertInputs>, batchSize = 8) => new EpochSampler(data, { batchSize, seed: 3 });
 
+/** Mean training loss of the first and of the last `k` steps. */
+function lossEnds(p: ProgressReporter, k: number): { first: number; last: number } {
+  const mean = (steps: readonly { loss: number }[]): number => steps.reduce((s, x) => s + x.loss, 0) / k;
+  return { first: mean(p.steps.slice(0, k)), last: mean(p.steps.slice(-k)) };
+}
+
+/** Trains 10 epochs with the base options; the mean losses of the first and of the last 4 steps. */
+async function lossEndsOfTenEpochs(
+  model: BertHeadModel,
+  data: IndexedDataset<BertInputs>,
+): Promise<{ first: number; last: number }> {
+  const p = quiet();
+  await new Trainer(bertTrainerModel(model), batches(data), { ...base, epochs: 10, progress: p }).train();
+  return lossEnds(p, 4);
+}
+
 test('sequence classification: loss goes down, accuracy rises, dropout on in training', async () => {
   const model = await BertForSequenceClassification.fromPretrained(join(FIX, 'seq_cls3'), opts);
   const train = seqExamples(96, 1);
@@ -174,8 +190,7 @@ test('sequence classification: loss goes down, accuracy rises, dropout on in tra
         'single_label_classification',
       ).metrics,
   }).train();
-  const first = p.steps.slice(0, 6).reduce((s, x) => s + x.loss, 0) / 6;
-  const last = p.steps.slice(-6).reduce((s, x) => s + x.loss, 0) / 6;
+  const { first, last } = lossEnds(p, 6);
   assert.ok(last < 0.5 * first, `training loss ${first} -> ${last}`);
   assert.ok(r.bestMetric! > before['accuracy']! + 0.3, `accuracy ${before['accuracy']} -> ${r.bestMetric}`);
   // Dropout on in training: the same batch gives different losses under different step seeds; eval is deterministic.
@@ -202,14 +217,7 @@ test('question answering trains on synthetic spans (answer = the span between ma
       endPosition: 3 + s,
     };
   });
-  const p = quiet();
-  await new Trainer(bertTrainerModel(model), batches(encodedDataset(ex, 'qa', 0)), {
-    ...base,
-    epochs: 10,
-    progress: p,
-  }).train();
-  const first = p.steps.slice(0, 4).reduce((s, x) => s + x.loss, 0) / 4;
-  const last = p.steps.slice(-4).reduce((s, x) => s + x.loss, 0) / 4;
+  const { first, last } = await lossEndsOfTenEpochs(model, encodedDataset(ex, 'qa', 0));
   assert.ok(last < 0.6 * first, `QA loss ${first} -> ${last}`);
 });
 
@@ -225,14 +233,7 @@ test('multiple choice trains on synthetic data (right choice carries the marker)
     });
     return { choices, label };
   });
-  const p = quiet();
-  await new Trainer(bertTrainerModel(model), batches(choicesDataset(ex, 0)), {
-    ...base,
-    epochs: 10,
-    progress: p,
-  }).train();
-  const first = p.steps.slice(0, 4).reduce((s, x) => s + x.loss, 0) / 4;
-  const last = p.steps.slice(-4).reduce((s, x) => s + x.loss, 0) / 4;
+  const { first, last } = await lossEndsOfTenEpochs(model, choicesDataset(ex, 0));
   assert.ok(last < 0.6 * first, `MC loss ${first} -> ${last}`);
 });
 

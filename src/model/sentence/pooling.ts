@@ -42,6 +42,21 @@ function lastIndex(mask: Uint8Array, b: number, T: number): number {
   return T - 1;
 }
 
+/** The divisor of a mean mode for row b: max(count, 1e-9), its square root, or max(sum of t+1, 1e-9) (weightedmean). */
+function meanDenominator(mask: Uint8Array, b: number, T: number, mode: PoolingMode): number {
+  let count = 0;
+  let weightSum = 0;
+  for (let t = 0; t < T; t++) {
+    if (mask[b * T + t] === 1) {
+      count++;
+      weightSum += t + 1;
+    }
+  }
+  if (mode === 'mean') return Math.max(count, 1e-9);
+  if (mode === 'mean_sqrt_len_tokens') return Math.sqrt(Math.max(count, 1e-9));
+  return Math.max(weightSum, 1e-9);
+}
+
 /**
  * Pools x [B,T,H] with each mode in turn, concatenated per sentence: out [B, modes.length*H]. The mean variants
  * divide by max(count, 1e-9) and weightedmean weighs position t by t+1, as sentence-transformers.
@@ -58,14 +73,6 @@ export function poolingForward(
   const out = new Float32Array(B * M * H);
   const argmax = modes.includes('max') ? new Int32Array(B * H).fill(-1) : null;
   for (let b = 0; b < B; b++) {
-    let count = 0;
-    let weightSum = 0;
-    for (let t = 0; t < T; t++) {
-      if (mask[b * T + t] === 1) {
-        count++;
-        weightSum += t + 1;
-      }
-    }
     modes.forEach((mode, m) => {
       const o = (b * M + m) * H;
       if (mode === 'cls' || mode === 'lasttoken') {
@@ -89,12 +96,7 @@ export function poolingForward(
         }
       } else {
         const weighted = mode === 'weightedmean';
-        const denom =
-          mode === 'mean'
-            ? Math.max(count, 1e-9)
-            : mode === 'mean_sqrt_len_tokens'
-              ? Math.sqrt(Math.max(count, 1e-9))
-              : Math.max(weightSum, 1e-9);
+        const denom = meanDenominator(mask, b, T, mode);
         for (let t = 0; t < T; t++) {
           if (mask[b * T + t] !== 1) continue;
           const w = weighted ? t + 1 : 1;
@@ -117,14 +119,6 @@ export function poolingBackward(dOut: Float32Array, modes: readonly PoolingMode[
   const M = modes.length;
   const dx = new Float32Array(B * T * H);
   for (let b = 0; b < B; b++) {
-    let count = 0;
-    let weightSum = 0;
-    for (let t = 0; t < T; t++) {
-      if (mask[b * T + t] === 1) {
-        count++;
-        weightSum += t + 1;
-      }
-    }
     modes.forEach((mode, m) => {
       const o = (b * M + m) * H;
       if (mode === 'cls' || mode === 'lasttoken') {
@@ -138,12 +132,7 @@ export function poolingBackward(dOut: Float32Array, modes: readonly PoolingMode[
         }
       } else {
         const weighted = mode === 'weightedmean';
-        const denom =
-          mode === 'mean'
-            ? Math.max(count, 1e-9)
-            : mode === 'mean_sqrt_len_tokens'
-              ? Math.sqrt(Math.max(count, 1e-9))
-              : Math.max(weightSum, 1e-9);
+        const denom = meanDenominator(mask, b, T, mode);
         for (let t = 0; t < T; t++) {
           if (mask[b * T + t] !== 1) continue;
           const w = (weighted ? t + 1 : 1) / denom;

@@ -1,0 +1,79 @@
+// What the forward benchmarks share: BATCHxSEQ shapes, bert-ts and onnxruntime-node runners on the same inputs,
+// ORT sessions with the fair thread settings, and peak RSS measured in a child process.
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import type { BertModel } from '../src/model/bert.js';
+import { benchInputs, maxRssMiB } from './bert-base.js';
+
+export const threads = availableParallelism();
+
+/** "32x128" → [32, 128]; `bench` names the benchmark in the error. */
+export function parseShape(s: string, bench: string): [number, number] {
+  const [b, t] = s.split('x').map(Number);
+  if (b === undefined || t === undefined || !(b > 0 && t > 0)) throw new Error(`${bench}: shape ${s} is not BATCHxSEQ`);
+  return [b, t];
+}
+
+/** One forward of `model` on the benchmark inputs of shape [B, T], without keeping anything for backward. */
+export function bertRunner(model: BertModel, B: number, T: number): () => Float32Array {
+  const { ids, mask, types } = benchInputs(B, T);
+  const inputs = {
+    inputIds: { data: ids, shape: [B, T] },
+    attentionMask: { data: mask, shape: [B, T] },
+    tokenTypeIds: { data: types, shape: [B, T] },
+  };
+  return () => model.forward(inputs, { grad: false }).lastHiddenState.data;
+}
+
+/** Token ids as the int64 tensor the exported graph takes. */
+export function int64Tensor(a: Int32Array, shape: number[]): ort.Tensor {
+  return new ort.Tensor(
+    'int64',
+    BigInt64Array.from(a, (v) => BigInt(v)),
+    shape,
+  );
+}
+
+/** One ORT run on the same inputs as bertRunner (int64, as the exported graph takes them). */
+export function ortRunner(session: ort.InferenceSession, B: number, T: number): () => Promise<Float32Array> {
+  const { ids, mask, types } = benchInputs(B, T);
+  const shape = [B, T];
+  const feeds = {
+    input_ids: int64Tensor(ids, shape),
+    attention_mask: int64Tensor(mask, shape),
+    token_type_ids: int64Tensor(types, shape),
+  };
+  return async () => (await session.run(feeds)).last_hidden_state!.data as Float32Array;
+}
+
+/** ORT with threads = cores; `spin` false turns off its thread pool's busy-waiting (the fair peer on a busy machine). */
+export function ortSession(path: string, spin: boolean): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(path, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    ...(spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
+  });
+}
+
+/** Runs `script --child kind --shape shape --onnx onnx` and returns the peak RSS (MiB) its last line reports. */
+export function childRss(script: string, bench: string, kind: string, shape: string, onnx: string): number {
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', script, '--child', kind, '--shape', shape, '--onnx', onnx],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) throw new Error(`${bench}: RSS child ${kind} ${shape} failed:\n${r.stderr}`);
+  return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { rssMiB: number }).rssMiB;
+}
+
+/** The RSS child's body: a warm-up and one forward of one runtime at one shape, then its peak RSS as JSON. */
+export async function rssChild(run: () => Float32Array | Promise<Float32Array>): Promise<void> {
+  await run();
+  await run();
+  console.log(JSON.stringify({ rssMiB: maxRssMiB() }));
+}
+
+export const secondsSince = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
