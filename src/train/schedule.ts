@@ -34,7 +34,7 @@ export function learningRateAt(s: ScheduleSpec, step: number): number {
 
 /** Warmup steps from a ratio of the total, rounded up as HF TrainingArguments.get_warmup_steps does. */
 export function warmupStepsFromRatio(ratio: number, totalSteps: number): number {
-  if (!(ratio >= 0 && ratio < 1)) throw new Error(`--warmup-ratio must be in [0, 1), got ${ratio}`);
+  if (!(ratio >= 0 && ratio < 1)) throw new RangeError(`warmupRatio must be in [0, 1), got ${ratio}`);
   return Math.ceil(totalSteps * ratio);
 }
 
