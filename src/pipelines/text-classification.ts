@@ -72,7 +72,20 @@ export const textClassificationTask: TaskDefinition<
   run: textClassification,
   call: (predictEach) => async (input: TextInput | TextInput[], options?: TextClassificationCallOptions) => {
     if (!Array.isArray(input)) return (await predictEach([input], options))[0];
-    const each = await predictEach(input, options);
-    return (options?.topK ?? 1) === 1 ? each.map((r) => r[0]) : each;
+    return listShape(await predictEach(input, options), options?.topK);
   },
 };
+
+/**
+ * What a list of texts returns (HF's and transformers.js's shape): one {label, score} per text at topK 1 (the
+ * default), else a list per text. The server answers a list request with the same shape.
+ */
+export function listShape(
+  each: readonly LabelScore[][],
+  topK: number | null | undefined,
+): LabelScore[] | LabelScore[][] {
+  // topK null asks for every label: a list per text, as for any topK above 1.
+  return topK === undefined || topK === 1
+    ? each.map((r) => r[0]).filter((r): r is LabelScore => r !== undefined)
+    : [...each];
+}

@@ -1,5 +1,7 @@
 // The "parameters" each served task accepts (HF inference API names, snake_case, and the camelCase API names), their
 // validation, and how a list request's results are shaped as the pipeline shapes them.
+import { listShape } from '../pipelines/text-classification.js';
+import type { LabelScore } from '../pipelines/types.js';
 import { InputError } from '../model/errors.js';
 import type { CallOptions } from './batcher.js';
 
@@ -108,8 +110,8 @@ export function taskParameters(task: string, defaults: CallOptions = {}): TaskPa
     },
     combine(results, options) {
       if (canonical !== 'text-classification') return results;
-      const topK = 'topK' in options ? options.topK : (defaults.topK ?? 1);
-      return topK === 1 ? results.map((r) => (Array.isArray(r) ? r[0] : r)) : results;
+      const topK = 'topK' in options ? options.topK : defaults.topK;
+      return listShape(results as LabelScore[][], topK as number | null | undefined);
     },
   };
 }

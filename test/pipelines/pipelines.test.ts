@@ -77,6 +77,9 @@ test(
       assert.ok(many.every((r) => typeof r.label === 'string' && !Array.isArray(r)));
       const many2 = (await classify(['good', 'bad'], { topK: 2 })) as { label: string }[][];
       assert.ok(many2.every((r) => Array.isArray(r) && r.length === 2));
+      // topK null on a list: every label of every text, a list per text (as transformers.js), never flattened.
+      const manyAll = (await classify(['good', 'bad'], { topK: null })) as { label: string }[][];
+      assert.ok(manyAll.length === 2 && manyAll.every((r) => Array.isArray(r) && r.length === 3));
       // Batching does not change results: the same text alone and padded inside a batch.
       const alone = await classify('bad', { topK: null });
       const inBatch = at(
