@@ -28,6 +28,7 @@ import {
   ortRunner,
   ortSession,
   parseShape,
+  PEER_BENCH_FLAGS,
   rssChild,
   secondsSince,
   threads,
@@ -35,13 +36,9 @@ import {
 
 const { values } = parseArgs({
   options: {
-    child: { type: 'string' },
-    onnx: { type: 'string' },
-    shape: { type: 'string' },
-    reps: { type: 'string', default: '5' },
+    ...PEER_BENCH_FLAGS,
     shapes: { type: 'string', default: '1x128,32x128' },
     python: { type: 'string', default: process.env.BERT_BENCH_PYTHON ?? 'python3' },
-    'no-rss': { type: 'boolean', default: false },
     accuracy: { type: 'string' },
     texts: { type: 'string', default: '64' },
   },

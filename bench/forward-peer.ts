@@ -8,6 +8,15 @@ import { benchInputs, maxRssMiB } from './bert-base.js';
 
 export const threads = availableParallelism();
 
+/** The flags every peer forward bench takes (its RSS child reuses them): parseArgs options to spread. */
+export const PEER_BENCH_FLAGS = {
+  child: { type: 'string' },
+  onnx: { type: 'string' },
+  shape: { type: 'string' },
+  reps: { type: 'string', default: '5' },
+  'no-rss': { type: 'boolean', default: false },
+} as const;
+
 /** "32x128" → [32, 128]; `bench` names the benchmark in the error. */
 export function parseShape(s: string, bench: string): [number, number] {
   const [b, t] = s.split('x').map(Number);

@@ -11,25 +11,12 @@ import { BertModel } from '../src/model/bert.js';
 import { exportBertOnnx } from '../src/export/onnx.js';
 import { getKernels } from '../src/native/index.js';
 import { BERT_BASE_CONFIG, forwardFlops, median, sgemmLimit } from './bert-base.js';
-import {
-  bertRunner,
-  childRss,
-  ortRunner,
-  ortSession,
-  parseShape,
-  rssChild,
-  secondsSince,
-  threads,
-} from './forward-peer.js';
+import * as peer from './forward-peer.js';
 
 const { values } = parseArgs({
   options: {
-    child: { type: 'string' },
-    onnx: { type: 'string' },
-    shape: { type: 'string' },
-    reps: { type: 'string', default: '5' },
+    ...peer.PEER_BENCH_FLAGS,
     shapes: { type: 'string', default: '32x128,1x128' },
-    'no-rss': { type: 'boolean', default: false },
   },
 });
 const reps = Number(values.reps);
@@ -38,11 +25,11 @@ const SCRIPT = fileURLToPath(import.meta.url);
 
 /** RSS child: one runtime, one shape, warm-up + one forward; prints its peak RSS. */
 async function child(): Promise<void> {
-  const [B, T] = parseShape(values.shape!, 'bench/forward');
-  await rssChild(
+  const [B, T] = peer.parseShape(values.shape!, 'bench/forward');
+  await peer.rssChild(
     values.child === 'bert'
-      ? bertRunner(new BertModel(BERT_BASE_CONFIG, { seed: SEED, kernels: getKernels() }), B, T)
-      : ortRunner(await ortSession(values.onnx!, true), B, T),
+      ? peer.bertRunner(new BertModel(BERT_BASE_CONFIG, { seed: SEED, kernels: getKernels() }), B, T)
+      : peer.ortRunner(await peer.ortSession(values.onnx!, true), B, T),
   );
 }
 
@@ -52,14 +39,14 @@ async function main(): Promise<void> {
     const model = new BertModel(BERT_BASE_CONFIG, { seed: SEED, kernels: getKernels() });
     const onnx = join(dir, 'model.onnx');
     writeFileSync(onnx, exportBertOnnx(BERT_BASE_CONFIG, model.parameters(), { head: 'base' }));
-    const session = await ortSession(onnx, true);
-    const sessionNoSpin = await ortSession(onnx, false);
+    const session = await peer.ortSession(onnx, true);
+    const sessionNoSpin = await peer.ortSession(onnx, false);
     const rows = [];
     for (const shape of values.shapes!.split(',')) {
-      const [B, T] = parseShape(shape, 'bench/forward');
-      const bert = bertRunner(model, B, T),
-        onnxRun = ortRunner(session, B, T),
-        onnxNoSpin = ortRunner(sessionNoSpin, B, T);
+      const [B, T] = peer.parseShape(shape, 'bench/forward');
+      const bert = peer.bertRunner(model, B, T),
+        onnxRun = peer.ortRunner(session, B, T),
+        onnxNoSpin = peer.ortRunner(sessionNoSpin, B, T);
       const a = bert().slice(),
         b = await onnxRun(); // warm-up, and the two must agree
       await onnxNoSpin();
@@ -72,13 +59,13 @@ async function main(): Promise<void> {
       for (let r = 0; r < reps; r++) {
         let t0 = process.hrtime.bigint();
         bert();
-        tb.push(secondsSince(t0));
+        tb.push(peer.secondsSince(t0));
         t0 = process.hrtime.bigint();
         await onnxRun();
-        to.push(secondsSince(t0));
+        to.push(peer.secondsSince(t0));
         t0 = process.hrtime.bigint();
         await onnxNoSpin();
-        tn.push(secondsSince(t0));
+        tn.push(peer.secondsSince(t0));
         limits.push(sgemmLimit(B * T, 1).gflops); // the limit under the same load as this rep
       }
       const limit = { gflops: median(limits), perShape: sgemmLimit(B * T).perShape };
@@ -103,15 +90,15 @@ async function main(): Promise<void> {
         sgemmLimitSamples: limits,
         sgemmPerShape: limit.perShape,
         bert: stats(`bert-ts ${model.kernels.name}`, tb),
-        ort: stats(`onnxruntime-node ${threads} threads`, to),
-        ortNoSpin: stats(`onnxruntime-node ${threads} thr, no spin`, tn),
+        ort: stats(`onnxruntime-node ${peer.threads} threads`, to),
+        ortNoSpin: stats(`onnxruntime-node ${peer.threads} thr, no spin`, tn),
         // Against the faster of ORT's two thread-pool settings.
         speedupVsOrt: Math.min(median(to), median(tn)) / median(tb),
         maxAbsDiffVsOrt: maxDiff,
       };
       if (!values['no-rss']) {
-        row.bert.peakRssMiB = childRss(SCRIPT, 'bench/forward', 'bert', shape, onnx);
-        row.ort.peakRssMiB = childRss(SCRIPT, 'bench/forward', 'ort', shape, onnx);
+        row.bert.peakRssMiB = peer.childRss(SCRIPT, 'bench/forward', 'bert', shape, onnx);
+        row.ort.peakRssMiB = peer.childRss(SCRIPT, 'bench/forward', 'ort', shape, onnx);
         row.ortNoSpin.peakRssMiB = row.ort.peakRssMiB;
       }
       rows.push(row);
@@ -120,7 +107,13 @@ async function main(): Promise<void> {
       );
     }
     console.log(
-      JSON.stringify({ bench: 'forward', threads, reps, loadavg: (await import('node:os')).loadavg(), rows }),
+      JSON.stringify({
+        bench: 'forward',
+        threads: peer.threads,
+        reps,
+        loadavg: (await import('node:os')).loadavg(),
+        rows,
+      }),
     );
     console.log(
       `\n${'shape'.padEnd(8)} ${'runtime'.padEnd(34)} ${'median s'.padStart(9)} ${'tok/s'.padStart(8)} ${'GFLOP/s'.padStart(8)} ${'of sgemm'.padStart(9)} ${'peak RSS'.padStart(9)}`,

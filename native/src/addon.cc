@@ -11,6 +11,7 @@
 #include "kernels.h"
 #include "packed.h"
 #include "mpi_binding.h"
+#include "napi_values.h"
 
 namespace {
 
@@ -101,17 +102,8 @@ napi_value guarded(napi_env env, F&& body) {
   return nullptr;
 }
 
-napi_value undef(napi_env env) {
-  napi_value u;
-  napi_get_undefined(env, &u);
-  return u;
-}
-
-napi_value number(napi_env env, double d) {
-  napi_value v;
-  napi_create_double(env, d, &v);
-  return v;
-}
+using bert::number;
+using bert::undef;
 
 using GemmFn = void (*)(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
                         float, float*, int64_t);

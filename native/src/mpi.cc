@@ -7,6 +7,7 @@
 #include <string>
 
 #include "mpi_binding.h"
+#include "napi_values.h"
 
 #ifdef BERT_USE_MPI
 #include <dlfcn.h>
@@ -18,17 +19,8 @@ bool initialisedHere = false;
 
 void throwError(napi_env env, const std::string& msg) { napi_throw_error(env, nullptr, msg.c_str()); }
 
-napi_value undefinedValue(napi_env env) {
-  napi_value u;
-  napi_get_undefined(env, &u);
-  return u;
-}
-
-napi_value intValue(napi_env env, int v) {
-  napi_value n;
-  napi_create_int32(env, v, &n);
-  return n;
-}
+using bert::number;
+using bert::undef;
 
 std::string mpiErrorString(int code) {
   char text[MPI_MAX_ERROR_STRING];
@@ -89,6 +81,18 @@ bool check(napi_env env, const char* fn, int rc) {
   return false;
 }
 
+// The arguments of a call whose argument 0 is a typed array (argv holds at least `want`), read into `b`, with MPI
+// ready; false (a JS error pending) otherwise.
+bool bufferCall(napi_env env, napi_callback_info info, const char* fn, size_t want, napi_value* argv, Buffer& b) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc < want) {
+    throwError(env, std::string("bert-native mpi.") + fn + ": expected " + std::to_string(want) + " argument(s)");
+    return false;
+  }
+  return readBuffer(env, argv[0], fn, b) && ready(env, fn);
+}
+
 // init(): MPI_Init_thread (FUNNELED: only the JS thread calls MPI) once; returns { rank, size, library }.
 napi_value Init(napi_env env, napi_callback_info) {
   int init = 0;
@@ -114,8 +118,8 @@ napi_value Init(napi_env env, napi_callback_info) {
   if (nl != std::string::npos) lib.resize(nl);
   napi_value out, s;
   napi_create_object(env, &out);
-  napi_set_named_property(env, out, "rank", intValue(env, rank));
-  napi_set_named_property(env, out, "size", intValue(env, size));
+  napi_set_named_property(env, out, "rank", number(env, rank));
+  napi_set_named_property(env, out, "size", number(env, size));
   napi_create_string_utf8(env, lib.c_str(), lib.size(), &s);
   napi_set_named_property(env, out, "library", s);
   return out;
@@ -126,49 +130,41 @@ napi_value Finalize(napi_env env, napi_callback_info) {
   int fin = 0;
   MPI_Finalized(&fin);
   if (initialisedHere && !fin) check(env, "finalize", MPI_Finalize());
-  return undefinedValue(env);
+  return undef(env);
 }
 
 // allreduceSum(buffer): element-wise sum over all ranks, in place (MPI_IN_PLACE); every rank gets the same result.
 napi_value AllreduceSum(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  napi_value argv[2];
   Buffer b;
-  if (argc < 1 || !readBuffer(env, argv[0], "allreduceSum", b) || !ready(env, "allreduceSum")) return nullptr;
+  if (!bufferCall(env, info, "allreduceSum", 1, argv, b)) return nullptr;
   check(env, "allreduceSum",
         MPI_Allreduce(MPI_IN_PLACE, b.data, static_cast<int>(b.length), b.type, MPI_SUM, MPI_COMM_WORLD));
-  return undefinedValue(env);
+  return undef(env);
 }
 
 // broadcast(buffer, root): root's contents into every rank's buffer (same length everywhere).
 napi_value Broadcast(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   Buffer b;
-  if (argc < 2 || !readBuffer(env, argv[0], "broadcast", b) || !ready(env, "broadcast")) return nullptr;
+  if (!bufferCall(env, info, "broadcast", 2, argv, b)) return nullptr;
   int root = 0;
   if (napi_get_value_int32(env, argv[1], &root) != napi_ok) {
     throwError(env, "bert-native mpi.broadcast: argument 1 (root rank) must be a number");
     return nullptr;
   }
   check(env, "broadcast", MPI_Bcast(b.data, static_cast<int>(b.length), b.type, root, MPI_COMM_WORLD));
-  return undefinedValue(env);
+  return undef(env);
 }
 
 napi_value Barrier(napi_env env, napi_callback_info) {
   if (!ready(env, "barrier")) return nullptr;
   check(env, "barrier", MPI_Barrier(MPI_COMM_WORLD));
-  return undefinedValue(env);
+  return undef(env);
 }
 
 // wtime(): MPI_Wtime, the clock the all-reduce benchmark reports in.
-napi_value Wtime(napi_env env, napi_callback_info) {
-  napi_value n;
-  napi_create_double(env, MPI_Wtime(), &n);
-  return n;
-}
+napi_value Wtime(napi_env env, napi_callback_info) { return number(env, MPI_Wtime()); }
 
 }  // namespace
 

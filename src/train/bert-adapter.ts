@@ -69,6 +69,7 @@ export function* predictBatches(
   model: BertHeadModel,
   data: Pick<IndexedDataset<BertInputs>, 'size' | 'collate'> & { lengthOf?: (i: number) => number },
   batchSize: number,
+  onProgress?: (done: number, total: number) => void,
 ): Generator<{
   indices: number[];
   inputs: BertInputs;
@@ -87,5 +88,6 @@ export function* predictBatches(
     const logits = out.logits ?? out.startLogits;
     if (!logits) throw new Error(`${model.architecture}: forward returned no logits`);
     yield { indices, inputs, logits, startLogits: out.startLogits, endLogits: out.endLogits, loss: out.loss };
+    onProgress?.(Math.min(s + batchSize, data.size), data.size);
   }
 }

@@ -42,13 +42,10 @@ export function evaluateSequenceClassification(
   const rows = data.size;
   const all = new Float32Array(rows * numLabels);
   const loss = new LossMean();
-  let done = 0;
-  for (const b of predictBatches(model, data, batchSize)) {
+  for (const b of predictBatches(model, data, batchSize, onProgress)) {
     // Batches come in length order: put each row back at its example's index.
     b.indices.forEach((ex, r) => all.set(b.logits.data.subarray(r * numLabels, (r + 1) * numLabels), ex * numLabels));
     loss.add(b.loss, b.indices.length);
-    done += b.indices.length;
-    onProgress?.(done, rows);
   }
   if (problemType === 'regression') {
     const preds = Array.from({ length: rows }, (_, r) => all[r * numLabels]!);
@@ -119,7 +116,6 @@ export function evaluateTokenClassification(
   batchSize = 32,
   onProgress?: (done: number, total: number) => void,
 ): TokenEvaluation {
-  let done = 0;
   const predTags: string[][] = new Array(data.size);
   const trueTags: string[][] = new Array(data.size);
   const loss = new LossMean();
@@ -128,7 +124,7 @@ export function evaluateTokenClassification(
     if (l === undefined) throw new Error(`label id ${id} has no name in id2label`);
     return l;
   };
-  for (const b of predictBatches(model, data, batchSize)) {
+  for (const b of predictBatches(model, data, batchSize, onProgress)) {
     const [B, T, L] = b.logits.shape as [number, number, number];
     loss.add(b.loss, b.indices.length);
     const preds = argmaxRows(b.logits.data, B * T, L);
@@ -144,8 +140,6 @@ export function evaluateTokenClassification(
       predTags[ex] = p;
       trueTags[ex] = t;
     });
-    done += b.indices.length;
-    onProgress?.(done, data.size);
   }
   const report = entityReport(predTags, trueTags);
   return {
