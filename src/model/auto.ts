@@ -2,18 +2,7 @@
 // config's model_type and the task the Auto class names (fromPretrained, also spelled from_pretrained).
 import { join } from 'node:path';
 import { readJsonFile, resolveModelPath, type HubOptions } from '../io/index.js';
-import {
-  BertForMaskedLM,
-  BertForMultipleChoice,
-  BertForNextSentencePrediction,
-  BertForPreTraining,
-  BertForQuestionAnswering,
-  BertForSequenceClassification,
-  BertForTokenClassification,
-  BertModel,
-  type BertPreTrainedModel,
-  type PretrainedOptions,
-} from './bert.js';
+import { MODEL_CLASSES, type BertArchitecture, type BertPreTrainedModel, type PretrainedOptions } from './bert.js';
 import { BertConfig, ConfigError } from './config.js';
 import { resolveModelFolder } from './checkpoint.js';
 
@@ -84,7 +73,13 @@ interface AutoModelClass<T> {
   from_pretrained(model: string, options?: AutoPretrainedOptions): Promise<T>;
 }
 
-function autoModel<T extends BertPreTrainedModel>(name: string, bert: ModelClass<T>): AutoModelClass<T> {
+/** The Auto class `name` loading model_type "bert" as `architecture`. */
+function autoModel<A extends BertArchitecture>(
+  name: string,
+  architecture: A,
+): AutoModelClass<InstanceType<(typeof MODEL_CLASSES)[A]>> {
+  type T = InstanceType<(typeof MODEL_CLASSES)[A]>;
+  const bert = MODEL_CLASSES[architecture] as unknown as ModelClass<T>;
   const fromPretrained = async (model: string, options: AutoPretrainedOptions = {}): Promise<T> => {
     const dir = await resolveBert(`${name}.fromPretrained`, model, options, AUTO_OPTIONS);
     const { revision: _revision, ...modelOptions } = options;
@@ -106,17 +101,20 @@ export const AutoConfig = {
 };
 
 /** The encoder without a head (last_hidden_state, pooler_output). */
-export const AutoModel = autoModel('AutoModel', BertModel);
+export const AutoModel = autoModel('AutoModel', 'BertModel');
 export const AutoModelForSequenceClassification = autoModel(
   'AutoModelForSequenceClassification',
-  BertForSequenceClassification,
+  'BertForSequenceClassification',
 );
-export const AutoModelForTokenClassification = autoModel('AutoModelForTokenClassification', BertForTokenClassification);
-export const AutoModelForQuestionAnswering = autoModel('AutoModelForQuestionAnswering', BertForQuestionAnswering);
-export const AutoModelForMaskedLM = autoModel('AutoModelForMaskedLM', BertForMaskedLM);
-export const AutoModelForMultipleChoice = autoModel('AutoModelForMultipleChoice', BertForMultipleChoice);
-export const AutoModelForPreTraining = autoModel('AutoModelForPreTraining', BertForPreTraining);
+export const AutoModelForTokenClassification = autoModel(
+  'AutoModelForTokenClassification',
+  'BertForTokenClassification',
+);
+export const AutoModelForQuestionAnswering = autoModel('AutoModelForQuestionAnswering', 'BertForQuestionAnswering');
+export const AutoModelForMaskedLM = autoModel('AutoModelForMaskedLM', 'BertForMaskedLM');
+export const AutoModelForMultipleChoice = autoModel('AutoModelForMultipleChoice', 'BertForMultipleChoice');
+export const AutoModelForPreTraining = autoModel('AutoModelForPreTraining', 'BertForPreTraining');
 export const AutoModelForNextSentencePrediction = autoModel(
   'AutoModelForNextSentencePrediction',
-  BertForNextSentencePrediction,
+  'BertForNextSentencePrediction',
 );

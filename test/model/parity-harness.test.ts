@@ -9,14 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { runParity } from '../../scripts/parity.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/index.js';
 import type { WritableTensor } from '../../src/io/index.js';
-import {
-  BertForMultipleChoice,
-  BertForPreTraining,
-  BertForQuestionAnswering,
-  BertForSequenceClassification,
-  BertForTokenClassification,
-  BertModel,
-} from '../../src/model/bert.js';
+import * as bert from '../../src/model/bert.js';
 import type { BertPreTrainedModel, ModelOptions } from '../../src/model/bert.js';
 import { BertConfig } from '../../src/model/config.js';
 import type { BertInputs } from '../../src/model/inputs.js';
@@ -110,49 +103,49 @@ async function buildFixture(dir: string): Promise<void> {
   const heads: [string, Ctor, Record<string, unknown>, BertInputs, Record<string, string>][] = [
     [
       'pretraining',
-      BertForPreTraining as unknown as Ctor,
+      bert.BertForPreTraining as unknown as Ctor,
       {},
       { ...base, labels: shaped('labels.mlm'), nextSentenceLabel: shaped('labels.nsp') },
       { prediction_logits: 'predictionLogits', seq_relationship_logits: 'seqRelationshipLogits' },
     ],
     [
       'bert_model',
-      BertModel as unknown as Ctor,
+      bert.BertModel as unknown as Ctor,
       {},
       base,
       { last_hidden_state: 'lastHiddenState', pooler_output: 'poolerOutput' },
     ],
     [
       'seq_cls3',
-      BertForSequenceClassification as unknown as Ctor,
+      bert.BertForSequenceClassification as unknown as Ctor,
       { id2label: { 0: 'a', 1: 'b', 2: 'c' } },
       { ...base, labels: shaped('labels.cls3') },
       { logits: 'logits' },
     ],
     [
       'seq_regression',
-      BertForSequenceClassification as unknown as Ctor,
+      bert.BertForSequenceClassification as unknown as Ctor,
       { num_labels: 1, problem_type: 'regression' },
       { ...base, labels: { data: tensors.get('labels.regression')!.data as Float32Array, shape: [B, 1] } },
       { logits: 'logits' },
     ],
     [
       'token_cls5',
-      BertForTokenClassification as unknown as Ctor,
+      bert.BertForTokenClassification as unknown as Ctor,
       { num_labels: 5 },
       { ...base, labels: shaped('labels.token5') },
       { logits: 'logits' },
     ],
     [
       'qa',
-      BertForQuestionAnswering as unknown as Ctor,
+      bert.BertForQuestionAnswering as unknown as Ctor,
       {},
       { ...base, startPositions: shaped('labels.start_positions'), endPositions: shaped('labels.end_positions') },
       { start_logits: 'startLogits', end_logits: 'endLogits' },
     ],
     [
       'multiple_choice',
-      BertForMultipleChoice as unknown as Ctor,
+      bert.BertForMultipleChoice as unknown as Ctor,
       {},
       { ...mc, labels: shaped('labels.mc') },
       { logits: 'logits' },
@@ -229,7 +222,7 @@ async function buildFixture(dir: string): Promise<void> {
     JSON.stringify({ ...config, architectures: ['BertForPreTraining'] }),
   );
   manifest.variants.pretraining_fp16 = 'F16 copy';
-  const m16 = await BertForPreTraining.fromPretrained(join(dir, 'pretraining_fp16'), { kernels: jsKernels });
+  const m16 = await bert.BertForPreTraining.fromPretrained(join(dir, 'pretraining_fp16'), { kernels: jsKernels });
   const o16 = m16.forward(base);
   f32('pretraining_fp16.out.prediction_logits', o16.predictionLogits.data, o16.predictionLogits.shape);
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));

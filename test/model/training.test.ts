@@ -2,16 +2,7 @@
 // differences for every head), HF initialisation, problem_type inference, optimizer pieces.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  BertForMaskedLM,
-  BertForMultipleChoice,
-  BertForNextSentencePrediction,
-  BertForPreTraining,
-  BertForQuestionAnswering,
-  BertForSequenceClassification,
-  BertForTokenClassification,
-  BertModel,
-} from '../../src/model/bert.js';
+import * as bert from '../../src/model/bert.js';
 import type { BertPreTrainedModel, ModelOptions } from '../../src/model/bert.js';
 import { BertConfig } from '../../src/model/config.js';
 import type { BertInputs } from '../../src/model/inputs.js';
@@ -57,7 +48,7 @@ const base = { inputIds: ids, attentionMask: mask, tokenTypeIds: types };
 const cases: [string, Ctor, Record<string, unknown>, BertInputs][] = [
   [
     'BertForPreTraining',
-    BertForPreTraining,
+    bert.BertForPreTraining,
     {},
     {
       ...base,
@@ -70,7 +61,7 @@ const cases: [string, Ctor, Record<string, unknown>, BertInputs][] = [
   ],
   [
     'BertForMaskedLM',
-    BertForMaskedLM,
+    bert.BertForMaskedLM,
     {},
     {
       ...base,
@@ -80,22 +71,22 @@ const cases: [string, Ctor, Record<string, unknown>, BertInputs][] = [
       ],
     },
   ],
-  ['BertForNextSentencePrediction', BertForNextSentencePrediction, {}, { ...base, labels: [1, 0] }],
+  ['BertForNextSentencePrediction', bert.BertForNextSentencePrediction, {}, { ...base, labels: [1, 0] }],
   [
     'BertForSequenceClassification (single label)',
-    BertForSequenceClassification,
+    bert.BertForSequenceClassification,
     { num_labels: 3 },
     { ...base, labels: [2, 0] },
   ],
   [
     'BertForSequenceClassification (regression)',
-    BertForSequenceClassification,
+    bert.BertForSequenceClassification,
     { num_labels: 1 },
     { ...base, labels: [0.5, -1.5] },
   ],
   [
     'BertForSequenceClassification (multi label)',
-    BertForSequenceClassification,
+    bert.BertForSequenceClassification,
     { num_labels: 3 },
     {
       ...base,
@@ -107,7 +98,7 @@ const cases: [string, Ctor, Record<string, unknown>, BertInputs][] = [
   ],
   [
     'BertForTokenClassification',
-    BertForTokenClassification,
+    bert.BertForTokenClassification,
     { num_labels: 4 },
     {
       ...base,
@@ -117,10 +108,15 @@ const cases: [string, Ctor, Record<string, unknown>, BertInputs][] = [
       ],
     },
   ],
-  ['BertForQuestionAnswering', BertForQuestionAnswering, {}, { ...base, startPositions: [1, 3], endPositions: [2, 6] }],
+  [
+    'BertForQuestionAnswering',
+    bert.BertForQuestionAnswering,
+    {},
+    { ...base, startPositions: [1, 3], endPositions: [2, 6] },
+  ],
   [
     'BertForMultipleChoice',
-    BertForMultipleChoice,
+    bert.BertForMultipleChoice,
     {},
     {
       inputIds: [ids, [ids[1]!, ids[0]!]],
@@ -211,7 +207,7 @@ describe('train mode: seeded dropout and a backward consistent with it', () => {
 
 describe('model construction and API', () => {
   it('a model from a config is initialised as HF _init_weights (normal std initializer_range, LayerNorm 1/0, biases 0, pad row 0)', () => {
-    const m = new BertForPreTraining(
+    const m = new bert.BertForPreTraining(
       { ...tinyJson, vocab_size: 500, hidden_size: 64, num_attention_heads: 4, initializer_range: 0.02 },
       { seed: 3 },
     );
@@ -232,7 +228,7 @@ describe('model construction and API', () => {
     assert.ok(m.param('bert.encoder.layer.1.output.LayerNorm.bias').every((v) => v === 0));
     assert.ok(m.param('bert.encoder.layer.0.attention.self.query.bias').every((v) => v === 0));
     assert.ok(m.param('cls.predictions.bias').every((v) => v === 0));
-    const again = new BertForPreTraining(
+    const again = new bert.BertForPreTraining(
       { ...tinyJson, vocab_size: 500, hidden_size: 64, num_attention_heads: 4, initializer_range: 0.02 },
       { seed: 3 },
     );
@@ -240,7 +236,7 @@ describe('model construction and API', () => {
   });
 
   it('parameters(), gradients and the flat buffers share memory; zeroGrad clears them', () => {
-    const m = make(BertForSequenceClassification, { num_labels: 2 }, 1);
+    const m = make(bert.BertForSequenceClassification, { num_labels: 2 }, 1);
     const params = m.parameters();
     const total = params.reduce((n, p) => n + p.data.length, 0);
     assert.equal(total, m.store.data.length);
@@ -256,10 +252,10 @@ describe('model construction and API', () => {
   });
 
   it('problem_type is inferred as HF (1 label → regression, [B, L] floats → multi-label, ids → single-label) and recorded', () => {
-    const a = make(BertForSequenceClassification, { num_labels: 1 }, 1);
+    const a = make(bert.BertForSequenceClassification, { num_labels: 1 }, 1);
     a.forward({ inputIds: ids, labels: [0.5, 1] });
     assert.equal(a.config.problemType, 'regression');
-    const b = make(BertForSequenceClassification, { num_labels: 3 }, 1);
+    const b = make(bert.BertForSequenceClassification, { num_labels: 3 }, 1);
     b.forward({
       inputIds: ids,
       labels: [
@@ -268,13 +264,13 @@ describe('model construction and API', () => {
       ],
     });
     assert.equal(b.config.problemType, 'multi_label_classification');
-    const c = make(BertForSequenceClassification, { num_labels: 3 }, 1);
+    const c = make(bert.BertForSequenceClassification, { num_labels: 3 }, 1);
     c.forward({ inputIds: ids, labels: { data: Int32Array.from([2, 1]), shape: [2] } });
     assert.equal(c.config.problemType, 'single_label_classification');
   });
 
   it('QA clamps positions to [0, seq] and ignores those equal to seq (loss from the valid example only)', () => {
-    const m = new BertForQuestionAnswering(BertConfig.fromJson(tinyJson), { seed: 1, kernels: jsKernels });
+    const m = new bert.BertForQuestionAnswering(BertConfig.fromJson(tinyJson), { seed: 1, kernels: jsKernels });
     const both = m.forward({ ...base, startPositions: [1, 50], endPositions: [2, 60] });
     const first = m.forward({
       inputIds: [ids[0]!],
@@ -288,7 +284,7 @@ describe('model construction and API', () => {
   });
 
   it('BertModel returns hidden states and attentions with HF shapes and back-propagates given output gradients', () => {
-    const m = new BertModel(tinyJson, { kernels: jsKernels });
+    const m = new bert.BertModel(tinyJson, { kernels: jsKernels });
     const out = m.forward(base, { outputHiddenStates: true, outputAttentions: true });
     assert.deepEqual(out.lastHiddenState.shape, [2, 8, 8]);
     assert.deepEqual(out.poolerOutput!.shape, [2, 8]);
@@ -316,7 +312,7 @@ describe('model construction and API', () => {
       'padding_idx row gets no gradient',
     );
     // pad_token_id null (HF None): no padding row, id 0 is an ordinary token
-    const n = new BertModel({ ...tinyJson, pad_token_id: null }, { kernels: jsKernels });
+    const n = new bert.BertModel({ ...tinyJson, pad_token_id: null }, { kernels: jsKernels });
     assert.equal(n.config.padTokenId, null);
     assert.ok(
       n
@@ -357,7 +353,7 @@ describe('AdamW, clipping, schedule', () => {
   });
   it('AdamW skips decay on biases and LayerNorm by default, and a training loop lowers the loss', () => {
     const m = make(
-      BertForSequenceClassification,
+      bert.BertForSequenceClassification,
       { num_labels: 2, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, classifier_dropout: 0 },
       5,
     );
