@@ -6,43 +6,11 @@ export { jsKernels } from './tensor/js-kernels.js';
 export { BertConfig, ConfigError, CONFIG_LIMITS, MAX_PARAMETERS } from './model/config.js';
 export { InputError, isInputError } from './model/errors.js';
 export type { ProblemType, ConfigJson } from './model/config.js';
-export {
-  BertPreTrainedModel,
-  BertModel,
-  BertForPreTraining,
-  BertForMaskedLM,
-  BertForNextSentencePrediction,
-  BertForSequenceClassification,
-  BertForTokenClassification,
-  BertForQuestionAnswering,
-  BertForMultipleChoice,
-  MODEL_CLASSES,
-} from './model/bert.js';
-export type {
-  BertArchitecture,
-  ModelOptions,
-  PretrainedOptions,
-  SaveOptions,
-  ForwardOptions,
-  CommonOutput,
-  BertModelOutput,
-  PreTrainingOutput,
-  LogitsOutput,
-  QuestionAnsweringOutput,
-} from './model/bert.js';
+// Every model class, MODEL_CLASSES and their option and output types.
+export * from './model/bert.js';
 export type { BertInputs, ArrayInput, ShapedArray } from './model/inputs.js';
-export {
-  AutoConfig,
-  AutoModel,
-  AutoModelForSequenceClassification,
-  AutoModelForTokenClassification,
-  AutoModelForQuestionAnswering,
-  AutoModelForMaskedLM,
-  AutoModelForMultipleChoice,
-  AutoModelForPreTraining,
-  AutoModelForNextSentencePrediction,
-} from './model/auto.js';
-export type { AutoPretrainedOptions } from './model/auto.js';
+// AutoConfig, AutoModel and AutoModelFor* (transformers' and transformers.js's entry points).
+export * from './model/auto.js';
 export type { Parameter } from './model/params.js';
 export { AdamW, decays as decaysWeight, isOptimizerName } from './train/optim.js';
 export type { NamedParameter, OptimizerName, OptimizerOptions } from './train/optim.js';

@@ -172,12 +172,12 @@ namespace bert {
 
 void registerMpi(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
-      {"init", nullptr, Init, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"finalize", nullptr, Finalize, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"allreduceSum", nullptr, AllreduceSum, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"broadcast", nullptr, Broadcast, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"barrier", nullptr, Barrier, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"wtime", nullptr, Wtime, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      bert::method("init", Init),
+      bert::method("finalize", Finalize),
+      bert::method("allreduceSum", AllreduceSum),
+      bert::method("broadcast", Broadcast),
+      bert::method("barrier", Barrier),
+      bert::method("wtime", Wtime),
   };
   napi_value mpi;
   napi_create_object(env, &mpi);

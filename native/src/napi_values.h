@@ -16,4 +16,9 @@ inline napi_value number(napi_env env, double d) {
   return v;
 }
 
+// An enumerable method `name` of an exports object, for napi_define_properties tables.
+inline napi_property_descriptor method(const char* name, napi_callback fn) {
+  return {name, nullptr, fn, nullptr, nullptr, nullptr, napi_enumerable, nullptr};
+}
+
 }  // namespace bert
