@@ -12,6 +12,7 @@ export type { BertInputs, ArrayInput, ShapedArray } from './model/inputs.js';
 // AutoConfig, AutoModel and AutoModelFor* (transformers' and transformers.js's entry points).
 export * from './model/auto.js';
 export type { Parameter } from './model/params.js';
+export { DataError } from './data/errors.js';
 export { AdamW, decays as decaysWeight, isOptimizerName } from './train/optim.js';
 export type { NamedParameter, OptimizerName, OptimizerOptions } from './train/optim.js';
 export { clipGradNorm } from './train/clip.js';
@@ -206,7 +207,6 @@ export {
   maskTokens,
   maskDynamically,
   truncateSeqPair,
-  PretrainingVocabError,
 } from './data/pretraining.js';
 export type {
   PretrainingVocab,
@@ -220,14 +220,7 @@ export { readCorpusDocuments, readCorpusTexts, detectCorpusFormat } from './data
 export type { CorpusFormat, CorpusDocument, CorpusReadOptions } from './data/pretraining-input.js';
 export { createPretrainingData } from './data/pretraining-dataset.js';
 export type { CreatePretrainingDataOptions, SentenceTokenizer } from './data/pretraining-dataset.js';
-export {
-  ShardWriter,
-  readShard,
-  readShardHeader,
-  readDataset,
-  readDatasetManifest,
-  ShardFormatError,
-} from './data/shards.js';
+export { ShardWriter, readShard, readShardHeader, readDataset, readDatasetManifest } from './data/shards.js';
 export type { ShardHeader, PretrainingDatasetManifest } from './data/shards.js';
 export { collatePretraining } from './data/batching.js';
 export type { PretrainingBatch, BatchInputs } from './data/batching.js';

@@ -1,4 +1,5 @@
 // Text-classification datasets from JSONL(.gz), CSV(.gz) or the aclImdb folder layout, with named columns and label2id.
+import { DataError } from './errors.js';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -66,13 +67,14 @@ function pickColumn(
 ): string {
   if (explicit !== undefined) {
     if (!available.includes(explicit)) {
-      throw new Error(`${source}: no ${what} column "${explicit}" (columns: ${available.join(', ')})`);
+      throw new DataError(source, `no ${what} column "${explicit}" (columns: ${available.join(', ')})`);
     }
     return explicit;
   }
   for (const d of defaults) if (available.includes(d)) return d;
-  throw new Error(
-    `${source}: cannot find a ${what} column (tried ${defaults.join(', ')}; columns: ${available.join(', ')}); name it with the ${what}-column option`,
+  throw new DataError(
+    source,
+    `cannot find a ${what} column (tried ${defaults.join(', ')}; columns: ${available.join(', ')}); name it with the ${what}-column option`,
   );
 }
 
@@ -90,7 +92,7 @@ function convertLabel(
     return vals.map((v) => {
       const x = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
       if (typeof x !== 'number' || !Number.isFinite(x))
-        throw new Error(`${where}: regression label must be a number, got ${JSON.stringify(v)}`);
+        throw new DataError(where, `regression label must be a number, got ${JSON.stringify(v)}`);
       return x;
     });
   }
@@ -100,16 +102,17 @@ function convertLabel(
       try {
         vec = JSON.parse(raw);
       } catch {
-        throw new Error(`${where}: multi-label label must be a JSON array like [0,1,0], got ${JSON.stringify(raw)}`);
+        throw new DataError(where, `multi-label label must be a JSON array like [0,1,0], got ${JSON.stringify(raw)}`);
       }
     }
     if (!Array.isArray(vec) || vec.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
-      throw new Error(
-        `${where}: multi-label label must be an array of numbers (multi-hot), got ${JSON.stringify(raw)}`,
+      throw new DataError(
+        where,
+        `multi-label label must be an array of numbers (multi-hot), got ${JSON.stringify(raw)}`,
       );
     }
     if (numLabels !== undefined && vec.length !== numLabels) {
-      throw new Error(`${where}: multi-label vector has ${vec.length} entries, the model has ${numLabels} labels`);
+      throw new DataError(where, `multi-label vector has ${vec.length} entries, the model has ${numLabels} labels`);
     }
     return vec as number[];
   }
@@ -124,22 +127,23 @@ function convertLabel(
       // CSV has no types: "1" is the integer label 1.
       id = Number(key);
     } else if (opts.label2id) {
-      throw new Error(`${where}: unknown label "${key}" (known: ${Object.keys(opts.label2id).join(', ')})`);
+      throw new DataError(where, `unknown label "${key}" (known: ${Object.keys(opts.label2id).join(', ')})`);
     } else if (opts.collectStringLabels) {
       opts.collectStringLabels.add(key);
       return -1;
     } else {
-      throw new Error(
-        `${where}: label "${key}" is a string but no label2id was given; pass one (e.g. {"negative":0,"positive":1}) or use integer labels`,
+      throw new DataError(
+        where,
+        `label "${key}" is a string but no label2id was given; pass one (e.g. {"negative":0,"positive":1}) or use integer labels`,
       );
     }
   } else {
-    throw new Error(`${where}: label must be an integer or a string, got ${JSON.stringify(raw)}`);
+    throw new DataError(where, `label must be an integer or a string, got ${JSON.stringify(raw)}`);
   }
   if (!Number.isInteger(id) || id < 0)
-    throw new Error(`${where}: label ${JSON.stringify(raw)} is not a non-negative integer class id`);
+    throw new DataError(where, `label ${JSON.stringify(raw)} is not a non-negative integer class id`);
   if (numLabels !== undefined && id >= numLabels)
-    throw new Error(`${where}: label id ${id} is out of range for ${numLabels} labels`);
+    throw new DataError(where, `label id ${id} is out of range for ${numLabels} labels`);
   return id;
 }
 
@@ -152,10 +156,10 @@ function makeExample(
 ): TextClassificationExample {
   const text = row[cols.text];
   if (typeof text !== 'string' || text.trim() === '')
-    throw new Error(`${where}: row has no text (column "${cols.text}")`);
+    throw new DataError(where, `row has no text (column "${cols.text}")`);
   const rawLabel = row[cols.label];
   if (rawLabel === undefined || rawLabel === null || rawLabel === '')
-    throw new Error(`${where}: row has no label (column "${cols.label}")`);
+    throw new DataError(where, `row has no label (column "${cols.label}")`);
   const clean = opts.cleanHtml === false ? (s: string) => s : cleanReviewText;
   const ex: TextClassificationExample = {
     text: clean(text),
@@ -165,7 +169,7 @@ function makeExample(
   if (cols.pair !== undefined) {
     const pair = row[cols.pair];
     if (typeof pair !== 'string' || pair.trim() === '')
-      throw new Error(`${where}: row has no text pair (column "${cols.pair}")`);
+      throw new DataError(where, `row has no text pair (column "${cols.pair}")`);
     ex.textPair = clean(pair);
   }
   return ex;
@@ -191,7 +195,7 @@ export async function readJsonlClassification(
     out.push(makeExample(obj, where, cols, opts, false));
     if (opts.limit !== undefined && out.length >= opts.limit) break;
   }
-  if (out.length === 0) throw new Error(`${path}: no examples (the file has only blank lines)`);
+  if (out.length === 0) throw new DataError(path, `no examples (the file has only blank lines)`);
   return out;
 }
 
@@ -202,9 +206,9 @@ export async function readCsvClassification(
 ): Promise<TextClassificationExample[]> {
   const delimiter = /\.tsv(\.gz)?$/.test(path) ? '\t' : ',';
   const records = parseCsv(await readText(path), path, delimiter);
-  if (records.length === 0) throw new Error(`${path}: file has no rows`);
+  if (records.length === 0) throw new DataError(path, `file has no rows`);
   const header = records[0]!.fields.map((h) => h.trim());
-  if (records.length === 1) throw new Error(`${path}: file has a header row but no data rows`);
+  if (records.length === 1) throw new DataError(path, `file has a header row but no data rows`);
   const where0 = `${path}:${records[0]!.line}`;
   const cols: { text: string; pair?: string; label: string } = {
     text: pickColumn(opts.textColumn, TEXT_COLUMNS, header, 'text', where0),
@@ -221,8 +225,9 @@ export async function readCsvClassification(
     const rec = records[r]!;
     const where = `${path}:${rec.line}`;
     if (rec.fields.length !== header.length) {
-      throw new Error(
-        `${where}: row has ${rec.fields.length} fields, the header has ${header.length} (unquoted comma or newline?)`,
+      throw new DataError(
+        where,
+        `row has ${rec.fields.length} fields, the header has ${header.length} (unquoted comma or newline?)`,
       );
     }
     const row: Record<string, unknown> = {};
@@ -241,11 +246,11 @@ export async function readImdbFolder(
   dir: string,
   opts: Pick<TextClassificationOptions, 'cleanHtml' | 'limit'> = {},
 ): Promise<TextClassificationExample[]> {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir}: not a folder`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DataError(dir, `not a folder`);
   const hasSplit = (d: string) => existsSync(join(d, 'pos')) && existsSync(join(d, 'neg'));
   if (!hasSplit(dir)) {
     const hint = existsSync(join(dir, 'train')) ? ` (did you mean ${join(dir, 'train')} or ${join(dir, 'test')}?)` : '';
-    throw new Error(`${dir}: expected the aclImdb layout with pos/ and neg/ subfolders${hint}`);
+    throw new DataError(dir, `expected the aclImdb layout with pos/ and neg/ subfolders${hint}`);
   }
   const out: TextClassificationExample[] = [];
   const pattern = /^(\d+)_(\d+)\.txt$/;
@@ -261,12 +266,12 @@ export async function readImdbFolder(
     for (const { f } of files) {
       const path = join(folder, f);
       const text = (await readFile(path, 'utf8')).trim();
-      if (text === '') throw new Error(`${path}: review file is empty`);
+      if (text === '') throw new DataError(path, `review file is empty`);
       out.push({ text: opts.cleanHtml === false ? text : cleanReviewText(text), label, source: path });
       if (opts.limit !== undefined && out.length >= opts.limit) return out;
     }
   }
-  if (out.length === 0) throw new Error(`${dir}: pos/ and neg/ hold no <id>_<rating>.txt files`);
+  if (out.length === 0) throw new DataError(dir, `pos/ and neg/ hold no <id>_<rating>.txt files`);
   return out;
 }
 
@@ -281,9 +286,9 @@ export async function readTextClassification(
   path: string,
   opts: TextClassificationOptions = {},
 ): Promise<TextClassificationExample[]> {
-  if (!existsSync(path)) throw new Error(`${path}: no such file or folder`);
+  if (!existsSync(path)) throw new DataError(path, `no such file or folder`);
   if (statSync(path).isDirectory()) return readImdbFolder(path, opts);
   if (/\.(csv|tsv)(\.gz)?$/i.test(path)) return readCsvClassification(path, opts);
   if (/\.(jsonl|ndjson|json)(\.gz)?$/i.test(path)) return readJsonlClassification(path, opts);
-  throw new Error(`${path}: unknown data format; use .jsonl/.jsonl.gz, .csv/.tsv(.gz) or an aclImdb split folder`);
+  throw new DataError(path, `unknown data format; use .jsonl/.jsonl.gz, .csv/.tsv(.gz) or an aclImdb split folder`);
 }

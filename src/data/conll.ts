@@ -1,4 +1,5 @@
 // CoNLL-2003 style token classification data (JSONL of tokens + ner_tags) and first-WordPiece label alignment.
+import { DataError } from './errors.js';
 import { readJsonlObjects, readLines } from './lines.js';
 
 /** The CoNLL-2003 NER tag set in the order of the HF `conll2003` dataset (ids 0..8). */
@@ -41,31 +42,32 @@ export async function readConllJsonl(path: string, opts: ConllOptions = {}): Pro
     const tokens = obj[tokCol];
     const tags = obj[tagCol];
     if (!Array.isArray(tokens) || tokens.some((t) => typeof t !== 'string'))
-      throw new Error(`${where}: "${tokCol}" must be an array of strings`);
-    if (!Array.isArray(tags)) throw new Error(`${where}: row has no "${tagCol}" array`);
-    if (tags.length !== tokens.length) throw new Error(`${where}: ${tokens.length} tokens but ${tags.length} tags`);
+      throw new DataError(where, `"${tokCol}" must be an array of strings`);
+    if (!Array.isArray(tags)) throw new DataError(where, `row has no "${tagCol}" array`);
+    if (tags.length !== tokens.length) throw new DataError(where, `${tokens.length} tokens but ${tags.length} tags`);
     if (tokens.length === 0) continue; // document separators / empty sentences carry nothing to learn
     const ids = tags.map((t: unknown, i: number) => {
       let id: number;
       if (typeof t === 'number') id = t;
       else if (typeof t === 'string') {
-        if (!opts.label2id) throw new Error(`${where}: tag "${t}" is a string but no label2id was given`);
+        if (!opts.label2id) throw new DataError(where, `tag "${t}" is a string but no label2id was given`);
         if (!Object.prototype.hasOwnProperty.call(opts.label2id, t)) {
-          throw new Error(
-            `${where}: unknown tag "${t}" at word ${i} (known: ${Object.keys(opts.label2id).join(', ')})`,
+          throw new DataError(
+            where,
+            `unknown tag "${t}" at word ${i} (known: ${Object.keys(opts.label2id).join(', ')})`,
           );
         }
         id = opts.label2id[t]!;
-      } else throw new Error(`${where}: tag ${i} must be a string or an integer`);
+      } else throw new DataError(where, `tag ${i} must be a string or an integer`);
       if (!Number.isInteger(id) || id < 0 || (numLabels !== undefined && id >= numLabels)) {
-        throw new Error(`${where}: tag id ${id} out of range for ${numLabels ?? '?'} labels`);
+        throw new DataError(where, `tag id ${id} out of range for ${numLabels ?? '?'} labels`);
       }
       return id;
     });
     out.push({ tokens: tokens as string[], tags: ids, source: where });
     if (opts.limit !== undefined && out.length >= opts.limit) break;
   }
-  if (out.length === 0) throw new Error(`${path}: no sentences`);
+  if (out.length === 0) throw new DataError(path, `no sentences`);
   return out;
 }
 
@@ -78,7 +80,7 @@ export async function collectTags(path: string, tagsColumn = 'ner_tags'): Promis
     try {
       row = JSON.parse(line);
     } catch (e) {
-      throw new Error(`${path}:${lineNo}: not valid JSON (${(e as Error).message})`);
+      throw new DataError(`${path}:${lineNo}`, `not valid JSON (${(e as Error).message})`);
     }
     const t = (row as Record<string, unknown> | null)?.[tagsColumn];
     if (Array.isArray(t)) for (const x of t) if (typeof x === 'string') tags.add(x);

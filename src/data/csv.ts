@@ -1,4 +1,5 @@
 // RFC 4180 CSV parsing: quoted fields, doubled quotes, commas and newlines inside quotes, CRLF or LF line ends.
+import { DataError } from './errors.js';
 
 /** One parsed record and the 1-based line where it starts (for error messages). */
 export interface CsvRecord {
@@ -40,7 +41,7 @@ export function parseCsv(text: string, source = '<csv>', delimiter = ','): CsvRe
       // Copy runs between quotes with slice: char-by-char concatenation is slow on 100 MB review files.
       for (;;) {
         const q = text.indexOf('"', i);
-        if (q < 0) throw new Error(`${source}:${openLine}: quoted field opened here is never closed`);
+        if (q < 0) throw new DataError(`${source}:${openLine}`, `quoted field opened here is never closed`);
         const chunk = text.slice(i, q);
         for (let j = chunk.indexOf('\n'); j >= 0; j = chunk.indexOf('\n', j + 1)) line++;
         field += chunk;

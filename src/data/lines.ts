@@ -1,4 +1,5 @@
 // Streaming text input: lines of a plain or gzipped file, and whole-file reads, with clear errors for missing/empty files.
+import { DataError } from './errors.js';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -7,10 +8,10 @@ import type { Readable } from 'node:stream';
 
 /** Throws a specific error when `path` is missing, a folder, or empty. */
 export function assertReadableFile(path: string): void {
-  if (!existsSync(path)) throw new Error(`${path}: file not found`);
+  if (!existsSync(path)) throw new DataError(path, `file not found`);
   const st = statSync(path);
-  if (st.isDirectory()) throw new Error(`${path}: is a folder, expected a file`);
-  if (st.size === 0) throw new Error(`${path}: file is empty`);
+  if (st.isDirectory()) throw new DataError(path, `is a folder, expected a file`);
+  if (st.size === 0) throw new DataError(path, `file is empty`);
 }
 
 /** A readable stream of the file's bytes, gunzipped on the fly when the name ends in .gz. */
@@ -34,7 +35,7 @@ export async function* readLines(path: string): AsyncGenerator<[number, string]>
       yield [n, n === 1 && line.charCodeAt(0) === 0xfeff ? line.slice(1) : line];
     }
   } catch (e) {
-    throw new Error(`${path}: read failed after line ${n}: ${(e as Error).message}`);
+    throw new DataError(path, `read failed after line ${n}: ${(e as Error).message}`);
   } finally {
     rl.close();
     stream.destroy();
@@ -50,10 +51,10 @@ export async function* readJsonlObjects(path: string): AsyncGenerator<{ where: s
     try {
       row = JSON.parse(line);
     } catch (e) {
-      throw new Error(`${where}: not valid JSON (${(e as Error).message})`);
+      throw new DataError(where, `not valid JSON (${(e as Error).message})`);
     }
     if (typeof row !== 'object' || row === null || Array.isArray(row))
-      throw new Error(`${where}: expected a JSON object per line`);
+      throw new DataError(where, `expected a JSON object per line`);
     yield { where, row: row as Record<string, unknown> };
   }
 }
@@ -66,7 +67,7 @@ export async function readText(path: string): Promise<string> {
     try {
       buf = gunzipSync(buf);
     } catch (e) {
-      throw new Error(`${path}: not a valid gzip file (${(e as Error).message})`);
+      throw new DataError(path, `not a valid gzip file (${(e as Error).message})`);
     }
   }
   const text = buf.toString('utf8');

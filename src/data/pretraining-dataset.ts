@@ -7,6 +7,7 @@
 // of the same chunk, not of the whole corpus, and instances are shuffled within a shard (the trainer shuffles shards).
 import { writeFileSync, renameSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { DataError } from './errors.js';
 import { Rng } from './rng.js';
 import {
   createTrainingInstances,
@@ -116,8 +117,9 @@ export async function createPretrainingData(o: CreatePretrainingDataOptions): Pr
     }
   }
   if (counts.documents < 2) {
-    throw new Error(
-      `create-pretraining-data: ${counts.documents} document(s) with text in ${o.inputs.join(', ')}; next sentence prediction ` +
+    throw new DataError(
+      o.inputs.join(', '),
+      `${counts.documents} document(s) with text; next sentence prediction ` +
         'needs at least 2 (plain text: separate documents with a blank line)',
     );
   }

@@ -1,4 +1,5 @@
 // Streaming corpus input for pre-training: IMDb-style JSONL(.gz) and plain text (one sentence a line, blank line between documents).
+import { DataError } from './errors.js';
 import { readLines } from './lines.js';
 import { splitSentences } from './sentences.js';
 
@@ -28,16 +29,18 @@ function jsonText(line: string, path: string, lineNo: number, field: string): st
   try {
     row = JSON.parse(line);
   } catch (e) {
-    throw new Error(
-      `${path}:${lineNo}: not valid JSON (${(e as Error).message}); JSONL input needs one JSON object a line`,
+    throw new DataError(
+      `${path}:${lineNo}`,
+      `not valid JSON (${(e as Error).message}); JSONL input needs one JSON object a line`,
     );
   }
   if (row === null || typeof row !== 'object' || Array.isArray(row))
-    throw new Error(`${path}:${lineNo}: expected a JSON object`);
+    throw new DataError(`${path}:${lineNo}`, `expected a JSON object`);
   const v = (row as Record<string, unknown>)[field];
   if (typeof v !== 'string') {
-    throw new Error(
-      `${path}:${lineNo}: no string field "${field}" (fields: ${Object.keys(row).join(', ')}); choose it with --text-field`,
+    throw new DataError(
+      `${path}:${lineNo}`,
+      `no string field "${field}" (fields: ${Object.keys(row).join(', ')}); choose it with --text-field`,
     );
   }
   return v;

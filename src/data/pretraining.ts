@@ -6,6 +6,7 @@
 // sentences of this one are put back); the pair is truncated from a random end of the longer side; then 15% of
 // the tokens (at most max_predictions_per_seq, never [CLS]/[SEP]) are chosen: 80% become [MASK], 10% a random
 // token, 10% stay. The random choices are made in the same order as the Python script, from a seeded generator.
+import { DataError } from './errors.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from './rng.js';
@@ -23,14 +24,6 @@ export interface PretrainingVocab {
   isContinuation: Uint8Array;
 }
 
-/** Thrown when the vocabulary cannot be used for pre-training (no [MASK], ...). */
-export class PretrainingVocabError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PretrainingVocabError';
-  }
-}
-
 /**
  * The {@link PretrainingVocab} of a tokenizer folder: its vocab.txt tokens in id order, the vocabulary the
  * pre-training data was made with.
@@ -38,9 +31,7 @@ export class PretrainingVocabError extends Error {
 export function readPretrainingVocab(dir: string): PretrainingVocab {
   const file = join(dir, 'vocab.txt');
   if (!existsSync(file))
-    throw new PretrainingVocabError(
-      `${file}: not found; pre-training needs the tokenizer folder the data was made with`,
-    );
+    throw new DataError(file, `not found; pre-training needs the tokenizer folder the data was made with`);
   const tokens = readFileSync(file, 'utf8').split(/\r?\n/);
   if (tokens[tokens.length - 1] === '') tokens.pop();
   return pretrainingVocab(tokens, file);
@@ -60,8 +51,9 @@ export function pretrainingVocab(tokens: readonly string[], source = 'vocabulary
   const need = (t: string): number => {
     const id = ids.get(t);
     if (id === undefined) {
-      throw new PretrainingVocabError(
-        `${source}: has no ${t} token, which pre-training needs (BERT's special tokens are [PAD] [UNK] [CLS] [SEP] ` +
+      throw new DataError(
+        source,
+        `has no ${t} token, which pre-training needs (BERT's special tokens are [PAD] [UNK] [CLS] [SEP] ` +
           `[MASK]); train a vocabulary with \`bert train-vocab\` or use a BERT vocab.txt`,
       );
     }
@@ -78,7 +70,7 @@ export function pretrainingVocab(tokens: readonly string[], source = 'vocabulary
     if (t.startsWith('##') && t.length > 2) isContinuation[i] = 1;
     if (!/^\[.*\]$/u.test(t) || t.length <= 2) random.push(i);
   });
-  if (random.length === 0) throw new PretrainingVocabError(`${source}: has only special tokens`);
+  if (random.length === 0) throw new DataError(source, `has only special tokens`);
   return { clsId, sepId, maskId, padId, size: tokens.length, randomIds: Int32Array.from(random), isContinuation };
 }
 

@@ -1,4 +1,5 @@
 // Binary shards of pre-training instances (format in docs/pretraining-data.md): atomic writer, streaming reader.
+import { DataError } from './errors.js';
 import {
   closeSync,
   fstatSync,
@@ -21,17 +22,6 @@ const RECORD_HEADER_BYTES = 8;
 export const SHARD_FLAG_MASKED = 1;
 /** Header flag: masking was whole-word (informational). */
 export const SHARD_FLAG_WHOLE_WORD = 2;
-
-/** A shard file is not valid: bad header, truncated, corrupted. The message names the file and the byte offset. */
-export class ShardFormatError extends Error {
-  constructor(
-    readonly file: string,
-    problem: string,
-  ) {
-    super(`${file}: ${problem}`);
-    this.name = 'ShardFormatError';
-  }
-}
 
 /** What the header of a shard says. */
 export interface ShardHeader {
@@ -92,7 +82,7 @@ export class ShardWriter {
   }
 
   write(inst: PretrainingInstance): void {
-    if (this.fd === null) throw new Error(`${this.path}: write after close`);
+    if (this.fd === null) throw new DataError(this.path, `write after close`);
     const n = inst.inputIds.length;
     const m = inst.maskedPositions.length;
     const o = this.options;
@@ -144,7 +134,7 @@ export class ShardWriter {
 
   /** Finishes the shard: header, fsync, rename to the final name. Returns the header written. */
   close(): ShardHeader {
-    if (this.fd === null) throw new Error(`${this.path}: closed twice`);
+    if (this.fd === null) throw new DataError(this.path, `closed twice`);
     try {
       this.flush();
       const header: ShardHeader = {
@@ -198,19 +188,19 @@ function encodeHeader(h: ShardHeader): Buffer {
 
 function decodeHeader(b: Buffer, file: string, fileBytes: number): ShardHeader {
   if (b.length < SHARD_HEADER_BYTES)
-    throw new ShardFormatError(
+    throw new DataError(
       file,
       `${b.length} bytes, shorter than the ${SHARD_HEADER_BYTES}-byte header (truncated or not a shard)`,
     );
   if (b.toString('latin1', 0, 8) !== SHARD_MAGIC)
-    throw new ShardFormatError(file, 'not a bert-ts pre-training shard (bad magic)');
+    throw new DataError(file, 'not a bert-ts pre-training shard (bad magic)');
   const version = b.readUInt32LE(8);
   if (version !== SHARD_VERSION)
-    throw new ShardFormatError(file, `shard format version ${version}; this bert-ts reads version ${SHARD_VERSION}`);
+    throw new DataError(file, `shard format version ${version}; this bert-ts reads version ${SHARD_VERSION}`);
   const flags = b.readUInt32LE(12);
   const tokenBytes = b.readUInt32LE(16);
   if (tokenBytes !== 2 && tokenBytes !== 4)
-    throw new ShardFormatError(file, `token width ${tokenBytes} bytes at byte 16 (must be 2 or 4)`);
+    throw new DataError(file, `token width ${tokenBytes} bytes at byte 16 (must be 2 or 4)`);
   const vocabRaw = b.readUInt32LE(28);
   const h: ShardHeader = {
     version,
@@ -225,7 +215,7 @@ function decodeHeader(b: Buffer, file: string, fileBytes: number): ShardHeader {
     crc32: b.readUInt32LE(48),
   };
   if (SHARD_HEADER_BYTES + h.dataBytes !== fileBytes) {
-    throw new ShardFormatError(
+    throw new DataError(
       file,
       `header says ${SHARD_HEADER_BYTES + h.dataBytes} bytes, the file has ${fileBytes} (truncated or corrupted)`,
     );
@@ -248,7 +238,7 @@ export function readShardHeader(path: string): ShardHeader {
 /**
  * Streams the instances of a shard in file order, holding one read buffer (1 MiB) at a time. Every record is
  * checked (lengths, segment split, positions, ids) and the checksum and count are verified at the end; a problem is
- * a {@link ShardFormatError} with the byte offset.
+ * a {@link DataError} with the byte offset.
  */
 export function* readShard(path: string): Generator<PretrainingInstance> {
   const fd = openSync(path, 'r');
@@ -288,7 +278,7 @@ export function* readShard(path: string): Generator<PretrainingInstance> {
     for (;;) {
       const recordAt = filePos - (end - start);
       if (!fill(RECORD_HEADER_BYTES)) {
-        if (end - start !== 0) throw new ShardFormatError(path, `${end - start} stray bytes at byte ${recordAt}`);
+        if (end - start !== 0) throw new DataError(path, `${end - start} stray bytes at byte ${recordAt}`);
         break;
       }
       const n = buf.readUInt16LE(start);
@@ -296,7 +286,7 @@ export function* readShard(path: string): Generator<PretrainingInstance> {
       const m = buf.readUInt16LE(start + 4);
       const label = buf.readUInt8(start + 6);
       const bad = (what: string): never => {
-        throw new ShardFormatError(path, `record ${count} at byte ${recordAt}: ${what}`);
+        throw new DataError(path, `record ${count} at byte ${recordAt}: ${what}`);
       };
       if (n < 5 || n > h.maxSeqLength) bad(`${n} tokens (must be 5..${h.maxSeqLength})`);
       if (segA < 3 || segA > n - 2) bad(`segment A length ${segA} for ${n} tokens`);
@@ -329,9 +319,8 @@ export function* readShard(path: string): Generator<PretrainingInstance> {
       count++;
       yield { inputIds, segmentALength: segA, isRandomNext: label === 1, maskedPositions, maskedLabels };
     }
-    if (count !== h.instances)
-      throw new ShardFormatError(path, `holds ${count} instances, its header says ${h.instances}`);
-    if (crc >>> 0 !== h.crc32) throw new ShardFormatError(path, 'checksum mismatch: the records are corrupted');
+    if (count !== h.instances) throw new DataError(path, `holds ${count} instances, its header says ${h.instances}`);
+    if (crc >>> 0 !== h.crc32) throw new DataError(path, 'checksum mismatch: the records are corrupted');
   } finally {
     closeSync(fd);
   }
@@ -375,20 +364,21 @@ export function readDatasetManifest(dir: string): PretrainingDatasetManifest {
   try {
     text = readFileSync(path, 'utf8');
   } catch {
-    throw new Error(
-      `${path}: not found; make the folder with \`bert create-pretraining-data --output ${dir}\` (an interrupted run leaves no dataset.json)`,
+    throw new DataError(
+      path,
+      `not found; make the folder with \`bert create-pretraining-data --output ${dir}\` (an interrupted run leaves no dataset.json)`,
     );
   }
   let m: PretrainingDatasetManifest;
   try {
     m = JSON.parse(text) as PretrainingDatasetManifest;
   } catch (e) {
-    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+    throw new DataError(path, `not valid JSON (${(e as Error).message})`);
   }
   if (m.format !== 'bert-ts-pretraining-shards')
-    throw new Error(`${path}: not a bert-ts pre-training dataset (format ${String(m.format)})`);
-  if (m.version !== 1) throw new Error(`${path}: dataset version ${m.version}; this bert-ts reads version 1`);
-  if (!Array.isArray(m.shards) || m.shards.length === 0) throw new Error(`${path}: lists no shards`);
+    throw new DataError(path, `not a bert-ts pre-training dataset (format ${String(m.format)})`);
+  if (m.version !== 1) throw new DataError(path, `dataset version ${m.version}; this bert-ts reads version 1`);
+  if (!Array.isArray(m.shards) || m.shards.length === 0) throw new DataError(path, `lists no shards`);
   return m;
 }
 

@@ -10,10 +10,10 @@ import {
   pretrainingVocab,
   roundHalfEven,
   truncateSeqPair,
-  PretrainingVocabError,
   type PretrainingInstance,
   type TokenizedDocument,
 } from '../../src/data/pretraining.js';
+import { DataError } from '../../src/data/errors.js';
 
 // A vocabulary of BERT's 5 special tokens, 3 [unusedN], then plain tokens; every corpus token is unique, so from a
 // token we know its document, sentence and position, and can check where A and B came from.
@@ -342,7 +342,7 @@ test('bad input: empty corpus, a single document, one-sentence documents, vocab 
   assert.ok(inst.every((x) => x.isRandomNext));
   assert.throws(
     () => pretrainingVocab(['a', 'b', '[CLS]', '[SEP]'], 'my/vocab.txt'),
-    (e: unknown) => e instanceof PretrainingVocabError && /my\/vocab.txt: has no \[MASK\] token/.test(e.message),
+    (e: unknown) => e instanceof DataError && /my\/vocab.txt: has no \[MASK\] token/.test(e.message),
   );
   assert.throws(() => createTrainingInstances(corpus.docs, vocab, { maxSeqLength: 4 }, new Rng(1)), /maxSeqLength/);
   assert.throws(() => createTrainingInstances(corpus.docs, vocab, { dupeFactor: 0 }, new Rng(1)), /dupeFactor/);

@@ -12,15 +12,9 @@ import {
   type PretrainingInstance,
   type TokenizedDocument,
 } from '../../src/data/pretraining.js';
-import {
-  ShardWriter,
-  readShard,
-  readShardHeader,
-  readDatasetManifest,
-  readDataset,
-  ShardFormatError,
-} from '../../src/data/shards.js';
+import { ShardWriter, readShard, readShardHeader, readDatasetManifest, readDataset } from '../../src/data/shards.js';
 import { createPretrainingData, type SentenceTokenizer } from '../../src/data/pretraining-dataset.js';
+import { DataError } from '../../src/data/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bert-ts-shards-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -105,7 +99,7 @@ test('corruption is detected: flipped byte, truncation, bad magic, bad id', () =
   writeFileSync(path, flipped);
   assert.throws(
     () => [...readShard(path)],
-    (e: unknown) => e instanceof ShardFormatError && /checksum|token id|position/.test(e.message),
+    (e: unknown) => e instanceof DataError && /checksum|token id|position/.test(e.message),
   );
   writeFileSync(path, good);
   truncateSync(path, good.length - 10);
