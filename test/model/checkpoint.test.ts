@@ -1,9 +1,8 @@
 // Loading and saving HF model folders: key sets like save_pretrained's, name variants, and clear errors on bad input.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { readSafetensors, writeSafetensors } from '../../src/io/index.js';
 import type { WritableTensor } from '../../src/io/index.js';
 import { BertConfig } from '../../src/model/config.js';
@@ -15,10 +14,10 @@ import {
   MODEL_CLASSES,
 } from '../../src/model/bert.js';
 import type { BertArchitecture } from '../../src/model/bert.js';
+import { tempDir } from '../helpers/temp.js';
 
 const FIX = '../shared/fixtures/hf-tiny';
-const tmp = mkdtempSync(join(tmpdir(), 'bert-ts-ckpt-'));
-after(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('ckpt');
 
 const ref = readSafetensors(join(FIX, 'reference.safetensors')).tensors;
 const shaped = (k: string) => ({ data: ref.get(k)!.data, shape: ref.get(k)!.shape });

@@ -15,7 +15,6 @@ import fs, {
   writeFileSync,
 } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
-import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CheckpointFormatError, encodeSafetensors, readSafetensors, type WritableTensor } from '../../src/io/index.js';
@@ -24,9 +23,10 @@ import { BertForSequenceClassification } from '../../src/model/bert.js';
 import { BertTokenizer, TokenizerError } from '../../src/tokenizer/index.js';
 import { pipeline } from '../../src/pipelines/index.js';
 import { jsKernels } from '../../src/tensor/js-kernels.js';
+import { tempDir } from '../helpers/temp.js';
 
 const TINY = '../shared/fixtures/hf-tiny';
-const root = mkdtempSync(join(tmpdir(), 'bert-ts-race-'));
+const root = tempDir('race');
 const configA = JSON.parse(readFileSync(join(TINY, 'seq_cls3/config.json'), 'utf8')) as Record<string, unknown>;
 const weightsA = readFileSync(join(TINY, 'seq_cls3/model.safetensors'));
 
@@ -381,5 +381,3 @@ test(
     assert.equal(renames.B, 0, 'only version A exists');
   },
 );
-
-test.after(() => rmSync(root, { recursive: true, force: true }));

@@ -2,8 +2,7 @@
 // everything from the folder, and it must catch a wrong number. The folder's "reference" values are produced here by
 // bert-ts itself, so this tests the harness's plumbing and its failure detection, not the model (parity.test.ts does).
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runParity } from '../../scripts/parity.js';
@@ -18,9 +17,9 @@ import { jsKernels } from '../../src/tensor/js-kernels.js';
 import { clipGradNorm } from '../../src/train/clip.js';
 import { AdamW } from '../../src/train/optim.js';
 import { learningRateAt } from '../../src/train/schedule.js';
+import { tempDir } from '../helpers/temp.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'bert-ts-harness-'));
-after(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('harness');
 
 const config = {
   vocab_size: 70,

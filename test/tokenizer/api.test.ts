@@ -1,10 +1,9 @@
 // The API against HF: batches and padding, flat batches, decode, tokenize, added tokens with every option,
 // templates, save() read back by HF and by us, fromVocab, special-token roles.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Tokenizer, WordPiece } from 'tokenizers';
 import { BertTokenizer } from '../../src/tokenizer/index.js';
 import { parseVocabTxt } from '../../src/tokenizer/config.js';
@@ -22,9 +21,9 @@ import {
 } from './helpers/oracle.js';
 import { TORTURE } from './helpers/torture.js';
 import { seeded } from '../helpers/seeded.js';
+import { tempDir } from '../helpers/temp.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'bert-ts-api-'));
-after(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('api');
 const SAMPLE = [...readImdb('test').slice(0, 200), ...TORTURE];
 
 describe('batches and padding against HF encodeBatch', () => {

@@ -1,14 +1,13 @@
 // Bad input: a clear TokenizerError naming what is wrong, never a crash, a stack from deep inside, or a hang.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { BertTokenizer, TokenizerError } from '../../src/tokenizer/index.js';
 import { MINI_DIR, TINY_DIR, readImdb } from './helpers/oracle.js';
+import { tempDir } from '../helpers/temp.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'bert-ts-errors-'));
-after(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('errors');
 const tok = BertTokenizer.fromPretrained(MINI_DIR);
 const tinyJson = readFileSync(join(TINY_DIR, 'tokenizer.json'), 'utf8');
 
