@@ -29,6 +29,11 @@ class LossMean {
   }
 }
 
+/** The named numeric fields of a report, as metrics. */
+function pick<R extends object, K extends keyof R & string>(report: R, keys: readonly K[]): Record<K, number> {
+  return Object.fromEntries(keys.map((k) => [k, report[k] as number])) as Record<K, number>;
+}
+
 /** Sequence classification (single-label, multi-label or regression, by `problemType`). */
 export function evaluateSequenceClassification(
   model: BertHeadModel,
@@ -52,14 +57,7 @@ export function evaluateSequenceClassification(
     const targets = labels.map((l) => (Array.isArray(l) ? l[0]! : l));
     const report = regressionReport(preds, targets);
     return {
-      metrics: {
-        mse: report.mse,
-        mae: report.mae,
-        pearson: report.pearson,
-        spearman: report.spearman,
-        loss: loss.value,
-        examples: rows,
-      },
+      metrics: { ...pick(report, ['mse', 'mae', 'pearson', 'spearman']), loss: loss.value, examples: rows },
       report,
       predictions: preds,
     };
@@ -144,9 +142,7 @@ export function evaluateTokenClassification(
   const report = entityReport(predTags, trueTags);
   return {
     metrics: {
-      f1: report.f1,
-      precision: report.precision,
-      recall: report.recall,
+      ...pick(report, ['f1', 'precision', 'recall']),
       accuracy: report.tokenAccuracy,
       loss: loss.value,
       examples: data.size,
