@@ -14,6 +14,7 @@ import { BertTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { bertWordSplitter } from '../../src/tokenizer/trainer-words.js';
 import { readDataset, readDatasetManifest } from '../../src/data/shards.js';
 import { capture } from './capture.js';
+import { cliArgs } from '../helpers/cli-args.js';
 
 interface HfBinding {
   Tokenizer: { fromFile(path: string): { encode(a: string): Promise<{ getTokens(): string[] }> } };
@@ -75,20 +76,17 @@ test('train-vocab -> create-pretraining-data -> pretrain, then resume', async ()
   assert.deepEqual(ours.tokenize(text), (await theirs.encode(text)).getTokens().slice(1, -1));
 
   const dataDir = join(dir, 'data');
-  r = await capture(createPretrainingDataCommand, [
-    '--input',
-    corpus,
-    '--vocab',
-    vocabDir,
-    '--max-seq-length',
-    '64',
-    '--max-predictions',
-    '10',
-    '--dupe-factor',
-    '2',
-    '--output',
-    dataDir,
-  ]);
+  r = await capture(
+    createPretrainingDataCommand,
+    cliArgs({
+      input: corpus,
+      vocab: vocabDir,
+      'max-seq-length': '64',
+      'max-predictions': '10',
+      'dupe-factor': '2',
+      output: dataDir,
+    }),
+  );
   assert.equal(r.code, 0, r.err);
   const m = readDatasetManifest(dataDir);
   assert.equal(m.documents, 313);
@@ -148,14 +146,10 @@ test('train-vocab -> create-pretraining-data -> pretrain, then resume', async ()
   for (const k of ['mlm_loss', 'mlm_accuracy', 'nsp_loss', 'nsp_accuracy', 'instances'] as const) {
     assert.equal(scored[k], (result.evaluation as unknown as Record<string, number>)[k], `evaluate ${k}`);
   }
-  r = await capture(evaluateCommand, [
-    '--model',
-    '../shared/fixtures/hf-tiny/seq_cls3',
-    '--data',
-    dataDir,
-    '--tokenizer',
-    vocabDir,
-  ]);
+  r = await capture(
+    evaluateCommand,
+    cliArgs({ model: '../shared/fixtures/hf-tiny/seq_cls3', data: dataDir, tokenizer: vocabDir }),
+  );
   assert.equal(r.code, 1, 'a classifier cannot be scored on pre-training shards');
   assert.match(r.err, /seq_cls3: not a pre-trained BERT \(no cls\./);
   r = await capture(pretrainCommand, [...args.slice(0, 7), '6', ...args.slice(8), '--resume']);
@@ -180,14 +174,10 @@ test('bad input: empty corpus, vocabulary without special tokens, one document',
   assert.match(r.err, /has no \[CLS\] token/);
   const one = join(dir, 'one.txt');
   writeFileSync(one, 'Just one document.\nWith two sentences.\n');
-  r = await capture(createPretrainingDataCommand, [
-    '--input',
-    one,
-    '--vocab',
-    join(dir, 'vocab'),
-    '--output',
-    join(dir, 'd1'),
-  ]);
+  r = await capture(
+    createPretrainingDataCommand,
+    cliArgs({ input: one, vocab: join(dir, 'vocab'), output: join(dir, 'd1') }),
+  );
   assert.equal(r.code, 1);
   assert.match(r.err, /1 document\(s\) with text.*at least 2/);
 });

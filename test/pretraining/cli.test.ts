@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { pretrainCommand, parseDuration } from '../../src/cli/commands/pretrain.js';
 import { capture } from './capture.js';
+import { cliArgs } from '../helpers/cli-args.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bert-ts-cli-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -15,18 +16,7 @@ test('pretrain: usage errors are exit 2 with a message; missing data is exit 1 n
   let r = await capture(pretrainCommand, ['--config', 'mini']);
   assert.equal(r.code, 2);
   assert.match(r.err, /--data, --vocab, --steps and --output are required/);
-  r = await capture(pretrainCommand, [
-    '--config',
-    'mini',
-    '--data',
-    dir,
-    '--vocab',
-    dir,
-    '--steps',
-    'ten',
-    '--output',
-    dir,
-  ]);
+  r = await capture(pretrainCommand, cliArgs({ config: 'mini', data: dir, vocab: dir, steps: 'ten', output: dir }));
   assert.equal(r.code, 2);
   assert.match(r.err, /--steps must be a positive integer, got "ten"/);
   // The same run over a folder without data: what is refused first depends on the vocabulary.

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finetuneCommand } from '../../src/cli/commands/finetune.js';
 import { evaluateCommand } from '../../src/cli/commands/evaluate.js';
+import { cliArgs } from '../helpers/cli-args.js';
 
 const TINY = '../shared/fixtures/hf-tiny/seq_cls3';
 const dir = mkdtempSync(join(tmpdir(), 'bert-ts-cli-'));
@@ -83,68 +84,40 @@ test('finetune: a folder holding a checkpoint needs --resume; --resume needs a c
 test('finetune: data errors (exit 1) point at file:line before the model is loaded', async () => {
   const bad = join(dir, 'bad.jsonl');
   writeFileSync(bad, '{"text":"fine","label":1}\n{"text":"no label here"}\n');
-  let r = await capture(finetuneCommand, [
-    '--model',
-    TINY,
-    '--train',
-    bad,
-    '--output',
-    join(dir, 'o2'),
-    '--max-length',
-    '64',
-  ]);
+  let r = await capture(
+    finetuneCommand,
+    cliArgs({ model: TINY, train: bad, output: join(dir, 'o2'), 'max-length': '64' }),
+  );
   assert.equal(r.code, 1);
   assert.match(r.err, /bad\.jsonl:2: row has no label/);
   const str = join(dir, 'str.jsonl');
   writeFileSync(str, '{"text":"fine","label":"great"}\n');
-  r = await capture(finetuneCommand, [
-    '--model',
-    '../shared/fixtures/hf-tiny/token_cls5',
-    '--train',
-    str,
-    '--output',
-    join(dir, 'o3'),
-    '--max-length',
-    '64',
-  ]);
+  r = await capture(
+    finetuneCommand,
+    cliArgs({
+      model: '../shared/fixtures/hf-tiny/token_cls5',
+      train: str,
+      output: join(dir, 'o3'),
+      'max-length': '64',
+    }),
+  );
   // String labels become label2id (sorted); a single class cannot be classified.
   assert.equal(r.code, 1);
   assert.match(r.err, /str\.jsonl: only one class \("great"\) among the labels; classification needs at least two/);
   // seq_cls3 has named labels (negative/neutral/positive): a label outside them is unknown.
-  r = await capture(finetuneCommand, [
-    '--model',
-    TINY,
-    '--train',
-    str,
-    '--output',
-    join(dir, 'o4'),
-    '--max-length',
-    '64',
-  ]);
+  r = await capture(finetuneCommand, cliArgs({ model: TINY, train: str, output: join(dir, 'o4'), 'max-length': '64' }));
   assert.match(r.err, /str\.jsonl:1: unknown label "great" \(known: negative, neutral, positive\)/);
   const empty = join(dir, 'empty.jsonl');
   writeFileSync(empty, '');
-  r = await capture(finetuneCommand, [
-    '--model',
-    TINY,
-    '--train',
-    empty,
-    '--output',
-    join(dir, 'o5'),
-    '--max-length',
-    '64',
-  ]);
+  r = await capture(
+    finetuneCommand,
+    cliArgs({ model: TINY, train: empty, output: join(dir, 'o5'), 'max-length': '64' }),
+  );
   assert.match(r.err, /empty\.jsonl: file is empty/);
-  r = await capture(finetuneCommand, [
-    '--model',
-    join(dir, 'nope'),
-    '--train',
-    train,
-    '--output',
-    join(dir, 'o6'),
-    '--max-length',
-    '64',
-  ]);
+  r = await capture(
+    finetuneCommand,
+    cliArgs({ model: join(dir, 'nope'), train: train, output: join(dir, 'o6'), 'max-length': '64' }),
+  );
   assert.match(r.err, /not a model folder/);
 });
 
