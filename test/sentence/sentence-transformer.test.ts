@@ -119,7 +119,7 @@ test('an unknown module type, prompt name or activation is a clear error', async
     writeFileSync(join(dir, 'modules.json'), JSON.stringify(modules));
     await assert.rejects(SentenceTransformer.fromPretrained(dir), /WeightedLayerPooling.*not supported/);
     const model = await SentenceTransformer.fromPretrained(join(DIR, 'cls_dense_tanh'), { warn: () => {} });
-    assert.throws(() => model.encode(['x'], { promptName: 'nope' }), /prompt name "nope".*query/);
+    assert.throws(() => model.encode(['x'], { promptName: 'nope' }), /promptName "nope".*query/);
     cpSync(join(DIR, 'cls_dense_tanh'), dir, { recursive: true });
     writeFileSync(join(dir, 'modules.json'), readFileSync(join(DIR, 'cls_dense_tanh', 'modules.json')));
     const dense = join(dir, '2_Dense', 'config.json');

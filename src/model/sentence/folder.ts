@@ -91,6 +91,20 @@ export function isSentenceTransformersFolder(dir: string): boolean {
   return existsSync(join(dir, 'modules.json'));
 }
 
+/**
+ * What a folder holds as sentence-transformers sees it: 'cross-encoder' (config_sentence_transformers.json's
+ * model_type CrossEncoder, or the 4.x - 5.3 marks in config.json), 'sentence-transformer' (modules.json), else null.
+ */
+export function sentenceFolderKind(dir: string): 'sentence-transformer' | 'cross-encoder' | null {
+  if (readSettings(dir).modelType === 'CrossEncoder') return 'cross-encoder';
+  const configFile = join(dir, 'config.json');
+  if (existsSync(configFile)) {
+    const config = readObject(configFile, 'model config');
+    if ('sentence_transformers' in config || 'sbert_ce_default_activation_function' in config) return 'cross-encoder';
+  }
+  return isSentenceTransformersFolder(dir) ? 'sentence-transformer' : null;
+}
+
 /** The modules of a folder in modules.json order, each with its configuration read and checked. */
 export function readModules(dir: string): SentenceModuleSpec[] {
   const file = join(dir, 'modules.json');
