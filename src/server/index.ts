@@ -15,3 +15,11 @@ export { taskParameters, type TaskParameters } from './parameters.js';
 export { DynamicBatcher, type BatcherOptions, type PredictBatch, type CallOptions } from './batcher.js';
 export { ServerMetrics, Histogram } from './metrics.js';
 export { ServerError } from './errors.js';
+export {
+  createModelServer,
+  defaultServeTask,
+  SERVE_TASKS,
+  type ModelServer,
+  type ModelServerOptions,
+  type ServeTask,
+} from './model-server.js';
