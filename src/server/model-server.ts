@@ -1,8 +1,7 @@
 // A server for one model (what `bert serve` runs): the task chosen from the folder or given, the model in a worker
 // pool, and the route the task serves — POST /predict for a pipeline, /embed for embeddings, /rerank for a reranker.
-import { existsSync } from 'node:fs';
 import { InputError } from '../model/errors.js';
-import { sentenceFolderKind } from '../model/sentence/folder.js';
+import { resolveSentenceModelPath, sentenceFolderKind } from '../model/sentence/folder.js';
 import { createPipelinePool, createSentencePool, type PipelinePool } from '../pipelines/pool.js';
 import { TASKS } from '../pipelines/tasks.js';
 import type { Task } from '../pipelines/types.js';
@@ -22,6 +21,8 @@ export interface ModelServerOptions extends Omit<
 > {
   /** Model folder or hub id. */
   model: string;
+  /** Branch, tag or commit when `model` is a hub id (default main). */
+  revision?: string;
   /**
    * Default: from the folder — 'sentence-embedding' for a sentence-transformers folder (modules.json with a
    * Pooling module), 'text-ranking' for a cross-encoder, else 'text-classification'.
@@ -44,9 +45,8 @@ export interface ModelServer extends BertServer {
   readonly workers: number;
 }
 
-/** The task a folder is served as when none is given (see ModelServerOptions.task). */
+/** The task a local folder is served as when none is given (see ModelServerOptions.task). */
 export function defaultServeTask(dir: string): ServeTask {
-  if (!existsSync(dir)) return 'text-classification';
   const kind = sentenceFolderKind(dir);
   return kind === 'sentence-transformer'
     ? 'sentence-embedding'
@@ -57,22 +57,24 @@ export function defaultServeTask(dir: string): ServeTask {
 
 /**
  * Loads the model into a worker pool and returns a server (not yet listening) of its task's route. A model that
- * cannot serve the task is refused before any worker starts when the folder is local: a folder without modules.json
+ * cannot serve the task is refused before any worker starts: a folder without modules.json
  * (or a cross-encoder's) for 'sentence-embedding', a sentence-transformers embedder for 'text-ranking'; a ranking
  * model must have one label and a trained classifier (checked as it loads).
  */
 export async function createModelServer(options: ModelServerOptions): Promise<ModelServer> {
-  const { model, task: given, tokenizer, maxLength, workers, callOptions: calls, ...limits } = options;
-  const task = given ?? defaultServeTask(model);
-  if (!SERVE_TASKS.includes(task)) {
-    throw new InputError('serve', (name) => `${name('task')} must be one of ${SERVE_TASKS.join(', ')}, got "${task}"`);
+  const { model, task: given, tokenizer, maxLength, workers, callOptions: calls, revision, ...limits } = options;
+  if (given !== undefined && !SERVE_TASKS.includes(given)) {
+    throw new InputError('serve', (name) => `${name('task')} must be one of ${SERVE_TASKS.join(', ')}, got "${given}"`);
   }
-  if (existsSync(model)) checkServable(model, task);
+  // A hub id is downloaded once here (with a sentence-transformers folder's module files) for the workers to share.
+  const dir = await resolveSentenceModelPath(model, { revision });
+  const task = given ?? defaultServeTask(dir);
+  checkServable(dir, task);
   let pool: PipelinePool;
   let routes: Record<string, ServedRoute<unknown, unknown>>;
   let route: ModelServer['route'];
   if (task === 'sentence-embedding' || task === 'text-ranking') {
-    pool = await createSentencePool({ kind: task === 'text-ranking' ? 'rerank' : 'embed', model, workers });
+    pool = await createSentencePool({ kind: task === 'text-ranking' ? 'rerank' : 'embed', model: dir, workers });
     if (task === 'text-ranking') {
       route = '/rerank';
       routes = { [route]: rerankRoute((pairs) => pool.predictEach(pairs) as Promise<number[]>) };
@@ -83,7 +85,7 @@ export async function createModelServer(options: ModelServerOptions): Promise<Mo
     }
   } else {
     const callOptions = { ...taskDefaults(task), ...calls };
-    pool = await createPipelinePool({ task, model, options: { maxLength, tokenizer }, callOptions, workers });
+    pool = await createPipelinePool({ task, model: dir, options: { maxLength, tokenizer }, callOptions, workers });
     route = '/predict';
     routes = {
       [route]: inputsRoute<unknown, unknown>({

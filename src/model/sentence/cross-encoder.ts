@@ -1,11 +1,10 @@
 // CrossEncoder: a reranker (BertForSequenceClassification over text pairs) as sentence-transformers loads and runs
 // it — predict(pairs) with the folder's activation, rank(query, documents).
-import { resolveModelPath } from '../../io/index.js';
 import type { Kernels } from '../../tensor/kernels.js';
 import { BertTokenizer } from '../../tokenizer/index.js';
 import { BertForSequenceClassification } from '../bert.js';
 import { InputError } from '../errors.js';
-import { readSettings, SentenceFolderError } from './folder.js';
+import { readSettings, resolveSentenceModelPath, SentenceFolderError } from './folder.js';
 
 export type CrossEncoderActivation = 'sigmoid' | 'identity' | 'tanh' | 'softmax';
 
@@ -63,7 +62,7 @@ export class CrossEncoder {
    * older sbert_ce_default_activation_function). Without one: sigmoid for one label, identity otherwise.
    */
   static async fromPretrained(model: string, options: CrossEncoderOptions = {}): Promise<CrossEncoder> {
-    const dir = await resolveModelPath(model, { revision: options.revision });
+    const dir = await resolveSentenceModelPath(model, { revision: options.revision });
     const settings = readSettings(dir);
     const bert = await BertForSequenceClassification.fromPretrained(dir, {
       kernels: options.kernels,

@@ -1,7 +1,6 @@
 // SentenceTransformer: a sentence-transformers folder (Transformer -> Pooling -> Dense* -> Normalize?) run in
 // TypeScript, with encode() as sentence-transformers' and a forward/backward for training.
 import { join } from 'node:path';
-import { resolveModelPath } from '../../io/index.js';
 import type { Kernels } from '../../tensor/kernels.js';
 import { BertTokenizer } from '../../tokenizer/index.js';
 import { BertModel } from '../bert.js';
@@ -11,6 +10,7 @@ import { DenseLayer } from './dense.js';
 import {
   readModules,
   readSettings,
+  resolveSentenceModelPath,
   SentenceFolderError,
   type DenseModuleSpec,
   type PoolingModuleSpec,
@@ -150,7 +150,7 @@ export class SentenceTransformer {
 
   /** Loads a folder sentence-transformers saved (either layout), or a hub id through the HF cache. */
   static async fromPretrained(model: string, options: SentenceTransformerOptions = {}): Promise<SentenceTransformer> {
-    const dir = await resolveModelPath(model, { revision: options.revision });
+    const dir = await resolveSentenceModelPath(model, { revision: options.revision });
     const modules = readModules(dir);
     const settings = readSettings(dir);
     const transformer = modules[0];
