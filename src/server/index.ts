@@ -4,6 +4,7 @@ export {
   inputsRoute,
   rerankRoute,
   parseTextInput,
+  parseTextPairInput,
   checkWellFormed,
   type RequestParameters,
   type ServedRoute,

@@ -6,7 +6,14 @@ import { createPipelinePool, createSentencePool, type PipelinePool } from '../pi
 import { TASKS } from '../pipelines/tasks.js';
 import type { Task } from '../pipelines/types.js';
 import { taskParameters } from './parameters.js';
-import { checkWellFormed, inputsRoute, parseTextInput, rerankRoute, type ServedRoute } from './routes.js';
+import {
+  checkWellFormed,
+  inputsRoute,
+  parseTextInput,
+  parseTextPairInput,
+  rerankRoute,
+  type ServedRoute,
+} from './routes.js';
 import { createServer, type BertServer, type ServerOptions } from './server.js';
 
 /** What a server can serve: a pipeline task on POST /predict, or sentence embeddings / reranking. */
@@ -90,7 +97,7 @@ export async function createModelServer(options: ModelServerOptions): Promise<Mo
     routes = {
       [route]: inputsRoute<unknown, unknown>({
         predictBatch: (inputs, o) => pool.predictEach(inputs, o),
-        parseInput: task === 'question-answering' ? parseQaInput : parseTextInput,
+        parseInput: parseInputOf(task),
         parameters: taskParameters(task, callOptions),
       }),
     };
@@ -106,6 +113,13 @@ export async function createModelServer(options: ModelServerOptions): Promise<Mo
       await pool.close();
     },
   };
+}
+
+/** What one input of a task's request may be: {question, context}, a string or a text pair, or a string. */
+function parseInputOf(task: Task): (value: unknown) => unknown {
+  if (task === 'question-answering') return parseQaInput;
+  if (task === 'text-classification' || task === 'sentiment-analysis') return parseTextPairInput;
+  return parseTextInput;
 }
 
 /** Options a pipeline task is served with unless given: entity groups, one pooled normalised vector per text. */

@@ -207,6 +207,25 @@ export function parseTextInput(value: unknown): string {
   return value;
 }
 
+/** text-classification's input: a string, or a pair `{"text", "text_pair"}` (HF's and the pipeline's shape). */
+export function parseTextPairInput(value: unknown): string | { text: string; text_pair?: string } {
+  if (typeof value === 'string') return parseTextInput(value);
+  const v = value as { text?: unknown; text_pair?: unknown } | null;
+  const keys = typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.keys(v) : null;
+  if (
+    keys === null ||
+    typeof v!.text !== 'string' ||
+    !(v!.text_pair === undefined || typeof v!.text_pair === 'string') ||
+    keys.some((k) => k !== 'text' && k !== 'text_pair')
+  ) {
+    throw new InputError('', 'must be a string or an object {"text": string, "text_pair"?: string}');
+  }
+  checkWellFormed(v!.text, 'the text');
+  if (v!.text_pair === undefined) return { text: v!.text };
+  checkWellFormed(v!.text_pair, 'the text_pair');
+  return { text: v!.text, text_pair: v!.text_pair };
+}
+
 /** JSON escapes can encode lone UTF-16 surrogates ("\ud800"), which are not text: refuse them here, per request. */
 export function checkWellFormed(text: string, where: string): void {
   const lone = /\p{Surrogate}/u.exec(text);

@@ -189,3 +189,24 @@ test('a model that cannot serve the route is refused, naming the task it can ser
     rmSync(plain, { recursive: true, force: true });
   }
 });
+
+test('POST /predict of text-classification takes {text, text_pair} inputs and scores as sentence-transformers', async () => {
+  const { query, documents, models } = expected.cross_encoders;
+  const { server, port } = await serve(join(DIR, 'cross_encoder'), { task: 'text-classification' });
+  try {
+    const inputs = documents.map((d) => ({ text: query, text_pair: d }));
+    const reply = await post(port, '/predict', { inputs });
+    assert.equal(reply.status, 200, reply.body);
+    const got = reply.json() as { score: number }[];
+    got.forEach((r, i) => assert.ok(Math.abs(r.score - models['cross_encoder']!.scores[i]!) <= 1e-4, `pair ${i}`));
+    // A string is still one text; a pair with an unknown key or a non-string is a 400 naming the shape.
+    assert.equal((await post(port, '/predict', { inputs: query })).status, 200);
+    for (const bad of [{ text: query, pair: 'x' }, { text: 1 }, { text_pair: 'x' }]) {
+      const r = await post(port, '/predict', { inputs: bad });
+      assert.equal(r.status, 400, JSON.stringify(bad));
+      assert.match(r.body, /must be a string or an object \{\\"text\\": string, \\"text_pair\\"\?: string\}/);
+    }
+  } finally {
+    await server.close();
+  }
+});
