@@ -101,7 +101,8 @@ async function load(
 async function serverCounts(port: number): Promise<{ texts: number; batches: number }> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
   const text = await res.text();
-  const read = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const read = (name: string): number =>
+    Number(new RegExp(`^${name}\\{route="/predict"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
   return { texts: read('bert_texts_total'), batches: read('bert_batch_size_count') };
 }
 

@@ -133,6 +133,8 @@ export {
   CrossEncoder,
   SentenceFolderError,
   isSentenceTransformersFolder,
+  sentenceFolderKind,
+  rankScores,
   POOLING_MODES,
   similarityMatrix,
 } from './model/sentence/index.js';
@@ -166,7 +168,15 @@ export type {
   LossSimilarity,
 } from './train/losses/index.js';
 // Inference (src/pipelines, src/server): transformers.js-style pipelines, the worker pool, the HTTP server.
-export { pipeline, canonicalTask, TASKS, createPipelinePool, WorkerPool, WorkerError } from './pipelines/index.js';
+export {
+  pipeline,
+  canonicalTask,
+  TASKS,
+  createPipelinePool,
+  createSentencePool,
+  WorkerPool,
+  WorkerError,
+} from './pipelines/index.js';
 export type {
   AnyPipeline,
   TextClassificationPipeline,
@@ -185,8 +195,27 @@ export type {
   TextInput,
   Task,
 } from './pipelines/index.js';
-export { createServer, DynamicBatcher, ServerError, taskParameters } from './server/index.js';
-export type { BertServer, ServerOptions, PredictBatch, RequestParameters, CallOptions } from './server/index.js';
+export {
+  createServer,
+  createModelServer,
+  SERVE_TASKS,
+  inputsRoute,
+  rerankRoute,
+  DynamicBatcher,
+  ServerError,
+  taskParameters,
+} from './server/index.js';
+export type {
+  BertServer,
+  ServerOptions,
+  ModelServer,
+  ModelServerOptions,
+  ServeTask,
+  ServedRoute,
+  PredictBatch,
+  RequestParameters,
+  CallOptions,
+} from './server/index.js';
 // Native backend (src/native) and ONNX export (src/export).
 export { getKernels, tryNativeKernels, loadNativeAddon, nativeLoadError, nativeAddonPath } from './native/index.js';
 export type { BackendChoice, GetKernelsOptions, NativeAddon } from './native/index.js';

@@ -457,12 +457,34 @@ function shardFiles(indexPath: string): string[] {
 }
 
 /**
+ * Download one file of a hub repo that may not exist: its path, or null when the repo has no such file (or the hub
+ * is unreachable / offline and the file is not cached). Any other failure is a HubError as for downloadHubFile.
+ */
+export async function downloadOptionalHubFile(
+  repoId: string,
+  file: string,
+  options: HubOptions = {},
+): Promise<string | null> {
+  try {
+    return await download(settings(options), repoId, file);
+  } catch (err) {
+    if (err instanceof NotFound || err instanceof Unavailable) return null;
+    throw err;
+  }
+}
+
+/**
  * A local model folder for `idOrDir`: an existing directory is returned as is; otherwise `idOrDir` is a hub
  * repo id ("org/name") whose config.json, tokenizer files and weights (model.safetensors, else
- * pytorch_model.bin) are downloaded into the HF cache (shared with Python) and the snapshot folder returned.
- * Honours HF_ENDPOINT, HF_HUB_CACHE / HF_HOME, HF_TOKEN and HF_HUB_OFFLINE unless options override them.
+ * pytorch_model.bin) are downloaded into the HF cache (shared with Python) and the snapshot folder returned —
+ * with `subfolder`, those files of that folder of the repo, and the snapshot's subfolder returned (as HF's
+ * `from_pretrained(..., subfolder=)`). Honours HF_ENDPOINT, HF_HUB_CACHE / HF_HOME, HF_TOKEN and HF_HUB_OFFLINE
+ * unless options override them.
  */
-export async function resolveModelPath(idOrDir: string, options: HubOptions = {}): Promise<string> {
+export async function resolveModelPath(
+  idOrDir: string,
+  options: HubOptions & { subfolder?: string } = {},
+): Promise<string> {
   if (existsSync(idOrDir)) {
     if (!statSync(idOrDir).isDirectory())
       throw new HubError(`${idOrDir} is a file; a model folder (config.json + weights) is expected`);
@@ -473,11 +495,12 @@ export async function resolveModelPath(idOrDir: string, options: HubOptions = {}
   }
   const s = settings(options);
   checkRepoId(idOrDir);
+  const prefix = options.subfolder ? `${options.subfolder.replace(/\/+$/, '')}/` : '';
   let folder: string | undefined;
-  for (const file of MODEL_FILES.required) folder = dirname(await download(s, idOrDir, file));
+  for (const file of MODEL_FILES.required) folder = dirname(await download(s, idOrDir, prefix + file));
   for (const file of MODEL_FILES.optional) {
     try {
-      await download(s, idOrDir, file);
+      await download(s, idOrDir, prefix + file);
     } catch (err) {
       if (!(err instanceof NotFound || err instanceof Unavailable)) throw err;
     }
@@ -486,9 +509,9 @@ export async function resolveModelPath(idOrDir: string, options: HubOptions = {}
   const failures: HubError[] = [];
   for (const file of MODEL_FILES.weights) {
     try {
-      weights = await download(s, idOrDir, file);
+      weights = await download(s, idOrDir, prefix + file);
       if (file.endsWith('.index.json')) {
-        for (const shard of shardFiles(weights)) await download(s, idOrDir, shard);
+        for (const shard of shardFiles(weights)) await download(s, idOrDir, prefix + shard);
       }
       break;
     } catch (err) {
@@ -500,7 +523,7 @@ export async function resolveModelPath(idOrDir: string, options: HubOptions = {}
     const unavailable = failures.find((e) => e instanceof Unavailable);
     if (unavailable) throw unavailable;
     throw new HubError(
-      `${idOrDir} at revision "${s.revision}" has no weights: none of ${MODEL_FILES.weights.join(', ')} found`,
+      `${idOrDir} at revision "${s.revision}" has no weights: none of ${MODEL_FILES.weights.map((f) => prefix + f).join(', ')} found`,
     );
   }
   return folder!;

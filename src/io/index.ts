@@ -33,4 +33,12 @@ export {
 } from './files.js';
 export { type FileIdentity, pathIdentity } from './source.js';
 export { readPytorchBin, readPytorchBinBuffer } from './pytorch.js';
-export { type HubOptions, MODEL_FILES, resolveModelPath, downloadHubFile, hfCacheDir, repoCacheFolder } from './hub.js';
+export {
+  type HubOptions,
+  MODEL_FILES,
+  resolveModelPath,
+  downloadHubFile,
+  downloadOptionalHubFile,
+  hfCacheDir,
+  repoCacheFolder,
+} from './hub.js';

@@ -12,7 +12,8 @@ export {
   type QuestionAnsweringPipeline,
   type FeatureExtractionPipeline,
 } from './pipeline.js';
-export { createPipelinePool, type PipelinePool } from './pool.js';
+export { createPipelinePool, createSentencePool, type PipelinePool } from './pool.js';
+export type { SentencePredictorArgs } from './sentence-predictor.js';
 export { WorkerPool, WorkerError, type WorkerPoolOptions, type WorkerSpec } from './worker.js';
 export { aggregateEntities, wordPieceTokensToString } from './aggregation.js';
 export { InputError, isInputError } from '../model/errors.js';

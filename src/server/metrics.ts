@@ -26,46 +26,61 @@ export class Histogram {
   }
 }
 
-/** The routes counted under their own label; "client_error" is a request that never had a parsed path. */
-const ROUTES = new Set(['/predict', '/health', '/metrics', 'client_error']);
-
-function boundedRoute(route: string): string {
-  return ROUTES.has(route) ? route : 'other';
-}
-
 const LATENCY_BOUNDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const BATCH_BOUNDS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
-export class ServerMetrics {
-  /** Requests by route and status code, e.g. "/predict 200". */
-  private readonly requests = new Map<string, number>();
+/** What is measured per served POST route (/predict, /embed, /rerank). */
+class RouteMetrics {
   readonly requestSeconds = new Histogram(LATENCY_BOUNDS);
   readonly batchSeconds = new Histogram(LATENCY_BOUNDS);
   readonly batchSize = new Histogram(BATCH_BOUNDS);
   textsTotal = 0;
-  batchesTotal = 0;
   batchesFailed = 0;
+}
+
+export class ServerMetrics {
+  /** Requests by route and status code, e.g. "/predict 200". */
+  private readonly requests = new Map<string, number>();
+  private readonly perRoute = new Map<string, RouteMetrics>();
+  /** The routes counted under their own label; "client_error" is a request that never had a parsed path. */
+  private readonly labels: Set<string>;
   private readonly started = Date.now();
+
+  /** `routes`: the POST routes served (default /predict), each with its latency and batch histograms. */
+  constructor(routes: readonly string[] = ['/predict']) {
+    for (const route of routes) this.perRoute.set(route, new RouteMetrics());
+    this.labels = new Set([...routes, '/health', '/metrics', 'client_error']);
+  }
 
   /**
    * Counts a request. A route outside the server's own is counted as "other", so that clients probing paths
    * cannot grow the label set (one series per path) without bound.
    */
   countRequest(route: string, status: number): void {
-    const key = `${boundedRoute(route)} ${status}`;
+    const key = `${this.label(route)} ${status}`;
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
   }
 
   requestCount(route: string, status: number): number {
-    return this.requests.get(`${boundedRoute(route)} ${status}`) ?? 0;
+    return this.requests.get(`${this.label(route)} ${status}`) ?? 0;
   }
 
-  observeBatch(size: number, seconds: number, failed: boolean): void {
-    this.batchSize.observe(size);
-    this.batchSeconds.observe(seconds);
-    this.textsTotal += size;
-    this.batchesTotal++;
-    if (failed) this.batchesFailed++;
+  /** Time from request start to response end of a request to a served POST route. */
+  observeRequest(route: string, seconds: number): void {
+    this.perRoute.get(route)?.requestSeconds.observe(seconds);
+  }
+
+  observeBatch(route: string, size: number, seconds: number, failed: boolean): void {
+    const m = this.perRoute.get(route);
+    if (!m) return;
+    m.batchSize.observe(size);
+    m.batchSeconds.observe(seconds);
+    m.textsTotal += size;
+    if (failed) m.batchesFailed++;
+  }
+
+  private label(route: string): string {
+    return this.labels.has(route) ? route : 'other';
   }
 
   render(gauges: { queueDepth: number; inFlightBatches: number; openConnections: number }): string {
@@ -76,21 +91,26 @@ export class ServerMetrics {
       const [route, code] = key.split(' ');
       out.push(`bert_requests_total{route="${route}",code="${code}"} ${n}`);
     }
-    out.push('# HELP bert_request_duration_seconds Time from request start to response end for POST /predict.');
-    out.push('# TYPE bert_request_duration_seconds histogram');
-    out.push(...this.requestSeconds.render('bert_request_duration_seconds'));
-    out.push('# HELP bert_batch_size Texts per model call.');
-    out.push('# TYPE bert_batch_size histogram');
-    out.push(...this.batchSize.render('bert_batch_size'));
-    out.push('# HELP bert_batch_duration_seconds Time of one model call on a batch.');
-    out.push('# TYPE bert_batch_duration_seconds histogram');
-    out.push(...this.batchSeconds.render('bert_batch_duration_seconds'));
-    out.push('# HELP bert_texts_total Texts handed to the model.');
-    out.push('# TYPE bert_texts_total counter');
-    out.push(`bert_texts_total ${this.textsTotal}`);
-    out.push('# HELP bert_batches_failed_total Model calls that failed.');
-    out.push('# TYPE bert_batches_failed_total counter');
-    out.push(`bert_batches_failed_total ${this.batchesFailed}`);
+    const each = (name: string, help: string, type: string, lines: (m: RouteMetrics, label: string) => string[]) => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const [route, m] of this.perRoute) out.push(...lines(m, `route="${route}"`));
+    };
+    each(
+      'bert_request_duration_seconds',
+      'Time from request start to response end, by POST route.',
+      'histogram',
+      (m, l) => m.requestSeconds.render('bert_request_duration_seconds', l),
+    );
+    each('bert_batch_size', 'Texts per model call.', 'histogram', (m, l) => m.batchSize.render('bert_batch_size', l));
+    each('bert_batch_duration_seconds', 'Time of one model call on a batch.', 'histogram', (m, l) =>
+      m.batchSeconds.render('bert_batch_duration_seconds', l),
+    );
+    each('bert_texts_total', 'Texts handed to the model.', 'counter', (m, l) => [
+      `bert_texts_total{${l}} ${m.textsTotal}`,
+    ]);
+    each('bert_batches_failed_total', 'Model calls that failed.', 'counter', (m, l) => [
+      `bert_batches_failed_total{${l}} ${m.batchesFailed}`,
+    ]);
     out.push('# HELP bert_queue_depth Texts waiting for a batch.');
     out.push('# TYPE bert_queue_depth gauge');
     out.push(`bert_queue_depth ${gauges.queueDepth}`);

@@ -5,13 +5,13 @@ import type { LabelScore } from '../pipelines/types.js';
 import { InputError } from '../model/errors.js';
 import type { CallOptions } from './batcher.js';
 
-/** A request parameter the server cannot use: answered 400 with this message. */
-
 type Check = (value: unknown) => string | null; // null when valid, else what it must be
 
 const positiveInt: Check = (v) => (Number.isInteger(v) && (v as number) >= 1 ? null : 'a positive integer');
 const nonNegativeInt: Check = (v) => (Number.isInteger(v) && (v as number) >= 0 ? null : 'an integer >= 0');
 const boolean: Check = (v) => (typeof v === 'boolean' ? null : 'true or false');
+const text: Check = (v) =>
+  typeof v === 'string' && !/\p{Surrogate}/u.test(v) ? null : 'a string (well-formed UTF-16)';
 const oneOf =
   (...values: string[]): Check =>
   (v) =>
@@ -58,6 +58,15 @@ const TASK_PARAMETERS: Record<string, Parameter[]> = {
     p('handle_impossible_answer', 'handleImpossibleAnswer', boolean),
   ],
   'feature-extraction': [p('pooling', 'pooling', oneOf('none', 'cls', 'mean')), p('normalize', 'normalize', boolean)],
+  // POST /embed: SentenceTransformer.encode's options.
+  'sentence-embedding': [
+    p('normalize', 'normalize', boolean),
+    p('prompt_name', 'promptName', text),
+    p('prompt', 'prompt', text),
+    p('truncate_dim', 'truncateDim', positiveInt),
+  ],
+  // POST /rerank: CrossEncoder.rank's options (they shape the answer, not the model call).
+  'text-ranking': [p('top_k', 'topK', orNull(positiveInt)), p('return_documents', 'returnDocuments', boolean)],
 };
 
 const ALIASES: Record<string, string> = { 'sentiment-analysis': 'text-classification', ner: 'token-classification' };

@@ -1,25 +1,19 @@
-// The HTTP JSON service: POST /predict (dynamically batched), GET /health, GET /metrics, with size, time and
-// queue limits that answer with a status code and a JSON error instead of growing or hanging.
+// The HTTP JSON service: POST /predict, /embed, /rerank (each dynamically batched), GET /health, GET /metrics, with
+// size, time and queue limits that answer with a status code and a JSON error instead of growing or hanging.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { DynamicBatcher, type CallOptions, type PredictBatch } from './batcher.js';
+import { DynamicBatcher, type PredictBatch } from './batcher.js';
 import { ServerError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
+import { inputsRoute, type RequestParameters, type ServedRoute } from './routes.js';
 import { InputError } from '../model/errors.js';
 
-/** The request "parameters" a server accepts (see taskParameters in parameters.ts for a task's). */
-export interface RequestParameters {
-  /** The accepted names (what parse's error for an unknown one lists). */
-  readonly names: readonly string[];
-  /** Validates a request's "parameters" object into call options; throws an Error saying what is wrong (400). */
-  parse(parameters: Record<string, unknown>): CallOptions;
-  /** The answer to a list request from its per-input results (default: the results as they are). */
-  combine?(results: unknown[], options: CallOptions): unknown;
-}
-
 export interface ServerOptions<R, I = string> {
-  /** Runs the model on a batch of texts (e.g. a worker pool, so inference stays off the event loop). */
-  predictBatch: PredictBatch<R, I>;
+  /**
+   * Serves POST /predict: runs the model on a batch of texts (e.g. a worker pool, so inference stays off the event
+   * loop). Leave it out for a server of other routes only.
+   */
+  predictBatch?: PredictBatch<R, I>;
   /**
    * Validates one input of a request and returns what predictBatch takes (default: a string). Throw an Error
    * whose message completes "<where> ..." (e.g. "must be {question, context}") to answer 400.
@@ -30,6 +24,11 @@ export interface ServerOptions<R, I = string> {
    * different parameters are never batched together). Without it a request with parameters gets 400.
    */
   parameters?: RequestParameters;
+  /**
+   * Further POST routes by path, each with its own batcher under the same limits: "/embed" (inputsRoute over
+   * SentenceTransformer.encode), "/rerank" (rerankRoute over CrossEncoder scores).
+   */
+  routes?: Record<string, ServedRoute<unknown, unknown>>;
   /** Most texts per model call (default 32). */
   maxBatch?: number;
   /** Longest wait for a batch to fill, in milliseconds (default 5). */
@@ -90,16 +89,39 @@ export function createServer<R, I = string>(options: ServerOptions<R, I>): BertS
   for (const [name, value] of Object.entries({ maxBodyBytes, maxTexts, requestTimeoutMs })) {
     if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
   }
-  const metrics = new ServerMetrics();
-  const parseInput = options.parseInput ?? (parseTextInput as unknown as (value: unknown) => I);
-  const batcher = new DynamicBatcher<R, I>({
-    predictBatch: options.predictBatch,
-    maxBatch: options.maxBatch ?? 32,
-    maxWaitMs: options.maxWaitMs ?? 5,
-    maxQueue: options.maxQueue ?? 1024,
-    concurrency: options.concurrency ?? 1,
-    onBatch: (size, seconds, failed) => metrics.observeBatch(size, seconds, failed),
-  });
+  const routes = new Map<string, ServedRoute<unknown, unknown>>();
+  if (options.predictBatch) {
+    const { predictBatch, parseInput, parameters } = options;
+    routes.set(
+      '/predict',
+      inputsRoute<R, I>({ predictBatch, parseInput, parameters }) as ServedRoute<unknown, unknown>,
+    );
+  }
+  for (const [path, route] of Object.entries(options.routes ?? {})) {
+    if (!/^\/[a-z][a-z0-9_-]*$/.test(path) || ['/health', '/metrics'].includes(path) || routes.has(path))
+      throw new RangeError(`route "${path}" must be a new path such as "/embed"`);
+    routes.set(path, route);
+  }
+  if (routes.size === 0) throw new RangeError('createServer needs predictBatch or at least one route');
+  const metrics = new ServerMetrics([...routes.keys()]);
+  // One batcher per route: inputs of different routes run different model calls, never one batch.
+  const batchers = new Map(
+    [...routes].map(([path, route]) => [
+      path,
+      new DynamicBatcher<unknown, unknown>({
+        predictBatch: (inputs, callOptions) => route.predictBatch(inputs, callOptions),
+        maxBatch: options.maxBatch ?? 32,
+        maxWaitMs: options.maxWaitMs ?? 5,
+        maxQueue: options.maxQueue ?? 1024,
+        concurrency: options.concurrency ?? 1,
+        onBatch: (size, seconds, failed) => metrics.observeBatch(path, size, seconds, failed),
+      }),
+    ]),
+  );
+  const sum = (of: (b: DynamicBatcher<unknown, unknown>) => number): number =>
+    [...batchers.values()].reduce((n, b) => n + of(b), 0);
+  const gauges = () => ({ queueDepth: sum((b) => b.depth), inFlightBatches: sum((b) => b.inFlight) });
+  const served = [...[...routes.keys()].map((r) => `POST ${r}`), 'GET /health', 'GET /metrics'].join(', ');
   let openConnections = 0;
   let closing = false;
 
@@ -171,7 +193,7 @@ export function createServer<R, I = string>(options: ServerOptions<R, I>): BertS
       res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(text), ...headers });
       res.end(text);
       metrics.countRequest(route, status);
-      if (route === '/predict') metrics.requestSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      if (routes.has(route)) metrics.observeRequest(route, Number(process.hrtime.bigint() - started) / 1e9);
     };
     const fail = (error: unknown): void => {
       if (error instanceof ServerError) {
@@ -190,45 +212,30 @@ export function createServer<R, I = string>(options: ServerOptions<R, I>): BertS
       }
       req.resume(); // a GET with a body: discard it so the connection can be reused
       if (route === '/metrics') {
-        return respond(
-          200,
-          metrics.render({ queueDepth: batcher.depth, inFlightBatches: batcher.inFlight, openConnections }),
-          {},
-          true,
-        );
+        return respond(200, metrics.render({ ...gauges(), openConnections }), {}, true);
       }
       return respond(closing ? 503 : 200, {
         status: closing ? 'shutting_down' : 'ok',
-        queueDepth: batcher.depth,
-        inFlightBatches: batcher.inFlight,
+        ...gauges(),
         ...options.info,
       });
     }
-    if (route !== '/predict') {
+    const target = routes.get(route);
+    const batcher = batchers.get(route);
+    if (!target || !batcher) {
       req.resume();
-      return fail(
-        new ServerError(
-          404,
-          'not_found',
-          `no route ${req.method} ${route}; try POST /predict, GET /health or GET /metrics`,
-        ),
-      );
+      return fail(new ServerError(404, 'not_found', `no route ${req.method} ${route}; this server serves ${served}`));
     }
     if (req.method !== 'POST') {
       req.resume();
       res.setHeader('Allow', 'POST');
-      return fail(new ServerError(405, 'method_not_allowed', `/predict accepts POST, not ${req.method}`));
+      return fail(new ServerError(405, 'method_not_allowed', `${route} accepts POST, not ${req.method}`));
     }
 
     readBody(req, maxBodyBytes)
       .then((body) => {
-        const { texts, single, parameters } = parseRequest(body, maxTexts, parseInput);
-        const callOptions = parameters === undefined ? undefined : parseParameters(options.parameters, parameters);
-        return batcher.submit(texts, callOptions).then((results) => {
-          if (single) return respond(200, results[0]);
-          const combine = options.parameters?.combine;
-          respond(200, combine ? combine.call(options.parameters, results, callOptions ?? {}) : results);
-        });
+        const parsed = target.parseBody(parseJsonObject(body), maxTexts);
+        return batcher.submit(parsed.inputs, parsed.options).then((results) => respond(200, parsed.answer(results)));
       })
       .catch((error: unknown) => {
         if (error instanceof ServerError && error.code === 'body_too_large') {
@@ -261,7 +268,7 @@ export function createServer<R, I = string>(options: ServerOptions<R, I>): BertS
       closing = true;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      await batcher.close();
+      await Promise.all([...batchers.values()].map((b) => b.close()));
       // Give responses already computed a moment to flush, then cut whatever is left (slow or idle clients).
       await new Promise((resolve) => setTimeout(resolve, 20));
       server.closeAllConnections();
@@ -312,44 +319,8 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Validates `{"inputs": "text" | ["a", "b"]}` (or `text` / `texts`) and returns the texts. */
-/** The default input: a string of well-formed UTF-16. */
-export function parseTextInput(value: unknown): string {
-  if (typeof value !== 'string') throw new InputError('', `must be a string, got ${typeName(value)}`);
-  checkWellFormed(value, 'the text');
-  return value;
-}
-
-/** A request's parameters as call options, or a 400 naming the accepted ones. */
-function parseParameters(
-  accepted: RequestParameters | undefined,
-  parameters: Record<string, unknown>,
-): CallOptions | undefined {
-  // No parameters, however spelled, is one batching key: `{}` batches with requests that send none.
-  if (Object.keys(parameters).length === 0) return undefined;
-  if (accepted === undefined) {
-    throw new ServerError(400, 'invalid_parameters', 'this server accepts no "parameters"');
-  }
-  try {
-    return accepted.parse(parameters);
-  } catch (error) {
-    // An InputError from taskParameters; any Error from a caller's own validator means the same.
-    const message = error instanceof Error ? error.message : String(error);
-    throw new ServerError(400, 'invalid_parameters', `"parameters": ${message}`);
-  }
-}
-
-const REQUEST_KEYS = ['inputs', 'text', 'texts', 'parameters'];
-
-/**
- * Validates `{"inputs": X | [X, ...], "parameters"?: {...}}` (or `text` / `texts`) where each X is what `parseInput`
- * accepts (a string by default); a bare X is a single input, an array a batch. Unknown keys are refused.
- */
-function parseRequest<I>(
-  body: Uint8Array,
-  maxTexts: number,
-  parseInput: (value: unknown) => I,
-): { texts: I[]; single: boolean; parameters: Record<string, unknown> | undefined } {
+/** The body as a JSON object (what every POST route takes), or a 400 saying why not. */
+function parseJsonObject(body: Uint8Array): Record<string, unknown> {
   let source: string;
   try {
     source = utf8.decode(body);
@@ -365,58 +336,5 @@ function parseRequest<I>(
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ServerError(400, 'invalid_request', 'the body must be a JSON object such as {"inputs": "some text"}');
   }
-  const record = value as Record<string, unknown>;
-  const unknownKey = Object.keys(record).find((k) => !REQUEST_KEYS.includes(k));
-  if (unknownKey !== undefined) {
-    throw new ServerError(
-      400,
-      'invalid_request',
-      `unknown key "${unknownKey}" in the body; known: ${REQUEST_KEYS.map((k) => `"${k}"`).join(', ')}`,
-    );
-  }
-  const rawParameters = record.parameters;
-  if (
-    'parameters' in record &&
-    (typeof rawParameters !== 'object' || rawParameters === null || Array.isArray(rawParameters))
-  ) {
-    throw new ServerError(400, 'invalid_parameters', `"parameters" must be an object, got ${typeName(rawParameters)}`);
-  }
-  const parameters = rawParameters as Record<string, unknown> | undefined;
-  const keys = ['inputs', 'text', 'texts'].filter((k) => k in record);
-  const [key] = keys;
-  if (key === undefined || keys.length !== 1) {
-    const found = keys.length === 0 ? 'none of them' : keys.join(' and ');
-    throw new ServerError(400, 'invalid_request', `give exactly one of "inputs", "text" or "texts"; found ${found}`);
-  }
-  const inputs = record[key];
-  const parse = (x: unknown, where: string): I => {
-    try {
-      return parseInput(x);
-    } catch (error) {
-      if (error instanceof ServerError) throw new ServerError(error.status, error.code, `${where}: ${error.message}`);
-      throw new ServerError(400, 'invalid_request', `${where} ${(error as Error).message}`);
-    }
-  };
-  if (!Array.isArray(inputs)) return { texts: [parse(inputs, `"${key}"`)], single: true, parameters };
-  if (inputs.length === 0) throw new ServerError(400, 'invalid_request', `"${key}" is an empty array`);
-  if (inputs.length > maxTexts) {
-    throw new ServerError(400, 'too_many_texts', `${inputs.length} texts in one request; the limit is ${maxTexts}`);
-  }
-  return { texts: inputs.map((x, i) => parse(x, `"${key}"[${i}]`)), single: false, parameters };
-}
-
-/** JSON escapes can encode lone UTF-16 surrogates ("\ud800"), which are not text: refuse them here, per request. */
-export function checkWellFormed(text: string, where: string): void {
-  const lone = /\p{Surrogate}/u.exec(text);
-  if (lone) {
-    throw new ServerError(
-      400,
-      'invalid_text',
-      `${where} contains a lone UTF-16 surrogate (U+${lone[0].charCodeAt(0).toString(16).toUpperCase()}) at index ${lone.index}`,
-    );
-  }
-}
-
-function typeName(value: unknown): string {
-  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+  return value as Record<string, unknown>;
 }

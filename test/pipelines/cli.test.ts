@@ -271,6 +271,34 @@ test('serve --task question-answering takes {question, context} objects', { time
 });
 
 test(
+  'serve picks /rerank for a cross-encoder folder and /embed for a sentence-transformers one',
+  { timeout: 60_000 },
+  async () => {
+    const st = new URL('../fixtures/sentence-transformers/', import.meta.url).pathname;
+    await withServe(['--model', join(st, 'cross_encoder'), '--max-texts', '3'], async (port) => {
+      assert.equal(((await request(port, 'GET', '/health')).json() as { task: string }).task, 'text-ranking');
+      const body = { query: 'capital of france', documents: ['Berlin is in Germany.', 'Paris is in France.'] };
+      const ranked = (await request(port, 'POST', '/rerank', JSON.stringify(body))).json() as { corpus_id: number }[];
+      assert.deepEqual(ranked.map((r) => r.corpus_id).sort(), [0, 1]);
+      const many = { ...body, documents: ['a', 'b', 'c', 'd'] };
+      assert.equal((await request(port, 'POST', '/rerank', JSON.stringify(many))).status, 400);
+    });
+    await withServe(['--model', join(st, 'max')], async (port) => {
+      const reply = await request(port, 'POST', '/embed', JSON.stringify({ inputs: ['a man', 'a dog'] }));
+      assert.deepEqual(
+        (reply.json() as number[][]).map((v) => v.length),
+        [32, 32],
+      );
+    });
+    const refused = await capture(() =>
+      serveCommand(['--model', join(st, 'max'), '--task', 'text-ranking', '--port', '0']),
+    );
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /cannot serve POST \/rerank; serve it with --task sentence-embedding/);
+  },
+);
+
+test(
   'attention: writes a self-contained HTML page with one heatmap per layer and head',
   { timeout: 60_000 },
   async () => {

@@ -119,7 +119,7 @@ test('an unknown module type, prompt name or activation is a clear error', async
     writeFileSync(join(dir, 'modules.json'), JSON.stringify(modules));
     await assert.rejects(SentenceTransformer.fromPretrained(dir), /WeightedLayerPooling.*not supported/);
     const model = await SentenceTransformer.fromPretrained(join(DIR, 'cls_dense_tanh'), { warn: () => {} });
-    assert.throws(() => model.encode(['x'], { promptName: 'nope' }), /prompt name "nope".*query/);
+    assert.throws(() => model.encode(['x'], { promptName: 'nope' }), /promptName "nope".*query/);
     cpSync(join(DIR, 'cls_dense_tanh'), dir, { recursive: true });
     writeFileSync(join(dir, 'modules.json'), readFileSync(join(DIR, 'cls_dense_tanh', 'modules.json')));
     const dense = join(dir, '2_Dense', 'config.json');
@@ -152,3 +152,34 @@ for (const [name, exp] of Object.entries(expected.cross_encoders.models)) {
     }
   });
 }
+
+test('CrossEncoder reads the oldest activation key (sbert_ce_default_activation_function) and defaults by labels', async () => {
+  const { query, documents, models } = expected.cross_encoders;
+  const pairs = documents.map((d) => [query, d] as const);
+  const dir = mkdtempSync(join(tmpdir(), 'ce-'));
+  try {
+    cpSync(join(DIR, 'cross_encoder_identity'), dir, { recursive: true });
+    const file = join(dir, 'config.json');
+    const config = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    delete config['sentence_transformers'];
+    writeFileSync(
+      file,
+      JSON.stringify({ ...config, sbert_ce_default_activation_function: 'torch.nn.modules.linear.Identity' }),
+    );
+    const identity = await CrossEncoder.fromPretrained(dir, { warn: () => {} });
+    assert.equal(identity.activation, 'identity');
+    assertClose(
+      [identity.predict(pairs) as number[]],
+      [models['cross_encoder_identity']!.scores as number[]],
+      'oldest key',
+    );
+    // Without any activation recorded: sigmoid for one label, as sentence-transformers.
+    writeFileSync(file, JSON.stringify(config));
+    const plain = await CrossEncoder.fromPretrained(dir, { warn: () => {} });
+    assert.equal(plain.activation, 'sigmoid');
+    const sigmoid = (models['cross_encoder_identity']!.scores as number[]).map((x) => 1 / (1 + Math.exp(-x)));
+    assertClose([plain.predict(pairs) as number[]], [sigmoid], 'default');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -22,8 +22,8 @@ test('routes: health, metrics, 404, 405', { timeout: 60_000 }, async () => {
     assert.equal(metrics.status, 200);
     assert.match(metrics.headers['content-type'] ?? '', /text\/plain/);
     assert.match(metrics.body, /^bert_requests_total\{route="\/predict",code="200"\} 1$/m);
-    assert.match(metrics.body, /^bert_request_duration_seconds_count 1$/m);
-    assert.match(metrics.body, /^bert_batch_size_bucket\{le="1"\} 1$/m);
+    assert.match(metrics.body, /^bert_request_duration_seconds_count\{route="\/predict"\} 1$/m);
+    assert.match(metrics.body, /^bert_batch_size_bucket\{route="\/predict",le="1"\} 1$/m);
     assert.match(metrics.body, /^bert_queue_depth 0$/m);
     const missing = await request(port, 'GET', '/nope');
     assert.equal(missing.status, 404);

@@ -1,69 +1,46 @@
-// `bert serve`: the HTTP JSON service over a pipeline running in worker threads (dynamic batching, bounded queue).
+// `bert serve`: the HTTP JSON service over a model in worker processes (dynamic batching, bounded queue).
 import { UsageError, intFlag, parseCommand, runCommand } from '../command.js';
 import { requireModel } from '../inputs.js';
-import { checkWellFormed, parseTextInput } from '../../server/server.js';
-import { InputError } from '../../model/errors.js';
-import type { Task } from '../../pipelines/types.js';
+import type { ServeTask } from '../../server/model-server.js';
 
 export const usage = `Usage: bert serve --model DIR [--port N] [options]
 
-Serves a model over HTTP on loopback (or --host):
-  POST /predict   {"inputs": "text"} or {"inputs": ["a", "b"]} (also "text" / "texts") -> the pipeline's output
-                  for one text (e.g. [{"label": "POSITIVE", "score": 0.98}]) or a list of them; for
-                  question-answering {"inputs": {"question": "...", "context": "..."}} or a list of such objects;
-                  a list gets what the pipeline returns for a list. {"parameters": {...}} sets the task's call
-                  options with HF's names (e.g. {"top_k": 2}); an unknown parameter is a 400 naming the known ones
+Serves a model over HTTP on loopback (or --host), on the route of its task:
+  POST /predict   pipeline tasks. {"inputs": "text"} or {"inputs": ["a", "b"]} (also "text" / "texts") -> the
+                  pipeline's output for one text (e.g. [{"label": "POSITIVE", "score": 0.98}]) or a list of them;
+                  for question-answering {"inputs": {"question": "...", "context": "..."}} or a list of such objects.
+                  {"parameters": {...}} sets the task's call options with HF's names (e.g. {"top_k": 2})
+  POST /embed     sentence-embedding (a sentence-transformers folder: its pooling, Dense, Normalize, prompts).
+                  {"inputs": "text" | ["a", "b"], "parameters": {"normalize", "prompt_name", "prompt",
+                  "truncate_dim"}} -> one embedding (a list of numbers) or a list of them, as encode() gives
+  POST /rerank    text-ranking (a one-label cross-encoder). {"query": "...", "documents": ["...", ...],
+                  "parameters": {"top_k", "return_documents"}} -> [{"corpus_id", "score", "text"?}], best first
   GET  /health    {"status": "ok", "queueDepth", "inFlightBatches", "task", "model"}
-  GET  /metrics   Prometheus text: requests by code, latency and batch-size histograms, queue depth
-Concurrent requests are batched (up to --max-batch texts or --max-wait-ms); when --max-queue texts wait, new
+  GET  /metrics   Prometheus text: requests by route and code, latency and batch-size histograms per route, queue
+Parameters also take their camelCase names (topK, promptName, ...); an unknown one is a 400 naming the known ones.
+Concurrent requests are batched (up to --max-batch texts or pairs, or --max-wait-ms); when --max-queue wait, new
 requests get 503 with Retry-After. Errors are JSON: {"error": {"code", "message"}}. Inference runs in worker
-threads, so health checks answer while the model computes. SIGINT / SIGTERM shut down gracefully.
+processes, so health checks answer while the model computes. SIGINT / SIGTERM shut down gracefully.
 
 Options:
   --model DIR              model folder or hub id
   --tokenizer DIR          tokenizer folder when the model folder has none
-  --task NAME              text-classification (default) | token-classification | fill-mask | feature-extraction |
-                           question-answering
+  --task NAME              text-classification | token-classification | fill-mask | feature-extraction |
+                           question-answering | sentence-embedding | text-ranking. Default: sentence-embedding for a
+                           sentence-transformers folder, text-ranking for a cross-encoder, else text-classification
   --port N                 default 8080 (0 picks a free port; the chosen one is printed)
   --host ADDR              default 127.0.0.1
-  --workers N              worker threads, each holding a copy of the model (default 1)
+  --workers N              worker processes, each holding a copy of the model (default 1)
   --max-batch N            texts per model call (default 32)
   --max-wait-ms N          longest wait for a batch to fill (default 5)
   --max-queue N            texts waiting before 503 (default 1024)
   --max-body-bytes N       larger bodies get 413 (default 1048576)
-  --max-texts N            texts per request (default 256)
+  --max-texts N            texts (or documents) per request (default 256)
   --request-timeout-ms N   time to receive a whole request before 408 (default 30000)
-  --max-length N           truncate texts to N tokens (default: the model's maximum)
+  --max-length N           truncate texts to N tokens (default: the model's maximum; pipeline tasks)
   --top-k N                text-classification labels per text (default 1)
   --aggregation NAME       token-classification strategy (default simple)
   -h, --help               this text`;
-
-const SERVABLE: Task[] = [
-  'text-classification',
-  'sentiment-analysis',
-  'token-classification',
-  'ner',
-  'fill-mask',
-  'feature-extraction',
-  'question-answering',
-];
-
-/** question-answering requests carry {"question", "context"} objects instead of strings. */
-function parseQaInput(value: unknown): { question: string; context: string } {
-  const v = value as { question?: unknown; context?: unknown } | null;
-  if (
-    typeof v !== 'object' ||
-    v === null ||
-    Array.isArray(v) ||
-    typeof v.question !== 'string' ||
-    typeof v.context !== 'string'
-  ) {
-    throw new InputError('', 'must be an object {"question": string, "context": string}');
-  }
-  checkWellFormed(v.question, 'the question');
-  checkWellFormed(v.context, 'the context');
-  return { question: v.question, context: v.context };
-}
 
 export async function serveCommand(argv: string[]): Promise<number> {
   return runCommand('serve', usage, argv, async () => {
@@ -87,49 +64,32 @@ export async function serveCommand(argv: string[]): Promise<number> {
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const model = requireModel(values);
-    const task = ((values.task as string | undefined) ?? 'text-classification') as Task;
-    if (!SERVABLE.includes(task)) throw new UsageError(`--task must be one of ${SERVABLE.join(', ')}, got "${task}"`);
     const port = intFlag(values, 'port', 8080, 0)!;
     if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
     const host = (values.host as string | undefined) ?? '127.0.0.1';
-    const workers = intFlag(values, 'workers', 1)!;
     const callOptions: Record<string, unknown> = {};
     if (values['top-k'] !== undefined) callOptions.topK = intFlag(values, 'top-k', 1);
-    if (task === 'token-classification' || task === 'ner')
-      callOptions.aggregationStrategy = (values.aggregation as string | undefined) ?? 'simple';
-    if (task === 'feature-extraction') Object.assign(callOptions, { pooling: 'mean', normalize: true });
+    if (values.aggregation !== undefined) callOptions.aggregationStrategy = values.aggregation;
 
-    const { createPipelinePool } = await import('../../pipelines/pool.js');
-    const { createServer } = await import('../../server/server.js');
-    const { taskParameters } = await import('../../server/parameters.js');
-    const qa = task === 'question-answering';
-    const pool = await createPipelinePool({
-      task,
+    const { createModelServer } = await import('../../server/model-server.js');
+    const server = await createModelServer({
       model,
-      options: {
-        maxLength: intFlag(values, 'max-length', undefined, 3),
-        tokenizer: values.tokenizer as string | undefined,
-      },
+      task: values.task as ServeTask | undefined,
+      tokenizer: values.tokenizer as string | undefined,
+      maxLength: intFlag(values, 'max-length', undefined, 3),
+      workers: intFlag(values, 'workers', 1)!,
       callOptions,
-      workers,
-    });
-    const server = createServer<unknown, unknown>({
-      predictBatch: (inputs: unknown[], options) => pool.predictEach(inputs, options),
-      parseInput: qa ? parseQaInput : parseTextInput,
-      parameters: taskParameters(task, callOptions),
       maxBatch: intFlag(values, 'max-batch', 32),
       maxWaitMs: intFlag(values, 'max-wait-ms', 5, 0),
       maxQueue: intFlag(values, 'max-queue', 1024),
       maxBodyBytes: intFlag(values, 'max-body-bytes', 1 << 20),
       maxTexts: intFlag(values, 'max-texts', 256),
       requestTimeoutMs: intFlag(values, 'request-timeout-ms', 30_000),
-      concurrency: pool.size,
-      info: { task: pool.info.task, model },
     });
     const address = await server.listen(port, host);
-    process.stderr.write(
-      `${JSON.stringify({ event: 'listening', url: `http://${address.host}:${address.port}`, task: pool.info.task, model, workers: pool.size })}\n`,
-    );
+    const url = `http://${address.host}:${address.port}`;
+    const { task, route, workers } = server;
+    process.stderr.write(`${JSON.stringify({ event: 'listening', url, route, task, model, workers })}\n`);
     await new Promise<void>((resolve) => {
       const onInt = (): void => stop('SIGINT');
       const onTerm = (): void => stop('SIGTERM');
@@ -143,7 +103,6 @@ export async function serveCommand(argv: string[]): Promise<number> {
       process.on('SIGTERM', onTerm);
     });
     await server.close();
-    await pool.close();
   });
 }
 

@@ -1,10 +1,10 @@
 // CrossEncoder: a reranker (BertForSequenceClassification over text pairs) as sentence-transformers loads and runs
 // it — predict(pairs) with the folder's activation, rank(query, documents).
-import { resolveModelPath } from '../../io/index.js';
 import type { Kernels } from '../../tensor/kernels.js';
 import { BertTokenizer } from '../../tokenizer/index.js';
 import { BertForSequenceClassification } from '../bert.js';
-import { readSettings, SentenceFolderError } from './folder.js';
+import { InputError } from '../errors.js';
+import { readSettings, resolveSentenceModelPath, SentenceFolderError } from './folder.js';
 
 export type CrossEncoderActivation = 'sigmoid' | 'identity' | 'tanh' | 'softmax';
 
@@ -62,7 +62,7 @@ export class CrossEncoder {
    * older sbert_ce_default_activation_function). Without one: sigmoid for one label, identity otherwise.
    */
   static async fromPretrained(model: string, options: CrossEncoderOptions = {}): Promise<CrossEncoder> {
-    const dir = await resolveModelPath(model, { revision: options.revision });
+    const dir = await resolveSentenceModelPath(model, { revision: options.revision });
     const settings = readSettings(dir);
     const bert = await BertForSequenceClassification.fromPretrained(dir, {
       kernels: options.kernels,
@@ -108,28 +108,27 @@ export class CrossEncoder {
     options: { topK?: number; returnDocuments?: boolean; batchSize?: number } = {},
   ): RankedDocument[] {
     if (this.numLabels !== 1)
-      throw new Error(`CrossEncoder.rank needs a model with one label; this one has ${this.numLabels} (use predict)`);
+      throw new InputError(
+        'CrossEncoder.rank',
+        `needs a model with one label; this one has ${this.numLabels} (use predict)`,
+      );
     const scores = this.predict(
       documents.map((d) => [query, d] as const),
       { batchSize: options.batchSize },
     ) as number[];
-    const ranked = scores
-      .map((score, corpusId) => ({
-        corpusId,
-        score,
-        ...(options.returnDocuments ? { text: documents[corpusId] } : {}),
-      }))
-      .sort((a, b) => b.score - a.score || a.corpusId - b.corpusId);
-    return options.topK !== undefined ? ranked.slice(0, Math.max(0, options.topK)) : ranked;
+    return rankScores(scores, documents, options);
   }
 
   /** Raw logits, one row of numLabels per pair. */
   logits(pairs: readonly (readonly [string, string])[], batchSize = 32): number[][] {
     if (!Number.isInteger(batchSize) || batchSize < 1)
-      throw new RangeError(`CrossEncoder: batchSize must be a positive integer, got ${batchSize}`);
+      throw new InputError(
+        'CrossEncoder',
+        (name) => `${name('batchSize')} must be a positive integer, got ${batchSize}`,
+      );
     pairs.forEach((p, i) => {
       if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string' || typeof p[1] !== 'string')
-        throw new TypeError(`CrossEncoder: pair ${i} must be [text, text]`);
+        throw new InputError('CrossEncoder', `pair ${i} must be [text, text]`);
     });
     const L = this.numLabels;
     const out: number[][] = [];
@@ -153,6 +152,25 @@ export class CrossEncoder {
     }
     return out;
   }
+}
+
+/**
+ * The documents' scores as a ranking, best first (ties by position), the topK best when given, each with its text
+ * when returnDocuments is set: CrossEncoder.rank's answer (also the server's POST /rerank).
+ */
+export function rankScores(
+  scores: readonly number[],
+  documents: readonly string[],
+  options: { topK?: number; returnDocuments?: boolean } = {},
+): RankedDocument[] {
+  const ranked = scores
+    .map((score, corpusId) => ({
+      corpusId,
+      score,
+      ...(options.returnDocuments ? { text: documents[corpusId] } : {}),
+    }))
+    .sort((a, b) => b.score - a.score || a.corpusId - b.corpusId);
+  return options.topK !== undefined ? ranked.slice(0, Math.max(0, options.topK)) : ranked;
 }
 
 function applyActivation(act: CrossEncoderActivation, row: number[]): number[] {

@@ -1,8 +1,14 @@
 // Reads a sentence-transformers folder's description: modules.json and each module's config, in both the legacy
 // layout (sentence-transformers <= 5.3) and the one >= 5.4 writes; config_sentence_transformers.json.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { readJsonFile } from '../../io/index.js';
+import { dirname, join } from 'node:path';
+import {
+  downloadHubFile,
+  downloadOptionalHubFile,
+  readJsonFile,
+  resolveModelPath,
+  type HubOptions,
+} from '../../io/index.js';
 import { denseActivation, DENSE_ACTIVATION_NAMES, type DenseActivation } from './dense.js';
 import { isPoolingMode, POOLING_MODES, type PoolingMode } from './pooling.js';
 
@@ -91,9 +97,8 @@ export function isSentenceTransformersFolder(dir: string): boolean {
   return existsSync(join(dir, 'modules.json'));
 }
 
-/** The modules of a folder in modules.json order, each with its configuration read and checked. */
-export function readModules(dir: string): SentenceModuleSpec[] {
-  const file = join(dir, 'modules.json');
+/** modules.json's entries (type and path) in idx order. */
+function moduleEntries(file: string): { type: string; path: string }[] {
   const list = readJsonFile(file, 'modules.json');
   if (!Array.isArray(list) || list.length === 0)
     throw new SentenceFolderError(`${file}: expected a non-empty list of modules`);
@@ -103,8 +108,56 @@ export function readModules(dir: string): SentenceModuleSpec[] {
       throw new SentenceFolderError(`${file}: module ${i} needs a "type" and a "path" string`);
     return { idx: typeof e['idx'] === 'number' ? e['idx'] : i, type: e['type'], path: e['path'] };
   });
-  entries.sort((a, b) => a.idx - b.idx);
-  return entries.map(({ type, path }) => {
+  return entries.sort((a, b) => a.idx - b.idx);
+}
+
+/**
+ * A local folder for a sentence-transformers model or cross-encoder: a folder as it is; a hub id downloaded into the
+ * HF cache with what sentence-transformers reads — modules.json, config_sentence_transformers.json,
+ * sentence_bert_config.json, the transformer's config, tokenizer and weights (at the root or in its module folder),
+ * each Pooling / Dense module's config.json and each Dense module's weights. A repo without modules.json is
+ * downloaded as a plain model (a cross-encoder of sentence-transformers 4.x - 5.3).
+ */
+export async function resolveSentenceModelPath(model: string, options: HubOptions = {}): Promise<string> {
+  if (existsSync(model)) return resolveModelPath(model, options);
+  const modulesFile = await downloadOptionalHubFile(model, 'modules.json', options);
+  await downloadOptionalHubFile(model, 'config_sentence_transformers.json', options);
+  if (modulesFile === null) return resolveModelPath(model, options);
+  await downloadOptionalHubFile(model, 'sentence_bert_config.json', options);
+  for (const { type, path } of moduleEntries(modulesFile)) {
+    // An unknown type is left for readModules to refuse, naming it.
+    const kind = MODULE_KINDS[type];
+    const dir = path.replace(/\/+$/, '');
+    if (kind === 'transformer') {
+      await resolveModelPath(model, { ...options, subfolder: dir || undefined });
+      if (dir) await downloadOptionalHubFile(model, `${dir}/sentence_bert_config.json`, options);
+    } else if (kind === 'pooling' || kind === 'dense') {
+      await downloadHubFile(model, `${dir}/config.json`, options);
+      if (kind === 'dense' && (await downloadOptionalHubFile(model, `${dir}/model.safetensors`, options)) === null)
+        await downloadHubFile(model, `${dir}/pytorch_model.bin`, options);
+    }
+  }
+  return dirname(modulesFile);
+}
+
+/**
+ * What a folder holds as sentence-transformers sees it: 'cross-encoder' (config_sentence_transformers.json's
+ * model_type CrossEncoder, or the 4.x - 5.3 marks in config.json), 'sentence-transformer' (modules.json), else null.
+ */
+export function sentenceFolderKind(dir: string): 'sentence-transformer' | 'cross-encoder' | null {
+  if (readSettings(dir).modelType === 'CrossEncoder') return 'cross-encoder';
+  const configFile = join(dir, 'config.json');
+  if (existsSync(configFile)) {
+    const config = readObject(configFile, 'model config');
+    if ('sentence_transformers' in config || 'sbert_ce_default_activation_function' in config) return 'cross-encoder';
+  }
+  return isSentenceTransformersFolder(dir) ? 'sentence-transformer' : null;
+}
+
+/** The modules of a folder in modules.json order, each with its configuration read and checked. */
+export function readModules(dir: string): SentenceModuleSpec[] {
+  const file = join(dir, 'modules.json');
+  return moduleEntries(file).map(({ type, path }) => {
     const kind = MODULE_KINDS[type];
     if (kind === undefined) {
       throw new SentenceFolderError(

@@ -1,9 +1,15 @@
 // Sentence-transformers models: embedders (SentenceTransformer), rerankers (CrossEncoder) and their modules.
 export { SentenceTransformer } from './sentence-transformer.js';
 export type { SentenceTransformerOptions, EncodeOptions, EmbeddingPass } from './sentence-transformer.js';
-export { CrossEncoder } from './cross-encoder.js';
+export { CrossEncoder, rankScores } from './cross-encoder.js';
 export type { CrossEncoderActivation, CrossEncoderOptions, PredictOptions, RankedDocument } from './cross-encoder.js';
-export { SentenceFolderError, isSentenceTransformersFolder, readModules, readSettings } from './folder.js';
+export {
+  SentenceFolderError,
+  isSentenceTransformersFolder,
+  sentenceFolderKind,
+  readModules,
+  readSettings,
+} from './folder.js';
 export type { SentenceModuleSpec, SentenceModelSettings, SimilarityFnName } from './folder.js';
 export { POOLING_MODES, poolingForward, poolingBackward, poolingMask } from './pooling.js';
 export type { PoolingMode, PoolingCache } from './pooling.js';

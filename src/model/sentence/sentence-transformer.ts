@@ -1,15 +1,16 @@
 // SentenceTransformer: a sentence-transformers folder (Transformer -> Pooling -> Dense* -> Normalize?) run in
 // TypeScript, with encode() as sentence-transformers' and a forward/backward for training.
 import { join } from 'node:path';
-import { resolveModelPath } from '../../io/index.js';
 import type { Kernels } from '../../tensor/kernels.js';
 import { BertTokenizer } from '../../tokenizer/index.js';
 import { BertModel } from '../bert.js';
+import { InputError } from '../errors.js';
 import { readSafetensorsOrBin } from './weights.js';
 import { DenseLayer } from './dense.js';
 import {
   readModules,
   readSettings,
+  resolveSentenceModelPath,
   SentenceFolderError,
   type DenseModuleSpec,
   type PoolingModuleSpec,
@@ -149,7 +150,7 @@ export class SentenceTransformer {
 
   /** Loads a folder sentence-transformers saved (either layout), or a hub id through the HF cache. */
   static async fromPretrained(model: string, options: SentenceTransformerOptions = {}): Promise<SentenceTransformer> {
-    const dir = await resolveModelPath(model, { revision: options.revision });
+    const dir = await resolveSentenceModelPath(model, { revision: options.revision });
     const modules = readModules(dir);
     const settings = readSettings(dir);
     const transformer = modules[0];
@@ -204,8 +205,10 @@ export class SentenceTransformer {
     if (options.promptName !== undefined) {
       const p = this.prompts[options.promptName];
       if (p === undefined) {
-        throw new SentenceFolderError(
-          `prompt name "${options.promptName}" is not one of this model's prompts (${Object.keys(this.prompts).join(', ') || 'none'})`,
+        throw new InputError(
+          'encode',
+          (name) =>
+            `${name('promptName')} "${options.promptName}" is not one of this model's prompts (${Object.keys(this.prompts).join(', ') || 'none'})`,
         );
       }
       return p;
@@ -300,13 +303,16 @@ export class SentenceTransformer {
   encode(texts: readonly string[], options: EncodeOptions = {}): Float32Array[] {
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize < 1)
-      throw new RangeError(`encode: batchSize must be a positive integer, got ${batchSize}`);
+      throw new InputError('encode', (name) => `${name('batchSize')} must be a positive integer, got ${batchSize}`);
     const dim = this.embeddingDimension;
     const keep = options.truncateDim ?? dim;
     if (!Number.isInteger(keep) || keep < 1)
-      throw new RangeError(`encode: truncateDim must be a positive integer, got ${options.truncateDim}`);
+      throw new InputError(
+        'encode',
+        (name) => `${name('truncateDim')} must be a positive integer, got ${options.truncateDim}`,
+      );
     texts.forEach((t, i) => {
-      if (typeof t !== 'string') throw new TypeError(`encode: text ${i} is not a string`);
+      if (typeof t !== 'string') throw new InputError('encode', `text ${i} is not a string`);
     });
     const prompt = this.resolvePrompt(options);
     // Longest first, as sentence-transformers sorts, so each batch pads to a similar length.
