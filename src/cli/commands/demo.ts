@@ -55,8 +55,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     );
     // A small BERT on 800 reviews wants a larger step than the notebook's BERT-base setting (Adam 5e-5 constant, 2
     // epochs: 60.0% on the test sample, and "This movie was absolutely fantastic!" came out NEGATIVE): AdamW 2e-4
-    // with warmup and decay over 3 epochs gave 71.2% before issue 13's restructuring, 66.0% after (docs/results.md,
-    // "The demo's settings", an open question).
+    // with warmup and decay over 3 epochs gives 66.5 +- 1.8% over seeds (docs/results.md, "The demo's settings").
     const kernels = getKernels({ backend: backend as BackendChoice });
     const run = await finetune({
       model,
