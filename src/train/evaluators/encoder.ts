@@ -1,7 +1,21 @@
 // What the embedding evaluators need from a model: encode() as SentenceTransformer has it.
 
 export interface TextEncoder {
-  encode(texts: readonly string[], options?: { batchSize?: number }): Float32Array[];
+  encode(texts: readonly string[], options?: { batchSize?: number; promptName?: string }): Float32Array[];
+  /** Prompts by name (config_sentence_transformers.json), for the query / document prompts of retrieval. */
+  readonly prompts?: Readonly<Record<string, string>>;
+}
+
+/** Queries as sentence-transformers' encode_query embeds them: the "query" prompt when the model has one. */
+export function encodeQueries(model: TextEncoder, texts: readonly string[], batchSize?: number): Float32Array[] {
+  const promptName = model.prompts && 'query' in model.prompts ? 'query' : undefined;
+  return model.encode(texts, { batchSize, promptName });
+}
+
+/** Documents as encode_document embeds them: the first of the "document", "passage", "corpus" prompts it has. */
+export function encodeDocuments(model: TextEncoder, texts: readonly string[], batchSize?: number): Float32Array[] {
+  const promptName = ['document', 'passage', 'corpus'].find((p) => model.prompts && p in model.prompts);
+  return model.encode(texts, { batchSize, promptName });
 }
 
 /** Unit-length copies, so that a dot product is the cosine similarity (sentence-transformers' cos_sim). */

@@ -1,7 +1,7 @@
 // Reranking evaluation (sentence-transformers' CrossEncoderRerankingEvaluator): each query's positives and negatives
 // scored by a model, then MAP, MRR@k and nDCG@k of that order, averaged over the queries.
 import type { CrossEncoder } from '../../model/sentence/cross-encoder.js';
-import { dot, normalizedRows, type TextEncoder } from './encoder.js';
+import { dot, encodeDocuments, encodeQueries, normalizedRows, type TextEncoder } from './encoder.js';
 
 export interface RerankingSample {
   query: string;
@@ -21,15 +21,17 @@ export function crossEncoderScorer(model: CrossEncoder, batchSize = 32): PairSco
 export function embeddingScorer(model: TextEncoder, batchSize = 32): PairScorer {
   return (pairs) => {
     const q = normalizedRows(
-      model.encode(
+      encodeQueries(
+        model,
         pairs.map((p) => p[0]),
-        { batchSize },
+        batchSize,
       ),
     );
     const d = normalizedRows(
-      model.encode(
+      encodeDocuments(
+        model,
         pairs.map((p) => p[1]),
-        { batchSize },
+        batchSize,
       ),
     );
     return q.map((v, i) => dot(v, d[i]!));

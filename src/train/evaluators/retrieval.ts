@@ -1,7 +1,7 @@
 // Information retrieval evaluation (sentence-transformers' InformationRetrievalEvaluator, cosine): every query
 // against the whole corpus, hits ranked by score (ties by ascending corpus id), then accuracy / precision / recall
 // @k, MRR@k, nDCG@k (binary relevance) and MAP@k averaged over the queries.
-import { dot, normalizedRows, type TextEncoder } from './encoder.js';
+import { dot, encodeDocuments, encodeQueries, normalizedRows, type TextEncoder } from './encoder.js';
 
 export interface RetrievalEvalData {
   /** Query id -> text. */
@@ -77,7 +77,10 @@ export function retrievalMetrics(
   return out;
 }
 
-/** Embeds queries and corpus, ranks the corpus for each query by cosine similarity and scores the ranking. */
+/**
+ * Embeds queries and corpus (with the query / document prompts, as encode_query / encode_document), ranks the corpus for each
+ * query by cosine similarity and scores the ranking.
+ */
 export function evaluateRetrieval(
   model: TextEncoder,
   data: RetrievalEvalData,
@@ -93,17 +96,18 @@ export function evaluateRetrieval(
   });
   const c = { ...DEFAULTS, ...options };
   const maxK = Math.max(...c.accuracyAtK, ...c.precisionRecallAtK, ...c.mrrAtK, ...c.ndcgAtK, ...c.mapAtK);
-  const enc = { batchSize: options.batchSize };
   const qv = normalizedRows(
-    model.encode(
+    encodeQueries(
+      model,
       queryIds.map((q) => data.queries[q]!),
-      enc,
+      options.batchSize,
     ),
   );
   const dv = normalizedRows(
-    model.encode(
+    encodeDocuments(
+      model,
       corpusIds.map((d) => data.corpus[d]!),
-      enc,
+      options.batchSize,
     ),
   );
   // Ties broken by ascending corpus id, as sentence-transformers sorts by (-score, corpus_id).
