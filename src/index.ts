@@ -154,7 +154,9 @@ export {
   coSentLoss,
   matryoshkaLoss,
   binaryCrossEntropyWithLogits,
+  embeddingLossForward,
   embeddingLossStep,
+  cachedEmbeddingLossForward,
   cachedEmbeddingLossStep,
   cachedMultipleNegativesRankingLoss,
 } from './train/losses/index.js';
@@ -166,7 +168,40 @@ export type {
   EmbeddingLoss,
   EmbeddingLossResult,
   LossSimilarity,
+  PendingLoss,
 } from './train/losses/index.js';
+// Training sentence embeddings and rerankers, and their evaluators (src/train, src/data/pairs).
+export { trainEmbeddings, retrievalFromPairs } from './train/train-embeddings.js';
+export type { TrainEmbeddingsOptions } from './train/train-embeddings.js';
+export { trainReranker, rerankingSamples } from './train/train-reranker.js';
+export type { TrainRerankerOptions } from './train/train-reranker.js';
+export type { SentenceRunOptions, SentenceRunResult, SentenceRunSummary } from './train/sentence-training.js';
+export {
+  sentenceTrainerModel,
+  crossEncoderTrainerModel,
+  embeddingDataset,
+  rerankerDataset,
+  EMBEDDING_LOSSES,
+} from './train/sentence-adapter.js';
+export type { EmbeddingBatch, EmbeddingLossName, EmbeddingLossSpec } from './train/sentence-adapter.js';
+export {
+  evaluateEmbeddingSimilarity,
+  evaluateRetrieval,
+  retrievalMetrics,
+  evaluateReranking,
+  crossEncoderScorer,
+  embeddingScorer,
+} from './train/evaluators/index.js';
+export type {
+  SimilarityEvalData,
+  RetrievalEvalData,
+  RetrievalCutoffs,
+  RerankingSample,
+  PairScorer,
+  TextEncoder,
+} from './train/evaluators/index.js';
+export { readEmbeddingPairs, readRerankerPairs, readDataRows } from './data/pairs.js';
+export type { EmbeddingPairs, EmbeddingPairsOptions, RerankerPairs, RerankerPairsOptions } from './data/pairs.js';
 // Inference (src/pipelines, src/server): transformers.js-style pipelines, the worker pool, the HTTP server.
 export {
   pipeline,

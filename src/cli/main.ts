@@ -29,6 +29,16 @@ export const COMMANDS: ReadonlyArray<readonly [name: string, summary: string, lo
   ['finetune', 'fine-tune a model for text or token classification', () => import('./commands/finetune.js')],
   ['evaluate', 'score a fine-tuned model on labelled data', () => import('./commands/evaluate.js')],
   [
+    'train-embeddings',
+    'train a sentence-embedding model on text pairs (MNRL, CachedMNRL, CoSENT, Matryoshka)',
+    () => import('./commands/train-embeddings.js'),
+  ],
+  [
+    'train-reranker',
+    'train a cross-encoder reranker on labelled (query, passage) pairs',
+    () => import('./commands/train-reranker.js'),
+  ],
+  [
     'train-vocab',
     'learn a WordPiece vocabulary from raw text (HF WordPieceTrainer)',
     () => import('./commands/train-vocab.js'),

@@ -5,6 +5,8 @@ import { BertTokenizer } from '../../tokenizer/index.js';
 import { BertForSequenceClassification } from '../bert.js';
 import { InputError } from '../errors.js';
 import { readSettings, resolveSentenceModelPath, SentenceFolderError } from './folder.js';
+import { writeCrossEncoderFolder } from './folder-write.js';
+import { readConfig } from '../checkpoint.js';
 
 export type CrossEncoderActivation = 'sigmoid' | 'identity' | 'tanh' | 'softmax';
 
@@ -22,6 +24,13 @@ export interface CrossEncoderOptions {
   revision?: string;
   /** Overrides the folder's activation. */
   activation?: CrossEncoderActivation;
+  /**
+   * Labels of the classifier (a new head when the folder's differs). Default: the folder's when it holds a trained
+   * sequence classifier, else 1 (sentence-transformers' CrossEncoder on a plain transformer folder).
+   */
+  numLabels?: number;
+  /** Seed of a new classifier's initialisation and of dropout in training (default 0). */
+  seed?: number;
 }
 
 export interface PredictOptions {
@@ -39,8 +48,7 @@ export interface RankedDocument {
 }
 
 export class CrossEncoder {
-  /** Longest pair in tokens; longer pairs are truncated, the longer text first (longest_first). */
-  readonly maxLength: number;
+  private maxTokens: number;
 
   private constructor(
     readonly folder: string,
@@ -49,7 +57,39 @@ export class CrossEncoder {
     readonly activation: CrossEncoderActivation,
   ) {
     const positions = model.config.maxPositionEmbeddings;
-    this.maxLength = Math.min(tokenizer.modelMaxLength ?? positions, positions);
+    this.maxTokens = Math.min(tokenizer.modelMaxLength ?? positions, positions);
+  }
+
+  /** Longest pair in tokens; longer pairs are truncated, the longer text first (longest_first). */
+  get maxLength(): number {
+    return this.maxTokens;
+  }
+
+  set maxLength(value: number) {
+    const positions = this.model.config.maxPositionEmbeddings;
+    if (!Number.isInteger(value) || value < 3 || value > positions)
+      throw new RangeError(`maxLength must be an integer in [3, ${positions}] (max_position_embeddings), got ${value}`);
+    this.maxTokens = value;
+  }
+
+  /** The encoded pairs the model reads (truncated to maxLength, padded to the longest). */
+  encodePairs(pairs: readonly (readonly [string, string])[]): ReturnType<BertTokenizer['encodeBatchFlat']> {
+    return this.tokenizer.encodeBatchFlat(
+      pairs.map((p) => p[0]),
+      pairs.map((p) => p[1]),
+      { maxLength: this.maxTokens, truncation: 'longest_first', padding: 'longest' },
+    );
+  }
+
+  /** Writes a folder sentence-transformers' CrossEncoder loads (config, weights, tokenizer, activation). */
+  async save(dir: string): Promise<void> {
+    const activationFn = Object.entries(ACTIVATIONS).find(([, a]) => a === this.activation)?.[0];
+    await writeCrossEncoderFolder(dir, {
+      model: this.model,
+      tokenizerDir: this.folder,
+      maxLength: this.maxTokens,
+      activationFn: activationFn ?? 'torch.nn.modules.activation.Sigmoid',
+    });
   }
 
   get numLabels(): number {
@@ -64,9 +104,14 @@ export class CrossEncoder {
   static async fromPretrained(model: string, options: CrossEncoderOptions = {}): Promise<CrossEncoder> {
     const dir = await resolveSentenceModelPath(model, { revision: options.revision });
     const settings = readSettings(dir);
+    const config = readConfig(dir);
+    const trained = (config.architectures ?? []).some((a) => a.endsWith('ForSequenceClassification'));
+    const numLabels = options.numLabels ?? (trained ? config.numLabels : 1);
     const bert = await BertForSequenceClassification.fromPretrained(dir, {
       kernels: options.kernels,
       warn: options.warn,
+      seed: options.seed,
+      ...(numLabels !== config.numLabels ? { config: newLabels(numLabels), ignoreMismatchedSizes: true } : {}),
     });
     const tokenizer = BertTokenizer.fromPretrained(dir);
     const legacy = bert.config.extra['sentence_transformers'];
@@ -133,12 +178,7 @@ export class CrossEncoder {
     const L = this.numLabels;
     const out: number[][] = [];
     for (let start = 0; start < pairs.length; start += batchSize) {
-      const chunk = pairs.slice(start, start + batchSize);
-      const enc = this.tokenizer.encodeBatchFlat(
-        chunk.map((p) => p[0]),
-        chunk.map((p) => p[1]),
-        { maxLength: this.maxLength, truncation: 'longest_first', padding: 'longest' },
-      );
+      const enc = this.encodePairs(pairs.slice(start, start + batchSize));
       const shape = [enc.batch, enc.seqLen];
       const { logits } = this.model.forward(
         {
@@ -171,6 +211,22 @@ export function rankScores(
     }))
     .sort((a, b) => b.score - a.score || a.corpusId - b.corpusId);
   return options.topK !== undefined ? ranked.slice(0, Math.max(0, options.topK)) : ranked;
+}
+
+/** Config overrides for a classifier of n placeholder labels (id2label wins over num_labels in a config). */
+function newLabels(n: number): {
+  num_labels: number;
+  id2label: Record<string, string>;
+  label2id: Record<string, number>;
+} {
+  if (!Number.isInteger(n) || n < 1)
+    throw new RangeError(`CrossEncoder: numLabels must be a positive integer, got ${n}`);
+  const names = Array.from({ length: n }, (_, i) => `LABEL_${i}`);
+  return {
+    num_labels: n,
+    id2label: Object.fromEntries(names.map((l, i) => [String(i), l])),
+    label2id: Object.fromEntries(names.map((l, i) => [l, i])),
+  };
 }
 
 function applyActivation(act: CrossEncoderActivation, row: number[]): number[] {

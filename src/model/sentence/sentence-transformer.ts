@@ -8,6 +8,7 @@ import { InputError } from '../errors.js';
 import { readSafetensorsOrBin } from './weights.js';
 import { DenseLayer } from './dense.js';
 import {
+  isSentenceTransformersFolder,
   readModules,
   readSettings,
   resolveSentenceModelPath,
@@ -22,6 +23,8 @@ import { l2NormalizeBackward, l2NormalizeForward } from './normalize.js';
 import { ParameterStore, type Parameter } from '../params.js';
 import { poolingBackward, poolingForward, poolingMask } from './pooling.js';
 import { similarityMatrix } from './similarity.js';
+import { readConfig } from '../checkpoint.js';
+import { writeSentenceTransformerFolder } from './folder-write.js';
 
 export interface SentenceTransformerOptions {
   kernels?: Kernels;
@@ -69,8 +72,7 @@ export class SentenceTransformer {
   readonly defaultPromptName: string | null;
   /** The similarity function of similarity(); cosine when the folder names none. */
   readonly similarityFnName: SimilarityFnName;
-  /** Longest input in tokens ([CLS] and [SEP] included); longer texts are truncated. */
-  readonly maxSeqLength: number;
+  private maxLength: number;
   /** Parameters of the Dense modules, named `<module path>.linear.weight` / `.linear.bias`. */
   readonly moduleStore: ParameterStore;
   private readonly pooling: PoolingModuleSpec;
@@ -144,19 +146,41 @@ export class SentenceTransformer {
       transformer.maxSeqLength ?? tokenizer.modelMaxLength ?? bert.config.maxPositionEmbeddings,
       bert.config.maxPositionEmbeddings,
     );
-    this.maxSeqLength = limit;
+    this.maxLength = limit;
     this.lowercase = transformer.doLowerCase;
+  }
+
+  /** Longest input in tokens ([CLS] and [SEP] included); longer texts are truncated. */
+  get maxSeqLength(): number {
+    return this.maxLength;
+  }
+
+  /** Sets the truncation length (sentence-transformers' `model.max_seq_length = n`), at most max_position_embeddings. */
+  set maxSeqLength(value: number) {
+    const positions = this.bert.config.maxPositionEmbeddings;
+    if (!Number.isInteger(value) || value < 2 || value > positions)
+      throw new RangeError(
+        `maxSeqLength must be an integer in [2, ${positions}] (max_position_embeddings), got ${value}`,
+      );
+    this.maxLength = value;
+  }
+
+  /** The modules as they run now (the transformer's max length and lower-casing included), for saving. */
+  private currentModules(): SentenceModuleSpec[] {
+    return this.modules.map((m) =>
+      m.kind === 'transformer' ? { ...m, maxSeqLength: this.maxLength, doLowerCase: this.lowercase } : m,
+    );
   }
 
   /** Loads a folder sentence-transformers saved (either layout), or a hub id through the HF cache. */
   static async fromPretrained(model: string, options: SentenceTransformerOptions = {}): Promise<SentenceTransformer> {
     const dir = await resolveSentenceModelPath(model, { revision: options.revision });
-    const modules = readModules(dir);
+    const warn = options.warn ?? ((m: string) => console.warn(m));
+    const modules = isSentenceTransformersFolder(dir) ? readModules(dir) : plainTransformerModules(dir, warn);
     const settings = readSettings(dir);
     const transformer = modules[0];
     if (transformer?.kind !== 'transformer')
       throw new SentenceFolderError(`${dir}/modules.json: the first module must be a Transformer`);
-    const warn = options.warn ?? ((m: string) => console.warn(m));
     const bertDir = join(dir, transformer.path);
     // The sentence embedding never reads BERT's pooler: leave it out, and do not warn about its weights.
     const bert = await BertModel.fromPretrained(bertDir, {
@@ -186,6 +210,28 @@ export class SentenceTransformer {
       }
     }
     return st;
+  }
+
+  /**
+   * Writes a folder sentence-transformers (>= 5.4) loads: the transformer (config.json, model.safetensors, tokenizer
+   * files) at the top, modules.json, each module's config (and Dense weights), config_sentence_transformers.json.
+   */
+  async save(dir: string): Promise<void> {
+    await writeSentenceTransformerFolder(dir, {
+      bert: this.bert,
+      tokenizerDir: join(this.folder, this.modules[0]?.path ?? ''),
+      modules: this.currentModules(),
+      dense: this.dense.map((d) => ({
+        path: d.spec.path,
+        weight: { shape: [d.spec.outFeatures, d.spec.inFeatures], data: this.moduleStore.view(d.weightName) },
+        bias: d.biasName ? { shape: [d.spec.outFeatures], data: this.moduleStore.view(d.biasName) } : null,
+      })),
+      settings: {
+        prompts: this.prompts,
+        defaultPromptName: this.defaultPromptName,
+        similarityFnName: this.similarityFnName,
+      },
+    });
   }
 
   /** Dimensions of an embedding (before truncateDim). */
@@ -337,4 +383,19 @@ export class SentenceTransformer {
   similarity(a: readonly Float32Array[], b: readonly Float32Array[]): Float32Array[] {
     return similarityMatrix(this.similarityFnName, a, b);
   }
+}
+
+/**
+ * The modules sentence-transformers gives a plain transformer folder (no modules.json): the transformer, then mean
+ * pooling over its hidden size ("No sentence-transformers model found ... Creating a new one with mean pooling").
+ */
+function plainTransformerModules(dir: string, warn: (m: string) => void): SentenceModuleSpec[] {
+  const hidden = readConfig(dir).hiddenSize;
+  warn(
+    `${dir} has no modules.json (not a sentence-transformers folder): using mean pooling over the last hidden state`,
+  );
+  return [
+    { kind: 'transformer', path: '', maxSeqLength: undefined, doLowerCase: false },
+    { kind: 'pooling', path: '1_Pooling', embeddingDimension: hidden, modes: ['mean'], includePrompt: true },
+  ];
 }

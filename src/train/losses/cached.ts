@@ -27,13 +27,19 @@ function checkTexts(columns: readonly (readonly string[])[]): number {
   return rows;
 }
 
-/** One forward of every column's texts together, the loss, one backward. Returns the loss. */
-export function embeddingLossStep(
+/** A loss computed by a forward, with the backward that adds its gradients into the model's (+=) still to run. */
+export interface PendingLoss {
+  loss: number;
+  backward(): void;
+}
+
+/** One forward of every column's texts together and the loss; backward() back-propagates it. */
+export function embeddingLossForward(
   model: EmbeddingModel,
   columns: readonly (readonly string[])[],
   loss: EmbeddingLoss,
   options: DriverOptions = {},
-): number {
+): PendingLoss {
   const rows = checkTexts(columns);
   const pass = model.forward(columns.flat(), { grad: true, train: options.train, seed: options.seed });
   const { dim } = pass;
@@ -43,19 +49,38 @@ export function embeddingLossStep(
     dim,
   }));
   const result = loss(cols);
-  const d = new Float32Array(pass.embeddings.length);
-  result.grads.forEach((g, c) => d.set(g, c * rows * dim));
-  pass.backward(d);
-  return result.loss;
+  return {
+    loss: result.loss,
+    backward: () => {
+      const d = new Float32Array(pass.embeddings.length);
+      result.grads.forEach((g, c) => d.set(g, c * rows * dim));
+      pass.backward(d);
+    },
+  };
 }
 
-/** GradCache: the same loss and gradients as embeddingLossStep, `miniBatchSize` texts per forward. */
-export function cachedEmbeddingLossStep(
+/** One forward of every column's texts together, the loss, one backward. Returns the loss. */
+export function embeddingLossStep(
+  model: EmbeddingModel,
+  columns: readonly (readonly string[])[],
+  loss: EmbeddingLoss,
+  options: DriverOptions = {},
+): number {
+  const pending = embeddingLossForward(model, columns, loss, options);
+  pending.backward();
+  return pending.loss;
+}
+
+/**
+ * GradCache: the loss of embeddingLossForward from forwards of `miniBatchSize` texts without activations kept;
+ * backward() re-runs each mini-batch (same dropout) and back-propagates its slice of d(loss)/d(embeddings).
+ */
+export function cachedEmbeddingLossForward(
   model: EmbeddingModel,
   columns: readonly (readonly string[])[],
   loss: EmbeddingLoss,
   options: DriverOptions & { miniBatchSize?: number } = {},
-): number {
+): PendingLoss {
   const rows = checkTexts(columns);
   const mini = options.miniBatchSize ?? 32;
   if (!Number.isInteger(mini) || mini < 1)
@@ -85,18 +110,33 @@ export function cachedEmbeddingLossStep(
     return { data, rows, dim };
   });
   const result = loss(embedded);
-  columns.forEach((texts, c) => {
-    const g = result.grads[c]!;
-    for (let start = 0; start < rows; start += mini) {
-      const pass = model.forward(texts.slice(start, start + mini), {
-        grad: true,
-        train: options.train,
-        seed: seedOf(c, start),
-      });
-      pass.backward(g.slice(start * dim, (start + pass.rows) * dim));
-    }
-  });
-  return result.loss;
+  return {
+    loss: result.loss,
+    backward: () =>
+      columns.forEach((texts, c) => {
+        const g = result.grads[c]!;
+        for (let start = 0; start < rows; start += mini) {
+          const pass = model.forward(texts.slice(start, start + mini), {
+            grad: true,
+            train: options.train,
+            seed: seedOf(c, start),
+          });
+          pass.backward(g.slice(start * dim, (start + pass.rows) * dim));
+        }
+      }),
+  };
+}
+
+/** GradCache: the same loss and gradients as embeddingLossStep, `miniBatchSize` texts per forward. */
+export function cachedEmbeddingLossStep(
+  model: EmbeddingModel,
+  columns: readonly (readonly string[])[],
+  loss: EmbeddingLoss,
+  options: DriverOptions & { miniBatchSize?: number } = {},
+): number {
+  const pending = cachedEmbeddingLossForward(model, columns, loss, options);
+  pending.backward();
+  return pending.loss;
 }
 
 /** CachedMultipleNegativesRankingLoss: MNRL through GradCache. */

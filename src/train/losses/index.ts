@@ -4,8 +4,11 @@ export { coSentLoss } from './cosent.js';
 export { matryoshkaLoss } from './matryoshka.js';
 export { binaryCrossEntropyWithLogits } from './bce.js';
 export {
+  embeddingLossForward,
   embeddingLossStep,
+  cachedEmbeddingLossForward,
   cachedEmbeddingLossStep,
+  type PendingLoss,
   cachedMultipleNegativesRankingLoss,
   type EmbeddingModel,
   type DriverOptions,

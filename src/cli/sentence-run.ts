@@ -1,0 +1,77 @@
+// Flags shared by `bert train-embeddings` and `bert train-reranker`: the run options of the library's
+// SentenceRunOptions, parsed once, and the summary line both print.
+import { getKernels } from '../native/index.js';
+import type { SentenceRunOptions, SentenceRunResult } from '../train/sentence-training.js';
+import { getDistributed } from '../train/distributed.js';
+import type { ScheduleName } from '../train/schedule.js';
+import { UsageError, stringFlags } from './command.js';
+import { backendFlag } from './inputs.js';
+import { num } from './commands/finetune.js';
+
+export const RUN_USAGE = `Training
+  --epochs N (1)  --batch-size N  --lr X (5e-5)  --weight-decay X (0)  --schedule constant|linear|cosine (linear)
+  --warmup-ratio X (0)  --warmup-steps N  --max-grad-norm X (1.0, 0 = off)  --seed N (42)  --max-length N
+  --train-samples N (seeded subset)  --eval-steps N (default: each epoch)  --save-steps N  --metric NAME
+  --eval-batch-size N (32)  --backend js|native|auto
+Output
+  --output DIR              the trained model folder (sentence-transformers layout), checkpoints/,
+                            training_curve.svg, train_log.jsonl, eval_results.json; with --eval the saved
+                            weights are the best evaluated ones
+  --resume                  continue from DIR/checkpoints (same flags)
+  --log FILE                JSON lines log (default DIR/train_log.jsonl)
+  --no-summary              do not print the summary JSON line on stdout`;
+
+export const RUN_FLAGS = {
+  ...stringFlags(
+    'model train eval output log train-samples max-length epochs batch-size lr weight-decay schedule warmup-ratio',
+    'warmup-steps max-grad-norm seed eval-steps save-steps metric eval-batch-size backend stop-after-steps',
+  ),
+  resume: { type: 'boolean' },
+  'no-summary': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type RunFlagValues = {
+  [K in keyof typeof RUN_FLAGS]?: (typeof RUN_FLAGS)[K]['type'] extends 'boolean' ? boolean : string;
+};
+
+export function runOptionsFromFlags(v: RunFlagValues): SentenceRunOptions {
+  for (const f of ['model', 'train', 'output'] as const) if (!v[f]) throw new UsageError(`--${f} is required`);
+  return {
+    model: v.model ?? '',
+    train: v.train ?? '',
+    output: v.output ?? '',
+    eval: v.eval,
+    log: v.log,
+    trainSamples: num(v['train-samples'], '--train-samples', 'int'),
+    maxLength: num(v['max-length'], '--max-length', 'int'),
+    epochs: num(v.epochs, '--epochs', 'int'),
+    batchSize: num(v['batch-size'], '--batch-size', 'int'),
+    lr: num(v.lr, '--lr'),
+    weightDecay: num(v['weight-decay'], '--weight-decay'),
+    schedule: v.schedule as ScheduleName | undefined,
+    warmupRatio: num(v['warmup-ratio'], '--warmup-ratio'),
+    warmupSteps: num(v['warmup-steps'], '--warmup-steps', 'int'),
+    maxGradNorm: num(v['max-grad-norm'], '--max-grad-norm'),
+    seed: num(v.seed, '--seed', 'int'),
+    evalSteps: num(v['eval-steps'], '--eval-steps', 'int'),
+    saveSteps: num(v['save-steps'], '--save-steps', 'int'),
+    metric: v.metric,
+    evalBatchSize: num(v['eval-batch-size'], '--eval-batch-size', 'int'),
+    resume: v.resume,
+    stopAfterSteps: num(v['stop-after-steps'], '--stop-after-steps', 'int'),
+    kernels: getKernels({ backend: backendFlag(v.backend) }),
+  };
+}
+
+/** The summary JSON line on stdout, or where to resume from on stderr. */
+export function printRunResult(command: string, result: SentenceRunResult, summary: boolean): void {
+  if (getDistributed().rank !== 0) return;
+  if (result.interrupted) {
+    process.stderr.write(
+      `bert ${command}: stopped after step ${result.steps} of ${result.totalSteps}; continue with --resume\n`,
+    );
+    return;
+  }
+  if (summary) process.stdout.write(JSON.stringify(result.summary) + '\n');
+}
