@@ -41,6 +41,7 @@ export {
   AutoModelForMultipleChoice,
   AutoModelForPreTraining,
   AutoModelForNextSentencePrediction,
+  AutoTokenizer,
 } from './model/auto.js';
 export type { AutoPretrainedOptions } from './model/auto.js';
 export type { Parameter } from './model/params.js';
@@ -49,13 +50,19 @@ export type { NamedParameter, OptimizerName, OptimizerOptions } from './train/op
 export { clipGradNorm } from './train/clip.js';
 export { learningRateAt, warmupStepsFromRatio, isScheduleName } from './train/schedule.js';
 export type { ScheduleName, ScheduleSpec } from './train/schedule.js';
-export { BertTokenizer, TokenizerError } from './tokenizer/index.js';
+export { BertTokenizer, Tokenizer, TokenizerError } from './tokenizer/index.js';
+export { ResultTensor } from './tensor/result.js';
+export type { ResultTensorType, NestedList } from './tensor/result.js';
 export type {
   AddedToken,
   DecodeOptions,
   EncodeOptions,
   Encoding,
   FlatBatchEncoding,
+  BatchEncoding,
+  TokenizerCallOptions,
+  TokenizerCallOptionsCamel,
+  AnyTokenizerCallOptions,
   NormalizerSpec,
   SpecialTokenNames,
   TruncationStrategy,
