@@ -13,7 +13,7 @@ import {
   type QaAnswer,
 } from './qa.js';
 import { INFERENCE, inChunks, padBatch, type RunnerContext, type TaskDefinition } from './runner.js';
-import type { QaInput, QuestionAnsweringCallOptions } from './types.js';
+import type { QaInput, QuestionAnsweringCallOptions, EitherSpelling } from './types.js';
 
 export interface QuestionAnsweringPipeline extends PipelineBase<
   QaInput,
@@ -21,9 +21,13 @@ export interface QuestionAnsweringPipeline extends PipelineBase<
   QuestionAnsweringCallOptions
 > {
   /** One question: the best answer, or a list when topK > 1. */
-  (input: QaInput, options?: QuestionAnsweringCallOptions): Promise<QaAnswer | QaAnswer[]>;
-  (question: string, context: string, options?: QuestionAnsweringCallOptions): Promise<QaAnswer | QaAnswer[]>;
-  (inputs: QaInput[], options?: QuestionAnsweringCallOptions): Promise<(QaAnswer | QaAnswer[])[]>;
+  (input: QaInput, options?: EitherSpelling<QuestionAnsweringCallOptions>): Promise<QaAnswer | QaAnswer[]>;
+  (
+    question: string,
+    context: string,
+    options?: EitherSpelling<QuestionAnsweringCallOptions>,
+  ): Promise<QaAnswer | QaAnswer[]>;
+  (inputs: QaInput[], options?: EitherSpelling<QuestionAnsweringCallOptions>): Promise<(QaAnswer | QaAnswer[])[]>;
 }
 
 /**
