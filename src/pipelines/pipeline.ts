@@ -14,7 +14,7 @@ import type { TextClassificationPipeline } from './text-classification.js';
 import type { TokenClassificationPipeline } from './token-classification.js';
 import { loadPipelineTokenizer } from './tokenizer.js';
 import { CALL_OPTIONS, PIPELINE_OPTIONS, readCallOptions } from './options.js';
-import { checkTaskFitsModel, DEFAULT_MODELS, defaultModelDir } from './defaults.js';
+import { checkTaskFitsModel, DEFAULT_MODELS, defaultModelDir, taskOfModel } from './defaults.js';
 import type { EitherSpelling, PipelineOptions, PipelineTokenizer, Task } from './types.js';
 
 export { canonicalTask, TASKS, type CanonicalTask } from './tasks.js';
@@ -48,6 +48,17 @@ export async function resolveModel(model: string | undefined, options: PipelineO
     );
   }
   return resolveModelPath(model, { revision: options.revision });
+}
+
+/**
+ * The task a model folder (or hub id) was fine-tuned for, from its config's `architectures` (null when it names
+ * none, or a head no pipeline runs): what a caller with no task of its own should run.
+ */
+export async function modelTask(
+  model: string,
+  options: Pick<PipelineOptions, 'revision'> = {},
+): Promise<CanonicalTask | null> {
+  return taskOfModel(readConfig(resolveModelFolder(await resolveModel(model, options))));
 }
 
 /**

@@ -4,6 +4,7 @@ import { requireModel } from '../inputs.js';
 import { checkWellFormed, parseTextInput } from '../../server/server.js';
 import { InputError } from '../../model/errors.js';
 import type { Task } from '../../pipelines/types.js';
+import { CALL_OPTIONS } from '../../pipelines/options.js';
 
 export const usage = `Usage: bert serve --model DIR [--port N] [options]
 
@@ -22,8 +23,8 @@ threads, so health checks answer while the model computes. SIGINT / SIGTERM shut
 Options:
   --model DIR              model folder or hub id
   --tokenizer DIR          tokenizer folder when the model folder has none
-  --task NAME              text-classification (default) | token-classification | fill-mask | feature-extraction |
-                           question-answering
+  --task NAME              text-classification | token-classification | fill-mask | feature-extraction |
+                           question-answering (default: the model's "architectures"; a wrong one is refused)
   --port N                 default 8080 (0 picks a free port; the chosen one is printed)
   --host ADDR              default 127.0.0.1
   --workers N              worker threads, each holding a copy of the model (default 1)
@@ -38,15 +39,7 @@ Options:
   --aggregation NAME       token-classification strategy (default simple)
   -h, --help               this text`;
 
-const SERVABLE: Task[] = [
-  'text-classification',
-  'sentiment-analysis',
-  'token-classification',
-  'ner',
-  'fill-mask',
-  'feature-extraction',
-  'question-answering',
-];
+const SERVABLE = Object.keys(CALL_OPTIONS).concat('sentiment-analysis', 'ner') as Task[];
 
 /** question-answering requests carry {"question", "context"} objects instead of strings. */
 function parseQaInput(value: unknown): { question: string; context: string } {
@@ -87,7 +80,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const model = requireModel(values);
-    const task = ((values.task as string | undefined) ?? 'text-classification') as Task;
+    const task = ((values.task as string | undefined) ??
+      (await (await import('../../pipelines/pipeline.js')).modelTask(model)) ??
+      'text-classification') as Task;
     if (!SERVABLE.includes(task)) throw new UsageError(`--task must be one of ${SERVABLE.join(', ')}, got "${task}"`);
     const port = intFlag(values, 'port', 8080, 0)!;
     if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
