@@ -124,3 +124,27 @@ export function requireModel(values: ParsedValues): string {
   if (!model) throw new UsageError('--model DIR is required');
   return model;
 }
+
+/** label2id from --labels (names in id order) or --label2id (JSON); undefined when neither was given. */
+export function labelMapFromFlags(
+  labels: string | undefined,
+  label2id: string | undefined,
+): Record<string, number> | undefined {
+  if (labels !== undefined && label2id !== undefined) throw new UsageError('give --labels or --label2id, not both');
+  if (labels !== undefined) {
+    const names = labels.split(',').map((s) => s.trim());
+    if (names.some((n) => n === '') || new Set(names).size !== names.length)
+      throw new UsageError(`--labels must be distinct non-empty names separated by commas, got "${labels}"`);
+    return Object.fromEntries(names.map((n, i) => [n, i]));
+  }
+  if (label2id === undefined) return undefined;
+  let map: unknown;
+  try {
+    map = JSON.parse(label2id);
+  } catch (e) {
+    throw new UsageError(`--label2id is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof map !== 'object' || map === null || Array.isArray(map))
+    throw new UsageError('--label2id must be a JSON object of name → non-negative integer id');
+  return map as Record<string, number>;
+}

@@ -15,7 +15,8 @@ export const usage = `Usage: bert evaluate --model DIR --data FILE [--max-length
   --data FILE         labelled data: .jsonl/.jsonl.gz, .csv/.tsv(.gz), an aclImdb split folder, or CoNLL JSONL;
                       or pre-training shards (a folder with dataset.json from bert create-pretraining-data):
                       held-out MLM loss / accuracy and NSP loss / accuracy, on the first --samples instances
-  --task T            text-classification | token-classification (default: from config.json architectures)
+  --task T            text-classification | token-classification | question-answering (SQuAD JSON/JSONL: exact
+                      match and F1) | multiple-choice (SWAG CSV/JSONL: accuracy); default: config.json architectures
   --max-length N      tokens per example (default 128)
   --batch-size N      (default 32)
   --samples N         score a seeded random subset of N examples  --seed N (42)
@@ -76,6 +77,12 @@ export function formatEvaluation(result: EvaluateResult): string {
       `(loss ${f4(e.nsp_loss)}; always "random" would score ${pct(e.nsp_random_fraction)})  ${e.instances} instances`
     );
   }
+  if (result.task === 'question-answering') {
+    const r = result.report;
+    return `exact match ${r.exact_match.toFixed(2)}  F1 ${r.f1.toFixed(2)}  (${r.examples} questions, official SQuAD normalisation)`;
+  }
+  if (result.task === 'multiple-choice')
+    return `accuracy ${pct(result.report.accuracy)}  (${result.report.examples} examples)`;
   if (result.task === 'token-classification') {
     const r = result.report;
     return (
