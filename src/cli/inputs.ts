@@ -15,6 +15,7 @@ export const COMMON_OPTIONS = {
   'batch-size': { type: 'string' },
   'max-length': { type: 'string' },
   backend: { type: 'string' },
+  quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -34,7 +35,9 @@ export function pipelineOptions(values: ParsedValues): PipelineOptions {
     kernels: backend ? getKernels({ backend }) : undefined,
     batchSize: intFlag(values, 'batch-size', 16),
     maxLength: intFlag(values, 'max-length', undefined, 3),
-    warn: (message) => process.stderr.write(`warning: ${message}\n`),
+    // --quiet drops the load warnings (weights newly initialised or unused), wherever `warn` is passed on.
+    warn: values.quiet === true ? () => {} : (message) => process.stderr.write(`warning: ${message}\n`),
+    quiet: values.quiet === true,
   };
 }
 

@@ -158,6 +158,18 @@ test(
       refused.stderr,
       /BertForTokenClassification model \(token-classification\), so it cannot do text-classification/,
     );
+    // A pre-trained encoder gets a new classifier, with a load warning that --quiet drops.
+    const base = modelDir('bert_model');
+    const loud = await capture(() =>
+      predictCommand(['--model', base, '--task', 'text-classification', '--output', out, 'x']),
+    );
+    assert.equal(loud.code, 0, loud.stderr);
+    assert.match(loud.stderr, /warning: .*newly initialized/);
+    const silent = await capture(() =>
+      predictCommand(['--model', base, '--task', 'text-classification', '--output', out, '--quiet', 'x']),
+    );
+    assert.equal(silent.code, 0, silent.stderr);
+    assert.equal(silent.stderr, '');
     const qa = await capture(() => predictCommand(['--model', modelDir('qa'), '--output', out, 'x']));
     assert.equal(qa.code, 2);
     assert.match(qa.stderr, /is a question-answering model: bert predict does .*; use bert qa/);

@@ -23,6 +23,7 @@ Options:
   --batch-size N       texts per model call (default 16)
   --max-length N       truncate inputs to N tokens (default: the model's maximum)
   --backend NAME       js | native | auto (default: BERT_BACKEND or auto)
+  --quiet              do not print model-loading warnings (weights newly initialised or unused)
   -h, --help           this text
 
 Exit codes: 0 done, 1 a runtime error (message on stderr), 2 a usage error.`;
