@@ -99,6 +99,9 @@ export {
   regressionReport,
   extractEntities,
   entityReport,
+  squadMetrics,
+  squadScore,
+  normalizeAnswer,
 } from './train/metrics.js';
 export type {
   ClassificationReport,
@@ -110,10 +113,19 @@ export type {
 } from './train/metrics.js';
 export { ProgressReporter, trainingCurveSvg } from './train/progress.js';
 export { bertTrainerModel, predictBatches } from './train/bert-adapter.js';
-export { evaluateSequenceClassification, evaluateTokenClassification } from './train/evaluation.js';
+export {
+  evaluateSequenceClassification,
+  evaluateTokenClassification,
+  evaluateQuestionAnswering,
+  evaluateMultipleChoice,
+} from './train/evaluation.js';
+export { readSquad, readSwag, qaTrainFeatures } from './data/squad.js';
+export type { QaExample, ChoiceExample, QaFeature } from './data/squad.js';
+export { answerQuestions } from './data/qa-spans.js';
+export type { QaDecodeOptions, QaTokenizer } from './data/qa-spans.js';
 export { loadForFinetuning } from './train/finetune-model.js';
 export type { FinetuneModelClass } from './train/finetune-model.js';
-export { finetune, genericLabels, taskOfConfig } from './train/finetune.js';
+export { finetune, genericLabels, taskOfConfig, FINETUNE_TASKS } from './train/finetune.js';
 export type { FinetuneOptions, FinetuneResult, FinetuneSummary, FinetuneTask } from './train/finetune.js';
 export { evaluate } from './train/evaluate.js';
 export type { EvaluateOptions, EvaluateResult } from './train/evaluate.js';
@@ -204,7 +216,17 @@ export type {
   LossSimilarity,
 } from './train/losses/index.js';
 // Inference (src/pipelines, src/server): transformers.js-style pipelines, the worker pool, the HTTP server.
-export { pipeline, canonicalTask, TASKS, createPipelinePool, WorkerPool, WorkerError } from './pipelines/index.js';
+export {
+  pipeline,
+  modelTask,
+  taskOfModel,
+  DEFAULT_MODELS,
+  canonicalTask,
+  TASKS,
+  createPipelinePool,
+  WorkerPool,
+  WorkerError,
+} from './pipelines/index.js';
 export type {
   AnyPipeline,
   TextClassificationPipeline,
@@ -222,6 +244,7 @@ export type {
   QaInput,
   TextInput,
   Task,
+  EitherSpelling,
 } from './pipelines/index.js';
 export { createServer, DynamicBatcher, ServerError, taskParameters } from './server/index.js';
 export type { BertServer, ServerOptions, PredictBatch, RequestParameters, CallOptions } from './server/index.js';

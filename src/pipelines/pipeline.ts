@@ -94,6 +94,16 @@ function callable<F extends object, B extends object>(fn: F, base: B): F & B {
   return Object.assign(fn, base);
 }
 
+/**
+ * A task's pipeline over a model folder or hub id, as transformers.js's `pipeline(task, model, options)`: a function
+ * taking the task's input and call options (in camelCase or HF's snake_case; an unknown option is an InputError),
+ * with `task`, `model`, `config`, `tokenizer`, `predictEach` and `dispose()`. Without a model, the task's default
+ * (see DEFAULT_MODELS). A fine-tuned head asked for another task is refused.
+ * ```ts
+ * const classify = await pipeline('sentiment-analysis', '../shared/fixtures/hf-tiny/seq_cls3', { tokenizer: '../shared/fixtures/hf-tiny/tokenizer' });
+ * await classify(['good', 'bad'], { top_k: 2 }); // [[{ label, score }, { label, score }], [...]]
+ * ```
+ */
 export function pipeline(
   task: 'text-classification' | 'sentiment-analysis',
   model?: string | null,
