@@ -92,9 +92,12 @@ export function tokenizerCall(
     else fail(`padding must be true, false, "longest" or "max_length", got ${JSON.stringify(padding)}`);
   }
   const truncation = o['truncation'];
-  if (truncation !== undefined && truncation !== null) encode.truncation = truncation as EncodeOptions['truncation'];
   const maxLength = o['maxLength'];
   if (maxLength !== undefined && maxLength !== null) encode.maxLength = maxLength as number;
+  // HF truncates to model_max_length when no max_length is given; a tokenizer without one is not truncated.
+  const noLimit = encode.maxLength === undefined && tok.modelMaxLength === undefined;
+  if (truncation !== undefined && truncation !== null && !noLimit)
+    encode.truncation = truncation as EncodeOptions['truncation'];
   const returnTensor = checkBoolean(o['returnTensor'], 'return_tensor') ?? true;
   const withTypes = checkBoolean(o['returnTokenTypeIds'], 'return_token_type_ids') ?? tokenTypesByDefault;
 

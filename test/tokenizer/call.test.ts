@@ -84,6 +84,14 @@ test('token_type_ids follow HF model_input_names (tokenizer_class DistilBertToke
   assert.deepEqual(Object.keys(BertTokenizer.fromPretrained(dir)('Hello')).sort(), ['attention_mask', 'input_ids']);
 });
 
+test('truncation without max_length or model_max_length truncates nothing, as HF', () => {
+  const tok = BertTokenizer.fromPretrained('assets/default-model');
+  assert.equal(tok.modelMaxLength, undefined);
+  const text = 'word '.repeat(600);
+  assert.equal(tok(text, { truncation: true }).input_ids.dims[1], 602);
+  assert.equal(tok(text, { truncation: true, max_length: 8 }).input_ids.dims[1], 8);
+});
+
 test('bad options are refused, naming the known ones', async () => {
   const tok = await AutoTokenizer.fromPretrained(TINY_DIR);
   assert.throws(() => tok('x', { top_k: 1 } as never), /unknown option "top_k"; known: text_pair \/ textPair/);
