@@ -1,8 +1,7 @@
-// The question-answering pipeline's window and span helpers (src/data/qa-spans.ts), its bad inputs as InputError.
-import { buildWindows as windows, type ContextTokens, type QaWindow } from '../data/qa-spans.js';
-import { InputError } from '../model/errors.js';
-
+// The question-answering pipeline's window and span helpers, which live in src/data/qa-spans.ts (QA fine-tuning's
+// features and evaluation use the same ones).
 export {
+  buildWindows,
   decodeWindowSpans,
   rankAnswers,
   spanToChars,
@@ -12,16 +11,3 @@ export {
   type QaWindow,
   type SpanCandidate,
 } from '../data/qa-spans.js';
-
-/** buildWindows of src/data/qa-spans.ts, a question or stride that leaves no room refused as an InputError. */
-export function buildWindows(
-  questionIds: number[],
-  context: ContextTokens,
-  special: { cls: number; sep: number },
-  maxSeqLen: number,
-  stride: number,
-): QaWindow[] {
-  return windows(questionIds, context, special, maxSeqLen, stride, (problem) => {
-    throw new InputError('question-answering', problem);
-  });
-}
