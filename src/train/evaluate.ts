@@ -93,6 +93,8 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   positive(o.batchSize, 'batchSize');
   positive(o.samples, 'samples');
   positive(o.seed, 'seed', 0);
+  positive(o.docStride, 'docStride', 0);
+  positive(o.maxAnswerLength, 'maxAnswerLength');
   const kernels = o.kernels ?? getKernels();
   const batchSize = o.batchSize ?? 32;
   const seed = o.seed ?? 42;

@@ -17,7 +17,8 @@ export const usage = `Usage: bert evaluate --model DIR --data FILE [--max-length
                       held-out MLM loss / accuracy and NSP loss / accuracy, on the first --samples instances
   --task T            text-classification | token-classification | question-answering (SQuAD JSON/JSONL: exact
                       match and F1) | multiple-choice (SWAG CSV/JSONL: accuracy); default: config.json architectures
-  --max-length N      tokens per example (default 128)
+  --max-length N      tokens per example (default 128; question answering 384, capped by the model)
+  --doc-stride N --max-answer-length N   question answering: windows' shared tokens (128), longest answer (30)
   --batch-size N      (default 32)
   --samples N         score a seeded random subset of N examples  --seed N (42)
   --text-column C --text-pair-column C --label-column C
@@ -29,6 +30,8 @@ const OPTIONS = {
   data: { type: 'string' },
   task: { type: 'string' },
   'max-length': { type: 'string' },
+  'doc-stride': { type: 'string' },
+  'max-answer-length': { type: 'string' },
   'batch-size': { type: 'string' },
   samples: { type: 'string' },
   seed: { type: 'string' },
@@ -120,6 +123,8 @@ export function evaluateCommand(argv: string[]): Promise<number> {
       data: v.data,
       task: v.task as FinetuneTask | undefined,
       maxLength: num(v['max-length'], '--max-length', 'int'),
+      docStride: num(v['doc-stride'], '--doc-stride', 'int'),
+      maxAnswerLength: num(v['max-answer-length'], '--max-answer-length', 'int'),
       batchSize: num(v['batch-size'], '--batch-size', 'int'),
       samples: num(v.samples, '--samples', 'int'),
       seed: num(v.seed, '--seed', 'int'),
