@@ -18,13 +18,19 @@ export type { NamedParameter, OptimizerName, OptimizerOptions } from './train/op
 export { clipGradNorm } from './train/clip.js';
 export { learningRateAt, warmupStepsFromRatio, isScheduleName } from './train/schedule.js';
 export type { ScheduleName, ScheduleSpec } from './train/schedule.js';
-export { BertTokenizer, TokenizerError } from './tokenizer/index.js';
+export { BertTokenizer, Tokenizer, TokenizerError } from './tokenizer/index.js';
+export { ResultTensor } from './tensor/result.js';
+export type { ResultTensorType, NestedList } from './tensor/result.js';
 export type {
   AddedToken,
   DecodeOptions,
   EncodeOptions,
   Encoding,
   FlatBatchEncoding,
+  BatchEncoding,
+  TokenizerCallOptions,
+  TokenizerCallOptionsCamel,
+  AnyTokenizerCallOptions,
   NormalizerSpec,
   SpecialTokenNames,
   TruncationStrategy,
@@ -61,6 +67,9 @@ export {
   regressionReport,
   extractEntities,
   entityReport,
+  squadMetrics,
+  squadScore,
+  normalizeAnswer,
 } from './train/metrics.js';
 export type {
   ClassificationReport,
@@ -72,10 +81,19 @@ export type {
 } from './train/metrics.js';
 export { ProgressReporter, trainingCurveSvg } from './train/progress.js';
 export { bertTrainerModel, predictBatches } from './train/bert-adapter.js';
-export { evaluateSequenceClassification, evaluateTokenClassification } from './train/evaluation.js';
+export {
+  evaluateSequenceClassification,
+  evaluateTokenClassification,
+  evaluateQuestionAnswering,
+  evaluateMultipleChoice,
+} from './train/evaluation.js';
+export { readSquad, readSwag, qaTrainFeatures } from './data/squad.js';
+export type { QaExample, ChoiceExample, QaFeature } from './data/squad.js';
+export { answerQuestions } from './data/qa-spans.js';
+export type { QaDecodeOptions, QaTokenizer } from './data/qa-spans.js';
 export { loadForFinetuning } from './train/finetune-model.js';
 export type { FinetuneModelClass } from './train/finetune-model.js';
-export { finetune, genericLabels, taskOfConfig } from './train/finetune.js';
+export { finetune, genericLabels, taskOfConfig, FINETUNE_TASKS } from './train/finetune.js';
 export type { FinetuneOptions, FinetuneResult, FinetuneSummary, FinetuneTask } from './train/finetune.js';
 export { evaluate } from './train/evaluate.js';
 export type { EvaluateOptions, EvaluateResult } from './train/evaluate.js';
@@ -205,6 +223,9 @@ export type { EmbeddingPairs, EmbeddingPairsOptions, RerankerPairs, RerankerPair
 // Inference (src/pipelines, src/server): transformers.js-style pipelines, the worker pool, the HTTP server.
 export {
   pipeline,
+  modelTask,
+  taskOfModel,
+  DEFAULT_MODELS,
   canonicalTask,
   TASKS,
   createPipelinePool,
@@ -229,6 +250,7 @@ export type {
   QaInput,
   TextInput,
   Task,
+  EitherSpelling,
 } from './pipelines/index.js';
 export {
   createServer,

@@ -15,6 +15,7 @@ export const COMMON_OPTIONS = {
   'batch-size': { type: 'string' },
   'max-length': { type: 'string' },
   backend: { type: 'string' },
+  quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -34,7 +35,9 @@ export function pipelineOptions(values: ParsedValues): PipelineOptions {
     kernels: backend ? getKernels({ backend }) : undefined,
     batchSize: intFlag(values, 'batch-size', 16),
     maxLength: intFlag(values, 'max-length', undefined, 3),
-    warn: (message) => process.stderr.write(`warning: ${message}\n`),
+    // --quiet drops the load warnings (weights newly initialised or unused), wherever `warn` is passed on.
+    warn: values.quiet === true ? () => {} : (message) => process.stderr.write(`warning: ${message}\n`),
+    quiet: values.quiet === true,
   };
 }
 
@@ -123,4 +126,28 @@ export function requireModel(values: ParsedValues): string {
   const model = values.model as string | undefined;
   if (!model) throw new UsageError('--model DIR is required');
   return model;
+}
+
+/** label2id from --labels (names in id order) or --label2id (JSON); undefined when neither was given. */
+export function labelMapFromFlags(
+  labels: string | undefined,
+  label2id: string | undefined,
+): Record<string, number> | undefined {
+  if (labels !== undefined && label2id !== undefined) throw new UsageError('give --labels or --label2id, not both');
+  if (labels !== undefined) {
+    const names = labels.split(',').map((s) => s.trim());
+    if (names.some((n) => n === '') || new Set(names).size !== names.length)
+      throw new UsageError(`--labels must be distinct non-empty names separated by commas, got "${labels}"`);
+    return Object.fromEntries(names.map((n, i) => [n, i]));
+  }
+  if (label2id === undefined) return undefined;
+  let map: unknown;
+  try {
+    map = JSON.parse(label2id);
+  } catch (e) {
+    throw new UsageError(`--label2id is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof map !== 'object' || map === null || Array.isArray(map))
+    throw new UsageError('--label2id must be a JSON object of name → non-negative integer id');
+  return map as Record<string, number>;
 }

@@ -26,7 +26,11 @@ export const COMMANDS: ReadonlyArray<readonly [name: string, summary: string, lo
   ['embed', 'sentence embeddings (JSON lines)', () => import('./commands/embed.js')],
   ['rerank', 'rank documents against a query with a cross-encoder (JSON lines)', () => import('./commands/rerank.js')],
   ['serve', 'serve a model over HTTP', () => import('./commands/serve.js')],
-  ['finetune', 'fine-tune a model for text or token classification', () => import('./commands/finetune.js')],
+  [
+    'finetune',
+    'fine-tune a model: text or token classification, question answering, multiple choice',
+    () => import('./commands/finetune.js'),
+  ],
   ['evaluate', 'score a fine-tuned model on labelled data', () => import('./commands/evaluate.js')],
   [
     'train-embeddings',

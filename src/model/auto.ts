@@ -5,6 +5,7 @@ import { readJsonFile, resolveModelPath, type HubOptions } from '../io/index.js'
 import { MODEL_CLASSES, type BertArchitecture, type BertPreTrainedModel, type PretrainedOptions } from './bert.js';
 import { BertConfig, ConfigError } from './config.js';
 import { resolveModelFolder } from './checkpoint.js';
+import { BertTokenizer } from '../tokenizer/tokenizer.js';
 
 /** Options of the Auto classes: the model options, plus a hub revision when the model is a hub id. */
 export interface AutoPretrainedOptions extends Omit<PretrainedOptions, 'initWeights'> {
@@ -97,6 +98,29 @@ export const AutoConfig = {
   },
   from_pretrained(model: string, options: Pick<AutoPretrainedOptions, 'revision'> = {}): Promise<BertConfig> {
     return AutoConfig.fromPretrained(model, options);
+  },
+};
+
+/**
+ * transformers' AutoTokenizer: the tokenizer of a model folder or hub id (tokenizer.json, or vocab.txt +
+ * tokenizer_config.json; WordPiece, BPE and Unigram alike). The tokenizer is callable as in transformers.js:
+ * ```ts
+ * const tokenizer = await AutoTokenizer.from_pretrained('../shared/fixtures/hf-tiny/tokenizer');
+ * tokenizer('Hello world!', { return_tensor: false }); // { input_ids: [9, 1193, 164, 172, 12, 10], ... }
+ * ```
+ */
+export const AutoTokenizer = {
+  async fromPretrained(model: string, options: Pick<AutoPretrainedOptions, 'revision'> = {}): Promise<BertTokenizer> {
+    if (typeof model !== 'string' || model === '') {
+      throw new TypeError(
+        `AutoTokenizer.fromPretrained: expected a folder or hub id ("org/name"), got ${JSON.stringify(model)}`,
+      );
+    }
+    checkOptions('AutoTokenizer.fromPretrained', options, ['revision']);
+    return BertTokenizer.fromPretrained(resolveModelFolder(await resolveModelPath(model, options)));
+  },
+  from_pretrained(model: string, options: Pick<AutoPretrainedOptions, 'revision'> = {}): Promise<BertTokenizer> {
+    return AutoTokenizer.fromPretrained(model, options);
   },
 };
 

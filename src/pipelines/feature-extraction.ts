@@ -7,16 +7,32 @@ import type { Tensor } from '../tensor/tensor.js';
 import { normalizeL2 } from './math.js';
 import type { PipelineBase } from './pipeline.js';
 import { dims, INFERENCE, inChunks, padBatch, type RunnerContext, type TaskDefinition } from './runner.js';
-import type { FeatureExtractionCallOptions } from './types.js';
+import type { EitherSpelling, FeatureExtractionCallOptions } from './types.js';
+import { ResultTensor } from '../tensor/result.js';
+
+type Options = EitherSpelling<FeatureExtractionCallOptions>;
+type AsArrays = { returnTensor: false } | { return_tensor: false };
 
 export interface FeatureExtractionPipeline extends PipelineBase<
   string,
   number[] | number[][],
   FeatureExtractionCallOptions
 > {
-  /** One text: [tokens][hidden] without pooling, [hidden] with cls/mean pooling, the folder's embedding with model. */
-  (input: string, options?: FeatureExtractionCallOptions): Promise<number[] | number[][]>;
-  (inputs: string[], options?: FeatureExtractionCallOptions): Promise<(number[] | number[][])[]>;
+  /**
+   * As transformers.js: a float32 ResultTensor, [batch, tokens, hidden] without pooling (a shorter text's padding
+   * positions are zero vectors), [batch, dims] with cls / mean / model pooling; one text is a batch of one.
+   */
+  (
+    input: string | string[],
+    options?: Options & { returnTensor?: true; return_tensor?: true },
+  ): Promise<ResultTensor<'float32'>>;
+  /** returnTensor false: one text gives [tokens][hidden] without pooling, [dims] with it; a list a list of those. */
+  (input: string, options: Options & AsArrays): Promise<number[] | number[][]>;
+  (inputs: string[], options: Options & AsArrays): Promise<(number[] | number[][])[]>;
+  (
+    input: string | string[],
+    options?: Options,
+  ): Promise<ResultTensor<'float32'> | number[] | number[][] | (number[] | number[][])[]>;
 }
 
 /**
@@ -87,4 +103,28 @@ export const featureExtractionTask: TaskDefinition<
     return sentence.bert;
   },
   run: featureExtraction,
+  call: (predictEach, readOptions) => async (input: string | string[], given?: unknown) => {
+    const { returnTensor, ...options } = readOptions(given);
+    const each = await predictEach(Array.isArray(input) ? input : [input], options);
+    if (returnTensor === false) return Array.isArray(input) ? each : each[0];
+    return stack(each);
+  },
 };
+
+/** Per-text vectors ([dims]) or token vectors ([tokens][hidden]) as one tensor, shorter texts padded with zeros. */
+function stack(each: (number[] | number[][])[]): ResultTensor<'float32'> {
+  const first = each[0];
+  if (first === undefined) return new ResultTensor('float32', new Float32Array(0), [0, 0]);
+  if (!Array.isArray(first[0])) {
+    const H = first.length;
+    const data = new Float32Array(each.length * H);
+    each.forEach((v, b) => data.set(v as number[], b * H));
+    return new ResultTensor('float32', data, [each.length, H]);
+  }
+  const rows = each as number[][][];
+  const T = Math.max(...rows.map((r) => r.length));
+  const H = rows[0]![0]!.length;
+  const data = new Float32Array(rows.length * T * H);
+  rows.forEach((r, b) => r.forEach((v, t) => data.set(v, (b * T + t) * H)));
+  return new ResultTensor('float32', data, [rows.length, T, H]);
+}

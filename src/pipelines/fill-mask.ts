@@ -6,7 +6,7 @@ import { InputError } from '../model/errors.js';
 import { softmax, topKIndices } from './math.js';
 import type { PipelineBase } from './pipeline.js';
 import { dims, INFERENCE, inChunks, padBatch, type RunnerContext, type TaskDefinition } from './runner.js';
-import type { FillMaskCallOptions, FillMaskResult, PipelineTokenizer } from './types.js';
+import type { FillMaskCallOptions, FillMaskResult, PipelineTokenizer, EitherSpelling } from './types.js';
 
 export interface FillMaskPipeline extends PipelineBase<
   string,
@@ -14,8 +14,8 @@ export interface FillMaskPipeline extends PipelineBase<
   FillMaskCallOptions
 > {
   /** One text: topK predictions (a list per [MASK] when there are several). */
-  (input: string, options?: FillMaskCallOptions): Promise<FillMaskResult[] | FillMaskResult[][]>;
-  (inputs: string[], options?: FillMaskCallOptions): Promise<(FillMaskResult[] | FillMaskResult[][])[]>;
+  (input: string, options?: EitherSpelling<FillMaskCallOptions>): Promise<FillMaskResult[] | FillMaskResult[][]>;
+  (inputs: string[], options?: EitherSpelling<FillMaskCallOptions>): Promise<(FillMaskResult[] | FillMaskResult[][])[]>;
 }
 
 /**

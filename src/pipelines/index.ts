@@ -1,6 +1,7 @@
 // The pipelines' public surface: pipeline(), the worker pool, and the post-processing building blocks.
 export {
   pipeline,
+  modelTask,
   canonicalTask,
   TASKS,
   type AnyPipeline,
@@ -12,6 +13,8 @@ export {
   type QuestionAnsweringPipeline,
   type FeatureExtractionPipeline,
 } from './pipeline.js';
+export { taskOfModel, checkTaskFitsModel, DEFAULT_MODELS } from './defaults.js';
+export { ResultTensor } from '../tensor/result.js';
 export { createPipelinePool, createSentencePool, type PipelinePool } from './pool.js';
 export type { SentencePredictorArgs } from './sentence-predictor.js';
 export { WorkerPool, WorkerError, type WorkerPoolOptions, type WorkerSpec } from './worker.js';

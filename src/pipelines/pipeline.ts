@@ -1,8 +1,10 @@
 // pipeline(task, model, options): transformers.js-style callables over a BERT checkpoint folder (or hub id),
 // returning HF's output shapes.
 import { resolveModelPath } from '../io/hub.js';
+import { HubError } from '../io/index.js';
 import type { BertConfig } from '../model/config.js';
-import { resolveModelFolder } from '../model/checkpoint.js';
+import { readConfig, resolveModelFolder } from '../model/checkpoint.js';
+import { InputError } from '../model/errors.js';
 import type { FeatureExtractionPipeline } from './feature-extraction.js';
 import type { FillMaskPipeline } from './fill-mask.js';
 import type { QuestionAnsweringPipeline } from './question-answering.js';
@@ -11,7 +13,9 @@ import { canonicalTask, SUPPORTED_TASKS, type AnyTaskDefinition, type CanonicalT
 import type { TextClassificationPipeline } from './text-classification.js';
 import type { TokenClassificationPipeline } from './token-classification.js';
 import { loadPipelineTokenizer } from './tokenizer.js';
-import type { PipelineOptions, PipelineTokenizer, Task } from './types.js';
+import { CALL_OPTIONS, PIPELINE_OPTIONS, readCallOptions } from './options.js';
+import { checkTaskFitsModel, DEFAULT_MODELS, defaultModelDir, taskOfModel } from './defaults.js';
+import type { EitherSpelling, PipelineOptions, PipelineTokenizer, Task } from './types.js';
 
 export { canonicalTask, TASKS, type CanonicalTask } from './tasks.js';
 export type {
@@ -32,6 +36,8 @@ export interface PipelineBase<I, O, C> {
   readonly tokenizer: PipelineTokenizer;
   /** One output per input, each in the shape a single-input call returns (what the server and workers use). */
   predictEach(inputs: I[], options?: C): Promise<O[]>;
+  /** Releases the model and tokenizer (transformers.js's dispose); a later call is an error. */
+  dispose(): Promise<void>;
 }
 
 /** Resolves a model argument to a local folder: a folder as is, a hub id ("org/name") through the HF cache. */
@@ -44,48 +50,129 @@ export async function resolveModel(model: string | undefined, options: PipelineO
   return resolveModelPath(model, { revision: options.revision });
 }
 
+/**
+ * The task a model folder (or hub id) was fine-tuned for, from its config's `architectures` (null when it names
+ * none, or a head no pipeline runs): what a caller with no task of its own should run.
+ */
+export async function modelTask(
+  model: string,
+  options: Pick<PipelineOptions, 'revision'> = {},
+): Promise<CanonicalTask | null> {
+  return taskOfModel(readConfig(resolveModelFolder(await resolveModel(model, options))));
+}
+
+/**
+ * The model of pipeline(task) called without one: bert-ts's own pre-trained BERT-mini (assets/default-model) for
+ * fill-mask and feature-extraction; HuggingFace's default for token-classification through the hub cache; for the
+ * tasks whose HF default is a DistilBERT (which bert-ts does not run) an error saying what to pass.
+ */
+async function defaultModel(task: CanonicalTask, options: PipelineOptions): Promise<string> {
+  const entry = DEFAULT_MODELS[task];
+  if (entry.kind === 'embedded') return defaultModelDir();
+  if (entry.kind === 'none') {
+    throw new InputError(
+      'pipeline',
+      `no default model for ${task}: HuggingFace's default (${entry.id}) is a DistilBERT, which bert-ts does not ` +
+        `run; pass a BERT model fine-tuned for ${task}, as a folder (save_pretrained / finetune output) or a hub id`,
+    );
+  }
+  try {
+    return await resolveModelPath(entry.id, { revision: options.revision });
+  } catch (err) {
+    if (!(err instanceof HubError)) throw err;
+    throw new InputError(
+      'pipeline',
+      `the default model for ${task} is ${entry.id}, which could not be loaded from the HuggingFace hub or its ` +
+        `cache (${err.message}); download it once online, or pass a local model folder as the second argument`,
+      { cause: err },
+    );
+  }
+}
+
 /** Attaches the shared properties to a call function (a pipeline is a function, as in transformers.js). */
 function callable<F extends object, B extends object>(fn: F, base: B): F & B {
   return Object.assign(fn, base);
 }
 
+/**
+ * A task's pipeline over a model folder or hub id, as transformers.js's `pipeline(task, model, options)`: a function
+ * taking the task's input and call options (in camelCase or HF's snake_case; an unknown option is an InputError),
+ * with `task`, `model`, `config`, `tokenizer`, `predictEach` and `dispose()`. Without a model, the task's default
+ * (see DEFAULT_MODELS). A fine-tuned head asked for another task is refused.
+ * ```ts
+ * const classify = await pipeline('sentiment-analysis', '../shared/fixtures/hf-tiny/seq_cls3', { tokenizer: '../shared/fixtures/hf-tiny/tokenizer' });
+ * await classify(['good', 'bad'], { top_k: 2 }); // [[{ label, score }, { label, score }], [...]]
+ * ```
+ */
 export function pipeline(
   task: 'text-classification' | 'sentiment-analysis',
-  model?: string,
-  options?: PipelineOptions,
+  model?: string | null,
+  options?: EitherSpelling<PipelineOptions>,
 ): Promise<TextClassificationPipeline>;
-export function pipeline(task: 'fill-mask', model?: string, options?: PipelineOptions): Promise<FillMaskPipeline>;
+export function pipeline(
+  task: 'fill-mask',
+  model?: string | null,
+  options?: EitherSpelling<PipelineOptions>,
+): Promise<FillMaskPipeline>;
 export function pipeline(
   task: 'token-classification' | 'ner',
-  model?: string,
-  options?: PipelineOptions,
+  model?: string | null,
+  options?: EitherSpelling<PipelineOptions>,
 ): Promise<TokenClassificationPipeline>;
 export function pipeline(
   task: 'question-answering',
-  model?: string,
-  options?: PipelineOptions,
+  model?: string | null,
+  options?: EitherSpelling<PipelineOptions>,
 ): Promise<QuestionAnsweringPipeline>;
 export function pipeline(
   task: 'feature-extraction',
-  model?: string,
-  options?: PipelineOptions,
+  model?: string | null,
+  options?: EitherSpelling<PipelineOptions>,
 ): Promise<FeatureExtractionPipeline>;
-export function pipeline(task: Task, model?: string, options?: PipelineOptions): Promise<AnyPipeline>;
-export async function pipeline(task: Task, model?: string, options: PipelineOptions = {}): Promise<AnyPipeline> {
+export function pipeline(
+  task: Task,
+  model?: string | null,
+  options?: EitherSpelling<PipelineOptions>,
+): Promise<AnyPipeline>;
+export async function pipeline(
+  task: Task,
+  model?: string | null,
+  givenOptions: EitherSpelling<PipelineOptions> = {},
+): Promise<AnyPipeline> {
   const canonical = canonicalTask(task);
-  const dir = await resolveModel(model, options);
+  const options = readCallOptions<PipelineOptions>('pipeline', givenOptions, PIPELINE_OPTIONS);
+  const dir =
+    model === undefined || model === null ? await defaultModel(canonical, options) : await resolveModel(model, options);
   // One real path for the tokenizer and the model: a folder symlink swapped meanwhile cannot pair two versions.
   const folder = resolveModelFolder(dir);
+  checkTaskFitsModel(canonical, readConfig(folder), folder);
   const tokenizer = await loadPipelineTokenizer(options.tokenizer ?? folder);
-  const row = SUPPORTED_TASKS[canonical] as AnyTaskDefinition;
-  const loaded = await row.loadModel(folder, { kernels: options.kernels, warn: options.warn });
-  const ctx = runnerContext(loaded, tokenizer, options);
-  const predictEach = async (inputs: never[], o?: never) => row.run(ctx, inputs, o);
+  const row = SUPPORTED_TASKS[canonical] as unknown as AnyTaskDefinition;
+  const warn = options.quiet ? () => {} : options.warn;
+  const loaded = await row.loadModel(folder, { kernels: options.kernels, warn });
+  const context = runnerContext(loaded, tokenizer, options);
+  let ctx: typeof context | null = context;
+  const known = CALL_OPTIONS[canonical];
+  const readOptions = (o: unknown) => readCallOptions<never>(canonical, o, known);
+  const predictEach = async (inputs: never[], o?: never) => {
+    if (!ctx) throw new InputError(canonical, 'this pipeline was disposed; create a new one with pipeline()');
+    return row.run(ctx, inputs, readOptions(o));
+  };
   const call =
-    row.call?.(predictEach) ??
+    row.call?.(predictEach, readOptions) ??
     (async (input: never | never[], o?: never) =>
       Array.isArray(input) ? predictEach(input, o) : (await predictEach([input], o))[0]);
-  return callable(call, { task: canonical, model: dir, config: loaded.config, tokenizer, predictEach }) as AnyPipeline;
+  const dispose = async () => {
+    ctx = null;
+  };
+  return callable(call, {
+    task: canonical,
+    model: dir,
+    config: loaded.config,
+    tokenizer,
+    predictEach,
+    dispose,
+  }) as AnyPipeline;
 }
 
 export type AnyPipeline =

@@ -1,19 +1,12 @@
 // The question-answering task: BertForQuestionAnswering's start / end logits over the context's windows, the
-// best spans ranked as HF does (the window helpers are in qa.ts).
+// best spans ranked as HF does (windows and spans in src/data/qa-spans.ts, shared with QA evaluation).
 import { BertForQuestionAnswering } from '../model/bert.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { InputError } from '../model/errors.js';
 import type { PipelineBase } from './pipeline.js';
-import {
-  buildWindows,
-  decodeWindowSpans,
-  rankAnswers,
-  wordIdsFromTokens,
-  type ContextTokens,
-  type QaAnswer,
-} from './qa.js';
-import { INFERENCE, inChunks, padBatch, type RunnerContext, type TaskDefinition } from './runner.js';
-import type { QaInput, QuestionAnsweringCallOptions } from './types.js';
+import { answerQuestions, type QaAnswer } from '../data/qa-spans.js';
+import { INFERENCE, padBatch, type RunnerContext, type TaskDefinition } from './runner.js';
+import type { QaInput, QuestionAnsweringCallOptions, EitherSpelling } from './types.js';
 
 export interface QuestionAnsweringPipeline extends PipelineBase<
   QaInput,
@@ -21,9 +14,13 @@ export interface QuestionAnsweringPipeline extends PipelineBase<
   QuestionAnsweringCallOptions
 > {
   /** One question: the best answer, or a list when topK > 1. */
-  (input: QaInput, options?: QuestionAnsweringCallOptions): Promise<QaAnswer | QaAnswer[]>;
-  (question: string, context: string, options?: QuestionAnsweringCallOptions): Promise<QaAnswer | QaAnswer[]>;
-  (inputs: QaInput[], options?: QuestionAnsweringCallOptions): Promise<(QaAnswer | QaAnswer[])[]>;
+  (input: QaInput, options?: EitherSpelling<QuestionAnsweringCallOptions>): Promise<QaAnswer | QaAnswer[]>;
+  (
+    question: string,
+    context: string,
+    options?: EitherSpelling<QuestionAnsweringCallOptions>,
+  ): Promise<QaAnswer | QaAnswer[]>;
+  (inputs: QaInput[], options?: EitherSpelling<QuestionAnsweringCallOptions>): Promise<(QaAnswer | QaAnswer[])[]>;
 }
 
 /**
@@ -46,44 +43,29 @@ export function questionAnswering(
   const topK = options.topK ?? 1;
   if (!(maxAnswerLen >= 1)) throw new RangeError(`maxAnswerLen must be at least 1, got ${options.maxAnswerLen}`);
   if (!(topK >= 1)) throw new RangeError(`topK must be at least 1, got ${options.topK}`);
-  // Every window of every input goes through the model in batches; answers are then ranked per input.
-  const prepared = inputs.map((input, n) => {
+  inputs.forEach((input, n) => {
     if (!input || typeof input.question !== 'string' || typeof input.context !== 'string') {
       throw new InputError('question-answering', `input ${n} must be {question: string, context: string}`);
     }
-    const question = tok.tokenize(input.question).ids;
-    const ctxTokens = tok.tokenize(input.context);
-    const context: ContextTokens = {
-      ids: ctxTokens.ids,
-      offsets: ctxTokens.offsets,
-      wordIds: wordIdsFromTokens(ctxTokens.ids.map((id) => tok.idToToken(id))),
-    };
-    const windows = buildWindows(question, context, { cls: tok.clsId, sep: tok.sepId }, maxSeqLen, docStride);
-    return { input, context, windows };
   });
-  const flat = prepared.flatMap((p, n) => p.windows.map((w) => ({ n, w })));
-  const decoded = inChunks(flat, ctx.batchSize, (chunk) => {
-    const batch = padBatch(
-      chunk.map(({ w }) => w),
-      tok.padId,
-    );
-    const { startLogits, endLogits } = ctx.model.forward(batch, INFERENCE);
-    const T = batch.T;
-    return chunk.map(({ w }, b) => {
-      const n = w.inputIds.length;
-      return decodeWindowSpans(
-        startLogits.data.subarray(b * T, b * T + n),
-        endLogits.data.subarray(b * T, b * T + n),
-        w.pMask,
-        topK,
-        maxAnswerLen,
-      );
-    });
-  });
-  return prepared.map((p, n) => {
-    const perWindow = decoded.filter((_, i) => flat[i]?.n === n);
-    return rankAnswers(p.input.context, p.context, p.windows, perWindow, topK, options.handleImpossibleAnswer ?? false);
-  });
+  const decode = { maxSeqLen, docStride, maxAnswerLen, topK, batchSize: ctx.batchSize };
+  return answerQuestions(
+    tok,
+    inputs,
+    { ...decode, handleImpossibleAnswer: options.handleImpossibleAnswer ?? false },
+    (windows) => {
+      const batch = padBatch(windows, tok.padId);
+      const { startLogits, endLogits } = ctx.model.forward(batch, INFERENCE);
+      const T = batch.T;
+      return windows.map((w, b) => ({
+        start: startLogits.data.subarray(b * T, b * T + w.inputIds.length),
+        end: endLogits.data.subarray(b * T, b * T + w.inputIds.length),
+      }));
+    },
+    (problem) => {
+      throw new InputError('question-answering', problem);
+    },
+  );
 }
 
 export const questionAnsweringTask: TaskDefinition<

@@ -41,8 +41,14 @@ export interface TaskDefinition<Out, I, O, C> {
   loadModel(folder: string, options: PretrainedOptions): Promise<ForwardModel<Out>>;
   /** Runs the task: one output per input. */
   run(ctx: RunnerContext<Out>, inputs: I[], options?: C): O[];
-  /** The call signature; without it, one input gives its output and a list a list. */
-  call?: (predictEach: PredictEach<I, O, C>) => (...args: never[]) => Promise<unknown>;
+  /**
+   * The call signature; without it, one input gives its output and a list a list. `readOptions` reads a call's
+   * options in either spelling (top_k / topK), refusing unknown ones.
+   */
+  call?: (
+    predictEach: PredictEach<I, O, C>,
+    readOptions: (options: unknown) => C,
+  ) => (...args: never[]) => Promise<unknown>;
 }
 
 /** The context of a runner, with `batchSize` and `maxLength` checked and capped by the model and tokenizer. */

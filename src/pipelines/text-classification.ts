@@ -6,7 +6,7 @@ import { InputError } from '../model/errors.js';
 import { sigmoid, softmax, topKIndices } from './math.js';
 import type { PipelineBase } from './pipeline.js';
 import { dims, INFERENCE, inChunks, labelOf, padBatch, type RunnerContext, type TaskDefinition } from './runner.js';
-import type { LabelScore, TextClassificationCallOptions, TextInput } from './types.js';
+import type { LabelScore, TextClassificationCallOptions, TextInput, EitherSpelling } from './types.js';
 
 export interface TextClassificationPipeline extends PipelineBase<
   TextInput,
@@ -14,9 +14,12 @@ export interface TextClassificationPipeline extends PipelineBase<
   TextClassificationCallOptions
 > {
   /** One text: its topK labels, best first. */
-  (input: TextInput, options?: TextClassificationCallOptions): Promise<LabelScore[]>;
+  (input: TextInput, options?: EitherSpelling<TextClassificationCallOptions>): Promise<LabelScore[]>;
   /** Several texts: one {label, score} each when topK is 1 (HF's shape), else a list per text. */
-  (inputs: TextInput[], options?: TextClassificationCallOptions): Promise<LabelScore[] | LabelScore[][]>;
+  (
+    inputs: TextInput[],
+    options?: EitherSpelling<TextClassificationCallOptions>,
+  ): Promise<LabelScore[] | LabelScore[][]>;
 }
 
 /**
@@ -70,9 +73,10 @@ export const textClassificationTask: TaskDefinition<
 > = {
   loadModel: (folder, options) => BertForSequenceClassification.fromPretrained(folder, options),
   run: textClassification,
-  call: (predictEach) => async (input: TextInput | TextInput[], options?: TextClassificationCallOptions) => {
+  call: (predictEach, readOptions) => async (input: TextInput | TextInput[], given?: unknown) => {
+    const options = readOptions(given);
     if (!Array.isArray(input)) return (await predictEach([input], options))[0];
-    return listShape(await predictEach(input, options), options?.topK);
+    return listShape(await predictEach(input, options), options.topK);
   },
 };
 

@@ -12,15 +12,18 @@ import {
 import { softmax } from './math.js';
 import type { PipelineBase } from './pipeline.js';
 import { dims, INFERENCE, inChunks, padBatch, type RunnerContext, type TaskDefinition } from './runner.js';
-import type { PipelineEncoding, PipelineTokenizer, TokenClassificationCallOptions } from './types.js';
+import type { PipelineEncoding, PipelineTokenizer, TokenClassificationCallOptions, EitherSpelling } from './types.js';
 
 export interface TokenClassificationPipeline extends PipelineBase<
   string,
   TokenEntity[] | GroupedEntity[],
   TokenClassificationCallOptions
 > {
-  (input: string, options?: TokenClassificationCallOptions): Promise<TokenEntity[] | GroupedEntity[]>;
-  (inputs: string[], options?: TokenClassificationCallOptions): Promise<(TokenEntity[] | GroupedEntity[])[]>;
+  (input: string, options?: EitherSpelling<TokenClassificationCallOptions>): Promise<TokenEntity[] | GroupedEntity[]>;
+  (
+    inputs: string[],
+    options?: EitherSpelling<TokenClassificationCallOptions>,
+  ): Promise<(TokenEntity[] | GroupedEntity[])[]>;
 }
 
 /**

@@ -52,7 +52,17 @@ export interface PipelineOptions {
   revision?: string;
   /** Where model-loading warnings go (default: console.warn). */
   warn?: (message: string) => void;
+  /** Drop model-loading warnings (weights newly initialised or unused) instead of printing them. */
+  quiet?: boolean;
 }
+
+/** `maxAnswerLen` -> `max_answer_len`, at the type level. */
+type SnakeCase<S extends string> = S extends `${infer H}${infer T}`
+  ? `${H extends Lowercase<H> ? H : `_${Lowercase<H>}`}${SnakeCase<T>}`
+  : S;
+
+/** Options accepted in camelCase (`topK`) and in HF's / transformers.js's snake_case (`top_k`). */
+export type EitherSpelling<T> = T & { [K in keyof T as K extends string ? SnakeCase<K> : never]?: T[K] };
 
 export interface LabelScore {
   label: string;
@@ -115,6 +125,12 @@ export interface FeatureExtractionCallOptions {
   pooling?: 'none' | 'cls' | 'mean' | 'model';
   /** Divide each vector by its L2 norm (default false). */
   normalize?: boolean;
+  /**
+   * A call returns a ResultTensor as transformers.js does (default true): [batch, tokens, hidden] without pooling
+   * (shorter texts padded with zero vectors), [batch, dims] with it, a single text being a batch of one. false:
+   * nested arrays, one entry per text, without padding.
+   */
+  returnTensor?: boolean;
 }
 
 export interface QaInput {

@@ -1,9 +1,11 @@
 // A server for one model (what `bert serve` runs): the task chosen from the folder or given, the model in a worker
 // pool, and the route the task serves — POST /predict for a pipeline, /embed for embeddings, /rerank for a reranker.
+import { readConfig, resolveModelFolder } from '../model/checkpoint.js';
 import { InputError } from '../model/errors.js';
 import { resolveSentenceModelPath, sentenceFolderKind } from '../model/sentence/folder.js';
+import { checkTaskFitsModel, taskOfModel } from '../pipelines/defaults.js';
 import { createPipelinePool, createSentencePool, type PipelinePool } from '../pipelines/pool.js';
-import { TASKS } from '../pipelines/tasks.js';
+import { canonicalTask, TASKS } from '../pipelines/tasks.js';
 import type { Task } from '../pipelines/types.js';
 import { taskParameters } from './parameters.js';
 import {
@@ -32,7 +34,8 @@ export interface ModelServerOptions extends Omit<
   revision?: string;
   /**
    * Default: from the folder — 'sentence-embedding' for a sentence-transformers folder (modules.json with a
-   * Pooling module), 'text-ranking' for a cross-encoder, else 'text-classification'.
+   * Pooling module), 'text-ranking' for a cross-encoder, else the task of config.json's `architectures`
+   * ('text-classification' when it names none). A task the model's fine-tuned head cannot do is refused.
    */
   task?: ServeTask;
   /** Tokenizer folder for a pipeline task whose model folder has none. */
@@ -59,7 +62,7 @@ export function defaultServeTask(dir: string): ServeTask {
     ? 'sentence-embedding'
     : kind === 'cross-encoder'
       ? 'text-ranking'
-      : 'text-classification';
+      : (taskOfModel(readConfig(resolveModelFolder(dir))) ?? 'text-classification');
 }
 
 /**
@@ -143,6 +146,10 @@ function checkServable(dir: string, task: ServeTask): void {
   }
   if (task === 'text-ranking' && kind === 'sentence-transformer')
     refuse('is a sentence-transformers embedder, which cannot serve POST /rerank', 'sentence-embedding');
+  if (task !== 'sentence-embedding' && task !== 'text-ranking') {
+    const folder = resolveModelFolder(dir);
+    checkTaskFitsModel(canonicalTask(task), readConfig(folder), folder);
+  }
 }
 
 /** question-answering requests carry {"question", "context"} objects instead of strings. */

@@ -67,6 +67,24 @@ export interface TokenizerSpec {
   vocabLines?: string[];
   /** A BPE or Unigram model with its normalizer, pre-tokenizer and decoder (absent: WordPiece). */
   pipeline?: PipelineSpec;
+  /** Whether a call returns token_type_ids (HF's model_input_names); absent: true, as HF's base tokenizer. */
+  returnTokenTypeIds?: boolean;
+}
+
+/** tokenizer_class values whose HF model_input_names leave out token_type_ids. */
+const CLASSES_WITHOUT_TOKEN_TYPES = /^(DistilBert|Roberta|XLMRoberta|Camembert|MPNet|Longformer|Bart)Tokenizer(Fast)?$/;
+
+/**
+ * HF's model_input_names: tokenizer_config.json's own list when it has one, else the tokenizer class's default
+ * (BertTokenizer and the base class return token_type_ids; DistilBERT, RoBERTa, XLM-R and kin do not).
+ */
+function returnsTokenTypeIds(r: Reader, cfg: JsonObject): boolean | undefined {
+  const names = cfg['model_input_names'];
+  if (Array.isArray(names)) return names.includes('token_type_ids');
+  if (names !== undefined && names !== null)
+    throw r.error('model_input_names', `expected an array of names, got ${describe(names)}`);
+  const cls = cfg['tokenizer_class'];
+  return typeof cls === 'string' && CLASSES_WITHOUT_TOKEN_TYPES.test(cls) ? false : undefined;
 }
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -657,6 +675,7 @@ function readFolderSpec(dir: string, reads: FolderReads): TokenizerSpec {
   const cr = new Reader(configPath);
   if (existsSync(configPath)) cfg = cr.object(parseJson(readText(configPath), configPath), '');
   const info = readConfig(cr, cfg);
+  const returnTokenTypeIds = returnsTokenTypeIds(cr, cfg);
   const smPath = join(dir, 'special_tokens_map.json');
   if (existsSync(smPath)) {
     const sr = new Reader(smPath);
@@ -670,6 +689,7 @@ function readFolderSpec(dir: string, reads: FolderReads): TokenizerSpec {
     spec.specialTokenNames = { ...spec.specialTokenNames, ...info.names } as SpecialTokenNames;
     if (info.modelMaxLength !== undefined) spec.modelMaxLength = info.modelMaxLength;
     if (info.neverSplit) spec.neverSplit = info.neverSplit;
+    if (returnTokenTypeIds !== undefined) spec.returnTokenTypeIds = returnTokenTypeIds;
     return spec;
   }
   if (!existsSync(vocabPath)) {
@@ -689,7 +709,7 @@ function readFolderSpec(dir: string, reads: FolderReads): TokenizerSpec {
         .map(([t]) => t),
     );
   }
-  return specFromVocab(vocabLines, {
+  const spec = specFromVocab(vocabLines, {
     lowercase: cr.bool(cfg, 'do_lower_case', '', true),
     stripAccents: cr.optionalBool(cfg, 'strip_accents', ''),
     handleChineseChars: cr.bool(cfg, 'tokenize_chinese_chars', '', true),
@@ -709,6 +729,8 @@ function readFolderSpec(dir: string, reads: FolderReads): TokenizerSpec {
     modelMaxLength: info.modelMaxLength,
     neverSplit: info.neverSplit,
   });
+  if (returnTokenTypeIds !== undefined) spec.returnTokenTypeIds = returnTokenTypeIds;
+  return spec;
 }
 
 export function ensureDir(dir: string): void {

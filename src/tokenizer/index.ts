@@ -19,5 +19,11 @@ export type {
   VocabOptions,
 } from './tokenizer.js';
 export type { AddedToken } from './added-tokens.js';
+export type {
+  BatchEncoding,
+  TokenizerCallOptions,
+  TokenizerCallOptionsCamel,
+  AnyTokenizerCallOptions,
+} from './call.js';
 export type { NormalizerSpec, SpecialTokenNames } from './config.js';
 export { TokenizerError } from './errors.js';

@@ -2,6 +2,9 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/files.js';
 import { AddedTokenMatcher, type AddedToken } from './added-tokens.js';
+import { tokenizerCall, type AnyTokenizerCallOptions, type BatchEncoding } from './call.js';
+import { Callable } from './callable.js';
+import type { ResultTensor } from '../tensor/result.js';
 import {
   ensureDir,
   parseJson,
@@ -119,7 +122,36 @@ function checkText(text: unknown, what: string): string {
   return text;
 }
 
-export class BertTokenizer {
+/**
+ * A tokenizer is also a function, as in transformers.js and HF: `tokenizer(text | texts, { text_pair, padding,
+ * truncation, max_length, return_tensor })` gives `{ input_ids, attention_mask, token_type_ids }` as [batch, length]
+ * int64 tensors (transformers.js's default), or as plain arrays with `return_tensor: false` (HF's lists: one row for
+ * one text, a list of rows for a list).
+ */
+export interface BertTokenizer {
+  (
+    text: string | string[],
+    options?: AnyTokenizerCallOptions & { return_tensor?: true; returnTensor?: true },
+  ): BatchEncoding<ResultTensor<'int64'>>;
+  (
+    text: string,
+    options: AnyTokenizerCallOptions & ({ return_tensor: false } | { returnTensor: false }),
+  ): BatchEncoding<number[]>;
+  (
+    text: string[],
+    options: AnyTokenizerCallOptions & ({ return_tensor: false } | { returnTensor: false }),
+  ): BatchEncoding<number[][]>;
+  (
+    text: string | string[],
+    options?: AnyTokenizerCallOptions,
+  ): BatchEncoding<ResultTensor<'int64'> | number[] | number[][]>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the call signatures above
+export class BertTokenizer extends Callable<
+  [string | string[], AnyTokenizerCallOptions?],
+  BatchEncoding<ResultTensor<'int64'> | number[] | number[][]>
+> {
   /** The model vocabulary, token -> id (without added tokens that are not in it). */
   readonly vocab: ReadonlyMap<string, number>;
   readonly unkToken: string;
@@ -156,6 +188,7 @@ export class BertTokenizer {
   private bufB = new TokenBuffer();
 
   constructor(spec: TokenizerSpec) {
+    super();
     this.spec = spec;
     this.vocab = spec.vocab;
     this.unkToken = spec.unkToken;
@@ -274,10 +307,23 @@ export class BertTokenizer {
     return n;
   }
 
+  /** The body of `tokenizer(text, options)` (see the call signatures). */
+  _call(
+    text: string | string[],
+    options?: AnyTokenizerCallOptions,
+  ): BatchEncoding<ResultTensor<'int64'> | number[] | number[][]> {
+    return tokenizerCall(this, text, options, this.spec.returnTokenTypeIds ?? true);
+  }
+
   /** Loads a HF tokenizer folder (tokenizer.json, or vocab.txt + tokenizer_config.json). */
   static fromPretrained(dir: string): BertTokenizer {
     if (typeof dir !== 'string' || dir === '') fail('fromPretrained: the folder must be a non-empty string');
     return new BertTokenizer(readTokenizerFolder(dir));
+  }
+
+  /** The same as fromPretrained, in HF's and transformers.js's spelling. */
+  static from_pretrained(dir: string): BertTokenizer {
+    return BertTokenizer.fromPretrained(dir);
   }
 
   /** Builds a tokenizer from the text of a tokenizer.json (`source` names it in errors). */

@@ -3,7 +3,15 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { getKernels } from '../native/index.js';
 import type { Kernels } from '../tensor/kernels.js';
-import { BertForSequenceClassification, BertForTokenClassification } from '../model/bert.js';
+import {
+  BertForMultipleChoice,
+  BertForQuestionAnswering,
+  BertForSequenceClassification,
+  BertForTokenClassification,
+} from '../model/bert.js';
+import { readSquad, readSwag } from '../data/squad.js';
+import { choicesDataset } from '../data/batching.js';
+import { encodeChoices, qaDecodeOptions, QA_DEFAULTS } from './finetune-tasks.js';
 import { readConfig } from '../model/checkpoint.js';
 import type { ProblemType } from '../model/config.js';
 import { InputError } from '../model/errors.js';
@@ -14,10 +22,15 @@ import { encodedDataset } from '../data/batching.js';
 import { readPretrainingVocab } from '../data/pretraining.js';
 import { loadPretrainingModel } from './pretrain-model.js';
 import { evaluatePretraining, readEvalInstances, type PretrainEvaluation } from './pretrain-eval.js';
-import { evaluateSequenceClassification, evaluateTokenClassification } from './evaluation.js';
+import {
+  evaluateMultipleChoice,
+  evaluateQuestionAnswering,
+  evaluateSequenceClassification,
+  evaluateTokenClassification,
+} from './evaluation.js';
 import type { ClassificationReport, EntityReport, MultiLabelReport, RegressionReport } from './metrics.js';
 import { encodeTextExamples, encodeTokenExamples, loadFinetuneTokenizer } from './text-encoding.js';
-import { genericLabels, taskOfConfig, type FinetuneTask } from './finetune.js';
+import { FINETUNE_TASKS, genericLabels, taskOfConfig, type FinetuneTask } from './finetune.js';
 
 export interface EvaluateOptions extends Pick<
   TextClassificationOptions,
@@ -29,8 +42,12 @@ export interface EvaluateOptions extends Pick<
   data: string;
   /** Default: from config.json architectures. */
   task?: FinetuneTask;
-  /** Tokens per example (default 128). */
+  /** Tokens per example (default 128; question answering 384, capped by the model). */
   maxLength?: number;
+  /** Question answering: context tokens shared by consecutive windows (default 128). */
+  docStride?: number;
+  /** Question answering: the longest answer in tokens (default 30). */
+  maxAnswerLength?: number;
   batchSize?: number;
   /** Score a seeded random subset of this many examples (pre-training: the first this many instances). */
   samples?: number;
@@ -54,6 +71,13 @@ export type EvaluateResult =
       id2label: Record<number, string>;
     }
   | { task: 'token-classification'; metrics: Record<string, unknown>; report: EntityReport }
+  | {
+      task: 'question-answering';
+      metrics: Record<string, unknown>;
+      /** Exact match and F1 in percent (the official SQuAD script's figures), and each question's answer. */
+      report: { exact_match: number; f1: number; examples: number; predictions: Record<string, string> };
+    }
+  | { task: 'multiple-choice'; metrics: Record<string, unknown>; report: { accuracy: number; examples: number } }
   | { task: 'pretraining'; metrics: Record<string, unknown>; report: PretrainEvaluation };
 
 const where = 'evaluate';
@@ -69,6 +93,8 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   positive(o.batchSize, 'batchSize');
   positive(o.samples, 'samples');
   positive(o.seed, 'seed', 0);
+  positive(o.docStride, 'docStride', 0);
+  positive(o.maxAnswerLength, 'maxAnswerLength');
   const kernels = o.kernels ?? getKernels();
   const batchSize = o.batchSize ?? 32;
   const seed = o.seed ?? 42;
@@ -102,12 +128,11 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   }
   const config = readConfig(o.model);
   const task = o.task ?? taskOfConfig(config);
-  if (task !== 'text-classification' && task !== 'token-classification')
-    throw new InputError(
-      where,
-      (n) => `${n('task')} must be text-classification or token-classification, got "${task}"`,
-    );
-  const maxLength = o.maxLength ?? 128;
+  if (!FINETUNE_TASKS.includes(task))
+    throw new InputError(where, (n) => `${n('task')} must be one of ${FINETUNE_TASKS.join(', ')}, got "${task}"`);
+  const maxLength =
+    o.maxLength ??
+    (task === 'question-answering' ? Math.min(QA_DEFAULTS.maxLength, config.maxPositionEmbeddings) : 128);
   if (!Number.isInteger(maxLength) || maxLength < 2 || maxLength > config.maxPositionEmbeddings) {
     throw new InputError(
       where,
@@ -118,6 +143,33 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   const tok = await loadFinetuneTokenizer(o.tokenizer ?? o.model);
   const { id2label, label2id } = config;
   const warn = o.warn;
+  if (task === 'question-answering') {
+    const ex = sampled(await readSquad(o.data));
+    const model = await BertForQuestionAnswering.fromPretrained(o.model, { kernels, warn });
+    const impossible = ex.some((e) => e.answers.length === 0);
+    const decode = qaDecodeOptions(maxLength, { ...o, evalBatchSize: batchSize }, impossible);
+    const ev = evaluateQuestionAnswering(model, tok, ex, decode);
+    const report = {
+      exact_match: ev.metrics['exact_match']!,
+      f1: ev.metrics['f1']!,
+      examples: ex.length,
+      predictions: Object.fromEntries(ex.map((e, i) => [e.id, ev.predictions[i]!])),
+    };
+    return { task, metrics: timed({ ...ev.metrics }, ex.length), report };
+  }
+  if (task === 'multiple-choice') {
+    const ex = sampled(await readSwag(o.data));
+    const enc = encodeChoices(tok, ex, maxLength);
+    const model = await BertForMultipleChoice.fromPretrained(o.model, { kernels, warn });
+    const ev = evaluateMultipleChoice(
+      model,
+      choicesDataset(enc, tok.padId),
+      enc.map((e) => e.label),
+      batchSize,
+    );
+    const report = { accuracy: ev.metrics['accuracy']!, examples: ex.length };
+    return { task, metrics: timed({ ...ev.metrics }, ex.length), report };
+  }
 
   if (task === 'text-classification') {
     const problemType: ProblemType = config.problemType ?? 'single_label_classification';

@@ -4,6 +4,10 @@ import type { IndexedDataset } from '../data/samplers.js';
 import { predictBatches, type BertHeadModel } from './bert-adapter.js';
 import { argmaxRows, classificationReport, entityReport, multiLabelReport, regressionReport } from './metrics.js';
 import type { ClassificationReport, EntityReport, MultiLabelReport, RegressionReport } from './metrics.js';
+import { squadMetrics } from './metrics.js';
+import { answerQuestions, type QaDecodeOptions, type QaTokenizer } from '../data/qa-spans.js';
+import type { QaExample } from '../data/squad.js';
+import { collateEncoded } from '../data/batching.js';
 
 export type EvalDataset = Pick<IndexedDataset<BertInputs>, 'size' | 'collate'> & { lengthOf?: (i: number) => number };
 
@@ -149,4 +153,59 @@ export function evaluateTokenClassification(
     },
     report,
   };
+}
+
+/** Multiple choice: accuracy of the best-scored choice (logits [batch, choices]). */
+export function evaluateMultipleChoice(
+  model: BertHeadModel,
+  data: EvalDataset,
+  labels: readonly number[],
+  batchSize = 32,
+): { metrics: Record<string, number>; predictions: number[] } {
+  const predictions = new Array<number>(data.size).fill(-1);
+  const loss = new LossMean();
+  for (const b of predictBatches(model, data, batchSize)) {
+    const C = b.logits.shape[1] ?? 1;
+    argmaxRows(b.logits.data, b.indices.length, C).forEach((k, r) => (predictions[b.indices[r]!] = k));
+    loss.add(b.loss, b.indices.length);
+  }
+  const correct = predictions.filter((p, i) => p === labels[i]).length;
+  return {
+    metrics: { accuracy: correct / Math.max(1, data.size), loss: loss.value, examples: data.size },
+    predictions,
+  };
+}
+
+/**
+ * Question answering: each question answered as the question-answering pipeline answers it (the same windows and
+ * span decoding, src/data/qa-spans.ts), scored with the official SQuAD exact match and F1 (in percent).
+ */
+export function evaluateQuestionAnswering(
+  model: BertHeadModel,
+  tok: QaTokenizer & { padId: number },
+  examples: readonly QaExample[],
+  decode: Omit<QaDecodeOptions, 'topK'>,
+): { metrics: Record<string, number>; predictions: string[] } {
+  const answers = answerQuestions(tok, examples, { ...decode, topK: 1 }, (windows) => {
+    const inputs = collateEncoded(
+      windows,
+      windows.map((_, i) => i),
+      'qa',
+      tok.padId,
+    );
+    const out = model.forward(inputs, { train: false, grad: false });
+    const T = inputs.inputIds.shape[1]!;
+    if (!out.startLogits || !out.endLogits) throw new Error(`${model.architecture}: no start / end logits`);
+    const { startLogits, endLogits } = out;
+    return windows.map((w, b) => ({
+      start: startLogits.data.subarray(b * T, b * T + w.inputIds.length),
+      end: endLogits.data.subarray(b * T, b * T + w.inputIds.length),
+    }));
+  });
+  const predictions = answers.map((a) => a[0]?.answer ?? '');
+  const scores = squadMetrics(
+    predictions,
+    examples.map((e) => e.answers.map((a) => a.text)),
+  );
+  return { metrics: { ...scores, examples: examples.length }, predictions };
 }

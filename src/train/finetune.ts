@@ -32,8 +32,20 @@ import {
   type FinetuneTokenizer,
 } from './text-encoding.js';
 import { loadForFinetuning } from './finetune-model.js';
+import { prepareSpanOrChoiceTask, QA_DEFAULTS } from './finetune-tasks.js';
+import type { BertHeadModel } from './bert-adapter.js';
+import type { IndexedDataset } from '../data/samplers.js';
+import type { BatchInputs } from '../data/batching.js';
 
-export type FinetuneTask = 'text-classification' | 'token-classification';
+export type FinetuneTask = 'text-classification' | 'token-classification' | 'question-answering' | 'multiple-choice';
+
+/** The tasks finetune() trains. */
+export const FINETUNE_TASKS: readonly FinetuneTask[] = [
+  'text-classification',
+  'token-classification',
+  'question-answering',
+  'multiple-choice',
+];
 
 /** What {@link finetune} takes; every field but model, train and output has HF Trainer's default. */
 export interface FinetuneOptions extends Pick<
@@ -59,8 +71,12 @@ export interface FinetuneOptions extends Pick<
   /** Number of classes of integer labels; a label outside [0, numLabels) is then an error. */
   numLabels?: number;
   problemType?: ProblemType;
-  /** Tokens per example, [CLS] and [SEP] included (default 128). */
+  /** Tokens per example, [CLS] and [SEP] included (default 128; 384 for question answering, as HF run_qa). */
   maxLength?: number;
+  /** Question answering: context tokens shared by consecutive windows of a long context (default 128). */
+  docStride?: number;
+  /** Question answering: the longest answer evaluation picks, in tokens (default 30). */
+  maxAnswerLength?: number;
   epochs?: number;
   batchSize?: number;
   gradAccum?: number;
@@ -132,7 +148,11 @@ export function genericLabels(config: BertConfig): boolean {
 
 /** The task a fine-tuned folder was trained for, from config.json architectures (text classification otherwise). */
 export function taskOfConfig(config: BertConfig): FinetuneTask {
-  return config.architectures?.[0] === 'BertForTokenClassification' ? 'token-classification' : 'text-classification';
+  const arch = config.architectures?.[0];
+  if (arch === 'BertForTokenClassification') return 'token-classification';
+  if (arch === 'BertForQuestionAnswering') return 'question-answering';
+  if (arch === 'BertForMultipleChoice') return 'multiple-choice';
+  return 'text-classification';
 }
 
 const where = 'finetune';
@@ -144,11 +164,10 @@ function checkInteger(value: number | undefined, option: string, min: number): v
 
 /** Every option checked before any data is read or any model loaded: a wrong run fails in milliseconds. */
 function checkOptions(o: FinetuneOptions): void {
-  if (o.task !== undefined && o.task !== 'text-classification' && o.task !== 'token-classification')
-    throw new InputError(
-      where,
-      (n) => `${n('task')} must be text-classification or token-classification, got "${o.task}"`,
-    );
+  if (o.task !== undefined && !FINETUNE_TASKS.includes(o.task))
+    throw new InputError(where, (n) => `${n('task')} must be one of ${FINETUNE_TASKS.join(', ')}, got "${o.task}"`);
+  checkInteger(o.docStride, 'docStride', 0);
+  checkInteger(o.maxAnswerLength, 'maxAnswerLength', 1);
   for (const k of ['epochs', 'batchSize', 'gradAccum', 'evalBatchSize', 'trainSamples', 'evalSamples'] as const)
     checkInteger(o[k], k, 1);
   for (const k of ['evalSteps', 'saveSteps', 'earlyStopping', 'stopAfterSteps', 'numLabels'] as const)
@@ -237,43 +256,34 @@ async function readTextData(
   return { train, evalEx, label2id };
 }
 
-/**
- * Fine-tunes `options.model` for text classification (BertForSequenceClassification: single-label, multi-label or
- * regression) or token classification (BertForTokenClassification, CoNLL JSONL) and writes a HF model folder with
- * id2label / label2id to `options.output`, the best evaluated weights when `eval` is given.
- */
-export async function finetune(options: FinetuneOptions): Promise<FinetuneResult> {
-  checkOptions(options);
-  const o = options;
-  const task: FinetuneTask = o.task ?? 'text-classification';
-  const maxLength = o.maxLength ?? 128;
-  const seed = o.seed ?? 42;
-  const optimizer = o.optimizer ?? 'adamw';
-  const config = readConfig(o.model);
-  if (maxLength > config.maxPositionEmbeddings) {
-    throw new InputError(
-      where,
-      (n) =>
-        `${n('maxLength')} ${maxLength} exceeds the model's max_position_embeddings ${config.maxPositionEmbeddings} (${o.model}/config.json)`,
-    );
-  }
-  if (existsSync(o.output) && !statSync(o.output).isDirectory())
-    throw new InputError(where, (n) => `${n('output')} ${o.output} exists and is not a folder`);
-  const latest = join(o.output, 'checkpoints', 'latest.json');
-  if (o.resume && !existsSync(latest))
-    throw new InputError(where, (n) => `${n('resume')}: ${o.output} holds no checkpoint (${latest} missing)`);
-  if (!o.resume && existsSync(latest)) {
-    throw new InputError(
-      where,
-      (n) =>
-        `${o.output} already holds a training checkpoint (${latestTrainingStateDir(o.output)}); add ${n('resume')} to continue it or choose another ${n('output')}`,
-    );
-  }
-  const kernels = o.kernels ?? getKernels();
-  // Every step goes to a JSON-lines log (default next to the checkpoints), whatever the terminal shows.
-  // Under mpirun only rank 0 reports (and logs); the other ranks train silently.
-  const progress = o.progress ?? rankProgress({ logFile: o.log ?? join(o.output, 'train_log.jsonl') });
-  const t0 = performance.now();
+/** What each task hands the shared training loop: the model, its data and evaluation, what the summary reports. */
+export interface PreparedTask {
+  model: BertHeadModel & { save(dir: string): Promise<void> };
+  train: IndexedDataset<BatchInputs>;
+  trainCount: number;
+  evaluate?: () => Record<string, number>;
+  metric: string;
+  id2label: Record<number, string>;
+  /** The tokenizer folder, copied into the output. */
+  tokDir: string;
+  /** Task settings a resumed run must share (saved in the training state). */
+  settings: Record<string, unknown>;
+}
+
+/** Everything the task preparations share: the checked options and the run's kernels, seed and progress. */
+export interface PrepareContext {
+  o: FinetuneOptions;
+  config: BertConfig;
+  task: FinetuneTask;
+  maxLength: number;
+  seed: number;
+  kernels: Kernels;
+  progress: ProgressReporter;
+}
+
+/** Text or token classification: labels, data, tokenizer, model and evaluation. */
+async function prepareClassification(c: PrepareContext): Promise<PreparedTask> {
+  const { o, config, task, maxLength, seed, kernels, progress } = c;
   let problemType: ProblemType = o.problemType ?? config.problemType ?? 'single_label_classification';
   let label2id: Record<string, number> | undefined;
   let numLabels: number;
@@ -397,6 +407,63 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   }
   const metric =
     o.metric ?? (task === 'token-classification' ? 'f1' : problemType === 'regression' ? 'mse' : 'accuracy');
+  return {
+    model,
+    train: encodedDataset(trainEnc, kind, tok.padId),
+    trainCount: trainEnc.length,
+    evaluate,
+    metric,
+    id2label,
+    tokDir,
+    settings: { numLabels, problemType },
+  };
+}
+
+/**
+ * Fine-tunes `options.model` for text classification (BertForSequenceClassification: single-label, multi-label or
+ * regression) or token classification (BertForTokenClassification, CoNLL JSONL) and writes a HF model folder with
+ * id2label / label2id to `options.output`, the best evaluated weights when `eval` is given.
+ */
+export async function finetune(options: FinetuneOptions): Promise<FinetuneResult> {
+  checkOptions(options);
+  const o = options;
+  const task: FinetuneTask = o.task ?? 'text-classification';
+  const seed = o.seed ?? 42;
+  const optimizer = o.optimizer ?? 'adamw';
+  const config = readConfig(o.model);
+  const maxLength =
+    o.maxLength ??
+    (task === 'question-answering' ? Math.min(QA_DEFAULTS.maxLength, config.maxPositionEmbeddings) : 128);
+  if (maxLength > config.maxPositionEmbeddings) {
+    throw new InputError(
+      where,
+      (n) =>
+        `${n('maxLength')} ${maxLength} exceeds the model's max_position_embeddings ${config.maxPositionEmbeddings} (${o.model}/config.json)`,
+    );
+  }
+  if (existsSync(o.output) && !statSync(o.output).isDirectory())
+    throw new InputError(where, (n) => `${n('output')} ${o.output} exists and is not a folder`);
+  const latest = join(o.output, 'checkpoints', 'latest.json');
+  if (o.resume && !existsSync(latest))
+    throw new InputError(where, (n) => `${n('resume')}: ${o.output} holds no checkpoint (${latest} missing)`);
+  if (!o.resume && existsSync(latest)) {
+    throw new InputError(
+      where,
+      (n) =>
+        `${o.output} already holds a training checkpoint (${latestTrainingStateDir(o.output)}); add ${n('resume')} to continue it or choose another ${n('output')}`,
+    );
+  }
+  const kernels = o.kernels ?? getKernels();
+  // Every step goes to a JSON-lines log (default next to the checkpoints), whatever the terminal shows.
+  // Under mpirun only rank 0 reports (and logs); the other ranks train silently.
+  const progress = o.progress ?? rankProgress({ logFile: o.log ?? join(o.output, 'train_log.jsonl') });
+  const t0 = performance.now();
+  const c: PrepareContext = { o, config, task, maxLength, seed, kernels, progress };
+  const prepared =
+    task === 'question-answering' || task === 'multiple-choice'
+      ? await prepareSpanOrChoiceTask(c)
+      : await prepareClassification(c);
+  const { model, evaluate, metric, id2label, tokDir } = prepared;
   const prepSeconds = (performance.now() - t0) / 1000;
 
   mkdirSync(o.output, { recursive: true });
@@ -405,7 +472,7 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   const batchSize = o.batchSize ?? 8;
   const gradAccum = o.gradAccum ?? 1;
   const stopAfter = o.stopAfterSteps;
-  const sampler = new EpochSampler(encodedDataset(trainEnc, kind, tok.padId), {
+  const sampler = new EpochSampler(prepared.train, {
     batchSize,
     seed,
     lengthBucketing: o.lengthBucketing === true,
@@ -441,13 +508,12 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
       maxLength,
       train: o.train,
       trainSamples: o.trainSamples ?? null,
-      numLabels,
-      problemType,
+      ...prepared.settings,
       randomInit: o.randomInit === true,
     },
   });
   progress.message(
-    `fine-tuning ${model.architecture} (${kernels.name}): ${trainEnc.length} examples, ${trainer.totalSteps} steps, ` +
+    `fine-tuning ${model.architecture} (${kernels.name}): ${prepared.trainCount} examples, ${trainer.totalSteps} steps, ` +
       `batch ${batchSize}${gradAccum > 1 ? ` x ${gradAccum}` : ''}, ${optimizer} lr ${lr} ${schedule}`,
   );
   const result = await trainer.train();
@@ -465,7 +531,7 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
     task,
     architecture: model.architecture,
     backend: kernels.name,
-    train_examples: trainEnc.length,
+    train_examples: prepared.trainCount,
     steps: result.steps,
     epochs: result.epochsCompleted,
     train_seconds: Number(result.seconds.toFixed(1)),

@@ -325,3 +325,67 @@ export function entityReport(
     examples: trueTags.length,
   };
 }
+
+/** The official SQuAD normalisation: lower case, ASCII punctuation removed, articles removed, whitespace collapsed. */
+export function normalizeAnswer(s: string): string {
+  const noPunct = Array.from(s.toLowerCase())
+    .filter((ch) => !SQUAD_PUNCTUATION.has(ch))
+    .join('');
+  // Python's \b with re.UNICODE: a word character is a letter, a digit or "_".
+  return noPunct
+    .replace(/(?<![\p{L}\p{N}_])(a|an|the)(?![\p{L}\p{N}_])/gu, ' ')
+    .split(/\s+/u)
+    .filter((w) => w !== '')
+    .join(' ');
+}
+
+/** Python's string.punctuation, which the official script removes. */
+const SQUAD_PUNCTUATION = new Set(Array.from('!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~'));
+
+/** Token-overlap F1 of a prediction against one gold answer (1 when both are empty, 0 when only one is). */
+function squadF1(gold: string, prediction: string): number {
+  const g = normalizeAnswer(gold).split(' ').filter(Boolean);
+  const p = normalizeAnswer(prediction).split(' ').filter(Boolean);
+  if (g.length === 0 || p.length === 0) return g.length === p.length ? 1 : 0;
+  const counts = new Map<string, number>();
+  for (const t of g) counts.set(t, (counts.get(t) ?? 0) + 1);
+  let same = 0;
+  for (const t of p) {
+    const c = counts.get(t) ?? 0;
+    if (c > 0) {
+      same++;
+      counts.set(t, c - 1);
+    }
+  }
+  if (same === 0) return 0;
+  const precision = same / p.length;
+  const recall = same / g.length;
+  return (2 * precision * recall) / (precision + recall);
+}
+
+/** One question's exact match and F1 (0 / 1 and [0, 1]), the best over its gold answers ('' when unanswerable). */
+export function squadScore(prediction: string, golds: readonly string[]): { exact: number; f1: number } {
+  const refs = golds.length === 0 ? [''] : golds;
+  return {
+    exact: Math.max(...refs.map((g) => (normalizeAnswer(g) === normalizeAnswer(prediction) ? 1 : 0))),
+    f1: Math.max(...refs.map((g) => squadF1(g, prediction))),
+  };
+}
+
+/** The SQuAD metric over questions: exact_match and f1 in percent, as the official evaluation script prints them. */
+export function squadMetrics(
+  predictions: readonly string[],
+  golds: readonly (readonly string[])[],
+): { exact_match: number; f1: number } {
+  if (predictions.length !== golds.length)
+    throw new RangeError(`squadMetrics: ${predictions.length} predictions for ${golds.length} questions`);
+  let exact = 0;
+  let f1 = 0;
+  predictions.forEach((p, i) => {
+    const s = squadScore(p, golds[i]!);
+    exact += s.exact;
+    f1 += s.f1;
+  });
+  const n = Math.max(1, predictions.length);
+  return { exact_match: (100 * exact) / n, f1: (100 * f1) / n };
+}

@@ -15,6 +15,10 @@ export interface FinetuneTokenizer {
   readonly padId: number;
   /** Size of the vocabulary, checked against the model's vocab_size. */
   readonly vocabSize: number;
+  /** Ids of a text without special tokens, with character offsets (question answering). */
+  tokenize(text: string): { ids: number[]; offsets: [number, number][] };
+  /** The token string of an id. */
+  idToToken(id: number): string;
 }
 
 /** Wraps a BertTokenizer; throws when the vocabulary lacks [CLS] / [SEP] (fine-tuning needs both). */
@@ -33,6 +37,11 @@ export function finetuneTokenizer(tok: BertTokenizer, source = 'tokenizer'): Fin
     unkId: tok.unkTokenId,
     padId: tok.padTokenId ?? 0,
     vocabSize: tok.vocabSize,
+    tokenize: (text) => {
+      const e = tok.encode(text, null, { addSpecialTokens: false, truncation: false, returnOffsets: true });
+      return { ids: e.inputIds, offsets: e.offsets ?? [] };
+    },
+    idToToken: (id) => tok.idToTokenString(id) ?? tok.unkToken,
   };
 }
 

@@ -137,6 +137,51 @@ test(
   },
 );
 
+test(
+  'predict and serve take the task from the model; a head that cannot do --task is refused',
+  { timeout: 60_000 },
+  async () => {
+    const model = modelDir('token_cls5');
+    const out = join(work, 'tok.jsonl');
+    assert.equal(
+      (await capture(() => predictCommand(['--model', model, '--output', out, 'John lives in Paris']))).code,
+      0,
+    );
+    const line = at(jsonLines(out), 0);
+    assert.ok(Array.isArray(line.entities), JSON.stringify(line));
+    assert.equal(line.label, undefined);
+    const refused = await capture(() =>
+      predictCommand(['--model', model, '--task', 'text-classification', '--output', out, 'x']),
+    );
+    assert.notEqual(refused.code, 0);
+    assert.match(
+      refused.stderr,
+      /BertForTokenClassification model \(token-classification\), so it cannot do text-classification/,
+    );
+    // A pre-trained encoder gets a new classifier, with a load warning that --quiet drops.
+    const base = modelDir('bert_model');
+    const loud = await capture(() =>
+      predictCommand(['--model', base, '--task', 'text-classification', '--output', out, 'x']),
+    );
+    assert.equal(loud.code, 0, loud.stderr);
+    assert.match(loud.stderr, /warning: .*newly initialized/);
+    const silent = await capture(() =>
+      predictCommand(['--model', base, '--task', 'text-classification', '--output', out, '--quiet', 'x']),
+    );
+    assert.equal(silent.code, 0, silent.stderr);
+    assert.equal(silent.stderr, '');
+    const qa = await capture(() => predictCommand(['--model', modelDir('qa'), '--output', out, 'x']));
+    assert.equal(qa.code, 2);
+    assert.match(qa.stderr, /is a question-answering model: bert predict does .*; use bert qa/);
+    await withServe(['--model', model], async (port) => {
+      assert.equal(((await request(port, 'GET', '/health')).json() as { task: string }).task, 'token-classification');
+      const reply = await request(port, 'POST', '/predict', JSON.stringify({ inputs: 'John lives in Paris' }));
+      assert.equal(reply.status, 200);
+      assert.ok(Array.isArray(reply.json()));
+    });
+  },
+);
+
 test('fill-mask, ner, qa and embed write their JSON lines', { timeout: 60_000 }, async () => {
   const out = join(work, 'o.jsonl');
   assert.equal(

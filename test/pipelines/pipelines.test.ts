@@ -289,30 +289,72 @@ test(
 
 test('feature-extraction: token vectors, cls and mean pooling, normalisation', { timeout: 60_000 }, async () => {
   const extract = await pipeline('feature-extraction', `${TINY}/bert_model`, { tokenizer: TOKENIZER, ...quiet });
-  const tokens = (await extract('the movie was good')) as number[][];
+  const tokens = (await extract('the movie was good', { return_tensor: false })) as number[][];
   const H = 32;
   assert.ok(tokens.length >= 6 && tokens.every((v) => v.length === H));
-  const cls = (await extract('the movie was good', { pooling: 'cls' })) as number[];
+  const cls = (await extract('the movie was good', { pooling: 'cls', returnTensor: false })) as number[];
   assert.deepEqual(cls, tokens[0]);
-  const mean = (await extract('the movie was good', { pooling: 'mean' })) as number[];
+  const mean = (await extract('the movie was good', { pooling: 'mean', returnTensor: false })) as number[];
   for (let h = 0; h < H; h++) {
     const m = tokens.reduce((a, v) => a + at(v, h), 0) / tokens.length;
     assert.ok(Math.abs(at(mean, h) - m) < 1e-6);
   }
-  const unit = (await extract('the movie was good', { pooling: 'mean', normalize: true })) as number[];
+  const unit = (await extract('the movie was good', {
+    pooling: 'mean',
+    normalize: true,
+    returnTensor: false,
+  })) as number[];
   assert.ok(Math.abs(Math.hypot(...unit) - 1) < 1e-9);
   // Padding inside a batch does not change a text's vector.
   const short = at(
-    (await extract(['good', 'the movie was long and the acting was bad'], { pooling: 'mean' })) as number[][],
+    (await extract(['good', 'the movie was long and the acting was bad'], {
+      pooling: 'mean',
+      returnTensor: false,
+    })) as number[][],
     0,
   );
-  const alone = (await extract('good', { pooling: 'mean' })) as number[];
+  const alone = (await extract('good', { pooling: 'mean', returnTensor: false })) as number[];
   short.forEach((x, h) => assert.ok(Math.abs(x - at(alone, h)) < 1e-5));
+});
+
+test('feature-extraction returns a transformers.js-style tensor by default', { timeout: 60_000 }, async () => {
+  const extract = await pipeline('feature-extraction', `${TINY}/bert_model`, { tokenizer: TOKENIZER, quiet: true });
+  const texts = ['good', 'the movie was long'];
+  const rows = (await extract(texts, { return_tensor: false })) as number[][][];
+  const tokens = await extract(texts);
+  const T = Math.max(...rows.map((r) => r.length));
+  assert.equal(tokens.type, 'float32');
+  assert.deepEqual(tokens.dims, [2, T, 32]);
+  // Each text's token vectors, then zero vectors for its padding positions.
+  const nested = tokens.tolist() as number[][][];
+  rows.forEach((r, b) => {
+    r.forEach((v, t) => v.forEach((x, h) => assert.ok(Math.abs(x - nested[b]![t]![h]!) < 1e-6)));
+    for (let t = r.length; t < T; t++) assert.ok(nested[b]![t]!.every((x) => x === 0));
+  });
+  const one = await extract('good', { pooling: 'mean', normalize: true });
+  assert.deepEqual(one.dims, [1, 32]);
+  assert.ok(Math.abs(Math.hypot(...one.data) - 1) < 1e-5);
+  await extract.dispose();
+  await assert.rejects(extract('good'), /disposed/);
 });
 
 test('unknown task and missing model are clear errors', { timeout: 60_000 }, async () => {
   await assert.rejects(pipeline('summarization' as 'ner', `${TINY}/qa`), /unknown task "summarization"/);
-  await assert.rejects(pipeline('ner'), /needs a model/);
+  // Without a model: HF's default for the task through the hub cache, offline here, so an error naming it.
+  const offline = process.env['HF_HUB_OFFLINE'];
+  const cache = process.env['HF_HUB_CACHE'];
+  process.env['HF_HUB_OFFLINE'] = '1';
+  process.env['HF_HUB_CACHE'] = mkdtempSync(join(tmpdir(), 'bert-ts-empty-cache-'));
+  try {
+    await assert.rejects(pipeline('ner'), /dbmdz\/bert-large-cased-finetuned-conll03-english.*local model folder/);
+  } finally {
+    rmSync(process.env['HF_HUB_CACHE'], { recursive: true, force: true });
+    if (offline === undefined) delete process.env['HF_HUB_OFFLINE'];
+    else process.env['HF_HUB_OFFLINE'] = offline;
+    if (cache === undefined) delete process.env['HF_HUB_CACHE'];
+    else process.env['HF_HUB_CACHE'] = cache;
+  }
+  await assert.rejects(pipeline('sentiment-analysis'), /no default model for text-classification.*DistilBERT/);
   await assert.rejects(pipeline('ner', './no/such/folder'), /no\/such\/folder/);
 });
 

@@ -15,8 +15,10 @@ export const usage = `Usage: bert evaluate --model DIR --data FILE [--max-length
   --data FILE         labelled data: .jsonl/.jsonl.gz, .csv/.tsv(.gz), an aclImdb split folder, or CoNLL JSONL;
                       or pre-training shards (a folder with dataset.json from bert create-pretraining-data):
                       held-out MLM loss / accuracy and NSP loss / accuracy, on the first --samples instances
-  --task T            text-classification | token-classification (default: from config.json architectures)
-  --max-length N      tokens per example (default 128)
+  --task T            text-classification | token-classification | question-answering (SQuAD JSON/JSONL: exact
+                      match and F1) | multiple-choice (SWAG CSV/JSONL: accuracy); default: config.json architectures
+  --max-length N      tokens per example (default 128; question answering 384, capped by the model)
+  --doc-stride N --max-answer-length N   question answering: windows' shared tokens (128), longest answer (30)
   --batch-size N      (default 32)
   --samples N         score a seeded random subset of N examples  --seed N (42)
   --text-column C --text-pair-column C --label-column C
@@ -28,6 +30,8 @@ const OPTIONS = {
   data: { type: 'string' },
   task: { type: 'string' },
   'max-length': { type: 'string' },
+  'doc-stride': { type: 'string' },
+  'max-answer-length': { type: 'string' },
   'batch-size': { type: 'string' },
   samples: { type: 'string' },
   seed: { type: 'string' },
@@ -76,6 +80,12 @@ export function formatEvaluation(result: EvaluateResult): string {
       `(loss ${f4(e.nsp_loss)}; always "random" would score ${pct(e.nsp_random_fraction)})  ${e.instances} instances`
     );
   }
+  if (result.task === 'question-answering') {
+    const r = result.report;
+    return `exact match ${r.exact_match.toFixed(2)}  F1 ${r.f1.toFixed(2)}  (${r.examples} questions, official SQuAD normalisation)`;
+  }
+  if (result.task === 'multiple-choice')
+    return `accuracy ${pct(result.report.accuracy)}  (${result.report.examples} examples)`;
   if (result.task === 'token-classification') {
     const r = result.report;
     return (
@@ -113,6 +123,8 @@ export function evaluateCommand(argv: string[]): Promise<number> {
       data: v.data,
       task: v.task as FinetuneTask | undefined,
       maxLength: num(v['max-length'], '--max-length', 'int'),
+      docStride: num(v['doc-stride'], '--doc-stride', 'int'),
+      maxAnswerLength: num(v['max-answer-length'], '--max-answer-length', 'int'),
       batchSize: num(v['batch-size'], '--batch-size', 'int'),
       samples: num(v.samples, '--samples', 'int'),
       seed: num(v.seed, '--seed', 'int'),

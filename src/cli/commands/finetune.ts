@@ -6,14 +6,16 @@ import { getDistributed } from '../../train/distributed.js';
 import type { OptimizerName } from '../../train/optim.js';
 import type { ScheduleName } from '../../train/schedule.js';
 import { UsageError, numberFlag, parseFlags, runCommand, stringFlags } from '../command.js';
-import { backendFlag } from '../inputs.js';
+import { backendFlag, labelMapFromFlags } from '../inputs.js';
 
 export const usage = `Usage: bert finetune --model DIR --train FILE --output DIR [options]
 
 Data
   --train FILE              .jsonl/.jsonl.gz, .csv/.tsv(.gz) or an aclImdb split folder (train/)
   --eval FILE               evaluation set (same formats), scored every --eval-steps and at the end
-  --task T                  text-classification (default) | token-classification (JSONL tokens + ner_tags)
+  --task T                  text-classification (default) | token-classification (JSONL tokens + ner_tags) |
+                            question-answering (SQuAD v1.1/v2.0 JSON or JSONL) | multiple-choice (SWAG CSV/JSONL)
+  --doc-stride N --max-answer-length N   question answering windows' shared tokens (128), longest answer (30)
   --train-samples N         seeded random subset of N training examples (shuffle, then take N)
   --eval-samples N          seeded random subset of the evaluation set
   --text-column C --text-pair-column C --label-column C
@@ -22,7 +24,7 @@ Data
   --label2id JSON           e.g. '{"negative":0,"positive":1}'
   --num-labels N            classes of integer labels (a label outside [0, N) is an error)
   --problem-type P          single_label_classification | multi_label_classification | regression
-  --max-length N            tokens per example incl. [CLS]/[SEP] (default 128)
+  --max-length N            tokens per example incl. [CLS]/[SEP] (default 128; question answering 384)
 Training
   --epochs N (3)  --batch-size N (8)  --grad-accum N (1)  --lr X (5e-5)
   --optimizer adamw|adam|bert-adam (adamw)  --adam-eps X (1e-8)  --adam-beta1 X (0.9)  --adam-beta2 X (0.999)
@@ -33,7 +35,7 @@ Training
 Output
   --output DIR              HF model folder (config.json with id2label, model.safetensors, tokenizer files),
                             checkpoints/, training_curve.svg, eval_results.json; with --eval the saved weights
-                            are the best evaluated ones (--metric, default accuracy / f1 for tokens)
+                            are the best evaluated ones (--metric, default accuracy / f1 for tokens and QA)
   --resume                  continue from DIR/checkpoints (same flags)
   --tokenizer DIR           tokenizer folder when the model folder has none
   --random-init             take only config.json (and the tokenizer) from --model and start from HF's random
@@ -47,7 +49,7 @@ const OPTIONS = {
     'model train eval task train-samples eval-samples text-column text-pair-column label-column labels label2id',
     'num-labels problem-type max-length epochs batch-size grad-accum lr optimizer adam-eps adam-beta1 adam-beta2',
     'weight-decay schedule warmup-ratio warmup-steps max-grad-norm seed eval-steps save-steps early-stopping metric',
-    'eval-batch-size backend output log tokenizer stop-after-steps',
+    'eval-batch-size backend output log tokenizer stop-after-steps doc-stride max-answer-length',
   ),
   'length-bucketing': { type: 'boolean' },
   resume: { type: 'boolean' },
@@ -62,30 +64,6 @@ export function num(v: string | undefined, flag: string, kind: 'int' | 'float' =
   return kind === 'int'
     ? numberFlag(v, name, undefined, Number.isInteger, 'an integer')
     : numberFlag(v, name, undefined, Number.isFinite, 'a number');
-}
-
-/** label2id from --labels (names in id order) or --label2id (JSON); undefined when neither was given. */
-export function labelMapFromFlags(
-  labels: string | undefined,
-  label2id: string | undefined,
-): Record<string, number> | undefined {
-  if (labels !== undefined && label2id !== undefined) throw new UsageError('give --labels or --label2id, not both');
-  if (labels !== undefined) {
-    const names = labels.split(',').map((s) => s.trim());
-    if (names.some((n) => n === '') || new Set(names).size !== names.length)
-      throw new UsageError(`--labels must be distinct non-empty names separated by commas, got "${labels}"`);
-    return Object.fromEntries(names.map((n, i) => [n, i]));
-  }
-  if (label2id === undefined) return undefined;
-  let map: unknown;
-  try {
-    map = JSON.parse(label2id);
-  } catch (e) {
-    throw new UsageError(`--label2id is not valid JSON: ${(e as Error).message}`);
-  }
-  if (typeof map !== 'object' || map === null || Array.isArray(map))
-    throw new UsageError('--label2id must be a JSON object of name → non-negative integer id');
-  return map as Record<string, number>;
 }
 
 export function finetuneCommand(argv: string[]): Promise<number> {
@@ -109,6 +87,8 @@ export function finetuneCommand(argv: string[]): Promise<number> {
       numLabels: num(v['num-labels'], '--num-labels', 'int'),
       problemType: v['problem-type'] as ProblemType | undefined,
       maxLength: num(v['max-length'], '--max-length', 'int'),
+      docStride: num(v['doc-stride'], '--doc-stride', 'int'),
+      maxAnswerLength: num(v['max-answer-length'], '--max-answer-length', 'int'),
       epochs: num(v.epochs, '--epochs', 'int'),
       batchSize: num(v['batch-size'], '--batch-size', 'int'),
       gradAccum: num(v['grad-accum'], '--grad-accum', 'int'),

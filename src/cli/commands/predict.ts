@@ -4,14 +4,18 @@ import { COMMON_OPTIONS, batches, openOutput, pipelineOptions, readInputs, requi
 
 export const usage = `Usage: bert predict --model DIR [options] [TEXT ...]
 
-Classifies texts with a sequence-classification model and writes one JSON line per text:
-  {"text": "...", "label": "POSITIVE", "score": 0.98}       (with --top-k N: "predictions": [{label, score}, ...])
+Runs the task the model was fine-tuned for (config.json "architectures") and writes one JSON line per text:
+  text-classification:  {"text": "...", "label": "POSITIVE", "score": 0.98}  (--top-k N: "predictions": [...])
+  token-classification: {"text": "...", "entities": [{"entity_group", "score", "word", "start", "end"}, ...]}
+A model with another head (question answering, fill-mask) is refused: use bert qa / bert fill-mask.
 Texts come from the arguments, else from --input FILE.jsonl (each line a JSON string or an object with "text"
 and optionally "text_pair"; its other fields are copied to the output), else from stdin, one text per line.
 
 Options:
   --model DIR          model folder (config.json, weights, tokenizer files) or hub id
   --tokenizer DIR      tokenizer folder when the model folder has no tokenizer files
+  --task NAME          text-classification | token-classification (default: the model's; refused if its head
+                       cannot do it)
   --input FILE         JSONL input file
   --output FILE        write JSON lines here instead of stdout
   --top-k N            labels per text (default 1; 0 = every label)
@@ -19,6 +23,7 @@ Options:
   --batch-size N       texts per model call (default 16)
   --max-length N       truncate inputs to N tokens (default: the model's maximum)
   --backend NAME       js | native | auto (default: BERT_BACKEND or auto)
+  --quiet              do not print model-loading warnings (weights newly initialised or unused)
   -h, --help           this text
 
 Exit codes: 0 done, 1 a runtime error (message on stderr), 2 a usage error.`;
@@ -29,6 +34,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
       ...COMMON_OPTIONS,
       'top-k': { type: 'string' },
       function: { type: 'string' },
+      task: { type: 'string' },
     });
     const model = requireModel(values);
     const options = pipelineOptions(values);
@@ -36,9 +42,29 @@ export async function predictCommand(argv: string[]): Promise<number> {
     const fn = values.function as string | undefined;
     if (fn !== undefined && !['softmax', 'sigmoid', 'none'].includes(fn))
       throw new UsageError(`--function must be softmax, sigmoid or none, got "${fn}"`);
-    const { pipeline } = await import('../../pipelines/pipeline.js');
-    const classify = await pipeline('text-classification', model, options);
+    const { pipeline, modelTask, canonicalTask } = await import('../../pipelines/pipeline.js');
+    const given = values.task as string | undefined;
+    const task =
+      given !== undefined ? canonicalTask(given) : ((await modelTask(model, options)) ?? 'text-classification');
+    if (task !== 'text-classification' && task !== 'token-classification') {
+      throw new UsageError(
+        `${given ? '--task' : `${model} is a ${task} model:`} bert predict does text-classification and ` +
+          `token-classification; use bert ${task === 'question-answering' ? 'qa' : task === 'fill-mask' ? 'fill-mask' : 'embed'}`,
+      );
+    }
     const out = openOutput(values);
+    if (task === 'token-classification') {
+      const ner = await pipeline(task, model, options);
+      for await (const batch of batches(readInputs(values, positionals), options.batchSize ?? 16)) {
+        const results = await ner.predictEach(
+          batch.map((r) => r.text as string),
+          { aggregationStrategy: 'simple' },
+        );
+        for (const [i, record] of batch.entries()) await out.write({ ...record, entities: results[i] });
+      }
+      return out.close();
+    }
+    const classify = await pipeline(task, model, options);
     const callOptions = {
       topK: topKOption === 0 ? null : topKOption,
       functionToApply: fn as 'softmax' | 'sigmoid' | 'none' | undefined,

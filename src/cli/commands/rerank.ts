@@ -15,7 +15,7 @@ Options:
   --model DIR          cross-encoder folder or hub id
   --query TEXT         the query (required)
   --top-k N            print only the N best documents (default: all)
-  --input FILE / --output FILE / --batch-size N / --backend NAME   as in bert predict
+  --input FILE / --output FILE / --batch-size N / --backend NAME / --quiet   as in bert predict
   -h, --help           this text`;
 
 export async function rerankCommand(argv: string[]): Promise<number> {

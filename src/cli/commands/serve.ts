@@ -27,7 +27,8 @@ Options:
   --tokenizer DIR          tokenizer folder when the model folder has none
   --task NAME              text-classification | token-classification | fill-mask | feature-extraction |
                            question-answering | sentence-embedding | text-ranking. Default: sentence-embedding for a
-                           sentence-transformers folder, text-ranking for a cross-encoder, else text-classification
+                           sentence-transformers folder, text-ranking for a cross-encoder, else the task of the
+                           model's "architectures" (text-classification when it names none); a wrong one is refused
   --port N                 default 8080 (0 picks a free port; the chosen one is printed)
   --host ADDR              default 127.0.0.1
   --workers N              worker processes, each holding a copy of the model (default 1)
