@@ -108,11 +108,11 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
       (n) => `${n('task')} must be text-classification or token-classification, got "${task}"`,
     );
   const maxLength = o.maxLength ?? 128;
-  if (!Number.isInteger(maxLength) || maxLength < 2 || maxLength > config.maxPositionEmbeddings) {
+  if (!Number.isInteger(maxLength) || maxLength < 2 || maxLength > config.maxSequenceLength) {
     throw new InputError(
       where,
       (n) =>
-        `${n('maxLength')} ${maxLength} must be in [2, ${config.maxPositionEmbeddings}] (max_position_embeddings of ${o.model})`,
+        `${n('maxLength')} ${maxLength} must be in [2, ${config.maxSequenceLength}] (max_position_embeddings of ${o.model})`,
     );
   }
   const tok = await loadFinetuneTokenizer(o.tokenizer ?? o.model);

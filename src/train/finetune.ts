@@ -132,7 +132,10 @@ export function genericLabels(config: BertConfig): boolean {
 
 /** The task a fine-tuned folder was trained for, from config.json architectures (text classification otherwise). */
 export function taskOfConfig(config: BertConfig): FinetuneTask {
-  return config.architectures?.[0] === 'BertForTokenClassification' ? 'token-classification' : 'text-classification';
+  // Any family member's token classifier: BertForTokenClassification, RobertaForTokenClassification, ...
+  return /ForTokenClassification$/.test(config.architectures?.[0] ?? '')
+    ? 'token-classification'
+    : 'text-classification';
 }
 
 const where = 'finetune';
@@ -250,11 +253,15 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   const seed = o.seed ?? 42;
   const optimizer = o.optimizer ?? 'adamw';
   const config = readConfig(o.model);
-  if (maxLength > config.maxPositionEmbeddings) {
+  if (maxLength > config.maxSequenceLength) {
     throw new InputError(
       where,
       (n) =>
-        `${n('maxLength')} ${maxLength} exceeds the model's max_position_embeddings ${config.maxPositionEmbeddings} (${o.model}/config.json)`,
+        `${n('maxLength')} ${maxLength} exceeds the model's max_position_embeddings ${config.maxPositionEmbeddings}` +
+        (config.maxSequenceLength < config.maxPositionEmbeddings
+          ? ` (${config.maxSequenceLength} tokens after RoBERTa's padding_idx + 1 offset)`
+          : '') +
+        ` (${o.model}/config.json)`,
     );
   }
   if (existsSync(o.output) && !statSync(o.output).isDirectory())
