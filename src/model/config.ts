@@ -106,7 +106,10 @@ export class BertConfig {
   modelType: ModelType = 'bert';
   /** ELECTRA's embedding_size (projected to hidden_size when different); hidden_size for the others. */
   embeddingSize = 768;
-  /** DistilBERT's sinusoidal_pos_embds: fixed sinusoidal position embeddings (not trained). */
+  /**
+   * DistilBERT's sinusoidal_pos_embds: the position table starts as sinusoids. transformers 5 builds them in a copy
+   * (DistilBertPreTrainedModel._init_weights), so the table stays a trained parameter, and so it is here.
+   */
   sinusoidalPosEmbds = false;
   /** DistilBERT's seq_classif_dropout (sequence classification / multiple choice) and qa_dropout. */
   seqClassifDropout = 0.2;

@@ -415,11 +415,9 @@ export class Backbone {
     );
     const pad = this.config.padTokenId;
     this.paddedEmbeddingBackward(batch.inputIds, dIn, this.emb.word.g, pad, g, N);
-    // Fixed sinusoidal positions (DistilBERT) are not trained; RoBERTa's position table has padding_idx too.
-    if (!this.config.sinusoidalPosEmbds) {
-      const posPad = this.family.positionIds === 'padding-offset' ? pad : null;
-      this.paddedEmbeddingBackward(a.posIds, dIn, this.emb.pos.g, posPad, g, N);
-    }
+    // RoBERTa's position table has padding_idx too.
+    const posPad = this.family.positionIds === 'padding-offset' ? pad : null;
+    this.paddedEmbeddingBackward(a.posIds, dIn, this.emb.pos.g, posPad, g, N);
     if (this.emb.type) k.embeddingBackward(batch.tokenTypeIds, dIn, this.emb.type.g, N, E);
   }
 
