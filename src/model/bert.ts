@@ -572,11 +572,11 @@ export class BertModel extends BertPreTrainedModel<null> {
   static override readonly keysToIgnoreOnLoadMissing: readonly RegExp[] = [/position_ids/];
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions & { addPoolingLayer?: boolean } = {}) {
-    super(config, options, (c) => ({
-      prefix: '',
-      addPooler: options.addPoolingLayer ?? hasPooler(c),
-      head: () => null,
-    }));
+    super(config, options, (c) => {
+      if (options.addPoolingLayer === true && !hasPooler(c))
+        throw new ConfigError('config', `${familyOf(c).classStem}Model has no pooler (addPoolingLayer)`);
+      return { prefix: '', addPooler: options.addPoolingLayer ?? hasPooler(c), head: () => null };
+    });
   }
 
   /** `addPoolingLayer: false` leaves the pooler out (its checkpoint weights then go unused), as HF's argument. */
@@ -1035,9 +1035,9 @@ export class ElectraForPreTraining extends BertLinearHeadModel {
   }
 }
 
-type ModelConstructor<T> = (new (config: BertConfig | ConfigJson, options?: ModelOptions) => T) & KeysToIgnoreOnLoad;
-type PretrainedClass<T> = ModelConstructor<T> & {
-  fromPretrained(dir: string, options?: PretrainedOptions): Promise<T>;
+type ModelConstructor<T, O> = (new (config: BertConfig | ConfigJson, options?: O) => T) & KeysToIgnoreOnLoad;
+type PretrainedClass<T, O> = ModelConstructor<T, O> & {
+  fromPretrained(dir: string, options?: PretrainedOptions & O): Promise<T>;
 };
 
 /** `config` as a config of `modelType` (a JSON object without model_type gets it); another model_type is refused. */
@@ -1052,11 +1052,11 @@ function ofModelType(config: BertConfig | ConfigJson, modelType: ModelType, name
  * The HF class `name` of another family member: the BERT class of the same task (the one encoder and head code,
  * configured by model_type), bound to `modelType`. E.g. RobertaForMaskedLM = BertForMaskedLM over a roberta config.
  */
-function familyMember<T extends BertPreTrainedModel>(
-  base: ModelConstructor<T>,
+function familyMember<T extends BertPreTrainedModel, O extends ModelOptions>(
+  base: ModelConstructor<T, O>,
   modelType: ModelType,
   name: string,
-): PretrainedClass<T> {
+): PretrainedClass<T, O> {
   const Parent = base as unknown as new (config: BertConfig | ConfigJson, options?: ModelOptions) => object;
   const Member = class extends Parent {
     constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
@@ -1067,7 +1067,7 @@ function familyMember<T extends BertPreTrainedModel>(
     }
   };
   Object.defineProperty(Member, 'name', { value: name });
-  return Member as unknown as PretrainedClass<T>;
+  return Member as unknown as PretrainedClass<T, O>;
 }
 
 export const RobertaModel = familyMember(BertModel, 'roberta', 'RobertaModel');

@@ -14,6 +14,7 @@ import {
   BertForMultipleChoice,
   BertForPreTraining,
   DistilBertForSequenceClassification,
+  DistilBertModel,
   RobertaForMaskedLM,
   RobertaForSequenceClassification,
 } from '../../src/model/bert.js';
@@ -57,6 +58,10 @@ test('a head the family does not have in transformers is refused, naming the cla
   await assert.rejects(
     BertForMultipleChoice.fromPretrained(`${F}/electra/seq_cls3`, opts),
     (e: unknown) => e instanceof ConfigError && /ElectraForMultipleChoice is not implemented/.test(e.message),
+  );
+  assert.throws(
+    () => new DistilBertModel({ model_type: 'distilbert', dim: 8, n_heads: 2 }, { addPoolingLayer: true }),
+    /DistilBertModel has no pooler/,
   );
   assert.throws(
     () => new RobertaForMaskedLM(BertConfig.fromJson({ model_type: 'distilbert', dim: 8, n_heads: 2 })),

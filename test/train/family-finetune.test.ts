@@ -5,7 +5,11 @@ import { test } from 'node:test';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { copyTokenizerFiles } from '../../src/io/files.js';
-import { DistilBertForSequenceClassification, RobertaForSequenceClassification } from '../../src/model/bert.js';
+import {
+  DistilBertForSequenceClassification,
+  RobertaForSequenceClassification,
+  XLMRobertaForSequenceClassification,
+} from '../../src/model/bert.js';
 import { pipeline } from '../../src/pipelines/index.js';
 import { BertTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { finetune } from '../../src/train/finetune.js';
@@ -74,6 +78,34 @@ test('a tiny RoBERTa with a BPE tokenizer.json fine-tunes through finetune() and
   const config = JSON.parse(readFileSync(join(output, 'config.json'), 'utf8')) as Record<string, unknown>;
   assert.equal(config.model_type, 'roberta');
   assert.deepEqual(config.architectures, ['RobertaForSequenceClassification']);
+  assert.equal(correct, 8, `${correct} of 8 training texts classified right`);
+});
+
+test('a tiny XLM-RoBERTa with a Unigram tokenizer.json fine-tunes and predicts', async () => {
+  const tokDir = join(dir, 'unigram');
+  const corpus = join(dir, 'corpus-unigram.txt');
+  writeFileSync(corpus, [...POSITIVE, ...NEGATIVE].join('\n').repeat(3) + '\n');
+  await trainVocab({ inputs: [corpus], output: tokDir, model: 'unigram', vocabSize: 120 });
+  const tok = BertTokenizer.fromPretrained(tokDir);
+  const model = new XLMRobertaForSequenceClassification(
+    {
+      vocab_size: tok.vocabSize,
+      hidden_size: 16,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      intermediate_size: 24,
+      max_position_embeddings: 24,
+      type_vocab_size: 1,
+      pad_token_id: tok.padTokenId,
+    },
+    { seed: 3 },
+  );
+  const start = join(dir, 'xlmr');
+  await model.save(start);
+  copyTokenizerFiles(tokDir, start);
+  const { output, correct } = await finetuneAndPredict(start, 'xlmr');
+  const config = JSON.parse(readFileSync(join(output, 'config.json'), 'utf8')) as Record<string, unknown>;
+  assert.equal(config.model_type, 'xlm-roberta');
   assert.equal(correct, 8, `${correct} of 8 training texts classified right`);
 });
 
