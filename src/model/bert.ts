@@ -22,7 +22,7 @@ import { Backbone, FLOAT32_MIN, siteSeed } from './encoder.js';
 import type { BackboneBatch } from './encoder.js';
 import type { KeysToIgnoreOnLoad, LoadReport } from './checkpoint.js';
 import { DenseClassifierHead, LMHead, LinearHead, bceWithLogitsLoss, crossEntropyLoss, mseLoss } from './heads.js';
-import type { ClassifierHead } from './heads.js';
+import type { ClassifierHead, DenseClassifierLayout } from './heads.js';
 import { initAll, initParameter, SeededRandom } from './init.js';
 import { flatten, flattenInt } from './inputs.js';
 import type { ArrayInput, BertInputs } from './inputs.js';
@@ -466,25 +466,36 @@ function linearHeadLayout(c: BertConfig, onPooled: boolean, name: string, out: n
 
 /** The families' heads that are not BERT's, on the first token ([CLS], <s>) without a pooler. */
 function firstTokenLayout(c: BertConfig, task: string, out: number): Layout<ClassifierHead> {
-  const t = c.modelType;
-  const dense =
-    t === 'distilbert'
-      ? { dense: 'pre_classifier', activation: 'relu' as const, out: 'classifier', dropoutFirst: false }
-      : task === 'SequenceClassification' && (t === 'roberta' || t === 'xlm-roberta' || t === 'electra')
-        ? {
-            dense: 'classifier.dense',
-            activation: t === 'electra' ? ('gelu' as const) : ('tanh' as const),
-            out: 'classifier.out_proj',
-            dropoutFirst: true,
-          }
-        : null;
+  const dense = firstTokenHead(c, task);
   if (!dense)
-    throw new ConfigError('config', `${familyOf(c).classStem}For${task} is not implemented (model_type ${t})`);
+    throw new ConfigError(
+      'config',
+      `${familyOf(c).classStem}For${task} is not implemented (model_type ${c.modelType})`,
+    );
   return {
     prefix: familyOf(c).prefix,
     addPooler: false,
     head: (root, _backbone, k) => new DenseClassifierHead(root, dense, out, c.hiddenSize, k),
   };
+}
+
+/** The module names of each family's first-token head for `task` (SequenceClassification, MultipleChoice). */
+function firstTokenHead(c: BertConfig, task: string): DenseClassifierLayout | null {
+  const t = c.modelType;
+  // DistilBertFor{SequenceClassification,MultipleChoice}: pre_classifier, ReLU, dropout, classifier.
+  if (t === 'distilbert')
+    return { dense: 'pre_classifier', activation: 'relu', out: 'classifier', dropoutFirst: false };
+  // RobertaClassificationHead (tanh) and ElectraClassificationHead (gelu).
+  if (task === 'SequenceClassification' && (t === 'roberta' || t === 'xlm-roberta' || t === 'electra')) {
+    const activation = t === 'electra' ? 'gelu' : 'tanh';
+    return { dense: 'classifier.dense', activation, out: 'classifier.out_proj', dropoutFirst: true };
+  }
+  // ElectraForMultipleChoice: ElectraSequenceSummary (sequence_summary.summary, summary_activation), classifier.
+  if (task === 'MultipleChoice' && t === 'electra') {
+    const activation = c.summaryKernelActivation;
+    return { dense: 'sequence_summary.summary', activation, out: 'classifier', dropoutFirst: false };
+  }
+  return null;
 }
 
 /**
@@ -539,10 +550,15 @@ export abstract class BertLinearHeadModel extends BertPreTrainedModel<Classifier
       };
   }
 
-  /** The dropout before a sentence-level head: DistilBERT's seq_classif_dropout, else the classifier dropout. */
+  /**
+   * The dropout of a sentence-level head: DistilBERT's seq_classif_dropout, ELECTRA's summary_last_dropout (multiple
+   * choice), else the classifier dropout.
+   */
   protected summaryDropout(step: ForwardStep): DropoutSpec | null {
-    if (this.config.modelType !== 'distilbert') return this.classifierDropout(step);
-    const p = this.config.seqClassifDropout;
+    const c = this.config;
+    const electraSummary = c.modelType === 'electra' && this.architecture === 'ElectraForMultipleChoice';
+    if (c.modelType !== 'distilbert' && !electraSummary) return this.classifierDropout(step);
+    const p = electraSummary ? c.summaryLastDropout : c.seqClassifDropout;
     return step.train && p > 0 ? { p, seed: siteSeed(step.seed, 0x7fffffff) } : null;
   }
 
@@ -1144,6 +1160,7 @@ export const ElectraForTokenClassification = familyMember(
   'electra',
   'ElectraForTokenClassification',
 );
+export const ElectraForMultipleChoice = familyMember(BertForMultipleChoice, 'electra', 'ElectraForMultipleChoice');
 export const ElectraForQuestionAnswering = familyMember(
   BertForQuestionAnswering,
   'electra',
@@ -1184,6 +1201,7 @@ export const MODEL_CLASSES = {
   ElectraForSequenceClassification,
   ElectraForTokenClassification,
   ElectraForQuestionAnswering,
+  ElectraForMultipleChoice,
 } as const;
 
 export type BertArchitecture = keyof typeof MODEL_CLASSES;

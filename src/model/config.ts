@@ -114,6 +114,12 @@ export class BertConfig {
   /** DistilBERT's seq_classif_dropout (sequence classification / multiple choice) and qa_dropout. */
   seqClassifDropout = 0.2;
   qaDropout = 0.1;
+  /**
+   * ELECTRA's sequence summary (ElectraForMultipleChoice): the first token → summary (hidden → hidden) →
+   * summary_activation (`hidden_act` names; null = none) → dropout summary_last_dropout.
+   */
+  summaryActivation: string | null = 'gelu';
+  summaryLastDropout = 0.1;
   /** Every field read from config.json, kept so that save() writes back what it does not interpret. */
   extra: ConfigJson = {};
 
@@ -169,6 +175,20 @@ export class BertConfig {
     c.embeddingSize = c.modelType === 'electra' ? int('embedding_size', 1, c.hiddenSize) : c.hiddenSize;
     c.seqClassifDropout = prob('seq_classif_dropout', c.seqClassifDropout);
     c.qaDropout = prob('qa_dropout', c.qaDropout);
+    if (c.modelType === 'electra') {
+      // ElectraSequenceSummary as ElectraConfig sets it up; its other forms are refused, not approximated.
+      if ((o.summary_type ?? 'first') !== 'first')
+        fail(`"summary_type" ${show(o.summary_type)} is not supported (only "first")`);
+      if (o.summary_use_proj === false) fail('"summary_use_proj": false is not supported');
+      if (o.summary_proj_to_labels === true) fail('"summary_proj_to_labels": true is not supported');
+      if (typeof o.summary_first_dropout === 'number' && o.summary_first_dropout > 0)
+        fail('"summary_first_dropout" > 0 is not supported');
+      const sa = o.summary_activation;
+      if (sa !== undefined && sa !== null && (typeof sa !== 'string' || !(sa in ACTIVATIONS)))
+        fail(`unsupported "summary_activation" ${show(sa)}; supported: ${Object.keys(ACTIVATIONS).join(', ')}`);
+      if (sa !== undefined) c.summaryActivation = sa as string | null;
+      c.summaryLastDropout = prob('summary_last_dropout', c.summaryLastDropout);
+    }
     if (o.sinusoidal_pos_embds === true) {
       if (c.modelType !== 'distilbert') fail('"sinusoidal_pos_embds" is a DistilBERT setting');
       c.sinusoidalPosEmbds = true;
@@ -289,6 +309,11 @@ export class BertConfig {
 
   get headDim(): number {
     return this.hiddenSize / this.numAttentionHeads;
+  }
+
+  /** The kernel activation of ELECTRA's summary_activation (identity when null). */
+  get summaryKernelActivation(): Activation {
+    return this.summaryActivation === null ? 'identity' : ACTIVATIONS[this.summaryActivation]!;
   }
 
   /** The kernel activation computing `hidden_act`. */
