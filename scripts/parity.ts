@@ -137,9 +137,12 @@ function floatData(e: TensorEntry, key: string): Float32Array {
   return e.data;
 }
 
-/** Inputs and labels of a head, from the reference tensors, by head class (as gen_fixtures.py pairs them). */
+/**
+ * Inputs and labels of a head, from the reference tensors, by the head class's task (as gen_fixtures.py and
+ * scripts/fixtures/family_fixtures.py pair them): RobertaForMaskedLM reads what BertForMaskedLM reads.
+ */
 function headInputs(
-  cls: string,
+  architecture: string,
   config: { numLabels: number; problemType: string | null },
   ref: Map<string, TensorEntry>,
 ): BertInputs {
@@ -149,12 +152,16 @@ function headInputs(
     return e;
   };
   const shaped = (k: string) => ({ data: get(k).data, shape: get(k).shape });
+  // ElectraForPreTraining is the discriminator; BertForPreTraining keeps its name.
+  const cls =
+    architecture === 'ElectraForPreTraining' ? 'Discriminator' : architecture.replace(/^.*?(For|Model$)/, 'Bert$1');
   const pre = cls === 'BertForMultipleChoice' ? 'input.mc.' : 'input.';
   const inputs: BertInputs = {
     inputIds: shaped(`${pre}input_ids`),
-    tokenTypeIds: shaped(`${pre}token_type_ids`),
     attentionMask: shaped(`${pre}attention_mask`),
   };
+  // DistilBERT fixtures have no token types.
+  if (ref.has(`${pre}token_type_ids`)) inputs.tokenTypeIds = shaped(`${pre}token_type_ids`);
   const firstKey = (stem: string, preferred: string): string => {
     if (ref.has(preferred)) return preferred;
     const k = [...ref.keys()].find((x) => x.startsWith(stem));
@@ -184,6 +191,8 @@ function headInputs(
       };
     case 'BertForMultipleChoice':
       return { ...inputs, labels: shaped('labels.mc') };
+    case 'Discriminator':
+      return { ...inputs, labels: shaped('labels.rtd') };
     default:
       return inputs;
   }
@@ -268,7 +277,8 @@ export async function runParity(dir: string, options: { kernels?: Kernels } = {}
       const gradKeys = [...ref.keys()].filter((k) => k.startsWith(`${head}.grad.`));
       if (gradKeys.length > 0) {
         model.backward();
-        const names = new Set(gradKeys.map((k) => k.slice(`${head}.grad.`.length)));
+        // A tied weight is listed under whichever of its names torch yields first (XLM-R: lm_head.decoder.weight).
+        const names = new Set(gradKeys.map((k) => model.store.resolve(k.slice(`${head}.grad.`.length)) ?? k));
         const ours = model.parameters().map((p) => p.name);
         const extra = ours.filter((n) => !names.has(n));
         const missing = [...names].filter((n) => !model.store.has(n));
@@ -363,10 +373,18 @@ async function replayAdamW(
   // Adam normalises the step: a parameter whose true gradient is zero moves by round-off / (round-off + eps), up to
   // lr per step, in the reference and here independently. Such parameters may differ by at most the sum of the lrs.
   const lrSum = a.lr_used.reduce((x, y) => x + y, 0);
+  // The reference's name of each parameter (a tied weight may be stored under another of its names).
+  const refName = new Map<string, string>();
+  for (const k of ref.keys()) {
+    if (!k.startsWith(`${head}.after3.`)) continue;
+    const name = k.slice(`${head}.after3.`.length);
+    refName.set(model.store.resolve(name) ?? name, name);
+  }
   for (const p of params) {
-    const key = `${head}.after3.${p.name}`;
+    const name = refName.get(p.name) ?? p.name;
+    const key = `${head}.after3.${name}`;
     const r = ref.get(key);
-    const g = ref.get(`${head}.grad.${p.name}`);
+    const g = ref.get(`${head}.grad.${name}`);
     if (!r) rep.fail('after3', p.name, `reference ${key} missing`);
     else if (g && maxAbs(floatData(g, p.name)) <= TOL.grad * GRAD_ZERO_FLOOR) {
       rep.add(

@@ -3,7 +3,8 @@
 import { join } from 'node:path';
 import { readJsonFile, resolveModelPath, type HubOptions } from '../io/index.js';
 import { MODEL_CLASSES, type BertArchitecture, type BertPreTrainedModel, type PretrainedOptions } from './bert.js';
-import { BertConfig, ConfigError } from './config.js';
+import { BertConfig, ConfigError, MODEL_TYPES } from './config.js';
+import type { ModelType } from './config.js';
 import { resolveModelFolder } from './checkpoint.js';
 import { BertTokenizer } from '../tokenizer/tokenizer.js';
 
@@ -14,9 +15,6 @@ export interface AutoPretrainedOptions extends Omit<PretrainedOptions, 'initWeig
 }
 
 const AUTO_OPTIONS = ['config', 'kernels', 'seed', 'warn', 'revision'];
-
-/** The model_type values bert-ts implements. */
-const MODEL_TYPES = ['bert'];
 
 function checkOptions(where: string, options: object, known: readonly string[]): void {
   const unknown = Object.keys(options).find((k) => !known.includes(k));
@@ -34,7 +32,7 @@ async function resolveBert(
   model: string,
   options: AutoPretrainedOptions,
   known: readonly string[],
-): Promise<string> {
+): Promise<{ dir: string; modelType: ModelType }> {
   if (typeof model !== 'string' || model === '') {
     throw new TypeError(`${where}: expected a model folder or hub id ("org/name"), got ${JSON.stringify(model)}`);
   }
@@ -50,13 +48,13 @@ async function resolveBert(
       `no "model_type", so the model class cannot be chosen (Unrecognized model); add "model_type": "bert" if this is a BERT checkpoint`,
     );
   }
-  if (typeof modelType !== 'string' || !MODEL_TYPES.includes(modelType)) {
+  if (typeof modelType !== 'string' || !MODEL_TYPES.includes(modelType as ModelType)) {
     throw new ConfigError(
       path,
       `model_type ${JSON.stringify(modelType)} is not supported by bert-ts (supported: ${MODEL_TYPES.join(', ')})`,
     );
   }
-  return dir;
+  return { dir, modelType: modelType as ModelType };
 }
 
 /** The class an Auto class loads for each supported model_type. */
@@ -74,25 +72,30 @@ interface AutoModelClass<T> {
   from_pretrained(model: string, options?: AutoPretrainedOptions): Promise<T>;
 }
 
-/** The Auto class `name` loading model_type "bert" as `architecture`. */
+/**
+ * The Auto class `name` loading `architecture` (a Bert class: the one head code, configured by the checkpoint's
+ * model_type, so a roberta folder loads as RobertaFor...), or the class `byType` names for a model_type whose head of
+ * this task is another class (AutoModelForPreTraining: ElectraForPreTraining).
+ */
 function autoModel<A extends BertArchitecture>(
   name: string,
   architecture: A,
+  byType: Partial<Record<ModelType, BertArchitecture>> = {},
 ): AutoModelClass<InstanceType<(typeof MODEL_CLASSES)[A]>> {
   type T = InstanceType<(typeof MODEL_CLASSES)[A]>;
-  const bert = MODEL_CLASSES[architecture] as unknown as ModelClass<T>;
   const fromPretrained = async (model: string, options: AutoPretrainedOptions = {}): Promise<T> => {
-    const dir = await resolveBert(`${name}.fromPretrained`, model, options, AUTO_OPTIONS);
+    const { dir, modelType } = await resolveBert(`${name}.fromPretrained`, model, options, AUTO_OPTIONS);
     const { revision: _revision, ...modelOptions } = options;
-    return bert.fromPretrained(dir, modelOptions);
+    const cls = MODEL_CLASSES[byType[modelType] ?? architecture] as unknown as ModelClass<T>;
+    return cls.fromPretrained(dir, modelOptions);
   };
   return { fromPretrained, from_pretrained: fromPretrained };
 }
 
-/** transformers' AutoConfig: the config of a model folder or hub id (model_type "bert"). */
+/** transformers' AutoConfig: the config of a model folder or hub id (model_type bert, roberta, ...). */
 export const AutoConfig = {
   async fromPretrained(model: string, options: Pick<AutoPretrainedOptions, 'revision'> = {}): Promise<BertConfig> {
-    const dir = await resolveBert('AutoConfig.fromPretrained', model, options, ['revision']);
+    const { dir } = await resolveBert('AutoConfig.fromPretrained', model, options, ['revision']);
     const path = join(dir, 'config.json');
     return BertConfig.fromJson(readJsonFile(path, 'model config'), path);
   },
@@ -137,7 +140,9 @@ export const AutoModelForTokenClassification = autoModel(
 export const AutoModelForQuestionAnswering = autoModel('AutoModelForQuestionAnswering', 'BertForQuestionAnswering');
 export const AutoModelForMaskedLM = autoModel('AutoModelForMaskedLM', 'BertForMaskedLM');
 export const AutoModelForMultipleChoice = autoModel('AutoModelForMultipleChoice', 'BertForMultipleChoice');
-export const AutoModelForPreTraining = autoModel('AutoModelForPreTraining', 'BertForPreTraining');
+export const AutoModelForPreTraining = autoModel('AutoModelForPreTraining', 'BertForPreTraining', {
+  electra: 'ElectraForPreTraining',
+});
 export const AutoModelForNextSentencePrediction = autoModel(
   'AutoModelForNextSentencePrediction',
   'BertForNextSentencePrediction',

@@ -14,13 +14,15 @@ import {
   resolveModelFolder,
   saveToDir,
 } from './checkpoint.js';
-import { BertConfig } from './config.js';
+import { BertConfig, ConfigError } from './config.js';
 import { InputError } from './errors.js';
-import type { ConfigJson, ProblemType } from './config.js';
+import type { ConfigJson, ModelType, ProblemType } from './config.js';
+import { BACKBONE_ROOTS, familyOf, hasPooler, mlmHeadLayout, sinusoidalTable } from './family.js';
 import { Backbone, FLOAT32_MIN, siteSeed } from './encoder.js';
 import type { BackboneBatch } from './encoder.js';
 import type { KeysToIgnoreOnLoad, LoadReport } from './checkpoint.js';
-import { LMHead, LinearHead, bceWithLogitsLoss, crossEntropyLoss, mseLoss } from './heads.js';
+import { DenseClassifierHead, LMHead, LinearHead, bceWithLogitsLoss, crossEntropyLoss, mseLoss } from './heads.js';
+import type { ClassifierHead, DenseClassifierLayout } from './heads.js';
 import { initAll, initParameter, SeededRandom } from './init.js';
 import { flatten, flattenInt } from './inputs.js';
 import type { ArrayInput, BertInputs } from './inputs.js';
@@ -184,6 +186,15 @@ export abstract class BertPreTrainedModel<Head = unknown> {
     this.head = layout.head(table.scope(), this.backbone, this.kernels);
     this.store = table.allocate();
     if (options.initWeights !== false) initAll(this.store, config, this.seed);
+    if (options.initWeights !== false && config.sinusoidalPosEmbds) {
+      const name = `${this.prefix}embeddings.position_embeddings.weight`;
+      sinusoidalTable(config.maxPositionEmbeddings, config.embeddingSize, this.store.view(name));
+    }
+  }
+
+  /** The HF class name stem of this model's family (Bert, Roberta, XLMRoberta, DistilBert, Electra). */
+  protected get stem(): string {
+    return familyOf(this.config).classStem;
   }
 
   /** Every parameter with its gradient, as named views over the flat buffers (tied weights listed once). */
@@ -291,10 +302,12 @@ export abstract class BertPreTrainedModel<Head = unknown> {
     const B = ids.data.length / Math.max(T, 1);
     if (T < 1 || B < 1)
       throw new InputError(`${this.architecture}.forward`, `empty input, shape [${shape.join(', ')}]`);
-    if (T > c.maxPositionEmbeddings) {
+    if (T > c.maxSequenceLength) {
       throw new InputError(
         `${this.architecture}.forward`,
-        `sequence length ${T} exceeds max_position_embeddings ${c.maxPositionEmbeddings}; truncate the input`,
+        c.maxSequenceLength === c.maxPositionEmbeddings
+          ? `sequence length ${T} exceeds max_position_embeddings ${c.maxPositionEmbeddings}; truncate the input`
+          : `sequence length ${T} exceeds ${c.maxSequenceLength} (max_position_embeddings ${c.maxPositionEmbeddings} less RoBERTa's padding_idx + 1); truncate the input`,
       );
     }
     for (let i = 0; i < ids.data.length; i++) {
@@ -307,7 +320,8 @@ export abstract class BertPreTrainedModel<Head = unknown> {
         throw new InputError(name, `has ${n} values but inputIds has ${ids.data.length} (shapes must match)`);
     };
     let types: Int32Array;
-    if (inputs.tokenTypeIds !== undefined) {
+    // DistilBERT has no token type embeddings: the type ids a tokenizer may give are not inputs of the model.
+    if (inputs.tokenTypeIds !== undefined && familyOf(c).tokenTypes) {
       types = flattenInt(inputs.tokenTypeIds, 'tokenTypeIds').data;
       sameSize('tokenTypeIds', types.length);
       for (let i = 0; i < types.length; i++) {
@@ -358,9 +372,6 @@ export abstract class BertPreTrainedModel<Head = unknown> {
 
 type ModelClass<T> = (new (config: BertConfig, options?: ModelOptions) => T) & KeysToIgnoreOnLoad;
 
-/** The backbone's parameter roots: never resized by ignoreMismatchedSizes. */
-const BACKBONE_ROOTS = ['embeddings.', 'encoder.', 'pooler.'];
-
 /**
  * The one loader behind every fromPretrained: config (with overrides), weights read from one folder snapshot,
  * the config checked against the weights, missing (or, with ignoreMismatchedSizes, resized head) parameters
@@ -387,7 +398,7 @@ async function loadPretrained<T extends BertPreTrainedModel>(
   const { config: _overrides, ignoreMismatchedSizes, ...modelOptions } = options;
   const model = new cls(config, { ...modelOptions, initWeights: false });
   const backbone = BACKBONE_ROOTS.map((r) => model.prefix + r);
-  const report = loadIntoStore(model.store, model.prefix, tensors, file, {
+  const report = loadIntoStore(model.store, model.prefix, familyOf(config).prefix, tensors, file, {
     resizable: ignoreMismatchedSizes === true ? (name) => !backbone.some((b) => name.startsWith(b)) : undefined,
   });
   if (report.missing.length > 0) {
@@ -445,21 +456,110 @@ function runMlmHead(
 }
 
 /** The layout of a model whose head is one nn.Linear `name` (`out` outputs) on the pooled or the sequence output. */
-function linearHeadLayout(c: BertConfig, onPooled: boolean, name: string, out: number): Layout<LinearHead> {
+function linearHeadLayout(c: BertConfig, onPooled: boolean, name: string, out: number): Layout<ClassifierHead> {
   return {
-    prefix: 'bert.',
+    prefix: familyOf(c).prefix,
     addPooler: onPooled,
     head: (root, _backbone, k) => new LinearHead(root, name, out, c.hiddenSize, k),
   };
 }
 
-/** A model whose head is one nn.Linear (linearHeadLayout): the classification heads share its loss and backward. */
-export abstract class BertLinearHeadModel extends BertPreTrainedModel<LinearHead> {
-  /** Arms backward(): d(logits) in the head's dLogits flows into the pooled or the sequence output. */
+/** The families' heads that are not BERT's, on the first token ([CLS], <s>) without a pooler. */
+function firstTokenLayout(c: BertConfig, task: string, out: number): Layout<ClassifierHead> {
+  const dense = firstTokenHead(c, task);
+  if (!dense)
+    throw new ConfigError(
+      'config',
+      `${familyOf(c).classStem}For${task} is not implemented (model_type ${c.modelType})`,
+    );
+  return {
+    prefix: familyOf(c).prefix,
+    addPooler: false,
+    head: (root, _backbone, k) => new DenseClassifierHead(root, dense, out, c.hiddenSize, k),
+  };
+}
+
+/** The module names of each family's first-token head for `task` (SequenceClassification, MultipleChoice). */
+function firstTokenHead(c: BertConfig, task: string): DenseClassifierLayout | null {
+  const t = c.modelType;
+  // DistilBertFor{SequenceClassification,MultipleChoice}: pre_classifier, ReLU, dropout, classifier.
+  if (t === 'distilbert')
+    return { dense: 'pre_classifier', activation: 'relu', out: 'classifier', dropoutFirst: false };
+  // RobertaClassificationHead (tanh) and ElectraClassificationHead (gelu).
+  if (task === 'SequenceClassification' && (t === 'roberta' || t === 'xlm-roberta' || t === 'electra')) {
+    const activation = t === 'electra' ? 'gelu' : 'tanh';
+    return { dense: 'classifier.dense', activation, out: 'classifier.out_proj', dropoutFirst: true };
+  }
+  // ElectraForMultipleChoice: ElectraSequenceSummary (sequence_summary.summary, summary_activation), classifier.
+  if (task === 'MultipleChoice' && t === 'electra') {
+    const activation = c.summaryKernelActivation;
+    return { dense: 'sequence_summary.summary', activation, out: 'classifier', dropoutFirst: false };
+  }
+  return null;
+}
+
+/**
+ * The head of sequence classification / multiple choice: BERT's (and RoBERTa's multiple choice) dropout + linear on
+ * the pooler, else the family's dense head on the first token.
+ */
+function summaryLayout(c: BertConfig, task: string, out: number): Layout<ClassifierHead> {
+  const pooled = c.modelType === 'bert' || (task === 'MultipleChoice' && familyOf(c).prefix === 'roberta.');
+  return pooled ? linearHeadLayout(c, true, 'classifier', out) : firstTokenLayout(c, task, out);
+}
+
+/** Refuses a BERT-only head for another model_type (HF has no RobertaForPreTraining with NSP, ...). */
+function bertOnly(c: BertConfig, task: string): BertConfig {
+  if (c.modelType !== 'bert')
+    throw new ConfigError(
+      'config',
+      `Bert${task} needs model_type "bert"; ${c.modelType} has no such head in transformers`,
+    );
+  return c;
+}
+
+/** A model whose head is a classifier (linearHeadLayout, summaryLayout): the heads share its loss and backward. */
+export abstract class BertLinearHeadModel extends BertPreTrainedModel<ClassifierHead> {
+  /**
+   * What a sentence-level head reads: the pooler output, or (families without a pooler) the first token's hidden
+   * state of each of the `rows` sequences.
+   */
+  protected summaryInput(rows: number): Float32Array {
+    if (this.backbone.addPooler) return this.backbone.pooledOutput;
+    const H = this.config.hiddenSize,
+      T = this.backbone.sequenceOutput.length / (rows * H),
+      seq = this.backbone.sequenceOutput;
+    const first = new Float32Array(rows * H);
+    for (let b = 0; b < rows; b++) first.set(seq.subarray(b * T * H, b * T * H + H), b * H);
+    return first;
+  }
+
+  /** Arms backward(): d(logits) in the head's dLogits flows into the summary input or the sequence output. */
   protected armHeadBackward(onPooled: boolean): void {
-    this.pending = onPooled
-      ? () => this.backbone.backward(null, this.head.backward())
-      : () => this.backbone.backward(this.head.backward(), null);
+    if (!onPooled) this.pending = () => this.backbone.backward(this.head.backward(), null);
+    else if (this.backbone.addPooler) this.pending = () => this.backbone.backward(null, this.head.backward());
+    else
+      this.pending = () => {
+        const dFirst = this.head.backward();
+        const H = this.config.hiddenSize,
+          rows = dFirst.length / H;
+        const N = this.backbone.sequenceOutput.length / H;
+        const T = N / rows;
+        const dSeq = new Float32Array(N * H);
+        for (let b = 0; b < rows; b++) dSeq.set(dFirst.subarray(b * H, (b + 1) * H), b * T * H);
+        this.backbone.backward(dSeq, null);
+      };
+  }
+
+  /**
+   * The dropout of a sentence-level head: DistilBERT's seq_classif_dropout, ELECTRA's summary_last_dropout (multiple
+   * choice), else the classifier dropout.
+   */
+  protected summaryDropout(step: ForwardStep): DropoutSpec | null {
+    const c = this.config;
+    const electraSummary = c.modelType === 'electra' && this.architecture === 'ElectraForMultipleChoice';
+    if (c.modelType !== 'distilbert' && !electraSummary) return this.classifierDropout(step);
+    const p = electraSummary ? c.summaryLastDropout : c.seqClassifDropout;
+    return step.train && p > 0 ? { p, seed: siteSeed(step.seed, 0x7fffffff) } : null;
   }
 
   /** Cross-entropy of integer labels (-100 ignored) over `rows` rows of `classes` logits; arms backward. */
@@ -481,12 +581,18 @@ export abstract class BertLinearHeadModel extends BertPreTrainedModel<LinearHead
 
 /** The bare encoder (HF BertModel): last hidden state and pooler output. Parameter names have no `bert.` prefix. */
 export class BertModel extends BertPreTrainedModel<null> {
-  readonly architecture = 'BertModel';
+  get architecture(): string {
+    return `${this.stem}Model`;
+  }
   // HF modeling_bert.py's _keys_to_ignore_on_load_* of this class.
   static override readonly keysToIgnoreOnLoadMissing: readonly RegExp[] = [/position_ids/];
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions & { addPoolingLayer?: boolean } = {}) {
-    super(config, options, () => ({ prefix: '', addPooler: options.addPoolingLayer ?? true, head: () => null }));
+    super(config, options, (c) => {
+      if (options.addPoolingLayer === true && !hasPooler(c))
+        throw new ConfigError('config', `${familyOf(c).classStem}Model has no pooler (addPoolingLayer)`);
+      return { prefix: '', addPooler: options.addPoolingLayer ?? hasPooler(c), head: () => null };
+    });
   }
 
   /** `addPoolingLayer: false` leaves the pooler out (its checkpoint weights then go unused), as HF's argument. */
@@ -542,7 +648,9 @@ export class BertModel extends BertPreTrainedModel<null> {
 
 /** BertForPreTraining: MLM prediction head + next sentence prediction; loss = MLM loss + NSP loss. */
 export class BertForPreTraining extends BertPreTrainedModel<{ lm: LMHead; nsp: LinearHead }> {
-  readonly architecture = 'BertForPreTraining';
+  get architecture(): string {
+    return `${this.stem}ForPreTraining`;
+  }
   // HF modeling_bert.py's _keys_to_ignore_on_load_* of this class.
   static override readonly keysToIgnoreOnLoadMissing: readonly RegExp[] = [
     /position_ids/,
@@ -553,7 +661,7 @@ export class BertForPreTraining extends BertPreTrainedModel<{ lm: LMHead; nsp: L
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     // BertPreTrainingHeads: cls.predictions and cls.seq_relationship.
     super(config, options, (c) => ({
-      prefix: 'bert.',
+      prefix: familyOf(bertOnly(c, 'ForPreTraining')).prefix,
       addPooler: true,
       head: (root, backbone, k) => ({
         lm: new LMHead(c, root.pp('cls').pp('predictions'), backbone.wordEmbeddings, k),
@@ -616,7 +724,9 @@ export class BertForPreTraining extends BertPreTrainedModel<{ lm: LMHead; nsp: L
 
 /** BertForMaskedLM: the MLM head over every token (no pooler); loss = cross-entropy on labels != -100. */
 export class BertForMaskedLM extends BertPreTrainedModel<LMHead> {
-  readonly architecture = 'BertForMaskedLM';
+  get architecture(): string {
+    return `${this.stem}ForMaskedLM`;
+  }
   // HF modeling_bert.py's _keys_to_ignore_on_load_* of this class.
   static override readonly keysToIgnoreOnLoadMissing: readonly RegExp[] = [
     /position_ids/,
@@ -626,9 +736,12 @@ export class BertForMaskedLM extends BertPreTrainedModel<LMHead> {
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     super(config, options, (c) => ({
-      prefix: 'bert.',
+      prefix: familyOf(c).prefix,
       addPooler: false,
-      head: (root, backbone, k) => new LMHead(c, root.pp('cls').pp('predictions'), backbone.wordEmbeddings, k),
+      head: (root, backbone, k) => {
+        const { scope, layout } = mlmHeadLayout(c);
+        return new LMHead(c, scope === '' ? root : root.pp(scope), backbone.wordEmbeddings, k, layout);
+      },
     }));
   }
 
@@ -672,11 +785,15 @@ export class BertForMaskedLM extends BertPreTrainedModel<LMHead> {
 
 /** BertForNextSentencePrediction: linear layer on the pooled output; label 0 = B follows A. */
 export class BertForNextSentencePrediction extends BertLinearHeadModel {
-  readonly architecture = 'BertForNextSentencePrediction';
+  get architecture(): string {
+    return `${this.stem}ForNextSentencePrediction`;
+  }
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     // BertOnlyNSPHead: cls.seq_relationship.
-    super(config, options, (c) => linearHeadLayout(c, true, 'cls.seq_relationship', 2));
+    super(config, options, (c) =>
+      linearHeadLayout(bertOnly(c, 'ForNextSentencePrediction'), true, 'cls.seq_relationship', 2),
+    );
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForNextSentencePrediction> {
@@ -700,10 +817,12 @@ export class BertForNextSentencePrediction extends BertLinearHeadModel {
  * (BCE with logits), integer labels [batch] → single-label (cross-entropy).
  */
 export class BertForSequenceClassification extends BertLinearHeadModel {
-  readonly architecture = 'BertForSequenceClassification';
+  get architecture(): string {
+    return `${this.stem}ForSequenceClassification`;
+  }
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
-    super(config, options, (c) => linearHeadLayout(c, true, 'classifier', c.numLabels));
+    super(config, options, (c) => summaryLayout(c, 'SequenceClassification', c.numLabels));
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForSequenceClassification> {
@@ -715,7 +834,7 @@ export class BertForSequenceClassification extends BertLinearHeadModel {
     const { batch, common } = step;
     const B = batch.B,
       L = this.config.numLabels;
-    const logits = this.head.forward(this.backbone.pooledOutput, B, this.classifierDropout(step));
+    const logits = this.head.forward(this.summaryInput(B), B, this.summaryDropout(step));
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, L]) };
     if (inputs.labels !== undefined) {
       const labels = flatten(inputs.labels, 'labels');
@@ -755,7 +874,9 @@ export class BertForSequenceClassification extends BertLinearHeadModel {
 
 /** BertForTokenClassification: dropout + linear on every token; cross-entropy over labels != -100. */
 export class BertForTokenClassification extends BertLinearHeadModel {
-  readonly architecture = 'BertForTokenClassification';
+  get architecture(): string {
+    return `${this.stem}ForTokenClassification`;
+  }
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     super(config, options, (c) => linearHeadLayout(c, false, 'classifier', c.numLabels));
@@ -783,7 +904,9 @@ export class BertForTokenClassification extends BertLinearHeadModel {
  * [0, seq], a clamped position equal to seq is ignored, loss = (start CE + end CE) / 2.
  */
 export class BertForQuestionAnswering extends BertLinearHeadModel {
-  readonly architecture = 'BertForQuestionAnswering';
+  get architecture(): string {
+    return `${this.stem}ForQuestionAnswering`;
+  }
   private dStart = new Float32Array(0);
   private dEnd = new Float32Array(0);
 
@@ -796,10 +919,14 @@ export class BertForQuestionAnswering extends BertLinearHeadModel {
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): QuestionAnsweringOutput {
-    const { batch, common } = this.encode(inputs, options);
+    const step = this.encode(inputs, options);
+    const { batch, common } = step;
     const { B, T } = batch,
       N = B * T;
-    const logits = this.head.forward(this.backbone.sequenceOutput, N, null);
+    // DistilBertForQuestionAnswering applies qa_dropout before qa_outputs; BERT's and the others' have none.
+    const p = this.config.modelType === 'distilbert' ? this.config.qaDropout : 0;
+    const drop = step.train && p > 0 ? { p, seed: siteSeed(step.seed, 0x7fffffff) } : null;
+    const logits = this.head.forward(this.backbone.sequenceOutput, N, drop);
     const start = new Float32Array(N),
       end = new Float32Array(N);
     for (let i = 0; i < N; i++) {
@@ -834,10 +961,12 @@ export class BertForQuestionAnswering extends BertLinearHeadModel {
 
 /** BertForMultipleChoice: inputs [batch, choices, seq]; one score per choice from the pooled output. */
 export class BertForMultipleChoice extends BertLinearHeadModel {
-  readonly architecture = 'BertForMultipleChoice';
+  get architecture(): string {
+    return `${this.stem}ForMultipleChoice`;
+  }
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
-    super(config, options, (c) => linearHeadLayout(c, true, 'classifier', 1));
+    super(config, options, (c) => summaryLayout(c, 'MultipleChoice', 1));
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForMultipleChoice> {
@@ -848,12 +977,195 @@ export class BertForMultipleChoice extends BertLinearHeadModel {
     const step = this.encode(inputs, options, 3);
     const { batch, lead, common } = step;
     const [B, C] = lead as [number, number];
-    const logits = this.head.forward(this.backbone.pooledOutput, B * C, this.classifierDropout(step));
+    const logits = this.head.forward(this.summaryInput(B * C), B * C, this.summaryDropout(step));
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, C]) };
     if (inputs.labels !== undefined) out.loss = this.crossEntropyHeadLoss(inputs.labels, logits, B, C, true);
     return out;
   }
 }
+
+/**
+ * ElectraForPreTraining: the replaced-token-detection discriminator (modeling_electra.py
+ * ElectraDiscriminatorPredictions: dense → hidden_act → dense_prediction, one logit per token). Labels [batch, seq]
+ * (1 = replaced); the loss is BCE with logits over the attended positions (attention_mask == 1), as HF.
+ */
+export class ElectraForPreTraining extends BertLinearHeadModel {
+  get architecture(): string {
+    return 'ElectraForPreTraining';
+  }
+  private active = new Float32Array(0);
+  private dActive = new Float32Array(0);
+
+  constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
+    super(ofModelType(config, 'electra', 'ElectraForPreTraining'), options, (c) => ({
+      prefix: familyOf(c).prefix,
+      addPooler: false,
+      head: (root, _backbone, k) =>
+        new DenseClassifierHead(
+          root,
+          {
+            dense: 'discriminator_predictions.dense',
+            activation: c.activation,
+            out: 'discriminator_predictions.dense_prediction',
+            dropoutFirst: false,
+          },
+          1,
+          c.hiddenSize,
+          k,
+        ),
+    }));
+  }
+
+  static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<ElectraForPreTraining> {
+    return loadPretrained(ElectraForPreTraining, dir, options);
+  }
+
+  forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
+    const { batch, common } = this.encode(inputs, options);
+    const { B, T } = batch,
+      N = B * T;
+    const logits = this.head.forward(this.backbone.sequenceOutput, N, null);
+    const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, T]) };
+    if (inputs.labels !== undefined) {
+      const labels = flatten(inputs.labels, 'labels').data;
+      if (labels.length !== N)
+        throw new InputError(`${this.architecture}.forward`, `labels has ${labels.length} values, expected ${N}`);
+      // The attended positions (HF: attention_mask == 1), in row-major order.
+      const rows: number[] = [];
+      for (let i = 0; i < N; i++) if (batch.maskBias[i] === 0) rows.push(i);
+      if (this.active.length !== rows.length) {
+        this.active = new Float32Array(rows.length);
+        this.dActive = new Float32Array(rows.length);
+      }
+      const x = new Float32Array(rows.length);
+      rows.forEach((r, j) => {
+        x[j] = logits[r]!;
+        this.active[j] = labels[r]!;
+      });
+      out.loss = bceWithLogitsLoss(x, this.active, rows.length, this.dActive);
+      this.head.dLogits.fill(0);
+      rows.forEach((r, j) => (this.head.dLogits[r] = this.dActive[j]!));
+      this.armHeadBackward(false);
+    }
+    return out;
+  }
+}
+
+type ModelConstructor<T, O> = (new (config: BertConfig | ConfigJson, options?: O) => T) & KeysToIgnoreOnLoad;
+type PretrainedClass<T, O> = ModelConstructor<T, O> & {
+  fromPretrained(dir: string, options?: PretrainedOptions & O): Promise<T>;
+};
+
+/** `config` as a config of `modelType` (a JSON object without model_type gets it); another model_type is refused. */
+function ofModelType(config: BertConfig | ConfigJson, modelType: ModelType, name: string): BertConfig {
+  const c = config instanceof BertConfig ? config : BertConfig.fromJson({ model_type: modelType, ...config });
+  if (c.modelType !== modelType)
+    throw new ConfigError('config', `${name} needs model_type "${modelType}", found "${c.modelType}"`);
+  return c;
+}
+
+/**
+ * The HF class `name` of another family member: the BERT class of the same task (the one encoder and head code,
+ * configured by model_type), bound to `modelType`. E.g. RobertaForMaskedLM = BertForMaskedLM over a roberta config.
+ */
+function familyMember<T extends BertPreTrainedModel, O extends ModelOptions>(
+  base: ModelConstructor<T, O>,
+  modelType: ModelType,
+  name: string,
+): PretrainedClass<T, O> {
+  const Parent = base as unknown as new (config: BertConfig | ConfigJson, options?: ModelOptions) => object;
+  const Member = class extends Parent {
+    constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
+      super(ofModelType(config, modelType, name), options);
+    }
+    static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<T> {
+      return loadPretrained(Member as unknown as ModelClass<T>, dir, options);
+    }
+  };
+  Object.defineProperty(Member, 'name', { value: name });
+  return Member as unknown as PretrainedClass<T, O>;
+}
+
+export const RobertaModel = familyMember(BertModel, 'roberta', 'RobertaModel');
+export const RobertaForMaskedLM = familyMember(BertForMaskedLM, 'roberta', 'RobertaForMaskedLM');
+export const RobertaForSequenceClassification = familyMember(
+  BertForSequenceClassification,
+  'roberta',
+  'RobertaForSequenceClassification',
+);
+export const RobertaForTokenClassification = familyMember(
+  BertForTokenClassification,
+  'roberta',
+  'RobertaForTokenClassification',
+);
+export const RobertaForQuestionAnswering = familyMember(
+  BertForQuestionAnswering,
+  'roberta',
+  'RobertaForQuestionAnswering',
+);
+export const RobertaForMultipleChoice = familyMember(BertForMultipleChoice, 'roberta', 'RobertaForMultipleChoice');
+export const XLMRobertaModel = familyMember(BertModel, 'xlm-roberta', 'XLMRobertaModel');
+export const XLMRobertaForMaskedLM = familyMember(BertForMaskedLM, 'xlm-roberta', 'XLMRobertaForMaskedLM');
+export const XLMRobertaForSequenceClassification = familyMember(
+  BertForSequenceClassification,
+  'xlm-roberta',
+  'XLMRobertaForSequenceClassification',
+);
+export const XLMRobertaForTokenClassification = familyMember(
+  BertForTokenClassification,
+  'xlm-roberta',
+  'XLMRobertaForTokenClassification',
+);
+export const XLMRobertaForQuestionAnswering = familyMember(
+  BertForQuestionAnswering,
+  'xlm-roberta',
+  'XLMRobertaForQuestionAnswering',
+);
+export const XLMRobertaForMultipleChoice = familyMember(
+  BertForMultipleChoice,
+  'xlm-roberta',
+  'XLMRobertaForMultipleChoice',
+);
+export const DistilBertModel = familyMember(BertModel, 'distilbert', 'DistilBertModel');
+export const DistilBertForMaskedLM = familyMember(BertForMaskedLM, 'distilbert', 'DistilBertForMaskedLM');
+export const DistilBertForSequenceClassification = familyMember(
+  BertForSequenceClassification,
+  'distilbert',
+  'DistilBertForSequenceClassification',
+);
+export const DistilBertForTokenClassification = familyMember(
+  BertForTokenClassification,
+  'distilbert',
+  'DistilBertForTokenClassification',
+);
+export const DistilBertForQuestionAnswering = familyMember(
+  BertForQuestionAnswering,
+  'distilbert',
+  'DistilBertForQuestionAnswering',
+);
+export const DistilBertForMultipleChoice = familyMember(
+  BertForMultipleChoice,
+  'distilbert',
+  'DistilBertForMultipleChoice',
+);
+export const ElectraModel = familyMember(BertModel, 'electra', 'ElectraModel');
+export const ElectraForMaskedLM = familyMember(BertForMaskedLM, 'electra', 'ElectraForMaskedLM');
+export const ElectraForSequenceClassification = familyMember(
+  BertForSequenceClassification,
+  'electra',
+  'ElectraForSequenceClassification',
+);
+export const ElectraForTokenClassification = familyMember(
+  BertForTokenClassification,
+  'electra',
+  'ElectraForTokenClassification',
+);
+export const ElectraForMultipleChoice = familyMember(BertForMultipleChoice, 'electra', 'ElectraForMultipleChoice');
+export const ElectraForQuestionAnswering = familyMember(
+  BertForQuestionAnswering,
+  'electra',
+  'ElectraForQuestionAnswering',
+);
 
 /** Every model class by its HF architecture name. */
 export const MODEL_CLASSES = {
@@ -865,6 +1177,31 @@ export const MODEL_CLASSES = {
   BertForTokenClassification,
   BertForQuestionAnswering,
   BertForMultipleChoice,
+  RobertaModel,
+  RobertaForMaskedLM,
+  RobertaForSequenceClassification,
+  RobertaForTokenClassification,
+  RobertaForQuestionAnswering,
+  RobertaForMultipleChoice,
+  XLMRobertaModel,
+  XLMRobertaForMaskedLM,
+  XLMRobertaForSequenceClassification,
+  XLMRobertaForTokenClassification,
+  XLMRobertaForQuestionAnswering,
+  XLMRobertaForMultipleChoice,
+  DistilBertModel,
+  DistilBertForMaskedLM,
+  DistilBertForSequenceClassification,
+  DistilBertForTokenClassification,
+  DistilBertForQuestionAnswering,
+  DistilBertForMultipleChoice,
+  ElectraModel,
+  ElectraForPreTraining,
+  ElectraForMaskedLM,
+  ElectraForSequenceClassification,
+  ElectraForTokenClassification,
+  ElectraForQuestionAnswering,
+  ElectraForMultipleChoice,
 } as const;
 
 export type BertArchitecture = keyof typeof MODEL_CLASSES;

@@ -12,6 +12,7 @@ import {
 import type { FolderSnapshot } from '../io/index.js';
 import type { TensorEntry, WritableTensor } from '../io/index.js';
 import { BertConfig } from './config.js';
+import { BACKBONE_ROOTS } from './family.js';
 import type { ParameterStore } from './params.js';
 
 /**
@@ -182,16 +183,16 @@ function modernName(key: string): string {
   return key.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
 }
 
-const BACKBONE_ROOTS = ['embeddings.', 'encoder.', 'pooler.'];
-
 /**
- * Copies checkpoint tensors into the store by HF name. `prefix` is the backbone prefix of the model ('bert.' or
- * ''): checkpoints with and without it are both accepted. Shapes must match exactly, except for the parameters
- * `resizable` accepts: those are left to initialise and listed in `mismatched`.
+ * Copies checkpoint tensors into the store by HF name. `prefix` is the backbone prefix of the model (`basePrefix`,
+ * the family's 'bert.', 'roberta.', ..., or '' for the bare model): checkpoints with and without it are both
+ * accepted. Shapes must match exactly, except for the parameters `resizable` accepts: those are left to initialise
+ * and listed in `mismatched`.
  */
 export function loadIntoStore(
   store: ParameterStore,
   prefix: string,
+  basePrefix: string,
   tensors: Map<string, TensorEntry>,
   file: string,
   options: { resizable?: (name: string) => boolean } = {},
@@ -202,8 +203,8 @@ export function loadIntoStore(
   // Names in the checkpoint that mean the same parameter: prefer the first seen (e.g. cls.predictions.bias over decoder.bias).
   for (const [rawKey, entry] of tensors) {
     let key = modernName(rawKey);
-    if (prefix === 'bert.' && BACKBONE_ROOTS.some((r) => key.startsWith(r))) key = prefix + key;
-    if (prefix === '' && key.startsWith('bert.')) key = key.slice(5);
+    if (prefix !== '' && BACKBONE_ROOTS.some((r) => key.startsWith(r))) key = prefix + key;
+    if (prefix === '' && key.startsWith(basePrefix)) key = key.slice(basePrefix.length);
     if (key.endsWith('embeddings.position_ids')) continue; // a buffer, not a parameter
     const target = store.resolve(key);
     if (target === undefined) {

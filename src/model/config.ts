@@ -23,6 +23,38 @@ const ACTIVATIONS: Record<string, Activation> = {
 
 const PROBLEM_TYPES: ProblemType[] = ['regression', 'single_label_classification', 'multi_label_classification'];
 
+/** The model_type values of the BERT family that the one configured encoder implements. */
+export const MODEL_TYPES = ['bert', 'roberta', 'xlm-roberta', 'distilbert', 'electra'] as const;
+export type ModelType = (typeof MODEL_TYPES)[number];
+
+/**
+ * configuration_distilbert.py's own key names, read as the BERT field each one is (its attribute_map plus the
+ * dropout and activation keys), and written back under the DistilBERT name.
+ */
+const DISTILBERT_KEYS: Readonly<Record<string, string>> = {
+  dim: 'hidden_size',
+  n_layers: 'num_hidden_layers',
+  n_heads: 'num_attention_heads',
+  hidden_dim: 'intermediate_size',
+  dropout: 'hidden_dropout_prob',
+  attention_dropout: 'attention_probs_dropout_prob',
+  activation: 'hidden_act',
+};
+
+/** HF defaults that differ from BertConfig's, per model_type (configuration_roberta.py, ..._distilbert, ..._electra). */
+const TYPE_DEFAULTS: Readonly<Record<ModelType, ConfigJson>> = {
+  bert: {},
+  roberta: { pad_token_id: 1, vocab_size: 50265 },
+  'xlm-roberta': { pad_token_id: 1 },
+  distilbert: { num_hidden_layers: 6, intermediate_size: 3072 },
+  electra: {
+    embedding_size: 128,
+    hidden_size: 256,
+    num_attention_heads: 4,
+    intermediate_size: 1024,
+  },
+};
+
 /** Raw JSON object of a config.json. */
 export type ConfigJson = Record<string, unknown>;
 
@@ -70,6 +102,24 @@ export class BertConfig {
   id2label: Record<number, string> = { 0: 'LABEL_0', 1: 'LABEL_1' };
   label2id: Record<string, number> = { LABEL_0: 0, LABEL_1: 1 };
   architectures: string[] | null = null;
+  /** config.json's model_type: which member of the family (names, embeddings, heads). */
+  modelType: ModelType = 'bert';
+  /** ELECTRA's embedding_size (projected to hidden_size when different); hidden_size for the others. */
+  embeddingSize = 768;
+  /**
+   * DistilBERT's sinusoidal_pos_embds: the position table starts as sinusoids. transformers 5 builds them in a copy
+   * (DistilBertPreTrainedModel._init_weights), so the table stays a trained parameter, and so it is here.
+   */
+  sinusoidalPosEmbds = false;
+  /** DistilBERT's seq_classif_dropout (sequence classification / multiple choice) and qa_dropout. */
+  seqClassifDropout = 0.2;
+  qaDropout = 0.1;
+  /**
+   * ELECTRA's sequence summary (ElectraForMultipleChoice): the first token → summary (hidden → hidden) →
+   * summary_activation (`hidden_act` names; null = none) → dropout summary_last_dropout.
+   */
+  summaryActivation: string | null = 'gelu';
+  summaryLastDropout = 0.1;
   /** Every field read from config.json, kept so that save() writes back what it does not interpret. */
   extra: ConfigJson = {};
 
@@ -83,9 +133,19 @@ export class BertConfig {
         `a BERT config must be a JSON object, found ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json}`,
       );
     }
-    const o = json as ConfigJson;
     const c = new BertConfig();
-    c.extra = { ...o };
+    c.extra = { ...(json as ConfigJson) };
+    const mt = (json as ConfigJson).model_type;
+    if (mt !== undefined && mt !== null && (typeof mt !== 'string' || !MODEL_TYPES.includes(mt as ModelType)))
+      fail(`"model_type" ${show(mt)} is not supported (supported: ${MODEL_TYPES.join(', ')})`);
+    c.modelType = (mt ?? 'bert') as ModelType;
+    // The type's HF defaults, then the file; DistilBERT's keys read under the BERT names they stand for.
+    const o: ConfigJson = { ...TYPE_DEFAULTS[c.modelType], ...(json as ConfigJson) };
+    if (c.modelType === 'distilbert') {
+      for (const [own, bert] of Object.entries(DISTILBERT_KEYS)) if (own in o) o[bert] = o[own];
+      o.layer_norm_eps = 1e-12; // modeling_distilbert.py: nn.LayerNorm(dim, eps=1e-12), not configurable
+      o.type_vocab_size = 1;
+    }
     const int = (key: string, min: number, fallback: number): number => {
       const v = o[key];
       if (v === undefined || v === null) return fallback;
@@ -112,6 +172,27 @@ export class BertConfig {
     c.typeVocabSize = int('type_vocab_size', 1, c.typeVocabSize);
     c.hiddenDropoutProb = prob('hidden_dropout_prob', c.hiddenDropoutProb);
     c.attentionProbsDropoutProb = prob('attention_probs_dropout_prob', c.attentionProbsDropoutProb);
+    c.embeddingSize = c.modelType === 'electra' ? int('embedding_size', 1, c.hiddenSize) : c.hiddenSize;
+    c.seqClassifDropout = prob('seq_classif_dropout', c.seqClassifDropout);
+    c.qaDropout = prob('qa_dropout', c.qaDropout);
+    if (c.modelType === 'electra') {
+      // ElectraSequenceSummary as ElectraConfig sets it up; its other forms are refused, not approximated.
+      if ((o.summary_type ?? 'first') !== 'first')
+        fail(`"summary_type" ${show(o.summary_type)} is not supported (only "first")`);
+      if (o.summary_use_proj === false) fail('"summary_use_proj": false is not supported');
+      if (o.summary_proj_to_labels === true) fail('"summary_proj_to_labels": true is not supported');
+      if (typeof o.summary_first_dropout === 'number' && o.summary_first_dropout > 0)
+        fail('"summary_first_dropout" > 0 is not supported');
+      const sa = o.summary_activation;
+      if (sa !== undefined && sa !== null && (typeof sa !== 'string' || !(sa in ACTIVATIONS)))
+        fail(`unsupported "summary_activation" ${show(sa)}; supported: ${Object.keys(ACTIVATIONS).join(', ')}`);
+      if (sa !== undefined) c.summaryActivation = sa as string | null;
+      c.summaryLastDropout = prob('summary_last_dropout', c.summaryLastDropout);
+    }
+    if (o.sinusoidal_pos_embds === true) {
+      if (c.modelType !== 'distilbert') fail('"sinusoidal_pos_embds" is a DistilBERT setting');
+      c.sinusoidalPosEmbds = true;
+    }
     if (o.classifier_dropout !== undefined && o.classifier_dropout !== null)
       c.classifierDropout = prob('classifier_dropout', 0);
     const pad = o.pad_token_id;
@@ -149,6 +230,8 @@ export class BertConfig {
     if (c.hiddenSize % c.numAttentionHeads !== 0) {
       fail(`"hidden_size" ${c.hiddenSize} is not a multiple of "num_attention_heads" ${c.numAttentionHeads}`);
     }
+    if ((c.modelType === 'roberta' || c.modelType === 'xlm-roberta') && c.padTokenId === null)
+      fail('"pad_token_id" is required: RoBERTa counts positions from padding_idx + 1');
     if (c.padTokenId !== null && c.padTokenId >= c.vocabSize) {
       fail(`"pad_token_id" ${c.padTokenId} is outside the vocabulary of ${c.vocabSize}`);
     }
@@ -215,8 +298,22 @@ export class BertConfig {
     return Object.keys(this.id2label).length;
   }
 
+  /**
+   * The longest input the position embeddings cover: max_position_embeddings, less RoBERTa's padding_idx + 1
+   * offset (positions count from pad_token_id + 1, so roberta-base's 514 positions hold 512 tokens).
+   */
+  get maxSequenceLength(): number {
+    const offset = this.modelType === 'roberta' || this.modelType === 'xlm-roberta' ? (this.padTokenId ?? 0) + 1 : 0;
+    return Math.max(0, this.maxPositionEmbeddings - offset);
+  }
+
   get headDim(): number {
     return this.hiddenSize / this.numAttentionHeads;
+  }
+
+  /** The kernel activation of ELECTRA's summary_activation (identity when null). */
+  get summaryKernelActivation(): Activation {
+    return this.summaryActivation === null ? 'identity' : ACTIVATIONS[this.summaryActivation]!;
   }
 
   /** The kernel activation computing `hidden_act`. */
@@ -274,7 +371,7 @@ export class BertConfig {
       label2id: { ...this.label2id },
       layer_norm_eps: this.layerNormEps,
       max_position_embeddings: this.maxPositionEmbeddings,
-      model_type: 'bert',
+      model_type: this.modelType,
       num_attention_heads: this.numAttentionHeads,
       num_hidden_layers: this.numHiddenLayers,
       pad_token_id: this.padTokenId,
@@ -291,6 +388,20 @@ export class BertConfig {
     if (this.problemType !== null) o.problem_type = this.problemType;
     else delete o.problem_type;
     if (o.architectures === undefined) delete o.architectures;
+    if (this.modelType === 'electra') o.embedding_size = this.embeddingSize;
+    if (this.modelType === 'distilbert') {
+      for (const [own, bert] of Object.entries(DISTILBERT_KEYS)) {
+        o[own] = o[bert];
+        delete o[bert];
+      }
+      for (const k of ['layer_norm_eps', 'type_vocab_size', 'position_embedding_type', 'classifier_dropout'])
+        delete o[k];
+      Object.assign(o, {
+        sinusoidal_pos_embds: this.sinusoidalPosEmbds,
+        seq_classif_dropout: this.seqClassifDropout,
+        qa_dropout: this.qaDropout,
+      });
+    }
     // Stable key order, as HF writes (sorted).
     return Object.fromEntries(
       Object.keys(o)

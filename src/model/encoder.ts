@@ -3,26 +3,33 @@
 import type { Activation, DropoutSpec, Kernels } from '../tensor/kernels.js';
 import { dropoutHash } from '../tensor/kernels.js';
 import type { BertConfig } from './config.js';
+import { familyOf, paddingOffsetPositions } from './family.js';
+import type { Family, LayerNames } from './family.js';
 import { ModelLinears } from './linear-dtype.js';
 import type { ModelDtype } from './linear-dtype.js';
 import type { ParamRef, ParamScope, WeightBias } from './params.js';
 
-/** modeling_bert.py BertEmbeddings: word, position and token type embeddings, then LayerNorm (and dropout). */
+/**
+ * modeling_bert.py BertEmbeddings: word, position and token type embeddings, then LayerNorm (and dropout), all of
+ * width embedding_size; DistilBERT's Embeddings have no token types; ELECTRA projects to hidden_size after them
+ * (modeling_electra.py ElectraModel.embeddings_project, when embedding_size != hidden_size).
+ */
 interface EmbeddingParams {
   word: ParamRef;
   pos: ParamRef;
-  type: ParamRef;
+  type: ParamRef | null;
   lnW: ParamRef;
   lnB: ParamRef;
+  project: WeightBias | null;
 }
 
-function declareEmbeddings(vb: ParamScope, c: BertConfig): EmbeddingParams {
-  const H = c.hiddenSize;
-  const word = vb.param('word_embeddings.weight', [c.vocabSize, H]);
-  const pos = vb.param('position_embeddings.weight', [c.maxPositionEmbeddings, H]);
-  const type = vb.param('token_type_embeddings.weight', [c.typeVocabSize, H]);
-  const ln = vb.layerNorm('LayerNorm', H);
-  return { word, pos, type, lnW: ln.weight, lnB: ln.bias };
+function declareEmbeddings(vb: ParamScope, c: BertConfig, family: Family): EmbeddingParams {
+  const E = c.embeddingSize;
+  const word = vb.param('word_embeddings.weight', [c.vocabSize, E]);
+  const pos = vb.param('position_embeddings.weight', [c.maxPositionEmbeddings, E]);
+  const type = family.tokenTypes ? vb.param('token_type_embeddings.weight', [c.typeVocabSize, E]) : null;
+  const ln = vb.layerNorm('LayerNorm', E);
+  return { word, pos, type, lnW: ln.weight, lnB: ln.bias, project: null };
 }
 
 /** modeling_bert.py BertLayer: BertAttention (BertSelfAttention, BertSelfOutput), BertIntermediate, BertOutput. */
@@ -41,22 +48,21 @@ interface DenseNormParams {
   ln: WeightBias;
 }
 
-function declareDenseNorm(vb: ParamScope, out: number, inDim: number): DenseNormParams {
-  return { dense: vb.linear('dense', out, inDim), ln: vb.layerNorm('LayerNorm', out) };
+function declareDenseNorm(vb: ParamScope, dense: string, norm: string, out: number, inDim: number): DenseNormParams {
+  return { dense: vb.linear(dense, out, inDim), ln: vb.layerNorm(norm, out) };
 }
 
-function declareLayer(vb: ParamScope, c: BertConfig): LayerParams {
+/** One layer under `vb` with the family's module names (BertLayer, or DistilBERT's TransformerBlock). */
+function declareLayer(vb: ParamScope, c: BertConfig, names: LayerNames): LayerParams {
   const H = c.hiddenSize,
     I = c.intermediateSize;
   // BertSelfAttention: query/key/value weights, then their biases, adjacent: one fused [3H, H] GEMM computes all three.
-  const self = vb.pp('attention').pp('self');
-  const qkv = ['query', 'key', 'value'];
-  const qkvW = self.adjacent(qkv.map((m) => self.pp(m).param('weight', [H, H])));
-  const qkvB = self.adjacent(qkv.map((m) => self.pp(m).param('bias', [H])));
-  const attentionOutput = declareDenseNorm(vb.pp('attention').pp('output'), H, H);
+  const qkvW = vb.adjacent(names.qkv.map((m) => vb.pp(m).param('weight', [H, H])));
+  const qkvB = vb.adjacent(names.qkv.map((m) => vb.pp(m).param('bias', [H])));
+  const attentionOutput = declareDenseNorm(vb, names.attentionOutput, names.attentionNorm, H, H);
   // BertIntermediate: dense + activation.
-  const inter = vb.pp('intermediate').linear('dense', I, H);
-  const output = declareDenseNorm(vb.pp('output'), H, I);
+  const inter = vb.linear(names.intermediate, I, H);
+  const output = declareDenseNorm(vb, names.output, names.outputNorm, H, I);
   return { qkvW, qkvB, attentionOutput, inW: inter.weight, inB: inter.bias, output };
 }
 
@@ -106,7 +112,7 @@ class BackwardScratch {
 
   constructor(B: number, T: number, c: BertConfig) {
     const N = B * T,
-      H = c.hiddenSize;
+      H = Math.max(c.hiddenSize, c.embeddingSize); // the embeddings' backward runs at embedding_size
     this.dA = new Float32Array(N * H);
     this.dB = new Float32Array(N * H);
     this.dC = new Float32Array(N * H);
@@ -126,9 +132,10 @@ class BackwardScratch {
 class BackboneActs {
   readonly N: number;
   readonly posIds: Int32Array;
-  readonly embIn: Float32Array; // [N, H] word + position + type embeddings
+  readonly embIn: Float32Array; // [N, E] word + position + type embeddings
   readonly embMean: Float32Array;
   readonly embRstd: Float32Array;
+  readonly embNorm: Float32Array; // [N, E] after LayerNorm and dropout (embOut itself unless ELECTRA projects)
   readonly embOut: Float32Array; // [N, H] hidden_states[0]
   readonly layers: LayerActs[] = [];
   readonly clsRows: Float32Array; // [B, H]
@@ -149,10 +156,12 @@ class BackboneActs {
       nh = c.numAttentionHeads;
     this.posIds = new Int32Array(N);
     for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) this.posIds[b * T + t] = t;
-    this.embIn = new Float32Array(N * H);
+    const E = c.embeddingSize;
+    this.embIn = new Float32Array(N * E);
     this.embMean = new Float32Array(N);
     this.embRstd = new Float32Array(N);
     this.embOut = new Float32Array(N * H);
+    this.embNorm = E === H ? this.embOut : new Float32Array(N * E);
     const sets = keepAll ? c.numHiddenLayers : Math.min(c.numHiddenLayers, 2);
     for (let l = 0; l < sets; l++) {
       this.layers.push({
@@ -213,6 +222,8 @@ export class Backbone {
   private keptAll = false;
   /** The encoder layers' linear products in the model's dtype (packed / quantized weights). */
   private readonly linears: ModelLinears;
+  /** Which member of the family: names, embeddings, dropout placement. */
+  private readonly family: Family;
 
   /**
    * Declares the backbone's parameters under `vb` ('bert.' inside the heads, '' for BertModel): modeling_bert.py
@@ -227,9 +238,13 @@ export class Backbone {
     dtype: ModelDtype = 'fp32',
   ) {
     this.linears = new ModelLinears(kernels, dtype);
-    this.emb = declareEmbeddings(vb.pp('embeddings'), config);
-    const layers = vb.pp('encoder').pp('layer');
-    for (let l = 0; l < config.numHiddenLayers; l++) this.layerParams.push(declareLayer(layers.pp(l), config));
+    this.family = familyOf(config);
+    this.emb = declareEmbeddings(vb.pp('embeddings'), config, this.family);
+    if (config.embeddingSize !== config.hiddenSize)
+      this.emb.project = vb.linear('embeddings_project', config.hiddenSize, config.embeddingSize);
+    const layers = vb.pp(this.family.layers);
+    for (let l = 0; l < config.numHiddenLayers; l++)
+      this.layerParams.push(declareLayer(layers.pp(l), config, this.family.layerNames));
     // BertPooler: dense + tanh on the first token.
     const pool = addPooler ? vb.pp('pooler').linear('dense', config.hiddenSize, config.hiddenSize) : null;
     this.pool = pool ? { w: pool.weight, b: pool.bias } : null;
@@ -338,43 +353,91 @@ export class Backbone {
 
   private embeddingsForward(a: BackboneActs, batch: BackboneBatch): void {
     const k = this.kernels,
-      H = this.config.hiddenSize,
+      E = this.config.embeddingSize,
       N = a.N;
-    k.embeddingForward(batch.inputIds, this.emb.word.w, a.embIn, N, H, false);
-    k.embeddingForward(a.posIds, this.emb.pos.w, a.embIn, N, H, true);
-    k.embeddingForward(batch.tokenTypeIds, this.emb.type.w, a.embIn, N, H, true);
+    if (this.family.positionIds === 'padding-offset')
+      paddingOffsetPositions(batch.inputIds, a.B, a.T, this.config.padTokenId!, a.posIds);
+    k.embeddingForward(batch.inputIds, this.emb.word.w, a.embIn, N, E, false);
+    k.embeddingForward(a.posIds, this.emb.pos.w, a.embIn, N, E, true);
+    if (this.emb.type) k.embeddingForward(batch.tokenTypeIds, this.emb.type.w, a.embIn, N, E, true);
     k.layerNormForward(
       a.embIn,
       this.emb.lnW.w,
       this.emb.lnB.w,
-      a.embOut,
+      a.embNorm,
       a.embMean,
       a.embRstd,
       N,
-      H,
+      E,
       this.config.layerNormEps,
     );
     const d = this.drop(this.config.hiddenDropoutProb, 0);
-    if (d) k.dropoutForward(a.embOut, a.embOut, N * H, d);
+    if (d) k.dropoutForward(a.embNorm, a.embNorm, N * E, d);
+    const project = this.emb.project;
+    if (project) k.linearForward(a.embNorm, project.weight.w, project.bias.w, a.embOut, N, this.config.hiddenSize, E);
   }
 
+  /** dOut [N, H] in (then scratch); accumulates the embedding, LayerNorm and projection gradients. */
   private embeddingsBackward(a: BackboneActs, g: BackwardScratch, batch: BackboneBatch, dOut: Float32Array): void {
     const k = this.kernels,
-      H = this.config.hiddenSize,
+      E = this.config.embeddingSize,
       N = a.N;
+    let dNorm = dOut;
+    const project = this.emb.project;
+    if (project) {
+      dNorm = g.dC;
+      k.linearBackward(
+        dOut,
+        a.embNorm,
+        project.weight.w,
+        dNorm,
+        project.weight.g,
+        project.bias.g,
+        N,
+        this.config.hiddenSize,
+        E,
+      );
+    }
     const d = this.drop(this.config.hiddenDropoutProb, 0);
-    if (d) k.dropoutBackward(dOut, dOut, N * H, d);
+    if (d) k.dropoutBackward(dNorm, dNorm, N * E, d);
     const dIn = g.dB;
-    k.layerNormBackward(dOut, a.embIn, this.emb.lnW.w, a.embMean, a.embRstd, dIn, this.emb.lnW.g, this.emb.lnB.g, N, H);
-    // nn.Embedding(padding_idx=pad_token_id): the padding row receives no gradient from the lookup (the tied MLM
-    // decoder's contribution to that row, already accumulated, stays), so save and restore the row around the scatter.
+    k.layerNormBackward(
+      dNorm,
+      a.embIn,
+      this.emb.lnW.w,
+      a.embMean,
+      a.embRstd,
+      dIn,
+      this.emb.lnW.g,
+      this.emb.lnB.g,
+      N,
+      E,
+    );
     const pad = this.config.padTokenId;
-    const padRow = pad === null ? null : this.emb.word.g.subarray(pad * H, (pad + 1) * H);
+    this.paddedEmbeddingBackward(batch.inputIds, dIn, this.emb.word.g, pad, g, N);
+    // RoBERTa's position table has padding_idx too.
+    const posPad = this.family.positionIds === 'padding-offset' ? pad : null;
+    this.paddedEmbeddingBackward(a.posIds, dIn, this.emb.pos.g, posPad, g, N);
+    if (this.emb.type) k.embeddingBackward(batch.tokenTypeIds, dIn, this.emb.type.g, N, E);
+  }
+
+  /**
+   * The scatter-add of an nn.Embedding(padding_idx=pad): the padding row receives no gradient from the lookup (the
+   * tied MLM decoder's contribution to that row, already accumulated, stays), so save and restore the row around it.
+   */
+  private paddedEmbeddingBackward(
+    ids: Int32Array,
+    dIn: Float32Array,
+    grad: Float32Array,
+    pad: number | null,
+    g: BackwardScratch,
+    N: number,
+  ): void {
+    const E = this.config.embeddingSize;
+    const padRow = pad === null ? null : grad.subarray(pad * E, (pad + 1) * E);
     if (padRow) g.padRowSave.set(padRow);
-    k.embeddingBackward(batch.inputIds, dIn, this.emb.word.g, N, H);
-    if (padRow) padRow.set(g.padRowSave);
-    k.embeddingBackward(a.posIds, dIn, this.emb.pos.g, N, H);
-    k.embeddingBackward(batch.tokenTypeIds, dIn, this.emb.type.g, N, H);
+    this.kernels.embeddingBackward(ids, dIn, grad, N, E);
+    if (padRow) padRow.set(g.padRowSave.subarray(0, E));
   }
 
   // ---- self-attention: fused QKV projection, scaled dot-product attention with the padding mask ----
@@ -453,12 +516,13 @@ export class Backbone {
     a: DenseNormActs,
     N: number,
     site: number,
+    dropoutP = this.config.hiddenDropoutProb,
   ): void {
     const k = this.kernels,
       c = this.config,
       H = c.hiddenSize;
     this.linear(input, p.dense.weight.w, p.dense.bias.w, a.pre, N, H, inDim);
-    const d = this.drop(c.hiddenDropoutProb, site);
+    const d = this.drop(dropoutP, site);
     if (d) k.dropoutForward(a.pre, a.pre, N * H, d);
     k.layerNormForward(a.pre, p.ln.weight.w, p.ln.bias.w, a.out, a.mean, a.rstd, N, H, c.layerNormEps, residual); // pre += residual first
   }
@@ -477,13 +541,13 @@ export class Backbone {
     dY: Float32Array,
     dResidual: Float32Array,
     dInput: Float32Array,
+    dropoutP = this.config.hiddenDropoutProb,
   ): void {
     const k = this.kernels,
-      c = this.config,
-      H = c.hiddenSize;
+      H = this.config.hiddenSize;
     k.layerNormBackward(dY, a.pre, p.ln.weight.w, a.mean, a.rstd, dResidual, p.ln.weight.g, p.ln.bias.g, N, H);
     // dResidual now holds d(pre) = d(residual input); the dense branch gets the same gradient through dropout.
-    const d = this.drop(c.hiddenDropoutProb, site);
+    const d = this.drop(dropoutP, site);
     if (d) k.dropoutBackward(dResidual, dY, N * H, d);
     else dY.set(dResidual.subarray(0, N * H));
     k.linearBackward(dY, input, p.dense.weight.w, dInput, p.dense.weight.g, p.dense.bias.g, N, H, inDim);
@@ -523,12 +587,17 @@ export class Backbone {
 
   // ---- layer = attention + attention output + intermediate + output ----
 
+  /** The hidden dropout after the attention output projection (none in DistilBERT). */
+  private get attentionOutputP(): number {
+    return this.family.attentionOutputDropout ? this.config.hiddenDropoutProb : 0;
+  }
+
   private layerForward(l: number, x: Float32Array, s: LayerActs, batch: BackboneBatch): void {
     const p = this.layerParams[l]!,
       N = batch.B * batch.T;
     const H = this.config.hiddenSize;
     this.selfAttentionForward(p, x, s, batch, l);
-    this.denseNormForward(p.attentionOutput, s.ctx, H, x, attentionOutputActs(s), N, 2 + 3 * l);
+    this.denseNormForward(p.attentionOutput, s.ctx, H, x, attentionOutputActs(s), N, 2 + 3 * l, this.attentionOutputP);
     this.intermediateForward(p, s, N);
     const inter = s.interAct ?? s.inter;
     this.denseNormForward(p.output, inter, this.config.intermediateSize, s.h1, outputActs(s), N, 3 + 3 * l);
@@ -551,7 +620,19 @@ export class Backbone {
     this.denseNormBackward(p.output, s.interAct!, I, outputActs(s), N, 3 + 3 * l, dOut, dH1, g.dI);
     this.intermediateBackward(p, s, N, g.dI, dH1, g.dC);
     // dOut (g.dA) is free now: it receives d(layer input); g.dC receives d(ctx).
-    this.denseNormBackward(p.attentionOutput, s.ctx, H, attentionOutputActs(s), N, 2 + 3 * l, dH1, dOut, g.dC);
+    const site = 2 + 3 * l;
+    this.denseNormBackward(
+      p.attentionOutput,
+      s.ctx,
+      H,
+      attentionOutputActs(s),
+      N,
+      site,
+      dH1,
+      dOut,
+      g.dC,
+      this.attentionOutputP,
+    );
     // selfAttentionBackward uses g.dC as scratch after reading d(ctx) into dQKV, so copy d(ctx) aside first.
     const dCtx = g.dB;
     dCtx.set(g.dC.subarray(0, N * H));

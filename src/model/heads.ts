@@ -1,14 +1,31 @@
 // Task head layers (MLM prediction head with the tied decoder, linear classifiers) and the HF loss functions,
 // forward and backward side by side.
-import type { DropoutSpec, Kernels } from '../tensor/kernels.js';
+import type { Activation, DropoutSpec, Kernels } from '../tensor/kernels.js';
 import type { BertConfig } from './config.js';
-import type { ParamRef, ParamScope } from './params.js';
+import type { ParamRef, ParamScope, WeightBias } from './params.js';
 import { InputError } from './errors.js';
 import type { ParameterStore, ParamSpec } from './params.js';
 
 /**
+ * The module names of an MLM head under its scope, and its activation: each family names the same layers
+ * (dense → activation → LayerNorm → decoder tied to the word embeddings, + bias) its own way.
+ */
+export interface LMHeadLayout {
+  dense: string;
+  norm: string;
+  /** The decoder's module name; its weight is an alias of the word embeddings. */
+  decoder: string;
+  /** The head's own bias when it is a separate parameter that the decoder's bias aliases (BERT, RoBERTa), else null. */
+  bias: string | null;
+  /** The activation (BERT and DistilBERT: hidden_act; RoBERTa and ELECTRA's generator: gelu). */
+  activation: Activation;
+}
+
+/**
  * modeling_bert.py BertOnlyMLMHead / BertLMPredictionHead under `cls.predictions`: transform (dense → activation →
- * LayerNorm), then the decoder tied to the word embeddings, + bias.
+ * LayerNorm), then the decoder tied to the word embeddings, + bias. Also, by `layout`, modeling_roberta.py
+ * RobertaLMHead (`lm_head`), DistilBertForMaskedLM's vocab_transform / vocab_layer_norm / vocab_projector and
+ * ElectraForMaskedLM's generator_predictions + generator_lm_head (width embedding_size).
  */
 export class LMHead {
   private readonly denseW: ParamRef;
@@ -30,27 +47,43 @@ export class LMHead {
   private dX = new Float32Array(0);
   private x: Float32Array = new Float32Array(0);
 
-  /** Declares the head under `vb` (the `cls.predictions` scope); `wordEmbeddings` is the backbone's, tied. */
+  private readonly activation: Activation;
+  /** The width of the transform's output and of the decoder's input (embedding_size). */
+  private readonly E: number;
+
+  /**
+   * Declares the head under `vb` (`cls.predictions` with BERT's default layout, the root for the others);
+   * `wordEmbeddings` is the backbone's, tied.
+   */
   constructor(
     private readonly config: BertConfig,
     vb: ParamScope,
     wordEmbeddings: ParamRef,
     private readonly kernels: Kernels,
+    layout: LMHeadLayout = {
+      dense: 'transform.dense',
+      norm: 'transform.LayerNorm',
+      decoder: 'decoder',
+      bias: 'bias',
+      activation: config.activation,
+    },
   ) {
-    const H = config.hiddenSize;
+    const H = config.hiddenSize,
+      E = (this.E = config.embeddingSize);
+    this.activation = layout.activation;
     // HF's state dict lists the head's own bias first; the decoder weight and bias are other names of the word
     // embeddings and of that bias (HF ties them), so their gradients add up in one place.
-    this.decoderB = vb.param('bias', [config.vocabSize]);
-    const transform = vb.pp('transform');
-    const dense = transform.linear('dense', H, H);
-    const ln = transform.layerNorm('LayerNorm', H);
+    const ownBias = layout.bias !== null ? vb.param(layout.bias, [config.vocabSize]) : null;
+    const dense = vb.linear(layout.dense, E, H);
+    const ln = vb.layerNorm(layout.norm, E);
     this.denseW = dense.weight;
     this.denseB = dense.bias;
     this.lnW = ln.weight;
     this.lnB = ln.bias;
     this.decoderW = wordEmbeddings;
-    vb.alias('decoder.weight', wordEmbeddings);
-    vb.alias('decoder.bias', this.decoderB);
+    vb.alias(`${layout.decoder}.weight`, wordEmbeddings);
+    if (ownBias) vb.alias(`${layout.decoder}.bias`, ownBias);
+    this.decoderB = ownBias ?? vb.pp(layout.decoder).param('bias', [config.vocabSize]);
   }
 
   /** Buffers grow to the largest row count seen and are reused (row counts vary when only labelled rows run). */
@@ -58,16 +91,17 @@ export class LMHead {
     this.n = n;
     if (this.lnMean.length >= n) return;
     const H = this.config.hiddenSize,
+      E = this.E,
       V = this.config.vocabSize;
-    this.pre = new Float32Array(n * H);
-    this.act = new Float32Array(n * H);
+    this.pre = new Float32Array(n * E);
+    this.act = new Float32Array(n * E);
     this.lnMean = new Float32Array(n);
     this.lnRstd = new Float32Array(n);
-    this.t = new Float32Array(n * H);
+    this.t = new Float32Array(n * E);
     this.logits = new Float32Array(n * V);
     this.dLogitsBuf = new Float32Array(0);
-    this.dT = new Float32Array(n * H);
-    this.dX = new Float32Array(n * H);
+    this.dT = new Float32Array(n * Math.max(H, E));
+    this.dX = new Float32Array(n * Math.max(H, E));
   }
 
   /** [N, V] gradient of the loss w.r.t. the logits, filled by the loss; allocated on first use (inference never needs it). */
@@ -80,13 +114,14 @@ export class LMHead {
   forward(x: Float32Array, n: number): Float32Array {
     const k = this.kernels,
       c = this.config,
-      H = c.hiddenSize;
+      H = c.hiddenSize,
+      E = this.E;
     this.ensure(n);
     this.x = x;
-    k.linearForward(x, this.denseW.w, this.denseB.w, this.pre, n, H, H);
-    k.activationForward(c.activation, this.pre, this.act, n * H);
-    k.layerNormForward(this.act, this.lnW.w, this.lnB.w, this.t, this.lnMean, this.lnRstd, n, H, c.layerNormEps);
-    k.linearForward(this.t, this.decoderW.w, this.decoderB.w, this.logits, n, c.vocabSize, H);
+    k.linearForward(x, this.denseW.w, this.denseB.w, this.pre, n, E, H);
+    k.activationForward(this.activation, this.pre, this.act, n * E);
+    k.layerNormForward(this.act, this.lnW.w, this.lnB.w, this.t, this.lnMean, this.lnRstd, n, E, c.layerNormEps);
+    k.linearForward(this.t, this.decoderW.w, this.decoderB.w, this.logits, n, c.vocabSize, E);
     return this.logits;
   }
 
@@ -95,6 +130,7 @@ export class LMHead {
     const k = this.kernels,
       c = this.config,
       H = c.hiddenSize,
+      E = this.E,
       n = this.n;
     k.linearBackward(
       this.dLogits,
@@ -105,12 +141,12 @@ export class LMHead {
       this.decoderB.g,
       n,
       c.vocabSize,
-      H,
+      E,
     );
     // dT → d(act) through LayerNorm (into dX as scratch), then through the activation in place.
-    k.layerNormBackward(this.dT, this.act, this.lnW.w, this.lnMean, this.lnRstd, this.dX, this.lnW.g, this.lnB.g, n, H);
-    k.activationBackward(c.activation, this.pre, this.dX, this.dX, n * H);
-    k.linearBackward(this.dX, this.x, this.denseW.w, this.dT, this.denseW.g, this.denseB.g, n, H, H);
+    k.layerNormBackward(this.dT, this.act, this.lnW.w, this.lnMean, this.lnRstd, this.dX, this.lnW.g, this.lnB.g, n, E);
+    k.activationBackward(this.activation, this.pre, this.dX, this.dX, n * E);
+    k.linearBackward(this.dX, this.x, this.denseW.w, this.dT, this.denseW.g, this.denseB.g, n, E, H);
     return this.dT;
   }
 }
@@ -119,7 +155,7 @@ export class LMHead {
  * Optional dropout, then nn.Linear: modeling_bert.py's `classifier` (sequence / token / multiple choice),
  * BertOnlyNSPHead's `seq_relationship` and the `qa_outputs` of question answering.
  */
-export class LinearHead {
+export class LinearHead implements ClassifierHead {
   private readonly w: ParamRef;
   private readonly b: ParamRef;
   private m = 0;
@@ -164,6 +200,87 @@ export class LinearHead {
     const k = this.kernels;
     k.linearBackward(this.dLogits, this.xd, this.w.w, this.dX, this.w.g, this.b.g, this.m, this.out, this.inDim);
     if (this.drop) k.dropoutBackward(this.dX, this.dX, this.m * this.inDim, this.drop);
+    return this.dX;
+  }
+}
+
+/** What the models' classification heads share: logits of the last forward, their gradient, and backward. */
+export interface ClassifierHead {
+  /** x [m, inDim] → logits [m, out]; `dropout` is the classifier dropout of this forward (null in eval). */
+  forward(x: Float32Array, m: number, dropout: DropoutSpec | null): Float32Array;
+  /** Back-propagates dLogits; returns d(x) [m, inDim] (a reused buffer). */
+  backward(): Float32Array;
+  readonly dLogits: Float32Array;
+}
+
+/** The module names and activation of a {@link DenseClassifierHead}. */
+export interface DenseClassifierLayout {
+  dense: string;
+  activation: Activation;
+  out: string;
+  /** Dropout before the dense layer too (RoBERTa's and ELECTRA's heads; DistilBERT's pre_classifier has none). */
+  dropoutFirst: boolean;
+}
+
+/**
+ * [dropout →] dense → activation → dropout → out, on the first token: modeling_roberta.py
+ * RobertaClassificationHead (classifier.dense, tanh, classifier.out_proj), modeling_electra.py
+ * ElectraClassificationHead (the same with gelu), DistilBertForSequenceClassification's pre_classifier, ReLU,
+ * classifier.
+ */
+export class DenseClassifierHead implements ClassifierHead {
+  private readonly dense: WeightBias;
+  private readonly output: LinearHead;
+  private m = 0;
+  private xd = new Float32Array(0);
+  private pre = new Float32Array(0);
+  private act = new Float32Array(0);
+  private dX = new Float32Array(0);
+  private drop: DropoutSpec | null = null;
+
+  constructor(
+    vb: ParamScope,
+    private readonly layout: DenseClassifierLayout,
+    out: number,
+    private readonly H: number,
+    private readonly kernels: Kernels,
+  ) {
+    this.dense = vb.linear(layout.dense, H, H);
+    this.output = new LinearHead(vb, layout.out, out, H, kernels);
+  }
+
+  get dLogits(): Float32Array {
+    return this.output.dLogits;
+  }
+
+  /** `dropout` is applied at both sites, under two seeds derived from its one. */
+  forward(x: Float32Array, m: number, dropout: DropoutSpec | null): Float32Array {
+    const k = this.kernels,
+      H = this.H;
+    if (this.m !== m) {
+      this.m = m;
+      this.xd = new Float32Array(m * H);
+      this.pre = new Float32Array(m * H);
+      this.act = new Float32Array(m * H);
+      this.dX = new Float32Array(m * H);
+    }
+    this.drop = dropout && this.layout.dropoutFirst ? dropout : null;
+    if (this.drop) k.dropoutForward(x, this.xd, m * H, this.drop);
+    else this.xd.set(x.subarray(0, m * H));
+    k.linearForward(this.xd, this.dense.weight.w, this.dense.bias.w, this.pre, m, H, H);
+    k.activationForward(this.layout.activation, this.pre, this.act, m * H);
+    const second = dropout ? { p: dropout.p, seed: (dropout.seed ^ 0x9e3779b9) >>> 0 } : null;
+    return this.output.forward(this.act, m, second);
+  }
+
+  backward(): Float32Array {
+    const k = this.kernels,
+      H = this.H,
+      m = this.m;
+    const dAct = this.output.backward();
+    k.activationBackward(this.layout.activation, this.pre, dAct, dAct, m * H);
+    k.linearBackward(dAct, this.xd, this.dense.weight.w, this.dX, this.dense.weight.g, this.dense.bias.g, m, H, H);
+    if (this.drop) k.dropoutBackward(this.dX, this.dX, m * H, this.drop);
     return this.dX;
   }
 }

@@ -34,15 +34,20 @@ export class SeededRandom {
 /** Initialises one parameter by its name, as HF does for the module that owns it. */
 export function initParameter(store: ParameterStore, name: string, config: BertConfig, rng: SeededRandom): void {
   const v = store.view(name);
-  if (name.endsWith('LayerNorm.weight')) v.fill(1);
+  if (/(LayerNorm|layer_norm)\.weight$/.test(name)) v.fill(1);
   else if (name.endsWith('bias')) v.fill(0);
   else {
     const std = config.initializerRange;
     for (let i = 0; i < v.length; i++) v[i] = rng.normal() * std;
     // nn.Embedding(padding_idx=pad_token_id): the padding row starts at zero.
-    if (name.endsWith('embeddings.word_embeddings.weight') && config.padTokenId !== null) {
-      const H = config.hiddenSize;
-      v.fill(0, config.padTokenId * H, (config.padTokenId + 1) * H);
+    // RoBERTa's position table has padding_idx = pad_token_id as well.
+    const paddedPositions = config.modelType === 'roberta' || config.modelType === 'xlm-roberta';
+    const padded =
+      name.endsWith('embeddings.word_embeddings.weight') ||
+      (paddedPositions && name.endsWith('embeddings.position_embeddings.weight'));
+    if (padded && config.padTokenId !== null) {
+      const E = config.embeddingSize;
+      v.fill(0, config.padTokenId * E, (config.padTokenId + 1) * E);
     }
   }
 }

@@ -5,30 +5,30 @@ import type { BertConfig } from '../model/config.js';
 import { InputError } from '../model/errors.js';
 import type { CanonicalTask } from './tasks.js';
 
-/** The task each BERT architecture does (the head's task; the pre-training heads fill masks). */
-const ARCHITECTURE_TASKS: Record<string, CanonicalTask | null> = {
-  BertForSequenceClassification: 'text-classification',
-  BertForTokenClassification: 'token-classification',
-  BertForQuestionAnswering: 'question-answering',
-  BertForMaskedLM: 'fill-mask',
-  BertForPreTraining: 'fill-mask',
-  BertModel: 'feature-extraction',
-  BertForMultipleChoice: null,
-  BertForNextSentencePrediction: null,
-};
+/** The task of each head, by the class name's ending (BertFor..., RobertaFor..., DistilBertFor..., ...). */
+const HEAD_TASKS: [suffix: string, task: CanonicalTask | null][] = [
+  ['ForSequenceClassification', 'text-classification'],
+  ['ForTokenClassification', 'token-classification'],
+  ['ForQuestionAnswering', 'question-answering'],
+  ['ForMaskedLM', 'fill-mask'],
+  ['ForPreTraining', 'fill-mask'],
+  ['Model', 'feature-extraction'],
+  ['ForMultipleChoice', null],
+  ['ForNextSentencePrediction', null],
+];
 
-/** Architectures whose head was trained for one task (a pre-trained encoder can be given any task's new head). */
-const FINE_TUNED = new Set([
-  'BertForSequenceClassification',
-  'BertForTokenClassification',
-  'BertForQuestionAnswering',
-  'BertForMultipleChoice',
-]);
+/** Heads trained for one task (a pre-trained encoder can be given any task's new head). */
+const FINE_TUNED = ['ForSequenceClassification', 'ForTokenClassification', 'ForQuestionAnswering', 'ForMultipleChoice'];
+
+/** The task of an architecture name, undefined when it is not a head bert-ts knows. */
+function architectureTask(arch: string): CanonicalTask | null | undefined {
+  return HEAD_TASKS.find(([suffix]) => arch.endsWith(suffix))?.[1];
+}
 
 /** The task of a model from its config's `architectures` (null when it names none or one no pipeline runs). */
 export function taskOfModel(config: BertConfig): CanonicalTask | null {
   const arch = config.architectures?.[0];
-  return arch === undefined ? null : (ARCHITECTURE_TASKS[arch] ?? null);
+  return arch === undefined ? null : (architectureTask(arch) ?? null);
 }
 
 /**
@@ -39,8 +39,8 @@ export function taskOfModel(config: BertConfig): CanonicalTask | null {
  */
 export function checkTaskFitsModel(task: CanonicalTask, config: BertConfig, folder: string): void {
   const arch = config.architectures?.[0];
-  if (arch === undefined || task === 'feature-extraction' || !FINE_TUNED.has(arch)) return;
-  const own = ARCHITECTURE_TASKS[arch] ?? null;
+  if (arch === undefined || task === 'feature-extraction' || !FINE_TUNED.some((s) => arch.endsWith(s))) return;
+  const own = architectureTask(arch) ?? null;
   if (own === task) return;
   throw new InputError(
     task,
@@ -50,19 +50,15 @@ export function checkTaskFitsModel(task: CanonicalTask, config: BertConfig, fold
 }
 
 /** Where pipeline(task) finds a model when none is given. */
-export type DefaultModel =
-  | { kind: 'embedded' }
-  | { kind: 'hub'; id: string }
-  /** HuggingFace's default is an architecture bert-ts does not run. */
-  | { kind: 'none'; id: string };
+export type DefaultModel = { kind: 'embedded' } | { kind: 'hub'; id: string };
 
 /** HuggingFace's default model of each task (transformers' pipelines/__init__.py), or bert-ts's own. */
 export const DEFAULT_MODELS: Record<CanonicalTask, DefaultModel> = {
   'fill-mask': { kind: 'embedded' },
   'feature-extraction': { kind: 'embedded' },
   'token-classification': { kind: 'hub', id: 'dbmdz/bert-large-cased-finetuned-conll03-english' },
-  'text-classification': { kind: 'none', id: 'distilbert/distilbert-base-uncased-finetuned-sst-2-english' },
-  'question-answering': { kind: 'none', id: 'distilbert/distilbert-base-cased-distilled-squad' },
+  'text-classification': { kind: 'hub', id: 'distilbert/distilbert-base-uncased-finetuned-sst-2-english' },
+  'question-answering': { kind: 'hub', id: 'distilbert/distilbert-base-cased-distilled-squad' },
 };
 
 /** The embedded pre-trained BERT-mini (assets/default-model; see its README.md). */

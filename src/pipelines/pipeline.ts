@@ -63,19 +63,12 @@ export async function modelTask(
 
 /**
  * The model of pipeline(task) called without one: bert-ts's own pre-trained BERT-mini (assets/default-model) for
- * fill-mask and feature-extraction; HuggingFace's default for token-classification through the hub cache; for the
- * tasks whose HF default is a DistilBERT (which bert-ts does not run) an error saying what to pass.
+ * fill-mask and feature-extraction; HuggingFace's default for the other tasks through the hub cache (DistilBERT for
+ * text classification and question answering, a BERT-large for token classification).
  */
 async function defaultModel(task: CanonicalTask, options: PipelineOptions): Promise<string> {
   const entry = DEFAULT_MODELS[task];
   if (entry.kind === 'embedded') return defaultModelDir();
-  if (entry.kind === 'none') {
-    throw new InputError(
-      'pipeline',
-      `no default model for ${task}: HuggingFace's default (${entry.id}) is a DistilBERT, which bert-ts does not ` +
-        `run; pass a BERT model fine-tuned for ${task}, as a folder (save_pretrained / finetune output) or a hub id`,
-    );
-  }
   try {
     return await resolveModelPath(entry.id, { revision: options.revision });
   } catch (err) {

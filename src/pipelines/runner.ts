@@ -57,7 +57,7 @@ export function runnerContext<O>(
   tokenizer: PipelineTokenizer,
   options: PipelineOptions,
 ): RunnerContext<O> {
-  const limit = Math.min(tokenizer.modelMaxLength, model.config.maxPositionEmbeddings);
+  const limit = Math.min(tokenizer.modelMaxLength, model.config.maxSequenceLength);
   const maxLength = Math.min(options.maxLength ?? limit, limit);
   const batchSize = options.batchSize ?? 8;
   if (!Number.isInteger(batchSize) || batchSize < 1)

@@ -131,13 +131,12 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   if (!FINETUNE_TASKS.includes(task))
     throw new InputError(where, (n) => `${n('task')} must be one of ${FINETUNE_TASKS.join(', ')}, got "${task}"`);
   const maxLength =
-    o.maxLength ??
-    (task === 'question-answering' ? Math.min(QA_DEFAULTS.maxLength, config.maxPositionEmbeddings) : 128);
-  if (!Number.isInteger(maxLength) || maxLength < 2 || maxLength > config.maxPositionEmbeddings) {
+    o.maxLength ?? (task === 'question-answering' ? Math.min(QA_DEFAULTS.maxLength, config.maxSequenceLength) : 128);
+  if (!Number.isInteger(maxLength) || maxLength < 2 || maxLength > config.maxSequenceLength) {
     throw new InputError(
       where,
       (n) =>
-        `${n('maxLength')} ${maxLength} must be in [2, ${config.maxPositionEmbeddings}] (max_position_embeddings of ${o.model})`,
+        `${n('maxLength')} ${maxLength} must be in [2, ${config.maxSequenceLength}] (max_position_embeddings of ${o.model})`,
     );
   }
   const tok = await loadFinetuneTokenizer(o.tokenizer ?? o.model);

@@ -148,10 +148,11 @@ export function genericLabels(config: BertConfig): boolean {
 
 /** The task a fine-tuned folder was trained for, from config.json architectures (text classification otherwise). */
 export function taskOfConfig(config: BertConfig): FinetuneTask {
-  const arch = config.architectures?.[0];
-  if (arch === 'BertForTokenClassification') return 'token-classification';
-  if (arch === 'BertForQuestionAnswering') return 'question-answering';
-  if (arch === 'BertForMultipleChoice') return 'multiple-choice';
+  // Any family member's head: BertForTokenClassification, RobertaForTokenClassification, ...
+  const arch = config.architectures?.[0] ?? '';
+  if (arch.endsWith('ForTokenClassification')) return 'token-classification';
+  if (arch.endsWith('ForQuestionAnswering')) return 'question-answering';
+  if (arch.endsWith('ForMultipleChoice')) return 'multiple-choice';
   return 'text-classification';
 }
 
@@ -432,13 +433,16 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   const optimizer = o.optimizer ?? 'adamw';
   const config = readConfig(o.model);
   const maxLength =
-    o.maxLength ??
-    (task === 'question-answering' ? Math.min(QA_DEFAULTS.maxLength, config.maxPositionEmbeddings) : 128);
-  if (maxLength > config.maxPositionEmbeddings) {
+    o.maxLength ?? (task === 'question-answering' ? Math.min(QA_DEFAULTS.maxLength, config.maxSequenceLength) : 128);
+  if (maxLength > config.maxSequenceLength) {
     throw new InputError(
       where,
       (n) =>
-        `${n('maxLength')} ${maxLength} exceeds the model's max_position_embeddings ${config.maxPositionEmbeddings} (${o.model}/config.json)`,
+        `${n('maxLength')} ${maxLength} exceeds the model's max_position_embeddings ${config.maxPositionEmbeddings}` +
+        (config.maxSequenceLength < config.maxPositionEmbeddings
+          ? ` (${config.maxSequenceLength} tokens after RoBERTa's padding_idx + 1 offset)`
+          : '') +
+        ` (${o.model}/config.json)`,
     );
   }
   if (existsSync(o.output) && !statSync(o.output).isDirectory())

@@ -106,13 +106,13 @@ test('a config without model_type or with an unsupported one is refused, as tran
     };
     const { model_type: _ignored, ...withoutType } = source;
     const untyped = folder('untyped', withoutType);
-    const roberta = folder('roberta', { ...source, model_type: 'roberta' });
+    const modern = folder('modernbert', { ...source, model_type: 'modernbert' });
     for (const load of [() => AutoConfig.fromPretrained(untyped), () => AutoModel.fromPretrained(untyped)]) {
       await assert.rejects(load, (e: unknown) => e instanceof ConfigError && /no "model_type"/.test(e.message));
     }
     await assert.rejects(
-      AutoModelForSequenceClassification.fromPretrained(roberta),
-      /model_type "roberta" is not supported by bert-ts \(supported: bert\)/,
+      AutoModelForSequenceClassification.fromPretrained(modern),
+      /model_type "modernbert" is not supported by bert-ts \(supported: bert, roberta, xlm-roberta, distilbert, electra\)/,
     );
   } finally {
     rmSync(work, { recursive: true, force: true });
