@@ -66,6 +66,12 @@ export interface ForwardOptions {
    * `seed: k` reproduces the masks of the k-th training forward of a fresh model with the same model seed.
    */
   seed?: number;
+  /**
+   * Run-wide index of the batch's first example (default 0). Dropout masks are drawn per example from it, so an
+   * example gets the same masks in any batch that holds it: a data-parallel rank with examples 8..15 of a global
+   * batch draws what one process draws for them.
+   */
+  firstExample?: number;
   outputHiddenStates?: boolean;
   outputAttentions?: boolean;
   /**
@@ -128,6 +134,8 @@ interface ForwardStep {
   lead: number[];
   train: boolean;
   seed: number;
+  /** Run-wide index of backbone row 0 (examples times choices for multiple choice): dropout masks per example. */
+  firstRow: number;
   /** The outputs every model may add (hidden states, attentions). */
   common: CommonOutput;
 }
@@ -258,7 +266,7 @@ export abstract class BertPreTrainedModel<Head = unknown> {
   /** The dropout before a classifier (HF: classifier_dropout, else hidden_dropout_prob) in this forward step. */
   protected classifierDropout(step: ForwardStep): DropoutSpec | null {
     const p = this.config.classifierDropout ?? this.config.hiddenDropoutProb;
-    return step.train && p > 0 ? { p, seed: siteSeed(step.seed, 0x7fffffff) } : null;
+    return step.train && p > 0 ? { p, seed: siteSeed(step.seed, 0x7fffffff), firstExample: step.firstRow } : null;
   }
 
   /** What every forward starts with: the inputs checked, this step's dropout seed, the backbone run. */
@@ -266,8 +274,12 @@ export abstract class BertPreTrainedModel<Head = unknown> {
     const { batch, lead } = this.prepare(inputs, rank);
     const train = options.train ?? false;
     const seed = this.nextSeed(train, options.seed);
-    const common = this.runBackbone(batch, options, seed);
-    return { batch, lead, train, seed, common };
+    const first = options.firstExample ?? 0;
+    if (!Number.isInteger(first) || first < 0)
+      throw new InputError('forward', `firstExample must be a non-negative integer, found ${first}`);
+    const firstRow = first * (batch.B / (lead[0] ?? batch.B));
+    const common = this.runBackbone(batch, options, seed, firstRow);
+    return { batch, lead, train, seed, firstRow, common };
   }
 
   /**
@@ -333,10 +345,10 @@ export abstract class BertPreTrainedModel<Head = unknown> {
   }
 
   /** Runs the backbone and gathers the optional outputs. */
-  protected runBackbone(batch: BackboneBatch, options: ForwardOptions, seed: number): CommonOutput {
+  protected runBackbone(batch: BackboneBatch, options: ForwardOptions, seed: number, firstRow: number): CommonOutput {
     this.pending = null;
     const keepAll = options.grad !== false || options.outputHiddenStates === true || options.outputAttentions === true;
-    this.backbone.forward(batch, options.train ?? false, seed, keepAll);
+    this.backbone.forward(batch, options.train ?? false, seed, keepAll, firstRow);
     const out: CommonOutput = {};
     const { B, T } = batch;
     const H = this.config.hiddenSize,
@@ -771,7 +783,7 @@ export class BertForTokenClassification extends BertLinearHeadModel {
     const { B, T } = batch,
       N = B * T,
       L = this.config.numLabels;
-    const logits = this.head.forward(this.backbone.sequenceOutput, N, this.classifierDropout(step));
+    const logits = this.head.forward(this.backbone.sequenceOutput, N, this.classifierDropout(step), T);
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, T, L]) };
     if (inputs.labels !== undefined) out.loss = this.crossEntropyHeadLoss(inputs.labels, logits, N, L, false);
     return out;

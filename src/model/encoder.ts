@@ -209,6 +209,8 @@ export class Backbone {
   private batch: BackboneBatch | null = null;
   private train = false;
   private seed = 0;
+  /** Run-wide index of batch row 0: dropout masks are drawn per example (src/tensor/kernels.ts). */
+  private firstExample = 0;
   /** Whether the last forward kept every layer's activations (backward, hidden states and attentions need it). */
   private keptAll = false;
   /** The encoder layers' linear products in the model's dtype (packed / quantized weights). */
@@ -255,7 +257,7 @@ export class Backbone {
   }
 
   private drop(p: number, site: number): DropoutSpec | null {
-    return this.train && p > 0 ? { p, seed: siteSeed(this.seed, site) } : null;
+    return this.train && p > 0 ? { p, seed: siteSeed(this.seed, site), firstExample: this.firstExample } : null;
   }
 
   /** Activations for (B, T); per-layer ones when `keepAll` (an inference forward reuses them when they exist). */
@@ -293,12 +295,14 @@ export class Backbone {
 
   /**
    * Runs embeddings, layers and pooler. `keepAll` false (inference) may share activations between layers: then
-   * backward() is refused until the next forward that keeps them.
+   * backward() is refused until the next forward that keeps them. `firstExample`: the run-wide index of batch row 0,
+   * so that an example draws the same dropout masks in whatever batch (or data-parallel rank) holds it.
    */
-  forward(batch: BackboneBatch, train: boolean, seed: number, keepAll = true): void {
+  forward(batch: BackboneBatch, train: boolean, seed: number, keepAll = true, firstExample = 0): void {
     this.batch = batch;
     this.train = train;
     this.seed = seed;
+    this.firstExample = firstExample;
     const a = this.ensureActs(batch.B, batch.T, keepAll);
     this.keptAll = a.keepAll;
     this.embeddingsForward(a, batch);
@@ -355,7 +359,7 @@ export class Backbone {
       this.config.layerNormEps,
     );
     const d = this.drop(this.config.hiddenDropoutProb, 0);
-    if (d) k.dropoutForward(a.embOut, a.embOut, N * H, d);
+    if (d) k.dropoutForward(a.embOut, a.embOut, N * H, batch.T * H, d);
   }
 
   private embeddingsBackward(a: BackboneActs, g: BackwardScratch, batch: BackboneBatch, dOut: Float32Array): void {
@@ -363,7 +367,7 @@ export class Backbone {
       H = this.config.hiddenSize,
       N = a.N;
     const d = this.drop(this.config.hiddenDropoutProb, 0);
-    if (d) k.dropoutBackward(dOut, dOut, N * H, d);
+    if (d) k.dropoutBackward(dOut, dOut, N * H, batch.T * H, d);
     const dIn = g.dB;
     k.layerNormBackward(dOut, a.embIn, this.emb.lnW.w, a.embMean, a.embRstd, dIn, this.emb.lnW.g, this.emb.lnB.g, N, H);
     // nn.Embedding(padding_idx=pad_token_id): the padding row receives no gradient from the lookup (the tied MLM
@@ -459,7 +463,7 @@ export class Backbone {
       H = c.hiddenSize;
     this.linear(input, p.dense.weight.w, p.dense.bias.w, a.pre, N, H, inDim);
     const d = this.drop(c.hiddenDropoutProb, site);
-    if (d) k.dropoutForward(a.pre, a.pre, N * H, d);
+    if (d) k.dropoutForward(a.pre, a.pre, N * H, this.batch!.T * H, d);
     k.layerNormForward(a.pre, p.ln.weight.w, p.ln.bias.w, a.out, a.mean, a.rstd, N, H, c.layerNormEps, residual); // pre += residual first
   }
 
@@ -484,7 +488,7 @@ export class Backbone {
     k.layerNormBackward(dY, a.pre, p.ln.weight.w, a.mean, a.rstd, dResidual, p.ln.weight.g, p.ln.bias.g, N, H);
     // dResidual now holds d(pre) = d(residual input); the dense branch gets the same gradient through dropout.
     const d = this.drop(c.hiddenDropoutProb, site);
-    if (d) k.dropoutBackward(dResidual, dY, N * H, d);
+    if (d) k.dropoutBackward(dResidual, dY, N * H, this.batch!.T * H, d);
     else dY.set(dResidual.subarray(0, N * H));
     k.linearBackward(dY, input, p.dense.weight.w, dInput, p.dense.weight.g, p.dense.bias.g, N, H, inDim);
   }

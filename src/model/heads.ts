@@ -130,6 +130,7 @@ export class LinearHead {
   dLogits = new Float32Array(0);
   private dX = new Float32Array(0);
   private drop: DropoutSpec | null = null;
+  private exampleSize = 1;
 
   /** Declares nn.Linear(inDim, out) named `name` under `vb` (`classifier`, `cls.seq_relationship`, `qa_outputs`). */
   constructor(
@@ -144,7 +145,8 @@ export class LinearHead {
     this.b = linear.bias;
   }
 
-  forward(x: Float32Array, m: number, dropout: DropoutSpec | null): Float32Array {
+  /** `rowsPerExample`: rows of x that belong to one example (token classification: T), for per-example dropout. */
+  forward(x: Float32Array, m: number, dropout: DropoutSpec | null, rowsPerExample = 1): Float32Array {
     if (this.m !== m) {
       this.m = m;
       this.xd = new Float32Array(m * this.inDim);
@@ -153,7 +155,8 @@ export class LinearHead {
       this.dX = new Float32Array(m * this.inDim);
     }
     this.drop = dropout;
-    if (dropout) this.kernels.dropoutForward(x, this.xd, m * this.inDim, dropout);
+    this.exampleSize = rowsPerExample * this.inDim;
+    if (dropout) this.kernels.dropoutForward(x, this.xd, m * this.inDim, this.exampleSize, dropout);
     else this.xd.set(x.subarray(0, m * this.inDim));
     this.kernels.linearForward(this.xd, this.w.w, this.b.w, this.logits, m, this.out, this.inDim);
     return this.logits;
@@ -163,7 +166,7 @@ export class LinearHead {
   backward(): Float32Array {
     const k = this.kernels;
     k.linearBackward(this.dLogits, this.xd, this.w.w, this.dX, this.w.g, this.b.g, this.m, this.out, this.inDim);
-    if (this.drop) k.dropoutBackward(this.dX, this.dX, this.m * this.inDim, this.drop);
+    if (this.drop) k.dropoutBackward(this.dX, this.dX, this.m * this.inDim, this.exampleSize, this.drop);
     return this.dX;
   }
 }

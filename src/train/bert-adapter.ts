@@ -40,10 +40,10 @@ export function bertTrainerModel(model: BertHeadModel): TrainerModel<BertInputs>
     .map((p) => ({ name: p.name, shape: p.shape, data: p.data, grad: p.grad }));
   let lastTerm: LossTerm | null = null;
   return {
-    forwardLoss(batch, train, forwardIndex) {
+    forwardLoss(batch, train, forwardIndex, firstExample) {
       // The trainer's forward index (saved in the training state) picks this forward's dropout masks with the
-      // model's seed, so a resumed run replays them.
-      const out = model.forward(batch, train ? { train, seed: forwardIndex } : { train });
+      // model's seed, so a resumed run replays them; the first example's index makes them per example.
+      const out = model.forward(batch, train ? { train, seed: forwardIndex, firstExample } : { train });
       if (out.loss === undefined)
         throw new Error(`${model.architecture}.forward returned no loss: the batch has no labels`);
       lastTerm = { loss: out.loss, count: lossCount(batch) };

@@ -40,9 +40,11 @@ const MAX_LOSS_TERMS = 2;
 export interface TrainerModel<B> {
   /**
    * Forward pass with loss; returns the mean loss of the batch. With `train`, dropout is on and `forwardIndex` (1, 2,
-   * ... over the whole run, saved in the training state) picks its masks, so that a resumed run draws the same ones.
+   * ... over the whole run, saved in the training state) picks its masks, so that a resumed run draws the same ones;
+   * they are drawn per example, `firstExample` being the index of the batch's first example in the micro-batch (a
+   * data-parallel rank's share starts there), so that they do not depend on the number of ranks.
    */
-  forwardLoss(batch: B, train: boolean, forwardIndex: number): number;
+  forwardLoss(batch: B, train: boolean, forwardIndex: number, firstExample: number): number;
   /** Accumulates d(mean loss)/d(param) of the last forward into the gradients (+=). */
   backward(): void;
   zeroGrad(): void;
@@ -221,9 +223,8 @@ export class Trainer<B> {
     sums[2 * MAX_LOSS_TERMS] = sampled.tokens;
     let terms: readonly LossTerm[] = [];
     if (sampled.batch !== null) {
-      // Dropout seeds distinct per rank (the masks are drawn over the rank's batch buffer, not per example).
-      const index = trainForwards * this.dist.size + this.dist.rank;
-      const loss = this.model.forwardLoss(sampled.batch, true, index);
+      // Masks per example: this share's examples draw what they would in the one-process micro-batch.
+      const loss = this.model.forwardLoss(sampled.batch, true, trainForwards, sampled.firstExample);
       terms = this.model.lossTerms?.() ?? [{ loss, count: sampled.examples }];
       if (terms.length > MAX_LOSS_TERMS || (terms.length > 1 && !this.model.scaleLossTerms))
         throw new Error(`Trainer: a loss of ${terms.length} terms needs scaleLossTerms (at most ${MAX_LOSS_TERMS})`);
@@ -429,7 +430,7 @@ export class Trainer<B> {
       while (this.dist.size === 1 && micro < this.accum && !epochDone) {
         const sampled = this.sampler.next();
         trainForwards++;
-        const loss = this.model.forwardLoss(sampled.batch, true, trainForwards);
+        const loss = this.model.forwardLoss(sampled.batch, true, trainForwards, 0);
         if (!Number.isFinite(loss)) throw this.diverged(`loss is ${loss}`, step + 1, epoch);
         this.model.backward();
         lossSum += loss;
