@@ -225,6 +225,19 @@ export abstract class BertPreTrainedModel<Head = unknown> {
   }
 
   /**
+   * backward(), calling `ready` after each encoder layer with the byte offset in the gradient buffer from which the
+   * gradients are final (data-parallel training reduces them while backward goes on).
+   */
+  backwardReporting(ready: (byteOffset: number) => void): void {
+    this.backbone.gradientsReady = ready;
+    try {
+      this.backward();
+    } finally {
+      this.backbone.gradientsReady = null;
+    }
+  }
+
+  /**
    * Writes config.json + model.safetensors as transformers' save_pretrained does. `dtype` (default float32) is the
    * storage precision of the weights and is recorded in config.json (`dtype`), which transformers 5 loads with
    * (dtype="auto"); float16 / bfloat16 halve the file (values rounded to nearest even, as torch does).

@@ -60,6 +60,13 @@ function declareLayer(vb: ParamScope, c: BertConfig): LayerParams {
   return { qkvW, qkvB, attentionOutput, inW: inter.weight, inB: inter.bias, output };
 }
 
+/** The lowest byte offset of a layer's gradients in the gradient buffer. */
+function layerGradientStart(p: LayerParams): number {
+  const refs = [p.qkvW, p.qkvB, p.inW, p.inB];
+  for (const d of [p.attentionOutput, p.output]) refs.push(d.dense.weight, d.dense.bias, d.ln.weight, d.ln.bias);
+  return Math.min(...refs.map((r) => r.g.byteOffset));
+}
+
 /** Activations of one encoder layer kept for backward. */
 interface LayerActs {
   qkv: Float32Array; // [N, 3H]
@@ -215,6 +222,12 @@ export class Backbone {
   private keptAll = false;
   /** The encoder layers' linear products in the model's dtype (packed / quantized weights). */
   private readonly linears: ModelLinears;
+  /**
+   * Called by backward after each encoder layer with the byte offset in the gradient buffer from which the gradients
+   * are final (the heads, the pooler and the layers above come after the layers below and the embeddings in the
+   * buffer): data parallelism starts reducing them while backward goes on.
+   */
+  gradientsReady: ((byteOffset: number) => void) | null = null;
 
   /**
    * Declares the backbone's parameters under `vb` ('bert.' inside the heads, '' for BertModel): modeling_bert.py
@@ -334,6 +347,7 @@ export class Backbone {
     for (let l = this.config.numHiddenLayers - 1; l >= 0; l--) {
       const x = l === 0 ? a.embOut : a.layer(l - 1).out;
       this.layerBackward(l, x, a.layer(l), batch, dOut, g);
+      if (this.gradientsReady) this.gradientsReady(layerGradientStart(this.layerParams[l]!));
     }
     this.embeddingsBackward(a, g, batch, dOut);
   }

@@ -15,6 +15,7 @@ export interface BertHeadModel {
     options?: ForwardOptions,
   ): { loss?: number; logits?: Tensor; startLogits?: Tensor; endLogits?: Tensor };
   backward(): void;
+  backwardReporting(ready: (byteOffset: number) => void): void;
   zeroGrad(): void;
   parameters(): Parameter[];
 }
@@ -53,7 +54,7 @@ export function bertTrainerModel(model: BertHeadModel): TrainerModel<BertInputs>
       if (!lastTerm) throw new Error(`${model.architecture}: lossTerms before any forward`);
       return [lastTerm];
     },
-    backward: () => model.backward(),
+    backward: (ready) => (ready ? model.backwardReporting(ready) : model.backward()),
     zeroGrad: () => model.zeroGrad(),
     parameters: () => params,
     seed: model.seed,

@@ -124,7 +124,7 @@ export function pretrainingTrainerModel(
       ];
     },
     scaleLossTerms: ([mlm = 1, nsp = 1]) => model.scaleLossGradients(mlm, nsp),
-    backward: () => model.backward(),
+    backward: (ready) => (ready ? model.backwardReporting(ready) : model.backward()),
     zeroGrad: () => model.zeroGrad(),
     parameters: () => params,
     seed: model.seed,
