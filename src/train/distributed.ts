@@ -9,7 +9,7 @@ export interface Distributed {
   /** Number of ranks; 1 for one process. */
   readonly size: number;
   /** Element-wise sum over the ranks, in place; every rank ends with the same values. */
-  allreduceSum(buffer: Float32Array | Float64Array): void;
+  allreduceSum(buffer: Float32Array | Float64Array | Uint8Array): void;
   /** Starts allreduceSum on `buffer` (non-blocking); it must not be touched until {@link waitAll}. */
   startAllreduceSum(buffer: Float32Array): void;
   /** Lets the started sums progress (MPI makes progress inside its calls): called between layers of backward. */
@@ -210,4 +210,62 @@ export class GradientBuckets {
     this.dist.waitAll();
     this.seconds += (performance.now() - t0) / 1000;
   }
+}
+
+/** Interleaved sharding of batched inference: batch k (in input order) is rank k mod size's. */
+export function ownsBatch(dist: Distributed, k: number): boolean {
+  return k % dist.size === dist.rank;
+}
+
+/**
+ * Per-batch values gathered on every rank: each rank fills the slots of its own batches and leaves the others zero;
+ * one sum over the ranks adds only zeros to each value (x + 0 = x), so every rank gets every value exactly and can
+ * combine them in batch order, as one process does.
+ */
+export function gatherSlots(dist: Distributed, slots: Float32Array | Float64Array): void {
+  if (dist.size > 1) dist.allreduceSum(slots);
+}
+
+/** Every rank's bytes, in rank order (the lengths first, then the bytes, each in one sum with zeros elsewhere). */
+function exchangeBytes(dist: Distributed, mine: Uint8Array): Uint8Array[] {
+  const lengths = new Float64Array(dist.size);
+  lengths[dist.rank] = mine.length;
+  dist.allreduceSum(lengths);
+  const offsets = [0];
+  for (const n of lengths) offsets.push((offsets.at(-1) ?? 0) + n);
+  const all = new Uint8Array(offsets.at(-1) ?? 0);
+  all.set(mine, offsets[dist.rank]);
+  dist.allreduceSum(all);
+  return Array.from(lengths, (_, r) => all.subarray(offsets[r], offsets[r + 1]));
+}
+
+/**
+ * Runs `compute` on interleaved shards of a stream of batches: batch k goes to rank k mod size, and rank 0 yields
+ * every batch with its results in input order (results travel as JSON, so numbers arrive exactly); the other ranks
+ * yield nothing. One process computes every batch. Every rank must read the same batches (the same file).
+ */
+export async function* shardedBatches<T, R>(
+  batches: AsyncIterable<T[]> | Iterable<T[]>,
+  compute: (batch: T[]) => Promise<R[]> | R[],
+  dist: Distributed = getDistributed(),
+): AsyncGenerator<{ batch: T[]; results: R[] }> {
+  if (dist.size === 1) {
+    for await (const batch of batches) yield { batch, results: await compute(batch) };
+    return;
+  }
+  let group: T[][] = [];
+  const exchange = async (): Promise<{ batch: T[]; results: R[] }[]> => {
+    const own = group[dist.rank];
+    const mine = own ? new TextEncoder().encode(JSON.stringify(await compute(own))) : new Uint8Array(0);
+    const decoder = new TextDecoder();
+    const parts = exchangeBytes(dist, mine);
+    const out = group.map((batch, r) => ({ batch, results: JSON.parse(decoder.decode(parts[r])) as R[] }));
+    group = [];
+    return dist.rank === 0 ? out : [];
+  };
+  for await (const batch of batches) {
+    group.push(batch);
+    if (group.length === dist.size) yield* await exchange();
+  }
+  if (group.length > 0) yield* await exchange();
 }

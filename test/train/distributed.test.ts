@@ -163,6 +163,57 @@ function runCommand(
   return { losses, weights: existsSync(model) ? readSafetensors(model).tensors : new Map(), stdout: r.stdout };
 }
 
+/** Runs `bert <name>` (inference) as one process or under mpirun; returns its stdout. */
+function runInference(name: string, args: string[], ranks: number): string {
+  const r = spawnSync(...launch(name, args, ranks), {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: '1' },
+  });
+  assert.equal(r.status, 0, `${name} on ${ranks} rank(s) failed:\n${r.stderr}\n${r.stdout}`);
+  return r.stdout;
+}
+
+test(
+  'mpirun -np 2 bert embed writes the one-process embeddings, in input order',
+  { skip: skipMpi, timeout: 120_000 },
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bert-ts-mpi-embed-'));
+    const input = join(dir, 'texts.jsonl');
+    // 23 texts of different lengths in batches of 4: 6 batches, rank 0 computes 0, 2, 4 and rank 1 computes 1, 3, 5.
+    writeFileSync(
+      input,
+      reviews(23, 17)
+        .trim()
+        .split('\n')
+        .map((l, i) => JSON.stringify({ id: i, text: (JSON.parse(l) as { text: string }).text }))
+        .join('\n') + '\n',
+    );
+    const embed = (ranks: number) =>
+      runInference(
+        'embed',
+        [
+          '--model',
+          join(FIX, 'seq_cls3'),
+          '--tokenizer',
+          join(FIX, 'tokenizer'),
+          '--input',
+          input,
+          '--batch-size',
+          '4',
+        ],
+        ranks,
+      );
+    const one = embed(1);
+    const lines = one.trim().split('\n');
+    assert.equal(lines.length, 23);
+    assert.deepEqual(
+      lines.map((l) => (JSON.parse(l) as { id: number }).id),
+      Array.from({ length: 23 }, (_, i) => i),
+    );
+    assert.equal(embed(2), one);
+  },
+);
+
 /** The program and arguments that run `bert <name>` as one process or under mpirun with `ranks` ranks. */
 function launch(name: string, args: string[], ranks: number): [string, string[]] {
   const cmd = ['--import', 'tsx', 'test/train/helpers/run-command.ts', name, ...args];
@@ -262,6 +313,23 @@ test(
     );
     const loaded = await BertForSequenceClassification.fromPretrained(join(dir, 'two'), { warn: () => {} });
     assert.equal(loaded.config.numLabels, 2);
+
+    // bert evaluate: 2 ranks score interleaved batches (of 4: 6 batches, the last short) and report the one-process
+    // metrics exactly (accuracy, F1, confusion matrix and the loss, added in batch order).
+    const evaluate = (ranks: number) =>
+      runInference(
+        'evaluate',
+        ['--model', join(dir, 'two'), '--data', train, '--max-length', '24', '--batch-size', '4', '--json'],
+        ranks,
+      );
+    const evalOne = JSON.parse(evaluate(1)) as Record<string, unknown>;
+    const evalTwo = JSON.parse(evaluate(2)) as Record<string, unknown>;
+    for (const m of ['seconds', 'examples_per_second']) {
+      delete evalOne[m];
+      delete evalTwo[m];
+    }
+    assert.deepEqual(evalTwo, evalOne);
+    assert.equal(evalOne['examples'], 21);
   },
 );
 

@@ -2,6 +2,7 @@
 import { finetuneCommand } from '../../../src/cli/commands/finetune.js';
 import { evaluateCommand } from '../../../src/cli/commands/evaluate.js';
 import { pretrainCommand } from '../../../src/cli/commands/pretrain.js';
+import { embedCommand } from '../../../src/cli/commands/embed.js';
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   finetune: finetuneCommand,
   evaluate: evaluateCommand,
   pretrain: pretrainCommand,
+  embed: embedCommand,
 };
 const fn = name === undefined ? undefined : commands[name];
 if (!fn) {
