@@ -79,11 +79,11 @@ struct Args {
     if (napi_get_value_int32(env, argv[i], &v) != napi_ok) fail(i, "must be a number");
     return v;
   }
-  // Dropout as (p, seed) pair of arguments; p <= 0 means no dropout.
-  bert::Dropout dropout(size_t iP, size_t iSeed) const {
+  // Dropout as (p, seed, firstExample) arguments from iP on; p <= 0 means no dropout.
+  bert::Dropout dropout(size_t iP) const {
     const double p = num(iP);
     if (!(p >= 0 && p < 1)) fail(iP, "(dropout p) must be in [0, 1), got " + std::to_string(p));
-    return bert::Dropout{p > 0, p, static_cast<uint32_t>(i32num(iSeed))};
+    return bert::Dropout{p > 0, p, static_cast<uint32_t>(i32num(iP + 1)), static_cast<uint32_t>(i32num(iP + 2))};
   }
 };
 
@@ -220,32 +220,32 @@ napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
   });
 }
 
-// attentionForward(q, k, v, ld, maskBias, probs, ctx, ldCtx, B, T, H, D, scale, p, seed)
+// attentionForward(q, k, v, ld, maskBias, probs, ctx, ldCtx, B, T, H, D, scale, p, seed, firstExample)
 napi_value AttentionForward(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
-    Args a(env, info, "attentionForward", 15);
+    Args a(env, info, "attentionForward", 16);
     const int64_t ld = a.dim(3), ldCtx = a.dim(7), B = a.dim(8), T = a.dim(9), H = a.dim(10), D = a.dim(11);
     if (ld < H * D) a.fail(3, "(ld) must be >= heads * headDim");
     if (ldCtx < H * D) a.fail(7, "(ldCtx) must be >= heads * headDim");
     const int64_t qkv = span(B * T, H * D, ld);
     bert::attentionForward(a.f32(0, qkv), a.f32(1, qkv), a.f32(2, qkv), ld, a.f32(4, B * T), a.f32(5, B * H * T * T, true),
                            a.f32(6, span(B * T, H * D, ldCtx)), ldCtx, B, T, H, D, static_cast<float>(a.num(12)),
-                           a.dropout(13, 14));
+                           a.dropout(13));
     return undef(env);
   });
 }
 
-// attentionBackward(dctx, ldCtx, q, k, v, ld, probs, dq, dk, dv, B, T, H, D, scale, p, seed)
+// attentionBackward(dctx, ldCtx, q, k, v, ld, probs, dq, dk, dv, B, T, H, D, scale, p, seed, firstExample)
 napi_value AttentionBackward(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
-    Args a(env, info, "attentionBackward", 17);
+    Args a(env, info, "attentionBackward", 18);
     const int64_t ldCtx = a.dim(1), ld = a.dim(5), B = a.dim(10), T = a.dim(11), H = a.dim(12), D = a.dim(13);
     if (ld < H * D) a.fail(5, "(ld) must be >= heads * headDim");
     if (ldCtx < H * D) a.fail(1, "(ldCtx) must be >= heads * headDim");
     const int64_t qkv = span(B * T, H * D, ld);
     bert::attentionBackward(a.f32(0, span(B * T, H * D, ldCtx)), ldCtx, a.f32(2, qkv), a.f32(3, qkv), a.f32(4, qkv), ld,
                             a.f32(6, B * H * T * T), a.f32(7, qkv), a.f32(8, qkv), a.f32(9, qkv), B, T, H, D,
-                            static_cast<float>(a.num(14)), a.dropout(15, 16));
+                            static_cast<float>(a.num(14)), a.dropout(15));
     return undef(env);
   });
 }
@@ -296,13 +296,14 @@ napi_value EmbeddingBackward(napi_env env, napi_callback_info info) {
   });
 }
 
-// dropoutForward(x, y, n, p, seed); backward is the same mask applied to dy.
+// dropoutForward(x, y, n, exampleSize, p, seed, firstExample); backward is the same mask applied to dy.
 napi_value DropoutForward(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
-    Args a(env, info, "dropout", 5);
-    const int64_t n = a.dim(2);
-    bert::Dropout d = a.dropout(3, 4);
-    bert::dropoutForward(a.f32(0, n), a.f32(1, n), n, d);
+    Args a(env, info, "dropout", 7);
+    const int64_t n = a.dim(2), exampleSize = a.dim(3);
+    if (exampleSize < 1) a.fail(3, "(exampleSize) must be >= 1");
+    bert::Dropout d = a.dropout(4);
+    bert::dropoutForward(a.f32(0, n), a.f32(1, n), n, exampleSize, d);
     return undef(env);
   });
 }

@@ -353,6 +353,27 @@ void layerNormBackward(const float* dy, const float* x, const float* gamma, cons
   }
 }
 
+// The seed example b of a dropout call draws from (dropoutExampleSeed in src/tensor/kernels.ts).
+inline uint32_t dropoutExampleSeed(const Dropout& d, int64_t b) {
+  return dropoutHash(d.seed, d.firstExample + static_cast<uint32_t>(b));
+}
+
+// out = the dropout mask of example b, head h applied to its [T, T] probabilities (out may be in): row (h, t) draws
+// from dropoutHash(exampleSeed, h * 65536 + t), so the mask does not depend on the padded length T.
+void attentionDropout(const Dropout& d, int64_t b, int64_t h, int64_t T, uint32_t thr, double keepScale,
+                      const float* in, float* out) {
+  const uint32_t ex = dropoutExampleSeed(d, b);
+  for (int64_t t = 0; t < T; t++) {
+    const uint32_t row = dropoutHash(ex, static_cast<uint32_t>(h * 65536 + t));
+    const float* x = in + t * T;
+    float* y = out + t * T;
+    for (int64_t s = 0; s < T; s++) {
+      const bool keep = dropoutHash(row, static_cast<uint32_t>(s)) >= thr;
+      y[s] = keep ? static_cast<float>(static_cast<double>(x[s]) * keepScale) : 0.0f;
+    }
+  }
+}
+
 void attentionForward(const float* q, const float* k, const float* v, int64_t ld, const float* maskBias, float* probs,
                       float* ctx, int64_t ldCtx, int64_t B, int64_t T, int64_t H, int64_t D, float scale,
                       const Dropout& dropout) {
@@ -392,11 +413,7 @@ void attentionForward(const float* q, const float* k, const float* v, int64_t ld
     const float* Pused = P;
     if (dropout.on) {
       float* Pd = work + T * T;
-      const uint32_t base = static_cast<uint32_t>(bh * T * T);
-      for (int64_t i = 0; i < T * T; i++) {
-        const bool keep = dropoutHash(dropout.seed, base + static_cast<uint32_t>(i)) >= thr;
-        Pd[i] = keep ? static_cast<float>(static_cast<double>(P[i]) * keepScale) : 0.0f;
-      }
+      attentionDropout(dropout, b, h, T, thr, keepScale, P, Pd);
       Pused = Pd;
     }
     sgemmSerial(false, false, T, D, T, 1.0f, Pused, T, vb, ld, 0.0f, ctx + b * T * ldCtx + h * D, ldCtx);
@@ -417,24 +434,15 @@ void attentionBackward(const float* dctx, int64_t ldCtx, const float* q, const f
     std::vector<float>& buf = scratch(static_cast<size_t>(2 * T * T));
     float* dP = buf.data();
     float* Pd = dP + T * T;
-    const uint32_t base = static_cast<uint32_t>(bh * T * T);
     const float* Pused = P;
     if (dropout.on) {
-      for (int64_t i = 0; i < T * T; i++) {
-        const bool keep = dropoutHash(dropout.seed, base + static_cast<uint32_t>(i)) >= thr;
-        Pd[i] = keep ? static_cast<float>(static_cast<double>(P[i]) * keepScale) : 0.0f;
-      }
+      attentionDropout(dropout, b, h, T, thr, keepScale, P, Pd);
       Pused = Pd;
     }
     // dV = dropout(P)^T dctx ; d(dropout(P)) = dctx V^T
     sgemmSerial(true, false, T, D, T, 1.0f, Pused, T, dcb, ldCtx, 0.0f, dv + off, ld);
     sgemmSerial(false, true, T, T, D, 1.0f, dcb, ldCtx, v + off, ld, 0.0f, dP, T);
-    if (dropout.on) {
-      for (int64_t i = 0; i < T * T; i++) {
-        const bool keep = dropoutHash(dropout.seed, base + static_cast<uint32_t>(i)) >= thr;
-        dP[i] = keep ? static_cast<float>(static_cast<double>(dP[i]) * keepScale) : 0.0f;
-      }
-    }
+    if (dropout.on) attentionDropout(dropout, b, h, T, thr, keepScale, dP, dP);
     // Softmax backward in place: dS = P * (dP - sum_s dP * P).
     for (int64_t t = 0; t < T; t++) {
       const float* pr = P + t * T;
@@ -484,14 +492,26 @@ void add(float* dst, const float* src, int64_t n) {
   for (int64_t i = 0; i < n; i++) dst[i] += src[i];
 }
 
-void dropoutForward(const float* x, float* y, int64_t n, const Dropout& dropout) {
+void dropoutForward(const float* x, float* y, int64_t n, int64_t exampleSize, const Dropout& dropout) {
   const uint32_t thr = dropoutThreshold(dropout.p);
   const double keepScale = 1.0 / (1.0 - dropout.p);
-  const uint32_t seed = dropout.seed;
-#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
-  for (int64_t i = 0; i < n; i++) {
-    const bool keep = dropoutHash(seed, static_cast<uint32_t>(i)) >= thr;
-    y[i] = keep ? static_cast<float>(static_cast<double>(x[i]) * keepScale) : 0.0f;
+  const int64_t examples = (n + exampleSize - 1) / exampleSize;
+  // Threads own contiguous element ranges; each walks the examples its range crosses.
+#pragma omp parallel if (n > PAR_MIN)
+  {
+    int64_t i0, i1;
+    threadRange(n, i0, i1);
+    for (int64_t b = i0 / exampleSize; b < examples && b * exampleSize < i1; b++) {
+      const uint32_t seed = dropoutExampleSeed(dropout, b);
+      const int64_t start = b * exampleSize;
+      const int64_t lo = i0 > start ? i0 : start;
+      const int64_t end = start + exampleSize < i1 ? start + exampleSize : i1;
+#pragma omp simd
+      for (int64_t i = lo; i < end; i++) {
+        const bool keep = dropoutHash(seed, static_cast<uint32_t>(i - start)) >= thr;
+        y[i] = keep ? static_cast<float>(static_cast<double>(x[i]) * keepScale) : 0.0f;
+      }
+    }
   }
 }
 

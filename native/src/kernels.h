@@ -7,10 +7,13 @@ namespace bert {
 enum Activation { ACT_GELU = 0, ACT_GELU_NEW = 1, ACT_GELU_FAST = 2, ACT_QUICK_GELU = 3, ACT_RELU = 4, ACT_SILU = 5,
                   ACT_TANH = 6, ACT_IDENTITY = 7 };
 
+// Dropout of one call, drawn per example (semantics: src/tensor/kernels.ts): example b draws from
+// dropoutHash(seed, firstExample + b).
 struct Dropout {
   bool on;
   double p;
   uint32_t seed;
+  uint32_t firstExample;
 };
 
 // y[m,n] = act(x[m,k] @ w[n,k]^T + bias[n]); act < 0 means none (bias may be null).
@@ -42,7 +45,7 @@ void attentionBackward(const float* dctx, int64_t ldCtx, const float* q, const f
 void embeddingForward(const int32_t* ids, const float* table, float* out, int64_t n, int64_t dim, bool accumulate);
 void embeddingBackward(const int32_t* ids, const float* dout, float* dtable, int64_t n, int64_t dim);
 void add(float* dst, const float* src, int64_t n);
-void dropoutForward(const float* x, float* y, int64_t n, const Dropout& dropout);
+void dropoutForward(const float* x, float* y, int64_t n, int64_t exampleSize, const Dropout& dropout);
 void softmaxCrossEntropy(const float* logits, const int32_t* labels, int64_t n, int64_t c, int32_t ignoreIndex,
                          float* dlogits, double gradScale, double* lossSum, int64_t* count);
 void adamwStep(float* params, const float* grads, float* m, float* v, int64_t n, double lr, double beta1,

@@ -1,10 +1,11 @@
-// MPI bindings (Open MPI or any MPI-3 library) for data-parallel training: init, rank/size, in-place all-reduce,
-// barrier, broadcast. Built only with BERT_USE_MPI (scripts/build-native.mjs probes mpicxx); otherwise the addon
+// MPI bindings (Open MPI or any MPI-3 library) for data-parallel training: init, rank/size, in-place all-reduce
+// (blocking, and started / progressed / waited for overlap with backward), barrier, broadcast. Built only with BERT_USE_MPI (scripts/build-native.mjs probes mpicxx); otherwise the addon
 // exports no `mpi` object and bert-ts runs as one process.
 #include <node_api.h>
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "mpi_binding.h"
 #include "napi_values.h"
@@ -16,6 +17,10 @@
 namespace {
 
 bool initialisedHere = false;
+
+// Reductions started by iallreduceSum and not yet waited for, with a reference that keeps each buffer alive.
+std::vector<MPI_Request> pendingRequests;
+std::vector<napi_ref> pendingBuffers;
 
 void throwError(napi_env env, const std::string& msg) { napi_throw_error(env, nullptr, msg.c_str()); }
 
@@ -143,6 +148,57 @@ napi_value AllreduceSum(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// iallreduceSum(buffer): starts the in-place sum (MPI_Iallreduce); the buffer must not be touched until waitAll().
+napi_value IallreduceSum(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  Buffer b;
+  if (!bufferCall(env, info, "iallreduceSum", 1, argv, b)) return nullptr;
+  MPI_Request req;
+  if (!check(env, "iallreduceSum",
+             MPI_Iallreduce(MPI_IN_PLACE, b.data, static_cast<int>(b.length), b.type, MPI_SUM, MPI_COMM_WORLD, &req)))
+    return nullptr;
+  napi_ref ref;
+  napi_create_reference(env, argv[0], 1, &ref);
+  pendingRequests.push_back(req);
+  pendingBuffers.push_back(ref);
+  return undef(env);
+}
+
+void releasePending(napi_env env) {
+  for (napi_ref ref : pendingBuffers) napi_delete_reference(env, ref);
+  pendingBuffers.clear();
+  pendingRequests.clear();
+}
+
+// progress(): drives the started reductions (MPI_Testall); returns true when none is left in flight.
+napi_value Progress(napi_env env, napi_callback_info) {
+  bool done = true;
+  if (!pendingRequests.empty()) {
+    if (!ready(env, "progress")) return nullptr;
+    int flag = 0;
+    if (!check(env, "progress",
+               MPI_Testall(static_cast<int>(pendingRequests.size()), pendingRequests.data(), &flag,
+                           MPI_STATUSES_IGNORE)))
+      return nullptr;
+    done = flag != 0;
+    if (done) releasePending(env);
+  }
+  napi_value out;
+  napi_get_boolean(env, done, &out);
+  return out;
+}
+
+// waitAll(): waits for every started reduction (MPI_Waitall).
+napi_value WaitAll(napi_env env, napi_callback_info) {
+  if (pendingRequests.empty()) return undef(env);
+  if (!ready(env, "waitAll")) return nullptr;
+  const int rc =
+      MPI_Waitall(static_cast<int>(pendingRequests.size()), pendingRequests.data(), MPI_STATUSES_IGNORE);
+  releasePending(env);
+  check(env, "waitAll", rc);
+  return undef(env);
+}
+
 // broadcast(buffer, root): root's contents into every rank's buffer (same length everywhere).
 napi_value Broadcast(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -175,6 +231,9 @@ void registerMpi(napi_env env, napi_value exports) {
       bert::method("init", Init),
       bert::method("finalize", Finalize),
       bert::method("allreduceSum", AllreduceSum),
+      bert::method("iallreduceSum", IallreduceSum),
+      bert::method("progress", Progress),
+      bert::method("waitAll", WaitAll),
       bert::method("broadcast", Broadcast),
       bert::method("barrier", Barrier),
       bert::method("wtime", Wtime),

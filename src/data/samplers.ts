@@ -41,6 +41,8 @@ export interface SampledShare<B> extends Omit<SampledBatch<B>, 'batch'> {
   batch: B | null;
   /** Examples in the whole micro-batch (all ranks together). */
   globalExamples: number;
+  /** Index of this share's first example within the micro-batch (dropout masks are drawn per example). */
+  firstExample: number;
 }
 
 /**
@@ -162,8 +164,10 @@ export class EpochSampler<B> implements Sampler<B> {
 
   nextShare(rank: number, size: number): SampledShare<B> {
     const { indices, lastOfEpoch } = this.nextIndices();
-    const mine = indices.slice(...shareRange(indices.length, rank, size));
+    const [first, end] = shareRange(indices.length, rank, size);
+    const mine = indices.slice(first, end);
     return {
+      firstExample: first,
       batch: mine.length > 0 ? this.data.collate(mine) : null,
       examples: mine.length,
       tokens: this.tokensOf(mine),

@@ -68,6 +68,12 @@ export interface ForwardOptions {
    * `seed: k` reproduces the masks of the k-th training forward of a fresh model with the same model seed.
    */
   seed?: number;
+  /**
+   * Run-wide index of the batch's first example (default 0). Dropout masks are drawn per example from it, so an
+   * example gets the same masks in any batch that holds it: a data-parallel rank with examples 8..15 of a global
+   * batch draws what one process draws for them.
+   */
+  firstExample?: number;
   outputHiddenStates?: boolean;
   outputAttentions?: boolean;
   /**
@@ -130,6 +136,8 @@ interface ForwardStep {
   lead: number[];
   train: boolean;
   seed: number;
+  /** Run-wide index of backbone row 0 (examples times choices for multiple choice): dropout masks per example. */
+  firstRow: number;
   /** The outputs every model may add (hidden states, attentions). */
   common: CommonOutput;
 }
@@ -228,6 +236,19 @@ export abstract class BertPreTrainedModel<Head = unknown> {
   }
 
   /**
+   * backward(), calling `ready` after each encoder layer with the byte offset in the gradient buffer from which the
+   * gradients are final (data-parallel training reduces them while backward goes on).
+   */
+  backwardReporting(ready: (byteOffset: number) => void): void {
+    this.backbone.gradientsReady = ready;
+    try {
+      this.backward();
+    } finally {
+      this.backbone.gradientsReady = null;
+    }
+  }
+
+  /**
    * Writes config.json + model.safetensors as transformers' save_pretrained does. `dtype` (default float32) is the
    * storage precision of the weights and is recorded in config.json (`dtype`), which transformers 5 loads with
    * (dtype="auto"); float16 / bfloat16 halve the file (values rounded to nearest even, as torch does).
@@ -269,7 +290,7 @@ export abstract class BertPreTrainedModel<Head = unknown> {
   /** The dropout before a classifier (HF: classifier_dropout, else hidden_dropout_prob) in this forward step. */
   protected classifierDropout(step: ForwardStep): DropoutSpec | null {
     const p = this.config.classifierDropout ?? this.config.hiddenDropoutProb;
-    return step.train && p > 0 ? { p, seed: siteSeed(step.seed, 0x7fffffff) } : null;
+    return step.train && p > 0 ? { p, seed: siteSeed(step.seed, 0x7fffffff), firstExample: step.firstRow } : null;
   }
 
   /** What every forward starts with: the inputs checked, this step's dropout seed, the backbone run. */
@@ -277,8 +298,12 @@ export abstract class BertPreTrainedModel<Head = unknown> {
     const { batch, lead } = this.prepare(inputs, rank);
     const train = options.train ?? false;
     const seed = this.nextSeed(train, options.seed);
-    const common = this.runBackbone(batch, options, seed);
-    return { batch, lead, train, seed, common };
+    const first = options.firstExample ?? 0;
+    if (!Number.isInteger(first) || first < 0)
+      throw new InputError('forward', `firstExample must be a non-negative integer, found ${first}`);
+    const firstRow = first * (batch.B / (lead[0] ?? batch.B));
+    const common = this.runBackbone(batch, options, seed, firstRow);
+    return { batch, lead, train, seed, firstRow, common };
   }
 
   /**
@@ -347,10 +372,10 @@ export abstract class BertPreTrainedModel<Head = unknown> {
   }
 
   /** Runs the backbone and gathers the optional outputs. */
-  protected runBackbone(batch: BackboneBatch, options: ForwardOptions, seed: number): CommonOutput {
+  protected runBackbone(batch: BackboneBatch, options: ForwardOptions, seed: number, firstRow: number): CommonOutput {
     this.pending = null;
     const keepAll = options.grad !== false || options.outputHiddenStates === true || options.outputAttentions === true;
-    this.backbone.forward(batch, options.train ?? false, seed, keepAll);
+    this.backbone.forward(batch, options.train ?? false, seed, keepAll, firstRow);
     const out: CommonOutput = {};
     const { B, T } = batch;
     const H = this.config.hiddenSize,
@@ -559,7 +584,7 @@ export abstract class BertLinearHeadModel extends BertPreTrainedModel<Classifier
     const electraSummary = c.modelType === 'electra' && this.architecture === 'ElectraForMultipleChoice';
     if (c.modelType !== 'distilbert' && !electraSummary) return this.classifierDropout(step);
     const p = electraSummary ? c.summaryLastDropout : c.seqClassifDropout;
-    return step.train && p > 0 ? { p, seed: siteSeed(step.seed, 0x7fffffff) } : null;
+    return step.train && p > 0 ? { p, seed: siteSeed(step.seed, 0x7fffffff), firstExample: step.firstRow } : null;
   }
 
   /** Cross-entropy of integer labels (-100 ignored) over `rows` rows of `classes` logits; arms backward. */
@@ -892,7 +917,7 @@ export class BertForTokenClassification extends BertLinearHeadModel {
     const { B, T } = batch,
       N = B * T,
       L = this.config.numLabels;
-    const logits = this.head.forward(this.backbone.sequenceOutput, N, this.classifierDropout(step));
+    const logits = this.head.forward(this.backbone.sequenceOutput, N, this.classifierDropout(step), T);
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, T, L]) };
     if (inputs.labels !== undefined) out.loss = this.crossEntropyHeadLoss(inputs.labels, logits, N, L, false);
     return out;
@@ -925,8 +950,8 @@ export class BertForQuestionAnswering extends BertLinearHeadModel {
       N = B * T;
     // DistilBertForQuestionAnswering applies qa_dropout before qa_outputs; BERT's and the others' have none.
     const p = this.config.modelType === 'distilbert' ? this.config.qaDropout : 0;
-    const drop = step.train && p > 0 ? { p, seed: siteSeed(step.seed, 0x7fffffff) } : null;
-    const logits = this.head.forward(this.backbone.sequenceOutput, N, drop);
+    const drop = step.train && p > 0 ? { p, seed: siteSeed(step.seed, 0x7fffffff), firstExample: step.firstRow } : null;
+    const logits = this.head.forward(this.backbone.sequenceOutput, N, drop, T);
     const start = new Float32Array(N),
       end = new Float32Array(N);
     for (let i = 0; i < N; i++) {

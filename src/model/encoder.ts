@@ -66,6 +66,13 @@ function declareLayer(vb: ParamScope, c: BertConfig, names: LayerNames): LayerPa
   return { qkvW, qkvB, attentionOutput, inW: inter.weight, inB: inter.bias, output };
 }
 
+/** The lowest byte offset of a layer's gradients in the gradient buffer. */
+function layerGradientStart(p: LayerParams): number {
+  const refs = [p.qkvW, p.qkvB, p.inW, p.inB];
+  for (const d of [p.attentionOutput, p.output]) refs.push(d.dense.weight, d.dense.bias, d.ln.weight, d.ln.bias);
+  return Math.min(...refs.map((r) => r.g.byteOffset));
+}
+
 /** Activations of one encoder layer kept for backward. */
 interface LayerActs {
   qkv: Float32Array; // [N, 3H]
@@ -218,12 +225,20 @@ export class Backbone {
   private batch: BackboneBatch | null = null;
   private train = false;
   private seed = 0;
+  /** Run-wide index of batch row 0: dropout masks are drawn per example (src/tensor/kernels.ts). */
+  private firstExample = 0;
   /** Whether the last forward kept every layer's activations (backward, hidden states and attentions need it). */
   private keptAll = false;
   /** The encoder layers' linear products in the model's dtype (packed / quantized weights). */
   private readonly linears: ModelLinears;
   /** Which member of the family: names, embeddings, dropout placement. */
   private readonly family: Family;
+  /**
+   * Called by backward after each encoder layer with the byte offset in the gradient buffer from which the gradients
+   * are final (the heads, the pooler and the layers above come after the layers below and the embeddings in the
+   * buffer): data parallelism starts reducing them while backward goes on.
+   */
+  gradientsReady: ((byteOffset: number) => void) | null = null;
 
   /**
    * Declares the backbone's parameters under `vb` ('bert.' inside the heads, '' for BertModel): modeling_bert.py
@@ -270,7 +285,7 @@ export class Backbone {
   }
 
   private drop(p: number, site: number): DropoutSpec | null {
-    return this.train && p > 0 ? { p, seed: siteSeed(this.seed, site) } : null;
+    return this.train && p > 0 ? { p, seed: siteSeed(this.seed, site), firstExample: this.firstExample } : null;
   }
 
   /** Activations for (B, T); per-layer ones when `keepAll` (an inference forward reuses them when they exist). */
@@ -308,12 +323,14 @@ export class Backbone {
 
   /**
    * Runs embeddings, layers and pooler. `keepAll` false (inference) may share activations between layers: then
-   * backward() is refused until the next forward that keeps them.
+   * backward() is refused until the next forward that keeps them. `firstExample`: the run-wide index of batch row 0,
+   * so that an example draws the same dropout masks in whatever batch (or data-parallel rank) holds it.
    */
-  forward(batch: BackboneBatch, train: boolean, seed: number, keepAll = true): void {
+  forward(batch: BackboneBatch, train: boolean, seed: number, keepAll = true, firstExample = 0): void {
     this.batch = batch;
     this.train = train;
     this.seed = seed;
+    this.firstExample = firstExample;
     const a = this.ensureActs(batch.B, batch.T, keepAll);
     this.keptAll = a.keepAll;
     this.embeddingsForward(a, batch);
@@ -345,6 +362,7 @@ export class Backbone {
     for (let l = this.config.numHiddenLayers - 1; l >= 0; l--) {
       const x = l === 0 ? a.embOut : a.layer(l - 1).out;
       this.layerBackward(l, x, a.layer(l), batch, dOut, g);
+      if (this.gradientsReady) this.gradientsReady(layerGradientStart(this.layerParams[l]!));
     }
     this.embeddingsBackward(a, g, batch, dOut);
   }
@@ -372,7 +390,7 @@ export class Backbone {
       this.config.layerNormEps,
     );
     const d = this.drop(this.config.hiddenDropoutProb, 0);
-    if (d) k.dropoutForward(a.embNorm, a.embNorm, N * E, d);
+    if (d) k.dropoutForward(a.embNorm, a.embNorm, N * E, batch.T * E, d);
     const project = this.emb.project;
     if (project) k.linearForward(a.embNorm, project.weight.w, project.bias.w, a.embOut, N, this.config.hiddenSize, E);
   }
@@ -399,7 +417,7 @@ export class Backbone {
       );
     }
     const d = this.drop(this.config.hiddenDropoutProb, 0);
-    if (d) k.dropoutBackward(dNorm, dNorm, N * E, d);
+    if (d) k.dropoutBackward(dNorm, dNorm, N * E, batch.T * E, d);
     const dIn = g.dB;
     k.layerNormBackward(
       dNorm,
@@ -523,7 +541,7 @@ export class Backbone {
       H = c.hiddenSize;
     this.linear(input, p.dense.weight.w, p.dense.bias.w, a.pre, N, H, inDim);
     const d = this.drop(dropoutP, site);
-    if (d) k.dropoutForward(a.pre, a.pre, N * H, d);
+    if (d) k.dropoutForward(a.pre, a.pre, N * H, this.batch!.T * H, d);
     k.layerNormForward(a.pre, p.ln.weight.w, p.ln.bias.w, a.out, a.mean, a.rstd, N, H, c.layerNormEps, residual); // pre += residual first
   }
 
@@ -548,7 +566,7 @@ export class Backbone {
     k.layerNormBackward(dY, a.pre, p.ln.weight.w, a.mean, a.rstd, dResidual, p.ln.weight.g, p.ln.bias.g, N, H);
     // dResidual now holds d(pre) = d(residual input); the dense branch gets the same gradient through dropout.
     const d = this.drop(dropoutP, site);
-    if (d) k.dropoutBackward(dResidual, dY, N * H, d);
+    if (d) k.dropoutBackward(dResidual, dY, N * H, this.batch!.T * H, d);
     else dY.set(dResidual.subarray(0, N * H));
     k.linearBackward(dY, input, p.dense.weight.w, dInput, p.dense.weight.g, p.dense.bias.g, N, H, inDim);
   }

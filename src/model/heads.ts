@@ -166,6 +166,7 @@ export class LinearHead implements ClassifierHead {
   dLogits = new Float32Array(0);
   private dX = new Float32Array(0);
   private drop: DropoutSpec | null = null;
+  private exampleSize = 1;
 
   /** Declares nn.Linear(inDim, out) named `name` under `vb` (`classifier`, `cls.seq_relationship`, `qa_outputs`). */
   constructor(
@@ -180,7 +181,8 @@ export class LinearHead implements ClassifierHead {
     this.b = linear.bias;
   }
 
-  forward(x: Float32Array, m: number, dropout: DropoutSpec | null): Float32Array {
+  /** `rowsPerExample`: rows of x that belong to one example (token classification: T), for per-example dropout. */
+  forward(x: Float32Array, m: number, dropout: DropoutSpec | null, rowsPerExample = 1): Float32Array {
     if (this.m !== m) {
       this.m = m;
       this.xd = new Float32Array(m * this.inDim);
@@ -189,7 +191,8 @@ export class LinearHead implements ClassifierHead {
       this.dX = new Float32Array(m * this.inDim);
     }
     this.drop = dropout;
-    if (dropout) this.kernels.dropoutForward(x, this.xd, m * this.inDim, dropout);
+    this.exampleSize = rowsPerExample * this.inDim;
+    if (dropout) this.kernels.dropoutForward(x, this.xd, m * this.inDim, this.exampleSize, dropout);
     else this.xd.set(x.subarray(0, m * this.inDim));
     this.kernels.linearForward(this.xd, this.w.w, this.b.w, this.logits, m, this.out, this.inDim);
     return this.logits;
@@ -199,15 +202,18 @@ export class LinearHead implements ClassifierHead {
   backward(): Float32Array {
     const k = this.kernels;
     k.linearBackward(this.dLogits, this.xd, this.w.w, this.dX, this.w.g, this.b.g, this.m, this.out, this.inDim);
-    if (this.drop) k.dropoutBackward(this.dX, this.dX, this.m * this.inDim, this.drop);
+    if (this.drop) k.dropoutBackward(this.dX, this.dX, this.m * this.inDim, this.exampleSize, this.drop);
     return this.dX;
   }
 }
 
 /** What the models' classification heads share: logits of the last forward, their gradient, and backward. */
 export interface ClassifierHead {
-  /** x [m, inDim] → logits [m, out]; `dropout` is the classifier dropout of this forward (null in eval). */
-  forward(x: Float32Array, m: number, dropout: DropoutSpec | null): Float32Array;
+  /**
+   * x [m, inDim] → logits [m, out]; `dropout` is the classifier dropout of this forward (null in eval), drawn per
+   * example of `rowsPerExample` rows (default 1).
+   */
+  forward(x: Float32Array, m: number, dropout: DropoutSpec | null, rowsPerExample?: number): Float32Array;
   /** Back-propagates dLogits; returns d(x) [m, inDim] (a reused buffer). */
   backward(): Float32Array;
   readonly dLogits: Float32Array;
@@ -253,7 +259,7 @@ export class DenseClassifierHead implements ClassifierHead {
     return this.output.dLogits;
   }
 
-  /** `dropout` is applied at both sites, under two seeds derived from its one. */
+  /** `dropout` is applied at both sites, under two seeds derived from its one (one row per example: the first token). */
   forward(x: Float32Array, m: number, dropout: DropoutSpec | null): Float32Array {
     const k = this.kernels,
       H = this.H;
@@ -265,11 +271,11 @@ export class DenseClassifierHead implements ClassifierHead {
       this.dX = new Float32Array(m * H);
     }
     this.drop = dropout && this.layout.dropoutFirst ? dropout : null;
-    if (this.drop) k.dropoutForward(x, this.xd, m * H, this.drop);
+    if (this.drop) k.dropoutForward(x, this.xd, m * H, H, this.drop);
     else this.xd.set(x.subarray(0, m * H));
     k.linearForward(this.xd, this.dense.weight.w, this.dense.bias.w, this.pre, m, H, H);
     k.activationForward(this.layout.activation, this.pre, this.act, m * H);
-    const second = dropout ? { p: dropout.p, seed: (dropout.seed ^ 0x9e3779b9) >>> 0 } : null;
+    const second = dropout ? { ...dropout, seed: (dropout.seed ^ 0x9e3779b9) >>> 0 } : null;
     return this.output.forward(this.act, m, second);
   }
 
@@ -280,7 +286,7 @@ export class DenseClassifierHead implements ClassifierHead {
     const dAct = this.output.backward();
     k.activationBackward(this.layout.activation, this.pre, dAct, dAct, m * H);
     k.linearBackward(dAct, this.xd, this.dense.weight.w, this.dX, this.dense.weight.g, this.dense.bias.g, m, H, H);
-    if (this.drop) k.dropoutBackward(this.dX, this.dX, m * H, this.drop);
+    if (this.drop) k.dropoutBackward(this.dX, this.dX, m * H, H, this.drop);
     return this.dX;
   }
 }

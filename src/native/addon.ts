@@ -7,12 +7,12 @@ import type { NativeMpi } from './mpi.js';
 
 /** A Kernels method's arguments. */
 type Args<K extends keyof Kernels> = Kernels[K] extends (...args: infer A) => unknown ? A : never;
-/** Arguments without the last one (the addon takes dropout as two numbers instead of a DropoutSpec). */
+/** Arguments without the last one (the addon takes dropout as three numbers instead of a DropoutSpec). */
 type WithoutLast<T extends unknown[]> = T extends [...infer Head, unknown] ? Head : never;
 
 /**
  * The raw functions of the addon (argument order of native/src/addon.cc). Where they take what the Kernels contract
- * takes, their type is the contract's; otherwise activations are codes and dropout is (p, seed).
+ * takes, their type is the contract's; otherwise activations are codes and dropout is (p, seed, firstExample).
  */
 export interface NativeAddon {
   gemm: Kernels['gemm'];
@@ -27,11 +27,23 @@ export interface NativeAddon {
   activationBackward(act: number, x: Float32Array, dy: Float32Array, dx: Float32Array, n: number): void;
   layerNormForward(...args: Required<Args<'layerNormForward'>>): void;
   layerNormBackward: Kernels['layerNormBackward'];
-  attentionForward(...args: [...WithoutLast<Args<'attentionForward'>>, p: number, seed: number]): void;
-  attentionBackward(...args: [...WithoutLast<Args<'attentionBackward'>>, p: number, seed: number]): void;
+  attentionForward(
+    ...args: [...WithoutLast<Args<'attentionForward'>>, p: number, seed: number, firstExample: number]
+  ): void;
+  attentionBackward(
+    ...args: [...WithoutLast<Args<'attentionBackward'>>, p: number, seed: number, firstExample: number]
+  ): void;
   embeddingForward: Kernels['embeddingForward'];
   embeddingBackward: Kernels['embeddingBackward'];
-  dropout(x: Float32Array, y: Float32Array, n: number, p: number, seed: number): void;
+  dropout(
+    x: Float32Array,
+    y: Float32Array,
+    n: number,
+    exampleSize: number,
+    p: number,
+    seed: number,
+    firstExample: number,
+  ): void;
   add: Kernels['add'];
   softmaxCrossEntropy: Kernels['softmaxCrossEntropy'];
   adamwStep: Kernels['adamwStep'];

@@ -10,6 +10,12 @@ export interface NativeMpi {
   finalize(): void;
   /** Element-wise sum over all ranks, in place; every rank gets the same result. */
   allreduceSum(buffer: MpiBuffer): void;
+  /** Starts the in-place sum (MPI_Iallreduce); the buffer must not be read or written until waitAll(). */
+  iallreduceSum(buffer: MpiBuffer): void;
+  /** Drives the started sums (MPI_Testall); true when none is left in flight. */
+  progress(): boolean;
+  /** Waits for every started sum (MPI_Waitall). */
+  waitAll(): void;
   /** Root's contents into every rank's buffer (same length everywhere). */
   broadcast(buffer: MpiBuffer, root: number): void;
   barrier(): void;

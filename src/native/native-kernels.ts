@@ -27,10 +27,14 @@ function actCode(act: Activation): number {
   return code;
 }
 
-/** A contract call's trailing dropout spec as the addon's (p, seed); no dropout is p = 0. */
-function dropoutAsNumbers<A extends unknown[]>(args: [...A, DropoutSpec | null]): [...A, number, number] {
-  const dropout = args[args.length - 1] as DropoutSpec | null;
-  return [...(args.slice(0, -1) as A), dropout ? dropout.p : 0, dropout ? dropout.seed | 0 : 0];
+/** A dropout spec as the addon's (p, seed, firstExample); no dropout is p = 0. */
+function dropoutNumbers(dropout: DropoutSpec | null): [number, number, number] {
+  return dropout ? [dropout.p, dropout.seed | 0, dropout.firstExample | 0] : [0, 0, 0];
+}
+
+/** A contract call's trailing dropout spec as the addon's (p, seed, firstExample). */
+function dropoutAsNumbers<A extends unknown[]>(args: [...A, DropoutSpec | null]): [...A, number, number, number] {
+  return [...(args.slice(0, -1) as A), ...dropoutNumbers(args[args.length - 1] as DropoutSpec | null)];
 }
 
 const PACK_KINDS: Record<LinearDtype, number> = { fp32: 0, q8: 1, bf16: 2 };
@@ -102,11 +106,11 @@ export function createNativeKernels(addon: NativeAddon): Kernels {
     add: addon.add,
     embeddingForward: addon.embeddingForward,
     embeddingBackward: addon.embeddingBackward,
-    dropoutForward(x, y, n, dropout) {
-      addon.dropout(x, y, n, dropout.p, dropout.seed | 0);
+    dropoutForward(x, y, n, exampleSize, dropout) {
+      addon.dropout(x, y, n, exampleSize, ...dropoutNumbers(dropout));
     },
-    dropoutBackward(dy, dx, n, dropout) {
-      addon.dropout(dy, dx, n, dropout.p, dropout.seed | 0);
+    dropoutBackward(dy, dx, n, exampleSize, dropout) {
+      addon.dropout(dy, dx, n, exampleSize, ...dropoutNumbers(dropout));
     },
     softmaxCrossEntropy: addon.softmaxCrossEntropy,
     adamwStep(params, grads, m, v, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2) {

@@ -1,5 +1,5 @@
 // The plain TypeScript Kernels: the executable specification every other backend is tested against.
-import { dropoutHash, dropoutThreshold } from './kernels.js';
+import { dropoutAttentionRowSeed, dropoutExampleSeed, dropoutHash, dropoutThreshold } from './kernels.js';
 import type { Activation, DropoutSpec, Kernels } from './kernels.js';
 import { erf } from './math.js';
 
@@ -211,6 +211,18 @@ const gemm: Kernels['gemm'] = (transA, transB, m, n, k, alpha, a, lda, b, ldb, b
   }
 };
 
+/** y = the per-example dropout mask of `dropout` applied to x (forward on activations, backward on gradients). */
+function dropoutMask(x: Float32Array, y: Float32Array, n: number, exampleSize: number, dropout: DropoutSpec): void {
+  if (!(exampleSize >= 1)) throw new RangeError(`dropout: exampleSize must be >= 1, got ${exampleSize}`);
+  const thr = dropoutThreshold(dropout.p);
+  const ks = keepScale(dropout.p);
+  for (let start = 0, b = 0; start < n; start += exampleSize, b++) {
+    const seed = dropoutExampleSeed(dropout, b);
+    const end = Math.min(n, start + exampleSize);
+    for (let i = start; i < end; i++) y[i] = dropoutHash(seed, i - start) >= thr ? x[i]! * ks : 0;
+  }
+}
+
 function keepScale(p: number): number {
   return p > 0 ? 1 / (1 - p) : 1;
 }
@@ -303,9 +315,11 @@ export const jsKernels: Kernels = {
     const thr = dropout ? dropoutThreshold(dropout.p) : 0;
     const ks = dropout ? keepScale(dropout.p) : 1;
     for (let b = 0; b < batch; b++) {
+      const exSeed = dropout ? dropoutExampleSeed(dropout, b) : 0;
       for (let h = 0; h < heads; h++) {
         const hOff = h * headDim;
         for (let t = 0; t < T; t++) {
+          const rowSeed = dropout ? dropoutAttentionRowSeed(exSeed, h, t) : 0;
           const qOff = (b * T + t) * ld + hOff;
           let max = -Infinity;
           for (let s = 0; s < T; s++) {
@@ -329,7 +343,7 @@ export const jsKernels: Kernels = {
             const p = row[s]! / sum;
             if (probs) probs[pOff + s] = p;
             let pd = p;
-            if (dropout) pd = dropoutHash(dropout.seed, pOff + s) >= thr ? p * ks : 0;
+            if (dropout) pd = dropoutHash(rowSeed, s) >= thr ? p * ks : 0;
             if (pd === 0) continue;
             const vOff = (b * T + s) * ld + hOff;
             for (let d = 0; d < headDim; d++) ctx[cOff + d]! += pd * v[vOff + d]!;
@@ -353,9 +367,11 @@ export const jsKernels: Kernels = {
       }
     }
     for (let b = 0; b < batch; b++) {
+      const exSeed = dropout ? dropoutExampleSeed(dropout, b) : 0;
       for (let h = 0; h < heads; h++) {
         const hOff = h * headDim;
         for (let t = 0; t < T; t++) {
+          const rowSeed = dropout ? dropoutAttentionRowSeed(exSeed, h, t) : 0;
           const pOff = ((b * heads + h) * T + t) * T;
           const cOff = (b * T + t) * ldCtx + hOff;
           let dot = 0;
@@ -363,7 +379,7 @@ export const jsKernels: Kernels = {
             const vOff = (b * T + s) * ld + hOff;
             const p = probs[pOff + s]!;
             let m = 1;
-            if (dropout) m = dropoutHash(dropout.seed, pOff + s) >= thr ? ks : 0;
+            if (dropout) m = dropoutHash(rowSeed, s) >= thr ? ks : 0;
             // d(ctx)/d(dropped p) and d(ctx)/dv
             let g = 0;
             for (let d = 0; d < headDim; d++) g += dctx[cOff + d]! * v[vOff + d]!;
@@ -408,16 +424,12 @@ export const jsKernels: Kernels = {
     }
   },
 
-  dropoutForward(x, y, n, dropout) {
-    const thr = dropoutThreshold(dropout.p);
-    const ks = keepScale(dropout.p);
-    for (let i = 0; i < n; i++) y[i] = dropoutHash(dropout.seed, i) >= thr ? x[i]! * ks : 0;
+  dropoutForward(x, y, n, exampleSize, dropout) {
+    dropoutMask(x, y, n, exampleSize, dropout);
   },
 
-  dropoutBackward(dy, dx, n, dropout) {
-    const thr = dropoutThreshold(dropout.p);
-    const ks = keepScale(dropout.p);
-    for (let i = 0; i < n; i++) dx[i] = dropoutHash(dropout.seed, i) >= thr ? dy[i]! * ks : 0;
+  dropoutBackward(dy, dx, n, exampleSize, dropout) {
+    dropoutMask(dy, dx, n, exampleSize, dropout);
   },
 
   softmaxCrossEntropy(logits, labels, n, c, ignoreIndex, dlogits, gradScale) {
@@ -477,8 +489,3 @@ export const jsKernels: Kernels = {
     for (let i = 0; i < n; i++) x[i]! *= s;
   },
 };
-
-/** Convenience for callers that want a DropoutSpec only when p > 0 and training. */
-export function dropoutSpec(p: number, seed: number, train: boolean): DropoutSpec | null {
-  return train && p > 0 ? { p, seed: seed >>> 0 } : null;
-}

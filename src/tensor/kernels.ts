@@ -4,17 +4,24 @@
 // - Matrices are row-major Float32Array views; a "[m,k]" argument holds m*k floats starting at index 0 of the
 //   view (callers pass `subarray` views for offsets). Linear weights are PyTorch-shaped [out, in].
 // - Output arguments are overwritten unless the doc says "+=" (gradient accumulation into parameter grads).
-// - Dropout randomness is counter-based, so every backend draws the same mask for the same (seed, index):
-//   keep element i  <=>  dropoutHash(seed, i) >= floor(p * 2^32), kept values are scaled by 1 / (1 - p).
-//   Backward recomputes the mask from the seed instead of storing it.
+// - Dropout randomness is counter-based and drawn per example, so every backend draws the same mask for the same
+//   (seed, example, position) whatever batch holds the example (a data-parallel rank's share, another padding):
+//   example b of a call draws from e = dropoutHash(seed, firstExample + b); element c of its slice is kept
+//   <=>  dropoutHash(e, c) >= floor(p * 2^32), kept values are scaled by 1 / (1 - p). Attention probabilities
+//   [b, h, t, s] use the row seed r = dropoutHash(e, h * 65536 + t) and keep <=> dropoutHash(r, s) >= threshold
+//   (independent of the padded length T <= 65536). Backward recomputes the mask from the seed instead of storing it.
 
 /** Activation functions of HF `hidden_act` (`gelu` is the exact erf form, `gelu_new`/`gelu_fast` the tanh forms). */
 export type Activation = 'gelu' | 'gelu_new' | 'gelu_fast' | 'quick_gelu' | 'relu' | 'silu' | 'tanh' | 'identity';
 
-/** Dropout of one kernel call: probability p in [0, 1) and a 32-bit seed (index i of the call is the counter). */
+/**
+ * Dropout of one kernel call: probability p in [0, 1), a 32-bit seed, and the run-wide index of the call's first
+ * example (its batch row 0), from which each example's mask is drawn (see the conventions above).
+ */
 export interface DropoutSpec {
   p: number;
   seed: number;
+  firstExample: number;
 }
 
 export interface Kernels {
@@ -166,10 +173,13 @@ export interface Kernels {
   /** dtable[ids[i],:] += dout[i,:] (scatter-add; repeated ids add up). */
   embeddingBackward(ids: Int32Array, dout: Float32Array, dtable: Float32Array, n: number, dim: number): void;
 
-  /** y = dropout(x) with the spec's counter-based mask (y may be x). */
-  dropoutForward(x: Float32Array, y: Float32Array, n: number, dropout: DropoutSpec): void;
+  /**
+   * y = dropout(x) with the spec's counter-based mask (y may be x); x holds n / exampleSize examples of exampleSize
+   * elements each (the counter restarts at each example).
+   */
+  dropoutForward(x: Float32Array, y: Float32Array, n: number, exampleSize: number, dropout: DropoutSpec): void;
   /** dx = dropout mask applied to dy, recomputed from the same spec (dx may be dy). */
-  dropoutBackward(dy: Float32Array, dx: Float32Array, n: number, dropout: DropoutSpec): void;
+  dropoutBackward(dy: Float32Array, dx: Float32Array, n: number, exampleSize: number, dropout: DropoutSpec): void;
 
   /**
    * Softmax cross-entropy over logits[n, c] with integer labels (label === ignoreIndex rows are skipped).
@@ -225,6 +235,16 @@ export function dropoutHash(seed: number, index: number): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/** The seed example `b` of a dropout call draws its mask from. */
+export function dropoutExampleSeed(dropout: DropoutSpec, b: number): number {
+  return dropoutHash(dropout.seed, (dropout.firstExample + b) >>> 0);
+}
+
+/** The seed of attention-probability row (head h, query t) of an example whose seed is `exampleSeed`. */
+export function dropoutAttentionRowSeed(exampleSeed: number, h: number, t: number): number {
+  return dropoutHash(exampleSeed, (h * 65536 + t) >>> 0);
 }
 
 /** Elements whose hash is below this are dropped. */

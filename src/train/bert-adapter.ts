@@ -15,6 +15,7 @@ export interface BertHeadModel {
     options?: ForwardOptions,
   ): { loss?: number; logits?: Tensor; startLogits?: Tensor; endLogits?: Tensor };
   backward(): void;
+  backwardReporting(ready: (byteOffset: number) => void): void;
   zeroGrad(): void;
   parameters(): Parameter[];
 }
@@ -40,10 +41,10 @@ export function bertTrainerModel(model: BertHeadModel): TrainerModel<BertInputs>
     .map((p) => ({ name: p.name, shape: p.shape, data: p.data, grad: p.grad }));
   let lastTerm: LossTerm | null = null;
   return {
-    forwardLoss(batch, train, forwardIndex) {
+    forwardLoss(batch, train, forwardIndex, firstExample) {
       // The trainer's forward index (saved in the training state) picks this forward's dropout masks with the
-      // model's seed, so a resumed run replays them.
-      const out = model.forward(batch, train ? { train, seed: forwardIndex } : { train });
+      // model's seed, so a resumed run replays them; the first example's index makes them per example.
+      const out = model.forward(batch, train ? { train, seed: forwardIndex, firstExample } : { train });
       if (out.loss === undefined)
         throw new Error(`${model.architecture}.forward returned no loss: the batch has no labels`);
       lastTerm = { loss: out.loss, count: lossCount(batch) };
@@ -53,7 +54,7 @@ export function bertTrainerModel(model: BertHeadModel): TrainerModel<BertInputs>
       if (!lastTerm) throw new Error(`${model.architecture}: lossTerms before any forward`);
       return [lastTerm];
     },
-    backward: () => model.backward(),
+    backward: (ready) => (ready ? model.backwardReporting(ready) : model.backward()),
     zeroGrad: () => model.zeroGrad(),
     parameters: () => params,
     seed: model.seed,
@@ -63,14 +64,18 @@ export function bertTrainerModel(model: BertHeadModel): TrainerModel<BertInputs>
 /**
  * Runs the model in eval mode (no dropout) over a dataset and returns the logits of each batch with the example
  * indices it holds. When the dataset knows its lengths, examples are taken longest first so that batches hold
- * similar lengths (less padding, same results: padding is masked).
+ * similar lengths (less padding, same results: padding is masked). With `shard`, only batches k with k mod size =
+ * rank (the batches one process makes, so the same logits).
  */
 export function* predictBatches(
   model: BertHeadModel,
   data: Pick<IndexedDataset<BertInputs>, 'size' | 'collate'> & { lengthOf?: (i: number) => number },
   batchSize: number,
   onProgress?: (done: number, total: number) => void,
+  shard: { rank: number; size: number } = { rank: 0, size: 1 },
 ): Generator<{
+  /** The batch's number in the whole (length-sorted) order: rank k mod size computes batch k under sharding. */
+  batch: number;
   indices: number[];
   inputs: BertInputs;
   logits: Tensor;
@@ -81,13 +86,14 @@ export function* predictBatches(
   const order = Array.from({ length: data.size }, (_, i) => i);
   const lengthOf = data.lengthOf;
   if (lengthOf) order.sort((a, b) => lengthOf(b) - lengthOf(a) || a - b);
-  for (let s = 0; s < data.size; s += batchSize) {
+  for (let s = 0, k = 0; s < data.size; s += batchSize, k++) {
+    if (k % shard.size !== shard.rank) continue;
     const indices = order.slice(s, s + batchSize);
     const inputs = data.collate(indices);
     const out = model.forward(inputs, { train: false, grad: false });
     const logits = out.logits ?? out.startLogits;
     if (!logits) throw new Error(`${model.architecture}: forward returned no logits`);
-    yield { indices, inputs, logits, startLogits: out.startLogits, endLogits: out.endLogits, loss: out.loss };
+    yield { batch: k, indices, inputs, logits, startLogits: out.startLogits, endLogits: out.endLogits, loss: out.loss };
     onProgress?.(Math.min(s + batchSize, data.size), data.size);
   }
 }

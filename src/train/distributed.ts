@@ -9,7 +9,23 @@ export interface Distributed {
   /** Number of ranks; 1 for one process. */
   readonly size: number;
   /** Element-wise sum over the ranks, in place; every rank ends with the same values. */
-  allreduceSum(buffer: Float32Array | Float64Array): void;
+  allreduceSum(buffer: Float32Array | Float64Array | Uint8Array): void;
+  /** Starts allreduceSum on `buffer` (non-blocking); it must not be touched until {@link waitAll}. */
+  startAllreduceSum(buffer: Float32Array): void;
+  /** Lets the started sums progress (MPI makes progress inside its calls): called between layers of backward. */
+  progress(): void;
+  /** Waits for every started sum. */
+  waitAll(): void;
+  /**
+   * Gradient buckets: the all-reduce of a span of gradients starts once backward has finished this many bytes of them
+   * (the layers above). Environment BERT_MPI_BUCKET_MB, default {@link DEFAULT_BUCKET_MB}.
+   */
+  readonly bucketBytes: number;
+  /**
+   * Overlap the gradient all-reduce with backward (buckets started as layers finish); false reduces the whole flat
+   * buffer after backward, in one call. Environment BERT_MPI_OVERLAP=0 turns it off (for measurement).
+   */
+  readonly overlap: boolean;
   /** Root's values into every rank's buffer. */
   broadcast(buffer: Float32Array | Float64Array, root: number): void;
   barrier(): void;
@@ -20,9 +36,32 @@ export const singleProcess: Distributed = {
   rank: 0,
   size: 1,
   allreduceSum: () => undefined,
+  startAllreduceSum: () => undefined,
+  progress: () => undefined,
+  waitAll: () => undefined,
+  bucketBytes: 0,
+  overlap: false,
   broadcast: () => undefined,
   barrier: () => undefined,
 };
+
+/** Default gradient bucket size in MiB (bench/allreduce.ts: above it the shared-memory bandwidth is reached). */
+export const DEFAULT_BUCKET_MB = 4;
+
+/** The bucket size and overlap switch from the environment (BERT_MPI_BUCKET_MB, BERT_MPI_OVERLAP). */
+export function communicationSettings(env: Readonly<Record<string, string | undefined>> = process.env): {
+  bucketBytes: number;
+  overlap: boolean;
+} {
+  const raw = env.BERT_MPI_BUCKET_MB;
+  const mb = raw === undefined || raw === '' ? DEFAULT_BUCKET_MB : Number(raw);
+  if (!(mb > 0) || !Number.isFinite(mb))
+    throw new RangeError(`BERT_MPI_BUCKET_MB must be a positive number of MiB, got ${JSON.stringify(raw)}`);
+  const overlap = env.BERT_MPI_OVERLAP;
+  if (overlap !== undefined && overlap !== '' && overlap !== '0' && overlap !== '1')
+    throw new RangeError(`BERT_MPI_OVERLAP must be 0 or 1, got ${JSON.stringify(overlap)}`);
+  return { bucketBytes: Math.round(mb * 1024 * 1024), overlap: overlap !== '0' };
+}
 
 /** Thrown when the ranks of a data-parallel run disagree (their replicas of the model differ). */
 export class DistributedError extends Error {
@@ -46,7 +85,11 @@ export function getDistributed(): Distributed {
   current = {
     rank: world.rank,
     size: world.size,
+    ...communicationSettings(),
     allreduceSum: (buffer) => mpi.allreduceSum(buffer),
+    startAllreduceSum: (buffer) => mpi.iallreduceSum(buffer),
+    progress: () => void mpi.progress(),
+    waitAll: () => mpi.waitAll(),
     broadcast: (buffer, root) => mpi.broadcast(buffer, root),
     barrier: () => mpi.barrier(),
   };
@@ -107,4 +150,122 @@ export function checkReplicasAgree(dist: Distributed, arrays: readonly Float32Ar
         `(ranks ${bad.join(', ')} differ from rank 0). The ranks must run the same bert-ts build, kernels and thread ` +
         'settings on the same data; resume from the last training state',
     );
+}
+
+/**
+ * The flat gradient buffer cut into fixed buckets of `dist.bucketBytes` from its end (the last layers' gradients, which
+ * backward finishes first) and reduced while backward runs: `ready(byteOffset)` (backward's report that the
+ * gradients from there to the end are final) starts every whole bucket above it; `finish()` starts the rest and waits.
+ * Every rank starts the same buckets in the same order whatever its timing (a rank with an empty share only calls
+ * finish()), as MPI requires of collectives.
+ */
+export class GradientBuckets {
+  /** Elements [started, length) are started. */
+  private started = 0;
+  /** The gradients of this step are multiplied by this before their reduction starts (the rank's loss weight). */
+  factor = 1;
+  /** Seconds spent in gradient reductions (progress and waiting), over the run. */
+  seconds = 0;
+
+  constructor(
+    private readonly dist: Distributed,
+    readonly flat: Float32Array,
+    private readonly scale: (span: Float32Array, factor: number) => void,
+  ) {
+    this.begin();
+  }
+
+  private get bucketElements(): number {
+    return Math.max(1, Math.floor(this.dist.bucketBytes / Float32Array.BYTES_PER_ELEMENT));
+  }
+
+  /** Before each backward. */
+  begin(): void {
+    this.started = this.flat.length;
+    this.factor = 1;
+  }
+
+  /** Backward has finished the gradients at byte offsets >= byteOffset of their buffer. */
+  ready(byteOffset: number): void {
+    const t0 = performance.now();
+    const from = Math.max(0, (byteOffset - this.flat.byteOffset) / Float32Array.BYTES_PER_ELEMENT);
+    const size = this.bucketElements;
+    while (this.started - size >= from) this.start(this.started - size);
+    this.dist.progress();
+    this.seconds += (performance.now() - t0) / 1000;
+  }
+
+  private start(from: number): void {
+    const span = this.flat.subarray(from, this.started);
+    if (this.factor !== 1) this.scale(span, this.factor);
+    this.dist.startAllreduceSum(span);
+    this.started = from;
+  }
+
+  /** Starts the buckets not started yet (the last one may be short) and waits for all of them. */
+  finish(): void {
+    const t0 = performance.now();
+    const size = this.bucketElements;
+    while (this.started > 0) this.start(Math.max(0, this.started - size));
+    this.dist.waitAll();
+    this.seconds += (performance.now() - t0) / 1000;
+  }
+}
+
+/** Interleaved sharding of batched inference: batch k (in input order) is rank k mod size's. */
+export function ownsBatch(dist: Distributed, k: number): boolean {
+  return k % dist.size === dist.rank;
+}
+
+/**
+ * Per-batch values gathered on every rank: each rank fills the slots of its own batches and leaves the others zero;
+ * one sum over the ranks adds only zeros to each value (x + 0 = x), so every rank gets every value exactly and can
+ * combine them in batch order, as one process does.
+ */
+export function gatherSlots(dist: Distributed, slots: Float32Array | Float64Array): void {
+  if (dist.size > 1) dist.allreduceSum(slots);
+}
+
+/** Every rank's bytes, in rank order (the lengths first, then the bytes, each in one sum with zeros elsewhere). */
+function exchangeBytes(dist: Distributed, mine: Uint8Array): Uint8Array[] {
+  const lengths = new Float64Array(dist.size);
+  lengths[dist.rank] = mine.length;
+  dist.allreduceSum(lengths);
+  const offsets = [0];
+  for (const n of lengths) offsets.push((offsets.at(-1) ?? 0) + n);
+  const all = new Uint8Array(offsets.at(-1) ?? 0);
+  all.set(mine, offsets[dist.rank]);
+  dist.allreduceSum(all);
+  return Array.from(lengths, (_, r) => all.subarray(offsets[r], offsets[r + 1]));
+}
+
+/**
+ * Runs `compute` on interleaved shards of a stream of batches: batch k goes to rank k mod size, and rank 0 yields
+ * every batch with its results in input order (results travel as JSON, so numbers arrive exactly); the other ranks
+ * yield nothing. One process computes every batch. Every rank must read the same batches (the same file).
+ */
+export async function* shardedBatches<T, R>(
+  batches: AsyncIterable<T[]> | Iterable<T[]>,
+  compute: (batch: T[]) => Promise<R[]> | R[],
+  dist: Distributed = getDistributed(),
+): AsyncGenerator<{ batch: T[]; results: R[] }> {
+  if (dist.size === 1) {
+    for await (const batch of batches) yield { batch, results: await compute(batch) };
+    return;
+  }
+  let group: T[][] = [];
+  const exchange = async (): Promise<{ batch: T[]; results: R[] }[]> => {
+    const own = group[dist.rank];
+    const mine = own ? new TextEncoder().encode(JSON.stringify(await compute(own))) : new Uint8Array(0);
+    const decoder = new TextDecoder();
+    const parts = exchangeBytes(dist, mine);
+    const out = group.map((batch, r) => ({ batch, results: JSON.parse(decoder.decode(parts[r])) as R[] }));
+    group = [];
+    return dist.rank === 0 ? out : [];
+  };
+  for await (const batch of batches) {
+    group.push(batch);
+    if (group.length === dist.size) yield* await exchange();
+  }
+  if (group.length > 0) yield* await exchange();
 }

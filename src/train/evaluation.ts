@@ -2,6 +2,7 @@
 import type { BertInputs } from '../model/inputs.js';
 import type { IndexedDataset } from '../data/samplers.js';
 import { predictBatches, type BertHeadModel } from './bert-adapter.js';
+import { gatherSlots, getDistributed, type Distributed } from './distributed.js';
 import { argmaxRows, classificationReport, entityReport, multiLabelReport, regressionReport } from './metrics.js';
 import type { ClassificationReport, EntityReport, MultiLabelReport, RegressionReport } from './metrics.js';
 import { squadMetrics } from './metrics.js';
@@ -18,18 +19,34 @@ export interface SequenceEvaluation {
   predictions: number[] | number[][];
 }
 
-/** Mean loss weighted by batch size (each batch's loss is a mean). */
+/**
+ * Mean loss weighted by batch size (each batch's loss is a mean), kept per batch so that data-parallel ranks can
+ * gather them exactly and add them in batch order, as one process does.
+ */
 class LossMean {
-  private sum = 0;
-  private n = 0;
-  add(loss: number | undefined, count: number): void {
-    if (loss !== undefined && Number.isFinite(loss)) {
-      this.sum += loss * count;
-      this.n += count;
-    }
+  private readonly slots: Float64Array;
+  constructor(batches: number) {
+    // [loss, count] per batch; an undefined loss is NaN (skipped).
+    this.slots = new Float64Array(2 * batches);
   }
-  get value(): number {
-    return this.n ? this.sum / this.n : Number.NaN;
+  set(batch: number, loss: number | undefined, count: number): void {
+    this.slots[2 * batch] = loss ?? Number.NaN;
+    this.slots[2 * batch + 1] = count;
+  }
+  /** The mean over every rank's batches (every rank calls this, in step). */
+  value(dist: Distributed): number {
+    gatherSlots(dist, this.slots);
+    let sum = 0;
+    let n = 0;
+    for (let k = 0; 2 * k < this.slots.length; k++) {
+      const loss = this.slots[2 * k] ?? Number.NaN;
+      const count = this.slots[2 * k + 1] ?? 0;
+      if (Number.isFinite(loss)) {
+        sum += loss * count;
+        n += count;
+      }
+    }
+    return n ? sum / n : Number.NaN;
   }
 }
 
@@ -38,7 +55,13 @@ function pick<R extends object, K extends keyof R & string>(report: R, keys: rea
   return Object.fromEntries(keys.map((k) => [k, report[k] as number])) as Record<K, number>;
 }
 
-/** Sequence classification (single-label, multi-label or regression, by `problemType`). */
+/** Batches of `batchSize` over `size` examples. */
+const batchCount = (size: number, batchSize: number): number => Math.ceil(size / batchSize);
+
+/**
+ * Sequence classification (single-label, multi-label or regression, by `problemType`). Under data parallelism each
+ * rank predicts interleaved batches and every rank gets every logit exactly, so the metrics are the one-process ones.
+ */
 export function evaluateSequenceClassification(
   model: BertHeadModel,
   data: EvalDataset,
@@ -47,15 +70,18 @@ export function evaluateSequenceClassification(
   problemType: 'single_label_classification' | 'multi_label_classification' | 'regression',
   batchSize = 32,
   onProgress?: (done: number, total: number) => void,
+  dist: Distributed = getDistributed(),
 ): SequenceEvaluation {
   const rows = data.size;
   const all = new Float32Array(rows * numLabels);
-  const loss = new LossMean();
-  for (const b of predictBatches(model, data, batchSize, onProgress)) {
+  const lossMean = new LossMean(batchCount(rows, batchSize));
+  for (const b of predictBatches(model, data, batchSize, onProgress, dist)) {
     // Batches come in length order: put each row back at its example's index.
     b.indices.forEach((ex, r) => all.set(b.logits.data.subarray(r * numLabels, (r + 1) * numLabels), ex * numLabels));
-    loss.add(b.loss, b.indices.length);
+    lossMean.set(b.batch, b.loss, b.indices.length);
   }
+  gatherSlots(dist, all);
+  const loss = { value: lossMean.value(dist) };
   if (problemType === 'regression') {
     const preds = Array.from({ length: rows }, (_, r) => all[r * numLabels]!);
     const targets = labels.map((l) => (Array.isArray(l) ? l[0]! : l));
@@ -117,61 +143,79 @@ export function evaluateTokenClassification(
   id2label: Readonly<Record<number, string>>,
   batchSize = 32,
   onProgress?: (done: number, total: number) => void,
+  dist: Distributed = getDistributed(),
 ): TokenEvaluation {
-  const predTags: string[][] = new Array(data.size);
-  const trueTags: string[][] = new Array(data.size);
-  const loss = new LossMean();
+  const loss = new LossMean(batchCount(data.size, batchSize));
   const name = (id: number): string => {
     const l = id2label[id];
     if (l === undefined) throw new Error(`label id ${id} has no name in id2label`);
     return l;
   };
-  for (const b of predictBatches(model, data, batchSize, onProgress)) {
+  // The predicted label + 1 at each position of each example (0: not predicted), gathered over the ranks.
+  const start: number[] = [0];
+  for (const gold of tokenLabels) start.push((start.at(-1) ?? 0) + gold.length);
+  const predicted = new Float64Array(start.at(-1) ?? 0);
+  for (const b of predictBatches(model, data, batchSize, onProgress, dist)) {
     const [B, T, L] = b.logits.shape as [number, number, number];
-    loss.add(b.loss, b.indices.length);
+    loss.set(b.batch, b.loss, b.indices.length);
     const preds = argmaxRows(b.logits.data, B * T, L);
     b.indices.forEach((ex, r) => {
       const gold = tokenLabels[ex]!;
-      const p: string[] = [];
-      const t: string[] = [];
-      for (let i = 0; i < gold.length && i < T; i++) {
-        if (gold[i] === -100) continue;
-        t.push(name(gold[i]!));
-        p.push(name(preds[r * T + i]!));
-      }
-      predTags[ex] = p;
-      trueTags[ex] = t;
+      for (let i = 0; i < gold.length && i < T; i++)
+        if (gold[i] !== -100) predicted[(start[ex] ?? 0) + i] = preds[r * T + i]! + 1;
     });
   }
+  gatherSlots(dist, predicted);
+  const predTags: string[][] = [];
+  const trueTags: string[][] = [];
+  tokenLabels.forEach((gold, ex) => {
+    const p: string[] = [];
+    const t: string[] = [];
+    gold.forEach((g, i) => {
+      const id = predicted[(start[ex] ?? 0) + i] ?? 0;
+      if (g === -100 || id === 0) return;
+      t.push(name(g));
+      p.push(name(id - 1));
+    });
+    predTags.push(p);
+    trueTags.push(t);
+  });
   const report = entityReport(predTags, trueTags);
   return {
     metrics: {
       ...pick(report, ['f1', 'precision', 'recall']),
       accuracy: report.tokenAccuracy,
-      loss: loss.value,
+      loss: loss.value(dist),
       examples: data.size,
     },
     report,
   };
 }
 
-/** Multiple choice: accuracy of the best-scored choice (logits [batch, choices]). */
+/**
+ * Multiple choice: accuracy of the best-scored choice (logits [batch, choices]). Under data parallelism each rank
+ * predicts interleaved batches and every rank gets every choice, as for sequence classification.
+ */
 export function evaluateMultipleChoice(
   model: BertHeadModel,
   data: EvalDataset,
   labels: readonly number[],
   batchSize = 32,
+  dist: Distributed = getDistributed(),
 ): { metrics: Record<string, number>; predictions: number[] } {
-  const predictions = new Array<number>(data.size).fill(-1);
-  const loss = new LossMean();
-  for (const b of predictBatches(model, data, batchSize)) {
+  // The chosen index + 1 of this rank's examples, 0 elsewhere (so the sum over ranks is exact).
+  const chosen = new Float64Array(data.size);
+  const lossMean = new LossMean(batchCount(data.size, batchSize));
+  for (const b of predictBatches(model, data, batchSize, undefined, dist)) {
     const C = b.logits.shape[1] ?? 1;
-    argmaxRows(b.logits.data, b.indices.length, C).forEach((k, r) => (predictions[b.indices[r]!] = k));
-    loss.add(b.loss, b.indices.length);
+    argmaxRows(b.logits.data, b.indices.length, C).forEach((k, r) => (chosen[b.indices[r]!] = k + 1));
+    lossMean.set(b.batch, b.loss, b.indices.length);
   }
+  gatherSlots(dist, chosen);
+  const predictions = Array.from(chosen, (k) => k - 1);
   const correct = predictions.filter((p, i) => p === labels[i]).length;
   return {
-    metrics: { accuracy: correct / Math.max(1, data.size), loss: loss.value, examples: data.size },
+    metrics: { accuracy: correct / Math.max(1, data.size), loss: lossMean.value(dist), examples: data.size },
     predictions,
   };
 }

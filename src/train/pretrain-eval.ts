@@ -1,4 +1,5 @@
 // Pre-training's held-out evaluation: MLM loss and accuracy at the masked positions, NSP loss and accuracy.
+import { gatherSlots, getDistributed, ownsBatch, type Distributed } from './distributed.js';
 import type { BertForPreTraining } from '../model/bert.js';
 import { collatePretraining } from '../data/batching.js';
 import {
@@ -49,25 +50,41 @@ export function readEvalInstances(
   return out;
 }
 
-/** Held-out evaluation (dropout off): MLM loss (mean over predicted positions) and accuracy, NSP loss and accuracy. */
+/**
+ * Held-out evaluation (dropout off): MLM loss (mean over predicted positions) and accuracy, NSP loss and accuracy.
+ * Under data parallelism each rank runs interleaved batches; the per-batch sums are gathered exactly and added in
+ * batch order, so every rank gets the one-process figures.
+ */
 export function evaluatePretraining(
   model: BertForPreTraining,
   instances: readonly PretrainingInstance[],
   batchSize: number,
   padId: number,
+  dist: Distributed = getDistributed(),
 ): PretrainEvaluation {
   const sum = { mlmLoss: 0, mlmCorrect: 0, mlmCount: 0, nspLoss: 0, nspCorrect: 0, nspCount: 0 };
   let randomNext = 0;
   for (const x of instances) if (x.isRandomNext) randomNext++;
-  for (let i = 0; i < instances.length; i += batchSize) {
-    const batch = collatePretraining(instances.slice(i, i + batchSize), padId);
+  const batches = Math.ceil(instances.length / batchSize);
+  const slots = new Float64Array(6 * batches);
+  for (let k = 0; k < batches; k++) {
+    if (!ownsBatch(dist, k)) continue;
+    const batch = collatePretraining(instances.slice(k * batchSize, (k + 1) * batchSize), padId);
     const o = pretrainingForward(model, batch, { train: false });
-    sum.mlmLoss += o.mlmLoss * o.mlmCount;
-    sum.mlmCorrect += o.mlmCorrect;
-    sum.mlmCount += o.mlmCount;
-    sum.nspLoss += o.nspLoss * o.nspCount;
-    sum.nspCorrect += o.nspCorrect;
-    sum.nspCount += o.nspCount;
+    slots.set(
+      [o.mlmLoss * o.mlmCount, o.mlmCorrect, o.mlmCount, o.nspLoss * o.nspCount, o.nspCorrect, o.nspCount],
+      6 * k,
+    );
+  }
+  gatherSlots(dist, slots);
+  for (let k = 0; k < batches; k++) {
+    const at = (j: number): number => slots[6 * k + j] ?? 0;
+    sum.mlmLoss += at(0);
+    sum.mlmCorrect += at(1);
+    sum.mlmCount += at(2);
+    sum.nspLoss += at(3);
+    sum.nspCorrect += at(4);
+    sum.nspCount += at(5);
   }
   return {
     mlm_loss: sum.mlmLoss / sum.mlmCount,

@@ -29,6 +29,8 @@ export interface PretrainingForwardOptions {
   train?: boolean;
   /** Index of this training forward: picks the dropout masks with the model's seed (default: the model's counter). */
   forwardIndex?: number;
+  /** Index of the batch's first example in the whole (data-parallel) micro-batch: dropout masks per example. */
+  firstExample?: number;
   /** false: run the MLM head on every token, as HF does (for comparison and benchmarks). Default true. */
   gather?: boolean;
 }
@@ -71,6 +73,7 @@ export function pretrainingForward(
     {
       train,
       mlmLabeledOnly: gather,
+      firstExample: options.firstExample,
       ...(train && options.forwardIndex !== undefined ? { seed: options.forwardIndex } : {}),
     },
   );
@@ -108,8 +111,8 @@ export function pretrainingTrainerModel(
   const params = model.parameters();
   let last: PretrainingStepOutput | null = null;
   return {
-    forwardLoss: (batch, train, forwardIndex) => {
-      last = pretrainingForward(model, batch, { train, forwardIndex, gather: options.gather });
+    forwardLoss: (batch, train, forwardIndex, firstExample) => {
+      last = pretrainingForward(model, batch, { train, forwardIndex, firstExample, gather: options.gather });
       return last.loss;
     },
     // MLM is a mean over masked tokens, NSP over sequences: data-parallel ranks weight each term by its own count.
@@ -121,7 +124,7 @@ export function pretrainingTrainerModel(
       ];
     },
     scaleLossTerms: ([mlm = 1, nsp = 1]) => model.scaleLossGradients(mlm, nsp),
-    backward: () => model.backward(),
+    backward: (ready) => (ready ? model.backwardReporting(ready) : model.backward()),
     zeroGrad: () => model.zeroGrad(),
     parameters: () => params,
     seed: model.seed,

@@ -156,10 +156,12 @@ export class PretrainingStream implements Sampler<PretrainingBatch> {
     // Every rank draws (and masks) every instance of the batch, so the stream's state stays the same on all ranks.
     const instances: PretrainingInstance[] = [];
     for (let i = 0; i < this.options.batchSize; i++) instances.push(this.nextInstance());
-    const mine = instances.slice(...shareRange(instances.length, rank, size));
+    const [first, end] = shareRange(instances.length, rank, size);
+    const mine = instances.slice(first, end);
     let tokens = 0;
     for (const x of mine) tokens += x.inputIds.length;
     return {
+      firstExample: first,
       batch: mine.length > 0 ? collatePretraining(mine, this.options.vocab.padId) : null,
       examples: mine.length,
       tokens,

@@ -4,7 +4,7 @@ import { getKernels } from '../native/index.js';
 import { InputError } from '../model/errors.js';
 import { SentenceTransformer } from '../model/sentence/sentence-transformer.js';
 import { readEmbeddingPairs, type EmbeddingPairs } from '../data/pairs.js';
-import { getDistributed } from './distributed.js';
+import { DistributedError, getDistributed } from './distributed.js';
 import { evaluateEmbeddingSimilarity, evaluateRetrieval, type RetrievalEvalData } from './evaluators/index.js';
 import {
   EMBEDDING_LOSSES,
@@ -90,6 +90,15 @@ function checkOptions(o: TrainEmbeddingsOptions): EmbeddingLossName {
 export async function trainEmbeddings(options: TrainEmbeddingsOptions): Promise<SentenceRunResult> {
   const o = options;
   const lossName = checkOptions(o);
+  const ranks = getDistributed().size;
+  if (ranks > 1) {
+    // MNRL's in-batch negatives and CoSENT's pairs span the whole batch: a rank's share would train another loss.
+    throw new DistributedError(
+      `trainEmbeddings: ${lossName} compares every text of a batch with the others, so its loss would change with ` +
+        `the number of ranks (${ranks} under mpirun); data-parallel embedding training is not supported: run it ` +
+        `in one process`,
+    );
+  }
   const seed = o.seed ?? 42;
   const read = (path: string) => readEmbeddingPairs(path, { textColumns: o.textColumns, scoreColumn: o.scoreColumn });
   const pairs = await read(o.train);

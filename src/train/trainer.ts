@@ -15,7 +15,7 @@ import {
 import { ProgressReporter, trainingCurveSvg } from './progress.js';
 import type { EvalRecord } from './progress.js';
 import { writeFileAtomic } from '../io/files.js';
-import { checkReplicasAgree, flatSpan, getDistributed, type Distributed } from './distributed.js';
+import { GradientBuckets, checkReplicasAgree, flatSpan, getDistributed, type Distributed } from './distributed.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -40,11 +40,17 @@ const MAX_LOSS_TERMS = 2;
 export interface TrainerModel<B> {
   /**
    * Forward pass with loss; returns the mean loss of the batch. With `train`, dropout is on and `forwardIndex` (1, 2,
-   * ... over the whole run, saved in the training state) picks its masks, so that a resumed run draws the same ones.
+   * ... over the whole run, saved in the training state) picks its masks, so that a resumed run draws the same ones;
+   * they are drawn per example, `firstExample` being the index of the batch's first example in the micro-batch (a
+   * data-parallel rank's share starts there), so that they do not depend on the number of ranks.
    */
-  forwardLoss(batch: B, train: boolean, forwardIndex: number): number;
-  /** Accumulates d(mean loss)/d(param) of the last forward into the gradients (+=). */
-  backward(): void;
+  forwardLoss(batch: B, train: boolean, forwardIndex: number, firstExample: number): number;
+  /**
+   * Accumulates d(mean loss)/d(param) of the last forward into the gradients (+=). `ready`, when given, is called as
+   * parts of the gradient buffer become final: with the byte offset from which every gradient is final (after each
+   * encoder layer), so that data parallelism reduces them while backward goes on. Models may ignore it.
+   */
+  backward(ready?: (byteOffset: number) => void): void;
   zeroGrad(): void;
   parameters(): readonly TrainerParameter[];
   /** The seed the model mixes with `forwardIndex` for its dropout masks; a resume must use the same. */
@@ -127,6 +133,8 @@ export interface TrainerResult {
   tokensPerSecond: number;
   /** Seconds of training steps (and their evaluations) in this process. */
   seconds: number;
+  /** Of which: seconds this rank spent in the gradient all-reduce that backward did not hide (0 for one process). */
+  communicationSeconds: number;
   evals: EvalRecord[];
 }
 
@@ -157,6 +165,10 @@ export class Trainer<B> {
   private readonly dist: Distributed;
   /** The flat gradient buffer one all-reduce covers (null: the gradients are reduced one by one). */
   private readonly flatGrad: Float32Array | null;
+  /** Buckets of the flat buffer reduced during backward (data parallelism with overlap, without accumulation). */
+  private readonly buckets: GradientBuckets | null;
+  /** Seconds in blocking gradient all-reduces (without overlap). */
+  private blockingCommSeconds = 0;
   /** Data parallelism with gradient accumulation: the weighted sum of the step's micro-batch gradients. */
   private accumGrad: Float32Array[] | null = null;
 
@@ -187,6 +199,11 @@ export class Trainer<B> {
         `Trainer: data-parallel training over ${this.dist.size} ranks needs a sampler that can share out its batches (nextShare)`,
       );
     this.flatGrad = this.dist.size > 1 ? flatSpan(this.params.map((p) => p.grad)) : null;
+    // With accumulation, the micro-batches' gradients are summed first and reduced once per step (no overlap).
+    this.buckets =
+      this.flatGrad && this.dist.overlap && this.accum === 1
+        ? new GradientBuckets(this.dist, this.flatGrad, (span, f) => opts.kernels.scale(span, span.length, f))
+        : null;
     this.fingerprint = modelFingerprint(this.params);
     this.warmupSteps = opts.warmupSteps ?? warmupStepsFromRatio(opts.warmupRatio ?? 0, this.totalSteps);
     this.optimizer = new AdamW(this.params, { ...opts.optimizer }, opts.kernels);
@@ -199,8 +216,10 @@ export class Trainer<B> {
 
   /** Sums the gradients over the ranks (one all-reduce on the flat buffer when the gradients tile one). */
   private allreduceGradients(): void {
+    const t0 = performance.now();
     if (this.flatGrad) this.dist.allreduceSum(this.flatGrad);
     else for (const p of this.params) this.dist.allreduceSum(p.grad);
+    this.blockingCommSeconds += (performance.now() - t0) / 1000;
   }
 
   /**
@@ -221,9 +240,8 @@ export class Trainer<B> {
     sums[2 * MAX_LOSS_TERMS] = sampled.tokens;
     let terms: readonly LossTerm[] = [];
     if (sampled.batch !== null) {
-      // Dropout seeds distinct per rank (the masks are drawn over the rank's batch buffer, not per example).
-      const index = trainForwards * this.dist.size + this.dist.rank;
-      const loss = this.model.forwardLoss(sampled.batch, true, index);
+      // Masks per example: this share's examples draw what they would in the one-process micro-batch.
+      const loss = this.model.forwardLoss(sampled.batch, true, trainForwards, sampled.firstExample);
       terms = this.model.lossTerms?.() ?? [{ loss, count: sampled.examples }];
       if (terms.length > MAX_LOSS_TERMS || (terms.length > 1 && !this.model.scaleLossTerms))
         throw new Error(`Trainer: a loss of ${terms.length} terms needs scaleLossTerms (at most ${MAX_LOSS_TERMS})`);
@@ -244,16 +262,25 @@ export class Trainer<B> {
     if (!Number.isFinite(loss)) throw this.diverged(`loss is ${loss}`, step + 1, epoch);
     const accumulate = this.accum > 1;
     if (accumulate) this.model.zeroGrad();
+    const buckets = this.buckets;
+    buckets?.begin();
     if (sampled.batch !== null) {
+      const ready = buckets ? (byteOffset: number) => buckets.ready(byteOffset) : undefined;
+      const w = weights[0] ?? 0;
       if (this.model.scaleLossTerms) {
         this.model.scaleLossTerms(weights);
-        this.model.backward();
+        this.model.backward(ready);
+      } else if (buckets) {
+        // Each bucket is weighted just before its reduction starts.
+        buckets.factor = w;
+        this.model.backward(ready);
       } else {
         this.model.backward();
-        const w = weights[0] ?? 0;
         if (w !== 1) for (const p of this.params) this.opts.kernels.scale(p.grad, p.grad.length, w);
       }
     }
+    // Every rank (an empty share too) starts the same buckets in the same order.
+    buckets?.finish();
     if (accumulate) {
       // backward() adds into the gradients, so each micro-batch is weighted on its own and summed here.
       this.accumGrad ??= this.params.map((p) => new Float32Array(p.grad.length));
@@ -429,7 +456,7 @@ export class Trainer<B> {
       while (this.dist.size === 1 && micro < this.accum && !epochDone) {
         const sampled = this.sampler.next();
         trainForwards++;
-        const loss = this.model.forwardLoss(sampled.batch, true, trainForwards);
+        const loss = this.model.forwardLoss(sampled.batch, true, trainForwards, 0);
         if (!Number.isFinite(loss)) throw this.diverged(`loss is ${loss}`, step + 1, epoch);
         this.model.backward();
         lossSum += loss;
@@ -438,7 +465,7 @@ export class Trainer<B> {
         tokensSeen += sampled.tokens;
         epochDone = sampled.lastOfEpoch;
       }
-      if (this.dist.size > 1) {
+      if (this.dist.size > 1 && !this.buckets) {
         const acc = this.accumGrad;
         if (this.accum > 1 && acc) this.params.forEach((p, k) => p.grad.set(acc[k] ?? p.grad));
         this.allreduceGradients();
@@ -526,6 +553,7 @@ export class Trainer<B> {
       examplesPerSecond: examplesSeen / Math.max(seconds, 1e-9),
       tokensPerSecond: tokensSeen / Math.max(seconds, 1e-9),
       seconds,
+      communicationSeconds: (this.buckets?.seconds ?? 0) + this.blockingCommSeconds,
       evals: this.progress.evals,
     };
   }

@@ -236,8 +236,8 @@ test('attention forward and backward: fused QKV column blocks, padding mask, dro
   const cases: Array<{ B: number; T: number; H: number; D: number; dropout: DropoutSpec | null }> = [
     { B: 1, T: 1, H: 1, D: 1, dropout: null },
     { B: 2, T: 17, H: 3, D: 5, dropout: null },
-    { B: 2, T: 17, H: 3, D: 5, dropout: { p: 0.1, seed: 987654321 } },
-    { B: 3, T: 33, H: 2, D: 16, dropout: { p: 0.5, seed: -7 } },
+    { B: 2, T: 17, H: 3, D: 5, dropout: { p: 0.1, seed: 987654321, firstExample: 0 } },
+    { B: 3, T: 33, H: 2, D: 16, dropout: { p: 0.5, seed: -7, firstExample: 11 } },
     { B: 1, T: 128, H: 12, D: 64, dropout: null },
   ];
   for (const { B, T, H, D, dropout } of cases) {
@@ -329,29 +329,36 @@ test('embedding forward (=, +=) and backward with repeated ids; bad ids are erro
 });
 
 test('dropout: masks and values bit-identical to js, forward and backward, in place', { skip }, () => {
-  for (const n of [1, 17, 100003]) {
+  // Example sizes that divide n, that leave a short last example, and one example for the whole call.
+  for (const [n, E] of [
+    [1, 1],
+    [17, 5],
+    [100003, 768],
+    [100003, 100003],
+  ] as const) {
     for (const spec of [
-      { p: 0.1, seed: 42 },
-      { p: 0.5, seed: -123456789 },
-      { p: 0.9, seed: 0x7fffffff },
-      { p: 0, seed: 3 },
+      { p: 0.1, seed: 42, firstExample: 0 },
+      { p: 0.5, seed: -123456789, firstExample: 9 },
+      { p: 0.9, seed: 0x7fffffff, firstExample: 1 },
+      { p: 0, seed: 3, firstExample: 0 },
     ]) {
       const x = randomArray(n);
       const yj = new Float32Array(n),
         yn = new Float32Array(n);
-      jsKernels.dropoutForward(x, yj, n, spec);
-      native().dropoutForward(x, yn, n, spec);
-      assert.deepEqual(yn, yj, `dropoutForward n=${n} p=${spec.p}`);
+      jsKernels.dropoutForward(x, yj, n, E, spec);
+      native().dropoutForward(x, yn, n, E, spec);
+      assert.deepEqual(yn, yj, `dropoutForward n=${n} E=${E} p=${spec.p}`);
       const dj = x.slice(),
         dn = x.slice();
-      jsKernels.dropoutBackward(dj, dj, n, spec);
-      native().dropoutBackward(dn, dn, n, spec);
-      assert.deepEqual(dn, dj, `dropoutBackward in place n=${n} p=${spec.p}`);
+      jsKernels.dropoutBackward(dj, dj, n, E, spec);
+      native().dropoutBackward(dn, dn, n, E, spec);
+      assert.deepEqual(dn, dj, `dropoutBackward in place n=${n} E=${E} p=${spec.p}`);
       if (n === 100003 && spec.p > 0) {
         let dropped = 0;
         for (let i = 0; i < n; i++) if (yn[i] === 0) dropped++;
         assert.ok(Math.abs(dropped / n - spec.p) < 0.01, `drop rate ${dropped / n} for p=${spec.p}`);
-        assert.equal(yn[5] === 0, dropoutHash(spec.seed, 5) < Math.floor(spec.p * 2 ** 32), 'mask is dropoutHash');
+        const ex = dropoutHash(spec.seed, spec.firstExample);
+        assert.equal(yn[5] === 0, dropoutHash(ex, 5) < Math.floor(spec.p * 2 ** 32), 'mask is dropoutHash');
       }
     }
   }
@@ -472,7 +479,7 @@ test('arguments are checked: short arrays and wrong types are specific errors, n
     /linearForward: argument 7 is not a known activation code/,
   );
   assert.throws(
-    () => native().dropoutForward(new Float32Array(4), new Float32Array(4), 4, { p: 1, seed: 1 }),
+    () => native().dropoutForward(new Float32Array(4), new Float32Array(4), 4, 4, { p: 1, seed: 1, firstExample: 0 }),
     /dropout p/,
   );
 });

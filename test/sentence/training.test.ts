@@ -60,7 +60,7 @@ test('the embedding adapter: MNRL loss of the encoded batch, CachedMNRL the same
   for (const name of ['mnrl', 'cached-mnrl'] as const) {
     const tm = sentenceTrainerModel(model, { name, miniBatchSize: 3 });
     tm.zeroGrad();
-    const loss = tm.forwardLoss(batch, false, 1);
+    const loss = tm.forwardLoss(batch, false, 1, 0);
     assert.ok(Math.abs(loss - reference) <= 1e-5 * reference, `${name}: ${loss} vs ${reference}`);
     tm.backward();
     grads.push(Float32Array.from(tm.parameters().flatMap((p) => Array.from(p.grad))));
@@ -205,7 +205,7 @@ test("the reranker adapter's loss is BinaryCrossEntropyLoss of the logits; train
   const reference = binaryCrossEntropyWithLogits(logits, labels).loss;
   const data = rerankerDataset(ce, queries, passages, labels);
   await withBinaryCrossEntropy(ce, async () => {
-    const loss = crossEncoderTrainerModel(ce).forwardLoss(data.collate([0, 1, 2]), false, 1);
+    const loss = crossEncoderTrainerModel(ce).forwardLoss(data.collate([0, 1, 2]), false, 1, 0);
     assert.ok(Math.abs(loss - reference) <= 1e-6, `${loss} vs ${reference}`);
   });
   assert.equal(ce.model.config.problemType, null, 'problem_type put back');

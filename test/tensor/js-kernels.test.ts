@@ -262,7 +262,9 @@ describe('attention', () => {
             const idx = ((b * Hh + h) * T + t) * T + s;
             const p = ex[s]! / sum;
             probs[idx] = p;
-            const pd = drop ? (dropoutHash(drop.seed, idx) >= thr ? p / (1 - drop.p) : 0) : p;
+            // The contract's per-example mask: example seed, then the row seed of (head, query), then the key.
+            const row = drop ? dropoutHash(dropoutHash(drop.seed, drop.firstExample + b), h * 65536 + t) : 0;
+            const pd = drop ? (dropoutHash(row, s) >= thr ? p / (1 - drop.p) : 0) : p;
             for (let e = 0; e < D; e++)
               ctx[(b * T + t) * Hh * D + h * D + e]! += pd * qkv[(b * T + s) * ld + 2 * Hh * D + h * D + e]!;
           }
@@ -270,7 +272,7 @@ describe('attention', () => {
     return { probs, ctx };
   }
 
-  for (const drop of [null, { p: 0.3, seed: 1234 }]) {
+  for (const drop of [null, { p: 0.3, seed: 1234, firstExample: 5 }]) {
     it(`forward matches softmax(QK^T/sqrt d + mask) V and backward matches finite differences (dropout ${drop ? 'on' : 'off'})`, () => {
       const qkv = rand(B * T * ld, 12);
       const HD = Hh * D;
@@ -333,14 +335,16 @@ describe('embeddings, dropout, cross-entropy, adamw, reductions', () => {
     K.embeddingBackward(ids, Float32Array.from([1, 1, 2, 2, 3, 3]), d, 3, 2);
     assert.deepEqual(Array.from(d), [2, 2, 0, 0, 4, 4]);
   });
-  it('dropout keeps about 1-p of the values, scales them by 1/(1-p), and is a function of (seed, index)', () => {
+  it('dropout keeps about 1-p of the values, scales them by 1/(1-p), and is a function of (seed, example, index)', () => {
     const n = 20000,
+      E = 400,
       p = 0.25;
+    const spec = { p, seed: 42, firstExample: 3 };
     const x = new Float32Array(n).fill(1),
       y = new Float32Array(n),
       y2 = new Float32Array(n);
-    K.dropoutForward(x, y, n, { p, seed: 42 });
-    K.dropoutForward(x, y2, n, { p, seed: 42 });
+    K.dropoutForward(x, y, n, E, spec);
+    K.dropoutForward(x, y2, n, E, spec);
     assert.deepEqual(y, y2);
     let kept = 0;
     for (let i = 0; i < n; i++) {
@@ -348,15 +352,69 @@ describe('embeddings, dropout, cross-entropy, adamw, reductions', () => {
         kept++;
         assert.ok(Math.abs(y[i]! - 1 / (1 - p)) < 1e-6);
       }
-      assert.equal(y[i] !== 0, dropoutHash(42, i) >= dropoutThreshold(p));
+      const example = Math.floor(i / E);
+      assert.equal(y[i] !== 0, dropoutHash(dropoutHash(42, 3 + example), i - example * E) >= dropoutThreshold(p));
     }
     assert.ok(Math.abs(kept / n - (1 - p)) < 0.02, `kept fraction ${kept / n}`);
     const other = new Float32Array(n);
-    K.dropoutForward(x, other, n, { p, seed: 43 });
+    K.dropoutForward(x, other, n, E, { ...spec, seed: 43 });
     assert.notDeepEqual(other, y);
     const dx = new Float32Array(n);
-    K.dropoutBackward(x, dx, n, { p, seed: 42 });
+    K.dropoutBackward(x, dx, n, E, spec);
     assert.deepEqual(dx, y);
+    // An example's mask does not depend on the call that holds it: examples 7..49 alone draw what they drew above.
+    const tail = new Float32Array(n - 4 * E);
+    K.dropoutForward(x, tail, n - 4 * E, E, { ...spec, firstExample: 7 });
+    assert.deepEqual(tail, y.subarray(4 * E));
+  });
+  it('attention dropout of an example does not depend on its batch or its padding', () => {
+    // Example 1 of a batch of 2 (length 6) equals the same example alone, padded to 9, with firstExample 1.
+    const Hh = 2,
+      D = 3,
+      HD = Hh * D,
+      ldq = 3 * HD;
+    const drop = { p: 0.4, seed: 99, firstExample: 0 };
+    const T = 6,
+      T2 = 9;
+    const qkv = Float32Array.from({ length: 2 * T * ldq }, (_, i) => Math.sin(i * 0.37));
+    const ctx = new Float32Array(2 * T * HD);
+    K.attentionForward(
+      qkv,
+      qkv.subarray(HD),
+      qkv.subarray(2 * HD),
+      ldq,
+      new Float32Array(2 * T),
+      null,
+      ctx,
+      HD,
+      2,
+      T,
+      Hh,
+      D,
+      0.5,
+      drop,
+    );
+    const alone = new Float32Array(T2 * ldq);
+    alone.set(qkv.subarray(T * ldq));
+    const mask = new Float32Array(T2).fill(-3.4028234663852886e38, T);
+    const ctx2 = new Float32Array(T2 * HD);
+    K.attentionForward(
+      alone,
+      alone.subarray(HD),
+      alone.subarray(2 * HD),
+      ldq,
+      mask,
+      null,
+      ctx2,
+      HD,
+      1,
+      T2,
+      Hh,
+      D,
+      0.5,
+      { ...drop, firstExample: 1 },
+    );
+    for (let i = 0; i < T * HD; i++) assert.ok(Math.abs(ctx2[i]! - ctx[T * HD + i]!) < 1e-6, `ctx ${i}`);
   });
   it('softmax cross-entropy gives -log softmax[label], skips ignored rows and scales the gradient', () => {
     const logits = Float32Array.from([1, 2, 3, 0, 0, 0, 5, 1, -1]);

@@ -1,8 +1,8 @@
 // Data parallelism: `mpirun -np 2 bert finetune` ends with the one-process run's weights, loss curve and a loadable folder.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BertForSequenceClassification } from '../../src/model/bert.js';
@@ -10,8 +10,12 @@ import { readSafetensors } from '../../src/io/safetensors.js';
 import { Rng } from '../../src/data/rng.js';
 import { createPretrainingData } from '../../src/data/pretraining-dataset.js';
 import { shareRange } from '../../src/data/samplers.js';
+import { latestTrainingStateDir } from '../../src/train/training-state.js';
 import {
+  DEFAULT_BUCKET_MB,
+  GradientBuckets,
   checkReplicasAgree,
+  communicationSettings,
   flatSpan,
   parameterChecksum,
   singleProcess,
@@ -46,6 +50,53 @@ test('flatSpan: the one buffer that adjacent views tile, null with a gap or anot
   assert.equal(span?.length, 9);
   assert.equal(flatSpan([buf.subarray(0, 3), buf.subarray(4, 10)]), null);
   assert.equal(flatSpan([buf.subarray(0, 3), new Float32Array(2)]), null);
+});
+
+test('GradientBuckets: whole buckets from the end start as backward reports them, the rest at finish, weighted', () => {
+  const started: [number, number][] = [];
+  let waited = 0;
+  const dist: Distributed = {
+    ...singleProcess,
+    size: 2,
+    bucketBytes: 4 * Float32Array.BYTES_PER_ELEMENT,
+    startAllreduceSum: (b) => void started.push([b.byteOffset / 4, b.length]),
+    waitAll: () => void waited++,
+  };
+  const grads = new Float32Array(10).fill(1);
+  const buckets = new GradientBuckets(dist, grads, (span, f) => span.forEach((v, i) => (span[i] = v * f)));
+  buckets.begin();
+  buckets.factor = 0.5;
+  buckets.ready(7 * 4); // elements 7..9 final: no whole bucket yet
+  assert.deepEqual(started, []);
+  buckets.ready(3 * 4); // 3..9 final: bucket [6, 10)
+  assert.deepEqual(started, [[6, 4]]);
+  buckets.finish(); // [2, 6), then the short [0, 2)
+  assert.deepEqual(started, [
+    [6, 4],
+    [2, 4],
+    [0, 2],
+  ]);
+  assert.equal(waited, 1);
+  assert.deepEqual(Array.from(grads), Array(10).fill(0.5));
+  // A rank with nothing to back-propagate starts the same buckets in the same order.
+  started.length = 0;
+  buckets.begin();
+  buckets.finish();
+  assert.deepEqual(started, [
+    [6, 4],
+    [2, 4],
+    [0, 2],
+  ]);
+});
+
+test('communicationSettings: bucket size in MiB and the overlap switch from the environment', () => {
+  assert.deepEqual(communicationSettings({}), { bucketBytes: DEFAULT_BUCKET_MB * 1024 * 1024, overlap: true });
+  assert.deepEqual(communicationSettings({ BERT_MPI_BUCKET_MB: '0.5', BERT_MPI_OVERLAP: '0' }), {
+    bucketBytes: 512 * 1024,
+    overlap: false,
+  });
+  assert.throws(() => communicationSettings({ BERT_MPI_BUCKET_MB: '0' }), /BERT_MPI_BUCKET_MB/);
+  assert.throws(() => communicationSettings({ BERT_MPI_OVERLAP: 'yes' }), /BERT_MPI_OVERLAP must be 0 or 1/);
 });
 
 test('checkReplicasAgree: passes on equal replicas, stops with the ranks that differ', () => {
@@ -91,17 +142,17 @@ interface RunOutput {
 }
 
 /** Runs a `bert` command as one process (ranks 1) or under mpirun; reads the step losses of its JSON-lines log. */
-function runCommand(name: string, args: string[], ranks: number, out: string, log: string): RunOutput {
-  const cmd = [process.execPath, '--import', 'tsx', 'test/train/helpers/run-command.ts', name, ...args];
-  // One thread per rank: the two ranks share this machine's cores.
-  const env = { ...process.env, OMP_NUM_THREADS: '1' };
-  const r =
-    ranks === 1
-      ? spawnSync(cmd[0] ?? 'node', cmd.slice(1), { encoding: 'utf8', env })
-      : spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', String(ranks), ...cmd], {
-          encoding: 'utf8',
-          env,
-        });
+function runCommand(
+  name: string,
+  args: string[],
+  ranks: number,
+  out: string,
+  log: string,
+  extraEnv: Record<string, string> = {},
+): RunOutput {
+  // One thread per rank: the ranks share this machine's cores.
+  const env = { ...process.env, OMP_NUM_THREADS: '1', ...extraEnv };
+  const r = spawnSync(...launch(name, args, ranks), { encoding: 'utf8', env });
   assert.equal(r.status, 0, `${name} on ${ranks} rank(s) failed:\n${r.stderr}\n${r.stdout}`);
   const losses = readFileSync(join(out, log), 'utf8')
     .split('\n')
@@ -112,13 +163,66 @@ function runCommand(name: string, args: string[], ranks: number, out: string, lo
   return { losses, weights: existsSync(model) ? readSafetensors(model).tensors : new Map(), stdout: r.stdout };
 }
 
-/** The same run at 1 process and at 2 ranks: the same loss curve (1e-5) and weights within 1e-4; returns the max difference. */
-function compareRuns(one: RunOutput, other: RunOutput, what: string): number {
-  // Rank 0 alone logs: one line per step, not two.
-  assert.equal(other.losses.length, one.losses.length, what);
-  other.losses.forEach((l, i) =>
-    assert.ok(Math.abs(l - (one.losses[i] ?? NaN)) <= 1e-5, `${what} step ${i + 1}: ${l} vs ${one.losses[i]}`),
-  );
+/** Runs `bert <name>` (inference) as one process or under mpirun; returns its stdout. */
+function runInference(name: string, args: string[], ranks: number): string {
+  const r = spawnSync(...launch(name, args, ranks), {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: '1' },
+  });
+  assert.equal(r.status, 0, `${name} on ${ranks} rank(s) failed:\n${r.stderr}\n${r.stdout}`);
+  return r.stdout;
+}
+
+test(
+  'mpirun -np 2 bert embed writes the one-process embeddings, in input order',
+  { skip: skipMpi, timeout: 120_000 },
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bert-ts-mpi-embed-'));
+    const input = join(dir, 'texts.jsonl');
+    // 23 texts of different lengths in batches of 4: 6 batches, rank 0 computes 0, 2, 4 and rank 1 computes 1, 3, 5.
+    writeFileSync(
+      input,
+      reviews(23, 17)
+        .trim()
+        .split('\n')
+        .map((l, i) => JSON.stringify({ id: i, text: (JSON.parse(l) as { text: string }).text }))
+        .join('\n') + '\n',
+    );
+    const embed = (ranks: number) =>
+      runInference(
+        'embed',
+        [
+          '--model',
+          join(FIX, 'seq_cls3'),
+          '--tokenizer',
+          join(FIX, 'tokenizer'),
+          '--input',
+          input,
+          '--batch-size',
+          '4',
+        ],
+        ranks,
+      );
+    const one = embed(1);
+    const lines = one.trim().split('\n');
+    assert.equal(lines.length, 23);
+    assert.deepEqual(
+      lines.map((l) => (JSON.parse(l) as { id: number }).id),
+      Array.from({ length: 23 }, (_, i) => i),
+    );
+    assert.equal(embed(2), one);
+  },
+);
+
+/** The program and arguments that run `bert <name>` as one process or under mpirun with `ranks` ranks. */
+function launch(name: string, args: string[], ranks: number): [string, string[]] {
+  const cmd = ['--import', 'tsx', 'test/train/helpers/run-command.ts', name, ...args];
+  if (ranks === 1) return [process.execPath, cmd];
+  return ['mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', String(ranks), process.execPath, ...cmd]];
+}
+
+/** Largest absolute difference between the weights of two runs (every tensor of `one` must be in `other`). */
+function maxWeightDiff(one: RunOutput, other: RunOutput, what: string): number {
   let maxDiff = 0;
   for (const [name, t] of one.weights) {
     const u = other.weights.get(name);
@@ -127,51 +231,78 @@ function compareRuns(one: RunOutput, other: RunOutput, what: string): number {
     const b = u.data as Float32Array;
     for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
   }
-  assert.ok(maxDiff <= 1e-4, `${what}: max abs weight difference ${maxDiff}`);
-  process.stderr.write(`# ${what}: 2 ranks vs 1 process, max abs weight difference ${maxDiff}\n`);
   return maxDiff;
 }
 
+/** The same run at 1 process and at N ranks: the same loss curve (1e-5) and weights within 1e-4; returns the max difference. */
+function compareRuns(one: RunOutput, other: RunOutput, what: string): number {
+  // Rank 0 alone logs: one line per step, not two.
+  assert.equal(other.losses.length, one.losses.length, what);
+  other.losses.forEach((l, i) =>
+    assert.ok(Math.abs(l - (one.losses[i] ?? NaN)) <= 1e-5, `${what} step ${i + 1}: ${l} vs ${one.losses[i]}`),
+  );
+  const maxDiff = maxWeightDiff(one, other, what);
+  assert.ok(maxDiff <= 1e-4, `${what}: max abs weight difference ${maxDiff}`);
+  process.stderr.write(`# ${what}: max abs weight difference ${maxDiff}\n`);
+  return maxDiff;
+}
+
+/** Two runs whose reductions add the same values in the same order: bitwise the same weights and losses. */
+function assertBitwise(a: RunOutput, b: RunOutput, what: string): void {
+  assert.deepEqual(b.losses, a.losses, what);
+  assert.equal(maxWeightDiff(a, b, what), 0, `${what}: weights differ`);
+}
+
+const FINETUNE_BASE = (model: string, train: string) => [
+  ...['--model', model, '--tokenizer', join(FIX, 'tokenizer'), '--train', train, '--labels', 'negative,positive'],
+  ...['--max-length', '24', '--lr', '1e-2', '--seed', '5', '--backend', 'js'],
+];
+
 test(
-  'mpirun -np 2 bert finetune ends with the one-process weights, loss curve and a folder that loads',
+  'mpirun -np 2 bert finetune (dropout on) ends with the one-process weights, loss curve and a folder that loads',
   { skip: skipMpi, timeout: 180_000 },
   async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bert-ts-mpi-'));
-    // hf-tiny without dropout: its masks are drawn over each rank's batch buffer, so they depend on the rank count.
-    const model = join(dir, 'tiny-nodropout');
-    mkdirSync(model);
-    const config = JSON.parse(readFileSync(join(FIX, 'seq_cls3', 'config.json'), 'utf8')) as Record<string, unknown>;
-    writeFileSync(
-      join(model, 'config.json'),
-      JSON.stringify({ ...config, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 }),
-    );
-    symlinkSync(join(FIX, 'seq_cls3', 'model.safetensors'), join(model, 'model.safetensors'));
+    // hf-tiny as it is, dropout 0.1 on: masks are drawn per example, so they do not depend on the rank count.
+    const model = join(FIX, 'seq_cls3');
     const train = join(dir, 'train.jsonl');
     // 21 examples in batches of 8: the last batch of each epoch (5) splits 2 + 3, unevenly.
     writeFileSync(train, reviews(21, 3));
-    const base = [
-      ...['--model', model, '--tokenizer', join(FIX, 'tokenizer'), '--train', train, '--labels', 'negative,positive'],
-      ...['--max-length', '24', '--epochs', '2', '--lr', '1e-2', '--seed', '5', '--backend', 'js'],
-    ];
-    const run = (out: string, ranks: number, accum: number, ...extra: string[]) =>
+    const run = (out: string, ranks: number, accum: number, extra: string[] = [], env: Record<string, string> = {}) =>
       runCommand(
         'finetune',
-        [...base, '--batch-size', String(8 / accum), '--grad-accum', String(accum), '--output', out, ...extra],
+        [...FINETUNE_BASE(model, train), '--epochs', '2', '--batch-size', String(8 / accum)].concat([
+          '--grad-accum',
+          String(accum),
+          '--output',
+          out,
+          ...extra,
+        ]),
         ranks,
         out,
         'train_log.jsonl',
+        env,
       );
     const one = run(join(dir, 'one'), 1, 1);
     assert.equal(one.losses.length, 6);
     const two = run(join(dir, 'two'), 2, 1);
-    compareRuns(one, two, 'finetune, batch 8');
+    compareRuns(one, two, 'finetune, batch 8, 2 ranks vs 1 process');
+    // Buckets of 1 KiB (dozens, started during backward) and no overlap (one all-reduce after backward) sum the same
+    // two values per element as the default single bucket: bitwise the same run.
+    const buckets = run(join(dir, 'two-buckets'), 2, 1, [], { BERT_MPI_BUCKET_MB: String(1 / 1024) });
+    assertBitwise(two, buckets, 'finetune, 2 ranks, 1 KiB buckets vs the default');
+    const noOverlap = run(join(dir, 'two-no-overlap'), 2, 1, [], { BERT_MPI_OVERLAP: '0' });
+    assertBitwise(two, noOverlap, 'finetune, 2 ranks, overlap off vs on');
     // Micro-batches of 4, two per step: the last step of an epoch holds 4 + 1 examples (its 1-example micro-batch
     // leaves rank 0 an empty share).
     compareRuns(run(join(dir, 'one-accum'), 1, 2), run(join(dir, 'two-accum'), 2, 2), 'finetune, batch 4 x 2');
-    // Stopped at 2 ranks after step 4, resumed as one process: the training state does not depend on the rank count.
+    // Stopped at 2 ranks after step 4, resumed at 1 and at 3 ranks: the training state does not depend on the rank
+    // count, and 3 ranks split the batches 2 + 3 + 3 (the last of an epoch 1 + 2 + 2).
     const stopped = join(dir, 'stopped');
-    run(stopped, 2, 1, '--stop-after-steps', '4');
-    compareRuns(one, run(stopped, 1, 1, '--resume'), 'finetune, stopped at 2 ranks, resumed at 1');
+    run(stopped, 2, 1, ['--stop-after-steps', '4']);
+    cpSync(stopped, join(dir, 'stopped-3'), { recursive: true });
+    compareRuns(one, run(stopped, 1, 1, ['--resume']), 'finetune, stopped at 2 ranks, resumed at 1');
+    compareRuns(one, run(join(dir, 'stopped-3'), 3, 1, ['--resume']), 'finetune, stopped at 2 ranks, resumed at 3');
     // Rank 0 alone prints the summary line.
     assert.equal(
       two.stdout
@@ -182,6 +313,75 @@ test(
     );
     const loaded = await BertForSequenceClassification.fromPretrained(join(dir, 'two'), { warn: () => {} });
     assert.equal(loaded.config.numLabels, 2);
+
+    // bert evaluate: 2 ranks score interleaved batches (of 4: 6 batches, the last short) and report the one-process
+    // metrics exactly (accuracy, F1, confusion matrix and the loss, added in batch order).
+    const evaluate = (ranks: number) =>
+      runInference(
+        'evaluate',
+        ['--model', join(dir, 'two'), '--data', train, '--max-length', '24', '--batch-size', '4', '--json'],
+        ranks,
+      );
+    const evalOne = JSON.parse(evaluate(1)) as Record<string, unknown>;
+    const evalTwo = JSON.parse(evaluate(2)) as Record<string, unknown>;
+    for (const m of ['seconds', 'examples_per_second']) {
+      delete evalOne[m];
+      delete evalTwo[m];
+    }
+    assert.deepEqual(evalTwo, evalOne);
+    assert.equal(evalOne['examples'], 21);
+  },
+);
+
+test(
+  'a rank killed mid-run ends the job with a clear message, leaves a complete checkpoint, and the run resumes',
+  { skip: skipMpi, timeout: 180_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bert-ts-mpi-kill-'));
+    const model = join(FIX, 'seq_cls3');
+    const train = join(dir, 'train.jsonl');
+    // 160 examples in batches of 4: 40 steps, a training state every 3.
+    writeFileSync(train, reviews(160, 8));
+    const args = (out: string) => [
+      ...FINETUNE_BASE(model, train),
+      ...['--epochs', '1', '--batch-size', '4', '--save-steps', '3', '--output', out],
+    ];
+    // The reference: the same job at 2 ranks, uninterrupted.
+    const whole = runCommand('finetune', args(join(dir, 'whole')), 2, join(dir, 'whole'), 'train_log.jsonl');
+    const out = join(dir, 'killed');
+    mkdirSync(out);
+    const pids = join(dir, 'pids');
+    mkdirSync(pids);
+    const [program, argv] = launch('finetune', args(out), 2);
+    const child = spawn(program, argv, {
+      env: { ...process.env, OMP_NUM_THREADS: '1', BERT_TEST_PID_DIR: pids },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exit = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+    // Rank 1 is killed once rank 0 has logged step 10 (training states were written at steps 3, 6 and 9).
+    const log = join(out, 'train_log.jsonl');
+    const steps = () => (existsSync(log) ? readFileSync(log, 'utf8').split('"event":"step"').length - 1 : 0);
+    const deadline = Date.now() + 120_000;
+    while (steps() < 10 && Date.now() < deadline && child.exitCode === null)
+      await new Promise((r) => setTimeout(r, 20));
+    const killedAt = steps();
+    assert.ok(killedAt >= 10 && killedAt < 40, `the run was still going when rank 1 was killed (step ${killedAt})`);
+    process.kill(Number(readFileSync(join(pids, 'rank-1.pid'), 'utf8')), 'SIGKILL');
+    const code = await exit;
+    assert.notEqual(code, 0, 'the job fails when a rank dies');
+    // Open MPI's launcher names the rank and the signal, and ends the other ranks.
+    assert.match(output, /rank 1[^\n]*(signal 9|Killed)/i, output);
+    assert.ok(steps() < 40, 'the job stopped before its end');
+    // The published training state is whole: the run resumes from it (at 2 ranks) to the uninterrupted run's weights,
+    // bitwise (a resume restores weights, optimizer moments, data position and dropout counter exactly).
+    const latest = latestTrainingStateDir(out);
+    assert.ok(latest && existsSync(join(latest, 'training_state.json')), `a complete training state in ${latest}`);
+    const resumed = runCommand('finetune', [...args(out), '--resume'], 2, out, 'train_log.jsonl');
+    assert.equal(maxWeightDiff(whole, resumed, 'killed and resumed'), 0, `rank killed at step ${killedAt}, resumed`);
+    process.stderr.write(`# finetune, rank 1 killed at step ${killedAt}, resumed: bitwise the uninterrupted weights\n`);
   },
 );
 
@@ -228,8 +428,8 @@ test(
         num_attention_heads: 2,
         intermediate_size: 64,
         max_position_embeddings: 32,
-        hidden_dropout_prob: 0,
-        attention_probs_dropout_prob: 0,
+        hidden_dropout_prob: 0.1,
+        attention_probs_dropout_prob: 0.1,
       }),
     );
     const run = (out: string, ranks: number) =>
@@ -244,6 +444,6 @@ test(
         'log.jsonl',
       );
     // Batches of 7 split 3 + 4: the ranks' masked-token counts differ, so the MLM and NSP terms weigh differently.
-    compareRuns(run(join(dir, 'one'), 1), run(join(dir, 'two'), 2), 'pretrain, batch 7');
+    compareRuns(run(join(dir, 'one'), 1), run(join(dir, 'two'), 2), 'pretrain, batch 7, 2 ranks vs 1 process');
   },
 );

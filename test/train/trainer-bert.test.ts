@@ -34,7 +34,7 @@ const opts = { kernels: jsKernels, warn: () => {} };
 /** Wraps the model so the trainer's forwards run in eval mode (the fixtures were made without dropout). */
 function evalModeTrainerModel(model: BertHeadModel) {
   const m = bertTrainerModel(model);
-  return { ...m, forwardLoss: (b: BertInputs, _train: boolean, s: number) => m.forwardLoss(b, false, s) };
+  return { ...m, forwardLoss: (b: BertInputs, _train: boolean, s: number) => m.forwardLoss(b, false, s, 0) };
 }
 
 function fixtureParity(head: string, model: BertHeadModel, batch: BertInputs): Promise<void> {
@@ -196,9 +196,9 @@ test('sequence classification: loss goes down, accuracy rises, dropout on in tra
   // Dropout on in training: the same batch gives different losses under different step seeds; eval is deterministic.
   const tm = bertTrainerModel(model);
   const b = encodedDataset(train, 'sequence', 0).collate([0, 1, 2, 3]);
-  assert.notEqual(tm.forwardLoss(b, true, 1), tm.forwardLoss(b, true, 2));
-  assert.equal(tm.forwardLoss(b, true, 5), tm.forwardLoss(b, true, 5));
-  assert.equal(tm.forwardLoss(b, false, 1), tm.forwardLoss(b, false, 2));
+  assert.notEqual(tm.forwardLoss(b, true, 1, 0), tm.forwardLoss(b, true, 2, 0));
+  assert.equal(tm.forwardLoss(b, true, 5, 0), tm.forwardLoss(b, true, 5, 0));
+  assert.equal(tm.forwardLoss(b, false, 1, 0), tm.forwardLoss(b, false, 2, 0));
 });
 
 test('question answering trains on synthetic spans (answer = the span between markers)', async () => {

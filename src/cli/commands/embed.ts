@@ -2,6 +2,7 @@
 // last hidden state), one JSON line per text.
 import { UsageError, parseCommand, runCommand } from '../command.js';
 import { COMMON_OPTIONS, batches, openOutput, pipelineOptions, readInputs, requireModel } from '../inputs.js';
+import { getDistributed, shardedBatches } from '../../train/distributed.js';
 
 export const usage = `Usage: bert embed --model DIR [options] [TEXT ...]
 
@@ -16,7 +17,9 @@ Options:
   --no-normalize       keep raw vectors (default: L2-normalised, so dot product = cosine similarity; with model
                        pooling the folder's own Normalize module decides)
   --tokenizer DIR / --input FILE / --output FILE / --batch-size N / --max-length N / --backend NAME / --quiet   as in bert predict
-  -h, --help           this text`;
+  -h, --help           this text
+
+Under mpirun the ranks embed interleaved batches of --input FILE and rank 0 writes every line in input order.`;
 
 export async function embedCommand(argv: string[]): Promise<number> {
   return runCommand('embed', usage, argv, async () => {
@@ -34,18 +37,22 @@ export async function embedCommand(argv: string[]): Promise<number> {
     const { isSentenceTransformersFolder } = await import('../../model/sentence/index.js');
     const embed = await pipeline('feature-extraction', model, options);
     const pooling = chosen ?? (isSentenceTransformersFolder(embed.model) ? 'model' : 'mean');
-    const out = openOutput(values);
-    for await (const batch of batches(readInputs(values, positionals), options.batchSize ?? 16)) {
-      const results = await embed.predictEach(
+    const dist = getDistributed();
+    if (dist.size > 1 && positionals.length === 0 && values.input === undefined)
+      throw new UsageError('under mpirun, give --input FILE.jsonl (mpirun passes stdin to rank 0 only)');
+    const out = dist.rank === 0 ? openOutput(values) : null;
+    const run = (batch: { text?: unknown }[]) =>
+      embed.predictEach(
         batch.map((r) => r.text as string),
         {
           pooling: pooling as 'mean' | 'cls' | 'none' | 'model',
           normalize: pooling !== 'model' && values['no-normalize'] !== true,
         },
       );
-      for (let i = 0; i < batch.length; i++) await out.write({ ...batch[i], embedding: results[i] });
-    }
-    await out.close();
+    const input = batches(readInputs(values, positionals), options.batchSize ?? 16);
+    for await (const { batch, results } of shardedBatches(input, run, dist))
+      for (let i = 0; i < batch.length; i++) await out?.write({ ...batch[i], embedding: results[i] });
+    await out?.close();
   });
 }
 

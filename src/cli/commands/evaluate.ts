@@ -7,6 +7,7 @@ import { formatDuration } from '../../train/progress.js';
 import { backendFlag } from '../inputs.js';
 import { UsageError, parseFlags, runCommand } from '../command.js';
 import { num } from './finetune.js';
+import { getDistributed } from '../../train/distributed.js';
 
 export const usage = `Usage: bert evaluate --model DIR --data FILE [--max-length 128] [--json]
 
@@ -118,6 +119,8 @@ export function evaluateCommand(argv: string[]): Promise<number> {
     const v = parseFlags(argv, OPTIONS, usage);
     if (!v) return;
     if (!v.model || !v.data) throw new UsageError('--model and --data are required');
+    // Under mpirun every rank scores interleaved batches; rank 0 reports.
+    const speaker = getDistributed().rank === 0;
     const result = await evaluate({
       model: v.model,
       data: v.data,
@@ -133,10 +136,10 @@ export function evaluateCommand(argv: string[]): Promise<number> {
       labelColumn: v['label-column'],
       tokenizer: v.tokenizer,
       kernels: getKernels({ backend: backendFlag(v.backend) }),
-      onProgress: progressPrinter(),
+      onProgress: speaker ? progressPrinter() : undefined,
       warn: (m) => process.stderr.write(`${m}\n`),
     });
-    process.stdout.write(`${v.json ? JSON.stringify(result.metrics) : formatEvaluation(result)}\n`);
+    if (speaker) process.stdout.write(`${v.json ? JSON.stringify(result.metrics) : formatEvaluation(result)}\n`);
   });
 }
 
