@@ -1,9 +1,9 @@
 // Data-parallel training step: the one Trainer's step time (fine-tuning or pre-training, BERT-mini or BERT-base shapes,
 // random weights and tokens, every sequence full length), and the share of it this rank waited for the gradient
-// all-reduce. Run it as one process with 2 threads and as 2 ranks with 1 thread each, overlap on and off:
+// all-reduce. Run it as one process with 2 threads and as 2 ranks with 1 thread each, in each BERT_MPI_OVERLAP mode:
 //   OMP_NUM_THREADS=2 node --import tsx bench/distributed-step.ts --task finetune
 //   OMP_NUM_THREADS=1 mpirun -np 2 node --import tsx bench/distributed-step.ts --task finetune
-//   OMP_NUM_THREADS=1 BERT_MPI_OVERLAP=0 mpirun -np 2 node --import tsx bench/distributed-step.ts --task finetune
+//   OMP_NUM_THREADS=1 BERT_MPI_OVERLAP=async mpirun -np 2 node --import tsx bench/distributed-step.ts --task finetune
 // Prints (rank 0) one JSON line: median step seconds over the steps after the first, communication share.
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';

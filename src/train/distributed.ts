@@ -22,10 +22,12 @@ export interface Distributed {
    */
   readonly bucketBytes: number;
   /**
-   * Overlap the gradient all-reduce with backward (buckets started as layers finish); false reduces the whole flat
-   * buffer after backward, in one call. Environment BERT_MPI_OVERLAP=0 turns it off (for measurement).
+   * When the gradient buckets are reduced (environment BERT_MPI_OVERLAP): 'eager' (default), each with a blocking
+   * all-reduce as soon as backward has finished it, between layers; 'async', each started with a non-blocking
+   * all-reduce as backward finishes it and waited for after backward (overlap where the network progresses
+   * it); 'off', all after backward.
    */
-  readonly overlap: boolean;
+  readonly overlap: OverlapMode;
   /** Root's values into every rank's buffer. */
   broadcast(buffer: Float32Array | Float64Array, root: number): void;
   barrier(): void;
@@ -40,7 +42,7 @@ export const singleProcess: Distributed = {
   progress: () => undefined,
   waitAll: () => undefined,
   bucketBytes: 0,
-  overlap: false,
+  overlap: 'off',
   broadcast: () => undefined,
   barrier: () => undefined,
 };
@@ -48,19 +50,23 @@ export const singleProcess: Distributed = {
 /** Default gradient bucket size in MiB (bench/allreduce.ts: above it the shared-memory bandwidth is reached). */
 export const DEFAULT_BUCKET_MB = 4;
 
-/** The bucket size and overlap switch from the environment (BERT_MPI_BUCKET_MB, BERT_MPI_OVERLAP). */
+/** When gradient buckets are reduced: see {@link Distributed.overlap}. */
+export type OverlapMode = 'eager' | 'async' | 'off';
+const OVERLAP_MODES: readonly OverlapMode[] = ['eager', 'async', 'off'];
+
+/** The bucket size and overlap mode from the environment (BERT_MPI_BUCKET_MB, BERT_MPI_OVERLAP). */
 export function communicationSettings(env: Readonly<Record<string, string | undefined>> = process.env): {
   bucketBytes: number;
-  overlap: boolean;
+  overlap: OverlapMode;
 } {
   const raw = env.BERT_MPI_BUCKET_MB;
   const mb = raw === undefined || raw === '' ? DEFAULT_BUCKET_MB : Number(raw);
   if (!(mb > 0) || !Number.isFinite(mb))
     throw new RangeError(`BERT_MPI_BUCKET_MB must be a positive number of MiB, got ${JSON.stringify(raw)}`);
-  const overlap = env.BERT_MPI_OVERLAP;
-  if (overlap !== undefined && overlap !== '' && overlap !== '0' && overlap !== '1')
-    throw new RangeError(`BERT_MPI_OVERLAP must be 0 or 1, got ${JSON.stringify(overlap)}`);
-  return { bucketBytes: Math.round(mb * 1024 * 1024), overlap: overlap !== '0' };
+  const overlap = env.BERT_MPI_OVERLAP === undefined || env.BERT_MPI_OVERLAP === '' ? 'eager' : env.BERT_MPI_OVERLAP;
+  if (!OVERLAP_MODES.includes(overlap as OverlapMode))
+    throw new RangeError(`BERT_MPI_OVERLAP must be one of ${OVERLAP_MODES.join(', ')}, got ${JSON.stringify(overlap)}`);
+  return { bucketBytes: Math.round(mb * 1024 * 1024), overlap: overlap as OverlapMode };
 }
 
 /** Thrown when the ranks of a data-parallel run disagree (their replicas of the model differ). */
@@ -82,11 +88,17 @@ export function getDistributed(): Distributed {
   const world = mpiWorld();
   if (!world) return (current = singleProcess);
   const { mpi } = world;
+  const settings = communicationSettings();
   current = {
     rank: world.rank,
     size: world.size,
-    ...communicationSettings(),
-    allreduceSum: (buffer) => mpi.allreduceSum(buffer),
+    ...settings,
+    allreduceSum: (buffer) => {
+      // In messages of at most one bucket: Open MPI 4.1's shared-memory all-reduce of 43 MB in one call takes ~17x
+      // the time of the same bytes in 4 MiB pieces (bench/allreduce.ts, docs/distributed.md).
+      const step = Math.max(1, Math.floor(settings.bucketBytes / buffer.BYTES_PER_ELEMENT));
+      for (let i = 0; i < buffer.length; i += step) mpi.allreduceSum(buffer.subarray(i, i + step));
+    },
     startAllreduceSum: (buffer) => mpi.iallreduceSum(buffer),
     progress: () => void mpi.progress(),
     waitAll: () => mpi.waitAll(),
@@ -198,7 +210,8 @@ export class GradientBuckets {
   private start(from: number): void {
     const span = this.flat.subarray(from, this.started);
     if (this.factor !== 1) this.scale(span, this.factor);
-    this.dist.startAllreduceSum(span);
+    if (this.dist.overlap === 'eager') this.dist.allreduceSum(span);
+    else this.dist.startAllreduceSum(span);
     this.started = from;
   }
 

@@ -201,7 +201,7 @@ export class Trainer<B> {
     this.flatGrad = this.dist.size > 1 ? flatSpan(this.params.map((p) => p.grad)) : null;
     // With accumulation, the micro-batches' gradients are summed first and reduced once per step (no overlap).
     this.buckets =
-      this.flatGrad && this.dist.overlap && this.accum === 1
+      this.flatGrad && this.dist.overlap !== 'off' && this.accum === 1
         ? new GradientBuckets(this.dist, this.flatGrad, (span, f) => opts.kernels.scale(span, span.length, f))
         : null;
     this.fingerprint = modelFingerprint(this.params);

@@ -90,13 +90,16 @@ test('GradientBuckets: whole buckets from the end start as backward reports them
 });
 
 test('communicationSettings: bucket size in MiB and the overlap switch from the environment', () => {
-  assert.deepEqual(communicationSettings({}), { bucketBytes: DEFAULT_BUCKET_MB * 1024 * 1024, overlap: true });
-  assert.deepEqual(communicationSettings({ BERT_MPI_BUCKET_MB: '0.5', BERT_MPI_OVERLAP: '0' }), {
+  assert.deepEqual(communicationSettings({}), { bucketBytes: DEFAULT_BUCKET_MB * 1024 * 1024, overlap: 'eager' });
+  assert.deepEqual(communicationSettings({ BERT_MPI_BUCKET_MB: '0.5', BERT_MPI_OVERLAP: 'off' }), {
     bucketBytes: 512 * 1024,
-    overlap: false,
+    overlap: 'off',
   });
   assert.throws(() => communicationSettings({ BERT_MPI_BUCKET_MB: '0' }), /BERT_MPI_BUCKET_MB/);
-  assert.throws(() => communicationSettings({ BERT_MPI_OVERLAP: 'yes' }), /BERT_MPI_OVERLAP must be 0 or 1/);
+  assert.throws(
+    () => communicationSettings({ BERT_MPI_OVERLAP: 'yes' }),
+    /BERT_MPI_OVERLAP must be one of eager, async, off/,
+  );
 });
 
 test('checkReplicasAgree: passes on equal replicas, stops with the ranks that differ', () => {
@@ -287,12 +290,14 @@ test(
     assert.equal(one.losses.length, 6);
     const two = run(join(dir, 'two'), 2, 1);
     compareRuns(one, two, 'finetune, batch 8, 2 ranks vs 1 process');
-    // Buckets of 1 KiB (dozens, started during backward) and no overlap (one all-reduce after backward) sum the same
-    // two values per element as the default single bucket: bitwise the same run.
+    // Buckets of 1 KiB (dozens, reduced during backward), non-blocking reductions and none during backward (all
+    // after it) sum the same two values per element as the default single bucket: bitwise the same run.
     const buckets = run(join(dir, 'two-buckets'), 2, 1, [], { BERT_MPI_BUCKET_MB: String(1 / 1024) });
     assertBitwise(two, buckets, 'finetune, 2 ranks, 1 KiB buckets vs the default');
-    const noOverlap = run(join(dir, 'two-no-overlap'), 2, 1, [], { BERT_MPI_OVERLAP: '0' });
-    assertBitwise(two, noOverlap, 'finetune, 2 ranks, overlap off vs on');
+    const async = run(join(dir, 'two-async'), 2, 1, [], { BERT_MPI_OVERLAP: 'async', BERT_MPI_BUCKET_MB: '0.01' });
+    assertBitwise(two, async, 'finetune, 2 ranks, async vs eager');
+    const noOverlap = run(join(dir, 'two-no-overlap'), 2, 1, [], { BERT_MPI_OVERLAP: 'off' });
+    assertBitwise(two, noOverlap, 'finetune, 2 ranks, overlap off vs eager');
     // Micro-batches of 4, two per step: the last step of an epoch holds 4 + 1 examples (its 1-example micro-batch
     // leaves rank 0 an empty share).
     compareRuns(run(join(dir, 'one-accum'), 1, 2), run(join(dir, 'two-accum'), 2, 2), 'finetune, batch 4 x 2');
