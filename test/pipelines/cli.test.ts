@@ -364,3 +364,71 @@ test(
     assert.ok(Math.abs(firstRow.reduce((a, b) => a + b, 0) - 1) < 0.01, `${firstRow}`);
   },
 );
+
+/** Equal results up to float rounding (batches padded differently change the last bits of a score). */
+function assertSameResults(actual: unknown, expected: unknown, where: string): void {
+  if (typeof expected === 'number') {
+    assert.equal(typeof actual, 'number', where);
+    assert.ok(Math.abs((actual as number) - expected) <= 1e-5, `${where}: ${String(actual)} vs ${expected}`);
+  } else if (Array.isArray(expected)) {
+    assert.ok(Array.isArray(actual) && actual.length === expected.length, `${where}: lengths differ`);
+    expected.forEach((e, i) => assertSameResults((actual as unknown[])[i], e, `${where}[${i}]`));
+  } else if (expected !== null && typeof expected === 'object') {
+    assert.deepEqual(Object.keys(actual as object).sort(), Object.keys(expected).sort(), where);
+    for (const [k, e] of Object.entries(expected))
+      assertSameResults((actual as Record<string, unknown>)[k], e, `${where}.${k}`);
+  } else assert.equal(actual, expected, where);
+}
+
+test(
+  'the API, the CLI and the server answer the same inputs with the same options alike',
+  { timeout: 120_000 },
+  async () => {
+    const { pipeline } = await import('../../src/pipelines/pipeline.js');
+    const quiet = { warn: () => {} };
+    const out = join(work, 'same.jsonl');
+    const cases = [
+      {
+        model: 'seq_cls3',
+        task: 'text-classification' as const,
+        texts: ['the movie was good', 'bad'],
+        api: { top_k: 2, function_to_apply: 'sigmoid' },
+        cli: (dir: string, texts: string[]) =>
+          predictCommand(['--model', dir, '--output', out, '--top-k', '2', '--function', 'sigmoid', ...texts]),
+        field: 'predictions',
+      },
+      {
+        model: 'token_cls5',
+        task: 'token-classification' as const,
+        texts: ['hugging face in new york', 'paris'],
+        api: { aggregation_strategy: 'first', ignore_labels: [] },
+        cli: (dir: string, texts: string[]) =>
+          nerCommand(['--model', dir, '--output', out, '--aggregation', 'first', '--ignore-labels', '', ...texts]),
+        field: 'entities',
+      },
+      {
+        model: 'masked_lm',
+        task: 'fill-mask' as const,
+        texts: ['the movie was [MASK].', 'a [MASK] film'],
+        api: { top_k: 3 },
+        cli: (dir: string, texts: string[]) =>
+          fillMaskCommand(['--model', dir, '--output', out, '--top-k', '3', ...texts]),
+        field: 'predictions',
+      },
+    ];
+    for (const c of cases) {
+      const dir = modelDir(c.model);
+      const run = await pipeline(c.task, dir, quiet);
+      const api = await (run as unknown as (t: string[], o: object) => Promise<unknown>)(c.texts, c.api);
+      await run.dispose();
+      assert.equal((await capture(() => c.cli(dir, c.texts))).code, 0, `${c.task}: CLI`);
+      const cli = jsonLines(out).map((line) => line[c.field]);
+      assertSameResults(cli, api, `${c.task}: CLI vs API`);
+      await withServe(['--model', dir], async (port) => {
+        const reply = await request(port, 'POST', '/predict', JSON.stringify({ inputs: c.texts, parameters: c.api }));
+        assert.equal(reply.status, 200, `${c.task}: server`);
+        assertSameResults(reply.json(), api, `${c.task}: server vs API`);
+      });
+    }
+  },
+);
