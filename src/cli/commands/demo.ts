@@ -1,6 +1,6 @@
 // `bert demo`: the seed notebook end to end, offline — fine-tune a small pre-trained BERT on the embedded IMDb sample,
 // evaluate it, then classify a new review with the sentiment-analysis pipeline.
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +75,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
       kernels,
     });
     if (run.interrupted) throw new Error(`fine-tuning stopped after step ${run.steps} of ${run.totalSteps}`);
+    // The demo keeps the model, not the training state it could resume from.
+    rmSync(join(output, 'checkpoints'), { recursive: true, force: true });
     const summary = run.summary;
     const classifier = await pipeline('sentiment-analysis', output, { kernels });
     const result = await classifier(text);
@@ -83,7 +85,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
       `fine-tuned in ${summary.train_seconds} s (${summary.train_examples_per_second} examples/s, ${summary.backend}); ` +
         `accuracy on the ${summary.eval?.['examples'] ?? '?'} test reviews: ${accuracy === undefined ? '?' : (100 * accuracy).toFixed(1) + '%'}\n` +
         `model written to ${output}\n` +
-        `classifier(${JSON.stringify(text)})\n${JSON.stringify(result)}\n`,
+        `classifier(${JSON.stringify(text)})\n${JSON.stringify(result)}\n` +
+        `next: bert predict --model ${output} "Another review"   (in a clone: npm start -- predict ...)\n`,
     );
   });
 }
