@@ -22,8 +22,9 @@ import { evaluateSequenceClassification, evaluateTokenClassification } from './e
 import type { ProgressReporter } from './progress.js';
 import { getDistributed, rankProgress } from './distributed.js';
 import { isOptimizerName, type OptimizerName } from './optim.js';
-import { isScheduleName, type ScheduleName } from './schedule.js';
+import { isScheduleName } from './schedule.js';
 import { latestTrainingStateDir } from './training-state.js';
+import type { RunResult, TrainingRunOptions } from './run-options.js';
 import { EpochSampler } from '../data/samplers.js';
 import {
   encodeTextExamples,
@@ -47,21 +48,15 @@ export const FINETUNE_TASKS: readonly FinetuneTask[] = [
   'multiple-choice',
 ];
 
-/** What {@link finetune} takes; every field but model, train and output has HF Trainer's default. */
-export interface FinetuneOptions extends Pick<
-  TextClassificationOptions,
-  'textColumn' | 'textPairColumn' | 'labelColumn'
-> {
-  /** Model folder to start from (config.json, weights, tokenizer files). */
-  model: string;
-  /** Training data: .jsonl(.gz), .csv/.tsv(.gz) or an aclImdb split folder; CoNLL JSONL for token classification. */
-  train: string;
-  /** Output folder: a HF model folder, checkpoints/, training_curve.svg, eval_results.json. */
-  output: string;
-  /** Evaluation data (same formats), scored every evalSteps and at the end; the best weights are kept. */
-  eval?: string;
+/**
+ * What {@link finetune} takes: the run options (defaults: HF Trainer's — epochs 3, batch 8, lr 5e-5; the best
+ * model by accuracy, f1 for tokens and QA, mse for regression; max length 128, 384 for question answering, as HF
+ * run_qa) and the task's. Training data: .jsonl(.gz), .csv/.tsv(.gz) or an aclImdb split folder; CoNLL JSONL for token
+ * classification; SQuAD JSON / JSONL for question answering; SWAG CSV for multiple choice.
+ */
+export interface FinetuneOptions
+  extends TrainingRunOptions, Pick<TextClassificationOptions, 'textColumn' | 'textPairColumn' | 'labelColumn'> {
   task?: FinetuneTask;
-  trainSamples?: number;
   evalSamples?: number;
   /**
    * Label names to ids (ids 0..n-1). Default: the model's named labels, else the sorted string labels of the
@@ -71,48 +66,22 @@ export interface FinetuneOptions extends Pick<
   /** Number of classes of integer labels; a label outside [0, numLabels) is then an error. */
   numLabels?: number;
   problemType?: ProblemType;
-  /** Tokens per example, [CLS] and [SEP] included (default 128; 384 for question answering, as HF run_qa). */
-  maxLength?: number;
   /** Question answering: context tokens shared by consecutive windows of a long context (default 128). */
   docStride?: number;
   /** Question answering: the longest answer evaluation picks, in tokens (default 30). */
   maxAnswerLength?: number;
-  epochs?: number;
-  batchSize?: number;
   gradAccum?: number;
-  lr?: number;
   optimizer?: OptimizerName;
   adamEps?: number;
   adamBeta1?: number;
   adamBeta2?: number;
-  weightDecay?: number;
-  schedule?: ScheduleName;
-  warmupRatio?: number;
-  warmupSteps?: number;
-  /** Global gradient-norm clipping (default 1; 0 = off). */
-  maxGradNorm?: number;
-  seed?: number;
   lengthBucketing?: boolean;
-  evalSteps?: number;
-  saveSteps?: number;
   /** Stop after this many evaluations without improvement. */
   earlyStopping?: number;
-  /** Metric deciding the best model (default accuracy; f1 for tokens; mse for regression). */
-  metric?: string;
-  evalBatchSize?: number;
-  /** Continue from output/checkpoints with the same options. */
-  resume?: boolean;
   /** Tokenizer folder when the model folder has none. */
   tokenizer?: string;
   /** Take only config.json from the model folder and start from a seeded random initialisation. */
   randomInit?: boolean;
-  /** JSON-lines log of every step and evaluation (default output/train_log.jsonl). */
-  log?: string;
-  /** Stop (checkpoint written, resumable) after this many optimizer steps. */
-  stopAfterSteps?: number;
-  kernels?: Kernels;
-  /** Where progress goes (default: a ProgressReporter on stderr logging to `log`). */
-  progress?: ProgressReporter;
 }
 
 /** What a fine-tuning run did; also written to output/eval_results.json. */
@@ -138,8 +107,7 @@ export interface FinetuneSummary {
   id2label: Record<number, string>;
 }
 
-export type FinetuneResult =
-  { interrupted: false; summary: FinetuneSummary } | { interrupted: true; steps: number; totalSteps: number };
+export type FinetuneResult = RunResult<FinetuneSummary>;
 
 /** True when id2label only holds HF's placeholder names (LABEL_0, LABEL_1, ...). */
 export function genericLabels(config: BertConfig): boolean {

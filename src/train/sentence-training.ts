@@ -10,55 +10,16 @@ import { sampleSubset } from '../data/sampling.js';
 import { Trainer, type TrainerModel } from './trainer.js';
 import type { ProgressReporter } from './progress.js';
 import { rankProgress } from './distributed.js';
-import { isScheduleName, type ScheduleName } from './schedule.js';
+import { isScheduleName } from './schedule.js';
 import { latestTrainingStateDir } from './training-state.js';
+import type { RunResult, TrainingRunOptions } from './run-options.js';
 
-/** The run options of trainEmbeddings and trainReranker (defaults: sentence-transformers' training arguments). */
-export interface SentenceRunOptions {
-  /** Model folder (or hub id) to start from: a sentence-transformers folder or a plain BERT folder. */
-  model: string;
-  /** Training data (.jsonl, .csv, .tsv, optionally .gz). */
-  train: string;
-  /** Output folder: the trained model folder, checkpoints/, training_curve.svg, train_log.jsonl, eval_results.json. */
-  output: string;
-  /** Evaluation data, scored each epoch (and every evalSteps); the best evaluated weights are kept. */
-  eval?: string;
-  /** Use a seeded sample of this many training rows. */
-  trainSamples?: number;
-  /** Tokens per text (per pair for a reranker), [CLS] and [SEP] included; default: the model's own. */
-  maxLength?: number;
-  /** Default 1. */
-  epochs?: number;
-  /** Default 32 (embeddings) / 16 (rerankers). */
-  batchSize?: number;
-  /** Default 5e-5. */
-  lr?: number;
-  /** AdamW weight decay (default 0). */
-  weightDecay?: number;
-  /** Default linear. */
-  schedule?: ScheduleName;
-  /** Default 0. */
-  warmupRatio?: number;
-  warmupSteps?: number;
-  /** Default 1. */
-  maxGradNorm?: number;
-  /** Seed of the data order, dropout and new weights (default 42). */
-  seed?: number;
-  /** Evaluate every N optimizer steps besides each epoch end. */
-  evalSteps?: number;
-  saveSteps?: number;
-  /** Metric deciding the best model (default: the evaluator's main one). */
-  metric?: string;
-  evalBatchSize?: number;
-  /** Continue from output/checkpoints with the same options. */
-  resume?: boolean;
-  /** JSON-lines log of every step and evaluation (default output/train_log.jsonl). */
-  log?: string;
-  /** Stop (checkpoint written, resumable) after this many optimizer steps. */
-  stopAfterSteps?: number;
-  kernels?: Kernels;
-  progress?: ProgressReporter;
-}
+/**
+ * The run options of trainEmbeddings and trainReranker (defaults: sentence-transformers' training arguments — epochs 1,
+ * batch 32 for embeddings and 16 for rerankers, lr 5e-5; max length the model's own). The model may be a
+ * sentence-transformers folder or a plain BERT folder; the output is a sentence-transformers folder.
+ */
+export type SentenceRunOptions = TrainingRunOptions;
 
 /** What a run did; also written to output/eval_results.json. */
 export interface SentenceRunSummary {
@@ -80,8 +41,7 @@ export interface SentenceRunSummary {
   eval: Record<string, number> | null;
 }
 
-export type SentenceRunResult =
-  { interrupted: false; summary: SentenceRunSummary } | { interrupted: true; steps: number; totalSteps: number };
+export type SentenceRunResult = RunResult<SentenceRunSummary>;
 
 function checkInteger(where: string, value: number | undefined, option: string, min: number): void {
   if (value !== undefined && !(Number.isInteger(value) && value >= min))

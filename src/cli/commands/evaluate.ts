@@ -6,7 +6,7 @@ import type { ClassificationReport } from '../../train/metrics.js';
 import { formatDuration } from '../../train/progress.js';
 import { backendFlag } from '../inputs.js';
 import { UsageError, parseFlags, runCommand } from '../command.js';
-import { num } from './finetune.js';
+import { num } from '../training-run.js';
 import { getDistributed } from '../../train/distributed.js';
 
 export const usage = `Usage: bert evaluate --model DIR --data FILE [--max-length 128] [--json]

@@ -1,12 +1,10 @@
 // `bert finetune`: parses the flags, calls the library's finetune() and prints its summary line.
-import { getKernels } from '../../native/index.js';
 import type { ProblemType } from '../../model/config.js';
 import { finetune, type FinetuneTask } from '../../train/finetune.js';
-import { getDistributed } from '../../train/distributed.js';
 import type { OptimizerName } from '../../train/optim.js';
-import type { ScheduleName } from '../../train/schedule.js';
-import { UsageError, numberFlag, parseFlags, runCommand, stringFlags } from '../command.js';
-import { backendFlag, labelMapFromFlags } from '../inputs.js';
+import { parseFlags, runCommand, stringFlags } from '../command.js';
+import { labelMapFromFlags } from '../inputs.js';
+import { RUN_FLAGS, num, printRunResult, runOptionsFromFlags } from '../training-run.js';
 
 export const usage = `Usage: bert finetune --model DIR --train FILE --output DIR [options]
 
@@ -45,40 +43,22 @@ Output
   --no-summary              do not print the summary JSON line on stdout (it is always in DIR/eval_results.json)`;
 
 const OPTIONS = {
+  ...RUN_FLAGS,
   ...stringFlags(
-    'model train eval task train-samples eval-samples text-column text-pair-column label-column labels label2id',
-    'num-labels problem-type max-length epochs batch-size grad-accum lr optimizer adam-eps adam-beta1 adam-beta2',
-    'weight-decay schedule warmup-ratio warmup-steps max-grad-norm seed eval-steps save-steps early-stopping metric',
-    'eval-batch-size backend output log tokenizer stop-after-steps doc-stride max-answer-length',
+    'task eval-samples text-column text-pair-column label-column labels label2id num-labels problem-type grad-accum',
+    'optimizer adam-eps adam-beta1 adam-beta2 early-stopping tokenizer doc-stride max-answer-length',
   ),
   'length-bucketing': { type: 'boolean' },
-  resume: { type: 'boolean' },
-  'no-summary': { type: 'boolean' },
   'random-init': { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
-
-/** A number (or integer) flag `flag` ("--lr"), or undefined when absent: numberFlag's check and message. */
-export function num(v: string | undefined, flag: string, kind: 'int' | 'float' = 'float'): number | undefined {
-  const name = flag.replace(/^--/, '');
-  return kind === 'int'
-    ? numberFlag(v, name, undefined, Number.isInteger, 'an integer')
-    : numberFlag(v, name, undefined, Number.isFinite, 'a number');
-}
 
 export function finetuneCommand(argv: string[]): Promise<number> {
   return runCommand('finetune', usage, argv, async () => {
     const v = parseFlags(argv, OPTIONS, usage);
     if (!v) return;
-    for (const f of ['model', 'train', 'output'] as const) if (!v[f]) throw new UsageError(`--${f} is required`);
     const result = await finetune({
-      model: v.model ?? '',
-      train: v.train ?? '',
-      output: v.output ?? '',
-      log: v.log,
-      eval: v.eval,
+      ...runOptionsFromFlags(v),
       task: v.task as FinetuneTask | undefined,
-      trainSamples: num(v['train-samples'], '--train-samples', 'int'),
       evalSamples: num(v['eval-samples'], '--eval-samples', 'int'),
       textColumn: v['text-column'],
       textPairColumn: v['text-pair-column'],
@@ -86,43 +66,19 @@ export function finetuneCommand(argv: string[]): Promise<number> {
       label2id: labelMapFromFlags(v.labels, v.label2id),
       numLabels: num(v['num-labels'], '--num-labels', 'int'),
       problemType: v['problem-type'] as ProblemType | undefined,
-      maxLength: num(v['max-length'], '--max-length', 'int'),
       docStride: num(v['doc-stride'], '--doc-stride', 'int'),
       maxAnswerLength: num(v['max-answer-length'], '--max-answer-length', 'int'),
-      epochs: num(v.epochs, '--epochs', 'int'),
-      batchSize: num(v['batch-size'], '--batch-size', 'int'),
       gradAccum: num(v['grad-accum'], '--grad-accum', 'int'),
-      lr: num(v.lr, '--lr'),
       optimizer: v.optimizer as OptimizerName | undefined,
       adamEps: num(v['adam-eps'], '--adam-eps'),
       adamBeta1: num(v['adam-beta1'], '--adam-beta1'),
       adamBeta2: num(v['adam-beta2'], '--adam-beta2'),
-      weightDecay: num(v['weight-decay'], '--weight-decay'),
-      schedule: v.schedule as ScheduleName | undefined,
-      warmupRatio: num(v['warmup-ratio'], '--warmup-ratio'),
-      warmupSteps: num(v['warmup-steps'], '--warmup-steps', 'int'),
-      maxGradNorm: num(v['max-grad-norm'], '--max-grad-norm'),
-      seed: num(v.seed, '--seed', 'int'),
       lengthBucketing: v['length-bucketing'],
-      evalSteps: num(v['eval-steps'], '--eval-steps', 'int'),
-      saveSteps: num(v['save-steps'], '--save-steps', 'int'),
       earlyStopping: num(v['early-stopping'], '--early-stopping', 'int'),
-      metric: v.metric,
-      evalBatchSize: num(v['eval-batch-size'], '--eval-batch-size', 'int'),
-      resume: v.resume,
       tokenizer: v.tokenizer,
       randomInit: v['random-init'],
-      stopAfterSteps: num(v['stop-after-steps'], '--stop-after-steps', 'int'),
-      kernels: getKernels({ backend: backendFlag(v.backend) }),
     });
-    if (getDistributed().rank !== 0) return; // under mpirun, rank 0 speaks for the job
-    if (result.interrupted) {
-      process.stderr.write(
-        `bert finetune: stopped after step ${result.steps} of ${result.totalSteps}; continue with --resume\n`,
-      );
-      return;
-    }
-    if (v['no-summary'] !== true) process.stdout.write(JSON.stringify(result.summary) + '\n');
+    printRunResult('finetune', result, v['no-summary'] !== true);
   });
 }
 

@@ -2,8 +2,7 @@
 import { trainEmbeddings } from '../../train/train-embeddings.js';
 import type { EmbeddingLossName } from '../../train/sentence-adapter.js';
 import { UsageError, parseFlags, runCommand, stringFlags } from '../command.js';
-import { RUN_FLAGS, RUN_USAGE, printRunResult, runOptionsFromFlags } from '../sentence-run.js';
-import { num } from './finetune.js';
+import { RUN_FLAGS, RUN_USAGE, num, printRunResult, runOptionsFromFlags } from '../training-run.js';
 
 export const usage = `Usage: bert train-embeddings --model DIR --train FILE --output DIR [options]
 

@@ -1,7 +1,7 @@
 // `bert train-reranker`: parses the flags, calls the library's trainReranker() and prints its summary line.
 import { trainReranker } from '../../train/train-reranker.js';
 import { parseFlags, runCommand, stringFlags } from '../command.js';
-import { RUN_FLAGS, RUN_USAGE, printRunResult, runOptionsFromFlags } from '../sentence-run.js';
+import { RUN_FLAGS, RUN_USAGE, printRunResult, runOptionsFromFlags } from '../training-run.js';
 
 export const usage = `Usage: bert train-reranker --model DIR --train FILE --output DIR [options]
 

@@ -1,13 +1,21 @@
-// Flags shared by `bert train-embeddings` and `bert train-reranker`: the run options of the library's
-// SentenceRunOptions, parsed once, and the summary line both print.
+// Flags shared by the training commands (`bert finetune`, `train-embeddings`, `train-reranker`): the library's
+// TrainingRunOptions, parsed once, and the summary line they print.
 import { getKernels } from '../native/index.js';
-import type { SentenceRunOptions, SentenceRunResult } from '../train/sentence-training.js';
+import type { RunResult, TrainingRunOptions } from '../train/run-options.js';
 import { getDistributed } from '../train/distributed.js';
 import type { ScheduleName } from '../train/schedule.js';
-import { UsageError, stringFlags } from './command.js';
+import { UsageError, numberFlag, stringFlags } from './command.js';
 import { backendFlag } from './inputs.js';
-import { num } from './commands/finetune.js';
 
+/** A number (or integer) flag `flag` ("--lr"), or undefined when absent: numberFlag's check and message. */
+export function num(v: string | undefined, flag: string, kind: 'int' | 'float' = 'float'): number | undefined {
+  const name = flag.replace(/^--/, '');
+  return kind === 'int'
+    ? numberFlag(v, name, undefined, Number.isInteger, 'an integer')
+    : numberFlag(v, name, undefined, Number.isFinite, 'a number');
+}
+
+/** The run options' part of the sentence commands' usage (their defaults; `bert finetune` states its own). */
 export const RUN_USAGE = `Training
   --epochs N (1)  --batch-size N  --lr X (5e-5)  --weight-decay X (0)  --schedule constant|linear|cosine (linear)
   --warmup-ratio X (0)  --warmup-steps N  --max-grad-norm X (1.0, 0 = off)  --seed N (42)  --max-length N
@@ -35,7 +43,8 @@ type RunFlagValues = {
   [K in keyof typeof RUN_FLAGS]?: (typeof RUN_FLAGS)[K]['type'] extends 'boolean' ? boolean : string;
 };
 
-export function runOptionsFromFlags(v: RunFlagValues): SentenceRunOptions {
+/** The run options from the flags; --model, --train and --output are required. */
+export function runOptionsFromFlags(v: RunFlagValues): TrainingRunOptions {
   for (const f of ['model', 'train', 'output'] as const) if (!v[f]) throw new UsageError(`--${f} is required`);
   return {
     model: v.model ?? '',
@@ -64,8 +73,8 @@ export function runOptionsFromFlags(v: RunFlagValues): SentenceRunOptions {
   };
 }
 
-/** The summary JSON line on stdout, or where to resume from on stderr. */
-export function printRunResult(command: string, result: SentenceRunResult, summary: boolean): void {
+/** The summary JSON line on stdout, or where to resume from on stderr (rank 0 only under mpirun). */
+export function printRunResult(command: string, result: RunResult<object>, summary: boolean): void {
   if (getDistributed().rank !== 0) return;
   if (result.interrupted) {
     process.stderr.write(
