@@ -77,7 +77,7 @@ export interface FillMaskResult {
 }
 
 export type { TokenEntity, GroupedEntity, AggregationStrategy } from './aggregation.js';
-export type { QaAnswer } from './qa.js';
+export type { QaAnswer } from '../data/qa-spans.js';
 
 export interface TextClassificationCallOptions {
   /** Labels to return per text, best first (default 1); null returns every label. */

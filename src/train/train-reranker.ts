@@ -7,17 +7,9 @@ import { readRerankerPairs, type RerankerPairs, type RerankerPairsOptions } from
 import { getDistributed } from './distributed.js';
 import { crossEncoderScorer, evaluateReranking, type RerankingSample } from './evaluators/index.js';
 import { crossEncoderTrainerModel, rerankerDataset, withBinaryCrossEntropy } from './sentence-adapter.js';
-import {
-  checkRunOptions,
-  runProgress,
-  runSentenceTraining,
-  sampleRowIndices,
-  writeSummary,
-  type SentenceRunOptions,
-  type SentenceRunResult,
-} from './sentence-training.js';
+import * as run from './sentence-training.js';
 
-export interface TrainRerankerOptions extends SentenceRunOptions, RerankerPairsOptions {}
+export interface TrainRerankerOptions extends run.SentenceRunOptions, RerankerPairsOptions {}
 
 const where = 'trainReranker';
 
@@ -37,9 +29,9 @@ export function rerankingSamples(pairs: RerankerPairs): RerankingSample[] {
  * with sentence-transformers' BinaryCrossEntropyLoss on `options.train` and saves it to `options.output`. With
  * `eval`, MAP / MRR@10 / nDCG@10 of reranking each query's passages are measured before training and each epoch.
  */
-export async function trainReranker(options: TrainRerankerOptions): Promise<SentenceRunResult> {
+export async function trainReranker(options: TrainRerankerOptions): Promise<run.SentenceRunResult> {
   const o = options;
-  checkRunOptions(where, o);
+  run.checkRunOptions(where, o);
   const seed = o.seed ?? 42;
   const columns = { queryColumn: o.queryColumn, passageColumn: o.passageColumn, labelColumn: o.labelColumn };
   const pairs = await readRerankerPairs(o.train, columns);
@@ -50,9 +42,9 @@ export async function trainReranker(options: TrainRerankerOptions): Promise<Sent
       `row ${bad + 1}: label ${pairs.labels[bad]} is outside [0, 1] (binary cross-entropy)`,
     );
   const evalSamples = o.eval ? rerankingSamples(await readRerankerPairs(o.eval, columns)) : null;
-  const rows = sampleRowIndices(pairs.queries.length, o.trainSamples, seed);
+  const rows = run.sampleRowIndices(pairs.queries.length, o.trainSamples, seed);
   const kernels = o.kernels ?? getKernels();
-  const progress = runProgress(o);
+  const progress = run.runProgress(o);
   const model = await CrossEncoder.fromPretrained(o.model, { kernels, seed, warn: (m) => progress.message(m) });
   if (model.numLabels !== 1)
     throw new InputError(o.model, `the cross-encoder has ${model.numLabels} labels; binary cross-entropy trains one`);
@@ -61,7 +53,7 @@ export async function trainReranker(options: TrainRerankerOptions): Promise<Sent
   const evaluate = evalSamples ? () => evaluateReranking(scorer, evalSamples) : undefined;
   const pick = <T>(xs: T[]): T[] => rows.map((i) => xs[i]!);
   const result = await withBinaryCrossEntropy(model, () =>
-    runSentenceTraining({
+    run.runSentenceTraining({
       o,
       kind: 'reranker',
       lossName: 'bce',
@@ -78,7 +70,7 @@ export async function trainReranker(options: TrainRerankerOptions): Promise<Sent
   if (result.interrupted) return result;
   if (getDistributed().rank === 0) {
     await model.save(o.output);
-    writeSummary(result.summary);
+    run.writeSummary(result.summary);
   }
   return result;
 }

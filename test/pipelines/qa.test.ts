@@ -1,4 +1,5 @@
-// Question-answering windows and span scoring against examples worked by hand through HF's pipeline code.
+// Question-answering windows and span scoring (src/data/qa-spans.ts: the pipeline's and QA fine-tuning's) against
+// examples worked by hand through HF's pipeline code.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -8,7 +9,7 @@ import {
   spanToChars,
   wordIdsFromTokens,
   type ContextTokens,
-} from '../../src/pipelines/qa.js';
+} from '../../src/data/qa-spans.js';
 import { at } from '../helpers/at.js';
 
 const CLS = 9;
