@@ -461,7 +461,20 @@ export class BertConfig {
         delete o[bert];
       }
       for (const k of ['type_vocab_size', 'position_embedding_type']) delete o[k];
+      for (const k of ['global_rope_theta', 'local_rope_theta']) delete o[k];
+      // Everything that changes the math, written as transformers 5 writes it.
       Object.assign(o, {
+        layer_types: this.layerTypes.slice(),
+        local_attention: this.localAttention,
+        rope_parameters: {
+          full_attention: { rope_theta: this.globalRopeTheta, rope_type: 'default' },
+          sliding_attention: { rope_theta: this.localRopeTheta, rope_type: 'default' },
+        },
+        norm_bias: this.normBias,
+        attention_bias: this.attentionBias,
+        mlp_bias: this.mlpBias,
+        classifier_bias: this.classifierBias,
+        decoder_bias: this.decoderBias,
         classifier_pooling: this.classifierPooling,
         classifier_activation: this.classifierActivation,
         mlp_dropout: this.mlpDropout,
@@ -541,6 +554,31 @@ function readModernBert(
   c.globalRopeTheta = theta('full_attention', 'global_rope_theta', 160000);
   c.localRopeTheta = theta('sliding_attention', 'local_rope_theta', 10000);
   if (c.headDim % 2 !== 0) fail(`the head size ${c.headDim} must be even for rotary position embeddings`);
+}
+
+/**
+ * Keys that transformers' strict config classes type as float (ModernBertConfig refuses `2` for
+ * initializer_cutoff_factor): written with a decimal point even when whole.
+ */
+const FLOAT_KEYS = new Set([
+  'initializer_cutoff_factor',
+  'initializer_range',
+  'norm_eps',
+  'layer_norm_eps',
+  'rope_theta',
+  'global_rope_theta',
+  'local_rope_theta',
+]);
+
+/** config.json's text: JSON with two-space indents, whole numbers of FLOAT_KEYS written as `2.0`. */
+export function configJsonText(json: ConfigJson): string {
+  const mark = '\u0000float:';
+  const text = JSON.stringify(
+    json,
+    (key, v: unknown) => (FLOAT_KEYS.has(key) && typeof v === 'number' && Number.isInteger(v) ? `${mark}${v}` : v),
+    2,
+  );
+  return text.replace(/"\\u0000float:(-?\d+)"/g, '$1.0') + '\n';
 }
 
 /** A JSON value for an error message, cut to 60 characters. */
