@@ -497,16 +497,43 @@ function firstTokenLayout(c: BertConfig, task: string, out: number): Layout<Clas
       'config',
       `${familyOf(c).classStem}For${task} is not implemented (model_type ${c.modelType})`,
     );
+  return denseHeadLayout(c, dense, out);
+}
+
+function denseHeadLayout(c: BertConfig, dense: DenseClassifierLayout, out: number): Layout<ClassifierHead> {
   return {
     prefix: familyOf(c).prefix,
     addPooler: false,
-    head: (root, _backbone, k) => new DenseClassifierHead(root, dense, out, c.hiddenSize, k),
+    head: (root, _backbone, k) => new DenseClassifierHead(root, dense, out, c.hiddenSize, k, c.layerNormEps),
   };
+}
+
+/**
+ * ModernBERT's heads (sequence / token classification, question answering, multiple choice): ModernBertPredictionHead
+ * (head.dense, classifier_activation, head.norm), drop, classifier (with its bias whatever classifier_bias says).
+ */
+function modernBertHead(c: BertConfig): DenseClassifierLayout {
+  return {
+    dense: 'head.dense',
+    activation: c.classifierKernelActivation,
+    norm: 'head.norm',
+    out: 'classifier',
+    dropoutFirst: false,
+    biases: { dense: c.classifierBias, norm: c.normBias, out: true },
+  };
+}
+
+/** The head on every token (token classification, question answering): BERT's linear `name`, or ModernBERT's. */
+function tokenHeadLayout(c: BertConfig, name: string, out: number): Layout<ClassifierHead> {
+  return c.modelType === 'modernbert'
+    ? denseHeadLayout(c, modernBertHead(c), out)
+    : linearHeadLayout(c, false, name, out);
 }
 
 /** The module names of each family's first-token head for `task` (SequenceClassification, MultipleChoice). */
 function firstTokenHead(c: BertConfig, task: string): DenseClassifierLayout | null {
   const t = c.modelType;
+  if (t === 'modernbert') return modernBertHead(c);
   // DistilBertFor{SequenceClassification,MultipleChoice}: pre_classifier, ReLU, dropout, classifier.
   if (t === 'distilbert')
     return { dense: 'pre_classifier', activation: 'relu', out: 'classifier', dropoutFirst: false };
@@ -545,17 +572,63 @@ function bertOnly(c: BertConfig, task: string): BertConfig {
 /** A model whose head is a classifier (linearHeadLayout, summaryLayout): the heads share its loss and backward. */
 export abstract class BertLinearHeadModel extends BertPreTrainedModel<ClassifierHead> {
   /**
-   * What a sentence-level head reads: the pooler output, or (families without a pooler) the first token's hidden
-   * state of each of the `rows` sequences.
+   * ModernBERT's pooling of the last summaryInput: the weight of each token [rows, T] (0 / 1) and each row's divisor;
+   * null for the first token of the other families.
    */
-  protected summaryInput(rows: number): Float32Array {
+  private pooling: { weights: Float32Array; divisors: Float32Array } | null = null;
+
+  /**
+   * What a sentence-level head reads: the pooler output, or (families without a pooler) the first token's hidden
+   * state of each of the `rows` sequences; ModernBERT's classifier_pooling of `batch` (`firstAttended`: "cls" takes
+   * the first attended token, as ModernBertForMultipleChoice does).
+   */
+  protected summaryInput(rows: number, batch?: BackboneBatch, firstAttended = false): Float32Array {
     if (this.backbone.addPooler) return this.backbone.pooledOutput;
+    this.pooling = null;
+    if (this.config.modelType === 'modernbert' && batch) return this.poolTokens(rows, batch, firstAttended);
     const H = this.config.hiddenSize,
       T = this.backbone.sequenceOutput.length / (rows * H),
       seq = this.backbone.sequenceOutput;
     const first = new Float32Array(rows * H);
     for (let b = 0; b < rows; b++) first.set(seq.subarray(b * T * H, b * T * H + H), b * H);
     return first;
+  }
+
+  /**
+   * modeling_modernbert.py's classifier_pooling: "cls" the first token (or the first attended one), "mean" the sum of
+   * the attended tokens' states over their count.
+   */
+  private poolTokens(rows: number, batch: BackboneBatch, firstAttended: boolean): Float32Array {
+    const H = this.config.hiddenSize,
+      T = batch.T,
+      seq = this.backbone.sequenceOutput;
+    const weights = new Float32Array(rows * T),
+      divisors = new Float32Array(rows).fill(1);
+    const mean = this.config.classifierPooling === 'mean';
+    for (let b = 0; b < rows; b++) {
+      const attended = (t: number): boolean => batch.maskBias[b * T + t] === 0;
+      if (mean) {
+        let count = 0;
+        for (let t = 0; t < T; t++) if (attended(t)) ((weights[b * T + t] = 1), count++);
+        divisors[b] = count;
+      } else {
+        let first = 0;
+        if (firstAttended) while (first < T - 1 && !attended(first)) first++;
+        if (firstAttended && !attended(first)) first = 0; // attention_mask.argmax of an all-zero row
+        weights[b * T + first] = 1;
+      }
+    }
+    const pooled = new Float32Array(rows * H);
+    for (let b = 0; b < rows; b++) {
+      for (let t = 0; t < T; t++) {
+        if (weights[b * T + t] === 0) continue;
+        const row = seq.subarray((b * T + t) * H, (b * T + t + 1) * H);
+        for (let j = 0; j < H; j++) pooled[b * H + j]! += row[j]!;
+      }
+      for (let j = 0; j < H; j++) pooled[b * H + j] = pooled[b * H + j]! / divisors[b]!;
+    }
+    this.pooling = { weights, divisors };
+    return pooled;
   }
 
   /** Arms backward(): d(logits) in the head's dLogits flows into the summary input or the sequence output. */
@@ -570,7 +643,15 @@ export abstract class BertLinearHeadModel extends BertPreTrainedModel<Classifier
         const N = this.backbone.sequenceOutput.length / H;
         const T = N / rows;
         const dSeq = new Float32Array(N * H);
-        for (let b = 0; b < rows; b++) dSeq.set(dFirst.subarray(b * H, (b + 1) * H), b * T * H);
+        const pooling = this.pooling;
+        if (pooling) {
+          for (let i = 0; i < N; i++) {
+            const w = pooling.weights[i]!,
+              b = Math.floor(i / T);
+            if (w === 0) continue;
+            for (let j = 0; j < H; j++) dSeq[i * H + j] = dFirst[b * H + j]! / pooling.divisors[b]!;
+          }
+        } else for (let b = 0; b < rows; b++) dSeq.set(dFirst.subarray(b * H, (b + 1) * H), b * T * H);
         this.backbone.backward(dSeq, null);
       };
   }
@@ -859,7 +940,7 @@ export class BertForSequenceClassification extends BertLinearHeadModel {
     const { batch, common } = step;
     const B = batch.B,
       L = this.config.numLabels;
-    const logits = this.head.forward(this.summaryInput(B), B, this.summaryDropout(step));
+    const logits = this.head.forward(this.summaryInput(B, batch), B, this.summaryDropout(step));
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, L]) };
     if (inputs.labels !== undefined) {
       const labels = flatten(inputs.labels, 'labels');
@@ -904,7 +985,7 @@ export class BertForTokenClassification extends BertLinearHeadModel {
   }
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
-    super(config, options, (c) => linearHeadLayout(c, false, 'classifier', c.numLabels));
+    super(config, options, (c) => tokenHeadLayout(c, 'classifier', c.numLabels));
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForTokenClassification> {
@@ -936,7 +1017,7 @@ export class BertForQuestionAnswering extends BertLinearHeadModel {
   private dEnd = new Float32Array(0);
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
-    super(config, options, (c) => linearHeadLayout(c, false, 'qa_outputs', 2));
+    super(config, options, (c) => tokenHeadLayout(c, 'qa_outputs', 2));
   }
 
   static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForQuestionAnswering> {
@@ -948,8 +1029,11 @@ export class BertForQuestionAnswering extends BertLinearHeadModel {
     const { batch, common } = step;
     const { B, T } = batch,
       N = B * T;
-    // DistilBertForQuestionAnswering applies qa_dropout before qa_outputs; BERT's and the others' have none.
-    const p = this.config.modelType === 'distilbert' ? this.config.qaDropout : 0;
+    // DistilBertForQuestionAnswering applies qa_dropout before qa_outputs, ModernBERT's its classifier dropout before
+    // the classifier; BERT's and the others' have none.
+    const c = this.config;
+    const p =
+      c.modelType === 'distilbert' ? c.qaDropout : c.modelType === 'modernbert' ? (c.classifierDropout ?? 0) : 0;
     const drop = step.train && p > 0 ? { p, seed: siteSeed(step.seed, 0x7fffffff), firstExample: step.firstRow } : null;
     const logits = this.head.forward(this.backbone.sequenceOutput, N, drop, T);
     const start = new Float32Array(N),
@@ -1002,7 +1086,7 @@ export class BertForMultipleChoice extends BertLinearHeadModel {
     const step = this.encode(inputs, options, 3);
     const { batch, lead, common } = step;
     const [B, C] = lead as [number, number];
-    const logits = this.head.forward(this.summaryInput(B * C), B * C, this.summaryDropout(step));
+    const logits = this.head.forward(this.summaryInput(B * C, batch, true), B * C, this.summaryDropout(step));
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, C]) };
     if (inputs.labels !== undefined) out.loss = this.crossEntropyHeadLoss(inputs.labels, logits, B, C, true);
     return out;
@@ -1191,6 +1275,28 @@ export const ElectraForQuestionAnswering = familyMember(
   'electra',
   'ElectraForQuestionAnswering',
 );
+export const ModernBertModel = familyMember(BertModel, 'modernbert', 'ModernBertModel');
+export const ModernBertForMaskedLM = familyMember(BertForMaskedLM, 'modernbert', 'ModernBertForMaskedLM');
+export const ModernBertForSequenceClassification = familyMember(
+  BertForSequenceClassification,
+  'modernbert',
+  'ModernBertForSequenceClassification',
+);
+export const ModernBertForTokenClassification = familyMember(
+  BertForTokenClassification,
+  'modernbert',
+  'ModernBertForTokenClassification',
+);
+export const ModernBertForQuestionAnswering = familyMember(
+  BertForQuestionAnswering,
+  'modernbert',
+  'ModernBertForQuestionAnswering',
+);
+export const ModernBertForMultipleChoice = familyMember(
+  BertForMultipleChoice,
+  'modernbert',
+  'ModernBertForMultipleChoice',
+);
 
 /** Every model class by its HF architecture name. */
 export const MODEL_CLASSES = {
@@ -1227,6 +1333,12 @@ export const MODEL_CLASSES = {
   ElectraForTokenClassification,
   ElectraForQuestionAnswering,
   ElectraForMultipleChoice,
+  ModernBertModel,
+  ModernBertForMaskedLM,
+  ModernBertForSequenceClassification,
+  ModernBertForTokenClassification,
+  ModernBertForQuestionAnswering,
+  ModernBertForMultipleChoice,
 } as const;
 
 export type BertArchitecture = keyof typeof MODEL_CLASSES;

@@ -11,7 +11,7 @@ import {
 } from '../io/index.js';
 import type { FolderSnapshot } from '../io/index.js';
 import type { TensorEntry, WritableTensor } from '../io/index.js';
-import { BertConfig } from './config.js';
+import { BertConfig, configJsonText } from './config.js';
 import { BACKBONE_ROOTS } from './family.js';
 import type { ParameterStore } from './params.js';
 
@@ -255,5 +255,5 @@ export function saveToDir(
   const tensors = new Map<string, WritableTensor>();
   for (const name of store.order) tensors.set(name, { dtype, shape: store.shape(name), data: store.view(name) });
   writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
-  writeFileAtomic(join(dir, 'config.json'), JSON.stringify(config.toJson(), null, 2) + '\n');
+  writeFileAtomic(join(dir, 'config.json'), configJsonText(config.toJson()));
 }

@@ -24,7 +24,7 @@ const ACTIVATIONS: Record<string, Activation> = {
 const PROBLEM_TYPES: ProblemType[] = ['regression', 'single_label_classification', 'multi_label_classification'];
 
 /** The model_type values of the BERT family that the one configured encoder implements. */
-export const MODEL_TYPES = ['bert', 'roberta', 'xlm-roberta', 'distilbert', 'electra'] as const;
+export const MODEL_TYPES = ['bert', 'roberta', 'xlm-roberta', 'distilbert', 'electra', 'modernbert'] as const;
 export type ModelType = (typeof MODEL_TYPES)[number];
 
 /**
@@ -41,6 +41,17 @@ const DISTILBERT_KEYS: Readonly<Record<string, string>> = {
   activation: 'hidden_act',
 };
 
+/** configuration_modernbert.py's names of BERT fields (written back under these names). */
+const MODERNBERT_KEYS: Readonly<Record<string, string>> = {
+  hidden_activation: 'hidden_act',
+  norm_eps: 'layer_norm_eps',
+  embedding_dropout: 'hidden_dropout_prob',
+  attention_dropout: 'attention_probs_dropout_prob',
+};
+
+/** ModernBERT's attention kinds (config.json layer_types): all tokens, or a window of local_attention tokens. */
+export type LayerType = 'full_attention' | 'sliding_attention';
+
 /** HF defaults that differ from BertConfig's, per model_type (configuration_roberta.py, ..._distilbert, ..._electra). */
 const TYPE_DEFAULTS: Readonly<Record<ModelType, ConfigJson>> = {
   bert: {},
@@ -52,6 +63,17 @@ const TYPE_DEFAULTS: Readonly<Record<ModelType, ConfigJson>> = {
     hidden_size: 256,
     num_attention_heads: 4,
     intermediate_size: 1024,
+  },
+  modernbert: {
+    vocab_size: 50368,
+    intermediate_size: 1152,
+    num_hidden_layers: 22,
+    max_position_embeddings: 8192,
+    layer_norm_eps: 1e-5,
+    pad_token_id: 50283,
+    hidden_dropout_prob: 0,
+    attention_probs_dropout_prob: 0,
+    classifier_dropout: 0,
   },
 };
 
@@ -120,6 +142,25 @@ export class BertConfig {
    */
   summaryActivation: string | null = 'gelu';
   summaryLastDropout = 0.1;
+  /** ModernBERT's attention kind of each layer (layer_types, else every global_attn_every_n_layers-th global). */
+  layerTypes: LayerType[] = [];
+  /** ModernBERT's local_attention: a sliding layer's token sees the tokens at most local_attention / 2 away. */
+  localAttention = 128;
+  /** ModernBERT's rotary bases (rope_parameters' rope_theta; global_rope_theta / local_rope_theta). */
+  globalRopeTheta = 160000;
+  localRopeTheta = 10000;
+  /** Whether LayerNorms, attention linears, MLP linears, the prediction head's dense and the decoder have biases. */
+  normBias = true;
+  attentionBias = true;
+  mlpBias = true;
+  classifierBias = true;
+  decoderBias = true;
+  /** ModernBERT's sentence-level heads read the first token ('cls') or the mean over attended tokens ('mean'). */
+  classifierPooling: 'cls' | 'mean' = 'cls';
+  /** ModernBERT's prediction head activation (`hidden_act` names). */
+  classifierActivation = 'gelu';
+  /** ModernBERT's dropout between the GeGLU and the MLP's output projection. */
+  mlpDropout = 0;
   /** Every field read from config.json, kept so that save() writes back what it does not interpret. */
   extra: ConfigJson = {};
 
@@ -144,6 +185,10 @@ export class BertConfig {
     if (c.modelType === 'distilbert') {
       for (const [own, bert] of Object.entries(DISTILBERT_KEYS)) if (own in o) o[bert] = o[own];
       o.layer_norm_eps = 1e-12; // modeling_distilbert.py: nn.LayerNorm(dim, eps=1e-12), not configurable
+      o.type_vocab_size = 1;
+    }
+    if (c.modelType === 'modernbert') {
+      for (const [own, bert] of Object.entries(MODERNBERT_KEYS)) if (own in o) o[bert] = o[own];
       o.type_vocab_size = 1;
     }
     const int = (key: string, min: number, fallback: number): number => {
@@ -189,6 +234,7 @@ export class BertConfig {
       if (sa !== undefined) c.summaryActivation = sa as string | null;
       c.summaryLastDropout = prob('summary_last_dropout', c.summaryLastDropout);
     }
+    if (c.modelType === 'modernbert') readModernBert(c, o, fail, prob);
     if (o.sinusoidal_pos_embds === true) {
       if (c.modelType !== 'distilbert') fail('"sinusoidal_pos_embds" is a DistilBERT setting');
       c.sinusoidalPosEmbds = true;
@@ -283,7 +329,9 @@ export class BertConfig {
       I = this.intermediateSize,
       L = this.numLabels;
     const embeddings = (V + this.maxPositionEmbeddings + this.typeVocabSize) * H + 2 * H;
-    const layer = 4 * (H * H + H) + 2 * H + (H * I + I) + (I * H + H) + 2 * H;
+    // ModernBERT's GeGLU input projection is 2I wide: counted as one more I (an upper bound for both blocks).
+    const glu = this.modelType === 'modernbert' ? H * I + I : 0;
+    const layer = 4 * (H * H + H) + 2 * H + (H * I + I) + (I * H + H) + 2 * H + glu;
     const pooler = H * H + H;
     const heads = H * H + 3 * H + V + (2 * H + 2) + (H * L + L);
     return embeddings + this.numHiddenLayers * layer + pooler + heads;
@@ -314,6 +362,11 @@ export class BertConfig {
   /** The kernel activation of ELECTRA's summary_activation (identity when null). */
   get summaryKernelActivation(): Activation {
     return this.summaryActivation === null ? 'identity' : ACTIVATIONS[this.summaryActivation]!;
+  }
+
+  /** The kernel activation of ModernBERT's classifier_activation. */
+  get classifierKernelActivation(): Activation {
+    return ACTIVATIONS[this.classifierActivation]!;
   }
 
   /** The kernel activation computing `hidden_act`. */
@@ -402,6 +455,31 @@ export class BertConfig {
         qa_dropout: this.qaDropout,
       });
     }
+    if (this.modelType === 'modernbert') {
+      for (const [own, bert] of Object.entries(MODERNBERT_KEYS)) {
+        o[own] = o[bert];
+        delete o[bert];
+      }
+      for (const k of ['type_vocab_size', 'position_embedding_type']) delete o[k];
+      for (const k of ['global_rope_theta', 'local_rope_theta']) delete o[k];
+      // Everything that changes the math, written as transformers 5 writes it.
+      Object.assign(o, {
+        layer_types: this.layerTypes.slice(),
+        local_attention: this.localAttention,
+        rope_parameters: {
+          full_attention: { rope_theta: this.globalRopeTheta, rope_type: 'default' },
+          sliding_attention: { rope_theta: this.localRopeTheta, rope_type: 'default' },
+        },
+        norm_bias: this.normBias,
+        attention_bias: this.attentionBias,
+        mlp_bias: this.mlpBias,
+        classifier_bias: this.classifierBias,
+        decoder_bias: this.decoderBias,
+        classifier_pooling: this.classifierPooling,
+        classifier_activation: this.classifierActivation,
+        mlp_dropout: this.mlpDropout,
+      });
+    }
     // Stable key order, as HF writes (sorted).
     return Object.fromEntries(
       Object.keys(o)
@@ -409,6 +487,98 @@ export class BertConfig {
         .map((k) => [k, o[k]]),
     );
   }
+}
+
+/**
+ * configuration_modernbert.py's settings: layer kinds, window, rotary bases, biases, pooling. What changes the math
+ * and is not implemented (RoPE scaling, sparse prediction) is refused.
+ */
+function readModernBert(
+  c: BertConfig,
+  o: ConfigJson,
+  fail: (problem: string) => never,
+  prob: (key: string, fallback: number) => number,
+): void {
+  const flag = (key: string, fallback: boolean): boolean => {
+    const v = o[key];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'boolean') fail(`"${key}" must be true or false, found ${show(v)}`);
+    return v as boolean;
+  };
+  c.normBias = flag('norm_bias', false);
+  c.attentionBias = flag('attention_bias', false);
+  c.mlpBias = flag('mlp_bias', false);
+  c.classifierBias = flag('classifier_bias', false);
+  c.decoderBias = flag('decoder_bias', true);
+  if (flag('sparse_prediction', false)) fail('"sparse_prediction": true is not supported (use mlmLabeledOnly)');
+  c.mlpDropout = prob('mlp_dropout', 0);
+  const pooling = o.classifier_pooling ?? 'cls';
+  if (pooling !== 'cls' && pooling !== 'mean')
+    fail(`"classifier_pooling" must be "cls" or "mean", found ${show(pooling)}`);
+  c.classifierPooling = pooling;
+  const act = o.classifier_activation ?? 'gelu';
+  if (typeof act !== 'string' || !(act in ACTIVATIONS))
+    fail(`unsupported "classifier_activation" ${show(act)}; supported: ${Object.keys(ACTIVATIONS).join(', ')}`);
+  c.classifierActivation = act as string;
+  const window = o.local_attention ?? 128;
+  if (typeof window !== 'number' || !Number.isInteger(window) || window < 0)
+    fail(`"local_attention" must be a non-negative integer, found ${show(window)}`);
+  c.localAttention = window as number;
+  const every = o.global_attn_every_n_layers ?? 3;
+  if (typeof every !== 'number' || !Number.isInteger(every) || every < 1)
+    fail(`"global_attn_every_n_layers" must be a positive integer, found ${show(every)}`);
+  const types = o.layer_types;
+  if (types !== undefined && types !== null) {
+    if (!Array.isArray(types) || types.length !== c.numHiddenLayers)
+      fail(`"layer_types" must list ${c.numHiddenLayers} layer kinds, found ${show(types)}`);
+    for (const t of types as unknown[])
+      if (t !== 'full_attention' && t !== 'sliding_attention')
+        fail(`"layer_types" entry ${show(t)} is not "full_attention" or "sliding_attention"`);
+    c.layerTypes = (types as LayerType[]).slice();
+  } else {
+    // configuration_modernbert.py: layer i is global when i % global_attn_every_n_layers == 0.
+    c.layerTypes = Array.from({ length: c.numHiddenLayers }, (_, i) =>
+      i % (every as number) === 0 ? 'full_attention' : 'sliding_attention',
+    );
+  }
+  const theta = (kind: LayerType, legacy: string, fallback: number): number => {
+    const params = (o.rope_parameters as Record<string, unknown> | undefined | null)?.[kind] as
+      Record<string, unknown> | undefined;
+    const type = params?.rope_type ?? 'default';
+    if (type !== 'default') fail(`"rope_parameters.${kind}.rope_type" ${show(type)} is not supported (only "default")`);
+    const v = params?.rope_theta ?? o[legacy] ?? fallback;
+    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v))
+      fail(`the rotary base of ${kind} layers must be a positive number, found ${show(v)}`);
+    return v as number;
+  };
+  c.globalRopeTheta = theta('full_attention', 'global_rope_theta', 160000);
+  c.localRopeTheta = theta('sliding_attention', 'local_rope_theta', 10000);
+  if (c.headDim % 2 !== 0) fail(`the head size ${c.headDim} must be even for rotary position embeddings`);
+}
+
+/**
+ * Keys that transformers' strict config classes type as float (ModernBertConfig refuses `2` for
+ * initializer_cutoff_factor): written with a decimal point even when whole.
+ */
+const FLOAT_KEYS = new Set([
+  'initializer_cutoff_factor',
+  'initializer_range',
+  'norm_eps',
+  'layer_norm_eps',
+  'rope_theta',
+  'global_rope_theta',
+  'local_rope_theta',
+]);
+
+/** config.json's text: JSON with two-space indents, whole numbers of FLOAT_KEYS written as `2.0`. */
+export function configJsonText(json: ConfigJson): string {
+  const mark = '\u0000float:';
+  const text = JSON.stringify(
+    json,
+    (key, v: unknown) => (FLOAT_KEYS.has(key) && typeof v === 'number' && Number.isInteger(v) ? `${mark}${v}` : v),
+    2,
+  );
+  return text.replace(/"\\u0000float:(-?\d+)"/g, '$1.0') + '\n';
 }
 
 /** A JSON value for an error message, cut to 60 characters. */

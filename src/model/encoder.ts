@@ -8,15 +8,25 @@ import type { Family, LayerNames } from './family.js';
 import { ModelLinears } from './linear-dtype.js';
 import type { ModelDtype } from './linear-dtype.js';
 import type { ParamRef, ParamScope, WeightBias } from './params.js';
+import {
+  declarePreLnLayer,
+  preLnActs,
+  preLnLayerBackward,
+  preLnLayerForward,
+  preLnLayerRefs,
+  rotaryTable,
+} from './pre-ln-block.js';
+import type { BlockContext, PreLnActs, PreLnLayerParams, RotaryTable } from './pre-ln-block.js';
 
 /**
  * modeling_bert.py BertEmbeddings: word, position and token type embeddings, then LayerNorm (and dropout), all of
  * width embedding_size; DistilBERT's Embeddings have no token types; ELECTRA projects to hidden_size after them
- * (modeling_electra.py ElectraModel.embeddings_project, when embedding_size != hidden_size).
+ * (modeling_electra.py ElectraModel.embeddings_project, when embedding_size != hidden_size); ModernBERT's have only
+ * tok_embeddings and norm (positions are rotary, in the layers).
  */
 interface EmbeddingParams {
   word: ParamRef;
-  pos: ParamRef;
+  pos: ParamRef | null;
   type: ParamRef | null;
   lnW: ParamRef;
   lnB: ParamRef;
@@ -25,10 +35,11 @@ interface EmbeddingParams {
 
 function declareEmbeddings(vb: ParamScope, c: BertConfig, family: Family): EmbeddingParams {
   const E = c.embeddingSize;
-  const word = vb.param('word_embeddings.weight', [c.vocabSize, E]);
-  const pos = vb.param('position_embeddings.weight', [c.maxPositionEmbeddings, E]);
+  const word = vb.param(`${family.embeddingNames.word}.weight`, [c.vocabSize, E]);
+  const pos =
+    family.positionIds === 'rotary' ? null : vb.param('position_embeddings.weight', [c.maxPositionEmbeddings, E]);
   const type = family.tokenTypes ? vb.param('token_type_embeddings.weight', [c.typeVocabSize, E]) : null;
-  const ln = vb.layerNorm('LayerNorm', E);
+  const ln = vb.layerNorm(family.embeddingNames.norm, E, c.normBias);
   return { word, pos, type, lnW: ln.weight, lnB: ln.bias, project: null };
 }
 
@@ -116,8 +127,9 @@ class BackwardScratch {
   readonly dCls: Float32Array; // [B, H]
   readonly dPoolPre: Float32Array; // [B, H]
   readonly padRowSave: Float32Array; // [H]
+  readonly dWide: Float32Array; // [N, 2I] the pre-LN block's GeGLU input (empty for the post-LN block)
 
-  constructor(B: number, T: number, c: BertConfig) {
+  constructor(B: number, T: number, c: BertConfig, glu: boolean) {
     const N = B * T,
       H = Math.max(c.hiddenSize, c.embeddingSize); // the embeddings' backward runs at embedding_size
     this.dA = new Float32Array(N * H);
@@ -128,6 +140,7 @@ class BackwardScratch {
     this.dCls = new Float32Array(B * H);
     this.dPoolPre = new Float32Array(B * H);
     this.padRowSave = new Float32Array(H);
+    this.dWide = new Float32Array(glu ? N * 2 * c.intermediateSize : 0);
   }
 }
 
@@ -145,6 +158,20 @@ class BackboneActs {
   readonly embNorm: Float32Array; // [N, E] after LayerNorm and dropout (embOut itself unless ELECTRA projects)
   readonly embOut: Float32Array; // [N, H] hidden_states[0]
   readonly layers: LayerActs[] = [];
+  /** The pre-LN block's layer activations (ModernBERT), used instead of `layers`. */
+  readonly blocks: PreLnActs[] = [];
+  /** The pre-LN encoder's final_norm: its output (the sequence output), mean and rstd; empty for post-LN. */
+  readonly finalOut: Float32Array;
+  readonly finalMean: Float32Array;
+  readonly finalRstd: Float32Array;
+  /** Rotary cos / sin of each layer kind at 0..T-1 (ModernBERT), null otherwise. */
+  readonly rope: { global: RotaryTable; local: RotaryTable } | null;
+  /** The pre-LN block's scratch (see BlockContext), allocated on first use. */
+  readonly scratch: Record<'probs' | 'dropped' | 'wide', Float32Array | null> = {
+    probs: null,
+    dropped: null,
+    wide: null,
+  };
   readonly clsRows: Float32Array; // [B, H]
   readonly poolPre: Float32Array; // [B, H]
   readonly pooled: Float32Array; // [B, H]
@@ -170,7 +197,15 @@ class BackboneActs {
     this.embOut = new Float32Array(N * H);
     this.embNorm = E === H ? this.embOut : new Float32Array(N * E);
     const sets = keepAll ? c.numHiddenLayers : Math.min(c.numHiddenLayers, 2);
-    for (let l = 0; l < sets; l++) {
+    const preLn = familyOf(c).block.kind === 'pre-ln-glu';
+    this.finalOut = new Float32Array(preLn ? N * H : 0);
+    this.finalMean = new Float32Array(preLn ? N : 0);
+    this.finalRstd = new Float32Array(preLn ? N : 0);
+    this.rope = preLn
+      ? { global: rotaryTable(T, c.headDim, c.globalRopeTheta), local: rotaryTable(T, c.headDim, c.localRopeTheta) }
+      : null;
+    for (let l = 0; l < sets && preLn; l++) this.blocks.push(preLnActs(N, B, T, c, keepAll));
+    for (let l = 0; l < sets && !preLn; l++) {
       this.layers.push({
         qkv: new Float32Array(N * 3 * H),
         probs: keepAll ? new Float32Array(B * nh * T * T) : null,
@@ -190,7 +225,24 @@ class BackboneActs {
     this.clsRows = new Float32Array(B * H);
     this.poolPre = new Float32Array(B * H);
     this.pooled = new Float32Array(B * H);
-    this.grad = keepAll ? new BackwardScratch(B, T, c) : null;
+    this.grad = keepAll ? new BackwardScratch(B, T, c, preLn) : null;
+  }
+
+  /** The output of layer l (post-LN or pre-LN block). */
+  layerOut(l: number): Float32Array {
+    return this.blocks.length > 0 ? this.block(l).out : this.layer(l).out;
+  }
+
+  /** The pre-LN block activations of layer l (shared between layers when not keepAll). */
+  block(l: number): PreLnActs {
+    return this.blocks[l % this.blocks.length]!;
+  }
+
+  /** A scratch buffer of `n` floats under `key`, kept for the next forward of this shape. */
+  scratchOf(key: 'probs' | 'dropped' | 'wide', n: number): Float32Array {
+    const have = this.scratch[key];
+    if (have && have.length >= n) return have;
+    return (this.scratch[key] = new Float32Array(n));
   }
 
   /** The activations of layer l (shared between layers when not keepAll). */
@@ -220,6 +272,9 @@ export const FLOAT32_MIN = -3.4028234663852886e38;
 export class Backbone {
   private readonly emb: EmbeddingParams;
   private readonly layerParams: LayerParams[] = [];
+  /** The pre-LN blocks' parameters (ModernBERT) and final_norm; empty / null for the post-LN families. */
+  private readonly preLnParams: PreLnLayerParams[] = [];
+  private readonly finalNorm: WeightBias | null = null;
   private readonly pool: { w: ParamRef; b: ParamRef } | null;
   private acts: BackboneActs | null = null;
   private batch: BackboneBatch | null = null;
@@ -258,8 +313,12 @@ export class Backbone {
     if (config.embeddingSize !== config.hiddenSize)
       this.emb.project = vb.linear('embeddings_project', config.hiddenSize, config.embeddingSize);
     const layers = vb.pp(this.family.layers);
-    for (let l = 0; l < config.numHiddenLayers; l++)
-      this.layerParams.push(declareLayer(layers.pp(l), config, this.family.layerNames));
+    const block = this.family.block;
+    for (let l = 0; l < config.numHiddenLayers; l++) {
+      if (block.kind === 'post-ln') this.layerParams.push(declareLayer(layers.pp(l), config, block.names));
+      else this.preLnParams.push(declarePreLnLayer(layers.pp(l), config, l));
+    }
+    if (block.kind === 'pre-ln-glu') this.finalNorm = vb.layerNorm('final_norm', config.hiddenSize, config.normBias);
     // BertPooler: dense + tanh on the first token.
     const pool = addPooler ? vb.pp('pooler').linear('dense', config.hiddenSize, config.hiddenSize) : null;
     this.pool = pool ? { w: pool.weight, b: pool.bias } : null;
@@ -299,8 +358,14 @@ export class Backbone {
   /** Output of the last forward: [B*T, H] (a view, overwritten by the next forward). */
   get sequenceOutput(): Float32Array {
     const a = this.acts!;
+    if (this.finalNorm) return a.finalOut;
+    return this.lastLayerOutput(a);
+  }
+
+  /** The last layer's output (the embeddings' without layers). */
+  private lastLayerOutput(a: BackboneActs): Float32Array {
     const L = this.config.numHiddenLayers;
-    return L > 0 ? a.layer(L - 1).out : a.embOut;
+    return L > 0 ? a.layerOut(L - 1) : a.embOut;
   }
 
   get pooledOutput(): Float32Array {
@@ -312,13 +377,37 @@ export class Backbone {
   hiddenStates(): Float32Array[] {
     const a = this.acts!;
     if (!this.keptAll) throw new Error('hidden states need a forward that keeps every layer (outputHiddenStates)');
-    return [a.embOut, ...a.layers.map((l) => l.out)];
+    const states = [a.embOut, ...a.layers.map((l) => l.out), ...a.blocks.map((l) => l.out)];
+    // transformers' capture_outputs ties the last hidden state to last_hidden_state: after ModernBERT's final_norm.
+    if (this.finalNorm) states[states.length - 1] = a.finalOut;
+    return states;
   }
 
   /** Attention probabilities [B, heads, T, T] of each layer in the last forward (views, before dropout). */
   attentions(): Float32Array[] {
     if (!this.keptAll) throw new Error('attentions need a forward that keeps every layer (outputAttentions)');
-    return this.acts!.layers.map((l) => l.probs!);
+    const a = this.acts!;
+    return [...a.layers, ...a.blocks].map((l) => l.probs!);
+  }
+
+  /** What the pre-LN block reads of this forward (BlockContext). */
+  private blockContext(a: BackboneActs, batch: BackboneBatch): BlockContext {
+    const c = this.config,
+      N = a.N;
+    const probsSize = a.B * c.numAttentionHeads * a.T * a.T;
+    return {
+      kernels: this.kernels,
+      config: c,
+      B: a.B,
+      T: a.T,
+      maskBias: batch.maskBias,
+      rope: (l) => (c.layerTypes[l] === 'sliding_attention' ? a.rope!.local : a.rope!.global),
+      linear: (x, w, b, y, m, n, k) => this.linear(x, w, b, y, m, n, k),
+      drop: (p, site) => this.drop(p, site),
+      scratchProbs: () => a.scratchOf('probs', probsSize),
+      scratchDropped: () => a.scratchOf('dropped', probsSize),
+      scratchWide: () => a.scratchOf('wide', N * 2 * c.intermediateSize),
+    };
   }
 
   /**
@@ -335,9 +424,26 @@ export class Backbone {
     this.keptAll = a.keepAll;
     this.embeddingsForward(a, batch);
     let x = a.embOut;
+    const context = this.finalNorm ? this.blockContext(a, batch) : null;
     for (let l = 0; l < this.config.numHiddenLayers; l++) {
-      this.layerForward(l, x, a.layer(l), batch);
-      x = a.layer(l).out;
+      if (context) preLnLayerForward(context, this.preLnParams[l]!, x, a.block(l), l);
+      else this.layerForward(l, x, a.layer(l), batch);
+      x = a.layerOut(l);
+    }
+    if (this.finalNorm) {
+      const f = this.finalNorm,
+        H = this.config.hiddenSize;
+      this.kernels.layerNormForward(
+        x,
+        f.weight.w,
+        f.bias.w,
+        a.finalOut,
+        a.finalMean,
+        a.finalRstd,
+        a.N,
+        H,
+        this.config.layerNormEps,
+      );
     }
     if (this.pool) this.poolerForward(a, x);
   }
@@ -359,12 +465,38 @@ export class Backbone {
     if (dSeq) dOut.set(dSeq.subarray(0, a.N * H));
     else dOut.fill(0);
     if (dPooled) this.poolerBackward(a, g, dPooled, dOut);
+    const f = this.finalNorm;
+    if (f) {
+      this.kernels.layerNormBackward(
+        dOut,
+        this.lastLayerOutput(a),
+        f.weight.w,
+        a.finalMean,
+        a.finalRstd,
+        g.dC,
+        f.weight.g,
+        f.bias.g,
+        a.N,
+        H,
+      );
+      dOut.set(g.dC.subarray(0, a.N * H));
+    }
+    const context = f ? this.blockContext(a, batch) : null;
+    const blockGrads = { dA: g.dA, dB: g.dB, dC: g.dC, dI: g.dI, dQKV: g.dQKV, dWide: g.dWide };
     for (let l = this.config.numHiddenLayers - 1; l >= 0; l--) {
-      const x = l === 0 ? a.embOut : a.layer(l - 1).out;
-      this.layerBackward(l, x, a.layer(l), batch, dOut, g);
-      if (this.gradientsReady) this.gradientsReady(layerGradientStart(this.layerParams[l]!));
+      const x = l === 0 ? a.embOut : a.layerOut(l - 1);
+      if (context) preLnLayerBackward(context, this.preLnParams[l]!, x, a.block(l), l, blockGrads);
+      else this.layerBackward(l, x, a.layer(l), batch, dOut, g);
+      if (this.gradientsReady) this.gradientsReady(this.layerGradientStart(l));
     }
     this.embeddingsBackward(a, g, batch, dOut);
+  }
+
+  /** The lowest byte offset of layer l's gradients in the gradient buffer. */
+  private layerGradientStart(l: number): number {
+    const pre = this.preLnParams[l];
+    if (!pre) return layerGradientStart(this.layerParams[l]!);
+    return Math.min(...preLnLayerRefs(pre).map((r) => r.g.byteOffset));
   }
 
   // ---- embeddings: word + position + token type, LayerNorm, dropout ----
@@ -376,7 +508,7 @@ export class Backbone {
     if (this.family.positionIds === 'padding-offset')
       paddingOffsetPositions(batch.inputIds, a.B, a.T, this.config.padTokenId!, a.posIds);
     k.embeddingForward(batch.inputIds, this.emb.word.w, a.embIn, N, E, false);
-    k.embeddingForward(a.posIds, this.emb.pos.w, a.embIn, N, E, true);
+    if (this.emb.pos) k.embeddingForward(a.posIds, this.emb.pos.w, a.embIn, N, E, true);
     if (this.emb.type) k.embeddingForward(batch.tokenTypeIds, this.emb.type.w, a.embIn, N, E, true);
     k.layerNormForward(
       a.embIn,
@@ -435,7 +567,7 @@ export class Backbone {
     this.paddedEmbeddingBackward(batch.inputIds, dIn, this.emb.word.g, pad, g, N);
     // RoBERTa's position table has padding_idx too.
     const posPad = this.family.positionIds === 'padding-offset' ? pad : null;
-    this.paddedEmbeddingBackward(a.posIds, dIn, this.emb.pos.g, posPad, g, N);
+    if (this.emb.pos) this.paddedEmbeddingBackward(a.posIds, dIn, this.emb.pos.g, posPad, g, N);
     if (this.emb.type) k.embeddingBackward(batch.tokenTypeIds, dIn, this.emb.type.g, N, E);
   }
 

@@ -2,8 +2,11 @@
 import type { BertConfig, ModelType } from './config.js';
 import type { LMHeadLayout } from './heads.js';
 
-/** How position ids are made: 0..T-1 (BERT), or RoBERTa's count of non-padding tokens from padding_idx + 1. */
-export type PositionIds = 'range' | 'padding-offset';
+/**
+ * How positions enter: a table read at 0..T-1 (BERT), at RoBERTa's count of non-padding tokens from padding_idx + 1,
+ * or no table and rotary embeddings of 0..T-1 on queries and keys (ModernBERT).
+ */
+export type PositionIds = 'range' | 'padding-offset' | 'rotary';
 
 /** The checkpoint names of one encoder layer, relative to `<layers>.N.` (modeling_*.py module names). */
 export interface LayerNames {
@@ -16,7 +19,14 @@ export interface LayerNames {
   outputNorm: string;
 }
 
-/** What differs between the family's encoders: everything else is the BERT block (post-LN, biases, GELU). */
+/**
+ * The encoder layer: BERT's post-LN block (attention, dense, LayerNorm(x + ...), intermediate, output, LayerNorm)
+ * under the family's module names, or ModernBERT's pre-LN block (modeling_modernbert.py ModernBertEncoderLayer:
+ * attn_norm, attn.Wqkv, rotary, attn.Wo, mlp_norm, mlp.Wi as GeGLU, mlp.Wo; then final_norm after the last layer).
+ */
+export type Block = { kind: 'post-ln'; names: LayerNames } | { kind: 'pre-ln-glu' };
+
+/** What differs between the family's encoders. */
 export interface Family {
   modelType: ModelType;
   /** HF class names' stem: Bert, Roberta, XLMRoberta, DistilBert, Electra. */
@@ -25,7 +35,9 @@ export interface Family {
   prefix: string;
   /** The encoder's layer list under the base model ('encoder.layer' or DistilBERT's 'transformer.layer'). */
   layers: string;
-  layerNames: LayerNames;
+  block: Block;
+  /** The embeddings' word table and LayerNorm module names (BERT: word_embeddings, LayerNorm). */
+  embeddingNames: { word: string; norm: string };
   tokenTypes: boolean;
   positionIds: PositionIds;
   /** Whether the attention output projection is followed by hidden dropout (DistilBERT's out_lin is not). */
@@ -52,12 +64,15 @@ const DISTILBERT_LAYER: LayerNames = {
   outputNorm: 'output_layer_norm',
 };
 
+const BERT_EMBEDDINGS = { word: 'word_embeddings', norm: 'LayerNorm' };
+
 const bertLike = (modelType: ModelType, classStem: string, prefix: string, positionIds: PositionIds): Family => ({
   modelType,
   classStem,
   prefix,
   layers: 'encoder.layer',
-  layerNames: BERT_LAYER,
+  block: { kind: 'post-ln', names: BERT_LAYER },
+  embeddingNames: BERT_EMBEDDINGS,
   tokenTypes: true,
   positionIds,
   attentionOutputDropout: true,
@@ -73,10 +88,23 @@ export const FAMILIES: Readonly<Record<ModelType, Family>> = {
     classStem: 'DistilBert',
     prefix: 'distilbert.',
     layers: 'transformer.layer',
-    layerNames: DISTILBERT_LAYER,
+    block: { kind: 'post-ln', names: DISTILBERT_LAYER },
+    embeddingNames: BERT_EMBEDDINGS,
     tokenTypes: false,
     positionIds: 'range',
     attentionOutputDropout: false,
+  },
+  // modeling_modernbert.py: ModernBertModel's embeddings (tok_embeddings, norm), layers, final_norm.
+  modernbert: {
+    modelType: 'modernbert',
+    classStem: 'ModernBert',
+    prefix: 'model.',
+    layers: 'layers',
+    block: { kind: 'pre-ln-glu' },
+    embeddingNames: { word: 'tok_embeddings', norm: 'norm' },
+    tokenTypes: false,
+    positionIds: 'rotary',
+    attentionOutputDropout: true,
   },
 };
 
@@ -85,7 +113,15 @@ export function familyOf(config: BertConfig): Family {
 }
 
 /** The first name segments of the base model's parameters (a checkpoint may store them with or without prefix). */
-export const BACKBONE_ROOTS = ['embeddings.', 'encoder.', 'pooler.', 'transformer.', 'embeddings_project.'];
+export const BACKBONE_ROOTS = [
+  'embeddings.',
+  'encoder.',
+  'pooler.',
+  'transformer.',
+  'embeddings_project.',
+  'layers.',
+  'final_norm.',
+];
 
 /**
  * RoBERTa's create_position_ids_from_input_ids: non-padding tokens are numbered padding_idx + 1, padding_idx + 2, ...
@@ -149,6 +185,19 @@ export function mlmHeadLayout(config: BertConfig): { scope: string; layout: LMHe
           decoder: 'generator_lm_head',
           bias: null,
           activation: 'gelu',
+        },
+      };
+    // ModernBertForMaskedLM: head (dense, classifier_activation, norm), decoder (its own bias when decoder_bias).
+    case 'model.':
+      return {
+        scope: '',
+        layout: {
+          dense: 'head.dense',
+          norm: 'head.norm',
+          decoder: 'decoder',
+          bias: null,
+          activation: config.classifierKernelActivation,
+          biases: { dense: config.classifierBias, norm: config.normBias, out: config.decoderBias },
         },
       };
     default:

@@ -19,7 +19,18 @@ export interface LMHeadLayout {
   bias: string | null;
   /** The activation (BERT and DistilBERT: hidden_act; RoBERTa and ELECTRA's generator: gelu). */
   activation: Activation;
+  /** Which biases exist (default all): ModernBERT's classifier_bias, norm_bias, decoder_bias. */
+  biases?: HeadBiases;
 }
+
+/** Whether a head's dense layer, LayerNorm and output (decoder, classifier) have biases. */
+export interface HeadBiases {
+  dense: boolean;
+  norm: boolean;
+  out: boolean;
+}
+
+const ALL_BIASES: HeadBiases = { dense: true, norm: true, out: true };
 
 /**
  * modeling_bert.py BertOnlyMLMHead / BertLMPredictionHead under `cls.predictions`: transform (dense → activation →
@@ -73,9 +84,10 @@ export class LMHead {
     this.activation = layout.activation;
     // HF's state dict lists the head's own bias first; the decoder weight and bias are other names of the word
     // embeddings and of that bias (HF ties them), so their gradients add up in one place.
+    const biases = layout.biases ?? ALL_BIASES;
     const ownBias = layout.bias !== null ? vb.param(layout.bias, [config.vocabSize]) : null;
-    const dense = vb.linear(layout.dense, E, H);
-    const ln = vb.layerNorm(layout.norm, E);
+    const dense = vb.linear(layout.dense, E, H, biases.dense);
+    const ln = vb.layerNorm(layout.norm, E, biases.norm);
     this.denseW = dense.weight;
     this.denseB = dense.bias;
     this.lnW = ln.weight;
@@ -83,7 +95,9 @@ export class LMHead {
     this.decoderW = wordEmbeddings;
     vb.alias(`${layout.decoder}.weight`, wordEmbeddings);
     if (ownBias) vb.alias(`${layout.decoder}.bias`, ownBias);
-    this.decoderB = ownBias ?? vb.pp(layout.decoder).param('bias', [config.vocabSize]);
+    const decoder = vb.pp(layout.decoder);
+    this.decoderB =
+      ownBias ?? (biases.out ? decoder.param('bias', [config.vocabSize]) : decoder.absent('bias', config.vocabSize));
   }
 
   /** Buffers grow to the largest row count seen and are reused (row counts vary when only labelled rows run). */
@@ -175,8 +189,9 @@ export class LinearHead implements ClassifierHead {
     readonly out: number,
     readonly inDim: number,
     private readonly kernels: Kernels,
+    bias = true,
   ) {
-    const linear = vb.linear(name, out, inDim);
+    const linear = vb.linear(name, out, inDim, bias);
     this.w = linear.weight;
     this.b = linear.bias;
   }
@@ -226,23 +241,33 @@ export interface DenseClassifierLayout {
   out: string;
   /** Dropout before the dense layer too (RoBERTa's and ELECTRA's heads; DistilBERT's pre_classifier has none). */
   dropoutFirst: boolean;
+  /** A LayerNorm after the activation (ModernBertPredictionHead's norm), else none. */
+  norm?: string;
+  /** Which biases exist (default all; ModernBERT: classifier_bias, norm_bias, and the classifier always). */
+  biases?: HeadBiases;
 }
 
 /**
- * [dropout →] dense → activation → dropout → out, on the first token: modeling_roberta.py
+ * [dropout →] dense → activation [→ LayerNorm] → dropout → out, on the first token: modeling_roberta.py
  * RobertaClassificationHead (classifier.dense, tanh, classifier.out_proj), modeling_electra.py
  * ElectraClassificationHead (the same with gelu), DistilBertForSequenceClassification's pre_classifier, ReLU,
- * classifier.
+ * classifier; on the pooled or every token, ModernBERT's head (dense, classifier_activation, norm), drop, classifier.
  */
 export class DenseClassifierHead implements ClassifierHead {
   private readonly dense: WeightBias;
+  private readonly norm: WeightBias | null;
   private readonly output: LinearHead;
   private m = 0;
   private xd = new Float32Array(0);
   private pre = new Float32Array(0);
   private act = new Float32Array(0);
+  private normed = new Float32Array(0);
+  private mean = new Float32Array(0);
+  private rstd = new Float32Array(0);
+  private dNorm = new Float32Array(0);
   private dX = new Float32Array(0);
   private drop: DropoutSpec | null = null;
+  private exampleSize = 1;
 
   constructor(
     vb: ParamScope,
@@ -250,17 +275,23 @@ export class DenseClassifierHead implements ClassifierHead {
     out: number,
     private readonly H: number,
     private readonly kernels: Kernels,
+    private readonly eps = 1e-12,
   ) {
-    this.dense = vb.linear(layout.dense, H, H);
-    this.output = new LinearHead(vb, layout.out, out, H, kernels);
+    const biases = layout.biases ?? ALL_BIASES;
+    this.dense = vb.linear(layout.dense, H, H, biases.dense);
+    this.norm = layout.norm ? vb.layerNorm(layout.norm, H, biases.norm) : null;
+    this.output = new LinearHead(vb, layout.out, out, H, kernels, biases.out);
   }
 
   get dLogits(): Float32Array {
     return this.output.dLogits;
   }
 
-  /** `dropout` is applied at both sites, under two seeds derived from its one (one row per example: the first token). */
-  forward(x: Float32Array, m: number, dropout: DropoutSpec | null): Float32Array {
+  /**
+   * `dropout` is applied at both sites, under two seeds derived from its one; `rowsPerExample` rows of x belong to
+   * one example (1: a summary row; token classification: T).
+   */
+  forward(x: Float32Array, m: number, dropout: DropoutSpec | null, rowsPerExample = 1): Float32Array {
     const k = this.kernels,
       H = this.H;
     if (this.m !== m) {
@@ -269,24 +300,38 @@ export class DenseClassifierHead implements ClassifierHead {
       this.pre = new Float32Array(m * H);
       this.act = new Float32Array(m * H);
       this.dX = new Float32Array(m * H);
+      if (this.norm) {
+        this.normed = new Float32Array(m * H);
+        this.mean = new Float32Array(m);
+        this.rstd = new Float32Array(m);
+        this.dNorm = new Float32Array(m * H);
+      }
     }
+    this.exampleSize = rowsPerExample * H;
     this.drop = dropout && this.layout.dropoutFirst ? dropout : null;
-    if (this.drop) k.dropoutForward(x, this.xd, m * H, H, this.drop);
+    if (this.drop) k.dropoutForward(x, this.xd, m * H, this.exampleSize, this.drop);
     else this.xd.set(x.subarray(0, m * H));
     k.linearForward(this.xd, this.dense.weight.w, this.dense.bias.w, this.pre, m, H, H);
     k.activationForward(this.layout.activation, this.pre, this.act, m * H);
+    const n = this.norm;
+    if (n) k.layerNormForward(this.act, n.weight.w, n.bias.w, this.normed, this.mean, this.rstd, m, H, this.eps);
     const second = dropout ? { ...dropout, seed: (dropout.seed ^ 0x9e3779b9) >>> 0 } : null;
-    return this.output.forward(this.act, m, second);
+    return this.output.forward(n ? this.normed : this.act, m, second, rowsPerExample);
   }
 
   backward(): Float32Array {
     const k = this.kernels,
       H = this.H,
       m = this.m;
-    const dAct = this.output.backward();
+    let dAct = this.output.backward();
+    const n = this.norm;
+    if (n) {
+      k.layerNormBackward(dAct, this.act, n.weight.w, this.mean, this.rstd, this.dNorm, n.weight.g, n.bias.g, m, H);
+      dAct = this.dNorm;
+    }
     k.activationBackward(this.layout.activation, this.pre, dAct, dAct, m * H);
     k.linearBackward(dAct, this.xd, this.dense.weight.w, this.dX, this.dense.weight.g, this.dense.bias.g, m, H, H);
-    if (this.drop) k.dropoutBackward(this.dX, this.dX, m * H, H, this.drop);
+    if (this.drop) k.dropoutBackward(this.dX, this.dX, m * H, this.exampleSize, this.drop);
     return this.dX;
   }
 }

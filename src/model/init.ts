@@ -34,7 +34,8 @@ export class SeededRandom {
 /** Initialises one parameter by its name, as HF does for the module that owns it. */
 export function initParameter(store: ParameterStore, name: string, config: BertConfig, rng: SeededRandom): void {
   const v = store.view(name);
-  if (/(LayerNorm|layer_norm)\.weight$/.test(name)) v.fill(1);
+  // LayerNorm, layer_norm, and ModernBERT's norm, attn_norm, mlp_norm, final_norm.
+  if (/(LayerNorm|layer_norm|(^|[._])norm)\.weight$/.test(name)) v.fill(1);
   else if (name.endsWith('bias')) v.fill(0);
   else {
     const std = config.initializerRange;
@@ -44,6 +45,7 @@ export function initParameter(store: ParameterStore, name: string, config: BertC
     const paddedPositions = config.modelType === 'roberta' || config.modelType === 'xlm-roberta';
     const padded =
       name.endsWith('embeddings.word_embeddings.weight') ||
+      name.endsWith('embeddings.tok_embeddings.weight') ||
       (paddedPositions && name.endsWith('embeddings.position_embeddings.weight'));
     if (padded && config.padTokenId !== null) {
       const E = config.embeddingSize;

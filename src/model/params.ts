@@ -111,6 +111,11 @@ export interface ParamRef {
   w: Float32Array;
   /** The gradient (a view into the flat gradient buffer; empty until allocated). */
   g: Float32Array;
+  /**
+   * A bias the module does not have (ModernBERT's bias=False): zeros outside the store, and a gradient nobody reads,
+   * so that the layers compute with it unchanged (adding zero is exact).
+   */
+  readonly absent?: true;
 }
 
 /** Values and gradient of an nn.Linear or nn.LayerNorm: `weight` then `bias`, adjacent in the buffer. */
@@ -205,16 +210,21 @@ export class ParamScope {
     return this.table.declare(this.name(leaf), shape);
   }
 
-  /** nn.Linear(inDim, out) named `module`: weight [out, inDim] as PyTorch stores it, then bias [out]. */
-  linear(module: string, out: number, inDim: number): WeightBias {
+  /** nn.Linear(inDim, out) named `module`: weight [out, inDim] as PyTorch stores it, then bias [out] (if `bias`). */
+  linear(module: string, out: number, inDim: number, bias = true): WeightBias {
     const s = this.pp(module);
-    return { weight: s.param('weight', [out, inDim]), bias: s.param('bias', [out]) };
+    return { weight: s.param('weight', [out, inDim]), bias: bias ? s.param('bias', [out]) : s.absent('bias', out) };
   }
 
-  /** nn.LayerNorm(dim) named `module`: weight then bias, [dim] each. */
-  layerNorm(module: string, dim: number): WeightBias {
+  /** nn.LayerNorm(dim) named `module`: weight then bias, [dim] each (no bias parameter when `bias` is false). */
+  layerNorm(module: string, dim: number, bias = true): WeightBias {
     const s = this.pp(module);
-    return { weight: s.param('weight', [dim]), bias: s.param('bias', [dim]) };
+    return { weight: s.param('weight', [dim]), bias: bias ? s.param('bias', [dim]) : s.absent('bias', dim) };
+  }
+
+  /** A bias the module does not have: see {@link ParamRef.absent}. */
+  absent(leaf: string, dim: number): ParamRef {
+    return { name: this.name(leaf), shape: [dim], w: new Float32Array(dim), g: new Float32Array(dim), absent: true };
   }
 
   /** See {@link ParamTable.adjacent}. */

@@ -411,3 +411,40 @@ export function compileOnigRegex(source: string, where: string): RegExp {
     );
   }
 }
+
+/** Unicode normalization forms of tokenizers' NFC, NFD, NFKC and NFKD normalizers. */
+export type UnicodeForm = 'NFC' | 'NFD' | 'NFKC' | 'NFKD';
+
+/** Code points that join the character before them in a normalization chunk: marks, and Hangul vowel / final jamo. */
+const CONTINUES = /^[\p{M}\u1161-\u1175\u11a8-\u11c2]$/u;
+
+/**
+ * tokenizers' NFC / NFD / NFKC / NFKD normalizers (String.prototype.normalize). Text already in the form is left as
+ * it is; otherwise each character with the marks that follow it is normalized on its own, and its output aligned to
+ * its input: one to one, the extra outputs inserted after, or the last output replacing the characters composed away.
+ */
+export class UnicodeNormalizer implements Normalizer {
+  private readonly t = new Transformations();
+  constructor(private readonly form: UnicodeForm) {}
+
+  run(buf: CodePoints, scratch: CodePoints): void {
+    let text = '';
+    for (let i = 0; i < buf.length; i++) text += String.fromCodePoint(buf.cps[i]!);
+    if (text.normalize(this.form) === text) return;
+    const t = this.t;
+    t.clear();
+    let i = 0;
+    while (i < buf.length) {
+      let end = i + 1;
+      while (end < buf.length && CONTINUES.test(String.fromCodePoint(buf.cps[end]!))) end++;
+      let chunk = '';
+      for (let j = i; j < end; j++) chunk += String.fromCodePoint(buf.cps[j]!);
+      const out = [...chunk.normalize(this.form)].map((c) => c.codePointAt(0)!);
+      const n = end - i;
+      out.forEach((cp, k) => t.push(cp, k >= n ? 1 : k === out.length - 1 ? out.length - n : 0));
+      i = end;
+    }
+    applyTransform(buf, t, 0, scratch);
+    buf.swap(scratch);
+  }
+}

@@ -12,6 +12,7 @@ import {
   ReplaceNormalizer,
   SequenceNormalizer,
   StripNormalizer,
+  UnicodeNormalizer,
   type Normalizer,
 } from './normalizers.js';
 import { PrecompiledNormalizer } from './precompiled.js';
@@ -52,7 +53,8 @@ export interface PipelineSpec {
   document: JsonObject;
 }
 
-const SUPPORTED_NORMALIZERS = 'Sequence, Precompiled, Replace, Strip, Nmt, Lowercase, Prepend or null';
+const SUPPORTED_NORMALIZERS =
+  'Sequence, Precompiled, Replace, Strip, Nmt, Lowercase, Prepend, NFC, NFD, NFKC, NFKD or null';
 
 function parseNormalizer(r: Reader, v: Json | undefined, path: string): Normalizer | null {
   if (v === undefined || v === null) return null;
@@ -91,6 +93,11 @@ function parseNormalizer(r: Reader, v: Json | undefined, path: string): Normaliz
       return new LowercaseNormalizer();
     case 'Prepend':
       return new PrependNormalizer(r.string(o, 'prepend', path));
+    case 'NFC':
+    case 'NFD':
+    case 'NFKC':
+    case 'NFKD':
+      return new UnicodeNormalizer(type);
     default:
       throw r.error(
         `${path}.type`,

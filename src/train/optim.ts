@@ -28,7 +28,8 @@ export interface OptimizerOptions {
 
 /** HF's rule (and BERT's): no weight decay on biases and LayerNorm parameters. */
 export function decays(name: string): boolean {
-  return !(name.endsWith('bias') || /layer_?norm/i.test(name));
+  // LayerNorm, layer_norm, ... and ModernBERT's norm, attn_norm, mlp_norm, final_norm.
+  return !(name.endsWith('bias') || /layer_?norm/i.test(name) || /(^|[._])norm\./.test(name));
 }
 
 export function isOptimizerName(s: string): s is OptimizerName {

@@ -1,4 +1,4 @@
-// Parity with transformers for the BERT family (RoBERTa, XLM-RoBERTa, DistilBERT, ELECTRA): every head of
+// Parity with transformers for the BERT family (RoBERTa, XLM-RoBERTa, DistilBERT, ELECTRA, ModernBERT): every head of
 // test/model/fixtures/family/* (made by scripts/fixtures/family_fixtures.py), with the js kernels and the default
 // backend — outputs, hidden states, attentions, losses, every gradient and three AdamW steps.
 import assert from 'node:assert/strict';
@@ -13,7 +13,16 @@ import { jsKernels } from '../../src/tensor/js-kernels.js';
 const FIXTURES = 'test/model/fixtures/family';
 
 describe('parity with HF fixtures (BERT family)', () => {
-  for (const family of ['roberta', 'xlm-roberta', 'distilbert', 'distilbert-sinusoidal', 'electra']) {
+  const families = [
+    'roberta',
+    'xlm-roberta',
+    'distilbert',
+    'distilbert-sinusoidal',
+    'electra',
+    'modernbert',
+    'modernbert-biases',
+  ];
+  for (const family of families) {
     for (const kernels of [jsKernels, getKernels()]) {
       it(`${family}: every check is within tolerance with the ${kernels.name} kernels`, async () => {
         const r = await runParity(`${FIXTURES}/${family}`, { kernels });

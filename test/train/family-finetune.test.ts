@@ -1,5 +1,5 @@
-// Fine-tuning and prediction beyond BERT (issue 16): a tiny RoBERTa with a byte-level BPE tokenizer.json (no
-// vocab.txt) and a tiny DistilBERT with a WordPiece one go through finetune() and then pipeline().
+// Fine-tuning and prediction beyond BERT (issue 16): a tiny RoBERTa and a tiny ModernBERT with a byte-level BPE
+// tokenizer.json (no vocab.txt) and a tiny DistilBERT with a WordPiece one go through finetune() and then pipeline().
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { copyTokenizerFiles } from '../../src/io/files.js';
 import {
   DistilBertForSequenceClassification,
+  ModernBertForSequenceClassification,
   RobertaForSequenceClassification,
   XLMRobertaForSequenceClassification,
 } from '../../src/model/bert.js';
@@ -130,5 +131,41 @@ test('a tiny DistilBERT fine-tunes through finetune() and predicts through pipel
   assert.equal(config.model_type, 'distilbert');
   assert.equal(config.dim, 16);
   assert.deepEqual(config.architectures, ['DistilBertForSequenceClassification']);
+  assert.equal(correct, 8, `${correct} of 8 training texts classified right`);
+});
+
+test('a tiny ModernBERT (global and sliding layers, mean pooling) fine-tunes and predicts', async () => {
+  const tokDir = join(dir, 'bpe-modernbert');
+  const corpus = join(dir, 'corpus-modernbert.txt');
+  writeFileSync(corpus, [...POSITIVE, ...NEGATIVE].join('\n').repeat(3) + '\n');
+  await trainVocab({ inputs: [corpus], output: tokDir, model: 'bpe', vocabSize: 300, minFrequency: 1 });
+  const tok = BertTokenizer.fromPretrained(tokDir);
+  const model = new ModernBertForSequenceClassification(
+    {
+      vocab_size: tok.vocabSize,
+      hidden_size: 16,
+      num_hidden_layers: 2,
+      num_attention_heads: 2,
+      intermediate_size: 24,
+      max_position_embeddings: 32,
+      global_attn_every_n_layers: 2,
+      local_attention: 4,
+      classifier_pooling: 'mean',
+      pad_token_id: tok.padTokenId,
+    },
+    { seed: 3 },
+  );
+  const start = join(dir, 'modernbert');
+  await model.save(start);
+  copyTokenizerFiles(tokDir, start);
+  const { output, correct } = await finetuneAndPredict(start, 'modernbert');
+  const config = JSON.parse(readFileSync(join(output, 'config.json'), 'utf8')) as Record<string, unknown>;
+  assert.equal(config.model_type, 'modernbert');
+  assert.deepEqual(config.architectures, ['ModernBertForSequenceClassification']);
+  assert.equal(config.hidden_activation, 'gelu');
+  assert.equal(config.norm_eps, 1e-5);
+  assert.deepEqual(config.layer_types, ['full_attention', 'sliding_attention']);
+  assert.equal(config.hidden_act, undefined);
+  assert.equal(config.type_vocab_size, undefined);
   assert.equal(correct, 8, `${correct} of 8 training texts classified right`);
 });

@@ -1,0 +1,158 @@
+// ModernBERT around its parity fixtures: config settings read and written as transformers does, Auto* classes, the
+// inference forward (shared activations, sliding-window scratch) equal to the training one, and gradients with every
+// dropout on (the sliding-window forward draws the attention kernel's masks) against finite differences.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification } from '../../src/model/auto.js';
+import { ModernBertForSequenceClassification, ModernBertForTokenClassification } from '../../src/model/bert.js';
+import { BertConfig } from '../../src/model/config.js';
+import { getKernels } from '../../src/native/index.js';
+import { jsKernels } from '../../src/tensor/js-kernels.js';
+import { tempDir } from '../helpers/temp.js';
+
+const F = 'test/model/fixtures/family';
+const opts = { kernels: jsKernels, warn: (m: string) => assert.fail(m) };
+
+test('ModernBERT config: layer kinds, rotary bases, biases and pooling as configuration_modernbert.py reads them', () => {
+  const c = BertConfig.fromJson({ model_type: 'modernbert', num_hidden_layers: 5, global_attn_every_n_layers: 2 });
+  assert.deepEqual(c.layerTypes, [
+    'full_attention',
+    'sliding_attention',
+    'full_attention',
+    'sliding_attention',
+    'full_attention',
+  ]);
+  assert.equal(c.globalRopeTheta, 160000);
+  assert.equal(c.localRopeTheta, 10000);
+  assert.equal(c.layerNormEps, 1e-5);
+  assert.equal(c.padTokenId, 50283);
+  assert.deepEqual(
+    [c.normBias, c.attentionBias, c.mlpBias, c.classifierBias, c.decoderBias],
+    [false, false, false, false, true],
+  );
+  const legacy = BertConfig.fromJson({ model_type: 'modernbert', global_rope_theta: 500, local_rope_theta: 50 });
+  assert.deepEqual([legacy.globalRopeTheta, legacy.localRopeTheta], [500, 50]);
+  assert.throws(
+    () =>
+      BertConfig.fromJson({
+        model_type: 'modernbert',
+        rope_parameters: { full_attention: { rope_type: 'linear', rope_theta: 1e4, factor: 2 } },
+      }),
+    /rope_type" "linear" is not supported/,
+  );
+  assert.throws(() => BertConfig.fromJson({ model_type: 'modernbert', classifier_pooling: 'max' }), /"cls" or "mean"/);
+  assert.throws(() => BertConfig.fromJson({ model_type: 'modernbert', sparse_prediction: true }), /sparse_prediction/);
+  assert.throws(
+    () => BertConfig.fromJson({ model_type: 'modernbert', num_hidden_layers: 2, layer_types: ['full_attention'] }),
+    /"layer_types" must list 2/,
+  );
+});
+
+test('ModernBERT saves the config transformers wrote (its key names, floats as floats) and reloads to the same logits', async () => {
+  const dir = `${F}/modernbert/seq_cls3`;
+  const model = await ModernBertForSequenceClassification.fromPretrained(dir, opts);
+  const out = tempDir('modernbert-save');
+  await model.save(out);
+  const text = readFileSync(join(out, 'config.json'), 'utf8');
+  assert.match(text, /"initializer_cutoff_factor": 2\.0,/); // transformers' strict config refuses 2
+  assert.match(text, /"rope_theta": 500\.0,/);
+  const ours = JSON.parse(text) as Record<string, unknown>;
+  const theirs = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  for (const key of Object.keys(theirs).filter((k) => k !== 'transformers_version'))
+    assert.deepEqual(ours[key], theirs[key], key);
+  assert.deepEqual(
+    Object.keys(ours).filter((k) => !(k in theirs)),
+    [],
+  );
+  const ids = { data: Int32Array.from([2, 5, 9, 11, 40, 3, 0, 0]), shape: [1, 8] };
+  const mask = { data: Int32Array.from([1, 1, 1, 1, 1, 1, 0, 0]), shape: [1, 8] };
+  const reloaded = await ModernBertForSequenceClassification.fromPretrained(out, opts);
+  assert.deepEqual(
+    reloaded.forward({ inputIds: ids, attentionMask: mask }).logits.data,
+    model.forward({ inputIds: ids, attentionMask: mask }).logits.data,
+  );
+});
+
+test('Auto classes load ModernBERT folders as ModernBert*', async () => {
+  assert.equal((await AutoModel.fromPretrained(`${F}/modernbert/model`, opts)).architecture, 'ModernBertModel');
+  assert.equal(
+    (await AutoModelForMaskedLM.fromPretrained(`${F}/modernbert-biases/masked_lm`, opts)).architecture,
+    'ModernBertForMaskedLM',
+  );
+  assert.equal(
+    (await AutoModelForSequenceClassification.fromPretrained(`${F}/modernbert/seq_cls3`, opts)).architecture,
+    'ModernBertForSequenceClassification',
+  );
+});
+
+test('an inference forward (layers sharing activations) gives the training forward outputs', async () => {
+  for (const kernels of [jsKernels, getKernels()]) {
+    const model = await ModernBertForTokenClassification.fromPretrained(`${F}/modernbert-biases/token_cls5`, {
+      kernels,
+      warn: () => {},
+    });
+    const ids = { data: Int32Array.from([2, 5, 9, 11, 40, 3, 7, 8, 2, 6, 4, 3, 2, 9, 0, 0]), shape: [2, 8] };
+    const mask = { data: Int32Array.from([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0]), shape: [2, 8] };
+    const kept = model.forward({ inputIds: ids, attentionMask: mask }).logits.data;
+    const shared = model.forward({ inputIds: ids, attentionMask: mask }, { grad: false }).logits.data;
+    assert.deepEqual(shared, kept, kernels.name);
+  }
+});
+
+test('with every dropout on, gradients match finite differences of the same masks (sliding and global layers)', () => {
+  const config = {
+    vocab_size: 40,
+    hidden_size: 8,
+    num_hidden_layers: 3,
+    num_attention_heads: 2,
+    intermediate_size: 6,
+    max_position_embeddings: 16,
+    global_attn_every_n_layers: 2,
+    local_attention: 4,
+    embedding_dropout: 0.1,
+    attention_dropout: 0.3,
+    mlp_dropout: 0.2,
+    classifier_dropout: 0.25,
+    classifier_pooling: 'mean',
+    norm_bias: true,
+    attention_bias: true,
+    pad_token_id: 0,
+    num_labels: 3,
+  };
+  const model = new ModernBertForSequenceClassification(config, { kernels: jsKernels, seed: 5 });
+  const inputs = {
+    inputIds: { data: Int32Array.from([2, 5, 9, 11, 30, 3, 7, 8, 2, 6, 4, 3, 0, 0, 0, 0]), shape: [2, 8] },
+    attentionMask: { data: Int32Array.from([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]), shape: [2, 8] },
+    labels: { data: Int32Array.from([2, 0]), shape: [2] },
+  };
+  const loss = (): number => model.forward(inputs, { train: true, seed: 11 }).loss!;
+  model.zeroGrad();
+  loss();
+  model.backward();
+  let checked = 0;
+  for (const name of [
+    'model.layers.1.attn.Wqkv.weight',
+    'model.layers.2.mlp.Wi.weight',
+    'model.layers.1.attn_norm.weight',
+  ]) {
+    const w = model.param(name),
+      g = model.store.gradView(name);
+    // The entries with the largest gradients, where float32 finite differences are meaningful.
+    const order = Array.from(g.keys()).sort((a, b) => Math.abs(g[b]!) - Math.abs(g[a]!));
+    for (const i of order.slice(0, 3)) {
+      const keep = w[i]!,
+        h = 1e-2;
+      w[i] = keep + h;
+      const up = loss();
+      w[i] = keep - h;
+      const down = loss();
+      w[i] = keep;
+      const numeric = (up - down) / (2 * h);
+      assert.ok(Math.abs(numeric - g[i]!) <= 2e-2 * Math.abs(g[i]!) + 1e-4, `${name}[${i}]: ${numeric} vs ${g[i]}`);
+      checked++;
+    }
+  }
+  assert.equal(checked, 9);
+});
