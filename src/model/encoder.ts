@@ -266,8 +266,6 @@ export function siteSeed(forwardSeed: number, site: number): number {
   return dropoutHash(dropoutHash(forwardSeed >>> 0, site), 0x5bd1e995);
 }
 
-export const FLOAT32_MIN = -3.4028234663852886e38;
-
 /** The BERT backbone over a ParameterStore: forward keeps activations, backward accumulates gradients. */
 export class Backbone {
   private readonly emb: EmbeddingParams;

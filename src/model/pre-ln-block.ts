@@ -5,8 +5,7 @@ import type { Activation, DropoutSpec, Kernels } from '../tensor/kernels.js';
 import { dropoutAttentionRowSeed, dropoutExampleSeed, dropoutHash, dropoutThreshold } from '../tensor/kernels.js';
 import type { BertConfig } from './config.js';
 import type { ParamRef, ParamScope, WeightBias } from './params.js';
-
-const FLOAT32_MIN = -3.4028234663852886e38;
+import { FLOAT32_MIN } from '../tensor/math.js';
 
 /** One layer's parameters under `layers.N.` (attn_norm is nn.Identity in layer 0). */
 export interface PreLnLayerParams {

@@ -96,3 +96,6 @@ export function erf(x: number): number {
   const r = Math.exp(-z * z - 0.5625) * Math.exp((z - ax) * (z + ax) + R / S);
   return sign ? r / ax - 1 : 1 - r / ax;
 }
+
+/** torch.finfo(float32).min: the additive attention mask of a position that may not be attended (HF's value). */
+export const FLOAT32_MIN = -3.4028234663852886e38;
