@@ -2,6 +2,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { ParseArgsConfig } from 'node:util';
+import { MODEL_DTYPES, type ModelDtype } from '../model/linear-dtype.js';
 import { getKernels, type BackendChoice } from '../native/index.js';
 import type { PipelineOptions } from '../pipelines/types.js';
 import { UsageError, intFlag, type ParsedValues } from './command.js';
@@ -15,6 +16,7 @@ export const COMMON_OPTIONS = {
   'batch-size': { type: 'string' },
   'max-length': { type: 'string' },
   backend: { type: 'string' },
+  dtype: { type: 'string' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
@@ -27,12 +29,21 @@ export function backendFlag(value: unknown): BackendChoice | undefined {
   return value;
 }
 
+/** --dtype: fp32, q8 or bf16 (what the model's linear layers compute in); undefined when absent (fp32). */
+export function dtypeFlag(value: unknown): ModelDtype | undefined {
+  if (value === undefined) return undefined;
+  if (!MODEL_DTYPES.includes(value as ModelDtype))
+    throw new UsageError(`--dtype must be ${MODEL_DTYPES.join(', ')}, got ${JSON.stringify(value)}`);
+  return value as ModelDtype;
+}
+
 /** Pipeline options from the common flags. */
 export function pipelineOptions(values: ParsedValues): PipelineOptions {
   const backend = backendFlag(values.backend);
   return {
     tokenizer: values.tokenizer as string | undefined,
     kernels: backend ? getKernels({ backend }) : undefined,
+    dtype: dtypeFlag(values.dtype),
     batchSize: intFlag(values, 'batch-size', 16),
     maxLength: intFlag(values, 'max-length', undefined, 3),
     // --quiet drops the load warnings (weights newly initialised or unused), wherever `warn` is passed on.
