@@ -112,3 +112,22 @@ export async function compareDtypes(options: CompareDtypesOptions): Promise<Dtyp
     metrics: other.metrics,
   };
 }
+
+const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
+
+/** The report as text lines (what `bert evaluate --compare` prints). */
+export function formatDtypeComparison(c: DtypeComparison): string {
+  const mse = c.metric === 'mse';
+  const sign = c.change >= 0 ? '+' : '';
+  const change = mse ? `${sign}${c.change.toExponential(2)}` : `${sign}${(c.change * 100).toFixed(2)} points`;
+  const show = (x: number): string => (mse ? x.toExponential(3) : pct(x));
+  const agree = c.agreement === null ? 'none (regression: no labels to agree on)' : pct(c.agreement);
+  const seconds = (m: Record<string, unknown>): string => String(m['seconds']);
+  return [
+    `${c.dtype} vs ${c.baseline} on ${c.compared} ${c.unit === 'tokens' ? 'labelled words' : 'examples'}:`,
+    `  top-1 agreement      ${agree}`,
+    `  ${c.metric.padEnd(20)} ${c.baseline} ${show(c.baselineValue)}  ${c.dtype} ${show(c.value)}  change ${change}`,
+    `  max |logit diff|     ${c.maxAbsLogitDiff.toPrecision(3)}`,
+    `  seconds              ${c.baseline} ${seconds(c.baselineMetrics)}  ${c.dtype} ${seconds(c.metrics)}`,
+  ].join('\n');
+}

@@ -126,7 +126,7 @@ test('bert evaluate --dtype q8 --compare fp32 prints the report (text and --json
   assert.equal(text.status, 0, text.stderr);
   assert.match(text.stdout, /q8 vs fp32 on 24 examples/);
   assert.match(text.stdout, /top-1 agreement +100\.00%/);
-  assert.match(text.stdout, /accuracy +fp32 33\.33% +q8 33\.33% +change \+0\.00%/);
+  assert.match(text.stdout, /accuracy +fp32 33\.33% +q8 33\.33% +change \+0\.00 points/);
   assert.match(text.stdout, /max \|logit diff\| +\d/);
   const json = run('--model', tokModel, '--data', tokData, '--compare', 'fp32', '--json');
   assert.equal(json.status, 0, json.stderr);

@@ -1,7 +1,7 @@
 // `bert evaluate`: parses the flags, calls the library's evaluate() and prints the metrics (text, or JSON with --json).
 import { getKernels } from '../../native/index.js';
 import { evaluate, type EvaluateResult } from '../../train/evaluate.js';
-import { compareDtypes, type DtypeComparison } from '../../train/compare-dtypes.js';
+import { compareDtypes, formatDtypeComparison } from '../../train/compare-dtypes.js';
 import type { FinetuneTask } from '../../train/finetune.js';
 import type { ClassificationReport } from '../../train/metrics.js';
 import { backendFlag, dtypeFlag, progressPrinter } from '../inputs.js';
@@ -96,20 +96,6 @@ export function formatEvaluation(result: EvaluateResult): string {
   );
 }
 
-/** The quantization report's lines. */
-export function formatComparison(c: DtypeComparison): string {
-  const change = `${c.change >= 0 ? '+' : ''}${c.metric === 'mse' ? c.change.toExponential(2) : pct(c.change)}`;
-  const show = (x: number): string => (c.metric === 'mse' ? x.toExponential(3) : pct(x));
-  const agree = c.agreement === null ? 'no labels to agree on (regression)' : pct(c.agreement);
-  return (
-    `${c.dtype} vs ${c.baseline} on ${c.compared} ${c.unit === 'tokens' ? 'labelled words' : 'examples'}:\n` +
-    `  top-1 agreement      ${agree}\n` +
-    `  ${c.metric.padEnd(20)} ${c.baseline} ${show(c.baselineValue)}  ${c.dtype} ${show(c.value)}  change ${change}\n` +
-    `  max |logit diff|     ${c.maxAbsLogitDiff.toPrecision(3)}\n` +
-    `  seconds              ${c.baseline} ${String(c.baselineMetrics['seconds'])}  ${c.dtype} ${String(c.metrics['seconds'])}`
-  );
-}
-
 export function evaluateCommand(argv: string[]): Promise<number> {
   return runCommand('evaluate', usage, argv, async () => {
     const v = parseFlags(argv, OPTIONS, usage);
@@ -142,7 +128,7 @@ export function evaluateCommand(argv: string[]): Promise<number> {
         dtype: dtype ?? 'q8',
         baseline: dtypeFlag(v.compare, '--compare'),
       });
-      if (speaker) process.stdout.write(`${v.json ? JSON.stringify(report) : formatComparison(report)}\n`);
+      if (speaker) process.stdout.write(`${v.json ? JSON.stringify(report) : formatDtypeComparison(report)}\n`);
       return;
     }
     const result = await evaluate({ ...options, dtype });
