@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from '../../src/pipelines/pipeline.js';
 import { InputError } from '../../src/model/errors.js';
-import { SentenceTransformer } from '../../src/model/sentence/index.js';
+import { CrossEncoder, SentenceTransformer } from '../../src/model/sentence/index.js';
 import { createModelServer } from '../../src/server/model-server.js';
 import { predictCommand } from '../../src/cli/commands/predict.js';
 import { serveCommand } from '../../src/cli/commands/serve.js';
@@ -111,6 +111,17 @@ test('SentenceTransformer.fromPretrained({ dtype: q8 }) embeds close to fp32 (co
     const cos = v.reduce((sum, x, k) => sum + x * b[i]![k]!, 0);
     assert.ok(cos >= 0.999 && cos < 1 - 1e-9, `text ${i}: cosine ${cos}`);
   });
+});
+
+test('CrossEncoder.fromPretrained({ dtype: q8 }) scores pairs close to fp32', async () => {
+  const folder = new URL('../fixtures/sentence-transformers/cross_encoder', import.meta.url).pathname;
+  const pairs: [string, string][] = TEXTS.map((t, i) => [t, TEXTS[(i + 1) % TEXTS.length]!]);
+  const fp32 = await CrossEncoder.fromPretrained(folder, { warn: () => {} });
+  const q8 = await CrossEncoder.fromPretrained(folder, { warn: () => {}, dtype: 'q8' });
+  assert.equal(q8.model.dtype, 'q8');
+  const [a, b] = [fp32.predict(pairs) as number[], q8.predict(pairs) as number[]];
+  const worst = Math.max(...a.map((x, i) => Math.abs(x - b[i]!)));
+  assert.ok(worst > 0 && worst < TOLERANCE, `max score difference ${worst}`);
 });
 
 test('bert predict --dtype q8 reaches the model; a bad --dtype is a usage error (exit 2) naming the choices', async () => {
