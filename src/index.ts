@@ -97,6 +97,8 @@ export { finetune, genericLabels, taskOfConfig, FINETUNE_TASKS } from './train/f
 export type { FinetuneOptions, FinetuneResult, FinetuneSummary, FinetuneTask } from './train/finetune.js';
 export { evaluate } from './train/evaluate.js';
 export type { EvaluateOptions, EvaluateResult } from './train/evaluate.js';
+export { compareDtypes, formatDtypeComparison } from './train/compare-dtypes.js';
+export type { CompareDtypesOptions, DtypeComparison } from './train/compare-dtypes.js';
 export { trainVocab } from './train/train-vocab.js';
 export type { TrainVocabOptions, TrainVocabSummary } from './train/train-vocab.js';
 export { attentionMaps, attentionHtml } from './pipelines/attention.js';

@@ -2,8 +2,10 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { ParseArgsConfig } from 'node:util';
+import { MODEL_DTYPES, type ModelDtype } from '../model/linear-dtype.js';
 import { getKernels, type BackendChoice } from '../native/index.js';
 import type { PipelineOptions } from '../pipelines/types.js';
+import { formatDuration } from '../train/progress.js';
 import { UsageError, intFlag, type ParsedValues } from './command.js';
 
 /** Options every inference command accepts. */
@@ -15,6 +17,7 @@ export const COMMON_OPTIONS = {
   'batch-size': { type: 'string' },
   'max-length': { type: 'string' },
   backend: { type: 'string' },
+  dtype: { type: 'string' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
@@ -27,12 +30,21 @@ export function backendFlag(value: unknown): BackendChoice | undefined {
   return value;
 }
 
+/** --dtype: fp32, q8 or bf16 (what the model's linear layers compute in); undefined when absent (fp32). */
+export function dtypeFlag(value: unknown, flag = '--dtype'): ModelDtype | undefined {
+  if (value === undefined) return undefined;
+  if (!MODEL_DTYPES.includes(value as ModelDtype))
+    throw new UsageError(`${flag} must be ${MODEL_DTYPES.join(', ')}, got ${JSON.stringify(value)}`);
+  return value as ModelDtype;
+}
+
 /** Pipeline options from the common flags. */
 export function pipelineOptions(values: ParsedValues): PipelineOptions {
   const backend = backendFlag(values.backend);
   return {
     tokenizer: values.tokenizer as string | undefined,
     kernels: backend ? getKernels({ backend }) : undefined,
+    dtype: dtypeFlag(values.dtype),
     batchSize: intFlag(values, 'batch-size', 16),
     maxLength: intFlag(values, 'max-length', undefined, 3),
     // --quiet drops the load warnings (weights newly initialised or unused), wherever `warn` is passed on.
@@ -150,4 +162,28 @@ export function labelMapFromFlags(
   if (typeof map !== 'object' || map === null || Array.isArray(map))
     throw new UsageError('--label2id must be a JSON object of name → non-negative integer id');
   return map as Record<string, number>;
+}
+
+/**
+ * Scoring 25,000 reviews takes minutes: progress on stderr, a bar on a terminal, a JSON line every 10 s otherwise.
+ */
+export function progressPrinter(): (done: number, total: number) => void {
+  const t0 = performance.now();
+  const tty = Boolean(process.stderr.isTTY);
+  let lastShown = 0;
+  return (done, total) => {
+    const now = performance.now();
+    if (done < total && now - lastShown < (tty ? 250 : 10_000)) return;
+    lastShown = now;
+    const rate = done / Math.max((now - t0) / 1000, 1e-9);
+    const eta = (total - done) / Math.max(rate, 1e-9);
+    if (tty)
+      process.stderr.write(
+        `\r\x1b[2Kevaluating ${done}/${total} ${rate.toFixed(1)} ex/s ETA ${formatDuration(eta)}${done === total ? '\n' : ''}`,
+      );
+    else
+      process.stderr.write(
+        `${JSON.stringify({ event: 'eval-progress', done, total, examplesPerSecond: Number(rate.toFixed(2)), etaSeconds: Math.round(eta) })}\n`,
+      );
+  };
 }

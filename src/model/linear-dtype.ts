@@ -1,5 +1,6 @@
 // The linear layers of a model in its dtype (fp32 | q8 | bf16): weights packed or quantized once per version.
 import { weightsVersion } from '../tensor/kernels.js';
+import { InputError } from './errors.js';
 import type { Activation, Kernels, LinearDtype, PackedLinear, PackedLinearKernels } from '../tensor/kernels.js';
 import { jsPackedLinear, linearWeightsFor } from '../tensor/quant-kernels.js';
 
@@ -8,10 +9,13 @@ export type ModelDtype = LinearDtype;
 
 export const MODEL_DTYPES: readonly ModelDtype[] = ['fp32', 'q8', 'bf16'];
 
-/** Checks a dtype given by a caller (a plain JS value may be anything). */
+/** Checks a dtype given by a caller (a plain JS value may be anything): an InputError naming the choices. */
 export function parseModelDtype(value: unknown, where: string): ModelDtype {
   if (value === 'fp32' || value === 'q8' || value === 'bf16') return value;
-  throw new RangeError(`${where}: dtype ${JSON.stringify(value)} is not one of ${MODEL_DTYPES.join(', ')}`);
+  throw new InputError(
+    where,
+    (n) => `${n('dtype')} must be one of ${MODEL_DTYPES.join(', ')}, got ${JSON.stringify(value)}`,
+  );
 }
 
 /**

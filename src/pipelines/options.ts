@@ -4,7 +4,16 @@ import { InputError } from '../model/errors.js';
 import { readOptions } from '../tokenizer/options.js';
 
 /** pipeline(task, model, options)'s options (camelCase; snake_case accepted). */
-export const PIPELINE_OPTIONS = ['kernels', 'tokenizer', 'batchSize', 'maxLength', 'revision', 'warn', 'quiet'];
+export const PIPELINE_OPTIONS = [
+  'kernels',
+  'tokenizer',
+  'batchSize',
+  'maxLength',
+  'revision',
+  'warn',
+  'quiet',
+  'dtype',
+];
 
 /** Each task's call options (camelCase; snake_case accepted). The server's `parameters` are the same names. */
 export const CALL_OPTIONS = {

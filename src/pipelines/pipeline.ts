@@ -5,6 +5,7 @@ import { HubError } from '../io/index.js';
 import type { BertConfig } from '../model/config.js';
 import { readConfig, resolveModelFolder } from '../model/checkpoint.js';
 import { InputError } from '../model/errors.js';
+import { parseModelDtype, type ModelDtype } from '../model/linear-dtype.js';
 import type { FeatureExtractionPipeline } from './feature-extraction.js';
 import type { FillMaskPipeline } from './fill-mask.js';
 import type { QuestionAnsweringPipeline } from './question-answering.js';
@@ -34,6 +35,8 @@ export interface PipelineBase<I, O, C> {
   readonly model: string;
   readonly config: BertConfig;
   readonly tokenizer: PipelineTokenizer;
+  /** What the model's linear layers compute in (PipelineOptions.dtype). */
+  readonly dtype: ModelDtype;
   /** One output per input, each in the shape a single-input call returns (what the server and workers use). */
   predictEach(inputs: I[], options?: C): Promise<O[]>;
   /** Releases the model and tokenizer (transformers.js's dispose); a later call is an error. */
@@ -134,6 +137,8 @@ export async function pipeline(
 ): Promise<AnyPipeline> {
   const canonical = canonicalTask(task);
   const options = readCallOptions<PipelineOptions>('pipeline', givenOptions, PIPELINE_OPTIONS);
+  // Checked before anything is loaded: a misspelt dtype is refused at once, naming the choices.
+  const dtype = parseModelDtype(options.dtype ?? 'fp32', 'pipeline');
   const dir =
     model === undefined || model === null ? await defaultModel(canonical, options) : await resolveModel(model, options);
   // One real path for the tokenizer and the model: a folder symlink swapped meanwhile cannot pair two versions.
@@ -142,7 +147,7 @@ export async function pipeline(
   const tokenizer = await loadPipelineTokenizer(options.tokenizer ?? folder);
   const row = SUPPORTED_TASKS[canonical] as unknown as AnyTaskDefinition;
   const warn = options.quiet ? () => {} : options.warn;
-  const loaded = await row.loadModel(folder, { kernels: options.kernels, warn });
+  const loaded = await row.loadModel(folder, { kernels: options.kernels, dtype, warn });
   const context = runnerContext(loaded, tokenizer, options);
   let ctx: typeof context | null = context;
   const known = CALL_OPTIONS[canonical];
@@ -163,6 +168,7 @@ export async function pipeline(
     model: dir,
     config: loaded.config,
     tokenizer,
+    dtype,
     predictEach,
     dispose,
   }) as AnyPipeline;

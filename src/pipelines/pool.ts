@@ -19,7 +19,8 @@ export interface PipelinePool {
    * options over those the pool was created with.
    */
   predictEach(inputs: unknown[], options?: Record<string, unknown>): Promise<unknown[]>;
-  readonly info: { task: string; model: string; labels: string[] };
+  /** dtype: what the workers' models compute in ('fp32', 'q8', 'bf16'). */
+  readonly info: { task: string; model: string; labels: string[]; dtype: string };
   readonly size: number;
   close(): Promise<void>;
 }

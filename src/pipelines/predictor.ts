@@ -13,13 +13,13 @@ export interface PredictorArgs {
 
 export async function createPredictor(args: PredictorArgs): Promise<{
   predict: (inputs: unknown[], options?: Record<string, unknown>) => Promise<unknown[]>;
-  info: { task: string; model: string; labels: string[] };
+  info: { task: string; model: string; labels: string[]; dtype: string };
 }> {
   const pipe = (await pipeline(args.task, args.model, { ...args.options, warn: () => {} })) as AnyPipeline;
   const predictEach = pipe.predictEach as (inputs: unknown[], options?: Record<string, unknown>) => Promise<unknown[]>;
   return {
     // A call's own options (a server request's parameters) override the pool's.
     predict: (inputs, options) => predictEach(inputs, { ...args.callOptions, ...options }),
-    info: { task: pipe.task, model: args.model, labels: Object.values(pipe.config.id2label) },
+    info: { task: pipe.task, model: args.model, labels: Object.values(pipe.config.id2label), dtype: pipe.dtype },
   };
 }

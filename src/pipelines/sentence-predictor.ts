@@ -1,5 +1,6 @@
 // Worker-side entry of a sentence pool: createPredictor loads a SentenceTransformer (embeddings, for POST /embed) or a
 // CrossEncoder (pair scores, for POST /rerank) and answers batches.
+import type { ModelDtype } from '../model/linear-dtype.js';
 import { CrossEncoder, SentenceTransformer, type EncodeOptions } from '../model/sentence/index.js';
 
 /** Structured-cloneable description of the sentence model a worker loads (kernels are chosen inside the worker). */
@@ -9,12 +10,15 @@ export interface SentencePredictorArgs {
   /** A sentence-transformers folder (embed) or a cross-encoder folder (rerank), or a hub id. */
   model: string;
   revision?: string;
+  /** What the model's linear layers compute in (default fp32). */
+  dtype?: ModelDtype;
 }
 
 export interface SentencePredictorInfo {
   task: 'sentence-embedding' | 'text-ranking';
   model: string;
   labels: string[];
+  dtype: string;
   /** embed: dimensions of an embedding and the prompt names of the folder. */
   dimension?: number;
   prompts?: string[];
@@ -27,7 +31,11 @@ export async function createPredictor(args: SentencePredictorArgs): Promise<{
   info: SentencePredictorInfo;
 }> {
   if (args.kind === 'embed') {
-    const model = await SentenceTransformer.fromPretrained(args.model, { warn: () => {}, revision: args.revision });
+    const model = await SentenceTransformer.fromPretrained(args.model, {
+      warn: () => {},
+      revision: args.revision,
+      dtype: args.dtype,
+    });
     return {
       predict: (texts, options = {}) => {
         const encode: EncodeOptions = { batchSize: Math.max(1, texts.length) };
@@ -40,6 +48,7 @@ export async function createPredictor(args: SentencePredictorArgs): Promise<{
         task: 'sentence-embedding',
         model: args.model,
         labels: [],
+        dtype: model.bert.dtype,
         dimension: model.embeddingDimension,
         prompts: Object.keys(model.prompts),
       },
@@ -49,6 +58,7 @@ export async function createPredictor(args: SentencePredictorArgs): Promise<{
   const model = await CrossEncoder.fromPretrained(args.model, {
     warn: (m) => warnings.push(m),
     revision: args.revision,
+    dtype: args.dtype,
   });
   // A folder without a trained classifier would rank with random weights: refuse it rather than serve noise.
   const fresh = warnings.find((w) => /newly initialized/.test(w));
@@ -61,6 +71,6 @@ export async function createPredictor(args: SentencePredictorArgs): Promise<{
   return {
     predict: (pairs) =>
       model.predict(pairs as [string, string][], { batchSize: Math.max(1, pairs.length) }) as number[],
-    info: { task: 'text-ranking', model: args.model, labels: [] },
+    info: { task: 'text-ranking', model: args.model, labels: [], dtype: model.model.dtype },
   };
 }

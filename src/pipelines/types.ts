@@ -1,4 +1,5 @@
 // Types shared by the pipelines: the tokenizer surface they use, options, and the output shapes of transformers.js.
+import type { ModelDtype } from '../model/linear-dtype.js';
 import type { Kernels } from '../tensor/kernels.js';
 import type { AggregationStrategy } from './aggregation.js';
 
@@ -42,6 +43,11 @@ export type Task =
 export interface PipelineOptions {
   /** Kernels to compute with (default: the BERT_BACKEND choice, native when built). */
   kernels?: Kernels;
+  /**
+   * What the encoder's linear layers compute in, with transformers.js's names: 'fp32' (default), 'q8' (dynamic
+   * int8) or 'bf16' (needs AVX512-BF16 or AMX; elsewhere an error that says so). See ModelOptions.dtype.
+   */
+  dtype?: ModelDtype;
   /** Tokenizer folder when it is not the model folder. */
   tokenizer?: string;
   /** Texts per model call (default 8); longer inputs are padded to the longest of their batch only. */

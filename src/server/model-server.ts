@@ -2,6 +2,7 @@
 // pool, and the route the task serves — POST /predict for a pipeline, /embed for embeddings, /rerank for a reranker.
 import { readConfig, resolveModelFolder } from '../model/checkpoint.js';
 import { InputError } from '../model/errors.js';
+import { parseModelDtype, type ModelDtype } from '../model/linear-dtype.js';
 import { resolveSentenceModelPath, sentenceFolderKind } from '../model/sentence/folder.js';
 import { checkTaskFitsModel, taskOfModel } from '../pipelines/defaults.js';
 import { createPipelinePool, createSentencePool, type PipelinePool } from '../pipelines/pool.js';
@@ -44,6 +45,11 @@ export interface ModelServerOptions extends Omit<
   maxLength?: number;
   /** Worker processes, each holding a copy of the model (default 1). */
   workers?: number;
+  /**
+   * What the model's linear layers compute in: 'fp32' (default), 'q8' or 'bf16' (transformers.js's names; see
+   * ModelOptions.dtype). Reported by GET /health.
+   */
+  dtype?: ModelDtype;
   /** Options of every pipeline call (e.g. topK); requests' parameters override them. */
   callOptions?: Record<string, unknown>;
 }
@@ -53,6 +59,8 @@ export interface ModelServer extends BertServer {
   /** The POST route the task is served on. */
   readonly route: '/predict' | '/embed' | '/rerank';
   readonly workers: number;
+  /** What the workers' models compute in. */
+  readonly dtype: ModelDtype;
 }
 
 /** The task a local folder is served as when none is given (see ModelServerOptions.task). */
@@ -72,7 +80,18 @@ export function defaultServeTask(dir: string): ServeTask {
  * model must have one label and a trained classifier (checked as it loads).
  */
 export async function createModelServer(options: ModelServerOptions): Promise<ModelServer> {
-  const { model, task: given, tokenizer, maxLength, workers, callOptions: calls, revision, ...limits } = options;
+  const {
+    model,
+    task: given,
+    tokenizer,
+    maxLength,
+    workers,
+    callOptions: calls,
+    revision,
+    dtype: givenDtype,
+    ...limits
+  } = options;
+  const dtype = parseModelDtype(givenDtype ?? 'fp32', 'serve');
   if (given !== undefined && !SERVE_TASKS.includes(given)) {
     throw new InputError('serve', (name) => `${name('task')} must be one of ${SERVE_TASKS.join(', ')}, got "${given}"`);
   }
@@ -84,7 +103,7 @@ export async function createModelServer(options: ModelServerOptions): Promise<Mo
   let routes: Record<string, ServedRoute<unknown, unknown>>;
   let route: ModelServer['route'];
   if (task === 'sentence-embedding' || task === 'text-ranking') {
-    pool = await createSentencePool({ kind: task === 'text-ranking' ? 'rerank' : 'embed', model: dir, workers });
+    pool = await createSentencePool({ kind: task === 'text-ranking' ? 'rerank' : 'embed', model: dir, dtype, workers });
     if (task === 'text-ranking') {
       route = '/rerank';
       routes = { [route]: rerankRoute((pairs) => pool.predictEach(pairs) as Promise<number[]>) };
@@ -95,7 +114,13 @@ export async function createModelServer(options: ModelServerOptions): Promise<Mo
     }
   } else {
     const callOptions = { ...taskDefaults(task), ...calls };
-    pool = await createPipelinePool({ task, model: dir, options: { maxLength, tokenizer }, callOptions, workers });
+    pool = await createPipelinePool({
+      task,
+      model: dir,
+      options: { maxLength, tokenizer, dtype },
+      callOptions,
+      workers,
+    });
     route = '/predict';
     routes = {
       [route]: inputsRoute<unknown, unknown>({
@@ -105,12 +130,18 @@ export async function createModelServer(options: ModelServerOptions): Promise<Mo
       }),
     };
   }
-  const server = createServer({ ...limits, routes, concurrency: pool.size, info: { task: pool.info.task, model } });
+  const server = createServer({
+    ...limits,
+    routes,
+    concurrency: pool.size,
+    info: { task: pool.info.task, model, dtype: pool.info.dtype },
+  });
   return {
     ...server,
     task,
     route,
     workers: pool.size,
+    dtype,
     async close() {
       await server.close();
       await pool.close();

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { getKernels } from '../native/index.js';
 import type { Kernels } from '../tensor/kernels.js';
+import { parseModelDtype, type ModelDtype } from '../model/linear-dtype.js';
 import {
   BertForMultipleChoice,
   BertForQuestionAnswering,
@@ -55,6 +56,8 @@ export interface EvaluateOptions extends Pick<
   /** Tokenizer folder when the model folder has none. */
   tokenizer?: string;
   kernels?: Kernels;
+  /** What the model's linear layers compute in: 'fp32' (default), 'q8' or 'bf16' (see ModelOptions.dtype). */
+  dtype?: ModelDtype;
   /** Called after each batch with examples done and total. */
   onProgress?: (done: number, total: number) => void;
   /** Where load warnings go (default console.warn). */
@@ -69,8 +72,16 @@ export type EvaluateResult =
       report: ClassificationReport | MultiLabelReport | RegressionReport;
       problemType: ProblemType;
       id2label: Record<number, string>;
+      /** [examples, numLabels], in the data's order. */
+      logits: Float32Array;
     }
-  | { task: 'token-classification'; metrics: Record<string, unknown>; report: EntityReport }
+  | {
+      task: 'token-classification';
+      metrics: Record<string, unknown>;
+      report: EntityReport;
+      /** [labelled positions (the words' first WordPieces), numLabels], in the data's order. */
+      logits: Float32Array;
+    }
   | {
       task: 'question-answering';
       metrics: Record<string, unknown>;
@@ -96,6 +107,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   positive(o.docStride, 'docStride', 0);
   positive(o.maxAnswerLength, 'maxAnswerLength');
   const kernels = o.kernels ?? getKernels();
+  const dtype = parseModelDtype(o.dtype ?? 'fp32', where);
   const batchSize = o.batchSize ?? 32;
   const seed = o.seed ?? 42;
   // A seeded subset when `samples` is set, else every example.
@@ -112,7 +124,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   if (existsSync(join(o.data, 'dataset.json'))) {
     const vocab = readPretrainingVocab(o.tokenizer ?? o.model);
     const instances = readEvalInstances(o.data, o.samples ?? Infinity, vocab, seed);
-    const { model, newlyInitialized } = await loadPretrainingModel(o.model, { kernels, warn: () => {} });
+    const { model, newlyInitialized } = await loadPretrainingModel(o.model, { kernels, dtype, warn: () => {} });
     if (newlyInitialized.length > 0) {
       const first = newlyInitialized[0];
       throw new InputError(o.model, `not a pre-trained BERT (no ${first}); the MLM and NSP heads are needed`);
@@ -144,7 +156,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   const warn = o.warn;
   if (task === 'question-answering') {
     const ex = sampled(await readSquad(o.data));
-    const model = await BertForQuestionAnswering.fromPretrained(o.model, { kernels, warn });
+    const model = await BertForQuestionAnswering.fromPretrained(o.model, { kernels, dtype, warn });
     const impossible = ex.some((e) => e.answers.length === 0);
     const decode = qaDecodeOptions(maxLength, { ...o, evalBatchSize: batchSize }, impossible);
     const ev = evaluateQuestionAnswering(model, tok, ex, decode);
@@ -159,7 +171,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   if (task === 'multiple-choice') {
     const ex = sampled(await readSwag(o.data));
     const enc = encodeChoices(tok, ex, maxLength);
-    const model = await BertForMultipleChoice.fromPretrained(o.model, { kernels, warn });
+    const model = await BertForMultipleChoice.fromPretrained(o.model, { kernels, dtype, warn });
     const ev = evaluateMultipleChoice(
       model,
       choicesDataset(enc, tok.padId),
@@ -183,7 +195,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
       }),
     );
     const enc = encodeTextExamples(tok, ex, maxLength);
-    const model = await BertForSequenceClassification.fromPretrained(o.model, { kernels, warn });
+    const model = await BertForSequenceClassification.fromPretrained(o.model, { kernels, dtype, warn });
     const ev = evaluateSequenceClassification(
       model,
       encodedDataset(enc, 'sequence', tok.padId),
@@ -205,11 +217,12 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
       report: ev.report,
       problemType,
       id2label: { ...id2label },
+      logits: ev.logits,
     };
   }
   const ex = sampled(await readConllJsonl(o.data, { label2id, numLabels: config.numLabels }));
   const enc = encodeTokenExamples(tok, ex, maxLength);
-  const model = await BertForTokenClassification.fromPretrained(o.model, { kernels, warn });
+  const model = await BertForTokenClassification.fromPretrained(o.model, { kernels, dtype, warn });
   const ev = evaluateTokenClassification(
     model,
     encodedDataset(enc, 'token', tok.padId),
@@ -225,5 +238,5 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     true_entities: r.trueEntities,
     predicted_entities: r.predictedEntities,
   };
-  return { task, metrics: timed(metrics, ex.length), report: r };
+  return { task, metrics: timed(metrics, ex.length), report: r, logits: ev.logits };
 }

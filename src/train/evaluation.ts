@@ -17,6 +17,8 @@ export interface SequenceEvaluation {
   metrics: Record<string, number>;
   report: ClassificationReport | MultiLabelReport | RegressionReport;
   predictions: number[] | number[][];
+  /** Every example's logits, [examples, numLabels] in example order (what compareDtypes compares). */
+  logits: Float32Array;
 }
 
 /**
@@ -90,6 +92,7 @@ export function evaluateSequenceClassification(
       metrics: { ...pick(report, ['mse', 'mae', 'pearson', 'spearman']), loss: loss.value, examples: rows },
       report,
       predictions: preds,
+      logits: all,
     };
   }
   if (problemType === 'multi_label_classification') {
@@ -109,6 +112,7 @@ export function evaluateSequenceClassification(
       },
       report,
       predictions,
+      logits: all,
     };
   }
   const preds = argmaxRows(all, rows, numLabels);
@@ -124,12 +128,18 @@ export function evaluateSequenceClassification(
     },
     report,
     predictions: preds,
+    logits: all,
   };
 }
 
 export interface TokenEvaluation {
   metrics: Record<string, number>;
   report: EntityReport;
+  /**
+   * The logits of every labelled position (label != -100: the words' first WordPieces), [positions, labels] in
+   * example then position order (what compareDtypes compares).
+   */
+  logits: Float32Array;
 }
 
 /**
@@ -155,17 +165,30 @@ export function evaluateTokenClassification(
   const start: number[] = [0];
   for (const gold of tokenLabels) start.push((start.at(-1) ?? 0) + gold.length);
   const predicted = new Float64Array(start.at(-1) ?? 0);
+  const numLabels = Object.keys(id2label).length;
+  const logits = new Float32Array(predicted.length * numLabels);
   for (const b of predictBatches(model, data, batchSize, onProgress, dist)) {
     const [B, T, L] = b.logits.shape as [number, number, number];
+    if (L !== numLabels) throw new Error(`the model gives ${L} logits per token, id2label names ${numLabels} labels`);
     loss.set(b.batch, b.loss, b.indices.length);
     const preds = argmaxRows(b.logits.data, B * T, L);
     b.indices.forEach((ex, r) => {
       const gold = tokenLabels[ex]!;
-      for (let i = 0; i < gold.length && i < T; i++)
-        if (gold[i] !== -100) predicted[(start[ex] ?? 0) + i] = preds[r * T + i]! + 1;
+      for (let i = 0; i < gold.length && i < T; i++) {
+        if (gold[i] === -100) continue;
+        const at = (start[ex] ?? 0) + i;
+        predicted[at] = preds[r * T + i]! + 1;
+        logits.set(b.logits.data.subarray((r * T + i) * L, (r * T + i + 1) * L), at * L);
+      }
     });
   }
   gatherSlots(dist, predicted);
+  gatherSlots(dist, logits);
+  // Only the labelled (and predicted) positions' rows, in order.
+  const kept: number[] = [];
+  predicted.forEach((id, at) => id !== 0 && kept.push(at));
+  const labelledLogits = new Float32Array(kept.length * numLabels);
+  kept.forEach((at, k) => labelledLogits.set(logits.subarray(at * numLabels, (at + 1) * numLabels), k * numLabels));
   const predTags: string[][] = [];
   const trueTags: string[][] = [];
   tokenLabels.forEach((gold, ex) => {
@@ -189,6 +212,7 @@ export function evaluateTokenClassification(
       examples: data.size,
     },
     report,
+    logits: labelledLogits,
   };
 }
 

@@ -16,7 +16,7 @@ Options:
                        average over real tokens, [CLS]/[SEP] included)
   --no-normalize       keep raw vectors (default: L2-normalised, so dot product = cosine similarity; with model
                        pooling the folder's own Normalize module decides)
-  --tokenizer DIR / --input FILE / --output FILE / --batch-size N / --max-length N / --backend NAME / --quiet   as in bert predict
+  --tokenizer DIR / --input FILE / --output FILE / --batch-size N / --max-length N / --backend NAME / --dtype NAME / --quiet   as in bert predict
   -h, --help           this text
 
 Under mpirun the ranks embed interleaved batches of --input FILE and rank 0 writes every line in input order.`;

@@ -1,10 +1,10 @@
 // `bert evaluate`: parses the flags, calls the library's evaluate() and prints the metrics (text, or JSON with --json).
 import { getKernels } from '../../native/index.js';
 import { evaluate, type EvaluateResult } from '../../train/evaluate.js';
+import { compareDtypes, formatDtypeComparison } from '../../train/compare-dtypes.js';
 import type { FinetuneTask } from '../../train/finetune.js';
 import type { ClassificationReport } from '../../train/metrics.js';
-import { formatDuration } from '../../train/progress.js';
-import { backendFlag } from '../inputs.js';
+import { backendFlag, dtypeFlag, progressPrinter } from '../inputs.js';
 import { UsageError, parseFlags, runCommand } from '../command.js';
 import { num } from '../training-run.js';
 import { getDistributed } from '../../train/distributed.js';
@@ -24,6 +24,10 @@ export const usage = `Usage: bert evaluate --model DIR --data FILE [--max-length
   --samples N         score a seeded random subset of N examples  --seed N (42)
   --text-column C --text-pair-column C --label-column C
   --backend js|native|auto  --tokenizer DIR (when the model folder has no tokenizer files)
+  --dtype fp32|q8|bf16  what the model's linear layers compute in (default fp32)
+  --compare DTYPE     the quantization report (text / token classification): runs the data in --dtype (default q8)
+                      and in DTYPE (e.g. fp32) and prints the top-1 agreement, the metric of each and its change,
+                      and the largest logit difference. Before shipping a q8 model: --dtype q8 --compare fp32
   --json              print one JSON object as the last line of stdout (accuracy, f1, precision, recall, examples, ...)`;
 
 const OPTIONS = {
@@ -41,33 +45,11 @@ const OPTIONS = {
   'label-column': { type: 'string' },
   backend: { type: 'string' },
   tokenizer: { type: 'string' },
+  dtype: { type: 'string' },
+  compare: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-/**
- * Scoring 25,000 reviews takes minutes: progress on stderr, a bar on a terminal, a JSON line every 10 s otherwise.
- */
-function progressPrinter(): (done: number, total: number) => void {
-  const t0 = performance.now();
-  const tty = Boolean(process.stderr.isTTY);
-  let lastShown = 0;
-  return (done, total) => {
-    const now = performance.now();
-    if (done < total && now - lastShown < (tty ? 250 : 10_000)) return;
-    lastShown = now;
-    const rate = done / Math.max((now - t0) / 1000, 1e-9);
-    const eta = (total - done) / Math.max(rate, 1e-9);
-    if (tty)
-      process.stderr.write(
-        `\r\x1b[2Kevaluating ${done}/${total} ${rate.toFixed(1)} ex/s ETA ${formatDuration(eta)}${done === total ? '\n' : ''}`,
-      );
-    else
-      process.stderr.write(
-        `${JSON.stringify({ event: 'eval-progress', done, total, examplesPerSecond: Number(rate.toFixed(2)), etaSeconds: Math.round(eta) })}\n`,
-      );
-  };
-}
 
 const f4 = (x: number): string => x.toFixed(4);
 const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
@@ -121,7 +103,7 @@ export function evaluateCommand(argv: string[]): Promise<number> {
     if (!v.model || !v.data) throw new UsageError('--model and --data are required');
     // Under mpirun every rank scores interleaved batches; rank 0 reports.
     const speaker = getDistributed().rank === 0;
-    const result = await evaluate({
+    const options = {
       model: v.model,
       data: v.data,
       task: v.task as FinetuneTask | undefined,
@@ -137,8 +119,19 @@ export function evaluateCommand(argv: string[]): Promise<number> {
       tokenizer: v.tokenizer,
       kernels: getKernels({ backend: backendFlag(v.backend) }),
       onProgress: speaker ? progressPrinter() : undefined,
-      warn: (m) => process.stderr.write(`${m}\n`),
-    });
+      warn: (m: string) => process.stderr.write(`${m}\n`),
+    };
+    const dtype = dtypeFlag(v.dtype);
+    if (v.compare !== undefined) {
+      const report = await compareDtypes({
+        ...options,
+        dtype: dtype ?? 'q8',
+        baseline: dtypeFlag(v.compare, '--compare'),
+      });
+      if (speaker) process.stdout.write(`${v.json ? JSON.stringify(report) : formatDtypeComparison(report)}\n`);
+      return;
+    }
+    const result = await evaluate({ ...options, dtype });
     if (speaker) process.stdout.write(`${v.json ? JSON.stringify(result.metrics) : formatEvaluation(result)}\n`);
   });
 }

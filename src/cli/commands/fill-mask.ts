@@ -12,7 +12,7 @@ Options:
   --model DIR          masked-LM model folder (e.g. ../shared/models/bert-mini-imdb-hf) or hub id
   --top-k N            predictions per mask (default 5)
   --targets A,B,...    only score these words
-  --tokenizer DIR / --input FILE / --output FILE / --batch-size N / --max-length N / --backend NAME / --quiet   as in bert predict
+  --tokenizer DIR / --input FILE / --output FILE / --batch-size N / --max-length N / --backend NAME / --dtype NAME / --quiet   as in bert predict
   -h, --help           this text`;
 
 export async function fillMaskCommand(argv: string[]): Promise<number> {

@@ -15,7 +15,7 @@ Options:
   --aggregation NAME     none | simple | first | average | max (default simple; HF's semantics)
   --ignore-labels A,B    labels left out (default O)
   --stride N             read long texts in overlapping windows sharing N word pieces (default: truncate)
-  --tokenizer DIR / --input FILE / --output FILE / --batch-size N / --max-length N / --backend NAME / --quiet   as in bert predict
+  --tokenizer DIR / --input FILE / --output FILE / --batch-size N / --max-length N / --backend NAME / --dtype NAME / --quiet   as in bert predict
   -h, --help             this text`;
 
 const STRATEGIES = ['none', 'simple', 'first', 'average', 'max'];

@@ -25,7 +25,7 @@ Options:
   --max-seq-len N        window length in tokens (default min(384, the model's maximum))
   --doc-stride N         tokens shared by consecutive windows (default min(128, max-seq-len / 2))
   --impossible           allow an empty answer (SQuAD 2.0 models)
-  --tokenizer DIR / --input FILE / --output FILE / --batch-size N / --backend NAME / --quiet   as in bert predict
+  --tokenizer DIR / --input FILE / --output FILE / --batch-size N / --backend NAME / --dtype NAME / --quiet   as in bert predict
   -h, --help             this text`;
 
 export async function qaCommand(argv: string[]): Promise<number> {

@@ -15,7 +15,7 @@ Options:
   --model DIR          cross-encoder folder or hub id
   --query TEXT         the query (required)
   --top-k N            print only the N best documents (default: all)
-  --input FILE / --output FILE / --batch-size N / --backend NAME / --quiet   as in bert predict
+  --input FILE / --output FILE / --batch-size N / --backend NAME / --dtype NAME / --quiet   as in bert predict
   -h, --help           this text`;
 
 export async function rerankCommand(argv: string[]): Promise<number> {
@@ -37,7 +37,11 @@ export async function rerankCommand(argv: string[]): Promise<number> {
     for await (const record of readInputs(values, positionals)) records.push(record);
     if (records.length === 0) throw new UsageError('no documents to rank');
     const { CrossEncoder } = await import('../../model/sentence/index.js');
-    const encoder = await CrossEncoder.fromPretrained(model, { kernels: options.kernels, warn: options.warn });
+    const encoder = await CrossEncoder.fromPretrained(model, {
+      kernels: options.kernels,
+      dtype: options.dtype,
+      warn: options.warn,
+    });
     const ranked = encoder.rank(
       query,
       records.map((r) => r.text as string),

@@ -1,6 +1,6 @@
 // `bert serve`: the HTTP JSON service over a model in worker processes (dynamic batching, bounded queue).
 import { UsageError, intFlag, parseCommand, runCommand } from '../command.js';
-import { requireModel } from '../inputs.js';
+import { dtypeFlag, requireModel } from '../inputs.js';
 import type { ServeTask } from '../../server/model-server.js';
 
 export const usage = `Usage: bert serve --model DIR [--port N] [options]
@@ -15,7 +15,7 @@ Serves a model over HTTP on loopback (or --host), on the route of its task:
                   "truncate_dim"}} -> one embedding (a list of numbers) or a list of them, as encode() gives
   POST /rerank    text-ranking (a one-label cross-encoder). {"query": "...", "documents": ["...", ...],
                   "parameters": {"top_k", "return_documents"}} -> [{"corpus_id", "score", "text"?}], best first
-  GET  /health    {"status": "ok", "queueDepth", "inFlightBatches", "task", "model"}
+  GET  /health    {"status": "ok", "queueDepth", "inFlightBatches", "task", "model", "dtype"}
   GET  /metrics   Prometheus text: requests by route and code, latency and batch-size histograms per route, queue
 Parameters also take their camelCase names (topK, promptName, ...); an unknown one is a 400 naming the known ones.
 Concurrent requests are batched (up to --max-batch texts or pairs, or --max-wait-ms); when --max-queue wait, new
@@ -32,6 +32,8 @@ Options:
   --port N                 default 8080 (0 picks a free port; the chosen one is printed)
   --host ADDR              default 127.0.0.1
   --workers N              worker processes, each holding a copy of the model (default 1)
+  --dtype NAME             fp32 | q8 | bf16: what the model's linear layers compute in (default fp32; q8 dynamic
+                           int8, bf16 needs AVX512-BF16 or AMX); check q8 first with bert evaluate --compare fp32
   --max-batch N            texts per model call (default 32)
   --max-wait-ms N          longest wait for a batch to fill (default 5)
   --max-queue N            texts waiting before 503 (default 1024)
@@ -61,6 +63,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'max-length': { type: 'string' },
       'top-k': { type: 'string' },
       aggregation: { type: 'string' },
+      dtype: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
@@ -79,6 +82,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       tokenizer: values.tokenizer as string | undefined,
       maxLength: intFlag(values, 'max-length', undefined, 3),
       workers: intFlag(values, 'workers', 1)!,
+      dtype: dtypeFlag(values.dtype),
       callOptions,
       maxBatch: intFlag(values, 'max-batch', 32),
       maxWaitMs: intFlag(values, 'max-wait-ms', 5, 0),
@@ -89,8 +93,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     });
     const address = await server.listen(port, host);
     const url = `http://${address.host}:${address.port}`;
-    const { task, route, workers } = server;
-    process.stderr.write(`${JSON.stringify({ event: 'listening', url, route, task, model, workers })}\n`);
+    const { task, route, workers, dtype } = server;
+    process.stderr.write(`${JSON.stringify({ event: 'listening', url, route, task, model, workers, dtype })}\n`);
     await new Promise<void>((resolve) => {
       const onInt = (): void => stop('SIGINT');
       const onTerm = (): void => stop('SIGTERM');

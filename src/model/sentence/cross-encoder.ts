@@ -1,6 +1,7 @@
 // CrossEncoder: a reranker (BertForSequenceClassification over text pairs) as sentence-transformers loads and runs
 // it — predict(pairs) with the folder's activation, rank(query, documents).
 import type { Kernels } from '../../tensor/kernels.js';
+import type { ModelDtype } from '../linear-dtype.js';
 import { BertTokenizer } from '../../tokenizer/index.js';
 import { BertForSequenceClassification } from '../bert.js';
 import { InputError } from '../errors.js';
@@ -20,6 +21,8 @@ const ACTIVATIONS: Record<string, CrossEncoderActivation> = {
 
 export interface CrossEncoderOptions {
   kernels?: Kernels;
+  /** What the encoder's linear layers compute in: 'fp32' (default), 'q8' or 'bf16' (see ModelOptions.dtype). */
+  dtype?: ModelDtype;
   warn?: (message: string) => void;
   revision?: string;
   /** Overrides the folder's activation. */
@@ -109,6 +112,7 @@ export class CrossEncoder {
     const numLabels = options.numLabels ?? (trained ? config.numLabels : 1);
     const bert = await BertForSequenceClassification.fromPretrained(dir, {
       kernels: options.kernels,
+      dtype: options.dtype,
       warn: options.warn,
       seed: options.seed,
       ...(numLabels !== config.numLabels ? { config: newLabels(numLabels), ignoreMismatchedSizes: true } : {}),

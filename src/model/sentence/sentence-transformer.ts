@@ -2,6 +2,7 @@
 // TypeScript, with encode() as sentence-transformers' and a forward/backward for training.
 import { join } from 'node:path';
 import type { Kernels } from '../../tensor/kernels.js';
+import type { ModelDtype } from '../linear-dtype.js';
 import { BertTokenizer } from '../../tokenizer/index.js';
 import { BertModel } from '../bert.js';
 import { InputError } from '../errors.js';
@@ -28,6 +29,8 @@ import { writeSentenceTransformerFolder } from './folder-write.js';
 
 export interface SentenceTransformerOptions {
   kernels?: Kernels;
+  /** What the encoder's linear layers compute in: 'fp32' (default), 'q8' or 'bf16' (see ModelOptions.dtype). */
+  dtype?: ModelDtype;
   /** Where loading warnings go (default console.warn). */
   warn?: (message: string) => void;
   /** Hub revision when the model is a hub id. */
@@ -185,6 +188,7 @@ export class SentenceTransformer {
     // The sentence embedding never reads BERT's pooler: leave it out, and do not warn about its weights.
     const bert = await BertModel.fromPretrained(bertDir, {
       kernels: options.kernels,
+      dtype: options.dtype,
       addPoolingLayer: false,
       warn: (m) => {
         if (!/were not used/.test(m) || !/\[(pooler\.[^,\]]+(, )?)+\]/.test(m)) warn(m);
