@@ -1,0 +1,155 @@
+// SIMD128 GEMM of the bert-ts WebAssembly backend: the sgemm / sgemmSerial that native/src/kernels.cc calls, so the
+// fused kernels are the native ones compiled for wasm32 (single-threaded) over this GEMM.
+//
+// Goto-style blocking: B is packed once per (KC x NC) block into panels of NR = 8 columns (two v128 per k step), A into
+// panels of MR = 4 rows; a 4x8 register-blocked micro-kernel keeps its 8 accumulators in v128 registers (SIMD128 has
+// 16 on x64 engines: 8 accumulators + 2 B vectors + 1 broadcast fit). Transposes are absorbed by the packing.
+#include <wasm_simd128.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "../../native/src/bert_native.h"
+
+namespace bert {
+
+namespace {
+
+constexpr int64_t MR = 4, NR = 8;
+constexpr int64_t KC = 256, MC = 128, NC = 2048;
+
+// B block [kc, nc] of op(B) starting at (p0, j0) -> panels of NR columns, each [kc][NR], zero-padded.
+void packB(bool transB, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* out) {
+  for (int64_t j = 0; j < nc; j += NR) {
+    const int64_t nr = std::min(NR, nc - j);
+    float* panel = out + j * kc;
+    if (!transB && nr == NR) {
+      for (int64_t p = 0; p < kc; p++) {
+        const float* src = b + (p0 + p) * ldb + j0 + j;
+        wasm_v128_store(panel + p * NR, wasm_v128_load(src));
+        wasm_v128_store(panel + p * NR + 4, wasm_v128_load(src + 4));
+      }
+    } else {
+      for (int64_t p = 0; p < kc; p++) {
+        float* dst = panel + p * NR;
+        for (int64_t c = 0; c < NR; c++) {
+          if (c >= nr) dst[c] = 0.0f;
+          else dst[c] = transB ? b[(j0 + j + c) * ldb + p0 + p] : b[(p0 + p) * ldb + j0 + j + c];
+        }
+      }
+    }
+  }
+}
+
+// A block [mc, kc] of op(A) starting at (i0, p0) -> panels of MR rows, each [kc][MR], zero-padded.
+void packA(bool transA, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* out) {
+  for (int64_t i = 0; i < mc; i += MR) {
+    const int64_t mr = std::min(MR, mc - i);
+    float* panel = out + i * kc;
+    if (transA && mr == MR) {
+      for (int64_t p = 0; p < kc; p++) wasm_v128_store(panel + p * MR, wasm_v128_load(a + (p0 + p) * lda + i0 + i));
+    } else {
+      for (int64_t p = 0; p < kc; p++) {
+        float* dst = panel + p * MR;
+        for (int64_t r = 0; r < MR; r++) {
+          if (r >= mr) dst[r] = 0.0f;
+          else dst[r] = transA ? a[(p0 + p) * lda + i0 + i + r] : a[(i0 + i + r) * lda + p0 + p];
+        }
+      }
+    }
+  }
+}
+
+// C[mr, nr] += alpha * Apanel[kc][MR] . Bpanel[kc][NR] (mr <= MR, nr <= NR).
+void microKernel(int64_t kc, const float* ap, const float* bp, float alpha, float* c, int64_t ldc, int64_t mr,
+                 int64_t nr) {
+  v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (int64_t p = 0; p < kc; p++) {
+    const v128_t b0 = wasm_v128_load(bp), b1 = wasm_v128_load(bp + 4);
+    v128_t a = wasm_f32x4_splat(ap[0]);
+    c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(a, b0));
+    c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(a, b1));
+    a = wasm_f32x4_splat(ap[1]);
+    c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(a, b0));
+    c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(a, b1));
+    a = wasm_f32x4_splat(ap[2]);
+    c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(a, b0));
+    c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(a, b1));
+    a = wasm_f32x4_splat(ap[3]);
+    c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(a, b0));
+    c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(a, b1));
+    ap += MR;
+    bp += NR;
+  }
+  const v128_t al = wasm_f32x4_splat(alpha);
+  const v128_t rows[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+  if (mr == MR && nr == NR) {
+    for (int64_t r = 0; r < MR; r++) {
+      float* cr = c + r * ldc;
+      wasm_v128_store(cr, wasm_f32x4_add(wasm_v128_load(cr), wasm_f32x4_mul(al, rows[r][0])));
+      wasm_v128_store(cr + 4, wasm_f32x4_add(wasm_v128_load(cr + 4), wasm_f32x4_mul(al, rows[r][1])));
+    }
+    return;
+  }
+  alignas(16) float tile[MR * NR];
+  for (int64_t r = 0; r < MR; r++) {
+    wasm_v128_store(tile + r * NR, wasm_f32x4_mul(al, rows[r][0]));
+    wasm_v128_store(tile + r * NR + 4, wasm_f32x4_mul(al, rows[r][1]));
+  }
+  for (int64_t r = 0; r < mr; r++)
+    for (int64_t j = 0; j < nr; j++) c[r * ldc + j] += tile[r * NR + j];
+}
+
+std::vector<float>& packBuffer(int which, size_t n) {
+  static std::vector<float> bufs[2];
+  if (bufs[which].size() < n) bufs[which].resize(n);
+  return bufs[which];
+}
+
+}  // namespace
+
+void sgemmBuiltin(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc, bool /*parallel*/) {
+  // BLAS semantics: beta = 0 overwrites C (NaN in C never leaks into the result).
+  for (int64_t i = 0; i < m; i++) {
+    float* ci = c + i * ldc;
+    if (beta == 0.0f) std::memset(ci, 0, sizeof(float) * n);
+    else if (beta != 1.0f)
+      for (int64_t j = 0; j < n; j++) ci[j] *= beta;
+  }
+  if (alpha == 0.0f || k == 0 || m == 0 || n == 0) return;
+  const int64_t ncMax = std::min(NC, (n + NR - 1) / NR * NR);
+  float* bp = packBuffer(0, static_cast<size_t>(KC * ncMax)).data();
+  float* ap = packBuffer(1, static_cast<size_t>(KC * std::min(MC, (m + MR - 1) / MR * MR))).data();
+  for (int64_t j0 = 0; j0 < n; j0 += NC) {
+    const int64_t nc = std::min(NC, n - j0);
+    for (int64_t p0 = 0; p0 < k; p0 += KC) {
+      const int64_t kc = std::min(KC, k - p0);
+      packB(transB, b, ldb, p0, kc, j0, nc, bp);
+      for (int64_t i0 = 0; i0 < m; i0 += MC) {
+        const int64_t mc = std::min(MC, m - i0);
+        packA(transA, a, lda, i0, mc, p0, kc, ap);
+        for (int64_t j = 0; j < nc; j += NR) {
+          for (int64_t i = 0; i < mc; i += MR) {
+            microKernel(kc, ap + i * kc, bp + j * kc, alpha, c + (i0 + i) * ldc + j0 + j, ldc, std::min(MR, mc - i),
+                        std::min(NR, nc - j));
+          }
+        }
+      }
+    }
+  }
+}
+
+void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  sgemmBuiltin(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false);
+}
+
+void sgemmSerial(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                 const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  sgemmBuiltin(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false);
+}
+
+}  // namespace bert
