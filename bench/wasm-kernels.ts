@@ -1,6 +1,7 @@
 // The WebAssembly kernels against the TypeScript kernels and the native addon: a linear layer's GEMM (BERT-base
 // shapes, 128 rows) and a BERT-mini forward at 1x128, backends interleaved within each rep, medians reported.
-// The wasm column also shows its kernel alone on arguments already in its memory (what the per-call copies cost).
+// The wasm rows also show its kernel alone on arguments already in its memory (what the per-call copies cost) and
+// packedLinear (the weight packed once, as inference forwards use it).
 // Usage: node --import tsx bench/wasm-kernels.ts [--reps 7] [--no-js]
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -89,12 +90,16 @@ for (const [n, k] of [
   new Float32Array(ex.memory.buffer, px, m * k).set(x);
   new Float32Array(ex.memory.buffer, pw, n * k).set(w);
   new Float32Array(ex.memory.buffer, pb, n).set(bias);
+  const packedW = wasm.packedLinear!.pack({ dtype: 'fp32', data: w }, n, k);
   const samples: Record<string, number[]> = {};
   for (let r = 0; r < reps; r++) {
     for (const b of backends) {
       setThreads(b.threads);
       (samples[b.label] ??= []).push(sample(() => b.kernels.linearForward(x, w, bias, y, m, n, k)));
     }
+    (samples['wasm packedLinear (weight packed once)'] ??= []).push(
+      sample(() => wasm.packedLinear!.forward(x, packedW, bias, y, m)),
+    );
     (samples['wasm kernel alone (no copies)'] ??= []).push(
       sample(() => ex.bk_linear_forward(px, pw, pb, py, m, n, k, -1)),
     );

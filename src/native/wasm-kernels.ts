@@ -6,7 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { jsKernels } from '../tensor/js-kernels.js';
 import { markWeightsChanged } from '../tensor/kernels.js';
-import type { Kernels } from '../tensor/kernels.js';
+import type { Kernels, PackedLinear, PackedLinearKernels } from '../tensor/kernels.js';
+import { jsPackedLinear } from '../tensor/quant-kernels.js';
 import { actCode, dropoutNumbers } from './native-kernels.js';
 
 type Fn = (...args: number[]) => number;
@@ -26,6 +27,8 @@ export interface WasmKernelExports {
   bk_gemm: Fn;
   bk_linear_forward: Fn;
   bk_linear_backward: Fn;
+  bk_pack_linear: Fn;
+  bk_packed_linear_forward: Fn;
   bk_activation_forward: Fn;
   bk_activation_backward: Fn;
   bk_layer_norm_forward: Fn;
@@ -201,6 +204,46 @@ class Marshal {
     }
     return result;
   }
+}
+
+interface WasmPacked extends PackedLinear {
+  /** Where the packed panels live in the module's memory (freed when this object is collected). */
+  readonly ptr: number;
+}
+
+/**
+ * Packed linear layers: fp32 weights are packed once into the module's memory in the GEMM's panel layout (neither
+ * copied nor repacked per call); q8 and bf16 run on the reference kernels (jsPackedLinear).
+ */
+function wasmPackedLinear(ex: WasmKernelExports, mem: Marshal): PackedLinearKernels {
+  const registry = new FinalizationRegistry<number>((ptr) => ex.bk_free(ptr));
+  return {
+    unsupported: (dtype) => jsPackedLinear.unsupported(dtype),
+    q8WeightMax: jsPackedLinear.q8WeightMax,
+    pack(weights, n, k) {
+      if (weights.dtype !== 'fp32') return jsPackedLinear.pack(weights, n, k);
+      const ptr = mem.call('pack', [[0, weights.data, n * k, 'in']], (pw) => ex.bk_pack_linear(pw!, n, k));
+      if (!ptr) throw new RangeError(`pack: the WebAssembly memory cannot hold a [${n}, ${k}] weight`);
+      const packed: WasmPacked = { dtype: 'fp32', n, k, ptr };
+      registry.register(packed, ptr);
+      return packed;
+    },
+    forward(x, packed, bias, y, m, activation) {
+      const ptr = (packed as Partial<WasmPacked>).ptr;
+      if (ptr === undefined) return jsPackedLinear.forward(x, packed, bias, y, m, activation);
+      const { n, k } = packed;
+      const act = activation ? actCode(activation) : -1;
+      mem.call(
+        'packedLinear.forward',
+        [
+          [0, x, m * k, 'in'],
+          [2, bias, n, 'in'],
+          [3, y, m * n, 'new'],
+        ],
+        (px, pb, py) => ex.bk_packed_linear_forward(px!, ptr, pb!, py!, m, n, k, act),
+      );
+    },
+  };
 }
 
 function checkDropoutP(kernel: string, index: number, p: number): void {
@@ -443,6 +486,7 @@ export function createWasmKernels(ex: WasmKernelExports): Kernels {
     scale(x, n, s) {
       mem.call('scale', [[0, x, n, 'out']], (px) => ex.bk_scale(px!, n, s));
     },
+    packedLinear: wasmPackedLinear(ex, mem),
   };
 
   function dropoutCall(

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { jsKernels } from '../../src/tensor/js-kernels.js';
 import type { Activation, DropoutSpec, Kernels } from '../../src/tensor/kernels.js';
+import { jsPackedLinear } from '../../src/tensor/quant-kernels.js';
 import { getKernels, tryWasmKernels, wasmLoadError } from '../../src/native/index.js';
 import { assertClose as assertCloseTo, lcgRandom } from '../native/helpers.js';
 
@@ -335,3 +336,43 @@ test('arguments are checked: short arrays, lds, types and dropout p are specific
   );
   assert.throws(() => wasm().dropoutForward(f(4), f(4), 4, 4, { p: 1, seed: 1, firstExample: 0 }), /dropout p/);
 });
+
+test(
+  'packedLinear: fp32 packed once in the module (block edges, bias, activation); q8 and bf16 as the reference',
+  { skip },
+  () => {
+    const pl = wasm().packedLinear!;
+    for (const [m, n, k] of [
+      [1, 1, 1],
+      [17, 3, 768],
+      [5, 2100, 300],
+      [128, 768, 768],
+    ] as Array<[number, number, number]>) {
+      const x = randomArray(m * k),
+        w = randomArray(n * k + 3).subarray(3),
+        bias = randomArray(n);
+      const wCopy = w.slice();
+      const packed = pl.pack({ dtype: 'fp32', data: w }, n, k);
+      w.fill(0); // packing copied the weight
+      for (const act of [undefined, 'gelu'] as Array<Activation | undefined>) {
+        for (const b of [bias, null]) {
+          const yj = new Float32Array(m * n),
+            yw = new Float32Array(m * n).fill(Number.NaN);
+          jsKernels.linearForward(x, wCopy, b, yj, m, n, k, act);
+          pl.forward(x, packed, b, yw, m, act);
+          assertClose(yw, yj, 2e-5, `packed fp32 ${m}x${n}x${k} bias=${b !== null} ${act ?? 'none'}`);
+        }
+      }
+    }
+    const [m, n, k] = [9, 33, 70];
+    const x = randomArray(m * k),
+      bias = randomArray(n);
+    const w8 = Int8Array.from(randomArray(n * k), (v) => Math.round(v * 100));
+    const scales = randomArray(n, 0.001, 0.01);
+    const yj = new Float32Array(m * n),
+      yw = new Float32Array(m * n);
+    jsPackedLinear.forward(x, jsPackedLinear.pack({ dtype: 'q8', data: w8, scales }, n, k), bias, yj, m);
+    pl.forward(x, pl.pack({ dtype: 'q8', data: w8, scales }, n, k), bias, yw, m);
+    assert.deepEqual(yw, yj, 'q8 runs on the reference kernels');
+  },
+);

@@ -12,6 +12,13 @@
 
 using bert::Dropout;
 
+namespace bert {
+// gemm.cc: a linear weight w[n,k] packed whole for the micro-kernel (packedWeightsSize floats), and y = x w^T over it.
+int64_t packedWeightsSize(int64_t n, int64_t k);
+void packWeights(const float* w, int64_t n, int64_t k, float* out);
+void packedLinear(const float* x, const float* packed, float* y, int64_t m, int64_t n, int64_t k);
+}  // namespace bert
+
 static Dropout dropoutOf(double p, int32_t seed, int32_t firstExample) {
   return Dropout{p > 0.0, p, static_cast<uint32_t>(seed), static_cast<uint32_t>(firstExample)};
 }
@@ -26,6 +33,17 @@ EXPORT void bk_gemm(int32_t transA, int32_t transB, int32_t m, int32_t n, int32_
 EXPORT void bk_linear_forward(const float* x, const float* w, const float* bias, float* y, int32_t m, int32_t n,
                               int32_t k, int32_t act) {
   bert::linearForward(x, w, bias, y, m, n, k, act);
+}
+// Packs w[n,k] into a new block of this memory (freed with bk_free); 0 when out of memory.
+EXPORT float* bk_pack_linear(const float* w, int32_t n, int32_t k) {
+  float* out = static_cast<float*>(std::malloc(sizeof(float) * static_cast<size_t>(bert::packedWeightsSize(n, k))));
+  if (out) bert::packWeights(w, n, k, out);
+  return out;
+}
+EXPORT void bk_packed_linear_forward(const float* x, const float* packed, const float* bias, float* y, int32_t m,
+                                     int32_t n, int32_t k, int32_t act) {
+  bert::packedLinear(x, packed, y, m, n, k);
+  bert::biasActivation(y, bias, m, n, act);
 }
 EXPORT void bk_linear_backward(const float* dy, const float* x, const float* w, float* dx, float* dw, float* db,
                                int32_t m, int32_t n, int32_t k) {

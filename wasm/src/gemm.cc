@@ -110,36 +110,79 @@ std::vector<float>& packBuffer(int which, size_t n) {
 
 }  // namespace
 
-void sgemmBuiltin(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc, bool /*parallel*/) {
-  // BLAS semantics: beta = 0 overwrites C (NaN in C never leaks into the result).
+namespace {
+
+int64_t roundUp(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+
+// C += alpha * op(A) @ op(B) over the blocks; op(B) comes packed whole (packWeights' layout) or is packed per block.
+void gemmBlocks(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                const float* b, int64_t ldb, const float* prepacked, float* c, int64_t ldc) {
+  float* bp = prepacked ? nullptr : packBuffer(0, static_cast<size_t>(KC * std::min(NC, roundUp(n, NR)))).data();
+  float* ap = packBuffer(1, static_cast<size_t>(KC * std::min(MC, roundUp(m, MR)))).data();
+  for (int64_t j0 = 0; j0 < n; j0 += NC) {
+    const int64_t nc = std::min(NC, n - j0);
+    for (int64_t p0 = 0; p0 < k; p0 += KC) {
+      const int64_t kc = std::min(KC, k - p0);
+      const float* panels = bp;
+      if (prepacked) {
+        panels = prepacked;
+        prepacked += kc * roundUp(nc, NR);
+      } else {
+        packB(transB, b, ldb, p0, kc, j0, nc, bp);
+      }
+      for (int64_t i0 = 0; i0 < m; i0 += MC) {
+        const int64_t mc = std::min(MC, m - i0);
+        packA(transA, a, lda, i0, mc, p0, kc, ap);
+        for (int64_t j = 0; j < nc; j += NR) {
+          for (int64_t i = 0; i < mc; i += MR) {
+            microKernel(kc, ap + i * kc, panels + j * kc, alpha, c + (i0 + i) * ldc + j0 + j, ldc,
+                        std::min(MR, mc - i), std::min(NR, nc - j));
+          }
+        }
+      }
+    }
+  }
+}
+
+// BLAS semantics: beta = 0 overwrites C (NaN in C never leaks into the result).
+void scaleC(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
   for (int64_t i = 0; i < m; i++) {
     float* ci = c + i * ldc;
     if (beta == 0.0f) std::memset(ci, 0, sizeof(float) * n);
     else if (beta != 1.0f)
       for (int64_t j = 0; j < n; j++) ci[j] *= beta;
   }
-  if (alpha == 0.0f || k == 0 || m == 0 || n == 0) return;
-  const int64_t ncMax = std::min(NC, (n + NR - 1) / NR * NR);
-  float* bp = packBuffer(0, static_cast<size_t>(KC * ncMax)).data();
-  float* ap = packBuffer(1, static_cast<size_t>(KC * std::min(MC, (m + MR - 1) / MR * MR))).data();
+}
+
+}  // namespace
+
+int64_t packedWeightsSize(int64_t n, int64_t k) {
+  int64_t size = 0;
+  for (int64_t j0 = 0; j0 < n; j0 += NC) size += k * roundUp(std::min(NC, n - j0), NR);
+  return size;
+}
+
+void packWeights(const float* w, int64_t n, int64_t k, float* out) {
   for (int64_t j0 = 0; j0 < n; j0 += NC) {
     const int64_t nc = std::min(NC, n - j0);
     for (int64_t p0 = 0; p0 < k; p0 += KC) {
       const int64_t kc = std::min(KC, k - p0);
-      packB(transB, b, ldb, p0, kc, j0, nc, bp);
-      for (int64_t i0 = 0; i0 < m; i0 += MC) {
-        const int64_t mc = std::min(MC, m - i0);
-        packA(transA, a, lda, i0, mc, p0, kc, ap);
-        for (int64_t j = 0; j < nc; j += NR) {
-          for (int64_t i = 0; i < mc; i += MR) {
-            microKernel(kc, ap + i * kc, bp + j * kc, alpha, c + (i0 + i) * ldc + j0 + j, ldc, std::min(MR, mc - i),
-                        std::min(NR, nc - j));
-          }
-        }
-      }
+      packB(true, w, k, p0, kc, j0, nc, out);
+      out += kc * roundUp(nc, NR);
     }
   }
+}
+
+void packedLinear(const float* x, const float* packed, float* y, int64_t m, int64_t n, int64_t k) {
+  scaleC(m, n, 0.0f, y, n);
+  if (m > 0 && n > 0 && k > 0) gemmBlocks(false, true, m, n, k, 1.0f, x, k, nullptr, k, packed, y, n);
+}
+
+void sgemmBuiltin(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc, bool /*parallel*/) {
+  scaleC(m, n, beta, c, ldc);
+  if (alpha == 0.0f || k == 0 || m == 0 || n == 0) return;
+  gemmBlocks(transA, transB, m, n, k, alpha, a, lda, b, ldb, nullptr, c, ldc);
 }
 
 void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
