@@ -2,8 +2,8 @@
 // fused kernels are the native ones compiled for wasm32 (single-threaded) over this GEMM.
 //
 // Goto-style blocking: B is packed once per (KC x NC) block into panels of NR = 8 columns (two v128 per k step), A into
-// panels of MR = 4 rows; a 4x8 register-blocked micro-kernel keeps its 8 accumulators in v128 registers (V8 has
-// 16 on x64 engines: 8 accumulators + 2 B vectors + 1 broadcast fit). Transposes are absorbed by the packing.
+// panels of MR = 4 rows; a 4x8 register-blocked micro-kernel keeps its 8 accumulators in v128 registers (V8 on
+// x64 has 16: 8 accumulators + 2 B vectors + 1 broadcast fit). Transposes are absorbed by the packing.
 #include <wasm_simd128.h>
 
 #include <algorithm>
