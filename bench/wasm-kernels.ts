@@ -1,11 +1,13 @@
 // The WebAssembly kernels against the TypeScript kernels and the native addon: a linear layer's GEMM (BERT-base
-// shapes, 128 rows) and a BERT-mini forward at 1x128, backends interleaved within each rep, medians reported.
+// shapes, 128 rows), a BERT-mini forward at 1x128 and a BERT-mini training step at 8x128, backends interleaved
+// within each rep, medians reported.
 // The wasm rows also show its kernel alone on arguments already in its memory (what the per-call copies cost) and
 // packedLinear (the weight packed once, as inference forwards use it).
-// Usage: node --import tsx bench/wasm-kernels.ts [--reps 7] [--no-js]
+// Usage: node --import tsx bench/wasm-kernels.ts [--reps 7] [--no-js] [--train-js]
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { BertModel } from '../src/model/bert.js';
+import { BertForSequenceClassification, BertModel } from '../src/model/bert.js';
+import { AdamW } from '../src/train/optim.js';
 import { jsKernels } from '../src/tensor/js-kernels.js';
 import type { Kernels } from '../src/tensor/kernels.js';
 import {
@@ -15,10 +17,12 @@ import {
   tryWasmKernels,
   wasmLoadError,
 } from '../src/native/index.js';
-import { BERT_BASE_CONFIG, median } from './bert-base.js';
+import { BERT_BASE_CONFIG, benchInputs, median } from './bert-base.js';
 import { bertRunner } from './forward-peer.js';
 
-const { values } = parseArgs({ options: { reps: { type: 'string', default: '7' }, 'no-js': { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: { reps: { type: 'string', default: '7' }, 'no-js': { type: 'boolean' }, 'train-js': { type: 'boolean' } },
+});
 const reps = Number(values.reps);
 
 const wasm = tryWasmKernels();
@@ -140,6 +144,43 @@ for (const b of runners.slice(1)) {
   record('BERT-mini forward: max |diff| to the first backend', b.label, worst);
 }
 setThreads(undefined);
+
+// 3. BERT-mini sequence classification training step (forward + backward + AdamW) at 8x128, tokens/s. The js
+// kernels take ~20 s a step here: left out unless --train-js.
+const TB = 8;
+const trainers = backends
+  .filter((b) => b.label !== 'js' || values['train-js'])
+  .map((b) => {
+    const model = new BertForSequenceClassification(
+      { ...MINI, architectures: ['BertForSequenceClassification'], num_labels: 2 },
+      { seed: 3, kernels: b.kernels },
+    );
+    const optimizer = new AdamW(model.parameters(), { name: 'adamw', weightDecay: 0.01 }, b.kernels);
+    const { ids, mask, types } = benchInputs(TB, 128);
+    const inputs = {
+      inputIds: { data: ids, shape: [TB, 128] },
+      attentionMask: { data: mask, shape: [TB, 128] },
+      tokenTypeIds: { data: types, shape: [TB, 128] },
+      labels: { data: Int32Array.from({ length: TB }, (_, i) => i % 2), shape: [TB] },
+    };
+    const step = (): void => {
+      model.zeroGrad();
+      model.forward(inputs, { train: true });
+      model.backward();
+      optimizer.step(2e-5);
+    };
+    return { ...b, step };
+  });
+const steps: Record<string, number[]> = {};
+for (let r = 0; r < Math.max(3, Math.ceil(reps / 2)); r++) {
+  for (const b of trainers) {
+    setThreads(b.threads);
+    (steps[b.label] ??= []).push(sample(b.step));
+  }
+}
+setThreads(undefined);
+for (const [label, s] of Object.entries(steps))
+  record(`BERT-mini train step ${TB}x128 tokens/s`, label, (TB * 128) / median(s));
 
 const load = loadavg().map((v) => v.toFixed(2));
 console.log(JSON.stringify({ reps, loadavg: load, results }, null, 2));

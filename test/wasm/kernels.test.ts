@@ -9,7 +9,7 @@ import { getKernels, tryWasmKernels, wasmLoadError } from '../../src/native/inde
 import { assertClose as assertCloseTo, lcgRandom } from '../native/helpers.js';
 
 const wk: Kernels | null = tryWasmKernels();
-const skip = wk ? false : `SKIPPED: WebAssembly kernels not built (${wasmLoadError()})`;
+const skip = wk ? false : `SKIPPED: ${wasmLoadError()}`;
 if (skip) process.stderr.write(`test/wasm/kernels.test.ts: ${skip}\n`);
 
 const { randomArray } = lcgRandom(4242);

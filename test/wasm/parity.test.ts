@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { loadWasmKernels, wasmLoadError } from '../../src/native/index.js';
 
-const skip = loadWasmKernels() ? false : `SKIPPED: WebAssembly kernels not built (${wasmLoadError()})`;
+const skip = loadWasmKernels() ? false : `SKIPPED: ${wasmLoadError()}`;
 if (skip) process.stderr.write(`test/wasm/parity.test.ts: ${skip}\n`);
 
 test('parity harness passes on hf-tiny with BERT_BACKEND=wasm: every check', { skip }, () => {
