@@ -41,7 +41,8 @@ const flags = [
   '-sSTANDALONE_WASM=1',
   '-sALLOW_MEMORY_GROWTH=1',
   '-sINITIAL_MEMORY=16MB',
-  '-sMAXIMUM_MEMORY=4GB',
+  // Pointers come back to JavaScript as signed int32: memory stays below 2 GiB.
+  '-sMAXIMUM_MEMORY=2GB',
   '-sERROR_ON_UNDEFINED_SYMBOLS=1',
 ];
 mkdirSync(outDir, { recursive: true });
