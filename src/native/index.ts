@@ -1,15 +1,21 @@
-// Backend selection: getKernels() returns the native kernels when the addon loads, else the js kernels (warning once).
+// Backend selection: getKernels() returns the native kernels when the addon loads, else the js kernels (warning once);
+// the WebAssembly kernels only when asked for (BERT_BACKEND=wasm).
 import type { Kernels } from '../tensor/kernels.js';
 import { jsKernels } from '../tensor/js-kernels.js';
 import { loadNativeAddon, nativeLoadError } from './addon.js';
 import { createNativeKernels } from './native-kernels.js';
+import { createWasmKernels, loadWasmKernels, wasmLoadError } from './wasm-kernels.js';
 
 export { loadNativeAddon, nativeAddonPath, nativeLoadError } from './addon.js';
 export type { NativeAddon } from './addon.js';
 export { createNativeKernels } from './native-kernels.js';
+export { createWasmKernels, loadWasmKernels, wasmKernelsPath, wasmLoadError } from './wasm-kernels.js';
 
-/** 'auto' (the default) prefers native and falls back to js; 'native' fails loudly when the addon is missing. */
-export type BackendChoice = 'auto' | 'js' | 'native';
+/**
+ * 'auto' (the default) prefers native and falls back to js; 'native' fails loudly when the addon is missing, 'wasm'
+ * (the WebAssembly kernels, scripts/build-wasm.mjs) when its module is.
+ */
+export type BackendChoice = 'auto' | 'js' | 'native' | 'wasm';
 
 export interface GetKernelsOptions {
   /** Overrides BERT_BACKEND. */
@@ -17,11 +23,12 @@ export interface GetKernelsOptions {
 }
 
 let nativeKernels: Kernels | null = null;
+let wasmKernels: Kernels | null = null;
 let warned = false;
 
 function parseBackend(value: string, source: string): BackendChoice {
-  if (value === 'auto' || value === 'js' || value === 'native') return value;
-  throw new Error(`${source}='${value}' is not a backend: use js, native or auto`);
+  if (value === 'auto' || value === 'js' || value === 'native' || value === 'wasm') return value;
+  throw new Error(`${source}='${value}' is not a backend: use js, native, wasm or auto`);
 }
 
 /** The native Kernels, or null when the addon is unavailable (see nativeLoadError()). */
@@ -32,7 +39,15 @@ export function tryNativeKernels(): Kernels | null {
   return nativeKernels;
 }
 
-/** The Kernels implementation for this process: `options.backend`, else BERT_BACKEND (js | native | auto), else auto. */
+/** The WebAssembly Kernels, or null when the module is unavailable (see wasmLoadError()). */
+export function tryWasmKernels(): Kernels | null {
+  if (wasmKernels) return wasmKernels;
+  const exports = loadWasmKernels();
+  if (exports) wasmKernels = createWasmKernels(exports);
+  return wasmKernels;
+}
+
+/** The Kernels implementation for this process: `options.backend`, else BERT_BACKEND (js | native | wasm | auto), else auto. */
 export function getKernels(options: GetKernelsOptions = {}): Kernels {
   const env = process.env.BERT_BACKEND;
   const choice = options.backend
@@ -41,6 +56,13 @@ export function getKernels(options: GetKernelsOptions = {}): Kernels {
       ? parseBackend(env, 'BERT_BACKEND')
       : 'auto';
   if (choice === 'js') return jsKernels;
+  if (choice === 'wasm') {
+    const wasm = tryWasmKernels();
+    if (wasm) return wasm;
+    throw new Error(
+      `wasm backend requested (${options.backend ? 'backend option' : 'BERT_BACKEND=wasm'}) but ${wasmLoadError()}`,
+    );
+  }
   const native = tryNativeKernels();
   if (native) return native;
   if (choice === 'native') {

@@ -21,14 +21,14 @@ const ACTIVATION_CODES: Record<Activation, number> = {
   identity: 7,
 };
 
-function actCode(act: Activation): number {
+export function actCode(act: Activation): number {
   const code = ACTIVATION_CODES[act];
   if (code === undefined) throw new RangeError(`native kernels: unsupported activation '${String(act)}'`);
   return code;
 }
 
 /** A dropout spec as the addon's (p, seed, firstExample); no dropout is p = 0. */
-function dropoutNumbers(dropout: DropoutSpec | null): [number, number, number] {
+export function dropoutNumbers(dropout: DropoutSpec | null): [number, number, number] {
   return dropout ? [dropout.p, dropout.seed | 0, dropout.firstExample | 0] : [0, 0, 0];
 }
 

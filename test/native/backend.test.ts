@@ -42,5 +42,5 @@ test('auto without the addon falls back to js and warns exactly once', () => {
 test('BERT_BACKEND with an unknown value is an error naming the choices', () => {
   const r = runChild({ BERT_BACKEND: 'cuda' }, 'getKernels();');
   assert.notEqual(r.status, 0);
-  assert.match(r.stderr, /BERT_BACKEND='cuda' is not a backend: use js, native or auto/);
+  assert.match(r.stderr, /BERT_BACKEND='cuda' is not a backend: use js, native, wasm or auto/);
 });

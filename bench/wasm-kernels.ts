@@ -1,0 +1,186 @@
+// The WebAssembly kernels against the TypeScript kernels and the native addon: a linear layer's GEMM (BERT-base
+// shapes, 128 rows), a BERT-mini forward at 1x128 and a BERT-mini training step at 8x128, backends interleaved
+// within each rep, medians reported.
+// The wasm rows also show its kernel alone on arguments already in its memory (what the per-call copies cost) and
+// packedLinear (the weight packed once, as inference forwards use it).
+// Usage: node --import tsx bench/wasm-kernels.ts [--reps 7] [--no-js] [--train-js]
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { BertForSequenceClassification, BertModel } from '../src/model/bert.js';
+import { AdamW } from '../src/train/optim.js';
+import { jsKernels } from '../src/tensor/js-kernels.js';
+import type { Kernels } from '../src/tensor/kernels.js';
+import {
+  loadNativeAddon,
+  loadWasmKernels,
+  tryNativeKernels,
+  tryWasmKernels,
+  wasmLoadError,
+} from '../src/native/index.js';
+import { BERT_BASE_CONFIG, benchInputs, median } from './bert-base.js';
+import { bertRunner } from './forward-peer.js';
+
+const { values } = parseArgs({
+  options: { reps: { type: 'string', default: '7' }, 'no-js': { type: 'boolean' }, 'train-js': { type: 'boolean' } },
+});
+const reps = Number(values.reps);
+
+const wasm = tryWasmKernels();
+if (!wasm) throw new Error(`bench/wasm-kernels: ${wasmLoadError()}`);
+const addon = loadNativeAddon();
+const native = tryNativeKernels();
+const nativeThreads = addon?.info().threads ?? 0;
+/** Backends by label; native runs twice, at 1 thread (wasm's) and at its default thread count. */
+const backends: Array<{ label: string; kernels: Kernels; threads?: number }> = [
+  ...(values['no-js'] ? [] : [{ label: 'js', kernels: jsKernels }]),
+  { label: wasm.name, kernels: wasm },
+  ...(native && addon
+    ? [
+        { label: `${native.name} 1 thread`, kernels: native, threads: 1 },
+        { label: `${native.name} ${nativeThreads} threads`, kernels: native, threads: nativeThreads },
+      ]
+    : []),
+];
+const setThreads = (t?: number): void => {
+  if (addon) addon.setNumThreads(t ?? nativeThreads);
+};
+
+/** Seconds per call of `fn`, one sample: as many calls as fit in ~0.2 s (at least one). */
+function sample(fn: () => void): number {
+  fn();
+  let calls = 0;
+  const t0 = performance.now();
+  do {
+    fn();
+    calls++;
+  } while (performance.now() - t0 < 200);
+  return (performance.now() - t0) / 1000 / calls;
+}
+
+function rand(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = s / 4294967296 - 0.5;
+  }
+  return a;
+}
+
+const results: Record<string, Record<string, number>> = {};
+function record(what: string, label: string, value: number): void {
+  (results[what] ??= {})[label] = value;
+}
+
+// 1. linearForward y[128, n] = x[128, k] W^T + b, GFLOP/s.
+const m = 128;
+for (const [n, k] of [
+  [768, 768],
+  [3072, 768],
+  [768, 3072],
+] as Array<[number, number]>) {
+  const x = rand(m * k, 1),
+    w = rand(n * k, 2),
+    bias = rand(n, 3),
+    y = new Float32Array(m * n);
+  const what = `linearForward ${m}x${n}x${k} GFLOP/s`;
+  const flops = 2 * m * n * k;
+  // The module's kernel on arguments placed once in its memory: no copies.
+  const ex = loadWasmKernels()!;
+  const px = ex.bk_alloc(4 * m * k),
+    pw = ex.bk_alloc(4 * n * k),
+    pb = ex.bk_alloc(4 * n),
+    py = ex.bk_alloc(4 * m * n);
+  new Float32Array(ex.memory.buffer, px, m * k).set(x);
+  new Float32Array(ex.memory.buffer, pw, n * k).set(w);
+  new Float32Array(ex.memory.buffer, pb, n).set(bias);
+  const packedW = wasm.packedLinear!.pack({ dtype: 'fp32', data: w }, n, k);
+  const samples: Record<string, number[]> = {};
+  for (let r = 0; r < reps; r++) {
+    for (const b of backends) {
+      setThreads(b.threads);
+      (samples[b.label] ??= []).push(sample(() => b.kernels.linearForward(x, w, bias, y, m, n, k)));
+    }
+    (samples['wasm packedLinear (weight packed once)'] ??= []).push(
+      sample(() => wasm.packedLinear!.forward(x, packedW, bias, y, m)),
+    );
+    (samples['wasm kernel alone (no copies)'] ??= []).push(
+      sample(() => ex.bk_linear_forward(px, pw, pb, py, m, n, k, -1)),
+    );
+  }
+  for (const p of [px, pw, pb, py]) ex.bk_free(p);
+  for (const [label, s] of Object.entries(samples)) record(what, label, flops / median(s) / 1e9);
+}
+
+// 2. BERT-mini (L-4 H-256 A-4 I-1024, BERT's vocabulary, random weights) forward at 1x128, ms.
+const MINI = {
+  ...BERT_BASE_CONFIG,
+  hidden_size: 256,
+  num_hidden_layers: 4,
+  num_attention_heads: 4,
+  intermediate_size: 1024,
+};
+const runners = backends.map((b) => ({
+  ...b,
+  run: bertRunner(new BertModel(MINI, { seed: 7, kernels: b.kernels }), 1, 128),
+}));
+const fwd: Record<string, number[]> = {};
+for (let r = 0; r < reps; r++) {
+  for (const b of runners) {
+    setThreads(b.threads);
+    (fwd[b.label] ??= []).push(sample(() => b.run()));
+  }
+}
+setThreads(undefined);
+for (const [label, s] of Object.entries(fwd)) record('BERT-mini forward 1x128 ms', label, median(s) * 1000);
+
+// The outputs agree (same seed, same weights): the largest difference to the js / first backend.
+const ref = runners[0]!.run().slice();
+for (const b of runners.slice(1)) {
+  setThreads(b.threads);
+  const out = b.run();
+  let worst = 0;
+  for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(out[i]! - ref[i]!));
+  record('BERT-mini forward: max |diff| to the first backend', b.label, worst);
+}
+setThreads(undefined);
+
+// 3. BERT-mini sequence classification training step (forward + backward + AdamW) at 8x128, tokens/s. The js
+// kernels take ~20 s a step here: left out unless --train-js.
+const TB = 8;
+const trainers = backends
+  .filter((b) => b.label !== 'js' || values['train-js'])
+  .map((b) => {
+    const model = new BertForSequenceClassification(
+      { ...MINI, architectures: ['BertForSequenceClassification'], num_labels: 2 },
+      { seed: 3, kernels: b.kernels },
+    );
+    const optimizer = new AdamW(model.parameters(), { name: 'adamw', weightDecay: 0.01 }, b.kernels);
+    const { ids, mask, types } = benchInputs(TB, 128);
+    const inputs = {
+      inputIds: { data: ids, shape: [TB, 128] },
+      attentionMask: { data: mask, shape: [TB, 128] },
+      tokenTypeIds: { data: types, shape: [TB, 128] },
+      labels: { data: Int32Array.from({ length: TB }, (_, i) => i % 2), shape: [TB] },
+    };
+    const step = (): void => {
+      model.zeroGrad();
+      model.forward(inputs, { train: true });
+      model.backward();
+      optimizer.step(2e-5);
+    };
+    return { ...b, step };
+  });
+const steps: Record<string, number[]> = {};
+for (let r = 0; r < Math.max(3, Math.ceil(reps / 2)); r++) {
+  for (const b of trainers) {
+    setThreads(b.threads);
+    (steps[b.label] ??= []).push(sample(b.step));
+  }
+}
+setThreads(undefined);
+for (const [label, s] of Object.entries(steps))
+  record(`BERT-mini train step ${TB}x128 tokens/s`, label, (TB * 128) / median(s));
+
+const load = loadavg().map((v) => v.toFixed(2));
+console.log(JSON.stringify({ reps, loadavg: load, results }, null, 2));

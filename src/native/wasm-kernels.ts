@@ -1,0 +1,512 @@
+// The Kernels interface over the WebAssembly kernels (wasm/build/bert_kernels.wasm, built from wasm/src and
+// native/src/kernels.cc by scripts/build-wasm.mjs): the native backend's fused kernels over a SIMD128 GEMM,
+// single-threaded. Parameters and activations stay in JavaScript Float32Arrays: each call copies its arguments into
+// one scratch block of the module's memory (grown on demand, reused across calls) and its results back out.
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { jsKernels } from '../tensor/js-kernels.js';
+import { markWeightsChanged } from '../tensor/kernels.js';
+import type { Kernels, PackedLinear, PackedLinearKernels } from '../tensor/kernels.js';
+import { jsPackedLinear } from '../tensor/quant-kernels.js';
+import { actCode, dropoutNumbers } from './native-kernels.js';
+
+type Fn = (...args: number[]) => number;
+
+// The few WebAssembly globals used here (this project's TypeScript libs declare none).
+interface WebAssemblyApi {
+  Module: (new (bytes: Uint8Array) => object) & { imports(module: object): Array<{ module: string; name: string }> };
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+const wasmApi = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+
+/** The exports of bert_kernels.wasm (wasm/src/exports.cc): pointers are byte offsets into `memory`. */
+export interface WasmKernelExports {
+  memory: { readonly buffer: ArrayBuffer };
+  bk_alloc: Fn;
+  bk_free: Fn;
+  bk_gemm: Fn;
+  bk_linear_forward: Fn;
+  bk_linear_backward: Fn;
+  bk_pack_linear: Fn;
+  bk_packed_linear_forward: Fn;
+  bk_activation_forward: Fn;
+  bk_activation_backward: Fn;
+  bk_layer_norm_forward: Fn;
+  bk_layer_norm_backward: Fn;
+  bk_attention_forward: Fn;
+  bk_attention_backward: Fn;
+  bk_dropout: Fn;
+  bk_softmax_cross_entropy: Fn;
+  bk_adamw_step: Fn;
+  bk_sum_squares: Fn;
+  bk_scale: Fn;
+  _initialize?: Fn;
+}
+
+/** Where the module is looked for: BERT_WASM_KERNELS, else wasm/build beside this package. */
+export function wasmKernelsPath(): string {
+  return process.env.BERT_WASM_KERNELS ?? fileURLToPath(new URL('../../wasm/build/bert_kernels.wasm', import.meta.url));
+}
+
+let loaded: { exports: WasmKernelExports | null; error: string | null } | null = null;
+
+/** The instantiated module, or null with the reason in wasmLoadError(); tried once per process. */
+export function loadWasmKernels(): WasmKernelExports | null {
+  if (!loaded) {
+    const path = wasmKernelsPath();
+    if (!existsSync(path)) {
+      loaded = {
+        exports: null,
+        error: `the WebAssembly kernels are not built (${path} does not exist; build them with \`npm run build:wasm\` in a clone, which needs emscripten's emcc)`,
+      };
+    } else {
+      try {
+        // Synchronous compile (Node allows it at any size): getKernels() is synchronous.
+        const module = new wasmApi.Module(readFileSync(path));
+        // A standalone module's imports (memory growth notice, proc_exit) need no behaviour here.
+        const imports: Record<string, Record<string, () => void>> = {};
+        for (const imp of wasmApi.Module.imports(module)) {
+          (imports[imp.module] ??= {})[imp.name] = () => {
+            if (imp.name === 'proc_exit') throw new Error('bert_kernels.wasm aborted');
+          };
+        }
+        const exports = new wasmApi.Instance(module, imports).exports as unknown as WasmKernelExports;
+        exports._initialize?.();
+        loaded = { exports, error: null };
+      } catch (err) {
+        loaded = {
+          exports: null,
+          error: `the WebAssembly kernels at ${path} failed to load: ${(err as Error).message}`,
+        };
+      }
+    }
+  }
+  return loaded.exports;
+}
+
+/** Why loadWasmKernels() returned null (null when it loaded). */
+export function wasmLoadError(): string | null {
+  loadWasmKernels();
+  return loaded?.error ?? null;
+}
+
+type Typed = Float32Array | Int32Array;
+/** One argument of a call: its position in the contract's argument list (for errors), the array (null: none), the
+ * elements the shapes need, and whether it is only read (in), updated (out), or written whole and never read (new:
+ * not copied in). */
+type Arg = [index: number, array: Typed | null, length: number, mode: 'in' | 'out' | 'new'];
+
+/** Elements a [rows, cols] matrix with leading dimension ld spans. */
+function span(rows: number, cols: number, ld: number): number {
+  return rows > 0 && cols > 0 ? (rows - 1) * ld + cols : 0;
+}
+
+function checkLd(kernel: string, index: number, name: string, ld: number, min: number): void {
+  if (!(ld >= Math.max(1, min))) throw new RangeError(`${kernel}: argument ${index} (${name}) must be >= ${min}`);
+}
+
+/** A byte range of one JavaScript buffer, copied into the module as one block (arguments that overlap share it). */
+interface Region {
+  buffer: ArrayBufferLike;
+  start: number;
+  end: number;
+  copyIn: boolean;
+  copyOut: boolean;
+  at: number;
+}
+
+/**
+ * Copies arguments into the module's scratch block, runs `body` on their pointers, copies results back out.
+ * Arguments that overlap in one JavaScript buffer (y = x in place; q, k, v as column blocks of one fused QKV
+ * array) are copied as one block, so the kernels see the aliasing the native addon sees.
+ */
+class Marshal {
+  private base = 0;
+  private capacity = 0;
+  constructor(private readonly ex: WasmKernelExports) {}
+
+  call(kernel: string, args: Arg[], body: (...ptrs: number[]) => number): number {
+    const regions: Region[] = [];
+    const owner: Array<Region | null> = [];
+    for (const [index, array, length, mode] of args) {
+      if (array === null) {
+        owner.push(null);
+        continue;
+      }
+      if (!(array instanceof Float32Array || array instanceof Int32Array))
+        throw new TypeError(`${kernel}: argument ${index} must be a Float32Array (labels and ids: Int32Array)`);
+      if (array.length < length)
+        throw new RangeError(
+          `${kernel}: argument ${index} is too short: ${array.length} elements, the shapes need ${length}`,
+        );
+      const start = array.byteOffset,
+        end = start + length * 4;
+      let region = regions.find((r) => r.buffer === array.buffer && start <= r.end && r.start <= end);
+      if (region) {
+        region.start = Math.min(region.start, start);
+        region.end = Math.max(region.end, end);
+        region.copyIn ||= mode !== 'new';
+        region.copyOut ||= mode !== 'in';
+        // The grown region may now reach another one of the same buffer: merge them.
+        for (let i = regions.length - 1; i >= 0; i--) {
+          const other = regions[i]!;
+          if (
+            other === region ||
+            other.buffer !== region.buffer ||
+            other.start > region.end ||
+            region.start > other.end
+          )
+            continue;
+          region.start = Math.min(region.start, other.start);
+          region.end = Math.max(region.end, other.end);
+          region.copyIn ||= other.copyIn;
+          region.copyOut ||= other.copyOut;
+          regions.splice(i, 1);
+          for (let j = 0; j < owner.length; j++) if (owner[j] === other) owner[j] = region;
+        }
+      } else {
+        region = { buffer: array.buffer, start, end, copyIn: mode !== 'new', copyOut: mode !== 'in', at: 0 };
+        regions.push(region);
+      }
+      owner.push(region);
+    }
+    let bytes = 0;
+    for (const r of regions) bytes += (r.end - r.start + 15) & ~15;
+    if (bytes > this.capacity) {
+      if (this.base) this.ex.bk_free(this.base);
+      this.capacity = Math.max(bytes, this.capacity * 2, 1 << 20);
+      this.base = this.ex.bk_alloc(this.capacity);
+      if (!this.base) {
+        this.capacity = 0;
+        throw new RangeError(`${kernel}: the WebAssembly memory cannot hold ${bytes} bytes of arguments`);
+      }
+    }
+    let at = this.base;
+    for (const r of regions) {
+      r.at = at;
+      if (r.copyIn)
+        new Uint8Array(this.ex.memory.buffer, at, r.end - r.start).set(
+          new Uint8Array(r.buffer, r.start, r.end - r.start),
+        );
+      at += (r.end - r.start + 15) & ~15;
+    }
+    const ptrs = args.map(([, array], i) => {
+      const r = owner[i];
+      return r && array ? r.at + array.byteOffset - r.start : 0;
+    });
+    const result = body(...ptrs);
+    // The kernels may grow the memory (their own scratch): views are made after the call.
+    for (const r of regions) {
+      if (r.copyOut)
+        new Uint8Array(r.buffer, r.start, r.end - r.start).set(
+          new Uint8Array(this.ex.memory.buffer, r.at, r.end - r.start),
+        );
+    }
+    return result;
+  }
+}
+
+interface WasmPacked extends PackedLinear {
+  /** Where the packed panels live in the module's memory (freed when this object is collected). */
+  readonly ptr: number;
+}
+
+/**
+ * Packed linear layers: fp32 weights are packed once into the module's memory in the GEMM's panel layout (neither
+ * copied nor repacked per call); q8 and bf16 run on the reference kernels (jsPackedLinear).
+ */
+function wasmPackedLinear(ex: WasmKernelExports, mem: Marshal): PackedLinearKernels {
+  const registry = new FinalizationRegistry<number>((ptr) => ex.bk_free(ptr));
+  return {
+    unsupported: (dtype) => jsPackedLinear.unsupported(dtype),
+    q8WeightMax: jsPackedLinear.q8WeightMax,
+    pack(weights, n, k) {
+      if (weights.dtype !== 'fp32') return jsPackedLinear.pack(weights, n, k);
+      const ptr = mem.call('pack', [[0, weights.data, n * k, 'in']], (pw) => ex.bk_pack_linear(pw!, n, k));
+      if (!ptr) throw new RangeError(`pack: the WebAssembly memory cannot hold a [${n}, ${k}] weight`);
+      const packed: WasmPacked = { dtype: 'fp32', n, k, ptr };
+      registry.register(packed, ptr);
+      return packed;
+    },
+    forward(x, packed, bias, y, m, activation) {
+      const ptr = (packed as Partial<WasmPacked>).ptr;
+      if (ptr === undefined) return jsPackedLinear.forward(x, packed, bias, y, m, activation);
+      const { n, k } = packed;
+      const act = activation ? actCode(activation) : -1;
+      mem.call(
+        'packedLinear.forward',
+        [
+          [0, x, m * k, 'in'],
+          [2, bias, n, 'in'],
+          [3, y, m * n, 'new'],
+        ],
+        (px, pb, py) => ex.bk_packed_linear_forward(px!, ptr, pb!, py!, m, n, k, act),
+      );
+    },
+  };
+}
+
+function checkDropoutP(kernel: string, index: number, p: number): void {
+  if (!(p >= 0 && p < 1)) throw new RangeError(`${kernel}: argument ${index} (dropout p) must be in [0, 1), got ${p}`);
+}
+
+/**
+ * Kernels backed by the module. Delegated to the TypeScript kernels, explicitly: add, and embedding forward /
+ * backward (a gather / scatter over a table of vocab x dim floats, which copying into the module would cost more
+ * than the kernel itself).
+ */
+export function createWasmKernels(ex: WasmKernelExports): Kernels {
+  const mem = new Marshal(ex);
+  const scratch2 = new Float32Array(4); // room for two doubles (softmaxCrossEntropy's results)
+  return {
+    name: 'wasm (simd128, 1 thread)',
+    gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
+      const [aRows, aCols] = transA ? [k, m] : [m, k];
+      const [bRows, bCols] = transB ? [n, k] : [k, n];
+      checkLd('gemm', 7, 'lda', lda, aCols);
+      checkLd('gemm', 9, 'ldb', ldb, bCols);
+      checkLd('gemm', 12, 'ldc', ldc, n);
+      mem.call(
+        'gemm',
+        [
+          [6, a, span(aRows, aCols, lda), 'in'],
+          [8, b, span(bRows, bCols, ldb), 'in'],
+          [11, c, span(m, n, ldc), beta === 0 && ldc === n ? 'new' : 'out'],
+        ],
+        (pa, pb, pc) => ex.bk_gemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, pa!, lda, pb!, ldb, beta, pc!, ldc),
+      );
+    },
+    linearForward(x, w, bias, y, m, n, k, activation) {
+      const act = activation ? actCode(activation) : -1;
+      mem.call(
+        'linearForward',
+        [
+          [0, x, m * k, 'in'],
+          [1, w, n * k, 'in'],
+          [2, bias, n, 'in'],
+          [3, y, m * n, 'new'],
+        ],
+        (px, pw, pb, py) => ex.bk_linear_forward(px!, pw!, pb!, py!, m, n, k, act),
+      );
+    },
+    linearBackward(dy, x, w, dx, dw, db, m, n, k) {
+      mem.call(
+        'linearBackward',
+        [
+          [0, dy, m * n, 'in'],
+          [1, x, m * k, 'in'],
+          [2, w, dx ? n * k : 0, 'in'], // read for dx only
+          [3, dx, m * k, 'new'],
+          [4, dw, n * k, 'out'],
+          [5, db, n, 'out'],
+        ],
+        (pdy, px, pw, pdx, pdw, pdb) => ex.bk_linear_backward(pdy!, px!, pw!, pdx!, pdw!, pdb!, m, n, k),
+      );
+    },
+    activationForward(act, x, y, n) {
+      const code = actCode(act);
+      mem.call(
+        'activationForward',
+        [
+          [1, x, n, 'in'],
+          [2, y, n, 'new'],
+        ],
+        (px, py) => ex.bk_activation_forward(code, px!, py!, n),
+      );
+    },
+    activationBackward(act, x, dy, dx, n) {
+      const code = actCode(act);
+      mem.call(
+        'activationBackward',
+        [
+          [1, x, n, 'in'],
+          [2, dy, n, 'in'],
+          [3, dx, n, 'new'],
+        ],
+        (px, pdy, pdx) => ex.bk_activation_backward(code, px!, pdy!, pdx!, n),
+      );
+    },
+    layerNormForward(x, gamma, beta, y, mean, rstd, rows, cols, eps, residual) {
+      mem.call(
+        'layerNormForward',
+        [
+          [0, x, rows * cols, residual ? 'out' : 'in'],
+          [9, residual ?? null, rows * cols, 'in'],
+          [1, gamma, cols, 'in'],
+          [2, beta, cols, 'in'],
+          [3, y, rows * cols, 'new'],
+          [4, mean, rows, 'new'],
+          [5, rstd, rows, 'new'],
+        ],
+        (px, pr, pg, pb, py, pm, ps) => ex.bk_layer_norm_forward(px!, pr!, pg!, pb!, py!, pm!, ps!, rows, cols, eps),
+      );
+    },
+    layerNormBackward(dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, cols) {
+      mem.call(
+        'layerNormBackward',
+        [
+          [0, dy, rows * cols, 'in'],
+          [1, x, rows * cols, 'in'],
+          [2, gamma, cols, 'in'],
+          [3, mean, rows, 'in'],
+          [4, rstd, rows, 'in'],
+          [5, dx, rows * cols, 'new'],
+          [6, dgamma, cols, 'out'],
+          [7, dbeta, cols, 'out'],
+        ],
+        (...p) => ex.bk_layer_norm_backward(...(p as number[]), rows, cols),
+      );
+    },
+    attentionForward(q, k, v, ld, maskBias, probs, ctx, ldCtx, batch, seqLen, heads, headDim, scale, dropout) {
+      const hd = heads * headDim,
+        rows = batch * seqLen;
+      checkLd('attentionForward', 3, 'ld', ld, hd);
+      checkLd('attentionForward', 7, 'ldCtx', ldCtx, hd);
+      if (dropout) checkDropoutP('attentionForward', 13, dropout.p);
+      const [p, seed, first] = dropoutNumbers(dropout);
+      mem.call(
+        'attentionForward',
+        [
+          [0, q, span(rows, hd, ld), 'in'],
+          [1, k, span(rows, hd, ld), 'in'],
+          [2, v, span(rows, hd, ld), 'in'],
+          [4, maskBias, rows, 'in'],
+          [5, probs, batch * heads * seqLen * seqLen, 'new'],
+          [6, ctx, span(rows, hd, ldCtx), ldCtx === hd ? 'new' : 'out'],
+        ],
+        (pq, pk, pv, pm, pp, pc) =>
+          ex.bk_attention_forward(
+            pq!,
+            pk!,
+            pv!,
+            ld,
+            pm!,
+            pp!,
+            pc!,
+            ldCtx,
+            batch,
+            seqLen,
+            heads,
+            headDim,
+            scale,
+            p,
+            seed,
+            first,
+          ),
+      );
+    },
+    attentionBackward(dctx, ldCtx, q, k, v, ld, probs, dq, dk, dv, batch, seqLen, heads, headDim, scale, dropout) {
+      const hd = heads * headDim,
+        rows = batch * seqLen;
+      checkLd('attentionBackward', 1, 'ldCtx', ldCtx, hd);
+      checkLd('attentionBackward', 5, 'ld', ld, hd);
+      if (dropout) checkDropoutP('attentionBackward', 15, dropout.p);
+      const [p, seed, first] = dropoutNumbers(dropout);
+      const whole = ld === hd ? 'new' : 'out'; // dq, dk, dv: columns beyond H*D are left alone
+      mem.call(
+        'attentionBackward',
+        [
+          [0, dctx, span(rows, hd, ldCtx), 'in'],
+          [2, q, span(rows, hd, ld), 'in'],
+          [3, k, span(rows, hd, ld), 'in'],
+          [4, v, span(rows, hd, ld), 'in'],
+          [6, probs, batch * heads * seqLen * seqLen, 'in'],
+          [7, dq, span(rows, hd, ld), whole],
+          [8, dk, span(rows, hd, ld), whole],
+          [9, dv, span(rows, hd, ld), whole],
+        ],
+        (pdc, pq, pk, pv, pp, pdq, pdk, pdv) =>
+          ex.bk_attention_backward(
+            pdc!,
+            ldCtx,
+            pq!,
+            pk!,
+            pv!,
+            ld,
+            pp!,
+            pdq!,
+            pdk!,
+            pdv!,
+            batch,
+            seqLen,
+            heads,
+            headDim,
+            scale,
+            p,
+            seed,
+            first,
+          ),
+      );
+    },
+    add: jsKernels.add,
+    embeddingForward: jsKernels.embeddingForward,
+    embeddingBackward: jsKernels.embeddingBackward,
+    dropoutForward(x, y, n, exampleSize, dropout) {
+      dropoutCall('dropoutForward', x, y, n, exampleSize, dropout);
+    },
+    dropoutBackward(dy, dx, n, exampleSize, dropout) {
+      dropoutCall('dropoutBackward', dy, dx, n, exampleSize, dropout);
+    },
+    softmaxCrossEntropy(logits, labels, n, c, ignoreIndex, dlogits, gradScale) {
+      // A label outside [0, c) gets the reference kernel's error (the module would read out of bounds).
+      for (let i = 0; i < n; i++) {
+        const label = labels[i];
+        if (label !== ignoreIndex && !(label !== undefined && label >= 0 && label < c))
+          return jsKernels.softmaxCrossEntropy(logits, labels, n, c, ignoreIndex, dlogits, gradScale);
+      }
+      mem.call(
+        'softmaxCrossEntropy',
+        [
+          [0, logits, n * c, 'in'],
+          [1, labels, n, 'in'],
+          [5, dlogits, n * c, 'new'],
+          [7, scratch2, 4, 'new'],
+        ],
+        (pl, plb, pd, pout) => ex.bk_softmax_cross_entropy(pl!, plb!, n, c, ignoreIndex, pd!, gradScale, pout!),
+      );
+      const result = new Float64Array(scratch2.buffer, 0, 2);
+      return { lossSum: result[0]!, count: result[1]! };
+    },
+    adamwStep(params, grads, m, v, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2) {
+      mem.call(
+        'adamwStep',
+        [
+          [0, params, n, 'out'],
+          [1, grads, n, 'in'],
+          [2, m, n, 'out'],
+          [3, v, n, 'out'],
+        ],
+        (pp, pg, pm, pv) => ex.bk_adamw_step(pp!, pg!, pm!, pv!, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2),
+      );
+      markWeightsChanged(params); // packed copies of these parameters are stale now
+    },
+    sumSquares(x, n) {
+      return mem.call('sumSquares', [[0, x, n, 'in']], (px) => ex.bk_sum_squares(px!, n));
+    },
+    scale(x, n, s) {
+      mem.call('scale', [[0, x, n, 'out']], (px) => ex.bk_scale(px!, n, s));
+    },
+    packedLinear: wasmPackedLinear(ex, mem),
+  };
+
+  function dropoutCall(
+    kernel: string,
+    x: Float32Array,
+    y: Float32Array,
+    n: number,
+    exampleSize: number,
+    dropout: Parameters<Kernels['dropoutForward']>[4],
+  ): void {
+    if (!(exampleSize >= 1)) throw new RangeError(`${kernel}: exampleSize must be >= 1, got ${exampleSize}`);
+    checkDropoutP(kernel, 4, dropout.p);
+    const [p, seed, first] = dropoutNumbers(dropout);
+    mem.call(
+      kernel,
+      [
+        [0, x, n, 'in'],
+        [1, y, n, 'new'],
+      ],
+      (px, py) => ex.bk_dropout(px!, py!, n, exampleSize, p, seed, first),
+    );
+  }
+}

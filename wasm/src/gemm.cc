@@ -1,0 +1,197 @@
+// SIMD128 GEMM of the bert-ts WebAssembly backend: the sgemm / sgemmSerial that native/src/kernels.cc calls, so the
+// fused kernels are the native ones compiled for wasm32 (single-threaded) over this GEMM.
+//
+// Goto-style blocking: B is packed once per (KC x NC) block into panels of NR = 8 columns (two v128 per k step), A into
+// panels of MR = 4 rows; a 4x8 register-blocked micro-kernel keeps its 8 accumulators in v128 registers (V8 on
+// x64 has 16: 8 accumulators + 2 B vectors + 1 broadcast fit). Transposes are absorbed by the packing.
+#include <wasm_simd128.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "../../native/src/bert_native.h"
+
+namespace bert {
+
+namespace {
+
+constexpr int64_t MR = 4, NR = 8;
+constexpr int64_t KC = 256, MC = 128, NC = 2048;
+static_assert(MR == 4, "packA moves one v128 (4 rows) per k step; 6x8 spilled registers on V8 (x64): 2.5x slower");
+
+// B block [kc, nc] of op(B) starting at (p0, j0) -> panels of NR columns, each [kc][NR], zero-padded.
+void packB(bool transB, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* out) {
+  for (int64_t j = 0; j < nc; j += NR) {
+    const int64_t nr = std::min(NR, nc - j);
+    float* panel = out + j * kc;
+    if (!transB && nr == NR) {
+      for (int64_t p = 0; p < kc; p++) {
+        const float* src = b + (p0 + p) * ldb + j0 + j;
+        wasm_v128_store(panel + p * NR, wasm_v128_load(src));
+        wasm_v128_store(panel + p * NR + 4, wasm_v128_load(src + 4));
+      }
+    } else {
+      for (int64_t p = 0; p < kc; p++) {
+        float* dst = panel + p * NR;
+        for (int64_t c = 0; c < NR; c++) {
+          if (c >= nr) dst[c] = 0.0f;
+          else dst[c] = transB ? b[(j0 + j + c) * ldb + p0 + p] : b[(p0 + p) * ldb + j0 + j + c];
+        }
+      }
+    }
+  }
+}
+
+// A block [mc, kc] of op(A) starting at (i0, p0) -> panels of MR rows, each [kc][MR], zero-padded.
+void packA(bool transA, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* out) {
+  for (int64_t i = 0; i < mc; i += MR) {
+    const int64_t mr = std::min(MR, mc - i);
+    float* panel = out + i * kc;
+    if (transA && mr == MR) {
+      for (int64_t p = 0; p < kc; p++) wasm_v128_store(panel + p * MR, wasm_v128_load(a + (p0 + p) * lda + i0 + i));
+    } else {
+      for (int64_t p = 0; p < kc; p++) {
+        float* dst = panel + p * MR;
+        for (int64_t r = 0; r < MR; r++) {
+          if (r >= mr) dst[r] = 0.0f;
+          else dst[r] = transA ? a[(p0 + p) * lda + i0 + i + r] : a[(i0 + i + r) * lda + p0 + p];
+        }
+      }
+    }
+  }
+}
+
+// C[mr, nr] += alpha * Apanel[kc][MR] . Bpanel[kc][NR] (mr <= MR, nr <= NR); the accumulators are unrolled into
+// 2 * MR v128 locals.
+void microKernel(int64_t kc, const float* ap, const float* bp, float alpha, float* c, int64_t ldc, int64_t mr,
+                 int64_t nr) {
+  v128_t acc[MR][2];
+#pragma clang loop unroll(full)
+  for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = wasm_f32x4_splat(0.0f);
+  for (int64_t p = 0; p < kc; p++) {
+    const v128_t b0 = wasm_v128_load(bp), b1 = wasm_v128_load(bp + 4);
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR; r++) {
+      const v128_t a = wasm_v128_load32_splat(ap + r);
+      acc[r][0] = wasm_f32x4_add(acc[r][0], wasm_f32x4_mul(a, b0));
+      acc[r][1] = wasm_f32x4_add(acc[r][1], wasm_f32x4_mul(a, b1));
+    }
+    ap += MR;
+    bp += NR;
+  }
+  const v128_t al = wasm_f32x4_splat(alpha);
+  if (mr == MR && nr == NR) {
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR; r++) {
+      float* cr = c + r * ldc;
+      wasm_v128_store(cr, wasm_f32x4_add(wasm_v128_load(cr), wasm_f32x4_mul(al, acc[r][0])));
+      wasm_v128_store(cr + 4, wasm_f32x4_add(wasm_v128_load(cr + 4), wasm_f32x4_mul(al, acc[r][1])));
+    }
+    return;
+  }
+  alignas(16) float tile[MR * NR];
+#pragma clang loop unroll(full)
+  for (int r = 0; r < MR; r++) {
+    wasm_v128_store(tile + r * NR, wasm_f32x4_mul(al, acc[r][0]));
+    wasm_v128_store(tile + r * NR + 4, wasm_f32x4_mul(al, acc[r][1]));
+  }
+  for (int64_t r = 0; r < mr; r++)
+    for (int64_t j = 0; j < nr; j++) c[r * ldc + j] += tile[r * NR + j];
+}
+
+std::vector<float>& packBuffer(int which, size_t n) {
+  static std::vector<float> bufs[2];
+  if (bufs[which].size() < n) bufs[which].resize(n);
+  return bufs[which];
+}
+
+}  // namespace
+
+namespace {
+
+int64_t roundUp(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+
+// C += alpha * op(A) @ op(B) over the blocks; op(B) comes packed whole (packWeights' layout) or is packed per block.
+void gemmBlocks(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                const float* b, int64_t ldb, const float* prepacked, float* c, int64_t ldc) {
+  float* bp = prepacked ? nullptr : packBuffer(0, static_cast<size_t>(KC * std::min(NC, roundUp(n, NR)))).data();
+  float* ap = packBuffer(1, static_cast<size_t>(KC * std::min(MC, roundUp(m, MR)))).data();
+  for (int64_t j0 = 0; j0 < n; j0 += NC) {
+    const int64_t nc = std::min(NC, n - j0);
+    for (int64_t p0 = 0; p0 < k; p0 += KC) {
+      const int64_t kc = std::min(KC, k - p0);
+      const float* panels = bp;
+      if (prepacked) {
+        panels = prepacked;
+        prepacked += kc * roundUp(nc, NR);
+      } else {
+        packB(transB, b, ldb, p0, kc, j0, nc, bp);
+      }
+      for (int64_t i0 = 0; i0 < m; i0 += MC) {
+        const int64_t mc = std::min(MC, m - i0);
+        packA(transA, a, lda, i0, mc, p0, kc, ap);
+        for (int64_t j = 0; j < nc; j += NR) {
+          for (int64_t i = 0; i < mc; i += MR) {
+            microKernel(kc, ap + i * kc, panels + j * kc, alpha, c + (i0 + i) * ldc + j0 + j, ldc,
+                        std::min(MR, mc - i), std::min(NR, nc - j));
+          }
+        }
+      }
+    }
+  }
+}
+
+// BLAS semantics: beta = 0 overwrites C (NaN in C never leaks into the result).
+void scaleC(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; i++) {
+    float* ci = c + i * ldc;
+    if (beta == 0.0f) std::memset(ci, 0, sizeof(float) * n);
+    else if (beta != 1.0f)
+      for (int64_t j = 0; j < n; j++) ci[j] *= beta;
+  }
+}
+
+}  // namespace
+
+int64_t packedWeightsSize(int64_t n, int64_t k) {
+  int64_t size = 0;
+  for (int64_t j0 = 0; j0 < n; j0 += NC) size += k * roundUp(std::min(NC, n - j0), NR);
+  return size;
+}
+
+void packWeights(const float* w, int64_t n, int64_t k, float* out) {
+  for (int64_t j0 = 0; j0 < n; j0 += NC) {
+    const int64_t nc = std::min(NC, n - j0);
+    for (int64_t p0 = 0; p0 < k; p0 += KC) {
+      const int64_t kc = std::min(KC, k - p0);
+      packB(true, w, k, p0, kc, j0, nc, out);
+      out += kc * roundUp(nc, NR);
+    }
+  }
+}
+
+void packedLinear(const float* x, const float* packed, float* y, int64_t m, int64_t n, int64_t k) {
+  scaleC(m, n, 0.0f, y, n);
+  if (m > 0 && n > 0 && k > 0) gemmBlocks(false, true, m, n, k, 1.0f, x, k, nullptr, k, packed, y, n);
+}
+
+void sgemmBuiltin(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc, bool /*parallel*/) {
+  scaleC(m, n, beta, c, ldc);
+  if (alpha == 0.0f || k == 0 || m == 0 || n == 0) return;
+  gemmBlocks(transA, transB, m, n, k, alpha, a, lda, b, ldb, nullptr, c, ldc);
+}
+
+void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  sgemmBuiltin(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false);
+}
+
+void sgemmSerial(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                 const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  sgemmBuiltin(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false);
+}
+
+}  // namespace bert
