@@ -22,12 +22,14 @@ export const COMMON_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
-/** --backend: js, native or auto; undefined when absent (getKernels then takes BERT_BACKEND or auto). */
+const BACKENDS: readonly BackendChoice[] = ['auto', 'js', 'native', 'wasm'];
+
+/** --backend: auto, js, native or wasm; undefined when absent (getKernels then takes BERT_BACKEND or auto). */
 export function backendFlag(value: unknown): BackendChoice | undefined {
   if (value === undefined) return undefined;
-  if (value !== 'js' && value !== 'native' && value !== 'auto')
-    throw new UsageError(`--backend must be js, native or auto, got ${JSON.stringify(value)}`);
-  return value;
+  if (!BACKENDS.includes(value as BackendChoice))
+    throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, got ${JSON.stringify(value)}`);
+  return value as BackendChoice;
 }
 
 /** --dtype: fp32, q8 or bf16 (what the model's linear layers compute in); undefined when absent (fp32). */

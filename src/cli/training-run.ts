@@ -20,7 +20,7 @@ export const RUN_USAGE = `Training
   --epochs N (1)  --batch-size N  --lr X (5e-5)  --weight-decay X (0)  --schedule constant|linear|cosine (linear)
   --warmup-ratio X (0)  --warmup-steps N  --max-grad-norm X (1.0, 0 = off)  --seed N (42)  --max-length N
   --train-samples N (seeded subset)  --eval-steps N (default: each epoch)  --save-steps N  --metric NAME
-  --eval-batch-size N (32)  --backend js|native|auto
+  --eval-batch-size N (32)  --backend auto|js|native|wasm
 Output
   --output DIR              the trained model folder (sentence-transformers layout), checkpoints/,
                             training_curve.svg, train_log.jsonl, eval_results.json; with --eval the saved

@@ -14,7 +14,7 @@ Options:
   --tokenizer DIR      tokenizer folder when the model folder has none
   --output FILE        the HTML file to write (required)
   --max-length N       truncate the text to N tokens (default 64)
-  --backend NAME       js | native | auto
+  --backend NAME       auto | js | native | wasm
   -h, --help           this text`;
 
 export async function attentionCommand(argv: string[]): Promise<number> {

@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getKernels, type BackendChoice } from '../../native/index.js';
+import { getKernels } from '../../native/index.js';
+import { backendFlag } from '../inputs.js';
 import { pipeline } from '../../pipelines/pipeline.js';
 import { finetune } from '../../train/finetune.js';
 import { UsageError, intFlag, parseCommand, runCommand } from '../command.js';
@@ -19,7 +20,7 @@ The seed notebook in one command, offline: fine-tunes a pre-trained BERT on an I
   --output DIR    where the fine-tuned model is written (default: a new folder under the system temp dir)
   --epochs N      fine-tuning epochs (default 3)
   --text TEXT     the review to classify (default "This movie was absolutely fantastic!")
-  --backend B     js | native | auto (default auto)`;
+  --backend B     auto | js | native | wasm (default auto)`;
 
 const packageRoot = new URL('../../../', import.meta.url);
 
@@ -46,9 +47,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     const sample = (split: string): string =>
       fileURLToPath(new URL(`assets/imdb-sample/${split}.jsonl.gz`, packageRoot));
     const text = (values.text as string | undefined) ?? 'This movie was absolutely fantastic!';
-    const backend = (values.backend as string | undefined) ?? 'auto';
-    if (!['auto', 'js', 'native'].includes(backend))
-      throw new UsageError(`--backend must be js, native or auto, got "${backend}"`);
+    const backend = backendFlag(values.backend) ?? 'auto';
 
     process.stderr.write(
       `bert demo: fine-tuning ${model} on ${sample('train')} (AdamW lr 2e-4, 10% warmup + linear decay, batch 8, max length 128)\n`,
@@ -56,7 +55,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     // A small BERT on 800 reviews wants a larger step than the notebook's BERT-base setting (Adam 5e-5 constant, 2
     // epochs: 60.0% on the test sample, and "This movie was absolutely fantastic!" came out NEGATIVE): AdamW 2e-4
     // with warmup and decay over 3 epochs gives 66.5 +- 1.8% over seeds (docs/results.md, "The demo's settings").
-    const kernels = getKernels({ backend: backend as BackendChoice });
+    const kernels = getKernels({ backend });
     const run = await finetune({
       model,
       train: sample('train'),

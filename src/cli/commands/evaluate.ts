@@ -23,7 +23,7 @@ export const usage = `Usage: bert evaluate --model DIR --data FILE [--max-length
   --batch-size N      (default 32)
   --samples N         score a seeded random subset of N examples  --seed N (42)
   --text-column C --text-pair-column C --label-column C
-  --backend js|native|auto  --tokenizer DIR (when the model folder has no tokenizer files)
+  --backend auto|js|native|wasm  --tokenizer DIR (when the model folder has no tokenizer files)
   --dtype fp32|q8|bf16  what the model's linear layers compute in (default fp32)
   --compare DTYPE     the quantization report (text / token classification): runs the data in --dtype (default q8)
                       and in DTYPE (e.g. fp32) and prints the top-1 agreement, the metric of each and its change,

@@ -29,7 +29,7 @@ Training
   --weight-decay X (0)  --schedule constant|linear|cosine (linear)  --warmup-ratio X (0)  --warmup-steps N
   --max-grad-norm X (1.0, 0 = off)  --seed N (42)  --length-bucketing
   --eval-steps N  --save-steps N  --early-stopping N (evaluations without improvement)  --metric NAME
-  --eval-batch-size N (32)  --backend js|native|auto
+  --eval-batch-size N (32)  --backend auto|js|native|wasm
 Output
   --output DIR              HF model folder (config.json with id2label, model.safetensors, tokenizer files),
                             checkpoints/, training_curve.svg, eval_results.json; with --eval the saved weights

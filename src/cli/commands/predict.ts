@@ -22,7 +22,7 @@ Options:
   --function NAME      softmax | sigmoid | none (default: from config.json problem_type)
   --batch-size N       texts per model call (default 16)
   --max-length N       truncate inputs to N tokens (default: the model's maximum)
-  --backend NAME       js | native | auto (default: BERT_BACKEND or auto)
+  --backend NAME       auto | js | native | wasm (default: BERT_BACKEND or auto)
   --dtype NAME         fp32 | q8 | bf16: what the model's linear layers compute in (default fp32; q8 is dynamic
                        int8, bf16 needs AVX512-BF16 or AMX). Check a q8 model first: bert evaluate --dtype q8 --compare fp32
   --quiet              do not print model-loading warnings (weights newly initialised or unused)

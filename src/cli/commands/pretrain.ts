@@ -1,7 +1,8 @@
 // `bert pretrain`: MLM + NSP pre-training of BertForPreTraining on create-pretraining-data shards; writes a HF folder.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { getKernels, type BackendChoice } from '../../native/index.js';
+import { getKernels } from '../../native/index.js';
+import { backendFlag } from '../inputs.js';
 import { PRETRAIN_PRESETS, isPretrainPreset, pretrain } from '../../train/pretrain.js';
 import { rankProgress } from '../../train/distributed.js';
 import { UsageError, exitCodeOf, integerAtLeast as int, numberFlag as num, parseFlags } from '../command.js';
@@ -24,7 +25,7 @@ bert create-pretraining-data. The MLM head runs only at the masked positions. Ad
   --eval-every N       evaluate every N steps (default: at the end)   --eval-instances N (2000)
   --checkpoint-every N (500)    --resume   continue from OUTPUT/checkpoints (same flags)
   --no-gather          MLM head on every token (as HF; slower, for comparison)
-  --backend js|native|auto
+  --backend auto|js|native|wasm
   --output DIR         HF folder: config.json, model.safetensors, tokenizer files, checkpoints/, log.jsonl,
                        training_curve.svg, pretrain_results.json
 Ctrl-C stops after the current step with a checkpoint; --resume continues exactly.`;
@@ -78,9 +79,7 @@ async function run(argv: string[]): Promise<number> {
       `--config ${config}: not one of ${Object.keys(PRETRAIN_PRESETS).join(', ')} nor a config.json file`,
     );
   const steps = num(values.steps, 'steps', undefined, int(1), 'a positive integer')!;
-  const backend = (values.backend ?? 'auto') as BackendChoice;
-  if (!['auto', 'js', 'native'].includes(backend))
-    throw new UsageError(`--backend must be js, native or auto, got ${backend}`);
+  const backend = backendFlag(values.backend) ?? 'auto';
 
   let interrupted = false;
   const onSigint = (): void => {
