@@ -505,7 +505,7 @@ function firstTokenLayout(c: BertConfig, task: string, out: number): Layout<Clas
 }
 
 /** The module names of each family's first-token head for `task` (SequenceClassification, MultipleChoice). */
-function firstTokenHead(c: BertConfig, task: string): DenseClassifierLayout | null {
+export function firstTokenHead(c: BertConfig, task: string): DenseClassifierLayout | null {
   const t = c.modelType;
   // DistilBertFor{SequenceClassification,MultipleChoice}: pre_classifier, ReLU, dropout, classifier.
   if (t === 'distilbert')
