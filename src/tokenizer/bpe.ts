@@ -1,7 +1,6 @@
 // HF's BPE model on one pre-token: characters to ids (unk / fuse_unk as HF), then the lowest-ranked merge first
 // (leftmost among equals, HF's Word::merge_all), with a word cache; tokens carry original offsets.
 import type { CodePoints } from './normalizers.js';
-import { WordCache } from './word-cache.js';
 import type { TokenBuffer } from './wordpiece.js';
 
 export interface BpeOptions {
@@ -17,8 +16,7 @@ export interface BpeOptions {
 
 // Pairs of ids as one number key; ids stay below 2^26 so the key is an exact double.
 const PAIR_SHIFT = 0x4000000;
-// Words per cache generation (at most twice as many cached).
-const CACHE_LIMIT = 1 << 15;
+const CACHE_LIMIT = 1 << 16;
 
 export class Bpe {
   private readonly vocab: ReadonlyMap<string, number>;
@@ -30,7 +28,7 @@ export class Bpe {
   private readonly fuseUnk: boolean;
   private readonly ignoreMerges: boolean;
   /** Word (as a string of its characters) -> [id, characters, id, characters, ...]. */
-  private readonly cache = new WordCache<Int32Array>(CACHE_LIMIT);
+  private cache = new Map<string, Int32Array>();
   // Scratch of one word.
   private ids = new Int32Array(64);
   private lens = new Int32Array(64);
@@ -81,6 +79,7 @@ export class Bpe {
     let toks = this.cache.get(key);
     if (toks === undefined) {
       toks = this.merge(cps, from, to, key);
+      if (this.cache.size >= CACHE_LIMIT) this.cache = new Map();
       this.cache.set(key, toks);
     }
     let p = from;

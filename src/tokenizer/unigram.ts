@@ -1,7 +1,6 @@
 // HF's Unigram model on one pre-token: Viterbi over a trie of the pieces (HF encode_optimized: unknown characters
 // scored min_score - 10, runs of unk fused), byte fallback as HF, a word cache; tokens carry original offsets.
 import type { CodePoints } from './normalizers.js';
-import { WordCache } from './word-cache.js';
 import type { TokenBuffer } from './wordpiece.js';
 
 export interface UnigramOptions {
@@ -12,8 +11,7 @@ export interface UnigramOptions {
 }
 
 const K_UNK_PENALTY = 10;
-// Words per cache generation (at most twice as many cached).
-const CACHE_LIMIT = 1 << 15;
+const CACHE_LIMIT = 1 << 16;
 const NODE_SHIFT = 0x110000;
 
 export class Unigram {
@@ -29,7 +27,7 @@ export class Unigram {
   /** Children of the root by code point (BMP), the hottest lookup. */
   private readonly rootBmp: Int32Array;
   private readonly byteIds: Int32Array;
-  private readonly cache = new WordCache<Int32Array>(CACHE_LIMIT);
+  private cache = new Map<string, Int32Array>();
   private best = new Float64Array(64);
   private from = new Int32Array(64);
   private bestId = new Int32Array(64);
@@ -82,6 +80,7 @@ export class Unigram {
     let toks = this.cache.get(key);
     if (toks === undefined) {
       toks = this.viterbi(buf.cps, from, to, key);
+      if (this.cache.size >= CACHE_LIMIT) this.cache = new Map();
       this.cache.set(key, toks);
     }
     out.reserve(toks.length / 3);
