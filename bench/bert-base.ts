@@ -21,6 +21,20 @@ export const BERT_BASE_CONFIG = {
   pad_token_id: 0,
 };
 
+/** RoBERTa-base shapes (configuration of roberta-base: BPE vocabulary, positions from padding_idx 1, one token type). */
+export const ROBERTA_BASE_CONFIG = {
+  ...BERT_BASE_CONFIG,
+  architectures: ['RobertaModel'],
+  model_type: 'roberta',
+  vocab_size: 50265,
+  max_position_embeddings: 514,
+  type_vocab_size: 1,
+  layer_norm_eps: 1e-5,
+  pad_token_id: 1,
+  bos_token_id: 0,
+  eos_token_id: 2,
+};
+
 /** Token ids (LCG, reproducible), all-ones mask, segment 0 then 1: the same inputs for every runtime. */
 export function benchInputs(batch: number, seq: number): { ids: Int32Array; mask: Int32Array; types: Int32Array } {
   const n = batch * seq;

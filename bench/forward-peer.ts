@@ -24,13 +24,16 @@ export function parseShape(s: string, bench: string): [number, number] {
   return [b, t];
 }
 
-/** One forward of `model` on the benchmark inputs of shape [B, T], without keeping anything for backward. */
+/**
+ * One forward of `model` on the benchmark inputs of shape [B, T], without keeping anything for backward (token type
+ * ids only where the model has two or more: RoBERTa's single type is all zeros).
+ */
 export function bertRunner(model: BertModel, B: number, T: number): () => Float32Array {
   const { ids, mask, types } = benchInputs(B, T);
   const inputs = {
     inputIds: { data: ids, shape: [B, T] },
     attentionMask: { data: mask, shape: [B, T] },
-    tokenTypeIds: { data: types, shape: [B, T] },
+    ...(model.config.typeVocabSize > 1 ? { tokenTypeIds: { data: types, shape: [B, T] } } : {}),
   };
   return () => model.forward(inputs, { grad: false }).lastHiddenState.data;
 }
@@ -44,15 +47,16 @@ export function int64Tensor(a: Int32Array, shape: number[]): ort.Tensor {
   );
 }
 
-/** One ORT run on the same inputs as bertRunner (int64, as the exported graph takes them). */
+/** One ORT run on the same inputs as bertRunner (int64, as the exported graph takes them; only those it takes). */
 export function ortRunner(session: ort.InferenceSession, B: number, T: number): () => Promise<Float32Array> {
   const { ids, mask, types } = benchInputs(B, T);
   const shape = [B, T];
-  const feeds = {
+  const all: Record<string, ort.Tensor> = {
     input_ids: int64Tensor(ids, shape),
     attention_mask: int64Tensor(mask, shape),
     token_type_ids: int64Tensor(types, shape),
   };
+  const feeds = Object.fromEntries(session.inputNames.map((name) => [name, all[name]!]));
   return async () => (await session.run(feeds)).last_hidden_state!.data as Float32Array;
 }
 
@@ -67,11 +71,20 @@ export function ortSession(path: string, spin: boolean): Promise<ort.InferenceSe
   });
 }
 
-/** Runs `script --child kind --shape shape --onnx onnx` and returns the peak RSS (MiB) its last line reports. */
-export function childRss(script: string, bench: string, kind: string, shape: string, onnx: string): number {
+/**
+ * Runs `script --child kind --shape shape --onnx onnx ...extra` and returns the peak RSS (MiB) its last line reports.
+ */
+export function childRss(
+  script: string,
+  bench: string,
+  kind: string,
+  shape: string,
+  onnx: string,
+  extra: string[] = [],
+): number {
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', script, '--child', kind, '--shape', shape, '--onnx', onnx],
+    ['--import', 'tsx', script, '--child', kind, '--shape', shape, '--onnx', onnx, ...extra],
     { encoding: 'utf8' },
   );
   if (r.status !== 0) throw new Error(`${bench}: RSS child ${kind} ${shape} failed:\n${r.stderr}`);

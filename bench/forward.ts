@@ -1,24 +1,32 @@
-// Forward benchmark: BERT-base (random weights) at 32x128 and 1x128, bert-ts vs onnxruntime-node on the same weights
-// (exported with src/export/onnx.ts). Timings alternate the two runtimes rep by rep in one process, so that load from
+// Forward benchmark: BERT-base or RoBERTa-base (random weights) at 32x128 and 1x128, bert-ts vs onnxruntime-node on
+// the same weights (exported with src/export/onnx.ts). Timings alternate the two runtimes rep by rep in one process, so that load from
 // other processes hits both alike; peak RSS is measured in a separate child process per runtime and shape.
-// Usage: node --import tsx bench/forward.ts [--reps 5] [--shapes 32x128,1x128] [--no-rss]
+// Usage: node --import tsx bench/forward.ts [--reps 5] [--shapes 32x128,1x128] [--model bert|roberta] [--no-rss]
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BertModel } from '../src/model/bert.js';
+import { BertModel, RobertaModel } from '../src/model/bert.js';
 import { exportBertOnnx } from '../src/export/onnx.js';
 import { getKernels } from '../src/native/index.js';
-import { BERT_BASE_CONFIG, forwardFlops, median, sgemmLimit } from './bert-base.js';
+import { BERT_BASE_CONFIG, ROBERTA_BASE_CONFIG, forwardFlops, median, sgemmLimit } from './bert-base.js';
 import * as peer from './forward-peer.js';
 
 const { values } = parseArgs({
   options: {
     ...peer.PEER_BENCH_FLAGS,
     shapes: { type: 'string', default: '32x128,1x128' },
+    model: { type: 'string', default: 'bert' },
   },
 });
+if (values.model !== 'bert' && values.model !== 'roberta') throw new Error('bench/forward: --model is bert or roberta');
+const roberta = values.model === 'roberta';
+const CONFIG = roberta ? ROBERTA_BASE_CONFIG : BERT_BASE_CONFIG;
+const newModel = (): BertModel =>
+  roberta
+    ? new RobertaModel(CONFIG, { seed: SEED, kernels: getKernels() })
+    : new BertModel(CONFIG, { seed: SEED, kernels: getKernels() });
 const reps = Number(values.reps);
 const SEED = 1;
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -28,7 +36,7 @@ async function child(): Promise<void> {
   const [B, T] = peer.parseShape(values.shape!, 'bench/forward');
   await peer.rssChild(
     values.child === 'bert'
-      ? peer.bertRunner(new BertModel(BERT_BASE_CONFIG, { seed: SEED, kernels: getKernels() }), B, T)
+      ? peer.bertRunner(newModel(), B, T)
       : peer.ortRunner(await peer.ortSession(values.onnx!, true), B, T),
   );
 }
@@ -36,9 +44,9 @@ async function child(): Promise<void> {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bert-bench-'));
   try {
-    const model = new BertModel(BERT_BASE_CONFIG, { seed: SEED, kernels: getKernels() });
+    const model = newModel();
     const onnx = join(dir, 'model.onnx');
-    writeFileSync(onnx, exportBertOnnx(BERT_BASE_CONFIG, model.parameters(), { head: 'base' }));
+    writeFileSync(onnx, exportBertOnnx(CONFIG, model.parameters(), { head: 'base' }));
     const session = await peer.ortSession(onnx, true);
     const sessionNoSpin = await peer.ortSession(onnx, false);
     const rows = [];
@@ -97,8 +105,8 @@ async function main(): Promise<void> {
         maxAbsDiffVsOrt: maxDiff,
       };
       if (!values['no-rss']) {
-        row.bert.peakRssMiB = peer.childRss(SCRIPT, 'bench/forward', 'bert', shape, onnx);
-        row.ort.peakRssMiB = peer.childRss(SCRIPT, 'bench/forward', 'ort', shape, onnx);
+        row.bert.peakRssMiB = peer.childRss(SCRIPT, 'bench/forward', 'bert', shape, onnx, ['--model', values.model]);
+        row.ort.peakRssMiB = peer.childRss(SCRIPT, 'bench/forward', 'ort', shape, onnx, ['--model', values.model]);
         row.ortNoSpin.peakRssMiB = row.ort.peakRssMiB;
       }
       rows.push(row);
@@ -109,6 +117,7 @@ async function main(): Promise<void> {
     console.log(
       JSON.stringify({
         bench: 'forward',
+        model: values.model,
         threads: peer.threads,
         reps,
         loadavg: (await import('node:os')).loadavg(),

@@ -1,4 +1,8 @@
-// ONNX export of a BERT model (opset 17, dynamic batch and sequence) from HF-named parameters and config.json.
+// ONNX export of a BERT-family model (BERT, RoBERTa, XLM-R, DistilBERT, ELECTRA; opset 17, dynamic batch and sequence) from HF-named parameters and config.json.
+import { firstTokenHead } from '../model/bert.js';
+import { BertConfig, ConfigError, type ModelType } from '../model/config.js';
+import { FAMILIES, familyOf, hasPooler, mlmHeadLayout } from '../model/family.js';
+import type { Activation } from '../tensor/kernels.js';
 import { ProtoWriter } from './protobuf.js';
 
 /** A parameter as HF names it (with or without the `bert.` prefix), shape as PyTorch stores it. */
@@ -98,54 +102,15 @@ class Graph {
   }
 }
 
-/** config.json fields the graph depends on, with HF defaults. */
-interface GraphConfig {
-  hidden: number;
-  heads: number;
-  layers: number;
-  eps: number;
-  act: string;
-  numLabels: number;
-}
-
-function readConfig(config: Record<string, unknown>): GraphConfig {
-  const num = (key: string, fallback?: number): number => {
-    const v = config[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isFinite(v))
-      throw new OnnxExportError(`config.json: "${key}" must be a number, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  const act = config.hidden_act ?? 'gelu';
-  if (typeof act !== 'string' || !ACTIVATIONS.has(act)) {
-    throw new OnnxExportError(
-      `config.json: hidden_act ${JSON.stringify(act)} is not supported by the ONNX exporter (supported: ${[...ACTIVATIONS].join(', ')})`,
-    );
+/** The model's config as the encoder reads it (model_type, DistilBERT's key names, defaults), errors as export errors. */
+function readConfig(config: Record<string, unknown>): BertConfig {
+  try {
+    return BertConfig.fromJson(config, 'config.json');
+  } catch (e) {
+    if (e instanceof ConfigError) throw new OnnxExportError(e.message);
+    throw e;
   }
-  const id2label = config.id2label;
-  const numLabels =
-    typeof config.num_labels === 'number'
-      ? config.num_labels
-      : id2label && typeof id2label === 'object'
-        ? Object.keys(id2label).length
-        : 2;
-  const hidden = num('hidden_size'),
-    heads = num('num_attention_heads');
-  if (hidden % heads !== 0)
-    throw new OnnxExportError(`config.json: hidden_size ${hidden} is not a multiple of num_attention_heads ${heads}`);
-  return { hidden, heads, layers: num('num_hidden_layers'), eps: num('layer_norm_eps', 1e-12), act, numLabels };
 }
-
-const ACTIVATIONS = new Set([
-  'gelu',
-  'gelu_new',
-  'gelu_fast',
-  'gelu_pytorch_tanh',
-  'quick_gelu',
-  'relu',
-  'silu',
-  'swish',
-  'tanh',
-]);
 
 /** The head each task needs (optimum's task names and the pipeline aliases). */
 const TASK_HEADS: Record<string, OnnxHead> = {
@@ -161,14 +126,30 @@ const TASK_HEADS: Record<string, OnnxHead> = {
 /** The task names resolveOnnxHead accepts. */
 export const ONNX_TASKS: readonly string[] = Object.keys(TASK_HEADS);
 
-/** The HF class whose graph each head is: what the exported config.json's `architectures` names. */
-export const ONNX_HEAD_ARCHITECTURES: Record<OnnxHead, string> = {
-  base: 'BertModel',
-  'sequence-classification': 'BertForSequenceClassification',
-  'token-classification': 'BertForTokenClassification',
-  'question-answering': 'BertForQuestionAnswering',
-  'masked-lm': 'BertForMaskedLM',
+/** The suffix after the family's class stem of the HF class whose graph each head is. */
+const HEAD_CLASS_SUFFIX: Record<OnnxHead, string> = {
+  base: 'Model',
+  'sequence-classification': 'ForSequenceClassification',
+  'token-classification': 'ForTokenClassification',
+  'question-answering': 'ForQuestionAnswering',
+  'masked-lm': 'ForMaskedLM',
 };
+
+/** The family's HF class stem (Bert, Roberta, XLMRoberta, DistilBert, Electra) from config.json `model_type`. */
+function classStem(config: Record<string, unknown>): string {
+  const mt = config.model_type ?? 'bert';
+  const family = typeof mt === 'string' && Object.hasOwn(FAMILIES, mt) ? FAMILIES[mt as ModelType] : undefined;
+  if (!family)
+    throw new OnnxExportError(
+      `config.json: model_type ${JSON.stringify(mt)} cannot be exported to ONNX (supported: ${Object.keys(FAMILIES).join(', ')})`,
+    );
+  return family.classStem;
+}
+
+/** The HF class of the graph written for `head` (RobertaForSequenceClassification, DistilBertModel, ...). */
+export function onnxArchitecture(config: Record<string, unknown>, head: OnnxHead): string {
+  return classStem(config) + HEAD_CLASS_SUFFIX[head];
+}
 
 /**
  * The head to export: the explicit head, else the task's, else the one config.json `architectures` names. A
@@ -193,33 +174,24 @@ export function resolveOnnxHead(config: Record<string, unknown>, options: OnnxEx
  * would tell transformers.js or optimum the wrong thing about the graph).
  */
 export function exportedConfig(config: Record<string, unknown>, head: OnnxHead): Record<string, unknown> {
-  return { ...config, architectures: [ONNX_HEAD_ARCHITECTURES[head]], dtype: 'float32', torch_dtype: 'float32' };
+  return { ...config, architectures: [onnxArchitecture(config, head)], dtype: 'float32', torch_dtype: 'float32' };
 }
 
 function headFromConfig(config: Record<string, unknown>): OnnxHead {
-  const arch = Array.isArray(config.architectures) ? String(config.architectures[0]) : 'BertModel';
-  switch (arch) {
-    // A pre-training checkpoint is exported as its encoder: such a folder is used for features far more often
-    // than for fill-mask, and transformers.js's feature-extraction on an MLM graph would silently return
-    // vocabulary-wide "embeddings". The MLM graph is one task away (fill-mask).
-    case 'BertForPreTraining':
-    case 'BertModel':
-      return 'base';
-    case 'BertForSequenceClassification':
-      return 'sequence-classification';
-    case 'BertForTokenClassification':
-      return 'token-classification';
-    case 'BertForQuestionAnswering':
-      return 'question-answering';
-      return 'base';
-    case 'BertForMaskedLM':
-    case 'BertLMHeadModel':
-      return 'masked-lm';
-    default:
-      throw new OnnxExportError(
-        `config.json: architecture ${arch} cannot be exported to ONNX (supported: BertModel, BertForSequenceClassification, BertForTokenClassification, BertForQuestionAnswering, BertForMaskedLM, BertForPreTraining)`,
-      );
-  }
+  const stem = classStem(config);
+  const arch = Array.isArray(config.architectures) ? String(config.architectures[0]) : `${stem}Model`;
+  const suffix = arch.startsWith(stem) ? arch.slice(stem.length) : undefined;
+  // A pre-training checkpoint (BERT's MLM + NSP, ELECTRA's discriminator) is exported as its encoder: such a folder
+  // is used for features far more often than for fill-mask, and transformers.js's feature-extraction on an MLM graph
+  // would silently return vocabulary-wide "embeddings". The MLM graph is one task away (fill-mask).
+  if (suffix === 'ForPreTraining') return 'base';
+  if (arch === 'BertLMHeadModel') return 'masked-lm';
+  const head = (Object.keys(HEAD_CLASS_SUFFIX) as OnnxHead[]).find((h) => HEAD_CLASS_SUFFIX[h] === suffix);
+  if (head) return head;
+  const supported = [...Object.values(HEAD_CLASS_SUFFIX), 'ForPreTraining'].map((x) => stem + x);
+  throw new OnnxExportError(
+    `config.json: architecture ${arch} cannot be exported to ONNX (supported: ${supported.join(', ')})`,
+  );
 }
 
 /** The [rows, cols] of a parameter that must be a matrix (a linear or embedding weight). */
@@ -239,9 +211,21 @@ function transposed(w: NamedTensor): Float32Array {
 }
 
 /**
- * Encodes the model as an ONNX ModelProto (ir_version 8, opset 17): inputs input_ids / attention_mask /
- * token_type_ids (int64 [batch_size, sequence_length]); outputs by head: last_hidden_state (+ pooler_output),
- * logits, or start_logits + end_logits — the names transformers.js and optimum use.
+ * Whether the graph takes token_type_ids: BERT and ELECTRA do; DistilBERT has no token types (transformers.js's
+ * DistilBERT models feed none); RoBERTa and XLM-R with their single token type take none either (optimum's and
+ * transformers.js's RoBERTa graphs), its one embedding row is then a constant.
+ */
+function takesTokenTypes(c: BertConfig): boolean {
+  const family = familyOf(c);
+  return family.tokenTypes && (family.positionIds === 'range' || c.typeVocabSize > 1);
+}
+
+/**
+ * Encodes the model as an ONNX ModelProto (ir_version 8, opset 17): inputs input_ids / attention_mask
+ * [/ token_type_ids] (int64 [batch_size, sequence_length]; see takesTokenTypes); outputs by head:
+ * last_hidden_state (+ pooler_output), logits, or start_logits + end_logits — the names transformers.js and optimum
+ * use. The family's differences follow src/model/family.ts: RoBERTa's position ids from padding_idx, DistilBERT's
+ * module names, ELECTRA's embedding projection, each family's classification and masked-LM heads.
  */
 export function exportBertOnnx(
   configJson: Record<string, unknown>,
@@ -249,9 +233,14 @@ export function exportBertOnnx(
   options: OnnxExportOptions = {},
 ): Uint8Array {
   const cfg = readConfig(configJson);
+  const family = familyOf(cfg);
+  if (family.block.kind !== 'post-ln')
+    throw new OnnxExportError(`ONNX export of ${cfg.modelType} (a pre-LN GeGLU encoder) is not supported yet`);
+  const block = family.block;
   const head = resolveOnnxHead(configJson, options);
   const params = new Map<string, NamedTensor>();
-  for (const p of parameters) params.set(p.name.startsWith('bert.') ? p.name.slice(5) : p.name, p);
+  for (const p of parameters)
+    params.set(p.name.startsWith(family.prefix) ? p.name.slice(family.prefix.length) : p.name, p);
   const get = (name: string): NamedTensor => {
     const p = params.get(name);
     if (!p) throw new OnnxExportError(`parameter ${name} is missing (needed by the ${head} graph)`);
@@ -260,8 +249,8 @@ export function exportBertOnnx(
     return p;
   };
   const g = new Graph();
-  const H = cfg.hidden,
-    D = H / cfg.heads;
+  const H = cfg.hiddenSize,
+    D = cfg.headDim;
   const weight = (name: string): string => g.init(name, get(name).shape, get(name).data);
   const linearWeightT = (name: string): string => {
     const w = get(name);
@@ -279,11 +268,11 @@ export function exportBertOnnx(
       [x, weight(`${prefix}.weight`), weight(`${prefix}.bias`)],
       [
         { name: 'axis', i: -1 },
-        { name: 'epsilon', f: cfg.eps },
+        { name: 'epsilon', f: cfg.layerNormEps },
       ],
     );
-  const activation = (x: string, prefix: string): string => {
-    switch (cfg.act) {
+  const activation = (x: string, prefix: string, act: Activation): string => {
+    switch (act) {
       case 'gelu': {
         const erf = g.node('Erf', `${prefix}/Erf`, [
           g.node('Mul', `${prefix}/MulSqrtHalf`, [x, g.scalar(Math.SQRT1_2)]),
@@ -292,8 +281,7 @@ export function exportBertOnnx(
         return g.node('Mul', `${prefix}/MulHalf`, [g.node('Mul', `${prefix}/MulX`, [x, onePlus]), g.scalar(0.5)]);
       }
       case 'gelu_new':
-      case 'gelu_fast':
-      case 'gelu_pytorch_tanh': {
+      case 'gelu_fast': {
         const cube = g.node('Mul', `${prefix}/Cube`, [g.node('Mul', `${prefix}/Square`, [x, x]), x]);
         const inner = g.node('Add', `${prefix}/Inner`, [
           x,
@@ -311,23 +299,38 @@ export function exportBertOnnx(
           g.node('Sigmoid', `${prefix}/Sigmoid`, [g.node('Mul', `${prefix}/Mul1702`, [x, g.scalar(1.702)])]),
         ]);
       case 'silu':
-      case 'swish':
         return g.node('Mul', `${prefix}/Mul`, [x, g.node('Sigmoid', `${prefix}/Sigmoid`, [x])]);
       case 'relu':
         return g.node('Relu', `${prefix}/Relu`, [x]);
-      default:
+      case 'tanh':
         return g.node('Tanh', `${prefix}/Tanh`, [x]);
+      case 'identity':
+        return x;
     }
   };
 
-  // Embeddings: word + position (0..T-1) + token type, then LayerNorm.
-  const seqLen = g.node(
-    'Gather',
-    '/embeddings/SeqLen',
-    [g.node('Shape', '/embeddings/Shape', ['input_ids']), g.int64s([1], [])],
-    [{ name: 'axis', i: 0 }],
-  );
-  const positions = g.node('Range', '/embeddings/Range', [g.int64s([0], []), seqLen, g.int64s([1], [])]);
+  // Embeddings: word + position + token type (at embedding_size), LayerNorm, then ELECTRA's projection to hidden.
+  let positions: string;
+  if (family.positionIds === 'padding-offset') {
+    // modeling_roberta.py create_position_ids_from_input_ids: cumsum(ids != pad) * (ids != pad) + pad.
+    const pad = g.int64s([cfg.padTokenId ?? 0], []);
+    const notPad = g.node(
+      'Cast',
+      '/embeddings/NotPad',
+      [g.node('Not', '/embeddings/Not', [g.node('Equal', '/embeddings/IsPad', ['input_ids', pad])])],
+      [{ name: 'to', i: ONNX_INT64 }],
+    );
+    const counts = g.node('CumSum', '/embeddings/CumSum', [notPad, g.int64s([1], [])]);
+    positions = g.node('Add', '/embeddings/AddPad', [g.node('Mul', '/embeddings/MaskCounts', [counts, notPad]), pad]);
+  } else {
+    const seqLen = g.node(
+      'Gather',
+      '/embeddings/SeqLen',
+      [g.node('Shape', '/embeddings/Shape', ['input_ids']), g.int64s([1], [])],
+      [{ name: 'axis', i: 0 }],
+    );
+    positions = g.node('Range', '/embeddings/Range', [g.int64s([0], []), seqLen, g.int64s([1], [])]);
+  }
   const words = g.node('Gather', '/embeddings/word_embeddings/Gather', [
     weight('embeddings.word_embeddings.weight'),
     'input_ids',
@@ -336,12 +339,17 @@ export function exportBertOnnx(
     weight('embeddings.position_embeddings.weight'),
     positions,
   ]);
-  const types = g.node('Gather', '/embeddings/token_type_embeddings/Gather', [
-    weight('embeddings.token_type_embeddings.weight'),
-    'token_type_ids',
-  ]);
-  const sum = g.node('Add', '/embeddings/Add1', [g.node('Add', '/embeddings/Add0', [words, pos]), types]);
+  let sum = g.node('Add', '/embeddings/Add0', [words, pos]);
+  const tokenTypes = takesTokenTypes(cfg);
+  if (family.tokenTypes) {
+    const types = g.node('Gather', '/embeddings/token_type_embeddings/Gather', [
+      weight('embeddings.token_type_embeddings.weight'),
+      tokenTypes ? 'token_type_ids' : g.int64s([0], []),
+    ]);
+    sum = g.node('Add', '/embeddings/Add1', [sum, types]);
+  }
   let x = layerNorm(sum, 'embeddings.LayerNorm');
+  if (params.has('embeddings_project.weight')) x = linear(x, 'embeddings_project');
 
   // Additive mask [B,1,1,T]: 0 for tokens, float32 min for padding (HF's extended attention mask).
   const maskF = g.node('Cast', '/mask/Cast', ['attention_mask'], [{ name: 'to', i: ONNX_FLOAT }]);
@@ -351,21 +359,22 @@ export function exportBertOnnx(
     g.int64s([1, 2]),
   ]);
 
-  const splitHeads = g.int64s([0, 0, cfg.heads, D]);
+  const splitHeads = g.int64s([0, 0, cfg.numAttentionHeads, D]);
   const mergeHeads = g.int64s([0, 0, H]);
   const scale = g.scalar(1 / Math.sqrt(D));
-  for (let l = 0; l < cfg.layers; l++) {
-    const p = `encoder.layer.${l}`;
-    const heads = (name: string, perm: number[]): string =>
+  const names = block.names;
+  for (let l = 0; l < cfg.numHiddenLayers; l++) {
+    const p = `${family.layers}.${l}`;
+    const heads = (module: string, perm: number[]): string =>
       g.node(
         'Transpose',
-        `/${p}/${name}/Transpose`,
-        [g.node('Reshape', `/${p}/${name}/Reshape`, [linear(x, `${p}.attention.self.${name}`), splitHeads])],
+        `/${p}/${module}/Transpose`,
+        [g.node('Reshape', `/${p}/${module}/Reshape`, [linear(x, `${p}.${module}`), splitHeads])],
         [{ name: 'perm', ints: perm }],
       );
-    const q = heads('query', [0, 2, 1, 3]);
-    const kT = heads('key', [0, 2, 3, 1]);
-    const v = heads('value', [0, 2, 1, 3]);
+    const q = heads(names.qkv[0], [0, 2, 1, 3]);
+    const kT = heads(names.qkv[1], [0, 2, 3, 1]);
+    const v = heads(names.qkv[2], [0, 2, 1, 3]);
     const scores = g.node('Add', `/${p}/attention/AddMask`, [
       g.node('Mul', `/${p}/attention/Scale`, [g.node('MatMul', `/${p}/attention/QK`, [q, kT]), scale]),
       maskBias,
@@ -380,18 +389,16 @@ export function exportBertOnnx(
       ),
       mergeHeads,
     ]);
-    const attnOut = g.node('Add', `/${p}/attention/output/Residual`, [linear(ctx, `${p}.attention.output.dense`), x]);
-    x = layerNorm(attnOut, `${p}.attention.output.LayerNorm`);
-    const inter = activation(linear(x, `${p}.intermediate.dense`), `/${p}/intermediate/act`);
-    const out = g.node('Add', `/${p}/output/Residual`, [linear(inter, `${p}.output.dense`), x]);
-    x = layerNorm(out, `${p}.output.LayerNorm`);
+    const attnOut = g.node('Add', `/${p}/attention/Residual`, [linear(ctx, `${p}.${names.attentionOutput}`), x]);
+    x = layerNorm(attnOut, `${p}.${names.attentionNorm}`);
+    const inter = activation(linear(x, `${p}.${names.intermediate}`), `/${p}/intermediate/act`, cfg.activation);
+    const out = g.node('Add', `/${p}/output/Residual`, [linear(inter, `${p}.${names.output}`), x]);
+    x = layerNorm(out, `${p}.${names.outputNorm}`);
   }
 
   const outputs: ProtoWriter[] = [];
-  const pooled = (): string => {
-    const first = g.node('Gather', '/pooler/First', [x, g.int64s([0], [])], [{ name: 'axis', i: 1 }]);
-    return g.node('Tanh', '/pooler/Tanh', [linear(first, 'pooler.dense')]);
-  };
+  const firstToken = (): string => g.node('Gather', '/head/First', [x, g.int64s([0], [])], [{ name: 'axis', i: 1 }]);
+  const pooled = (): string => g.node('Tanh', '/pooler/Tanh', [linear(firstToken(), 'pooler.dense')]);
   const output = (value: string, name: string, dims: Array<number | string>): void => {
     g.node('Identity', `/output/${name}`, [value], [], name);
     outputs.push(valueInfo(name, ONNX_FLOAT, dims));
@@ -399,11 +406,17 @@ export function exportBertOnnx(
   switch (head) {
     case 'base':
       output(x, 'last_hidden_state', ['batch_size', 'sequence_length', H]);
-      if (params.has('pooler.dense.weight')) output(pooled(), 'pooler_output', ['batch_size', H]);
+      if (hasPooler(cfg) && params.has('pooler.dense.weight')) output(pooled(), 'pooler_output', ['batch_size', H]);
       break;
     case 'sequence-classification': {
-      const [labels] = matrixDims(get('classifier.weight'));
-      output(linear(pooled(), 'classifier'), 'logits', ['batch_size', labels]);
+      // BERT: classifier on the pooler; the others: their dense head on the first token (bert.ts firstTokenHead).
+      const dense = firstTokenHead(cfg, 'SequenceClassification');
+      const out = dense ? dense.out : 'classifier';
+      const [labels] = matrixDims(get(`${out}.weight`));
+      const features = dense
+        ? activation(linear(firstToken(), dense.dense), `/${dense.dense}/act`, dense.activation)
+        : pooled();
+      output(linear(features, out), 'logits', ['batch_size', labels]);
       break;
     }
     case 'token-classification': {
@@ -425,17 +438,20 @@ export function exportBertOnnx(
       break;
     }
     case 'masked-lm': {
+      // family.ts mlmHeadLayout: dense → activation → LayerNorm → decoder (tied to the word embeddings) + bias.
+      const { scope, layout } = mlmHeadLayout(cfg);
+      const at = (module: string): string => (scope ? `${scope}.${module}` : module);
       const t = layerNorm(
-        activation(linear(x, 'cls.predictions.transform.dense'), '/cls/transform/act'),
-        'cls.predictions.transform.LayerNorm',
+        activation(linear(x, at(layout.dense)), '/lm_head/transform/act', layout.activation),
+        at(layout.norm),
       );
-      const emb = params.get('cls.predictions.decoder.weight') ?? get('embeddings.word_embeddings.weight');
+      const emb = params.get(`${at(layout.decoder)}.weight`) ?? get('embeddings.word_embeddings.weight');
       const [vocab, hidden] = matrixDims(emb);
-      const decoderT = g.init('cls.predictions.decoder.weight.T', [hidden, vocab], transposed(emb));
-      const bias = params.get('cls.predictions.bias') ?? get('cls.predictions.decoder.bias');
-      const logits = g.node('Add', '/cls/decoder/Add', [
-        g.node('MatMul', '/cls/decoder/MatMul', [t, decoderT]),
-        g.init('cls.predictions.bias', bias.shape, bias.data),
+      const decoderT = g.init(`${at(layout.decoder)}.weight.T`, [hidden, vocab], transposed(emb));
+      const bias = (layout.bias && params.get(at(layout.bias))) || get(`${at(layout.decoder)}.bias`);
+      const logits = g.node('Add', '/lm_head/decoder/Add', [
+        g.node('MatMul', '/lm_head/decoder/MatMul', [t, decoderT]),
+        g.init(`${at(layout.decoder)}.bias`, bias.shape, bias.data),
       ]);
       output(logits, 'logits', ['batch_size', 'sequence_length', vocab]);
       break;
@@ -446,8 +462,8 @@ export function exportBertOnnx(
   for (const n of g.nodes) graph.message(1, n);
   graph.string(2, 'bert-ts');
   for (const i of g.initializers) graph.message(5, i);
-  for (const name of ['input_ids', 'attention_mask', 'token_type_ids'])
-    graph.message(11, valueInfo(name, ONNX_INT64, ['batch_size', 'sequence_length']));
+  const inputs = tokenTypes ? ['input_ids', 'attention_mask', 'token_type_ids'] : ['input_ids', 'attention_mask'];
+  for (const name of inputs) graph.message(11, valueInfo(name, ONNX_INT64, ['batch_size', 'sequence_length']));
   for (const o of outputs) graph.message(12, o);
   const model = new ProtoWriter()
     .int(1, 8) // ir_version 8 (ONNX 1.10+), the one that pairs with opset 17

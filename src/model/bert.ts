@@ -532,7 +532,7 @@ function tokenHeadLayout(c: BertConfig, name: string, out: number): Layout<Class
 }
 
 /** The module names of each family's first-token head for `task` (SequenceClassification, MultipleChoice). */
-function firstTokenHead(c: BertConfig, task: string): DenseClassifierLayout | null {
+export function firstTokenHead(c: BertConfig, task: string): DenseClassifierLayout | null {
   const t = c.modelType;
   if (t === 'modernbert') return modernBertHead(c);
   // DistilBertFor{SequenceClassification,MultipleChoice}: pre_classifier, ReLU, dropout, classifier.

@@ -21,8 +21,8 @@ export class Unigram {
   private readonly unkId: number | null;
   private readonly byteFallback: boolean;
   private readonly unkScore: number;
-  /** Trie over code points: (node * 0x110000 + cp) -> child node; terminal[node] = piece id or -1. */
-  private readonly edges = new Map<number, number>();
+  /** Trie over code points: (node, cp) -> child node; terminal[node] = piece id or -1. */
+  private readonly edges: EdgeTable;
   private readonly terminal: Int32Array;
   /** Children of the root by code point (BMP), the hottest lookup. */
   private readonly rootBmp: Int32Array;
@@ -45,27 +45,27 @@ export class Unigram {
     });
     this.unkScore = min - K_UNK_PENALTY;
     const terminal: number[] = [-1];
+    const edges = new Map<number, number>(); // node * 0x110000 + cp -> child, while building
     let nodes = 1;
     for (const [piece] of o.pieces) {
       let node = 0;
       for (const ch of piece) {
         const key = node * NODE_SHIFT + ch.codePointAt(0)!;
-        let child = this.edges.get(key);
+        let child = edges.get(key);
         if (child === undefined) {
           child = nodes++;
           terminal.push(-1);
-          this.edges.set(key, child);
+          edges.set(key, child);
         }
         node = child;
       }
       if (node !== 0) terminal[node] = this.tokenToId.get(piece)!;
     }
     this.terminal = Int32Array.from(terminal);
+    this.edges = new EdgeTable(edges.size);
+    for (const [key, child] of edges) this.edges.set(Math.floor(key / NODE_SHIFT), key % NODE_SHIFT, child);
     this.rootBmp = new Int32Array(0x10000).fill(-1);
-    for (let c = 0; c < 0x10000; c++) {
-      const child = this.edges.get(c);
-      if (child !== undefined) this.rootBmp[c] = child;
-    }
+    for (let c = 0; c < 0x10000; c++) this.rootBmp[c] = this.edges.get(0, c);
     this.byteIds = new Int32Array(256).fill(-1);
     for (let b = 0; b < 256; b++) {
       const id = this.tokenToId.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
@@ -114,8 +114,7 @@ export class Unigram {
       let node = -1;
       for (let e = s; e < n; e++) {
         const c = cps[from + e]!;
-        if (e === s) node = c < 0x10000 ? this.rootBmp[c]! : (edges.get(c) ?? -1);
-        else node = edges.get(node * NODE_SHIFT + c) ?? -1;
+        node = e === s && c < 0x10000 ? this.rootBmp[c]! : edges.get(e === s ? 0 : node, c);
         if (node < 0) break;
         const id = terminal[node]!;
         if (id < 0) continue;
@@ -191,6 +190,50 @@ export class Unigram {
       }
     }
     rev.push(this.unkId!, s, e);
+  }
+}
+
+/**
+ * The trie's edges (parent node, code point) -> child in an open-addressed table of typed arrays: the Viterbi loop
+ * looks one up per character of an uncached word, and a Map keyed by node * 0x110000 + cp (beyond small integers)
+ * hashed boxed doubles there.
+ */
+class EdgeTable {
+  private readonly mask: number;
+  /** Parent node + 1 per slot (0: empty). */
+  private readonly parents: Int32Array;
+  private readonly cps: Int32Array;
+  private readonly children: Int32Array;
+
+  constructor(size: number) {
+    let cap = 16;
+    while (cap < size * 2) cap *= 2;
+    this.mask = cap - 1;
+    this.parents = new Int32Array(cap);
+    this.cps = new Int32Array(cap);
+    this.children = new Int32Array(cap);
+  }
+
+  private slot(node: number, cp: number): number {
+    const h = Math.imul(node, 0x9e3779b1) ^ Math.imul(cp, 0x85ebca77);
+    return (h ^ (h >>> 15)) & this.mask;
+  }
+
+  /** The child of `node` by `cp`, or -1. */
+  get(node: number, cp: number): number {
+    for (let i = this.slot(node, cp); ; i = (i + 1) & this.mask) {
+      const p = this.parents[i]!;
+      if (p === 0) return -1;
+      if (p === node + 1 && this.cps[i] === cp) return this.children[i]!;
+    }
+  }
+
+  set(node: number, cp: number, child: number): void {
+    let i = this.slot(node, cp);
+    while (this.parents[i] !== 0) i = (i + 1) & this.mask;
+    this.parents[i] = node + 1;
+    this.cps[i] = cp;
+    this.children[i] = child;
   }
 }
 

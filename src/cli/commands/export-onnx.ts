@@ -5,12 +5,13 @@ import { UsageError, parseFlags, runCommand } from '../command.js';
 
 export const usage = `Usage: bert export-onnx --model DIR --output DIR [--tokenizer DIR] [--task NAME] [--head auto|base|sequence-classification|token-classification|question-answering|masked-lm]
 
-Writes DIR/onnx/model.onnx (opset 17; int64 inputs input_ids, attention_mask, token_type_ids with dynamic
-batch_size and sequence_length), config.json and the tokenizer files, the layout transformers.js and
-onnxruntime read. The head comes from --task (feature-extraction: the base model; text-classification,
-token-classification, question-answering, fill-mask), else --head, else config.json "architectures"
-(BertForPreTraining exports the base model: use --task fill-mask for its MLM graph). The written config.json
-names the exported class in "architectures" and float32 as its dtype. The tokenizer files come from
+Writes DIR/onnx/model.onnx (opset 17; int64 inputs input_ids, attention_mask and, for BERT and ELECTRA,
+token_type_ids, with dynamic batch_size and sequence_length), config.json and the tokenizer files, the layout
+transformers.js and onnxruntime read. BERT, RoBERTa, XLM-RoBERTa, DistilBERT and ELECTRA export. The head
+comes from --task (feature-extraction: the base model; text-classification, token-classification,
+question-answering, fill-mask), else --head, else config.json "architectures" (a *ForPreTraining checkpoint
+exports the base model: use --task fill-mask for BERT's MLM graph). The written config.json names the exported
+class in "architectures" and float32 as its dtype. The tokenizer files come from
 --tokenizer DIR (default: the model folder).`;
 
 const HEADS = ['auto', 'base', 'sequence-classification', 'token-classification', 'question-answering', 'masked-lm'];
