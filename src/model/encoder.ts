@@ -17,6 +17,7 @@ import {
   rotaryTable,
 } from './pre-ln-block.js';
 import type { BlockContext, PreLnActs, PreLnLayerParams, RotaryTable } from './pre-ln-block.js';
+import { fusedQkvAttentionBackward, fusedQkvAttentionForward } from './fused-attention.js';
 
 /**
  * modeling_bert.py BertEmbeddings: word, position and token type embeddings, then LayerNorm (and dropout), all of
@@ -596,22 +597,8 @@ export class Backbone {
       H = c.hiddenSize,
       N = batch.B * batch.T;
     this.linear(x, p.qkvW.w, p.qkvB.w, s.qkv, N, 3 * H, H);
-    k.attentionForward(
-      s.qkv,
-      s.qkv.subarray(H),
-      s.qkv.subarray(2 * H),
-      3 * H,
-      batch.maskBias,
-      s.probs,
-      s.ctx,
-      H,
-      batch.B,
-      batch.T,
-      c.numAttentionHeads,
-      c.headDim,
-      1 / Math.sqrt(c.headDim),
-      this.drop(c.attentionProbsDropoutProb, 1 + 3 * l),
-    );
+    const dropout = this.drop(c.attentionProbsDropoutProb, 1 + 3 * l);
+    fusedQkvAttentionForward(k, c, s.qkv, batch.maskBias, s.probs, s.ctx, batch.B, batch.T, dropout);
   }
 
   /** dCtx [N,H] in; accumulates QKV grads and adds d(x) into dX. */
@@ -630,24 +617,8 @@ export class Backbone {
       H = c.hiddenSize,
       N = batch.B * batch.T;
     const dq = g.dQKV;
-    k.attentionBackward(
-      dCtx,
-      H,
-      s.qkv,
-      s.qkv.subarray(H),
-      s.qkv.subarray(2 * H),
-      3 * H,
-      s.probs!,
-      dq,
-      dq.subarray(H),
-      dq.subarray(2 * H),
-      batch.B,
-      batch.T,
-      c.numAttentionHeads,
-      c.headDim,
-      1 / Math.sqrt(c.headDim),
-      this.drop(c.attentionProbsDropoutProb, 1 + 3 * l),
-    );
+    const dropout = this.drop(c.attentionProbsDropoutProb, 1 + 3 * l);
+    fusedQkvAttentionBackward(k, c, dCtx, s.qkv, s.probs!, dq, batch.B, batch.T, dropout);
     const dTmp = g.dC;
     k.linearBackward(dq, x, p.qkvW.w, dTmp, p.qkvW.g, p.qkvB.g, N, 3 * H, H);
     k.add(dX, dTmp, N * H);

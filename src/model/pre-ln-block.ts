@@ -6,6 +6,7 @@ import { dropoutAttentionRowSeed, dropoutExampleSeed, dropoutHash, dropoutThresh
 import type { BertConfig } from './config.js';
 import type { ParamRef, ParamScope, WeightBias } from './params.js';
 import { FLOAT32_MIN } from '../tensor/math.js';
+import { fusedQkvAttentionBackward, fusedQkvAttentionForward } from './fused-attention.js';
 
 /** One layer's parameters under `layers.N.` (attn_norm is nn.Identity in layer 0). */
 export interface PreLnLayerParams {
@@ -304,23 +305,7 @@ export function preLnLayerForward(
     const window = Math.floor(c.localAttention / 2);
     windowedAttentionForward(k, s.qkv, ctx.maskBias, probs, s.ctx, B, T, c, window, dropProbs, ctx.scratchDropped());
   } else {
-    const D = c.headDim;
-    k.attentionForward(
-      s.qkv,
-      s.qkv.subarray(H),
-      s.qkv.subarray(2 * H),
-      3 * H,
-      ctx.maskBias,
-      s.probs,
-      s.ctx,
-      H,
-      B,
-      T,
-      c.numAttentionHeads,
-      D,
-      1 / Math.sqrt(D),
-      dropProbs,
-    );
+    fusedQkvAttentionForward(k, c, s.qkv, ctx.maskBias, s.probs, s.ctx, B, T, dropProbs);
   }
   ctx.linear(s.ctx, p.attnOut.weight.w, p.attnOut.bias.w, s.h1, N, H, H);
   const dropOut = ctx.drop(c.attentionProbsDropoutProb, 2 + 3 * l);
@@ -349,8 +334,7 @@ export function preLnLayerBackward(
     { B, T } = ctx,
     N = B * T,
     H = c.hiddenSize,
-    I = c.intermediateSize,
-    D = c.headDim;
+    I = c.intermediateSize;
   const dH1 = g.dB;
   dH1.set(g.dA.subarray(0, N * H));
   // MLP branch: out = h1 + Wo(dropout(geglu(Wi(mlp_norm(h1))))).
@@ -379,24 +363,7 @@ export function preLnLayerBackward(
   k.linearBackward(g.dC, s.ctx, p.attnOut.weight.w, g.dA, p.attnOut.weight.g, p.attnOut.bias.g, N, H, H);
   const dq = g.dQKV;
   const dropProbs = ctx.drop(c.attentionProbsDropoutProb, 1 + 3 * l);
-  k.attentionBackward(
-    g.dA,
-    H,
-    s.qkv,
-    s.qkv.subarray(H),
-    s.qkv.subarray(2 * H),
-    3 * H,
-    s.probs!,
-    dq,
-    dq.subarray(H),
-    dq.subarray(2 * H),
-    B,
-    T,
-    c.numAttentionHeads,
-    D,
-    1 / Math.sqrt(D),
-    dropProbs,
-  );
+  fusedQkvAttentionBackward(k, c, g.dA, s.qkv, s.probs!, dq, B, T, dropProbs);
   applyRotary(dq, N, T, c, ctx.rope(l), true);
   const a = p.attnNorm ? s.attnIn : x;
   k.linearBackward(dq, a, p.qkv.weight.w, g.dC, p.qkv.weight.g, p.qkv.bias.g, N, 3 * H, H);
