@@ -3,10 +3,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { jsKernels } from '../../src/tensor/js-kernels.js';
-import type { Activation, DropoutSpec, Kernels } from '../../src/tensor/kernels.js';
+import type { Activation, Kernels } from '../../src/tensor/kernels.js';
 import { jsPackedLinear } from '../../src/tensor/quant-kernels.js';
 import { getKernels, tryWasmKernels, wasmLoadError } from '../../src/native/index.js';
-import { assertClose as assertCloseTo, lcgRandom } from '../native/helpers.js';
+import {
+  assertClose as assertCloseTo,
+  checkAttention,
+  checkDropout,
+  checkLinear,
+  lcgRandom,
+} from '../native/helpers.js';
 
 const wk: Kernels | null = tryWasmKernels();
 const skip = wk ? false : `SKIPPED: ${wasmLoadError()}`;
@@ -70,47 +76,7 @@ test('gemm: all transposes, awkward shapes, ld > cols, alpha/beta, views', { ski
 });
 
 test('linearForward (every fused activation) / linearBackward (with and without dx, db)', { skip }, () => {
-  for (const [m, n, k] of [
-    [1, 1, 1],
-    [17, 3, 768],
-    [1, 768, 17],
-    [33, 50, 19],
-    [64, 768, 768],
-  ] as Array<[number, number, number]>) {
-    const x = randomArray(m * k),
-      w = randomArray(n * k),
-      bias = randomArray(n);
-    for (const withBias of [true, false]) {
-      for (const act of [undefined, 'gelu', 'gelu_new', 'tanh', 'relu', 'identity'] as Array<Activation | undefined>) {
-        const yj = new Float32Array(m * n),
-          yw = new Float32Array(m * n).fill(Number.NaN);
-        jsKernels.linearForward(x, w, withBias ? bias : null, yj, m, n, k, act);
-        wasm().linearForward(x, w, withBias ? bias : null, yw, m, n, k, act);
-        assertClose(yw, yj, 2e-5, `linearForward ${m}x${n}x${k} bias=${withBias} ${act ?? 'none'}`);
-      }
-    }
-    const dy = randomArray(m * n),
-      dw0 = randomArray(n * k),
-      db0 = randomArray(n);
-    for (const [withDx, withDb] of [
-      [true, true],
-      [false, false],
-      [true, false],
-    ]) {
-      const dxj = withDx ? new Float32Array(m * k) : null,
-        dxw = withDx ? new Float32Array(m * k).fill(Number.NaN) : null;
-      const dwj = dw0.slice(),
-        dww = dw0.slice(),
-        dbj = withDb ? db0.slice() : null,
-        dbw = withDb ? db0.slice() : null;
-      jsKernels.linearBackward(dy, x, w, dxj, dwj, dbj, m, n, k);
-      wasm().linearBackward(dy, x, w, dxw, dww, dbw, m, n, k);
-      const what = `linearBackward ${m}x${n}x${k} dx=${withDx} db=${withDb}`;
-      if (dxj && dxw) assertClose(dxw, dxj, 2e-5, `${what} dx`);
-      assertClose(dww, dwj, 2e-5, `${what} dw (+=)`);
-      if (dbj && dbw) assertClose(dbw, dbj, 2e-5, `${what} db (+=)`);
-    }
-  }
+  checkLinear(wasm(), randomArray);
 });
 
 test('activations forward and backward, every hidden_act, in place', { skip }, () => {
@@ -191,87 +157,11 @@ test('layerNorm forward (with residual in place) and backward (dgamma/dbeta accu
 });
 
 test('attention forward and backward: fused QKV column blocks, padding mask, dropout', { skip }, () => {
-  const cases: Array<{ B: number; T: number; H: number; D: number; dropout: DropoutSpec | null }> = [
-    { B: 1, T: 1, H: 1, D: 1, dropout: null },
-    { B: 2, T: 17, H: 3, D: 5, dropout: null },
-    { B: 2, T: 17, H: 3, D: 5, dropout: { p: 0.1, seed: 987654321, firstExample: 0 } },
-    { B: 3, T: 33, H: 2, D: 16, dropout: { p: 0.5, seed: -7, firstExample: 11 } },
-    { B: 1, T: 128, H: 12, D: 64, dropout: null },
-  ];
-  for (const { B, T, H, D, dropout } of cases) {
-    const hd = H * D,
-      ld = 3 * hd + 1,
-      ldCtx = hd + 3;
-    const qkv = randomArray(B * T * ld, -2, 2);
-    const q = qkv.subarray(0),
-      k = qkv.subarray(hd),
-      v = qkv.subarray(2 * hd);
-    const maskBias = new Float32Array(B * T);
-    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) if (t > 0 && t >= T - b * 3) maskBias[b * T + t] = -10000;
-    const scale = 1 / Math.sqrt(D);
-    const fwd = (kk: Kernels, withProbs: boolean) => {
-      const probs = withProbs ? new Float32Array(B * H * T * T).fill(Number.NaN) : null,
-        ctx = new Float32Array(B * T * ldCtx).fill(7);
-      kk.attentionForward(q, k, v, ld, maskBias, probs, ctx, ldCtx, B, T, H, D, scale, dropout);
-      return { probs, ctx };
-    };
-    const fj = fwd(jsKernels, true),
-      fw = fwd(wasm(), true);
-    const what = `attention B=${B} T=${T} H=${H} D=${D} dropout=${dropout ? dropout.p : 'none'}`;
-    assertClose(fw.probs!, fj.probs!, 1e-5, `${what} probs`);
-    assertClose(fw.ctx, fj.ctx, 2e-5, `${what} ctx (padding columns untouched)`);
-    assert.deepEqual(fwd(wasm(), false).ctx, fw.ctx, `${what}: ctx without probs`);
-    const dctx = randomArray(B * T * ldCtx);
-    const bwd = (kk: Kernels) => {
-      const g = new Float32Array(B * T * ld).fill(5);
-      kk.attentionBackward(
-        dctx,
-        ldCtx,
-        q,
-        k,
-        v,
-        ld,
-        fj.probs!,
-        g,
-        g.subarray(hd),
-        g.subarray(2 * hd),
-        B,
-        T,
-        H,
-        D,
-        scale,
-        dropout,
-      );
-      return g;
-    };
-    assertClose(bwd(wasm()), bwd(jsKernels), 5e-5, `${what} dq/dk/dv`);
-  }
+  checkAttention(wasm(), randomArray);
 });
 
 test('dropout: masks and values bit-identical to js, forward and backward, in place', { skip }, () => {
-  for (const [n, E] of [
-    [1, 1],
-    [17, 5],
-    [100003, 768],
-  ] as Array<[number, number]>) {
-    for (const spec of [
-      { p: 0.1, seed: 12345, firstExample: 0 },
-      { p: 0.5, seed: -99, firstExample: 7 },
-      { p: 0, seed: 1, firstExample: 0 },
-    ]) {
-      const x = randomArray(n);
-      const yj = new Float32Array(n),
-        yw = new Float32Array(n).fill(Number.NaN);
-      jsKernels.dropoutForward(x, yj, n, E, spec);
-      wasm().dropoutForward(x, yw, n, E, spec);
-      assert.deepEqual(yw, yj, `dropout forward n=${n} E=${E} p=${spec.p}`);
-      const dj = x.slice(),
-        dw = x.slice();
-      jsKernels.dropoutBackward(dj, dj, n, E, spec);
-      wasm().dropoutBackward(dw, dw, n, E, spec);
-      assert.deepEqual(dw, dj, `dropout backward in place n=${n} E=${E} p=${spec.p}`);
-    }
-  }
+  checkDropout(wasm(), randomArray);
 });
 
 test('softmaxCrossEntropy, AdamW, sumSquares, scale, add, embeddings', { skip }, () => {
