@@ -5,8 +5,12 @@ import type { BertConfig } from '../model/config.js';
 import { InputError } from '../model/errors.js';
 import type { CanonicalTask } from './tasks.js';
 
-/** The task of each head, by the class name's ending (BertFor..., RobertaFor..., DistilBertFor..., ...). */
+/**
+ * The task of each head, by the class name's ending (BertFor..., RobertaFor..., DistilBertFor..., ...), the first
+ * that matches. ELECTRA's discriminator (ElectraForPreTraining) detects replaced tokens: it has no MLM head.
+ */
 const HEAD_TASKS: [suffix: string, task: CanonicalTask | null][] = [
+  ['ElectraForPreTraining', null],
   ['ForSequenceClassification', 'text-classification'],
   ['ForTokenClassification', 'token-classification'],
   ['ForQuestionAnswering', 'question-answering'],

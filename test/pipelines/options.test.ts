@@ -55,6 +55,10 @@ test('a fine-tuned head refuses another task in one line; pre-trained checkpoint
   assert.equal(taskOfModel(readConfig(`${TINY}/token_cls5`)), 'token-classification');
   assert.equal(taskOfModel(readConfig(`${TINY}/qa`)), 'question-answering');
   assert.equal(taskOfModel(readConfig(`${TINY}/multiple_choice`)), null);
+  // The family's heads by their class names; ELECTRA's discriminator is no fill-mask model.
+  const family = 'test/model/fixtures/family';
+  assert.equal(taskOfModel(readConfig(`${family}/roberta/seq_cls3`)), 'text-classification');
+  assert.equal(taskOfModel(readConfig(`${family}/electra/discriminator`)), null);
 });
 
 test('pipeline(task) without a model: the embedded BERT-mini for fill-mask and feature-extraction', async () => {
