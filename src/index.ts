@@ -92,7 +92,6 @@ export type { QaExample, ChoiceExample, QaFeature } from './data/squad.js';
 export { answerQuestions } from './data/qa-spans.js';
 export type { QaDecodeOptions, QaTokenizer } from './data/qa-spans.js';
 export { loadForFinetuning } from './train/finetune-model.js';
-export type { FinetuneModelClass } from './train/finetune-model.js';
 export { finetune, genericLabels, taskOfConfig, FINETUNE_TASKS } from './train/finetune.js';
 export type { FinetuneOptions, FinetuneResult, FinetuneSummary, FinetuneTask } from './train/finetune.js';
 export { evaluate } from './train/evaluate.js';
