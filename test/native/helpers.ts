@@ -406,3 +406,13 @@ export function checkArgumentErrors(kk: Kernels): void {
   );
   assert.throws(() => kk.dropoutForward(f(4), f(4), 4, 4, { p: 1, seed: 1, firstExample: 0 }), /dropout p/);
 }
+
+/** The checks every compiled backend passes against js, by test title (test/native and test/wasm run them all). */
+export const KERNEL_CHECKS: Array<[string, (kk: Kernels, randomArray: RandomArray) => void]> = [
+  ['linearForward (every fused activation) / linearBackward (with and without bias, dx, db)', checkLinear],
+  ['activations forward and backward, every hidden_act, serial and parallel sizes, in place', checkActivations],
+  ['layerNorm forward (with residual in place) and backward (dgamma/dbeta accumulate)', checkLayerNorm],
+  ['attention forward and backward: fused QKV column blocks, padding mask, dropout', checkAttention],
+  ['dropout: masks and values bit-identical to js, forward and backward, in place', checkDropout],
+  ['arguments are checked: short arrays, lds, types and dropout p are specific errors', checkArgumentErrors],
+];

@@ -8,13 +8,8 @@ import { jsPackedLinear } from '../../src/tensor/quant-kernels.js';
 import { getKernels, tryWasmKernels, wasmLoadError } from '../../src/native/index.js';
 import {
   assertClose as assertCloseTo,
-  checkActivations,
-  checkArgumentErrors,
-  checkAttention,
-  checkDropout,
   checkGemm,
-  checkLayerNorm,
-  checkLinear,
+  KERNEL_CHECKS,
   checkLossAndOptimizer,
   lcgRandom,
 } from '../native/helpers.js';
@@ -41,25 +36,7 @@ test('gemm: all transposes, awkward shapes, ld > cols, alpha/beta, views, k = 0'
   checkGemm([['wasm', wasm().gemm.bind(wasm())]], randomArray, [[130, 2100, 300]]); // crosses the MC, NC and KC blocks
 });
 
-test('linearForward (every fused activation) / linearBackward (with and without dx, db)', { skip }, () => {
-  checkLinear(wasm(), randomArray);
-});
-
-test('activations forward and backward, every hidden_act, in place', { skip }, () => {
-  checkActivations(wasm(), randomArray);
-});
-
-test('layerNorm forward (with residual in place) and backward (dgamma/dbeta accumulate)', { skip }, () => {
-  checkLayerNorm(wasm(), randomArray);
-});
-
-test('attention forward and backward: fused QKV column blocks, padding mask, dropout', { skip }, () => {
-  checkAttention(wasm(), randomArray);
-});
-
-test('dropout: masks and values bit-identical to js, forward and backward, in place', { skip }, () => {
-  checkDropout(wasm(), randomArray);
-});
+for (const [title, check] of KERNEL_CHECKS) test(title, { skip }, () => check(wasm(), randomArray));
 
 test('softmaxCrossEntropy, AdamW, sumSquares, scale; add and embeddings are the js kernels', { skip }, () => {
   checkLossAndOptimizer(wasm(), randomArray, 1e-6);
@@ -72,10 +49,6 @@ test('softmaxCrossEntropy, AdamW, sumSquares, scale; add and embeddings are the 
   assert.equal(wasm().embeddingForward, jsKernels.embeddingForward);
   assert.equal(wasm().embeddingBackward, jsKernels.embeddingBackward);
   assert.equal(wasm().add, jsKernels.add);
-});
-
-test('arguments are checked: short arrays, lds, types and dropout p are specific errors', { skip }, () => {
-  checkArgumentErrors(wasm());
 });
 
 test(
