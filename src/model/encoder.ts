@@ -342,6 +342,12 @@ export class Backbone {
     return this.emb.word;
   }
 
+  /** The kernels, the config and its sizes: hidden H, intermediate I, and N = B * T rows of `batch` (0 without). */
+  private dims(batch?: { B: number; T: number }): { k: Kernels; c: BertConfig; H: number; I: number; N: number } {
+    const c = this.config;
+    return { k: this.kernels, c, H: c.hiddenSize, I: c.intermediateSize, N: batch ? batch.B * batch.T : 0 };
+  }
+
   private drop(p: number, site: number): DropoutSpec | null {
     return this.train && p > 0 ? { p, seed: siteSeed(this.seed, site), firstExample: this.firstExample } : null;
   }
@@ -592,10 +598,7 @@ export class Backbone {
   // ---- self-attention: fused QKV projection, scaled dot-product attention with the padding mask ----
 
   private selfAttentionForward(p: LayerParams, x: Float32Array, s: LayerActs, batch: BackboneBatch, l: number): void {
-    const k = this.kernels,
-      c = this.config,
-      H = c.hiddenSize,
-      N = batch.B * batch.T;
+    const { k, c, H, N } = this.dims(batch);
     this.linear(x, p.qkvW.w, p.qkvB.w, s.qkv, N, 3 * H, H);
     const dropout = this.drop(c.attentionProbsDropoutProb, 1 + 3 * l);
     fusedQkvAttentionForward(k, c, s.qkv, batch.maskBias, s.probs, s.ctx, batch.B, batch.T, dropout);
@@ -612,10 +615,7 @@ export class Backbone {
     dX: Float32Array,
     g: BackwardScratch,
   ): void {
-    const k = this.kernels,
-      c = this.config,
-      H = c.hiddenSize,
-      N = batch.B * batch.T;
+    const { k, c, H, N } = this.dims(batch);
     const dq = g.dQKV;
     const dropout = this.drop(c.attentionProbsDropoutProb, 1 + 3 * l);
     fusedQkvAttentionBackward(k, c, dCtx, s.qkv, s.probs!, dq, batch.B, batch.T, dropout);
@@ -637,13 +637,22 @@ export class Backbone {
     site: number,
     dropoutP = this.config.hiddenDropoutProb,
   ): void {
-    const k = this.kernels,
-      c = this.config,
-      H = c.hiddenSize;
+    const { k, H } = this.dims();
     this.linear(input, p.dense.weight.w, p.dense.bias.w, a.pre, N, H, inDim);
     const d = this.drop(dropoutP, site);
     if (d) k.dropoutForward(a.pre, a.pre, N * H, this.batch!.T * H, d);
-    k.layerNormForward(a.pre, p.ln.weight.w, p.ln.bias.w, a.out, a.mean, a.rstd, N, H, c.layerNormEps, residual); // pre += residual first
+    k.layerNormForward(
+      a.pre,
+      p.ln.weight.w,
+      p.ln.bias.w,
+      a.out,
+      a.mean,
+      a.rstd,
+      N,
+      H,
+      this.config.layerNormEps,
+      residual,
+    ); // pre += residual first
   }
 
   /**
@@ -695,10 +704,7 @@ export class Backbone {
     dH1: Float32Array,
     dTmp: Float32Array,
   ): void {
-    const k = this.kernels,
-      c = this.config,
-      H = c.hiddenSize,
-      I = c.intermediateSize;
+    const { k, c, H, I } = this.dims();
     k.activationBackward(c.activation, s.inter, dInterAct, dInterAct, N * I);
     k.linearBackward(dInterAct, s.h1, p.inW.w, dTmp, p.inW.g, p.inB.g, N, I, H);
     k.add(dH1, dTmp, N * H);
@@ -761,10 +767,8 @@ export class Backbone {
   // ---- pooler: dense + tanh on the first token ----
 
   private poolerForward(a: BackboneActs, x: Float32Array): void {
-    const k = this.kernels,
-      H = this.config.hiddenSize,
-      B = a.B,
-      T = a.T;
+    const { k, H } = this.dims(),
+      { B, T } = a;
     for (let b = 0; b < B; b++) a.clsRows.set(x.subarray(b * T * H, b * T * H + H), b * H);
     k.linearForward(a.clsRows, this.pool!.w.w, this.pool!.b.w, a.poolPre, B, H, H);
     k.activationForward('tanh', a.poolPre, a.pooled, B * H);
@@ -772,10 +776,8 @@ export class Backbone {
 
   /** Adds the pooler's contribution to d(sequence output) rows of the first tokens. */
   private poolerBackward(a: BackboneActs, g: BackwardScratch, dPooled: Float32Array, dSeq: Float32Array): void {
-    const k = this.kernels,
-      H = this.config.hiddenSize,
-      B = a.B,
-      T = a.T;
+    const { k, H } = this.dims(),
+      { B, T } = a;
     k.activationBackward('tanh', a.poolPre, dPooled, g.dPoolPre, B * H);
     k.linearBackward(g.dPoolPre, a.clsRows, this.pool!.w.w, g.dCls, this.pool!.w.g, this.pool!.b.g, B, H, H);
     for (let b = 0; b < B; b++) {

@@ -277,6 +277,20 @@ function gegluBackward(
   }
 }
 
+/** A block's kernels, config and sizes: the batch B x T (N rows), hidden H, intermediate I. */
+function blockSizes(ctx: BlockContext): {
+  k: Kernels;
+  c: BertConfig;
+  B: number;
+  T: number;
+  N: number;
+  H: number;
+  I: number;
+} {
+  const c = ctx.config;
+  return { k: ctx.kernels, c, B: ctx.B, T: ctx.T, N: ctx.B * ctx.T, H: c.hiddenSize, I: c.intermediateSize };
+}
+
 /** ModernBertEncoderLayer.forward: x [N, H] → s.out. Dropout sites 1 + 3l (attention), 2 + 3l (Wo), 3 + 3l (MLP). */
 export function preLnLayerForward(
   ctx: BlockContext,
@@ -285,12 +299,7 @@ export function preLnLayerForward(
   s: PreLnActs,
   l: number,
 ): void {
-  const k = ctx.kernels,
-    c = ctx.config,
-    { B, T } = ctx,
-    N = B * T,
-    H = c.hiddenSize,
-    I = c.intermediateSize,
+  const { k, c, B, T, N, H, I } = blockSizes(ctx),
     eps = c.layerNormEps;
   let a = x;
   if (p.attnNorm) {
@@ -329,12 +338,7 @@ export function preLnLayerBackward(
   l: number,
   g: BlockGrads,
 ): void {
-  const k = ctx.kernels,
-    c = ctx.config,
-    { B, T } = ctx,
-    N = B * T,
-    H = c.hiddenSize,
-    I = c.intermediateSize;
+  const { k, c, B, T, N, H, I } = blockSizes(ctx);
   const dH1 = g.dB;
   dH1.set(g.dA.subarray(0, N * H));
   // MLP branch: out = h1 + Wo(dropout(geglu(Wi(mlp_norm(h1))))).

@@ -363,7 +363,8 @@ export function createWasmKernels(ex: WasmKernelExports): Kernels {
       checkLd('attentionForward', 3, 'ld', ld, hd);
       checkLd('attentionForward', 7, 'ldCtx', ldCtx, hd);
       if (dropout) checkDropoutP('attentionForward', 13, dropout.p);
-      const [p, seed, first] = dropoutNumbers(dropout);
+      // The trailing arguments of both attention kernels: sizes, scale and the dropout's p, seed, first example.
+      const sizes = [batch, seqLen, heads, headDim, scale, ...dropoutNumbers(dropout)];
       mem.call(
         'attentionForward',
         [
@@ -374,25 +375,7 @@ export function createWasmKernels(ex: WasmKernelExports): Kernels {
           [5, probs, batch * heads * seqLen * seqLen, 'new'],
           [6, ctx, span(rows, hd, ldCtx), ldCtx === hd ? 'new' : 'out'],
         ],
-        (pq, pk, pv, pm, pp, pc) =>
-          ex.bk_attention_forward(
-            pq!,
-            pk!,
-            pv!,
-            ld,
-            pm!,
-            pp!,
-            pc!,
-            ldCtx,
-            batch,
-            seqLen,
-            heads,
-            headDim,
-            scale,
-            p,
-            seed,
-            first,
-          ),
+        (pq, pk, pv, pm, pp, pc) => ex.bk_attention_forward(pq!, pk!, pv!, ld, pm!, pp!, pc!, ldCtx, ...sizes),
       );
     },
     attentionBackward(dctx, ldCtx, q, k, v, ld, probs, dq, dk, dv, batch, seqLen, heads, headDim, scale, dropout) {
@@ -401,7 +384,7 @@ export function createWasmKernels(ex: WasmKernelExports): Kernels {
       checkLd('attentionBackward', 1, 'ldCtx', ldCtx, hd);
       checkLd('attentionBackward', 5, 'ld', ld, hd);
       if (dropout) checkDropoutP('attentionBackward', 15, dropout.p);
-      const [p, seed, first] = dropoutNumbers(dropout);
+      const sizes = [batch, seqLen, heads, headDim, scale, ...dropoutNumbers(dropout)];
       const whole = ld === hd ? 'new' : 'out'; // dq, dk, dv: columns beyond H*D are left alone
       mem.call(
         'attentionBackward',
@@ -416,26 +399,7 @@ export function createWasmKernels(ex: WasmKernelExports): Kernels {
           [9, dv, span(rows, hd, ld), whole],
         ],
         (pdc, pq, pk, pv, pp, pdq, pdk, pdv) =>
-          ex.bk_attention_backward(
-            pdc!,
-            ldCtx,
-            pq!,
-            pk!,
-            pv!,
-            ld,
-            pp!,
-            pdq!,
-            pdk!,
-            pdv!,
-            batch,
-            seqLen,
-            heads,
-            headDim,
-            scale,
-            p,
-            seed,
-            first,
-          ),
+          ex.bk_attention_backward(pdc!, ldCtx, pq!, pk!, pv!, ld, pp!, pdq!, pdk!, pdv!, ...sizes),
       );
     },
     add: jsKernels.add,
