@@ -342,10 +342,18 @@ export class Backbone {
     return this.emb.word;
   }
 
-  /** The kernels, the config and its sizes: hidden H, intermediate I, and N = B * T rows of `batch` (0 without). */
-  private dims(batch?: { B: number; T: number }): { k: Kernels; c: BertConfig; H: number; I: number; N: number } {
+  /** The kernels, the config and its sizes: hidden H, intermediate I, N = B * T rows of `batch` (0 without), LN eps. */
+  private dims(batch?: { B: number; T: number }): {
+    k: Kernels;
+    c: BertConfig;
+    H: number;
+    I: number;
+    N: number;
+    eps: number;
+  } {
     const c = this.config;
-    return { k: this.kernels, c, H: c.hiddenSize, I: c.intermediateSize, N: batch ? batch.B * batch.T : 0 };
+    const N = batch ? batch.B * batch.T : 0;
+    return { k: this.kernels, c, H: c.hiddenSize, I: c.intermediateSize, N, eps: c.layerNormEps };
   }
 
   private drop(p: number, site: number): DropoutSpec | null {
@@ -515,17 +523,8 @@ export class Backbone {
     k.embeddingForward(batch.inputIds, this.emb.word.w, a.embIn, N, E, false);
     if (this.emb.pos) k.embeddingForward(a.posIds, this.emb.pos.w, a.embIn, N, E, true);
     if (this.emb.type) k.embeddingForward(batch.tokenTypeIds, this.emb.type.w, a.embIn, N, E, true);
-    k.layerNormForward(
-      a.embIn,
-      this.emb.lnW.w,
-      this.emb.lnB.w,
-      a.embNorm,
-      a.embMean,
-      a.embRstd,
-      N,
-      E,
-      this.config.layerNormEps,
-    );
+    const eps = this.config.layerNormEps;
+    k.layerNormForward(a.embIn, this.emb.lnW.w, this.emb.lnB.w, a.embNorm, a.embMean, a.embRstd, N, E, eps);
     const d = this.drop(this.config.hiddenDropoutProb, 0);
     if (d) k.dropoutForward(a.embNorm, a.embNorm, N * E, batch.T * E, d);
     const project = this.emb.project;
@@ -637,22 +636,12 @@ export class Backbone {
     site: number,
     dropoutP = this.config.hiddenDropoutProb,
   ): void {
-    const { k, H } = this.dims();
+    const { k, H, eps } = this.dims();
     this.linear(input, p.dense.weight.w, p.dense.bias.w, a.pre, N, H, inDim);
     const d = this.drop(dropoutP, site);
     if (d) k.dropoutForward(a.pre, a.pre, N * H, this.batch!.T * H, d);
-    k.layerNormForward(
-      a.pre,
-      p.ln.weight.w,
-      p.ln.bias.w,
-      a.out,
-      a.mean,
-      a.rstd,
-      N,
-      H,
-      this.config.layerNormEps,
-      residual,
-    ); // pre += residual first
+    // pre += residual first
+    k.layerNormForward(a.pre, p.ln.weight.w, p.ln.bias.w, a.out, a.mean, a.rstd, N, H, eps, residual);
   }
 
   /**
