@@ -1,6 +1,6 @@
 // The BERT backbone (embeddings, self-attention, attention output, intermediate, output, layer, encoder, pooler):
 // each part's forward and backward side by side, over the flat parameter buffer and activations allocated per shape.
-import type { Activation, DropoutSpec, Kernels } from '../tensor/kernels.js';
+import type { DropoutSpec, Kernels, LinearSizes } from '../tensor/kernels.js';
 import { dropoutHash } from '../tensor/kernels.js';
 import type { BertConfig } from './config.js';
 import { familyOf, paddingOffsetPositions } from './family.js';
@@ -324,17 +324,8 @@ export class Backbone {
   }
 
   /** y = act(x w^T + b) of an encoder layer, in the model's dtype (inference: this forward keeps nothing for backward). */
-  private linear(
-    x: Float32Array,
-    w: Float32Array,
-    b: Float32Array,
-    y: Float32Array,
-    m: number,
-    n: number,
-    k: number,
-    activation?: Activation,
-  ): void {
-    this.linears.forward(x, w, b, y, m, n, k, !this.keptAll, activation);
+  private linear(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, ...sizes: LinearSizes): void {
+    this.linears.forward(x, w, b, y, !this.keptAll, ...sizes);
   }
 
   /** The word embedding matrix (the MLM decoder is tied to it). */

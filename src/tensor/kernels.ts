@@ -14,6 +14,9 @@
 /** Activation functions of HF `hidden_act` (`gelu` is the exact erf form, `gelu_new`/`gelu_fast` the tanh forms). */
 export type Activation = 'gelu' | 'gelu_new' | 'gelu_fast' | 'quick_gelu' | 'relu' | 'silu' | 'tanh' | 'identity';
 
+/** The trailing arguments of a linear layer: rows m, outputs n, inputs k, the activation fused after the bias. */
+export type LinearSizes = [m: number, n: number, k: number, activation?: Activation];
+
 /** The trailing arguments of both attention kernels: the batch, sequence length, heads, head size, score scale, dropout. */
 export type AttentionSizes = [
   batch: number,
@@ -64,10 +67,7 @@ export interface Kernels {
     w: Float32Array,
     bias: Float32Array | null,
     y: Float32Array,
-    m: number,
-    n: number,
-    k: number,
-    activation?: Activation,
+    ...sizes: LinearSizes
   ): void;
 
   /**
