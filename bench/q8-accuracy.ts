@@ -6,7 +6,6 @@
 // Usage: node --import tsx bench/q8-accuracy.ts --model DIR --data FILE [--max-length 128] [--batch-size 32]
 //          [--samples N] [--python PATH]
 // --python: a Python with onnxruntime (default $BERT_BENCH_PYTHON or python3).
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +25,7 @@ import { evaluateSequenceClassification, evaluateTokenClassification } from '../
 import { argmaxRows } from '../src/train/metrics.js';
 import { encodeTextExamples, encodeTokenExamples, loadFinetuneTokenizer } from '../src/train/text-encoding.js';
 import type { Tensor } from '../src/tensor/tensor.js';
+import { quantizeOnnx } from './forward-peer.js';
 
 const { values } = parseArgs({
   options: {
@@ -60,17 +60,6 @@ async function bertTs(dtype: 'fp32' | 'q8'): Promise<Scored> {
   const t0 = performance.now();
   const r = await evaluate({ model, data, maxLength, batchSize, samples, seed: 42, dtype, warn: () => {} });
   return scored(r, (performance.now() - t0) / 1000);
-}
-
-/** onnxruntime.quantization.quantize_dynamic of `input` into `output` (as bench/forward-dtype.ts). */
-function quantizeDynamic(input: string, output: string): void {
-  const script = [
-    'import sys',
-    'from onnxruntime.quantization import quantize_dynamic, QuantType',
-    "quantize_dynamic(sys.argv[1], sys.argv[2], per_channel=True, weight_type=QuantType.QInt8, op_types_to_quantize=['MatMul'], extra_options={'MatMulConstBOnly': True})",
-  ].join('\n');
-  const r = spawnSync(values.python!, ['-c', script, input, output], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`quantize_dynamic failed: ${r.error?.message ?? r.stderr}`);
 }
 
 const int64 = (t: BertInputs['inputIds'], shape: number[]): ort.Tensor => {
@@ -183,7 +172,8 @@ try {
   const q8 = await bertTs('q8');
   const { onnxPath } = exportOnnxFolder(model, dir);
   const quantized = join(dir, 'onnx', 'model_quantized.onnx');
-  quantizeDynamic(onnxPath, quantized);
+  const failed = quantizeOnnx(values.python!, onnxPath, quantized);
+  if (failed) throw new Error(failed);
   const ortFp32 = await onnxRuntime(onnxPath);
   const ortQ8 = await onnxRuntime(quantized);
   const units = fp32.logits.length / config.numLabels;
