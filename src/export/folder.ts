@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { copyTokenizerFiles, readJsonFile, writeFileAtomic } from '../io/index.js';
 import { readWeights } from '../model/checkpoint.js';
+import { BertConfig } from '../model/config.js';
 import type { TensorEntry } from '../io/index.js';
 import { saveBertTokenizerFiles } from '../tokenizer/trainer-files.js';
 import { exportBertOnnx, exportedConfig, OnnxExportError, resolveOnnxHead } from './onnx.js';
@@ -63,6 +64,7 @@ export function exportOnnxFolder(
   );
   files.push(join(outputDir, 'config.json'));
   for (const f of copyTokenizerFiles(tokDir, outputDir)) files.push(join(outputDir, f));
+  capModelMaxLength(outputDir, BertConfig.fromJson(config as Record<string, unknown>).maxSequenceLength);
   // transformers.js reads tokenizer.json only: derive it from vocab.txt when the model folder lacks it.
   if (!existsSync(join(tokDir, 'tokenizer.json')) && existsSync(join(tokDir, 'vocab.txt'))) {
     const vocab = readFileSync(join(tokDir, 'vocab.txt'), 'utf8').split('\n');
@@ -74,4 +76,17 @@ export function exportOnnxFolder(
     for (const f of saveBertTokenizerFiles(outputDir, vocab, { lowercase })) if (!files.includes(f)) files.push(f);
   }
   return { onnxPath, head, bytes: bytes.length, files };
+}
+
+/**
+ * Gives the copied tokenizer_config.json a model_max_length when it has none: transformers.js truncates at it only,
+ * so without it a text longer than the position embeddings fails inside the ONNX graph (HF's own tokenizers then use
+ * a huge number too; bert-ts caps at the model's positions itself).
+ */
+function capModelMaxLength(outputDir: string, maxLength: number): void {
+  const path = join(outputDir, 'tokenizer_config.json');
+  if (!existsSync(path)) return;
+  const tc = readJsonFile(path, 'tokenizer_config.json');
+  if (!tc || typeof tc !== 'object' || Array.isArray(tc) || 'model_max_length' in tc) return;
+  writeFileAtomic(path, `${JSON.stringify({ ...tc, model_max_length: maxLength }, null, 2)}\n`);
 }
