@@ -17,6 +17,7 @@ const shimOf = {
   url: 'url.ts',
   crypto: 'crypto.ts',
   buffer: 'buffer.ts',
+  readline: 'readline.ts',
 };
 
 /** node:X (and bare X for the built-ins) -> its shim; every other built-in -> shims/unavailable.ts. */

@@ -93,3 +93,29 @@ export async function serveStatic(options: StaticServerOptions): Promise<StaticS
     close: () => new Promise<void>((ok) => server.close(() => ok())),
   };
 }
+
+/**
+ * Serves the browser demo (examples/browser, the bundle, assets) until SIGINT / SIGTERM; `onListening` gets the
+ * page's URL. Fails when the bundle is not built (npm run build:browser in a clone).
+ */
+export async function serveBrowserDemo(
+  options: { port?: number; host?: string; onListening?: (pageUrl: string) => void } = {},
+): Promise<void> {
+  const mounts = demoMounts();
+  const bundle = join(mounts['/dist/browser/']!, 'bert-ts.js');
+  if (!statSync(bundle, { throwIfNoEntry: false })?.isFile())
+    throw new Error(`the browser bundle is not built (${bundle} does not exist; run npm run build:browser in a clone)`);
+  const page = '/examples/browser/index.html';
+  const server = await serveStatic({ mounts, index: page, port: options.port, host: options.host });
+  options.onListening?.(new URL(page, server.url).href);
+  await new Promise<void>((ok) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      ok();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await server.close();
+}

@@ -246,7 +246,9 @@ function fileOf(fd: number): OpenFile {
 }
 
 export function fstatSync(fd: number, options: StatOptions = {}): unknown {
-  return makeStats(fileOf(fd).entry, options.bigint === true);
+  const f = fileOf(fd);
+  flush(f);
+  return makeStats(f.entry, options.bigint === true);
 }
 
 export function readSync(
@@ -256,7 +258,9 @@ export function readSync(
   length = target.length - offset,
   position: number | bigint | null = 0,
 ): number {
-  const data = fileOf(fd).entry.data;
+  const f = fileOf(fd);
+  flush(f);
+  const data = f.entry.data;
   const from = Number(position ?? 0);
   const n = Math.max(0, Math.min(length, data.length - from));
   target.set(data.subarray(from, from + n), offset);
@@ -268,28 +272,54 @@ export function writeSync(fd: number, data: Uint8Array | string, offset = 0, len
   const bytes = typeof data === 'string' ? Buffer.from(data) : data.subarray(offset, offset + (length ?? data.length));
   if (!f.chunks) throw fsError('EBADF', 'write', f.path);
   f.chunks.push(Uint8Array.from(bytes));
-  f.entry.data = Buffer.concat(f.chunks);
   f.entry.mtimeMs = Date.now();
   return bytes.length;
 }
 
+/** The written chunks become the file's bytes (once, not per write: a checkpoint is written in many chunks). */
+function flush(f: OpenFile): void {
+  if (f.chunks && f.chunks.length > 0) {
+    f.entry.data =
+      f.chunks.length === 1 && f.entry.data.length === 0 ? f.chunks[0]! : Buffer.concat([f.entry.data, ...f.chunks]);
+    f.chunks = [];
+  }
+}
+
 export function fsyncSync(fd: number): void {
-  fileOf(fd);
+  flush(fileOf(fd));
 }
 
 export function closeSync(fd: number): void {
-  fileOf(fd);
+  flush(fileOf(fd));
   openFiles.delete(fd);
 }
 
-export function createReadStream(): never {
-  throw new Error('fs.createReadStream is not available in the browser build of bert-ts');
+/** A file's bytes as a one-chunk stream (the readline shim, ./readline.ts, reads its `bytes`). */
+export function createReadStream(path: string): {
+  bytes: Uint8Array;
+  on(): unknown;
+  pipe<T>(to: T): T;
+  destroy(): void;
+  [Symbol.asyncIterator](): AsyncGenerator<Uint8Array>;
+} {
+  const bytes = readFileSync(path) as Uint8Array;
+  const stream = {
+    bytes,
+    on: () => stream,
+    pipe: <T>(to: T): T => to,
+    destroy: () => {},
+    async *[Symbol.asyncIterator]() {
+      yield bytes;
+    },
+  };
+  return stream;
 }
-export const createWriteStream = createReadStream;
+export function createWriteStream(): never {
+  throw new Error('fs.createWriteStream is not available in the browser build of bert-ts');
+}
 export function symlinkSync(): never {
   throw new Error('fs.symlinkSync is not available in the browser build of bert-ts');
 }
-export const watch = createReadStream;
 
 export const promises = {
   readFile: async (path: string, options?: string | { encoding?: string }) => readFileSync(path, options),

@@ -17,7 +17,6 @@ export class Worker {
 export const parentPort = null;
 export const workerData = null;
 export const isMainThread = true;
-export const createInterface = (): never => unavailable('readline.createInterface');
 export const createGunzip = (): never => unavailable('zlib.createGunzip (decompress with DecompressionStream first)');
 export const gunzipSync = (): never => unavailable('zlib.gunzipSync (decompress with DecompressionStream first)');
 export const inflateRawSync = (): never => unavailable('zlib.inflateRawSync');
