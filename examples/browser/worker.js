@@ -7,6 +7,7 @@ const MODEL = '/models/default';
 const OUTPUT = '/out/model';
 let classifier = null;
 let maps = null;
+let userExt = 'csv';
 
 const post = (type, data = {}) => postMessage({ type, ...data });
 
@@ -41,11 +42,13 @@ async function init({ wasm }) {
   post('ready', { backend, files: bert.listFiles('/') });
 }
 
-/** A user's CSV, split 80/20 (seeded) into train and eval JSON lines. */
+/** A user's CSV (or TSV), its rows split 80/20 (seeded) into train and eval files with the same header. */
 async function mountCsv({ name, bytes }) {
-  const path = `/data/${name.endsWith('.tsv') ? 'user.tsv' : 'user.csv'}`;
-  bert.mountFile(path, new Uint8Array(bytes));
-  const rows = await bert.readCsvClassification(path);
+  const ext = name.toLowerCase().endsWith('.tsv') ? 'tsv' : 'csv';
+  const delimiter = ext === 'tsv' ? '\t' : ',';
+  const records = bert.parseCsv(new TextDecoder().decode(bytes), name, delimiter);
+  if (records.length < 3) throw new Error(`${name}: a header row and at least two data rows are needed`);
+  const [header, ...rows] = records;
   const order = rows.map((_, i) => i);
   let seed = 42;
   for (let i = order.length - 1; i > 0; i--) {
@@ -54,9 +57,11 @@ async function mountCsv({ name, bytes }) {
     [order[i], order[j]] = [order[j], order[i]];
   }
   const cut = Math.max(1, Math.floor(order.length * 0.8));
-  const lines = (idx) => idx.map((i) => JSON.stringify({ text: rows[i].text, label: rows[i].label })).join('\n') + '\n';
-  bert.mountFile('/data/user-train.jsonl', lines(order.slice(0, cut)));
-  bert.mountFile('/data/user-eval.jsonl', lines(order.slice(cut)));
+  const line = (r) => r.fields.map((f) => `"${f.replace(/"/g, '""')}"`).join(delimiter);
+  const file = (idx) => [line(header), ...idx.map((i) => line(rows[i]))].join('\n') + '\n';
+  bert.mountFile(`/data/user-train.${ext}`, file(order.slice(0, cut)));
+  bert.mountFile(`/data/user-eval.${ext}`, file(order.slice(cut)));
+  userExt = ext;
   post('csv', { rows: rows.length, train: cut, eval: order.length - cut });
 }
 
@@ -65,8 +70,8 @@ async function train(o) {
   const imdb = o.source === 'imdb';
   const run = await bert.finetune({
     model: MODEL,
-    train: imdb ? '/data/imdb-train.jsonl' : '/data/user-train.jsonl',
-    eval: imdb ? '/data/imdb-test.jsonl' : '/data/user-eval.jsonl',
+    train: imdb ? '/data/imdb-train.jsonl' : `/data/user-train.${userExt}`,
+    eval: imdb ? '/data/imdb-test.jsonl' : `/data/user-eval.${userExt}`,
     output: OUTPUT,
     label2id: imdb ? { NEGATIVE: 0, POSITIVE: 1 } : undefined,
     trainSamples: o.trainSamples,

@@ -4,10 +4,11 @@
 // Without chromium the tests skip, unless BERT_REQUIRE_BROWSER=1 (CI), where that is a failure.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { demoMounts, serveStatic, type StaticServer } from '../../src/browser/static-server.js';
 
@@ -215,6 +216,49 @@ test(
     assert.deepEqual(errors, []);
     process.stderr.write(`test/browser: demo page screenshot in ${join(tmpdir(), 'bert-browser-demo.png')}
 `);
+    await page.close();
+  },
+);
+
+test(
+  "the demo page on a user's CSV: its string labels, split 80/20, fine-tuned and used to classify",
+  { skip: noBrowser },
+  async () => {
+    // 40 IMDb reviews as a CSV with the labels "neg" / "pos" (a user's file, chosen through the page's file input).
+    const reviews = gunzipSync(readFileSync(join(root, 'assets', 'imdb-sample', 'train.jsonl.gz')))
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .slice(0, 40)
+      .map((l) => JSON.parse(l) as { text: string; label: number });
+    const csv = join(dir, 'reviews.csv');
+    const quote = (s: string): string => `"${s.replace(/"/g, '""')}"`;
+    writeFileSync(
+      csv,
+      ['text,label', ...reviews.map((r) => `${quote(r.text.slice(0, 300))},${r.label ? 'pos' : 'neg'}`)].join('\n'),
+    );
+    const { page, errors } = await newPage();
+    await page.goto(`${server.url}examples/browser/index.html?trainSamples=16&evalSamples=8&epochs=1&maxLength=32`);
+    await page.waitForFunction('document.getElementById("train").disabled === false', { timeout: 60_000 });
+    const input = await page.$('#csv');
+    assert.ok(input);
+    await (input as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(csv);
+    await page.waitForFunction('window.bertDemo.csvReady === true || window.bertDemo.error', { timeout: 30_000 });
+    await page.click('#train');
+    await page.waitForFunction('window.bertDemo.trained || window.bertDemo.error', { timeout: 200_000 });
+    await page.click('#classify');
+    await page.waitForFunction('window.bertDemo.prediction || window.bertDemo.error', { timeout: 60_000 });
+    const state = (await page.evaluate(`({
+    error: window.bertDemo.error,
+    steps: window.bertDemo.summary && window.bertDemo.summary.steps,
+    examples: window.bertDemo.summary && window.bertDemo.summary.eval.examples,
+    label: window.bertDemo.prediction && window.bertDemo.prediction.label,
+  })`)) as { error?: string; steps: number; examples: number; label: string };
+    assert.equal(state.error, undefined, state.error);
+    assert.equal(state.steps, 2, '16 of the 32 training rows, batch 8, one epoch');
+    assert.equal(state.examples, 8, 'the 8 held-out rows (20% of 40)');
+    assert.match(state.label, /^(neg|pos)$/, "the prediction uses the CSV's own labels");
+    assert.deepEqual(errors, []);
     await page.close();
   },
 );
