@@ -6,7 +6,6 @@
 // Usage: node --import tsx bench/forward-dtype.ts [--reps 5] [--shapes 1x128,32x128] [--python PATH] [--no-rss]
 //          [--accuracy ../shared/models/bert-mini-imdb-hf --texts 64]
 // --python: a Python with onnxruntime (default $BERT_BENCH_PYTHON or python3); without it ORT q8 rows are skipped.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +28,7 @@ import {
   ortSession,
   parseShape,
   PEER_BENCH_FLAGS,
+  quantizeOnnx,
   rssChild,
   secondsSince,
   threads,
@@ -51,19 +51,6 @@ const SCRIPT = fileURLToPath(import.meta.url);
 function bertDtypes(): ModelDtype[] {
   const packed = getKernels().packedLinear;
   return (['fp32', 'q8', 'bf16'] as const).filter((d) => d === 'fp32' || packed?.unsupported(d) === null);
-}
-
-/** onnxruntime.quantization.quantize_dynamic of `input` into `output`; the reason when it could not run. */
-function quantizeOnnx(input: string, output: string): string | null {
-  const script = [
-    'import sys',
-    'from onnxruntime.quantization import quantize_dynamic, QuantType',
-    "quantize_dynamic(sys.argv[1], sys.argv[2], per_channel=True, weight_type=QuantType.QInt8, op_types_to_quantize=['MatMul'], extra_options={'MatMulConstBOnly': True})",
-  ].join('\n');
-  const r = spawnSync(values.python!, ['-c', script, input, output], { encoding: 'utf8' });
-  if (r.error) return `${values.python} did not start (${r.error.message})`;
-  if (r.status !== 0) return `${values.python} quantize_dynamic failed: ${r.stderr.trim().split('\n').pop()}`;
-  return null;
 }
 
 /** A BERT-base of random weights (seed SEED) in `dtype`; `from` shares its weights when given. */
@@ -98,7 +85,7 @@ async function speed(dir: string): Promise<void> {
   const onnx = join(dir, 'model.onnx'),
     onnxQ8 = join(dir, 'model_quantized.onnx');
   writeFileSync(onnx, exportBertOnnx(BERT_BASE_CONFIG, fp32.parameters(), { head: 'base' }));
-  const whyNoOrtQ8 = quantizeOnnx(onnx, onnxQ8);
+  const whyNoOrtQ8 = quantizeOnnx(values.python!, onnx, onnxQ8);
   if (whyNoOrtQ8) process.stderr.write(`bench/forward-dtype: no ORT q8 rows: ${whyNoOrtQ8}\n`);
   const sessions: Array<[string, string, ort.InferenceSession]> = [];
   for (const [label, path] of whyNoOrtQ8
@@ -255,7 +242,7 @@ async function accuracy(dir: string, modelDir: string): Promise<void> {
     onnxQ8 = join(dir, 'mlm_quantized.onnx');
   const head: OnnxHead = 'masked-lm';
   writeFileSync(onnx, exportBertOnnx(fp32Model!.config.toJson(), fp32Model!.parameters(), { head }));
-  const whyNot = quantizeOnnx(onnx, onnxQ8);
+  const whyNot = quantizeOnnx(values.python!, onnx, onnxQ8);
   for (const [label, path] of whyNot
     ? [['ORT fp32', onnx]]
     : [

@@ -99,3 +99,20 @@ export async function rssChild(run: () => Float32Array | Promise<Float32Array>):
 }
 
 export const secondsSince = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
+
+/**
+ * onnxruntime.quantization.quantize_dynamic of `input` into `output` by `python` (a Python with onnxruntime):
+ * per-channel int8 weights of the MatMuls with constant weights, as transformers.js's model_quantized.onnx. Returns
+ * the reason when it could not run.
+ */
+export function quantizeOnnx(python: string, input: string, output: string): string | null {
+  const script = [
+    'import sys',
+    'from onnxruntime.quantization import quantize_dynamic, QuantType',
+    "quantize_dynamic(sys.argv[1], sys.argv[2], per_channel=True, weight_type=QuantType.QInt8, op_types_to_quantize=['MatMul'], extra_options={'MatMulConstBOnly': True})",
+  ].join('\n');
+  const r = spawnSync(python, ['-c', script, input, output], { encoding: 'utf8' });
+  if (r.error) return `${python} did not start (${r.error.message})`;
+  if (r.status !== 0) return `${python} quantize_dynamic failed: ${r.stderr.trim().split('\n').pop()}`;
+  return null;
+}

@@ -66,6 +66,7 @@ const DISTILBERT_LAYER: LayerNames = {
 
 const BERT_EMBEDDINGS = { word: 'word_embeddings', norm: 'LayerNorm' };
 
+/** A family laid out as BERT (post-LN, BERT's module names, token types); the others override what differs. */
 const bertLike = (modelType: ModelType, classStem: string, prefix: string, positionIds: PositionIds): Family => ({
   modelType,
   classStem,
@@ -84,27 +85,19 @@ export const FAMILIES: Readonly<Record<ModelType, Family>> = {
   'xlm-roberta': bertLike('xlm-roberta', 'XLMRoberta', 'roberta.', 'padding-offset'),
   electra: bertLike('electra', 'Electra', 'electra.', 'range'),
   distilbert: {
-    modelType: 'distilbert',
-    classStem: 'DistilBert',
-    prefix: 'distilbert.',
+    ...bertLike('distilbert', 'DistilBert', 'distilbert.', 'range'),
     layers: 'transformer.layer',
     block: { kind: 'post-ln', names: DISTILBERT_LAYER },
-    embeddingNames: BERT_EMBEDDINGS,
     tokenTypes: false,
-    positionIds: 'range',
     attentionOutputDropout: false,
   },
   // modeling_modernbert.py: ModernBertModel's embeddings (tok_embeddings, norm), layers, final_norm.
   modernbert: {
-    modelType: 'modernbert',
-    classStem: 'ModernBert',
-    prefix: 'model.',
+    ...bertLike('modernbert', 'ModernBert', 'model.', 'rotary'),
     layers: 'layers',
     block: { kind: 'pre-ln-glu' },
     embeddingNames: { word: 'tok_embeddings', norm: 'norm' },
     tokenTypes: false,
-    positionIds: 'rotary',
-    attentionOutputDropout: true,
   },
 };
 
