@@ -88,7 +88,8 @@ let count = 0;
 for (const file of walk(srcDir)) {
   if (!file.endsWith('.ts') || file.endsWith('.d.ts')) continue;
   const rel = relative(srcDir, file).split('\\').join('/').replace(/\.ts$/, '.js');
-  if (esmOnly(rel)) continue;
+  // src/browser/web is the browser bundle's source (npm run build:browser), outside the Node build as in tsconfig.build.json.
+  if (esmOnly(rel) || rel.startsWith('browser/web/')) continue;
   const source = readFileSync(file, 'utf8');
   const out = ts.transpileModule(source, {
     compilerOptions,

@@ -50,6 +50,28 @@ export function wasmKernelsPath(): string {
 
 let loaded: { exports: WasmKernelExports | null; error: string | null } | null = null;
 
+/**
+ * Instantiates a compiled bert_kernels.wasm (a `WebAssembly.Module`). The browser build compiles it asynchronously
+ * from `fetch` (browsers refuse large synchronous compiles on the main thread) and hands it to useWasmKernels.
+ */
+export function instantiateWasmKernels(module: object): WasmKernelExports {
+  // A standalone module's imports (memory growth notice, proc_exit) need no behaviour here.
+  const imports: Record<string, Record<string, () => void>> = {};
+  for (const imp of wasmApi.Module.imports(module)) {
+    (imports[imp.module] ??= {})[imp.name] = () => {
+      if (imp.name === 'proc_exit') throw new Error('bert_kernels.wasm aborted');
+    };
+  }
+  const exports = new wasmApi.Instance(module, imports).exports as unknown as WasmKernelExports;
+  exports._initialize?.();
+  return exports;
+}
+
+/** Makes `exports` the module loadWasmKernels() returns (the browser's way in: no file to read). */
+export function useWasmKernels(exports: WasmKernelExports): void {
+  loaded = { exports, error: null };
+}
+
 /** The instantiated module, or null with the reason in wasmLoadError(); tried once per process. */
 export function loadWasmKernels(): WasmKernelExports | null {
   if (!loaded) {
@@ -62,17 +84,7 @@ export function loadWasmKernels(): WasmKernelExports | null {
     } else {
       try {
         // Synchronous compile (Node allows it at any size): getKernels() is synchronous.
-        const module = new wasmApi.Module(readFileSync(path));
-        // A standalone module's imports (memory growth notice, proc_exit) need no behaviour here.
-        const imports: Record<string, Record<string, () => void>> = {};
-        for (const imp of wasmApi.Module.imports(module)) {
-          (imports[imp.module] ??= {})[imp.name] = () => {
-            if (imp.name === 'proc_exit') throw new Error('bert_kernels.wasm aborted');
-          };
-        }
-        const exports = new wasmApi.Instance(module, imports).exports as unknown as WasmKernelExports;
-        exports._initialize?.();
-        loaded = { exports, error: null };
+        loaded = { exports: instantiateWasmKernels(new wasmApi.Module(readFileSync(path))), error: null };
       } catch (err) {
         loaded = {
           exports: null,

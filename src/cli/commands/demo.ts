@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serveBrowserDemo } from '../../browser/static-server.js';
 import { getKernels } from '../../native/index.js';
 import { backendFlag } from '../inputs.js';
 import { pipeline } from '../../pipelines/pipeline.js';
@@ -11,6 +12,7 @@ import { finetune } from '../../train/finetune.js';
 import { UsageError, intFlag, parseCommand, runCommand } from '../command.js';
 
 export const usage = `Usage: bert demo [--model DIR] [--output DIR] [--epochs N] [--text TEXT]
+       bert demo --browser [--port N]
 
 The seed notebook in one command, offline: fine-tunes a pre-trained BERT on an IMDb sample shipped with bert-ts
 (800 train / 500 test reviews, balanced), evaluates it on the test sample, then classifies a new review.
@@ -20,7 +22,10 @@ The seed notebook in one command, offline: fine-tunes a pre-trained BERT on an I
   --output DIR    where the fine-tuned model is written (default: a new folder under the system temp dir)
   --epochs N      fine-tuning epochs (default 3)
   --text TEXT     the review to classify (default "This movie was absolutely fantastic!")
-  --backend B     auto | js | native | wasm (default auto)`;
+  --backend B     auto | js | native | wasm (default auto)
+  --browser       instead, serve the same demo as a web page that fine-tunes in the browser tab (WebAssembly),
+                  from a local static server (offline; needs npm run build:browser in a clone)
+  --port N        the page's port with --browser (default 8080; 0 picks a free one)`;
 
 const packageRoot = new URL('../../../', import.meta.url);
 
@@ -40,8 +45,18 @@ export async function demoCommand(argv: string[]): Promise<number> {
       epochs: { type: 'string' },
       text: { type: 'string' },
       backend: { type: 'string' },
+      browser: { type: 'boolean' },
+      port: { type: 'string' },
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    if (values.browser) {
+      const port = intFlag(values, 'port', 8080, 0);
+      return serveBrowserDemo({
+        port,
+        onListening: (url) => process.stdout.write(`bert demo: open ${url} (Ctrl-C stops the server)\n`),
+      });
+    }
+    if (values.port !== undefined) throw new UsageError('--port goes with --browser');
     const model = (values.model as string | undefined) ?? defaultModelDir();
     const output = (values.output as string | undefined) ?? mkdtempSync(join(tmpdir(), 'bert-ts-demo-'));
     const sample = (split: string): string =>
