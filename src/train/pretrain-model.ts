@@ -36,7 +36,12 @@ export interface PretrainingForwardOptions {
 }
 
 /** Rows of `logits` [rows, cols] whose argmax equals the label at the row given by rowOf(k), for labels[k]. */
-function argmaxCorrect(logits: Float32Array, cols: number, labels: Int32Array, rowOf: (k: number) => number): number {
+export function argmaxCorrect(
+  logits: Float32Array,
+  cols: number,
+  labels: Int32Array,
+  rowOf: (k: number) => number,
+): number {
   let correct = 0;
   labels.forEach((label, k) => {
     if (argmax(logits, rowOf(k) * cols, cols) === label) correct++;
