@@ -13,6 +13,7 @@ import { ElectraForMaskedLM, ElectraForPreTraining, RobertaForMaskedLM } from '.
 import { presetConfig, pretrain, type PretrainOptions } from '../../src/train/pretrain.js';
 import { readEvalInstances } from '../../src/train/pretrain-eval.js';
 import { evaluateMaskedLm } from '../../src/train/pretrain-mlm.js';
+import type { ElectraEvaluation } from '../../src/train/electra.js';
 import { ProgressReporter } from '../../src/train/progress.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 
@@ -147,13 +148,13 @@ test('objective electra: joint loss goes down, RTD figures, discriminator + gene
   const r = await pretrain({ ...base(out), config: { ...config, embedding_size: 16 }, objective: 'electra' });
   const losses = stepLosses(out, 30);
   assert.ok(mean(losses.slice(-5)) < mean(losses.slice(0, 3)) - 2, `losses ${losses.join(', ')}`);
-  const ev = r.evaluation as Record<string, number>;
-  for (const k of ['mlm_loss', 'mlm_accuracy', 'rtd_loss', 'rtd_accuracy', 'rtd_replaced_fraction'])
+  const ev = r.evaluation as ElectraEvaluation;
+  for (const k of ['mlm_loss', 'mlm_accuracy', 'rtd_loss', 'rtd_accuracy', 'rtd_replaced_fraction'] as const)
     assert.ok(Number.isFinite(ev[k]), k);
   // Most masked positions are replaced by a weak generator (about 15% of the tokens); the discriminator beats
   // answering "original" everywhere once it has learnt anything.
-  assert.ok(ev['rtd_replaced_fraction']! > 0.05 && ev['rtd_replaced_fraction']! < 0.2, JSON.stringify(ev));
-  assert.ok(ev['rtd_loss']! < 0.6, JSON.stringify(ev));
+  assert.ok(ev.rtd_replaced_fraction > 0.05 && ev.rtd_replaced_fraction < 0.2, JSON.stringify(ev));
+  assert.ok(ev.rtd_loss < 0.6, JSON.stringify(ev));
   const d = configOf(out);
   const g = configOf(join(out, 'generator'));
   assert.deepEqual(d['architectures'], ['ElectraForPreTraining']);
