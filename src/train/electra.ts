@@ -18,8 +18,7 @@ import type { PretrainingBatch } from '../data/batching.js';
 import type { PretrainingInstance } from '../data/pretraining.js';
 import { Rng } from '../data/rng.js';
 import type { TrainerModel, TrainerParameter } from './trainer.js';
-import { argmaxCorrect } from './pretrain-model.js';
-import { maskedLabels } from './pretrain-mlm.js';
+import { argmaxCorrect, maskedLabels } from './pretrain-model.js';
 import { mix } from './pretrain-stream.js';
 import { sumOverBatches } from './pretrain-eval.js';
 

@@ -8,7 +8,7 @@ import type { BertForMaskedLM } from '../model/bert.js';
 import type { PretrainingBatch } from '../data/batching.js';
 import type { PretrainingInstance } from '../data/pretraining.js';
 import type { TrainerModel } from './trainer.js';
-import { argmaxCorrect, type PretrainingForwardOptions } from './pretrain-model.js';
+import { argmaxCorrect, maskedLabels, type PretrainingForwardOptions } from './pretrain-model.js';
 import { sumOverBatches } from './pretrain-eval.js';
 
 /** Loss and counts of one masked-LM forward. */
@@ -17,13 +17,6 @@ export interface MaskedLmStepOutput {
   loss: number;
   mlmCorrect: number;
   mlmCount: number;
-}
-
-/** Labels [B * T]: the original token at masked positions, -100 elsewhere. */
-export function maskedLabels(batch: PretrainingBatch): Int32Array {
-  const labels = new Int32Array(batch.B * batch.T).fill(-100);
-  batch.maskedIndex.forEach((i, m) => (labels[i] = batch.maskedLabels[m] ?? -100));
-  return labels;
 }
 
 /** The batch's token types, or zeros for a model with one token type (RoBERTa). */

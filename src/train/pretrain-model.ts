@@ -49,6 +49,13 @@ export function argmaxCorrect(
   return correct;
 }
 
+/** Labels [B * T]: the original token at masked positions, -100 elsewhere. */
+export function maskedLabels(batch: PretrainingBatch): Int32Array {
+  const labels = new Int32Array(batch.B * batch.T).fill(-100);
+  batch.maskedIndex.forEach((i, m) => (labels[i] = batch.maskedLabels[m] ?? -100));
+  return labels;
+}
+
 /**
  * MLM + NSP forward of `model` on a batch through `forward(..., { mlmLabeledOnly })`; a following backward()
  * accumulates the gradients of mlmLoss + nspLoss.
@@ -65,8 +72,7 @@ export function pretrainingForward(
   const M = batch.maskedIndex.length;
   if (M === 0)
     throw new Error('pretrainingForward: the batch has no masked positions (unmasked data needs dynamic masking)');
-  const labels = new Int32Array(N).fill(-100);
-  batch.maskedIndex.forEach((i, m) => (labels[i] = batch.maskedLabels[m] ?? -100));
+  const labels = maskedLabels(batch);
   const out = model.forward(
     {
       inputIds: { data: batch.inputIds, shape: [B, T] },
