@@ -16,6 +16,8 @@ import { evaluateMaskedLm } from '../../src/train/pretrain-mlm.js';
 import type { ElectraEvaluation } from '../../src/train/electra.js';
 import { ProgressReporter } from '../../src/train/progress.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
+import { pretrainCommand } from '../../src/cli/commands/pretrain.js';
+import { capture } from '../pretraining/capture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bert-ts-pretrain-objectives-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -198,4 +200,35 @@ test('objective electra resumes exactly: stopped at step 3 and resumed = 6 steps
   assert.deepEqual(stepLosses(parts, 6), stepLosses(whole, 6));
   for (const f of ['model.safetensors', 'generator/model.safetensors'])
     assert.ok(readFileSync(join(parts, f)).equals(readFileSync(join(whole, f))), f);
+});
+
+test('bert pretrain --objective electra --config tiny runs; bad --objective / --architecture / --generator-size are usage errors', async () => {
+  await ready;
+  const out = join(dir, 'cli-electra');
+  const args = ['--config', 'tiny', '--data', dataDir, '--vocab', vocabDir, '--steps', '2', '--output', out];
+  let r = await capture(pretrainCommand, [
+    ...args,
+    '--objective',
+    'electra',
+    '--generator-size',
+    '0.5',
+    '--batch-size',
+    '4',
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const d = configOf(out);
+  const g = configOf(join(out, 'generator'));
+  assert.deepEqual(
+    [d['hidden_size'], d['embedding_size'], g['hidden_size'], g['num_attention_heads']],
+    [128, 128, 64, 1],
+  );
+  r = await capture(pretrainCommand, [...args, '--objective', 'nsp']);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /--objective nsp: use mlm-nsp, mlm, electra/);
+  r = await capture(pretrainCommand, [...args, '--objective', 'electra', '--architecture', 'roberta']);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /--architecture roberta: roberta or bert, with --objective mlm/);
+  r = await capture(pretrainCommand, [...args, '--objective', 'electra', '--generator-size', '2']);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /generator-size/);
 });
