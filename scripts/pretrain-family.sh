@@ -19,9 +19,10 @@ OUT=${OUT:-/work/runs-family}
 IMDB=../shared/data/imdb
 VOCAB=../shared/vocab/bert-base-uncased
 BUDGET=${BUDGET:-150m}
-# Steps at which each schedule ends: what each objective reaches in the budget on a quiet 2-core machine (MLM alone
-# runs about as fast as the default model's MLM + NSP, 5,000 steps of 32 in 147 minutes; an ELECTRA step costs more,
-# the generator and the discriminator's head on every token). The budget stops a run that is slower.
+# Steps at which each schedule ends, about what each objective reaches in the budget on a quiet 2-core machine: MLM
+# alone runs about as fast as the default model's MLM + NSP (5,000 steps of 32 in 147 minutes); an ELECTRA step
+# costs about 1.3 MLM steps (the generator, the sampling, the discriminator's head on every token: 91 vs 119 steps
+# in the short run of docs/results.md, the two side by side). The budget stops a run that is slower.
 ROBERTA_STEPS=${ROBERTA_STEPS:-5000}
 ELECTRA_STEPS=${ELECTRA_STEPS:-3800}
 BERT="node dist/cli/main.js"
