@@ -137,6 +137,7 @@ export class ElectraPretraining {
       { ...config, model_type: 'electra', architectures: ['ElectraForPreTraining'] },
       { kernels: options.kernels, seed },
     );
+    // seed + 1: the generator's initialisation and dropout masks are not the discriminator's.
     const generator = new ElectraForMaskedLM(generatorConfig(discriminator.config, options.generatorSize ?? 0.25), {
       kernels: options.kernels,
       seed: seed + 1,

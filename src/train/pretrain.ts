@@ -325,7 +325,10 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     resume: o.resume ?? false,
     progress,
     kernels,
-    settings: objective === 'mlm-nsp' ? { gather } : { objective },
+    settings:
+      objective === 'mlm-nsp'
+        ? { gather }
+        : { objective, rtdWeight: objective === 'electra' ? (o.rtdWeight ?? 50) : null },
     shouldStop: o.shouldStop,
     timeBudgetSeconds: o.timeBudgetSeconds,
     curveTitle: `pre-training: ${{ 'mlm-nsp': 'MLM + NSP', mlm: 'MLM', electra: 'ELECTRA MLM + 50 x RTD' }[objective]} loss`,

@@ -31,7 +31,7 @@ Pre-trains on the shards of bert create-pretraining-data (the MLM head runs only
   --weight-decay X     (0.01)   --max-grad-norm X (1.0)   --seed N (42)
   --eval-every N       evaluate every N steps (default: at the end)   --eval-instances N (2000)
   --checkpoint-every N (500)    --resume   continue from OUTPUT/checkpoints (same flags)
-  --no-gather          MLM head on every token (as HF; slower, for comparison)
+  --no-gather          mlm-nsp: MLM head on every token (as HF; slower, for comparison)
   --backend auto|js|native|wasm
   --output DIR         HF folder: config.json, model.safetensors, tokenizer files, checkpoints/, log.jsonl,
                        training_curve.svg, pretrain_results.json
