@@ -122,7 +122,7 @@ function maxDiff(a: Float32Array, r: Float32Array): number {
 }
 
 /** max |a - r| / max(max |r|, floor) over the tensor (gradients, parameters): the README's rule, with a floor. */
-function tensorError(a: Float32Array, r: Float32Array, floor = 0): number {
+export function tensorError(a: Float32Array, r: Float32Array, floor = 0): number {
   const scale = Math.max(maxAbs(r), floor);
   const m = maxDiff(a, r);
   return scale > 0 ? m / scale : m;

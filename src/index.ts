@@ -258,8 +258,19 @@ export { collatePretraining } from './data/batching.js';
 export type { PretrainingBatch, BatchInputs } from './data/batching.js';
 export { pretrainingForward, pretrainingTrainerModel, loadPretrainingModel } from './train/pretrain-model.js';
 export type { PretrainingStepOutput, PretrainingForwardOptions } from './train/pretrain-model.js';
-export { pretrain, PRETRAIN_PRESETS, presetConfig } from './train/pretrain.js';
-export type { PretrainOptions, PretrainResult, PretrainPreset } from './train/pretrain.js';
+export { pretrain, PRETRAIN_PRESETS, PRETRAIN_OBJECTIVES, presetConfig } from './train/pretrain.js';
+export type {
+  PretrainOptions,
+  PretrainResult,
+  PretrainPreset,
+  PretrainObjective,
+  PretrainArchitecture,
+  PretrainMetrics,
+} from './train/pretrain.js';
+export { maskedLmForward, maskedLmTrainerModel, evaluateMaskedLm } from './train/pretrain-mlm.js';
+export type { MaskedLmStepOutput, MaskedLmEvaluation } from './train/pretrain-mlm.js';
+export { ElectraPretraining, evaluateElectra, generatorConfig } from './train/electra.js';
+export type { ElectraStepOutput, ElectraForwardOptions, ElectraEvaluation } from './train/electra.js';
 export { evaluatePretraining, readEvalInstances } from './train/pretrain-eval.js';
 export type { PretrainEvaluation } from './train/pretrain-eval.js';
 export { PretrainingStream } from './train/pretrain-stream.js';

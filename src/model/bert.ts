@@ -1099,6 +1099,11 @@ export class ElectraForPreTraining extends BertLinearHeadModel {
     }));
   }
 
+  /** Multiplies the gradient of the last forward's loss before backward (ELECTRA's joint loss weights it by 50). */
+  scaleLossGradient(factor: number): void {
+    this.kernels.scale(this.head.dLogits, this.head.dLogits.length, factor);
+  }
+
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
     const { batch, common } = this.encode(inputs, options);
     const { B, T } = batch,

@@ -1,7 +1,7 @@
 // Pre-training's held-out evaluation: MLM loss and accuracy at the masked positions, NSP loss and accuracy.
 import { gatherSlots, getDistributed, ownsBatch, type Distributed } from './distributed.js';
 import type { BertForPreTraining } from '../model/bert.js';
-import { collatePretraining } from '../data/batching.js';
+import { collatePretraining, type PretrainingBatch } from '../data/batching.js';
 import {
   maskDynamically,
   type MaskingOptions,
@@ -51,10 +51,31 @@ export function readEvalInstances(
 }
 
 /**
- * Held-out evaluation (dropout off): MLM loss (mean over predicted positions) and accuracy, NSP loss and accuracy.
- * Under data parallelism each rank runs interleaved batches; the per-batch sums are gathered exactly and added in
- * batch order, so every rank gets the one-process figures.
+ * Sums `width` figures per held-out batch (what `score` returns for batch number `index`) over all batches. Under data parallelism each
+ * rank runs interleaved batches; the per-batch sums are gathered exactly and added in batch order, so every rank gets
+ * the one-process figures.
  */
+export function sumOverBatches(
+  instances: readonly PretrainingInstance[],
+  batchSize: number,
+  padId: number,
+  width: number,
+  score: (batch: PretrainingBatch, index: number) => readonly number[],
+  dist: Distributed = getDistributed(),
+): number[] {
+  const batches = Math.ceil(instances.length / batchSize);
+  const slots = new Float64Array(width * batches);
+  for (let k = 0; k < batches; k++) {
+    if (!ownsBatch(dist, k)) continue;
+    slots.set(score(collatePretraining(instances.slice(k * batchSize, (k + 1) * batchSize), padId), k), width * k);
+  }
+  gatherSlots(dist, slots);
+  const sum = new Array<number>(width).fill(0);
+  for (let k = 0; k < batches; k++) for (let j = 0; j < width; j++) sum[j]! += slots[width * k + j] ?? 0;
+  return sum;
+}
+
+/** Held-out evaluation (dropout off): MLM loss (mean over predicted positions) and accuracy, NSP loss and accuracy. */
 export function evaluatePretraining(
   model: BertForPreTraining,
   instances: readonly PretrainingInstance[],
@@ -62,36 +83,25 @@ export function evaluatePretraining(
   padId: number,
   dist: Distributed = getDistributed(),
 ): PretrainEvaluation {
-  const sum = { mlmLoss: 0, mlmCorrect: 0, mlmCount: 0, nspLoss: 0, nspCorrect: 0, nspCount: 0 };
   let randomNext = 0;
   for (const x of instances) if (x.isRandomNext) randomNext++;
-  const batches = Math.ceil(instances.length / batchSize);
-  const slots = new Float64Array(6 * batches);
-  for (let k = 0; k < batches; k++) {
-    if (!ownsBatch(dist, k)) continue;
-    const batch = collatePretraining(instances.slice(k * batchSize, (k + 1) * batchSize), padId);
-    const o = pretrainingForward(model, batch, { train: false });
-    slots.set(
-      [o.mlmLoss * o.mlmCount, o.mlmCorrect, o.mlmCount, o.nspLoss * o.nspCount, o.nspCorrect, o.nspCount],
-      6 * k,
-    );
-  }
-  gatherSlots(dist, slots);
-  for (let k = 0; k < batches; k++) {
-    const at = (j: number): number => slots[6 * k + j] ?? 0;
-    sum.mlmLoss += at(0);
-    sum.mlmCorrect += at(1);
-    sum.mlmCount += at(2);
-    sum.nspLoss += at(3);
-    sum.nspCorrect += at(4);
-    sum.nspCount += at(5);
-  }
+  const [mlmLoss = 0, mlmCorrect = 0, mlmCount = 0, nspLoss = 0, nspCorrect = 0, nspCount = 0] = sumOverBatches(
+    instances,
+    batchSize,
+    padId,
+    6,
+    (batch) => {
+      const o = pretrainingForward(model, batch, { train: false });
+      return [o.mlmLoss * o.mlmCount, o.mlmCorrect, o.mlmCount, o.nspLoss * o.nspCount, o.nspCorrect, o.nspCount];
+    },
+    dist,
+  );
   return {
-    mlm_loss: sum.mlmLoss / sum.mlmCount,
-    mlm_accuracy: sum.mlmCorrect / sum.mlmCount,
-    nsp_loss: sum.nspLoss / sum.nspCount,
-    nsp_accuracy: sum.nspCorrect / sum.nspCount,
-    nsp_random_fraction: randomNext / sum.nspCount,
-    instances: sum.nspCount,
+    mlm_loss: mlmLoss / mlmCount,
+    mlm_accuracy: mlmCorrect / mlmCount,
+    nsp_loss: nspLoss / nspCount,
+    nsp_accuracy: nspCorrect / nspCount,
+    nsp_random_fraction: randomNext / nspCount,
+    instances: nspCount,
   };
 }

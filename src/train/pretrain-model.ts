@@ -36,12 +36,24 @@ export interface PretrainingForwardOptions {
 }
 
 /** Rows of `logits` [rows, cols] whose argmax equals the label at the row given by rowOf(k), for labels[k]. */
-function argmaxCorrect(logits: Float32Array, cols: number, labels: Int32Array, rowOf: (k: number) => number): number {
+export function argmaxCorrect(
+  logits: Float32Array,
+  cols: number,
+  labels: Int32Array,
+  rowOf: (k: number) => number,
+): number {
   let correct = 0;
   labels.forEach((label, k) => {
     if (argmax(logits, rowOf(k) * cols, cols) === label) correct++;
   });
   return correct;
+}
+
+/** Labels [B * T]: the original token at masked positions, -100 elsewhere. */
+export function maskedLabels(batch: PretrainingBatch): Int32Array {
+  const labels = new Int32Array(batch.B * batch.T).fill(-100);
+  batch.maskedIndex.forEach((i, m) => (labels[i] = batch.maskedLabels[m] ?? -100));
+  return labels;
 }
 
 /**
@@ -60,8 +72,7 @@ export function pretrainingForward(
   const M = batch.maskedIndex.length;
   if (M === 0)
     throw new Error('pretrainingForward: the batch has no masked positions (unmasked data needs dynamic masking)');
-  const labels = new Int32Array(N).fill(-100);
-  batch.maskedIndex.forEach((i, m) => (labels[i] = batch.maskedLabels[m] ?? -100));
+  const labels = maskedLabels(batch);
   const out = model.forward(
     {
       inputIds: { data: batch.inputIds, shape: [B, T] },

@@ -19,7 +19,7 @@ import {
 } from '../data/samplers.js';
 
 /** Mixes numbers into a 32-bit seed. */
-function mix(...xs: number[]): number {
+export function mix(...xs: number[]): number {
   let h = 0x811c9dc5;
   for (const x of xs) {
     h = Math.imul(h ^ (x >>> 0), 0x01000193) >>> 0;

@@ -1,17 +1,24 @@
-// `bert pretrain`: MLM + NSP pre-training of BertForPreTraining on create-pretraining-data shards; writes a HF folder.
+// `bert pretrain`: MLM + NSP (BERT), MLM (RoBERTa) or ELECTRA pre-training on create-pretraining-data shards; writes a HF folder.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { getKernels } from '../../native/index.js';
 import { backendFlag } from '../inputs.js';
-import { PRETRAIN_PRESETS, isPretrainPreset, pretrain } from '../../train/pretrain.js';
+import { PRETRAIN_OBJECTIVES, PRETRAIN_PRESETS, isPretrainPreset, pretrain } from '../../train/pretrain.js';
+import type { PretrainObjective } from '../../train/pretrain.js';
 import { rankProgress } from '../../train/distributed.js';
 import { UsageError, exitCodeOf, integerAtLeast as int, numberFlag as num, parseFlags } from '../command.js';
 
 export const usage = `Usage: bert pretrain --config tiny|mini|small|base|CONFIG.json --data DIR --vocab DIR --steps N --output DIR [options]
 
-Pre-trains BertForPreTraining with masked language modelling + next sentence prediction on the shards of
-bert create-pretraining-data. The MLM head runs only at the masked positions. AdamW (eps 1e-6, weight decay
-0.01 except biases/LayerNorm) with linear warmup and linear decay to 0 at --steps, gradient clipping at 1.0.
+Pre-trains on the shards of bert create-pretraining-data (the MLM head runs only at the masked positions). AdamW
+(eps 1e-6, weight decay 0.01 except biases/LayerNorm), linear warmup and decay to 0 at --steps, clipping at 1.0.
+
+  --objective O        mlm-nsp (default): BertForPreTraining, masked LM + next sentence prediction;
+                       mlm: masked LM only (RoBERTa: no NSP, make the data with --dynamic-masking);
+                       electra: a generator (ElectraForMaskedLM) trained by MLM and a discriminator
+                       (ElectraForPreTraining) on replaced-token detection, embeddings shared, loss MLM + 50 x RTD;
+                       the generator is saved in OUTPUT/generator
+  --architecture A     for mlm: roberta (default) or bert      --generator-size X  electra: 0.25 of the width
 
   --config C           tiny (2 layers, 128 hidden), mini (4, 256), small (4, 512), base (12, 768) or a
                        config.json; vocab_size is taken from --vocab
@@ -24,7 +31,7 @@ bert create-pretraining-data. The MLM head runs only at the masked positions. Ad
   --weight-decay X     (0.01)   --max-grad-norm X (1.0)   --seed N (42)
   --eval-every N       evaluate every N steps (default: at the end)   --eval-instances N (2000)
   --checkpoint-every N (500)    --resume   continue from OUTPUT/checkpoints (same flags)
-  --no-gather          MLM head on every token (as HF; slower, for comparison)
+  --no-gather          mlm-nsp: MLM head on every token (as HF; slower, for comparison)
   --backend auto|js|native|wasm
   --output DIR         HF folder: config.json, model.safetensors, tokenizer files, checkpoints/, log.jsonl,
                        training_curve.svg, pretrain_results.json
@@ -32,6 +39,9 @@ Ctrl-C stops after the current step with a checkpoint; --resume continues exactl
 
 const OPTIONS = {
   config: { type: 'string' },
+  objective: { type: 'string' },
+  architecture: { type: 'string' },
+  'generator-size': { type: 'string' },
   'init-from': { type: 'string' },
   data: { type: 'string' },
   'eval-data': { type: 'string' },
@@ -78,6 +88,12 @@ async function run(argv: string[]): Promise<number> {
     throw new UsageError(
       `--config ${config}: not one of ${Object.keys(PRETRAIN_PRESETS).join(', ')} nor a config.json file`,
     );
+  const objective = (values.objective ?? 'mlm-nsp') as PretrainObjective;
+  if (!PRETRAIN_OBJECTIVES.includes(objective))
+    throw new UsageError(`--objective ${objective}: use ${PRETRAIN_OBJECTIVES.join(', ')}`);
+  const architecture = values.architecture;
+  if (architecture !== undefined && (objective !== 'mlm' || (architecture !== 'roberta' && architecture !== 'bert')))
+    throw new UsageError(`--architecture ${architecture}: roberta or bert, with --objective mlm`);
   const steps = num(values.steps, 'steps', undefined, int(1), 'a positive integer')!;
   const backend = backendFlag(values.backend) ?? 'auto';
 
@@ -92,6 +108,9 @@ async function run(argv: string[]): Promise<number> {
     const result = await pretrain({
       config,
       initFrom: values['init-from'],
+      objective,
+      architecture,
+      generatorSize: num(values['generator-size'], 'generator-size', 0.25, (n) => n > 0 && n <= 1, 'in (0, 1]'),
       dataDir: values.data,
       vocab: values.vocab,
       outputDir: values.output,
