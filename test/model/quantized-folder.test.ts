@@ -76,8 +76,8 @@ test('the q8 folder: I8 weights + F32 <name>_scale as quantizeWeightsPerChannel 
   assert.deepEqual(w.shape, [n, k]);
   assert.equal(s.dtype, 'F32');
   assert.deepEqual(s.shape, [n]);
-  assert.deepEqual(Array.from(w.data), Array.from(want.data));
-  assert.deepEqual(Array.from(s.data), Array.from(want.scales));
+  assert.deepEqual(Array.from(w.data as Int8Array), Array.from(want.data));
+  assert.deepEqual(Array.from(s.data as Float32Array), Array.from(want.scales));
   // Everything outside the encoder linears stays F32 (embeddings, LayerNorms, biases, pooler, classifier).
   const int8 = [...tensors.values()].filter((t) => t.dtype === 'I8').length;
   assert.equal(int8, 6 * fp32.config.numHiddenLayers);
