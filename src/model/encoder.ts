@@ -7,7 +7,9 @@ import { familyOf, paddingOffsetPositions } from './family.js';
 import type { Family, LayerNames } from './family.js';
 import { ModelLinears, quantizeForStorage } from './linear-dtype.js';
 import type { ModelDtype, QuantizedWeight } from './linear-dtype.js';
+import { ParamTable } from './params.js';
 import type { ParamRef, ParamScope, WeightBias } from './params.js';
+import { jsKernels } from '../tensor/js-kernels.js';
 import {
   declarePreLnLayer,
   preLnActs,
@@ -107,6 +109,15 @@ function dtypeLinearsOf(c: BertConfig, post: LayerParams[], pre: PreLnLayerParam
     out.push(one(p.wi.weight, 2 * I, H), one(p.wo.weight, H, I));
   }
   return out;
+}
+
+/**
+ * The HF names (without the family prefix) of the weights a model computes in its dtype, from the same declaration
+ * as the model's (dtypeLinearsOf): what a q8 folder and a quantized ONNX graph store as int8.
+ */
+export function dtypeLinearWeightNames(config: BertConfig): Set<string> {
+  const backbone = new Backbone(config, new ParamTable().scope(''), false, jsKernels);
+  return new Set(backbone.dtypeLinears.flatMap((l) => l.parts.map((p) => p.name)));
 }
 
 /** The parts' values one after another (the fused QKV rows from the query, key and value ones). */
