@@ -282,18 +282,26 @@ export function exportBertOnnx(
   const quantized = options.dtype === 'q8' ? dtypeLinearWeightNames(cfg) : new Set<string>();
   // ONNX Runtime's dynamic quantization of x @ W: x to uint8 per tensor (DynamicQuantizeLinear), W int8 per output
   // channel with zero point 0, the int32 product scaled by x_scale * W_scale (quantize_dynamic's own node pattern).
+  const xQuantized = new Map<string, string[]>();
   const quantizedMatMul = (x: string, prefix: string): string => {
     const w = get(`${prefix}.weight`);
     const [rows, cols] = matrixDims(w);
     const q = w.q8 ?? quantizeForStorage(w.data, rows, cols);
     const qT = new Int8Array(rows * cols);
     for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) qT[c * rows + r] = q.data[r * cols + c]!;
-    const [xq, xScale, xZero] = g.nodeOutputs(
-      'DynamicQuantizeLinear',
-      `${prefix}/MatMul_quant`,
-      [x],
-      [`${prefix}/x_quantized`, `${prefix}/x_scale`, `${prefix}/x_zero_point`],
-    );
+    // One DynamicQuantizeLinear per input, shared by the products that read it (query, key and value), as ORT does.
+    let xQuant = xQuantized.get(x);
+    if (!xQuant) {
+      const at = `${prefix}/MatMul_quant`;
+      xQuant = g.nodeOutputs(
+        'DynamicQuantizeLinear',
+        at,
+        [x],
+        [`${at}/x_quantized`, `${at}/x_scale`, `${at}/x_zero_point`],
+      );
+      xQuantized.set(x, xQuant);
+    }
+    const [xq, xScale, xZero] = xQuant;
     const acc = g.node('MatMulInteger', `${prefix}/MatMul_quant_int`, [
       xq!,
       g.int8(`${prefix}.weight_quantized`, [cols, rows], qT),
