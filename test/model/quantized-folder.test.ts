@@ -11,6 +11,7 @@ import { readSafetensors } from '../../src/io/safetensors.js';
 import { tryNativeKernels } from '../../src/native/index.js';
 import { jsKernels } from '../../src/tensor/js-kernels.js';
 import { quantizeWeightsPerChannel } from '../../src/tensor/quant-kernels.js';
+import { pipeline } from '../../src/pipelines/pipeline.js';
 import type { Kernels } from '../../src/tensor/kernels.js';
 
 const TINY = '../shared/fixtures/hf-tiny/seq_cls3';
@@ -122,4 +123,15 @@ test('training a q8 folder is refused with what to do instead', async () => {
     () => new BertForSequenceClassification(model.config),
     /quantized \(q8\) config has no float32 weights.*fromPretrained/,
   );
+});
+
+test('pipeline() of a q8 folder runs in q8 by default, as fromPretrained; dtype fp32 reads it dequantized', async () => {
+  const dir = join(work, 'pipeline');
+  await (await BertForSequenceClassification.fromPretrained(TINY, { dtype: 'q8' })).save(dir);
+  const tokenizer = '../shared/fixtures/hf-tiny/tokenizer';
+  const q8 = await pipeline('text-classification', dir, { tokenizer });
+  assert.equal(q8.dtype, 'q8');
+  assert.equal((await pipeline('text-classification', dir, { tokenizer, dtype: 'fp32' })).dtype, 'fp32');
+  const onLoad = await pipeline('text-classification', TINY, { tokenizer, dtype: 'q8' });
+  assert.deepEqual(await q8('the cat sat on the mat'), await onLoad('the cat sat on the mat'));
 });
