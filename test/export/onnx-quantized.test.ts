@@ -2,7 +2,8 @@
 // against ORT's own quantize_dynamic of the same fp32 export (test/export/fixtures/q8, made by
 // scripts/fixtures/onnx_quantized.py), against bert-ts q8, and loaded by transformers.js with dtype 'q8'.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { after, it } from 'node:test';
@@ -135,4 +136,22 @@ it('a q8 folder exports: its int8 weights in model_quantized.onnx (the same grap
   const config = JSON.parse(readFileSync(join(work, 'from-q8', 'config.json'), 'utf8')) as Record<string, unknown>;
   assert.equal(config.quantization_config, undefined, 'the ONNX folder config describes no safetensors quantization');
   assert.notDeepEqual(readFileSync(fromQ8.onnxPath), readFileSync(fromFp32.onnxPath));
+});
+
+it('bert export-onnx --dtype q8 writes both graphs and names them; another --dtype is a usage error', () => {
+  const c = CASES[0]!;
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'export-onnx', '--model', c.model, ...args], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+  const out = join(work, 'cli');
+  const ok = run('--tokenizer', c.tokenizer!, '--output', out, '--dtype', 'q8');
+  assert.equal(ok.status, 0, ok.stderr);
+  const summary = JSON.parse(ok.stdout.trim().split('\n').pop()!) as { onnx: string; quantized: string };
+  assert.equal(summary.quantized, join(out, 'onnx', 'model_quantized.onnx'));
+  assert.ok(existsSync(summary.onnx) && existsSync(summary.quantized));
+  const bad = run('--output', join(work, 'cli-bad'), '--dtype', 'q4');
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--dtype q4 is not one of fp32, q8/);
 });
