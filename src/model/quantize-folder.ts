@@ -27,7 +27,8 @@ export interface QuantizeFolderResult {
 
 /**
  * Loads `modelDir` (its config.json architectures' class) in q8 and saves it to `outputDir` with the tokenizer files:
- * the encoder linears as int8 + per-row scales, what the model computes with (see BertPreTrainedModel.save).
+ * the encoder linears as int8 + per-row scales, what the model computes with (see BertPreTrainedModel.save); the
+ * other tensors in the folder's float precision (config.json dtype / torch_dtype: float32, float16 or bfloat16).
  */
 export async function quantizeFolder(
   modelDir: string,
@@ -52,7 +53,10 @@ export async function quantizeFolder(
       `${dir}/config.json: architectures ${JSON.stringify(architecture)} is not a bert-ts class`,
     );
   const model = await cls.fromPretrained(dir, { dtype: 'q8', kernels: options.kernels, warn: options.warn });
-  await model.save(outputDir);
+  // The float tensors keep the folder's precision (a float16 checkpoint stays float16 beside its int8 weights).
+  const given = config.extra.dtype ?? config.extra.torch_dtype;
+  const precision = given === 'float16' || given === 'bfloat16' ? given : 'float32';
+  await model.save(outputDir, { dtype: precision });
   copyTokenizerFiles(dir, outputDir);
   const file = (d: string): string => join(d, 'model.safetensors');
   const int8 = [...readSafetensors(file(outputDir)).tensors.values()].filter((t) => t.dtype === 'I8').length;

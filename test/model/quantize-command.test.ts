@@ -4,7 +4,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { readSafetensors } from '../../src/io/safetensors.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quantizeFolder } from '../../src/model/quantize-folder.js';
@@ -65,4 +75,18 @@ test('bert quantize refuses another dtype, a missing flag and writing over the m
   assert.equal(run('--model', model).status, 2);
   await assert.rejects(quantizeFolder(model, model), /the output folder is the model folder/);
   await assert.rejects(quantizeFolder(model, join(work, 'y'), { dtype: 'bf16' }), /must be 'q8'/);
+});
+
+test('quantizeFolder keeps the float precision config.json records (float16 beside the int8 weights)', async () => {
+  const half = join(work, 'half');
+  mkdirSync(half);
+  for (const f of readdirSync(model)) copyFileSync(join(model, f), join(half, f));
+  const config = JSON.parse(readFileSync(join(half, 'config.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(half, 'config.json'), JSON.stringify({ ...config, dtype: 'float16' }));
+  const out = join(work, 'half-q8');
+  await quantizeFolder(half, out, { warn: () => {} });
+  const { tensors } = readSafetensors(join(out, 'model.safetensors'));
+  assert.equal(tensors.get('bert.embeddings.LayerNorm.weight')!.dtype, 'F16');
+  assert.equal(tensors.get('bert.encoder.layer.0.output.dense.weight')!.dtype, 'I8');
+  assert.equal(tensors.get('bert.encoder.layer.0.output.dense.weight_scale')!.dtype, 'F32');
 });
