@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { MODEL_CLASSES, type BertArchitecture } from '../src/model/bert.js';
+import { MODEL_CLASSES, type BertArchitecture, type PretrainedModelClass } from '../src/model/bert.js';
 import { BertTokenizer } from '../src/tokenizer/index.js';
 
 const PYTHON_SIDE = `
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   if (dir === undefined) throw new Error('usage: npx tsx scripts/check-hf-load.ts MODEL_DIR [--python PYTHON]');
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { architectures: string[] };
   const architecture = config.architectures[0] as BertArchitecture;
-  const cls = MODEL_CLASSES[architecture];
+  const cls: PretrainedModelClass | undefined = MODEL_CLASSES[architecture];
   if (!cls) throw new Error(`${dir}: architecture ${architecture} is not one bert-ts has`);
   const model = await cls.fromPretrained(dir, {
     warn: (m) => {
@@ -58,7 +58,8 @@ async function main(): Promise<void> {
     attentionMask: { data: flat('attentionMask'), shape: [B, T] },
     tokenTypeIds: { data: flat('tokenTypeIds'), shape: [B, T] },
   };
-  const ours = model.forward(inputs, { grad: false }) as unknown as Record<string, { data: Float32Array } | undefined>;
+  const forward = (model as unknown as { forward(i: typeof inputs, o: { grad: false }): unknown }).forward;
+  const ours = forward.call(model, inputs, { grad: false }) as Record<string, { data: Float32Array } | undefined>;
   // bert-ts output names -> transformers' ModelOutput fields.
   const names: Record<string, string> = {
     lastHiddenState: 'last_hidden_state',

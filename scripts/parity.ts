@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { readJsonFile, readSafetensors } from '../src/io/index.js';
 import type { TensorEntry } from '../src/io/index.js';
 import { MODEL_CLASSES } from '../src/model/bert.js';
-import type { BertArchitecture, BertPreTrainedModel } from '../src/model/bert.js';
+import type { BertArchitecture, BertPreTrainedModel, PretrainedModelClass } from '../src/model/bert.js';
 import type { BertInputs } from '../src/model/inputs.js';
 import { getKernels } from '../src/native/index.js';
 import type { Kernels } from '../src/tensor/kernels.js';
@@ -220,7 +220,7 @@ function pickOutput(out: Record<string, unknown>, name: string): Tensor | number
 }
 
 async function loadModel(cls: string, dir: string, kernels: Kernels, warnings: string[]): Promise<AnyModel> {
-  const C = MODEL_CLASSES[cls as BertArchitecture];
+  const C: PretrainedModelClass | undefined = MODEL_CLASSES[cls as BertArchitecture];
   if (!C) throw new Error(`unknown model class ${cls}`);
   return (await C.fromPretrained(dir, { kernels, warn: (m) => warnings.push(m) })) as unknown as AnyModel;
 }

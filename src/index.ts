@@ -92,7 +92,6 @@ export type { QaExample, ChoiceExample, QaFeature } from './data/squad.js';
 export { answerQuestions } from './data/qa-spans.js';
 export type { QaDecodeOptions, QaTokenizer } from './data/qa-spans.js';
 export { loadForFinetuning } from './train/finetune-model.js';
-export type { FinetuneModelClass } from './train/finetune-model.js';
 export { finetune, genericLabels, taskOfConfig, FINETUNE_TASKS } from './train/finetune.js';
 export type { FinetuneOptions, FinetuneResult, FinetuneSummary, FinetuneTask } from './train/finetune.js';
 export { evaluate } from './train/evaluate.js';
@@ -150,48 +149,8 @@ export type {
 } from './io/index.js';
 // Sentence embeddings and rerankers (src/model/sentence, src/train/losses): sentence-transformers folders, the
 // losses with their gradients.
-export {
-  SentenceTransformer,
-  CrossEncoder,
-  SentenceFolderError,
-  isSentenceTransformersFolder,
-  sentenceFolderKind,
-  rankScores,
-  POOLING_MODES,
-  similarityMatrix,
-} from './model/sentence/index.js';
-export type {
-  SentenceTransformerOptions,
-  EncodeOptions as SentenceEncodeOptions,
-  EmbeddingPass,
-  CrossEncoderActivation,
-  CrossEncoderOptions,
-  PredictOptions as CrossEncoderPredictOptions,
-  RankedDocument,
-  PoolingMode,
-  SimilarityFnName,
-} from './model/sentence/index.js';
-export {
-  multipleNegativesRankingLoss,
-  coSentLoss,
-  matryoshkaLoss,
-  binaryCrossEntropyWithLogits,
-  embeddingLossForward,
-  embeddingLossStep,
-  cachedEmbeddingLossForward,
-  cachedEmbeddingLossStep,
-  cachedMultipleNegativesRankingLoss,
-} from './train/losses/index.js';
-export type {
-  MnrlOptions,
-  EmbeddingModel,
-  DriverOptions as EmbeddingLossDriverOptions,
-  EmbeddingColumn,
-  EmbeddingLoss,
-  EmbeddingLossResult,
-  LossSimilarity,
-  PendingLoss,
-} from './train/losses/index.js';
+export * from './model/sentence/index.js';
+export * from './train/losses/index.js';
 // Training sentence embeddings and rerankers, and their evaluators (src/train, src/data/pairs).
 export { trainEmbeddings, retrievalFromPairs } from './train/train-embeddings.js';
 export type { TrainEmbeddingsOptions } from './train/train-embeddings.js';
@@ -206,22 +165,7 @@ export {
   EMBEDDING_LOSSES,
 } from './train/sentence-adapter.js';
 export type { EmbeddingBatch, EmbeddingLossName, EmbeddingLossSpec } from './train/sentence-adapter.js';
-export {
-  evaluateEmbeddingSimilarity,
-  evaluateRetrieval,
-  retrievalMetrics,
-  evaluateReranking,
-  crossEncoderScorer,
-  embeddingScorer,
-} from './train/evaluators/index.js';
-export type {
-  SimilarityEvalData,
-  RetrievalEvalData,
-  RetrievalCutoffs,
-  RerankingSample,
-  PairScorer,
-  TextEncoder,
-} from './train/evaluators/index.js';
+export * from './train/evaluators/index.js';
 export { readEmbeddingPairs, readRerankerPairs, readDataRows } from './data/pairs.js';
 export type { EmbeddingPairs, EmbeddingPairsOptions, RerankerPairs, RerankerPairsOptions } from './data/pairs.js';
 // Inference (src/pipelines, src/server): transformers.js-style pipelines, the worker pool, the HTTP server.

@@ -171,8 +171,8 @@ export abstract class BertPreTrainedModel<Head = unknown> {
   /** The dtype of the encoder's linear layers (ModelOptions.dtype). */
   readonly dtype: ModelDtype;
   private forwardCount = 0;
-  /** The HF class name written to config.json "architectures". */
-  abstract readonly architecture: string;
+  /** The HF class name after the family's stem ('Model', 'ForMaskedLM', ...): RobertaForMaskedLM = Roberta + it. */
+  static readonly headName: string = '';
   /** What fromPretrained found (missing, unexpected, resized tensors); null for a model built from a config. */
   loadReport: LoadReport | null = null;
   /** Parameters a checkpoint may lack without a warning (HF `_keys_to_ignore_on_load_missing`). */
@@ -212,6 +212,23 @@ export abstract class BertPreTrainedModel<Head = unknown> {
       const name = `${this.prefix}embeddings.position_embeddings.weight`;
       sinusoidalTable(config.maxPositionEmbeddings, config.embeddingSize, this.store.view(name));
     }
+  }
+
+  /**
+   * Loads a model folder (HF layout: config.json + model.safetensors or pytorch_model.bin) as this class, through the
+   * one loader (folder snapshot, config checked against the weights, missing head weights initialised and reported).
+   */
+  static fromPretrained<T extends BertPreTrainedModel, O extends ModelOptions>(
+    this: ModelClass<T, O>,
+    dir: string,
+    options: PretrainedOptions & O = {} as PretrainedOptions & O,
+  ): Promise<T> {
+    return loadPretrained(this, dir, options);
+  }
+
+  /** The HF class name written to config.json "architectures". */
+  get architecture(): string {
+    return this.stem + (this.constructor as unknown as { headName: string }).headName;
   }
 
   /** The HF class name stem of this model's family (Bert, Roberta, XLMRoberta, DistilBert, Electra). */
@@ -417,17 +434,23 @@ export abstract class BertPreTrainedModel<Head = unknown> {
   }
 }
 
-type ModelClass<T> = (new (config: BertConfig, options?: ModelOptions) => T) & KeysToIgnoreOnLoad;
+type ModelClass<T, O = ModelOptions> = (new (config: BertConfig, options?: O) => T) & KeysToIgnoreOnLoad;
+
+/** A model class: built from a config, or loaded by fromPretrained (every BertFor* class and family member). */
+export type PretrainedModelClass<
+  T extends BertPreTrainedModel = BertPreTrainedModel,
+  O extends ModelOptions = ModelOptions,
+> = ModelClass<T, O> & Pick<typeof BertPreTrainedModel, 'fromPretrained'>;
 
 /**
  * The one loader behind every fromPretrained: config (with overrides), weights read from one folder snapshot,
  * the config checked against the weights, missing (or, with ignoreMismatchedSizes, resized head) parameters
  * initialised, and loadWarnings' report minus what the class declares ignorable.
  */
-async function loadPretrained<T extends BertPreTrainedModel>(
-  cls: ModelClass<T>,
+async function loadPretrained<T extends BertPreTrainedModel, O extends ModelOptions>(
+  cls: ModelClass<T, O>,
   folder: string,
-  options: PretrainedOptions,
+  options: PretrainedOptions & O,
 ): Promise<T> {
   // Every file is read once, from one descriptor; the snapshot refuses the load if the folder changed meanwhile.
   const dir = resolveModelFolder(folder);
@@ -443,7 +466,7 @@ async function loadPretrained<T extends BertPreTrainedModel>(
   snapshot.verify();
   checkConfigFitsWeights(config, join(dir, 'config.json'), tensors, file);
   const { config: _overrides, ignoreMismatchedSizes, ...modelOptions } = options;
-  const model = new cls(config, { ...modelOptions, initWeights: false });
+  const model = new cls(config, { ...modelOptions, initWeights: false } as O);
   const backbone = BACKBONE_ROOTS.map((r) => model.prefix + r);
   const quantized = new Map<string, QuantizedWeight>();
   const report = loadIntoStore(model.store, model.prefix, familyOf(config).prefix, tensors, file, {
@@ -715,26 +738,20 @@ export abstract class BertLinearHeadModel extends BertPreTrainedModel<Classifier
 
 /** The bare encoder (HF BertModel): last hidden state and pooler output. Parameter names have no `bert.` prefix. */
 export class BertModel extends BertPreTrainedModel<null> {
-  get architecture(): string {
-    return `${this.stem}Model`;
-  }
+  static override readonly headName: string = 'Model';
   // HF modeling_bert.py's _keys_to_ignore_on_load_* of this class.
   static override readonly keysToIgnoreOnLoadMissing: readonly RegExp[] = [/position_ids/];
 
+  /**
+   * `addPoolingLayer: false` leaves the pooler out (fromPretrained then leaves its checkpoint weights unused), as
+   * HF's argument.
+   */
   constructor(config: BertConfig | ConfigJson, options: ModelOptions & { addPoolingLayer?: boolean } = {}) {
     super(config, options, (c) => {
       if (options.addPoolingLayer === true && !hasPooler(c))
         throw new ConfigError('config', `${familyOf(c).classStem}Model has no pooler (addPoolingLayer)`);
       return { prefix: '', addPooler: options.addPoolingLayer ?? hasPooler(c), head: () => null };
     });
-  }
-
-  /** `addPoolingLayer: false` leaves the pooler out (its checkpoint weights then go unused), as HF's argument. */
-  static fromPretrained(
-    dir: string,
-    options: PretrainedOptions & { addPoolingLayer?: boolean } = {},
-  ): Promise<BertModel> {
-    return loadPretrained(BertModel, dir, options);
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): BertModelOutput {
@@ -782,9 +799,7 @@ export class BertModel extends BertPreTrainedModel<null> {
 
 /** BertForPreTraining: MLM prediction head + next sentence prediction; loss = MLM loss + NSP loss. */
 export class BertForPreTraining extends BertPreTrainedModel<{ lm: LMHead; nsp: LinearHead }> {
-  get architecture(): string {
-    return `${this.stem}ForPreTraining`;
-  }
+  static override readonly headName: string = 'ForPreTraining';
   // HF modeling_bert.py's _keys_to_ignore_on_load_* of this class.
   static override readonly keysToIgnoreOnLoadMissing: readonly RegExp[] = [
     /position_ids/,
@@ -802,10 +817,6 @@ export class BertForPreTraining extends BertPreTrainedModel<{ lm: LMHead; nsp: L
         nsp: new LinearHead(root.pp('cls'), 'seq_relationship', 2, c.hiddenSize, k),
       }),
     }));
-  }
-
-  static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForPreTraining> {
-    return loadPretrained(BertForPreTraining, dir, options);
   }
 
   /**
@@ -858,9 +869,7 @@ export class BertForPreTraining extends BertPreTrainedModel<{ lm: LMHead; nsp: L
 
 /** BertForMaskedLM: the MLM head over every token (no pooler); loss = cross-entropy on labels != -100. */
 export class BertForMaskedLM extends BertPreTrainedModel<LMHead> {
-  get architecture(): string {
-    return `${this.stem}ForMaskedLM`;
-  }
+  static override readonly headName: string = 'ForMaskedLM';
   // HF modeling_bert.py's _keys_to_ignore_on_load_* of this class.
   static override readonly keysToIgnoreOnLoadMissing: readonly RegExp[] = [
     /position_ids/,
@@ -877,10 +886,6 @@ export class BertForMaskedLM extends BertPreTrainedModel<LMHead> {
         return new LMHead(c, scope === '' ? root : root.pp(scope), backbone.wordEmbeddings, k, layout);
       },
     }));
-  }
-
-  static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForMaskedLM> {
-    return loadPretrained(BertForMaskedLM, dir, options);
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
@@ -919,19 +924,13 @@ export class BertForMaskedLM extends BertPreTrainedModel<LMHead> {
 
 /** BertForNextSentencePrediction: linear layer on the pooled output; label 0 = B follows A. */
 export class BertForNextSentencePrediction extends BertLinearHeadModel {
-  get architecture(): string {
-    return `${this.stem}ForNextSentencePrediction`;
-  }
+  static override readonly headName: string = 'ForNextSentencePrediction';
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     // BertOnlyNSPHead: cls.seq_relationship.
     super(config, options, (c) =>
       linearHeadLayout(bertOnly(c, 'ForNextSentencePrediction'), true, 'cls.seq_relationship', 2),
     );
-  }
-
-  static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForNextSentencePrediction> {
-    return loadPretrained(BertForNextSentencePrediction, dir, options);
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
@@ -951,16 +950,10 @@ export class BertForNextSentencePrediction extends BertLinearHeadModel {
  * (BCE with logits), integer labels [batch] → single-label (cross-entropy).
  */
 export class BertForSequenceClassification extends BertLinearHeadModel {
-  get architecture(): string {
-    return `${this.stem}ForSequenceClassification`;
-  }
+  static override readonly headName: string = 'ForSequenceClassification';
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     super(config, options, (c) => summaryLayout(c, 'SequenceClassification', c.numLabels));
-  }
-
-  static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForSequenceClassification> {
-    return loadPretrained(BertForSequenceClassification, dir, options);
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
@@ -1008,16 +1001,10 @@ export class BertForSequenceClassification extends BertLinearHeadModel {
 
 /** BertForTokenClassification: dropout + linear on every token; cross-entropy over labels != -100. */
 export class BertForTokenClassification extends BertLinearHeadModel {
-  get architecture(): string {
-    return `${this.stem}ForTokenClassification`;
-  }
+  static override readonly headName: string = 'ForTokenClassification';
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     super(config, options, (c) => tokenHeadLayout(c, 'classifier', c.numLabels));
-  }
-
-  static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForTokenClassification> {
-    return loadPretrained(BertForTokenClassification, dir, options);
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
@@ -1038,18 +1025,12 @@ export class BertForTokenClassification extends BertLinearHeadModel {
  * [0, seq], a clamped position equal to seq is ignored, loss = (start CE + end CE) / 2.
  */
 export class BertForQuestionAnswering extends BertLinearHeadModel {
-  get architecture(): string {
-    return `${this.stem}ForQuestionAnswering`;
-  }
+  static override readonly headName: string = 'ForQuestionAnswering';
   private dStart = new Float32Array(0);
   private dEnd = new Float32Array(0);
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     super(config, options, (c) => tokenHeadLayout(c, 'qa_outputs', 2));
-  }
-
-  static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForQuestionAnswering> {
-    return loadPretrained(BertForQuestionAnswering, dir, options);
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): QuestionAnsweringOutput {
@@ -1098,16 +1079,10 @@ export class BertForQuestionAnswering extends BertLinearHeadModel {
 
 /** BertForMultipleChoice: inputs [batch, choices, seq]; one score per choice from the pooled output. */
 export class BertForMultipleChoice extends BertLinearHeadModel {
-  get architecture(): string {
-    return `${this.stem}ForMultipleChoice`;
-  }
+  static override readonly headName: string = 'ForMultipleChoice';
 
   constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
     super(config, options, (c) => summaryLayout(c, 'MultipleChoice', 1));
-  }
-
-  static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<BertForMultipleChoice> {
-    return loadPretrained(BertForMultipleChoice, dir, options);
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
@@ -1127,9 +1102,7 @@ export class BertForMultipleChoice extends BertLinearHeadModel {
  * (1 = replaced); the loss is BCE with logits over the attended positions (attention_mask == 1), as HF.
  */
 export class ElectraForPreTraining extends BertLinearHeadModel {
-  get architecture(): string {
-    return 'ElectraForPreTraining';
-  }
+  static override readonly headName: string = 'ForPreTraining';
   private active = new Float32Array(0);
   private dActive = new Float32Array(0);
 
@@ -1151,10 +1124,6 @@ export class ElectraForPreTraining extends BertLinearHeadModel {
           k,
         ),
     }));
-  }
-
-  static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<ElectraForPreTraining> {
-    return loadPretrained(ElectraForPreTraining, dir, options);
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
@@ -1189,9 +1158,7 @@ export class ElectraForPreTraining extends BertLinearHeadModel {
 }
 
 type ModelConstructor<T, O> = (new (config: BertConfig | ConfigJson, options?: O) => T) & KeysToIgnoreOnLoad;
-type PretrainedClass<T, O> = ModelConstructor<T, O> & {
-  fromPretrained(dir: string, options?: PretrainedOptions & O): Promise<T>;
-};
+type PretrainedClass<T, O> = ModelConstructor<T, O> & Pick<typeof BertPreTrainedModel, 'fromPretrained'>;
 
 /** `config` as a config of `modelType` (a JSON object without model_type gets it); another model_type is refused. */
 function ofModelType(config: BertConfig | ConfigJson, modelType: ModelType, name: string): BertConfig {
@@ -1214,9 +1181,6 @@ function familyMember<T extends BertPreTrainedModel, O extends ModelOptions>(
   const Member = class extends Parent {
     constructor(config: BertConfig | ConfigJson, options: ModelOptions = {}) {
       super(ofModelType(config, modelType, name), options);
-    }
-    static fromPretrained(dir: string, options: PretrainedOptions = {}): Promise<T> {
-      return loadPretrained(Member as unknown as ModelClass<T>, dir, options);
     }
   };
   Object.defineProperty(Member, 'name', { value: name });

@@ -1,6 +1,6 @@
 // The BERT backbone (embeddings, self-attention, attention output, intermediate, output, layer, encoder, pooler):
 // each part's forward and backward side by side, over the flat parameter buffer and activations allocated per shape.
-import type { Activation, DropoutSpec, Kernels } from '../tensor/kernels.js';
+import type { DropoutSpec, Kernels, LinearSizes } from '../tensor/kernels.js';
 import { dropoutHash } from '../tensor/kernels.js';
 import type { BertConfig } from './config.js';
 import { familyOf, paddingOffsetPositions } from './family.js';
@@ -418,22 +418,27 @@ export class Backbone {
     return out;
   }
   /** y = act(x w^T + b) of an encoder layer, in the model's dtype (inference: this forward keeps nothing for backward). */
-  private linear(
-    x: Float32Array,
-    w: Float32Array,
-    b: Float32Array,
-    y: Float32Array,
-    m: number,
-    n: number,
-    k: number,
-    activation?: Activation,
-  ): void {
-    this.linears.forward(x, w, b, y, m, n, k, !this.keptAll, activation);
+  private linear(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, ...sizes: LinearSizes): void {
+    this.linears.forward(x, w, b, y, !this.keptAll, ...sizes);
   }
 
   /** The word embedding matrix (the MLM decoder is tied to it). */
   get wordEmbeddings(): ParamRef {
     return this.emb.word;
+  }
+
+  /** The kernels, the config and its sizes: hidden H, intermediate I, N = B * T rows of `batch` (0 without), LN eps. */
+  private dims(batch?: { B: number; T: number }): {
+    k: Kernels;
+    c: BertConfig;
+    H: number;
+    I: number;
+    N: number;
+    eps: number;
+  } {
+    const c = this.config;
+    const N = batch ? batch.B * batch.T : 0;
+    return { k: this.kernels, c, H: c.hiddenSize, I: c.intermediateSize, N, eps: c.layerNormEps };
   }
 
   private drop(p: number, site: number): DropoutSpec | null {
@@ -608,17 +613,8 @@ export class Backbone {
     k.embeddingForward(batch.inputIds, this.emb.word.w, a.embIn, N, E, false);
     if (this.emb.pos) k.embeddingForward(a.posIds, this.emb.pos.w, a.embIn, N, E, true);
     if (this.emb.type) k.embeddingForward(batch.tokenTypeIds, this.emb.type.w, a.embIn, N, E, true);
-    k.layerNormForward(
-      a.embIn,
-      this.emb.lnW.w,
-      this.emb.lnB.w,
-      a.embNorm,
-      a.embMean,
-      a.embRstd,
-      N,
-      E,
-      this.config.layerNormEps,
-    );
+    const eps = this.config.layerNormEps;
+    k.layerNormForward(a.embIn, this.emb.lnW.w, this.emb.lnB.w, a.embNorm, a.embMean, a.embRstd, N, E, eps);
     const d = this.drop(this.config.hiddenDropoutProb, 0);
     if (d) k.dropoutForward(a.embNorm, a.embNorm, N * E, batch.T * E, d);
     const project = this.emb.project;
@@ -691,10 +687,7 @@ export class Backbone {
   // ---- self-attention: fused QKV projection, scaled dot-product attention with the padding mask ----
 
   private selfAttentionForward(p: LayerParams, x: Float32Array, s: LayerActs, batch: BackboneBatch, l: number): void {
-    const k = this.kernels,
-      c = this.config,
-      H = c.hiddenSize,
-      N = batch.B * batch.T;
+    const { k, c, H, N } = this.dims(batch);
     this.linear(x, p.qkvW.w, p.qkvB.w, s.qkv, N, 3 * H, H);
     const dropout = this.drop(c.attentionProbsDropoutProb, 1 + 3 * l);
     fusedQkvAttentionForward(k, c, s.qkv, batch.maskBias, s.probs, s.ctx, batch.B, batch.T, dropout);
@@ -711,10 +704,7 @@ export class Backbone {
     dX: Float32Array,
     g: BackwardScratch,
   ): void {
-    const k = this.kernels,
-      c = this.config,
-      H = c.hiddenSize,
-      N = batch.B * batch.T;
+    const { k, c, H, N } = this.dims(batch);
     const dq = g.dQKV;
     const dropout = this.drop(c.attentionProbsDropoutProb, 1 + 3 * l);
     fusedQkvAttentionBackward(k, c, dCtx, s.qkv, s.probs!, dq, batch.B, batch.T, dropout);
@@ -736,13 +726,12 @@ export class Backbone {
     site: number,
     dropoutP = this.config.hiddenDropoutProb,
   ): void {
-    const k = this.kernels,
-      c = this.config,
-      H = c.hiddenSize;
+    const { k, H, eps } = this.dims();
     this.linear(input, p.dense.weight.w, p.dense.bias.w, a.pre, N, H, inDim);
     const d = this.drop(dropoutP, site);
     if (d) k.dropoutForward(a.pre, a.pre, N * H, this.batch!.T * H, d);
-    k.layerNormForward(a.pre, p.ln.weight.w, p.ln.bias.w, a.out, a.mean, a.rstd, N, H, c.layerNormEps, residual); // pre += residual first
+    // pre += residual first
+    k.layerNormForward(a.pre, p.ln.weight.w, p.ln.bias.w, a.out, a.mean, a.rstd, N, H, eps, residual);
   }
 
   /**
@@ -794,10 +783,7 @@ export class Backbone {
     dH1: Float32Array,
     dTmp: Float32Array,
   ): void {
-    const k = this.kernels,
-      c = this.config,
-      H = c.hiddenSize,
-      I = c.intermediateSize;
+    const { k, c, H, I } = this.dims();
     k.activationBackward(c.activation, s.inter, dInterAct, dInterAct, N * I);
     k.linearBackward(dInterAct, s.h1, p.inW.w, dTmp, p.inW.g, p.inB.g, N, I, H);
     k.add(dH1, dTmp, N * H);
@@ -860,10 +846,8 @@ export class Backbone {
   // ---- pooler: dense + tanh on the first token ----
 
   private poolerForward(a: BackboneActs, x: Float32Array): void {
-    const k = this.kernels,
-      H = this.config.hiddenSize,
-      B = a.B,
-      T = a.T;
+    const { k, H } = this.dims(),
+      { B, T } = a;
     for (let b = 0; b < B; b++) a.clsRows.set(x.subarray(b * T * H, b * T * H + H), b * H);
     k.linearForward(a.clsRows, this.pool!.w.w, this.pool!.b.w, a.poolPre, B, H, H);
     k.activationForward('tanh', a.poolPre, a.pooled, B * H);
@@ -871,10 +855,8 @@ export class Backbone {
 
   /** Adds the pooler's contribution to d(sequence output) rows of the first tokens. */
   private poolerBackward(a: BackboneActs, g: BackwardScratch, dPooled: Float32Array, dSeq: Float32Array): void {
-    const k = this.kernels,
-      H = this.config.hiddenSize,
-      B = a.B,
-      T = a.T;
+    const { k, H } = this.dims(),
+      { B, T } = a;
     k.activationBackward('tanh', a.poolPre, dPooled, g.dPoolPre, B * H);
     k.linearBackward(g.dPoolPre, a.clsRows, this.pool!.w.w, g.dCls, this.pool!.w.g, this.pool!.b.g, B, H, H);
     for (let b = 0; b < B; b++) {

@@ -1,7 +1,7 @@
 // The linear layers of a model in its dtype (fp32 | q8 | bf16): weights packed or quantized once per version.
 import { weightsVersion } from '../tensor/kernels.js';
 import { InputError } from './errors.js';
-import type { Activation, Kernels, LinearDtype, PackedLinear, PackedLinearKernels } from '../tensor/kernels.js';
+import type { Kernels, LinearDtype, LinearSizes, PackedLinear, PackedLinearKernels } from '../tensor/kernels.js';
 import { jsPackedLinear, linearWeightsFor, quantizeWeightsPerChannel } from '../tensor/quant-kernels.js';
 
 /** The dtype a model computes its linear layers in (the names transformers.js uses). */
@@ -160,11 +160,8 @@ export class ModelLinears {
     w: Float32Array,
     bias: Float32Array | null,
     y: Float32Array,
-    m: number,
-    n: number,
-    k: number,
     inference: boolean,
-    activation?: Activation,
+    ...[m, n, k, activation]: LinearSizes
   ): void {
     const impl = this.impl;
     const fixed = this.fixed.get(w);

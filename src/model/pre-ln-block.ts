@@ -277,6 +277,20 @@ function gegluBackward(
   }
 }
 
+/** A block's kernels, config and sizes: the batch B x T (N rows), hidden H, intermediate I. */
+function blockSizes(ctx: BlockContext): {
+  k: Kernels;
+  c: BertConfig;
+  B: number;
+  T: number;
+  N: number;
+  H: number;
+  I: number;
+} {
+  const c = ctx.config;
+  return { k: ctx.kernels, c, B: ctx.B, T: ctx.T, N: ctx.B * ctx.T, H: c.hiddenSize, I: c.intermediateSize };
+}
+
 /** ModernBertEncoderLayer.forward: x [N, H] → s.out. Dropout sites 1 + 3l (attention), 2 + 3l (Wo), 3 + 3l (MLP). */
 export function preLnLayerForward(
   ctx: BlockContext,
@@ -285,12 +299,7 @@ export function preLnLayerForward(
   s: PreLnActs,
   l: number,
 ): void {
-  const k = ctx.kernels,
-    c = ctx.config,
-    { B, T } = ctx,
-    N = B * T,
-    H = c.hiddenSize,
-    I = c.intermediateSize,
+  const { k, c, B, T, N, H, I } = blockSizes(ctx),
     eps = c.layerNormEps;
   let a = x;
   if (p.attnNorm) {
@@ -329,12 +338,7 @@ export function preLnLayerBackward(
   l: number,
   g: BlockGrads,
 ): void {
-  const k = ctx.kernels,
-    c = ctx.config,
-    { B, T } = ctx,
-    N = B * T,
-    H = c.hiddenSize,
-    I = c.intermediateSize;
+  const { k, c, B, T, N, H, I } = blockSizes(ctx);
   const dH1 = g.dB;
   dH1.set(g.dA.subarray(0, N * H));
   // MLP branch: out = h1 + Wo(dropout(geglu(Wi(mlp_norm(h1))))).
@@ -343,18 +347,8 @@ export function preLnLayerBackward(
   if (dropMlp) k.dropoutBackward(g.dI, g.dI, N * I, T * I, dropMlp);
   gegluBackward(k, c.activation, s.wi, g.dI, g.dWide, ctx.scratchWide(), N, I);
   k.linearBackward(g.dWide, s.mlpIn, p.wi.weight.w, g.dC, p.wi.weight.g, p.wi.bias.g, N, 2 * I, H);
-  k.layerNormBackward(
-    g.dC,
-    s.h1,
-    p.mlpNorm.weight.w,
-    s.mlpMean,
-    s.mlpRstd,
-    g.dA,
-    p.mlpNorm.weight.g,
-    p.mlpNorm.bias.g,
-    N,
-    H,
-  );
+  const mlpNorm = p.mlpNorm;
+  k.layerNormBackward(g.dC, s.h1, mlpNorm.weight.w, s.mlpMean, s.mlpRstd, g.dA, mlpNorm.weight.g, mlpNorm.bias.g, N, H);
   k.add(dH1, g.dA, N * H);
   // Attention branch: h1 = x + dropout(Wo(attention(rotary(Wqkv(attn_norm(x)))))).
   const dropOut = ctx.drop(c.attentionProbsDropoutProb, 2 + 3 * l);
@@ -367,19 +361,8 @@ export function preLnLayerBackward(
   applyRotary(dq, N, T, c, ctx.rope(l), true);
   const a = p.attnNorm ? s.attnIn : x;
   k.linearBackward(dq, a, p.qkv.weight.w, g.dC, p.qkv.weight.g, p.qkv.bias.g, N, 3 * H, H);
-  if (p.attnNorm)
-    k.layerNormBackward(
-      g.dC,
-      x,
-      p.attnNorm.weight.w,
-      s.attnMean,
-      s.attnRstd,
-      g.dA,
-      p.attnNorm.weight.g,
-      p.attnNorm.bias.g,
-      N,
-      H,
-    );
+  const norm = p.attnNorm;
+  if (norm) k.layerNormBackward(g.dC, x, norm.weight.w, s.attnMean, s.attnRstd, g.dA, norm.weight.g, norm.bias.g, N, H);
   else g.dA.set(g.dC.subarray(0, N * H));
   k.add(g.dA, dH1, N * H);
 }

@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { copyTokenizerFiles, readSafetensors } from '../io/index.js';
 import type { Kernels } from '../tensor/kernels.js';
-import { MODEL_CLASSES, type BertArchitecture } from './bert.js';
+import { MODEL_CLASSES, type BertArchitecture, type PretrainedModelClass } from './bert.js';
 import { readConfig, resolveModelFolder } from './checkpoint.js';
 import { InputError } from './errors.js';
 import { parseModelDtype, type ModelDtype } from './linear-dtype.js';
@@ -46,7 +46,7 @@ export async function quantizeFolder(
     throw new InputError('quantizeFolder', 'the output folder is the model folder: write the quantized one elsewhere');
   const config = readConfig(dir);
   const architecture = config.architectures?.[0] ?? '';
-  const cls = MODEL_CLASSES[architecture as BertArchitecture];
+  const cls = MODEL_CLASSES[architecture as BertArchitecture] as PretrainedModelClass | undefined;
   if (!cls)
     throw new InputError(
       'quantizeFolder',

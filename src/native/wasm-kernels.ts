@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { jsKernels } from '../tensor/js-kernels.js';
 import { markWeightsChanged } from '../tensor/kernels.js';
-import type { Kernels, PackedLinear, PackedLinearKernels } from '../tensor/kernels.js';
+import type { AttentionSizes, Kernels, PackedLinear, PackedLinearKernels } from '../tensor/kernels.js';
 import { jsPackedLinear } from '../tensor/quant-kernels.js';
 import { actCode, dropoutNumbers } from './native-kernels.js';
 
@@ -251,6 +251,24 @@ function checkDropoutP(kernel: string, index: number, p: number): void {
 }
 
 /**
+ * The attention kernels' AttentionSizes (starting at argument `at`) checked with their lds: H * D, the rows, the
+ * probabilities' size and the trailing numbers the module takes (sizes, scale, the dropout's p, seed, first example).
+ */
+function attentionArgs(
+  kernel: string,
+  at: number,
+  args: AttentionSizes,
+  lds: Array<[index: number, name: string, ld: number]>,
+): { hd: number; rows: number; probsSize: number; sizes: number[] } {
+  const [batch, seqLen, heads, headDim, scale, dropout] = args;
+  const hd = heads * headDim;
+  for (const [index, name, ld] of lds) checkLd(kernel, index, name, ld, hd);
+  if (dropout) checkDropoutP(kernel, at + 5, dropout.p);
+  const sizes = [batch, seqLen, heads, headDim, scale, ...dropoutNumbers(dropout)];
+  return { hd, rows: batch * seqLen, probsSize: batch * heads * seqLen * seqLen, sizes };
+}
+
+/**
  * Kernels backed by the module. Delegated to the TypeScript kernels, explicitly: add, and embedding forward /
  * backward (a gather / scatter over a table of vocab x dim floats, which copying into the module would cost more
  * than the kernel itself).
@@ -357,13 +375,11 @@ export function createWasmKernels(ex: WasmKernelExports): Kernels {
         (...p) => ex.bk_layer_norm_backward(...(p as number[]), rows, cols),
       );
     },
-    attentionForward(q, k, v, ld, maskBias, probs, ctx, ldCtx, batch, seqLen, heads, headDim, scale, dropout) {
-      const hd = heads * headDim,
-        rows = batch * seqLen;
-      checkLd('attentionForward', 3, 'ld', ld, hd);
-      checkLd('attentionForward', 7, 'ldCtx', ldCtx, hd);
-      if (dropout) checkDropoutP('attentionForward', 13, dropout.p);
-      const [p, seed, first] = dropoutNumbers(dropout);
+    attentionForward(q, k, v, ld, maskBias, probs, ctx, ldCtx, ...args) {
+      const { hd, rows, probsSize, sizes } = attentionArgs('attentionForward', 8, args, [
+        [3, 'ld', ld],
+        [7, 'ldCtx', ldCtx],
+      ]);
       mem.call(
         'attentionForward',
         [
@@ -371,37 +387,17 @@ export function createWasmKernels(ex: WasmKernelExports): Kernels {
           [1, k, span(rows, hd, ld), 'in'],
           [2, v, span(rows, hd, ld), 'in'],
           [4, maskBias, rows, 'in'],
-          [5, probs, batch * heads * seqLen * seqLen, 'new'],
+          [5, probs, probsSize, 'new'],
           [6, ctx, span(rows, hd, ldCtx), ldCtx === hd ? 'new' : 'out'],
         ],
-        (pq, pk, pv, pm, pp, pc) =>
-          ex.bk_attention_forward(
-            pq!,
-            pk!,
-            pv!,
-            ld,
-            pm!,
-            pp!,
-            pc!,
-            ldCtx,
-            batch,
-            seqLen,
-            heads,
-            headDim,
-            scale,
-            p,
-            seed,
-            first,
-          ),
+        (pq, pk, pv, pm, pp, pc) => ex.bk_attention_forward(pq!, pk!, pv!, ld, pm!, pp!, pc!, ldCtx, ...sizes),
       );
     },
-    attentionBackward(dctx, ldCtx, q, k, v, ld, probs, dq, dk, dv, batch, seqLen, heads, headDim, scale, dropout) {
-      const hd = heads * headDim,
-        rows = batch * seqLen;
-      checkLd('attentionBackward', 1, 'ldCtx', ldCtx, hd);
-      checkLd('attentionBackward', 5, 'ld', ld, hd);
-      if (dropout) checkDropoutP('attentionBackward', 15, dropout.p);
-      const [p, seed, first] = dropoutNumbers(dropout);
+    attentionBackward(dctx, ldCtx, q, k, v, ld, probs, dq, dk, dv, ...args) {
+      const { hd, rows, probsSize, sizes } = attentionArgs('attentionBackward', 10, args, [
+        [1, 'ldCtx', ldCtx],
+        [5, 'ld', ld],
+      ]);
       const whole = ld === hd ? 'new' : 'out'; // dq, dk, dv: columns beyond H*D are left alone
       mem.call(
         'attentionBackward',
@@ -410,32 +406,13 @@ export function createWasmKernels(ex: WasmKernelExports): Kernels {
           [2, q, span(rows, hd, ld), 'in'],
           [3, k, span(rows, hd, ld), 'in'],
           [4, v, span(rows, hd, ld), 'in'],
-          [6, probs, batch * heads * seqLen * seqLen, 'in'],
+          [6, probs, probsSize, 'in'],
           [7, dq, span(rows, hd, ld), whole],
           [8, dk, span(rows, hd, ld), whole],
           [9, dv, span(rows, hd, ld), whole],
         ],
         (pdc, pq, pk, pv, pp, pdq, pdk, pdv) =>
-          ex.bk_attention_backward(
-            pdc!,
-            ldCtx,
-            pq!,
-            pk!,
-            pv!,
-            ld,
-            pp!,
-            pdq!,
-            pdk!,
-            pdv!,
-            batch,
-            seqLen,
-            heads,
-            headDim,
-            scale,
-            p,
-            seed,
-            first,
-          ),
+          ex.bk_attention_backward(pdc!, ldCtx, pq!, pk!, pv!, ld, pp!, pdq!, pdk!, pdv!, ...sizes),
       );
     },
     add: jsKernels.add,

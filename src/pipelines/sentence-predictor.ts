@@ -1,7 +1,7 @@
 // Worker-side entry of a sentence pool: createPredictor loads a SentenceTransformer (embeddings, for POST /embed) or a
 // CrossEncoder (pair scores, for POST /rerank) and answers batches.
 import type { ModelDtype } from '../model/linear-dtype.js';
-import { CrossEncoder, SentenceTransformer, type EncodeOptions } from '../model/sentence/index.js';
+import { CrossEncoder, SentenceTransformer, type SentenceEncodeOptions } from '../model/sentence/index.js';
 
 /** Structured-cloneable description of the sentence model a worker loads (kernels are chosen inside the worker). */
 export interface SentencePredictorArgs {
@@ -38,7 +38,7 @@ export async function createPredictor(args: SentencePredictorArgs): Promise<{
     });
     return {
       predict: (texts, options = {}) => {
-        const encode: EncodeOptions = { batchSize: Math.max(1, texts.length) };
+        const encode: SentenceEncodeOptions = { batchSize: Math.max(1, texts.length) };
         for (const key of ENCODE_OPTIONS)
           if (options[key] !== undefined) Object.assign(encode, { [key]: options[key] });
         // number[] (not Float32Array) so that the answer is JSON as it is; float32 values are exact as doubles.

@@ -227,6 +227,36 @@ function keepScale(p: number): number {
   return p > 0 ? 1 / (1 - p) : 1;
 }
 
+/**
+ * Calls `row` for every attention row (example b, head h, query t; hOff = h * headDim) of both attention kernels,
+ * with `keep` [T]: the factor of each key's probability under the row's dropout (0 dropped, 1 / (1 - p) kept; all 1
+ * without dropout), in double precision as the kernels multiply.
+ */
+function forEachAttentionRow(
+  batch: number,
+  heads: number,
+  T: number,
+  headDim: number,
+  dropout: DropoutSpec | null | undefined,
+  row: (b: number, h: number, t: number, hOff: number, keep: Float64Array) => void,
+): void {
+  const keep = new Float64Array(T).fill(1);
+  const thr = dropout ? dropoutThreshold(dropout.p) : 0;
+  const ks = dropout ? keepScale(dropout.p) : 1;
+  for (let b = 0; b < batch; b++) {
+    const exSeed = dropout ? dropoutExampleSeed(dropout, b) : 0;
+    for (let h = 0; h < heads; h++) {
+      for (let t = 0; t < T; t++) {
+        if (dropout) {
+          const rowSeed = dropoutAttentionRowSeed(exSeed, h, t);
+          for (let s = 0; s < T; s++) keep[s] = dropoutHash(rowSeed, s) >= thr ? ks : 0;
+        }
+        row(b, h, t, h * headDim, keep);
+      }
+    }
+  }
+}
+
 export const jsKernels: Kernels = {
   name: 'js',
 
@@ -312,52 +342,40 @@ export const jsKernels: Kernels = {
   attentionForward(q, k, v, ld, maskBias, probs, ctx, ldCtx, batch, seqLen, heads, headDim, scale, dropout) {
     const T = seqLen;
     const row = getRowScratch(T);
-    const thr = dropout ? dropoutThreshold(dropout.p) : 0;
-    const ks = dropout ? keepScale(dropout.p) : 1;
-    for (let b = 0; b < batch; b++) {
-      const exSeed = dropout ? dropoutExampleSeed(dropout, b) : 0;
-      for (let h = 0; h < heads; h++) {
-        const hOff = h * headDim;
-        for (let t = 0; t < T; t++) {
-          const rowSeed = dropout ? dropoutAttentionRowSeed(exSeed, h, t) : 0;
-          const qOff = (b * T + t) * ld + hOff;
-          let max = -Infinity;
-          for (let s = 0; s < T; s++) {
-            const kOff = (b * T + s) * ld + hOff;
-            let dot = 0;
-            for (let d = 0; d < headDim; d++) dot += q[qOff + d]! * k[kOff + d]!;
-            const sc = dot * scale + maskBias[b * T + s]!;
-            row[s] = sc;
-            if (sc > max) max = sc;
-          }
-          let sum = 0;
-          for (let s = 0; s < T; s++) {
-            const e = Math.exp(row[s]! - max);
-            row[s] = e;
-            sum += e;
-          }
-          const pOff = ((b * heads + h) * T + t) * T;
-          const cOff = (b * T + t) * ldCtx + hOff;
-          for (let d = 0; d < headDim; d++) ctx[cOff + d] = 0;
-          for (let s = 0; s < T; s++) {
-            const p = row[s]! / sum;
-            if (probs) probs[pOff + s] = p;
-            let pd = p;
-            if (dropout) pd = dropoutHash(rowSeed, s) >= thr ? p * ks : 0;
-            if (pd === 0) continue;
-            const vOff = (b * T + s) * ld + hOff;
-            for (let d = 0; d < headDim; d++) ctx[cOff + d]! += pd * v[vOff + d]!;
-          }
-        }
+    forEachAttentionRow(batch, heads, T, headDim, dropout, (b, h, t, hOff, keep) => {
+      const qOff = (b * T + t) * ld + hOff;
+      let max = -Infinity;
+      for (let s = 0; s < T; s++) {
+        const kOff = (b * T + s) * ld + hOff;
+        let dot = 0;
+        for (let d = 0; d < headDim; d++) dot += q[qOff + d]! * k[kOff + d]!;
+        const sc = dot * scale + maskBias[b * T + s]!;
+        row[s] = sc;
+        if (sc > max) max = sc;
       }
-    }
+      let sum = 0;
+      for (let s = 0; s < T; s++) {
+        const e = Math.exp(row[s]! - max);
+        row[s] = e;
+        sum += e;
+      }
+      const pOff = ((b * heads + h) * T + t) * T;
+      const cOff = (b * T + t) * ldCtx + hOff;
+      for (let d = 0; d < headDim; d++) ctx[cOff + d] = 0;
+      for (let s = 0; s < T; s++) {
+        const p = row[s]! / sum;
+        if (probs) probs[pOff + s] = p;
+        const pd = p * keep[s]!;
+        if (pd === 0) continue;
+        const vOff = (b * T + s) * ld + hOff;
+        for (let d = 0; d < headDim; d++) ctx[cOff + d]! += pd * v[vOff + d]!;
+      }
+    });
   },
 
   attentionBackward(dctx, ldCtx, q, k, v, ld, probs, dq, dk, dv, batch, seqLen, heads, headDim, scale, dropout) {
     const T = seqLen;
     const dp = getRowScratch(T);
-    const thr = dropout ? dropoutThreshold(dropout.p) : 0;
-    const ks = dropout ? keepScale(dropout.p) : 1;
     for (let r = 0; r < batch * T; r++) {
       const off = r * ld;
       for (let j = 0; j < heads * headDim; j++) {
@@ -366,41 +384,33 @@ export const jsKernels: Kernels = {
         dv[off + j] = 0;
       }
     }
-    for (let b = 0; b < batch; b++) {
-      const exSeed = dropout ? dropoutExampleSeed(dropout, b) : 0;
-      for (let h = 0; h < heads; h++) {
-        const hOff = h * headDim;
-        for (let t = 0; t < T; t++) {
-          const rowSeed = dropout ? dropoutAttentionRowSeed(exSeed, h, t) : 0;
-          const pOff = ((b * heads + h) * T + t) * T;
-          const cOff = (b * T + t) * ldCtx + hOff;
-          let dot = 0;
-          for (let s = 0; s < T; s++) {
-            const vOff = (b * T + s) * ld + hOff;
-            const p = probs[pOff + s]!;
-            let m = 1;
-            if (dropout) m = dropoutHash(rowSeed, s) >= thr ? ks : 0;
-            // d(ctx)/d(dropped p) and d(ctx)/dv
-            let g = 0;
-            for (let d = 0; d < headDim; d++) g += dctx[cOff + d]! * v[vOff + d]!;
-            const pd = p * m;
-            if (pd !== 0) for (let d = 0; d < headDim; d++) dv[vOff + d]! += pd * dctx[cOff + d]!;
-            dp[s] = g * m;
-            dot += p * dp[s]!;
-          }
-          const qOff = (b * T + t) * ld + hOff;
-          for (let s = 0; s < T; s++) {
-            const ds = probs[pOff + s]! * (dp[s]! - dot) * scale;
-            if (ds === 0) continue;
-            const kOff = (b * T + s) * ld + hOff;
-            for (let d = 0; d < headDim; d++) {
-              dq[qOff + d]! += ds * k[kOff + d]!;
-              dk[kOff + d]! += ds * q[qOff + d]!;
-            }
-          }
+    forEachAttentionRow(batch, heads, T, headDim, dropout, (b, h, t, hOff, keep) => {
+      const pOff = ((b * heads + h) * T + t) * T;
+      const cOff = (b * T + t) * ldCtx + hOff;
+      let dot = 0;
+      for (let s = 0; s < T; s++) {
+        const vOff = (b * T + s) * ld + hOff;
+        const p = probs[pOff + s]!;
+        const m = keep[s]!;
+        // d(ctx)/d(dropped p) and d(ctx)/dv
+        let g = 0;
+        for (let d = 0; d < headDim; d++) g += dctx[cOff + d]! * v[vOff + d]!;
+        const pd = p * m;
+        if (pd !== 0) for (let d = 0; d < headDim; d++) dv[vOff + d]! += pd * dctx[cOff + d]!;
+        dp[s] = g * m;
+        dot += p * dp[s]!;
+      }
+      const qOff = (b * T + t) * ld + hOff;
+      for (let s = 0; s < T; s++) {
+        const ds = probs[pOff + s]! * (dp[s]! - dot) * scale;
+        if (ds === 0) continue;
+        const kOff = (b * T + s) * ld + hOff;
+        for (let d = 0; d < headDim; d++) {
+          dq[qOff + d]! += ds * k[kOff + d]!;
+          dk[kOff + d]! += ds * q[qOff + d]!;
         }
       }
-    }
+    });
   },
 
   add(dst, src, n) {

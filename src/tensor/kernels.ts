@@ -14,6 +14,19 @@
 /** Activation functions of HF `hidden_act` (`gelu` is the exact erf form, `gelu_new`/`gelu_fast` the tanh forms). */
 export type Activation = 'gelu' | 'gelu_new' | 'gelu_fast' | 'quick_gelu' | 'relu' | 'silu' | 'tanh' | 'identity';
 
+/** The trailing arguments of a linear layer: rows m, outputs n, inputs k, the activation fused after the bias. */
+export type LinearSizes = [m: number, n: number, k: number, activation?: Activation];
+
+/** The trailing arguments of both attention kernels: the batch, sequence length, heads, head size, score scale, dropout. */
+export type AttentionSizes = [
+  batch: number,
+  seqLen: number,
+  heads: number,
+  headDim: number,
+  scale: number,
+  dropout: DropoutSpec | null,
+];
+
 /**
  * Dropout of one kernel call: probability p in [0, 1), a 32-bit seed, and the run-wide index of the call's first
  * example (its batch row 0), from which each example's mask is drawn (see the conventions above).
@@ -54,10 +67,7 @@ export interface Kernels {
     w: Float32Array,
     bias: Float32Array | null,
     y: Float32Array,
-    m: number,
-    n: number,
-    k: number,
-    activation?: Activation,
+    ...sizes: LinearSizes
   ): void;
 
   /**
@@ -131,12 +141,7 @@ export interface Kernels {
     probs: Float32Array | null,
     ctx: Float32Array,
     ldCtx: number,
-    batch: number,
-    seqLen: number,
-    heads: number,
-    headDim: number,
-    scale: number,
-    dropout: DropoutSpec | null,
+    ...sizes: AttentionSizes
   ): void;
   /** Backward of attentionForward: writes dq, dk, dv (same layout and ld as q, k, v), overwriting them. */
   attentionBackward(
@@ -150,12 +155,7 @@ export interface Kernels {
     dq: Float32Array,
     dk: Float32Array,
     dv: Float32Array,
-    batch: number,
-    seqLen: number,
-    heads: number,
-    headDim: number,
-    scale: number,
-    dropout: DropoutSpec | null,
+    ...sizes: AttentionSizes
   ): void;
 
   /** dst[i] += src[i] for i < n (residual and gradient accumulation). */

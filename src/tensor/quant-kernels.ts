@@ -10,7 +10,14 @@
 // native kernels give the same bits up to the activation's approximation.
 // bf16: x and w rounded to bfloat16 (half to even), products summed in float32 (native) / double (here).
 import { jsKernels } from './js-kernels.js';
-import type { Activation, LinearDtype, LinearWeights, PackedLinear, PackedLinearKernels } from './kernels.js';
+import type {
+  Activation,
+  LinearDtype,
+  LinearSizes,
+  LinearWeights,
+  PackedLinear,
+  PackedLinearKernels,
+} from './kernels.js';
 
 const fround = Math.fround;
 // Adding and subtracting 1.5 * 2^23 in float32 rounds |v| < 2^22 to an integer, half to even (as the native code).
@@ -99,10 +106,7 @@ export function linearForwardQ8(
   wScales: Float32Array,
   bias: Float32Array | null,
   y: Float32Array,
-  m: number,
-  n: number,
-  k: number,
-  activation?: Activation,
+  ...[m, n, k, activation]: LinearSizes
 ): void {
   const qx = new Int8Array(m * k);
   const xScales = new Float32Array(m);
@@ -124,10 +128,7 @@ export function linearForwardBf16(
   wBits: Uint16Array,
   bias: Float32Array | null,
   y: Float32Array,
-  m: number,
-  n: number,
-  k: number,
-  activation?: Activation,
+  ...[m, n, k, activation]: LinearSizes
 ): void {
   const xb = bf16ToFloat(toBf16(x.subarray(0, m * k)));
   const wb = bf16ToFloat(wBits.subarray(0, n * k));

@@ -1,13 +1,7 @@
 // A checkpoint under a new head for fine-tuning: fromPretrained with HF's ignore_mismatched_sizes, or (randomInit) only its config.
 import { BertConfig, type ConfigJson } from '../model/config.js';
 import { readConfig } from '../model/checkpoint.js';
-import type { BertPreTrainedModel, ModelOptions, PretrainedOptions } from '../model/bert.js';
-
-/** A BertFor* class: built from a config, or loaded by fromPretrained. */
-export interface FinetuneModelClass<T extends BertPreTrainedModel> {
-  new (config: BertConfig, options?: ModelOptions): T;
-  fromPretrained(dir: string, options?: PretrainedOptions): Promise<T>;
-}
+import type { BertPreTrainedModel, ModelOptions, PretrainedModelClass } from '../model/bert.js';
 
 /**
  * Builds `cls` from `dir` with config overrides (num_labels, id2label, ...) through the one loader, fromPretrained:
@@ -16,7 +10,7 @@ export interface FinetuneModelClass<T extends BertPreTrainedModel> {
  * the config (HF's from_config, seeded): the baseline a pre-trained start is compared with.
  */
 export async function loadForFinetuning<T extends BertPreTrainedModel>(
-  cls: FinetuneModelClass<T>,
+  cls: PretrainedModelClass<T>,
   dir: string,
   overrides: ConfigJson,
   options: ModelOptions & { randomInit?: boolean } = {},

@@ -13,7 +13,7 @@ import {
   BertModel,
   MODEL_CLASSES,
 } from '../../src/model/bert.js';
-import type { BertArchitecture } from '../../src/model/bert.js';
+import type { BertArchitecture, PretrainedModelClass } from '../../src/model/bert.js';
 import { tempDir } from '../helpers/temp.js';
 
 const FIX = '../shared/fixtures/hf-tiny';
@@ -48,7 +48,7 @@ describe('save(dir) writes what save_pretrained writes', () => {
   ]) {
     it(`${head}: same tensor names, shapes, dtypes and values as the HF folder, and a config that reloads`, async () => {
       const cfg = JSON.parse(readFileSync(join(FIX, head, 'config.json'), 'utf8')) as { architectures: string[] };
-      const cls = MODEL_CLASSES[cfg.architectures[0] as BertArchitecture];
+      const cls: PretrainedModelClass = MODEL_CLASSES[cfg.architectures[0] as BertArchitecture];
       const model = await cls.fromPretrained(join(FIX, head), quiet);
       const out = join(tmp, `save-${head}`);
       await model.save(out);

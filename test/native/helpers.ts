@@ -206,3 +206,213 @@ export function checkDropout(kk: Kernels, randomArray: RandomArray): void {
     }
   }
 }
+
+type Gemm = Kernels['gemm'];
+
+/**
+ * Each named gemm against js: every transpose, ld > cols, alpha / beta (beta = 0 never reads C), A as a subarray
+ * view with an offset, and k = 0 (C scaled by beta).
+ */
+export function checkGemm(gemms: Array<[string, Gemm]>, randomArray: RandomArray, extraShapes: number[][] = []): void {
+  const shapes = [
+    [1, 1, 1],
+    [3, 17, 1],
+    [17, 3, 5],
+    [1, 768, 17],
+    [17, 1, 768],
+    [33, 65, 129],
+    [128, 96, 64],
+  ];
+  for (const [m, n, k] of [...shapes, ...extraShapes] as Array<[number, number, number]>) {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        for (const [alpha, beta] of [
+          [1, 0],
+          [0.7, 1],
+          [-1.25, -0.5],
+        ] as const) {
+          const [aRows, aCols] = transA ? [k, m] : [m, k];
+          const [bRows, bCols] = transB ? [n, k] : [k, n];
+          const lda = aCols + 3,
+            ldb = bCols + 1,
+            ldc = n + 2;
+          const a = randomArray(aRows * lda + 5).subarray(5),
+            b = randomArray(bRows * ldb);
+          const c0 = randomArray(m * ldc);
+          if (beta === 0) c0.fill(Number.NaN); // beta = 0 must overwrite, never read C
+          const cj = c0.slice();
+          jsKernels.gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, cj, ldc);
+          const what = `gemm ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} ${m}x${n}x${k} alpha=${alpha} beta=${beta}`;
+          for (const [name, gemm] of gemms) {
+            const c = c0.slice();
+            gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            closeOrNaN(c, cj, 2e-5, `${name} ${what}`);
+          }
+        }
+      }
+    }
+  }
+  for (const [name, gemm] of gemms) {
+    const cz = new Float32Array(6).fill(2);
+    gemm(false, false, 2, 3, 0, 1, new Float32Array(0), 1, new Float32Array(0), 3, 0.5, cz, 3);
+    assert.deepEqual(cz, new Float32Array(6).fill(1), `${name}: k = 0 scales C by beta`);
+  }
+}
+
+/** activationForward / activationBackward of every hidden_act against js, serial and parallel sizes, in place. */
+export function checkActivations(kk: Kernels, randomArray: RandomArray): void {
+  const acts: Activation[] = ['gelu', 'gelu_new', 'gelu_fast', 'quick_gelu', 'relu', 'silu', 'tanh', 'identity'];
+  for (const n of [1, 17, 100003]) {
+    const x = randomArray(n, -8, 8);
+    x[0] = 0;
+    if (n > 2) {
+      x[1] = -1e-6;
+      x[2] = 1e-6;
+    }
+    const dy = randomArray(n);
+    for (const act of acts) {
+      const yj = new Float32Array(n),
+        yk = new Float32Array(n).fill(Number.NaN);
+      jsKernels.activationForward(act, x, yj, n);
+      kk.activationForward(act, x, yk, n);
+      closeOrNaN(yk, yj, 1e-6, `${act} forward n=${n}`);
+      const dxj = new Float32Array(n),
+        dxk = new Float32Array(n).fill(Number.NaN);
+      jsKernels.activationBackward(act, x, dy, dxj, n);
+      kk.activationBackward(act, x, dy, dxk, n);
+      closeOrNaN(dxk, dxj, 2e-6, `${act} backward n=${n}`);
+      const dxIn = dy.slice();
+      kk.activationBackward(act, x, dxIn, dxIn, n); // dx may be dy
+      closeOrNaN(dxIn, dxj, 2e-6, `${act} backward n=${n} in place`);
+      const inPlace = x.slice();
+      kk.activationForward(act, inPlace, inPlace, n); // y may be x
+      closeOrNaN(inPlace, yj, 1e-6, `${act} forward in place`);
+    }
+  }
+}
+
+/** layerNormForward (with and without a residual added to x in place) and layerNormBackward (dgamma / dbeta accumulate). */
+export function checkLayerNorm(kk: Kernels, randomArray: RandomArray): void {
+  for (const [rows, cols] of [
+    [1, 1],
+    [3, 17],
+    [17, 768],
+    [64, 768],
+    [5, 3],
+  ] as Array<[number, number]>) {
+    const x = randomArray(rows * cols, -3, 2),
+      gamma = randomArray(cols, 0.5, 1.5),
+      beta = randomArray(cols),
+      residual = randomArray(rows * cols);
+    const what = `layerNorm ${rows}x${cols}`;
+    const tol = cols === 1 ? 1e-3 : 2e-5;
+    const fwd = (k: Kernels, res: Float32Array | null) => {
+      const xr = x.slice(),
+        y = new Float32Array(rows * cols).fill(Number.NaN),
+        mean = new Float32Array(rows),
+        rstd = new Float32Array(rows);
+      k.layerNormForward(xr, gamma, beta, y, mean, rstd, rows, cols, 1e-12, res);
+      return { xr, y, mean, rstd };
+    };
+    for (const res of [null, residual]) {
+      const fj = fwd(jsKernels, res),
+        fk = fwd(kk, res);
+      const with_ = `${what} residual=${res !== null}`;
+      assert.deepEqual(fk.xr, fj.xr, `${with_}: x (+= residual in place)`);
+      closeOrNaN(fk.y, fj.y, tol, `${with_} y`);
+      closeOrNaN(fk.mean, fj.mean, 1e-6, `${with_} mean`);
+      closeOrNaN(fk.rstd, fj.rstd, tol, `${with_} rstd`);
+    }
+    const fj = fwd(jsKernels, null);
+    const dy = randomArray(rows * cols),
+      dg0 = randomArray(cols),
+      db0 = randomArray(cols);
+    const bwd = (k: Kernels) => {
+      const dx = new Float32Array(rows * cols).fill(Number.NaN),
+        dgamma = dg0.slice(),
+        dbeta = db0.slice();
+      k.layerNormBackward(dy, x, gamma, fj.mean, fj.rstd, dx, dgamma, dbeta, rows, cols);
+      return { dx, dgamma, dbeta };
+    };
+    const bj = bwd(jsKernels),
+      bk = bwd(kk);
+    closeOrNaN(bk.dx, bj.dx, 5e-5, `${what} dx`);
+    closeOrNaN(bk.dgamma, bj.dgamma, 2e-5, `${what} dgamma`);
+    closeOrNaN(bk.dbeta, bj.dbeta, 2e-5, `${what} dbeta`);
+  }
+}
+
+/**
+ * softmaxCrossEntropy (ignore index, with and without dlogits, a BERT-sized vocabulary; a bad label is an error)
+ * within `lossTol` of js, and adamwStep / sumSquares / scale on serial and parallel sizes.
+ */
+export function checkLossAndOptimizer(kk: Kernels, randomArray: RandomArray, lossTol: number): void {
+  for (const [n, c] of [
+    [1, 1],
+    [17, 3],
+    [5, 30522],
+    [64, 2],
+  ] as Array<[number, number]>) {
+    const logits = randomArray(n * c, -6, 6);
+    const labels = Int32Array.from({ length: n }, (_, i) => (i % 4 === 3 ? -100 : (i * 7919) % c));
+    const dj = new Float32Array(n * c).fill(9),
+      dk = new Float32Array(n * c).fill(9);
+    const rj = jsKernels.softmaxCrossEntropy(logits, labels, n, c, -100, dj, 0.25);
+    const rk = kk.softmaxCrossEntropy(logits, labels, n, c, -100, dk, 0.25);
+    assert.equal(rk.count, rj.count, `count ${n}x${c}`);
+    const close = (loss: number): boolean => Math.abs(loss - rj.lossSum) <= lossTol * (1 + Math.abs(rj.lossSum));
+    assert.ok(close(rk.lossSum), `lossSum ${rk.lossSum} vs ${rj.lossSum}`);
+    assertClose(dk, dj, 1e-6, `softmaxCrossEntropy ${n}x${c} dlogits`);
+    assert.ok(close(kk.softmaxCrossEntropy(logits, labels, n, c, -100, null, 1).lossSum), 'without dlogits');
+  }
+  assert.throws(
+    () => kk.softmaxCrossEntropy(new Float32Array(6), Int32Array.of(1, 3), 2, 3, -100, null, 1),
+    /label 3 at row 1/,
+  );
+  for (const n of [1, 17, 100003]) {
+    const p0 = randomArray(n),
+      g = randomArray(n, -0.1, 0.1),
+      m0 = randomArray(n, -0.01, 0.01),
+      v0 = randomArray(n, 0, 1e-4);
+    const args = [n, 2e-5, 0.9, 0.999, 1e-8, 0.01, 1 - 0.9 ** 3, 1 - 0.999 ** 3] as const;
+    const [pj, mj, vj] = [p0.slice(), m0.slice(), v0.slice()];
+    const [pk, mk, vk] = [p0.slice(), m0.slice(), v0.slice()];
+    jsKernels.adamwStep(pj, g, mj, vj, ...args);
+    kk.adamwStep(pk, g, mk, vk, ...args);
+    assertClose(pk, pj, 1e-7, `adamw params n=${n}`);
+    assertClose(mk, mj, 1e-7, `adamw m n=${n}`);
+    assertClose(vk, vj, 1e-7, `adamw v n=${n}`);
+    const sj = jsKernels.sumSquares(g, n),
+      sk = kk.sumSquares(g, n);
+    assert.ok(Math.abs(sk - sj) <= 1e-12 * (1 + sj), `sumSquares ${sk} vs ${sj}`);
+    const [xj, xk] = [p0.slice(), p0.slice()];
+    jsKernels.scale(xj, n, 0.37);
+    kk.scale(xk, n, 0.37);
+    assert.deepEqual(xk, xj, `scale n=${n}`);
+  }
+}
+
+/** Short arrays, a wrong lda, a Float64Array and dropout p = 1 are specific errors, not crashes. */
+export function checkArgumentErrors(kk: Kernels): void {
+  const f = (n: number) => new Float32Array(n);
+  assert.throws(
+    () => kk.gemm(false, false, 4, 4, 4, 1, f(15), 4, f(16), 4, 0, f(16), 4),
+    /gemm: argument 6 is too short: 15 elements, the shapes need 16/,
+  );
+  assert.throws(() => kk.gemm(false, false, 4, 4, 4, 1, f(16), 3, f(16), 4, 0, f(16), 4), /lda/);
+  assert.throws(
+    () => kk.linearForward(new Float64Array(4) as unknown as Float32Array, f(4), null, f(4), 2, 2, 2),
+    /must be a Float32Array/,
+  );
+  assert.throws(() => kk.dropoutForward(f(4), f(4), 4, 4, { p: 1, seed: 1, firstExample: 0 }), /dropout p/);
+}
+
+/** The checks every compiled backend passes against js, by test title (test/native and test/wasm run them all). */
+export const KERNEL_CHECKS: Array<[string, (kk: Kernels, randomArray: RandomArray) => void]> = [
+  ['linearForward (every fused activation) / linearBackward (with and without bias, dx, db)', checkLinear],
+  ['activations forward and backward, every hidden_act, serial and parallel sizes, in place', checkActivations],
+  ['layerNorm forward (with residual in place) and backward (dgamma/dbeta accumulate)', checkLayerNorm],
+  ['attention forward and backward: fused QKV column blocks, padding mask, dropout', checkAttention],
+  ['dropout: masks and values bit-identical to js, forward and backward, in place', checkDropout],
+  ['arguments are checked: short arrays, lds, types and dropout p are specific errors', checkArgumentErrors],
+];

@@ -1,8 +1,17 @@
 // Sentence-transformers models: embedders (SentenceTransformer), rerankers (CrossEncoder) and their modules.
 export { SentenceTransformer } from './sentence-transformer.js';
-export type { SentenceTransformerOptions, EncodeOptions, EmbeddingPass } from './sentence-transformer.js';
+export type {
+  SentenceTransformerOptions,
+  EncodeOptions as SentenceEncodeOptions,
+  EmbeddingPass,
+} from './sentence-transformer.js';
 export { CrossEncoder, rankScores } from './cross-encoder.js';
-export type { CrossEncoderActivation, CrossEncoderOptions, PredictOptions, RankedDocument } from './cross-encoder.js';
+export type {
+  CrossEncoderActivation,
+  CrossEncoderOptions,
+  PredictOptions as CrossEncoderPredictOptions,
+  RankedDocument,
+} from './cross-encoder.js';
 export {
   SentenceFolderError,
   isSentenceTransformersFolder,

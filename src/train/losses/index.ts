@@ -11,6 +11,6 @@ export {
   type PendingLoss,
   cachedMultipleNegativesRankingLoss,
   type EmbeddingModel,
-  type DriverOptions,
+  type DriverOptions as EmbeddingLossDriverOptions,
 } from './cached.js';
 export type { EmbeddingColumn, EmbeddingLoss, EmbeddingLossResult, LossSimilarity } from './types.js';
