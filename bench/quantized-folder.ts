@@ -3,23 +3,17 @@
 // runs in its own child process: RSS after load + one 8x128 forward, and the process's peak RSS.
 // Usage: node --import tsx bench/quantized-folder.ts
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BertModel } from '../src/model/bert.js';
 import { quantizeFolder } from '../src/model/quantize-folder.js';
 import type { ModelDtype } from '../src/model/linear-dtype.js';
-import { BERT_BASE_CONFIG } from './bert-base.js';
+import { BERT_BASE_CONFIG, maxRssMiB } from './bert-base.js';
 
 const B = 8,
   T = 128;
-
-/** VmHWM: this process's peak RSS (getrusage's maxRSS would carry the parent's peak across exec on Linux). */
-function peakRss(): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
-}
 
 async function child(dir: string, dtype: ModelDtype): Promise<void> {
   const model = await BertModel.fromPretrained(dir, { dtype, warn: () => {} });
@@ -30,7 +24,7 @@ async function child(dir: string, dtype: ModelDtype): Promise<void> {
   console.log(
     JSON.stringify({
       rssMB: mb(process.memoryUsage().rss),
-      peakMB: mb(peakRss()),
+      peakMB: mb(maxRssMiB() * 2 ** 20),
       checksum,
     }),
   );
