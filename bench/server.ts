@@ -1,8 +1,10 @@
 // Load test of `bert serve` on loopback: requests/s and p50/p99 latency for 1, 8 and 64 concurrent keep-alive
 // clients posting one IMDb review each, against the server backed by a worker-thread pipeline; the same pipeline
-// called directly in batches (no HTTP, no queue) is the peer that bounds what the server can reach.
-// Usage: npx tsx bench/server.ts [--model DIR] [--duration S] [--clients 1,8,64] [--max-batch N] [--max-wait MS]
-//        [--max-length N] [--workers N] [--port N]
+// called directly in batches (no HTTP, no queue) is the peer that bounds what the server can reach. With several
+// --dtype values (default fp32,q8) one server per dtype runs, and each client count loads them one after the other,
+// so that other load on the machine hits every dtype alike.
+// Usage: npx tsx bench/server.ts [--model DIR] [--dtype fp32,q8] [--duration S] [--clients 1,8,64] [--max-batch N]
+//        [--max-wait MS] [--max-length N] [--workers N] [--port N]
 // With --port the clients load an already running server (e.g. `bert serve --port N` in another process) instead
 // of one started here; its /metrics give the batch sizes.
 import http from 'node:http';
@@ -11,6 +13,7 @@ import { gunzipSync } from 'node:zlib';
 import { createServer } from '../src/server/index.js';
 import { createPipelinePool } from '../src/pipelines/pool.js';
 import { pipeline } from '../src/pipelines/pipeline.js';
+import { parseModelDtype, type ModelDtype } from '../src/model/linear-dtype.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,6 +29,9 @@ const maxWaitMs = Number(arg('max-wait', '5'));
 const maxLength = Number(arg('max-length', '128'));
 const workers = Number(arg('workers', '1'));
 const externalPort = process.argv.includes('--port') ? Number(arg('port', '0')) : null;
+const dtypes: ModelDtype[] = arg('dtype', 'fp32,q8')
+  .split(',')
+  .map((d) => parseModelDtype(d, '--dtype'));
 
 // IMDb test reviews as the request texts (the first 500, <br /> replaced as the model's README says).
 const texts = gunzipSync(readFileSync('../shared/data/imdb/test.jsonl.gz'))
@@ -41,6 +47,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 interface Row {
+  dtype: string;
   clients: number;
   requests: number;
   errors: number;
@@ -106,15 +113,17 @@ async function serverCounts(port: number): Promise<{ texts: number; batches: num
   return { texts: read('bert_texts_total'), batches: read('bert_batch_size_count') };
 }
 
-let stop = async (): Promise<void> => {};
-let port: number;
-if (externalPort !== null) {
-  port = externalPort;
-} else {
+interface Target {
+  dtype: string;
+  port: number;
+  stop: () => Promise<void>;
+}
+
+async function startServer(dtype: ModelDtype): Promise<Target> {
   const pool = await createPipelinePool({
     task: 'text-classification',
     model,
-    options: { maxLength },
+    options: { maxLength, dtype },
     callOptions: { topK: 1 },
     workers,
   });
@@ -125,44 +134,61 @@ if (externalPort !== null) {
     maxQueue: 4096,
     concurrency: pool.size,
   });
-  port = (await server.listen(0, '127.0.0.1')).port;
-  stop = async () => {
+  const port = (await server.listen(0, '127.0.0.1')).port;
+  const stop = async (): Promise<void> => {
     await server.close();
     await pool.close();
   };
+  return { dtype, port, stop };
 }
 
+const targets: Target[] =
+  externalPort !== null
+    ? [{ dtype: 'external', port: externalPort, stop: async () => {} }]
+    : await Promise.all(dtypes.map(startServer));
+
 // Warm-up: the first batches pay for page faults and kernel setup.
-await load(port, 8, 2);
+for (const t of targets) await load(t.port, 8, 2);
 
 const rows: Row[] = [];
 for (const clients of clientCounts) {
-  const before = await serverCounts(port);
-  const { latencies, errors, wallS } = await load(port, clients, durationS);
-  const after = await serverCounts(port);
-  latencies.sort((a, b) => a - b);
-  rows.push({
-    clients,
-    requests: latencies.length,
-    errors,
-    requestsPerSecond: latencies.length / wallS,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    meanBatch: (after.texts - before.texts) / Math.max(1, after.batches - before.batches),
-  });
+  for (const t of targets) {
+    const before = await serverCounts(t.port);
+    const { latencies, errors, wallS } = await load(t.port, clients, durationS);
+    const after = await serverCounts(t.port);
+    latencies.sort((a, b) => a - b);
+    rows.push({
+      dtype: t.dtype,
+      clients,
+      requests: latencies.length,
+      errors,
+      requestsPerSecond: latencies.length / wallS,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      meanBatch: (after.texts - before.texts) / Math.max(1, after.batches - before.batches),
+    });
+  }
 }
-await stop();
+for (const t of targets) await t.stop();
 
-// Peer: the same pipeline called directly on batches of maxBatch texts, in this thread.
-const direct = await pipeline('text-classification', model, { maxLength, batchSize: maxBatch, warn: () => {} });
-await direct(texts.slice(0, maxBatch));
-const t0 = performance.now();
-let done = 0;
-while (performance.now() - t0 < durationS * 1000) {
-  await direct(texts.slice(done % 400, (done % 400) + maxBatch));
-  done += maxBatch;
+// Peer: the same pipeline called directly on batches of maxBatch texts, in this thread, per dtype.
+const directPerSecond: Record<string, number> = {};
+for (const dtype of externalPort === null ? dtypes : []) {
+  const direct = await pipeline('text-classification', model, {
+    maxLength,
+    batchSize: maxBatch,
+    dtype,
+    warn: () => {},
+  });
+  await direct(texts.slice(0, maxBatch));
+  const t0 = performance.now();
+  let done = 0;
+  while (performance.now() - t0 < durationS * 1000) {
+    await direct(texts.slice(done % 400, (done % 400) + maxBatch));
+    done += maxBatch;
+  }
+  directPerSecond[dtype] = done / ((performance.now() - t0) / 1000);
 }
-const directPerSecond = done / ((performance.now() - t0) / 1000);
 
 const result = {
   bench: 'server',
@@ -179,11 +205,12 @@ const result = {
   directPipelineTextsPerSecond: directPerSecond,
 };
 console.log(JSON.stringify(result));
-console.log('\n| clients | requests/s | p50 ms | p99 ms | mean batch | errors |');
-console.log('|---:|---:|---:|---:|---:|---:|');
+console.log('\n| dtype | clients | requests/s | p50 ms | p99 ms | mean batch | errors |');
+console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
   console.log(
-    `| ${r.clients} | ${r.requestsPerSecond.toFixed(1)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.meanBatch.toFixed(1)} | ${r.errors} |`,
+    `| ${r.dtype} | ${r.clients} | ${r.requestsPerSecond.toFixed(1)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.meanBatch.toFixed(1)} | ${r.errors} |`,
   );
 }
-console.log(`\ndirect pipeline (batch ${maxBatch}, no HTTP): ${directPerSecond.toFixed(1)} texts/s`);
+for (const [dtype, perSecond] of Object.entries(directPerSecond))
+  console.log(`\ndirect pipeline ${dtype} (batch ${maxBatch}, no HTTP): ${perSecond.toFixed(1)} texts/s`);

@@ -97,6 +97,8 @@ export type { FinetuneOptions, FinetuneResult, FinetuneSummary, FinetuneTask } f
 export { evaluate } from './train/evaluate.js';
 export type { EvaluateOptions, EvaluateResult } from './train/evaluate.js';
 export { compareDtypes, formatDtypeComparison } from './train/compare-dtypes.js';
+export { quantizeFolder } from './model/quantize-folder.js';
+export type { QuantizeFolderOptions, QuantizeFolderResult } from './model/quantize-folder.js';
 export type { CompareDtypesOptions, DtypeComparison } from './train/compare-dtypes.js';
 export { trainVocab } from './train/train-vocab.js';
 export type { TrainVocabOptions, TrainVocabSummary } from './train/train-vocab.js';

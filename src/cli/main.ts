@@ -55,6 +55,11 @@ export const COMMANDS: ReadonlyArray<readonly [name: string, summary: string, lo
   ['pretrain', 'pre-train BERT with masked LM + next sentence prediction', () => import('./commands/pretrain.js')],
   ['attention', 'attention heatmaps of every layer and head (HTML)', () => import('./commands/attention.js')],
   ['export-onnx', 'export a model to ONNX (transformers.js layout)', () => import('./commands/export-onnx.js')],
+  [
+    'quantize',
+    'save a q8 copy of a model (int8 weights), with its quantization report',
+    () => import('./commands/quantize.js'),
+  ],
 ];
 
 function version(): string {

@@ -4,20 +4,37 @@ import { join } from 'node:path';
 import { copyTokenizerFiles, readJsonFile, writeFileAtomic } from '../io/index.js';
 import { readWeights } from '../model/checkpoint.js';
 import { BertConfig } from '../model/config.js';
+import { Q8_SCALE_SUFFIX, dequantizeWeight } from '../model/linear-dtype.js';
 import type { TensorEntry } from '../io/index.js';
 import { saveBertTokenizerFiles } from '../tokenizer/trainer-files.js';
 import { exportBertOnnx, exportedConfig, OnnxExportError, resolveOnnxHead } from './onnx.js';
 import type { NamedTensor, OnnxExportOptions, OnnxHead } from './onnx.js';
 
-/** The float parameters of a checkpoint as NamedTensors (F16/BF16 arrive upcast to float32 by the readers). */
+/**
+ * The float parameters of a checkpoint as NamedTensors (F16/BF16 arrive upcast to float32 by the readers); a q8
+ * folder's int8 weight (I8 `<name>` + F32 `<name>_scale`) as its dequantized values with the int8 rows attached.
+ */
 export function floatTensors(tensors: Map<string, TensorEntry>): NamedTensor[] {
   const out: NamedTensor[] = [];
-  for (const [name, e] of tensors) if (e.data instanceof Float32Array) out.push({ name, shape: e.shape, data: e.data });
+  for (const [name, e] of tensors) {
+    const scales = tensors.get(name + Q8_SCALE_SUFFIX)?.data;
+    if (e.data instanceof Int8Array && scales instanceof Float32Array && e.shape.length === 2) {
+      const [n, k] = e.shape as [number, number];
+      const q8 = { data: e.data, scales };
+      out.push({ name, shape: e.shape, data: dequantizeWeight(q8, n, k), q8 });
+    } else if (
+      e.data instanceof Float32Array &&
+      !(name.endsWith(Q8_SCALE_SUFFIX) && tensors.get(name.slice(0, -Q8_SCALE_SUFFIX.length))?.dtype === 'I8')
+    )
+      out.push({ name, shape: e.shape, data: e.data });
+  }
   return out;
 }
 
 export interface ExportFolderResult {
   onnxPath: string;
+  /** onnx/model_quantized.onnx, written with dtype 'q8'. */
+  quantizedPath?: string;
   /** The head written (and named in the exported config.json's architectures). */
   head: OnnxHead;
   bytes: number;
@@ -50,14 +67,20 @@ export function exportOnnxFolder(
   if (!config || typeof config !== 'object' || Array.isArray(config))
     throw new OnnxExportError(`${configPath}: expected a JSON object`);
   const head = resolveOnnxHead(config as Record<string, unknown>, options);
-  const bytes = exportBertOnnx(config as Record<string, unknown>, floatTensors(readWeights(modelDir).tensors), {
-    ...options,
-    head,
-  });
+  const parameters = floatTensors(readWeights(modelDir).tensors);
+  const json = config as Record<string, unknown>;
+  const bytes = exportBertOnnx(json, parameters, { ...options, head, dtype: 'fp32' });
   mkdirSync(join(outputDir, 'onnx'), { recursive: true });
   const onnxPath = join(outputDir, 'onnx', 'model.onnx');
   writeFileAtomic(onnxPath, bytes);
   const files = [onnxPath];
+  // transformers.js's layout: dtype 'q8' reads onnx/model_quantized.onnx next to the fp32 model.
+  let quantizedPath: string | undefined;
+  if (options.dtype === 'q8') {
+    quantizedPath = join(outputDir, 'onnx', 'model_quantized.onnx');
+    writeFileAtomic(quantizedPath, exportBertOnnx(json, parameters, { ...options, head, dtype: 'q8' }));
+    files.push(quantizedPath);
+  }
   writeFileAtomic(
     join(outputDir, 'config.json'),
     `${JSON.stringify(exportedConfig(config as Record<string, unknown>, head), null, 2)}\n`,
@@ -75,7 +98,7 @@ export function exportOnnxFolder(
     const lowercase = typeof tc.do_lower_case === 'boolean' ? tc.do_lower_case : true;
     for (const f of saveBertTokenizerFiles(outputDir, vocab, { lowercase })) if (!files.includes(f)) files.push(f);
   }
-  return { onnxPath, head, bytes: bytes.length, files };
+  return { onnxPath, ...(quantizedPath ? { quantizedPath } : {}), head, bytes: bytes.length, files };
 }
 
 /**

@@ -2,6 +2,8 @@
 import { firstTokenHead } from '../model/bert.js';
 import { BertConfig, ConfigError, type ModelType } from '../model/config.js';
 import { FAMILIES, familyOf, hasPooler, mlmHeadLayout } from '../model/family.js';
+import { dtypeLinearWeightNames } from '../model/encoder.js';
+import { quantizeForStorage, type QuantizedWeight } from '../model/linear-dtype.js';
 import type { Activation } from '../tensor/kernels.js';
 import { ProtoWriter } from './protobuf.js';
 
@@ -10,6 +12,8 @@ export interface NamedTensor {
   name: string;
   shape: number[];
   data: Float32Array;
+  /** A q8 folder's int8 rows and per-row scales of this weight (`data` is then their dequantized values). */
+  q8?: QuantizedWeight;
 }
 
 /** The heads the exporter writes; 'auto' reads config.json `architectures`. */
@@ -25,9 +29,15 @@ export interface OnnxExportOptions {
   task?: string;
   /** Written as the model's producer_version. */
   producerVersion?: string;
+  /**
+   * 'q8': the encoder layers' linears as ONNX Runtime's quantize_dynamic writes them (per-channel int8 weights,
+   * DynamicQuantizeLinear + MatMulInteger + scale Mul), with the int8 weights bert-ts q8 computes with; the rest fp32.
+   */
+  dtype?: 'fp32' | 'q8';
 }
 
 const ONNX_FLOAT = 1;
+const ONNX_INT8 = 3;
 const ONNX_INT64 = 7;
 const ATTR_FLOAT = 1;
 const ATTR_INT = 2;
@@ -48,7 +58,7 @@ function tensorProto(name: string, dims: number[], type: number, raw: Uint8Array
   return t;
 }
 
-function bytesOf(a: Float32Array | BigInt64Array): Uint8Array {
+function bytesOf(a: Float32Array | BigInt64Array | Int8Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
@@ -71,6 +81,11 @@ class Graph {
     return name;
   }
 
+  int8(name: string, dims: number[], data: Int8Array): string {
+    this.initializers.push(tensorProto(name, dims, ONNX_INT8, bytesOf(data)));
+    return name;
+  }
+
   scalar(value: number): string {
     return this.init(`const_${this.constCount++}`, [], Float32Array.of(value));
   }
@@ -82,9 +97,14 @@ class Graph {
   }
 
   node(op: string, name: string, inputs: string[], attrs: Attr[] = [], output = `${name}_output`): string {
+    return this.nodeOutputs(op, name, inputs, [output], attrs)[0]!;
+  }
+
+  /** A node with several outputs (DynamicQuantizeLinear's value, scale and zero point). */
+  nodeOutputs(op: string, name: string, inputs: string[], outputs: string[], attrs: Attr[] = []): string[] {
     const n = new ProtoWriter();
     for (const i of inputs) n.string(1, i);
-    n.string(2, output);
+    for (const o of outputs) n.string(2, o);
     n.string(3, name);
     n.string(4, op);
     for (const a of attrs) {
@@ -98,7 +118,7 @@ class Graph {
       n.message(5, w);
     }
     this.nodes.push(n);
-    return output;
+    return outputs;
   }
 }
 
@@ -174,7 +194,9 @@ export function resolveOnnxHead(config: Record<string, unknown>, options: OnnxEx
  * would tell transformers.js or optimum the wrong thing about the graph).
  */
 export function exportedConfig(config: Record<string, unknown>, head: OnnxHead): Record<string, unknown> {
-  return { ...config, architectures: [onnxArchitecture(config, head)], dtype: 'float32', torch_dtype: 'float32' };
+  // A q8 folder's quantization_config describes its safetensors, not the ONNX graphs: not carried over.
+  const { quantization_config: _stored, ...rest } = config;
+  return { ...rest, architectures: [onnxArchitecture(config, head)], dtype: 'float32', torch_dtype: 'float32' };
 }
 
 function headFromConfig(config: Record<string, unknown>): OnnxHead {
@@ -257,8 +279,46 @@ export function exportBertOnnx(
     const [rows, cols] = matrixDims(w);
     return g.init(`${name}.T`, [cols, rows], transposed(w));
   };
+  const quantized = options.dtype === 'q8' ? dtypeLinearWeightNames(cfg) : new Set<string>();
+  // ONNX Runtime's dynamic quantization of x @ W: x to uint8 per tensor (DynamicQuantizeLinear), W int8 per output
+  // channel with zero point 0, the int32 product scaled by x_scale * W_scale (quantize_dynamic's own node pattern).
+  const xQuantized = new Map<string, string[]>();
+  const quantizedMatMul = (x: string, prefix: string): string => {
+    const w = get(`${prefix}.weight`);
+    const [rows, cols] = matrixDims(w);
+    const q = w.q8 ?? quantizeForStorage(w.data, rows, cols);
+    const qT = new Int8Array(rows * cols);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) qT[c * rows + r] = q.data[r * cols + c]!;
+    // One DynamicQuantizeLinear per input, shared by the products that read it (query, key and value), as ORT does.
+    let xQuant = xQuantized.get(x);
+    if (!xQuant) {
+      const at = `${prefix}/MatMul_quant`;
+      xQuant = g.nodeOutputs(
+        'DynamicQuantizeLinear',
+        at,
+        [x],
+        [`${at}/x_quantized`, `${at}/x_scale`, `${at}/x_zero_point`],
+      );
+      xQuantized.set(x, xQuant);
+    }
+    const [xq, xScale, xZero] = xQuant;
+    const acc = g.node('MatMulInteger', `${prefix}/MatMul_quant_int`, [
+      xq!,
+      g.int8(`${prefix}.weight_quantized`, [cols, rows], qT),
+      xZero!,
+      g.int8(`${prefix}.weight_zero_point`, [rows], new Int8Array(rows)),
+    ]);
+    const accF = g.node('Cast', `${prefix}/MatMul_quant_cast`, [acc], [{ name: 'to', i: ONNX_FLOAT }]);
+    const scales = g.node('Mul', `${prefix}/MatMul_quant_scales_mul`, [
+      xScale!,
+      g.init(`${prefix}.weight_scale`, [rows], q.scales),
+    ]);
+    return g.node('Mul', `${prefix}/MatMul_quant_output_scale_mul`, [accF, scales]);
+  };
   const linear = (x: string, prefix: string): string => {
-    const y = g.node('MatMul', `${prefix}/MatMul`, [x, linearWeightT(`${prefix}.weight`)]);
+    const y = quantized.has(`${prefix}.weight`)
+      ? quantizedMatMul(x, prefix)
+      : g.node('MatMul', `${prefix}/MatMul`, [x, linearWeightT(`${prefix}.weight`)]);
     return params.has(`${prefix}.bias`) ? g.node('Add', `${prefix}/Add`, [y, weight(`${prefix}.bias`)]) : y;
   };
   const layerNorm = (x: string, prefix: string): string =>

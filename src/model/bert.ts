@@ -4,7 +4,7 @@ import type { DropoutSpec, Kernels } from '../tensor/kernels.js';
 import { dropoutHash } from '../tensor/kernels.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { join } from 'node:path';
-import { FolderSnapshot } from '../io/index.js';
+import { CheckpointFormatError, FolderSnapshot } from '../io/index.js';
 import {
   checkConfigFitsWeights,
   loadIntoStore,
@@ -27,8 +27,8 @@ import type { ClassifierHead, DenseClassifierLayout } from './heads.js';
 import { initAll, initParameter, SeededRandom } from './init.js';
 import { flatten, flattenInt } from './inputs.js';
 import type { ArrayInput, BertInputs } from './inputs.js';
-import { parseModelDtype } from './linear-dtype.js';
-import type { ModelDtype } from './linear-dtype.js';
+import { parseModelDtype, q8QuantizationConfig, storedQuantization } from './linear-dtype.js';
+import type { ModelDtype, QuantizedWeight } from './linear-dtype.js';
 import { ParamTable } from './params.js';
 import type { Parameter, ParameterStore, ParamScope } from './params.js';
 
@@ -45,7 +45,10 @@ export interface ModelOptions {
    * What the encoder's linear layers compute in (transformers.js's names): 'fp32' (default), 'q8' (int8 weights per
    * output channel, int8 activations quantized per token on the fly; inference), 'bf16' (needs AVX512-BF16 or AMX).
    * Attention, LayerNorm, embeddings and heads stay fp32; the fp32 weights are kept (backward and save use them).
-   * An error says what is missing where the CPU cannot run the dtype. See src/model/linear-dtype.ts.
+   * A q8 model saves as a quantized folder (int8 weights + per-row scales); such a folder loads in q8 by default,
+   * without fp32 copies of its int8 weights (and refuses backward), or in 'fp32' / 'bf16' with the weights
+   * dequantized (int8 * scale: the original weights are not in the folder). An error says what is missing where the
+   * CPU cannot run the dtype. See src/model/linear-dtype.ts.
    */
   dtype?: ModelDtype;
 }
@@ -190,10 +193,20 @@ export abstract class BertPreTrainedModel<Head = unknown> {
     this.prefix = layout.prefix;
     // Every parameter is declared once, by the module that uses it; the store is then allocated in that order.
     const table = new ParamTable();
-    this.dtype = parseModelDtype(options.dtype ?? 'fp32', 'model options');
+    // A q8 folder computes in q8 unless told otherwise; read in q8, its int8 linears hold no fp32 copy (external).
+    const stored = storedQuantization(config.extra, 'config.json');
+    this.dtype = parseModelDtype(options.dtype ?? stored ?? 'fp32', 'model options');
     this.backbone = new Backbone(config, table.scope(layout.prefix), layout.addPooler, this.kernels, this.dtype);
     this.head = layout.head(table.scope(), this.backbone, this.kernels);
-    this.store = table.allocate();
+    const external = stored === 'q8' && this.dtype === 'q8';
+    if (external && options.initWeights !== false)
+      throw new InputError(
+        'model options',
+        'a quantized (q8) config has no float32 weights to initialise: use fromPretrained',
+      );
+    this.store = table.allocate(
+      external ? new Set(this.backbone.dtypeLinears.flatMap((l) => l.parts.map((p) => p.name))) : undefined,
+    );
     if (options.initWeights !== false) initAll(this.store, config, this.seed);
     if (options.initWeights !== false && config.sinusoidalPosEmbds) {
       const name = `${this.prefix}embeddings.position_embeddings.weight`;
@@ -286,7 +299,15 @@ export abstract class BertPreTrainedModel<Head = unknown> {
     // would make transformers load F32 weights back in half precision.
     config.extra.dtype = dtype;
     if ('torch_dtype' in config.extra) config.extra.torch_dtype = dtype;
-    saveToDir(dir, config, this.store, stored);
+    // A q8 model saves its encoder linears as int8 + per-row scales (what it computes with); other dtypes in float.
+    delete config.extra.quantization_config;
+    if (this.dtype === 'q8') config.extra.quantization_config = q8QuantizationConfig();
+    saveToDir(dir, config, this.store, stored, this.dtype === 'q8' ? this.backbone.quantizedWeights() : undefined);
+  }
+
+  /** @internal fromPretrained of a q8 folder in q8: the int8 weights of the linears the store does not hold. */
+  useQuantizedWeights(weights: Map<string, QuantizedWeight>): void {
+    this.backbone.setQuantized(weights);
   }
 
   /**
@@ -447,9 +468,15 @@ async function loadPretrained<T extends BertPreTrainedModel, O extends ModelOpti
   const { config: _overrides, ignoreMismatchedSizes, ...modelOptions } = options;
   const model = new cls(config, { ...modelOptions, initWeights: false } as O);
   const backbone = BACKBONE_ROOTS.map((r) => model.prefix + r);
+  const quantized = new Map<string, QuantizedWeight>();
   const report = loadIntoStore(model.store, model.prefix, familyOf(config).prefix, tensors, file, {
     resizable: ignoreMismatchedSizes === true ? (name) => !backbone.some((b) => name.startsWith(b)) : undefined,
+    quantized,
   });
+  const lacking = report.missing.filter((n) => model.store.isExternal(n));
+  if (lacking.length > 0)
+    throw new CheckpointFormatError(file, `a quantized (q8) folder without the weights of ${lacking.join(', ')}`);
+  if (model.store.order.some((n) => model.store.isExternal(n))) model.useQuantizedWeights(quantized);
   if (report.missing.length > 0) {
     const rng = new SeededRandom(dropoutHash(model.seed, 0x1234));
     for (const name of report.missing) initParameter(model.store, name, config, rng);

@@ -14,6 +14,7 @@ import type { TensorEntry, WritableTensor } from '../io/index.js';
 import { BertConfig, configJsonText } from './config.js';
 import { BACKBONE_ROOTS } from './family.js';
 import type { ParameterStore } from './params.js';
+import { Q8_SCALE_SUFFIX, dequantizeWeight, quantizeForStorage, type QuantizedWeight } from './linear-dtype.js';
 
 /**
  * The folder's real path, resolved once: a model reached through a symlink that is swapped while it loads
@@ -195,9 +196,18 @@ export function loadIntoStore(
   basePrefix: string,
   tensors: Map<string, TensorEntry>,
   file: string,
-  options: { resizable?: (name: string) => boolean } = {},
+  options: {
+    resizable?: (name: string) => boolean;
+    /** Receives the int8 weight of every external parameter (a q8 model of a quantized folder), by HF name. */
+    quantized?: Map<string, QuantizedWeight>;
+  } = {},
 ): LoadReport {
   const loaded = new Set<string>();
+  // A q8 folder's weight `<name>` is I8 with its per-row scales in `<name>_scale` (see linear-dtype.ts).
+  const scaleOf = (key: string): Float32Array | null => {
+    const t = tensors.get(key + Q8_SCALE_SUFFIX);
+    return t && t.data instanceof Float32Array ? t.data : null;
+  };
   const unexpected: string[] = [];
   const mismatched: LoadReport['mismatched'] = [];
   // Names in the checkpoint that mean the same parameter: prefer the first seen (e.g. cls.predictions.bias over decoder.bias).
@@ -206,6 +216,8 @@ export function loadIntoStore(
     if (prefix !== '' && BACKBONE_ROOTS.some((r) => key.startsWith(r))) key = prefix + key;
     if (prefix === '' && key.startsWith(basePrefix)) key = key.slice(basePrefix.length);
     if (key.endsWith('embeddings.position_ids')) continue; // a buffer, not a parameter
+    if (rawKey.endsWith(Q8_SCALE_SUFFIX) && tensors.get(rawKey.slice(0, -Q8_SCALE_SUFFIX.length))?.dtype === 'I8')
+      continue; // read with its weight
     const target = store.resolve(key);
     if (target === undefined) {
       unexpected.push(rawKey);
@@ -228,13 +240,25 @@ export function loadIntoStore(
           'the weights do not belong to this config.json',
       );
     }
+    const [n = 1, k = 1] = expected.length === 2 ? expected : [1, expected[0] ?? 1];
+    const scales = entry.data instanceof Int8Array ? scaleOf(rawKey) : null;
+    if (scales && expected.length === 2 && scales.length === n) {
+      const q = { data: entry.data as Int8Array, scales };
+      if (store.isExternal(target) && options.quantized) options.quantized.set(target, q);
+      else dequantizeWeight(q, n, k, store.view(target));
+      loaded.add(target);
+      continue;
+    }
     if (!(entry.data instanceof Float32Array)) {
       throw new CheckpointFormatError(
         file,
-        `tensor "${rawKey}" has dtype ${entry.dtype}; parameters must be floating point (F32, F16, BF16)`,
+        `tensor "${rawKey}" has dtype ${entry.dtype}; parameters must be floating point (F32, F16, BF16)` +
+          (entry.dtype === 'I8' ? `, or I8 with F32 per-row scales in "${rawKey}${Q8_SCALE_SUFFIX}"` : ''),
       );
     }
-    store.view(target).set(entry.data);
+    if (store.isExternal(target) && options.quantized) {
+      options.quantized.set(target, quantizeForStorage(entry.data, n, k)); // a float weight in a quantized folder
+    } else store.view(target).set(entry.data);
     loaded.add(target);
   }
   const missing = store.order.filter((n) => !loaded.has(n));
@@ -243,17 +267,27 @@ export function loadIntoStore(
 
 /**
  * Writes config.json + model.safetensors (F32 unless `dtype` says otherwise) as transformers' save_pretrained does:
- * every parameter by its HF name, the tied decoder weight (and the decoder bias alias) not stored.
+ * every parameter by its HF name, the tied decoder weight (and the decoder bias alias) not stored. The parameters in
+ * `quantized` are written as a q8 folder stores them: `<name>` I8 and `<name>_scale` F32.
  */
 export function saveToDir(
   dir: string,
   config: BertConfig,
   store: ParameterStore,
   dtype: 'F32' | 'F16' | 'BF16' = 'F32',
+  quantized: Map<string, QuantizedWeight> = new Map(),
 ): void {
   mkdirSync(dir, { recursive: true });
   const tensors = new Map<string, WritableTensor>();
-  for (const name of store.order) tensors.set(name, { dtype, shape: store.shape(name), data: store.view(name) });
+  for (const name of store.order) {
+    const shape = store.shape(name);
+    const q = quantized.get(name);
+    if (!q) tensors.set(name, { dtype, shape, data: store.view(name) });
+    else {
+      tensors.set(name, { dtype: 'I8', shape, data: q.data });
+      tensors.set(name + Q8_SCALE_SUFFIX, { dtype: 'F32', shape: [shape[0]!], data: q.scales });
+    }
+  }
   writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
   writeFileAtomic(join(dir, 'config.json'), configJsonText(config.toJson()));
 }

@@ -5,9 +5,11 @@ import { dropoutHash } from '../tensor/kernels.js';
 import type { BertConfig } from './config.js';
 import { familyOf, paddingOffsetPositions } from './family.js';
 import type { Family, LayerNames } from './family.js';
-import { ModelLinears } from './linear-dtype.js';
-import type { ModelDtype } from './linear-dtype.js';
+import { ModelLinears, quantizeForStorage } from './linear-dtype.js';
+import type { ModelDtype, QuantizedWeight } from './linear-dtype.js';
+import { ParamTable } from './params.js';
 import type { ParamRef, ParamScope, WeightBias } from './params.js';
+import { jsKernels } from '../tensor/js-kernels.js';
 import {
   declarePreLnLayer,
   preLnActs,
@@ -47,6 +49,8 @@ function declareEmbeddings(vb: ParamScope, c: BertConfig, family: Family): Embed
 /** modeling_bert.py BertLayer: BertAttention (BertSelfAttention, BertSelfOutput), BertIntermediate, BertOutput. */
 interface LayerParams {
   qkvW: ParamRef;
+  /** The query, key and value weights whose rows qkvW spans. */
+  qkvParts: ParamRef[];
   qkvB: ParamRef;
   attentionOutput: DenseNormParams;
   inW: ParamRef;
@@ -69,13 +73,62 @@ function declareLayer(vb: ParamScope, c: BertConfig, names: LayerNames): LayerPa
   const H = c.hiddenSize,
     I = c.intermediateSize;
   // BertSelfAttention: query/key/value weights, then their biases, adjacent: one fused [3H, H] GEMM computes all three.
-  const qkvW = vb.adjacent(names.qkv.map((m) => vb.pp(m).param('weight', [H, H])));
+  const qkvParts = names.qkv.map((m) => vb.pp(m).param('weight', [H, H]));
+  const qkvW = vb.adjacent(qkvParts);
   const qkvB = vb.adjacent(names.qkv.map((m) => vb.pp(m).param('bias', [H])));
   const attentionOutput = declareDenseNorm(vb, names.attentionOutput, names.attentionNorm, H, H);
   // BertIntermediate: dense + activation.
   const inter = vb.linear(names.intermediate, I, H);
   const output = declareDenseNorm(vb, names.output, names.outputNorm, H, I);
-  return { qkvW, qkvB, attentionOutput, inW: inter.weight, inB: inter.bias, output };
+  return { qkvW, qkvParts, qkvB, attentionOutput, inW: inter.weight, inB: inter.bias, output };
+}
+
+/**
+ * A linear computed in the model's dtype: the weight view its forward passes (`weight`, [n, k]; the fused QKV span)
+ * and the HF weights whose rows it is made of, in order (`parts`). A quantized folder stores each part.
+ */
+export interface DtypeLinear {
+  weight: ParamRef;
+  parts: ParamRef[];
+  n: number;
+  k: number;
+}
+
+/** The one map of the linears computed in the model's dtype (q8 / bf16): every encoder layer's GEMMs. */
+function dtypeLinearsOf(c: BertConfig, post: LayerParams[], pre: PreLnLayerParams[]): DtypeLinear[] {
+  const H = c.hiddenSize,
+    I = c.intermediateSize;
+  const one = (weight: ParamRef, n: number, k: number): DtypeLinear => ({ weight, parts: [weight], n, k });
+  const out: DtypeLinear[] = [];
+  for (const p of post) {
+    out.push({ weight: p.qkvW, parts: p.qkvParts, n: 3 * H, k: H });
+    out.push(one(p.attentionOutput.dense.weight, H, H), one(p.inW, I, H), one(p.output.dense.weight, H, I));
+  }
+  for (const p of pre) {
+    out.push(one(p.qkv.weight, 3 * H, H), one(p.attnOut.weight, H, H));
+    out.push(one(p.wi.weight, 2 * I, H), one(p.wo.weight, H, I));
+  }
+  return out;
+}
+
+/**
+ * The HF names (without the family prefix) of the weights a model computes in its dtype, from the same declaration
+ * as the model's (dtypeLinearsOf): what a q8 folder and a quantized ONNX graph store as int8.
+ */
+export function dtypeLinearWeightNames(config: BertConfig): Set<string> {
+  const backbone = new Backbone(config, new ParamTable().scope(''), false, jsKernels);
+  return new Set(backbone.dtypeLinears.flatMap((l) => l.parts.map((p) => p.name)));
+}
+
+/** The parts' values one after another (the fused QKV rows from the query, key and value ones). */
+function concatRows<T extends Int8Array | Float32Array>(parts: T[], Ctor: new (length: number) => T): T {
+  const out = new Ctor(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /** The lowest byte offset of a layer's gradients in the gradient buffer. */
@@ -287,6 +340,10 @@ export class Backbone {
   private readonly linears: ModelLinears;
   /** Which member of the family: names, embeddings, dropout placement. */
   private readonly family: Family;
+  /** The linears computed in the model's dtype (see dtypeLinearsOf). */
+  readonly dtypeLinears: DtypeLinear[];
+  /** A quantized folder's int8 weights by HF name, when the model holds no fp32 copy of them (setQuantized). */
+  private quantized: Map<string, QuantizedWeight> | null = null;
   /**
    * Called by backward after each encoder layer with the byte offset in the gradient buffer from which the gradients
    * are final (the heads, the pooler and the layers above come after the layers below and the embeddings in the
@@ -321,8 +378,45 @@ export class Backbone {
     // BertPooler: dense + tanh on the first token.
     const pool = addPooler ? vb.pp('pooler').linear('dense', config.hiddenSize, config.hiddenSize) : null;
     this.pool = pool ? { w: pool.weight, b: pool.bias } : null;
+    this.dtypeLinears = dtypeLinearsOf(config, this.layerParams, this.preLnParams);
   }
 
+  /**
+   * Computes the dtype linears with a quantized folder's int8 weights (`weights` by HF part name, every part
+   * present) instead of fp32 ones, which the store does not hold (allocated external). Backward is then refused.
+   */
+  setQuantized(weights: Map<string, QuantizedWeight>): void {
+    for (const l of this.dtypeLinears) {
+      const parts = l.parts.map((p) => weights.get(p.name)!);
+      const q: QuantizedWeight =
+        parts.length === 1
+          ? parts[0]!
+          : {
+              data: concatRows(
+                parts.map((p) => p.data),
+                Int8Array,
+              ),
+              scales: concatRows(
+                parts.map((p) => p.scales),
+                Float32Array,
+              ),
+            };
+      this.linears.setQuantized(l.weight.w, q, l.n, l.k);
+    }
+    this.quantized = weights;
+  }
+
+  /** Each dtype linear part's int8 weight as a q8 folder stores it: held (quantized folder) or quantized now. */
+  quantizedWeights(): Map<string, QuantizedWeight> {
+    const out = new Map<string, QuantizedWeight>();
+    for (const l of this.dtypeLinears) {
+      for (const p of l.parts) {
+        const [n, k] = p.shape as [number, number];
+        out.set(p.name, this.quantized?.get(p.name) ?? quantizeForStorage(p.w, n, k));
+      }
+    }
+    return out;
+  }
   /** y = act(x w^T + b) of an encoder layer, in the model's dtype (inference: this forward keeps nothing for backward). */
   private linear(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, ...sizes: LinearSizes): void {
     this.linears.forward(x, w, b, y, !this.keptAll, ...sizes);
@@ -460,6 +554,11 @@ export class Backbone {
     const a = this.acts;
     const batch = this.batch;
     if (!a || !batch) throw new Error('backward() called before forward()');
+    if (this.quantized)
+      throw new Error(
+        'backward(): this model was loaded from a quantized (q8) folder, which holds int8 weights and no float32 ones to ' +
+          "train; fine-tune the original float32 model, or load this folder with dtype 'fp32' (dequantized weights)",
+      );
     if (!this.keptAll || !a.grad)
       throw new Error('backward() after an inference forward (grad: false): run forward with grad: true first');
     const g = a.grad;

@@ -15,8 +15,10 @@ export interface ParamSpec {
 
 interface Entry {
   offset: number;
+  /** Values held in the flat buffer: the shape's product, or 0 for an external parameter. */
   size: number;
   shape: number[];
+  external: boolean;
 }
 
 export class ParameterStore {
@@ -28,12 +30,17 @@ export class ParameterStore {
   private readonly aliases = new Map<string, string>();
   readonly order: string[] = [];
 
-  constructor(specs: ParamSpec[]) {
+  /**
+   * `external`: parameters that keep their shape and name but no values here (a quantized folder's int8 linear
+   * weights, held by the layers that compute with them): their views are empty.
+   */
+  constructor(specs: ParamSpec[], external: ReadonlySet<string> = new Set()) {
     let offset = 0;
     for (const s of specs) {
       if (this.entries.has(s.name)) throw new Error(`ParameterStore: duplicate parameter ${s.name}`);
-      const size = s.shape.reduce((a, b) => a * b, 1);
-      this.entries.set(s.name, { offset, size, shape: s.shape.slice() });
+      const isExternal = external.has(s.name);
+      const size = isExternal ? 0 : s.shape.reduce((a, b) => a * b, 1);
+      this.entries.set(s.name, { offset, size, shape: s.shape.slice(), external: isExternal });
       this.order.push(s.name);
       offset += size;
     }
@@ -58,6 +65,11 @@ export class ParameterStore {
 
   isAlias(name: string): boolean {
     return this.aliases.has(name);
+  }
+
+  /** Whether the parameter's values live outside the flat buffer (see the constructor): its view is empty. */
+  isExternal(name: string): boolean {
+    return this.entry(name).external;
   }
 
   private entry(name: string): Entry {
@@ -177,10 +189,10 @@ export class ParamTable {
     this.aliases.push([alias, target.name]);
   }
 
-  /** Builds the store in declaration order, applies the aliases and binds every reference. Once. */
-  allocate(): ParameterStore {
+  /** Builds the store in declaration order (`external`: see ParameterStore), applies the aliases, binds every reference. Once. */
+  allocate(external?: ReadonlySet<string>): ParameterStore {
     if (this.store) throw new Error('ParamTable: allocate() called twice');
-    const store = new ParameterStore(this.specs);
+    const store = new ParameterStore(this.specs, external);
     for (const [alias, target] of this.aliases) store.alias(alias, target);
     for (const bind of this.binds) bind(store);
     this.store = store;

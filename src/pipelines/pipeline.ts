@@ -5,7 +5,7 @@ import { HubError } from '../io/index.js';
 import type { BertConfig } from '../model/config.js';
 import { readConfig, resolveModelFolder } from '../model/checkpoint.js';
 import { InputError } from '../model/errors.js';
-import { parseModelDtype, type ModelDtype } from '../model/linear-dtype.js';
+import { parseModelDtype, storedQuantization, type ModelDtype } from '../model/linear-dtype.js';
 import type { FeatureExtractionPipeline } from './feature-extraction.js';
 import type { FillMaskPipeline } from './fill-mask.js';
 import type { QuestionAnsweringPipeline } from './question-answering.js';
@@ -138,12 +138,15 @@ export async function pipeline(
   const canonical = canonicalTask(task);
   const options = readCallOptions<PipelineOptions>('pipeline', givenOptions, PIPELINE_OPTIONS);
   // Checked before anything is loaded: a misspelt dtype is refused at once, naming the choices.
-  const dtype = parseModelDtype(options.dtype ?? 'fp32', 'pipeline');
+  const given = options.dtype === undefined ? undefined : parseModelDtype(options.dtype, 'pipeline');
   const dir =
     model === undefined || model === null ? await defaultModel(canonical, options) : await resolveModel(model, options);
   // One real path for the tokenizer and the model: a folder symlink swapped meanwhile cannot pair two versions.
   const folder = resolveModelFolder(dir);
-  checkTaskFitsModel(canonical, readConfig(folder), folder);
+  const config = readConfig(folder);
+  checkTaskFitsModel(canonical, config, folder);
+  // A quantized (q8) folder runs in q8 unless told otherwise, as fromPretrained.
+  const dtype = given ?? storedQuantization(config.extra, `${folder}/config.json`) ?? 'fp32';
   const tokenizer = await loadPipelineTokenizer(options.tokenizer ?? folder);
   const row = SUPPORTED_TASKS[canonical] as unknown as AnyTaskDefinition;
   const warn = options.quiet ? () => {} : options.warn;

@@ -12,6 +12,8 @@ export interface CompareDtypesOptions extends Omit<EvaluateOptions, 'dtype'> {
   dtype: ModelDtype;
   /** What it is compared with (default 'fp32'). */
   baseline?: ModelDtype;
+  /** The folder of the baseline run (default `model`): the original of a quantized folder. */
+  baselineModel?: string;
 }
 
 export interface DtypeComparison {
@@ -73,11 +75,11 @@ function agreement(a: Float32Array, b: Float32Array, rows: number, labels: numbe
  * token classification; the data is read and scored exactly as evaluate() does.
  */
 export async function compareDtypes(options: CompareDtypesOptions): Promise<DtypeComparison> {
-  const { dtype: given, baseline: givenBaseline, ...rest } = options;
+  const { dtype: given, baseline: givenBaseline, baselineModel, ...rest } = options;
   const dtype = parseModelDtype(given, 'compareDtypes');
   const baseline = parseModelDtype(givenBaseline ?? 'fp32', 'compareDtypes');
-  const base = classified(await evaluate({ ...rest, dtype: baseline }));
-  // Load warnings were printed by the first run; the second reads the same folder.
+  const base = classified(await evaluate({ ...rest, model: baselineModel ?? rest.model, dtype: baseline }));
+  // Load warnings were printed by the first run; the second reads the same folder (or its quantized copy).
   const other = classified(await evaluate({ ...rest, dtype, warn: () => {} }));
   const a = base.logits;
   const b = other.logits;

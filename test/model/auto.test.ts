@@ -121,8 +121,8 @@ test('a config without model_type or with an unsupported one is refused, as tran
 
 test('unknown options are refused naming the known ones', async () => {
   await assert.rejects(
-    AutoModel.fromPretrained(`${TINY}/bert_model`, { dtype: 'fp32' } as never),
-    /AutoModel.fromPretrained: unknown option "dtype"; known: config, kernels, seed, warn, revision/,
+    AutoModel.fromPretrained(`${TINY}/bert_model`, { device: 'cpu' } as never),
+    /AutoModel.fromPretrained: unknown option "device"; known: config, kernels, seed, warn, revision, dtype/,
   );
   await assert.rejects(AutoConfig.fromPretrained(`${TINY}/bert_model`, { seed: 1 } as never), /known: revision/);
   await assert.rejects(AutoModel.fromPretrained(`${TINY}/no-such-folder`), /no-such-folder does not exist/);
