@@ -484,35 +484,17 @@ napi_value SetNumThreads(napi_env env, napi_callback_info info) {
 }
 
 napi_value Init(napi_env env, napi_value exports) {
-  const napi_property_descriptor props[] = {
-      bert::method("gemm", Gemm),
-      bert::method("sgemmReference", SgemmReference),
-      bert::method("sgemmBuiltin", SgemmBuiltin),
-      bert::method("linearForward", LinearForward),
-      bert::method("linearBackward", LinearBackward),
-      bert::method("activationForward", ActivationForward),
-      bert::method("activationBackward", ActivationBackward),
-      bert::method("layerNormForward", LayerNormForward),
-      bert::method("layerNormBackward", LayerNormBackward),
-      bert::method("attentionForward", AttentionForward),
-      bert::method("attentionBackward", AttentionBackward),
-      bert::method("embeddingForward", EmbeddingForward),
-      bert::method("embeddingBackward", EmbeddingBackward),
-      bert::method("add", Add),
-      bert::method("dropout", DropoutForward),
-      bert::method("softmaxCrossEntropy", SoftmaxCrossEntropy),
-      bert::method("adamwStep", AdamwStep),
-      bert::method("sumSquares", SumSquares),
-      bert::method("scale", Scale),
-      bert::method("packLinear", PackLinear),
-      bert::method("packedLinearForward", PackedLinearForward),
-      bert::method("packedSupport", PackedSupport),
-      bert::method("quantizeRows", QuantizeRows),
-      bert::method("toBf16", ToBf16),
-      bert::method("info", Info),
-      bert::method("setNumThreads", SetNumThreads),
-  };
-  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  bert::defineMethods(env, exports,
+      {{"gemm", Gemm}, {"sgemmReference", SgemmReference}, {"sgemmBuiltin", SgemmBuiltin},
+       {"linearForward", LinearForward}, {"linearBackward", LinearBackward},
+       {"activationForward", ActivationForward}, {"activationBackward", ActivationBackward},
+       {"layerNormForward", LayerNormForward}, {"layerNormBackward", LayerNormBackward},
+       {"attentionForward", AttentionForward}, {"attentionBackward", AttentionBackward},
+       {"embeddingForward", EmbeddingForward}, {"embeddingBackward", EmbeddingBackward}, {"add", Add},
+       {"dropout", DropoutForward}, {"softmaxCrossEntropy", SoftmaxCrossEntropy}, {"adamwStep", AdamwStep},
+       {"sumSquares", SumSquares}, {"scale", Scale}, {"packLinear", PackLinear},
+       {"packedLinearForward", PackedLinearForward}, {"packedSupport", PackedSupport},
+       {"quantizeRows", QuantizeRows}, {"toBf16", ToBf16}, {"info", Info}, {"setNumThreads", SetNumThreads}});
   bert::registerMpi(env, exports);
   return exports;
 }

@@ -227,20 +227,12 @@ napi_value Wtime(napi_env env, napi_callback_info) { return number(env, MPI_Wtim
 namespace bert {
 
 void registerMpi(napi_env env, napi_value exports) {
-  const napi_property_descriptor props[] = {
-      bert::method("init", Init),
-      bert::method("finalize", Finalize),
-      bert::method("allreduceSum", AllreduceSum),
-      bert::method("iallreduceSum", IallreduceSum),
-      bert::method("progress", Progress),
-      bert::method("waitAll", WaitAll),
-      bert::method("broadcast", Broadcast),
-      bert::method("barrier", Barrier),
-      bert::method("wtime", Wtime),
-  };
   napi_value mpi;
   napi_create_object(env, &mpi);
-  napi_define_properties(env, mpi, sizeof(props) / sizeof(props[0]), props);
+  bert::defineMethods(env, mpi,
+                      {{"init", Init}, {"finalize", Finalize}, {"allreduceSum", AllreduceSum},
+                       {"iallreduceSum", IallreduceSum}, {"progress", Progress}, {"waitAll", WaitAll},
+                       {"broadcast", Broadcast}, {"barrier", Barrier}, {"wtime", Wtime}});
   napi_set_named_property(env, exports, "mpi", mpi);
 }
 

@@ -2,6 +2,9 @@
 #pragma once
 #include <node_api.h>
 
+#include <initializer_list>
+#include <vector>
+
 namespace bert {
 
 inline napi_value undef(napi_env env) {
@@ -16,9 +19,18 @@ inline napi_value number(napi_env env, double d) {
   return v;
 }
 
-// An enumerable method `name` of an exports object, for napi_define_properties tables.
-inline napi_property_descriptor method(const char* name, napi_callback fn) {
-  return {name, nullptr, fn, nullptr, nullptr, nullptr, napi_enumerable, nullptr};
+// One enumerable method of an exports object: its JavaScript name and the function behind it.
+struct Method {
+  const char* name;
+  napi_callback fn;
+};
+
+// Defines `methods` on `target` (napi_define_properties of enumerable methods).
+inline void defineMethods(napi_env env, napi_value target, std::initializer_list<Method> methods) {
+  std::vector<napi_property_descriptor> props;
+  for (const Method& m : methods)
+    props.push_back({m.name, nullptr, m.fn, nullptr, nullptr, nullptr, napi_enumerable, nullptr});
+  napi_define_properties(env, target, props.size(), props.data());
 }
 
 }  // namespace bert
