@@ -4,6 +4,8 @@ import { getKernels } from '../native/index.js';
 import type { RunResult, TrainingRunOptions } from '../train/run-options.js';
 import { getDistributed } from '../train/distributed.js';
 import type { ScheduleName } from '../train/schedule.js';
+import type { EvaluateOptions } from '../train/evaluate.js';
+import type { FinetuneTask } from '../train/finetune.js';
 import { UsageError, numberFlag, stringFlags } from './command.js';
 import { backendFlag } from './inputs.js';
 
@@ -83,4 +85,38 @@ export function printRunResult(command: string, result: RunResult<object>, summa
     return;
   }
   if (summary) process.stdout.write(JSON.stringify(result.summary) + '\n');
+}
+
+/** The flags that say how labelled data is read and scored (`bert evaluate`, `bert quantize --data`). */
+export const EVAL_DATA_FLAGS = {
+  data: { type: 'string' },
+  task: { type: 'string' },
+  'max-length': { type: 'string' },
+  'batch-size': { type: 'string' },
+  samples: { type: 'string' },
+  seed: { type: 'string' },
+  'text-column': { type: 'string' },
+  'text-pair-column': { type: 'string' },
+  'label-column': { type: 'string' },
+  tokenizer: { type: 'string' },
+  backend: { type: 'string' },
+} as const;
+
+type EvalDataFlagValues = { [K in keyof typeof EVAL_DATA_FLAGS]?: string };
+
+/** EVAL_DATA_FLAGS as evaluate()'s options (the model and data are the command's own). */
+export function evalDataOptions(
+  v: EvalDataFlagValues,
+): Omit<EvaluateOptions, 'model' | 'data' | 'kernels' | 'dtype' | 'onProgress' | 'warn'> {
+  return {
+    task: v.task as FinetuneTask | undefined,
+    maxLength: num(v['max-length'], '--max-length', 'int'),
+    batchSize: num(v['batch-size'], '--batch-size', 'int'),
+    samples: num(v.samples, '--samples', 'int'),
+    seed: num(v.seed, '--seed', 'int'),
+    textColumn: v['text-column'],
+    textPairColumn: v['text-pair-column'],
+    labelColumn: v['label-column'],
+    tokenizer: v.tokenizer,
+  };
 }

@@ -17,6 +17,7 @@ import {
   AutoModelForTokenClassification,
 } from '../../src/model/auto.js';
 import type { BertInputs } from '../../src/model/inputs.js';
+import { maxAbsDiff } from '../native/helpers.js';
 
 const FIXTURES = 'test/model/fixtures/family';
 const TOLERANCE = 1e-4;
@@ -97,13 +98,6 @@ const FAMILIES: Array<{ name: string; stem: string; inputs: string[] }> = [
   { name: 'distilbert-sinusoidal', stem: 'DistilBert', inputs: ['input_ids', 'attention_mask'] },
   { name: 'electra', stem: 'Electra', inputs: ['input_ids', 'attention_mask', 'token_type_ids'] },
 ];
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'lengths differ');
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
 
 function close(what: string, got: ArrayLike<number>, want: ArrayLike<number>): void {
   const d = maxAbsDiff(got, want);

@@ -11,6 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { exportOnnxFolder } from '../../src/export/folder.js';
 import { AutoModelForSequenceClassification, AutoModelForTokenClassification } from '../../src/model/auto.js';
 import { quantizeFolder } from '../../src/model/quantize-folder.js';
+import { maxAbsDiff } from '../native/helpers.js';
 
 interface Fixture {
   input_ids: number[][];
@@ -38,13 +39,6 @@ const CASES = [
  * larger, while a lost scale, a transposed or unscaled weight or a wrong zero point moves them by the logits' size.
  */
 const TOLERANCE = 0.03;
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'lengths differ');
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
 
 /** Rows of `labels` logits whose argmax differs, skipping rows where `reference`'s top two are within 2 * TOLERANCE. */
 function top1Disagreements(

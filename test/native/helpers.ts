@@ -416,3 +416,11 @@ export const KERNEL_CHECKS: Array<[string, (kk: Kernels, randomArray: RandomArra
   ['dropout: masks and values bit-identical to js, forward and backward, in place', checkDropout],
   ['arguments are checked: short arrays, lds, types and dropout p are specific errors', checkArgumentErrors],
 ];
+
+/** The largest |a[i] - b[i]| (the lengths must be equal). */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length, 'lengths differ');
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}

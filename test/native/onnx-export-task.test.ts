@@ -10,6 +10,7 @@ import { readSafetensors } from '../../src/io/index.js';
 import { exportOnnxFolder } from '../../src/export/folder.js';
 import { OnnxExportError, resolveOnnxHead } from '../../src/export/onnx.js';
 import { BertModel } from '../../src/model/bert.js';
+import { maxAbsDiff } from './helpers.js';
 
 const fixtures = resolve('../shared/fixtures/hf-tiny');
 const ref = readSafetensors(join(fixtures, 'reference.safetensors')).tensors;
@@ -31,13 +32,6 @@ function feeds(): Record<string, ort.Tensor> {
     attention_mask: t('input.attention_mask'),
     token_type_ids: t('input.token_type_ids'),
   };
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }
 
 function readConfig(dir: string): Record<string, unknown> {

@@ -8,6 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { readSafetensors } from '../../src/io/index.js';
 import { exportOnnxFolder, floatTensors } from '../../src/export/folder.js';
 import { exportBertOnnx } from '../../src/export/onnx.js';
+import { maxAbsDiff } from './helpers.js';
 
 const fixtures = resolve('../shared/fixtures/hf-tiny');
 const ref = readSafetensors(join(fixtures, 'reference.safetensors')).tensors;
@@ -22,13 +23,6 @@ function feeds(): Record<string, ort.Tensor> {
     attention_mask: t('input.attention_mask'),
     token_type_ids: t('input.token_type_ids'),
   };
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }
 
 test("export seq_cls3: onnxruntime on our graph matches HF's ONNX export within 1e-5", async () => {

@@ -21,6 +21,7 @@ import {
 import { trainEmbeddings } from '../../src/train/train-embeddings.js';
 import { trainReranker } from '../../src/train/train-reranker.js';
 import { readEmbeddingPairs } from '../../src/data/pairs.js';
+import { maxAbsDiff } from '../native/helpers.js';
 
 const FIX = new URL('../fixtures/sentence-transformers/', import.meta.url).pathname;
 const DATA = new URL('../fixtures/sentence-train/', import.meta.url).pathname;
@@ -40,13 +41,6 @@ const COLUMNS = [
     'a dog runs in the park',
   ],
 ];
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
 
 test('the embedding adapter: MNRL loss of the encoded batch, CachedMNRL the same loss and gradients', async () => {
   const model = await load(join(FIX, 'cls_dense_tanh'));

@@ -6,7 +6,7 @@ import type { FinetuneTask } from '../../train/finetune.js';
 import type { ClassificationReport } from '../../train/metrics.js';
 import { backendFlag, dtypeFlag, progressPrinter } from '../inputs.js';
 import { UsageError, parseFlags, runCommand } from '../command.js';
-import { num } from '../training-run.js';
+import { EVAL_DATA_FLAGS, evalDataOptions, num } from '../training-run.js';
 import { getDistributed } from '../../train/distributed.js';
 
 export const usage = `Usage: bert evaluate --model DIR --data FILE [--max-length 128] [--json]
@@ -32,19 +32,9 @@ export const usage = `Usage: bert evaluate --model DIR --data FILE [--max-length
 
 const OPTIONS = {
   model: { type: 'string' },
-  data: { type: 'string' },
-  task: { type: 'string' },
-  'max-length': { type: 'string' },
+  ...EVAL_DATA_FLAGS,
   'doc-stride': { type: 'string' },
   'max-answer-length': { type: 'string' },
-  'batch-size': { type: 'string' },
-  samples: { type: 'string' },
-  seed: { type: 'string' },
-  'text-column': { type: 'string' },
-  'text-pair-column': { type: 'string' },
-  'label-column': { type: 'string' },
-  backend: { type: 'string' },
-  tokenizer: { type: 'string' },
   dtype: { type: 'string' },
   compare: { type: 'string' },
   json: { type: 'boolean' },
@@ -106,17 +96,9 @@ export function evaluateCommand(argv: string[]): Promise<number> {
     const options = {
       model: v.model,
       data: v.data,
-      task: v.task as FinetuneTask | undefined,
-      maxLength: num(v['max-length'], '--max-length', 'int'),
+      ...evalDataOptions(v),
       docStride: num(v['doc-stride'], '--doc-stride', 'int'),
       maxAnswerLength: num(v['max-answer-length'], '--max-answer-length', 'int'),
-      batchSize: num(v['batch-size'], '--batch-size', 'int'),
-      samples: num(v.samples, '--samples', 'int'),
-      seed: num(v.seed, '--seed', 'int'),
-      textColumn: v['text-column'],
-      textPairColumn: v['text-pair-column'],
-      labelColumn: v['label-column'],
-      tokenizer: v.tokenizer,
       kernels: getKernels({ backend: backendFlag(v.backend) }),
       onProgress: speaker ? progressPrinter() : undefined,
       warn: (m: string) => process.stderr.write(`${m}\n`),

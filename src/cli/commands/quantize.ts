@@ -2,10 +2,9 @@
 import { getKernels } from '../../native/index.js';
 import { quantizeFolder } from '../../model/quantize-folder.js';
 import { compareDtypes, formatDtypeComparison } from '../../train/compare-dtypes.js';
-import type { FinetuneTask } from '../../train/finetune.js';
 import { backendFlag, dtypeFlag, progressPrinter } from '../inputs.js';
 import { UsageError, parseFlags, runCommand } from '../command.js';
-import { num } from '../training-run.js';
+import { EVAL_DATA_FLAGS, evalDataOptions } from '../training-run.js';
 
 export const usage = `Usage: bert quantize --model DIR --output DIR [--dtype q8] [--data FILE] [--json]
 
@@ -28,17 +27,7 @@ const OPTIONS = {
   model: { type: 'string' },
   output: { type: 'string' },
   dtype: { type: 'string' },
-  data: { type: 'string' },
-  task: { type: 'string' },
-  'max-length': { type: 'string' },
-  'batch-size': { type: 'string' },
-  samples: { type: 'string' },
-  seed: { type: 'string' },
-  'text-column': { type: 'string' },
-  'text-pair-column': { type: 'string' },
-  'label-column': { type: 'string' },
-  tokenizer: { type: 'string' },
-  backend: { type: 'string' },
+  ...EVAL_DATA_FLAGS,
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -68,15 +57,7 @@ export function quantizeCommand(argv: string[]): Promise<number> {
       data: v.data,
       dtype,
       baseline: 'fp32',
-      task: v.task as FinetuneTask | undefined,
-      maxLength: num(v['max-length'], '--max-length', 'int'),
-      batchSize: num(v['batch-size'], '--batch-size', 'int'),
-      samples: num(v.samples, '--samples', 'int'),
-      seed: num(v.seed, '--seed', 'int'),
-      textColumn: v['text-column'],
-      textPairColumn: v['text-pair-column'],
-      labelColumn: v['label-column'],
-      tokenizer: v.tokenizer,
+      ...evalDataOptions(v),
       kernels,
       onProgress: progressPrinter(),
       warn,
