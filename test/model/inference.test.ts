@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { BertForSequenceClassification } from '../../src/model/bert.js';
 import { tryNativeKernels } from '../../src/native/index.js';
 import { jsKernels } from '../../src/tensor/js-kernels.js';
+import { attentionMask, inputIds } from './batch.js';
 
 // Three layers, so that the two alternating activation sets wrap around at least once.
 const config = {
@@ -18,14 +19,6 @@ const config = {
   layer_norm_eps: 1e-12,
   num_labels: 3,
 };
-const inputIds = [
-  [2, 5, 9, 33, 7, 0],
-  [4, 8, 15, 16, 23, 42],
-];
-const attentionMask = [
-  [1, 1, 1, 1, 1, 0],
-  [1, 1, 1, 1, 1, 1],
-];
 
 // Inference fuses work (the activation into the GEMM's bias pass, attention probabilities in scratch): every backend
 // must give the bits of its own full forward.

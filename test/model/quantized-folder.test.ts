@@ -15,20 +15,12 @@ import { jsKernels } from '../../src/tensor/js-kernels.js';
 import { quantizeWeightsPerChannel } from '../../src/tensor/quant-kernels.js';
 import { pipeline } from '../../src/pipelines/pipeline.js';
 import type { Kernels } from '../../src/tensor/kernels.js';
+import { attentionMask, inputIds } from './batch.js';
 
 const TINY = '../shared/fixtures/hf-tiny/seq_cls3';
 const FAMILY = new URL('./fixtures/family/', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'bert-q8-folder-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
-
-const inputIds = [
-  [2, 5, 9, 33, 7, 0],
-  [4, 8, 15, 16, 23, 42],
-];
-const attentionMask = [
-  [1, 1, 1, 1, 1, 0],
-  [1, 1, 1, 1, 1, 1],
-];
 
 const FOLDERS: [string, string][] = [
   ['bert', TINY],
