@@ -81,12 +81,7 @@ export type {
 } from './train/metrics.js';
 export { ProgressReporter, trainingCurveSvg } from './train/progress.js';
 export { bertTrainerModel, predictBatches } from './train/bert-adapter.js';
-export {
-  evaluateSequenceClassification,
-  evaluateTokenClassification,
-  evaluateQuestionAnswering,
-  evaluateMultipleChoice,
-} from './train/evaluation.js';
+export * from './train/evaluation.js';
 export { readSquad, readSwag, qaTrainFeatures } from './data/squad.js';
 export type { QaExample, ChoiceExample, QaFeature } from './data/squad.js';
 export { answerQuestions } from './data/qa-spans.js';
@@ -106,15 +101,7 @@ export { attentionMaps, attentionHtml } from './pipelines/attention.js';
 export type { AttentionMaps } from './pipelines/attention.js';
 export { loadWarnings } from './model/checkpoint.js';
 export type { LoadReport, KeysToIgnoreOnLoad } from './model/checkpoint.js';
-export {
-  readTextClassification,
-  readJsonlClassification,
-  readCsvClassification,
-  readImdbFolder,
-  cleanReviewText,
-  IMDB_LABEL2ID,
-} from './data/classification.js';
-export type { TextClassificationExample, TextClassificationOptions } from './data/classification.js';
+export * from './data/classification.js';
 export { parseCsv } from './data/csv.js';
 export { readConllJsonl, alignFirstWordPiece, CONLL2003_LABELS } from './data/conll.js';
 export type { TokenClassificationExample } from './data/conll.js';
