@@ -121,3 +121,11 @@ with open(out / 'train-1000.jsonl', 'w') as f:
     for r in subset:
         f.write(json.dumps({'text': r['text'], 'label': r['label']}) + '\n')
 print('wrote', out / 'train-1000.jsonl', 'positive:', sum(r['label'] for r in subset))
+
+# A seeded 5,000-review test subset (for a loaded machine: the 25,000 take most of a run's time on both sides).
+with gzip.open(IMDB / 'test.jsonl.gz', 'rt') as f:
+    test = [json.loads(line) for line in f]
+with open(out / 'test-5000.jsonl', 'w') as f:
+    for r in random.Random(42).sample(test, 5000):
+        f.write(json.dumps({'text': r['text'], 'label': r['label']}) + '\n')
+print('wrote', out / 'test-5000.jsonl')
