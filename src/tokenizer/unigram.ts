@@ -1,6 +1,7 @@
 // HF's Unigram model on one pre-token: Viterbi over a trie of the pieces (HF encode_optimized: unknown characters
 // scored min_score - 10, runs of unk fused), byte fallback as HF, a word cache; tokens carry original offsets.
 import type { CodePoints } from './normalizers.js';
+import { WordCache } from './word-cache.js';
 import type { TokenBuffer } from './wordpiece.js';
 
 export interface UnigramOptions {
@@ -11,7 +12,6 @@ export interface UnigramOptions {
 }
 
 const K_UNK_PENALTY = 10;
-const CACHE_LIMIT = 1 << 16;
 const NODE_SHIFT = 0x110000;
 
 export class Unigram {
@@ -27,7 +27,10 @@ export class Unigram {
   /** Children of the root by code point (BMP), the hottest lookup. */
   private readonly rootBmp: Int32Array;
   private readonly byteIds: Int32Array;
-  private cache = new Map<string, Int32Array>();
+  private readonly cache = new WordCache();
+  /** Viterbi's result for one word: [id, start, end) triples, and the reversed list it is built from. */
+  private triples = new Int32Array(192);
+  private readonly rev: number[] = [];
   private best = new Float64Array(64);
   private from = new Int32Array(64);
   private bestId = new Int32Array(64);
@@ -74,23 +77,33 @@ export class Unigram {
   }
 
   tokenize(buf: CodePoints, from: number, to: number, out: TokenBuffer): void {
-    const n = to - from;
-    if (n === 0) return;
-    const key = buf.toString(from, to);
-    let toks = this.cache.get(key);
-    if (toks === undefined) {
-      toks = this.viterbi(buf.cps, from, to, key);
-      if (this.cache.size >= CACHE_LIMIT) this.cache = new Map();
-      this.cache.set(key, toks);
+    if (to === from) return;
+    const cache = this.cache;
+    let slot = cache.find(buf.cps, from, to);
+    if (slot < 0) {
+      const length = this.viterbi(buf.cps, from, to);
+      slot = cache.insert(buf.cps, from, to, this.triples, length);
     }
-    out.reserve(toks.length / 3);
-    for (let k = 0; k < toks.length; k += 3) {
-      out.push(toks[k]!, buf.starts[from + toks[k + 1]!]!, buf.ends[from + toks[k + 2]! - 1]!);
+    const toks = cache.values;
+    const a = cache.valueStart(slot),
+      z = cache.valueEnd(slot);
+    out.reserve((z - a) / 3);
+    const ids = out.ids,
+      starts = out.starts,
+      ends = out.ends,
+      bs = buf.starts,
+      be = buf.ends;
+    let n = out.length;
+    for (let k = a; k < z; k += 3, n++) {
+      ids[n] = toks[k]!;
+      starts[n] = bs[from + toks[k + 1]!]!;
+      ends[n] = be[from + toks[k + 2]! - 1]!;
     }
+    out.length = n;
   }
 
-  /** [id, start, end) triples, start and end in code points of the word. */
-  private viterbi(cps: Int32Array, from: number, to: number, word: string): Int32Array {
+  /** Writes [id, start, end) triples (start and end in code points of the word) to `triples`; returns their count * 3. */
+  private viterbi(cps: Int32Array, from: number, to: number): number {
     const n = to - from;
     if (this.best.length < n + 1) {
       let cap = this.best.length;
@@ -138,7 +151,8 @@ export class Unigram {
       }
     }
     // Back from the end; consecutive unk nodes fuse into one token (HF's fuse_unk is always on for Unigram).
-    const rev: number[] = [];
+    const rev = this.rev;
+    rev.length = 0;
     let end = n;
     let unkEnd = -1;
     while (end > 0) {
@@ -148,27 +162,27 @@ export class Unigram {
         if (unkEnd < 0) unkEnd = end;
       } else {
         if (unkEnd >= 0) {
-          this.pushPiece(rev, cps, from, end, unkEnd, word);
+          this.pushPiece(rev, cps, from, end, unkEnd);
           unkEnd = -1;
         }
         rev.push(id, s, end);
       }
       end = s;
     }
-    if (unkEnd >= 0) this.pushPiece(rev, cps, from, 0, unkEnd, word);
+    if (unkEnd >= 0) this.pushPiece(rev, cps, from, 0, unkEnd);
     // rev holds triples from the last token to the first.
-    const outArr = new Int32Array(rev.length);
+    if (this.triples.length < rev.length) this.triples = new Int32Array(rev.length * 2);
+    const outArr = this.triples;
     for (let k = 0, j = rev.length - 3; j >= 0; j -= 3, k += 3) {
       outArr[k] = rev[j]!;
       outArr[k + 1] = rev[j + 1]!;
       outArr[k + 2] = rev[j + 2]!;
     }
-    return outArr;
+    return rev.length;
   }
 
   /** A fused unk span [s, e): its own id if the text is a piece, else its bytes (byte fallback), else unk. */
-  private pushPiece(rev: number[], cps: Int32Array, from: number, s: number, e: number, word: string): void {
-    void word;
+  private pushPiece(rev: number[], cps: Int32Array, from: number, s: number, e: number): void {
     const text = String.fromCodePoint(...cps.subarray(from + s, from + e));
     const id = this.tokenToId.get(text);
     if (id !== undefined) {
