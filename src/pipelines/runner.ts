@@ -91,10 +91,19 @@ export function padBatch(
   };
 }
 
-/** Runs `fn` on consecutive slices of at most `size` items and concatenates the results. */
-export function inChunks<I, O>(items: I[], size: number, fn: (chunk: I[]) => O[]): O[] {
-  const out: O[] = [];
-  for (let i = 0; i < items.length; i += size) out.push(...fn(items.slice(i, i + size)));
+/**
+ * Runs `fn` on slices of at most `size` items and returns the results in the items' order: consecutive slices, or,
+ * with `lengthOf`, slices of items of similar length (longest first), so that a list of texts of varying length is
+ * not padded to its longest text in every batch.
+ */
+export function inChunks<I, O>(items: I[], size: number, fn: (chunk: I[]) => O[], lengthOf?: (item: I) => number): O[] {
+  const order = items.map((_, i) => i);
+  if (lengthOf) order.sort((a, b) => lengthOf(items[b]!) - lengthOf(items[a]!) || a - b);
+  const out = new Array<O>(items.length);
+  for (let s = 0; s < order.length; s += size) {
+    const idx = order.slice(s, s + size);
+    fn(idx.map((i) => items[i]!)).forEach((o, k) => (out[idx[k]!] = o));
+  }
   return out;
 }
 

@@ -47,22 +47,29 @@ export function textClassification(
         : 'softmax');
   const topK = options.topK === null ? Infinity : (options.topK ?? 1);
   if (!(topK >= 1)) throw new RangeError(`topK must be at least 1 (or null for every label), got ${options.topK}`);
-  return inChunks(inputs, ctx.batchSize, (chunk) => {
-    const encodings = chunk.map((input) => {
-      const [text, pair] = typeof input === 'string' ? [input, null] : [input.text, input.text_pair ?? null];
-      if (typeof text !== 'string')
-        throw new InputError('text-classification', 'an input must be a string or {text, text_pair}');
-      return ctx.tokenizer.encode(text, pair, ctx.maxLength);
-    });
-    const { logits } = ctx.model.forward(padBatch(encodings, ctx.tokenizer.padId), INFERENCE);
-    const [, L] = dims(logits, 2, 'text-classification logits');
-    return chunk.map((_, b) => {
-      const row = logits.data.subarray(b * L, (b + 1) * L);
-      const scores =
-        fn === 'softmax' ? softmax(row) : fn === 'sigmoid' ? Float64Array.from(row, sigmoid) : Float64Array.from(row);
-      return topKIndices(scores, Math.min(topK, L)).map((i) => ({ label: labelOf(config, i), score: scores[i]! }));
-    });
+  const encoded = inputs.map((input) => {
+    const [text, pair] = typeof input === 'string' ? [input, null] : [input.text, input.text_pair ?? null];
+    if (typeof text !== 'string')
+      throw new InputError('text-classification', 'an input must be a string or {text, text_pair}');
+    return ctx.tokenizer.encode(text, pair, ctx.maxLength);
   });
+  // Batches of texts of similar length (a list's outputs stay in its order).
+  const byLength = (e: { inputIds: number[] }): number => e.inputIds.length;
+  return inChunks(
+    encoded,
+    ctx.batchSize,
+    (encodings) => {
+      const { logits } = ctx.model.forward(padBatch(encodings, ctx.tokenizer.padId), INFERENCE);
+      const [, L] = dims(logits, 2, 'text-classification logits');
+      return encodings.map((_, b) => {
+        const row = logits.data.subarray(b * L, (b + 1) * L);
+        const scores =
+          fn === 'softmax' ? softmax(row) : fn === 'sigmoid' ? Float64Array.from(row, sigmoid) : Float64Array.from(row);
+        return topKIndices(scores, Math.min(topK, L)).map((i) => ({ label: labelOf(config, i), score: scores[i]! }));
+      });
+    },
+    byLength,
+  );
 }
 
 export const textClassificationTask: TaskDefinition<
