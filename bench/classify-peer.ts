@@ -9,12 +9,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { gunzipSync } from 'node:zlib';
 import { exportOnnxFolder } from '../src/export/folder.js';
 import { getKernels } from '../src/native/index.js';
 import { pipeline as bertPipeline } from '../src/pipelines/index.js';
 import { median } from './bert-base.js';
-import { quantizeOnnx, secondsSince } from './forward-peer.js';
+import { jsonlTexts, quantizeOnnx, secondsSince } from './forward-peer.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,15 +29,6 @@ if (!values.model) throw new Error('usage: bench/classify-peer.ts --model DIR [-
 const dtype = values.dtype as 'fp32' | 'q8';
 if (dtype !== 'fp32' && dtype !== 'q8') throw new Error(`--dtype must be fp32 or q8, got ${values.dtype}`);
 const batchSize = Number(values['batch-size']);
-
-/** The first n IMDb test reviews (varying lengths). */
-function imdbTexts(n: number): string[] {
-  const lines = gunzipSync(readFileSync('../shared/data/imdb/test.jsonl.gz')).toString('utf8').split('\n');
-  return lines
-    .filter((l) => l.trim() !== '')
-    .slice(0, n)
-    .map((l) => (JSON.parse(l) as { text: string }).text);
-}
 
 type Label = { label: string; score: number };
 type Classify = (texts: string[], batch: number, sorted: boolean) => Promise<string[]>;
@@ -75,7 +65,7 @@ async function transformersJs(onnx: string): Promise<Classify> {
     });
 }
 
-const texts = imdbTexts(Number(values.texts));
+const texts = jsonlTexts('../shared/data/imdb/test.jsonl.gz', Number(values.texts));
 const dir = mkdtempSync(join(tmpdir(), 'bert-classify-bench-'));
 try {
   const { onnxPath } = exportOnnxFolder(values.model, dir, { task: 'text-classification' });

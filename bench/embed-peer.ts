@@ -11,12 +11,11 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { gunzipSync } from 'node:zlib';
 import { exportOnnxFolder } from '../src/export/folder.js';
 import { SentenceTransformer } from '../src/model/sentence/index.js';
 import { getKernels } from '../src/native/index.js';
 import { maxRssMiB, median } from './bert-base.js';
-import { secondsSince, threads } from './forward-peer.js';
+import { jsonlTexts, secondsSince, threads } from './forward-peer.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,15 +32,6 @@ const { values } = parseArgs({
 const SCRIPT = fileURLToPath(import.meta.url);
 const batchSize = Number(values['batch-size']);
 const maxLength = Number(values['max-length']);
-
-/** The first n IMDb test reviews shipped in assets/. */
-function imdbTexts(n: number): string[] {
-  const lines = gunzipSync(readFileSync('assets/imdb-sample/test.jsonl.gz')).toString('utf8').split('\n');
-  return lines
-    .filter((l) => l.trim() !== '')
-    .slice(0, n)
-    .map((l) => (JSON.parse(l) as { text: string }).text);
-}
 
 /**
  * `dir/st`: the model as a sentence-transformers folder (legacy layout: mean pooling, Normalize, max_seq_length),
@@ -138,7 +128,7 @@ function minCosine(a: Float32Array[], b: Float32Array[], which: number[]): numbe
 }
 
 async function main(): Promise<void> {
-  const texts = imdbTexts(Number(values.texts));
+  const texts = jsonlTexts('assets/imdb-sample/test.jsonl.gz', Number(values.texts));
   if (values.child) {
     const embed = await runner(values.child, { st: join(values.dir!, 'st'), onnx: join(values.dir!, 'onnx-model') });
     await embed(texts);

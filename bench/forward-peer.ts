@@ -1,6 +1,8 @@
 // What the forward benchmarks share: BATCHxSEQ shapes, bert-ts and onnxruntime-node runners on the same inputs,
 // ORT sessions with the fair thread settings, and peak RSS measured in a child process.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import type { BertModel } from '../src/model/bert.js';
@@ -115,4 +117,14 @@ export function quantizeOnnx(python: string, input: string, output: string): str
   if (r.error) return `${python} did not start (${r.error.message})`;
   if (r.status !== 0) return `${python} quantize_dynamic failed: ${r.stderr.trim().split('\n').pop()}`;
   return null;
+}
+
+/** The first `n` texts of a gzipped JSONL file of {"text": ...} rows (IMDb reviews: varying lengths). */
+export function jsonlTexts(path: string, n: number): string[] {
+  return gunzipSync(readFileSync(path))
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(0, n)
+    .map((l) => (JSON.parse(l) as { text: string }).text);
 }
