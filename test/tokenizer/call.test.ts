@@ -2,7 +2,7 @@
 // transformers' tokenizer __call__ returns for the same arguments (test/tokenizer/fixtures/call-hf.json, written by
 // scripts/fixtures/tokenizer_call.py), as arrays and as transformers.js-style int64 tensors.
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -85,7 +85,14 @@ test('token_type_ids follow HF model_input_names (tokenizer_class DistilBertToke
 });
 
 test('truncation without max_length or model_max_length truncates nothing, as HF', () => {
-  const tok = BertTokenizer.fromPretrained('assets/default-model');
+  // The default model's tokenizer without its model_max_length.
+  const dir = mkdtempSync(join(tmpdir(), 'bert-ts-no-max-'));
+  for (const f of ['vocab.txt', 'tokenizer.json']) copyFileSync(join('assets/default-model', f), join(dir, f));
+  const cfg = JSON.parse(readFileSync('assets/default-model/tokenizer_config.json', 'utf8')) as Record<string, unknown>;
+  delete cfg['model_max_length'];
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(cfg));
+  const tok = BertTokenizer.fromPretrained(dir);
+  rmSync(dir, { recursive: true });
   assert.equal(tok.modelMaxLength, undefined);
   const text = 'word '.repeat(600);
   assert.equal(tok(text, { truncation: true }).input_ids.dims[1], 602);
