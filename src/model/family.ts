@@ -44,25 +44,34 @@ export interface Family {
   attentionOutputDropout: boolean;
 }
 
-const BERT_LAYER: LayerNames = {
-  qkv: ['attention.self.query', 'attention.self.key', 'attention.self.value'],
-  attentionOutput: 'attention.output.dense',
-  attentionNorm: 'attention.output.LayerNorm',
-  intermediate: 'intermediate.dense',
-  output: 'output.dense',
-  outputNorm: 'output.LayerNorm',
-};
+// Each post-LN layer module under BERT's name and under DistilBERT's (modeling_distilbert.py TransformerBlock:
+// MultiHeadSelfAttention q_lin, k_lin, v_lin, out_lin; sa_layer_norm; FFN lin1, lin2; output_layer_norm).
+const LAYER_MODULES = {
+  query: ['attention.self.query', 'attention.q_lin'],
+  key: ['attention.self.key', 'attention.k_lin'],
+  value: ['attention.self.value', 'attention.v_lin'],
+  attentionOutput: ['attention.output.dense', 'attention.out_lin'],
+  attentionNorm: ['attention.output.LayerNorm', 'sa_layer_norm'],
+  intermediate: ['intermediate.dense', 'ffn.lin1'],
+  output: ['output.dense', 'ffn.lin2'],
+  outputNorm: ['output.LayerNorm', 'output_layer_norm'],
+} as const;
 
-// modeling_distilbert.py TransformerBlock: MultiHeadSelfAttention (q_lin, k_lin, v_lin, out_lin), sa_layer_norm,
-// FFN (lin1, lin2), output_layer_norm.
-const DISTILBERT_LAYER: LayerNames = {
-  qkv: ['attention.q_lin', 'attention.k_lin', 'attention.v_lin'],
-  attentionOutput: 'attention.out_lin',
-  attentionNorm: 'sa_layer_norm',
-  intermediate: 'ffn.lin1',
-  output: 'ffn.lin2',
-  outputNorm: 'output_layer_norm',
-};
+/** The layer's module names in column `c` of LAYER_MODULES (0 BERT, 1 DistilBERT). */
+function layerNames(c: 0 | 1): LayerNames {
+  const m = LAYER_MODULES;
+  return {
+    qkv: [m.query[c], m.key[c], m.value[c]],
+    attentionOutput: m.attentionOutput[c],
+    attentionNorm: m.attentionNorm[c],
+    intermediate: m.intermediate[c],
+    output: m.output[c],
+    outputNorm: m.outputNorm[c],
+  };
+}
+
+const BERT_LAYER = layerNames(0);
+const DISTILBERT_LAYER = layerNames(1);
 
 const BERT_EMBEDDINGS = { word: 'word_embeddings', norm: 'LayerNorm' };
 
