@@ -13,19 +13,18 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { exportOnnxFolder } from '../src/export/folder.js';
 import { readConfig } from '../src/model/checkpoint.js';
-import type { BertInputs } from '../src/model/inputs.js';
 import { readConllJsonl } from '../src/data/conll.js';
 import { readTextClassification } from '../src/data/classification.js';
 import { encodedDataset } from '../src/data/batching.js';
 import { sampleSubset } from '../src/data/sampling.js';
-import type { BertHeadModel } from '../src/train/bert-adapter.js';
+import { predictionOrder, type BertHeadModel } from '../src/train/bert-adapter.js';
 import { evaluate, type EvaluateResult } from '../src/train/evaluate.js';
 import { genericLabels } from '../src/train/finetune.js';
 import { evaluateSequenceClassification, evaluateTokenClassification } from '../src/train/evaluation.js';
 import { argmaxRows } from '../src/train/metrics.js';
 import { encodeTextExamples, encodeTokenExamples, loadFinetuneTokenizer } from '../src/train/text-encoding.js';
 import type { Tensor } from '../src/tensor/tensor.js';
-import { quantizeOnnx } from './forward-peer.js';
+import { int64Tensor, quantizeOnnx } from './forward-peer.js';
 
 const { values } = parseArgs({
   options: {
@@ -62,15 +61,6 @@ async function bertTs(dtype: 'fp32' | 'q8'): Promise<Scored> {
   return scored(r, (performance.now() - t0) / 1000);
 }
 
-const int64 = (t: BertInputs['inputIds'], shape: number[]): ort.Tensor => {
-  const src = ArrayBuffer.isView(t) ? t : (t as { data: ArrayLike<number | bigint> }).data;
-  return new ort.Tensor(
-    'int64',
-    BigInt64Array.from(Array.from(src as ArrayLike<number | bigint>, (v) => BigInt(v))),
-    shape,
-  );
-};
-
 /**
  * ORT's logits for the data, scored by the same evaluation code as bert-ts: the ORT session runs every batch first
  * (asynchronously), then a model that replays those logits in order goes through evaluate*'s synchronous loop.
@@ -95,21 +85,19 @@ async function onnxRuntime(onnxPath: string): Promise<Scored> {
         );
   const dataset = encodedDataset(enc, task === 'token-classification' ? 'token' : 'sequence', tok.padId);
   // The batches evaluate* will ask for, in its order (longest first).
-  const order = Array.from({ length: dataset.size }, (_, i) => i);
-  const lengthOf = dataset.lengthOf;
-  if (lengthOf) order.sort((a, b) => lengthOf(b) - lengthOf(a) || a - b);
+  const order = predictionOrder(dataset);
   const replay: Tensor[] = [];
   for (let s = 0; s < order.length; s += batchSize) {
     const inputs = dataset.collate(order.slice(s, s + batchSize));
-    const ids = inputs.inputIds as { shape: number[] };
+    const ids = inputs.inputIds as { data: Int32Array; shape: number[] };
     const shape = ids.shape;
-    const feeds: Record<string, ort.Tensor> = { input_ids: int64(inputs.inputIds, shape) };
-    if (session.inputNames.includes('attention_mask')) feeds['attention_mask'] = int64(inputs.attentionMask!, shape);
+    const column = (t: unknown): Int32Array =>
+      (t as { data: Int32Array } | undefined)?.data ?? new Int32Array(ids.data.length);
+    const feeds: Record<string, ort.Tensor> = { input_ids: int64Tensor(ids.data, shape) };
+    if (session.inputNames.includes('attention_mask'))
+      feeds['attention_mask'] = int64Tensor((inputs.attentionMask as { data: Int32Array }).data, shape);
     if (session.inputNames.includes('token_type_ids'))
-      feeds['token_type_ids'] = int64(
-        inputs.tokenTypeIds ?? { data: new Int32Array(shape[0]! * shape[1]!), shape },
-        shape,
-      );
+      feeds['token_type_ids'] = int64Tensor(column(inputs.tokenTypeIds), shape);
     const out = (await session.run(feeds))['logits']!;
     replay.push({ data: out.data as Float32Array, shape: [...out.dims] });
   }

@@ -61,6 +61,14 @@ export function bertTrainerModel(model: BertHeadModel): TrainerModel<BertInputs>
   };
 }
 
+/** The order predictBatches visits examples in: longest first when the data knows lengths (less padding), else as given. */
+export function predictionOrder(data: { size: number; lengthOf?: (i: number) => number }): number[] {
+  const order = Array.from({ length: data.size }, (_, i) => i);
+  const lengthOf = data.lengthOf;
+  if (lengthOf) order.sort((a, b) => lengthOf(b) - lengthOf(a) || a - b);
+  return order;
+}
+
 /**
  * Runs the model in eval mode (no dropout) over a dataset and returns the logits of each batch with the example
  * indices it holds. When the dataset knows its lengths, examples are taken longest first so that batches hold
@@ -83,9 +91,7 @@ export function* predictBatches(
   endLogits?: Tensor;
   loss?: number;
 }> {
-  const order = Array.from({ length: data.size }, (_, i) => i);
-  const lengthOf = data.lengthOf;
-  if (lengthOf) order.sort((a, b) => lengthOf(b) - lengthOf(a) || a - b);
+  const order = predictionOrder(data);
   for (let s = 0, k = 0; s < data.size; s += batchSize, k++) {
     if (k % shard.size !== shard.rank) continue;
     const indices = order.slice(s, s + batchSize);
