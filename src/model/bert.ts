@@ -332,8 +332,12 @@ export abstract class BertPreTrainedModel<Head = unknown> {
     return step.train && p > 0 ? { p, seed: siteSeed(step.seed, 0x7fffffff), firstExample: step.firstRow } : null;
   }
 
-  /** What every forward starts with: the inputs checked, this step's dropout seed, the backbone run. */
-  protected encode(inputs: BertInputs, options: ForwardOptions, rank: 2 | 3 = 2): ForwardStep {
+  /**
+   * What every forward starts with: the inputs checked, this step's dropout seed, the backbone run. `firstTokenOnly`:
+   * the head reads only the first token's state (summaryInput) or the pooler's, so an inference forward that keeps
+   * nothing else may compute the last layer for those rows alone (Backbone.forward).
+   */
+  protected encode(inputs: BertInputs, options: ForwardOptions, rank: 2 | 3 = 2, firstTokenOnly = false): ForwardStep {
     const { batch, lead } = this.prepare(inputs, rank);
     const train = options.train ?? false;
     const seed = this.nextSeed(train, options.seed);
@@ -341,7 +345,7 @@ export abstract class BertPreTrainedModel<Head = unknown> {
     if (!Number.isInteger(first) || first < 0)
       throw new InputError('forward', `firstExample must be a non-negative integer, found ${first}`);
     const firstRow = first * (batch.B / (lead[0] ?? batch.B));
-    const common = this.runBackbone(batch, options, seed, firstRow);
+    const common = this.runBackbone(batch, options, seed, firstRow, firstTokenOnly);
     return { batch, lead, train, seed, firstRow, common };
   }
 
@@ -411,10 +415,16 @@ export abstract class BertPreTrainedModel<Head = unknown> {
   }
 
   /** Runs the backbone and gathers the optional outputs. */
-  protected runBackbone(batch: BackboneBatch, options: ForwardOptions, seed: number, firstRow: number): CommonOutput {
+  protected runBackbone(
+    batch: BackboneBatch,
+    options: ForwardOptions,
+    seed: number,
+    firstRow: number,
+    firstTokenOnly: boolean,
+  ): CommonOutput {
     this.pending = null;
     const keepAll = options.grad !== false || options.outputHiddenStates === true || options.outputAttentions === true;
-    this.backbone.forward(batch, options.train ?? false, seed, keepAll, firstRow);
+    this.backbone.forward(batch, options.train ?? false, seed, keepAll, firstRow, firstTokenOnly);
     const out: CommonOutput = {};
     const { B, T } = batch;
     const H = this.config.hiddenSize,
@@ -637,12 +647,7 @@ export abstract class BertLinearHeadModel extends BertPreTrainedModel<Classifier
     if (this.backbone.addPooler) return this.backbone.pooledOutput;
     this.pooling = null;
     if (this.config.modelType === 'modernbert' && batch) return this.poolTokens(rows, batch, firstAttended);
-    const H = this.config.hiddenSize,
-      T = this.backbone.sequenceOutput.length / (rows * H),
-      seq = this.backbone.sequenceOutput;
-    const first = new Float32Array(rows * H);
-    for (let b = 0; b < rows; b++) first.set(seq.subarray(b * T * H, b * T * H + H), b * H);
-    return first;
+    return this.backbone.firstTokenOutput;
   }
 
   /**
@@ -934,7 +939,7 @@ export class BertForNextSentencePrediction extends BertLinearHeadModel {
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
-    const { batch, common } = this.encode(inputs, options);
+    const { batch, common } = this.encode(inputs, options, 2, true);
     const B = batch.B;
     const logits = this.head.forward(this.backbone.pooledOutput, B, null);
     const out: LogitsOutput = { ...common, logits: copyTensor(logits, [B, 2]) };
@@ -957,7 +962,7 @@ export class BertForSequenceClassification extends BertLinearHeadModel {
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
-    const step = this.encode(inputs, options);
+    const step = this.encode(inputs, options, 2, true);
     const { batch, common } = step;
     const B = batch.B,
       L = this.config.numLabels;
@@ -1086,7 +1091,7 @@ export class BertForMultipleChoice extends BertLinearHeadModel {
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): LogitsOutput {
-    const step = this.encode(inputs, options, 3);
+    const step = this.encode(inputs, options, 3, true);
     const { batch, lead, common } = step;
     const [B, C] = lead as [number, number];
     const logits = this.head.forward(this.summaryInput(B * C, batch, true), B * C, this.summaryDropout(step));

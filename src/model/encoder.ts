@@ -19,7 +19,7 @@ import {
   rotaryTable,
 } from './pre-ln-block.js';
 import type { BlockContext, PreLnActs, PreLnLayerParams, RotaryTable } from './pre-ln-block.js';
-import { fusedQkvAttentionBackward, fusedQkvAttentionForward } from './fused-attention.js';
+import { firstQueryAttentionForward, fusedQkvAttentionBackward, fusedQkvAttentionForward } from './fused-attention.js';
 
 /**
  * modeling_bert.py BertEmbeddings: word, position and token type embeddings, then LayerNorm (and dropout), all of
@@ -336,6 +336,8 @@ export class Backbone {
   private firstExample = 0;
   /** Whether the last forward kept every layer's activations (backward, hidden states and attentions need it). */
   private keptAll = false;
+  /** Whether the last forward ran the last layer for each sequence's first token only (forward's firstTokenOnly). */
+  private firstOnly = false;
   /** The encoder layers' linear products in the model's dtype (packed / quantized weights). */
   private readonly linears: ModelLinears;
   /** Which member of the family: names, embeddings, dropout placement. */
@@ -456,6 +458,7 @@ export class Backbone {
   /** Output of the last forward: [B*T, H] (a view, overwritten by the next forward). */
   get sequenceOutput(): Float32Array {
     const a = this.acts!;
+    if (this.firstOnly) throw new Error('the last forward computed the first token of each sequence only');
     if (this.finalNorm) return a.finalOut;
     return this.lastLayerOutput(a);
   }
@@ -466,6 +469,17 @@ export class Backbone {
     return L > 0 ? a.layerOut(L - 1) : a.embOut;
   }
 
+  /** The last hidden state of each sequence's first token, [B, H] (a view after a firstTokenOnly forward). */
+  get firstTokenOutput(): Float32Array {
+    const a = this.acts!,
+      H = this.config.hiddenSize;
+    if (this.firstOnly) return this.lastLayerOutput(a).subarray(0, a.B * H);
+    const seq = this.sequenceOutput,
+      first = new Float32Array(a.B * H);
+    for (let b = 0; b < a.B; b++) first.set(seq.subarray(b * a.T * H, b * a.T * H + H), b * H);
+    return first;
+  }
+
   get pooledOutput(): Float32Array {
     if (!this.pool) throw new Error('this model has no pooler');
     return this.acts!.pooled;
@@ -474,7 +488,8 @@ export class Backbone {
   /** hidden_states[0..L] of the last forward (views). */
   hiddenStates(): Float32Array[] {
     const a = this.acts!;
-    if (!this.keptAll) throw new Error('hidden states need a forward that keeps every layer (outputHiddenStates)');
+    if (!this.keptAll || this.firstOnly)
+      throw new Error('hidden states need a forward that keeps every layer (outputHiddenStates)');
     const states = [a.embOut, ...a.layers.map((l) => l.out), ...a.blocks.map((l) => l.out)];
     // transformers' capture_outputs ties the last hidden state to last_hidden_state: after ModernBERT's final_norm.
     if (this.finalNorm) states[states.length - 1] = a.finalOut;
@@ -483,7 +498,8 @@ export class Backbone {
 
   /** Attention probabilities [B, heads, T, T] of each layer in the last forward (views, before dropout). */
   attentions(): Float32Array[] {
-    if (!this.keptAll) throw new Error('attentions need a forward that keeps every layer (outputAttentions)');
+    if (!this.keptAll || this.firstOnly)
+      throw new Error('attentions need a forward that keeps every layer (outputAttentions)');
     const a = this.acts!;
     return [...a.layers, ...a.blocks].map((l) => l.probs!);
   }
@@ -512,19 +528,32 @@ export class Backbone {
    * Runs embeddings, layers and pooler. `keepAll` false (inference) may share activations between layers: then
    * backward() is refused until the next forward that keeps them. `firstExample`: the run-wide index of batch row 0,
    * so that an example draws the same dropout masks in whatever batch (or data-parallel rank) holds it.
+   * `firstTokenOnly` (an inference forward whose caller reads only firstTokenOutput / pooledOutput): the post-LN
+   * families' last layer computes the first token of each sequence only (its keys and values still span all tokens);
+   * sequenceOutput, hidden states and attentions are then unavailable.
    */
-  forward(batch: BackboneBatch, train: boolean, seed: number, keepAll = true, firstExample = 0): void {
+  forward(
+    batch: BackboneBatch,
+    train: boolean,
+    seed: number,
+    keepAll = true,
+    firstExample = 0,
+    firstTokenOnly = false,
+  ): void {
     this.batch = batch;
     this.train = train;
     this.seed = seed;
     this.firstExample = firstExample;
     const a = this.ensureActs(batch.B, batch.T, keepAll);
     this.keptAll = a.keepAll;
+    const L = this.config.numHiddenLayers;
+    this.firstOnly = firstTokenOnly && !keepAll && !train && !this.finalNorm && L > 0;
     this.embeddingsForward(a, batch);
     let x = a.embOut;
     const context = this.finalNorm ? this.blockContext(a, batch) : null;
-    for (let l = 0; l < this.config.numHiddenLayers; l++) {
+    for (let l = 0; l < L; l++) {
       if (context) preLnLayerForward(context, this.preLnParams[l]!, x, a.block(l), l);
+      else if (this.firstOnly && l === L - 1) this.firstTokenLayerForward(l, x, a.layer(l), batch, a.clsRows);
       else this.layerForward(l, x, a.layer(l), batch);
       x = a.layerOut(l);
     }
@@ -807,6 +836,38 @@ export class Backbone {
     this.denseNormForward(p.output, inter, this.config.intermediateSize, s.h1, outputActs(s), N, 3 + 3 * l);
   }
 
+  /**
+   * layerForward for the first token of each sequence only: the QKV projection of every token (the keys and values),
+   * then attention, the attention output and the feed-forward block on B rows; writes the B rows at the start of the
+   * layer's buffers (`residual`: [B, H] scratch for the first tokens' inputs).
+   */
+  private firstTokenLayerForward(
+    l: number,
+    x: Float32Array,
+    s: LayerActs,
+    batch: BackboneBatch,
+    residual: Float32Array,
+  ): void {
+    const p = this.layerParams[l]!,
+      { B, T } = batch;
+    const { c, H, N } = this.dims(batch);
+    this.linear(x, p.qkvW.w, p.qkvB.w, s.qkv, N, 3 * H, H);
+    firstQueryAttentionForward(c, s.qkv, batch.maskBias, s.ctx, B, T);
+    for (let b = 0; b < B; b++) residual.set(x.subarray(b * T * H, b * T * H + H), b * H);
+    this.denseNormForward(
+      p.attentionOutput,
+      s.ctx,
+      H,
+      residual,
+      attentionOutputActs(s),
+      B,
+      2 + 3 * l,
+      this.attentionOutputP,
+    );
+    this.intermediateForward(p, s, B);
+    this.denseNormForward(p.output, s.interAct ?? s.inter, c.intermediateSize, s.h1, outputActs(s), B, 3 + 3 * l);
+  }
+
   /** dOut: d(layer output) in, d(layer input) out (same buffer, g.dA). */
   private layerBackward(
     l: number,
@@ -847,7 +908,9 @@ export class Backbone {
 
   private poolerForward(a: BackboneActs, x: Float32Array): void {
     const { k, H } = this.dims(),
-      { B, T } = a;
+      { B } = a;
+    // After a firstTokenOnly forward, x holds the first tokens' rows only.
+    const T = this.firstOnly ? 1 : a.T;
     for (let b = 0; b < B; b++) a.clsRows.set(x.subarray(b * T * H, b * T * H + H), b * H);
     k.linearForward(a.clsRows, this.pool!.w.w, this.pool!.b.w, a.poolPre, B, H, H);
     k.activationForward('tanh', a.poolPre, a.pooled, B * H);
