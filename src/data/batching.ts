@@ -218,3 +218,19 @@ export function collatePretraining(
   });
   return { B, T, inputIds, tokenTypeIds, attentionMask, maskedIndex, maskedLabels, nextSentenceLabels };
 }
+
+/**
+ * The indices 0..count-1 in slices of at most `size`: consecutive, or with `lengthOf`, longest first (ties in index
+ * order), so that a list of texts of varying length is not padded to its longest text in every batch (as
+ * sentence-transformers' encode and CrossEncoder.predict batch).
+ */
+export function batchOrder(count: number, size: number, lengthOf?: (index: number) => number): number[][] {
+  const order = Array.from({ length: count }, (_, i) => i);
+  if (lengthOf) {
+    const lengths = order.map(lengthOf);
+    order.sort((a, b) => lengths[b]! - lengths[a]! || a - b);
+  }
+  const out: number[][] = [];
+  for (let s = 0; s < count; s += size) out.push(order.slice(s, s + size));
+  return out;
+}

@@ -64,25 +64,31 @@ export function featureExtraction(
       .encode(inputs, { batchSize: ctx.batchSize, normalize: options.normalize ?? false })
       .map((v) => Array.from(v));
   }
-  return inChunks(inputs, ctx.batchSize, (chunk) => {
-    const encodings = chunk.map((text) => ctx.tokenizer.encode(text, null, ctx.maxLength));
-    const { lastHiddenState } = ctx.model.forward(padBatch(encodings, ctx.tokenizer.padId), INFERENCE);
-    const [, T, H] = dims(lastHiddenState, 3, 'feature-extraction hidden states');
-    const data = lastHiddenState.data;
-    return encodings.map((e, b) => {
-      const n = e.inputIds.length;
-      const row = (t: number): number[] => Array.from(data.subarray((b * T + t) * H, (b * T + t + 1) * H));
-      const finish = (v: number[]): number[] => (options.normalize ? normalizeL2(v) : v);
-      if (pooling === 'cls') return finish(row(0));
-      if (pooling === 'mean') {
-        // Mean over the real tokens ([CLS] and [SEP] included, padding excluded), as sentence-transformers does.
-        const mean = new Array<number>(H).fill(0);
-        for (let t = 0; t < n; t++) row(t).forEach((x, h) => (mean[h] = (mean[h] ?? 0) + x));
-        return finish(mean.map((x) => x / n));
-      }
-      return Array.from({ length: n }, (_, t) => finish(row(t)));
-    });
-  });
+  const encoded = inputs.map((text) => ctx.tokenizer.encode(text, null, ctx.maxLength));
+  // Batches of texts of similar length (a list's outputs stay in its order).
+  return inChunks(
+    encoded,
+    ctx.batchSize,
+    (encodings) => {
+      const { lastHiddenState } = ctx.model.forward(padBatch(encodings, ctx.tokenizer.padId), INFERENCE);
+      const [, T, H] = dims(lastHiddenState, 3, 'feature-extraction hidden states');
+      const data = lastHiddenState.data;
+      return encodings.map((e, b) => {
+        const n = e.inputIds.length;
+        const row = (t: number): number[] => Array.from(data.subarray((b * T + t) * H, (b * T + t + 1) * H));
+        const finish = (v: number[]): number[] => (options.normalize ? normalizeL2(v) : v);
+        if (pooling === 'cls') return finish(row(0));
+        if (pooling === 'mean') {
+          // Mean over the real tokens ([CLS] and [SEP] included, padding excluded), as sentence-transformers does.
+          const mean = new Array<number>(H).fill(0);
+          for (let t = 0; t < n; t++) row(t).forEach((x, h) => (mean[h] = (mean[h] ?? 0) + x));
+          return finish(mean.map((x) => x / n));
+        }
+        return Array.from({ length: n }, (_, t) => finish(row(t)));
+      });
+    },
+    (e) => e.inputIds.length,
+  );
 }
 
 /** The sentence-transformers modules of a model that loadModel read from a folder with modules.json. */

@@ -36,46 +36,52 @@ export function fillMask(
   const targetIds = options.targets === undefined ? null : targetsToIds(tok, options.targets);
   const topK = Math.min(options.topK ?? 5, targetIds?.length ?? Infinity);
   if (!(topK >= 1)) throw new RangeError(`topK must be at least 1, got ${options.topK}`);
-  return inChunks(inputs, ctx.batchSize, (chunk) => {
-    const encodings = chunk.map((text) => {
-      const e = tok.encode(text, null, ctx.maxLength);
-      if (!e.inputIds.includes(tok.maskId)) {
-        throw new InputError(
-          'fill-mask',
-          `no mask token (${tok.maskToken}) found in the input "${text.slice(0, 80)}" (after truncation to ${ctx.maxLength} tokens)`,
-        );
-      }
-      return e;
-    });
-    const { logits } = ctx.model.forward(padBatch(encodings, tok.padId), INFERENCE);
-    const [, T, V] = dims(logits, 3, 'fill-mask logits');
-    return encodings.map((e, b) => {
-      const masks = e.inputIds.flatMap((id, t) => (id === tok.maskId ? [t] : []));
-      const single = masks.length === 1;
-      const rows = masks.map((t) => {
-        // Softmax over the whole vocabulary, then (with targets) only the targets' probabilities, as HF.
-        const probs = softmax(logits.data, (b * T + t) * V, V);
-        const candidates = targetIds ? Float64Array.from(targetIds, (id) => probs[id] ?? 0) : probs;
-        // k indexes `candidates`: a target's position, or a vocabulary id.
-        return topKIndices(candidates, topK).map((k) => {
-          const token = targetIds?.[k] ?? k;
-          const filled = e.inputIds.slice();
-          filled[t] = token;
-          return {
-            score: candidates[k]!,
-            token,
-            token_str: tok.decode([token], false),
-            // With several masks the other [MASK]s are kept in the sequence (HF skips special tokens only for one).
-            sequence: tok.decode(
-              filled.filter((id) => id !== tok.padId),
-              single,
-            ),
-          };
-        });
-      });
-      return single && rows[0] ? rows[0] : rows;
-    });
+  const encoded = inputs.map((text) => {
+    const e = tok.encode(text, null, ctx.maxLength);
+    if (!e.inputIds.includes(tok.maskId)) {
+      throw new InputError(
+        'fill-mask',
+        `no mask token (${tok.maskToken}) found in the input "${text.slice(0, 80)}" (after truncation to ${ctx.maxLength} tokens)`,
+      );
+    }
+    return e;
   });
+  // Batches of texts of similar length (a list's outputs stay in its order).
+  return inChunks(
+    encoded,
+    ctx.batchSize,
+    (encodings) => {
+      const { logits } = ctx.model.forward(padBatch(encodings, tok.padId), INFERENCE);
+      const [, T, V] = dims(logits, 3, 'fill-mask logits');
+      return encodings.map((e, b) => {
+        const masks = e.inputIds.flatMap((id, t) => (id === tok.maskId ? [t] : []));
+        const single = masks.length === 1;
+        const rows = masks.map((t) => {
+          // Softmax over the whole vocabulary, then (with targets) only the targets' probabilities, as HF.
+          const probs = softmax(logits.data, (b * T + t) * V, V);
+          const candidates = targetIds ? Float64Array.from(targetIds, (id) => probs[id] ?? 0) : probs;
+          // k indexes `candidates`: a target's position, or a vocabulary id.
+          return topKIndices(candidates, topK).map((k) => {
+            const token = targetIds?.[k] ?? k;
+            const filled = e.inputIds.slice();
+            filled[t] = token;
+            return {
+              score: candidates[k]!,
+              token,
+              token_str: tok.decode([token], false),
+              // With several masks the other [MASK]s are kept in the sequence (HF skips special tokens only for one).
+              sequence: tok.decode(
+                filled.filter((id) => id !== tok.padId),
+                single,
+              ),
+            };
+          });
+        });
+        return single && rows[0] ? rows[0] : rows;
+      });
+    },
+    (e) => e.inputIds.length,
+  );
 }
 
 function targetsToIds(tok: PipelineTokenizer, targets: string | string[]): number[] {

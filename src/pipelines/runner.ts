@@ -1,5 +1,6 @@
 // What every pipeline task shares: the task definition a row of the task table holds, the runner context (model,
 // tokenizer, limits), padding a batch and running it in chunks.
+import { batchOrder } from '../data/batching.js';
 import type { PretrainedOptions } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
 import type { PipelineOptions, PipelineTokenizer } from './types.js';
@@ -97,13 +98,9 @@ export function padBatch(
  * not padded to its longest text in every batch.
  */
 export function inChunks<I, O>(items: I[], size: number, fn: (chunk: I[]) => O[], lengthOf?: (item: I) => number): O[] {
-  const order = items.map((_, i) => i);
-  if (lengthOf) order.sort((a, b) => lengthOf(items[b]!) - lengthOf(items[a]!) || a - b);
   const out = new Array<O>(items.length);
-  for (let s = 0; s < order.length; s += size) {
-    const idx = order.slice(s, s + size);
+  for (const idx of batchOrder(items.length, size, lengthOf && ((i) => lengthOf(items[i]!))))
     fn(idx.map((i) => items[i]!)).forEach((o, k) => (out[idx[k]!] = o));
-  }
   return out;
 }
 

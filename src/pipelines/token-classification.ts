@@ -54,30 +54,36 @@ export function tokenClassification(
     windows: tokenWindows(tok, text, ctx.maxLength, options.stride),
   }));
   const flat = pieces.flatMap((p) => p.windows.map((w) => ({ n: p.n, text: p.text, w })));
-  const perWindow = inChunks(flat, ctx.batchSize, (chunk) => {
-    const { logits } = ctx.model.forward(
-      padBatch(
-        chunk.map((c) => c.w),
-        tok.padId,
-      ),
-      INFERENCE,
-    );
-    const [, T, L] = dims(logits, 3, 'token-classification logits');
-    return chunk.map(({ w: e, text }, b) => {
-      const pre: PreEntity[] = [];
-      e.inputIds.forEach((id, t) => {
-        const offset = e.offsets[t]; // one per id
-        if (e.specialTokensMask[t] || !offset) return;
-        const [start, end] = offset;
-        const isUnknown = id === tok.unkId;
-        const token = tok.idToToken(id);
-        const piece = isUnknown ? text.slice(start, end) : token;
-        const isSubword = isSubwordPiece(token, text.slice(start, end), isUnknown);
-        pre.push({ word: piece, scores: softmax(logits.data, (b * T + t) * L, L), start, end, index: t, isSubword });
+  const perWindow = inChunks(
+    flat,
+    ctx.batchSize,
+    (chunk) => {
+      const { logits } = ctx.model.forward(
+        padBatch(
+          chunk.map((c) => c.w),
+          tok.padId,
+        ),
+        INFERENCE,
+      );
+      const [, T, L] = dims(logits, 3, 'token-classification logits');
+      return chunk.map(({ w: e, text }, b) => {
+        const pre: PreEntity[] = [];
+        e.inputIds.forEach((id, t) => {
+          const offset = e.offsets[t]; // one per id
+          if (e.specialTokensMask[t] || !offset) return;
+          const [start, end] = offset;
+          const isUnknown = id === tok.unkId;
+          const token = tok.idToToken(id);
+          const piece = isUnknown ? text.slice(start, end) : token;
+          const isSubword = isSubwordPiece(token, text.slice(start, end), isUnknown);
+          pre.push({ word: piece, scores: softmax(logits.data, (b * T + t) * L, L), start, end, index: t, isSubword });
+        });
+        return aggregateEntities(pre, strategy, id2label, ignoreLabels);
       });
-      return aggregateEntities(pre, strategy, id2label, ignoreLabels);
-    });
-  });
+      // Batches of windows of similar length (the outputs stay in the windows' order).
+    },
+    (c) => c.w.inputIds.length,
+  );
   return pieces.map((p) => {
     const entities = perWindow.filter((_, i) => flat[i]?.n === p.n).flat() as (TokenEntity | GroupedEntity)[];
     return (p.windows.length > 1 ? aggregateOverlappingEntities(entities) : entities) as

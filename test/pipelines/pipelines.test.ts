@@ -317,6 +317,51 @@ test('feature-extraction: token vectors, cls and mean pooling, normalisation', {
   short.forEach((x, h) => assert.ok(Math.abs(x - at(alone, h)) < 1e-5));
 });
 
+test(
+  'a list runs in batches of similar length and is answered in its order: each text as alone',
+  { timeout: 60_000 },
+  async () => {
+    // Lengths out of order, batches of 2: the batches are [long, long], [medium, medium], [short].
+    const texts = [
+      'good [MASK]',
+      'the movie was long and the acting was [MASK] and bad',
+      'a [MASK] plot',
+      'the acting was [MASK] but the plot was long',
+      'it was [MASK] and fun',
+    ];
+    const close = (a: unknown, b: unknown, what: string): void => {
+      if (typeof a === 'number') return assert.ok(Math.abs(a - (b as number)) < 1e-5, `${what}: ${a} vs ${b}`);
+      if (Array.isArray(a)) return a.forEach((x, i) => close(x, (b as unknown[])[i], `${what}[${i}]`));
+      if (a && typeof a === 'object') {
+        for (const [k, v] of Object.entries(a)) close(v, (b as Record<string, unknown>)[k], `${what}.${k}`);
+        return;
+      }
+      assert.equal(a, b, what);
+    };
+    const extract = await pipeline('feature-extraction', `${TINY}/bert_model`, {
+      tokenizer: TOKENIZER,
+      batchSize: 2,
+      ...quiet,
+    });
+    const fill = await pipeline('fill-mask', `${TINY}/masked_lm`, { tokenizer: TOKENIZER, batchSize: 2, ...quiet });
+    const ner = await pipeline('ner', `${TINY}/token_cls5`, { tokenizer: TOKENIZER, batchSize: 2, ...quiet });
+    const listed = {
+      extract: await extract(texts, { pooling: 'mean', returnTensor: false }),
+      fill: await fill(texts),
+      ner: await ner(texts),
+    };
+    for (const [i, text] of texts.entries()) {
+      close(
+        listed.extract[i],
+        await extract(text, { pooling: 'mean', returnTensor: false }),
+        `feature-extraction ${i}`,
+      );
+      close(listed.fill[i], await fill(text), `fill-mask ${i}`);
+      close(listed.ner[i], await ner(text), `ner ${i}`);
+    }
+  },
+);
+
 test('feature-extraction returns a transformers.js-style tensor by default', { timeout: 60_000 }, async () => {
   const extract = await pipeline('feature-extraction', `${TINY}/bert_model`, { tokenizer: TOKENIZER, quiet: true });
   const texts = ['good', 'the movie was long'];

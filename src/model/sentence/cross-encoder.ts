@@ -1,6 +1,7 @@
 // CrossEncoder: a reranker (BertForSequenceClassification over text pairs) as sentence-transformers loads and runs
 // it — predict(pairs) with the folder's activation, rank(query, documents).
 import type { Kernels } from '../../tensor/kernels.js';
+import { batchOrder } from '../../data/batching.js';
 import type { ModelDtype } from '../linear-dtype.js';
 import { BertTokenizer } from '../../tokenizer/index.js';
 import { BertForSequenceClassification } from '../bert.js';
@@ -180,9 +181,11 @@ export class CrossEncoder {
         throw new InputError('CrossEncoder', `pair ${i} must be [text, text]`);
     });
     const L = this.numLabels;
-    const out: number[][] = [];
-    for (let start = 0; start < pairs.length; start += batchSize) {
-      const enc = this.encodePairs(pairs.slice(start, start + batchSize));
+    const out = new Array<number[]>(pairs.length);
+    // Longest first, as sentence-transformers' CrossEncoder.predict sorts, so each batch pads to a similar length.
+    const lengthOf = (i: number): number => pairs[i]![0].length + pairs[i]![1].length;
+    for (const idx of batchOrder(pairs.length, batchSize, lengthOf)) {
+      const enc = this.encodePairs(idx.map((i) => pairs[i]!));
       const shape = [enc.batch, enc.seqLen];
       const { logits } = this.model.forward(
         {
@@ -192,7 +195,7 @@ export class CrossEncoder {
         },
         { grad: false },
       );
-      for (let b = 0; b < enc.batch; b++) out.push(Array.from(logits.data.subarray(b * L, (b + 1) * L)));
+      idx.forEach((i, b) => (out[i] = Array.from(logits.data.subarray(b * L, (b + 1) * L))));
     }
     return out;
   }

@@ -1,6 +1,7 @@
 // SentenceTransformer: a sentence-transformers folder (Transformer -> Pooling -> Dense* -> Normalize?) run in
 // TypeScript, with encode() as sentence-transformers' and a forward/backward for training.
 import { join } from 'node:path';
+import { batchOrder } from '../../data/batching.js';
 import type { Kernels } from '../../tensor/kernels.js';
 import type { ModelDtype } from '../linear-dtype.js';
 import { BertTokenizer } from '../../tokenizer/index.js';
@@ -366,10 +367,8 @@ export class SentenceTransformer {
     });
     const prompt = this.resolvePrompt(options);
     // Longest first, as sentence-transformers sorts, so each batch pads to a similar length.
-    const order = texts.map((_, i) => i).sort((a, b) => texts[b]!.length - texts[a]!.length || a - b);
     const result = new Array<Float32Array>(texts.length);
-    for (let start = 0; start < order.length; start += batchSize) {
-      const idx = order.slice(start, start + batchSize);
+    for (const idx of batchOrder(texts.length, batchSize, (i) => texts[i]!.length)) {
       const pass = this.forward(
         idx.map((i) => texts[i]!),
         { prompt },
