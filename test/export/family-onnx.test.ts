@@ -16,6 +16,7 @@ import {
   AutoModelForSequenceClassification,
   AutoModelForTokenClassification,
 } from '../../src/model/auto.js';
+import { ModernBertForMaskedLM } from '../../src/model/bert.js';
 import type { BertInputs } from '../../src/model/inputs.js';
 import { maxAbsDiff } from '../native/helpers.js';
 
@@ -199,4 +200,30 @@ it('an ElectraForPreTraining checkpoint (the discriminator) exports its encoder 
   );
   const hidden = (await session.run(feeds)).last_hidden_state!.data as Float32Array;
   close('last_hidden_state vs PyTorch', hidden, ref.get('discriminator.out.hidden_states.2')!.data as Float32Array);
+});
+
+it('ModernBERT: the graph takes any length up to max_position_embeddings; decoder_bias false leaves the bias out', async () => {
+  // The rotary angles and the window come from the input's length, not from a table made at export: 32 tokens (the
+  // fixture's max_position_embeddings, 5 windows of 6) and 9, one row padded, against bert-ts's forward.
+  const fixture = join(FIXTURES, 'modernbert', 'masked_lm');
+  const config = JSON.parse(readFileSync(join(fixture, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const model = new ModernBertForMaskedLM({ ...config, decoder_bias: false }, { seed: 7 });
+  const dir = join(work, 'modernbert-no-decoder-bias');
+  await model.save(join(dir, 'model'));
+  const result = exportOnnxFolder(join(dir, 'model'), join(dir, 'onnx'));
+  const session = await ort.InferenceSession.create(result.onnxPath);
+  for (const T of [32, 9]) {
+    const ids = [0, 1].map((b) =>
+      Array.from({ length: T }, (_, t) => (t < T - 7 * b ? 4 + ((t * 7 + b * 13) % 90) : 0)),
+    );
+    const mask = ids.map((row) => row.map((id) => (id === 0 ? 0 : 1)));
+    const tensor = (rows: number[][]) => new ort.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [2, T]);
+    const got = (await session.run({ input_ids: tensor(ids), attention_mask: tensor(mask) })).logits!;
+    assert.deepEqual(got.dims, [2, T, 97]);
+    close(
+      `logits at T = ${T} vs bert-ts`,
+      got.data as Float32Array,
+      model.forward({ inputIds: ids, attentionMask: mask }).logits.data,
+    );
+  }
 });
