@@ -112,13 +112,11 @@ export function modernBertEncoder(layers: GraphLayers): string {
 }
 
 /**
- * ModernBertForSequenceClassification's classifier_pooling of the last hidden state x [B, T, H]: "cls" the first
- * token, "mean" the sum of the attended tokens' states over their count. Returns [B, H].
+ * ModernBertForSequenceClassification's classifier_pooling "mean" of the last hidden state x [B, T, H]: the sum of
+ * the attended tokens' states over their count, [B, H].
  */
-export function classifierPooling(layers: GraphLayers, x: string): string {
+export function meanPooling(layers: GraphLayers, x: string): string {
   const g = layers.g;
-  if (layers.cfg.classifierPooling === 'cls')
-    return g.node('Gather', '/pooling/First', [x, g.int64s([0], [])], [{ name: 'axis', i: 1 }]);
   const mask = g.node('Cast', '/pooling/Cast', ['attention_mask'], [{ name: 'to', i: ONNX_FLOAT }]);
   const sum = g.node(
     'ReduceSum',

@@ -15,7 +15,7 @@ import {
   valueInfo,
 } from './onnx-graph.js';
 import type { NamedTensor } from './onnx-graph.js';
-import { classifierPooling, modernBertEncoder } from './onnx-modernbert.js';
+import { meanPooling, modernBertEncoder } from './onnx-modernbert.js';
 import { ProtoWriter } from './protobuf.js';
 
 export { OnnxExportError, type NamedTensor } from './onnx-graph.js';
@@ -267,11 +267,10 @@ function headOutputs(layers: GraphLayers, x: string, head: OnnxHead): ProtoWrite
     if (dense.norm) h = layers.layerNorm(h, dense.norm);
     return layers.linear(h, dense.out);
   };
-  // ModernBERT's heads on every token (token classification, question answering); BERT's linear `name` otherwise.
-  const tokenHead = (name: string): string => {
-    const dense = cfg.modelType === 'modernbert' ? firstTokenHead(cfg, 'TokenClassification') : null;
-    return dense ? denseHead(x, dense) : layers.linear(x, name);
-  };
+  // The head on every token (token classification, question answering): ModernBERT's dense head (firstTokenHead's for
+  // every task), else the linear `name`.
+  const modernBertHead = cfg.modelType === 'modernbert' ? firstTokenHead(cfg, 'TokenClassification') : null;
+  const tokenHead = (name: string): string => (modernBertHead ? denseHead(x, modernBertHead) : layers.linear(x, name));
   switch (head) {
     case 'base':
       output(x, 'last_hidden_state', ['batch_size', 'sequence_length', H]);
@@ -279,11 +278,12 @@ function headOutputs(layers: GraphLayers, x: string, head: OnnxHead): ProtoWrite
       break;
     case 'sequence-classification': {
       // BERT: classifier on the pooler; the others: their dense head on the first token (bert.ts firstTokenHead),
-      // ModernBERT's on its classifier_pooling.
+      // ModernBERT's on the first token or (classifier_pooling "mean") the mean of the attended ones.
       const dense = firstTokenHead(cfg, 'SequenceClassification');
       const out = dense ? dense.out : 'classifier';
       const [labels] = matrixDims(layers.get(`${out}.weight`));
-      const features = cfg.modelType === 'modernbert' ? classifierPooling(layers, x) : dense ? firstToken() : pooled();
+      const mean = cfg.modelType === 'modernbert' && cfg.classifierPooling === 'mean';
+      const features = mean ? meanPooling(layers, x) : dense ? firstToken() : pooled();
       output(dense ? denseHead(features, dense) : layers.linear(features, out), 'logits', ['batch_size', labels]);
       break;
     }
@@ -293,7 +293,7 @@ function headOutputs(layers: GraphLayers, x: string, head: OnnxHead): ProtoWrite
       break;
     }
     case 'question-answering': {
-      const both = tokenHead(cfg.modelType === 'modernbert' ? 'classifier' : 'qa_outputs');
+      const both = tokenHead('qa_outputs');
       const column = (n: string, i: number): string =>
         g.node('Squeeze', `/qa/${n}/Squeeze`, [
           g.node('Slice', `/qa/${n}/Slice`, [both, g.int64s([i]), g.int64s([i + 1]), g.int64s([-1])]),
