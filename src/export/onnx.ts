@@ -1,20 +1,24 @@
-// ONNX export of a BERT-family model (BERT, RoBERTa, XLM-R, DistilBERT, ELECTRA; opset 17, dynamic batch and sequence) from HF-named parameters and config.json.
+// ONNX export of a BERT-family model (BERT, RoBERTa, XLM-R, DistilBERT, ELECTRA, ModernBERT; opset 17, dynamic batch and sequence) from HF-named parameters and config.json.
 import { firstTokenHead } from '../model/bert.js';
 import { BertConfig, ConfigError, type ModelType } from '../model/config.js';
-import { FAMILIES, familyOf, hasPooler, mlmHeadLayout } from '../model/family.js';
+import { FAMILIES, familyOf, hasPooler, mlmHeadLayout, type LayerNames } from '../model/family.js';
 import { dtypeLinearWeightNames } from '../model/encoder.js';
-import { quantizeForStorage, type QuantizedWeight } from '../model/linear-dtype.js';
-import type { Activation } from '../tensor/kernels.js';
+import type { DenseClassifierLayout } from '../model/heads.js';
+import {
+  Graph,
+  GraphLayers,
+  matrixDims,
+  ONNX_FLOAT,
+  ONNX_INT64,
+  OnnxExportError,
+  transposed,
+  valueInfo,
+} from './onnx-graph.js';
+import type { NamedTensor } from './onnx-graph.js';
+import { meanPooling, modernBertEncoder } from './onnx-modernbert.js';
 import { ProtoWriter } from './protobuf.js';
 
-/** A parameter as HF names it (with or without the `bert.` prefix), shape as PyTorch stores it. */
-export interface NamedTensor {
-  name: string;
-  shape: number[];
-  data: Float32Array;
-  /** A q8 folder's int8 rows and per-row scales of this weight (`data` is then their dequantized values). */
-  q8?: QuantizedWeight;
-}
+export { OnnxExportError, type NamedTensor } from './onnx-graph.js';
 
 /** The heads the exporter writes; 'auto' reads config.json `architectures`. */
 export type OnnxHead = 'base' | 'sequence-classification' | 'token-classification' | 'question-answering' | 'masked-lm';
@@ -34,92 +38,6 @@ export interface OnnxExportOptions {
    * DynamicQuantizeLinear + MatMulInteger + scale Mul), with the int8 weights bert-ts q8 computes with; the rest fp32.
    */
   dtype?: 'fp32' | 'q8';
-}
-
-const ONNX_FLOAT = 1;
-const ONNX_INT8 = 3;
-const ONNX_INT64 = 7;
-const ATTR_FLOAT = 1;
-const ATTR_INT = 2;
-const ATTR_INTS = 7;
-
-export class OnnxExportError extends Error {
-  override name = 'OnnxExportError';
-}
-
-type Attr = { name: string; f: number } | { name: string; i: number } | { name: string; ints: number[] };
-
-function tensorProto(name: string, dims: number[], type: number, raw: Uint8Array): ProtoWriter {
-  const t = new ProtoWriter();
-  for (const d of dims) t.int(1, d);
-  t.int(2, type);
-  t.string(8, name);
-  t.bytes(9, raw);
-  return t;
-}
-
-function bytesOf(a: Float32Array | BigInt64Array | Int8Array): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-}
-
-function valueInfo(name: string, elemType: number, dims: Array<number | string>): ProtoWriter {
-  const shape = new ProtoWriter();
-  for (const d of dims)
-    shape.message(1, typeof d === 'number' ? new ProtoWriter().int(1, d) : new ProtoWriter().string(2, d));
-  const tensorType = new ProtoWriter().int(1, elemType).message(2, shape);
-  return new ProtoWriter().string(1, name).message(2, new ProtoWriter().message(1, tensorType));
-}
-
-/** Collects nodes and initializers; names outputs after the node so the graph reads like the module tree. */
-class Graph {
-  readonly nodes: ProtoWriter[] = [];
-  readonly initializers: ProtoWriter[] = [];
-  private constCount = 0;
-
-  init(name: string, dims: number[], data: Float32Array): string {
-    this.initializers.push(tensorProto(name, dims, ONNX_FLOAT, bytesOf(data)));
-    return name;
-  }
-
-  int8(name: string, dims: number[], data: Int8Array): string {
-    this.initializers.push(tensorProto(name, dims, ONNX_INT8, bytesOf(data)));
-    return name;
-  }
-
-  scalar(value: number): string {
-    return this.init(`const_${this.constCount++}`, [], Float32Array.of(value));
-  }
-
-  int64s(values: number[], dims: number[] = [values.length]): string {
-    const name = `const_${this.constCount++}`;
-    this.initializers.push(tensorProto(name, dims, ONNX_INT64, bytesOf(BigInt64Array.from(values.map(BigInt)))));
-    return name;
-  }
-
-  node(op: string, name: string, inputs: string[], attrs: Attr[] = [], output = `${name}_output`): string {
-    return this.nodeOutputs(op, name, inputs, [output], attrs)[0]!;
-  }
-
-  /** A node with several outputs (DynamicQuantizeLinear's value, scale and zero point). */
-  nodeOutputs(op: string, name: string, inputs: string[], outputs: string[], attrs: Attr[] = []): string[] {
-    const n = new ProtoWriter();
-    for (const i of inputs) n.string(1, i);
-    for (const o of outputs) n.string(2, o);
-    n.string(3, name);
-    n.string(4, op);
-    for (const a of attrs) {
-      const w = new ProtoWriter().string(1, a.name);
-      if ('f' in a) w.float(2, a.f).int(20, ATTR_FLOAT);
-      else if ('i' in a) w.int(3, a.i).int(20, ATTR_INT);
-      else {
-        for (const v of a.ints) w.int(8, v);
-        w.int(20, ATTR_INTS);
-      }
-      n.message(5, w);
-    }
-    this.nodes.push(n);
-    return outputs;
-  }
 }
 
 /** The model's config as the encoder reads it (model_type, DistilBERT's key names, defaults), errors as export errors. */
@@ -216,22 +134,6 @@ function headFromConfig(config: Record<string, unknown>): OnnxHead {
   );
 }
 
-/** The [rows, cols] of a parameter that must be a matrix (a linear or embedding weight). */
-function matrixDims(w: NamedTensor): [rows: number, cols: number] {
-  const [rows, cols] = w.shape;
-  if (w.shape.length !== 2 || rows === undefined || cols === undefined)
-    throw new OnnxExportError(`parameter ${w.name} must be a matrix, but its shape is [${w.shape}]`);
-  return [rows, cols];
-}
-
-/** Transposes a PyTorch [out, in] linear weight to the [in, out] that MatMul wants. */
-function transposed(w: NamedTensor): Float32Array {
-  const [rows, cols] = matrixDims(w);
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w.data[r * cols + c]!;
-  return out;
-}
-
 /**
  * Whether the graph takes token_type_ids: BERT and ELECTRA do; DistilBERT has no token types (transformers.js's
  * DistilBERT models feed none); RoBERTa and XLM-R with their single token type take none either (optimum's and
@@ -247,7 +149,8 @@ function takesTokenTypes(c: BertConfig): boolean {
  * [/ token_type_ids] (int64 [batch_size, sequence_length]; see takesTokenTypes); outputs by head:
  * last_hidden_state (+ pooler_output), logits, or start_logits + end_logits — the names transformers.js and optimum
  * use. The family's differences follow src/model/family.ts: RoBERTa's position ids from padding_idx, DistilBERT's
- * module names, ELECTRA's embedding projection, each family's classification and masked-LM heads.
+ * module names, ELECTRA's embedding projection, ModernBERT's pre-LN encoder (onnx-modernbert.ts), each family's
+ * classification and masked-LM heads.
  */
 export function exportBertOnnx(
   configJson: Record<string, unknown>,
@@ -256,120 +159,42 @@ export function exportBertOnnx(
 ): Uint8Array {
   const cfg = readConfig(configJson);
   const family = familyOf(cfg);
-  if (family.block.kind !== 'post-ln')
-    throw new OnnxExportError(`ONNX export of ${cfg.modelType} (a pre-LN GeGLU encoder) is not supported yet`);
-  const block = family.block;
   const head = resolveOnnxHead(configJson, options);
   const params = new Map<string, NamedTensor>();
   for (const p of parameters)
     params.set(p.name.startsWith(family.prefix) ? p.name.slice(family.prefix.length) : p.name, p);
-  const get = (name: string): NamedTensor => {
-    const p = params.get(name);
-    if (!p) throw new OnnxExportError(`parameter ${name} is missing (needed by the ${head} graph)`);
-    if (p.data.length !== p.shape.reduce((a, b) => a * b, 1))
-      throw new OnnxExportError(`parameter ${name}: data length ${p.data.length} does not match shape [${p.shape}]`);
-    return p;
-  };
-  const g = new Graph();
-  const H = cfg.hiddenSize,
-    D = cfg.headDim;
-  const weight = (name: string): string => g.init(name, get(name).shape, get(name).data);
-  const linearWeightT = (name: string): string => {
-    const w = get(name);
-    const [rows, cols] = matrixDims(w);
-    return g.init(`${name}.T`, [cols, rows], transposed(w));
-  };
   const quantized = options.dtype === 'q8' ? dtypeLinearWeightNames(cfg) : new Set<string>();
-  // ONNX Runtime's dynamic quantization of x @ W: x to uint8 per tensor (DynamicQuantizeLinear), W int8 per output
-  // channel with zero point 0, the int32 product scaled by x_scale * W_scale (quantize_dynamic's own node pattern).
-  const xQuantized = new Map<string, string[]>();
-  const quantizedMatMul = (x: string, prefix: string): string => {
-    const w = get(`${prefix}.weight`);
-    const [rows, cols] = matrixDims(w);
-    const q = w.q8 ?? quantizeForStorage(w.data, rows, cols);
-    const qT = new Int8Array(rows * cols);
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) qT[c * rows + r] = q.data[r * cols + c]!;
-    // One DynamicQuantizeLinear per input, shared by the products that read it (query, key and value), as ORT does.
-    let xQuant = xQuantized.get(x);
-    if (!xQuant) {
-      const at = `${prefix}/MatMul_quant`;
-      xQuant = g.nodeOutputs(
-        'DynamicQuantizeLinear',
-        at,
-        [x],
-        [`${at}/x_quantized`, `${at}/x_scale`, `${at}/x_zero_point`],
-      );
-      xQuantized.set(x, xQuant);
-    }
-    const [xq, xScale, xZero] = xQuant;
-    const acc = g.node('MatMulInteger', `${prefix}/MatMul_quant_int`, [
-      xq!,
-      g.int8(`${prefix}.weight_quantized`, [cols, rows], qT),
-      xZero!,
-      g.int8(`${prefix}.weight_zero_point`, [rows], new Int8Array(rows)),
-    ]);
-    const accF = g.node('Cast', `${prefix}/MatMul_quant_cast`, [acc], [{ name: 'to', i: ONNX_FLOAT }]);
-    const scales = g.node('Mul', `${prefix}/MatMul_quant_scales_mul`, [
-      xScale!,
-      g.init(`${prefix}.weight_scale`, [rows], q.scales),
-    ]);
-    return g.node('Mul', `${prefix}/MatMul_quant_output_scale_mul`, [accF, scales]);
-  };
-  const linear = (x: string, prefix: string): string => {
-    const y = quantized.has(`${prefix}.weight`)
-      ? quantizedMatMul(x, prefix)
-      : g.node('MatMul', `${prefix}/MatMul`, [x, linearWeightT(`${prefix}.weight`)]);
-    return params.has(`${prefix}.bias`) ? g.node('Add', `${prefix}/Add`, [y, weight(`${prefix}.bias`)]) : y;
-  };
-  const layerNorm = (x: string, prefix: string): string =>
-    g.node(
-      'LayerNormalization',
-      `${prefix}/LayerNorm`,
-      [x, weight(`${prefix}.weight`), weight(`${prefix}.bias`)],
-      [
-        { name: 'axis', i: -1 },
-        { name: 'epsilon', f: cfg.layerNormEps },
-      ],
-    );
-  const activation = (x: string, prefix: string, act: Activation): string => {
-    switch (act) {
-      case 'gelu': {
-        const erf = g.node('Erf', `${prefix}/Erf`, [
-          g.node('Mul', `${prefix}/MulSqrtHalf`, [x, g.scalar(Math.SQRT1_2)]),
-        ]);
-        const onePlus = g.node('Add', `${prefix}/AddOne`, [erf, g.scalar(1)]);
-        return g.node('Mul', `${prefix}/MulHalf`, [g.node('Mul', `${prefix}/MulX`, [x, onePlus]), g.scalar(0.5)]);
-      }
-      case 'gelu_new':
-      case 'gelu_fast': {
-        const cube = g.node('Mul', `${prefix}/Cube`, [g.node('Mul', `${prefix}/Square`, [x, x]), x]);
-        const inner = g.node('Add', `${prefix}/Inner`, [
-          x,
-          g.node('Mul', `${prefix}/MulCoef`, [cube, g.scalar(0.044715)]),
-        ]);
-        const t = g.node('Tanh', `${prefix}/Tanh`, [
-          g.node('Mul', `${prefix}/MulC`, [inner, g.scalar(Math.sqrt(2 / Math.PI))]),
-        ]);
-        const onePlus = g.node('Add', `${prefix}/AddOne`, [t, g.scalar(1)]);
-        return g.node('Mul', `${prefix}/MulHalf`, [g.node('Mul', `${prefix}/MulX`, [x, onePlus]), g.scalar(0.5)]);
-      }
-      case 'quick_gelu':
-        return g.node('Mul', `${prefix}/Mul`, [
-          x,
-          g.node('Sigmoid', `${prefix}/Sigmoid`, [g.node('Mul', `${prefix}/Mul1702`, [x, g.scalar(1.702)])]),
-        ]);
-      case 'silu':
-        return g.node('Mul', `${prefix}/Mul`, [x, g.node('Sigmoid', `${prefix}/Sigmoid`, [x])]);
-      case 'relu':
-        return g.node('Relu', `${prefix}/Relu`, [x]);
-      case 'tanh':
-        return g.node('Tanh', `${prefix}/Tanh`, [x]);
-      case 'identity':
-        return x;
-    }
-  };
+  const g = new Graph();
+  const layers = new GraphLayers(g, params, cfg, quantized, `the ${head} graph`);
+  const x = family.block.kind === 'post-ln' ? postLnEncoder(layers, family.block.names) : modernBertEncoder(layers);
+  const outputs = headOutputs(layers, x, head);
 
-  // Embeddings: word + position + token type (at embedding_size), LayerNorm, then ELECTRA's projection to hidden.
+  const graph = new ProtoWriter();
+  for (const n of g.nodes) graph.message(1, n);
+  graph.string(2, 'bert-ts');
+  for (const i of g.initializers) graph.message(5, i);
+  const inputs = takesTokenTypes(cfg)
+    ? ['input_ids', 'attention_mask', 'token_type_ids']
+    : ['input_ids', 'attention_mask'];
+  for (const name of inputs) graph.message(11, valueInfo(name, ONNX_INT64, ['batch_size', 'sequence_length']));
+  for (const o of outputs) graph.message(12, o);
+  const model = new ProtoWriter()
+    .int(1, 8) // ir_version 8 (ONNX 1.10+), the one that pairs with opset 17
+    .string(2, 'bert-ts')
+    .string(3, options.producerVersion ?? '0.1.0')
+    .message(7, graph)
+    .message(8, new ProtoWriter().string(1, '').int(2, 17));
+  return model.finish();
+}
+
+/**
+ * The post-LN encoder (BERT, RoBERTa, XLM-R, DistilBERT, ELECTRA) under the family's module names: embeddings (word
+ * + position + token type at embedding_size, LayerNorm, ELECTRA's projection to hidden), then per layer attention,
+ * residual, LayerNorm, intermediate, output, residual, LayerNorm. Returns the last hidden state [B, T, H].
+ */
+function postLnEncoder(layers: GraphLayers, names: LayerNames): string {
+  const { g, cfg, params } = layers;
+  const family = familyOf(cfg);
   let positions: string;
   if (family.positionIds === 'padding-offset') {
     // modeling_roberta.py create_position_ids_from_input_ids: cumsum(ids != pad) * (ids != pad) + pad.
@@ -382,154 +207,125 @@ export function exportBertOnnx(
     );
     const counts = g.node('CumSum', '/embeddings/CumSum', [notPad, g.int64s([1], [])]);
     positions = g.node('Add', '/embeddings/AddPad', [g.node('Mul', '/embeddings/MaskCounts', [counts, notPad]), pad]);
-  } else {
-    const seqLen = g.node(
-      'Gather',
-      '/embeddings/SeqLen',
-      [g.node('Shape', '/embeddings/Shape', ['input_ids']), g.int64s([1], [])],
-      [{ name: 'axis', i: 0 }],
-    );
-    positions = g.node('Range', '/embeddings/Range', [g.int64s([0], []), seqLen, g.int64s([1], [])]);
-  }
+  } else positions = g.range(g.dim('input_ids', 1, '/embeddings/SeqLen'), '/embeddings/Range');
   const words = g.node('Gather', '/embeddings/word_embeddings/Gather', [
-    weight('embeddings.word_embeddings.weight'),
+    layers.weight('embeddings.word_embeddings.weight'),
     'input_ids',
   ]);
   const pos = g.node('Gather', '/embeddings/position_embeddings/Gather', [
-    weight('embeddings.position_embeddings.weight'),
+    layers.weight('embeddings.position_embeddings.weight'),
     positions,
   ]);
   let sum = g.node('Add', '/embeddings/Add0', [words, pos]);
-  const tokenTypes = takesTokenTypes(cfg);
   if (family.tokenTypes) {
     const types = g.node('Gather', '/embeddings/token_type_embeddings/Gather', [
-      weight('embeddings.token_type_embeddings.weight'),
-      tokenTypes ? 'token_type_ids' : g.int64s([0], []),
+      layers.weight('embeddings.token_type_embeddings.weight'),
+      takesTokenTypes(cfg) ? 'token_type_ids' : g.int64s([0], []),
     ]);
     sum = g.node('Add', '/embeddings/Add1', [sum, types]);
   }
-  let x = layerNorm(sum, 'embeddings.LayerNorm');
-  if (params.has('embeddings_project.weight')) x = linear(x, 'embeddings_project');
+  let x = layers.layerNorm(sum, 'embeddings.LayerNorm');
+  if (params.has('embeddings_project.weight')) x = layers.linear(x, 'embeddings_project');
 
-  // Additive mask [B,1,1,T]: 0 for tokens, float32 min for padding (HF's extended attention mask).
-  const maskF = g.node('Cast', '/mask/Cast', ['attention_mask'], [{ name: 'to', i: ONNX_FLOAT }]);
-  const inverted = g.node('Sub', '/mask/Sub', [g.scalar(1), maskF]);
-  const maskBias = g.node('Unsqueeze', '/mask/Unsqueeze', [
-    g.node('Mul', '/mask/Mul', [inverted, g.scalar(-3.4028234663852886e38)]),
-    g.int64s([1, 2]),
-  ]);
-
-  const splitHeads = g.int64s([0, 0, cfg.numAttentionHeads, D]);
-  const mergeHeads = g.int64s([0, 0, H]);
-  const scale = g.scalar(1 / Math.sqrt(D));
-  const names = block.names;
+  const maskBias = layers.paddingMask();
   for (let l = 0; l < cfg.numHiddenLayers; l++) {
     const p = `${family.layers}.${l}`;
     const heads = (module: string, perm: number[]): string =>
-      g.node(
-        'Transpose',
-        `/${p}/${module}/Transpose`,
-        [g.node('Reshape', `/${p}/${module}/Reshape`, [linear(x, `${p}.${module}`), splitHeads])],
-        [{ name: 'perm', ints: perm }],
-      );
+      layers.splitHeads(layers.linear(x, `${p}.${module}`), `/${p}/${module}`, perm);
     const q = heads(names.qkv[0], [0, 2, 1, 3]);
     const kT = heads(names.qkv[1], [0, 2, 3, 1]);
     const v = heads(names.qkv[2], [0, 2, 1, 3]);
-    const scores = g.node('Add', `/${p}/attention/AddMask`, [
-      g.node('Mul', `/${p}/attention/Scale`, [g.node('MatMul', `/${p}/attention/QK`, [q, kT]), scale]),
-      maskBias,
-    ]);
-    const probs = g.node('Softmax', `/${p}/attention/Softmax`, [scores], [{ name: 'axis', i: -1 }]);
-    const ctx = g.node('Reshape', `/${p}/attention/Merge`, [
-      g.node(
-        'Transpose',
-        `/${p}/attention/ContextT`,
-        [g.node('MatMul', `/${p}/attention/PV`, [probs, v])],
-        [{ name: 'perm', ints: [0, 2, 1, 3] }],
-      ),
-      mergeHeads,
-    ]);
-    const attnOut = g.node('Add', `/${p}/attention/Residual`, [linear(ctx, `${p}.${names.attentionOutput}`), x]);
-    x = layerNorm(attnOut, `${p}.${names.attentionNorm}`);
-    const inter = activation(linear(x, `${p}.${names.intermediate}`), `/${p}/intermediate/act`, cfg.activation);
-    const out = g.node('Add', `/${p}/output/Residual`, [linear(inter, `${p}.${names.output}`), x]);
-    x = layerNorm(out, `${p}.${names.outputNorm}`);
+    const ctx = layers.attention(q, kT, v, maskBias, `/${p}/attention`);
+    const attnOut = g.node('Add', `/${p}/attention/Residual`, [layers.linear(ctx, `${p}.${names.attentionOutput}`), x]);
+    x = layers.layerNorm(attnOut, `${p}.${names.attentionNorm}`);
+    const inter = layers.activation(
+      layers.linear(x, `${p}.${names.intermediate}`),
+      `/${p}/intermediate/act`,
+      cfg.activation,
+    );
+    const out = g.node('Add', `/${p}/output/Residual`, [layers.linear(inter, `${p}.${names.output}`), x]);
+    x = layers.layerNorm(out, `${p}.${names.outputNorm}`);
   }
+  return x;
+}
 
+/** The head's outputs on the last hidden state x [B, T, H] (named Identity nodes) and their value infos. */
+function headOutputs(layers: GraphLayers, x: string, head: OnnxHead): ProtoWriter[] {
+  const { g, cfg, params } = layers;
+  const H = cfg.hiddenSize;
   const outputs: ProtoWriter[] = [];
   const firstToken = (): string => g.node('Gather', '/head/First', [x, g.int64s([0], [])], [{ name: 'axis', i: 1 }]);
-  const pooled = (): string => g.node('Tanh', '/pooler/Tanh', [linear(firstToken(), 'pooler.dense')]);
+  const pooled = (): string => g.node('Tanh', '/pooler/Tanh', [layers.linear(firstToken(), 'pooler.dense')]);
   const output = (value: string, name: string, dims: Array<number | string>): void => {
     g.node('Identity', `/output/${name}`, [value], [], name);
     outputs.push(valueInfo(name, ONNX_FLOAT, dims));
   };
+  // A dense head (RoBERTa's classifier.dense, DistilBERT's pre_classifier, ModernBERT's head): dense → activation
+  // [→ LayerNorm] → out.
+  const denseHead = (features: string, dense: DenseClassifierLayout): string => {
+    let h = layers.activation(layers.linear(features, dense.dense), `/${dense.dense}/act`, dense.activation);
+    if (dense.norm) h = layers.layerNorm(h, dense.norm);
+    return layers.linear(h, dense.out);
+  };
+  // The head on every token (token classification, question answering): ModernBERT's dense head (firstTokenHead's for
+  // every task), else the linear `name`.
+  const modernBertHead = cfg.modelType === 'modernbert' ? firstTokenHead(cfg, 'TokenClassification') : null;
+  const tokenHead = (name: string): string => (modernBertHead ? denseHead(x, modernBertHead) : layers.linear(x, name));
   switch (head) {
     case 'base':
       output(x, 'last_hidden_state', ['batch_size', 'sequence_length', H]);
       if (hasPooler(cfg) && params.has('pooler.dense.weight')) output(pooled(), 'pooler_output', ['batch_size', H]);
       break;
     case 'sequence-classification': {
-      // BERT: classifier on the pooler; the others: their dense head on the first token (bert.ts firstTokenHead).
+      // BERT: classifier on the pooler; the others: their dense head on the first token (bert.ts firstTokenHead),
+      // ModernBERT's on the first token or (classifier_pooling "mean") the mean of the attended ones.
       const dense = firstTokenHead(cfg, 'SequenceClassification');
       const out = dense ? dense.out : 'classifier';
-      const [labels] = matrixDims(get(`${out}.weight`));
-      const features = dense
-        ? activation(linear(firstToken(), dense.dense), `/${dense.dense}/act`, dense.activation)
-        : pooled();
-      output(linear(features, out), 'logits', ['batch_size', labels]);
+      const [labels] = matrixDims(layers.get(`${out}.weight`));
+      const mean = cfg.modelType === 'modernbert' && cfg.classifierPooling === 'mean';
+      const features = mean ? meanPooling(layers, x) : dense ? firstToken() : pooled();
+      output(dense ? denseHead(features, dense) : layers.linear(features, out), 'logits', ['batch_size', labels]);
       break;
     }
     case 'token-classification': {
-      const [labels] = matrixDims(get('classifier.weight'));
-      output(linear(x, 'classifier'), 'logits', ['batch_size', 'sequence_length', labels]);
+      const [labels] = matrixDims(layers.get('classifier.weight'));
+      output(tokenHead('classifier'), 'logits', ['batch_size', 'sequence_length', labels]);
       break;
     }
     case 'question-answering': {
-      const both = linear(x, 'qa_outputs');
+      const both = tokenHead('qa_outputs');
       const column = (n: string, i: number): string =>
         g.node('Squeeze', `/qa/${n}/Squeeze`, [
           g.node('Slice', `/qa/${n}/Slice`, [both, g.int64s([i]), g.int64s([i + 1]), g.int64s([-1])]),
           g.int64s([-1]),
         ]);
-      const start = column('start', 0);
-      const end = column('end', 1);
-      output(start, 'start_logits', ['batch_size', 'sequence_length']);
-      output(end, 'end_logits', ['batch_size', 'sequence_length']);
+      output(column('start', 0), 'start_logits', ['batch_size', 'sequence_length']);
+      output(column('end', 1), 'end_logits', ['batch_size', 'sequence_length']);
       break;
     }
     case 'masked-lm': {
-      // family.ts mlmHeadLayout: dense → activation → LayerNorm → decoder (tied to the word embeddings) + bias.
+      // family.ts mlmHeadLayout: dense → activation → LayerNorm → decoder (tied to the word embeddings) [+ bias].
       const { scope, layout } = mlmHeadLayout(cfg);
       const at = (module: string): string => (scope ? `${scope}.${module}` : module);
-      const t = layerNorm(
-        activation(linear(x, at(layout.dense)), '/lm_head/transform/act', layout.activation),
+      const t = layers.layerNorm(
+        layers.activation(layers.linear(x, at(layout.dense)), '/lm_head/transform/act', layout.activation),
         at(layout.norm),
       );
-      const emb = params.get(`${at(layout.decoder)}.weight`) ?? get('embeddings.word_embeddings.weight');
+      const word = `embeddings.${familyOf(cfg).embeddingNames.word}.weight`;
+      const emb = params.get(`${at(layout.decoder)}.weight`) ?? layers.get(word);
       const [vocab, hidden] = matrixDims(emb);
-      const decoderT = g.init(`${at(layout.decoder)}.weight.T`, [hidden, vocab], transposed(emb));
-      const bias = (layout.bias && params.get(at(layout.bias))) || get(`${at(layout.decoder)}.bias`);
-      const logits = g.node('Add', '/lm_head/decoder/Add', [
-        g.node('MatMul', '/lm_head/decoder/MatMul', [t, decoderT]),
-        g.init(`${at(layout.decoder)}.bias`, bias.shape, bias.data),
+      let logits = g.node('MatMul', '/lm_head/decoder/MatMul', [
+        t,
+        g.init(`${at(layout.decoder)}.weight.T`, [hidden, vocab], transposed(emb)),
       ]);
+      if (layout.biases?.out !== false) {
+        const bias = (layout.bias && params.get(at(layout.bias))) || layers.get(`${at(layout.decoder)}.bias`);
+        const b = g.init(`${at(layout.decoder)}.bias`, bias.shape, bias.data);
+        logits = g.node('Add', '/lm_head/decoder/Add', [logits, b]);
+      }
       output(logits, 'logits', ['batch_size', 'sequence_length', vocab]);
       break;
     }
   }
-
-  const graph = new ProtoWriter();
-  for (const n of g.nodes) graph.message(1, n);
-  graph.string(2, 'bert-ts');
-  for (const i of g.initializers) graph.message(5, i);
-  const inputs = tokenTypes ? ['input_ids', 'attention_mask', 'token_type_ids'] : ['input_ids', 'attention_mask'];
-  for (const name of inputs) graph.message(11, valueInfo(name, ONNX_INT64, ['batch_size', 'sequence_length']));
-  for (const o of outputs) graph.message(12, o);
-  const model = new ProtoWriter()
-    .int(1, 8) // ir_version 8 (ONNX 1.10+), the one that pairs with opset 17
-    .string(2, 'bert-ts')
-    .string(3, options.producerVersion ?? '0.1.0')
-    .message(7, graph)
-    .message(8, new ProtoWriter().string(1, '').int(2, 17));
-  return model.finish();
+  return outputs;
 }

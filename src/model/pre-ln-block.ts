@@ -86,17 +86,21 @@ export interface RotaryTable {
   sin: Float32Array;
 }
 
-/**
- * ModernBertRotaryEmbedding with rope_type "default", in float32 as torch computes it: inv_freq[j] =
- * 1 / theta^(2j / D), angle = t * inv_freq[j].
- */
+/** ModernBertRotaryEmbedding's inv_freq (rope_type "default") in float32 as torch computes it: 1 / theta^(2j / D). */
+export function rotaryInverseFrequencies(D: number, theta: number): Float32Array {
+  const f = Math.fround;
+  return Float32Array.from({ length: D / 2 }, (_, j) => 1 / f(Math.pow(theta, f((2 * j) / D))));
+}
+
+/** cos and sin of the angles t * inv_freq[j] (float32 products, as torch's), positions t < T. */
 export function rotaryTable(T: number, D: number, theta: number): RotaryTable {
   const half = D / 2,
     f = Math.fround;
   const cos = new Float32Array(T * half),
     sin = new Float32Array(T * half);
+  const invFreqs = rotaryInverseFrequencies(D, theta);
   for (let j = 0; j < half; j++) {
-    const invFreq = f(1 / f(Math.pow(theta, f((2 * j) / D))));
+    const invFreq = invFreqs[j]!;
     for (let t = 0; t < T; t++) {
       const angle = f(t * invFreq);
       cos[t * half + j] = Math.cos(angle);

@@ -30,6 +30,9 @@ const CASES = [
   },
   { name: 'distilbert-token_cls5', model: 'test/model/fixtures/family/distilbert/token_cls5', tokens: true },
   { name: 'roberta-seq_cls3', model: 'test/model/fixtures/family/roberta/seq_cls3', tokens: false },
+  // ModernBERT: window 6 (and 4, mean pooling, every bias) shorter than the 7 tokens.
+  { name: 'modernbert-token_cls5', model: 'test/model/fixtures/family/modernbert/token_cls5', tokens: true },
+  { name: 'modernbert-biases-seq_cls3', model: 'test/model/fixtures/family/modernbert-biases/seq_cls3', tokens: false },
 ];
 
 /**

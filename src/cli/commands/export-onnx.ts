@@ -7,7 +7,7 @@ export const usage = `Usage: bert export-onnx --model DIR --output DIR [--tokeni
 
 Writes DIR/onnx/model.onnx (opset 17; int64 inputs input_ids, attention_mask and, for BERT and ELECTRA,
 token_type_ids, with dynamic batch_size and sequence_length), config.json and the tokenizer files, the layout
-transformers.js and onnxruntime read. BERT, RoBERTa, XLM-RoBERTa, DistilBERT and ELECTRA export. The head
+transformers.js and onnxruntime read. BERT, RoBERTa, XLM-RoBERTa, DistilBERT, ELECTRA and ModernBERT export. The head
 comes from --task (feature-extraction: the base model; text-classification, token-classification,
 question-answering, fill-mask), else --head, else config.json "architectures" (a *ForPreTraining checkpoint
 exports the base model: use --task fill-mask for BERT's MLM graph). The written config.json names the exported
