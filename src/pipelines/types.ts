@@ -50,7 +50,10 @@ export interface PipelineOptions {
   dtype?: ModelDtype;
   /** Tokenizer folder when it is not the model folder. */
   tokenizer?: string;
-  /** Texts per model call (default 8); longer inputs are padded to the longest of their batch only. */
+  /**
+   * Texts per model call (default 8). A list is cut into batches of texts of similar length (longest first, as
+   * sentence-transformers batches), each padded to its own longest text only; results come back in the list's order.
+   */
   batchSize?: number;
   /** Longest encoded input (default: min(model_max_length, max_position_embeddings)). */
   maxLength?: number;
