@@ -222,15 +222,25 @@ export function collatePretraining(
 /**
  * The indices 0..count-1 in slices of at most `size`: consecutive, or with `lengthOf`, longest first (ties in index
  * order), so that a list of texts of varying length is not padded to its longest text in every batch (as
- * sentence-transformers' encode and CrossEncoder.predict batch).
+ * sentence-transformers' encode and CrossEncoder.predict batch). `maxTokens` (with `lengthOf`) also ends a slice
+ * before its padded size (items x its first, longest, length) would pass it; a slice always holds one item.
  */
-export function batchOrder(count: number, size: number, lengthOf?: (index: number) => number): number[][] {
+export function batchOrder(
+  count: number,
+  size: number,
+  lengthOf?: (index: number) => number,
+  maxTokens = Infinity,
+): number[][] {
   const order = Array.from({ length: count }, (_, i) => i);
-  if (lengthOf) {
-    const lengths = order.map(lengthOf);
-    order.sort((a, b) => lengths[b]! - lengths[a]! || a - b);
-  }
+  const lengths = lengthOf ? order.map(lengthOf) : null;
+  if (lengths) order.sort((a, b) => lengths[b]! - lengths[a]! || a - b);
   const out: number[][] = [];
-  for (let s = 0; s < count; s += size) out.push(order.slice(s, s + size));
+  for (let s = 0; s < count;) {
+    const longest = lengths ? lengths[order[s]!]! : 0;
+    const fit = lengths ? Math.max(1, Math.floor(maxTokens / Math.max(longest, 1))) : size;
+    const n = Math.min(size, fit);
+    out.push(order.slice(s, s + n));
+    s += n;
+  }
   return out;
 }

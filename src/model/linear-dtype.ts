@@ -95,6 +95,14 @@ export function dequantizeWeight(
  */
 export const FP32_PACK_MAX_ROWS = 512;
 
+/**
+ * The padded tokens (batch x longest) of one model call when pipelines, SentenceTransformer.encode and
+ * CrossEncoder.predict cut a list into length-sorted batches: such calls run on packed weights, and their activations
+ * stay in cache (on IMDb reviews of ~300 tokens, batches of 32 ran at half the texts/s of one text per call;
+ * docs/performance.md).
+ */
+export const BATCH_TOKENS = FP32_PACK_MAX_ROWS;
+
 // Values sampled from a weight when it is packed: a write that bypasses the kernels (a user's `param(name).set`)
 // changes them, so the packed copy is rebuilt even without markWeightsChanged. 64 reads per call cost nothing.
 const FINGERPRINT_SAMPLES = 64;

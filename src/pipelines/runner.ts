@@ -1,6 +1,7 @@
 // What every pipeline task shares: the task definition a row of the task table holds, the runner context (model,
 // tokenizer, limits), padding a batch and running it in chunks.
 import { batchOrder } from '../data/batching.js';
+import { BATCH_TOKENS } from '../model/linear-dtype.js';
 import type { PretrainedOptions } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
 import type { PipelineOptions, PipelineTokenizer } from './types.js';
@@ -94,12 +95,13 @@ export function padBatch(
 
 /**
  * Runs `fn` on slices of at most `size` items and returns the results in the items' order: consecutive slices, or,
- * with `lengthOf`, slices of items of similar length (longest first), so that a list of texts of varying length is
- * not padded to its longest text in every batch.
+ * with `lengthOf` (tokens), slices of items of similar length (longest first) of at most BATCH_TOKENS padded tokens,
+ * so that a list of texts of varying length is not padded to its longest text in every batch, and a batch of long
+ * texts runs on the weights packed for inference (measured in docs/performance.md).
  */
 export function inChunks<I, O>(items: I[], size: number, fn: (chunk: I[]) => O[], lengthOf?: (item: I) => number): O[] {
   const out = new Array<O>(items.length);
-  for (const idx of batchOrder(items.length, size, lengthOf && ((i) => lengthOf(items[i]!))))
+  for (const idx of batchOrder(items.length, size, lengthOf && ((i) => lengthOf(items[i]!)), BATCH_TOKENS))
     fn(idx.map((i) => items[i]!)).forEach((o, k) => (out[idx[k]!] = o));
   return out;
 }

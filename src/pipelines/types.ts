@@ -51,8 +51,9 @@ export interface PipelineOptions {
   /** Tokenizer folder when it is not the model folder. */
   tokenizer?: string;
   /**
-   * Texts per model call (default 8). A list is cut into batches of texts of similar length (longest first, as
-   * sentence-transformers batches), each padded to its own longest text only; results come back in the list's order.
+   * Texts per model call at most (default 8). A list is cut into batches of texts of similar length (longest first,
+   * as sentence-transformers batches), each padded to its own longest text only and of at most 512 padded tokens
+   * (BATCH_TOKENS: one long text per call runs faster than many); results come back in the list's order.
    */
   batchSize?: number;
   /** Longest encoded input (default: min(model_max_length, max_position_embeddings)). */

@@ -1,4 +1,4 @@
-// Tests of the data readers: CSV quoting, JSONL(.gz), aclImdb folders, label mapping, errors, seeded subsets, CoNLL alignment.
+// Tests of the data readers: CSV quoting, JSONL(.gz), aclImdb folders, label mapping, errors, seeded subsets, CoNLL alignment, batch order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { parseCsv } from '../../src/data/csv.js';
 import { cleanReviewText, readTextClassification, readImdbFolder } from '../../src/data/classification.js';
 import { sampleSubset } from '../../src/data/sampling.js';
 import { readConllJsonl, alignFirstWordPiece, CONLL2003_LABELS } from '../../src/data/conll.js';
+import { batchOrder } from '../../src/data/batching.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bert-ts-data-'));
 const file = (name: string, content: string | Buffer): string => {
@@ -223,4 +224,27 @@ test('CoNLL JSONL: string tags through label2id; first-WordPiece alignment', asy
   const t = alignFirstWordPiece({ tokens: ['John', 'is', 'here'], tags: [1, 0, 0], source: 't' }, tok, 5);
   assert.equal(t.inputIds.length, 5);
   assert.deepEqual(t.labels, [-100, 1, -100, 0, -100]);
+});
+
+test('batchOrder: consecutive slices, or longest first within a padded-token budget (at least one item each)', () => {
+  assert.deepEqual(batchOrder(5, 2), [[0, 1], [2, 3], [4]]);
+  const lengths = [3, 9, 1, 9, 4, 2];
+  // Longest first, ties in index order; no budget: slices of the size.
+  assert.deepEqual(
+    batchOrder(6, 4, (i) => lengths[i]!),
+    [
+      [1, 3, 4, 0],
+      [5, 2],
+    ],
+  );
+  // A budget of 12 padded tokens: one 9-token item, 9 again, then 4 + 3 + 2 (3 x 4 = 12), then 1.
+  assert.deepEqual(
+    batchOrder(6, 4, (i) => lengths[i]!, 12),
+    [[1], [3], [4, 0, 5], [2]],
+  );
+  // An item longer than the budget still gets a slice of its own.
+  assert.deepEqual(
+    batchOrder(2, 8, (i) => (i === 0 ? 50 : 2), 12),
+    [[0], [1]],
+  );
 });
