@@ -199,6 +199,30 @@ class BackwardScratch {
 }
 
 /**
+ * Buffers for the inference activations of every shape: the k-th buffer a BackboneActs asks for always serves the
+ * same role, so a new (batch, seqLen) takes views of the buffers of the last one (grown by a quarter when too small)
+ * instead of allocating and first-touching megabytes per call. Their contents are stale; every inference buffer is
+ * written before it is read.
+ */
+class ActivationPool {
+  private readonly buffers: Float32Array[] = [];
+  private next = 0;
+
+  /** Starts handing out the buffers from the first again (a new BackboneActs). */
+  reset(): this {
+    this.next = 0;
+    return this;
+  }
+
+  take(n: number): Float32Array {
+    const i = this.next++;
+    let b = this.buffers[i];
+    if (!b || b.length < n) b = this.buffers[i] = new Float32Array(Math.ceil(n * 1.25));
+    return b.subarray(0, n);
+  }
+}
+
+/**
  * Everything the backbone keeps for one (batch, seqLen), allocated once and reused. With `keepAll` every layer has
  * its own activations (what backward needs); without, two sets alternate between layers (inference only: layer l
  * reads set (l-1) % 2 and writes set l % 2), a fraction of the memory for deep models.
@@ -232,12 +256,15 @@ class BackboneActs {
   /** Backward's scratch; null unless keepAll (backward is refused after an inference forward). */
   readonly grad: BackwardScratch | null;
 
+  /** `pool`: where an inference set (not keepAll) takes its buffers; null allocates them. */
   constructor(
     readonly B: number,
     readonly T: number,
     c: BertConfig,
     readonly keepAll: boolean,
+    pool: ActivationPool | null = null,
   ) {
+    const f = (n: number): Float32Array => (pool && !keepAll ? pool.take(n) : new Float32Array(n));
     const N = (this.N = B * T);
     const H = c.hiddenSize,
       I = c.intermediateSize,
@@ -245,40 +272,40 @@ class BackboneActs {
     this.posIds = new Int32Array(N);
     for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) this.posIds[b * T + t] = t;
     const E = c.embeddingSize;
-    this.embIn = new Float32Array(N * E);
-    this.embMean = new Float32Array(N);
-    this.embRstd = new Float32Array(N);
-    this.embOut = new Float32Array(N * H);
-    this.embNorm = E === H ? this.embOut : new Float32Array(N * E);
+    this.embIn = f(N * E);
+    this.embMean = f(N);
+    this.embRstd = f(N);
+    this.embOut = f(N * H);
+    this.embNorm = E === H ? this.embOut : f(N * E);
     const sets = keepAll ? c.numHiddenLayers : Math.min(c.numHiddenLayers, 2);
     const preLn = familyOf(c).block.kind === 'pre-ln-glu';
-    this.finalOut = new Float32Array(preLn ? N * H : 0);
-    this.finalMean = new Float32Array(preLn ? N : 0);
-    this.finalRstd = new Float32Array(preLn ? N : 0);
+    this.finalOut = f(preLn ? N * H : 0);
+    this.finalMean = f(preLn ? N : 0);
+    this.finalRstd = f(preLn ? N : 0);
     this.rope = preLn
       ? { global: rotaryTable(T, c.headDim, c.globalRopeTheta), local: rotaryTable(T, c.headDim, c.localRopeTheta) }
       : null;
     for (let l = 0; l < sets && preLn; l++) this.blocks.push(preLnActs(N, B, T, c, keepAll));
     for (let l = 0; l < sets && !preLn; l++) {
       this.layers.push({
-        qkv: new Float32Array(N * 3 * H),
-        probs: keepAll ? new Float32Array(B * nh * T * T) : null,
-        ctx: new Float32Array(N * H),
-        ln1In: new Float32Array(N * H),
-        ln1Mean: new Float32Array(N),
-        ln1Rstd: new Float32Array(N),
-        h1: new Float32Array(N * H),
-        inter: new Float32Array(N * I),
-        interAct: keepAll ? new Float32Array(N * I) : null,
-        ln2In: new Float32Array(N * H),
-        ln2Mean: new Float32Array(N),
-        ln2Rstd: new Float32Array(N),
-        out: new Float32Array(N * H),
+        qkv: f(N * 3 * H),
+        probs: keepAll ? f(B * nh * T * T) : null,
+        ctx: f(N * H),
+        ln1In: f(N * H),
+        ln1Mean: f(N),
+        ln1Rstd: f(N),
+        h1: f(N * H),
+        inter: f(N * I),
+        interAct: keepAll ? f(N * I) : null,
+        ln2In: f(N * H),
+        ln2Mean: f(N),
+        ln2Rstd: f(N),
+        out: f(N * H),
       });
     }
-    this.clsRows = new Float32Array(B * H);
-    this.poolPre = new Float32Array(B * H);
-    this.pooled = new Float32Array(B * H);
+    this.clsRows = f(B * H);
+    this.poolPre = f(B * H);
+    this.pooled = f(B * H);
     this.grad = keepAll ? new BackwardScratch(B, T, c, preLn) : null;
   }
 
@@ -329,6 +356,7 @@ export class Backbone {
   private readonly finalNorm: WeightBias | null = null;
   private readonly pool: { w: ParamRef; b: ParamRef } | null;
   private acts: BackboneActs | null = null;
+  private readonly actsPool = new ActivationPool();
   private batch: BackboneBatch | null = null;
   private train = false;
   private seed = 0;
@@ -451,7 +479,7 @@ export class Backbone {
   private ensureActs(B: number, T: number, keepAll: boolean): BackboneActs {
     const a = this.acts;
     if (!a || a.B !== B || a.T !== T || (keepAll && !a.keepAll))
-      this.acts = new BackboneActs(B, T, this.config, keepAll);
+      this.acts = new BackboneActs(B, T, this.config, keepAll, this.actsPool.reset());
     return this.acts!;
   }
 

@@ -119,3 +119,29 @@ for (const kernels of backends) {
     }
   });
 }
+
+// Inference forwards of a new shape reuse the last shape's buffers (ActivationPool): stale values must never leak.
+for (const kernels of backends) {
+  test(`inference forwards of changing shapes equal a fresh model's (reused activation buffers) (${kernels.name})`, () => {
+    const shapes: Array<[number, number]> = [
+      [2, 6],
+      [1, 4],
+      [3, 7],
+      [1, 9],
+      [2, 6],
+    ];
+    const batch = ([B, T]: [number, number]) => {
+      const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 37 + 11) % 120);
+      const mask = Int32Array.from({ length: B * T }, (_, i) => (i % T < T - (i / T >= 1 ? 2 : 0) ? 1 : 0));
+      return { inputIds: { data: ids, shape: [B, T] }, attentionMask: { data: mask, shape: [B, T] } };
+    };
+    for (const Model of [BertForTokenClassification, BertForSequenceClassification]) {
+      const reused = new Model(config, { kernels, seed: 5 });
+      for (const shape of shapes) {
+        const got = reused.forward(batch(shape), { grad: false }).logits.data;
+        const want = new Model(config, { kernels, seed: 5 }).forward(batch(shape), { grad: false }).logits.data;
+        assert.deepEqual(Array.from(got), Array.from(want), `${Model.name} [${shape}]`);
+      }
+    }
+  });
+}
