@@ -7,6 +7,7 @@
 
 #include "../../native/src/bert_native.h"
 #include "../../native/src/kernels.h"
+#include "pool.h"
 
 #define EXPORT extern "C" __attribute__((used, visibility("default")))
 
@@ -21,6 +22,17 @@ void packedLinear(const float* x, const float* packed, float* y, int64_t m, int6
 
 static Dropout dropoutOf(double p, int32_t seed, int32_t firstExample) {
   return Dropout{p > 0.0, p, static_cast<uint32_t>(seed), static_cast<uint32_t>(firstExample)};
+}
+
+// Attention on the pool: one task per (example, head), or per example when dropout is on (its mask draws from the
+// head index). Each task is the native kernel on its slice (B = 1; H = 1 per head), so every thread computes what
+// the single-threaded call computes for that slice. fn(b, h0, heads, dropout of example b).
+template <class F>
+static void attentionSlices(int32_t B, int32_t H, double p, int32_t seed, int32_t firstExample, const F& fn) {
+  if (p > 0.0)
+    bert::parallelFor(B, [&](int64_t b) { fn(b, 0, H, dropoutOf(p, seed, firstExample + static_cast<int32_t>(b))); });
+  else
+    bert::parallelFor(int64_t{B} * H, [&](int64_t bh) { fn(bh / H, bh % H, 1, dropoutOf(0.0, seed, firstExample)); });
 }
 
 EXPORT void* bk_alloc(int32_t bytes) { return std::malloc(static_cast<size_t>(bytes)); }
@@ -67,13 +79,20 @@ EXPORT void bk_layer_norm_backward(const float* dy, const float* x, const float*
 EXPORT void bk_attention_forward(const float* q, const float* k, const float* v, int32_t ld, const float* maskBias,
                                  float* probs, float* ctx, int32_t ldCtx, int32_t B, int32_t T, int32_t H, int32_t D,
                                  float scale, double p, int32_t seed, int32_t firstExample) {
-  bert::attentionForward(q, k, v, ld, maskBias, probs, ctx, ldCtx, B, T, H, D, scale, dropoutOf(p, seed, firstExample));
+  attentionSlices(B, H, p, seed, firstExample, [&](int64_t b, int64_t h, int64_t heads, const Dropout& d) {
+    const int64_t in = b * T * ld + h * D;
+    bert::attentionForward(q + in, k + in, v + in, ld, maskBias + b * T, probs ? probs + (b * H + h) * T * T : nullptr,
+                           ctx + b * T * ldCtx + h * D, ldCtx, 1, T, heads, D, scale, d);
+  });
 }
 EXPORT void bk_attention_backward(const float* dctx, int32_t ldCtx, const float* q, const float* k, const float* v,
                                   int32_t ld, const float* probs, float* dq, float* dk, float* dv, int32_t B, int32_t T,
                                   int32_t H, int32_t D, float scale, double p, int32_t seed, int32_t firstExample) {
-  bert::attentionBackward(dctx, ldCtx, q, k, v, ld, probs, dq, dk, dv, B, T, H, D, scale,
-                          dropoutOf(p, seed, firstExample));
+  attentionSlices(B, H, p, seed, firstExample, [&](int64_t b, int64_t h, int64_t heads, const Dropout& d) {
+    const int64_t in = b * T * ld + h * D;
+    bert::attentionBackward(dctx + b * T * ldCtx + h * D, ldCtx, q + in, k + in, v + in, ld, probs + (b * H + h) * T * T,
+                            dq + in, dk + in, dv + in, 1, T, heads, D, scale, d);
+  });
 }
 EXPORT void bk_add(float* dst, const float* src, int32_t n) { bert::add(dst, src, n); }
 EXPORT void bk_dropout(const float* x, float* y, int32_t n, int32_t exampleSize, double p, int32_t seed,

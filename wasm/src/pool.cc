@@ -1,0 +1,123 @@
+// The worker pool of the threaded build (-pthread: shared imported memory, atomics). No emscripten pthreads: the
+// loader (src/native/wasm-kernels.ts) instantiates this module once more per Web Worker / worker_thread on the same
+// WebAssembly.Memory, gives each its own stack and TLS block (bk_thread_init) and parks it in bk_worker, which waits
+// on a futex word for work. The main thread publishes a job and takes tasks itself; workers that wake late simply
+// find none left, so a slow-starting worker never delays a call. In the single-threaded build (no atomics) the pool
+// is a plain loop.
+#include "pool.h"
+
+#include <atomic>
+#include <cstdlib>
+
+#define EXPORT extern "C" __attribute__((used, visibility("default")))
+
+#ifdef __EMSCRIPTEN_PTHREADS__
+
+extern "C" void __wasm_init_tls(void* memory);
+
+namespace bert {
+
+namespace {
+
+struct Job {
+  void (*task)(void*, int64_t);
+  void* ctx;
+  int64_t tasks;
+};
+
+int threads = 1;                           // workers + the main thread (set by bk_set_threads)
+Job job{};                                 // written by the main thread before it publishes the generation
+alignas(64) std::atomic<int32_t> generation{0};  // the futex word workers sleep on
+alignas(64) std::atomic<uint64_t> claim{0};      // (generation << 32) | next task index of that generation
+alignas(64) std::atomic<int64_t> done{0};        // tasks of the current job finished
+std::atomic<int32_t> stopping{0};
+
+// Takes and runs tasks of job `gen` until none is left or the job is no longer current.
+void runTasks(int32_t gen) {
+  for (;;) {
+    uint64_t c = claim.load(std::memory_order_acquire);
+    if (static_cast<int32_t>(c >> 32) != gen) return;
+    const int64_t tasks = job.tasks;  // may belong to a newer job: then the exchange below fails
+    if (static_cast<int64_t>(c & 0xffffffffu) >= tasks) return;
+    if (!claim.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) continue;
+    // Claimed: job `gen` cannot finish (nor be replaced) before this task is done.
+    job.task(job.ctx, static_cast<int64_t>(c & 0xffffffffu));
+    done.fetch_add(1, std::memory_order_release);
+  }
+}
+
+}  // namespace
+
+int poolThreads() { return threads; }
+
+void parallelFor(int64_t tasks, void (*task)(void*, int64_t), void* ctx) {
+  if (threads <= 1 || tasks <= 1) {
+    for (int64_t i = 0; i < tasks; i++) task(ctx, i);
+    return;
+  }
+  job = Job{task, ctx, tasks};
+  done.store(0, std::memory_order_relaxed);
+  const int32_t gen = generation.load(std::memory_order_relaxed) + 1;
+  claim.store(static_cast<uint64_t>(static_cast<uint32_t>(gen)) << 32, std::memory_order_release);
+  generation.store(gen, std::memory_order_release);
+  __builtin_wasm_memory_atomic_notify(reinterpret_cast<int32_t*>(&generation), threads - 1);
+  runTasks(gen);
+  // The browser's main thread may not block: spin (the tasks left are running on other threads).
+  while (done.load(std::memory_order_acquire) < tasks) {
+  }
+}
+
+}  // namespace bert
+
+using namespace bert;
+
+// Called by the loader once its workers are started: how many threads parallelFor may use (the caller included).
+EXPORT void bk_set_threads(int32_t n) { threads = n < 1 ? 1 : n; }
+
+// The TLS block a worker needs (malloc'd by the main thread: a worker's first malloc must not precede its TLS).
+EXPORT void* bk_alloc_tls() {
+  const size_t size = __builtin_wasm_tls_size(), align = __builtin_wasm_tls_align();
+  return size ? std::aligned_alloc(align < sizeof(void*) ? sizeof(void*) : align, (size + align - 1) / align * align)
+              : nullptr;
+}
+
+// In a worker's instance, before bk_worker: points its thread-local variables at `tls` (from bk_alloc_tls).
+EXPORT void bk_thread_init(void* tls) {
+  if (tls) __wasm_init_tls(tls);
+}
+
+// A worker's loop: waits for a new generation, helps with its tasks, never returns until bk_stop_workers.
+EXPORT void bk_worker() {
+  int32_t seen = 0;
+  for (;;) {
+    int32_t gen = generation.load(std::memory_order_acquire);
+    // Calls come in bursts (a forward is dozens of GEMMs): spin a little before sleeping.
+    for (int spin = 0; gen == seen && spin < 20000; spin++) gen = generation.load(std::memory_order_acquire);
+    if (gen == seen) {
+      __builtin_wasm_memory_atomic_wait32(reinterpret_cast<int32_t*>(&generation), seen, -1);
+      continue;
+    }
+    if (stopping.load(std::memory_order_acquire)) return;
+    seen = gen;
+    runTasks(gen);
+  }
+}
+
+// Wakes the workers out of bk_worker for good (they return; the loader then ends them).
+EXPORT void bk_stop_workers() {
+  threads = 1;
+  stopping.store(1, std::memory_order_release);
+  generation.fetch_add(1, std::memory_order_acq_rel);
+  __builtin_wasm_memory_atomic_notify(reinterpret_cast<int32_t*>(&generation), -1);
+}
+
+#else
+
+namespace bert {
+int poolThreads() { return 1; }
+void parallelFor(int64_t tasks, void (*task)(void*, int64_t), void* ctx) {
+  for (int64_t i = 0; i < tasks; i++) task(ctx, i);
+}
+}  // namespace bert
+
+#endif
