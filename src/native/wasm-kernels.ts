@@ -248,9 +248,17 @@ export function openWasmKernels(threads: number = wasmThreadCount()): WasmKernel
       `the WebAssembly kernels are not built (${path} does not exist; build them with \`npm run build:wasm\` in a clone, which needs emscripten's emcc)`,
     );
   const threadedPath = wasmThreadedKernelsPath();
-  if (threads > 1 && typeof SharedArrayBuffer !== 'undefined' && existsSync(threadedPath)) {
+  if (threads > 1) {
+    const missing =
+      typeof SharedArrayBuffer === 'undefined'
+        ? 'this runtime has no SharedArrayBuffer'
+        : existsSync(threadedPath)
+          ? null
+          : `${threadedPath} is not built (npm run build:wasm)`;
     // Synchronous compile (Node allows it at any size): getKernels() is synchronous.
-    return instantiateWasmKernels(new wasmApi.Module(readFileSync(threadedPath)), nodeWorkers(threads));
+    if (!missing) return instantiateWasmKernels(new wasmApi.Module(readFileSync(threadedPath)), nodeWorkers(threads));
+    // Threads asked for by name must come; the default falls back to one thread.
+    if (process.env.BERT_WASM_THREADS) throw new Error(`BERT_WASM_THREADS=${threads} but ${missing}`);
   }
   return instantiateWasmKernels(new wasmApi.Module(readFileSync(path)));
 }

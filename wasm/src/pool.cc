@@ -30,7 +30,6 @@ Job job{};                                 // written by the main thread before 
 alignas(64) std::atomic<int32_t> generation{0};  // the futex word workers sleep on
 alignas(64) std::atomic<uint64_t> claim{0};      // (generation << 32) | next task index of that generation
 alignas(64) std::atomic<int64_t> done{0};        // tasks of the current job finished
-std::atomic<int32_t> stopping{0};
 
 // Takes and runs tasks of job `gen` until none is left or the job is no longer current.
 void runTasks(int32_t gen) {
@@ -86,7 +85,7 @@ EXPORT void bk_thread_init(void* tls) {
   if (tls) __wasm_init_tls(tls);
 }
 
-// A worker's loop: waits for a new generation, helps with its tasks, never returns until bk_stop_workers.
+// A worker's loop: waits for a new generation and helps with its tasks; never returns (the worker is ended whole).
 EXPORT void bk_worker() {
   int32_t seen = 0;
   for (;;) {
@@ -97,18 +96,9 @@ EXPORT void bk_worker() {
       __builtin_wasm_memory_atomic_wait32(reinterpret_cast<int32_t*>(&generation), seen, -1);
       continue;
     }
-    if (stopping.load(std::memory_order_acquire)) return;
     seen = gen;
     runTasks(gen);
   }
-}
-
-// Wakes the workers out of bk_worker for good (they return; the loader then ends them).
-EXPORT void bk_stop_workers() {
-  threads = 1;
-  stopping.store(1, std::memory_order_release);
-  generation.fetch_add(1, std::memory_order_acq_rel);
-  __builtin_wasm_memory_atomic_notify(reinterpret_cast<int32_t*>(&generation), -1);
 }
 
 #else
