@@ -7,7 +7,12 @@ import { mountFile } from '../../src/browser/web/files.js';
 import { runParity } from '../../scripts/parity.js';
 import { runCollected, type TestOutcome } from './shims/node-test.js';
 import { lcgRandom } from '../native/helpers.js';
-import { checkThreadedAttention, checkThreadedGemms, checkThreadedTrainingStep } from '../wasm/threads-checks.js';
+import {
+  checkThreadedAttention,
+  checkThreadedElementwise,
+  checkThreadedGemms,
+  checkThreadedTrainingStep,
+} from '../wasm/threads-checks.js';
 
 /** Loads bert_kernels.wasm from `wasmUrl`, then runs the wasm kernel tests. */
 export async function kernelTests(wasmUrl: string): Promise<{ backend: string; outcomes: TestOutcome[] }> {
@@ -31,6 +36,7 @@ export async function threadTests(
   try {
     checkThreadedGemms(one, many, randomArray);
     checkThreadedAttention(one, many, randomArray);
+    checkThreadedElementwise(one, many, randomArray);
     checkThreadedTrainingStep(one, many, randomArray);
     return { names, isolated, failure: null };
   } catch (err) {

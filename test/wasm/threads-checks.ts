@@ -115,6 +115,45 @@ export function checkThreadedAttention(one: Kernels, many: Kernels, randomArray:
   }
 }
 
+/** The element-wise kernels split by rows / ranges: LayerNorm, activations, AdamW, scale. */
+export function checkThreadedElementwise(one: Kernels, many: Kernels, randomArray: RandomArray): void {
+  const [rows, cols] = [300, 768];
+  const x = randomArray(rows * cols),
+    residual = randomArray(rows * cols),
+    gamma = randomArray(cols),
+    beta = randomArray(cols);
+  both(
+    one,
+    many,
+    [x, new Float32Array(rows * cols), new Float32Array(rows), new Float32Array(rows)],
+    (kk, [xx, y, mean, rstd]) => kk.layerNormForward(xx!, gamma, beta, y!, mean!, rstd!, rows, cols, 1e-12, residual),
+    'layerNormForward with residual',
+  );
+  const n = 200_003;
+  const a = randomArray(n),
+    dy = randomArray(n);
+  both(
+    one,
+    many,
+    [new Float32Array(n), new Float32Array(n)],
+    (kk, [y, dx]) => {
+      kk.activationForward('gelu', a, y!, n);
+      kk.activationBackward('gelu', a, dy, dx!, n);
+    },
+    'gelu forward and backward',
+  );
+  both(
+    one,
+    many,
+    [randomArray(n), randomArray(n, -0.1, 0.1), randomArray(n, 0, 0.01)],
+    (kk, [p, m, v]) => {
+      kk.adamwStep(p!, dy, m!, v!, n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 0.271, 0.003);
+      kk.scale(p!, n, 0.37);
+    },
+    'adamwStep and scale',
+  );
+}
+
 /** A training step (dropout on) of a small BERT: the loss, the logits and every gradient. */
 export function checkThreadedTrainingStep(one: Kernels, many: Kernels, randomArray: RandomArray): void {
   const config = {

@@ -12,7 +12,12 @@ import {
   wasmThreadedKernelsPath,
 } from '../../src/native/wasm-kernels.js';
 import { KERNEL_CHECKS, lcgRandom } from '../native/helpers.js';
-import { checkThreadedAttention, checkThreadedGemms, checkThreadedTrainingStep } from './threads-checks.js';
+import {
+  checkThreadedAttention,
+  checkThreadedElementwise,
+  checkThreadedGemms,
+  checkThreadedTrainingStep,
+} from './threads-checks.js';
 
 const skip = !existsSync(wasmKernelsPath())
   ? `SKIPPED: ${wasmKernelsPath()} is not built (npm run build:wasm)`
@@ -36,6 +41,10 @@ test('GEMMs, packed and plain linears: threaded bits = one thread', { skip }, ()
 
 test('attention forward and backward, with and without dropout: threaded bits = one thread', { skip }, () => {
   checkThreadedAttention(one!, many!, randomArray);
+});
+
+test('LayerNorm, activations, AdamW and scale split by rows / ranges: threaded bits = one thread', { skip }, () => {
+  checkThreadedElementwise(one!, many!, randomArray);
 });
 
 test('a BERT training step (logits, every gradient): threaded bits = one thread', { skip }, () => {

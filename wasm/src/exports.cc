@@ -42,9 +42,15 @@ EXPORT void bk_gemm(int32_t transA, int32_t transB, int32_t m, int32_t n, int32_
                     int32_t lda, const float* b, int32_t ldb, float beta, float* c, int32_t ldc) {
   bert::sgemm(transA != 0, transB != 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
+// y = act(y + bias) with the rows split over the pool (element-wise: the same bits as one pass).
+static void biasActivationRows(float* y, const float* bias, int32_t m, int32_t n, int32_t act) {
+  bert::parallelRows(m, n, [&](int64_t r0, int64_t r1) { bert::biasActivation(y + r0 * n, bias, r1 - r0, n, act); });
+}
+
 EXPORT void bk_linear_forward(const float* x, const float* w, const float* bias, float* y, int32_t m, int32_t n,
                               int32_t k, int32_t act) {
-  bert::linearForward(x, w, bias, y, m, n, k, act);
+  bert::linearForward(x, w, nullptr, y, m, n, k, -1);  // the GEMM alone; bias and activation on the pool's rows
+  biasActivationRows(y, bias, m, n, act);
 }
 // Packs w[n,k] into a new block of this memory (freed with bk_free); 0 when out of memory.
 EXPORT float* bk_pack_linear(const float* w, int32_t n, int32_t k) {
@@ -55,21 +61,28 @@ EXPORT float* bk_pack_linear(const float* w, int32_t n, int32_t k) {
 EXPORT void bk_packed_linear_forward(const float* x, const float* packed, const float* bias, float* y, int32_t m,
                                      int32_t n, int32_t k, int32_t act) {
   bert::packedLinear(x, packed, y, m, n, k);
-  bert::biasActivation(y, bias, m, n, act);
+  biasActivationRows(y, bias, m, n, act);
 }
 EXPORT void bk_linear_backward(const float* dy, const float* x, const float* w, float* dx, float* dw, float* db,
                                int32_t m, int32_t n, int32_t k) {
   bert::linearBackward(dy, x, w, dx, dw, db, m, n, k);
 }
 EXPORT void bk_activation_forward(int32_t act, const float* x, float* y, int32_t n) {
-  bert::activationForward(act, x, y, n);
+  bert::parallelRanges(n, bert::PAR_MIN_ELEMENTS,
+                       [&](int64_t i0, int64_t i1) { bert::activationForward(act, x + i0, y + i0, i1 - i0); });
 }
 EXPORT void bk_activation_backward(int32_t act, const float* x, const float* dy, float* dx, int32_t n) {
-  bert::activationBackward(act, x, dy, dx, n);
+  bert::parallelRanges(n, bert::PAR_MIN_ELEMENTS, [&](int64_t i0, int64_t i1) {
+    bert::activationBackward(act, x + i0, dy + i0, dx + i0, i1 - i0);
+  });
 }
 EXPORT void bk_layer_norm_forward(float* x, const float* residual, const float* gamma, const float* beta, float* y,
                                   float* mean, float* rstd, int32_t rows, int32_t cols, double eps) {
-  bert::layerNormForward(x, residual, gamma, beta, y, mean, rstd, rows, cols, eps);
+  bert::parallelRows(rows, cols, [&](int64_t r0, int64_t r1) {
+    const int64_t at = r0 * cols;
+    bert::layerNormForward(x + at, residual ? residual + at : nullptr, gamma, beta, y + at, mean + r0, rstd + r0,
+                           r1 - r0, cols, eps);
+  });
 }
 EXPORT void bk_layer_norm_backward(const float* dy, const float* x, const float* gamma, const float* mean,
                                    const float* rstd, float* dx, float* dgamma, float* dbeta, int32_t rows,
@@ -108,7 +121,11 @@ EXPORT void bk_softmax_cross_entropy(const float* logits, const int32_t* labels,
 }
 EXPORT void bk_adamw_step(float* params, const float* grads, float* m, float* v, int32_t n, double lr, double beta1,
                           double beta2, double eps, double weightDecay, double bc1, double bc2) {
-  bert::adamwStep(params, grads, m, v, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+  bert::parallelRanges(n, bert::PAR_MIN_ELEMENTS, [&](int64_t i0, int64_t i1) {
+    bert::adamwStep(params + i0, grads + i0, m + i0, v + i0, i1 - i0, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+  });
 }
 EXPORT double bk_sum_squares(const float* x, int32_t n) { return bert::sumSquares(x, n); }
-EXPORT void bk_scale(float* x, int32_t n, double s) { bert::scale(x, n, s); }
+EXPORT void bk_scale(float* x, int32_t n, double s) {
+  bert::parallelRanges(n, bert::PAR_MIN_ELEMENTS, [&](int64_t i0, int64_t i1) { bert::scale(x + i0, i1 - i0, s); });
+}

@@ -18,4 +18,28 @@ void parallelFor(int64_t tasks, const F& f) {
   parallelFor(tasks, [](void* ctx, int64_t i) { (*static_cast<const F*>(ctx))(i); }, const_cast<F*>(&f));
 }
 
+// fn(begin, end) over contiguous ranges of [0, n), one per thread, each at least `grain` long (an element-wise
+// kernel's rows or elements: below PAR_MIN_ELEMENTS of work in all it stays on the calling thread).
+constexpr int64_t PAR_MIN_ELEMENTS = 32768;
+template <class F>
+void parallelRanges(int64_t n, int64_t grain, const F& fn) {
+  int64_t parts = grain > 0 ? n / grain : n;
+  parts = parts < poolThreads() ? parts : poolThreads();
+  if (parts <= 1) {
+    if (n > 0) fn(int64_t{0}, n);
+    return;
+  }
+  const int64_t chunk = (n + parts - 1) / parts;
+  parallelFor(parts, [&](int64_t i) {
+    const int64_t begin = i * chunk, end = begin + chunk < n ? begin + chunk : n;
+    if (begin < end) fn(begin, end);
+  });
+}
+
+// The rows of a [rows, cols] element-wise kernel (see parallelRanges).
+template <class F>
+void parallelRows(int64_t rows, int64_t cols, const F& fn) {
+  parallelRanges(rows, cols > 0 ? (PAR_MIN_ELEMENTS + cols - 1) / cols : rows, fn);
+}
+
 }  // namespace bert
