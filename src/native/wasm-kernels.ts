@@ -217,7 +217,7 @@ export function instantiateWasmKernels(module: object, threading?: WasmThreading
     if (!stack) throw new RangeError('bert_kernels_threads.wasm: no memory for a worker stack');
     threading.spawn({ module, memory, stackTop: stack + WORKER_STACK_BYTES, stackSize: WORKER_STACK_BYTES, tls });
   }
-  exports.bk_set_threads!(threading.threads);
+  exports.bk_set_threads!(threading.threads, isWindow ? 0 : 1);
   return { ...exports, threads: threading.threads };
 }
 

@@ -22,26 +22,30 @@ namespace {
 struct Job {
   void (*task)(void*, int64_t);
   void* ctx;
-  int64_t tasks;
 };
 
 int threads = 1;                           // workers + the main thread (set by bk_set_threads)
+bool mainCanBlock = false;                 // false on a page's main thread, where atomic waits trap
 Job job{};                                 // written by the main thread before it publishes the generation
 alignas(64) std::atomic<int32_t> generation{0};  // the futex word workers sleep on
 alignas(64) std::atomic<uint64_t> claim{0};      // (generation << 32) | next task index of that generation
-alignas(64) std::atomic<int64_t> done{0};        // tasks of the current job finished
+std::atomic<uint64_t> jobTasks{0};               // (generation << 32) | its task count: read as one with its tag
+alignas(64) std::atomic<int32_t> done{0};        // tasks of the current job finished (the main thread's futex word)
 
 // Takes and runs tasks of job `gen` until none is left or the job is no longer current.
 void runTasks(int32_t gen) {
   for (;;) {
     uint64_t c = claim.load(std::memory_order_acquire);
     if (static_cast<int32_t>(c >> 32) != gen) return;
-    const int64_t tasks = job.tasks;  // may belong to a newer job: then the exchange below fails
+    const uint64_t jt = jobTasks.load(std::memory_order_acquire);
+    if (static_cast<int32_t>(jt >> 32) != gen) return;  // a newer job: none of `gen` is left
+    const int64_t tasks = static_cast<int64_t>(jt & 0xffffffffu);
     if (static_cast<int64_t>(c & 0xffffffffu) >= tasks) return;
     if (!claim.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) continue;
     // Claimed: job `gen` cannot finish (nor be replaced) before this task is done.
     job.task(job.ctx, static_cast<int64_t>(c & 0xffffffffu));
-    done.fetch_add(1, std::memory_order_release);
+    if (done.fetch_add(1, std::memory_order_acq_rel) + 1 == tasks)
+      __builtin_wasm_memory_atomic_notify(reinterpret_cast<int32_t*>(&done), 1);
   }
 }
 
@@ -54,24 +58,33 @@ void parallelFor(int64_t tasks, void (*task)(void*, int64_t), void* ctx) {
     for (int64_t i = 0; i < tasks; i++) task(ctx, i);
     return;
   }
-  job = Job{task, ctx, tasks};
+  job = Job{task, ctx};
   done.store(0, std::memory_order_relaxed);
   const int32_t gen = generation.load(std::memory_order_relaxed) + 1;
+  jobTasks.store(static_cast<uint64_t>(static_cast<uint32_t>(gen)) << 32 | static_cast<uint64_t>(tasks),
+                 std::memory_order_release);
   claim.store(static_cast<uint64_t>(static_cast<uint32_t>(gen)) << 32, std::memory_order_release);
   generation.store(gen, std::memory_order_release);
   __builtin_wasm_memory_atomic_notify(reinterpret_cast<int32_t*>(&generation), threads - 1);
   runTasks(gen);
-  // The browser's main thread may not block: spin (the tasks left are running on other threads).
-  while (done.load(std::memory_order_acquire) < tasks) {
-  }
+  // The tasks left are running on other threads: spin a little, then sleep until the last one notifies (a page's
+  // main thread may not sleep: it spins on).
+  int32_t finished;
+  for (int spin = 0; (finished = done.load(std::memory_order_acquire)) < tasks; spin++)
+    if (mainCanBlock && spin >= 20000)
+      __builtin_wasm_memory_atomic_wait32(reinterpret_cast<int32_t*>(&done), finished, 1000000);
 }
 
 }  // namespace bert
 
 using namespace bert;
 
-// Called by the loader once its workers are started: how many threads parallelFor may use (the caller included).
-EXPORT void bk_set_threads(int32_t n) { threads = n < 1 ? 1 : n; }
+// Called by the loader once its workers are started: how many threads parallelFor may use (the caller included), and
+// whether the main thread may sleep in an atomic wait (Node, a Web Worker; not a page's main thread).
+EXPORT void bk_set_threads(int32_t n, int32_t canBlock) {
+  threads = n < 1 ? 1 : n;
+  mainCanBlock = canBlock != 0;
+}
 
 // The TLS block a worker needs (malloc'd by the main thread: a worker's first malloc must not precede its TLS).
 EXPORT void* bk_alloc_tls() {
