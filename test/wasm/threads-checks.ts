@@ -60,8 +60,9 @@ export function checkThreadedGemms(one: Kernels, many: Kernels, randomArray: Ran
     }
   }
   for (const [m, n, k] of [
-    [128, 768, 768],
-    [512, 256, 1024],
+    [128, 768, 768], // packed weights split by columns
+    [40, 4100, 300], // column ranges across the packed NC blocks, a ragged last panel
+    [512, 256, 1024], // by rows
     [3, 1024, 256],
   ] as Array<[number, number, number]>) {
     const x = randomArray(m * k),

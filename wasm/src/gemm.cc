@@ -119,12 +119,15 @@ namespace {
 int64_t roundUp(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
 // C += alpha * op(A) @ op(B) over the blocks; op(B) comes packed whole (packWeights' layout) or is packed per block.
+// With prepacked B, only C's columns [jBegin, jEnd) are computed (jBegin a multiple of NR): a thread's share.
 void gemmBlocks(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-                const float* b, int64_t ldb, const float* prepacked, float* c, int64_t ldc) {
+                const float* b, int64_t ldb, const float* prepacked, float* c, int64_t ldc, int64_t jBegin = 0,
+                int64_t jEnd = INT64_MAX) {
   float* bp = prepacked ? nullptr : packBuffer(0, static_cast<size_t>(KC * std::min(NC, roundUp(n, NR)))).data();
   float* ap = packBuffer(1, static_cast<size_t>(KC * std::min(MC, roundUp(m, MR)))).data();
   for (int64_t j0 = 0; j0 < n; j0 += NC) {
     const int64_t nc = std::min(NC, n - j0);
+    const int64_t jLo = std::max(j0, jBegin) - j0, jHi = std::min(j0 + nc, jEnd) - j0;  // this block's share
     for (int64_t p0 = 0; p0 < k; p0 += KC) {
       const int64_t kc = std::min(KC, k - p0);
       const float* panels = bp;
@@ -134,13 +137,14 @@ void gemmBlocks(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float
       } else {
         packB(transB, b, ldb, p0, kc, j0, nc, bp);
       }
+      if (jLo >= jHi) continue;
       for (int64_t i0 = 0; i0 < m; i0 += MC) {
         const int64_t mc = std::min(MC, m - i0);
         packA(transA, a, lda, i0, mc, p0, kc, ap);
-        for (int64_t j = 0; j < nc; j += NR) {
+        for (int64_t j = jLo; j < jHi; j += NR) {
           for (int64_t i = 0; i < mc; i += MR) {
             microKernel(kc, ap + i * kc, panels + j * kc, alpha, c + (i0 + i) * ldc + j0 + j, ldc,
-                        std::min(MR, mc - i), std::min(NR, nc - j));
+                        std::min(MR, mc - i), std::min(NR, jHi - j));
           }
         }
       }
@@ -151,12 +155,13 @@ void gemmBlocks(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float
 // Below this many multiply-adds a GEMM stays on the calling thread (waking the workers costs more than it saves).
 constexpr int64_t PAR_MIN_MACS = int64_t{1} << 18;
 
-// gemmBlocks over ranges of C's rows (columns when C is wide and B is not prepacked) on the pool's threads; ranges of
-// at most 256 rows, so that a thread slowed by another process leaves the rest of the work to the others.
+// gemmBlocks over ranges of C's rows (of its columns when C is wide: each thread then reads only its share of B, the
+// larger operand) on the pool's threads; ranges of at most 256 rows or columns, so that a thread slowed by another
+// process leaves the rest of the work to the others.
 void gemmParallel(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                   int64_t lda, const float* b, int64_t ldb, const float* prepacked, float* c, int64_t ldc) {
   const int threads = poolThreads();
-  const bool byRows = prepacked || m >= n;
+  const bool byRows = m >= n;
   const int64_t dim = byRows ? m : n, unit = byRows ? MR : NR;
   int64_t parts = threads <= 1 || m * n * k < PAR_MIN_MACS ? 1 : std::max<int64_t>(threads, dim / 256);
   const int64_t chunk = roundUp((dim + parts - 1) / parts, unit);
@@ -167,6 +172,8 @@ void gemmParallel(bool transA, bool transB, int64_t m, int64_t n, int64_t k, flo
     if (byRows)
       gemmBlocks(transA, transB, len, n, k, alpha, transA ? a + s : a + s * lda, lda, b, ldb, prepacked, c + s * ldc,
                  ldc);
+    else if (prepacked)  // the packed panels cannot be offset: the share is a column range of the whole product
+      gemmBlocks(transA, transB, m, n, k, alpha, a, lda, b, ldb, prepacked, c, ldc, s, s + len);
     else
       gemmBlocks(transA, transB, m, len, k, alpha, a, lda, transB ? b + s * ldb : b + s, ldb, nullptr, c + s, ldc);
   });
