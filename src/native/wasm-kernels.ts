@@ -1,8 +1,9 @@
 // The Kernels interface over the WebAssembly kernels (wasm/build/bert_kernels.wasm, built from wasm/src and
 // native/src/kernels.cc by scripts/build-wasm.mjs): the native backend's fused kernels over a SIMD128 GEMM, on one
-// thread, or on a pool of workers sharing the threaded module's memory (bert_kernels_threads.wasm: the GEMMs split
-// by rows, attention by example and head) where SharedArrayBuffer exists. Parameters and activations stay in JavaScript Float32Arrays: each call copies its arguments into
-// one scratch block of the module's memory (grown on demand, reused across calls) and its results back out.
+// thread, or on a pool of workers sharing the threaded module's memory (bert_kernels_threads.wasm: GEMMs split by
+// rows or columns, attention by example and head, element-wise kernels by rows) where SharedArrayBuffer exists.
+// Parameters and activations stay in JavaScript Float32Arrays: each call copies its arguments into one scratch block
+// of the module's memory (grown on demand, reused across calls) and its results back out.
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -112,7 +113,7 @@ const WORKER_STACK_BYTES = 1 << 20;
 /**
  * The script a worker of the threaded module runs (Node: `bertWasmWorker(workerData, ready)`; a Web Worker: on its
  * first message): the module instantiated on the shared memory, its own stack and TLS, then bk_worker's loop, which
- * returns only when the pool stops. Plain JavaScript (it is not compiled with this file); heap growth is the one
+ * never returns (the worker ends with its page or process). Plain JavaScript (it is not compiled with this file); heap growth is the one
  * import a worker may call (growHeap below is the main thread's copy).
  */
 export const WASM_WORKER_SOURCE = `
