@@ -116,7 +116,7 @@ export function checkThreadedAttention(one: Kernels, many: Kernels, randomArray:
   }
 }
 
-/** The element-wise kernels split by rows / ranges: LayerNorm, activations, AdamW, scale. */
+/** The element-wise kernels split by rows / ranges: LayerNorm, activations, AdamW, scale, dropout. */
 export function checkThreadedElementwise(one: Kernels, many: Kernels, randomArray: RandomArray): void {
   const [rows, cols] = [300, 768];
   const x = randomArray(rows * cols),
@@ -152,6 +152,13 @@ export function checkThreadedElementwise(one: Kernels, many: Kernels, randomArra
       kk.scale(p!, n, 0.37);
     },
     'adamwStep and scale',
+  );
+  both(
+    one,
+    many,
+    [new Float32Array(n)],
+    (kk, [y]) => kk.dropoutForward(a, y!, n, 768, { p: 0.1, seed: 5, firstExample: 3 }),
+    'dropout by whole examples',
   );
 }
 

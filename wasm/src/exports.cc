@@ -2,6 +2,7 @@
 // GEMM of gemm.cc, over pointers into this module's memory. Sizes are int32 (wasm32: no array exceeds 2^31 floats),
 // so JavaScript calls them without BigInt. The TypeScript side (src/wasm/wasm-kernels.ts) copies arguments in and
 // results out; its argument order mirrors the Kernels contract (src/tensor/kernels.ts).
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 
@@ -20,8 +21,10 @@ void packWeights(const float* w, int64_t n, int64_t k, float* out);
 void packedLinear(const float* x, const float* packed, float* y, int64_t m, int64_t n, int64_t k);
 }  // namespace bert
 
-static Dropout dropoutOf(double p, int32_t seed, int32_t firstExample) {
-  return Dropout{p > 0.0, p, static_cast<uint32_t>(seed), static_cast<uint32_t>(firstExample)};
+static Dropout dropoutOf(double p, int32_t seed, int32_t firstExample, int64_t skip = 0) {
+  // `skip` examples further on (a thread's share of the call), in the unsigned arithmetic the seeds wrap in.
+  return Dropout{p > 0.0, p, static_cast<uint32_t>(seed),
+                 static_cast<uint32_t>(firstExample) + static_cast<uint32_t>(skip)};
 }
 
 // Attention on the pool: one task per (example, head), or per example when dropout is on (its mask draws from the
@@ -30,7 +33,7 @@ static Dropout dropoutOf(double p, int32_t seed, int32_t firstExample) {
 template <class F>
 static void attentionSlices(int32_t B, int32_t H, double p, int32_t seed, int32_t firstExample, const F& fn) {
   if (p > 0.0)
-    bert::parallelFor(B, [&](int64_t b) { fn(b, 0, H, dropoutOf(p, seed, firstExample + static_cast<int32_t>(b))); });
+    bert::parallelFor(B, [&](int64_t b) { fn(b, 0, H, dropoutOf(p, seed, firstExample, b)); });
   else
     bert::parallelFor(int64_t{B} * H, [&](int64_t bh) { fn(bh / H, bh % H, 1, dropoutOf(0.0, seed, firstExample)); });
 }
@@ -110,7 +113,12 @@ EXPORT void bk_attention_backward(const float* dctx, int32_t ldCtx, const float*
 EXPORT void bk_add(float* dst, const float* src, int32_t n) { bert::add(dst, src, n); }
 EXPORT void bk_dropout(const float* x, float* y, int32_t n, int32_t exampleSize, double p, int32_t seed,
                        int32_t firstExample) {
-  bert::dropoutForward(x, y, n, exampleSize, dropoutOf(p, seed, firstExample));
+  // Whole examples per thread: each range draws from its examples' seeds as the single call would.
+  const int64_t examples = (int64_t{n} + exampleSize - 1) / exampleSize;
+  bert::parallelRanges(examples, (bert::PAR_MIN_ELEMENTS + exampleSize - 1) / exampleSize, [&](int64_t e0, int64_t e1) {
+    const int64_t at = e0 * exampleSize, len = std::min<int64_t>(n, e1 * exampleSize) - at;
+    bert::dropoutForward(x + at, y + at, len, exampleSize, dropoutOf(p, seed, firstExample, e0));
+  });
 }
 // Writes the loss sum (double) and the counted rows (as a double) to out[0], out[1].
 EXPORT void bk_softmax_cross_entropy(const float* logits, const int32_t* labels, int32_t n, int32_t c,
