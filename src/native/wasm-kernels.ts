@@ -256,12 +256,21 @@ export function openWasmKernels(threads: number = wasmThreadCount()): WasmKernel
         : existsSync(threadedPath)
           ? null
           : `${threadedPath} is not built (npm run build:wasm)`;
-    // Synchronous compile (Node allows it at any size): getKernels() is synchronous.
-    if (!missing) return instantiateWasmKernels(new wasmApi.Module(readFileSync(threadedPath)), nodeWorkers(threads));
+    if (!missing) return compileAndInstantiate(threadedPath, nodeWorkers(threads));
     // Threads asked for by name must come; the default falls back to one thread.
-    if (process.env.BERT_WASM_THREADS) throw new Error(`BERT_WASM_THREADS=${threads} but ${missing}`);
+    if (process.env.BERT_WASM_THREADS)
+      throw new Error(`the threaded WebAssembly kernels (BERT_WASM_THREADS=${threads}) are unavailable: ${missing}`);
   }
-  return instantiateWasmKernels(new wasmApi.Module(readFileSync(path)));
+  return compileAndInstantiate(path);
+}
+
+function compileAndInstantiate(path: string, threading?: WasmThreading): WasmKernelExports {
+  try {
+    // Synchronous compile (Node allows it at any size): getKernels() is synchronous.
+    return instantiateWasmKernels(new wasmApi.Module(readFileSync(path)), threading);
+  } catch (err) {
+    throw new Error(`the WebAssembly kernels at ${path} failed to load: ${(err as Error).message}`);
+  }
 }
 
 /** The instantiated module, or null with the reason in wasmLoadError(); tried once per process. */
@@ -270,13 +279,7 @@ export function loadWasmKernels(): WasmKernelExports | null {
     try {
       loaded = { exports: openWasmKernels(), error: null };
     } catch (err) {
-      const message = (err as Error).message;
-      loaded = {
-        exports: null,
-        error: message.startsWith('the WebAssembly kernels')
-          ? message
-          : `the WebAssembly kernels at ${wasmKernelsPath()} failed to load: ${message}`,
-      };
+      loaded = { exports: null, error: (err as Error).message };
     }
   }
   return loaded.exports;

@@ -43,15 +43,29 @@ test('attention forward and backward, with and without dropout: threaded bits = 
   checkThreadedAttention(one!, many!, randomArray);
 });
 
-test('LayerNorm, activations, AdamW and scale split by rows / ranges: threaded bits = one thread', { skip }, () => {
-  checkThreadedElementwise(one!, many!, randomArray);
-});
+test(
+  'LayerNorm, activations, AdamW, scale and dropout split by rows / ranges: threaded bits = one thread',
+  { skip },
+  () => {
+    checkThreadedElementwise(one!, many!, randomArray);
+  },
+);
 
 test('a BERT training step (logits, every gradient): threaded bits = one thread', { skip }, () => {
   checkThreadedTrainingStep(one!, many!, randomArray);
 });
 
 for (const [title, check] of KERNEL_CHECKS) test(`${title} (3 threads)`, { skip }, () => check(many!, randomArray));
+
+test('BERT_BACKEND=wasm with a bad BERT_WASM_THREADS names the variable', () => {
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '-e', "import('./src/native/index.ts').then((m) => m.getKernels())"],
+    { encoding: 'utf8', env: { ...process.env, BERT_BACKEND: 'wasm', BERT_WASM_THREADS: 'many' } },
+  );
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /but BERT_WASM_THREADS='many' is not a thread count: use an integer from 1 to 64/);
+});
 
 test('BERT_WASM_THREADS: the count, 1 = single-threaded, a bad value is a clear error', () => {
   const saved = process.env.BERT_WASM_THREADS;
@@ -85,5 +99,8 @@ test('BERT_WASM_THREADS=2 without the threaded module is an error, not a silent 
     },
   );
   assert.notEqual(r.status, 0);
-  assert.match(r.stderr, /not built/);
+  assert.match(
+    r.stderr,
+    /wasm backend requested \(BERT_BACKEND=wasm\) but the (threaded )?WebAssembly kernels .*not built/,
+  );
 });
