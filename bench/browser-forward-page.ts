@@ -1,6 +1,7 @@
 // The in-page half of bench/browser-forward.ts (bundled by scripts/build-browser.mjs --entry): bert-ts on the
-// WebAssembly kernels and onnxruntime-web's WASM backend (single-threaded) on the same weights and inputs, one timed
-// call at a time so that the Node side interleaves them; and a BERT-mini training step (forward, backward, AdamW).
+// WebAssembly kernels and onnxruntime-web's WASM backend on the same weights, inputs and thread count (one page per
+// count: onnxruntime-web fixes its threads at its first session), one timed call at a time so that the Node side
+// interleaves them; and a BERT-mini training step (forward, backward, AdamW).
 import { useWasmBackend } from '../src/browser/web/wasm.js';
 import { fetchModelFolder } from '../src/browser/web/files.js';
 import { BertForSequenceClassification, BertModel } from '../src/model/bert.js';
@@ -27,10 +28,14 @@ const bert = new Map<string, BertModel>();
 const sessions = new Map<string, OrtSession>();
 let trainer: { model: BertForSequenceClassification; opt: AdamW } | null = null;
 
-export async function init(wasmUrl: string, ortUrl: string): Promise<{ backend: string; isolated: boolean }> {
-  kernels = await useWasmBackend(wasmUrl);
+export async function init(
+  wasmUrl: string,
+  ortUrl: string,
+  threads: number,
+): Promise<{ backend: string; isolated: boolean }> {
+  kernels = await useWasmBackend(wasmUrl, { threads });
   ort = (await import(/* @vite-ignore */ `${ortUrl}ort.wasm.min.mjs`)) as Ort;
-  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.numThreads = threads;
   ort.env.wasm.wasmPaths = ortUrl;
   return {
     backend: kernels.name,

@@ -1,9 +1,11 @@
 // bert-ts's WebAssembly backend against onnxruntime-web's WASM backend in the same headless Chromium, same weights
-// (ONNX exported by bert-ts's own exporter, `bert export-onnx`'s exportOnnxFolder), same inputs, single-threaded:
-// BERT-mini (../shared/models/bert-mini-imdb-hf) and a BERT-base-shaped random model, forward (last hidden state)
-// at 1x128 and 8x128, engines interleaved within each rep, medians. Then a BERT-mini training step (8x128: forward,
-// backward, AdamW) in the page on wasm, beside the same step in Node on the native backend.
-// Usage: node --import tsx bench/browser-forward.ts [--reps 5] [--base-reps 3] [--no-base]
+// (ONNX exported by bert-ts's own exporter, `bert export-onnx`'s exportOnnxFolder), same inputs, at equal threads:
+// 1 thread, and --threads (default 2: bert-ts's threaded module on Web Workers, onnxruntime-web with numThreads), one
+// page per thread count. BERT-mini (../shared/models/bert-mini-imdb-hf) and a BERT-base-shaped random model, forward
+// (last hidden state) at 1x128 and 8x128, the four engine x thread combinations interleaved within each rep (order
+// rotating), medians. Then a BERT-mini training step (8x128: forward, backward, AdamW) in the pages on wasm, beside
+// the same step in Node on the native backend.
+// Usage: node --import tsx bench/browser-forward.ts [--reps 5] [--base-reps 3] [--no-base] [--threads 2]
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -23,8 +25,10 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '5' },
     'base-reps': { type: 'string', default: '3' },
     'no-base': { type: 'boolean' },
+    threads: { type: 'string', default: '2' },
   },
 });
+const threadCounts = [1, Number(values.threads)];
 const reps = Number(values.reps);
 const root = new URL('../', import.meta.url).pathname;
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -67,72 +71,104 @@ const browser = await puppeteer.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
 });
 const results: Record<string, number | string> = {};
+type Call = <T>(fn: string, ...args: unknown[]) => Promise<T>;
 try {
-  const page = await browser.newPage();
-  page.on('pageerror', (e) => process.stderr.write(`page error: ${String(e)}\n`));
-  await page.goto(`${server.url}page/`);
-  const call = <T>(fn: string, ...args: unknown[]): Promise<T> =>
-    page.evaluate(
-      async (base: string, name: string, a: unknown[]) => {
-        const m = await import(`${base}page/page.js`);
-        return m[name](...a);
-      },
-      server.url,
-      fn,
-      args,
-    ) as Promise<T>;
-  const info = await call<{ backend: string; isolated: boolean }>(
-    'init',
-    `${server.url}page/bert_kernels.wasm`,
-    `${server.url}ort/`,
-  );
-  results['bert-ts backend'] = info.backend;
-  results['crossOriginIsolated'] = String(info.isolated);
-  results['chromium'] = await browser.version();
-  for (const m of models) {
-    await call(
-      'load',
-      m.name,
-      `${server.url}models/${m.name}/`,
-      `${server.url}models/${m.name}/export/onnx/model.onnx`,
+  // One page per thread count, each with bert-ts and onnxruntime-web on that many threads.
+  const pages = new Map<number, Call>();
+  for (const threads of threadCounts) {
+    const page = await browser.newPage();
+    page.on('pageerror', (e) => process.stderr.write(`page error: ${String(e)}\n`));
+    await page.goto(`${server.url}page/`);
+    const call: Call = <T>(fn: string, ...args: unknown[]) =>
+      page.evaluate(
+        async (base: string, name: string, a: unknown[]) => {
+          const m = await import(`${base}page/page.js`);
+          return m[name](...a);
+        },
+        server.url,
+        fn,
+        args,
+      ) as Promise<T>;
+    const info = await call<{ backend: string; isolated: boolean }>(
+      'init',
+      `${server.url}page/bert_kernels.wasm`,
+      `${server.url}ort/`,
+      threads,
     );
+    results[`bert-ts backend, ${threads} thread(s)`] = info.backend;
+    results['crossOriginIsolated'] = String(info.isolated);
+    pages.set(threads, call);
+  }
+  results['chromium'] = await browser.version();
+  const runs = threadCounts.flatMap((threads) => (['bert-ts', 'ort'] as const).map((engine) => ({ engine, threads })));
+  for (const m of models) {
+    for (const call of pages.values())
+      await call(
+        'load',
+        m.name,
+        `${server.url}models/${m.name}/`,
+        `${server.url}models/${m.name}/export/onnx/model.onnx`,
+      );
     for (const [batch, seq] of [
       [1, 128],
       [8, 128],
     ] as Array<[number, number]>) {
-      const ms: Record<string, number[]> = { 'bert-ts': [], ort: [] };
-      const first: Record<string, number> = {};
-      for (const engine of ['bert-ts', 'ort']) {
-        first[engine] = (await call<{ ms: number; first: number }>('forward', engine, m.name, batch, seq)).first; // warm-up
-      }
+      const ms = runs.map(() => [] as number[]);
+      const first: number[] = [];
+      for (const [i, { engine, threads }] of runs.entries())
+        // warm-up
+        first[i] = (await pages.get(threads)!<{ first: number }>('forward', engine, m.name, batch, seq)).first;
       for (let r = 0; r < m.reps; r++) {
-        for (const engine of r % 2 ? ['ort', 'bert-ts'] : ['bert-ts', 'ort'])
-          ms[engine]!.push((await call<{ ms: number }>('forward', engine, m.name, batch, seq)).ms);
+        for (let j = 0; j < runs.length; j++) {
+          const i = (j + r) % runs.length;
+          const { engine, threads } = runs[i]!;
+          ms[i]!.push((await pages.get(threads)!<{ ms: number }>('forward', engine, m.name, batch, seq)).ms);
+        }
       }
       const what = `${m.name} forward ${batch}x${seq}`;
-      results[`${what} bert-ts wasm ms`] = +median(ms['bert-ts']!).toFixed(1);
-      results[`${what} onnxruntime-web wasm ms`] = +median(ms.ort!).toFixed(1);
-      results[`${what} ratio (ort ms / bert-ts ms)`] = +(median(ms.ort!) / median(ms['bert-ts']!)).toFixed(2);
-      results[`${what} |first output difference|`] = Math.abs(first['bert-ts']! - first.ort!).toExponential(1);
+      const med = (engine: string, threads: number): number =>
+        median(ms[runs.findIndex((x) => x.engine === engine && x.threads === threads)]!);
+      for (const threads of threadCounts) {
+        const t = `${threads} thread${threads > 1 ? 's' : ''}`;
+        results[`${what} bert-ts wasm ${t} ms`] = +med('bert-ts', threads).toFixed(1);
+        results[`${what} onnxruntime-web wasm ${t} ms`] = +med('ort', threads).toFixed(1);
+        results[`${what} ${t} ratio (ort ms / bert-ts ms)`] = +(med('ort', threads) / med('bert-ts', threads)).toFixed(
+          2,
+        );
+      }
+      const [one, many] = threadCounts as [number, number];
+      results[`${what} bert-ts speed-up ${many} threads / 1`] = +(med('bert-ts', one) / med('bert-ts', many)).toFixed(
+        2,
+      );
+      results[`${what} onnxruntime-web speed-up ${many} threads / 1`] = +(med('ort', one) / med('ort', many)).toFixed(
+        2,
+      );
+      results[`${what} |first output difference|`] = Math.max(
+        ...first.map((f) => Math.abs(f - first[0]!)),
+      ).toExponential(1);
       load.push(loadavg()[0]!);
     }
   }
-  // Training step, BERT-mini 8x128: the page (wasm) interleaved with Node (native).
+  // Training step, BERT-mini 8x128: the pages (wasm, each thread count) interleaved with Node (native).
   const node = await BertForSequenceClassification.fromPretrained(models[0]!.dir, {
     kernels: getKernels({ backend: 'native' }),
     warn: () => {},
   });
   const opt = new AdamW(node.parameters(), { name: 'adamw', weightDecay: 0.01 }, node.kernels);
-  const steps: Record<string, number[]> = { wasm: [], native: [] };
-  await call('trainStep', 'mini', 8, 128);
+  const steps = new Map<number, number[]>(threadCounts.map((t) => [t, []]));
+  const native: number[] = [];
+  for (const call of pages.values()) await call('trainStep', 'mini', 8, 128);
   timedTrainStep(node, opt, 8, 128);
   for (let r = 0; r < reps; r++) {
-    steps.wasm!.push(await call<number>('trainStep', 'mini', 8, 128));
-    steps.native!.push(timedTrainStep(node, opt, 8, 128));
+    for (const [threads, call] of pages) steps.get(threads)!.push(await call<number>('trainStep', 'mini', 8, 128));
+    native.push(timedTrainStep(node, opt, 8, 128));
   }
-  results['mini train step 8x128 wasm in Chromium tokens/s'] = Math.round((8 * 128) / (median(steps.wasm!) / 1000));
+  for (const [threads, ms] of steps)
+    results[`mini train step 8x128 wasm ${threads} thread(s) in Chromium tokens/s`] = Math.round(
+      (8 * 128) / (median(ms) / 1000),
+    );
   results[`mini train step 8x128 ${node.kernels.name} in Node tokens/s`] = Math.round(
-    (8 * 128) / (median(steps.native!) / 1000),
+    (8 * 128) / (median(native) / 1000),
   );
   load.push(loadavg()[0]!);
 } finally {

@@ -2,31 +2,34 @@
 // shapes, 128 rows), a BERT-mini forward at 1x128 and a BERT-mini training step at 8x128, backends interleaved
 // within each rep, medians reported.
 // The wasm rows also show its kernel alone on arguments already in its memory (what the per-call copies cost) and
-// packedLinear (the weight packed once, as inference forwards use it).
-// Usage: node --import tsx bench/wasm-kernels.ts [--reps 7] [--no-js] [--train-js]
+// packedLinear (the weight packed once, as inference forwards use it). wasm runs at 1 thread and at --wasm-threads
+// (default 2: the threaded module on worker_threads).
+// Usage: node --import tsx bench/wasm-kernels.ts [--reps 7] [--no-js] [--train-js] [--wasm-threads 2]
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { BertForSequenceClassification, BertModel } from '../src/model/bert.js';
 import { AdamW } from '../src/train/optim.js';
 import { jsKernels } from '../src/tensor/js-kernels.js';
 import type { Kernels } from '../src/tensor/kernels.js';
-import {
-  loadNativeAddon,
-  loadWasmKernels,
-  tryNativeKernels,
-  tryWasmKernels,
-  wasmLoadError,
-} from '../src/native/index.js';
+import { createWasmKernels, loadNativeAddon, tryNativeKernels } from '../src/native/index.js';
+import { openWasmKernels } from '../src/native/wasm-kernels.js';
 import { BERT_BASE_CONFIG, benchInputs, median } from './bert-base.js';
 import { bertRunner } from './forward-peer.js';
 
 const { values } = parseArgs({
-  options: { reps: { type: 'string', default: '7' }, 'no-js': { type: 'boolean' }, 'train-js': { type: 'boolean' } },
+  options: {
+    reps: { type: 'string', default: '7' },
+    'no-js': { type: 'boolean' },
+    'train-js': { type: 'boolean' },
+    'wasm-threads': { type: 'string', default: '2' },
+  },
 });
 const reps = Number(values.reps);
 
-const wasm = tryWasmKernels();
-if (!wasm) throw new Error(`bench/wasm-kernels: ${wasmLoadError()}`);
+const ex = openWasmKernels(1);
+const wasm = createWasmKernels(ex);
+const wasmThreads = Number(values['wasm-threads']);
+const wasmMany = wasmThreads > 1 ? createWasmKernels(openWasmKernels(wasmThreads)) : null;
 const addon = loadNativeAddon();
 const native = tryNativeKernels();
 const nativeThreads = addon?.info().threads ?? 0;
@@ -34,6 +37,7 @@ const nativeThreads = addon?.info().threads ?? 0;
 const backends: Array<{ label: string; kernels: Kernels; threads?: number }> = [
   ...(values['no-js'] ? [] : [{ label: 'js', kernels: jsKernels }]),
   { label: wasm.name, kernels: wasm },
+  ...(wasmMany ? [{ label: wasmMany.name, kernels: wasmMany }] : []),
   ...(native && addon
     ? [
         { label: `${native.name} 1 thread`, kernels: native, threads: 1 },
@@ -86,7 +90,6 @@ for (const [n, k] of [
   const what = `linearForward ${m}x${n}x${k} GFLOP/s`;
   const flops = 2 * m * n * k;
   // The module's kernel on arguments placed once in its memory: no copies.
-  const ex = loadWasmKernels()!;
   const px = ex.bk_alloc(4 * m * k),
     pw = ex.bk_alloc(4 * n * k),
     pb = ex.bk_alloc(4 * n),
@@ -95,6 +98,7 @@ for (const [n, k] of [
   new Float32Array(ex.memory.buffer, pw, n * k).set(w);
   new Float32Array(ex.memory.buffer, pb, n).set(bias);
   const packedW = wasm.packedLinear!.pack({ dtype: 'fp32', data: w }, n, k);
+  const packedMany = wasmMany?.packedLinear!.pack({ dtype: 'fp32', data: w }, n, k);
   const samples: Record<string, number[]> = {};
   for (let r = 0; r < reps; r++) {
     for (const b of backends) {
@@ -104,6 +108,10 @@ for (const [n, k] of [
     (samples['wasm packedLinear (weight packed once)'] ??= []).push(
       sample(() => wasm.packedLinear!.forward(x, packedW, bias, y, m)),
     );
+    if (wasmMany && packedMany)
+      (samples[`wasm packedLinear, ${wasmThreads} threads`] ??= []).push(
+        sample(() => wasmMany.packedLinear!.forward(x, packedMany, bias, y, m)),
+      );
     (samples['wasm kernel alone (no copies)'] ??= []).push(
       sample(() => ex.bk_linear_forward(px, pw, pb, py, m, n, k, -1)),
     );

@@ -1,6 +1,6 @@
 // Builds the browser bundle: dist/browser/bert-ts.js (one ES module: src/browser/web/index.ts with esbuild), beside it
-// bert_kernels.wasm (the same standalone module the Node wasm backend loads: it has no JavaScript glue, so one
-// build serves Node and the web). Node built-ins resolve to browser shims in src/browser/web/shims (an in-memory file
+// bert_kernels.wasm and bert_kernels_threads.wasm (the modules the Node wasm backend loads: they have no JavaScript
+// glue, so one build serves Node and the web). Node built-ins resolve to browser shims in src/browser/web/shims (an in-memory file
 // system, POSIX paths, Buffer/process globals); the Node build (npm run build) is untouched.
 // The browser tests bundle their harness the same way: `--entry FILE --outfile FILE` (node:test and node:assert map
 // to test/browser/shims, so test files written for node's runner run in the page).
@@ -55,6 +55,8 @@ const result = await build({
   logLevel: 'warning',
 });
 const wasm = join(root, 'wasm', 'build', 'bert_kernels.wasm');
+const threaded = join(root, 'wasm', 'build', 'bert_kernels_threads.wasm');
+if (existsSync(threaded)) copyFileSync(threaded, join(outDir, 'bert_kernels_threads.wasm'));
 if (existsSync(wasm)) copyFileSync(wasm, join(outDir, 'bert_kernels.wasm'));
 else process.stdout.write(`bert-ts: ${wasm} is not built (npm run build:wasm); the bundle falls back to js kernels\n`);
 const bytes = statSync(outfile).size;

@@ -144,4 +144,8 @@ $('csv').onchange = async () => {
   const bytes = await file.arrayBuffer();
   worker.postMessage({ type: 'csv', name: file.name, bytes }, [bytes]);
 };
-worker.postMessage({ type: 'init', wasm: params.get('backend') !== 'js' });
+worker.postMessage({
+  type: 'init',
+  wasm: params.get('backend') !== 'js',
+  threads: params.has('threads') ? Number(params.get('threads')) : undefined,
+});

@@ -26,12 +26,12 @@ class PostingReporter extends bert.ProgressReporter {
   }
 }
 
-async function init({ wasm }) {
+async function init({ wasm, threads }) {
   let backend = 'js (TypeScript kernels)';
   if (wasm !== false) {
     try {
-      await bert.useWasmBackend();
-      backend = 'wasm (SIMD128)';
+      // Cross-origin isolated (bert demo --browser sends COOP/COEP): the threaded module on min(cores, 4) threads.
+      backend = (await bert.useWasmBackend(undefined, { threads })).name;
     } catch (err) {
       post('warning', { message: `WebAssembly kernels unavailable, using the TypeScript kernels: ${err.message}` });
     }

@@ -1,9 +1,13 @@
 // The Kernels interface over the WebAssembly kernels (wasm/build/bert_kernels.wasm, built from wasm/src and
-// native/src/kernels.cc by scripts/build-wasm.mjs): the native backend's fused kernels over a SIMD128 GEMM,
-// single-threaded. Parameters and activations stay in JavaScript Float32Arrays: each call copies its arguments into
-// one scratch block of the module's memory (grown on demand, reused across calls) and its results back out.
+// native/src/kernels.cc by scripts/build-wasm.mjs): the native backend's fused kernels over a SIMD128 GEMM, on one
+// thread, or on a pool of workers sharing the threaded module's memory (bert_kernels_threads.wasm: GEMMs split by
+// rows or columns, attention by example and head, element-wise kernels by rows) where SharedArrayBuffer exists.
+// Parameters and activations stay in JavaScript Float32Arrays: each call copies its arguments into one scratch block
+// of the module's memory (grown on demand, reused across calls) and its results back out.
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { jsKernels } from '../tensor/js-kernels.js';
 import { markWeightsChanged } from '../tensor/kernels.js';
 import type { AttentionSizes, Kernels, PackedLinear, PackedLinearKernels } from '../tensor/kernels.js';
@@ -13,15 +17,22 @@ import { actCode, dropoutNumbers } from './native-kernels.js';
 type Fn = (...args: number[]) => number;
 
 // The few WebAssembly globals used here (this project's TypeScript libs declare none).
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
 interface WebAssemblyApi {
-  Module: (new (bytes: Uint8Array) => object) & { imports(module: object): Array<{ module: string; name: string }> };
+  Module: (new (bytes: Uint8Array) => object) & {
+    imports(module: object): Array<{ module: string; name: string; kind: string }>;
+  };
   Instance: new (module: object, imports: object) => { exports: unknown };
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
 }
 const wasmApi = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
 
 /** The exports of bert_kernels.wasm (wasm/src/exports.cc): pointers are byte offsets into `memory`. */
 export interface WasmKernelExports {
-  memory: { readonly buffer: ArrayBuffer };
+  memory: { readonly buffer: ArrayBufferLike };
   bk_alloc: Fn;
   bk_free: Fn;
   bk_gemm: Fn;
@@ -41,6 +52,14 @@ export interface WasmKernelExports {
   bk_sum_squares: Fn;
   bk_scale: Fn;
   _initialize?: Fn;
+  /** The threaded module only (wasm/src/pool.cc and emscripten's thread set-up). */
+  __wasm_call_ctors?: Fn;
+  _emscripten_thread_init?: Fn;
+  emscripten_tls_init?: Fn;
+  bk_set_threads?: Fn;
+  bk_alloc_tls?: Fn;
+  /** Threads the module computes with (the caller's included); set by instantiateWasmKernels. */
+  threads?: number;
 }
 
 /** Where the module is looked for: BERT_WASM_KERNELS, else wasm/build beside this package. */
@@ -48,49 +67,219 @@ export function wasmKernelsPath(): string {
   return process.env.BERT_WASM_KERNELS ?? fileURLToPath(new URL('../../wasm/build/bert_kernels.wasm', import.meta.url));
 }
 
+/** The threaded module beside the single-threaded one (bert_kernels_threads.wasm, scripts/build-wasm.mjs). */
+export function wasmThreadedKernelsPath(): string {
+  return wasmKernelsPath().replace(/\.wasm$/, '_threads.wasm');
+}
+
+/**
+ * The threads the wasm backend computes with in Node: BERT_WASM_THREADS (1 = single-threaded), else the machine's
+ * available parallelism capped at 4 (onnxruntime-web's default for its threaded WebAssembly).
+ */
+export function wasmThreadCount(): number {
+  const raw = process.env.BERT_WASM_THREADS;
+  if (raw === undefined || raw === '') return Math.max(1, Math.min(availableParallelism(), 4));
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new Error(`BERT_WASM_THREADS='${raw}' is not a thread count: use an integer from 1 to 64`);
+  return n;
+}
+
 let loaded: { exports: WasmKernelExports | null; error: string | null } | null = null;
+
+/** Starts one worker of the threaded module; the loader passes `start` as its workerData / first message. */
+export interface WasmWorkerStart {
+  module: object;
+  memory: object;
+  /** Where its stack ends (the stack grows down from here) and its size in bytes. */
+  stackTop: number;
+  stackSize: number;
+  /** Its thread-local block (bk_alloc_tls). */
+  tls: number;
+}
+
+/** How a threaded module gets its workers: `threads` in all (the caller included), `spawn` starting each of the others. */
+export interface WasmThreading {
+  threads: number;
+  spawn(start: WasmWorkerStart): void;
+}
+
+// The threaded module's memory: emscripten's INITIAL_MEMORY (16 MiB) and MAXIMUM_MEMORY (2 GiB) of
+// scripts/build-wasm.mjs, in 64 KiB pages (an imported memory must match the module's declared limits).
+const INITIAL_PAGES = 256;
+const MAXIMUM_PAGES = 32768;
+const WORKER_STACK_BYTES = 1 << 20;
+
+/**
+ * The script a worker of the threaded module runs (Node: `bertWasmWorker(workerData, ready)`; a Web Worker: on its
+ * first message): the module instantiated on the shared memory, its own stack and TLS, then bk_worker's loop, which
+ * never returns (the worker ends with its page or process). Plain JavaScript (it is not compiled with this file); heap growth is the one
+ * import a worker may call (growHeap below is the main thread's copy).
+ */
+export const WASM_WORKER_SOURCE = `
+function bertWasmWorker(d, ready) {
+  const MAX = ${MAXIMUM_PAGES} * 65536;
+  const imports = {};
+  for (const imp of WebAssembly.Module.imports(d.module)) {
+    let f = () => 0;
+    if (imp.name === 'emscripten_resize_heap')
+      f = (bytes) => {
+        bytes >>>= 0;
+        const have = d.memory.buffer.byteLength;
+        if (bytes > MAX) return 0;
+        try {
+          if (bytes > have) d.memory.grow(Math.ceil((Math.min(MAX, Math.max(bytes, have * 2)) - have) / 65536));
+        } catch {}
+        return d.memory.buffer.byteLength >= bytes ? 1 : 0;
+      };
+    else if (/^(abort|exit|__cxa_throw)$/.test(imp.name))
+      f = () => {
+        throw new Error('bert_kernels_threads.wasm: ' + imp.name + ' in a worker');
+      };
+    (imports[imp.module] ??= {})[imp.name] = imp.kind === 'memory' ? d.memory : f;
+  }
+  const ex = new WebAssembly.Instance(d.module, imports).exports;
+  ex.emscripten_stack_set_limits(d.stackTop, d.stackTop - d.stackSize);
+  ex.stackRestore(d.stackTop);
+  ex.bk_thread_init(d.tls);
+  ready();
+  ex.bk_worker();
+}
+`;
+
+/** emscripten_resize_heap on the main thread: grows the shared memory to at least `bytes` (doubling), 1 when it fits. */
+function growHeap(memory: WasmMemory): (bytes: number) => number {
+  const max = MAXIMUM_PAGES * 65536;
+  return (bytes) => {
+    const want = bytes >>> 0;
+    const have = memory.buffer.byteLength;
+    if (want > max) return 0;
+    try {
+      if (want > have) memory.grow(Math.ceil((Math.min(max, Math.max(want, have * 2)) - have) / 65536));
+    } catch {
+      // Out of address space: malloc returns 0 and the caller reports it.
+    }
+    return memory.buffer.byteLength >= want ? 1 : 0;
+  };
+}
+
+/** Imports for `module`: `given` by name, every other import a stub (proc_exit, abort, exit and throws end the call). */
+function stubImports(module: object, given: Record<string, unknown>): Record<string, Record<string, unknown>> {
+  const imports: Record<string, Record<string, unknown>> = {};
+  for (const imp of wasmApi.Module.imports(module)) {
+    (imports[imp.module] ??= {})[imp.name] =
+      given[imp.name] ??
+      (() => {
+        if (/^(proc_exit|abort|exit|__cxa_throw)$/.test(imp.name)) throw new Error(`bert_kernels.wasm: ${imp.name}`);
+        return 0;
+      });
+  }
+  return imports;
+}
+
+/** Whether `module` is the threaded build (it imports a shared memory instead of defining one). */
+export function isThreadedWasmModule(module: object): boolean {
+  return wasmApi.Module.imports(module).some((imp) => imp.kind === 'memory');
+}
 
 /**
  * Instantiates a compiled bert_kernels.wasm (a `WebAssembly.Module`). The browser build compiles it asynchronously
  * from `fetch` (browsers refuse large synchronous compiles on the main thread) and hands it to useWasmKernels.
+ * The threaded module (bert_kernels_threads.wasm) needs `threading`: it gets a shared memory and threads - 1
+ * workers, each with a stack and TLS block of its own; the pool uses them as they come up (a call made before a
+ * worker has started runs without it).
  */
-export function instantiateWasmKernels(module: object): WasmKernelExports {
-  // A standalone module's imports (memory growth notice, proc_exit) need no behaviour here.
-  const imports: Record<string, Record<string, () => void>> = {};
-  for (const imp of wasmApi.Module.imports(module)) {
-    (imports[imp.module] ??= {})[imp.name] = () => {
-      if (imp.name === 'proc_exit') throw new Error('bert_kernels.wasm aborted');
-    };
+export function instantiateWasmKernels(module: object, threading?: WasmThreading): WasmKernelExports {
+  if (!isThreadedWasmModule(module)) {
+    const exports = new wasmApi.Instance(module, stubImports(module, {})).exports as unknown as WasmKernelExports;
+    exports._initialize?.();
+    return { ...exports, threads: 1 };
   }
-  const exports = new wasmApi.Instance(module, imports).exports as unknown as WasmKernelExports;
-  exports._initialize?.();
-  return exports;
+  if (!threading) throw new Error('bert_kernels_threads.wasm needs workers (use bert_kernels.wasm single-threaded)');
+  const memory = new wasmApi.Memory({ initial: INITIAL_PAGES, maximum: MAXIMUM_PAGES, shared: true });
+  let exports: WasmKernelExports | null = null;
+  const isWindow = typeof (globalThis as { document?: unknown }).document !== 'undefined';
+  const imports = stubImports(module, {
+    memory,
+    emscripten_resize_heap: growHeap(memory),
+    emscripten_get_now: () => performance.now(),
+    // What emscripten's glue does for the main thread: its thread block and its thread-local storage.
+    __emscripten_init_main_thread_js: (threadBlock: number) => {
+      exports!._emscripten_thread_init!(threadBlock, isWindow ? 1 : 0, 1, isWindow ? 0 : 1);
+      exports!.emscripten_tls_init!();
+    },
+  });
+  // Instance exports are frozen: the memory (imported here, not exported) and the thread count go on a copy.
+  exports = { ...(new wasmApi.Instance(module, imports).exports as WasmKernelExports), memory };
+  exports.__wasm_call_ctors!();
+  for (let id = 1; id < threading.threads; id++) {
+    const stack = exports.bk_alloc(WORKER_STACK_BYTES);
+    const tls = exports.bk_alloc_tls!();
+    if (!stack) throw new RangeError('bert_kernels_threads.wasm: no memory for a worker stack');
+    threading.spawn({ module, memory, stackTop: stack + WORKER_STACK_BYTES, stackSize: WORKER_STACK_BYTES, tls });
+  }
+  exports.bk_set_threads!(threading.threads, isWindow ? 0 : 1);
+  return { ...exports, threads: threading.threads };
 }
+
+/** Node's workers: worker_threads running WASM_WORKER_SOURCE, unref'd (they never keep the process alive). */
+const nodeWorkers = (threads: number): WasmThreading => ({
+  threads,
+  spawn(start) {
+    new Worker(`${WASM_WORKER_SOURCE}\nbertWasmWorker(require('node:worker_threads').workerData, () => {});`, {
+      eval: true,
+      workerData: start,
+    }).unref();
+  },
+});
 
 /** Makes `exports` the module loadWasmKernels() returns (the browser's way in: no file to read). */
 export function useWasmKernels(exports: WasmKernelExports): void {
   loaded = { exports, error: null };
 }
 
+/**
+ * Reads, compiles and instantiates the module for `threads` threads (the threaded module when threads > 1 and it is
+ * built, else the single-threaded one). Throws what failed.
+ */
+export function openWasmKernels(threads: number = wasmThreadCount()): WasmKernelExports {
+  const path = wasmKernelsPath();
+  if (!existsSync(path))
+    throw new Error(
+      `the WebAssembly kernels are not built (${path} does not exist; build them with \`npm run build:wasm\` in a clone, which needs emscripten's emcc)`,
+    );
+  const threadedPath = wasmThreadedKernelsPath();
+  if (threads > 1) {
+    const missing =
+      typeof SharedArrayBuffer === 'undefined'
+        ? 'this runtime has no SharedArrayBuffer'
+        : existsSync(threadedPath)
+          ? null
+          : `${threadedPath} is not built (npm run build:wasm)`;
+    if (!missing) return compileAndInstantiate(threadedPath, nodeWorkers(threads));
+    // Threads asked for by name must come; the default falls back to one thread.
+    if (process.env.BERT_WASM_THREADS)
+      throw new Error(`the threaded WebAssembly kernels (BERT_WASM_THREADS=${threads}) are unavailable: ${missing}`);
+  }
+  return compileAndInstantiate(path);
+}
+
+function compileAndInstantiate(path: string, threading?: WasmThreading): WasmKernelExports {
+  try {
+    // Synchronous compile (Node allows it at any size): getKernels() is synchronous.
+    return instantiateWasmKernels(new wasmApi.Module(readFileSync(path)), threading);
+  } catch (err) {
+    throw new Error(`the WebAssembly kernels at ${path} failed to load: ${(err as Error).message}`);
+  }
+}
+
 /** The instantiated module, or null with the reason in wasmLoadError(); tried once per process. */
 export function loadWasmKernels(): WasmKernelExports | null {
   if (!loaded) {
-    const path = wasmKernelsPath();
-    if (!existsSync(path)) {
-      loaded = {
-        exports: null,
-        error: `the WebAssembly kernels are not built (${path} does not exist; build them with \`npm run build:wasm\` in a clone, which needs emscripten's emcc)`,
-      };
-    } else {
-      try {
-        // Synchronous compile (Node allows it at any size): getKernels() is synchronous.
-        loaded = { exports: instantiateWasmKernels(new wasmApi.Module(readFileSync(path))), error: null };
-      } catch (err) {
-        loaded = {
-          exports: null,
-          error: `the WebAssembly kernels at ${path} failed to load: ${(err as Error).message}`,
-        };
-      }
+    try {
+      loaded = { exports: openWasmKernels(), error: null };
+    } catch (err) {
+      loaded = { exports: null, error: (err as Error).message };
     }
   }
   return loaded.exports;
@@ -289,7 +478,7 @@ export function createWasmKernels(ex: WasmKernelExports): Kernels {
   const mem = new Marshal(ex);
   const scratch2 = new Float32Array(4); // room for two doubles (softmaxCrossEntropy's results)
   return {
-    name: 'wasm (simd128, 1 thread)',
+    name: `wasm (simd128, ${ex.threads ?? 1} thread${(ex.threads ?? 1) > 1 ? 's' : ''})`,
     gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
       const [aRows, aCols] = transA ? [k, m] : [m, k];
       const [bRows, bCols] = transB ? [n, k] : [k, n];

@@ -105,6 +105,24 @@ test(
 );
 
 test(
+  'threaded wasm kernels in Chromium (2 threads on Web Workers): bit-identical to one thread, a training step too',
+  { skip: noWasm },
+  async () => {
+    const { page, errors } = await newPage();
+    await page.goto(`${server.url}harness/`);
+    const r = (await page.evaluate(async (base: string) => {
+      const h = await import(`${base}harness/harness.js`);
+      return h.threadTests(`${base}harness/bert_kernels.wasm`);
+    }, server.url)) as { names: string[]; isolated: boolean; failure: string | null };
+    assert.equal(r.isolated, true, 'the static server serves pages cross-origin isolated');
+    assert.deepEqual(r.names, ['wasm (simd128, 1 thread)', 'wasm (simd128, 2 threads)']);
+    assert.equal(r.failure, null, r.failure ?? '');
+    assert.deepEqual(errors, []);
+    await page.close();
+  },
+);
+
+test(
   'parity in Chromium through the wasm backend: hf-tiny seq_cls3 and masked_lm heads',
   { skip: noWasm },
   async () => {
@@ -159,7 +177,9 @@ test(
       evaluationText: string;
     };
     assert.equal(state.error, undefined, state.error);
-    assert.equal(state.backend, wasmBuilt ? 'wasm (SIMD128)' : 'js (TypeScript kernels)');
+    // The page is cross-origin isolated: the threaded module on min(cores, 4) threads.
+    if (wasmBuilt) assert.match(state.backend, /^wasm \(simd128, \d+ threads?\)$/);
+    else assert.equal(state.backend, 'js (TypeScript kernels)');
     assert.equal(state.summary.steps, 10);
     assert.equal(state.losses.length, 10);
     const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -59,11 +59,15 @@ test(
       assert.match(String(bundle.headers['content-type']), /^text\/javascript/);
       assert.match(bundle.body, /export \{/);
       assert.doesNotMatch(bundle.body, /from "node:/, 'no Node built-in left in the bundle');
-      if (existsSync(`${root}wasm/build/bert_kernels.wasm`)) {
-        const wasm = await get(base, '/dist/browser/bert_kernels.wasm');
-        assert.equal(wasm.status, 200);
+      for (const name of ['bert_kernels.wasm', 'bert_kernels_threads.wasm']) {
+        if (!existsSync(`${root}wasm/build/${name}`)) continue;
+        const wasm = await get(base, `/dist/browser/${name}`);
+        assert.equal(wasm.status, 200, name);
         assert.equal(wasm.headers['content-type'], 'application/wasm');
         assert.equal(wasm.body.slice(0, 4), '\0asm');
+        // The threaded module's SharedArrayBuffer needs the page cross-origin isolated.
+        assert.equal(wasm.headers['cross-origin-embedder-policy'], 'require-corp');
+        assert.equal(wasm.headers['cross-origin-opener-policy'], 'same-origin');
       }
       const config = await get(base, '/assets/default-model/config.json');
       assert.equal(config.status, 200);

@@ -1,16 +1,47 @@
 // What the browser tests run inside Chromium (bundled by scripts/build-browser.mjs --entry): the wasm kernel tests
-// of test/wasm/kernels.test.ts against the TypeScript reference kernels, and the parity harness (scripts/parity.ts)
+// of test/wasm/kernels.test.ts against the TypeScript reference kernels, the threaded kernels against one thread,
+// and the parity harness (scripts/parity.ts)
 // on hf-tiny fixture heads served over HTTP, both through the WebAssembly backend loaded from fetch.
-import { useWasmBackend } from '../../src/browser/web/wasm.js';
+import { loadWasmBackend, useWasmBackend } from '../../src/browser/web/wasm.js';
 import { mountFile } from '../../src/browser/web/files.js';
 import { runParity } from '../../scripts/parity.js';
 import { runCollected, type TestOutcome } from './shims/node-test.js';
+import { lcgRandom } from '../native/helpers.js';
+import {
+  checkThreadedAttention,
+  checkThreadedElementwise,
+  checkThreadedGemms,
+  checkThreadedTrainingStep,
+} from '../wasm/threads-checks.js';
 
 /** Loads bert_kernels.wasm from `wasmUrl`, then runs the wasm kernel tests. */
 export async function kernelTests(wasmUrl: string): Promise<{ backend: string; outcomes: TestOutcome[] }> {
   const kernels = await useWasmBackend(wasmUrl);
   await import('../wasm/kernels.test.js');
   return { backend: kernels.name, outcomes: await runCollected() };
+}
+
+/**
+ * The threaded module on 2 Web Workers' worth of threads against the single-threaded module, bit for bit
+ * (test/wasm/threads-checks.ts): the kernels' names, whether the page is cross-origin isolated, the first failure.
+ */
+export async function threadTests(
+  wasmUrl: string,
+): Promise<{ names: string[]; isolated: boolean; failure: string | null }> {
+  const one = await loadWasmBackend(wasmUrl, { threads: 1 });
+  const many = await loadWasmBackend(wasmUrl, { threads: 2 });
+  const { randomArray } = lcgRandom(777);
+  const names = [one.name, many.name];
+  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+  try {
+    checkThreadedGemms(one, many, randomArray);
+    checkThreadedAttention(one, many, randomArray);
+    checkThreadedElementwise(one, many, randomArray);
+    checkThreadedTrainingStep(one, many, randomArray);
+    return { names, isolated, failure: null };
+  } catch (err) {
+    return { names, isolated, failure: String((err as Error).stack ?? err) };
+  }
 }
 
 async function fetchInto(url: string, path: string): Promise<void> {

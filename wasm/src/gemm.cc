@@ -1,5 +1,8 @@
 // SIMD128 GEMM of the bert-ts WebAssembly backend: the sgemm / sgemmSerial that native/src/kernels.cc calls, so the
-// fused kernels are the native ones compiled for wasm32 (single-threaded) over this GEMM.
+// fused kernels are the native ones compiled for wasm32 over this GEMM.
+//
+// In the threaded build sgemm splits C into row (or column) ranges run by the pool (pool.h); each element is still
+// computed by one thread with the same code and k blocking, so the result is bitwise the single-threaded one.
 //
 // Goto-style blocking: B is packed once per (KC x NC) block into panels of NR = 8 columns (two v128 per k step), A into
 // panels of MR = 4 rows; a 4x8 register-blocked micro-kernel keeps its 8 accumulators in v128 registers (V8 on
@@ -12,6 +15,7 @@
 #include <vector>
 
 #include "../../native/src/bert_native.h"
+#include "pool.h"
 
 namespace bert {
 
@@ -101,8 +105,9 @@ void microKernel(int64_t kc, const float* ap, const float* bp, float alpha, floa
     for (int64_t j = 0; j < nr; j++) c[r * ldc + j] += tile[r * NR + j];
 }
 
+// Per thread: the pool's workers pack their own blocks.
 std::vector<float>& packBuffer(int which, size_t n) {
-  static std::vector<float> bufs[2];
+  thread_local std::vector<float> bufs[2];
   if (bufs[which].size() < n) bufs[which].resize(n);
   return bufs[which];
 }
@@ -114,12 +119,15 @@ namespace {
 int64_t roundUp(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
 // C += alpha * op(A) @ op(B) over the blocks; op(B) comes packed whole (packWeights' layout) or is packed per block.
+// With prepacked B, only C's columns [jBegin, jEnd) are computed (jBegin a multiple of NR): a thread's share.
 void gemmBlocks(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-                const float* b, int64_t ldb, const float* prepacked, float* c, int64_t ldc) {
+                const float* b, int64_t ldb, const float* prepacked, float* c, int64_t ldc, int64_t jBegin = 0,
+                int64_t jEnd = INT64_MAX) {
   float* bp = prepacked ? nullptr : packBuffer(0, static_cast<size_t>(KC * std::min(NC, roundUp(n, NR)))).data();
   float* ap = packBuffer(1, static_cast<size_t>(KC * std::min(MC, roundUp(m, MR)))).data();
   for (int64_t j0 = 0; j0 < n; j0 += NC) {
     const int64_t nc = std::min(NC, n - j0);
+    const int64_t jLo = std::max(j0, jBegin) - j0, jHi = std::min(j0 + nc, jEnd) - j0;  // this block's share
     for (int64_t p0 = 0; p0 < k; p0 += KC) {
       const int64_t kc = std::min(KC, k - p0);
       const float* panels = bp;
@@ -129,18 +137,46 @@ void gemmBlocks(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float
       } else {
         packB(transB, b, ldb, p0, kc, j0, nc, bp);
       }
+      if (jLo >= jHi) continue;
       for (int64_t i0 = 0; i0 < m; i0 += MC) {
         const int64_t mc = std::min(MC, m - i0);
         packA(transA, a, lda, i0, mc, p0, kc, ap);
-        for (int64_t j = 0; j < nc; j += NR) {
+        for (int64_t j = jLo; j < jHi; j += NR) {
           for (int64_t i = 0; i < mc; i += MR) {
             microKernel(kc, ap + i * kc, panels + j * kc, alpha, c + (i0 + i) * ldc + j0 + j, ldc,
-                        std::min(MR, mc - i), std::min(NR, nc - j));
+                        std::min(MR, mc - i), std::min(NR, jHi - j));
           }
         }
       }
     }
   }
+}
+
+// Below this many multiply-adds a GEMM stays on the calling thread (waking the workers costs more than it saves).
+constexpr int64_t PAR_MIN_MACS = int64_t{1} << 18;
+
+// gemmBlocks over ranges of C's rows (of its columns when C is wide: each thread then reads only its share of B, the
+// larger operand) on the pool's threads; ranges of at most 256 rows or columns, so that a thread slowed by another
+// process leaves the rest of the work to the others.
+void gemmParallel(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                  int64_t lda, const float* b, int64_t ldb, const float* prepacked, float* c, int64_t ldc) {
+  const int threads = poolThreads();
+  const bool byRows = m >= n;
+  const int64_t dim = byRows ? m : n, unit = byRows ? MR : NR;
+  int64_t parts = threads <= 1 || m * n * k < PAR_MIN_MACS ? 1 : std::max<int64_t>(threads, dim / 256);
+  const int64_t chunk = roundUp((dim + parts - 1) / parts, unit);
+  parts = (dim + chunk - 1) / chunk;
+  if (parts <= 1) return gemmBlocks(transA, transB, m, n, k, alpha, a, lda, b, ldb, prepacked, c, ldc);
+  parallelFor(parts, [&](int64_t t) {
+    const int64_t s = t * chunk, len = std::min(dim, s + chunk) - s;
+    if (byRows)
+      gemmBlocks(transA, transB, len, n, k, alpha, transA ? a + s : a + s * lda, lda, b, ldb, prepacked, c + s * ldc,
+                 ldc);
+    else if (prepacked)  // the packed panels cannot be offset: the share is a column range of the whole product
+      gemmBlocks(transA, transB, m, n, k, alpha, a, lda, b, ldb, prepacked, c, ldc, s, s + len);
+    else
+      gemmBlocks(transA, transB, m, len, k, alpha, a, lda, transB ? b + s * ldb : b + s, ldb, nullptr, c + s, ldc);
+  });
 }
 
 // BLAS semantics: beta = 0 overwrites C (NaN in C never leaks into the result).
@@ -174,19 +210,20 @@ void packWeights(const float* w, int64_t n, int64_t k, float* out) {
 
 void packedLinear(const float* x, const float* packed, float* y, int64_t m, int64_t n, int64_t k) {
   scaleC(m, n, 0.0f, y, n);
-  if (m > 0 && n > 0 && k > 0) gemmBlocks(false, true, m, n, k, 1.0f, x, k, nullptr, k, packed, y, n);
+  if (m > 0 && n > 0 && k > 0) gemmParallel(false, true, m, n, k, 1.0f, x, k, nullptr, k, packed, y, n);
 }
 
 void sgemmBuiltin(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc, bool /*parallel*/) {
+                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc, bool parallel) {
   scaleC(m, n, beta, c, ldc);
   if (alpha == 0.0f || k == 0 || m == 0 || n == 0) return;
-  gemmBlocks(transA, transB, m, n, k, alpha, a, lda, b, ldb, nullptr, c, ldc);
+  if (parallel) gemmParallel(transA, transB, m, n, k, alpha, a, lda, b, ldb, nullptr, c, ldc);
+  else gemmBlocks(transA, transB, m, n, k, alpha, a, lda, b, ldb, nullptr, c, ldc);
 }
 
 void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  sgemmBuiltin(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false);
+  sgemmBuiltin(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, true);
 }
 
 void sgemmSerial(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,

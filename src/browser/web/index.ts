@@ -1,7 +1,8 @@
 // bert-ts for the browser (npm run build:browser -> dist/browser/bert-ts.js): the tokenizer, the models, the Trainer,
 // finetune / evaluate, pipelines and attention maps, over an in-memory file system that the page fills from fetch
 // or a user's file, with the WebAssembly kernels as the backend (useWasmBackend).
-export { useWasmBackend, DEFAULT_WASM_URL } from './wasm.js';
+export { useWasmBackend, loadWasmBackend, defaultWasmThreads, DEFAULT_WASM_URL } from './wasm.js';
+export type { WasmBackendOptions } from './wasm.js';
 export {
   fetchModelFolder,
   fetchDataFile,

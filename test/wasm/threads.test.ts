@@ -1,0 +1,106 @@
+// The threaded WebAssembly kernels (bert_kernels_threads.wasm on worker_threads): bit-identical to one thread, the
+// kernel checks against js with 2 threads explicitly (the default count depends on the machine), BERT_WASM_THREADS.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { test } from 'node:test';
+import { createWasmKernels } from '../../src/native/index.js';
+import {
+  openWasmKernels,
+  wasmKernelsPath,
+  wasmThreadCount,
+  wasmThreadedKernelsPath,
+} from '../../src/native/wasm-kernels.js';
+import { KERNEL_CHECKS, lcgRandom } from '../native/helpers.js';
+import {
+  checkThreadedAttention,
+  checkThreadedElementwise,
+  checkThreadedGemms,
+  checkThreadedTrainingStep,
+} from './threads-checks.js';
+
+const skip = !existsSync(wasmKernelsPath())
+  ? `SKIPPED: ${wasmKernelsPath()} is not built (npm run build:wasm)`
+  : !existsSync(wasmThreadedKernelsPath())
+    ? `SKIPPED: ${wasmThreadedKernelsPath()} is not built (npm run build:wasm)`
+    : false;
+if (skip) process.stderr.write(`test/wasm/threads.test.ts: ${skip}\n`);
+
+const one = skip ? null : createWasmKernels(openWasmKernels(1));
+const many = skip ? null : createWasmKernels(openWasmKernels(3)); // 3 threads on 2 cores: workers come late, too
+const { randomArray } = lcgRandom(777);
+
+test('the thread count is in the kernels name', { skip }, () => {
+  assert.equal(one!.name, 'wasm (simd128, 1 thread)');
+  assert.equal(many!.name, 'wasm (simd128, 3 threads)');
+});
+
+test('GEMMs, packed and plain linears: threaded bits = one thread', { skip }, () => {
+  checkThreadedGemms(one!, many!, randomArray);
+});
+
+test('attention forward and backward, with and without dropout: threaded bits = one thread', { skip }, () => {
+  checkThreadedAttention(one!, many!, randomArray);
+});
+
+test(
+  'LayerNorm, activations, AdamW, scale and dropout split by rows / ranges: threaded bits = one thread',
+  { skip },
+  () => {
+    checkThreadedElementwise(one!, many!, randomArray);
+  },
+);
+
+test('a BERT training step (logits, every gradient): threaded bits = one thread', { skip }, () => {
+  checkThreadedTrainingStep(one!, many!, randomArray);
+});
+
+for (const [title, check] of KERNEL_CHECKS) test(`${title} (3 threads)`, { skip }, () => check(many!, randomArray));
+
+test('BERT_BACKEND=wasm with a bad BERT_WASM_THREADS names the variable', () => {
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '-e', "import('./src/native/index.ts').then((m) => m.getKernels())"],
+    { encoding: 'utf8', env: { ...process.env, BERT_BACKEND: 'wasm', BERT_WASM_THREADS: 'many' } },
+  );
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /but BERT_WASM_THREADS='many' is not a thread count: use an integer from 1 to 64/);
+});
+
+test('BERT_WASM_THREADS: the count, 1 = single-threaded, a bad value is a clear error', () => {
+  const saved = process.env.BERT_WASM_THREADS;
+  try {
+    process.env.BERT_WASM_THREADS = '1';
+    assert.equal(wasmThreadCount(), 1);
+    process.env.BERT_WASM_THREADS = '6';
+    assert.equal(wasmThreadCount(), 6);
+    delete process.env.BERT_WASM_THREADS;
+    assert.ok(wasmThreadCount() >= 1 && wasmThreadCount() <= 4);
+    for (const bad of ['0', 'two', '1.5', '65']) {
+      process.env.BERT_WASM_THREADS = bad;
+      assert.throws(
+        () => wasmThreadCount(),
+        /BERT_WASM_THREADS='.*' is not a thread count: use an integer from 1 to 64/,
+      );
+    }
+  } finally {
+    if (saved === undefined) delete process.env.BERT_WASM_THREADS;
+    else process.env.BERT_WASM_THREADS = saved;
+  }
+});
+
+test('BERT_WASM_THREADS=2 without the threaded module is an error, not a silent single thread', () => {
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '-e', "import('./src/native/index.ts').then((m) => m.getKernels())"],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, BERT_BACKEND: 'wasm', BERT_WASM_THREADS: '2', BERT_WASM_KERNELS: '/nonexistent.wasm' },
+    },
+  );
+  assert.notEqual(r.status, 0);
+  assert.match(
+    r.stderr,
+    /wasm backend requested \(BERT_BACKEND=wasm\) but the (threaded )?WebAssembly kernels .*not built/,
+  );
+});
