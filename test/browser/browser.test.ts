@@ -57,6 +57,22 @@ async function newPage(): Promise<{ page: Page; errors: string[] }> {
   return { page, errors };
 }
 
+/** Calls the harness's `fn` (kernelTests / threadTests) on the wasm module in a fresh page; closes the page. */
+async function harnessCall<R>(fn: 'kernelTests' | 'threadTests'): Promise<{ result: R; errors: string[] }> {
+  const { page, errors } = await newPage();
+  await page.goto(`${server.url}harness/`);
+  const result = (await page.evaluate(
+    async (base: string, name: string) => {
+      const h = await import(`${base}harness/harness.js`);
+      return h[name](`${base}harness/bert_kernels.wasm`);
+    },
+    server.url,
+    fn,
+  )) as R;
+  await page.close();
+  return { result, errors };
+}
+
 before(async () => {
   if (noBrowser) return;
   dir = mkdtempSync(join(tmpdir(), 'bert-browser-test-'));
@@ -89,18 +105,15 @@ test(
   'wasm kernels in Chromium against the TypeScript reference kernels (test/wasm/kernels.test.ts)',
   { skip: noWasm },
   async () => {
-    const { page, errors } = await newPage();
-    await page.goto(`${server.url}harness/`);
-    const r = (await page.evaluate(async (base: string) => {
-      const h = await import(`${base}harness/harness.js`);
-      return h.kernelTests(`${base}harness/bert_kernels.wasm`);
-    }, server.url)) as { backend: string; outcomes: { name: string; status: string; error?: string }[] };
+    const { result: r, errors } = await harnessCall<{
+      backend: string;
+      outcomes: { name: string; status: string; error?: string }[];
+    }>('kernelTests');
     assert.match(r.backend, /^wasm/);
     const failed = r.outcomes.filter((o) => o.status !== 'pass');
     assert.deepEqual(failed, [], JSON.stringify(failed, null, 1));
     assert.ok(r.outcomes.length >= 10, `only ${r.outcomes.length} kernel tests ran`);
     assert.deepEqual(errors, []);
-    await page.close();
   },
 );
 
@@ -108,17 +121,13 @@ test(
   'threaded wasm kernels in Chromium (2 threads on Web Workers): bit-identical to one thread, a training step too',
   { skip: noWasm },
   async () => {
-    const { page, errors } = await newPage();
-    await page.goto(`${server.url}harness/`);
-    const r = (await page.evaluate(async (base: string) => {
-      const h = await import(`${base}harness/harness.js`);
-      return h.threadTests(`${base}harness/bert_kernels.wasm`);
-    }, server.url)) as { names: string[]; isolated: boolean; failure: string | null };
+    const { result: r, errors } = await harnessCall<{ names: string[]; isolated: boolean; failure: string | null }>(
+      'threadTests',
+    );
     assert.equal(r.isolated, true, 'the static server serves pages cross-origin isolated');
     assert.deepEqual(r.names, ['wasm (simd128, 1 thread)', 'wasm (simd128, 2 threads)']);
     assert.equal(r.failure, null, r.failure ?? '');
     assert.deepEqual(errors, []);
-    await page.close();
   },
 );
 
