@@ -82,18 +82,27 @@ export interface ElectraForwardOptions {
   replacements?: Int32Array;
 }
 
-/** One id drawn from softmax(logits[at .. at + V]) with a uniform draw u in [0, 1). */
-function sampleSoftmax(logits: Float32Array, at: number, V: number, u: number): number {
+/** One id drawn from softmax(logits[at .. at + V]) with a uniform draw u in [0, 1); `exps`: V floats of scratch. */
+function sampleSoftmax(logits: Float32Array, at: number, V: number, u: number, exps: Float64Array): number {
   let max = -Infinity;
   for (let j = 0; j < V; j++) max = Math.max(max, logits[at + j]!);
   let sum = 0;
-  for (let j = 0; j < V; j++) sum += Math.exp(logits[at + j]! - max);
+  for (let j = 0; j < V; j++) sum += exps[j] = Math.exp(logits[at + j]! - max);
   let left = u * sum;
   for (let j = 0; j < V; j++) {
-    left -= Math.exp(logits[at + j]! - max);
+    left -= exps[j]!;
     if (left < 0) return j;
   }
   return V - 1;
+}
+
+/** The generator of a pair: ElectraForMaskedLM of `generatorSize` of the discriminator's width, seeded apart from it. */
+function newGenerator(discriminator: ElectraForPreTraining, generatorSize: number, kernels: Kernels | undefined) {
+  // seed + 1: the generator's initialisation and dropout masks are not the discriminator's.
+  return new ElectraForMaskedLM(generatorConfig(discriminator.config, generatorSize), {
+    kernels,
+    seed: discriminator.seed + 1,
+  });
 }
 
 /** A generator and a discriminator trained jointly, the embeddings shared. */
@@ -137,11 +146,7 @@ export class ElectraPretraining {
       { ...config, model_type: 'electra', architectures: ['ElectraForPreTraining'] },
       { kernels: options.kernels, seed },
     );
-    // seed + 1: the generator's initialisation and dropout masks are not the discriminator's.
-    const generator = new ElectraForMaskedLM(generatorConfig(discriminator.config, options.generatorSize ?? 0.25), {
-      kernels: options.kernels,
-      seed: seed + 1,
-    });
+    const generator = newGenerator(discriminator, options.generatorSize ?? 0.25, options.kernels);
     const pair = new ElectraPretraining(generator, discriminator, options.rtdWeight);
     pair.syncGenerator();
     return pair;
@@ -157,10 +162,7 @@ export class ElectraPretraining {
     const genDir = join(dir, 'generator');
     const generator = existsSync(join(genDir, 'config.json'))
       ? await ElectraForMaskedLM.fromPretrained(genDir, { kernels: options.kernels, seed: seed + 1 })
-      : new ElectraForMaskedLM(generatorConfig(discriminator.config, options.generatorSize ?? 0.25), {
-          kernels: options.kernels,
-          seed: seed + 1,
-        });
+      : newGenerator(discriminator, options.generatorSize ?? 0.25, options.kernels);
     const pair = new ElectraPretraining(generator, discriminator, options.rtdWeight);
     pair.syncGenerator();
     return pair;
@@ -218,6 +220,7 @@ export class ElectraPretraining {
     let rng = new Rng(0);
     let rngRow = -1;
     let replaced = 0;
+    const exps = new Float64Array(options.replacements ? 0 : V);
     for (let k = 0; k < rows.length; k++) {
       const r = rows[k]!;
       let id: number;
@@ -233,7 +236,7 @@ export class ElectraPretraining {
           rng = new Rng(mix(sampleSeed, firstExample + b));
           rngRow = b;
         }
-        id = sampleSoftmax(g.logits.data, k * V, V, rng.next());
+        id = sampleSoftmax(g.logits.data, k * V, V, rng.next(), exps);
       }
       input[r] = id;
       if (id !== rowLabels[k]) {
