@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { CrossEncoder, SentenceTransformer } from '../../src/model/sentence/index.js';
 import { jsKernels } from '../../src/tensor/js-kernels.js';
 import { tryNativeKernels } from '../../src/native/index.js';
+import { BATCH_TOKENS } from '../../src/model/linear-dtype.js';
 
 const DIR = new URL('../fixtures/sentence-transformers/', import.meta.url).pathname;
 
@@ -108,6 +109,47 @@ test('encode gives the same embeddings whatever the batch size (length-sorted ba
   assert.deepEqual(warnings, []);
   assertClose(model.encode(expected.texts, { batchSize: 1 }), expected.models['mean_legacy']!.embeddings, 'batch 1');
   assertClose(model.encode(expected.texts, { batchSize: 7 }), expected.models['mean_legacy']!.embeddings, 'batch 7');
+});
+
+test('encode and CrossEncoder.logits cut long lists at BATCH_TOKENS padded tokens, results as one text a call', async () => {
+  // Texts of varying length, most truncated at the model's maximum.
+  const words = expected.texts.join(' ').split(/\s+/);
+  const texts = Array.from({ length: 60 }, (_, i) => words.slice(0, 5 + ((i * 37) % 90)).join(' '));
+  const shapes: Array<[number, number]> = [];
+  const spy = (bert: { forward: (...args: never[]) => unknown }): void => {
+    const original = bert.forward.bind(bert) as (...args: unknown[]) => unknown;
+    (bert as { forward: unknown }).forward = (...args: unknown[]) => {
+      const shape = (args[0] as { inputIds: { shape: [number, number] } }).inputIds.shape;
+      shapes.push([shape[0], shape[1]]);
+      return original(...args);
+    };
+  };
+  const st = await SentenceTransformer.fromPretrained(join(DIR, 'mean_legacy'), { warn: () => {} });
+  const alone = texts.map((t) => st.encode([t])[0]!);
+  spy(st.bert);
+  const listed = st.encode(texts, { batchSize: 64 });
+  const stShapes = shapes.splice(0);
+  const ce = await CrossEncoder.fromPretrained(join(DIR, Object.keys(expected.cross_encoders.models)[0]!), {
+    warn: () => {},
+  });
+  const pairs = texts.map((t) => [expected.cross_encoders.query, t] as const);
+  const ceAlone = pairs.map((p) => ce.logits([p])[0]!);
+  spy(ce.model);
+  const ceListed = ce.logits(pairs, 64);
+  for (const [what, seen] of [
+    ['encode', stShapes],
+    ['CrossEncoder.logits', shapes],
+  ] as const) {
+    // Batches of 64 at the longest length seen would pass the budget (the fixtures' max_seq_length is 12-24 tokens).
+    assert.ok(seen.some(([b]) => b > 1) && 64 * Math.max(...seen.map(([, t]) => t)) > BATCH_TOKENS, what);
+    for (const [b, t] of seen) assert.ok(b === 1 || b * t <= BATCH_TOKENS, `${what}: a call of ${b}x${t} tokens`);
+  }
+  assertClose(
+    listed,
+    alone.map((v) => Array.from(v)),
+    'encode list vs one text a call',
+  );
+  assertClose(ceListed, ceAlone, 'CrossEncoder list vs one pair a call');
 });
 
 test('an unknown module type, prompt name or activation is a clear error', async () => {

@@ -2,7 +2,7 @@
 // it — predict(pairs) with the folder's activation, rank(query, documents).
 import type { Kernels } from '../../tensor/kernels.js';
 import { batchOrder } from '../../data/batching.js';
-import type { ModelDtype } from '../linear-dtype.js';
+import { BATCH_TOKENS, type ModelDtype } from '../linear-dtype.js';
 import { BertTokenizer } from '../../tokenizer/index.js';
 import { BertForSequenceClassification } from '../bert.js';
 import { InputError } from '../errors.js';
@@ -182,9 +182,13 @@ export class CrossEncoder {
     });
     const L = this.numLabels;
     const out = new Array<number[]>(pairs.length);
-    // Longest first, as sentence-transformers' CrossEncoder.predict sorts, so each batch pads to a similar length.
-    const lengthOf = (i: number): number => pairs[i]![0].length + pairs[i]![1].length;
-    for (const idx of batchOrder(pairs.length, batchSize, lengthOf)) {
+    // Longest first (in tokens; sentence-transformers' CrossEncoder.predict sorts by characters), so each batch pads
+    // to a similar length, and at most BATCH_TOKENS padded tokens a call, as the pipelines batch.
+    const tokens = pairs.map(
+      (p) =>
+        this.tokenizer.encode(p[0], p[1], { maxLength: this.maxTokens, truncation: 'longest_first' }).inputIds.length,
+    );
+    for (const idx of batchOrder(pairs.length, batchSize, (i) => tokens[i]!, BATCH_TOKENS)) {
       const enc = this.encodePairs(idx.map((i) => pairs[i]!));
       const shape = [enc.batch, enc.seqLen];
       const { logits } = this.model.forward(

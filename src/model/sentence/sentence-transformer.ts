@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { batchOrder } from '../../data/batching.js';
 import type { Kernels } from '../../tensor/kernels.js';
-import type { ModelDtype } from '../linear-dtype.js';
+import { BATCH_TOKENS, type ModelDtype } from '../linear-dtype.js';
 import { BertTokenizer } from '../../tokenizer/index.js';
 import { BertModel } from '../bert.js';
 import { InputError } from '../errors.js';
@@ -281,6 +281,14 @@ export class SentenceTransformer {
     return last !== undefined && ALL_SPECIAL(this.tokenizer, last) ? ids.length - 1 : ids.length;
   }
 
+  /** The tokens forward gives `text` (special tokens included, truncated as forward truncates). */
+  private tokenCount(text: string): number {
+    return this.tokenizer.encode(this.prepare(text), null, {
+      maxLength: this.maxSeqLength,
+      truncation: 'longest_first',
+    }).inputIds.length;
+  }
+
   private prepare(text: string): string {
     return this.lowercase ? text.toLowerCase() : text;
   }
@@ -366,9 +374,11 @@ export class SentenceTransformer {
       if (typeof t !== 'string') throw new InputError('encode', `text ${i} is not a string`);
     });
     const prompt = this.resolvePrompt(options);
-    // Longest first, as sentence-transformers sorts, so each batch pads to a similar length.
+    // Longest first (in tokens; sentence-transformers sorts by characters), so each batch pads to a similar length,
+    // and at most BATCH_TOKENS padded tokens a call, as the pipelines batch (docs/performance.md).
+    const tokens = texts.map((t) => this.tokenCount(prompt + t));
     const result = new Array<Float32Array>(texts.length);
-    for (const idx of batchOrder(texts.length, batchSize, (i) => texts[i]!.length)) {
+    for (const idx of batchOrder(texts.length, batchSize, (i) => tokens[i]!, BATCH_TOKENS)) {
       const pass = this.forward(
         idx.map((i) => texts[i]!),
         { prompt },
