@@ -101,10 +101,17 @@ Types typesOf(int kind) {
   }
 }
 
-dnnl::matmul::primitive_desc matmulPd(int kind, int64_t m, int64_t n, int64_t k, const dnnl::memory::desc& wei) {
+// The bias is part of the float primitives (added to the float result, as the separate pass would: the same
+// values) so that large outputs are not read and written again just to add it; int8 adds it in its dequantize pass.
+bool fusesBias(int kind) { return kind != PACK_Q8; }
+
+dnnl::matmul::primitive_desc matmulPd(int kind, int64_t m, int64_t n, int64_t k, const dnnl::memory::desc& wei,
+                                      bool withBias = false) {
   const Types t = typesOf(kind);
   const dnnl::memory::desc src({m, k}, t.src, tag::ab), dst({m, n}, t.dst, tag::ab);
-  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wei, dst), cpuEngine());
+  if (!withBias) return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wei, dst), cpuEngine());
+  const dnnl::memory::desc bias({1, n}, dt::f32, tag::ab);
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wei, bias, dst), cpuEngine());
 }
 
 unsigned isaBits() { return static_cast<unsigned>(dnnl_get_effective_cpu_isa()); }
@@ -123,6 +130,7 @@ struct PackedLinear {
   dnnl::memory::desc wDesc;
   dnnl::memory wMem;
   std::vector<float> scales;  // q8: per output channel
+  // Keyed by row count, negative for the variant with a bias argument.
   std::list<std::pair<int64_t, dnnl::matmul>> prims;
 };
 
@@ -185,14 +193,15 @@ int64_t packedLinearK(const PackedLinear* p) { return p->k; }
 
 namespace {
 
-dnnl::matmul& primitiveFor(PackedLinear* p, int64_t m) {
+dnnl::matmul& primitiveFor(PackedLinear* p, int64_t m, bool withBias) {
+  const int64_t key = withBias ? -m : m;
   for (auto it = p->prims.begin(); it != p->prims.end(); ++it) {
-    if (it->first == m) {
+    if (it->first == key) {
       p->prims.splice(p->prims.begin(), p->prims, it);
       return p->prims.front().second;
     }
   }
-  p->prims.emplace_front(m, dnnl::matmul(matmulPd(p->kind, m, p->n, p->k, p->wDesc)));
+  p->prims.emplace_front(key, dnnl::matmul(matmulPd(p->kind, m, p->n, p->k, p->wDesc, withBias)));
   if (p->prims.size() > PRIMS_PER_WEIGHT) p->prims.pop_back();
   return p->prims.front().second;
 }
@@ -203,7 +212,8 @@ void packedLinearForward(PackedLinear* p, const float* x, const float* bias, flo
   const int64_t n = p->n, k = p->k;
   if (m == 0) return;
   try {
-    dnnl::matmul& prim = primitiveFor(p, m);
+    const bool biasInside = bias != nullptr && fusesBias(p->kind);
+    dnnl::matmul& prim = primitiveFor(p, m, biasInside);
     const Types t = typesOf(p->kind);
     const dnnl::memory::desc srcD({m, k}, t.src, tag::ab), dstD({m, n}, t.dst, tag::ab);
     void* srcPtr = const_cast<float*>(x);
@@ -219,7 +229,13 @@ void packedLinearForward(PackedLinear* p, const float* x, const float* bias, flo
     }
     // int8: the int32 accumulators land in y itself (same size) and the epilogue turns them into floats in place.
     dnnl::memory src(srcD, cpuEngine(), srcPtr), dst(dstD, cpuEngine(), y);
-    prim.execute(cpuStream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p->wMem}, {DNNL_ARG_DST, dst}});
+    if (biasInside) {
+      dnnl::memory biasMem(dnnl::memory::desc({1, n}, dt::f32, tag::ab), cpuEngine(), const_cast<float*>(bias));
+      prim.execute(cpuStream(),
+                   {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p->wMem}, {DNNL_ARG_BIAS, biasMem}, {DNNL_ARG_DST, dst}});
+    } else {
+      prim.execute(cpuStream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p->wMem}, {DNNL_ARG_DST, dst}});
+    }
     cpuStream().wait();
   } catch (const dnnl::error& e) {
     throw std::runtime_error(std::string("oneDNN matmul failed: ") + e.what());
@@ -228,7 +244,7 @@ void packedLinearForward(PackedLinear* p, const float* x, const float* bias, flo
     dequantizeBiasActivation(reinterpret_cast<const AliasedInt32*>(y), rowScaleScratch.data(), p->scales.data(), bias,
                              y, m, n, act);
   else
-    biasActivation(y, bias, m, n, act);
+    biasActivation(y, fusesBias(p->kind) ? nullptr : bias, m, n, act);
 }
 
 #else  // no oneDNN: nothing is packed (the model keeps the plain GEMM path)
