@@ -7,7 +7,10 @@ import { test } from 'node:test';
 import { createWasmKernels } from '../../src/native/index.js';
 import {
   openWasmKernels,
+  relaxedSimdSupported,
   wasmKernelsPath,
+  wasmRelaxedMode,
+  wasmRelaxedPath,
   wasmThreadCount,
   wasmThreadedKernelsPath,
 } from '../../src/native/wasm-kernels.js';
@@ -30,9 +33,16 @@ const one = skip ? null : createWasmKernels(openWasmKernels(1));
 const many = skip ? null : createWasmKernels(openWasmKernels(3)); // 3 threads on 2 cores: workers come late, too
 const { randomArray } = lcgRandom(777);
 
-test('the thread count is in the kernels name', { skip }, () => {
-  assert.equal(one!.name, 'wasm (simd128, 1 thread)');
-  assert.equal(many!.name, 'wasm (simd128, 3 threads)');
+// The micro-kernel in use: relaxed SIMD where this engine has it (test/wasm/relaxed.test.ts reruns this file with
+// --experimental-wasm-relaxed-simd and BERT_WASM_RELAXED=1), else SIMD128.
+const kind =
+  wasmRelaxedMode() !== 'off' && relaxedSimdSupported() && existsSync(wasmRelaxedPath(false))
+    ? 'relaxed-simd'
+    : 'simd128';
+
+test('the thread count and the micro-kernel are in the kernels name', { skip }, () => {
+  assert.equal(one!.name, `wasm (${kind}, 1 thread)`);
+  assert.equal(many!.name, `wasm (${kind}, 3 threads)`);
 });
 
 test('GEMMs, packed and plain linears: threaded bits = one thread', { skip }, () => {

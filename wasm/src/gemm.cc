@@ -7,6 +7,10 @@
 // Goto-style blocking: B is packed once per (KC x NC) block into panels of NR = 8 columns (two v128 per k step), A into
 // panels of MR = 4 rows; a 4x8 register-blocked micro-kernel keeps its 8 accumulators in v128 registers (V8 on
 // x64 has 16: 8 accumulators + 2 B vectors + 1 broadcast fit). Transposes are absorbed by the packing.
+//
+// Where the engine validates relaxed SIMD the loader supplies a second micro-kernel over the same panels,
+// bk_micro_relaxed (wasm/src/gemm_relaxed.c: f32x4.relaxed_madd, one FMA per lane on x86 / ARM64), imported from a
+// small module of its own that shares this memory, and turns it on with bk_use_relaxed_simd(1).
 #include <wasm_simd128.h>
 
 #include <algorithm>
@@ -16,6 +20,21 @@
 
 #include "../../native/src/bert_native.h"
 #include "pool.h"
+
+// gemm_relaxed.c's micro-kernel: C[MR, NR] (a whole tile) += alpha * Apanel . Bpanel. Declared to emscripten by
+// wasm/src/imports.js; without the relaxed module the loader supplies a function that throws (never called: the flag
+// below stays 0).
+extern "C" __attribute__((import_module("env"), import_name("bk_micro_relaxed"))) void bkMicroRelaxed(
+    int32_t kc, const float* ap, const float* bp, float alpha, float* c, int32_t ldc);
+
+namespace {
+// Set once by the loader before any GEMM runs (every thread of the threaded module then reads it: it lives in the
+// shared memory).
+int32_t relaxedSimd = 0;
+}  // namespace
+
+extern "C" __attribute__((used, visibility("default"))) void bk_use_relaxed_simd(int32_t on) { relaxedSimd = on; }
+extern "C" __attribute__((used, visibility("default"))) int32_t bk_relaxed_simd() { return relaxedSimd; }
 
 namespace bert {
 
@@ -71,6 +90,15 @@ void packA(bool transA, const float* a, int64_t lda, int64_t i0, int64_t mc, int
 // 2 * MR v128 locals.
 void microKernel(int64_t kc, const float* ap, const float* bp, float alpha, float* c, int64_t ldc, int64_t mr,
                  int64_t nr) {
+  if (relaxedSimd) {
+    if (mr == MR && nr == NR) return bkMicroRelaxed(kc, ap, bp, alpha, c, ldc);
+    // An edge tile: the whole tile into a zeroed scratch tile, its valid part added to C.
+    alignas(16) float tile[MR * NR] = {};
+    bkMicroRelaxed(kc, ap, bp, alpha, tile, NR);
+    for (int64_t r = 0; r < mr; r++)
+      for (int64_t j = 0; j < nr; j++) c[r * ldc + j] += tile[r * NR + j];
+    return;
+  }
   v128_t acc[MR][2];
 #pragma clang loop unroll(full)
   for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = wasm_f32x4_splat(0.0f);
