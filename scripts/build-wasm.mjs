@@ -104,7 +104,7 @@ function relaxedGiveUp(reason) {
 /** Section ids of a wasm binary (11: data). */
 function sectionIds(bytes) {
   const ids = [];
-  for (let i = 8; i < bytes.length; ) {
+  for (let i = 8; i < bytes.length;) {
     ids.push(bytes[i++]);
     let size = 0;
     for (let shift = 0, b = 128; b & 128; shift += 7) size += ((b = bytes[i++]) & 127) * 2 ** shift;

@@ -126,7 +126,9 @@ export function wasmRelaxedMode(): 'auto' | 'off' | 'on' {
   if (raw === undefined || raw === '' || raw === 'auto') return 'auto';
   if (raw === '0') return 'off';
   if (raw === '1') return 'on';
-  throw new Error(`BERT_WASM_RELAXED='${raw}' is not understood: use 0 (SIMD128 only), 1 (require relaxed SIMD) or unset`);
+  throw new Error(
+    `BERT_WASM_RELAXED='${raw}' is not understood: use 0 (SIMD128 only), 1 (require relaxed SIMD) or unset`,
+  );
 }
 
 let loaded: { exports: WasmKernelExports | null; error: string | null } | null = null;
@@ -263,7 +265,9 @@ export function instantiateWasmKernels(
 ): WasmKernelExports {
   // Both modules import their memory (the relaxed module shares it); one from before that is a stale build.
   if (!wasmApi.Module.imports(module).some((imp) => imp.kind === 'memory'))
-    throw new Error('this bert_kernels.wasm defines its own memory: it is out of date, rebuild it (npm run build:wasm)');
+    throw new Error(
+      'this bert_kernels.wasm defines its own memory: it is out of date, rebuild it (npm run build:wasm)',
+    );
   if (!isThreadedWasmModule(module)) {
     const memory = new wasmApi.Memory({ initial: INITIAL_PAGES, maximum: MAXIMUM_PAGES, shared: false });
     const imports = stubImports(module, { memory, ...relaxedKernel(relaxed, memory) });
