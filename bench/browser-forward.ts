@@ -4,7 +4,8 @@
 // page per thread count. BERT-mini (../shared/models/bert-mini-imdb-hf) and a BERT-base-shaped random model, forward
 // (last hidden state) at 1x128 and 8x128, the four engine x thread combinations interleaved within each rep (order
 // rotating), medians. Then a BERT-mini training step (8x128: forward, backward, AdamW) in the pages on wasm, beside
-// the same step in Node on the native backend.
+// the same step in Node on the native backend. Where Chromium runs bert-ts's relaxed-SIMD micro-kernel, bert-ts also
+// runs with it off (the SIMD128 micro-kernel, 'bert-ts simd128' rows) in the same pages, interleaved the same way.
 // Usage: node --import tsx bench/browser-forward.ts [--reps 5] [--base-reps 3] [--no-base] [--threads 2]
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -75,6 +76,7 @@ type Call = <T>(fn: string, ...args: unknown[]) => Promise<T>;
 try {
   // One page per thread count, each with bert-ts and onnxruntime-web on that many threads.
   const pages = new Map<number, Call>();
+  let relaxedToo = false;
   for (const threads of threadCounts) {
     const page = await browser.newPage();
     page.on('pageerror', (e) => process.stderr.write(`page error: ${String(e)}\n`));
@@ -89,18 +91,21 @@ try {
         fn,
         args,
       ) as Promise<T>;
-    const info = await call<{ backend: string; isolated: boolean }>(
+    const info = await call<{ backend: string; simd128Backend: string | null; isolated: boolean }>(
       'init',
       `${server.url}page/bert_kernels.wasm`,
       `${server.url}ort/`,
       threads,
     );
     results[`bert-ts backend, ${threads} thread(s)`] = info.backend;
+    if (info.simd128Backend) results[`bert-ts simd128 backend, ${threads} thread(s)`] = info.simd128Backend;
+    relaxedToo = info.simd128Backend !== null;
     results['crossOriginIsolated'] = String(info.isolated);
     pages.set(threads, call);
   }
   results['chromium'] = await browser.version();
-  const runs = threadCounts.flatMap((threads) => (['bert-ts', 'ort'] as const).map((engine) => ({ engine, threads })));
+  const engines = relaxedToo ? (['bert-ts', 'bert-ts-simd128', 'ort'] as const) : (['bert-ts', 'ort'] as const);
+  const runs = threadCounts.flatMap((threads) => engines.map((engine) => ({ engine, threads })));
   for (const m of models) {
     for (const call of pages.values())
       await call(
@@ -132,6 +137,12 @@ try {
         const t = `${threads} thread${threads > 1 ? 's' : ''}`;
         results[`${what} bert-ts wasm ${t} ms`] = +med('bert-ts', threads).toFixed(1);
         results[`${what} onnxruntime-web wasm ${t} ms`] = +med('ort', threads).toFixed(1);
+        if (relaxedToo) {
+          results[`${what} bert-ts wasm simd128 ${t} ms`] = +med('bert-ts-simd128', threads).toFixed(1);
+          results[`${what} ${t} relaxed speed-up (simd128 ms / relaxed ms)`] = +(
+            med('bert-ts-simd128', threads) / med('bert-ts', threads)
+          ).toFixed(2);
+        }
         results[`${what} ${t} ratio (ort ms / bert-ts ms)`] = +(med('ort', threads) / med('bert-ts', threads)).toFixed(
           2,
         );
