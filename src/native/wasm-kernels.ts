@@ -69,6 +69,10 @@ export interface WasmKernelExports {
   threads?: number;
   /** Whether its GEMM runs the relaxed-SIMD micro-kernel; set by instantiateWasmKernels. */
   relaxedSimd?: boolean;
+  /** The threaded module only: the pool's failure report (see WasmWorkerStart.status), read by poolFailure. */
+  poolStatus?: Int32Array;
+  bk_worker_failed?: Fn;
+  bk_test_crash_worker?: Fn;
 }
 
 /** Where the module is looked for: BERT_WASM_KERNELS, else wasm/build beside this package. */
@@ -144,6 +148,22 @@ export interface WasmWorkerStart {
   tls: number;
   /** The relaxed-SIMD micro-kernel's module (bert_gemm_relaxed_threads.wasm) when the kernels use it, else null. */
   relaxed: object | null;
+  /**
+   * Where a worker that fails reports it, shared by the pool (POOL_STATUS_BYTES): int32 [0] 1 once a worker failed,
+   * [1] the length of its message (-1 while it is written), its UTF-8 bytes from byte 8.
+   */
+  status: SharedArrayBuffer;
+}
+
+const POOL_STATUS_BYTES = 1024;
+
+/** The first failure a worker of `ex`'s pool reported, or null (always null for the single-threaded module). */
+export function poolFailure(ex: WasmKernelExports): string | null {
+  const status = ex.poolStatus;
+  if (!status || Atomics.load(status, 0) === 0) return null;
+  const length = Math.max(0, Atomics.load(status, 1));
+  // TextDecoder refuses views of shared memory: decode a copy.
+  return new TextDecoder().decode(new Uint8Array(status.buffer, 8, length).slice());
 }
 
 /** How a threaded module gets its workers: `threads` in all (the caller included), `spawn` starting each of the others. */
@@ -166,6 +186,29 @@ const WORKER_STACK_BYTES = 1 << 20;
  */
 export const WASM_WORKER_SOURCE = `
 function bertWasmWorker(d, ready) {
+  let ex = null;
+  let running = false;
+  try {
+    bertWasmWorkerRun(d, () => {
+      ready();
+      running = true;
+    }, (e) => (ex = e));
+  } catch (err) {
+    // Reported in the shared status (the first failure only), then its task counted as finished: the call waiting
+    // for it returns and throws this message instead of waiting forever. Before it started, the worker fails whole
+    // (its 'error' event: a page's start-up awaits it).
+    const status = new Int32Array(d.status);
+    if (Atomics.compareExchange(status, 1, 0, -1) === 0) {
+      const text = new TextEncoder().encode(String((err && err.message) || err)).subarray(0, d.status.byteLength - 8);
+      new Uint8Array(d.status, 8).set(text);
+      Atomics.store(status, 1, text.length);
+      Atomics.store(status, 0, 1);
+    }
+    if (running && ex) ex.bk_worker_failed();
+    if (!running) throw err;
+  }
+}
+function bertWasmWorkerRun(d, ready, instantiated) {
   const MAX = ${MAXIMUM_PAGES} * 65536;
   const imports = {};
   const relaxed = d.relaxed && new WebAssembly.Instance(d.relaxed, { env: { memory: d.memory } }).exports;
@@ -194,6 +237,7 @@ function bertWasmWorker(d, ready) {
     (imports[imp.module] ??= {})[imp.name] = imp.kind === 'memory' ? d.memory : f;
   }
   const ex = new WebAssembly.Instance(d.module, imports).exports;
+  instantiated(ex);
   ex.emscripten_stack_set_limits(d.stackTop, d.stackTop - d.stackSize);
   ex.stackRestore(d.stackTop);
   ex.bk_thread_init(d.tls);
@@ -294,7 +338,12 @@ export function instantiateWasmKernels(
     },
   });
   // Instance exports are frozen: the memory (imported here, not exported) and the thread count go on a copy.
-  exports = { ...(new wasmApi.Instance(module, imports).exports as WasmKernelExports), memory };
+  const status = new SharedArrayBuffer(POOL_STATUS_BYTES);
+  exports = {
+    ...(new wasmApi.Instance(module, imports).exports as WasmKernelExports),
+    memory,
+    poolStatus: new Int32Array(status),
+  };
   exports.__wasm_call_ctors!();
   for (let id = 1; id < threading.threads; id++) {
     const stack = exports.bk_alloc(WORKER_STACK_BYTES);
@@ -307,6 +356,7 @@ export function instantiateWasmKernels(
       stackSize: WORKER_STACK_BYTES,
       tls,
       relaxed: relaxed ?? null,
+      status,
     });
   }
   exports.bk_set_threads!(threading.threads, isWindow ? 0 : 1);
@@ -319,14 +369,20 @@ function finish(exports: WasmKernelExports, threads: number, relaxed: object | n
   return { ...exports, threads, relaxedSimd: exports.bk_relaxed_simd() === 1 };
 }
 
-/** Node's workers: worker_threads running WASM_WORKER_SOURCE, unref'd (they never keep the process alive). */
+/**
+ * Node's workers: worker_threads running WASM_WORKER_SOURCE, unref'd (they never keep the process alive). A worker
+ * that fails has reported it in the pool's status (the next call throws it): its 'error' event must not end the
+ * process too.
+ */
 const nodeWorkers = (threads: number): WasmThreading => ({
   threads,
   spawn(start) {
     new Worker(`${WASM_WORKER_SOURCE}\nbertWasmWorker(require('node:worker_threads').workerData, () => {});`, {
       eval: true,
       workerData: start,
-    }).unref();
+    })
+      .on('error', () => {})
+      .unref();
   },
 });
 
@@ -449,6 +505,12 @@ class Marshal {
   constructor(private readonly ex: WasmKernelExports) {}
 
   call(kernel: string, args: Arg[], body: (...ptrs: number[]) => number): number {
+    const earlier = poolFailure(this.ex);
+    if (earlier !== null)
+      throw new Error(
+        `${kernel}: a worker of the threaded WebAssembly kernels failed earlier (${earlier}); these kernels are ` +
+          'unusable: load them again (a new process, or loadWasmBackend in a page)',
+      );
     const regions: Region[] = [];
     const owner: Array<Region | null> = [];
     for (const [index, array, length, mode] of args) {
@@ -518,6 +580,12 @@ class Marshal {
       return r && array ? r.at + array.byteOffset - r.start : 0;
     });
     const result = body(...ptrs);
+    const failure = poolFailure(this.ex);
+    if (failure !== null)
+      throw new Error(
+        `${kernel}: a worker of the threaded WebAssembly kernels failed during this call (${failure}); its results ` +
+          'are incomplete and these kernels are unusable: load them again (a new process, or loadWasmBackend in a page)',
+      );
     // The kernels may grow the memory (their own scratch): views are made after the call.
     for (const r of regions) {
       if (r.copyOut)

@@ -67,6 +67,27 @@ test('a BERT training step (logits, every gradient): threaded bits = one thread'
 
 for (const [title, check] of KERNEL_CHECKS) test(`${title} (3 threads)`, { skip }, () => check(many!, randomArray));
 
+test(
+  'a worker that crashes during a call: that call and every later one throw what happened, none hangs',
+  { skip },
+  () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/wasm/crash-child.ts'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(r.signal, null, `the child hung (killed by ${r.signal}):\n${r.stdout}\n${r.stderr}`);
+    assert.equal(r.status, 0, r.stderr);
+    const result = JSON.parse(r.stdout) as { before: string | null; first: number; during: string; after: string };
+    assert.equal(result.before, null, 'the pool computed before the crash');
+    assert.match(
+      result.during,
+      /^gemm: a worker of the threaded WebAssembly kernels failed during this call \(.*unreachable/,
+    );
+    assert.match(result.during, /results are incomplete and these kernels are unusable: load them again/);
+    assert.match(result.after, /^gemm: a worker of the threaded WebAssembly kernels failed earlier \(.*unreachable/);
+  },
+);
+
 test('BERT_BACKEND=wasm with a bad BERT_WASM_THREADS names the variable', () => {
   const r = spawnSync(
     process.execPath,
