@@ -71,7 +71,9 @@ test(
   'a worker that crashes during a call: that call and every later one throw what happened, none hangs',
   { skip },
   () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/wasm/crash-child.ts'], {
+    // This file's engine flags (relaxed SIMD, when test/wasm/relaxed.test.ts runs it) carry over to the child.
+    const flags = process.execArgv.filter((a) => a.startsWith('--experimental-wasm'));
+    const r = spawnSync(process.execPath, [...flags, '--import', 'tsx', 'test/wasm/crash-child.ts'], {
       encoding: 'utf8',
       timeout: 60_000,
     });

@@ -1,19 +1,20 @@
-// The relaxed-SIMD micro-kernel of the bert-ts WebAssembly GEMM (wasm/src/gemm.cc): the same 4x8 register tile over
-// the same packed panels, with f32x4.relaxed_madd (one FMA on x86 with FMA3 and on ARM64) instead of f32x4.mul +
-// f32x4.add. Built alone by clang-19 / wasm-ld-19 (scripts/build-wasm.mjs: emscripten 3.1's clang has no relaxed-SIMD
-// builtins) into a module that imports the main module's memory and exports this one function; the main module
-// imports it and calls it where the engine validates relaxed SIMD (src/native/wasm-kernels.ts).
+// The relaxed-SIMD micro-kernel of the bert-ts WebAssembly GEMM (wasm/src/gemm.cc): a 6x8 register tile over the
+// same packed B panels as the SIMD128 4x8 kernel (A packed in 6-row panels by gemm.cc when this kernel is on), with
+// f32x4.relaxed_madd (one FMA on x86 with FMA3 and on ARM64) instead of f32x4.mul + f32x4.add. Built alone by
+// clang-19 / wasm-ld-19 (scripts/build-wasm.mjs: emscripten 3.1's clang has no relaxed-SIMD builtins) into a module
+// that imports the main module's memory and exports this one function; the main module imports it and calls it
+// where the engine validates relaxed SIMD (src/native/wasm-kernels.ts).
 //
 // The module must not touch memory it does not own: no data, no stack (everything lives in v128 locals), no globals;
 // the build checks that it has no data section and imports nothing but the memory.
 //
-// Measured before choosing the tile (panels in cache, Node 20 on AMD EPYC with FMA3, GFLOP/s one thread): SIMD128
-// 4x8 42, relaxed 4x8 49-53, 5x8 53-55, 6x8 56, 8x8 34, 4x12 27, 3x16 27. 6x8 gains ~10% over 4x8 but needs A
-// packed in 6-row panels (the main module's layout is 4); 4x12 and wider spill on V8's 16 x64 vector registers.
+// The tile, measured (panels in cache, Node 20 on AMD EPYC with FMA3, GFLOP/s one thread, two runs): SIMD128 4x8
+// 42; relaxed 4x8 49-53, 5x8 53-55, 6x8 56, 8x8 34, 4x12 27, 3x16 27. 6x8 needs 12 accumulators + 2 B vectors + 1
+// broadcast = 15 of V8's 16 x64 vector registers, which FMA (no product temporaries) makes fit; 4x12 and wider spill.
 #include <stdint.h>
 #include <wasm_simd128.h>
 
-#define MR 4
+#define MR 6  // gemm.cc's MR_RELAXED
 #define NR 8
 
 // C[MR, NR] (row stride ldc floats) += alpha * Apanel[kc][MR] . Bpanel[kc][NR]: a whole tile; the caller handles
