@@ -60,7 +60,9 @@ async function newPage(): Promise<{ page: Page; errors: string[] }> {
 }
 
 /** Calls the harness's `fn` (kernelTests / threadTests) on the wasm module in a fresh page; closes the page. */
-async function harnessCall<R>(fn: 'kernelTests' | 'threadTests'): Promise<{ result: R; errors: string[] }> {
+async function harnessCall<R>(
+  fn: 'kernelTests' | 'threadTests' | 'workerCrash',
+): Promise<{ result: R; errors: string[] }> {
   const { page, errors } = await newPage();
   await page.goto(`${server.url}harness/`);
   const result = (await page.evaluate(
@@ -130,6 +132,23 @@ test(
     assert.deepEqual(r.names, [`wasm (${kind}, 1 thread)`, `wasm (${kind}, 2 threads)`]);
     assert.equal(r.failure, null, r.failure ?? '');
     assert.deepEqual(errors, []);
+  },
+);
+
+test(
+  'a Web Worker of the threaded kernels that crashes during a call: that call and the next throw, the page never hangs',
+  { skip: noWasm },
+  async () => {
+    const { result: r } = await harnessCall<{ before: string | null; value: number; during: string; after: string }>(
+      'workerCrash',
+    );
+    assert.equal(r.before, null);
+    assert.equal(r.value, 1024);
+    assert.match(
+      r.during,
+      /^gemm: a worker of the threaded WebAssembly kernels failed during this call \(.*unreachable/,
+    );
+    assert.match(r.after, /^gemm: a worker of the threaded WebAssembly kernels failed earlier \(.*unreachable/);
   },
 );
 

@@ -137,6 +137,17 @@ export async function loadWasmBackend(
   return createWasmKernels(await instantiate(source, options));
 }
 
+/**
+ * The instantiated module itself (its exports over its memory), loaded as loadWasmBackend loads it: for tests and tools
+ * that call the module directly (createWasmKernels makes Kernels of it).
+ */
+export async function loadWasmExports(
+  source: WasmSource = DEFAULT_WASM_URL,
+  options: WasmBackendOptions = {},
+): Promise<WasmKernelExports> {
+  return instantiate(source, options);
+}
+
 async function instantiate(source: WasmSource, options: WasmBackendOptions): Promise<WasmKernelExports> {
   const threads = options.threads ?? defaultWasmThreads();
   if (!(Number.isInteger(threads) && threads >= 1 && threads <= 64))
