@@ -1,8 +1,10 @@
 // The in-page half of bench/browser-forward.ts (bundled by scripts/build-browser.mjs --entry): bert-ts on the
 // WebAssembly kernels and onnxruntime-web's WASM backend on the same weights, inputs and thread count (one page per
 // count: onnxruntime-web fixes its threads at its first session), one timed call at a time so that the Node side
-// interleaves them; and a BERT-mini training step (forward, backward, AdamW).
-import { useWasmBackend } from '../src/browser/web/wasm.js';
+// interleaves them; and a BERT-mini training step (forward, backward, AdamW). Where the page's kernels run the
+// relaxed-SIMD micro-kernel, a second bert-ts engine ('bert-ts-simd128': the same kernels with relaxed: false) runs
+// the same forwards, so that relaxed SIMD on and off are compared in the same page.
+import { loadWasmBackend, useWasmBackend } from '../src/browser/web/wasm.js';
 import { fetchModelFolder } from '../src/browser/web/files.js';
 import { BertForSequenceClassification, BertModel } from '../src/model/bert.js';
 import type { Kernels } from '../src/tensor/kernels.js';
@@ -23,8 +25,10 @@ interface Ort {
 }
 
 let kernels: Kernels;
+let kernelsSimd128: Kernels | null = null;
 let ort: Ort;
 const bert = new Map<string, BertModel>();
+const bertSimd128 = new Map<string, BertModel>();
 const sessions = new Map<string, OrtSession>();
 let trainer: { model: BertForSequenceClassification; opt: AdamW } | null = null;
 
@@ -32,13 +36,15 @@ export async function init(
   wasmUrl: string,
   ortUrl: string,
   threads: number,
-): Promise<{ backend: string; isolated: boolean }> {
+): Promise<{ backend: string; simd128Backend: string | null; isolated: boolean }> {
   kernels = await useWasmBackend(wasmUrl, { threads });
+  if (kernels.name.includes('relaxed')) kernelsSimd128 = await loadWasmBackend(wasmUrl, { threads, relaxed: false });
   ort = (await import(/* @vite-ignore */ `${ortUrl}ort.wasm.min.mjs`)) as Ort;
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.wasmPaths = ortUrl;
   return {
     backend: kernels.name,
+    simd128Backend: kernelsSimd128?.name ?? null,
     isolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true,
   };
 }
@@ -47,6 +53,11 @@ export async function init(
 export async function load(name: string, modelUrl: string, onnxUrl: string): Promise<void> {
   await fetchModelFolder(modelUrl, `/models/${name}`, ['config.json', 'model.safetensors']);
   bert.set(name, await BertModel.fromPretrained(`/models/${name}`, { kernels, warn: () => {} }));
+  if (kernelsSimd128)
+    bertSimd128.set(
+      name,
+      await BertModel.fromPretrained(`/models/${name}`, { kernels: kernelsSimd128, warn: () => {} }),
+    );
   const bytes = new Uint8Array(await (await fetch(onnxUrl)).arrayBuffer());
   sessions.set(
     name,
@@ -56,14 +67,14 @@ export async function load(name: string, modelUrl: string, onnxUrl: string): Pro
 
 /** Milliseconds of one forward (last hidden state) of `engine` on `name` at batch x seq; the first output value. */
 export async function forward(
-  engine: 'bert-ts' | 'ort',
+  engine: 'bert-ts' | 'bert-ts-simd128' | 'ort',
   name: string,
   batch: number,
   seq: number,
 ): Promise<{ ms: number; first: number }> {
   const { ids, mask, types } = benchInputs(batch, seq);
-  if (engine === 'bert-ts') {
-    const model = bert.get(name)!;
+  if (engine !== 'ort') {
+    const model = (engine === 'bert-ts' ? bert : bertSimd128).get(name)!;
     const inputs = {
       inputIds: { data: ids, shape: [batch, seq] },
       attentionMask: { data: mask, shape: [batch, seq] },

@@ -4,7 +4,8 @@
 // page per thread count. BERT-mini (../shared/models/bert-mini-imdb-hf) and a BERT-base-shaped random model, forward
 // (last hidden state) at 1x128 and 8x128, the four engine x thread combinations interleaved within each rep (order
 // rotating), medians. Then a BERT-mini training step (8x128: forward, backward, AdamW) in the pages on wasm, beside
-// the same step in Node on the native backend.
+// the same step in Node on the native backend. Where Chromium runs bert-ts's relaxed-SIMD micro-kernel, bert-ts also
+// runs with it off (the SIMD128 micro-kernel, 'bert-ts simd128' rows) in the same pages, interleaved the same way.
 // Usage: node --import tsx bench/browser-forward.ts [--reps 5] [--base-reps 3] [--no-base] [--threads 2]
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -15,7 +16,7 @@ import puppeteer from 'puppeteer-core';
 import { serveStatic } from '../src/browser/static-server.js';
 import { exportOnnxFolder } from '../src/export/folder.js';
 import { BertForSequenceClassification, BertModel } from '../src/model/bert.js';
-import { getKernels } from '../src/native/index.js';
+import { tryNativeKernels } from '../src/native/index.js';
 import { AdamW } from '../src/train/optim.js';
 import { BERT_BASE_CONFIG, median } from './bert-base.js';
 import { timedTrainStep } from './browser-forward-page.js';
@@ -75,6 +76,7 @@ type Call = <T>(fn: string, ...args: unknown[]) => Promise<T>;
 try {
   // One page per thread count, each with bert-ts and onnxruntime-web on that many threads.
   const pages = new Map<number, Call>();
+  let relaxedToo = false;
   for (const threads of threadCounts) {
     const page = await browser.newPage();
     page.on('pageerror', (e) => process.stderr.write(`page error: ${String(e)}\n`));
@@ -89,18 +91,21 @@ try {
         fn,
         args,
       ) as Promise<T>;
-    const info = await call<{ backend: string; isolated: boolean }>(
+    const info = await call<{ backend: string; simd128Backend: string | null; isolated: boolean }>(
       'init',
       `${server.url}page/bert_kernels.wasm`,
       `${server.url}ort/`,
       threads,
     );
     results[`bert-ts backend, ${threads} thread(s)`] = info.backend;
+    if (info.simd128Backend) results[`bert-ts simd128 backend, ${threads} thread(s)`] = info.simd128Backend;
+    relaxedToo = info.simd128Backend !== null;
     results['crossOriginIsolated'] = String(info.isolated);
     pages.set(threads, call);
   }
   results['chromium'] = await browser.version();
-  const runs = threadCounts.flatMap((threads) => (['bert-ts', 'ort'] as const).map((engine) => ({ engine, threads })));
+  const engines = relaxedToo ? (['bert-ts', 'bert-ts-simd128', 'ort'] as const) : (['bert-ts', 'ort'] as const);
+  const runs = threadCounts.flatMap((threads) => engines.map((engine) => ({ engine, threads })));
   for (const m of models) {
     for (const call of pages.values())
       await call(
@@ -132,6 +137,12 @@ try {
         const t = `${threads} thread${threads > 1 ? 's' : ''}`;
         results[`${what} bert-ts wasm ${t} ms`] = +med('bert-ts', threads).toFixed(1);
         results[`${what} onnxruntime-web wasm ${t} ms`] = +med('ort', threads).toFixed(1);
+        if (relaxedToo) {
+          results[`${what} bert-ts wasm simd128 ${t} ms`] = +med('bert-ts-simd128', threads).toFixed(1);
+          results[`${what} ${t} relaxed speed-up (simd128 ms / relaxed ms)`] = +(
+            med('bert-ts-simd128', threads) / med('bert-ts', threads)
+          ).toFixed(2);
+        }
         results[`${what} ${t} ratio (ort ms / bert-ts ms)`] = +(med('ort', threads) / med('bert-ts', threads)).toFixed(
           2,
         );
@@ -149,27 +160,29 @@ try {
       load.push(loadavg()[0]!);
     }
   }
-  // Training step, BERT-mini 8x128: the pages (wasm, each thread count) interleaved with Node (native).
-  const node = await BertForSequenceClassification.fromPretrained(models[0]!.dir, {
-    kernels: getKernels({ backend: 'native' }),
-    warn: () => {},
-  });
-  const opt = new AdamW(node.parameters(), { name: 'adamw', weightDecay: 0.01 }, node.kernels);
+  // Training step, BERT-mini 8x128: the pages (wasm, each thread count) interleaved with Node (native, when its
+  // addon is built: without it the Node row is left out).
+  const nativeKernels = tryNativeKernels();
+  const node = nativeKernels
+    ? await BertForSequenceClassification.fromPretrained(models[0]!.dir, { kernels: nativeKernels, warn: () => {} })
+    : null;
+  const opt = node ? new AdamW(node.parameters(), { name: 'adamw', weightDecay: 0.01 }, node.kernels) : null;
   const steps = new Map<number, number[]>(threadCounts.map((t) => [t, []]));
   const native: number[] = [];
   for (const call of pages.values()) await call('trainStep', 'mini', 8, 128);
-  timedTrainStep(node, opt, 8, 128);
+  if (node && opt) timedTrainStep(node, opt, 8, 128);
   for (let r = 0; r < reps; r++) {
     for (const [threads, call] of pages) steps.get(threads)!.push(await call<number>('trainStep', 'mini', 8, 128));
-    native.push(timedTrainStep(node, opt, 8, 128));
+    if (node && opt) native.push(timedTrainStep(node, opt, 8, 128));
   }
   for (const [threads, ms] of steps)
     results[`mini train step 8x128 wasm ${threads} thread(s) in Chromium tokens/s`] = Math.round(
       (8 * 128) / (median(ms) / 1000),
     );
-  results[`mini train step 8x128 ${node.kernels.name} in Node tokens/s`] = Math.round(
-    (8 * 128) / (median(native) / 1000),
-  );
+  if (node)
+    results[`mini train step 8x128 ${node.kernels.name} in Node tokens/s`] = Math.round(
+      (8 * 128) / (median(native) / 1000),
+    );
   load.push(loadavg()[0]!);
 } finally {
   await browser.close();

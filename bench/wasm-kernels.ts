@@ -3,8 +3,11 @@
 // within each rep, medians reported.
 // The wasm rows also show its kernel alone on arguments already in its memory (what the per-call copies cost) and
 // packedLinear (the weight packed once, as inference forwards use it). wasm runs at 1 thread and at --wasm-threads
-// (default 2: the threaded module on worker_threads).
-// Usage: node --import tsx bench/wasm-kernels.ts [--reps 7] [--no-js] [--train-js] [--wasm-threads 2]
+// (default 2: the threaded module on worker_threads). Where the engine validates relaxed SIMD (Node 20: run it with
+// --experimental-wasm-relaxed-simd) and BERT_WASM_RELAXED is not 0, every wasm row is measured twice: the SIMD128
+// micro-kernel and the relaxed-SIMD one (f32x4.relaxed_madd).
+// Usage: node [--experimental-wasm-relaxed-simd] --import tsx bench/wasm-kernels.ts [--reps 7] [--no-js] [--train-js]
+//   [--wasm-threads 2]
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { BertForSequenceClassification, BertModel } from '../src/model/bert.js';
@@ -12,7 +15,7 @@ import { AdamW } from '../src/train/optim.js';
 import { jsKernels } from '../src/tensor/js-kernels.js';
 import type { Kernels } from '../src/tensor/kernels.js';
 import { createWasmKernels, loadNativeAddon, tryNativeKernels } from '../src/native/index.js';
-import { openWasmKernels } from '../src/native/wasm-kernels.js';
+import { openWasmKernels, relaxedSimdSupported, type WasmKernelExports } from '../src/native/wasm-kernels.js';
 import { BERT_BASE_CONFIG, benchInputs, median } from './bert-base.js';
 import { bertRunner } from './forward-peer.js';
 
@@ -26,18 +29,31 @@ const { values } = parseArgs({
 });
 const reps = Number(values.reps);
 
-const ex = openWasmKernels(1);
-const wasm = createWasmKernels(ex);
 const wasmThreads = Number(values['wasm-threads']);
-const wasmMany = wasmThreads > 1 ? createWasmKernels(openWasmKernels(wasmThreads)) : null;
+// The micro-kernels to compare: SIMD128 (BERT_WASM_RELAXED=0) and, where the engine has it, relaxed SIMD (=1).
+const relaxedModes = relaxedSimdSupported() && process.env.BERT_WASM_RELAXED !== '0' ? ['0', '1'] : ['0'];
+function openWith(mode: string, threads: number): { ex: WasmKernelExports; kernels: Kernels } {
+  const saved = process.env.BERT_WASM_RELAXED;
+  process.env.BERT_WASM_RELAXED = mode;
+  try {
+    const ex = openWasmKernels(threads);
+    return { ex, kernels: createWasmKernels(ex) };
+  } finally {
+    if (saved === undefined) delete process.env.BERT_WASM_RELAXED;
+    else process.env.BERT_WASM_RELAXED = saved;
+  }
+}
+const wasmVariants = relaxedModes.flatMap((mode) => [
+  openWith(mode, 1),
+  ...(wasmThreads > 1 ? [openWith(mode, wasmThreads)] : []),
+]);
 const addon = loadNativeAddon();
 const native = tryNativeKernels();
 const nativeThreads = addon?.info().threads ?? 0;
 /** Backends by label; native runs twice, at 1 thread (wasm's) and at its default thread count. */
 const backends: Array<{ label: string; kernels: Kernels; threads?: number }> = [
   ...(values['no-js'] ? [] : [{ label: 'js', kernels: jsKernels }]),
-  { label: wasm.name, kernels: wasm },
-  ...(wasmMany ? [{ label: wasmMany.name, kernels: wasmMany }] : []),
+  ...wasmVariants.map((v) => ({ label: v.kernels.name, kernels: v.kernels })),
   ...(native && addon
     ? [
         { label: `${native.name} 1 thread`, kernels: native, threads: 1 },
@@ -89,34 +105,36 @@ for (const [n, k] of [
     y = new Float32Array(m * n);
   const what = `linearForward ${m}x${n}x${k} GFLOP/s`;
   const flops = 2 * m * n * k;
-  // The module's kernel on arguments placed once in its memory: no copies.
-  const px = ex.bk_alloc(4 * m * k),
-    pw = ex.bk_alloc(4 * n * k),
-    pb = ex.bk_alloc(4 * n),
-    py = ex.bk_alloc(4 * m * n);
-  new Float32Array(ex.memory.buffer, px, m * k).set(x);
-  new Float32Array(ex.memory.buffer, pw, n * k).set(w);
-  new Float32Array(ex.memory.buffer, pb, n).set(bias);
-  const packedW = wasm.packedLinear!.pack({ dtype: 'fp32', data: w }, n, k);
-  const packedMany = wasmMany?.packedLinear!.pack({ dtype: 'fp32', data: w }, n, k);
+  // Each module's kernel on arguments placed once in its memory (no copies), at 1 thread; packedLinear (the weight
+  // packed once) on every variant.
+  const alone = wasmVariants
+    .filter((v) => v.ex.threads === 1)
+    .map(({ ex, kernels }) => {
+      const ptrs = [ex.bk_alloc(4 * m * k), ex.bk_alloc(4 * n * k), ex.bk_alloc(4 * n), ex.bk_alloc(4 * m * n)];
+      new Float32Array(ex.memory.buffer, ptrs[0]!, m * k).set(x);
+      new Float32Array(ex.memory.buffer, ptrs[1]!, n * k).set(w);
+      new Float32Array(ex.memory.buffer, ptrs[2]!, n).set(bias);
+      return { ex, label: `${kernels.name} kernel alone (no copies)`, ptrs };
+    });
+  const packed = wasmVariants.map(({ kernels }) => ({
+    kernels,
+    label: `${kernels.name} packedLinear (weight packed once)`,
+    w: kernels.packedLinear!.pack({ dtype: 'fp32', data: w }, n, k),
+  }));
   const samples: Record<string, number[]> = {};
   for (let r = 0; r < reps; r++) {
     for (const b of backends) {
       setThreads(b.threads);
       (samples[b.label] ??= []).push(sample(() => b.kernels.linearForward(x, w, bias, y, m, n, k)));
     }
-    (samples['wasm packedLinear (weight packed once)'] ??= []).push(
-      sample(() => wasm.packedLinear!.forward(x, packedW, bias, y, m)),
-    );
-    if (wasmMany && packedMany)
-      (samples[`wasm packedLinear, ${wasmThreads} threads`] ??= []).push(
-        sample(() => wasmMany.packedLinear!.forward(x, packedMany, bias, y, m)),
-      );
-    (samples['wasm kernel alone (no copies)'] ??= []).push(
-      sample(() => ex.bk_linear_forward(px, pw, pb, py, m, n, k, -1)),
-    );
+    for (const p of packed)
+      (samples[p.label] ??= []).push(sample(() => p.kernels.packedLinear!.forward(x, p.w, bias, y, m)));
+    for (const { ex, label, ptrs } of alone) {
+      const [px, pw, pb, py] = ptrs as [number, number, number, number];
+      (samples[label] ??= []).push(sample(() => ex.bk_linear_forward(px, pw, pb, py, m, n, k, -1)));
+    }
   }
-  for (const p of [px, pw, pb, py]) ex.bk_free(p);
+  for (const { ex, ptrs } of alone) for (const p of ptrs) ex.bk_free(p);
   for (const [label, s] of Object.entries(samples)) record(what, label, flops / median(s) / 1e9);
 }
 

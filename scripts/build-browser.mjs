@@ -1,11 +1,11 @@
 // Builds the browser bundle: dist/browser/bert-ts.js (one ES module: src/browser/web/index.ts with esbuild), beside it
-// bert_kernels.wasm and bert_kernels_threads.wasm (the modules the Node wasm backend loads: they have no JavaScript
-// glue, so one build serves Node and the web). Node built-ins resolve to browser shims in src/browser/web/shims (an in-memory file
+// bert_kernels.wasm, bert_kernels_threads.wasm and the relaxed-SIMD GEMM modules bert_gemm_relaxed*.wasm (the modules
+// the Node wasm backend loads: they have no JavaScript glue, so one build serves Node and the web). Node built-ins resolve to browser shims in src/browser/web/shims (an in-memory file
 // system, POSIX paths, Buffer/process globals); the Node build (npm run build) is untouched.
 // The browser tests bundle their harness the same way: `--entry FILE --outfile FILE` (node:test and node:assert map
 // to test/browser/shims, so test files written for node's runner run in the page).
 import { build } from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +57,12 @@ const result = await build({
 const wasm = join(root, 'wasm', 'build', 'bert_kernels.wasm');
 const threaded = join(root, 'wasm', 'build', 'bert_kernels_threads.wasm');
 if (existsSync(threaded)) copyFileSync(threaded, join(outDir, 'bert_kernels_threads.wasm'));
+// The relaxed-SIMD micro-kernel (optional: without it the page uses the SIMD128 one).
+for (const name of ['bert_gemm_relaxed.wasm', 'bert_gemm_relaxed_threads.wasm']) {
+  const path = join(root, 'wasm', 'build', name);
+  if (existsSync(path)) copyFileSync(path, join(outDir, name));
+  else rmSync(join(outDir, name), { force: true });
+}
 if (existsSync(wasm)) copyFileSync(wasm, join(outDir, 'bert_kernels.wasm'));
 else process.stdout.write(`bert-ts: ${wasm} is not built (npm run build:wasm); the bundle falls back to js kernels\n`);
 const bytes = statSync(outfile).size;

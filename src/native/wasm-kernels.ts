@@ -2,6 +2,9 @@
 // native/src/kernels.cc by scripts/build-wasm.mjs): the native backend's fused kernels over a SIMD128 GEMM, on one
 // thread, or on a pool of workers sharing the threaded module's memory (bert_kernels_threads.wasm: GEMMs split by
 // rows or columns, attention by example and head, element-wise kernels by rows) where SharedArrayBuffer exists.
+// Where the engine validates relaxed SIMD, the GEMM's micro-kernel comes from bert_gemm_relaxed(_threads).wasm
+// (wasm/src/gemm_relaxed.c: f32x4.relaxed_madd, an FMA on x86 and ARM64), a tiny module sharing the kernels' memory;
+// BERT_WASM_RELAXED=0 keeps the SIMD128 micro-kernel, =1 makes the relaxed one required.
 // Parameters and activations stay in JavaScript Float32Arrays: each call copies its arguments into one scratch block
 // of the module's memory (grown on demand, reused across calls) and its results back out.
 import { existsSync, readFileSync } from 'node:fs';
@@ -24,9 +27,11 @@ interface WasmMemory {
 interface WebAssemblyApi {
   Module: (new (bytes: Uint8Array) => object) & {
     imports(module: object): Array<{ module: string; name: string; kind: string }>;
+    exports(module: object): Array<{ name: string; kind: string }>;
   };
   Instance: new (module: object, imports: object) => { exports: unknown };
   Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
+  validate(bytes: Uint8Array): boolean;
 }
 const wasmApi = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
 
@@ -51,6 +56,8 @@ export interface WasmKernelExports {
   bk_adamw_step: Fn;
   bk_sum_squares: Fn;
   bk_scale: Fn;
+  bk_use_relaxed_simd: Fn;
+  bk_relaxed_simd: Fn;
   _initialize?: Fn;
   /** The threaded module only (wasm/src/pool.cc and emscripten's thread set-up). */
   __wasm_call_ctors?: Fn;
@@ -60,6 +67,12 @@ export interface WasmKernelExports {
   bk_alloc_tls?: Fn;
   /** Threads the module computes with (the caller's included); set by instantiateWasmKernels. */
   threads?: number;
+  /** Whether its GEMM runs the relaxed-SIMD micro-kernel; set by instantiateWasmKernels. */
+  relaxedSimd?: boolean;
+  /** The threaded module only: the pool's failure report (see WasmWorkerStart.status), read by poolFailure. */
+  poolStatus?: Int32Array;
+  bk_worker_failed?: Fn;
+  bk_test_crash_worker?: Fn;
 }
 
 /** Where the module is looked for: BERT_WASM_KERNELS, else wasm/build beside this package. */
@@ -85,6 +98,43 @@ export function wasmThreadCount(): number {
   return n;
 }
 
+/** The relaxed-SIMD micro-kernel module beside the kernels (bert_gemm_relaxed.wasm, or its shared-memory twin). */
+export function wasmRelaxedPath(threaded: boolean): string {
+  return wasmKernelsPath().replace(/[^/\\]*\.wasm$/, `bert_gemm_relaxed${threaded ? '_threads' : ''}.wasm`);
+}
+
+// () -> v128 { f32x4.relaxed_madd(v128.const 0, v128.const 0, v128.const 0) }: validates where relaxed SIMD exists.
+const ZERO_V128 = [0xfd, 0x0c, ...new Array<number>(16).fill(0)];
+const RELAXED_PROBE = new Uint8Array([
+  ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // magic, version 1
+  ...[0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b], // type section: () -> v128
+  ...[0x03, 0x02, 0x01, 0x00], // function section: one function of type 0
+  ...[0x0a, 0x3d, 0x01, 0x3b, 0x00, ...ZERO_V128, ...ZERO_V128, ...ZERO_V128, 0xfd, 0x85, 0x02, 0x0b], // its body
+]);
+
+/** Whether this engine validates relaxed SIMD (Chrome 114+, Firefox 145+; Node 20 only with --experimental-wasm-relaxed-simd). */
+export function relaxedSimdSupported(): boolean {
+  try {
+    return wasmApi.validate(RELAXED_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * BERT_WASM_RELAXED: 'auto' (unset: the relaxed micro-kernel where the engine validates it and its module is built),
+ * 'off' (0: the SIMD128 micro-kernel), 'on' (1: the relaxed one or an error saying why not).
+ */
+export function wasmRelaxedMode(): 'auto' | 'off' | 'on' {
+  const raw = process.env.BERT_WASM_RELAXED;
+  if (raw === undefined || raw === '' || raw === 'auto') return 'auto';
+  if (raw === '0') return 'off';
+  if (raw === '1') return 'on';
+  throw new Error(
+    `BERT_WASM_RELAXED='${raw}' is not understood: use 0 (SIMD128 only), 1 (require relaxed SIMD) or unset`,
+  );
+}
+
 let loaded: { exports: WasmKernelExports | null; error: string | null } | null = null;
 
 /** Starts one worker of the threaded module; the loader passes `start` as its workerData / first message. */
@@ -96,6 +146,24 @@ export interface WasmWorkerStart {
   stackSize: number;
   /** Its thread-local block (bk_alloc_tls). */
   tls: number;
+  /** The relaxed-SIMD micro-kernel's module (bert_gemm_relaxed_threads.wasm) when the kernels use it, else null. */
+  relaxed: object | null;
+  /**
+   * Where a worker that fails reports it, shared by the pool (POOL_STATUS_BYTES): int32 [0] 1 once a worker failed,
+   * [1] the length of its message (-1 while it is written), its UTF-8 bytes from byte 8.
+   */
+  status: SharedArrayBuffer;
+}
+
+const POOL_STATUS_BYTES = 1024;
+
+/** The first failure a worker of `ex`'s pool reported, or null (always null for the single-threaded module). */
+export function poolFailure(ex: WasmKernelExports): string | null {
+  const status = ex.poolStatus;
+  if (!status || Atomics.load(status, 0) === 0) return null;
+  const length = Math.max(0, Atomics.load(status, 1));
+  // TextDecoder refuses views of shared memory: decode a copy.
+  return new TextDecoder().decode(new Uint8Array(status.buffer, 8, length).slice());
 }
 
 /** How a threaded module gets its workers: `threads` in all (the caller included), `spawn` starting each of the others. */
@@ -118,11 +186,41 @@ const WORKER_STACK_BYTES = 1 << 20;
  */
 export const WASM_WORKER_SOURCE = `
 function bertWasmWorker(d, ready) {
+  let ex = null;
+  let running = false;
+  try {
+    bertWasmWorkerRun(d, () => {
+      ready();
+      running = true;
+    }, (e) => (ex = e));
+  } catch (err) {
+    // Reported in the shared status (the first failure only), then its task counted as finished: the call waiting
+    // for it returns and throws this message instead of waiting forever. Before it started, the worker fails whole
+    // (its 'error' event: a page's start-up awaits it).
+    const status = new Int32Array(d.status);
+    if (Atomics.compareExchange(status, 1, 0, -1) === 0) {
+      const text = new TextEncoder().encode(String((err && err.message) || err)).subarray(0, d.status.byteLength - 8);
+      new Uint8Array(d.status, 8).set(text);
+      Atomics.store(status, 1, text.length);
+      Atomics.store(status, 0, 1);
+    }
+    if (running && ex) ex.bk_worker_failed();
+    if (!running) throw err;
+  }
+}
+function bertWasmWorkerRun(d, ready, instantiated) {
   const MAX = ${MAXIMUM_PAGES} * 65536;
   const imports = {};
+  const relaxed = d.relaxed && new WebAssembly.Instance(d.relaxed, { env: { memory: d.memory } }).exports;
   for (const imp of WebAssembly.Module.imports(d.module)) {
     let f = () => 0;
-    if (imp.name === 'emscripten_resize_heap')
+    if (imp.name === 'bk_micro_relaxed')
+      f = relaxed
+        ? relaxed.bk_micro_relaxed
+        : () => {
+            throw new Error('bk_micro_relaxed: the relaxed-SIMD module is not loaded in this worker');
+          };
+    else if (imp.name === 'emscripten_resize_heap')
       f = (bytes) => {
         bytes >>>= 0;
         const have = d.memory.buffer.byteLength;
@@ -139,6 +237,7 @@ function bertWasmWorker(d, ready) {
     (imports[imp.module] ??= {})[imp.name] = imp.kind === 'memory' ? d.memory : f;
   }
   const ex = new WebAssembly.Instance(d.module, imports).exports;
+  instantiated(ex);
   ex.emscripten_stack_set_limits(d.stackTop, d.stackTop - d.stackSize);
   ex.stackRestore(d.stackTop);
   ex.bk_thread_init(d.tls);
@@ -163,23 +262,36 @@ function growHeap(memory: WasmMemory): (bytes: number) => number {
   };
 }
 
-/** Imports for `module`: `given` by name, every other import a stub (proc_exit, abort, exit and throws end the call). */
+/**
+ * Imports for `module`: `given` by name, every other import a stub (proc_exit, abort, exit, throws and a missing
+ * relaxed micro-kernel end the call).
+ */
 function stubImports(module: object, given: Record<string, unknown>): Record<string, Record<string, unknown>> {
   const imports: Record<string, Record<string, unknown>> = {};
   for (const imp of wasmApi.Module.imports(module)) {
     (imports[imp.module] ??= {})[imp.name] =
       given[imp.name] ??
       (() => {
-        if (/^(proc_exit|abort|exit|__cxa_throw)$/.test(imp.name)) throw new Error(`bert_kernels.wasm: ${imp.name}`);
+        if (/^(proc_exit|abort|exit|__cxa_throw|bk_micro_relaxed)$/.test(imp.name))
+          throw new Error(`bert_kernels.wasm: ${imp.name}`);
         return 0;
       });
   }
   return imports;
 }
 
-/** Whether `module` is the threaded build (it imports a shared memory instead of defining one). */
+/** The relaxed module's micro-kernel on `memory` (it owns nothing in it: no data, no stack). */
+function relaxedKernel(relaxed: object | null | undefined, memory: WasmMemory): Record<string, unknown> {
+  if (!relaxed) return {};
+  const ex = new wasmApi.Instance(relaxed, { env: { memory } }).exports as { bk_micro_relaxed?: unknown };
+  if (typeof ex.bk_micro_relaxed !== 'function')
+    throw new Error('the relaxed-SIMD module exports no bk_micro_relaxed (rebuild it with npm run build:wasm)');
+  return { bk_micro_relaxed: ex.bk_micro_relaxed };
+}
+
+/** Whether `module` is the threaded build (its pool is started with bk_set_threads). */
 export function isThreadedWasmModule(module: object): boolean {
-  return wasmApi.Module.imports(module).some((imp) => imp.kind === 'memory');
+  return wasmApi.Module.exports(module).some((exp) => exp.name === 'bk_set_threads');
 }
 
 /**
@@ -187,13 +299,28 @@ export function isThreadedWasmModule(module: object): boolean {
  * from `fetch` (browsers refuse large synchronous compiles on the main thread) and hands it to useWasmKernels.
  * The threaded module (bert_kernels_threads.wasm) needs `threading`: it gets a shared memory and threads - 1
  * workers, each with a stack and TLS block of its own; the pool uses them as they come up (a call made before a
- * worker has started runs without it).
+ * worker has started runs without it). `relaxed`, the compiled relaxed-SIMD micro-kernel of the same kind
+ * (bert_gemm_relaxed.wasm, or bert_gemm_relaxed_threads.wasm for the threaded module), makes the GEMM use it.
  */
-export function instantiateWasmKernels(module: object, threading?: WasmThreading): WasmKernelExports {
+export function instantiateWasmKernels(
+  module: object,
+  threading?: WasmThreading,
+  relaxed?: object | null,
+): WasmKernelExports {
+  // Both modules import their memory (the relaxed module shares it); one from before that is a stale build.
+  if (!wasmApi.Module.imports(module).some((imp) => imp.kind === 'memory'))
+    throw new Error(
+      'this bert_kernels.wasm defines its own memory: it is out of date, rebuild it (npm run build:wasm)',
+    );
   if (!isThreadedWasmModule(module)) {
-    const exports = new wasmApi.Instance(module, stubImports(module, {})).exports as unknown as WasmKernelExports;
+    const memory = new wasmApi.Memory({ initial: INITIAL_PAGES, maximum: MAXIMUM_PAGES, shared: false });
+    const imports = stubImports(module, { memory, ...relaxedKernel(relaxed, memory) });
+    const exports = {
+      ...(new wasmApi.Instance(module, imports).exports as unknown as WasmKernelExports),
+      memory,
+    };
     exports._initialize?.();
-    return { ...exports, threads: 1 };
+    return finish(exports, 1, relaxed ?? null);
   }
   if (!threading) throw new Error('bert_kernels_threads.wasm needs workers (use bert_kernels.wasm single-threaded)');
   const memory = new wasmApi.Memory({ initial: INITIAL_PAGES, maximum: MAXIMUM_PAGES, shared: true });
@@ -201,6 +328,7 @@ export function instantiateWasmKernels(module: object, threading?: WasmThreading
   const isWindow = typeof (globalThis as { document?: unknown }).document !== 'undefined';
   const imports = stubImports(module, {
     memory,
+    ...relaxedKernel(relaxed, memory),
     emscripten_resize_heap: growHeap(memory),
     emscripten_get_now: () => performance.now(),
     // What emscripten's glue does for the main thread: its thread block and its thread-local storage.
@@ -210,26 +338,51 @@ export function instantiateWasmKernels(module: object, threading?: WasmThreading
     },
   });
   // Instance exports are frozen: the memory (imported here, not exported) and the thread count go on a copy.
-  exports = { ...(new wasmApi.Instance(module, imports).exports as WasmKernelExports), memory };
+  const status = new SharedArrayBuffer(POOL_STATUS_BYTES);
+  exports = {
+    ...(new wasmApi.Instance(module, imports).exports as WasmKernelExports),
+    memory,
+    poolStatus: new Int32Array(status),
+  };
   exports.__wasm_call_ctors!();
   for (let id = 1; id < threading.threads; id++) {
     const stack = exports.bk_alloc(WORKER_STACK_BYTES);
     const tls = exports.bk_alloc_tls!();
     if (!stack) throw new RangeError('bert_kernels_threads.wasm: no memory for a worker stack');
-    threading.spawn({ module, memory, stackTop: stack + WORKER_STACK_BYTES, stackSize: WORKER_STACK_BYTES, tls });
+    threading.spawn({
+      module,
+      memory,
+      stackTop: stack + WORKER_STACK_BYTES,
+      stackSize: WORKER_STACK_BYTES,
+      tls,
+      relaxed: relaxed ?? null,
+      status,
+    });
   }
   exports.bk_set_threads!(threading.threads, isWindow ? 0 : 1);
-  return { ...exports, threads: threading.threads };
+  return finish(exports, threading.threads, relaxed ?? null);
 }
 
-/** Node's workers: worker_threads running WASM_WORKER_SOURCE, unref'd (they never keep the process alive). */
+/** The exports with their thread count, the relaxed micro-kernel switched on when it was supplied. */
+function finish(exports: WasmKernelExports, threads: number, relaxed: object | null): WasmKernelExports {
+  exports.bk_use_relaxed_simd(relaxed ? 1 : 0);
+  return { ...exports, threads, relaxedSimd: exports.bk_relaxed_simd() === 1 };
+}
+
+/**
+ * Node's workers: worker_threads running WASM_WORKER_SOURCE, unref'd (they never keep the process alive). A worker
+ * that fails has reported it in the pool's status (the next call throws it): its 'error' event must not end the
+ * process too.
+ */
 const nodeWorkers = (threads: number): WasmThreading => ({
   threads,
   spawn(start) {
     new Worker(`${WASM_WORKER_SOURCE}\nbertWasmWorker(require('node:worker_threads').workerData, () => {});`, {
       eval: true,
       workerData: start,
-    }).unref();
+    })
+      .on('error', () => {})
+      .unref();
   },
 });
 
@@ -256,18 +409,43 @@ export function openWasmKernels(threads: number = wasmThreadCount()): WasmKernel
         : existsSync(threadedPath)
           ? null
           : `${threadedPath} is not built (npm run build:wasm)`;
-    if (!missing) return compileAndInstantiate(threadedPath, nodeWorkers(threads));
+    if (!missing) return compileAndInstantiate(threadedPath, nodeWorkers(threads), relaxedModule(true));
     // Threads asked for by name must come; the default falls back to one thread.
     if (process.env.BERT_WASM_THREADS)
       throw new Error(`the threaded WebAssembly kernels (BERT_WASM_THREADS=${threads}) are unavailable: ${missing}`);
   }
-  return compileAndInstantiate(path);
+  return compileAndInstantiate(path, undefined, relaxedModule(false));
 }
 
-function compileAndInstantiate(path: string, threading?: WasmThreading): WasmKernelExports {
+/**
+ * The compiled relaxed-SIMD micro-kernel for the single-threaded or threaded kernels, or null where it is not used
+ * (BERT_WASM_RELAXED=0, an engine without relaxed SIMD, the module not built); BERT_WASM_RELAXED=1 turns the last two
+ * into errors.
+ */
+function relaxedModule(threaded: boolean): object | null {
+  const mode = wasmRelaxedMode();
+  if (mode === 'off') return null;
+  const path = wasmRelaxedPath(threaded);
+  const missing = !relaxedSimdSupported()
+    ? `this engine does not validate relaxed SIMD (Node ${process.versions.node} needs --experimental-wasm-relaxed-simd)`
+    : existsSync(path)
+      ? null
+      : `${path} is not built (npm run build:wasm, which needs clang-19 and lld-19)`;
+  if (missing) {
+    if (mode === 'on') throw new Error(`BERT_WASM_RELAXED=1, but the relaxed-SIMD GEMM is unavailable: ${missing}`);
+    return null;
+  }
+  try {
+    return new wasmApi.Module(readFileSync(path));
+  } catch (err) {
+    throw new Error(`the relaxed-SIMD GEMM at ${path} failed to compile: ${(err as Error).message}`);
+  }
+}
+
+function compileAndInstantiate(path: string, threading?: WasmThreading, relaxed?: object | null): WasmKernelExports {
   try {
     // Synchronous compile (Node allows it at any size): getKernels() is synchronous.
-    return instantiateWasmKernels(new wasmApi.Module(readFileSync(path)), threading);
+    return instantiateWasmKernels(new wasmApi.Module(readFileSync(path)), threading, relaxed);
   } catch (err) {
     throw new Error(`the WebAssembly kernels at ${path} failed to load: ${(err as Error).message}`);
   }
@@ -327,6 +505,12 @@ class Marshal {
   constructor(private readonly ex: WasmKernelExports) {}
 
   call(kernel: string, args: Arg[], body: (...ptrs: number[]) => number): number {
+    const earlier = poolFailure(this.ex);
+    if (earlier !== null)
+      throw new Error(
+        `${kernel}: a worker of the threaded WebAssembly kernels failed earlier (${earlier}); these kernels are ` +
+          'unusable: load them again (a new process, or loadWasmBackend in a page)',
+      );
     const regions: Region[] = [];
     const owner: Array<Region | null> = [];
     for (const [index, array, length, mode] of args) {
@@ -396,6 +580,12 @@ class Marshal {
       return r && array ? r.at + array.byteOffset - r.start : 0;
     });
     const result = body(...ptrs);
+    const failure = poolFailure(this.ex);
+    if (failure !== null)
+      throw new Error(
+        `${kernel}: a worker of the threaded WebAssembly kernels failed during this call (${failure}); its results ` +
+          'are incomplete and these kernels are unusable: load them again (a new process, or loadWasmBackend in a page)',
+      );
     // The kernels may grow the memory (their own scratch): views are made after the call.
     for (const r of regions) {
       if (r.copyOut)
@@ -478,7 +668,7 @@ export function createWasmKernels(ex: WasmKernelExports): Kernels {
   const mem = new Marshal(ex);
   const scratch2 = new Float32Array(4); // room for two doubles (softmaxCrossEntropy's results)
   return {
-    name: `wasm (simd128, ${ex.threads ?? 1} thread${(ex.threads ?? 1) > 1 ? 's' : ''})`,
+    name: `wasm (${ex.relaxedSimd ? 'relaxed-simd' : 'simd128'}, ${ex.threads ?? 1} thread${(ex.threads ?? 1) > 1 ? 's' : ''})`,
     gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
       const [aRows, aCols] = transA ? [k, m] : [m, k];
       const [bRows, bCols] = transB ? [n, k] : [k, n];

@@ -15,6 +15,8 @@ import { demoMounts, serveStatic, type StaticServer } from '../../src/browser/st
 const root = new URL('../../', import.meta.url).pathname;
 const fixtures = join(root, '..', 'shared', 'fixtures', 'hf-tiny');
 const wasmBuilt = existsSync(join(root, 'wasm', 'build', 'bert_kernels.wasm'));
+// Chromium validates relaxed SIMD (since 114): with its module built the pages' GEMMs run the relaxed micro-kernel.
+const kind = existsSync(join(root, 'wasm', 'build', 'bert_gemm_relaxed.wasm')) ? 'relaxed-simd' : 'simd128';
 
 function findChromium(): string | null {
   const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'];
@@ -58,7 +60,9 @@ async function newPage(): Promise<{ page: Page; errors: string[] }> {
 }
 
 /** Calls the harness's `fn` (kernelTests / threadTests) on the wasm module in a fresh page; closes the page. */
-async function harnessCall<R>(fn: 'kernelTests' | 'threadTests'): Promise<{ result: R; errors: string[] }> {
+async function harnessCall<R>(
+  fn: 'kernelTests' | 'threadTests' | 'workerCrash',
+): Promise<{ result: R; errors: string[] }> {
   const { page, errors } = await newPage();
   await page.goto(`${server.url}harness/`);
   const result = (await page.evaluate(
@@ -109,7 +113,7 @@ test(
       backend: string;
       outcomes: { name: string; status: string; error?: string }[];
     }>('kernelTests');
-    assert.match(r.backend, /^wasm/);
+    assert.match(r.backend, new RegExp(`^wasm \\(${kind}, \\d+ threads?\\)$`));
     const failed = r.outcomes.filter((o) => o.status !== 'pass');
     assert.deepEqual(failed, [], JSON.stringify(failed, null, 1));
     assert.ok(r.outcomes.length >= 10, `only ${r.outcomes.length} kernel tests ran`);
@@ -125,9 +129,26 @@ test(
       'threadTests',
     );
     assert.equal(r.isolated, true, 'the static server serves pages cross-origin isolated');
-    assert.deepEqual(r.names, ['wasm (simd128, 1 thread)', 'wasm (simd128, 2 threads)']);
+    assert.deepEqual(r.names, [`wasm (${kind}, 1 thread)`, `wasm (${kind}, 2 threads)`]);
     assert.equal(r.failure, null, r.failure ?? '');
     assert.deepEqual(errors, []);
+  },
+);
+
+test(
+  'a Web Worker of the threaded kernels that crashes during a call: that call and the next throw, the page never hangs',
+  { skip: noWasm },
+  async () => {
+    const { result: r } = await harnessCall<{ before: string | null; value: number; during: string; after: string }>(
+      'workerCrash',
+    );
+    assert.equal(r.before, null);
+    assert.equal(r.value, 1024);
+    assert.match(
+      r.during,
+      /^gemm: a worker of the threaded WebAssembly kernels failed during this call \(.*unreachable/,
+    );
+    assert.match(r.after, /^gemm: a worker of the threaded WebAssembly kernels failed earlier \(.*unreachable/);
   },
 );
 
@@ -149,7 +170,7 @@ test(
       heads,
     )) as { backend: string; passed: number; total: number; lines: string[]; failures: string[] };
     const report = [...r.lines, ...r.failures].join('\n');
-    assert.match(r.backend, /^wasm/);
+    assert.match(r.backend, new RegExp(`^wasm \\(${kind},`));
     assert.equal(r.lines.length, 3, report); // the two heads and the summary line
     assert.equal(r.passed, r.total, report);
     assert.ok(r.total > 100, report);
@@ -187,7 +208,7 @@ test(
     };
     assert.equal(state.error, undefined, state.error);
     // The page is cross-origin isolated: the threaded module on min(cores, 4) threads.
-    if (wasmBuilt) assert.match(state.backend, /^wasm \(simd128, \d+ threads?\)$/);
+    if (wasmBuilt) assert.match(state.backend, new RegExp(`^wasm \\(${kind}, \\d+ threads?\\)$`));
     else assert.equal(state.backend, 'js (TypeScript kernels)');
     assert.equal(state.summary.steps, 10);
     assert.equal(state.losses.length, 10);

@@ -59,7 +59,12 @@ test(
       assert.match(String(bundle.headers['content-type']), /^text\/javascript/);
       assert.match(bundle.body, /export \{/);
       assert.doesNotMatch(bundle.body, /from "node:/, 'no Node built-in left in the bundle');
-      for (const name of ['bert_kernels.wasm', 'bert_kernels_threads.wasm']) {
+      for (const name of [
+        'bert_kernels.wasm',
+        'bert_kernels_threads.wasm',
+        'bert_gemm_relaxed.wasm',
+        'bert_gemm_relaxed_threads.wasm',
+      ]) {
         if (!existsSync(`${root}wasm/build/${name}`)) continue;
         const wasm = await get(base, `/dist/browser/${name}`);
         assert.equal(wasm.status, 200, name);

@@ -7,7 +7,10 @@ import { test } from 'node:test';
 import { createWasmKernels } from '../../src/native/index.js';
 import {
   openWasmKernels,
+  relaxedSimdSupported,
   wasmKernelsPath,
+  wasmRelaxedMode,
+  wasmRelaxedPath,
   wasmThreadCount,
   wasmThreadedKernelsPath,
 } from '../../src/native/wasm-kernels.js';
@@ -30,9 +33,16 @@ const one = skip ? null : createWasmKernels(openWasmKernels(1));
 const many = skip ? null : createWasmKernels(openWasmKernels(3)); // 3 threads on 2 cores: workers come late, too
 const { randomArray } = lcgRandom(777);
 
-test('the thread count is in the kernels name', { skip }, () => {
-  assert.equal(one!.name, 'wasm (simd128, 1 thread)');
-  assert.equal(many!.name, 'wasm (simd128, 3 threads)');
+// The micro-kernel in use: relaxed SIMD where this engine has it (test/wasm/relaxed.test.ts reruns this file with
+// --experimental-wasm-relaxed-simd and BERT_WASM_RELAXED=1), else SIMD128.
+const kind =
+  wasmRelaxedMode() !== 'off' && relaxedSimdSupported() && existsSync(wasmRelaxedPath(false))
+    ? 'relaxed-simd'
+    : 'simd128';
+
+test('the thread count and the micro-kernel are in the kernels name', { skip }, () => {
+  assert.equal(one!.name, `wasm (${kind}, 1 thread)`);
+  assert.equal(many!.name, `wasm (${kind}, 3 threads)`);
 });
 
 test('GEMMs, packed and plain linears: threaded bits = one thread', { skip }, () => {
@@ -56,6 +66,29 @@ test('a BERT training step (logits, every gradient): threaded bits = one thread'
 });
 
 for (const [title, check] of KERNEL_CHECKS) test(`${title} (3 threads)`, { skip }, () => check(many!, randomArray));
+
+test(
+  'a worker that crashes during a call: that call and every later one throw what happened, none hangs',
+  { skip },
+  () => {
+    // This file's engine flags (relaxed SIMD, when test/wasm/relaxed.test.ts runs it) carry over to the child.
+    const flags = process.execArgv.filter((a) => a.startsWith('--experimental-wasm'));
+    const r = spawnSync(process.execPath, [...flags, '--import', 'tsx', 'test/wasm/crash-child.ts'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(r.signal, null, `the child hung (killed by ${r.signal}):\n${r.stdout}\n${r.stderr}`);
+    assert.equal(r.status, 0, r.stderr);
+    const result = JSON.parse(r.stdout) as { before: string | null; first: number; during: string; after: string };
+    assert.equal(result.before, null, 'the pool computed before the crash');
+    assert.match(
+      result.during,
+      /^gemm: a worker of the threaded WebAssembly kernels failed during this call \(.*unreachable/,
+    );
+    assert.match(result.during, /results are incomplete and these kernels are unusable: load them again/);
+    assert.match(result.after, /^gemm: a worker of the threaded WebAssembly kernels failed earlier \(.*unreachable/);
+  },
+);
 
 test('BERT_BACKEND=wasm with a bad BERT_WASM_THREADS names the variable', () => {
   const r = spawnSync(

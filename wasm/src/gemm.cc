@@ -7,6 +7,12 @@
 // Goto-style blocking: B is packed once per (KC x NC) block into panels of NR = 8 columns (two v128 per k step), A into
 // panels of MR = 4 rows; a 4x8 register-blocked micro-kernel keeps its 8 accumulators in v128 registers (V8 on
 // x64 has 16: 8 accumulators + 2 B vectors + 1 broadcast fit). Transposes are absorbed by the packing.
+//
+// Where the engine validates relaxed SIMD the loader supplies a second micro-kernel, bk_micro_relaxed
+// (wasm/src/gemm_relaxed.c: f32x4.relaxed_madd, one FMA per lane on x86 / ARM64), imported from a small module of
+// its own that shares this memory, and turns it on with bk_use_relaxed_simd(1). With FMA a 6x8 tile fits V8's 16
+// registers (12 accumulators + 2 B vectors + 1 broadcast; no product temporaries): A is then packed in panels of
+// MR_RELAXED = 6 rows (B's panels are the same, so weights packed once serve both kernels).
 #include <wasm_simd128.h>
 
 #include <algorithm>
@@ -17,13 +23,33 @@
 #include "../../native/src/bert_native.h"
 #include "pool.h"
 
+// gemm_relaxed.c's micro-kernel: C[MR_RELAXED, NR] (a whole tile) += alpha * Apanel . Bpanel. Declared to emscripten by
+// wasm/src/imports.js; without the relaxed module the loader supplies a function that throws (never called: the flag
+// below stays 0).
+extern "C" __attribute__((import_module("env"), import_name("bk_micro_relaxed"))) void bkMicroRelaxed(
+    int32_t kc, const float* ap, const float* bp, float alpha, float* c, int32_t ldc);
+
+namespace {
+// Set once by the loader before any GEMM runs (every thread of the threaded module then reads it: it lives in the
+// shared memory).
+int32_t relaxedSimd = 0;
+}  // namespace
+
+extern "C" __attribute__((used, visibility("default"))) void bk_use_relaxed_simd(int32_t on) { relaxedSimd = on; }
+extern "C" __attribute__((used, visibility("default"))) int32_t bk_relaxed_simd() { return relaxedSimd; }
+
 namespace bert {
 
 namespace {
 
 constexpr int64_t MR = 4, NR = 8;
 constexpr int64_t KC = 256, MC = 128, NC = 2048;
-static_assert(MR == 4, "packA moves one v128 (4 rows) per k step; 6x8 spilled registers on V8 (x64): 2.5x slower");
+constexpr int64_t MR_RELAXED = 6, MC_RELAXED = 126;  // the relaxed kernel's tile rows; its row block, a multiple
+
+// The A panels' rows and the row block of the kernel in use.
+int64_t tileRows() { return relaxedSimd ? MR_RELAXED : MR; }
+int64_t rowBlock() { return relaxedSimd ? MC_RELAXED : MC; }
+static_assert(MR == 4, "packA moves one v128 (4 rows) per k step; a SIMD128 6x8 tile spilled on V8 (x64): 2.5x slower");
 
 // B block [kc, nc] of op(B) starting at (p0, j0) -> panels of NR columns, each [kc][NR], zero-padded.
 void packB(bool transB, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* out) {
@@ -48,17 +74,18 @@ void packB(bool transB, const float* b, int64_t ldb, int64_t p0, int64_t kc, int
   }
 }
 
-// A block [mc, kc] of op(A) starting at (i0, p0) -> panels of MR rows, each [kc][MR], zero-padded.
-void packA(bool transA, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* out) {
-  for (int64_t i = 0; i < mc; i += MR) {
-    const int64_t mr = std::min(MR, mc - i);
+// A block [mc, kc] of op(A) starting at (i0, p0) -> panels of rows (MR, or MR_RELAXED), each [kc][rows], zero-padded.
+void packA(bool transA, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* out,
+           int64_t rows) {
+  for (int64_t i = 0; i < mc; i += rows) {
+    const int64_t mr = std::min(rows, mc - i);
     float* panel = out + i * kc;
-    if (transA && mr == MR) {
+    if (transA && mr == MR && rows == MR) {
       for (int64_t p = 0; p < kc; p++) wasm_v128_store(panel + p * MR, wasm_v128_load(a + (p0 + p) * lda + i0 + i));
     } else {
       for (int64_t p = 0; p < kc; p++) {
-        float* dst = panel + p * MR;
-        for (int64_t r = 0; r < MR; r++) {
+        float* dst = panel + p * rows;
+        for (int64_t r = 0; r < rows; r++) {
           if (r >= mr) dst[r] = 0.0f;
           else dst[r] = transA ? a[(p0 + p) * lda + i0 + i + r] : a[(i0 + i + r) * lda + p0 + p];
         }
@@ -71,6 +98,15 @@ void packA(bool transA, const float* a, int64_t lda, int64_t i0, int64_t mc, int
 // 2 * MR v128 locals.
 void microKernel(int64_t kc, const float* ap, const float* bp, float alpha, float* c, int64_t ldc, int64_t mr,
                  int64_t nr) {
+  if (relaxedSimd) {
+    if (mr == MR_RELAXED && nr == NR) return bkMicroRelaxed(kc, ap, bp, alpha, c, ldc);
+    // An edge tile: the whole tile into a zeroed scratch tile, its valid part added to C.
+    alignas(16) float tile[MR_RELAXED * NR] = {};
+    bkMicroRelaxed(kc, ap, bp, alpha, tile, NR);
+    for (int64_t r = 0; r < mr; r++)
+      for (int64_t j = 0; j < nr; j++) c[r * ldc + j] += tile[r * NR + j];
+    return;
+  }
   v128_t acc[MR][2];
 #pragma clang loop unroll(full)
   for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = wasm_f32x4_splat(0.0f);
@@ -124,7 +160,8 @@ void gemmBlocks(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float
                 const float* b, int64_t ldb, const float* prepacked, float* c, int64_t ldc, int64_t jBegin = 0,
                 int64_t jEnd = INT64_MAX) {
   float* bp = prepacked ? nullptr : packBuffer(0, static_cast<size_t>(KC * std::min(NC, roundUp(n, NR)))).data();
-  float* ap = packBuffer(1, static_cast<size_t>(KC * std::min(MC, roundUp(m, MR)))).data();
+  const int64_t rows = tileRows(), mcMax = rowBlock();
+  float* ap = packBuffer(1, static_cast<size_t>(KC * std::min(mcMax, roundUp(m, rows)))).data();
   for (int64_t j0 = 0; j0 < n; j0 += NC) {
     const int64_t nc = std::min(NC, n - j0);
     const int64_t jLo = std::max(j0, jBegin) - j0, jHi = std::min(j0 + nc, jEnd) - j0;  // this block's share
@@ -138,13 +175,13 @@ void gemmBlocks(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float
         packB(transB, b, ldb, p0, kc, j0, nc, bp);
       }
       if (jLo >= jHi) continue;
-      for (int64_t i0 = 0; i0 < m; i0 += MC) {
-        const int64_t mc = std::min(MC, m - i0);
-        packA(transA, a, lda, i0, mc, p0, kc, ap);
+      for (int64_t i0 = 0; i0 < m; i0 += mcMax) {
+        const int64_t mc = std::min(mcMax, m - i0);
+        packA(transA, a, lda, i0, mc, p0, kc, ap, rows);
         for (int64_t j = jLo; j < jHi; j += NR) {
-          for (int64_t i = 0; i < mc; i += MR) {
+          for (int64_t i = 0; i < mc; i += rows) {
             microKernel(kc, ap + i * kc, panels + j * kc, alpha, c + (i0 + i) * ldc + j0 + j, ldc,
-                        std::min(MR, mc - i), std::min(NR, jHi - j));
+                        std::min(rows, mc - i), std::min(NR, jHi - j));
           }
         }
       }
@@ -162,7 +199,7 @@ void gemmParallel(bool transA, bool transB, int64_t m, int64_t n, int64_t k, flo
                   int64_t lda, const float* b, int64_t ldb, const float* prepacked, float* c, int64_t ldc) {
   const int threads = poolThreads();
   const bool byRows = m >= n;
-  const int64_t dim = byRows ? m : n, unit = byRows ? MR : NR;
+  const int64_t dim = byRows ? m : n, unit = byRows ? tileRows() : NR;
   int64_t parts = threads <= 1 || m * n * k < PAR_MIN_MACS ? 1 : std::max<int64_t>(threads, dim / 256);
   const int64_t chunk = roundUp((dim + parts - 1) / parts, unit);
   parts = (dim + chunk - 1) / chunk;

@@ -2,8 +2,10 @@
 // loader (src/native/wasm-kernels.ts) instantiates this module once more per Web Worker / worker_thread on the same
 // WebAssembly.Memory, gives each its own stack and TLS block (bk_thread_init) and parks it in bk_worker, which waits
 // on a futex word for work. The main thread publishes a job and takes tasks itself; workers that wake late simply
-// find none left, so a slow-starting worker never delays a call. In the single-threaded build (no atomics) the pool
-// is a plain loop.
+// find none left, so a slow-starting worker never delays a call. A worker whose task throws or traps reports it
+// (bk_worker_failed, called by the loader's worker script): its task counts as finished, so the call returns instead
+// of waiting for it forever, and the loader turns the report into an error. In the single-threaded build (no
+// atomics) the pool is a plain loop.
 #include "pool.h"
 
 #include <atomic>
@@ -31,6 +33,14 @@ alignas(64) std::atomic<int32_t> generation{0};  // the futex word workers sleep
 alignas(64) std::atomic<uint64_t> claim{0};      // (generation << 32) | next task index of that generation
 std::atomic<uint64_t> jobTasks{0};               // (generation << 32) | its task count: read as one with its tag
 alignas(64) std::atomic<int32_t> done{0};        // tasks of the current job finished (the main thread's futex word)
+std::atomic<int32_t> crashArmed{0};              // bk_test_crash_worker: the next task a worker takes traps
+thread_local bool inTask = false;                // this thread is running a task (bk_worker_failed counts it done)
+thread_local bool isWorker = false;
+
+void taskFinished(int64_t tasks) {
+  if (done.fetch_add(1, std::memory_order_acq_rel) + 1 == tasks)
+    __builtin_wasm_memory_atomic_notify(reinterpret_cast<int32_t*>(&done), 1);
+}
 
 // Takes and runs tasks of job `gen` until none is left or the job is no longer current.
 void runTasks(int32_t gen) {
@@ -43,9 +53,11 @@ void runTasks(int32_t gen) {
     if (static_cast<int64_t>(c & 0xffffffffu) >= tasks) return;
     if (!claim.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) continue;
     // Claimed: job `gen` cannot finish (nor be replaced) before this task is done.
+    inTask = true;
+    if (isWorker && crashArmed.load(std::memory_order_relaxed) && crashArmed.exchange(0)) __builtin_trap();
     job.task(job.ctx, static_cast<int64_t>(c & 0xffffffffu));
-    if (done.fetch_add(1, std::memory_order_acq_rel) + 1 == tasks)
-      __builtin_wasm_memory_atomic_notify(reinterpret_cast<int32_t*>(&done), 1);
+    inTask = false;
+    taskFinished(tasks);
   }
 }
 
@@ -100,6 +112,7 @@ EXPORT void bk_thread_init(void* tls) {
 
 // A worker's loop: waits for a new generation and helps with its tasks; never returns (the worker is ended whole).
 EXPORT void bk_worker() {
+  isWorker = true;
   int32_t seen = 0;
   for (;;) {
     int32_t gen = generation.load(std::memory_order_acquire);
@@ -113,6 +126,18 @@ EXPORT void bk_worker() {
     runTasks(gen);
   }
 }
+
+// Called (by the loader's worker script) in a worker whose bk_worker threw or trapped: the task it was running counts
+// as finished, so that the call waiting for it returns (the loader then reports the failure). The worker takes no
+// more tasks: the others and the main thread take them.
+EXPORT void bk_worker_failed() {
+  if (!inTask) return;
+  inTask = false;
+  taskFinished(static_cast<int64_t>(jobTasks.load(std::memory_order_acquire) & 0xffffffffu));
+}
+
+// For the tests: the next task a worker takes traps, as a crash in a kernel would.
+EXPORT void bk_test_crash_worker() { crashArmed.store(1); }
 
 #else
 

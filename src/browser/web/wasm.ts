@@ -1,9 +1,12 @@
 // The WebAssembly backend in the browser: compiles bert_kernels.wasm from fetch (asynchronously: browsers refuse
 // large synchronous compiles) and makes it the default backend of every model, Trainer and pipeline. On a cross-origin
-// isolated page (SharedArrayBuffer) it compiles bert_kernels_threads.wasm instead and starts its Web Workers.
+// isolated page (SharedArrayBuffer) it compiles bert_kernels_threads.wasm instead and starts its Web Workers. Where
+// the browser validates relaxed SIMD (Chrome 114+, Firefox 145+) the GEMM's micro-kernel comes from
+// bert_gemm_relaxed(_threads).wasm beside the kernels (f32x4.relaxed_madd: an FMA on x86 and ARM64).
 import { createWasmKernels, getKernels } from '../../native/index.js';
 import {
   instantiateWasmKernels,
+  relaxedSimdSupported,
   useWasmKernels,
   WASM_WORKER_SOURCE,
   type WasmKernelExports,
@@ -40,6 +43,16 @@ export interface WasmBackendOptions {
   threads?: number;
   /** The threaded module: default bert_kernels_threads.wasm beside `source` (when `source` is a URL). */
   threadedSource?: WasmSource;
+  /**
+   * The relaxed-SIMD micro-kernel: undefined (the default) uses it where the browser validates relaxed SIMD and the
+   * module loads, else the SIMD128 one; false never; true requires it (an error says why it is unavailable).
+   */
+  relaxed?: boolean;
+  /**
+   * The relaxed module matching the thread count: default bert_gemm_relaxed.wasm (1 thread) or
+   * bert_gemm_relaxed_threads.wasm beside `source` (when `source` is a URL).
+   */
+  relaxedSource?: WasmSource;
 }
 
 /** The default thread count of this page (see WasmBackendOptions.threads). */
@@ -57,26 +70,57 @@ async function compile(source: WasmSource): Promise<object> {
   return wasmApi.compile(source);
 }
 
+/** The compiled relaxed-SIMD module for `threads`, or null where the SIMD128 micro-kernel is used (see options). */
+async function relaxedModule(source: WasmSource, options: WasmBackendOptions, threads: number): Promise<object | null> {
+  if (options.relaxed === false) return null;
+  const required = options.relaxed === true;
+  const fail = (why: string): null => {
+    if (required) throw new Error(`useWasmBackend: relaxed: true, but the relaxed-SIMD GEMM is unavailable: ${why}`);
+    return null;
+  };
+  if (!relaxedSimdSupported()) return fail('this browser does not validate relaxed SIMD');
+  const relaxed =
+    options.relaxedSource ??
+    (typeof source === 'string' || source instanceof URL
+      ? String(source).replace(/[^/]*\.wasm(?=$|[?#])/, `bert_gemm_relaxed${threads > 1 ? '_threads' : ''}.wasm`)
+      : null);
+  if (relaxed === null) return fail('module bytes as the source need options.relaxedSource');
+  try {
+    return await compile(relaxed);
+  } catch (err) {
+    // Not built (its toolchain is optional): the SIMD128 micro-kernel, unless required.
+    return fail((err as Error).message);
+  }
+}
+
 /** Starts the threaded module's Web Workers (from a blob: URL, allowed under COEP) and waits until each is running. */
-async function instantiateThreaded(module: object, threads: number): Promise<WasmKernelExports> {
+async function instantiateThreaded(
+  module: object,
+  threads: number,
+  relaxed: object | null,
+): Promise<WasmKernelExports> {
   const Worker = page.Worker;
   if (!Worker) throw new Error('threads need Web Workers, which this context has not');
   const script = `${WASM_WORKER_SOURCE}\nonmessage = (e) => bertWasmWorker(e.data, () => postMessage('ready'));`;
   const url = URL.createObjectURL(new Blob([script], { type: 'text/javascript' }));
   const started: Array<Promise<void>> = [];
-  const exports = instantiateWasmKernels(module, {
-    threads,
-    spawn(start: WasmWorkerStart) {
-      const worker = new Worker(url);
-      started.push(
-        new Promise((resolve, reject) => {
-          worker.addEventListener('message', () => resolve());
-          worker.addEventListener('error', (e) => reject(new Error(`a bert-ts wasm worker failed: ${e.message}`)));
-        }),
-      );
-      worker.postMessage(start);
+  const exports = instantiateWasmKernels(
+    module,
+    {
+      threads,
+      spawn(start: WasmWorkerStart) {
+        const worker = new Worker(url);
+        started.push(
+          new Promise((resolve, reject) => {
+            worker.addEventListener('message', () => resolve());
+            worker.addEventListener('error', (e) => reject(new Error(`a bert-ts wasm worker failed: ${e.message}`)));
+          }),
+        );
+        worker.postMessage(start);
+      },
     },
-  });
+    relaxed,
+  );
   await Promise.all(started);
   URL.revokeObjectURL(url);
   return exports;
@@ -93,11 +137,23 @@ export async function loadWasmBackend(
   return createWasmKernels(await instantiate(source, options));
 }
 
+/**
+ * The instantiated module itself (its exports over its memory), loaded as loadWasmBackend loads it: for tests and tools
+ * that call the module directly (createWasmKernels makes Kernels of it).
+ */
+export async function loadWasmExports(
+  source: WasmSource = DEFAULT_WASM_URL,
+  options: WasmBackendOptions = {},
+): Promise<WasmKernelExports> {
+  return instantiate(source, options);
+}
+
 async function instantiate(source: WasmSource, options: WasmBackendOptions): Promise<WasmKernelExports> {
   const threads = options.threads ?? defaultWasmThreads();
   if (!(Number.isInteger(threads) && threads >= 1 && threads <= 64))
     throw new RangeError(`useWasmBackend: threads must be an integer from 1 to 64, got ${threads}`);
-  if (threads === 1) return instantiateWasmKernels(await compile(source));
+  if (threads === 1)
+    return instantiateWasmKernels(await compile(source), undefined, await relaxedModule(source, options, 1));
   if (typeof SharedArrayBuffer === 'undefined' || page.crossOriginIsolated === false)
     throw new Error(
       `useWasmBackend: ${threads} threads need SharedArrayBuffer: serve the page cross-origin isolated ` +
@@ -109,7 +165,7 @@ async function instantiate(source: WasmSource, options: WasmBackendOptions): Pro
       ? String(source).replace(/\.wasm(?=$|[?#])/, '_threads.wasm')
       : null);
   if (threaded === null) throw new Error('useWasmBackend: threads > 1 with module bytes need options.threadedSource');
-  return instantiateThreaded(await compile(threaded), threads);
+  return instantiateThreaded(await compile(threaded), threads, await relaxedModule(source, options, threads));
 }
 
 /**
