@@ -8,6 +8,11 @@
 // - snapshots/<commit>/<file>: relative symlink to the blob; refs/<revision>: the commit (no newline);
 // - .no_exist/<commit>/<file>: an empty marker for optional files the repo does not have.
 // Not done (yet): the cross-process .locks files Python uses.
+//
+// In a browser (the bundle's in-memory file system) fetch hides redirect responses — `redirect: 'manual'` gives an
+// opaque one, without Location or X-Linked-Etag — so the HEAD above cannot see where an LFS file lives. There, as
+// transformers.js does, each file is one GET that follows redirects (the Fetch standard drops Authorization at a
+// cross-origin hop), kept for the page's lifetime under snapshots/<revision>/<file>.
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
@@ -192,12 +197,16 @@ function errorFor(res: Response, what: string, s: Settings): HubError {
   return new HubError(`${what}: HTTP ${res.status}${detail}`);
 }
 
-/** fetch with a stall timeout; Authorization only to the hub's own origin (never to a CDN). */
+/**
+ * fetch with a stall timeout; Authorization only to the hub's own origin (never to a CDN). `follow` (browsers): fetch
+ * follows redirects itself, and no header a browser would refuse or preflight is added but Authorization.
+ */
 async function request(
   s: Settings,
   url: string,
   method: 'HEAD' | 'GET',
   extra: Record<string, string> = {},
+  follow = false,
 ): Promise<{ res: Response; abort: AbortController; touch: () => void; done: () => void }> {
   const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
@@ -208,11 +217,13 @@ async function request(
   const done = () => {
     if (timer) clearTimeout(timer);
   };
-  const headers: Record<string, string> = { 'accept-encoding': 'identity', 'user-agent': 'bert-ts', ...extra };
+  const headers: Record<string, string> = follow
+    ? { ...extra }
+    : { 'accept-encoding': 'identity', 'user-agent': 'bert-ts', ...extra };
   if (s.token && new URL(url).origin === new URL(s.endpoint).origin) headers['authorization'] = `Bearer ${s.token}`;
   touch();
   try {
-    const res = await fetch(url, { method, headers, redirect: 'manual', signal: abort.signal });
+    const res = await fetch(url, { method, headers, redirect: follow ? 'follow' : 'manual', signal: abort.signal });
     return { res, abort, touch, done };
   } catch (err) {
     done();
@@ -367,11 +378,71 @@ function isNetworkError(err: unknown): boolean {
   return !(err instanceof HubError);
 }
 
+/** Running in a web page or a Web Worker, where fetch cannot read redirect responses. */
+function fetchHidesRedirects(): boolean {
+  const g = globalThis as { document?: unknown; WorkerGlobalScope?: unknown };
+  return g.document !== undefined || g.WorkerGlobalScope !== undefined;
+}
+
+/** The browser's download (see the top of this file): one GET following redirects, no cache keys. */
+async function downloadFollowingRedirects(s: Settings, repoId: string, file: string, label: string): Promise<string> {
+  const repoDir = join(s.cacheDir, repoCacheFolder(repoId));
+  const pointer = join(repoDir, 'snapshots', s.revision, file);
+  const marker = join(repoDir, '.no_exist', s.revision, file);
+  if (existsSync(pointer)) return pointer;
+  if (existsSync(marker)) throw new NotFound(`${label}: not found (recorded in the cache's .no_exist)`);
+  if (s.offline) throw new Unavailable(`${label}: offline mode (HF_HUB_OFFLINE) and the file is not in the cache`);
+  let req: Awaited<ReturnType<typeof request>>;
+  try {
+    req = await request(s, fileUrl(s, repoId, file), 'GET', {}, true);
+  } catch (err) {
+    throw new Unavailable(`${label}: cannot reach ${s.endpoint} (${(err as Error).message})`, { cause: err });
+  }
+  const { res, touch, done } = req;
+  try {
+    if (!res.ok) {
+      const err = errorFor(res, label, s);
+      if (err instanceof NotFound) {
+        mkdirSync(dirname(marker), { recursive: true });
+        writeFileSync(marker, '');
+      }
+      throw err;
+    }
+    const sizeHeader = res.headers.get('content-length');
+    const size = sizeHeader !== null && /^\d+$/.test(sizeHeader) ? Number(sizeHeader) : undefined;
+    const chunks: Uint8Array[] = [];
+    let received = 0;
+    const reader = res.body?.getReader();
+    try {
+      for (;;) {
+        const next = await reader?.read();
+        if (!next || next.done) break;
+        touch();
+        chunks.push(next.value);
+        received += next.value.length;
+        s.onProgress?.(label, received, size);
+      }
+    } catch (err) {
+      throw new HubError(`${label}: download interrupted after ${received} bytes (${(err as Error).message})`, {
+        cause: err,
+      });
+    }
+    if (size !== undefined && received !== size)
+      throw new HubError(`${label}: received ${received} of the announced ${size} bytes; try again`);
+    mkdirSync(dirname(pointer), { recursive: true });
+    writeFileAtomic(pointer, chunks);
+    return pointer;
+  } finally {
+    done();
+  }
+}
+
 async function download(s: Settings, repoId: string, file: string): Promise<string> {
   checkRepoId(repoId);
   checkRelativeFile(file);
   const repoDir = join(s.cacheDir, repoCacheFolder(repoId));
   const label = `${repoId}/${file} at revision "${s.revision}"`;
+  if (fetchHidesRedirects()) return downloadFollowingRedirects(s, repoId, file, label);
   // A commit hash names immutable content: a cached copy needs no network at all.
   if (s.offline || COMMIT_RE.test(s.revision)) {
     const cached = fromCache(repoDir, s.revision, file);

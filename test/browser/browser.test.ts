@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { demoMounts, serveStatic, type StaticServer } from '../../src/browser/static-server.js';
+import { FakeHub } from '../io/helpers/fake-hub.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const fixtures = join(root, '..', 'shared', 'fixtures', 'hf-tiny');
@@ -310,5 +311,62 @@ test(
     assert.match(state.label, /^(neg|pos)$/, "the prediction uses the CSV's own labels");
     assert.deepEqual(errors, []);
     await page.close();
+  },
+);
+
+test(
+  'a hub id in the page: pipeline downloads config, tokenizer and LFS weights from a hub with CORS, as in Node',
+  { skip: noWasm },
+  async () => {
+    // The default model as a hub repo: weights in LFS (redirected to a CDN on another origin), the rest plain files.
+    const hub = new FakeHub();
+    hub.cors = true;
+    const modelDir = join(root, 'assets', 'default-model');
+    const commit = 'c'.repeat(40);
+    const files = Object.fromEntries(
+      readdirSync(modelDir).map((f) => [
+        f,
+        { content: readFileSync(join(modelDir, f)), lfs: f.endsWith('.safetensors') },
+      ]),
+    );
+    hub.repos.set('bert-ts/default-model', { refs: { main: commit }, commits: { [commit]: files } });
+    await hub.start();
+    try {
+      const { page, errors } = await newPage();
+      await page.goto(`${server.url}harness/`);
+      const text = 'this movie was a [MASK] waste of time.';
+      const got = (await page.evaluate(
+        async (base: string, endpoint: string, input: string) => {
+          const bert = await import(`${base}dist/browser/bert-ts.js`);
+          await bert.useWasmBackend();
+          bert.env.HF_ENDPOINT = endpoint;
+          const fill = await bert.pipeline('fill-mask', 'bert-ts/default-model');
+          return (await fill(input, { topK: 5 })) as { token_str: string; score: number }[];
+        },
+        server.url,
+        hub.url,
+        text,
+      )) as { token_str: string; score: number }[];
+      const { pipeline } = await import('../../src/pipelines/index.js');
+      const fill = await pipeline('fill-mask', modelDir);
+      const want = (await fill(text, { topK: 5 })) as { token_str: string; score: number }[];
+      assert.deepEqual(
+        got.map((p) => p.token_str),
+        want.map((p) => p.token_str),
+      );
+      got.forEach((p, i) => assert.ok(Math.abs(p.score - want[i]!.score) < 1e-4, `${p.score} vs ${want[i]!.score}`));
+      // The weights came through the CDN origin; each file was fetched once, by GET.
+      const paths = hub.log.map((r) => `${r.method} ${r.path}`);
+      assert.ok(paths.includes('GET /bert-ts/default-model/resolve/main/model.safetensors'), paths.join('\n'));
+      assert.ok(
+        paths.some((p) => p.startsWith('GET /cdn/')),
+        paths.join('\n'),
+      );
+      assert.ok(!paths.some((p) => p.startsWith('HEAD ')), paths.join('\n'));
+      assert.deepEqual(errors, []);
+      await page.close();
+    } finally {
+      await hub.stop();
+    }
   },
 );

@@ -3,6 +3,13 @@
 // or a user's file, with the WebAssembly kernels as the backend (useWasmBackend).
 export { useWasmBackend, loadWasmBackend, defaultWasmThreads, DEFAULT_WASM_URL } from './wasm.js';
 export type { WasmBackendOptions } from './wasm.js';
+
+/**
+ * The environment variables the library reads, for a page to set (transformers.js has an `env` too): HF_ENDPOINT (a
+ * hub mirror), HF_TOKEN, HF_HUB_OFFLINE before `pipeline(task, 'org/name')` or `fromPretrained('org/name')` download
+ * from the hub; BERT_BACKEND is set by useWasmBackend.
+ */
+export const env: Record<string, string | undefined> = process.env;
 export {
   fetchModelFolder,
   fetchDataFile,

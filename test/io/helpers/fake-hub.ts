@@ -47,6 +47,8 @@ export class FakeHub {
   url = '';
   /** The CDN is another origin (another port), as cdn-lfs.huggingface.co is: tokens must not go there. */
   cdnUrl = '';
+  /** Answer pages of other origins (Access-Control-Allow-Origin: *, preflights), as huggingface.co does. */
+  cors = false;
 
   async start(): Promise<string> {
     const listen = async (): Promise<string> => {
@@ -83,6 +85,14 @@ export class FakeHub {
     if (req.headers.range) entry.range = req.headers.range;
     if (req.headers.authorization) entry.authorization = req.headers.authorization;
     this.log.push(entry);
+    if (this.cors) {
+      res.setHeader('access-control-allow-origin', '*');
+      res.setHeader('access-control-expose-headers', 'x-repo-commit, x-linked-etag, x-linked-size, etag, x-error-code');
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, { 'access-control-allow-headers': 'authorization, range', 'access-control-max-age': '600' });
+        return void res.end();
+      }
+    }
     const cdn = /^\/cdn\/([0-9a-f]{64})$/.exec(url.pathname);
     if (cdn) return this.serveCdn(cdn[1]!, req, res);
     const m = /^\/(.+?)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
