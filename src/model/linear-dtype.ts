@@ -88,20 +88,11 @@ export function dequantizeWeight(
 }
 
 /**
- * fp32 weights are packed only for products of at most this many rows, in inference forwards: there the sgemm's
- * own repacking of the weight on every call is a large share of the time (BERT-base linears at 128 rows: 1.0-2.0x
- * faster packed, busy machine), while at thousands of rows it is amortised and the packed copy (4 bytes per weight)
- * buys little.
- */
-export const FP32_PACK_MAX_ROWS = 512;
-
-/**
  * The padded tokens (batch x longest) of one model call when pipelines, SentenceTransformer.encode and
- * CrossEncoder.predict cut a list into length-sorted batches: such calls run on packed weights, and their activations
- * stay in cache (on IMDb reviews of ~300 tokens, batches of 32 ran at half the texts/s of one text per call;
- * docs/performance.md).
+ * CrossEncoder.predict cut a list into length-sorted batches: the activations of such a call stay in cache (on IMDb
+ * reviews of ~300 tokens, batches of 32 ran at half the texts/s of one text per call; docs/performance.md).
  */
-export const BATCH_TOKENS = FP32_PACK_MAX_ROWS;
+export const BATCH_TOKENS = 512;
 
 // Values sampled from a weight when it is packed: a write that bypasses the kernels (a user's `param(name).set`)
 // changes them, so the packed copy is rebuilt even without markWeightsChanged. 64 reads per call cost nothing.
@@ -130,8 +121,9 @@ function sameFingerprint(w: Float32Array, f: Uint32Array): boolean {
 
 /**
  * Runs a model's linear layers in its dtype. q8 and bf16 use their packed weights in every forward (the model
- * computes in that dtype; backward, when asked for, uses the fp32 master weights); fp32 uses packed weights where
- * they pay (see FP32_PACK_MAX_ROWS) and the plain kernel elsewhere. Packed copies are made on first use and
+ * computes in that dtype; backward, when asked for, uses the fp32 master weights); fp32 uses packed weights in
+ * inference forwards (no repacking of the weight per call, the bias added inside the GEMM) and the plain kernel in
+ * training, whose weights change every step. Packed copies are made on first use and
  * rebuilt when the weights' version (bumped by the optimizer's adamwStep) or their fingerprint changed.
  */
 export class ModelLinears {
@@ -177,7 +169,7 @@ export class ModelLinears {
       if (m > 0) impl!.forward(x, fixed, bias, y, m, activation);
       return;
     }
-    if (impl && m > 0 && (this.dtype !== 'fp32' || (inference && m <= FP32_PACK_MAX_ROWS))) {
+    if (impl && m > 0 && (this.dtype !== 'fp32' || inference)) {
       impl.forward(x, this.packed(impl, w, n, k), bias, y, m, activation);
     } else {
       this.kernels.linearForward(x, w, bias, y, m, n, k, activation);
