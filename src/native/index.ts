@@ -47,7 +47,10 @@ export function tryWasmKernels(): Kernels | null {
   return wasmKernels;
 }
 
-/** The Kernels implementation for this process: `options.backend`, else BERT_BACKEND (js | native | wasm | auto), else auto. */
+/**
+ * The Kernels implementation for this process: `options.backend`, else BERT_BACKEND (js | native | wasm | auto), else
+ * auto: native, else WebAssembly, else the TypeScript kernels (one warning on stderr when not native).
+ */
 export function getKernels(options: GetKernelsOptions = {}): Kernels {
   const env = process.env.BERT_BACKEND;
   const choice = options.backend
@@ -70,11 +73,15 @@ export function getKernels(options: GetKernelsOptions = {}): Kernels {
       `native backend requested (${options.backend ? 'backend option' : 'BERT_BACKEND=native'}) but ${nativeLoadError()}`,
     );
   }
+  // auto without the addon: the WebAssembly kernels where they are built (10-20x the TypeScript ones), else js.
+  const wasm = tryWasmKernels();
   if (!warned) {
     warned = true;
     process.stderr.write(
-      `bert-ts: ${nativeLoadError()}; using the TypeScript kernels (much slower). Set BERT_BACKEND=js to silence this.\n`,
+      wasm
+        ? `bert-ts: ${nativeLoadError()}; using the WebAssembly kernels, ${wasm.name} (slower than native). Set BERT_BACKEND=wasm to silence this.\n`
+        : `bert-ts: ${nativeLoadError()}, and ${wasmLoadError()}; using the TypeScript kernels (much slower). Set BERT_BACKEND=js to silence this.\n`,
     );
   }
-  return jsKernels;
+  return wasm ?? jsKernels;
 }
