@@ -3,7 +3,6 @@
 // and the parity harness (scripts/parity.ts)
 // on hf-tiny fixture heads served over HTTP, both through the WebAssembly backend loaded from fetch.
 import { loadWasmBackend, loadWasmExports, useWasmBackend } from '../../src/browser/web/wasm.js';
-import { createWasmKernels } from '../../src/native/index.js';
 import { mountFile } from '../../src/browser/web/files.js';
 import { runParity } from '../../scripts/parity.js';
 import { runCollected, type TestOutcome } from './shims/node-test.js';
@@ -13,6 +12,8 @@ import {
   checkThreadedElementwise,
   checkThreadedGemms,
   checkThreadedTrainingStep,
+  workerCrashScenario,
+  type WorkerCrashOutcome,
 } from '../wasm/threads-checks.js';
 
 /** Loads bert_kernels.wasm from `wasmUrl`, then runs the wasm kernel tests. */
@@ -45,32 +46,9 @@ export async function threadTests(
   }
 }
 
-/**
- * A worker of the threaded module (2 threads on Web Workers) crashes in a task of a GEMM (bk_test_crash_worker: the
- * next task a worker takes traps): what the GEMM before, during and after threw (null: nothing), and C[0] before.
- * The page's main thread spins rather than waits: without the pool's failure report this call would never return.
- */
-export async function workerCrash(
-  wasmUrl: string,
-): Promise<{ before: string | null; value: number; during: string | null; after: string | null }> {
-  const ex = await loadWasmExports(wasmUrl, { threads: 2 });
-  const kernels = createWasmKernels(ex);
-  const n = 1024;
-  const a = new Float32Array(n * n).fill(1),
-    c = new Float32Array(n * n);
-  const gemm = (): string | null => {
-    try {
-      kernels.gemm(false, false, n, n, n, 1, a, n, a, n, 0, c, n);
-      return null;
-    } catch (err) {
-      return (err as Error).message;
-    }
-  };
-  const before = gemm();
-  const value = c[0]!;
-  ex.bk_test_crash_worker!();
-  const during = gemm();
-  return { before, value, during, after: gemm() };
+/** A Web Worker of the threaded module crashes in a GEMM's task: test/wasm/threads-checks.ts workerCrashScenario. */
+export async function workerCrash(wasmUrl: string): Promise<WorkerCrashOutcome> {
+  return workerCrashScenario(await loadWasmExports(wasmUrl, { threads: 2 }));
 }
 
 async function fetchInto(url: string, path: string): Promise<void> {

@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { BertForSequenceClassification } from '../../src/model/bert.js';
 import type { Kernels } from '../../src/tensor/kernels.js';
+import { createWasmKernels } from '../../src/native/index.js';
+import type { WasmKernelExports } from '../../src/native/wasm-kernels.js';
 import type { RandomArray } from '../native/helpers.js';
 
 function same(actual: Float32Array, expected: Float32Array, what: string): void {
@@ -190,4 +192,37 @@ export function checkThreadedTrainingStep(one: Kernels, many: Kernels, randomArr
   same(b.logits, a.logits, 'logits');
   assert.equal(b.grads.size, a.grads.size);
   for (const [name, g] of a.grads) same(b.grads.get(name)!, g, `gradient of ${name}`);
+}
+
+/** What a GEMM threw (null: nothing), its first output element before, in and after a worker crash. */
+export interface WorkerCrashOutcome {
+  before: string | null;
+  value: number;
+  during: string | null;
+  after: string | null;
+}
+
+/**
+ * A worker of the threaded module `ex` (2 threads) crashes in a task of a GEMM (bk_test_crash_worker: the next task a
+ * worker takes traps, as a crash in a kernel would): what the GEMM threw before, during and after, and C[0] before
+ * (1024: a row of ones times a column of ones). Without the pool's failure report the second call never returns.
+ */
+export function workerCrashScenario(ex: WasmKernelExports): WorkerCrashOutcome {
+  const kernels = createWasmKernels(ex);
+  const n = 1024;
+  const a = new Float32Array(n * n).fill(1),
+    c = new Float32Array(n * n);
+  const gemm = (): string | null => {
+    try {
+      kernels.gemm(false, false, n, n, n, 1, a, n, a, n, 0, c, n);
+      return null;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+  const before = gemm();
+  const value = c[0]!;
+  ex.bk_test_crash_worker!();
+  const during = gemm();
+  return { before, value, during, after: gemm() };
 }
