@@ -348,7 +348,7 @@ test(
         text,
       )) as { token_str: string; score: number }[];
       const { pipeline } = await import('../../src/pipelines/index.js');
-      const fill = await pipeline('fill-mask', modelDir);
+      const fill = await pipeline('fill-mask', modelDir, { warn: () => {} }); // the pooler and NSP head go unused
       const want = (await fill(text, { topK: 5 })) as { token_str: string; score: number }[];
       assert.deepEqual(
         got.map((p) => p.token_str),
