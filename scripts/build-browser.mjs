@@ -55,10 +55,9 @@ const result = await build({
   logLevel: 'warning',
 });
 const wasm = join(root, 'wasm', 'build', 'bert_kernels.wasm');
-const threaded = join(root, 'wasm', 'build', 'bert_kernels_threads.wasm');
-if (existsSync(threaded)) copyFileSync(threaded, join(outDir, 'bert_kernels_threads.wasm'));
-// The relaxed-SIMD micro-kernel (optional: without it the page uses the SIMD128 one).
-for (const name of ['bert_gemm_relaxed.wasm', 'bert_gemm_relaxed_threads.wasm']) {
+// The optional modules (without the threaded one the page runs on one thread, without the relaxed-SIMD micro-kernel on
+// the SIMD128 one): copied when built, a stale copy removed when not.
+for (const name of ['bert_kernels_threads.wasm', 'bert_gemm_relaxed.wasm', 'bert_gemm_relaxed_threads.wasm']) {
   const path = join(root, 'wasm', 'build', name);
   if (existsSync(path)) copyFileSync(path, join(outDir, name));
   else rmSync(join(outDir, name), { force: true });

@@ -112,7 +112,7 @@ const RELAXED_PROBE = new Uint8Array([
   ...[0x0a, 0x3d, 0x01, 0x3b, 0x00, ...ZERO_V128, ...ZERO_V128, ...ZERO_V128, 0xfd, 0x85, 0x02, 0x0b], // its body
 ]);
 
-/** Whether this engine validates relaxed SIMD (Chrome 114+, Firefox 145+; Node 20 only with --experimental-wasm-relaxed-simd). */
+/** Whether this engine validates relaxed SIMD (Chromium 156 does; Node 20 only with --experimental-wasm-relaxed-simd). */
 export function relaxedSimdSupported(): boolean {
   try {
     return wasmApi.validate(RELAXED_PROBE);

@@ -2,7 +2,7 @@
 // relaxed-SIMD micro-kernels (BERT_WASM_RELAXED=0, then 1), printed as JSON (names, whether the bits differ, the
 // largest difference from the js reference for each).
 import { createWasmKernels } from '../../src/native/index.js';
-import { openWasmKernels, relaxedSimdSupported } from '../../src/native/wasm-kernels.js';
+import { openWasmKernels } from '../../src/native/wasm-kernels.js';
 import { jsKernels } from '../../src/tensor/js-kernels.js';
 import { lcgRandom } from '../native/helpers.js';
 
@@ -25,7 +25,6 @@ const maxDiff = (c: Float32Array): number => c.reduce((d, x, i) => Math.max(d, M
 const [off, on] = [results['0']!, results['1']!];
 process.stdout.write(
   JSON.stringify({
-    supported: relaxedSimdSupported(),
     names: [off.name, on.name],
     bitsDiffer: off.c.some((x, i) => x !== on.c[i]),
     maxDiff: [maxDiff(off.c), maxDiff(on.c)],

@@ -105,7 +105,6 @@ test('BERT_WASM_RELAXED: 0 and 1 pick the micro-kernel; FMA changes bits, not ac
   const r = node(['test/wasm/relaxed-child.ts'], {});
   assert.equal(r.status, 0, r.out);
   const result = JSON.parse(r.out.trim().split('\n')[0]!) as {
-    supported: boolean;
     names: string[];
     bitsDiffer: boolean;
     maxDiff: number[];

@@ -44,7 +44,7 @@ namespace {
 
 constexpr int64_t MR = 4, NR = 8;
 constexpr int64_t KC = 256, MC = 128, NC = 2048;
-constexpr int64_t MR_RELAXED = 6, MC_RELAXED = 126;  // the relaxed kernel's tile rows; its row block, a multiple
+constexpr int64_t MR_RELAXED = 6, MC_RELAXED = 126;  // the relaxed kernel's tile rows; MC rounded down to a multiple
 
 // The A panels' rows and the row block of the kernel in use.
 int64_t tileRows() { return relaxedSimd ? MR_RELAXED : MR; }

@@ -1,7 +1,7 @@
 // The WebAssembly backend in the browser: compiles bert_kernels.wasm from fetch (asynchronously: browsers refuse
 // large synchronous compiles) and makes it the default backend of every model, Trainer and pipeline. On a cross-origin
 // isolated page (SharedArrayBuffer) it compiles bert_kernels_threads.wasm instead and starts its Web Workers. Where
-// the browser validates relaxed SIMD (Chrome 114+, Firefox 145+) the GEMM's micro-kernel comes from
+// the browser validates relaxed SIMD (Chromium 156 does by default) the GEMM's micro-kernel comes from
 // bert_gemm_relaxed(_threads).wasm beside the kernels (f32x4.relaxed_madd: an FMA on x86 and ARM64).
 import { createWasmKernels, getKernels } from '../../native/index.js';
 import {
