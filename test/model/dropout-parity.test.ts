@@ -1,0 +1,84 @@
+// Train-mode parity with transformers: a training forward with dropout on, where transformers draws bert-ts' dropout
+// masks (scripts/fixtures/bert_ts_dropout.py), gives the same loss, logits and every gradient — which checks where
+// each family applies dropout and how it scales (test/model/fixtures/dropout, scripts/fixtures/dropout_fixtures.py).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { readSafetensors } from '../../src/io/index.js';
+import { AutoModelForSequenceClassification, AutoModelForTokenClassification } from '../../src/model/auto.js';
+import { getKernels } from '../../src/native/index.js';
+import { jsKernels } from '../../src/tensor/js-kernels.js';
+
+const DIR = 'test/model/fixtures/dropout';
+const manifest = JSON.parse(readFileSync(`${DIR}/manifest.json`, 'utf8')) as {
+  model_seed: number;
+  forward: number;
+  cases: Record<string, { class: string; loss: number; eval_loss: number; gradients: number }>;
+};
+
+function rows(data: ArrayLike<number>, shape: number[]): number[] | number[][] {
+  const flat = Array.from(data, Number);
+  if (shape.length === 1) return flat;
+  const [b, t] = shape as [number, number];
+  return Array.from({ length: b }, (_, i) => flat.slice(i * t, (i + 1) * t));
+}
+
+function maxError(ours: ArrayLike<number>, ref: ArrayLike<number>): { err: number; scale: number } {
+  assert.equal(ours.length, ref.length);
+  let err = 0,
+    scale = 0;
+  for (let i = 0; i < ref.length; i++) {
+    err = Math.max(err, Math.abs(ours[i]! - ref[i]!));
+    scale = Math.max(scale, Math.abs(ref[i]!));
+  }
+  return { err, scale };
+}
+
+describe('train mode (dropout on) equals transformers drawing the same masks', () => {
+  for (const [name, c] of Object.entries(manifest.cases)) {
+    for (const kernels of [jsKernels, getKernels()]) {
+      it(`${name} (${c.class}): loss, logits and every gradient with the ${kernels.name} kernels`, async () => {
+        const ref = readSafetensors(`${DIR}/${name}/reference.safetensors`).tensors;
+        const get = (k: string): { data: ArrayLike<number>; shape: number[] } => {
+          const t = ref.get(k);
+          assert.ok(t && !(t.data instanceof BigInt64Array), `reference tensor ${k}`);
+          return { data: t.data as ArrayLike<number>, shape: t.shape };
+        };
+        const Auto = c.class.endsWith('TokenClassification')
+          ? AutoModelForTokenClassification
+          : AutoModelForSequenceClassification;
+        const model = await Auto.fromPretrained(`${DIR}/${name}`, {
+          seed: manifest.model_seed,
+          kernels,
+          warn: (m: string) => assert.fail(m),
+        });
+        assert.equal(model.architecture, c.class);
+        const ids = get('input_ids'),
+          mask = get('attention_mask'),
+          labels = get('labels');
+        const inputs = {
+          inputIds: rows(ids.data, ids.shape) as number[][],
+          attentionMask: rows(mask.data, mask.shape) as number[][],
+          labels: rows(labels.data, labels.shape),
+        };
+        const evalLoss = model.forward(inputs).loss!;
+        assert.ok(Math.abs(evalLoss - c.eval_loss) < 1e-5, `eval loss ${evalLoss} vs ${c.eval_loss}`);
+        model.zeroGrad();
+        const out = model.forward(inputs, { train: true, seed: manifest.forward });
+        assert.ok(Math.abs(out.loss! - c.loss) < 1e-5 * Math.max(1, c.loss), `train loss ${out.loss} vs ${c.loss}`);
+        const logits = maxError(out.logits.data, get('logits').data);
+        assert.ok(logits.err < 1e-5 * Math.max(1, logits.scale), `logits max error ${logits.err}`);
+        model.backward();
+        let checked = 0;
+        for (const key of ref.keys()) {
+          if (!key.startsWith('grad.')) continue;
+          const param = key.slice('grad.'.length);
+          const { err, scale } = maxError(model.store.gradView(param), get(key).data);
+          assert.ok(err <= 1e-5 + 1e-4 * scale, `${param}: gradient max error ${err} (largest ${scale})`);
+          checked++;
+        }
+        assert.equal(checked, c.gradients);
+      });
+    }
+  }
+});
