@@ -14,7 +14,8 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
-from transformers import DistilBertConfig, DistilBertForMaskedLM, RobertaConfig, RobertaForMaskedLM
+from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DistilBertConfig, DistilBertForMaskedLM,
+                          RobertaConfig, RobertaForMaskedLM)
 
 ROOT = Path(__file__).resolve().parents[2]
 BERT = ROOT / '../shared/models/bert-mini-imdb-hf'
@@ -112,6 +113,16 @@ pairs |= layer_pairs('roberta.encoder.layer.', {n: n for n in (
     'attention.output.LayerNorm', 'intermediate.dense', 'output.dense', 'output.LayerNorm')})
 print('roberta: left at transformers init:', copy(roberta, pairs))
 save(roberta, 'roberta-mini', {'tokenizer_class': 'BertTokenizer'})
+
+# Each with a classification head that transformers initialised (torch seed 0) and saved: both sides fine-tune from
+# the same head (NAME-cls), so that the comparison is not decided by two head draws (a fresh head moves only ~10% of
+# its norm in this protocol's 375 steps at lr 5e-5), and replay_hf.py can follow a bert-ts run step for step.
+for name in ('distilbert-mini', 'roberta-mini'):
+    torch.manual_seed(0)
+    head = AutoModelForSequenceClassification.from_pretrained(out / name, num_labels=2, dtype=torch.float32)
+    head.save_pretrained(out / f'{name}-cls')
+    AutoTokenizer.from_pretrained(out / name).save_pretrained(out / f'{name}-cls')
+    print('wrote', out / f'{name}-cls')
 
 # The seeded 1,000-review training subset (Python's random, seed 42), one JSON line per review as in train.jsonl.gz.
 with gzip.open(IMDB / 'train.jsonl.gz', 'rt') as f:
