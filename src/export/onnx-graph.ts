@@ -143,6 +143,11 @@ export class GraphLayers {
   /** One DynamicQuantizeLinear per input, shared by the products that read it (query, key and value), as ORT does. */
   private readonly xQuantized = new Map<string, string[]>();
   private scoreScale: string | undefined;
+  /**
+   * The [rows, sequence_length] tensors the encoder reads: the graph inputs, or (multiple choice) those inputs
+   * flattened from [batch_size, num_choices, sequence_length].
+   */
+  inputs = { ids: 'input_ids', mask: 'attention_mask', types: 'token_type_ids' };
 
   constructor(
     readonly g: Graph,
@@ -304,7 +309,7 @@ export class GraphLayers {
   /** The additive padding mask [B, 1, 1, T]: 0 for tokens, float32 lowest for padding (HF's extended attention mask). */
   paddingMask(): string {
     const g = this.g;
-    const maskF = g.node('Cast', '/mask/Cast', ['attention_mask'], [{ name: 'to', i: ONNX_FLOAT }]);
+    const maskF = g.node('Cast', '/mask/Cast', [this.inputs.mask], [{ name: 'to', i: ONNX_FLOAT }]);
     const inverted = g.node('Sub', '/mask/Sub', [g.scalar(1), maskF]);
     return g.node('Unsqueeze', '/mask/Unsqueeze', [
       g.node('Mul', '/mask/Mul', [inverted, g.scalar(FLOAT32_LOWEST)]),

@@ -38,12 +38,12 @@ export function modernBertEncoder(layers: GraphLayers): string {
   let x = layers.layerNorm(
     g.node('Gather', '/embeddings/tok_embeddings/Gather', [
       layers.weight('embeddings.tok_embeddings.weight'),
-      'input_ids',
+      layers.inputs.ids,
     ]),
     'embeddings.norm',
   );
 
-  const positions = g.range(g.dim('input_ids', 1, '/rotary/SeqLen'), '/rotary/Range');
+  const positions = g.range(g.dim(layers.inputs.ids, 1, '/rotary/SeqLen'), '/rotary/Range');
   const column = g.node('Unsqueeze', '/rotary/Column', [
     g.node('Cast', '/rotary/Cast', [positions], [{ name: 'to', i: ONNX_FLOAT }]),
     g.int64s([1]),
@@ -73,7 +73,7 @@ export function modernBertEncoder(layers: GraphLayers): string {
       ]),
     ]);
     const attended = g.node('Unsqueeze', '/window/Attended', [
-      g.node('Cast', '/window/CastMask', ['attention_mask'], [{ name: 'to', i: ONNX_BOOL }]),
+      g.node('Cast', '/window/CastMask', [layers.inputs.mask], [{ name: 'to', i: ONNX_BOOL }]),
       g.int64s([1, 2]),
     ]);
     const seen = g.node('And', '/window/And', [g.node('LessOrEqual', '/window/InBand', [distance, window]), attended]);
@@ -117,7 +117,7 @@ export function modernBertEncoder(layers: GraphLayers): string {
  */
 export function meanPooling(layers: GraphLayers, x: string): string {
   const g = layers.g;
-  const mask = g.node('Cast', '/pooling/Cast', ['attention_mask'], [{ name: 'to', i: ONNX_FLOAT }]);
+  const mask = g.node('Cast', '/pooling/Cast', [layers.inputs.mask], [{ name: 'to', i: ONNX_FLOAT }]);
   const sum = g.node(
     'ReduceSum',
     '/pooling/Sum',
@@ -129,4 +129,23 @@ export function meanPooling(layers: GraphLayers, x: string): string {
   );
   const count = g.node('ReduceSum', '/pooling/Count', [mask, g.int64s([1])], [{ name: 'keepdims', i: 1 }]);
   return g.node('Div', '/pooling/Div', [sum, count]);
+}
+
+/**
+ * ModernBertForMultipleChoice's classifier_pooling "cls": the state of each row's first attended token (the argmax of
+ * its attention mask, so token 0 for an all-padding row), [rows, H], x [rows, T, H].
+ */
+export function firstAttendedToken(layers: GraphLayers, x: string): string {
+  const g = layers.g;
+  const mask = g.node('Cast', '/pooling/CastFirst', [layers.inputs.mask], [{ name: 'to', i: ONNX_FLOAT }]);
+  const first = g.node('ArgMax', '/pooling/ArgMax', [mask], [{ name: 'axis', i: 1 }]); // [rows, 1]
+  const positions = g.range(g.dim(layers.inputs.ids, 1, '/pooling/SeqLen'), '/pooling/Range');
+  const oneHot = g.node(
+    'Cast',
+    '/pooling/OneHot',
+    [g.node('Equal', '/pooling/IsFirst', [positions, first])],
+    [{ name: 'to', i: ONNX_FLOAT }],
+  );
+  const picked = g.node('MatMul', '/pooling/Pick', [g.node('Unsqueeze', '/pooling/Row', [oneHot, g.int64s([1])]), x]);
+  return g.node('Squeeze', '/pooling/Squeeze', [picked, g.int64s([1])]);
 }

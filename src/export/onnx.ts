@@ -15,13 +15,14 @@ import {
   valueInfo,
 } from './onnx-graph.js';
 import type { NamedTensor } from './onnx-graph.js';
-import { meanPooling, modernBertEncoder } from './onnx-modernbert.js';
+import { firstAttendedToken, meanPooling, modernBertEncoder } from './onnx-modernbert.js';
 import { ProtoWriter } from './protobuf.js';
 
 export { OnnxExportError, type NamedTensor } from './onnx-graph.js';
 
 /** The heads the exporter writes; 'auto' reads config.json `architectures`. */
-export type OnnxHead = 'base' | 'sequence-classification' | 'token-classification' | 'question-answering' | 'masked-lm';
+export type OnnxHead =
+  'base' | 'sequence-classification' | 'token-classification' | 'question-answering' | 'masked-lm' | 'multiple-choice';
 
 export interface OnnxExportOptions {
   /** The graph's head; 'auto' (default) picks it from `task`, else from config.json `architectures`. */
@@ -59,6 +60,7 @@ const TASK_HEADS: Record<string, OnnxHead> = {
   ner: 'token-classification',
   'question-answering': 'question-answering',
   'fill-mask': 'masked-lm',
+  'multiple-choice': 'multiple-choice',
 };
 
 /** The task names resolveOnnxHead accepts. */
@@ -71,6 +73,7 @@ const HEAD_CLASS_SUFFIX: Record<OnnxHead, string> = {
   'token-classification': 'ForTokenClassification',
   'question-answering': 'ForQuestionAnswering',
   'masked-lm': 'ForMaskedLM',
+  'multiple-choice': 'ForMultipleChoice',
 };
 
 /** The family's HF class stem (Bert, Roberta, XLMRoberta, DistilBert, Electra) from config.json `model_type`. */
@@ -166,6 +169,16 @@ export function exportBertOnnx(
   const quantized = options.dtype === 'q8' ? dtypeLinearWeightNames(cfg) : new Set<string>();
   const g = new Graph();
   const layers = new GraphLayers(g, params, cfg, quantized, `the ${head} graph`);
+  const inputs = takesTokenTypes(cfg)
+    ? ['input_ids', 'attention_mask', 'token_type_ids']
+    : ['input_ids', 'attention_mask'];
+  // Multiple choice (optimum's graph): inputs [batch_size, num_choices, sequence_length], each choice a row.
+  const choices = head === 'multiple-choice';
+  if (choices) {
+    const flat = (name: string): string => g.node('Flatten', `/choices/${name}`, [name], [{ name: 'axis', i: 2 }]);
+    layers.inputs = { ids: flat('input_ids'), mask: flat('attention_mask'), types: 'token_type_ids' };
+    if (inputs.includes('token_type_ids')) layers.inputs.types = flat('token_type_ids');
+  }
   const x = family.block.kind === 'post-ln' ? postLnEncoder(layers, family.block.names) : modernBertEncoder(layers);
   const outputs = headOutputs(layers, x, head);
 
@@ -173,10 +186,8 @@ export function exportBertOnnx(
   for (const n of g.nodes) graph.message(1, n);
   graph.string(2, 'bert-ts');
   for (const i of g.initializers) graph.message(5, i);
-  const inputs = takesTokenTypes(cfg)
-    ? ['input_ids', 'attention_mask', 'token_type_ids']
-    : ['input_ids', 'attention_mask'];
-  for (const name of inputs) graph.message(11, valueInfo(name, ONNX_INT64, ['batch_size', 'sequence_length']));
+  const dims = choices ? ['batch_size', 'num_choices', 'sequence_length'] : ['batch_size', 'sequence_length'];
+  for (const name of inputs) graph.message(11, valueInfo(name, ONNX_INT64, dims));
   for (const o of outputs) graph.message(12, o);
   const model = new ProtoWriter()
     .int(1, 8) // ir_version 8 (ONNX 1.10+), the one that pairs with opset 17
@@ -202,15 +213,15 @@ function postLnEncoder(layers: GraphLayers, names: LayerNames): string {
     const notPad = g.node(
       'Cast',
       '/embeddings/NotPad',
-      [g.node('Not', '/embeddings/Not', [g.node('Equal', '/embeddings/IsPad', ['input_ids', pad])])],
+      [g.node('Not', '/embeddings/Not', [g.node('Equal', '/embeddings/IsPad', [layers.inputs.ids, pad])])],
       [{ name: 'to', i: ONNX_INT64 }],
     );
     const counts = g.node('CumSum', '/embeddings/CumSum', [notPad, g.int64s([1], [])]);
     positions = g.node('Add', '/embeddings/AddPad', [g.node('Mul', '/embeddings/MaskCounts', [counts, notPad]), pad]);
-  } else positions = g.range(g.dim('input_ids', 1, '/embeddings/SeqLen'), '/embeddings/Range');
+  } else positions = g.range(g.dim(layers.inputs.ids, 1, '/embeddings/SeqLen'), '/embeddings/Range');
   const words = g.node('Gather', '/embeddings/word_embeddings/Gather', [
     layers.weight('embeddings.word_embeddings.weight'),
-    'input_ids',
+    layers.inputs.ids,
   ]);
   const pos = g.node('Gather', '/embeddings/position_embeddings/Gather', [
     layers.weight('embeddings.position_embeddings.weight'),
@@ -220,7 +231,7 @@ function postLnEncoder(layers: GraphLayers, names: LayerNames): string {
   if (family.tokenTypes) {
     const types = g.node('Gather', '/embeddings/token_type_embeddings/Gather', [
       layers.weight('embeddings.token_type_embeddings.weight'),
-      takesTokenTypes(cfg) ? 'token_type_ids' : g.int64s([0], []),
+      takesTokenTypes(cfg) ? layers.inputs.types : g.int64s([0], []),
     ]);
     sum = g.node('Add', '/embeddings/Add1', [sum, types]);
   }
@@ -301,6 +312,21 @@ function headOutputs(layers: GraphLayers, x: string, head: OnnxHead): ProtoWrite
         ]);
       output(column('start', 0), 'start_logits', ['batch_size', 'sequence_length']);
       output(column('end', 1), 'end_logits', ['batch_size', 'sequence_length']);
+      break;
+    }
+    case 'multiple-choice': {
+      // bert.ts BertForMultipleChoice: BERT, RoBERTa and XLM-R score the pooler output, DistilBERT and ELECTRA their
+      // dense head on the first token, ModernBERT its head on the first attended token (or the mean); one logit per
+      // row, then [batch_size, num_choices].
+      const dense = firstTokenHead(cfg, 'MultipleChoice');
+      let features: string;
+      if (cfg.modelType === 'modernbert')
+        features = cfg.classifierPooling === 'mean' ? meanPooling(layers, x) : firstAttendedToken(layers, x);
+      else features = dense ? firstToken() : pooled();
+      const logits = dense ? denseHead(features, dense) : layers.linear(features, 'classifier');
+      const count = g.node('Unsqueeze', '/choices/Count', [g.dim('input_ids', 1, '/choices/Dim'), g.int64s([0])]);
+      const shape = g.node('Concat', '/choices/Shape', [g.int64s([-1]), count], [{ name: 'axis', i: 0 }]);
+      output(g.node('Reshape', '/choices/Reshape', [logits, shape]), 'logits', ['batch_size', 'num_choices']);
       break;
     }
     case 'masked-lm': {

@@ -12,6 +12,7 @@ import { readSafetensors } from '../../src/io/index.js';
 import {
   AutoModel,
   AutoModelForMaskedLM,
+  AutoModelForMultipleChoice,
   AutoModelForQuestionAnswering,
   AutoModelForSequenceClassification,
   AutoModelForTokenClassification,
@@ -30,8 +31,11 @@ interface HeadCase {
   outputs: Record<string, string>;
   /** Runs bert-ts's model of this head on the inputs; returns its outputs by ONNX name. */
   bertTs: (dir: string, inputs: BertInputs) => Promise<Record<string, Float32Array>>;
-  /** transformers.js's Auto class name for this head. */
+  /** Multiple choice: the inputs are [batch, choices, seq] (the fixtures' input.mc.*). */
+  choices?: true;
+  /** transformers.js's Auto class name for this head (null: it has none). */
   tjs:
+    | null
     | 'AutoModel'
     | 'AutoModelForSequenceClassification'
     | 'AutoModelForTokenClassification'
@@ -82,6 +86,16 @@ const HEADS: HeadCase[] = [
     },
   },
   {
+    dir: 'multiple_choice',
+    suffix: 'ForMultipleChoice',
+    outputs: { logits: 'logits' },
+    choices: true,
+    tjs: null,
+    bertTs: async (dir, inputs) => ({
+      logits: (await AutoModelForMultipleChoice.fromPretrained(dir)).forward(inputs).logits.data,
+    }),
+  },
+  {
     dir: 'masked_lm',
     suffix: 'ForMaskedLM',
     outputs: { logits: 'logits' },
@@ -112,7 +126,7 @@ function close(what: string, got: ArrayLike<number>, want: ArrayLike<number>): v
 
 /** transformers.js's Auto class `cls` run on the exported folder `out` (local files only). */
 async function runTjs(
-  cls: HeadCase['tjs'],
+  cls: NonNullable<HeadCase['tjs']>,
   out: string,
   inputs: Record<string, { data: BigInt64Array; shape: number[] }>,
 ): Promise<Record<string, { data: Float32Array }>> {
@@ -137,14 +151,17 @@ for (const family of FAMILIES) {
       assert.ok(e, `${key} missing from the reference`);
       return { data: e.data as BigInt64Array, shape: e.shape };
     };
-    const inputs = Object.fromEntries(family.inputs.map((name) => [name, int64(`input.${name}`)]));
-    const bertInputs: BertInputs = {
+    const feedsOf = (prefix: string) =>
+      Object.fromEntries(family.inputs.map((name) => [name, int64(`${prefix}${name}`)]));
+    const bertInputsOf = (inputs: ReturnType<typeof feedsOf>): BertInputs => ({
       inputIds: inputs.input_ids!,
       attentionMask: inputs.attention_mask!,
       ...(inputs.token_type_ids ? { tokenTypeIds: inputs.token_type_ids } : {}),
-    };
+    });
 
     for (const head of HEADS) {
+      const inputs = feedsOf(head.choices ? 'input.mc.' : 'input.');
+      const bertInputs = bertInputsOf(inputs);
       const modelDir = join(root, head.dir);
       if (!existsSync(modelDir)) continue;
       it(`${head.dir}: onnxruntime and transformers.js equal PyTorch and bert-ts`, async () => {
@@ -161,7 +178,7 @@ for (const family of FAMILIES) {
         const ortOut = await session.run(feeds);
         const ours = await head.bertTs(modelDir, bertInputs);
 
-        const tjsOut = family.noTjs?.includes(head.dir) ? null : await runTjs(head.tjs, out, inputs);
+        const tjsOut = !head.tjs || family.noTjs?.includes(head.dir) ? null : await runTjs(head.tjs, out, inputs);
 
         const names = Object.keys(head.outputs).filter((n) => session.outputNames.includes(n));
         assert.deepEqual(session.outputNames, names, 'the graph outputs what its head outputs');

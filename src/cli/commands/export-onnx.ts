@@ -3,20 +3,30 @@ import { exportOnnxFolder } from '../../export/folder.js';
 import { ONNX_TASKS, type OnnxHead } from '../../export/onnx.js';
 import { UsageError, parseFlags, runCommand } from '../command.js';
 
-export const usage = `Usage: bert export-onnx --model DIR --output DIR [--tokenizer DIR] [--task NAME] [--head auto|base|sequence-classification|token-classification|question-answering|masked-lm] [--dtype fp32|q8]
+export const usage = `Usage: bert export-onnx --model DIR --output DIR [--tokenizer DIR] [--task NAME] [--head auto|base|sequence-classification|token-classification|question-answering|masked-lm|multiple-choice] [--dtype fp32|q8]
 
 Writes DIR/onnx/model.onnx (opset 17; int64 inputs input_ids, attention_mask and, for BERT and ELECTRA,
 token_type_ids, with dynamic batch_size and sequence_length), config.json and the tokenizer files, the layout
 transformers.js and onnxruntime read. BERT, RoBERTa, XLM-RoBERTa, DistilBERT, ELECTRA and ModernBERT export. The head
 comes from --task (feature-extraction: the base model; text-classification, token-classification,
-question-answering, fill-mask), else --head, else config.json "architectures" (a *ForPreTraining checkpoint
+question-answering, fill-mask, multiple-choice), else --head, else config.json "architectures" (a *ForPreTraining checkpoint
 exports the base model: use --task fill-mask for BERT's MLM graph). The written config.json names the exported
 class in "architectures" and float32 as its dtype. The tokenizer files come from
 --tokenizer DIR (default: the model folder). --dtype q8 also writes DIR/onnx/model_quantized.onnx (what
 transformers.js loads with dtype 'q8'): the encoder's linear layers as ONNX Runtime's dynamic quantization writes
-them (int8 weights per output channel, the same bert-ts q8 computes with; activations quantized per call).`;
+them (int8 weights per output channel, the same bert-ts q8 computes with; activations quantized per call).
+A multiple-choice graph takes [batch_size, num_choices, sequence_length] inputs and gives logits [batch_size,
+num_choices], as optimum's (transformers.js has no multiple-choice class; onnxruntime runs it).`;
 
-const HEADS = ['auto', 'base', 'sequence-classification', 'token-classification', 'question-answering', 'masked-lm'];
+const HEADS = [
+  'auto',
+  'base',
+  'sequence-classification',
+  'token-classification',
+  'question-answering',
+  'masked-lm',
+  'multiple-choice',
+];
 
 const OPTIONS = {
   model: { type: 'string' },
