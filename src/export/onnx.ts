@@ -176,8 +176,8 @@ export function exportBertOnnx(
   const choices = head === 'multiple-choice';
   if (choices) {
     const flat = (name: string): string => g.node('Flatten', `/choices/${name}`, [name], [{ name: 'axis', i: 2 }]);
-    layers.inputs = { ids: flat('input_ids'), mask: flat('attention_mask'), types: 'token_type_ids' };
-    if (inputs.includes('token_type_ids')) layers.inputs.types = flat('token_type_ids');
+    const types = inputs.includes('token_type_ids') ? flat('token_type_ids') : 'token_type_ids';
+    layers.inputs = { ids: flat('input_ids'), mask: flat('attention_mask'), types };
   }
   const x = family.block.kind === 'post-ln' ? postLnEncoder(layers, family.block.names) : modernBertEncoder(layers);
   const outputs = headOutputs(layers, x, head);
