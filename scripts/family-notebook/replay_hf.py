@@ -24,6 +24,8 @@ ap.add_argument('--masks', default='hash'); ap.add_argument('--order', default='
 ap.add_argument('--seed', type=int, default=42)
 ap.add_argument('--epochs', type=int, default=3); ap.add_argument('--batch-size', type=int, default=8)
 args = ap.parse_args()
+if not re.fullmatch(r'hash|(torch|numpy):\d+', args.masks) or not re.fullmatch(r'bert-ts|torch:\d+', args.order):
+    raise SystemExit('replay_hf.py: --masks hash|torch:S|numpy:S, --order bert-ts|torch:S')
 torch.set_num_threads(1)
 
 tok = AutoTokenizer.from_pretrained(args.model)
