@@ -1,8 +1,7 @@
 // Training sentence embeddings and rerankers through the one Trainer: the adapters' losses and gradients against
 // the losses checked with sentence-transformers, save -> reload identity, resume, the plain-folder start, errors.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CrossEncoder, SentenceTransformer } from '../../src/model/sentence/index.js';
@@ -22,6 +21,7 @@ import { trainEmbeddings } from '../../src/train/train-embeddings.js';
 import { trainReranker } from '../../src/train/train-reranker.js';
 import { readEmbeddingPairs } from '../../src/data/pairs.js';
 import { maxAbsDiff } from '../native/helpers.js';
+import { tempDir } from '../helpers/temp.js';
 
 const FIX = new URL('../fixtures/sentence-transformers/', import.meta.url).pathname;
 const DATA = new URL('../fixtures/sentence-train/', import.meta.url).pathname;
@@ -30,7 +30,7 @@ const expected = JSON.parse(readFileSync(join(FIX, 'expected.json'), 'utf8')) as
   models: Record<string, { embeddings: number[][] }>;
 };
 const quiet = (): ProgressReporter => new ProgressReporter({ stream: { write: () => true }, tty: false });
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'bert-ts-st-train-'));
+const tmp = (): string => tempDir('st-train');
 const load = (dir: string): Promise<SentenceTransformer> => SentenceTransformer.fromPretrained(dir, { warn: () => {} });
 const COLUMNS = [
   ['what is the capital of france', 'cats sleep', 'capital of germany', 'a dog'],
