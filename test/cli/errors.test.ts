@@ -2,12 +2,12 @@
 // command or flag, and library InputErrors about options worded with the command's flags.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { UsageError, flagOf, nearestName, reportError } from '../../src/cli/command.js';
 import { InputError } from '../../src/model/errors.js';
+import { tempDir } from '../helpers/temp.js';
 
 /** Runs `bert ARGS` in-process, capturing stderr. */
 async function bert(...argv: string[]): Promise<{ code: number; err: string }> {
@@ -22,7 +22,7 @@ async function bert(...argv: string[]): Promise<{ code: number; err: string }> {
 }
 
 const TINY = '../shared/fixtures/hf-tiny/seq_cls3';
-const dir = mkdtempSync(join(tmpdir(), 'bert-ts-cli-errors-'));
+const dir = tempDir('cli-errors');
 const data = join(dir, 'train.jsonl');
 writeFileSync(data, '{"text":"good","label":1}\n');
 

@@ -1,8 +1,7 @@
 // Tests of the data readers: CSV quoting, JSONL(.gz), aclImdb folders, label mapping, errors, seeded subsets, CoNLL alignment, batch order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parseCsv } from '../../src/data/csv.js';
@@ -10,8 +9,9 @@ import { cleanReviewText, readTextClassification, readImdbFolder } from '../../s
 import { sampleSubset } from '../../src/data/sampling.js';
 import { readConllJsonl, alignFirstWordPiece, CONLL2003_LABELS } from '../../src/data/conll.js';
 import { batchOrder } from '../../src/data/batching.js';
+import { tempDir } from '../helpers/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'bert-ts-data-'));
+const dir = tempDir('data');
 const file = (name: string, content: string | Buffer): string => {
   const p = join(dir, name);
   writeFileSync(p, content);

@@ -2,8 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { trainVocabCommand } from '../../src/cli/commands/train-vocab.js';
@@ -15,6 +14,7 @@ import { bertWordSplitter } from '../../src/tokenizer/trainer-words.js';
 import { readDataset, readDatasetManifest } from '../../src/data/shards.js';
 import { capture } from './capture.js';
 import { cliArgs } from '../helpers/cli-args.js';
+import { tempDir } from '../helpers/temp.js';
 
 interface HfBinding {
   Tokenizer: { fromFile(path: string): { encode(a: string): Promise<{ getTokens(): string[] }> } };
@@ -23,8 +23,7 @@ interface HfBinding {
 }
 const hf = createRequire(import.meta.url)('tokenizers') as HfBinding;
 
-const dir = mkdtempSync(join(tmpdir(), 'bert-ts-e2e-'));
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('e2e');
 
 const rows = gunzipSync(readFileSync('../shared/data/imdb/train.jsonl.gz'))
   .toString('utf8')

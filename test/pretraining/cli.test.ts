@@ -1,16 +1,14 @@
 // The pre-training commands end to end: train-vocab -> create-pretraining-data -> pretrain, and their usage errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { pretrainCommand, parseDuration } from '../../src/cli/commands/pretrain.js';
 import { capture } from './capture.js';
 import { cliArgs } from '../helpers/cli-args.js';
+import { tempDir } from '../helpers/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'bert-ts-cli-'));
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('cli');
 
 test('pretrain: usage errors are exit 2 with a message; missing data is exit 1 naming the folder', async () => {
   let r = await capture(pretrainCommand, ['--config', 'mini']);

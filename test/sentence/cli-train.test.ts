@@ -1,11 +1,11 @@
 // `bert train-embeddings` and `bert train-reranker`: flags to the library, the summary line, usage errors.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { tempDir } from '../helpers/temp.js';
 
 const FIX = fileURLToPath(new URL('../fixtures/sentence-transformers/', import.meta.url));
 const DATA = fileURLToPath(new URL('../fixtures/sentence-train/', import.meta.url));
@@ -17,7 +17,7 @@ function bert(args: string[]): { status: number | null; stdout: string; stderr: 
 }
 
 test('bert train-embeddings trains with a Matryoshka-wrapped cached MNRL and prints the summary', () => {
-  const out = join(mkdtempSync(join(tmpdir(), 'bert-ts-cli-st-')), 'model');
+  const out = join(tempDir('cli-st'), 'model');
   const r = bert([
     'train-embeddings',
     ...['--model', join(FIX, 'mean_legacy'), '--train', join(DATA, 'pairs.jsonl'), '--output', out],
@@ -34,7 +34,7 @@ test('bert train-embeddings trains with a Matryoshka-wrapped cached MNRL and pri
 });
 
 test('bert train-reranker trains a cross-encoder; bad flags are usage errors naming the flag', () => {
-  const out = join(mkdtempSync(join(tmpdir(), 'bert-ts-cli-ce-')), 'model');
+  const out = join(tempDir('cli-ce'), 'model');
   const ok = bert([
     'train-reranker',
     ...['--model', join(FIX, 'cross_encoder'), '--train', join(DATA, 'reranker.jsonl'), '--output', out],

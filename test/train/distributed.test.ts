@@ -2,8 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BertForSequenceClassification } from '../../src/model/bert.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
@@ -21,6 +20,7 @@ import {
   singleProcess,
   type Distributed,
 } from '../../src/train/distributed.js';
+import { tempDir } from '../helpers/temp.js';
 
 const FIX = resolve('../shared/fixtures/hf-tiny');
 const mpirun = spawnSync('mpirun', ['--version'], { encoding: 'utf8' });
@@ -180,7 +180,7 @@ test(
   'mpirun -np 2 bert embed writes the one-process embeddings, in input order',
   { skip: skipMpi, timeout: 120_000 },
   () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bert-ts-mpi-embed-'));
+    const dir = tempDir('mpi-embed');
     const input = join(dir, 'texts.jsonl');
     // 23 texts of different lengths in batches of 4: 6 batches, rank 0 computes 0, 2, 4 and rank 1 computes 1, 3, 5.
     writeFileSync(
@@ -265,7 +265,7 @@ test(
   'mpirun -np 2 bert finetune (dropout on) ends with the one-process weights, loss curve and a folder that loads',
   { skip: skipMpi, timeout: 180_000 },
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bert-ts-mpi-'));
+    const dir = tempDir('mpi');
     // hf-tiny as it is, dropout 0.1 on: masks are drawn per example, so they do not depend on the rank count.
     const model = join(FIX, 'seq_cls3');
     const train = join(dir, 'train.jsonl');
@@ -342,7 +342,7 @@ test(
   'a rank killed mid-run ends the job with a clear message, leaves a complete checkpoint, and the run resumes',
   { skip: skipMpi, timeout: 180_000 },
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bert-ts-mpi-kill-'));
+    const dir = tempDir('mpi-kill');
     const model = join(FIX, 'seq_cls3');
     const train = join(dir, 'train.jsonl');
     // 160 examples in batches of 4: 40 steps, a training state every 3.
@@ -394,7 +394,7 @@ test(
   'mpirun -np 2 bert pretrain (MLM + NSP) ends with the one-process weights and loss curve',
   { skip: skipMpi, timeout: 180_000 },
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bert-ts-mpi-pt-'));
+    const dir = tempDir('mpi-pt');
     // A word-level vocabulary over synthetic documents (sentences of 4-11 words, 3-6 sentences each).
     const r = new Rng(11);
     const lexicon = Array.from({ length: 60 }, (_, i) => `w${i}`);

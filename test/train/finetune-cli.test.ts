@@ -1,15 +1,15 @@
 // `bert finetune` / `bert evaluate` refuse bad flags and bad data with clear messages before any training starts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { finetuneCommand } from '../../src/cli/commands/finetune.js';
 import { evaluateCommand } from '../../src/cli/commands/evaluate.js';
 import { cliArgs } from '../helpers/cli-args.js';
+import { tempDir } from '../helpers/temp.js';
 
 const TINY = '../shared/fixtures/hf-tiny/seq_cls3';
-const dir = mkdtempSync(join(tmpdir(), 'bert-ts-cli-'));
+const dir = tempDir('cli');
 const train = join(dir, 'train.jsonl');
 writeFileSync(train, '{"text":"good movie","label":1}\n{"text":"bad movie","label":0}\n');
 

@@ -1,18 +1,18 @@
 // End to end on hf-tiny: `bert finetune` writes a HF model folder that `bert evaluate --json` and fromPretrained read back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { BertForSequenceClassification, BertForTokenClassification } from '../../src/model/bert.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { Rng } from '../../src/data/rng.js';
 import { cliArgs } from '../helpers/cli-args.js';
+import { tempDir } from '../helpers/temp.js';
 
 const FIX = '../shared/fixtures/hf-tiny';
 const TOK = join(FIX, 'tokenizer');
-const dir = mkdtempSync(join(tmpdir(), 'bert-ts-e2e-'));
+const dir = tempDir('e2e');
 const FILLER =
   'the movie was shot in paris with a captain and a professor who walked up the hill near the bridge'.split(' ');
 

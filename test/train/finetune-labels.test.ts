@@ -2,16 +2,16 @@
 // the start; an integer label outside [0, num_labels) is an error; a class absent from the training data is a warning.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jsKernels } from '../../src/tensor/js-kernels.js';
 import { finetune, type FinetuneOptions } from '../../src/train/finetune.js';
 import { ProgressReporter } from '../../src/train/progress.js';
 import { InputError } from '../../src/model/errors.js';
+import { tempDir } from '../helpers/temp.js';
 
 const FIX = '../shared/fixtures/hf-tiny';
-const dir = mkdtempSync(join(tmpdir(), 'bert-ts-labels-'));
+const dir = tempDir('labels');
 
 /** A quiet, one-epoch run on the js kernels; returns the progress lines (labels, warnings) with the result. */
 async function run(options: Partial<FinetuneOptions> & Pick<FinetuneOptions, 'train' | 'output'>) {

@@ -1,10 +1,10 @@
 // Progress output: bar text on a TTY, JSON lines otherwise and in the log file, and a well-formed SVG curve.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProgressReporter, formatBar, formatDuration, trainingCurveSvg } from '../../src/train/progress.js';
+import { tempDir } from '../helpers/temp.js';
 
 const rec = (step: number, loss: number) => ({
   step,
@@ -26,7 +26,7 @@ test('formatDuration and formatBar', () => {
 
 test('non-TTY: JSON lines to the stream (throttled) and every step to the log file', () => {
   const out: string[] = [];
-  const log = join(mkdtempSync(join(tmpdir(), 'bert-ts-prog-')), 'sub', 'train.jsonl');
+  const log = join(tempDir('prog'), 'sub', 'train.jsonl');
   const p = new ProgressReporter({
     stream: { write: (s) => (out.push(s), true), isTTY: false },
     logFile: log,

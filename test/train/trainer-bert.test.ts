@@ -1,8 +1,7 @@
 // The Trainer on the hf-tiny BERT heads: torch AdamW parity over three steps, loss going down for every head, resume.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { toInt32Array } from '../../src/io/dtypes.js';
@@ -21,6 +20,7 @@ import { ProgressReporter } from '../../src/train/progress.js';
 import { Rng } from '../../src/data/rng.js';
 import { choicesDataset, encodedDataset, type EncodedChoices, type EncodedExample } from '../../src/data/batching.js';
 import { evaluateSequenceClassification, evaluateTokenClassification } from '../../src/train/evaluation.js';
+import { tempDir } from '../helpers/temp.js';
 
 const FIX = '../shared/fixtures/hf-tiny';
 const ref = readSafetensors(join(FIX, 'reference.safetensors')).tensors;
@@ -288,7 +288,7 @@ test('resume with a real BERT: stopped mid-epoch + resumed = uninterrupted (same
   const six = () => batches(data, 6); // 7 steps per epoch
   const full = await BertForSequenceClassification.fromPretrained(join(FIX, 'seq_cls3'), opts);
   await new Trainer(bertTrainerModel(full), six(), { ...o, progress: quiet() }).train();
-  const out = mkdtempSync(join(tmpdir(), 'bert-ts-resume-bert-'));
+  const out = tempDir('resume-bert');
   const a = await BertForSequenceClassification.fromPretrained(join(FIX, 'seq_cls3'), opts);
   await new Trainer(bertTrainerModel(a), six(), {
     ...o,

@@ -1,8 +1,7 @@
 // Trainer mechanics on a small softmax-regression model with seeded input dropout: resume, accumulation, NaN, early stop.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jsKernels } from '../../src/tensor/js-kernels.js';
 import { dropoutHash } from '../../src/tensor/kernels.js';
@@ -11,6 +10,7 @@ import { EpochSampler, epochBatches, type IndexedDataset } from '../../src/data/
 import { ProgressReporter } from '../../src/train/progress.js';
 import { latestTrainingStateDir } from '../../src/train/training-state.js';
 import { Rng } from '../../src/data/rng.js';
+import { tempDir } from '../helpers/temp.js';
 
 const D = 6;
 const C = 3;
@@ -136,7 +136,7 @@ test('epochBatches: a seeded permutation cut into batches; bucketing groups simi
 });
 
 test('loss goes down and the training curve and log are written', async () => {
-  const out = mkdtempSync(join(tmpdir(), 'bert-ts-toy-'));
+  const out = tempDir('toy');
   const m = new Toy(1);
   const data = makeData();
   const evaluate = () => {
@@ -168,7 +168,7 @@ test('a run stopped mid-epoch and resumed ends with the same weights and loss cu
   const pFull = quiet();
   await new Trainer(full, batches(data), { ...base, progress: pFull }).train();
 
-  const out = mkdtempSync(join(tmpdir(), 'bert-ts-resume-'));
+  const out = tempDir('resume');
   const a = new Toy(1);
   const stopAt19 = (step: number) => step >= 19; // mid epoch 2
   const r1 = await new Trainer(a, batches(data), {
@@ -250,7 +250,7 @@ test('gradient accumulation of 2 x 4 equals batches of 8 without dropout differe
 });
 
 test('a NaN loss stops the run with a message and keeps the last good checkpoint', async () => {
-  const out = mkdtempSync(join(tmpdir(), 'bert-ts-nan-'));
+  const out = tempDir('nan');
   const m = new Toy(1);
   m.nanAt = 30; // 30th forward: during epoch 3 (14 steps per epoch)
   const msgs: string[] = [];
@@ -319,7 +319,7 @@ test('a non-finite gradient norm stops the run before the update, weights untouc
 });
 
 test('the time budget stops the run before its next step, without a final evaluation', async () => {
-  const out = mkdtempSync(join(tmpdir(), 'bert-ts-budget-'));
+  const out = tempDir('budget');
   let evals = 0;
   const r = await new Trainer(new Toy(1), batches(makeData()), {
     ...base,
