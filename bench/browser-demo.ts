@@ -1,6 +1,7 @@
-// The browser demo page (examples/browser) with its own defaults (400 IMDb sample reviews, 2 epochs, max 128 tokens,
+// The browser demo page (examples/browser) with its own defaults (800 IMDb sample reviews, 3 epochs, max 128 tokens,
 // batch 8, then 200 held-out reviews evaluated) in headless Chromium, as `bert demo --browser` serves it: prints the
-// kernels the page used, the fine-tuning and evaluation times, the steps, the accuracy and the prediction.
+// kernels the page used, the seconds from opening the page to the end of fine-tuning, the steps, the accuracy and the
+// prediction.
 // Usage: node --import tsx bench/browser-demo.ts [--query 'threads=1&epochs=1'] (needs npm run build:browser)
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';

@@ -8,6 +8,7 @@ import { readSafetensors } from '../../src/io/index.js';
 import { AutoModelForSequenceClassification, AutoModelForTokenClassification } from '../../src/model/auto.js';
 import { getKernels } from '../../src/native/index.js';
 import { jsKernels } from '../../src/tensor/js-kernels.js';
+import { maxAbsDiff } from '../native/helpers.js';
 
 const DIR = 'test/model/fixtures/dropout';
 const manifest = JSON.parse(readFileSync(`${DIR}/manifest.json`, 'utf8')) as {
@@ -16,22 +17,9 @@ const manifest = JSON.parse(readFileSync(`${DIR}/manifest.json`, 'utf8')) as {
   cases: Record<string, { class: string; loss: number; eval_loss: number; gradients: number }>;
 };
 
-function rows(data: ArrayLike<number>, shape: number[]): number[] | number[][] {
-  const flat = Array.from(data, Number);
-  if (shape.length === 1) return flat;
-  const [b, t] = shape as [number, number];
-  return Array.from({ length: b }, (_, i) => flat.slice(i * t, (i + 1) * t));
-}
-
+/** The largest |ours - ref| and the largest |ref| (the tolerances scale with the tensor's own size). */
 function maxError(ours: ArrayLike<number>, ref: ArrayLike<number>): { err: number; scale: number } {
-  assert.equal(ours.length, ref.length);
-  let err = 0,
-    scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    err = Math.max(err, Math.abs(ours[i]! - ref[i]!));
-    scale = Math.max(scale, Math.abs(ref[i]!));
-  }
-  return { err, scale };
+  return { err: maxAbsDiff(ours, ref), scale: Array.from(ref, Math.abs).reduce((a, b) => Math.max(a, b), 0) };
 }
 
 describe('train mode (dropout on) equals transformers drawing the same masks', () => {
@@ -53,14 +41,8 @@ describe('train mode (dropout on) equals transformers drawing the same masks', (
           warn: (m: string) => assert.fail(m),
         });
         assert.equal(model.architecture, c.class);
-        const ids = get('input_ids'),
-          mask = get('attention_mask'),
-          labels = get('labels');
-        const inputs = {
-          inputIds: rows(ids.data, ids.shape) as number[][],
-          attentionMask: rows(mask.data, mask.shape) as number[][],
-          labels: rows(labels.data, labels.shape),
-        };
+        // The fixture's int32 tensors as they are: input ids, mask and labels ([B] or [B, T], -100 ignored).
+        const inputs = { inputIds: get('input_ids'), attentionMask: get('attention_mask'), labels: get('labels') };
         const evalLoss = model.forward(inputs).loss!;
         assert.ok(Math.abs(evalLoss - c.eval_loss) < 1e-5, `eval loss ${evalLoss} vs ${c.eval_loss}`);
         model.zeroGrad();
