@@ -1,6 +1,10 @@
 // Parity harness: runs every head of a HF fixture folder (shared/fixtures format) and compares outputs, hidden
 // states, attentions, losses, gradients, parameters after three AdamW steps and the .bin / F16 variants.
-// Usage: npm run parity -- <fixtureDir>   (exit 0 only when every check is within tolerance)
+// Usage: npm run parity -- <fixtureDir> [--unpad]   (exit 0 only when every check is within tolerance)
+// The fixtures are transformers' eager path, padding positions included, so ModernBERT runs padded (unpad: false);
+// --unpad runs it unpadded instead (ModelOptions.unpad) and compares what that path keeps of the eager one: outputs at
+// attended positions (zeros at padding), and the losses and gradients of every head whose loss reads attended
+// positions only (all but question answering, whose loss spans every position).
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -219,10 +223,43 @@ function pickOutput(out: Record<string, unknown>, name: string): Tensor | number
   return f ? (out[f] as Tensor | undefined) : undefined;
 }
 
-async function loadModel(cls: string, dir: string, kernels: Kernels, warnings: string[]): Promise<AnyModel> {
+async function loadModel(
+  cls: string,
+  dir: string,
+  kernels: Kernels,
+  warnings: string[],
+  unpad = false,
+): Promise<AnyModel> {
   const C: PretrainedModelClass | undefined = MODEL_CLASSES[cls as BertArchitecture];
   if (!C) throw new Error(`unknown model class ${cls}`);
-  return (await C.fromPretrained(dir, { kernels, warn: (m) => warnings.push(m) })) as unknown as AnyModel;
+  return (await C.fromPretrained(dir, { kernels, unpad, warn: (m) => warnings.push(m) })) as unknown as AnyModel;
+}
+
+/** An attention mask as the fixtures hold it. */
+type MaskInput = { data: ArrayLike<number | bigint>; shape: readonly number[] };
+
+/**
+ * The attended entries of an output of an unpadded forward, by the input's mask [R, T]: a per-token output [R, T, ...]
+ * keeps the rows t of each r with mask 1; attentions [R, heads, T, T] keep the query rows with mask 1. `padding`:
+ * the entries of the per-token rows with mask 0 (empty for attentions and per-sequence outputs).
+ */
+function attendedEntries(
+  name: string,
+  shape: readonly number[],
+  mask: MaskInput,
+): { keep: (i: number) => boolean; padding: (i: number) => boolean } | null {
+  const T = mask.shape[mask.shape.length - 1]!,
+    R = mask.data.length / T;
+  const attended = (r: number, t: number): boolean => Number(mask.data[r * T + t]) !== 0;
+  if (name.startsWith('attentions.')) {
+    const heads = shape[1]!;
+    const keep = (i: number): boolean => attended(Math.floor(i / (heads * T * T)), Math.floor(i / T) % T);
+    return { keep, padding: () => false };
+  }
+  if (shape.length < 2 || shape[0] !== R || shape[1] !== T) return null;
+  const inner = shape.slice(2).reduce((n, d) => n * d, 1);
+  const keep = (i: number): boolean => attended(Math.floor(i / (T * inner)), Math.floor(i / inner) % T);
+  return { keep, padding: (i) => !keep(i) };
 }
 
 function compareOutput(
@@ -231,6 +268,7 @@ function compareOutput(
   name: string,
   ref: TensorEntry | undefined,
   refKey: string,
+  unpaddedMask: MaskInput | null = null,
 ): void {
   if (!ref) return rep.fail('outputs', name, `reference ${refKey} missing`);
   const got = pickOutput(out, name);
@@ -241,12 +279,33 @@ function compareOutput(
   if (got === undefined || typeof got === 'number') return rep.fail('outputs', name, 'output not produced');
   if (!shapeEq(got.shape, ref.shape))
     return rep.fail('outputs', name, `shape [${got.shape}] vs reference [${ref.shape}]`);
-  rep.add('outputs', name, outputError(got.data, floatData(ref, refKey)), TOL.output);
+  const entries = unpaddedMask ? attendedEntries(name, got.shape, unpaddedMask) : null;
+  if (!entries) return rep.add('outputs', name, outputError(got.data, floatData(ref, refKey)), TOL.output);
+  const r = floatData(ref, refKey),
+    ours: number[] = [],
+    theirs: number[] = [];
+  let padding = 0;
+  for (let i = 0; i < r.length; i++) {
+    if (entries.keep(i)) {
+      ours.push(got.data[i] as number);
+      theirs.push(r[i]!);
+    } else if (entries.padding(i)) padding = Math.max(padding, Math.abs(got.data[i] as number));
+  }
+  rep.add('outputs', `${name} (attended)`, outputError(Float32Array.from(ours), Float32Array.from(theirs)), TOL.output);
+  // Hidden states at padding are zero after unpadding (transformers' _pad_modernbert_output); heads' outputs are not.
+  if (/^(hidden_states\.\d+|last_hidden_state)$/.test(name)) rep.add('padding', `${name} zero`, padding, 0);
 }
 
-/** Runs every check of one fixture folder. */
-export async function runParity(dir: string, options: { kernels?: Kernels } = {}): Promise<ParityResult> {
+/**
+ * Runs every check of one fixture folder. `unpad`: load ModernBERT unpadded (see the header); the fixtures are
+ * eager, so by default it runs padded.
+ */
+export async function runParity(
+  dir: string,
+  options: { kernels?: Kernels; unpad?: boolean } = {},
+): Promise<ParityResult> {
   const kernels = options.kernels ?? getKernels();
+  const unpad = options.unpad ?? false;
   const manifest = readJsonFile(join(dir, 'manifest.json'), 'fixture manifest') as Manifest;
   const ref = readSafetensors(join(dir, 'reference.safetensors')).tensors;
   const lines: string[] = [];
@@ -265,16 +324,19 @@ export async function runParity(dir: string, options: { kernels?: Kernels } = {}
     try {
       const warnings: string[] = [];
       const modelDir = join(dir, info.dir);
-      const model = await loadModel(info.class, modelDir, kernels, warnings);
+      const model = await loadModel(info.class, modelDir, kernels, warnings, unpad);
       if (warnings.length) rep.fail('load', 'warnings', warnings.join(' | '));
       const inputs = headInputs(info.class, model.config, ref);
       model.zeroGrad();
       const out = model.forward(inputs, { outputHiddenStates: true, outputAttentions: true });
+      // A question-answering loss spans every position, padding included: not the eager one once unpadded.
+      const wholeSequenceLoss = unpad && /QuestionAnswering$/.test(info.class);
       for (const key of info.outputs) {
         const name = key.slice(`${head}.out.`.length);
-        compareOutput(rep, out, name, ref.get(key), key);
+        if (wholeSequenceLoss && name === 'loss') continue;
+        compareOutput(rep, out, name, ref.get(key), key, unpad ? (inputs.attentionMask as MaskInput) : null);
       }
-      const gradKeys = [...ref.keys()].filter((k) => k.startsWith(`${head}.grad.`));
+      const gradKeys = wholeSequenceLoss ? [] : [...ref.keys()].filter((k) => k.startsWith(`${head}.grad.`));
       if (gradKeys.length > 0) {
         model.backward();
         // A tied weight is listed under whichever of its names torch yields first (XLM-R: lm_head.decoder.weight).
@@ -296,7 +358,7 @@ export async function runParity(dir: string, options: { kernels?: Kernels } = {}
           );
         }
       }
-      if (info.adamw) await replayAdamW(rep, head, info, modelDir, inputs, ref, kernels);
+      if (info.adamw && !wholeSequenceLoss) await replayAdamW(rep, head, info, modelDir, inputs, ref, kernels, unpad);
     } catch (err) {
       rep.fail('run', 'error', (err as Error).message);
     }
@@ -347,9 +409,10 @@ async function replayAdamW(
   inputs: BertInputs,
   ref: Map<string, TensorEntry>,
   kernels: Kernels,
+  unpad: boolean,
 ): Promise<void> {
   const a = info.adamw!;
-  const model = await loadModel(info.class, modelDir, kernels, []);
+  const model = await loadModel(info.class, modelDir, kernels, [], unpad);
   const params = model.parameters();
   const opt = new AdamW(
     params,
@@ -398,9 +461,13 @@ async function replayAdamW(
 }
 
 async function main(): Promise<void> {
-  const dir = process.argv[2];
-  if (!dir) {
-    console.error('usage: npm run parity -- <fixtureDir>   (a folder with manifest.json and reference.safetensors)');
+  const args = process.argv.slice(2);
+  const unpad = args.includes('--unpad');
+  const dir = args.find((a) => a !== '--unpad');
+  if (!dir || args.length > (unpad ? 2 : 1)) {
+    console.error(
+      'usage: npm run parity -- <fixtureDir> [--unpad]   (a folder with manifest.json and reference.safetensors)',
+    );
     process.exit(2);
   }
   const abs = resolve(dir);
@@ -409,8 +476,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const kernels = getKernels();
-  console.log(`parity ${abs} (kernels: ${kernels.name})`);
-  const result = await runParity(abs, { kernels });
+  console.log(`parity ${abs} (kernels: ${kernels.name}${unpad ? ', unpadded' : ''})`);
+  const result = await runParity(abs, { kernels, unpad });
   for (const l of result.lines.slice(0, -1)) console.log(l);
   for (const f of result.failures.slice(0, 40)) console.log(`  FAIL ${f}`);
   if (result.failures.length > 40) console.log(`  ... ${result.failures.length - 40} more failures`);

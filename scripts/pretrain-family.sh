@@ -28,7 +28,7 @@ ELECTRA_STEPS=${ELECTRA_STEPS:-3800}
 BERT="node dist/cli/main.js"
 mkdir -p "$OUT"
 pretrain() { # NAME OBJECTIVE STEPS [extra flags]
-  $BERT pretrain --objective "$2" --config mini --data "$OUT/train" --eval-data "$OUT/test" --eval-instances 10000 \
+  $BERT pretrain --objective "$2" --config mini --data "$OUT/train" --eval-data "$OUT/test" --eval-instances "${EVAL_INSTANCES:-10000}" \
     --vocab $VOCAB --batch-size 32 --lr 2e-4 --steps "$3" --time-budget "$BUDGET" --eval-every 1000 \
     --checkpoint-every 250 --seed 42 --output "$OUT/$1" "${@:4}"
 }

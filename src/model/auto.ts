@@ -14,7 +14,7 @@ export interface AutoPretrainedOptions extends Omit<PretrainedOptions, 'initWeig
   revision?: HubOptions['revision'];
 }
 
-const AUTO_OPTIONS = ['config', 'kernels', 'seed', 'warn', 'revision', 'dtype'];
+const AUTO_OPTIONS = ['config', 'kernels', 'seed', 'warn', 'revision', 'dtype', 'unpad'];
 
 function checkOptions(where: string, options: object, known: readonly string[]): void {
   const unknown = Object.keys(options).find((k) => !known.includes(k));

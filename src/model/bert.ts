@@ -51,6 +51,15 @@ export interface ModelOptions {
    * CPU cannot run the dtype. See src/model/linear-dtype.ts.
    */
   dtype?: ModelDtype;
+  /**
+   * ModernBERT: run a right-padded batch on its attended tokens only (default true), as transformers' unpadded
+   * (flash-attention) path does: the linear layers, norms and GeGLU skip the padding and each sequence's attention
+   * spans its own length. Outputs at padding positions are then computed from zero hidden states. false computes
+   * every position, as transformers' eager and sdpa paths do (those positions then hold what eager holds there,
+   * which a question-answering loss reads: it spans every position). Other families ignore it: they have no unpadded
+   * path.
+   */
+  unpad?: boolean;
 }
 
 export interface PretrainedOptions extends ModelOptions {
@@ -197,6 +206,7 @@ export abstract class BertPreTrainedModel<Head = unknown> {
     const stored = storedQuantization(config.extra, 'config.json');
     this.dtype = parseModelDtype(options.dtype ?? stored ?? 'fp32', 'model options');
     this.backbone = new Backbone(config, table.scope(layout.prefix), layout.addPooler, this.kernels, this.dtype);
+    this.backbone.unpad = options.unpad ?? true;
     this.head = layout.head(table.scope(), this.backbone, this.kernels);
     const external = stored === 'q8' && this.dtype === 'q8';
     if (external && options.initWeights !== false)

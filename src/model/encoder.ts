@@ -16,9 +16,10 @@ import {
   preLnLayerBackward,
   preLnLayerForward,
   preLnLayerRefs,
+  packingOf,
   rotaryTable,
 } from './pre-ln-block.js';
-import type { BlockContext, PreLnActs, PreLnLayerParams, RotaryTable } from './pre-ln-block.js';
+import type { BlockContext, Packing, PreLnActs, PreLnLayerParams, RotaryTable } from './pre-ln-block.js';
 import { firstQueryAttentionForward, fusedQkvAttentionBackward, fusedQkvAttentionForward } from './fused-attention.js';
 
 /**
@@ -244,11 +245,17 @@ class BackboneActs {
   readonly finalRstd: Float32Array;
   /** Rotary cos / sin of each layer kind at 0..T-1 (ModernBERT), null otherwise. */
   readonly rope: { global: RotaryTable; local: RotaryTable } | null;
-  /** The pre-LN block's scratch (see BlockContext), allocated on first use. */
-  readonly scratch: Record<'probs' | 'dropped' | 'wide', Float32Array | null> = {
+  /**
+   * The pre-LN block's scratch (see BlockContext) and an unpadded batch's buffers (the packed embeddings, the packed
+   * final_norm output, the padded d(embeddings)), allocated on first use.
+   */
+  readonly scratch: Record<ScratchKey, Float32Array | null> = {
     probs: null,
     dropped: null,
     wide: null,
+    packedIn: null,
+    packedOut: null,
+    padded: null,
   };
   readonly clsRows: Float32Array; // [B, H]
   readonly poolPre: Float32Array; // [B, H]
@@ -320,7 +327,7 @@ class BackboneActs {
   }
 
   /** A scratch buffer of `n` floats under `key`, kept for the next forward of this shape. */
-  scratchOf(key: 'probs' | 'dropped' | 'wide', n: number): Float32Array {
+  scratchOf(key: ScratchKey, n: number): Float32Array {
     const have = this.scratch[key];
     if (have && have.length >= n) return have;
     return (this.scratch[key] = new Float32Array(n));
@@ -330,6 +337,43 @@ class BackboneActs {
   layer(l: number): LayerActs {
     return this.layers[l % this.layers.length]!;
   }
+}
+
+type ScratchKey = 'probs' | 'dropped' | 'wide' | 'packedIn' | 'packedOut' | 'padded';
+
+/** Copies the attended rows of padded [B*T, width] rows into packed ones (dst[start_b + t] = src[b*T + t], t < L_b). */
+function packRows(src: Float32Array, dst: Float32Array, p: Packing, T: number, width: number): Float32Array {
+  for (let b = 0; b < p.starts.length; b++) {
+    const from = b * T * width;
+    dst.set(src.subarray(from, from + p.lengths[b]! * width), p.starts[b]! * width);
+  }
+  return dst.subarray(0, p.N * width);
+}
+
+/** The inverse of packRows into [B*T, width] rows, the padding rows zero (transformers' _pad_modernbert_output). */
+function unpackRows(src: Float32Array, dst: Float32Array, p: Packing, T: number, width: number): Float32Array {
+  dst.fill(0, 0, p.starts.length * T * width);
+  for (let b = 0; b < p.starts.length; b++) {
+    const from = p.starts[b]! * width;
+    dst.set(src.subarray(from, from + p.lengths[b]! * width), b * T * width);
+  }
+  return dst;
+}
+
+/** An unpadded batch's probabilities ([heads, L, L] per example) as [B, heads, T, T], zero outside each example's L. */
+function paddedProbs(src: Float32Array, p: Packing, T: number, heads: number): Float32Array {
+  const B = p.starts.length,
+    out = new Float32Array(B * heads * T * T);
+  for (let b = 0; b < B; b++) {
+    const L = p.lengths[b]!;
+    for (let h = 0; h < heads; h++) {
+      for (let t = 0; t < L; t++) {
+        const from = p.probsStarts[b]! + (h * L + t) * L;
+        out.set(src.subarray(from, from + L), ((b * heads + h) * T + t) * T);
+      }
+    }
+  }
+  return out;
 }
 
 /** Token ids, types and the additive attention mask of one forward pass. */
@@ -366,6 +410,13 @@ export class Backbone {
   private keptAll = false;
   /** Whether the last forward ran the last layer for each sequence's first token only (forward's firstTokenOnly). */
   private firstOnly = false;
+  /**
+   * The pre-LN encoder (ModernBERT) runs a right-padded batch unpadded, on its attended tokens only, as transformers'
+   * unpadded path does: outputs at padding positions are then zero. false runs every position (the eager path).
+   */
+  unpad = true;
+  /** The unpadded batch of the last forward, or null. */
+  private packing: Packing | null = null;
   /** The encoder layers' linear products in the model's dtype (packed / quantized weights). */
   private readonly linears: ModelLinears;
   /** Which member of the family: names, embeddings, dropout placement. */
@@ -518,7 +569,11 @@ export class Backbone {
     const a = this.acts!;
     if (!this.keptAll || this.firstOnly)
       throw new Error('hidden states need a forward that keeps every layer (outputHiddenStates)');
-    const states = [a.embOut, ...a.layers.map((l) => l.out), ...a.blocks.map((l) => l.out)];
+    const p = this.packing,
+      H = this.config.hiddenSize;
+    const padded = (x: Float32Array): Float32Array => (p ? unpackRows(x, new Float32Array(a.N * H), p, a.T, H) : x);
+    const states = [p ? padded(a.scratch.packedIn!) : a.embOut, ...a.layers.map((l) => l.out)];
+    states.push(...a.blocks.map((l) => padded(l.out)));
     // transformers' capture_outputs ties the last hidden state to last_hidden_state: after ModernBERT's final_norm.
     if (this.finalNorm) states[states.length - 1] = a.finalOut;
     return states;
@@ -528,14 +583,17 @@ export class Backbone {
   attentions(): Float32Array[] {
     if (!this.keptAll || this.firstOnly)
       throw new Error('attentions need a forward that keeps every layer (outputAttentions)');
-    const a = this.acts!;
-    return [...a.layers, ...a.blocks].map((l) => l.probs!);
+    const a = this.acts!,
+      p = this.packing;
+    return [...a.layers, ...a.blocks].map((l) =>
+      p ? paddedProbs(l.probs!, p, a.T, this.config.numAttentionHeads) : l.probs!,
+    );
   }
 
   /** What the pre-LN block reads of this forward (BlockContext). */
   private blockContext(a: BackboneActs, batch: BackboneBatch): BlockContext {
     const c = this.config,
-      N = a.N;
+      N = this.packing?.N ?? a.N;
     const probsSize = a.B * c.numAttentionHeads * a.T * a.T;
     return {
       kernels: this.kernels,
@@ -543,6 +601,7 @@ export class Backbone {
       B: a.B,
       T: a.T,
       maskBias: batch.maskBias,
+      packed: this.packing,
       rope: (l) => (c.layerTypes[l] === 'sliding_attention' ? a.rope!.local : a.rope!.global),
       linear: (x, w, b, y, m, n, k) => this.linear(x, w, b, y, m, n, k),
       drop: (p, site) => this.drop(p, site),
@@ -577,7 +636,12 @@ export class Backbone {
     const L = this.config.numHiddenLayers;
     this.firstOnly = firstTokenOnly && !keepAll && !train && !this.finalNorm && L > 0;
     this.embeddingsForward(a, batch);
-    let x = a.embOut;
+    const H = this.config.hiddenSize;
+    const p = (this.packing =
+      this.finalNorm && this.unpad && L > 0
+        ? packingOf(batch.maskBias, a.B, a.T, this.config.numAttentionHeads)
+        : null);
+    let x = p ? packRows(a.embOut, a.scratchOf('packedIn', a.N * H), p, a.T, H) : a.embOut;
     const context = this.finalNorm ? this.blockContext(a, batch) : null;
     for (let l = 0; l < L; l++) {
       if (context) preLnLayerForward(context, this.preLnParams[l]!, x, a.block(l), l);
@@ -587,18 +651,10 @@ export class Backbone {
     }
     if (this.finalNorm) {
       const f = this.finalNorm,
-        H = this.config.hiddenSize;
-      this.kernels.layerNormForward(
-        x,
-        f.weight.w,
-        f.bias.w,
-        a.finalOut,
-        a.finalMean,
-        a.finalRstd,
-        a.N,
-        H,
-        this.config.layerNormEps,
-      );
+        eps = this.config.layerNormEps;
+      const out = p ? a.scratchOf('packedOut', a.N * H) : a.finalOut;
+      this.kernels.layerNormForward(x, f.weight.w, f.bias.w, out, a.finalMean, a.finalRstd, p?.N ?? a.N, H, eps);
+      if (p) unpackRows(out, a.finalOut, p, a.T, H);
     }
     if (this.pool) this.poolerForward(a, x);
   }
@@ -621,8 +677,11 @@ export class Backbone {
     const g = a.grad;
     const H = this.config.hiddenSize;
     // dOut holds d(output of the current layer); starts in dA.
-    const dOut = g.dA;
-    if (dSeq) dOut.set(dSeq.subarray(0, a.N * H));
+    const dOut = g.dA,
+      p = this.packing,
+      N = p?.N ?? a.N;
+    if (dSeq && p) packRows(dSeq, dOut, p, a.T, H);
+    else if (dSeq) dOut.set(dSeq.subarray(0, a.N * H));
     else dOut.fill(0);
     if (dPooled) this.poolerBackward(a, g, dPooled, dOut);
     const f = this.finalNorm;
@@ -636,20 +695,20 @@ export class Backbone {
         g.dC,
         f.weight.g,
         f.bias.g,
-        a.N,
+        N,
         H,
       );
-      dOut.set(g.dC.subarray(0, a.N * H));
+      dOut.set(g.dC.subarray(0, N * H));
     }
     const context = f ? this.blockContext(a, batch) : null;
     const blockGrads = { dA: g.dA, dB: g.dB, dC: g.dC, dI: g.dI, dQKV: g.dQKV, dWide: g.dWide };
     for (let l = this.config.numHiddenLayers - 1; l >= 0; l--) {
-      const x = l === 0 ? a.embOut : a.layerOut(l - 1);
+      const x = l > 0 ? a.layerOut(l - 1) : p ? a.scratch.packedIn! : a.embOut;
       if (context) preLnLayerBackward(context, this.preLnParams[l]!, x, a.block(l), l, blockGrads);
       else this.layerBackward(l, x, a.layer(l), batch, dOut, g);
       if (this.gradientsReady) this.gradientsReady(this.layerGradientStart(l));
     }
-    this.embeddingsBackward(a, g, batch, dOut);
+    this.embeddingsBackward(a, g, batch, p ? unpackRows(dOut, a.scratchOf('padded', a.N * H), p, a.T, H) : dOut);
   }
 
   /** The lowest byte offset of layer l's gradients in the gradient buffer. */

@@ -112,8 +112,8 @@ export function rotaryTable(T: number, D: number, theta: number): RotaryTable {
 
 /**
  * apply_rotary_pos_emb on the query and key columns of qkv [N, 3H] in place: per head, x * cos + rotate_half(x) * sin,
- * rotate_half(x) = (-x2, x1) for the halves x1, x2. `inverse` rotates back (the backward of a rotation is its
- * transpose: sin negated).
+ * rotate_half(x) = (-x2, x1) for the halves x1, x2. Row r is at position `positions[r]` (null: r % T, padded rows).
+ * `inverse` rotates back (the backward of a rotation is its transpose: sin negated).
  */
 export function applyRotary(
   qkv: Float32Array,
@@ -122,6 +122,7 @@ export function applyRotary(
   c: BertConfig,
   rope: RotaryTable,
   inverse: boolean,
+  positions: Int32Array | null = null,
 ): void {
   const H = c.hiddenSize,
     D = c.headDim,
@@ -129,7 +130,7 @@ export function applyRotary(
     heads = c.numAttentionHeads,
     sign = inverse ? -1 : 1;
   for (let r = 0; r < N; r++) {
-    const at = (r % T) * half;
+    const at = (positions ? positions[r]! : r % T) * half;
     for (let part = 0; part < 2; part++) {
       for (let h = 0; h < heads; h++) {
         const base = r * 3 * H + part * H + h * D;
@@ -149,9 +150,10 @@ export function applyRotary(
 /**
  * Attention where query t sees only keys s with |t - s| <= window (create_bidirectional_sliding_window_mask, window
  * = local_attention / 2) that are not padding; a key outside gets float32 min once, as HF's boolean mask becomes.
- * Per (example, head): scores = scale * Q K^T (a GEMM), masked softmax, ctx = P V (a GEMM). Dropout on the
- * probabilities draws the attention kernel's masks, so Kernels.attentionBackward (which only reads the probabilities)
- * is its backward.
+ * One example of T rows: `qkv` and `ctx` start at its first row, `maskBias` [T] is its padding mask, `probs` receives
+ * its [heads, T, T] probabilities. Per head: scores = scale * Q K^T (a GEMM), masked softmax, ctx = P V (a GEMM).
+ * Dropout on the probabilities draws the attention kernel's masks (`exampleSeed`: dropoutExampleSeed of the example),
+ * so Kernels.attentionBackward (which only reads the probabilities) is its backward.
  */
 export function windowedAttentionForward(
   k: Kernels,
@@ -159,11 +161,11 @@ export function windowedAttentionForward(
   maskBias: Float32Array,
   probs: Float32Array,
   ctx: Float32Array,
-  B: number,
   T: number,
   c: BertConfig,
   window: number,
   dropout: DropoutSpec | null,
+  exampleSeed: number,
   dropped: Float32Array,
 ): void {
   const H = c.hiddenSize,
@@ -173,38 +175,82 @@ export function windowedAttentionForward(
     scale = 1 / Math.sqrt(D);
   const thr = dropout ? dropoutThreshold(dropout.p) : 0;
   const keep = dropout ? 1 / (1 - dropout.p) : 1;
-  for (let b = 0; b < B; b++) {
-    const exSeed = dropout ? dropoutExampleSeed(dropout, b) : 0;
-    const rows = b * T * ld;
-    for (let h = 0; h < heads; h++) {
-      const P = probs.subarray((b * heads + h) * T * T, (b * heads + h + 1) * T * T);
-      const q = qkv.subarray(rows + h * D),
-        key = qkv.subarray(rows + H + h * D),
-        v = qkv.subarray(rows + 2 * H + h * D);
-      k.gemm(false, true, T, T, D, scale, q, ld, key, ld, 0, P, T);
-      for (let t = 0; t < T; t++) {
-        const row = t * T;
-        let max = -Infinity;
-        for (let s = 0; s < T; s++) {
-          const allowed = Math.abs(t - s) <= window && maskBias[b * T + s] === 0;
-          if (!allowed) P[row + s] = FLOAT32_MIN + P[row + s]!;
-          if (P[row + s]! > max) max = P[row + s]!;
-        }
-        let sum = 0;
-        for (let s = 0; s < T; s++) {
-          const e = Math.exp(P[row + s]! - max);
-          P[row + s] = e;
-          sum += e;
-        }
-        for (let s = 0; s < T; s++) P[row + s] = P[row + s]! / sum;
-        if (dropout) {
-          const rowSeed = dropoutAttentionRowSeed(exSeed, h, t);
-          for (let s = 0; s < T; s++) dropped[row + s] = dropoutHash(rowSeed, s) >= thr ? P[row + s]! * keep : 0;
-        }
+  for (let h = 0; h < heads; h++) {
+    const P = probs.subarray(h * T * T, (h + 1) * T * T);
+    const q = qkv.subarray(h * D),
+      key = qkv.subarray(H + h * D),
+      v = qkv.subarray(2 * H + h * D);
+    k.gemm(false, true, T, T, D, scale, q, ld, key, ld, 0, P, T);
+    for (let t = 0; t < T; t++) {
+      const row = t * T;
+      let max = -Infinity;
+      for (let s = 0; s < T; s++) {
+        const allowed = Math.abs(t - s) <= window && maskBias[s] === 0;
+        if (!allowed) P[row + s] = FLOAT32_MIN + P[row + s]!;
+        if (P[row + s]! > max) max = P[row + s]!;
       }
-      k.gemm(false, false, T, D, T, 1, dropout ? dropped : P, T, v, ld, 0, ctx.subarray(b * T * H + h * D), H);
+      let sum = 0;
+      for (let s = 0; s < T; s++) {
+        const e = Math.exp(P[row + s]! - max);
+        P[row + s] = e;
+        sum += e;
+      }
+      for (let s = 0; s < T; s++) P[row + s] = P[row + s]! / sum;
+      if (dropout) {
+        const rowSeed = dropoutAttentionRowSeed(exampleSeed, h, t);
+        for (let s = 0; s < T; s++) dropped[row + s] = dropoutHash(rowSeed, s) >= thr ? P[row + s]! * keep : 0;
+      }
     }
+    k.gemm(false, false, T, D, T, 1, dropout ? dropped : P, T, v, ld, 0, ctx.subarray(h * D), H);
   }
+}
+
+/**
+ * An unpadded batch (transformers' unpad_input, for right-padded rows): the attended tokens of every example one
+ * after another, N rows in all, so that the linear layers, norms and GeGLU skip the padding and each example's
+ * attention spans its own length.
+ */
+export interface Packing {
+  /** Each example's first packed row and length, [B]. */
+  starts: Int32Array;
+  lengths: Int32Array;
+  /** Each packed row's position in its sequence (the rotary angle), [N]. */
+  positions: Int32Array;
+  /** Where each example's [heads, L, L] probabilities start in a probabilities buffer, [B]. */
+  probsStarts: Int32Array;
+  /** Packed rows in all. */
+  N: number;
+  /** A zero padding mask of the longest length. */
+  zeros: Float32Array;
+}
+
+/**
+ * The packing of a batch whose every row attends to a prefix of its T tokens (maskBias 0 then float32 min), with at
+ * least one padding token; null otherwise (no padding, or a row with padding before a token: the padded rows run).
+ */
+export function packingOf(maskBias: Float32Array, B: number, T: number, heads: number): Packing | null {
+  const lengths = new Int32Array(B);
+  let N = 0;
+  for (let b = 0; b < B; b++) {
+    let L = 0;
+    while (L < T && maskBias[b * T + L] === 0) L++;
+    for (let t = L; t < T; t++) if (maskBias[b * T + t] === 0) return null;
+    lengths[b] = L;
+    N += L;
+  }
+  if (N === B * T) return null;
+  const starts = new Int32Array(B),
+    probsStarts = new Int32Array(B),
+    positions = new Int32Array(N);
+  for (let b = 0, at = 0, pAt = 0; b < B; b++) {
+    const L = lengths[b]!;
+    starts[b] = at;
+    probsStarts[b] = pAt;
+    for (let t = 0; t < L; t++) positions[at + t] = t;
+    at += L;
+    pAt += heads * L * L;
+  }
+  return { starts, lengths, positions, probsStarts, N, zeros: new Float32Array(T) };
 }
 
 /** What the block needs from the Backbone running it. */
@@ -214,6 +260,8 @@ export interface BlockContext {
   B: number;
   T: number;
   maskBias: Float32Array;
+  /** The unpadded batch the block runs on (N = packed.N rows), or null (B * T padded rows). */
+  packed: Packing | null;
   rope: (l: number) => RotaryTable;
   /** The encoder's linear layer in the model's dtype (Backbone.linear). */
   linear: (x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, m: number, n: number, k: number) => void;
@@ -281,18 +329,120 @@ function gegluBackward(
   }
 }
 
-/** A block's kernels, config and sizes: the batch B x T (N rows), hidden H, intermediate I. */
+/** A block's kernels, config and sizes: the batch B x T (N rows: B * T, or the packed tokens), hidden H, intermediate I. */
 function blockSizes(ctx: BlockContext): {
   k: Kernels;
   c: BertConfig;
-  B: number;
   T: number;
   N: number;
   H: number;
   I: number;
 } {
   const c = ctx.config;
-  return { k: ctx.kernels, c, B: ctx.B, T: ctx.T, N: ctx.B * ctx.T, H: c.hiddenSize, I: c.intermediateSize };
+  const N = ctx.packed ? ctx.packed.N : ctx.B * ctx.T;
+  return { k: ctx.kernels, c, T: ctx.T, N, H: c.hiddenSize, I: c.intermediateSize };
+}
+
+/** The dropout of example b of a call whose batch row 0 is `d`'s (the same masks as in the padded batch). */
+function exampleDropout(d: DropoutSpec | null, b: number): DropoutSpec | null {
+  return d ? { ...d, firstExample: d.firstExample + b } : null;
+}
+
+/**
+ * Dropout (or its backward) on `width` columns of the block's rows, src → dst: one kernel call over the padded rows,
+ * or one per example of a packed batch, each drawing the masks its padded rows would.
+ */
+function rowDropout(
+  ctx: BlockContext,
+  backward: boolean,
+  src: Float32Array,
+  dst: Float32Array,
+  width: number,
+  d: DropoutSpec,
+): void {
+  const k = ctx.kernels,
+    p = ctx.packed;
+  const run = (x: Float32Array, y: Float32Array, n: number, exampleSize: number, spec: DropoutSpec): void =>
+    backward ? k.dropoutBackward(x, y, n, exampleSize, spec) : k.dropoutForward(x, y, n, exampleSize, spec);
+  if (!p) return run(src, dst, ctx.B * ctx.T * width, ctx.T * width, d);
+  for (let b = 0; b < ctx.B; b++) {
+    const at = p.starts[b]! * width,
+      n = p.lengths[b]! * width;
+    if (n > 0) run(src.subarray(at, at + n), dst.subarray(at, at + n), n, n, exampleDropout(d, b)!);
+  }
+}
+
+/** Layer l's attention over the rotated qkv: global (the attention kernel) or sliding-window, padded or packed. */
+function attentionForward(ctx: BlockContext, s: PreLnActs, l: number, dropout: DropoutSpec | null): void {
+  const { k, c, T, H } = blockSizes(ctx),
+    p = ctx.packed,
+    heads = c.numAttentionHeads;
+  if (c.layerTypes[l] === 'sliding_attention') {
+    const probs = s.probs ?? ctx.scratchProbs();
+    const window = Math.floor(c.localAttention / 2);
+    for (let b = 0; b < ctx.B; b++) {
+      const L = p ? p.lengths[b]! : T,
+        row = p ? p.starts[b]! : b * T;
+      if (L === 0) continue;
+      const mask = p ? p.zeros : ctx.maskBias.subarray(b * T, (b + 1) * T);
+      const P = probs.subarray(p ? p.probsStarts[b]! : b * heads * T * T);
+      const seed = dropout ? dropoutExampleSeed(dropout, b) : 0;
+      const ctxRows = s.ctx.subarray(row * H);
+      windowedAttentionForward(
+        k,
+        s.qkv.subarray(row * 3 * H),
+        mask,
+        P,
+        ctxRows,
+        L,
+        c,
+        window,
+        dropout,
+        seed,
+        ctx.scratchDropped(),
+      );
+    }
+  } else if (!p) {
+    fusedQkvAttentionForward(k, c, s.qkv, ctx.maskBias, s.probs, s.ctx, ctx.B, T, dropout);
+  } else {
+    for (let b = 0; b < ctx.B; b++) {
+      const L = p.lengths[b]!,
+        row = p.starts[b]!;
+      if (L === 0) continue;
+      const probs = s.probs ? s.probs.subarray(p.probsStarts[b]!) : null;
+      const qkv = s.qkv.subarray(row * 3 * H);
+      fusedQkvAttentionForward(k, c, qkv, p.zeros, probs, s.ctx.subarray(row * H), 1, L, exampleDropout(dropout, b));
+    }
+  }
+}
+
+/** Backward of attentionForward (either kind: the kernel's backward reads only the probabilities): d(ctx) → d(qkv). */
+function attentionBackward(
+  ctx: BlockContext,
+  s: PreLnActs,
+  dCtx: Float32Array,
+  dQkv: Float32Array,
+  dropout: DropoutSpec | null,
+): void {
+  const { k, c, T, H } = blockSizes(ctx),
+    p = ctx.packed;
+  if (!p) return fusedQkvAttentionBackward(k, c, dCtx, s.qkv, s.probs!, dQkv, ctx.B, T, dropout);
+  for (let b = 0; b < ctx.B; b++) {
+    const L = p.lengths[b]!,
+      row = p.starts[b]!;
+    if (L === 0) continue;
+    fusedQkvAttentionBackward(
+      k,
+      c,
+      dCtx.subarray(row * H),
+      s.qkv.subarray(row * 3 * H),
+      s.probs!.subarray(p.probsStarts[b]!),
+      dQkv.subarray(row * 3 * H),
+      1,
+      L,
+      exampleDropout(dropout, b),
+    );
+  }
 }
 
 /** ModernBertEncoderLayer.forward: x [N, H] → s.out. Dropout sites 1 + 3l (attention), 2 + 3l (Wo), 3 + 3l (MLP). */
@@ -303,7 +453,7 @@ export function preLnLayerForward(
   s: PreLnActs,
   l: number,
 ): void {
-  const { k, c, B, T, N, H, I } = blockSizes(ctx),
+  const { k, c, T, N, H, I } = blockSizes(ctx),
     eps = c.layerNormEps;
   let a = x;
   if (p.attnNorm) {
@@ -311,24 +461,17 @@ export function preLnLayerForward(
     a = s.attnIn;
   }
   ctx.linear(a, p.qkv.weight.w, p.qkv.bias.w, s.qkv, N, 3 * H, H);
-  applyRotary(s.qkv, N, T, c, ctx.rope(l), false);
-  const dropProbs = ctx.drop(c.attentionProbsDropoutProb, 1 + 3 * l);
-  if (c.layerTypes[l] === 'sliding_attention') {
-    const probs = s.probs ?? ctx.scratchProbs();
-    const window = Math.floor(c.localAttention / 2);
-    windowedAttentionForward(k, s.qkv, ctx.maskBias, probs, s.ctx, B, T, c, window, dropProbs, ctx.scratchDropped());
-  } else {
-    fusedQkvAttentionForward(k, c, s.qkv, ctx.maskBias, s.probs, s.ctx, B, T, dropProbs);
-  }
+  applyRotary(s.qkv, N, T, c, ctx.rope(l), false, ctx.packed?.positions ?? null);
+  attentionForward(ctx, s, l, ctx.drop(c.attentionProbsDropoutProb, 1 + 3 * l));
   ctx.linear(s.ctx, p.attnOut.weight.w, p.attnOut.bias.w, s.h1, N, H, H);
   const dropOut = ctx.drop(c.attentionProbsDropoutProb, 2 + 3 * l);
-  if (dropOut) k.dropoutForward(s.h1, s.h1, N * H, T * H, dropOut);
+  if (dropOut) rowDropout(ctx, false, s.h1, s.h1, H, dropOut);
   k.add(s.h1, x, N * H);
   k.layerNormForward(s.h1, p.mlpNorm.weight.w, p.mlpNorm.bias.w, s.mlpIn, s.mlpMean, s.mlpRstd, N, H, eps);
   ctx.linear(s.mlpIn, p.wi.weight.w, p.wi.bias.w, s.wi, N, 2 * I, H);
   gegluForward(k, c.activation, s.wi, s.glu, ctx.scratchWide(), N, I);
   const dropMlp = ctx.drop(c.mlpDropout, 3 + 3 * l);
-  if (dropMlp) k.dropoutForward(s.glu, s.glu, N * I, T * I, dropMlp);
+  if (dropMlp) rowDropout(ctx, false, s.glu, s.glu, I, dropMlp);
   ctx.linear(s.glu, p.wo.weight.w, p.wo.bias.w, s.out, N, H, I);
   k.add(s.out, s.h1, N * H);
 }
@@ -342,13 +485,13 @@ export function preLnLayerBackward(
   l: number,
   g: BlockGrads,
 ): void {
-  const { k, c, B, T, N, H, I } = blockSizes(ctx);
+  const { k, c, T, N, H, I } = blockSizes(ctx);
   const dH1 = g.dB;
   dH1.set(g.dA.subarray(0, N * H));
   // MLP branch: out = h1 + Wo(dropout(geglu(Wi(mlp_norm(h1))))).
   k.linearBackward(g.dA, s.glu, p.wo.weight.w, g.dI, p.wo.weight.g, p.wo.bias.g, N, H, I);
   const dropMlp = ctx.drop(c.mlpDropout, 3 + 3 * l);
-  if (dropMlp) k.dropoutBackward(g.dI, g.dI, N * I, T * I, dropMlp);
+  if (dropMlp) rowDropout(ctx, true, g.dI, g.dI, I, dropMlp);
   gegluBackward(k, c.activation, s.wi, g.dI, g.dWide, ctx.scratchWide(), N, I);
   k.linearBackward(g.dWide, s.mlpIn, p.wi.weight.w, g.dC, p.wi.weight.g, p.wi.bias.g, N, 2 * I, H);
   const mlpNorm = p.mlpNorm;
@@ -356,13 +499,12 @@ export function preLnLayerBackward(
   k.add(dH1, g.dA, N * H);
   // Attention branch: h1 = x + dropout(Wo(attention(rotary(Wqkv(attn_norm(x)))))).
   const dropOut = ctx.drop(c.attentionProbsDropoutProb, 2 + 3 * l);
-  if (dropOut) k.dropoutBackward(dH1, g.dC, N * H, T * H, dropOut);
+  if (dropOut) rowDropout(ctx, true, dH1, g.dC, H, dropOut);
   else g.dC.set(dH1.subarray(0, N * H));
   k.linearBackward(g.dC, s.ctx, p.attnOut.weight.w, g.dA, p.attnOut.weight.g, p.attnOut.bias.g, N, H, H);
   const dq = g.dQKV;
-  const dropProbs = ctx.drop(c.attentionProbsDropoutProb, 1 + 3 * l);
-  fusedQkvAttentionBackward(k, c, g.dA, s.qkv, s.probs!, dq, B, T, dropProbs);
-  applyRotary(dq, N, T, c, ctx.rope(l), true);
+  attentionBackward(ctx, s, g.dA, dq, ctx.drop(c.attentionProbsDropoutProb, 1 + 3 * l));
+  applyRotary(dq, N, T, c, ctx.rope(l), true, ctx.packed?.positions ?? null);
   const a = p.attnNorm ? s.attnIn : x;
   k.linearBackward(dq, a, p.qkv.weight.w, g.dC, p.qkv.weight.g, p.qkv.bias.g, N, 3 * H, H);
   const norm = p.attnNorm;

@@ -23,6 +23,8 @@ import { maxAbsDiff } from '../native/helpers.js';
 
 const FIXTURES = 'test/model/fixtures/family';
 const TOLERANCE = 1e-4;
+/** The exported graph computes every position, as transformers' eager path: so does ModernBERT with unpad false. */
+const EAGER = { unpad: false };
 
 /** One exported head: its fixture folder, the graph's outputs (ONNX name → bert-ts field), its HF class suffix. */
 interface HeadCase {
@@ -50,7 +52,7 @@ const HEADS: HeadCase[] = [
     outputs: { last_hidden_state: 'lastHiddenState', pooler_output: 'poolerOutput' },
     tjs: 'AutoModel',
     bertTs: async (dir, inputs) => {
-      const out = (await AutoModel.fromPretrained(dir)).forward(inputs);
+      const out = (await AutoModel.fromPretrained(dir, EAGER)).forward(inputs);
       return {
         last_hidden_state: out.lastHiddenState.data,
         ...(out.poolerOutput ? { pooler_output: out.poolerOutput.data } : {}),
@@ -63,7 +65,7 @@ const HEADS: HeadCase[] = [
     outputs: { logits: 'logits' },
     tjs: 'AutoModelForSequenceClassification',
     bertTs: async (dir, inputs) => ({
-      logits: (await AutoModelForSequenceClassification.fromPretrained(dir)).forward(inputs).logits.data,
+      logits: (await AutoModelForSequenceClassification.fromPretrained(dir, EAGER)).forward(inputs).logits.data,
     }),
   },
   {
@@ -72,7 +74,7 @@ const HEADS: HeadCase[] = [
     outputs: { logits: 'logits' },
     tjs: 'AutoModelForTokenClassification',
     bertTs: async (dir, inputs) => ({
-      logits: (await AutoModelForTokenClassification.fromPretrained(dir)).forward(inputs).logits.data,
+      logits: (await AutoModelForTokenClassification.fromPretrained(dir, EAGER)).forward(inputs).logits.data,
     }),
   },
   {
@@ -81,7 +83,7 @@ const HEADS: HeadCase[] = [
     outputs: { start_logits: 'startLogits', end_logits: 'endLogits' },
     tjs: 'AutoModelForQuestionAnswering',
     bertTs: async (dir, inputs) => {
-      const out = (await AutoModelForQuestionAnswering.fromPretrained(dir)).forward(inputs);
+      const out = (await AutoModelForQuestionAnswering.fromPretrained(dir, EAGER)).forward(inputs);
       return { start_logits: out.startLogits.data, end_logits: out.endLogits.data };
     },
   },
@@ -92,7 +94,7 @@ const HEADS: HeadCase[] = [
     choices: true,
     tjs: null,
     bertTs: async (dir, inputs) => ({
-      logits: (await AutoModelForMultipleChoice.fromPretrained(dir)).forward(inputs).logits.data,
+      logits: (await AutoModelForMultipleChoice.fromPretrained(dir, EAGER)).forward(inputs).logits.data,
     }),
   },
   {
@@ -101,7 +103,7 @@ const HEADS: HeadCase[] = [
     outputs: { logits: 'logits' },
     tjs: 'AutoModelForMaskedLM',
     bertTs: async (dir, inputs) => ({
-      logits: (await AutoModelForMaskedLM.fromPretrained(dir)).forward(inputs).logits.data,
+      logits: (await AutoModelForMaskedLM.fromPretrained(dir, EAGER)).forward(inputs).logits.data,
     }),
   },
 ];
@@ -226,7 +228,7 @@ it('ModernBERT: the graph takes any length up to max_position_embeddings; decode
   // fixture's max_position_embeddings, 5 windows of 6) and 9, one row padded, against bert-ts's forward.
   const fixture = join(FIXTURES, 'modernbert', 'masked_lm');
   const config = JSON.parse(readFileSync(join(fixture, 'config.json'), 'utf8')) as Record<string, unknown>;
-  const model = new ModernBertForMaskedLM({ ...config, decoder_bias: false }, { seed: 7 });
+  const model = new ModernBertForMaskedLM({ ...config, decoder_bias: false }, { seed: 7, ...EAGER });
   const dir = join(work, 'modernbert-no-decoder-bias');
   await model.save(join(dir, 'model'));
   const result = exportOnnxFolder(join(dir, 'model'), join(dir, 'onnx'));

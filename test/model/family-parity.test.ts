@@ -1,6 +1,7 @@
 // Parity with transformers for the BERT family (RoBERTa, XLM-RoBERTa, DistilBERT, ELECTRA, ModernBERT): every head of
 // test/model/fixtures/family/* (made by scripts/fixtures/family_fixtures.py), with the js kernels and the default
-// backend — outputs, hidden states, attentions, losses, every gradient and three AdamW steps.
+// backend — outputs, hidden states, attentions, losses, every gradient and three AdamW steps; ModernBERT padded and
+// unpadded (scripts/parity.ts --unpad).
 import assert from 'node:assert/strict';
 import { describe, it, test } from 'node:test';
 import { readFileSync } from 'node:fs';
@@ -23,13 +24,17 @@ describe('parity with HF fixtures (BERT family)', () => {
     'modernbert-biases',
   ];
   for (const family of families) {
-    for (const kernels of [jsKernels, getKernels()]) {
-      it(`${family}: every check is within tolerance with the ${kernels.name} kernels`, async () => {
-        const r = await runParity(`${FIXTURES}/${family}`, { kernels });
-        assert.ok(r.total > 150, `expected the full set of checks, got ${r.total}`);
-        assert.deepEqual(r.failures, []);
-        assert.equal(r.passed, r.total, r.lines.join('\n'));
-      });
+    // ModernBERT runs right-padded batches unpadded by default: both paths against the (eager) fixtures.
+    for (const unpad of family.startsWith('modernbert') ? [false, true] : [false]) {
+      for (const kernels of [jsKernels, getKernels()]) {
+        const what = `${family}${unpad ? ' unpadded' : ''}`;
+        it(`${what}: every check is within tolerance with the ${kernels.name} kernels`, async () => {
+          const r = await runParity(`${FIXTURES}/${family}`, { kernels, unpad });
+          assert.ok(r.total > 150, `expected the full set of checks, got ${r.total}`);
+          assert.deepEqual(r.failures, []);
+          assert.equal(r.passed, r.total, r.lines.join('\n'));
+        });
+      }
     }
   }
 });

@@ -156,3 +156,109 @@ test('with every dropout on, gradients match finite differences of the same mask
   }
   assert.equal(checked, 9);
 });
+
+test('an unpadded batch (right padding) trains as the padded one: the same loss, logits where attended and every gradient', () => {
+  // Rows of 11, 4, 0 and 9 tokens of T = 11 (window 4 < the longest), every dropout on: the packed rows draw the
+  // masks their padded rows draw, so unpadding changes nothing but the work at padding.
+  const config = {
+    vocab_size: 40,
+    hidden_size: 12,
+    num_hidden_layers: 3,
+    num_attention_heads: 3,
+    intermediate_size: 10,
+    max_position_embeddings: 16,
+    global_attn_every_n_layers: 2,
+    local_attention: 4,
+    embedding_dropout: 0.1,
+    attention_dropout: 0.3,
+    mlp_dropout: 0.2,
+    classifier_dropout: 0.25,
+    classifier_pooling: 'mean',
+    norm_bias: true,
+    attention_bias: true,
+    mlp_bias: true,
+    pad_token_id: 0,
+    num_labels: 5,
+  };
+  const T = 11,
+    lengths = [11, 4, 0, 9];
+  const ids = lengths.flatMap((L, b) => Array.from({ length: T }, (_, t) => (t < L ? 3 + ((t * 7 + b * 5) % 36) : 0)));
+  const mask = lengths.flatMap((L) => Array.from({ length: T }, (_, t) => (t < L ? 1 : 0)));
+  const labels = mask.map((m, i) => (m ? i % 5 : -100));
+  const inputs = {
+    inputIds: { data: Int32Array.from(ids), shape: [4, T] },
+    attentionMask: { data: Int32Array.from(mask), shape: [4, T] },
+    labels: { data: Int32Array.from(labels), shape: [4, T] },
+  };
+  for (const kernels of [jsKernels, getKernels()]) {
+    const run = (unpad: boolean) => {
+      const model = new ModernBertForTokenClassification(config, { kernels, seed: 3, unpad });
+      model.zeroGrad();
+      const out = model.forward(inputs, { train: true, seed: 17, outputHiddenStates: true, outputAttentions: true });
+      model.backward();
+      return { model, out };
+    };
+    const padded = run(false),
+      unpadded = run(true);
+    const where = `${kernels.name}`;
+    assert.ok(Math.abs(unpadded.out.loss! - padded.out.loss!) < 1e-6, `${where}: loss`);
+    const attended = (x: ArrayLike<number>, width: number) =>
+      Array.from(x).filter((_, i) => mask[Math.floor(i / width)]);
+    const close = (a: number[], b: number[], what: string): void => {
+      assert.equal(a.length, b.length, what);
+      const err = a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+      assert.ok(err < 1e-5, `${where}: ${what} max error ${err}`);
+    };
+    close(attended(unpadded.out.logits.data, 5), attended(padded.out.logits.data, 5), 'logits');
+    const hidden = unpadded.out.hiddenStates!;
+    hidden.forEach((h, l) => {
+      close(attended(h.data, 12), attended(padded.out.hiddenStates![l]!.data, 12), `hidden state ${l}`);
+      assert.ok(
+        Array.from(h.data).every((v, i) => mask[Math.floor(i / 12)] || v === 0),
+        `hidden state ${l} padding`,
+      );
+    });
+    unpadded.out.attentions!.forEach((a, l) => {
+      // Query rows at padding are zero; attended rows equal the padded run's (whose padding keys get 0).
+      const queryAttended = (i: number): boolean =>
+        mask[Math.floor(i / (3 * T * T)) * T + (Math.floor(i / T) % T)] === 1;
+      const ours = Array.from(a.data),
+        theirs = Array.from(padded.out.attentions![l]!.data);
+      close(
+        ours.filter((_, i) => queryAttended(i)),
+        theirs.filter((_, i) => queryAttended(i)),
+        `attentions ${l}`,
+      );
+      assert.ok(
+        ours.every((v, i) => queryAttended(i) || v === 0),
+        `attentions ${l} padding`,
+      );
+    });
+    for (const p of padded.model.parameters()) {
+      const g = unpadded.model.store.gradView(p.name),
+        ref = padded.model.store.gradView(p.name);
+      const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      close(
+        Array.from(g).map((v) => v / Math.max(scale, 1e-3)),
+        Array.from(ref).map((v) => v / Math.max(scale, 1e-3)),
+        `d ${p.name}`,
+      );
+    }
+  }
+});
+
+test('a batch padded on the left runs padded (unpadding takes right padding only) and equals unpad false', async () => {
+  const model = await ModernBertForSequenceClassification.fromPretrained(`${F}/modernbert-biases/seq_cls3`, opts);
+  const eager = await ModernBertForSequenceClassification.fromPretrained(`${F}/modernbert-biases/seq_cls3`, {
+    ...opts,
+    unpad: false,
+  });
+  const inputs = {
+    inputIds: { data: Int32Array.from([0, 0, 2, 5, 9, 11, 40, 3, 2, 6, 4, 3, 7, 8, 9, 3]), shape: [2, 8] },
+    attentionMask: { data: Int32Array.from([0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]), shape: [2, 8] },
+  };
+  const out = model.forward(inputs, { outputHiddenStates: true });
+  const ref = eager.forward(inputs, { outputHiddenStates: true });
+  assert.deepEqual(out.logits.data, ref.logits.data);
+  assert.deepEqual(out.hiddenStates!.at(-1)!.data, ref.hiddenStates!.at(-1)!.data); // padding computed, not zeroed
+});
