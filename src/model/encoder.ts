@@ -16,6 +16,7 @@ import {
   preLnLayerBackward,
   preLnLayerForward,
   preLnLayerRefs,
+  bandScratchSize,
   packingOf,
   rotaryTable,
 } from './pre-ln-block.js';
@@ -253,6 +254,7 @@ class BackboneActs {
     probs: null,
     dropped: null,
     wide: null,
+    band: null,
     packedIn: null,
     packedOut: null,
     padded: null,
@@ -339,7 +341,7 @@ class BackboneActs {
   }
 }
 
-type ScratchKey = 'probs' | 'dropped' | 'wide' | 'packedIn' | 'packedOut' | 'padded';
+type ScratchKey = 'probs' | 'dropped' | 'wide' | 'band' | 'packedIn' | 'packedOut' | 'padded';
 
 /** Copies the attended rows of padded [B*T, width] rows into packed ones (dst[start_b + t] = src[b*T + t], t < L_b). */
 function packRows(src: Float32Array, dst: Float32Array, p: Packing, T: number, width: number): Float32Array {
@@ -607,6 +609,7 @@ export class Backbone {
       drop: (p, site) => this.drop(p, site),
       scratchProbs: () => a.scratchOf('probs', probsSize),
       scratchDropped: () => a.scratchOf('dropped', probsSize),
+      scratchBand: () => a.scratchOf('band', bandScratchSize(Math.floor(c.localAttention / 2))),
       scratchWide: () => a.scratchOf('wide', N * 2 * c.intermediateSize),
     };
   }

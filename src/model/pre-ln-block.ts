@@ -205,6 +205,110 @@ export function windowedAttentionForward(
   }
 }
 
+/** Query rows per block of the banded sliding-window attention. */
+const BAND_ROWS = 64;
+
+/** Floats of the banded attention's scratch for a window: one block of scores. */
+export function bandScratchSize(window: number): number {
+  return BAND_ROWS * (BAND_ROWS + 2 * window);
+}
+
+/**
+ * windowedAttentionForward's inference form (no probabilities kept, no dropout), for one example of T rows: each
+ * block of BAND_ROWS queries scores only the keys within `window` of it (a GEMM of the block's rows by the keys of
+ * its band), so the work and the scratch grow with T x window instead of T x T. Keys outside the window get exactly
+ * zero probability in the full form too (float32 min, then exp underflows), so the probabilities are the same; a
+ * query whose whole window is padding sees every key equal in the full form (min + score rounds to min), a
+ * uniform 1 / T over all T keys, which it gets here as well.
+ */
+export function bandedWindowedAttentionForward(
+  k: Kernels,
+  qkv: Float32Array,
+  maskBias: Float32Array,
+  ctx: Float32Array,
+  T: number,
+  c: BertConfig,
+  window: number,
+  scratch: Float32Array,
+): void {
+  const H = c.hiddenSize,
+    D = c.headDim,
+    heads = c.numAttentionHeads,
+    ld = 3 * H,
+    scale = 1 / Math.sqrt(D);
+  const allMasked: number[] = [];
+  for (let h = 0; h < heads; h++) {
+    const q = h * D,
+      key = H + h * D,
+      v = 2 * H + h * D;
+    for (let t0 = 0; t0 < T; t0 += BAND_ROWS) {
+      const t1 = Math.min(T, t0 + BAND_ROWS),
+        s0 = Math.max(0, t0 - window),
+        s1 = Math.min(T, t1 + window),
+        span = s1 - s0,
+        rows = t1 - t0;
+      const S = scratch.subarray(0, rows * span);
+      k.gemm(
+        false,
+        true,
+        rows,
+        span,
+        D,
+        scale,
+        qkv.subarray(t0 * ld + q),
+        ld,
+        qkv.subarray(s0 * ld + key),
+        ld,
+        0,
+        S,
+        span,
+      );
+      allMasked.length = 0;
+      for (let t = t0; t < t1; t++) {
+        const row = (t - t0) * span;
+        let max = -Infinity;
+        for (let s = s0; s < s1; s++) {
+          const i = row + s - s0;
+          if (Math.abs(t - s) > window || maskBias[s] !== 0) S[i] = FLOAT32_MIN + S[i]!;
+          if (S[i]! > max) max = S[i]!;
+        }
+        if (max === FLOAT32_MIN) {
+          allMasked.push(t);
+          continue;
+        }
+        let sum = 0;
+        for (let i = row; i < row + span; i++) {
+          const e = Math.exp(S[i]! - max);
+          S[i] = e;
+          sum += e;
+        }
+        for (let i = row; i < row + span; i++) S[i] = S[i]! / sum;
+      }
+      k.gemm(
+        false,
+        false,
+        rows,
+        D,
+        span,
+        1,
+        S,
+        span,
+        qkv.subarray(s0 * ld + v),
+        ld,
+        0,
+        ctx.subarray(t0 * H + h * D),
+        H,
+      );
+      // A query whose whole window is padding: every key of the row is masked, each probability 1 / T.
+      for (const t of allMasked) {
+        const out = ctx.subarray(t * H + h * D, t * H + h * D + D);
+        out.fill(0);
+        for (let s = 0; s < T; s++) for (let d = 0; d < D; d++) out[d] = out[d]! + qkv[s * ld + v + d]! / T;
+      }
+    }
+  }
+}
+
 /**
  * An unpadded batch (transformers' unpad_input, for right-padded rows): the attended tokens of every example one
  * after another, N rows in all, so that the linear layers, norms and GeGLU skip the padding and each example's
@@ -267,9 +371,11 @@ export interface BlockContext {
   linear: (x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, m: number, n: number, k: number) => void;
   /** The dropout of `site` in this forward (null in eval or for p = 0). */
   drop: (p: number, site: number) => DropoutSpec | null;
-  /** Scratch: [B, heads, T, T] twice (probabilities of an inference forward, dropped probabilities), [N, 2I]. */
+  /** Scratch: [B, heads, T, T] twice (sliding-window probabilities kept for no backward, dropped probabilities), [N, 2I]. */
   scratchProbs: () => Float32Array;
   scratchDropped: () => Float32Array;
+  /** Scratch of the banded sliding-window attention (bandScratchSize of the config's window). */
+  scratchBand: () => Float32Array;
   scratchWide: () => Float32Array;
 }
 
@@ -378,13 +484,20 @@ function attentionForward(ctx: BlockContext, s: PreLnActs, l: number, dropout: D
     p = ctx.packed,
     heads = c.numAttentionHeads;
   if (c.layerTypes[l] === 'sliding_attention') {
-    const probs = s.probs ?? ctx.scratchProbs();
     const window = Math.floor(c.localAttention / 2);
+    // Inference keeps no probabilities: the banded form, whose work grows with T x window.
+    const banded = !s.probs && !dropout;
+    const probs = banded ? null : (s.probs ?? ctx.scratchProbs());
     for (let b = 0; b < ctx.B; b++) {
       const L = p ? p.lengths[b]! : T,
         row = p ? p.starts[b]! : b * T;
       if (L === 0) continue;
       const mask = p ? p.zeros : ctx.maskBias.subarray(b * T, (b + 1) * T);
+      if (!probs) {
+        const qkv = s.qkv.subarray(row * 3 * H);
+        bandedWindowedAttentionForward(k, qkv, mask, s.ctx.subarray(row * H), L, c, window, ctx.scratchBand());
+        continue;
+      }
       const P = probs.subarray(p ? p.probsStarts[b]! : b * heads * T * T);
       const seed = dropout ? dropoutExampleSeed(dropout, b) : 0;
       const ctxRows = s.ctx.subarray(row * H);

@@ -262,3 +262,35 @@ test('a batch padded on the left runs padded (unpadding takes right padding only
   assert.deepEqual(out.logits.data, ref.logits.data);
   assert.deepEqual(out.hiddenStates!.at(-1)!.data, ref.hiddenStates!.at(-1)!.data); // padding computed, not zeroed
 });
+
+test('the banded sliding-window attention of inference equals the full one (T well past a block of 64 queries)', () => {
+  // Window 8 (local_attention 16), T = 150; row 1 padded after 40 tokens, so that padded, its queries from 49 on see
+  // a window of padding only (every key masked: 1 / T each, as the full form). Inference (no probabilities kept)
+  // takes the banded form, a forward keeping every layer the full one.
+  const config = {
+    vocab_size: 40,
+    hidden_size: 16,
+    num_hidden_layers: 3,
+    num_attention_heads: 2,
+    intermediate_size: 12,
+    max_position_embeddings: 160,
+    global_attn_every_n_layers: 3,
+    local_attention: 16,
+    pad_token_id: 0,
+  };
+  const T = 150;
+  const ids = Int32Array.from({ length: 2 * T }, (_, i) => (i < T || i - T < 40 ? 3 + ((i * 11) % 37) : 0));
+  const inputs = {
+    inputIds: { data: ids, shape: [2, T] },
+    attentionMask: { data: Int32Array.from(ids, (id) => (id === 0 ? 0 : 1)), shape: [2, T] },
+  };
+  for (const kernels of [jsKernels, getKernels()]) {
+    for (const unpad of [false, true]) {
+      const model = new ModernBertForTokenClassification({ ...config, num_labels: 3 }, { kernels, seed: 2, unpad });
+      const banded = model.forward(inputs, { grad: false }).logits.data;
+      const full = model.forward(inputs, { outputAttentions: true }).logits.data;
+      const err = banded.reduce((m, v, i) => Math.max(m, Math.abs(v - full[i]!)), 0);
+      assert.ok(err < 1e-5, `${kernels.name}, unpad ${unpad}: max error ${err}`);
+    }
+  }
+});
