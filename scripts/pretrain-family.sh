@@ -7,7 +7,8 @@
 #   scripts/pretrain-family.sh data       # shards: full-length pairs (--short-seq-prob 0), dynamic masking; train + unsup, test
 #   scripts/pretrain-family.sh roberta    # --objective mlm (RobertaForMaskedLM), 150-minute budget
 #   scripts/pretrain-family.sh electra    # --objective electra (ElectraForPreTraining + generator/), 150-minute budget
-#   scripts/pretrain-family.sh finetune   # notebook protocol + demo sample for both and for assets/default-model
+#   scripts/pretrain-family.sh finetune [roberta|electra|default ...]   # notebook protocol + demo sample, seeds
+#                                         # 42 1 7 (SEEDS=...), for both and for assets/default-model (or those named)
 #   scripts/pretrain-family.sh all        # the four in order (about 6 h on a quiet machine)
 # Extra arguments go to `bert pretrain` (e.g. `scripts/pretrain-family.sh electra --resume` after an interruption).
 # Run the pre-trainings one after the other on a quiet machine: each must have both cores for the budget to mean the
@@ -32,10 +33,13 @@ pretrain() { # NAME OBJECTIVE STEPS [extra flags]
     --vocab $VOCAB --batch-size 32 --lr 2e-4 --steps "$3" --time-budget "$BUDGET" --eval-every 1000 \
     --checkpoint-every 250 --seed 42 --output "$OUT/$1" "${@:4}"
 }
+SEEDS=${SEEDS:-42 1 7}
 finetune() { # NAME MODEL_DIR: the notebook protocol (evaluate's JSON line), then the demo sample (eval_results.json)
-  MODEL="$2" OUT="$OUT/ft-notebook-$1" scripts/finetune-imdb.sh notebook | tail -n 2 | head -n 1 |
-    sed "s/^/{\"model\":\"$1\",\"run\":\"notebook\",\"result\":/; s/$/}/" >>"$OUT/summary.jsonl"
-  for seed in 42 1 7; do
+  for seed in $SEEDS; do
+    MODEL="$2" OUT="$OUT/ft-notebook-$1-$seed" scripts/finetune-imdb.sh notebook --seed $seed | tail -n 2 | head -n 1 |
+      sed "s/^/{\"model\":\"$1\",\"run\":\"notebook\",\"seed\":$seed,\"result\":/; s/$/}/" >>"$OUT/summary.jsonl"
+  done
+  for seed in $SEEDS; do
     $BERT finetune --model "$2" --train assets/imdb-sample/train.jsonl.gz --eval assets/imdb-sample/test.jsonl.gz \
       --labels NEGATIVE,POSITIVE --epochs 3 --batch-size 8 --lr 2e-4 --optimizer adamw --weight-decay 0.01 \
       --schedule linear --warmup-ratio 0.1 --max-length 128 --seed $seed --output "$OUT/ft-demo-$1-$seed" --no-summary
@@ -56,9 +60,15 @@ case "${1:-}" in
   roberta) pretrain roberta-mini mlm "$ROBERTA_STEPS" "${@:2}" ;;
   electra) pretrain electra-mini electra "$ELECTRA_STEPS" "${@:2}" ;;
   finetune)
-    finetune roberta "$OUT/roberta-mini"
-    finetune electra "$OUT/electra-mini"
-    finetune default assets/default-model
+    names=("${@:2}")
+    [ ${#names[@]} -eq 0 ] && names=(roberta electra default)
+    for name in "${names[@]}"; do
+      case "$name" in
+        roberta | electra) finetune "$name" "$OUT/$name-mini" ;;
+        default) finetune default assets/default-model ;;
+        *) echo "finetune: unknown model $name (roberta, electra, default)" >&2; exit 2 ;;
+      esac
+    done
     cat "$OUT/summary.jsonl"
     ;;
   all)
