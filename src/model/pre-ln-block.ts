@@ -273,7 +273,8 @@ export function bandedWindowedAttentionForward(
           if (S[i]! > max) max = S[i]!;
         }
         if (max === FLOAT32_MIN) {
-          allMasked.push(t);
+          allMasked.push(t); // written after the GEMM, which this zero row leaves at 0
+          S.fill(0, row, row + span);
           continue;
         }
         let sum = 0;
