@@ -4,6 +4,7 @@
 #   scripts/finetune-imdb.sh full       # 25,000 reviews, len 256, 2 epochs, batch 32, AdamW 1e-4, 10% warmup + linear, eps 1e-6, wd 0.01
 #   scripts/finetune-imdb.sh conll      # NER: CoNLL-2003 train -> dev, entity-level F1
 # Extra arguments go to `bert finetune`, e.g. `scripts/finetune-imdb.sh notebook --random-init` (no pre-training).
+# EVAL_SAMPLES=N (notebook): score a seeded random N of the 25,000 test reviews (`bert evaluate --samples N --seed 42`).
 # Run from the repository root after `npm run build`. Each run appends a JSON summary to /tmp/bert-ts-finetune-runs.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,8 @@ case "$RUN" in
       --max-length 128 --epochs 3 --batch-size 8 --lr 5e-5 --optimizer adam --adam-eps 1e-7 --weight-decay 0 \
       --schedule constant --seed 42 --output "$OUT" --log "$OUT.train.jsonl" "${@:2}" 2>>"$LOG" | tee -a "$LOG"
     mid=$(date +%s)
-    $BERT evaluate --model "$OUT" --data $DATA/test.jsonl.gz --max-length 128 --batch-size 64 --json 2>>"$LOG" | tee -a "$LOG"
+    $BERT evaluate --model "$OUT" --data $DATA/test.jsonl.gz --max-length 128 --batch-size 64 ${EVAL_SAMPLES:+--samples $EVAL_SAMPLES} \
+      --json 2>>"$LOG" | tee -a "$LOG"
     ;;
   full)
     $BERT finetune --model $MODEL --train $DATA/train.jsonl.gz --labels negative,positive \

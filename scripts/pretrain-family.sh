@@ -12,7 +12,10 @@
 #   scripts/pretrain-family.sh all        # the four in order (about 6 h on a quiet machine)
 # Extra arguments go to `bert pretrain` (e.g. `scripts/pretrain-family.sh electra --resume` after an interruption).
 # Run the pre-trainings one after the other on a quiet machine: each must have both cores for the budget to mean the
-# same as the default model's. Results: OUT/summary.jsonl (one line per fine-tuning run) and the pretrain_results.json
+# same as the default model's. Or side by side, one core each (OMP_NUM_THREADS=1; what fits a 3-hour session): on
+# the AMD EPYC 2-vCPU machine the pair makes about 0.68 (MLM) and 0.58 (ELECTRA) steps/s when nothing else runs, so
+# the default model's 5,000 steps (and ELECTRA's 3,800 in the same time) take about 2 h; EVAL_INSTANCES (10000)
+# sets the held-out instances of each evaluation, EVAL_SAMPLES the test reviews the notebook runs score (all). Results: OUT/summary.jsonl (one line per fine-tuning run) and the pretrain_results.json
 # of each model folder. Run from the repository root after `npm run build`; OUT defaults to /work/runs-family.
 set -euo pipefail
 cd "$(dirname "$0")/.."
