@@ -147,6 +147,17 @@ export function applyRotary(
   }
 }
 
+/** Hidden size, head size, heads, the fused qkv row stride and the score scale of the attention. */
+function attentionSizes(c: BertConfig): { H: number; D: number; heads: number; ld: number; scale: number } {
+  return {
+    H: c.hiddenSize,
+    D: c.headDim,
+    heads: c.numAttentionHeads,
+    ld: 3 * c.hiddenSize,
+    scale: 1 / Math.sqrt(c.headDim),
+  };
+}
+
 /**
  * Attention where query t sees only keys s with |t - s| <= window (create_bidirectional_sliding_window_mask, window
  * = local_attention / 2) that are not padding; a key outside gets float32 min once, as HF's boolean mask becomes.
@@ -168,11 +179,7 @@ export function windowedAttentionForward(
   exampleSeed: number,
   dropped: Float32Array,
 ): void {
-  const H = c.hiddenSize,
-    D = c.headDim,
-    heads = c.numAttentionHeads,
-    ld = 3 * H,
-    scale = 1 / Math.sqrt(D);
+  const { H, D, heads, ld, scale } = attentionSizes(c);
   const thr = dropout ? dropoutThreshold(dropout.p) : 0;
   const keep = dropout ? 1 / (1 - dropout.p) : 1;
   for (let h = 0; h < heads; h++) {
@@ -231,11 +238,7 @@ export function bandedWindowedAttentionForward(
   window: number,
   scratch: Float32Array,
 ): void {
-  const H = c.hiddenSize,
-    D = c.headDim,
-    heads = c.numAttentionHeads,
-    ld = 3 * H,
-    scale = 1 / Math.sqrt(D);
+  const { H, D, heads, ld, scale } = attentionSizes(c);
   const allMasked: number[] = [];
   for (let h = 0; h < heads; h++) {
     const q = h * D,

@@ -101,26 +101,29 @@ test('an inference forward (layers sharing activations) gives the training forwa
   }
 });
 
+/** A small ModernBERT with every dropout on (layers global / sliding / global, window 4), mean pooling. */
+const DROPOUT_CONFIG = {
+  vocab_size: 40,
+  hidden_size: 8,
+  num_hidden_layers: 3,
+  num_attention_heads: 2,
+  intermediate_size: 6,
+  max_position_embeddings: 16,
+  global_attn_every_n_layers: 2,
+  local_attention: 4,
+  embedding_dropout: 0.1,
+  attention_dropout: 0.3,
+  mlp_dropout: 0.2,
+  classifier_dropout: 0.25,
+  classifier_pooling: 'mean',
+  norm_bias: true,
+  attention_bias: true,
+  pad_token_id: 0,
+  num_labels: 3,
+};
+
 test('with every dropout on, gradients match finite differences of the same masks (sliding and global layers)', () => {
-  const config = {
-    vocab_size: 40,
-    hidden_size: 8,
-    num_hidden_layers: 3,
-    num_attention_heads: 2,
-    intermediate_size: 6,
-    max_position_embeddings: 16,
-    global_attn_every_n_layers: 2,
-    local_attention: 4,
-    embedding_dropout: 0.1,
-    attention_dropout: 0.3,
-    mlp_dropout: 0.2,
-    classifier_dropout: 0.25,
-    classifier_pooling: 'mean',
-    norm_bias: true,
-    attention_bias: true,
-    pad_token_id: 0,
-    num_labels: 3,
-  };
+  const config = DROPOUT_CONFIG;
   const model = new ModernBertForSequenceClassification(config, { kernels: jsKernels, seed: 5 });
   const inputs = {
     inputIds: { data: Int32Array.from([2, 5, 9, 11, 30, 3, 7, 8, 2, 6, 4, 3, 0, 0, 0, 0]), shape: [2, 8] },
@@ -161,23 +164,11 @@ test('an unpadded batch (right padding) trains as the padded one: the same loss,
   // Rows of 11, 4, 0 and 9 tokens of T = 11 (window 4 < the longest), every dropout on: the packed rows draw the
   // masks their padded rows draw, so unpadding changes nothing but the work at padding.
   const config = {
-    vocab_size: 40,
+    ...DROPOUT_CONFIG,
     hidden_size: 12,
-    num_hidden_layers: 3,
     num_attention_heads: 3,
     intermediate_size: 10,
-    max_position_embeddings: 16,
-    global_attn_every_n_layers: 2,
-    local_attention: 4,
-    embedding_dropout: 0.1,
-    attention_dropout: 0.3,
-    mlp_dropout: 0.2,
-    classifier_dropout: 0.25,
-    classifier_pooling: 'mean',
-    norm_bias: true,
-    attention_bias: true,
     mlp_bias: true,
-    pad_token_id: 0,
     num_labels: 5,
   };
   const T = 11,
