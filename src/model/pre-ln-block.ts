@@ -240,10 +240,12 @@ export function bandedWindowedAttentionForward(
 ): void {
   const { H, D, heads, ld, scale } = attentionSizes(c);
   const allMasked: number[] = [];
+  const meanV = new Float32Array(D);
   for (let h = 0; h < heads; h++) {
     const q = h * D,
       key = H + h * D,
       v = 2 * H + h * D;
+    let meanReady = false;
     for (let t0 = 0; t0 < T; t0 += BAND_ROWS) {
       const t1 = Math.min(T, t0 + BAND_ROWS),
         s0 = Math.max(0, t0 - window),
@@ -304,11 +306,12 @@ export function bandedWindowedAttentionForward(
         H,
       );
       // A query whose whole window is padding: every key of the row is masked, each probability 1 / T.
-      for (const t of allMasked) {
-        const out = ctx.subarray(t * H + h * D, t * H + h * D + D);
-        out.fill(0);
-        for (let s = 0; s < T; s++) for (let d = 0; d < D; d++) out[d] = out[d]! + qkv[s * ld + v + d]! / T;
+      if (allMasked.length > 0 && !meanReady) {
+        meanV.fill(0);
+        for (let s = 0; s < T; s++) for (let d = 0; d < D; d++) meanV[d] = meanV[d]! + qkv[s * ld + v + d]! / T;
+        meanReady = true;
       }
+      for (const t of allMasked) ctx.set(meanV, t * H + h * D);
     }
   }
 }
@@ -453,6 +456,14 @@ function blockSizes(ctx: BlockContext): {
   return { k: ctx.kernels, c, T: ctx.T, N, H: c.hiddenSize, I: c.intermediateSize };
 }
 
+/** Example b's first row, length and where its [heads, L, L] probabilities start: packed, or padded (b * T, T). */
+function exampleRows(ctx: BlockContext, b: number): { row: number; L: number; probsAt: number } {
+  const p = ctx.packed,
+    T = ctx.T;
+  if (p) return { row: p.starts[b]!, L: p.lengths[b]!, probsAt: p.probsStarts[b]! };
+  return { row: b * T, L: T, probsAt: b * ctx.config.numAttentionHeads * T * T };
+}
+
 /** The dropout of example b of a call whose batch row 0 is `d`'s (the same masks as in the padded batch). */
 function exampleDropout(d: DropoutSpec | null, b: number): DropoutSpec | null {
   return d ? { ...d, firstExample: d.firstExample + b } : null;
@@ -476,8 +487,9 @@ function rowDropout(
     backward ? k.dropoutBackward(x, y, n, exampleSize, spec) : k.dropoutForward(x, y, n, exampleSize, spec);
   if (!p) return run(src, dst, ctx.B * ctx.T * width, ctx.T * width, d);
   for (let b = 0; b < ctx.B; b++) {
-    const at = p.starts[b]! * width,
-      n = p.lengths[b]! * width;
+    const { row, L } = exampleRows(ctx, b),
+      at = row * width,
+      n = L * width;
     if (n > 0) run(src.subarray(at, at + n), dst.subarray(at, at + n), n, n, exampleDropout(d, b)!);
   }
 }
@@ -485,51 +497,30 @@ function rowDropout(
 /** Layer l's attention over the rotated qkv: global (the attention kernel) or sliding-window, padded or packed. */
 function attentionForward(ctx: BlockContext, s: PreLnActs, l: number, dropout: DropoutSpec | null): void {
   const { k, c, T, H } = blockSizes(ctx),
-    p = ctx.packed,
-    heads = c.numAttentionHeads;
-  if (c.layerTypes[l] === 'sliding_attention') {
-    const window = Math.floor(c.localAttention / 2);
-    // Inference keeps no probabilities: the banded form, whose work grows with T x window.
-    const banded = !s.probs && !dropout;
-    const probs = banded ? null : (s.probs ?? ctx.scratchProbs());
-    for (let b = 0; b < ctx.B; b++) {
-      const L = p ? p.lengths[b]! : T,
-        row = p ? p.starts[b]! : b * T;
-      if (L === 0) continue;
-      const mask = p ? p.zeros : ctx.maskBias.subarray(b * T, (b + 1) * T);
-      if (!probs) {
-        const qkv = s.qkv.subarray(row * 3 * H);
-        bandedWindowedAttentionForward(k, qkv, mask, s.ctx.subarray(row * H), L, c, window, ctx.scratchBand());
-        continue;
-      }
-      const P = probs.subarray(p ? p.probsStarts[b]! : b * heads * T * T);
-      const seed = dropout ? dropoutExampleSeed(dropout, b) : 0;
-      const ctxRows = s.ctx.subarray(row * H);
-      windowedAttentionForward(
-        k,
-        s.qkv.subarray(row * 3 * H),
-        mask,
-        P,
-        ctxRows,
-        L,
-        c,
-        window,
-        dropout,
-        seed,
-        ctx.scratchDropped(),
-      );
+    p = ctx.packed;
+  if (c.layerTypes[l] !== 'sliding_attention' && !p)
+    return fusedQkvAttentionForward(k, c, s.qkv, ctx.maskBias, s.probs, s.ctx, ctx.B, T, dropout);
+  const window = Math.floor(c.localAttention / 2);
+  // Inference keeps no probabilities: the banded form, whose work grows with T x window.
+  const probs = s.probs ?? (dropout ? ctx.scratchProbs() : null);
+  for (let b = 0; b < ctx.B; b++) {
+    const { row, L, probsAt } = exampleRows(ctx, b);
+    if (L === 0) continue;
+    const qkv = s.qkv.subarray(row * 3 * H),
+      out = s.ctx.subarray(row * H);
+    if (c.layerTypes[l] !== 'sliding_attention') {
+      const P = s.probs ? s.probs.subarray(probsAt) : null;
+      fusedQkvAttentionForward(k, c, qkv, p!.zeros, P, out, 1, L, exampleDropout(dropout, b));
+      continue;
     }
-  } else if (!p) {
-    fusedQkvAttentionForward(k, c, s.qkv, ctx.maskBias, s.probs, s.ctx, ctx.B, T, dropout);
-  } else {
-    for (let b = 0; b < ctx.B; b++) {
-      const L = p.lengths[b]!,
-        row = p.starts[b]!;
-      if (L === 0) continue;
-      const probs = s.probs ? s.probs.subarray(p.probsStarts[b]!) : null;
-      const qkv = s.qkv.subarray(row * 3 * H);
-      fusedQkvAttentionForward(k, c, qkv, p.zeros, probs, s.ctx.subarray(row * H), 1, L, exampleDropout(dropout, b));
+    const mask = p ? p.zeros : ctx.maskBias.subarray(b * T, (b + 1) * T);
+    if (!probs) {
+      bandedWindowedAttentionForward(k, qkv, mask, out, L, c, window, ctx.scratchBand());
+      continue;
     }
+    const seed = dropout ? dropoutExampleSeed(dropout, b) : 0;
+    const P = probs.subarray(probsAt);
+    windowedAttentionForward(k, qkv, mask, P, out, L, c, window, dropout, seed, ctx.scratchDropped());
   }
 }
 
@@ -541,24 +532,18 @@ function attentionBackward(
   dQkv: Float32Array,
   dropout: DropoutSpec | null,
 ): void {
-  const { k, c, T, H } = blockSizes(ctx),
-    p = ctx.packed;
-  if (!p) return fusedQkvAttentionBackward(k, c, dCtx, s.qkv, s.probs!, dQkv, ctx.B, T, dropout);
+  const { k, c, T, H } = blockSizes(ctx);
+  if (!ctx.packed) return fusedQkvAttentionBackward(k, c, dCtx, s.qkv, s.probs!, dQkv, ctx.B, T, dropout);
   for (let b = 0; b < ctx.B; b++) {
-    const L = p.lengths[b]!,
-      row = p.starts[b]!;
+    const { row, L, probsAt } = exampleRows(ctx, b);
     if (L === 0) continue;
-    fusedQkvAttentionBackward(
-      k,
-      c,
+    const [dc, q, P, dq] = [
       dCtx.subarray(row * H),
       s.qkv.subarray(row * 3 * H),
-      s.probs!.subarray(p.probsStarts[b]!),
+      s.probs!.subarray(probsAt),
       dQkv.subarray(row * 3 * H),
-      1,
-      L,
-      exampleDropout(dropout, b),
-    );
+    ];
+    fusedQkvAttentionBackward(k, c, dc, q, P, dq, 1, L, exampleDropout(dropout, b));
   }
 }
 
