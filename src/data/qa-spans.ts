@@ -33,20 +33,25 @@ export interface QaAnswer {
 }
 
 /**
- * Cuts the context into windows of at most `maxSeqLen` tokens in all ([CLS] question [SEP] context [SEP]); each
- * window repeats the last `stride` context tokens of the previous one, as tokenizers' overflowing truncation does.
+ * Cuts the context into windows of at most `maxSeqLen` tokens in all (the tokenizer's pair template around the
+ * question and a slice of the context: `[CLS] question [SEP] context [SEP]` for BERT, `<s> question </s></s> context
+ * </s>` for RoBERTa); each window repeats the last `stride` context tokens of the previous one, as tokenizers'
+ * overflowing truncation does. pMask as HF's QuestionAnsweringPipeline: 0 for the context and [CLS], 1 elsewhere.
  */
 export function buildWindows(
   questionIds: number[],
   context: ContextTokens,
-  special: { cls: number; sep: number },
+  tok: Pick<QaTokenizer, 'withSpecialTokens' | 'clsId'>,
   maxSeqLen: number,
   stride: number,
   fail: (problem: string) => never = (problem) => {
     throw new RangeError(problem);
   },
 ): QaWindow[] {
-  const room = maxSeqLen - questionIds.length - 3;
+  const probe = tok.withSpecialTokens(questionIds, [tok.clsId]);
+  const added = probe.inputIds.length - questionIds.length - 1;
+  const head = probe.sequenceIds.indexOf(1);
+  const room = maxSeqLen - questionIds.length - added;
   if (room <= 0) {
     fail(
       `the question has ${questionIds.length} tokens, leaving no room for the context in ${maxSeqLen} tokens; ` +
@@ -56,18 +61,23 @@ export function buildWindows(
   if (stride >= room) {
     fail(
       `docStride ${stride} must be smaller than the ${room} context tokens that fit in a window ` +
-        `(maxSeqLen ${maxSeqLen} minus a ${questionIds.length}-token question and 3 special tokens)`,
+        `(maxSeqLen ${maxSeqLen} minus a ${questionIds.length}-token question and ${added} special tokens)`,
     );
   }
   const windows: QaWindow[] = [];
   const n = context.ids.length;
   for (let start = 0; ; start += room - stride) {
     const end = Math.min(start + room, n);
-    const inputIds = [special.cls, ...questionIds, special.sep, ...context.ids.slice(start, end), special.sep];
-    const head = questionIds.length + 2;
-    const tokenTypeIds = inputIds.map((_, i) => (i < head ? 0 : 1));
-    const pMask = inputIds.map((_, i) => (i === 0 || (i >= head && i < head + end - start) ? 0 : 1));
-    windows.push({ inputIds, tokenTypeIds, pMask, contextOffset: head, contextStart: start, contextEnd: end });
+    const w = tok.withSpecialTokens(questionIds, context.ids.slice(start, end));
+    const pMask = w.sequenceIds.map((s, i) => (s === 1 || w.inputIds[i] === tok.clsId ? 0 : 1));
+    windows.push({
+      inputIds: w.inputIds,
+      tokenTypeIds: w.tokenTypeIds,
+      pMask,
+      contextOffset: head,
+      contextStart: start,
+      contextEnd: end,
+    });
     if (end >= n) break;
   }
   return windows;
@@ -172,14 +182,19 @@ export function rankAnswers(
   return answers.sort((a, b) => b.score - a.score).slice(0, topK);
 }
 
-/** What QA features need from a tokenizer: context tokens with offsets and word ids, question ids, [CLS] / [SEP]. */
+/** What QA features need from a tokenizer: context tokens with offsets and word ids, question ids, the pair template. */
 export interface QaTokenizer {
   /** Ids of a text without special tokens, with [start, end) character offsets. */
   tokenize(text: string): { ids: number[]; offsets: [number, number][] };
   /** The token string of an id (for word boundaries: "##" continues a word). */
   idToToken(id: number): string;
+  /** The pair template around the question's and the context's ids (BertTokenizer.withSpecialTokens). */
+  withSpecialTokens(
+    a: readonly number[],
+    b: readonly number[],
+  ): { inputIds: number[]; tokenTypeIds: number[]; sequenceIds: (0 | 1 | null)[] };
+  /** [CLS] (RoBERTa's <s>): the no-answer position, never masked. */
   readonly clsId: number;
-  readonly sepId: number;
 }
 
 /** The question's ids and the context's tokens as the QA windows take them. */
@@ -219,7 +234,7 @@ export function answerQuestions(
 ): QaAnswer[][] {
   const prepared = inputs.map((input) => {
     const { question, context } = qaTokens(tok, input);
-    const windows = buildWindows(question, context, { cls: tok.clsId, sep: tok.sepId }, o.maxSeqLen, o.docStride, fail);
+    const windows = buildWindows(question, context, tok, o.maxSeqLen, o.docStride, fail);
     return { input, context, windows };
   });
   const flat = prepared.flatMap((p, n) => p.windows.map((w) => ({ n, w })));

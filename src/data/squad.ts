@@ -112,7 +112,7 @@ export interface QaFeature {
  */
 export function qaTrainFeatures(tok: QaTokenizer, ex: QaExample, maxSeqLen: number, docStride: number): QaFeature[] {
   const { question, context } = qaTokens(tok, ex);
-  const windows: QaWindow[] = buildWindows(question, context, { cls: tok.clsId, sep: tok.sepId }, maxSeqLen, docStride);
+  const windows: QaWindow[] = buildWindows(question, context, tok, maxSeqLen, docStride);
   const answer = ex.answers[0];
   return windows.map((w) => {
     let startPosition = 0;

@@ -77,12 +77,12 @@ interface AutoModelClass<T> {
  * model_type, so a roberta folder loads as RobertaFor...), or the class `byType` names for a model_type whose head of
  * this task is another class (AutoModelForPreTraining: ElectraForPreTraining).
  */
-function autoModel<A extends BertArchitecture>(
+function autoModel<A extends BertArchitecture, B extends BertArchitecture = A>(
   name: string,
   architecture: A,
-  byType: Partial<Record<ModelType, BertArchitecture>> = {},
-): AutoModelClass<InstanceType<(typeof MODEL_CLASSES)[A]>> {
-  type T = InstanceType<(typeof MODEL_CLASSES)[A]>;
+  byType: Partial<Record<ModelType, B>> = {},
+): AutoModelClass<InstanceType<(typeof MODEL_CLASSES)[A | B]>> {
+  type T = InstanceType<(typeof MODEL_CLASSES)[A | B]>;
   const fromPretrained = async (model: string, options: AutoPretrainedOptions = {}): Promise<T> => {
     const { dir, modelType } = await resolveBert(`${name}.fromPretrained`, model, options, AUTO_OPTIONS);
     const { revision: _revision, ...modelOptions } = options;
@@ -140,8 +140,12 @@ export const AutoModelForTokenClassification = autoModel(
 export const AutoModelForQuestionAnswering = autoModel('AutoModelForQuestionAnswering', 'BertForQuestionAnswering');
 export const AutoModelForMaskedLM = autoModel('AutoModelForMaskedLM', 'BertForMaskedLM');
 export const AutoModelForMultipleChoice = autoModel('AutoModelForMultipleChoice', 'BertForMultipleChoice');
+/** transformers' MODEL_FOR_PRETRAINING_MAPPING: BERT's MLM + NSP, ELECTRA's discriminator, MLM for the others. */
 export const AutoModelForPreTraining = autoModel('AutoModelForPreTraining', 'BertForPreTraining', {
   electra: 'ElectraForPreTraining',
+  roberta: 'BertForMaskedLM',
+  'xlm-roberta': 'BertForMaskedLM',
+  distilbert: 'BertForMaskedLM',
 });
 export const AutoModelForNextSentencePrediction = autoModel(
   'AutoModelForNextSentencePrediction',

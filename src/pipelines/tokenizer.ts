@@ -45,6 +45,7 @@ export function adaptTokenizer(tok: BertTokenizer, source: string): PipelineToke
     tokenToId(token: string): number | undefined {
       return tok.tokenToId(token);
     },
+    withSpecialTokens: (a, b) => tok.withSpecialTokens(a, b),
   };
 }
 

@@ -2,6 +2,7 @@
 import type { ModelDtype } from '../model/linear-dtype.js';
 import type { Kernels } from '../tensor/kernels.js';
 import type { AggregationStrategy } from './aggregation.js';
+import type { QaTokenizer } from '../data/qa-spans.js';
 
 /** One encoded text (or text pair), without padding. */
 export interface PipelineEncoding {
@@ -21,6 +22,8 @@ export interface PipelineTokenizer {
   decode(ids: number[], skipSpecialTokens: boolean): string;
   idToToken(id: number): string;
   tokenToId(token: string): number | undefined;
+  /** The template around ids already tokenized (question answering's windows). */
+  withSpecialTokens: QaTokenizer['withSpecialTokens'];
   readonly clsId: number;
   readonly sepId: number;
   readonly padId: number;

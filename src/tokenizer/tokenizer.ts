@@ -39,6 +39,10 @@ export interface EncodeOptions {
 
 export interface Encoding {
   inputIds: number[];
+  /**
+   * The type ids the model gets: the template's (HF tokenizers' type_ids), or 0 everywhere when the tokenizer's
+   * model_input_names leave token_type_ids out (RoBERTa's kind of tokenizer; see returnsTokenTypeIds).
+   */
   tokenTypeIds: number[];
   attentionMask: number[];
   /** 1 for tokens the template added (and padding), 0 for tokens of the text. */
@@ -307,12 +311,29 @@ export class BertTokenizer extends Callable<
     return n;
   }
 
+  /**
+   * Whether the model gets token_type_ids from this tokenizer (HF: "token_type_ids" in model_input_names, from
+   * tokenizer_config.json or the tokenizer class). When false, a model's inputs carry type 0 everywhere, whatever
+   * types the template gives `encode()`'s pairs: HF's pipelines and Trainer pass no token_type_ids then.
+   */
+  get returnsTokenTypeIds(): boolean {
+    return this.spec.returnTokenTypeIds ?? true;
+  }
+
+  /**
+   * The same tokenizer with token_type_ids left out of model inputs (model_input_names without them, saved so):
+   * for a model with one token type (RoBERTa's type_vocab_size 1) trained with a tokenizer whose pairs have two.
+   */
+  withoutTokenTypeIds(): BertTokenizer {
+    return new BertTokenizer({ ...this.spec, returnTokenTypeIds: false });
+  }
+
   /** The body of `tokenizer(text, options)` (see the call signatures). */
   _call(
     text: string | string[],
     options?: AnyTokenizerCallOptions,
   ): BatchEncoding<ResultTensor<'int64'> | number[] | number[][]> {
-    return tokenizerCall(this, text, options, this.spec.returnTokenTypeIds ?? true);
+    return tokenizerCall(this, text, options, this.returnsTokenTypeIds);
   }
 
   /** Loads a HF tokenizer folder (tokenizer.json, or vocab.txt + tokenizer_config.json). */
@@ -676,11 +697,13 @@ export class BertTokenizer extends Callable<
     const starts = new Int32Array(length),
       ends = new Int32Array(length);
     let k = 0;
+    // Without token_type_ids among the model's inputs, the model gets type 0 everywhere (HF passes none).
+    const typed = this.returnsTokenTypeIds;
     const copy = (s: Sequence, n: number, typeId: number) => {
       ids.set(s.ids.subarray(0, n), k);
       starts.set(s.starts.subarray(0, n), k);
       ends.set(s.ends.subarray(0, n), k);
-      typeIds.fill(typeId, k, k + n);
+      if (typed) typeIds.fill(typeId, k, k + n);
       k += n;
     };
     if (!this.template) {
@@ -694,7 +717,7 @@ export class BertTokenizer extends Callable<
         } else if (o.addSpecialTokens) {
           for (const id of this.template.specialTokens.get(p.name)!.ids) {
             ids[k] = id;
-            typeIds[k] = p.typeId;
+            if (typed) typeIds[k] = p.typeId;
             special[k] = 1;
             k++;
           }
@@ -758,6 +781,37 @@ export class BertTokenizer extends Callable<
       enc.offsets = offsets;
     }
     return enc;
+  }
+
+  /**
+   * The template around ids already tokenized (HF's build_inputs_with_special_tokens with the type ids and
+   * sequence_ids of the same encoding): `[CLS] a [SEP] b [SEP]` for BERT, `<s> a </s></s> b </s>` for RoBERTa.
+   * sequenceIds: 0 or 1 for a token of `a` or `b`, null for a special token.
+   */
+  withSpecialTokens(
+    a: readonly number[],
+    b?: readonly number[] | null,
+  ): { inputIds: number[]; tokenTypeIds: number[]; sequenceIds: (0 | 1 | null)[] } {
+    const typed = this.returnsTokenTypeIds;
+    const out = { inputIds: [] as number[], tokenTypeIds: [] as number[], sequenceIds: [] as (0 | 1 | null)[] };
+    const push = (ids: readonly number[], typeId: number, seq: 0 | 1 | null) => {
+      for (const id of ids) {
+        out.inputIds.push(id);
+        out.tokenTypeIds.push(typed ? typeId : 0);
+        out.sequenceIds.push(seq);
+      }
+    };
+    if (!this.template) {
+      push(a, 0, 0);
+      if (b) push(b, 1, 1);
+      return out;
+    }
+    for (const p of b ? this.template.pair : this.template.single) {
+      if (p.kind === 'special') push(this.template.specialTokens.get(p.name)!.ids, p.typeId, null);
+      else if (p.sequence === 'A') push(a, p.typeId, 0);
+      else push(b!, p.typeId, 1);
+    }
+    return out;
   }
 
   /** Encodes a text, or a pair of texts, as HF's tokenizer(text, pair, ...) does. */
@@ -935,6 +989,7 @@ export class BertTokenizer extends Callable<
     for (const role of ['sep', 'pad', 'cls', 'mask'] as const)
       if (names[role] !== undefined) cfg[`${role}_token`] = names[role];
     if (this.spec.neverSplit) cfg['never_split'] = this.spec.neverSplit;
+    if (!this.returnsTokenTypeIds) cfg['model_input_names'] = ['input_ids', 'attention_mask'];
     cfg['clean_up_tokenization_spaces'] = true;
     const decoder: Record<string, unknown> = {};
     for (const t of this.addedTokens) {

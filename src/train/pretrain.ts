@@ -6,6 +6,8 @@ import { getKernels } from '../native/index.js';
 import type { Kernels } from '../tensor/kernels.js';
 import { BertForMaskedLM, BertForPreTraining } from '../model/bert.js';
 import type { BertConfig, ConfigJson } from '../model/config.js';
+import { familyOf } from '../model/family.js';
+import { BertTokenizer } from '../tokenizer/tokenizer.js';
 import { copyTokenizerFiles, readJsonFile, writeFileAtomic } from '../io/files.js';
 import { readPretrainingVocab, type MaskingOptions } from '../data/pretraining.js';
 import { readDatasetManifest } from '../data/shards.js';
@@ -247,6 +249,20 @@ async function buildModel(
 }
 
 /**
+ * The tokenizer files of `from` into the model folder `to`, as they are, except for a model with one token type
+ * (RoBERTa's type_vocab_size 1) and a tokenizer whose pairs have two (bert-base-uncased's vocab.txt): that one is
+ * saved with model_input_names leaving token_type_ids out (and its tokenizer_config.json naming its class), so
+ * transformers and bert-ts give the model type 0 everywhere, pairs included.
+ */
+export function writeTokenizerFor(config: BertConfig, from: string, to: string): void {
+  if (config.typeVocabSize === 1 && familyOf(config).tokenTypes) {
+    const tok = BertTokenizer.fromPretrained(from);
+    if (tok.returnsTokenTypeIds) return tok.withoutTokenTypeIds().save(to);
+  }
+  copyTokenizerFiles(from, to);
+}
+
+/**
  * Runs (or resumes) pre-training; saves a HF folder (with the tokenizer files) into outputDir: BertForPreTraining
  * (mlm-nsp), RobertaForMaskedLM / BertForMaskedLM (mlm), or ElectraForPreTraining with the generator
  * (ElectraForMaskedLM) in outputDir/generator (electra).
@@ -343,7 +359,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const writer = getDistributed().rank === 0;
   if (writer) {
     await model.save(o.outputDir);
-    copyTokenizerFiles(vocabDir, o.outputDir); // the output folder is a complete model folder
+    writeTokenizerFor(model.config, vocabDir, o.outputDir); // the output folder is a complete model folder
     if (objective === 'electra') copyTokenizerFiles(vocabDir, join(o.outputDir, 'generator'));
   }
   const result: PretrainResult = {

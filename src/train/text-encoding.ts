@@ -3,6 +3,7 @@ import { BertTokenizer } from '../tokenizer/tokenizer.js';
 import type { TextClassificationExample } from '../data/classification.js';
 import { alignFirstWordPiece, type TokenClassificationExample } from '../data/conll.js';
 import type { EncodedExample } from '../data/batching.js';
+import type { QaTokenizer } from '../data/qa-spans.js';
 
 export interface FinetuneTokenizer {
   /** `[CLS] text [SEP]` or `[CLS] text [SEP] pair [SEP]`, truncated (longest first) to at most maxLength ids. */
@@ -19,6 +20,8 @@ export interface FinetuneTokenizer {
   tokenize(text: string): { ids: number[]; offsets: [number, number][] };
   /** The token string of an id. */
   idToToken(id: number): string;
+  /** The template around ids already tokenized (question answering's windows). */
+  withSpecialTokens: QaTokenizer['withSpecialTokens'];
 }
 
 /** Wraps a BertTokenizer; throws when the vocabulary lacks [CLS] / [SEP] (fine-tuning needs both). */
@@ -42,6 +45,7 @@ export function finetuneTokenizer(tok: BertTokenizer, source = 'tokenizer'): Fin
       return { ids: e.inputIds, offsets: e.offsets ?? [] };
     },
     idToToken: (id) => tok.idToTokenString(id) ?? tok.unkToken,
+    withSpecialTokens: (a, b) => tok.withSpecialTokens(a, b),
   };
 }
 

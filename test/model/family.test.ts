@@ -42,6 +42,11 @@ test('Auto classes pick the family member from model_type (AutoModelForPreTraini
     (await AutoModelForPreTraining.fromPretrained(`${F}/electra/discriminator`, opts)).architecture,
     'ElectraForPreTraining',
   );
+  // transformers' MODEL_FOR_PRETRAINING_MAPPING: the MLM head for the families without NSP.
+  assert.equal(
+    (await AutoModelForPreTraining.fromPretrained(`${F}/roberta/masked_lm`, opts)).architecture,
+    'RobertaForMaskedLM',
+  );
   assert.equal((await AutoModel.fromPretrained(`${F}/electra/model`, opts)).architecture, 'ElectraModel');
   const config = await AutoConfig.fromPretrained(`${F}/electra/model`);
   assert.equal(config.modelType, 'electra');

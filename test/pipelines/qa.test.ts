@@ -1,5 +1,6 @@
 // Question-answering windows and span scoring (src/data/qa-spans.ts: the pipeline's and QA fine-tuning's) against
 // examples worked by hand through HF's pipeline code.
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -10,15 +11,25 @@ import {
   wordIdsFromTokens,
   type ContextTokens,
 } from '../../src/data/qa-spans.js';
+import { BertTokenizer } from '../../src/tokenizer/index.js';
 import { at } from '../helpers/at.js';
 
 const CLS = 9;
 const SEP = 10;
+/** BERT's pair template around ids ([CLS] a [SEP] b [SEP], types 0 then 1) with made-up [CLS] / [SEP] ids. */
+const BERT = {
+  clsId: CLS,
+  withSpecialTokens: (a: readonly number[], b: readonly number[]) => ({
+    inputIds: [CLS, ...a, SEP, ...b, SEP],
+    tokenTypeIds: [0, ...a.map(() => 0), 0, ...b.map(() => 1), 1],
+    sequenceIds: [null, ...a.map(() => 0 as const), null, ...b.map(() => 1 as const), null],
+  }),
+};
 
 test('windows overlap by the stride and cover the whole context', () => {
   const context: ContextTokens = { ids: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((x) => x + 100), offsets: [], wordIds: [] };
   // maxSeqLen 10 with a 2-token question leaves 5 context tokens per window; stride 2 -> windows start 0, 3, 6.
-  const windows = buildWindows([50, 51], context, { cls: CLS, sep: SEP }, 10, 2);
+  const windows = buildWindows([50, 51], context, BERT, 10, 2);
   assert.deepEqual(
     windows.map((w) => [w.contextStart, w.contextEnd]),
     [
@@ -33,12 +44,48 @@ test('windows overlap by the stride and cover the whole context', () => {
   assert.deepEqual(at(windows, 2).inputIds, [CLS, 50, 51, SEP, 107, 108, 109, 110, SEP]);
   assert.equal(at(windows, 1).contextOffset, 4);
   // A context that fits is one window.
-  assert.equal(buildWindows([50], context, { cls: CLS, sep: SEP }, 64, 32).length, 1);
+  assert.equal(buildWindows([50], context, BERT, 64, 32).length, 1);
   assert.throws(
-    () => buildWindows([50, 51], context, { cls: CLS, sep: SEP }, 10, 5),
+    () => buildWindows([50, 51], context, BERT, 10, 5),
     /docStride 5 must be smaller than the 5 context tokens/,
   );
-  assert.throws(() => buildWindows(new Array(8).fill(50), context, { cls: CLS, sep: SEP }, 10, 1), /leaving no room/);
+  assert.throws(() => buildWindows(new Array(8).fill(50), context, BERT, 10, 1), /leaving no room/);
+});
+
+test("windows follow the tokenizer's pair template: RoBERTa's <s> q </s></s> c </s>, BERT's [CLS] q [SEP] c [SEP]", () => {
+  const context: ContextTokens = { ids: [101, 102, 103, 104, 105, 106], offsets: [], wordIds: [] };
+  // RobertaProcessing (a tokenizer.json trained with HF tokenizers): 4 special tokens, every type 0.
+  const roberta = BertTokenizer.fromTokenizerJson(readFileSync('test/tokenizer/fixtures/bpe-roberta.json', 'utf8'));
+  const [s, e] = [roberta.clsTokenId!, roberta.sepTokenId!];
+  const windows = buildWindows(
+    [50, 51],
+    context,
+    { clsId: s, withSpecialTokens: (a, b) => roberta.withSpecialTokens(a, b) },
+    10,
+    1,
+  );
+  assert.deepEqual(at(windows, 0).inputIds, [s, 50, 51, e, e, 101, 102, 103, 104, e]);
+  assert.deepEqual(at(windows, 0).tokenTypeIds, new Array(10).fill(0));
+  assert.deepEqual(at(windows, 0).pMask, [0, 1, 1, 1, 1, 0, 0, 0, 0, 1]);
+  assert.equal(at(windows, 0).contextOffset, 5);
+  assert.deepEqual(
+    windows.map((w) => [w.contextStart, w.contextEnd]),
+    [
+      [0, 4],
+      [3, 6],
+    ],
+  );
+  // The same through BertTokenizer's BertProcessing template (the hf-tiny fixture's tokenizer.json).
+  const bert = BertTokenizer.fromPretrained('../shared/fixtures/hf-tiny/tokenizer');
+  const [c, p] = [bert.clsTokenId!, bert.sepTokenId!];
+  const w = at(
+    buildWindows([50, 51], context, { clsId: c, withSpecialTokens: (a, b) => bert.withSpecialTokens(a, b) }, 10, 1),
+    0,
+  );
+  assert.deepEqual(w.inputIds, [c, 50, 51, p, 101, 102, 103, 104, 105, p]);
+  assert.deepEqual(w.tokenTypeIds, [0, 0, 0, 0, 1, 1, 1, 1, 1, 1]);
+  // A tokenizer whose model_input_names leave token_type_ids out gives the model type 0 everywhere.
+  assert.deepEqual(bert.withoutTokenTypeIds().withSpecialTokens([50], [101]).tokenTypeIds, [0, 0, 0, 0, 0]);
 });
 
 // Window [CLS] q [SEP] c1 c2 c3 c4 [SEP]: start probabilities over the allowed tokens ([CLS], c1..c4) are
@@ -86,12 +133,12 @@ test('answers are widened to whole words and ranked across windows', () => {
     wordIds: wordIdsFromTokens(tokens),
   };
   assert.deepEqual(ctx.wordIds, [0, 1, 2, 2, 3]);
-  const whole = at(buildWindows([50], ctx, { cls: CLS, sep: SEP }, 64, 32), 0);
+  const whole = at(buildWindows([50], ctx, BERT, 64, 32), 0);
   // "##ish" alone (window position 3 + 3) widens to "brownish".
   assert.deepEqual(spanToChars(whole, ctx, 6, 6), [10, 18]);
   assert.deepEqual(spanToChars(whole, ctx, 4, 5), [4, 18]);
   // In a window that starts at "##ish", the word is only the part inside the window (tokenizers' word_to_chars).
-  const windows = buildWindows([50], ctx, { cls: CLS, sep: SEP }, 7, 1); // 3 context tokens per window, step 2
+  const windows = buildWindows([50], ctx, BERT, 7, 1); // 3 context tokens per window, step 2
   assert.deepEqual(
     windows.map((w) => [w.contextStart, w.contextEnd]),
     [
@@ -100,7 +147,7 @@ test('answers are widened to whole words and ranked across windows', () => {
     ],
   );
   assert.deepEqual(spanToChars(at(windows, 1), ctx, 3, 3), [10, 18]);
-  const tail = buildWindows([50], ctx, { cls: CLS, sep: SEP }, 6, 1); // 2 per window, step 1: [0,2] [1,3] [2,4] [3,5]
+  const tail = buildWindows([50], ctx, BERT, 6, 1); // 2 per window, step 1: [0,2] [1,3] [2,4] [3,5]
   assert.deepEqual(spanToChars(at(tail, 3), ctx, 3, 3), [15, 18]);
   assert.deepEqual(spanToChars(at(tail, 3), ctx, 0, 0), [0, 0]);
 
