@@ -76,7 +76,7 @@ test(
       }
       const config = await get(base, '/assets/default-model/config.json');
       assert.equal(config.status, 200);
-      assert.equal((JSON.parse(config.body) as { model_type: string }).model_type, 'bert');
+      assert.equal((JSON.parse(config.body) as { model_type: string }).model_type, 'roberta');
       assert.equal((await get(base, '/assets/imdb-sample/train.jsonl.gz')).status, 200);
       for (const outside of ['/assets/../package.json', '/assets/%2e%2e/package.json', '/src/index.ts', '/nope'])
         assert.equal((await get(base, outside)).status, 404, outside);
