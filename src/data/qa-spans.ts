@@ -151,12 +151,6 @@ export function spanToChars(window: QaWindow, context: ContextTokens, start: num
   return [context.offsets[first]![0], context.offsets[last]![1]];
 }
 
-/** Word numbers from WordPiece tokens: a new word starts at every token that is not a "##" continuation. */
-export function wordIdsFromTokens(tokens: readonly string[]): number[] {
-  let word = -1;
-  return tokens.map((t, i) => (i === 0 || !t.startsWith('##') ? ++word : word));
-}
-
 /** Ranks the answers of every window together (stable: earlier windows first on ties) and keeps the best topK. */
 export function rankAnswers(
   context: string,
@@ -186,8 +180,8 @@ export function rankAnswers(
 export interface QaTokenizer {
   /** Ids of a text without special tokens, with [start, end) character offsets. */
   tokenize(text: string): { ids: number[]; offsets: [number, number][] };
-  /** The token string of an id (for word boundaries: "##" continues a word). */
-  idToToken(id: number): string;
+  /** The word of each token of a text (BertTokenizer.wordIds: HF's word_ids), for whole-word answers. */
+  wordIds(text: string): number[];
   /** The pair template around the question's and the context's ids (BertTokenizer.withSpecialTokens). */
   withSpecialTokens(
     a: readonly number[],
@@ -204,7 +198,7 @@ export function qaTokens(
 ): { question: number[]; context: ContextTokens } {
   const question = tok.tokenize(ex.question).ids;
   const c = tok.tokenize(ex.context);
-  const wordIds = wordIdsFromTokens(c.ids.map((id) => tok.idToToken(id)));
+  const wordIds = tok.wordIds(ex.context);
   const context: ContextTokens = { ids: c.ids, offsets: c.offsets, wordIds };
   return { question, context };
 }

@@ -46,6 +46,7 @@ export function adaptTokenizer(tok: BertTokenizer, source: string): PipelineToke
       return tok.tokenToId(token);
     },
     withSpecialTokens: (a, b) => tok.withSpecialTokens(a, b),
+    wordIds: (text) => tok.wordIds(text),
   };
 }
 

@@ -24,6 +24,8 @@ export interface PipelineTokenizer {
   tokenToId(token: string): number | undefined;
   /** The template around ids already tokenized (question answering's windows). */
   withSpecialTokens: QaTokenizer['withSpecialTokens'];
+  /** The word of each token of a text (question answering's whole-word answers). */
+  wordIds(text: string): number[];
   readonly clsId: number;
   readonly sepId: number;
   readonly padId: number;

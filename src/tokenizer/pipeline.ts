@@ -411,6 +411,7 @@ export class Pipeline {
   private limit = Infinity;
   private readonly sink = (word: CodePoints, a: number, z: number): boolean => {
     const out = this.out!;
+    out.words?.push(out.length);
     this.spec.model.tokenize(word, a, z, out);
     return out.length >= this.limit;
   };

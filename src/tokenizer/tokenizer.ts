@@ -450,6 +450,38 @@ export class BertTokenizer extends Callable<
     return this.normalizer.normalize(checkText(text, 'normalize: text'));
   }
 
+  /**
+   * The word of each token of a text without special tokens (HF's `tokenizer(text, add_special_tokens=False)
+   * .word_ids()`): the pre-tokenizer's split it comes from, an added token being a word of its own. WordPiece: a
+   * token continues the word before it when it starts with the continuing-subword prefix ("##"). Word numbers
+   * only group tokens (they may skip values where a split gives no token).
+   */
+  wordIds(text: string): number[] {
+    const buf = this.bufA;
+    checkText(text, 'wordIds: text');
+    if (!this.pipeline) {
+      this.encodeInto(text, buf);
+      let word = -1;
+      const out: number[] = new Array(buf.length);
+      for (let i = 0; i < buf.length; i++) {
+        const t = this.idToTokenString(buf.ids[i]!)!;
+        out[i] =
+          i === 0 || !t.startsWith(this.continuingSubwordPrefix) || this.addedById.has(buf.ids[i]!) ? ++word : word;
+      }
+      return out;
+    }
+    const starts: number[] = [];
+    buf.words = starts;
+    try {
+      this.encodeInto(text, buf);
+    } finally {
+      buf.words = null;
+    }
+    const out: number[] = new Array(buf.length);
+    for (let w = 0; w < starts.length; w++) out.fill(w, starts[w], w + 1 < starts.length ? starts[w + 1] : buf.length);
+    return out;
+  }
+
   /** WordPiece tokens of a text, without special tokens (HF tokenizer.tokenize). */
   tokenize(text: string): string[] {
     const buf = this.bufA;
@@ -474,6 +506,7 @@ export class BertTokenizer extends Callable<
         stopped = true;
         break;
       }
+      out.words?.push(out.length);
       out.push(m.id, m.start, m.end);
       pos = m.end;
     }
@@ -589,6 +622,7 @@ export class BertTokenizer extends Callable<
       const a = unitToCp[m.start]!,
         z = unitToCp[m.end]!;
       if (a > p && pipeline.tokenize(buf, p, a, buf.starts[p]!, out, limit)) return true;
+      out.words?.push(out.length);
       out.push(m.id, buf.starts[a]!, buf.ends[z - 1]!);
       p = z;
     }

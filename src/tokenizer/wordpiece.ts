@@ -10,6 +10,8 @@ export class TokenBuffer {
   starts = new Int32Array(256);
   ends = new Int32Array(256);
   length = 0;
+  /** When set, the index of the first token of each word (pre-token split or added token), as the words are made. */
+  words: number[] | null = null;
 
   reserve(extra: number): void {
     const need = this.length + extra;

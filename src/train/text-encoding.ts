@@ -22,6 +22,8 @@ export interface FinetuneTokenizer {
   idToToken(id: number): string;
   /** The template around ids already tokenized (question answering's windows). */
   withSpecialTokens: QaTokenizer['withSpecialTokens'];
+  /** The word of each token of a text (question answering's whole-word answers). */
+  wordIds(text: string): number[];
 }
 
 /** Wraps a BertTokenizer; throws when the vocabulary lacks [CLS] / [SEP] (fine-tuning needs both). */
@@ -46,6 +48,7 @@ export function finetuneTokenizer(tok: BertTokenizer, source = 'tokenizer'): Fin
     },
     idToToken: (id) => tok.idToTokenString(id) ?? tok.unkToken,
     withSpecialTokens: (a, b) => tok.withSpecialTokens(a, b),
+    wordIds: (text) => tok.wordIds(text),
   };
 }
 
