@@ -65,7 +65,7 @@ export const DEFAULT_MODELS: Record<CanonicalTask, DefaultModel> = {
   'question-answering': { kind: 'hub', id: 'distilbert/distilbert-base-cased-distilled-squad' },
 };
 
-/** The embedded pre-trained BERT-mini (assets/default-model; see its README.md). */
+/** The embedded pre-trained RoBERTa-mini (assets/default-model; see its README.md). */
 export function defaultModelDir(): string {
   return fileURLToPath(new URL('../../assets/default-model/', import.meta.url));
 }

@@ -65,7 +65,7 @@ export async function modelTask(
 }
 
 /**
- * The model of pipeline(task) called without one: bert-ts's own pre-trained BERT-mini (assets/default-model) for
+ * The model of pipeline(task) called without one: bert-ts's own pre-trained RoBERTa-mini (assets/default-model) for
  * fill-mask and feature-extraction; HuggingFace's default for the other tasks through the hub cache (DistilBERT for
  * text classification and question answering, a BERT-large for token classification).
  */

@@ -115,6 +115,17 @@ test('objective mlm, architecture roberta: MLM loss goes down, no NSP, a Roberta
   const again = evaluateMaskedLm(reloaded, readEvalInstances(evalDir, 2000, vocab, 3), 8, vocab.padId);
   assert.ok(Math.abs(again.mlm_loss - ev.mlm_loss) < 1e-5, `${again.mlm_loss} vs ${ev.mlm_loss}`);
   assert.equal(again.mlm_accuracy, ev.mlm_accuracy);
+  // bert-base-uncased's WordPiece gives pairs types 0 and 1; a one-type RoBERTa must get 0 everywhere, as
+  // transformers gives it (model_input_names without token_type_ids, the tokenizer class named).
+  const tokenizerConfig = JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  assert.deepEqual(tokenizerConfig['model_input_names'], ['input_ids', 'attention_mask']);
+  assert.equal(tokenizerConfig['tokenizer_class'], 'BertTokenizer');
+  const tok = BertTokenizer.fromPretrained(out);
+  assert.deepEqual(tok.encode('a film', 'a review').tokenTypeIds, [0, 0, 0, 0, 0, 0, 0]);
+  assert.equal(tok('a film', { text_pair: 'a review', return_tensor: false }).token_type_ids, undefined);
 });
 
 test('RoBERTa and ELECTRA presets have the BERT sizes; objective mlm with architecture bert saves BertForMaskedLM', async () => {

@@ -17,7 +17,7 @@ export const usage = `Usage: bert demo [--model DIR] [--output DIR] [--epochs N]
 The seed notebook in one command, offline: fine-tunes a pre-trained BERT on an IMDb sample shipped with bert-ts
 (800 train / 500 test reviews, balanced), evaluates it on the test sample, then classifies a new review.
 
-  --model DIR     pre-trained model folder (default: assets/default-model, bert-ts's own BERT-mini
+  --model DIR     pre-trained model folder (default: assets/default-model, bert-ts's own RoBERTa-mini
                   pre-trained on IMDb text)
   --output DIR    where the fine-tuned model is written (default: a new folder under the system temp dir)
   --epochs N      fine-tuning epochs (default 3)
@@ -29,7 +29,7 @@ The seed notebook in one command, offline: fine-tunes a pre-trained BERT on an I
 
 const packageRoot = new URL('../../../', import.meta.url);
 
-/** The model the demo starts from: the pre-trained BERT shipped in assets/default-model. */
+/** The model the demo starts from: the pre-trained RoBERTa-mini shipped in assets/default-model. */
 function defaultModelDir(): string {
   const dir = fileURLToPath(new URL('assets/default-model/', packageRoot));
   if (!existsSync(join(dir, 'config.json')))
