@@ -8,7 +8,8 @@
 #   scripts/pretrain-family.sh roberta    # --objective mlm (RobertaForMaskedLM), 150-minute budget
 #   scripts/pretrain-family.sh electra    # --objective electra (ElectraForPreTraining + generator/), 150-minute budget
 #   scripts/pretrain-family.sh finetune [roberta|electra|default ...]   # notebook protocol + demo sample, seeds
-#                                         # 42 1 7 (SEEDS=...), for both and for assets/default-model (or those named)
+#                                         # 42 1 7 (SEEDS=...), for both and for assets/default-model (or those named;
+#                                         # since session 11 the default model is this script's roberta run)
 #   scripts/pretrain-family.sh all        # the four in order (about 6 h on a quiet machine)
 # Extra arguments go to `bert pretrain` (e.g. `scripts/pretrain-family.sh electra --resume` after an interruption).
 # Run the pre-trainings one after the other on a quiet machine: each must have both cores for the budget to mean the
@@ -43,6 +44,7 @@ finetune() { # NAME MODEL_DIR: the notebook protocol (evaluate's JSON line), the
       sed "s/^/{\"model\":\"$1\",\"run\":\"notebook\",\"seed\":$seed,\"result\":/; s/$/}/" >>"$OUT/summary.jsonl"
   done
   for seed in $SEEDS; do
+    rm -rf "$OUT/ft-demo-$1-$seed" # a fresh run (bert finetune refuses a folder holding a checkpoint)
     $BERT finetune --model "$2" --train assets/imdb-sample/train.jsonl.gz --eval assets/imdb-sample/test.jsonl.gz \
       --labels NEGATIVE,POSITIVE --epochs 3 --batch-size 8 --lr 2e-4 --optimizer adamw --weight-decay 0.01 \
       --schedule linear --warmup-ratio 0.1 --max-length 128 --seed $seed --output "$OUT/ft-demo-$1-$seed" --no-summary

@@ -37,11 +37,11 @@ export interface FeatureExtractionPipeline extends PipelineBase<
 
 /**
  * Hidden states per token, or one vector per text with pooling. Runnable from the repository root (real output of
- * the shipped BERT-mini):
+ * the shipped RoBERTa-mini):
  * ```ts
  * const embed = await pipeline('feature-extraction', 'assets/default-model');
  * await embed('A great film.', { pooling: 'mean', normalize: true });
- * // 256 numbers: [0.00325209281363599, -0.13050483547859434, -0.09548895639110132, ...]
+ * // 256 numbers: [-0.057481877505779266, 0.03604757413268089, 0.0584208182990551, ...]
  * ```
  */
 export function featureExtraction(

@@ -19,12 +19,12 @@ export interface FillMaskPipeline extends PipelineBase<
 }
 
 /**
- * The topK fills of each [MASK]. Runnable from the repository root (real output of the shipped BERT-mini):
+ * The topK fills of each [MASK]. Runnable from the repository root (real output of the shipped RoBERTa-mini):
  * ```ts
  * const unmask = await pipeline('fill-mask', 'assets/default-model');
  * await unmask('This movie was [MASK].', { topK: 2 });
- * // [{ score: 0.17429864248120505, token: 1012, token_str: '.', sequence: 'this movie was..' },
- * //  { score: 0.06808547546724707, token: 3185, token_str: 'movie', sequence: 'this movie was movie.' }]
+ * // [{ score: 0.06162909952691764, token: 3185, token_str: 'movie', sequence: 'this movie was movie.' },
+ * //  { score: 0.05949478938556897, token: 1012, token_str: '.', sequence: 'this movie was..' }]
  * ```
  */
 export function fillMask(
