@@ -1,7 +1,7 @@
 // Makes assets/default-model, the pre-trained model `bert demo` starts from, out of a `bert pretrain` output folder:
 // the pre-training model (AutoModelForPreTraining: RobertaForMaskedLM for --objective mlm, BertForPreTraining for
-// MLM + NSP) stored as F16 (the tied decoder omitted, as save_pretrained does), config.json, the tokenizer files (as
-// `bert pretrain` writes them: a one-token-type model's without token_type_ids) and a model card. F16 keeps a
+// MLM + NSP) stored as F16 (the tied decoder omitted, as save_pretrained does), config.json, the tokenizer files
+// (tokenizerForModel: a one-token-type model's without token_type_ids) and a model card. F16 keeps a
 // BERT-mini-sized model with bert-base-uncased's 30,522 WordPieces (11.2M parameters) under the 25 MB the
 // repository allows for it.
 //
@@ -12,7 +12,7 @@ import { copyFileSync, existsSync, readFileSync, readdirSync, statSync, writeFil
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AutoModelForPreTraining } from '../src/model/auto.js';
-import { writeTokenizerFor } from '../src/train/pretrain.js';
+import { tokenizerForModel } from '../src/train/pretrain.js';
 import { BertTokenizer } from '../src/tokenizer/index.js';
 
 const LIMIT_BYTES = 25 * 1000 * 1000;
@@ -33,8 +33,8 @@ async function main(): Promise<void> {
     },
   });
   await model.save(output, { dtype: 'float16' });
-  writeTokenizerFor(model.config, source, output);
-  BertTokenizer.fromPretrained(output).save(output); // tokenizer.json and tokenizer_config.json beside vocab.txt
+  // tokenizer.json and tokenizer_config.json beside vocab.txt, as the model takes its inputs.
+  tokenizerForModel(model.config, BertTokenizer.fromPretrained(source)).save(output);
   // A vocab.txt alone has no model_max_length: the pipelines' default truncation is the model's own limit.
   const configPath = join(output, 'tokenizer_config.json');
   const tokenizerConfig = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;

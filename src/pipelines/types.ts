@@ -14,7 +14,7 @@ export interface PipelineEncoding {
 }
 
 /** What the pipelines need from a tokenizer (an adapter over src/tokenizer's BertTokenizer). */
-export interface PipelineTokenizer {
+export interface PipelineTokenizer extends QaTokenizer {
   /** Encodes with [CLS]/[SEP], truncated to maxLength (the second text first for pairs), with offsets. */
   encode(text: string, pair: string | null, maxLength: number): PipelineEncoding;
   /** Token ids of a text without special tokens, with offsets. */
@@ -22,10 +22,6 @@ export interface PipelineTokenizer {
   decode(ids: number[], skipSpecialTokens: boolean): string;
   idToToken(id: number): string;
   tokenToId(token: string): number | undefined;
-  /** The template around ids already tokenized (question answering's windows). */
-  withSpecialTokens: QaTokenizer['withSpecialTokens'];
-  /** The word of each token of a text (question answering's whole-word answers). */
-  wordIds(text: string): number[];
   readonly clsId: number;
   readonly sepId: number;
   readonly padId: number;

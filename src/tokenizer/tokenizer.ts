@@ -110,6 +110,15 @@ interface ResolvedOptions {
   returnOffsets: boolean;
 }
 
+/** Special tokens, no truncation, no padding: the template alone (withSpecialTokens). */
+const TEMPLATE_ONLY: ResolvedOptions = {
+  addSpecialTokens: true,
+  truncation: null,
+  maxLength: undefined,
+  padding: null,
+  returnOffsets: false,
+};
+
 /** The longest model_max_length that padding 'max_length' uses without an explicit maxLength. */
 const MAX_IMPLICIT_PAD_LENGTH = 1 << 20;
 
@@ -452,28 +461,15 @@ export class BertTokenizer extends Callable<
 
   /**
    * The word of each token of a text without special tokens (HF's `tokenizer(text, add_special_tokens=False)
-   * .word_ids()`): the pre-tokenizer's split it comes from, an added token being a word of its own. WordPiece: a
-   * token continues the word before it when it starts with the continuing-subword prefix ("##"). Word numbers
+   * .word_ids()`): the pre-tokenizer's split it comes from, an added token being a word of its own. Word numbers
    * only group tokens (they may skip values where a split gives no token).
    */
   wordIds(text: string): number[] {
     const buf = this.bufA;
-    checkText(text, 'wordIds: text');
-    if (!this.pipeline) {
-      this.encodeInto(text, buf);
-      let word = -1;
-      const out: number[] = new Array(buf.length);
-      for (let i = 0; i < buf.length; i++) {
-        const t = this.idToTokenString(buf.ids[i]!)!;
-        out[i] =
-          i === 0 || !t.startsWith(this.continuingSubwordPrefix) || this.addedById.has(buf.ids[i]!) ? ++word : word;
-      }
-      return out;
-    }
     const starts: number[] = [];
     buf.words = starts;
     try {
-      this.encodeInto(text, buf);
+      this.encodeInto(checkText(text, 'wordIds: text'), buf);
     } finally {
       buf.words = null;
     }
@@ -577,6 +573,7 @@ export class BertTokenizer extends Callable<
     let p = 0;
     for (const m of this.normalizedMatcher.findInUnits(buf.units, 0, buf.length)) {
       if (m.start > p && wordpiece.tokenize(buf, p, m.start, out, limit)) return true;
+      out.words?.push(out.length);
       out.push(m.id, buf.starts[m.start]!, buf.ends[m.end - 1]!);
       p = m.end;
     }
@@ -826,26 +823,17 @@ export class BertTokenizer extends Callable<
     a: readonly number[],
     b?: readonly number[] | null,
   ): { inputIds: number[]; tokenTypeIds: number[]; sequenceIds: (0 | 1 | null)[] } {
-    const typed = this.returnsTokenTypeIds;
-    const out = { inputIds: [] as number[], tokenTypeIds: [] as number[], sequenceIds: [] as (0 | 1 | null)[] };
-    const push = (ids: readonly number[], typeId: number, seq: 0 | 1 | null) => {
-      for (const id of ids) {
-        out.inputIds.push(id);
-        out.tokenTypeIds.push(typed ? typeId : 0);
-        out.sequenceIds.push(seq);
-      }
-    };
-    if (!this.template) {
-      push(a, 0, 0);
-      if (b) push(b, 1, 1);
-      return out;
-    }
-    for (const p of b ? this.template.pair : this.template.single) {
-      if (p.kind === 'special') push(this.template.specialTokens.get(p.name)!.ids, p.typeId, null);
-      else if (p.sequence === 'A') push(a, p.typeId, 0);
-      else push(b!, p.typeId, 1);
-    }
-    return out;
+    // The template as encode() applies it; each sequence's `starts` carry its number (0 or 1) through it.
+    const sequence = (ids: readonly number[], n: number): Sequence => ({
+      ids: Int32Array.from(ids),
+      starts: new Int32Array(ids.length).fill(n),
+      ends: new Int32Array(ids.length),
+      length: ids.length,
+    });
+    const x = this.assemble(sequence(a, 0), b ? sequence(b, 1) : null, TEMPLATE_ONLY);
+    const sequenceIds: (0 | 1 | null)[] = new Array(x.length);
+    for (let i = 0; i < x.length; i++) sequenceIds[i] = x.special[i] ? null : (x.starts[i] as 0 | 1);
+    return { inputIds: Array.from(x.ids), tokenTypeIds: Array.from(x.typeIds), sequenceIds };
   }
 
   /** Encodes a text, or a pair of texts, as HF's tokenizer(text, pair, ...) does. */

@@ -139,6 +139,7 @@ export class WordPiece {
 
   /** WordPiece on one pre-token; h is the FNV-1a hash of units[from, to). */
   private word(buf: NormalizedBuffer, from: number, to: number, h: number, out: TokenBuffer): void {
+    out.words?.push(out.length);
     const units = buf.units;
     const len = to - from;
     if (len > this.maxInputCharsPerWord) {

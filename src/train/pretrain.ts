@@ -249,17 +249,22 @@ async function buildModel(
 }
 
 /**
- * The tokenizer files of `from` into the model folder `to`, as they are, except for a model with one token type
- * (RoBERTa's type_vocab_size 1) and a tokenizer whose pairs have two (bert-base-uncased's vocab.txt): that one is
- * saved with model_input_names leaving token_type_ids out (and its tokenizer_config.json naming its class), so
- * transformers and bert-ts give the model type 0 everywhere, pairs included.
+ * The tokenizer as `config`'s model takes its inputs: `tok` itself, except for a model with one token type
+ * (RoBERTa's type_vocab_size 1) and a tokenizer whose pairs have two (bert-base-uncased's vocab.txt), which gets
+ * model_input_names without token_type_ids, so that transformers and bert-ts give the model type 0 everywhere.
  */
-export function writeTokenizerFor(config: BertConfig, from: string, to: string): void {
-  if (config.typeVocabSize === 1 && familyOf(config).tokenTypes) {
-    const tok = BertTokenizer.fromPretrained(from);
-    if (tok.returnsTokenTypeIds) return tok.withoutTokenTypeIds().save(to);
-  }
-  copyTokenizerFiles(from, to);
+export function tokenizerForModel(config: BertConfig, tok: BertTokenizer): BertTokenizer {
+  return config.typeVocabSize === 1 && familyOf(config).tokenTypes && tok.returnsTokenTypeIds
+    ? tok.withoutTokenTypeIds()
+    : tok;
+}
+
+/** The tokenizer files of `from` into the model folder `to`: copied as they are, or saved as tokenizerForModel has it. */
+function writeTokenizerFor(config: BertConfig, from: string, to: string): void {
+  const tok = BertTokenizer.fromPretrained(from);
+  const forModel = tokenizerForModel(config, tok);
+  if (forModel === tok) copyTokenizerFiles(from, to);
+  else forModel.save(to); // tokenizer_config.json names the class too: transformers' AutoTokenizer needs it
 }
 
 /**

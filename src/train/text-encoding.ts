@@ -5,7 +5,7 @@ import { alignFirstWordPiece, type TokenClassificationExample } from '../data/co
 import type { EncodedExample } from '../data/batching.js';
 import type { QaTokenizer } from '../data/qa-spans.js';
 
-export interface FinetuneTokenizer {
+export interface FinetuneTokenizer extends QaTokenizer {
   /** `[CLS] text [SEP]` or `[CLS] text [SEP] pair [SEP]`, truncated (longest first) to at most maxLength ids. */
   encode(text: string, pair: string | undefined, maxLength: number): { inputIds: number[]; tokenTypeIds: number[] };
   /** WordPiece ids of one pre-split word, no special tokens (for first-piece NER labelling). */
@@ -20,10 +20,6 @@ export interface FinetuneTokenizer {
   tokenize(text: string): { ids: number[]; offsets: [number, number][] };
   /** The token string of an id. */
   idToToken(id: number): string;
-  /** The template around ids already tokenized (question answering's windows). */
-  withSpecialTokens: QaTokenizer['withSpecialTokens'];
-  /** The word of each token of a text (question answering's whole-word answers). */
-  wordIds(text: string): number[];
 }
 
 /** Wraps a BertTokenizer; throws when the vocabulary lacks [CLS] / [SEP] (fine-tuning needs both). */

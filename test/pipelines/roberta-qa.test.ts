@@ -8,8 +8,11 @@ import { answerQuestions, type QaWindow } from '../../src/data/qa-spans.js';
 import { AutoModelForQuestionAnswering } from '../../src/model/auto.js';
 import { pipeline } from '../../src/pipelines/index.js';
 import { loadPipelineTokenizer } from '../../src/pipelines/tokenizer.js';
+import { pipelineFolders } from '../tokenizer/helpers/oracle.js';
 
 const DIR = 'test/pipelines/fixtures/roberta-qa';
+/** The model's tokenizer: test/tokenizer/fixtures/bpe-roberta.json (RobertaProcessing), as a folder. */
+const TOKENIZER = pipelineFolders()['bpe-roberta']!;
 interface Case {
   question: string;
   context: string;
@@ -27,9 +30,9 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 test('RoBERTa QA: windows as HF tokenizers, logits as transformers, answers as decoded from those logits', async () => {
-  const tok = await loadPipelineTokenizer(DIR);
+  const tok = await loadPipelineTokenizer(TOKENIZER);
   const model = await AutoModelForQuestionAnswering.fromPretrained(DIR);
-  const qa = await pipeline('question-answering', DIR);
+  const qa = await pipeline('question-answering', DIR, { tokenizer: TOKENIZER });
   assert.ok(
     CASES.some((c) => c.windows.length > 4),
     'a context of several windows',
